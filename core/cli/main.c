@@ -1,0 +1,126 @@
+/* backplane: the command-line front end of libbackplane. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bp_build_config.h"
+#include "cli.h"
+#include "log.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: backplane COMMAND [OPTIONS]\n"
+            "\n"
+            "commands:\n"
+            "  run SITE        run the routes of a site file until their sources end or SIGTERM\n"
+            "  check SITE      validate a site file (schemas, predicates, plugins) without\n"
+            "                  connecting anywhere; lists every error with file:line:col\n"
+            "  plugins         list installed plugins; --doc NAME prints a plugin's options\n"
+            "\n"
+            "options:\n"
+            "  --version       print the version and ABI and exit\n"
+            "  --help          this text; COMMAND --help for a command's options\n"
+            "\n"
+            "exit codes: 0 ok, 1 invalid site file or plugin, 2 usage error,\n"
+            "            3 a route failed while running\n"
+            "environment: BP_PLUGIN_PATH  colon-separated plugin directories, searched\n"
+            "             after --plugin-dir and before %s\n",
+            BP_PLUGIN_INSTALL_DIR);
+}
+
+int cli_common_arg(cli_common *c, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    const char **slot = NULL;
+    if (strcmp(a, "--plugin-dir") == 0) {
+        if (c->n_plugin_dirs >= 32) {
+            fprintf(stderr, "backplane: too many --plugin-dir options\n");
+            return -1;
+        }
+        slot = &c->plugin_dirs[c->n_plugin_dirs++];
+    } else if (strcmp(a, "--log-level") == 0) {
+        slot = &c->log_level;
+    } else if (strcmp(a, "--log-format") == 0) {
+        slot = &c->log_format;
+    } else {
+        return 0;
+    }
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "backplane: %s needs a value\n", a);
+        return -1;
+    }
+    *slot = argv[++*i];
+    return 1;
+}
+
+int cli_apply_log(const cli_common *c)
+{
+    if (c->log_level) {
+        int l = bp_log_level_parse(c->log_level);
+        if (l < 0) {
+            fprintf(stderr, "backplane: --log-level must be error, warn, info or debug\n");
+            return -1;
+        }
+        bp_log_set_level((enum bp_log_level)l);
+    }
+    if (c->log_format) {
+        if (strcmp(c->log_format, "json") != 0 && strcmp(c->log_format, "text") != 0) {
+            fprintf(stderr, "backplane: --log-format must be text or json\n");
+            return -1;
+        }
+        bp_log_set_json(strcmp(c->log_format, "json") == 0);
+    }
+    return 0;
+}
+
+bp_registry *cli_registry(const cli_common *c)
+{
+    bp_registry *reg = bp_registry_new();
+    char *err = NULL;
+    if (reg == NULL)
+        return NULL;
+    for (int i = 0; i < c->n_plugin_dirs; i++) {
+        if (bp_registry_add_dir(reg, c->plugin_dirs[i], &err) != BP_OK) {
+            fprintf(stderr, "backplane: %s\n", err);
+            free(err);
+            bp_registry_free(reg);
+            return NULL;
+        }
+    }
+    if (bp_registry_add_path(reg, getenv("BP_PLUGIN_PATH"), &err) != BP_OK) {
+        fprintf(stderr, "backplane: BP_PLUGIN_PATH: %s\n", err);
+        free(err);
+        bp_registry_free(reg);
+        return NULL;
+    }
+    if (bp_registry_add_dir(reg, BP_PLUGIN_INSTALL_DIR, &err) == BP_ERR_INVALID)
+        fprintf(stderr, "backplane: %s\n", err);
+    free(err);
+    return reg;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return BP_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return BP_EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("backplane %s (plugin ABI %d.%d)\n", BP_VERSION, BP_ABI_MAJOR, BP_ABI_MINOR);
+        return BP_EXIT_OK;
+    }
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "plugins") == 0)
+        return cmd_plugins(argc - 1, argv + 1);
+    fprintf(stderr, "backplane: unknown command '%s' (try --help)\n", cmd);
+    return BP_EXIT_USAGE;
+}

@@ -1,0 +1,496 @@
+/* The envelope object: a CloudEvents 1.0 event (attributes, extensions, data)
+ * plus attachments and lineage, reference counted with copy-on-write.
+ *
+ * Attributes and extensions are kept as cJSON objects so that path lookups
+ * (predicates, the set plugin) can hand out borrowed cJSON nodes for any part
+ * of the envelope without allocating. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/random.h>
+
+#include <backplane/envelope.h>
+#include "envelope_int.h"
+#include "envelope_priv.h"
+
+const char *const bp_ce_context_attrs[] = {
+    "specversion", "id", "source", "type", "subject", "time",
+    "datacontenttype", "dataschema", NULL,
+};
+
+static const char *const env_required[] = {"id", "source", "specversion", "type", NULL};
+
+int bp_ce_is_context_attr(const char *name)
+{
+    for (size_t i = 0; bp_ce_context_attrs[i]; i++)
+        if (strcmp(name, bp_ce_context_attrs[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int env_is_required(const char *name)
+{
+    for (size_t i = 0; env_required[i]; i++)
+        if (strcmp(name, env_required[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int bp_ce_is_valid_ext_name(const char *name)
+{
+    size_t n = 0;
+    if (name == NULL)
+        return 0;
+    for (const char *p = name; *p; p++, n++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+            return 0;
+    return n >= 1 && n <= 20;
+}
+
+/* RFC 3339 date-time: 2026-11-22T10:00:00(.fff)?(Z|+hh:mm). */
+int bp_is_rfc3339(const char *s)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+    size_t i;
+    for (i = 0; shape[i]; i++) {
+        char c = s[i];
+        if (shape[i] == 'd') {
+            if (c < '0' || c > '9')
+                return 0;
+        } else if (shape[i] == 'T') {
+            if (c != 'T' && c != 't' && c != ' ')
+                return 0;
+        } else if (c != shape[i]) {
+            return 0;
+        }
+    }
+    int mon = (s[5] - '0') * 10 + (s[6] - '0'), day = (s[8] - '0') * 10 + (s[9] - '0');
+    int hh = (s[11] - '0') * 10 + (s[12] - '0'), mm = (s[14] - '0') * 10 + (s[15] - '0');
+    int ss = (s[17] - '0') * 10 + (s[18] - '0');
+    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
+        return 0;
+    const char *p = s + i;
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return 0;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if (*p == 'Z' || *p == 'z')
+        return p[1] == '\0';
+    if (*p == '+' || *p == '-') {
+        return p[1] >= '0' && p[1] <= '2' && p[2] >= '0' && p[2] <= '9' && p[3] == ':' &&
+               p[4] >= '0' && p[4] <= '5' && p[5] >= '0' && p[5] <= '9' && p[6] == '\0';
+    }
+    return 0;
+}
+
+bp_envelope *bp_envelope_new(void)
+{
+    bp_envelope *env = calloc(1, sizeof(*env));
+    if (env == NULL)
+        return NULL;
+    atomic_init(&env->refs, 1);
+    env->attrs = cJSON_CreateObject();
+    env->ext = cJSON_CreateObject();
+    if (env->attrs == NULL || env->ext == NULL ||
+        cJSON_AddStringToObject(env->attrs, "specversion", "1.0") == NULL) {
+        cJSON_Delete(env->attrs);
+        cJSON_Delete(env->ext);
+        free(env);
+        return NULL;
+    }
+    return env;
+}
+
+bp_envelope *bp_envelope_ref(bp_envelope *env)
+{
+    if (env != NULL)
+        atomic_fetch_add_explicit(&env->refs, 1, memory_order_relaxed);
+    return env;
+}
+
+static void env_free_attachment(bp_attachment *a)
+{
+    free((char *)a->name);
+    free((char *)a->media_type);
+    free((unsigned char *)a->bytes);
+}
+
+static void env_free_lineage(bp_lineage *l)
+{
+    free((char *)l->plugin);
+    free((char *)l->version);
+    free((char *)l->model);
+    free((char *)l->changed);
+}
+
+static void env_free(bp_envelope *env)
+{
+    cJSON_Delete(env->attrs);
+    cJSON_Delete(env->ext);
+    cJSON_Delete(env->data);
+    for (size_t i = 0; i < env->n_att; i++)
+        env_free_attachment(&env->att[i]);
+    free(env->att);
+    for (size_t i = 0; i < env->n_lin; i++)
+        env_free_lineage(&env->lin[i]);
+    free(env->lin);
+    free(env);
+}
+
+void bp_envelope_unref(bp_envelope *env)
+{
+    if (env == NULL)
+        return;
+    /* acq_rel: the thread that frees must see every write made before other unrefs. */
+    if (atomic_fetch_sub_explicit(&env->refs, 1, memory_order_acq_rel) == 1)
+        env_free(env);
+}
+
+int bp_envelope_is_writable(const bp_envelope *env)
+{
+    return env != NULL &&
+           atomic_load_explicit(&((bp_envelope *)env)->refs, memory_order_acquire) == 1;
+}
+
+static char *env_strdup0(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+bp_envelope *bp_envelope_dup(const bp_envelope *src)
+{
+    bp_envelope *env = calloc(1, sizeof(*env));
+    if (env == NULL)
+        return NULL;
+    atomic_init(&env->refs, 1);
+    env->attrs = cJSON_Duplicate(src->attrs, 1);
+    env->ext = cJSON_Duplicate(src->ext, 1);
+    env->data = src->data ? cJSON_Duplicate(src->data, 1) : NULL;
+    env->data_b64 = src->data_b64;
+    if (env->attrs == NULL || env->ext == NULL || (src->data && env->data == NULL))
+        goto fail;
+    if (src->n_att) {
+        env->att = calloc(src->n_att, sizeof(*env->att));
+        if (env->att == NULL)
+            goto fail;
+        env->cap_att = src->n_att;
+        for (size_t i = 0; i < src->n_att; i++) {
+            const bp_attachment *a = &src->att[i];
+            bp_attachment *b = &env->att[i];
+            unsigned char *bytes = malloc(a->size ? a->size : 1);
+            b->name = strdup(a->name);
+            b->media_type = strdup(a->media_type);
+            b->bytes = bytes;
+            b->size = a->size;
+            env->n_att++;
+            if (b->name == NULL || b->media_type == NULL || bytes == NULL)
+                goto fail;
+            memcpy(bytes, a->bytes, a->size);
+        }
+    }
+    if (src->n_lin) {
+        env->lin = calloc(src->n_lin, sizeof(*env->lin));
+        if (env->lin == NULL)
+            goto fail;
+        env->cap_lin = src->n_lin;
+        for (size_t i = 0; i < src->n_lin; i++) {
+            const bp_lineage *a = &src->lin[i];
+            bp_lineage *b = &env->lin[i];
+            *b = *a;
+            b->plugin = env_strdup0(a->plugin);
+            b->version = env_strdup0(a->version);
+            b->model = env_strdup0(a->model);
+            b->changed = env_strdup0(a->changed);
+            env->n_lin++;
+            if ((a->plugin && !b->plugin) || (a->version && !b->version) ||
+                (a->model && !b->model) || (a->changed && !b->changed))
+                goto fail;
+        }
+    }
+    return env;
+fail:
+    env_free(env);
+    return NULL;
+}
+
+bp_envelope *bp_envelope_make_writable(bp_envelope *env)
+{
+    if (env == NULL || bp_envelope_is_writable(env))
+        return env;
+    bp_envelope *copy = bp_envelope_dup(env);
+    if (copy == NULL)
+        return NULL;
+    bp_envelope_unref(env);
+    return copy;
+}
+
+/* ---- attributes ------------------------------------------------------- */
+
+const char *bp_envelope_get0_attr(const bp_envelope *env, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(env->attrs, name);
+    if (v == NULL && !bp_ce_is_context_attr(name))
+        v = cJSON_GetObjectItemCaseSensitive(env->ext, name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Replaces or adds key in obj, taking value. */
+static bp_status env_obj_put(cJSON *obj, const char *key, cJSON *value)
+{
+    if (cJSON_GetObjectItemCaseSensitive(obj, key) != NULL) {
+        if (!cJSON_ReplaceItemInObjectCaseSensitive(obj, key, value)) {
+            cJSON_Delete(value);
+            return BP_ERR_NOMEM;
+        }
+        return BP_OK;
+    }
+    if (!cJSON_AddItemToObject(obj, key, value)) {
+        cJSON_Delete(value);
+        return BP_ERR_NOMEM;
+    }
+    return BP_OK;
+}
+
+bp_status bp_envelope_set_attr(bp_envelope *env, const char *name, const char *value)
+{
+    if (env == NULL || name == NULL || !bp_envelope_is_writable(env))
+        return BP_ERR_INVALID;
+    if (!bp_ce_is_context_attr(name)) {
+        if (value == NULL) {
+            if (!bp_ce_is_valid_ext_name(name))
+                return BP_ERR_INVALID;
+            cJSON_DeleteItemFromObjectCaseSensitive(env->ext, name);
+            return BP_OK;
+        }
+        cJSON *v = cJSON_CreateString(value);
+        if (v == NULL)
+            return BP_ERR_NOMEM;
+        return bp_envelope_set0_ext(env, name, v);
+    }
+    if (value == NULL) {
+        if (env_is_required(name))
+            return BP_ERR_INVALID;
+        cJSON_DeleteItemFromObjectCaseSensitive(env->attrs, name);
+        return BP_OK;
+    }
+    if (env_is_required(name) && value[0] == '\0')
+        return BP_ERR_INVALID;
+    if (strcmp(name, "specversion") == 0 && strcmp(value, "1.0") != 0)
+        return BP_ERR_INVALID;
+    if (strcmp(name, "time") == 0 && !bp_is_rfc3339(value))
+        return BP_ERR_INVALID;
+    cJSON *v = cJSON_CreateString(value);
+    if (v == NULL)
+        return BP_ERR_NOMEM;
+    return env_obj_put(env->attrs, name, v);
+}
+
+const cJSON *bp_envelope_get0_ext(const bp_envelope *env, const char *name)
+{
+    return cJSON_GetObjectItemCaseSensitive(env->ext, name);
+}
+
+bp_status bp_envelope_set0_ext(bp_envelope *env, const char *name, cJSON *value)
+{
+    if (env == NULL || name == NULL || value == NULL || !bp_envelope_is_writable(env) ||
+        bp_ce_is_context_attr(name) || !bp_ce_is_valid_ext_name(name) ||
+        !(cJSON_IsString(value) || cJSON_IsNumber(value) || cJSON_IsBool(value))) {
+        cJSON_Delete(value);
+        return BP_ERR_INVALID;
+    }
+    return env_obj_put(env->ext, name, value);
+}
+
+size_t bp_envelope_ext_count(const bp_envelope *env)
+{
+    return (size_t)cJSON_GetArraySize(env->ext);
+}
+
+const char *bp_envelope_ext_name(const bp_envelope *env, size_t i)
+{
+    const cJSON *v = cJSON_GetArrayItem(env->ext, (int)i);
+    return v ? v->string : NULL;
+}
+
+void bp_uuid4(char out[37])
+{
+    unsigned char b[16];
+    size_t got = 0;
+    while (got < sizeof(b)) {
+        ssize_t r = getrandom(b + got, sizeof(b) - got, 0);
+        if (r > 0)
+            got += (size_t)r;
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
+             b[12], b[13], b[14], b[15]);
+}
+
+void bp_format_time_ms(int64_t ms, char out[32])
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
+}
+
+bp_status bp_envelope_finalize(bp_envelope *env, char **errmsg)
+{
+    char buf[40];
+    bp_status st = BP_OK;
+    if (errmsg)
+        *errmsg = NULL;
+    if (!bp_envelope_is_writable(env))
+        return BP_ERR_INVALID;
+    if (bp_envelope_get0_attr(env, "id") == NULL) {
+        bp_uuid4(buf);
+        st = bp_envelope_set_attr(env, "id", buf);
+    }
+    if (st == BP_OK && bp_envelope_get0_attr(env, "time") == NULL) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        bp_format_time_ms((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, buf);
+        st = bp_envelope_set_attr(env, "time", buf);
+    }
+    if (st != BP_OK)
+        return st;
+    for (size_t i = 0; env_required[i]; i++) {
+        const char *v = bp_envelope_get0_attr(env, env_required[i]);
+        if (v == NULL || v[0] == '\0') {
+            if (errmsg && asprintf(errmsg, "missing required attribute '%s'", env_required[i]) < 0)
+                *errmsg = NULL;
+            return BP_ERR_INVALID;
+        }
+    }
+    return BP_OK;
+}
+
+/* ---- data ------------------------------------------------------------- */
+
+const cJSON *bp_envelope_get0_data(const bp_envelope *env)
+{
+    return env->data;
+}
+
+cJSON *bp_envelope_get0_data_mut(bp_envelope *env)
+{
+    return bp_envelope_is_writable(env) ? env->data : NULL;
+}
+
+bp_status bp_envelope_set0_data(bp_envelope *env, cJSON *data)
+{
+    if (!bp_envelope_is_writable(env)) {
+        cJSON_Delete(data);
+        return BP_ERR_INVALID;
+    }
+    cJSON_Delete(env->data);
+    env->data = data;
+    env->data_b64 = 0;
+    return BP_OK;
+}
+
+int bp_envelope_data_is_base64(const bp_envelope *env)
+{
+    return env->data_b64;
+}
+
+void bp_envelope_set_data_base64(bp_envelope *env, int on)
+{
+    env->data_b64 = on ? 1 : 0;
+}
+
+/* ---- attachments -------------------------------------------------------- */
+
+bp_status bp_envelope_add_attachment(bp_envelope *env, const char *name, const char *media_type,
+                                     const void *bytes, size_t size)
+{
+    if (!bp_envelope_is_writable(env) || (bytes == NULL && size > 0))
+        return BP_ERR_INVALID;
+    if (env->n_att == env->cap_att) {
+        size_t cap = env->cap_att ? env->cap_att * 2 : 2;
+        bp_attachment *a = realloc(env->att, cap * sizeof(*a));
+        if (a == NULL)
+            return BP_ERR_NOMEM;
+        env->att = a;
+        env->cap_att = cap;
+    }
+    bp_attachment *a = &env->att[env->n_att];
+    unsigned char *copy = malloc(size ? size : 1);
+    a->name = strdup(name ? name : "");
+    a->media_type = strdup(media_type ? media_type : "application/octet-stream");
+    if (copy == NULL || a->name == NULL || a->media_type == NULL) {
+        free(copy);
+        free((char *)a->name);
+        free((char *)a->media_type);
+        return BP_ERR_NOMEM;
+    }
+    if (size)
+        memcpy(copy, bytes, size);
+    a->bytes = copy;
+    a->size = size;
+    env->n_att++;
+    return BP_OK;
+}
+
+size_t bp_envelope_attachment_count(const bp_envelope *env)
+{
+    return env->n_att;
+}
+
+const bp_attachment *bp_envelope_get0_attachment(const bp_envelope *env, size_t i)
+{
+    return i < env->n_att ? &env->att[i] : NULL;
+}
+
+/* ---- lineage ------------------------------------------------------------ */
+
+bp_status bp_envelope_add_lineage(bp_envelope *env, const bp_lineage *entry)
+{
+    if (!bp_envelope_is_writable(env) || entry == NULL || entry->plugin == NULL)
+        return BP_ERR_INVALID;
+    if (env->n_lin == env->cap_lin) {
+        size_t cap = env->cap_lin ? env->cap_lin * 2 : 4;
+        bp_lineage *l = realloc(env->lin, cap * sizeof(*l));
+        if (l == NULL)
+            return BP_ERR_NOMEM;
+        env->lin = l;
+        env->cap_lin = cap;
+    }
+    bp_lineage *l = &env->lin[env->n_lin];
+    *l = *entry;
+    l->plugin = env_strdup0(entry->plugin);
+    l->version = env_strdup0(entry->version);
+    l->model = env_strdup0(entry->model);
+    l->changed = env_strdup0(entry->changed);
+    if (l->at_ms == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        l->at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
+    if (!l->plugin || (entry->version && !l->version) || (entry->model && !l->model) ||
+        (entry->changed && !l->changed)) {
+        env_free_lineage(l);
+        return BP_ERR_NOMEM;
+    }
+    env->n_lin++;
+    return BP_OK;
+}
+
+size_t bp_envelope_lineage_count(const bp_envelope *env)
+{
+    return env->n_lin;
+}
+
+const bp_lineage *bp_envelope_get0_lineage(const bp_envelope *env, size_t i)
+{
+    return i < env->n_lin ? &env->lin[i] : NULL;
+}

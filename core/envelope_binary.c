@@ -1,0 +1,380 @@
+/* CloudEvents 1.0 binary content mode, Kafka protocol binding: attributes
+ * travel as "ce_<name>" headers, datacontenttype as "content-type", data as
+ * the record value.
+ *
+ * Reading builds the same cJSON object a structured-mode event would give and
+ * runs it through the structured-mode validator, so both modes accept the same
+ * events and report the same messages. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <backplane/envelope.h>
+#include "envelope_int.h"
+
+/* Defined in envelope_json.c. They belong in envelope_int.h, which this change
+ * does not own; declared identically in both files. */
+char *bp_ce_base64_encode(const unsigned char *bytes, size_t size, size_t *out_len);
+bp_status bp_ce_base64_decode(const char *text, size_t len, unsigned char **out,
+                              size_t *out_size);
+bp_status bp_ce_json_parse(const char *text, size_t len, cJSON **root, char **errmsg);
+bp_status bp_ce_envelope_from_cjson(cJSON *obj, bp_envelope **out, char **errmsg);
+
+static bp_status eb_err(char **errmsg, bp_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Stores a malloc'ed message in *errmsg (when wanted) and hands back st. */
+static bp_status eb_err(char **errmsg, bp_status st, const char *fmt, ...)
+{
+    if (errmsg == NULL)
+        return st;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(errmsg, fmt, ap) < 0)
+        *errmsg = NULL;
+    va_end(ap);
+    return st;
+}
+
+/* "application/json", "application/cloudevents+json; charset=utf-8", ...:
+ * compared without parameters and case-insensitively (media types are). */
+static int eb_is_json_media_type(const char *ct)
+{
+    size_t n = strcspn(ct, ";");
+    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    while (n > 0 && (*ct == ' ' || *ct == '\t')) {
+        ct++;
+        n--;
+    }
+    return (n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
+           (n >= 5 && strncasecmp(ct + n - 5, "+json", 5) == 0);
+}
+
+static int eb_is_text_media_type(const char *ct)
+{
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    return strncasecmp(ct, "text/", 5) == 0;
+}
+
+/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
+ * U+10FFFF. NUL is refused too because a cJSON string cannot hold it. */
+static int eb_is_utf8_text(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t len;
+        uint32_t cp;
+        if (c == 0)
+            return 0;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            len = 2;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (n - i < len)
+            return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + k] & 0x3F);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+/* Appends a header; name is taken (freed on failure), value copied. */
+static int eb_push(bp_header *h, size_t *n, char *name, const void *value, size_t len)
+{
+    unsigned char *v = malloc(len + 1);
+    if (name == NULL || v == NULL) {
+        free(name);
+        free(v);
+        return 0;
+    }
+    memcpy(v, value, len);
+    v[len] = '\0'; /* not part of the value; convenient for C readers */
+    h[*n].name = name;
+    h[*n].value = v;
+    h[*n].len = len;
+    (*n)++;
+    return 1;
+}
+
+static char *eb_prefixed(const char *name)
+{
+    char *s;
+    return asprintf(&s, "ce_%s", name) < 0 ? NULL : s;
+}
+
+/* Headers are untyped text. Integral numbers are written as integers (what a
+ * Kafka consumer expects for a CloudEvents Integer); other numbers with the
+ * fewest digits that read back as the same double. */
+static void eb_format_number(double d, char buf[40])
+{
+    if (isfinite(d) && d == floor(d) && fabs(d) < 9007199254740992.0) {
+        snprintf(buf, 40, "%.0f", d == 0 ? 0.0 : d); /* 0.0: no "-0" */
+        return;
+    }
+    snprintf(buf, 40, "%.15g", d);
+    if (strtod(buf, NULL) != d)
+        snprintf(buf, 40, "%.17g", d);
+}
+
+/* The record value for env's data; *value NULL when there is none. */
+static bp_status eb_value(const bp_envelope *env, unsigned char **value, size_t *value_len)
+{
+    const cJSON *data = bp_envelope_get0_data(env);
+    const char *ct = bp_envelope_get0_attr(env, "datacontenttype");
+    if (data == NULL)
+        return BP_OK;
+    if (bp_envelope_data_is_base64(env) && cJSON_IsString(data))
+        return bp_ce_base64_decode(data->valuestring, strlen(data->valuestring), value,
+                                   value_len);
+    if (cJSON_IsString(data) && ct != NULL && !eb_is_json_media_type(ct)) {
+        size_t len = strlen(data->valuestring);
+        *value = malloc(len + 1);
+        if (*value == NULL)
+            return BP_ERR_NOMEM;
+        memcpy(*value, data->valuestring, len + 1);
+        *value_len = len;
+        return BP_OK;
+    }
+    char *text = cJSON_PrintUnformatted(data);
+    if (text == NULL)
+        return BP_ERR_NOMEM;
+    *value = (unsigned char *)text;
+    *value_len = strlen(text);
+    return BP_OK;
+}
+
+bp_status bp_envelope_to_binary(const bp_envelope *env, bp_header **headers, size_t *n,
+                                unsigned char **value, size_t *value_len)
+{
+    if (env == NULL || headers == NULL || n == NULL || value == NULL || value_len == NULL)
+        return BP_ERR_INVALID;
+    *headers = NULL;
+    *n = 0;
+    *value = NULL;
+    *value_len = 0;
+
+    size_t n_attrs = 0;
+    while (bp_ce_context_attrs[n_attrs])
+        n_attrs++;
+    size_t n_ext = bp_envelope_ext_count(env);
+    bp_header *h = calloc(n_attrs + n_ext + 1, sizeof(*h));
+    if (h == NULL)
+        return BP_ERR_NOMEM;
+    size_t count = 0;
+    int ok = 1;
+    for (size_t i = 0; ok && i < n_attrs; i++) {
+        const char *name = bp_ce_context_attrs[i];
+        const char *v = bp_envelope_get0_attr(env, name);
+        if (v == NULL)
+            continue;
+        char *hname = strcmp(name, "datacontenttype") == 0 ? strdup("content-type")
+                                                             : eb_prefixed(name);
+        ok = eb_push(h, &count, hname, v, strlen(v));
+    }
+    for (size_t i = 0; ok && i < n_ext; i++) {
+        const char *name = bp_envelope_ext_name(env, i);
+        const cJSON *v = name ? bp_envelope_get0_ext(env, name) : NULL;
+        char num[40];
+        const char *text;
+        if (cJSON_IsString(v))
+            text = v->valuestring;
+        else if (cJSON_IsNumber(v)) {
+            eb_format_number(v->valuedouble, num);
+            text = num;
+        } else if (cJSON_IsBool(v))
+            text = cJSON_IsTrue(v) ? "true" : "false";
+        else
+            continue;
+        ok = eb_push(h, &count, eb_prefixed(name), text, strlen(text));
+    }
+    bp_status st = ok ? eb_value(env, value, value_len) : BP_ERR_NOMEM;
+    if (st != BP_OK) {
+        bp_headers_free(h, count);
+        free(*value);
+        *value = NULL;
+        *value_len = 0;
+        return st;
+    }
+    *headers = h;
+    *n = count;
+    return BP_OK;
+}
+
+void bp_headers_free(bp_header *headers, size_t n)
+{
+    if (headers == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(headers[i].name);
+        free(headers[i].value);
+    }
+    free(headers);
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+/* Adds one header to the attribute object as a string member. All values stay
+ * strings: the binding carries no types, so "ce_count: 42" is the string
+ * "42", and a number extension written by to_binary comes back as a string. */
+static bp_status eb_add_attr(cJSON *obj, const char *attr, const bp_header *h, char **errmsg)
+{
+    if (strcmp(attr, "data") == 0 || strcmp(attr, "data_base64") == 0 ||
+        strcmp(attr, "bpattachments") == 0 || strcmp(attr, "bplineage") == 0)
+        return eb_err(errmsg, BP_ERR_INVALID, "header '%s' does not name a CloudEvents attribute",
+                      h->name);
+    if (cJSON_GetObjectItemCaseSensitive(obj, attr) != NULL)
+        return eb_err(errmsg, BP_ERR_INVALID, "duplicate header '%s'", h->name);
+    if (h->value == NULL && h->len > 0)
+        return eb_err(errmsg, BP_ERR_INVALID, "header '%s' has no value", h->name);
+    if (h->len > 0 && memchr(h->value, '\0', h->len) != NULL)
+        return eb_err(errmsg, BP_ERR_INVALID, "header '%s' contains a NUL byte", h->name);
+    char *v = malloc(h->len + 1);
+    if (v == NULL)
+        return eb_err(errmsg, BP_ERR_NOMEM, "out of memory");
+    if (h->len > 0)
+        memcpy(v, h->value, h->len);
+    v[h->len] = '\0';
+    cJSON *s = cJSON_CreateString(v);
+    free(v);
+    if (s == NULL || !cJSON_AddItemToObject(obj, attr, s)) {
+        cJSON_Delete(s);
+        return eb_err(errmsg, BP_ERR_NOMEM, "out of memory");
+    }
+    return BP_OK;
+}
+
+static bp_status eb_headers_to_object(const bp_header *headers, size_t n, cJSON *obj,
+                                      char **errmsg)
+{
+    for (size_t i = 0; i < n; i++) {
+        const bp_header *h = &headers[i];
+        if (h->name == NULL)
+            continue;
+        bp_status st = BP_OK;
+        if (strncasecmp(h->name, "ce_", 3) == 0) {
+            /* Attribute names are lower case; accept "ce_ID" like HTTP does. */
+            char *attr = strdup(h->name + 3);
+            if (attr == NULL)
+                return eb_err(errmsg, BP_ERR_NOMEM, "out of memory");
+            for (char *p = attr; *p; p++)
+                if (*p >= 'A' && *p <= 'Z')
+                    *p = (char)(*p - 'A' + 'a');
+            st = eb_add_attr(obj, attr, h, errmsg);
+            free(attr);
+        } else if (strcasecmp(h->name, "content-type") == 0) {
+            st = eb_add_attr(obj, "datacontenttype", h, errmsg);
+        }
+        if (st != BP_OK)
+            return st;
+    }
+    return BP_OK;
+}
+
+/* Turns the record value into data: JSON when the content type says JSON (or
+ * there is none: the binding's default), a string for valid UTF-8 "text/..." values, and
+ * base64 (data_base64) for everything else, so that no byte is lost. */
+static bp_status eb_set_data(bp_envelope *env, const unsigned char *value, size_t len,
+                             char **errmsg)
+{
+    const char *ct = bp_envelope_get0_attr(env, "datacontenttype");
+    if (ct == NULL || eb_is_json_media_type(ct)) {
+        /* An empty record value cannot be JSON: it means "no data". */
+        if (len == 0)
+            return BP_OK;
+        cJSON *data;
+        char *inner = NULL;
+        bp_status st = bp_ce_json_parse((const char *)value, len, &data, errmsg ? &inner : NULL);
+        if (st != BP_OK) {
+            eb_err(errmsg, BP_ERR_PARSE, "value is not valid JSON: %s",
+                   inner ? inner : bp_status_str(st));
+            free(inner);
+            return BP_ERR_PARSE;
+        }
+        st = bp_envelope_set0_data(env, data);
+        return st == BP_OK ? BP_OK : eb_err(errmsg, st, "cannot set data: %s", bp_status_str(st));
+    }
+    cJSON *data;
+    int b64 = 0;
+    if (eb_is_text_media_type(ct) && eb_is_utf8_text(value, len)) {
+        char *s = malloc(len + 1);
+        if (s == NULL)
+            return eb_err(errmsg, BP_ERR_NOMEM, "out of memory");
+        if (len > 0)
+            memcpy(s, value, len);
+        s[len] = '\0';
+        data = cJSON_CreateString(s);
+        free(s);
+    } else {
+        char *s = bp_ce_base64_encode(value, len, NULL);
+        data = s ? cJSON_CreateString(s) : NULL;
+        free(s);
+        b64 = 1;
+    }
+    if (data == NULL)
+        return eb_err(errmsg, BP_ERR_NOMEM, "out of memory");
+    bp_status st = bp_envelope_set0_data(env, data);
+    if (st != BP_OK)
+        return eb_err(errmsg, st, "cannot set data: %s", bp_status_str(st));
+    bp_envelope_set_data_base64(env, b64);
+    return BP_OK;
+}
+
+bp_status bp_envelope_from_binary(const bp_header *headers, size_t n, const void *value,
+                                  size_t value_len, bp_envelope **out, char **errmsg)
+{
+    if (errmsg != NULL)
+        *errmsg = NULL;
+    if (out == NULL)
+        return eb_err(errmsg, BP_ERR_INVALID, "no output pointer");
+    *out = NULL;
+    if (headers == NULL && n > 0)
+        return eb_err(errmsg, BP_ERR_INVALID, "no headers");
+    if (value == NULL && value_len > 0)
+        return eb_err(errmsg, BP_ERR_INVALID, "no value");
+    cJSON *obj = cJSON_CreateObject();
+    if (obj == NULL)
+        return eb_err(errmsg, BP_ERR_NOMEM, "out of memory");
+    bp_status st = eb_headers_to_object(headers, n, obj, errmsg);
+    bp_envelope *env = NULL;
+    /* Attributes first: "missing required attribute" says more about a
+     * record that is not a CloudEvent than a complaint about its value. */
+    if (st == BP_OK)
+        st = bp_ce_envelope_from_cjson(obj, &env, errmsg);
+    cJSON_Delete(obj);
+    /* A NULL value is Kafka's "no value" (a tombstone): an event without data. */
+    if (st == BP_OK && value != NULL)
+        st = eb_set_data(env, value, value_len, errmsg);
+    if (st != BP_OK) {
+        bp_envelope_unref(env);
+        return st;
+    }
+    *out = env;
+    return BP_OK;
+}

@@ -1,0 +1,774 @@
+/* See runtime.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "log.h"
+#include "runtime.h"
+
+typedef struct rt_route {
+    bp_runtime *rt;
+    bp_site_route *cfg;
+    bp_instance *source;
+    bp_instance **transforms;
+    size_t n_transforms;
+    bp_instance **sinks;
+    size_t n_sinks;
+    bp_predicate *review_when;
+    bp_metrics *metrics;
+    int disabled;
+    int failed;
+    pthread_t thread;
+    int running;
+} rt_route;
+
+typedef struct rt_lookup {
+    bp_instance *inst;
+} rt_lookup;
+
+struct bp_runtime {
+    bp_site *site;
+    bp_registry *reg;
+    bp_state *state;
+    rt_route *routes;
+    size_t n_routes;
+    bp_instance **lookups;
+    size_t n_lookups;
+    atomic_int stop;
+    atomic_uint_fast64_t next_ticket;
+};
+
+int bp_runtime_stopping(const bp_runtime *rt)
+{
+    return atomic_load(&((bp_runtime *)rt)->stop) != 0;
+}
+
+void bp_runtime_request_stop(bp_runtime *rt)
+{
+    atomic_store(&rt->stop, 1);
+}
+
+bp_state *bp_runtime_state_of(const bp_instance *inst)
+{
+    return inst->rt ? inst->rt->state : NULL;
+}
+
+bp_state *bp_runtime_state(bp_runtime *rt)
+{
+    return rt->state;
+}
+
+static int64_t rt_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleeps up to ms, waking early when a stop is requested. Returns 0 when stopped. */
+static int rt_sleep(bp_runtime *rt, int64_t ms)
+{
+    int64_t end = rt_mono_ms() + ms;
+    while (!bp_runtime_stopping(rt)) {
+        int64_t left = end - rt_mono_ms();
+        if (left <= 0)
+            return 1;
+        struct timespec ts = {0, (long)((left < 50 ? left : 50) * 1000000L)};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+/* ---- instances --------------------------------------------------------- */
+
+static bp_instance *rt_instance_new(bp_runtime *rt, const bp_plugin_lib *lib, const char *name,
+                                    const char *scope, const char *connector)
+{
+    bp_instance *in = calloc(1, sizeof(*in));
+    if (in == NULL)
+        return NULL;
+    in->rt = rt;
+    in->lib = lib;
+    in->name = strdup(name);
+    in->scope = strdup(scope);
+    in->connector = connector ? strdup(connector) : NULL;
+    in->metrics = bp_metrics_new();
+    pthread_mutex_init(&in->mu, NULL);
+    pthread_cond_init(&in->cv, NULL);
+    if (!in->name || !in->scope || (connector && !in->connector) || !in->metrics) {
+        free(in->name);
+        free(in->scope);
+        free(in->connector);
+        bp_metrics_free(in->metrics);
+        free(in);
+        return NULL;
+    }
+    return in;
+}
+
+static void rt_instance_free(bp_instance *in)
+{
+    if (in == NULL)
+        return;
+    if (in->started && in->lib->desc.stop)
+        in->lib->desc.stop(in->self);
+    if (in->inited && in->lib->desc.destroy)
+        in->lib->desc.destroy(in->self);
+    for (size_t i = 0; i < in->n_done; i++)
+        free(in->done[i].reason);
+    free(in->done);
+    pthread_mutex_destroy(&in->mu);
+    pthread_cond_destroy(&in->cv);
+    bp_metrics_free(in->metrics);
+    free(in->name);
+    free(in->scope);
+    free(in->connector);
+    free(in);
+}
+
+/* Runs init and start; on failure reports one line naming the plugin file. */
+static bp_status rt_instance_init(bp_instance *in, const cJSON *config, const char *what,
+                                  bp_diags *d)
+{
+    char *err = NULL;
+    const struct bp_plugin *p = &in->lib->desc;
+    if (p->init == NULL) {
+        bp_diags_add(d, NULL, 0, 0, "%s (plugin '%s', %s): plugin has no init callback", what,
+                     p->name, in->lib->path);
+        return BP_ERR_UNSUPPORTED;
+    }
+    bp_status st = p->init(&bp_host_api_table, in, config, &in->self, &err);
+    if (st != BP_OK) {
+        bp_diags_add(d, NULL, 0, 0, "%s (plugin '%s', %s): init failed: %s", what, p->name,
+                     in->lib->path, err ? err : bp_status_str(st));
+        free(err);
+        return st;
+    }
+    in->inited = 1;
+    if (p->start) {
+        st = p->start(in->self, &err);
+        if (st != BP_OK) {
+            bp_diags_add(d, NULL, 0, 0, "%s (plugin '%s', %s): start failed: %s", what, p->name,
+                         in->lib->path, err ? err : bp_status_str(st));
+            free(err);
+            return st;
+        }
+    }
+    in->started = 1;
+    return BP_OK;
+}
+
+static void rt_route_teardown(rt_route *r)
+{
+    /* Sinks stop last so a source's final flush still has somewhere to go. */
+    rt_instance_free(r->source);
+    r->source = NULL;
+    for (size_t i = 0; i < r->n_transforms; i++)
+        rt_instance_free(r->transforms[i]);
+    free(r->transforms);
+    r->transforms = NULL;
+    for (size_t i = 0; i < r->n_sinks; i++)
+        rt_instance_free(r->sinks[i]);
+    free(r->sinks);
+    r->sinks = NULL;
+    r->n_transforms = r->n_sinks = 0;
+}
+
+static bp_status rt_route_init(bp_runtime *rt, rt_route *r, bp_diags *d)
+{
+    bp_site_route *c = r->cfg;
+    char name[512], what[600];
+    bp_status st;
+    r->metrics = bp_metrics_new();
+    if (r->metrics == NULL)
+        return BP_ERR_NOMEM;
+    if (c->review_when) {
+        int col;
+        char *msg = NULL;
+        if (bp_predicate_compile(c->review_when, &r->review_when, &col, &msg) != BP_OK) {
+            bp_diags_add(d, NULL, 0, 0, "route '%s': review.when: %s", c->name, msg);
+            free(msg);
+            return BP_ERR_INVALID;
+        }
+    }
+    snprintf(name, sizeof(name), "%s/%s", c->name, c->from.name);
+    r->source = rt_instance_new(rt, c->from.lib, name, name, c->from.name);
+    if (r->source == NULL)
+        return BP_ERR_NOMEM;
+    snprintf(what, sizeof(what), "route '%s': source '%s'", c->name, c->from.name);
+    if ((st = rt_instance_init(r->source, c->from.config, what, d)) != BP_OK)
+        return st;
+    if (r->source->lib->desc.poll == NULL) {
+        bp_diags_add(d, NULL, 0, 0, "%s: plugin has no poll callback", what);
+        return BP_ERR_UNSUPPORTED;
+    }
+    r->transforms = calloc(c->n_through ? c->n_through : 1, sizeof(*r->transforms));
+    r->sinks = calloc(c->n_to ? c->n_to : 1, sizeof(*r->sinks));
+    if (r->transforms == NULL || r->sinks == NULL)
+        return BP_ERR_NOMEM;
+    for (size_t i = 0; i < c->n_through; i++) {
+        snprintf(name, sizeof(name), "%s/%s#%zu", c->name, c->through[i].name, i + 1);
+        bp_instance *in = rt_instance_new(rt, c->through[i].lib, name, name, NULL);
+        if (in == NULL)
+            return BP_ERR_NOMEM;
+        r->transforms[r->n_transforms++] = in;
+        snprintf(what, sizeof(what), "route '%s': transform '%s'", c->name, c->through[i].name);
+        if ((st = rt_instance_init(in, c->through[i].config, what, d)) != BP_OK)
+            return st;
+        if (in->lib->desc.transform == NULL) {
+            bp_diags_add(d, NULL, 0, 0, "%s: plugin has no transform callback", what);
+            return BP_ERR_UNSUPPORTED;
+        }
+    }
+    for (size_t i = 0; i < c->n_to; i++) {
+        snprintf(name, sizeof(name), "%s/%s", c->name, c->to[i].name);
+        bp_instance *in = rt_instance_new(rt, c->to[i].lib, name, name, c->to[i].name);
+        if (in == NULL)
+            return BP_ERR_NOMEM;
+        r->sinks[r->n_sinks++] = in;
+        snprintf(what, sizeof(what), "route '%s': sink '%s'", c->name, c->to[i].name);
+        if ((st = rt_instance_init(in, c->to[i].config, what, d)) != BP_OK)
+            return st;
+        if (in->lib->desc.write == NULL) {
+            bp_diags_add(d, NULL, 0, 0, "%s: plugin has no write callback", what);
+            return BP_ERR_UNSUPPORTED;
+        }
+    }
+    return BP_OK;
+}
+
+bp_status bp_runtime_new(bp_site *site, bp_registry *reg, int keep_going, bp_runtime **out,
+                         bp_diags *d)
+{
+    *out = NULL;
+    bp_runtime *rt = calloc(1, sizeof(*rt));
+    if (rt == NULL)
+        return BP_ERR_NOMEM;
+    rt->site = site;
+    rt->reg = reg;
+    atomic_init(&rt->stop, 0);
+    atomic_init(&rt->next_ticket, 1);
+    char *err = NULL;
+    bp_status st = bp_state_open(site->state_path, site->name, &rt->state, &err);
+    if (st != BP_OK) {
+        bp_diags_add(d, NULL, 0, 0, "%s", err ? err : bp_status_str(st));
+        free(err);
+        free(rt);
+        return st;
+    }
+    rt->routes = calloc(site->n_routes, sizeof(*rt->routes));
+    rt->lookups = calloc(site->n_connectors ? site->n_connectors : 1, sizeof(*rt->lookups));
+    if (rt->routes == NULL || rt->lookups == NULL) {
+        bp_runtime_free(rt);
+        return BP_ERR_NOMEM;
+    }
+    /* Lookup providers first: transforms may look up from their init. */
+    int failed = 0;
+    for (size_t i = 0; i < site->n_connectors; i++) {
+        bp_site_connector *c = &site->connectors[i];
+        if (c->lib == NULL || !(c->lib->desc.kinds & BP_KIND_LOOKUP) || c->config == NULL ||
+            c->lib->desc.lookup == NULL)
+            continue;
+        char name[300], what[400];
+        snprintf(name, sizeof(name), "lookup/%s", c->name);
+        bp_instance *in = rt_instance_new(rt, c->lib, name, name, c->name);
+        if (in == NULL) {
+            bp_runtime_free(rt);
+            return BP_ERR_NOMEM;
+        }
+        rt->lookups[rt->n_lookups++] = in;
+        snprintf(what, sizeof(what), "lookup connector '%s'", c->name);
+        if (rt_instance_init(in, c->config, what, d) != BP_OK)
+            failed = 1;
+    }
+    for (size_t i = 0; i < site->n_routes; i++) {
+        rt_route *r = &rt->routes[i];
+        r->rt = rt;
+        r->cfg = &site->routes[i];
+        rt->n_routes++;
+        if (rt_route_init(rt, r, d) != BP_OK) {
+            if (!keep_going) {
+                failed = 1;
+                continue;
+            }
+            bp_log(BP_LOG_ERROR, NULL, "route '%s' disabled: %s", r->cfg->name,
+                   d->n ? d->msgs[d->n - 1] : "init failed");
+            rt_route_teardown(r);
+            r->disabled = 1;
+        }
+    }
+    if (failed) {
+        bp_runtime_free(rt);
+        return BP_ERR_INVALID;
+    }
+    *out = rt;
+    return BP_OK;
+}
+
+void bp_runtime_free(bp_runtime *rt)
+{
+    if (rt == NULL)
+        return;
+    for (size_t i = 0; i < rt->n_routes; i++) {
+        rt_route_teardown(&rt->routes[i]);
+        bp_predicate_free(rt->routes[i].review_when);
+        bp_metrics_free(rt->routes[i].metrics);
+    }
+    free(rt->routes);
+    for (size_t i = 0; i < rt->n_lookups; i++)
+        rt_instance_free(rt->lookups[i]);
+    free(rt->lookups);
+    bp_state_close(rt->state);
+    free(rt);
+}
+
+bp_metrics *bp_runtime_route_metrics(bp_runtime *rt, const char *route)
+{
+    for (size_t i = 0; i < rt->n_routes; i++)
+        if (strcmp(rt->routes[i].cfg->name, route) == 0)
+            return rt->routes[i].metrics;
+    return NULL;
+}
+
+bp_status bp_runtime_lookup(bp_instance *inst, const char *connector, const char *query,
+                            const cJSON *params, cJSON **result, char **errmsg)
+{
+    *result = NULL;
+    if (errmsg)
+        *errmsg = NULL;
+    bp_runtime *rt = inst ? inst->rt : NULL;
+    for (size_t i = 0; rt && i < rt->n_lookups; i++) {
+        bp_instance *l = rt->lookups[i];
+        if (strcmp(l->connector, connector) != 0)
+            continue;
+        /* One instance is called from one thread at a time (plugin contract). */
+        pthread_mutex_lock(&l->mu);
+        bp_status st = l->lib->desc.lookup(l->self, query, params, result, errmsg);
+        pthread_mutex_unlock(&l->mu);
+        return st;
+    }
+    if (errmsg && asprintf(errmsg, "no lookup connector named '%s'", connector) < 0)
+        *errmsg = NULL;
+    return BP_ERR_NOT_FOUND;
+}
+
+/* ---- the route loop ---------------------------------------------------- */
+
+typedef struct {
+    bp_envelope *env;      /* NULL once resolved (dropped, parked, dead-lettered) */
+    int failed_sink;       /* a sink rejected it (already dead-lettered there) */
+} rt_item;
+
+static bp_status rt_dead_letter(rt_route *r, const char *stage, const char *reason,
+                                const bp_envelope *env, const char *raw, size_t raw_len)
+{
+    char *json = env ? bp_envelope_to_json(env, BP_SER_FULL) : NULL;
+    if (env && json == NULL)
+        return BP_ERR_NOMEM;
+    bp_status st = bp_state_dead_letter(r->rt->state, r->cfg->name, stage, reason,
+                                        json ? json : raw, json ? strlen(json) : raw_len);
+    if (st == BP_OK) {
+        bp_metrics_add(r->metrics, "dead_lettered", 1);
+        bp_log(BP_LOG_WARN, r->cfg->name, "dead-lettered a record at %s: %s", stage, reason);
+    }
+    free(json);
+    return st;
+}
+
+static bp_status rt_park(rt_route *r, const char *stage, const char *reason,
+                         const bp_envelope *env)
+{
+    char *json = bp_envelope_to_json(env, BP_SER_FULL);
+    if (json == NULL)
+        return BP_ERR_NOMEM;
+    bp_status st = bp_state_park_review(r->rt->state, r->cfg->name, stage, reason, json);
+    free(json);
+    if (st == BP_OK)
+        bp_metrics_add(r->metrics, "parked", 1);
+    return st;
+}
+
+static int64_t rt_backoff(const bp_site_route *c, int attempt)
+{
+    int64_t ms = c->backoff_min_ms;
+    for (int i = 1; i < attempt && ms < c->backoff_max_ms; i++)
+        ms *= 2;
+    if (ms > c->backoff_max_ms)
+        ms = c->backoff_max_ms;
+    /* Full jitter on the upper half: peers recovering from an outage are not
+     * hit by every route at the same instant. */
+    unsigned int rnd = 0;
+    if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+        rnd = (unsigned int)rt_mono_ms();
+    return ms / 2 + (int64_t)(rnd % (unsigned int)(ms / 2 + 1));
+}
+
+/* Runs the transform chain on one record. Returns BP_OK when it goes on to the
+ * sinks (*env updated), or the status that resolved it (DROP/REVIEW/REJECT
+ * after handling). A BP_ERR_IO return means the state store failed. */
+static bp_status rt_transform(rt_route *r, bp_envelope **env)
+{
+    for (size_t t = 0; t < r->n_transforms; t++) {
+        bp_instance *in = r->transforms[t];
+        bp_status st;
+        char *reason = NULL;
+        int attempt = 0;
+        for (;;) {
+            free(reason);
+            reason = NULL;
+            st = in->lib->desc.transform(in->self, env, &reason);
+            if (st != BP_RETRY || attempt >= r->cfg->retry_max)
+                break;
+            attempt++;
+            bp_metrics_add(r->metrics, "retries", 1);
+            if (!rt_sleep(r->rt, rt_backoff(r->cfg, attempt)))
+                break;
+        }
+        if (st == BP_OK || st == BP_MODIFIED) {
+            free(reason);
+            continue;
+        }
+        bp_status rc;
+        if (st == BP_DROP) {
+            bp_metrics_add(r->metrics, "dropped", 1);
+            rc = BP_DROP;
+        } else if (st == BP_REVIEW) {
+            rc = rt_park(r, in->name, reason ? reason : "transform asked for review", *env);
+            rc = rc == BP_OK ? BP_REVIEW : BP_ERR_IO;
+        } else {
+            char *why = NULL;
+            if (asprintf(&why, "%s%s%s", bp_status_str(st), reason ? ": " : "",
+                         reason ? reason : "") < 0)
+                why = NULL;
+            if (st == BP_RETRY && bp_runtime_stopping(r->rt)) {
+                free(why);
+                free(reason);
+                return BP_STOPPED;
+            }
+            rc = rt_dead_letter(r, in->name, why ? why : "transform failed", *env, NULL, 0);
+            rc = rc == BP_OK ? BP_REJECT : BP_ERR_IO;
+            free(why);
+        }
+        free(reason);
+        return rc;
+    }
+    if (r->review_when && bp_predicate_eval(r->review_when, *env)) {
+        char *why = NULL;
+        if (asprintf(&why, "review.when: %s", r->cfg->review_when) < 0)
+            why = NULL;
+        bp_status rc = rt_park(r, "review", why ? why : "review.when", *env);
+        free(why);
+        return rc == BP_OK ? BP_REVIEW : BP_ERR_IO;
+    }
+    return BP_OK;
+}
+
+/* Waits until the sink reported completion of ticket; returns its status. */
+static bp_status rt_wait_completion(rt_route *r, bp_instance *sink, uint64_t ticket,
+                                    char **reason)
+{
+    bp_status st = BP_RETRY;
+    int64_t deadline = 0;
+    pthread_mutex_lock(&sink->mu);
+    for (;;) {
+        for (size_t i = 0; i < sink->n_done; i++) {
+            if (sink->done[i].ticket != ticket)
+                continue;
+            st = sink->done[i].status;
+            *reason = sink->done[i].reason;
+            sink->done[i] = sink->done[--sink->n_done];
+            pthread_mutex_unlock(&sink->mu);
+            return st;
+        }
+        /* On stop, give queued records 10 s to complete; then leave them
+         * unacked (they are redelivered on restart). */
+        if (bp_runtime_stopping(r->rt)) {
+            if (deadline == 0)
+                deadline = rt_mono_ms() + 10000;
+            else if (rt_mono_ms() > deadline)
+                break;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&sink->cv, &sink->mu, &ts);
+    }
+    pthread_mutex_unlock(&sink->mu);
+    *reason = NULL;
+    return BP_STOPPED;
+}
+
+/* Delivers items to one sink with retries. Returns BP_OK when every item was
+ * accepted or dead-lettered, BP_STOPPED when a stop interrupted retries (the
+ * batch must not be acked), BP_ERR_IO when the state store failed. */
+static bp_status rt_deliver(rt_route *r, bp_instance *sink, rt_item *items, size_t n)
+{
+    size_t *pending = malloc((n ? n : 1) * sizeof(size_t));
+    bp_envelope **envs = calloc(n ? n : 1, sizeof(*envs));
+    uint64_t *tickets = calloc(n ? n : 1, sizeof(*tickets));
+    bp_status *results = calloc(n ? n : 1, sizeof(*results));
+    char **reasons = calloc(n ? n : 1, sizeof(*reasons));
+    unsigned char *set = calloc(n ? n : 1, 1);
+    char **last_reason = calloc(n ? n : 1, sizeof(*last_reason));
+    bp_status rc = BP_OK;
+    size_t np = 0;
+    if (!pending || !envs || !tickets || !results || !reasons || !set || !last_reason) {
+        rc = BP_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (items[i].env)
+            pending[np++] = i;
+    for (int attempt = 0; np > 0; attempt++) {
+        bp_write_batch wb = {.envs = envs, .tickets = tickets, .results = results,
+                             .reasons = reasons, .set = set, .n = np};
+        for (size_t k = 0; k < np; k++) {
+            envs[k] = items[pending[k]].env;
+            tickets[k] = atomic_fetch_add(&r->rt->next_ticket, 1);
+            results[k] = BP_OK;
+            set[k] = 0;
+            reasons[k] = NULL;
+        }
+        bp_status wst = sink->lib->desc.write(sink->self, &wb);
+        size_t still = 0;
+        for (size_t k = 0; k < np; k++) {
+            bp_status res = set[k] ? results[k] : wst;
+            char *reason = reasons[k];
+            reasons[k] = NULL;
+            if (res == BP_QUEUED) {
+                free(reason);
+                res = rt_wait_completion(r, sink, tickets[k], &reason);
+                if (res == BP_STOPPED) {
+                    rc = BP_STOPPED;
+                }
+            }
+            size_t idx = pending[k];
+            if (res == BP_OK) {
+                bp_metrics_add(sink->metrics, "records_out", 1);
+                free(reason);
+            } else if (res == BP_RETRY || res == BP_NOT_CONNECTED) {
+                free(last_reason[idx]);
+                last_reason[idx] = reason;
+                pending[still++] = idx;
+            } else if (res == BP_STOPPED) {
+                free(reason);
+            } else {
+                char *why = NULL;
+                if (asprintf(&why, "%s%s%s", bp_status_str(res), reason ? ": " : "",
+                             reason ? reason : "") < 0)
+                    why = NULL;
+                bp_status dl = rt_dead_letter(r, sink->name, why ? why : "rejected",
+                                              items[idx].env, NULL, 0);
+                free(why);
+                free(reason);
+                bp_metrics_add(sink->metrics, "records_failed", 1);
+                items[idx].failed_sink = 1;
+                if (dl != BP_OK) {
+                    rc = BP_ERR_IO;
+                    goto out;
+                }
+            }
+        }
+        np = still;
+        if (rc == BP_STOPPED)
+            goto out;
+        if (np == 0)
+            break;
+        if (attempt >= r->cfg->retry_max) {
+            for (size_t k = 0; k < np; k++) {
+                size_t idx = pending[k];
+                char *why = NULL;
+                if (asprintf(&why, "gave up after %d attempts: %s", attempt + 1,
+                             last_reason[idx] ? last_reason[idx] : "retry") < 0)
+                    why = NULL;
+                bp_status dl = rt_dead_letter(r, sink->name, why ? why : "gave up",
+                                              items[idx].env, NULL, 0);
+                free(why);
+                items[idx].failed_sink = 1;
+                if (dl != BP_OK) {
+                    rc = BP_ERR_IO;
+                    goto out;
+                }
+            }
+            break;
+        }
+        bp_metrics_add(r->metrics, "retries", np);
+        bp_log(BP_LOG_WARN, sink->name, "%zu record(s) to retry (attempt %d of %d): %s", np,
+               attempt + 1, r->cfg->retry_max + 1,
+               last_reason[pending[0]] ? last_reason[pending[0]] : "transient failure");
+        if (!rt_sleep(r->rt, rt_backoff(r->cfg, attempt + 1))) {
+            rc = BP_STOPPED;
+            goto out;
+        }
+    }
+out:
+    for (size_t i = 0; last_reason && i < n; i++)
+        free(last_reason[i]);
+    for (size_t i = 0; reasons && i < n; i++)
+        free(reasons[i]);
+    free(pending);
+    free(envs);
+    free(tickets);
+    free(results);
+    free(reasons);
+    free(set);
+    free(last_reason);
+    return rc;
+}
+
+static void rt_batch_clear(bp_poll_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        bp_envelope_unref(b->envs[i]);
+        free(b->reasons[i]);
+        free(b->raw[i]);
+    }
+    b->n = 0;
+}
+
+/* Processes one polled batch end to end. Returns BP_OK when it may be acked. */
+static bp_status rt_process(rt_route *r, bp_poll_batch *b)
+{
+    rt_item *items = calloc(b->n ? b->n : 1, sizeof(*items));
+    bp_status rc = BP_OK;
+    if (items == NULL)
+        return BP_ERR_NOMEM;
+    bp_metrics_add(r->metrics, "records_in", b->n);
+    bp_metrics_add(r->source->metrics, "records_in", b->n);
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->envs[i] == NULL) {
+            rc = rt_dead_letter(r, r->source->name, b->reasons[i], NULL, b->raw[i], b->raw_len[i]);
+            if (rc != BP_OK)
+                goto out;
+            continue;
+        }
+        bp_envelope *env = bp_envelope_ref(b->envs[i]);
+        bp_status st = rt_transform(r, &env);
+        if (st == BP_OK) {
+            items[i].env = env;
+            continue;
+        }
+        bp_envelope_unref(env);
+        if (st == BP_ERR_IO || st == BP_STOPPED) {
+            rc = st;
+            goto out;
+        }
+    }
+    for (size_t s = 0; s < r->n_sinks; s++) {
+        rc = rt_deliver(r, r->sinks[s], items, b->n);
+        if (rc != BP_OK)
+            goto out;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        if (items[i].env && !items[i].failed_sink)
+            bp_metrics_add(r->metrics, "records_out", 1);
+out:
+    for (size_t i = 0; i < b->n; i++)
+        bp_envelope_unref(items[i].env);
+    free(items);
+    return rc;
+}
+
+static void *rt_route_main(void *arg)
+{
+    rt_route *r = arg;
+    bp_runtime *rt = r->rt;
+    size_t cap = (size_t)r->cfg->batch_size;
+    bp_poll_batch b = {.src = r->source, .cap = cap};
+    b.envs = calloc(cap, sizeof(*b.envs));
+    b.tokens = calloc(cap, sizeof(*b.tokens));
+    b.reasons = calloc(cap, sizeof(*b.reasons));
+    b.raw = calloc(cap, sizeof(*b.raw));
+    b.raw_len = calloc(cap, sizeof(*b.raw_len));
+    int poll_failures = 0;
+    const struct bp_plugin *src = &r->source->lib->desc;
+    if (!b.envs || !b.tokens || !b.reasons || !b.raw || !b.raw_len) {
+        r->failed = 1;
+        goto out;
+    }
+    bp_log(BP_LOG_INFO, r->cfg->name, "route started: %s -> %zu transform(s) -> %zu sink(s)",
+           r->cfg->from.name, r->n_transforms, r->n_sinks);
+    while (!bp_runtime_stopping(rt)) {
+        bp_status st = src->poll(r->source->self, &b, 200);
+        if (b.n == 0) {
+            if (st == BP_EOF)
+                break;
+            if (st == BP_OK || st == BP_AGAIN) {
+                poll_failures = 0;
+                continue;
+            }
+            poll_failures++;
+            bp_log(BP_LOG_WARN, r->source->name, "poll failed: %s (attempt %d)",
+                   bp_status_str(st), poll_failures);
+            rt_sleep(rt, rt_backoff(r->cfg, poll_failures));
+            continue;
+        }
+        poll_failures = 0;
+        bp_status pr = rt_process(r, &b);
+        if (pr == BP_OK && src->ack) {
+            bp_status ast = src->ack(r->source->self, b.tokens, b.n);
+            if (ast != BP_OK)
+                bp_log(BP_LOG_ERROR, r->source->name,
+                       "ack failed: %s (records will be redelivered after a restart)",
+                       bp_status_str(ast));
+        }
+        rt_batch_clear(&b);
+        if (pr == BP_STOPPED)
+            break;
+        if (pr != BP_OK) {
+            bp_log(BP_LOG_ERROR, r->cfg->name,
+                   "route stopped: %s (the batch was not acked and will be redelivered)",
+                   bp_status_str(pr));
+            r->failed = 1;
+            break;
+        }
+        if (st == BP_EOF)
+            break;
+    }
+out:
+    rt_batch_clear(&b);
+    free(b.envs);
+    free(b.tokens);
+    free(b.reasons);
+    free(b.raw);
+    free(b.raw_len);
+    bp_log(BP_LOG_INFO, r->cfg->name,
+           "route finished: %.0f in, %.0f out, %.0f dropped, %.0f parked, %.0f dead-lettered",
+           bp_metrics_get(r->metrics, "records_in"), bp_metrics_get(r->metrics, "records_out"),
+           bp_metrics_get(r->metrics, "dropped"), bp_metrics_get(r->metrics, "parked"),
+           bp_metrics_get(r->metrics, "dead_lettered"));
+    return NULL;
+}
+
+bp_status bp_runtime_run(bp_runtime *rt)
+{
+    bp_status rc = BP_OK;
+    for (size_t i = 0; i < rt->n_routes; i++) {
+        rt_route *r = &rt->routes[i];
+        if (r->disabled)
+            continue;
+        if (pthread_create(&r->thread, NULL, rt_route_main, r) != 0) {
+            bp_log(BP_LOG_ERROR, r->cfg->name, "cannot start route thread: %s", strerror(errno));
+            r->failed = 1;
+            bp_runtime_request_stop(rt);
+            continue;
+        }
+        r->running = 1;
+    }
+    for (size_t i = 0; i < rt->n_routes; i++) {
+        rt_route *r = &rt->routes[i];
+        if (r->running)
+            pthread_join(r->thread, NULL);
+        r->running = 0;
+        if (r->failed || r->disabled)
+            rc = BP_ERR_INTERNAL;
+    }
+    return rc;
+}

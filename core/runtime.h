@@ -1,0 +1,95 @@
+/* The runtime: plugin instances and the routes that move records through them.
+ *
+ * Core I runs each route on its own thread with a synchronous loop:
+ * poll a batch → transforms → review gate → every sink (retry with backoff,
+ * dead-letter on reject or when retries run out) → ack the batch in order.
+ * A record is acked only when every sink accepted it, or it was dropped,
+ * parked for review or dead-lettered — durably. */
+#ifndef BP_CORE_RUNTIME_H
+#define BP_CORE_RUNTIME_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <backplane/plugin.h>
+#include "diag.h"
+#include "metrics.h"
+#include "plugin_loader.h"
+#include "site.h"
+#include "state.h"
+
+typedef struct bp_runtime bp_runtime;
+
+/* A completion of a BP_QUEUED record, reported by write_done. */
+typedef struct bp_completion {
+    uint64_t ticket;
+    bp_status status;
+    char *reason;
+} bp_completion;
+
+struct bp_instance {
+    char *name;                 /* log prefix: "route/connector" */
+    char *scope;                /* checkpoint scope */
+    char *connector;            /* connector name (NULL for transforms) */
+    const bp_plugin_lib *lib;
+    void *self;
+    int inited, started;
+    bp_runtime *rt;
+    bp_metrics *metrics;
+    pthread_mutex_t mu;         /* guards completions; serialises lookups */
+    pthread_cond_t cv;
+    bp_completion *done;
+    size_t n_done, cap_done;
+};
+
+struct bp_poll_batch {
+    bp_instance *src;
+    bp_envelope **envs;         /* NULL entry: an invalid record */
+    uint64_t *tokens;
+    char **reasons;             /* invalid records: why */
+    char **raw;                 /* invalid records: the input */
+    size_t *raw_len;
+    size_t n, cap;
+};
+
+struct bp_write_batch {
+    bp_envelope **envs;         /* borrowed */
+    uint64_t *tickets;
+    bp_status *results;
+    char **reasons;
+    unsigned char *set;         /* 1 when the plugin set a result */
+    size_t n;
+};
+
+/* The host-API table handed to every plugin. */
+extern const struct bp_host_api bp_host_api_table;
+
+/* Creates the runtime for a checked site: opens the state store and inits
+ * every instance. keep_going: a route whose instance fails to init is disabled
+ * and the others run; otherwise any failure rolls everything back. Errors (one
+ * line each, naming the plugin file and the reason) go to d. */
+bp_status bp_runtime_new(bp_site *site, bp_registry *reg, int keep_going, bp_runtime **out,
+                         bp_diags *d);
+
+/* Starts every route and waits until all finish (sources at end of input) or
+ * bp_runtime_request_stop was called and in-flight batches were drained.
+ * BP_OK when every route ended cleanly. */
+bp_status bp_runtime_run(bp_runtime *rt);
+
+/* Async-signal-safe: asks routes to stop polling and drain. */
+void bp_runtime_request_stop(bp_runtime *rt);
+
+/* Metrics of a route ("records_in", "records_out", "dropped", "parked",
+ * "dead_lettered", "retries") by route name; NULL when unknown. */
+bp_metrics *bp_runtime_route_metrics(bp_runtime *rt, const char *route);
+
+bp_state *bp_runtime_state(bp_runtime *rt);
+
+void bp_runtime_free(bp_runtime *rt);
+
+/* Internal: used by host_api.c. */
+int bp_runtime_stopping(const bp_runtime *rt);
+bp_state *bp_runtime_state_of(const bp_instance *inst);
+bp_status bp_runtime_lookup(bp_instance *inst, const char *connector, const char *query,
+                            const cJSON *params, cJSON **result, char **errmsg);
+
+#endif

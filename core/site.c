@@ -1,0 +1,450 @@
+/* See site.h. Structure first (bp_site_load), then plugins and schemas
+ * (bp_site_check); both keep going after an error so `check` lists them all. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+#include "site.h"
+
+static const char *const site_top_keys[] = {"site", "state", "plugin_dirs", "connectors",
+                                            "routes", NULL};
+static const char *const site_route_keys[] = {"from", "through", "review", "to", "errors",
+                                              "batch", NULL};
+
+static int site_in(const char *const *list, const char *s)
+{
+    for (size_t i = 0; list[i]; i++)
+        if (strcmp(list[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+static void site_unknown_keys(const bp_ynode *map, const char *const *valid, const char *what,
+                              const char *file, bp_diags *d)
+{
+    for (size_t i = 0; i < map->n; i++) {
+        if (site_in(valid, map->keys[i]->value))
+            continue;
+        char list[256] = "";
+        for (size_t k = 0; valid[k]; k++) {
+            if (k)
+                strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+            strncat(list, valid[k], sizeof(list) - strlen(list) - 1);
+        }
+        bp_diags_add(d, file, map->keys[i]->line, map->keys[i]->col,
+                     "unknown key '%s' in %s (valid: %s)", map->keys[i]->value, what, list);
+    }
+}
+
+/* A scalar string value, or an error. */
+static char *site_scalar(const bp_ynode *n, const char *what, const char *file, bp_diags *d)
+{
+    if (n->kind != BP_YSCALAR || n->value[0] == '\0') {
+        bp_diags_add(d, file, n->line, n->col, "%s must be a non-empty string, got %s", what,
+                     n->kind == BP_YSCALAR ? "an empty value" : bp_ykind_name(n->kind));
+        return NULL;
+    }
+    return strdup(n->value);
+}
+
+/* "name" or { name: { options } } (options may be empty/null). */
+static int site_parse_use(const bp_ynode *n, bp_site_use *u, const char *what, const char *file,
+                          bp_diags *d)
+{
+    memset(u, 0, sizeof(*u));
+    u->line = n->line;
+    u->col = n->col;
+    if (n->kind == BP_YSCALAR && n->value[0]) {
+        u->name = strdup(n->value);
+        return u->name != NULL;
+    }
+    if (n->kind == BP_YMAP && n->n == 1) {
+        const bp_ynode *o = n->items[0];
+        u->name = strdup(n->keys[0]->value);
+        u->line = n->keys[0]->line;
+        u->col = n->keys[0]->col;
+        if (o->kind == BP_YMAP) {
+            u->opts = o;
+        } else if (!(o->kind == BP_YSCALAR && o->plain && o->value[0] == '\0')) {
+            bp_diags_add(d, file, o->line, o->col, "options of '%s' must be a map, got %s",
+                         n->keys[0]->value, bp_ykind_name(o->kind));
+            return 0;
+        }
+        return u->name != NULL;
+    }
+    bp_diags_add(d, file, n->line, n->col,
+                 "%s must be a name or a one-key map { name: { options } }", what);
+    return 0;
+}
+
+static void site_parse_errors(const bp_ynode *n, bp_site_route *r, const char *file, bp_diags *d)
+{
+    static const char *const keys[] = {"retry", NULL};
+    static const char *const retry_keys[] = {"max", "backoff", NULL};
+    if (n->kind != BP_YMAP) {
+        bp_diags_add(d, file, n->line, n->col, "'errors' must be a map");
+        return;
+    }
+    site_unknown_keys(n, keys, "errors", file, d);
+    const bp_ynode *retry = bp_ymap_get(n, "retry");
+    if (retry == NULL)
+        return;
+    if (retry->kind != BP_YMAP) {
+        bp_diags_add(d, file, retry->line, retry->col, "'retry' must be a map");
+        return;
+    }
+    site_unknown_keys(retry, retry_keys, "errors.retry", file, d);
+    const bp_ynode *max = bp_ymap_get(retry, "max");
+    if (max) {
+        char *end = NULL;
+        long v = max->kind == BP_YSCALAR ? strtol(max->value, &end, 10) : -1;
+        if (max->kind != BP_YSCALAR || *end != '\0' || v < 0 || v > 1000)
+            bp_diags_add(d, file, max->line, max->col,
+                         "retry.max must be an integer between 0 and 1000");
+        else
+            r->retry_max = (int)v;
+    }
+    const bp_ynode *bo = bp_ymap_get(retry, "backoff");
+    if (bo) {
+        /* "1s..5m": first delay, then doubling with jitter up to the cap. */
+        const char *sep = bo->kind == BP_YSCALAR ? strstr(bo->value, "..") : NULL;
+        int64_t lo = -1, hi = -1;
+        if (sep) {
+            char *a = strndup(bo->value, (size_t)(sep - bo->value));
+            lo = a ? bp_parse_duration_ms(a) : -1;
+            hi = bp_parse_duration_ms(sep + 2);
+            free(a);
+        }
+        if (lo <= 0 || hi < lo)
+            bp_diags_add(d, file, bo->line, bo->col,
+                         "retry.backoff must be MIN..MAX durations, e.g. 1s..5m");
+        else {
+            r->backoff_min_ms = lo;
+            r->backoff_max_ms = hi;
+        }
+    }
+}
+
+static void site_parse_route(bp_site *s, const bp_ynode *key, const bp_ynode *n, bp_diags *d)
+{
+    const char *file = s->file;
+    bp_site_route *r = &s->routes[s->n_routes++];
+    memset(r, 0, sizeof(*r));
+    r->name = strdup(key->value);
+    r->line = key->line;
+    r->col = key->col;
+    r->retry_max = 5;
+    r->backoff_min_ms = 200;
+    r->backoff_max_ms = 30000;
+    r->batch_size = 256;
+    if (n->kind != BP_YMAP) {
+        bp_diags_add(d, file, n->line, n->col, "route '%s' must be a map", key->value);
+        return;
+    }
+    site_unknown_keys(n, site_route_keys, "a route", file, d);
+    const bp_ynode *from = bp_ymap_get(n, "from");
+    if (from == NULL)
+        bp_diags_add(d, file, key->line, key->col, "route '%s' has no 'from'", key->value);
+    else
+        site_parse_use(from, &r->from, "'from'", file, d);
+
+    const bp_ynode *through = bp_ymap_get(n, "through");
+    if (through && through->kind != BP_YSEQ) {
+        bp_diags_add(d, file, through->line, through->col,
+                     "'through' must be a list of transforms");
+    } else if (through && through->n) {
+        r->through = calloc(through->n, sizeof(*r->through));
+        for (size_t i = 0; r->through && i < through->n; i++)
+            if (site_parse_use(through->items[i], &r->through[r->n_through], "a transform", file,
+                               d))
+                r->n_through++;
+    }
+
+    const bp_ynode *to = bp_ymap_get(n, "to");
+    if (to == NULL) {
+        bp_diags_add(d, file, key->line, key->col, "route '%s' has no 'to'", key->value);
+    } else {
+        size_t cnt = to->kind == BP_YSEQ ? to->n : 1;
+        if (cnt == 0)
+            bp_diags_add(d, file, to->line, to->col, "'to' names no sink");
+        r->to = calloc(cnt ? cnt : 1, sizeof(*r->to));
+        for (size_t i = 0; r->to && i < cnt; i++)
+            if (site_parse_use(to->kind == BP_YSEQ ? to->items[i] : to, &r->to[r->n_to], "a sink",
+                               file, d))
+                r->n_to++;
+    }
+
+    const bp_ynode *review = bp_ymap_get(n, "review");
+    if (review) {
+        static const char *const rkeys[] = {"when", NULL};
+        const bp_ynode *when = review->kind == BP_YMAP ? bp_ymap_get(review, "when") : NULL;
+        if (review->kind == BP_YMAP)
+            site_unknown_keys(review, rkeys, "review", file, d);
+        if (when == NULL || when->kind != BP_YSCALAR) {
+            bp_diags_add(d, file, review->line, review->col,
+                         "'review' must be a map with a 'when' predicate");
+        } else {
+            bp_predicate *p = NULL;
+            int col = 0;
+            char *msg = NULL;
+            if (bp_predicate_compile(when->value, &p, &col, &msg) != BP_OK) {
+                bp_diags_add(d, file, when->line,
+                             when->col + (col > 0 ? col - 1 : 0) + (when->plain ? 0 : 1),
+                             "review.when: %s", msg ? msg : "invalid predicate");
+            } else {
+                r->review_when = strdup(when->value);
+            }
+            free(msg);
+            bp_predicate_free(p);
+        }
+    }
+    const bp_ynode *errors = bp_ymap_get(n, "errors");
+    if (errors)
+        site_parse_errors(errors, r, file, d);
+    const bp_ynode *batch = bp_ymap_get(n, "batch");
+    if (batch) {
+        char *end = NULL;
+        long v = batch->kind == BP_YSCALAR ? strtol(batch->value, &end, 10) : 0;
+        if (batch->kind != BP_YSCALAR || *end != '\0' || v < 1 || v > 65536)
+            bp_diags_add(d, file, batch->line, batch->col,
+                         "'batch' must be an integer between 1 and 65536");
+        else
+            r->batch_size = (int)v;
+    }
+}
+
+bp_status bp_site_load(const char *path, bp_site **out, bp_diags *d)
+{
+    size_t before = d->n;
+    bp_ydoc *doc = NULL;
+    *out = NULL;
+    bp_status st = bp_ydoc_load_file(path, &doc, d);
+    if (doc == NULL)
+        return st;
+    bp_site *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        bp_ydoc_free(doc);
+        return BP_ERR_NOMEM;
+    }
+    s->doc = doc;
+    s->file = strdup(path);
+    *out = s;
+    const bp_ynode *root = doc->root;
+    if (root == NULL || root->kind != BP_YMAP) {
+        bp_diags_add(d, path, root ? root->line : 1, root ? root->col : 1,
+                     "a site file must be a map with 'site', 'connectors' and 'routes'");
+        return BP_ERR_INVALID;
+    }
+    site_unknown_keys(root, site_top_keys, "the site file", path, d);
+
+    const bp_ynode *n = bp_ymap_get(root, "site");
+    if (n == NULL)
+        bp_diags_add(d, path, root->line, root->col, "missing 'site' (the site's name)");
+    else
+        s->name = site_scalar(n, "'site'", path, d);
+
+    n = bp_ymap_get(root, "state");
+    if (n)
+        s->state_path = site_scalar(n, "'state'", path, d);
+    else if (s->name && asprintf(&s->state_path, "%s.state.db", s->name) < 0)
+        s->state_path = NULL;
+
+    n = bp_ymap_get(root, "plugin_dirs");
+    if (n) {
+        size_t cnt = n->kind == BP_YSEQ ? n->n : 1;
+        s->plugin_dirs = calloc(cnt, sizeof(char *));
+        for (size_t i = 0; s->plugin_dirs && i < cnt; i++) {
+            char *dir = site_scalar(n->kind == BP_YSEQ ? n->items[i] : n, "a plugin directory",
+                                    path, d);
+            if (dir)
+                s->plugin_dirs[s->n_plugin_dirs++] = dir;
+        }
+    }
+
+    n = bp_ymap_get(root, "connectors");
+    if (n && n->kind != BP_YMAP) {
+        bp_diags_add(d, path, n->line, n->col, "'connectors' must be a map of name: { plugin: ... }");
+    } else if (n && n->n) {
+        s->connectors = calloc(n->n, sizeof(*s->connectors));
+        for (size_t i = 0; s->connectors && i < n->n; i++) {
+            const bp_ynode *k = n->keys[i], *v = n->items[i];
+            bp_site_connector *c = &s->connectors[s->n_connectors++];
+            c->name = strdup(k->value);
+            c->line = k->line;
+            c->col = k->col;
+            c->node = v;
+            const bp_ynode *pl = v->kind == BP_YMAP ? bp_ymap_get(v, "plugin") : NULL;
+            if (pl == NULL)
+                bp_diags_add(d, path, k->line, k->col,
+                             "connector '%s' must be a map with a 'plugin' key", k->value);
+            else
+                c->plugin = site_scalar(pl, "'plugin'", path, d);
+        }
+    }
+
+    n = bp_ymap_get(root, "routes");
+    if (n == NULL) {
+        bp_diags_add(d, path, root->line, root->col, "missing 'routes'");
+    } else if (n->kind != BP_YMAP || n->n == 0) {
+        bp_diags_add(d, path, n->line, n->col, "'routes' must be a map of one or more routes");
+    } else {
+        s->routes = calloc(n->n, sizeof(*s->routes));
+        for (size_t i = 0; s->routes && i < n->n; i++)
+            site_parse_route(s, n->keys[i], n->items[i], d);
+    }
+    return d->n > before ? BP_ERR_INVALID : BP_OK;
+}
+
+const bp_site_connector *bp_site_find_connector(const bp_site *site, const char *name)
+{
+    for (size_t i = 0; i < site->n_connectors; i++)
+        if (site->connectors[i].name && strcmp(site->connectors[i].name, name) == 0)
+            return &site->connectors[i];
+    return NULL;
+}
+
+static const char *const site_skip_plugin[] = {"plugin", NULL};
+
+/* Resolves a connector use (from/to) and validates connector + per-use options. */
+static void site_check_connector_use(bp_site *s, bp_site_use *u, uint32_t kind,
+                                     const char *kind_name, const char *route, bp_diags *d)
+{
+    bp_site_connector *c = (bp_site_connector *)bp_site_find_connector(s, u->name);
+    if (c == NULL) {
+        char list[512] = "";
+        for (size_t i = 0; i < s->n_connectors; i++) {
+            if (i)
+                strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+            strncat(list, s->connectors[i].name, sizeof(list) - strlen(list) - 1);
+        }
+        bp_diags_add(d, s->file, u->line, u->col,
+                     "route '%s': no connector named '%s' (defined: %s)", route, u->name,
+                     list[0] ? list : "none");
+        return;
+    }
+    c->used = 1;
+    if (c->lib == NULL)
+        return;   /* the plugin failed to load: already reported */
+    if (!(c->lib->desc.kinds & kind)) {
+        char kinds[64];
+        bp_diags_add(d, s->file, u->line, u->col,
+                     "route '%s': connector '%s' (plugin '%s') cannot be a %s; it is: %s", route,
+                     u->name, c->plugin, kind_name,
+                     bp_plugin_kinds_str(c->lib->desc.kinds, kinds, sizeof(kinds)));
+        return;
+    }
+    char where[256];
+    snprintf(where, sizeof(where), "connector '%s' (plugin '%s')", c->name, c->plugin);
+    const bp_ynode *maps[2] = {c->node, u->opts};
+    u->lib = c->lib;
+    u->config = bp_options_apply(c->lib->desc.options, where, maps, 2, site_skip_plugin, s->file,
+                                 u->line, u->col, d);
+}
+
+bp_status bp_site_check(bp_site *s, bp_registry *reg, bp_diags *d)
+{
+    size_t before = d->n;
+    for (size_t i = 0; i < s->n_plugin_dirs; i++) {
+        char *err = NULL;
+        if (bp_registry_add_dir(reg, s->plugin_dirs[i], &err) != BP_OK) {
+            const bp_ynode *pd = bp_ymap_get(s->doc->root, "plugin_dirs");
+            bp_diags_add(d, s->file, pd ? pd->line : 0, pd ? pd->col : 0, "%s", err);
+        }
+        free(err);
+    }
+    for (size_t i = 0; i < s->n_connectors; i++) {
+        bp_site_connector *c = &s->connectors[i];
+        if (c->plugin == NULL)
+            continue;
+        char *err = NULL;
+        if (bp_registry_open(reg, c->plugin, &c->lib, &err) != BP_OK) {
+            const bp_ynode *pl = bp_ymap_get(c->node, "plugin");
+            bp_diags_add(d, s->file, pl->line, pl->col, "connector '%s': %s", c->name, err);
+        }
+        free(err);
+    }
+    for (size_t i = 0; i < s->n_routes; i++) {
+        bp_site_route *r = &s->routes[i];
+        if (r->from.name)
+            site_check_connector_use(s, &r->from, BP_KIND_SOURCE, "source ('from')", r->name, d);
+        for (size_t k = 0; k < r->n_to; k++)
+            site_check_connector_use(s, &r->to[k], BP_KIND_SINK, "sink ('to')", r->name, d);
+        for (size_t k = 0; k < r->n_through; k++) {
+            bp_site_use *u = &r->through[k];
+            char *err = NULL;
+            if (bp_registry_open(reg, u->name, &u->lib, &err) != BP_OK) {
+                bp_diags_add(d, s->file, u->line, u->col, "route '%s': transform %s", r->name,
+                             err);
+                free(err);
+                continue;
+            }
+            if (!(u->lib->desc.kinds & BP_KIND_TRANSFORM)) {
+                bp_diags_add(d, s->file, u->line, u->col,
+                             "route '%s': plugin '%s' is not a transform", r->name, u->name);
+                u->lib = NULL;
+                continue;
+            }
+            char where[256];
+            snprintf(where, sizeof(where), "transform '%s'", u->name);
+            const bp_ynode *maps[1] = {u->opts};
+            u->config = bp_options_apply(u->lib->desc.options, where, maps, 1, NULL, s->file,
+                                         u->line, u->col, d);
+        }
+    }
+    /* Connectors not used by a route, and lookup providers, are validated on
+     * their own options. */
+    for (size_t i = 0; i < s->n_connectors; i++) {
+        bp_site_connector *c = &s->connectors[i];
+        if (c->lib == NULL || (c->used && !(c->lib->desc.kinds & BP_KIND_LOOKUP)))
+            continue;
+        char where[256];
+        snprintf(where, sizeof(where), "connector '%s' (plugin '%s')", c->name, c->plugin);
+        bp_diags dd = {0};
+        const bp_ynode *maps[1] = {c->node};
+        c->config = bp_options_apply(c->lib->desc.options, where, maps, 1, site_skip_plugin,
+                                     s->file, c->line, c->col, c->used ? &dd : d);
+        /* A used connector may leave required options to its routes: its
+         * own map failing alone only disables lookups through it. */
+        bp_diags_free(&dd);
+    }
+    return d->n > before ? BP_ERR_INVALID : BP_OK;
+}
+
+static void site_use_free(bp_site_use *u)
+{
+    free(u->name);
+    cJSON_Delete(u->config);
+}
+
+void bp_site_free(bp_site *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->n_connectors; i++) {
+        free(s->connectors[i].name);
+        free(s->connectors[i].plugin);
+        cJSON_Delete(s->connectors[i].config);
+    }
+    free(s->connectors);
+    for (size_t i = 0; i < s->n_routes; i++) {
+        bp_site_route *r = &s->routes[i];
+        free(r->name);
+        site_use_free(&r->from);
+        for (size_t k = 0; k < r->n_through; k++)
+            site_use_free(&r->through[k]);
+        free(r->through);
+        for (size_t k = 0; k < r->n_to; k++)
+            site_use_free(&r->to[k]);
+        free(r->to);
+        free(r->review_when);
+    }
+    free(s->routes);
+    for (size_t i = 0; i < s->n_plugin_dirs; i++)
+        free(s->plugin_dirs[i]);
+    free(s->plugin_dirs);
+    free(s->name);
+    free(s->state_path);
+    free(s->file);
+    bp_ydoc_free(s->doc);
+    free(s);
+}

@@ -1,0 +1,74 @@
+/* The site file's model: connectors and routes, checked against the plugins'
+ * schemas. Loading never connects anywhere; it is what `backplane check` runs. */
+#ifndef BP_CORE_SITE_H
+#define BP_CORE_SITE_H
+
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include <backplane/plugin.h>
+#include "diag.h"
+#include "plugin_loader.h"
+#include "yaml_doc.h"
+
+/* One use of a connector (from/to) or a transform (through) in a route. */
+typedef struct bp_site_use {
+    char *name;                    /* connector name (from/to) or plugin name (through) */
+    const bp_ynode *opts;          /* per-use options map, or NULL */
+    int line, col;
+    const bp_plugin_lib *lib;      /* resolved by bp_site_check */
+    cJSON *config;                 /* normalised options, set by bp_site_check */
+} bp_site_use;
+
+typedef struct bp_site_connector {
+    char *name;
+    char *plugin;
+    const bp_ynode *node;          /* the connector's map */
+    int line, col;
+    const bp_plugin_lib *lib;
+    cJSON *config;                 /* connector-level options alone (lookups) */
+    int used;
+} bp_site_connector;
+
+typedef struct bp_site_route {
+    char *name;
+    int line, col;
+    bp_site_use from;
+    bp_site_use *through;
+    size_t n_through;
+    bp_site_use *to;
+    size_t n_to;
+    char *review_when;             /* predicate text, or NULL */
+    int retry_max;                 /* attempts after the first (default 5) */
+    int64_t backoff_min_ms, backoff_max_ms;
+    int batch_size;
+} bp_site_route;
+
+typedef struct bp_site {
+    bp_ydoc *doc;
+    char *file;
+    char *name;
+    char *state_path;
+    char **plugin_dirs;
+    size_t n_plugin_dirs;
+    bp_site_connector *connectors;
+    size_t n_connectors;
+    bp_site_route *routes;
+    size_t n_routes;
+} bp_site;
+
+/* Parses the site file's structure. Errors go to d with file:line:col. On
+ * BP_OK *out is the site; on errors *out may still be set (when the YAML was
+ * readable) so that bp_site_check can report more problems. */
+bp_status bp_site_load(const char *path, bp_site **out, bp_diags *d);
+
+/* Resolves plugins through reg, validates every option map against its
+ * plugin's schema and the kinds (from: source, to: sink, through: transform),
+ * and fills lib/config. Adds the site's plugin_dirs to reg first. Returns BP_OK
+ * when d gained no errors. */
+bp_status bp_site_check(bp_site *site, bp_registry *reg, bp_diags *d);
+
+const bp_site_connector *bp_site_find_connector(const bp_site *site, const char *name);
+
+void bp_site_free(bp_site *site);
+
+#endif

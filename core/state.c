@@ -1,0 +1,241 @@
+/* See state.h. */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "state.h"
+
+/* "BPL1": marks the file as ours, so a foreign database is never written to. */
+#define STATE_APP_ID 0x42504c31
+#define STATE_SCHEMA 1
+
+struct bp_state {
+    sqlite3 *db;
+    pthread_mutex_t mu;
+};
+
+static const char state_schema[] =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS checkpoints(scope TEXT NOT NULL, key TEXT NOT NULL,"
+    "  value TEXT NOT NULL, updated_ms INTEGER NOT NULL, PRIMARY KEY(scope, key));"
+    "CREATE TABLE IF NOT EXISTS dead_letters(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  route TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL, payload BLOB,"
+    "  created_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS review_queue(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  route TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL, payload TEXT,"
+    "  created_ms INTEGER NOT NULL);";
+
+static int64_t state_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *state_fmt_err(const char *path, const char *what, const char *detail)
+{
+    char *s = NULL;
+    if (asprintf(&s,
+                 "state file %s: %s (%s). Recovery: move the file aside and start again; "
+                 "sources then resume from their configured start (see docs/state.md)",
+                 path, what, detail) < 0)
+        s = NULL;
+    return s;
+}
+
+bp_status bp_state_open(const char *path, const char *site, bp_state **out, char **errmsg)
+{
+    *out = NULL;
+    *errmsg = NULL;
+    bp_state *st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return BP_ERR_NOMEM;
+    pthread_mutex_init(&st->mu, NULL);
+    int rc = sqlite3_open_v2(path, &st->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        *errmsg = state_fmt_err(path, "cannot open", st->db ? sqlite3_errmsg(st->db)
+                                                             : sqlite3_errstr(rc));
+        bp_state_close(st);
+        return BP_ERR_IO;
+    }
+    sqlite3_busy_timeout(st->db, 5000);
+    sqlite3_stmt *q = NULL;
+    int app_id = -1, tables = -1;
+    /* Reading the header is where a corrupt or non-SQLite file shows itself. */
+    if (sqlite3_prepare_v2(st->db, "PRAGMA application_id", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        app_id = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    if (app_id >= 0 &&
+        sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master", -1, &q, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        tables = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    if (app_id < 0 || tables < 0) {
+        *errmsg = state_fmt_err(path, "not a SQLite database (corrupt or foreign file)",
+                                sqlite3_errmsg(st->db));
+        bp_state_close(st);
+        return BP_ERR_INVALID;
+    }
+    if (app_id != STATE_APP_ID && !(app_id == 0 && tables == 0)) {
+        char detail[64];
+        snprintf(detail, sizeof(detail), "application_id 0x%08x, %d tables", (unsigned)app_id,
+                 tables);
+        *errmsg = state_fmt_err(path, "not a backplane state file", detail);
+        bp_state_close(st);
+        return BP_ERR_INVALID;
+    }
+    char *sqlerr = NULL;
+    char *init = NULL;
+    if (asprintf(&init,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA application_id=%d;%s"
+                 "INSERT OR IGNORE INTO meta VALUES('schema_version','%d');",
+                 STATE_APP_ID, state_schema, STATE_SCHEMA) < 0) {
+        bp_state_close(st);
+        return BP_ERR_NOMEM;
+    }
+    rc = sqlite3_exec(st->db, init, NULL, NULL, &sqlerr);
+    free(init);
+    if (rc == SQLITE_OK) {
+        sqlite3_stmt *ins = NULL;
+        rc = sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO meta VALUES('site', ?1)", -1,
+                                &ins, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_text(ins, 1, site ? site : "", -1, SQLITE_TRANSIENT);
+            rc = sqlite3_step(ins) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+        }
+        sqlite3_finalize(ins);
+    }
+    if (rc != SQLITE_OK) {
+        *errmsg = state_fmt_err(path, "cannot initialise",
+                                sqlerr ? sqlerr : sqlite3_errmsg(st->db));
+        sqlite3_free(sqlerr);
+        bp_state_close(st);
+        return BP_ERR_IO;
+    }
+    *out = st;
+    return BP_OK;
+}
+
+void bp_state_close(bp_state *st)
+{
+    if (st == NULL)
+        return;
+    sqlite3_close(st->db);
+    pthread_mutex_destroy(&st->mu);
+    free(st);
+}
+
+bp_status bp_state_checkpoint_get(bp_state *st, const char *scope, const char *key, char **value)
+{
+    sqlite3_stmt *q = NULL;
+    bp_status rc = BP_ERR_IO;
+    *value = NULL;
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_prepare_v2(st->db, "SELECT value FROM checkpoints WHERE scope=?1 AND key=?2", -1,
+                           &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, scope, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+        int s = sqlite3_step(q);
+        if (s == SQLITE_ROW) {
+            const char *v = (const char *)sqlite3_column_text(q, 0);
+            *value = strdup(v ? v : "");
+            rc = *value ? BP_OK : BP_ERR_NOMEM;
+        } else if (s == SQLITE_DONE) {
+            rc = BP_ERR_NOT_FOUND;
+        }
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+bp_status bp_state_checkpoint_set(bp_state *st, const char *scope, const char *key,
+                                  const char *value)
+{
+    sqlite3_stmt *q = NULL;
+    bp_status rc = BP_ERR_IO;
+    const char *sql = value ? "INSERT INTO checkpoints VALUES(?1,?2,?3,?4) ON CONFLICT(scope,key)"
+                              " DO UPDATE SET value=excluded.value, updated_ms=excluded.updated_ms"
+                            : "DELETE FROM checkpoints WHERE scope=?1 AND key=?2";
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, scope, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+        if (value) {
+            sqlite3_bind_text(q, 3, value, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 4, state_now_ms());
+        }
+        if (sqlite3_step(q) == SQLITE_DONE)
+            rc = BP_OK;
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+static bp_status state_insert(bp_state *st, const char *sql, const char *route, const char *stage,
+                              const char *reason, const char *payload, size_t len, int blob)
+{
+    sqlite3_stmt *q = NULL;
+    bp_status rc = BP_ERR_IO;
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, route, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, stage, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, reason ? reason : "", -1, SQLITE_STATIC);
+        if (payload == NULL)
+            sqlite3_bind_null(q, 4);
+        else if (blob)
+            sqlite3_bind_blob64(q, 4, payload, len, SQLITE_STATIC);
+        else
+            sqlite3_bind_text64(q, 4, payload, len, SQLITE_STATIC, SQLITE_UTF8);
+        sqlite3_bind_int64(q, 5, state_now_ms());
+        if (sqlite3_step(q) == SQLITE_DONE)
+            rc = BP_OK;
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+bp_status bp_state_dead_letter(bp_state *st, const char *route, const char *stage,
+                               const char *reason, const char *payload, size_t len)
+{
+    return state_insert(st,
+                        "INSERT INTO dead_letters(route,stage,reason,payload,created_ms)"
+                        " VALUES(?1,?2,?3,?4,?5)",
+                        route, stage, reason, payload, len, 1);
+}
+
+bp_status bp_state_park_review(bp_state *st, const char *route, const char *stage,
+                               const char *reason, const char *payload)
+{
+    return state_insert(st,
+                        "INSERT INTO review_queue(route,stage,reason,payload,created_ms)"
+                        " VALUES(?1,?2,?3,?4,?5)",
+                        route, stage, reason, payload, payload ? strlen(payload) : 0, 0);
+}
+
+int64_t bp_state_count(bp_state *st, const char *table)
+{
+    char sql[96];
+    sqlite3_stmt *q = NULL;
+    int64_t n = -1;
+    if (strcmp(table, "dead_letters") != 0 && strcmp(table, "review_queue") != 0 &&
+        strcmp(table, "checkpoints") != 0)
+        return -1;
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    return n;
+}

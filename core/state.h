@@ -1,0 +1,34 @@
+/* The site's state store: one SQLite file (WAL) holding checkpoints, parked
+ * records (review) and dead letters. Thread-safe: one connection, one mutex. */
+#ifndef BP_CORE_STATE_H
+#define BP_CORE_STATE_H
+
+#include <stdint.h>
+#include <backplane/status.h>
+
+typedef struct bp_state bp_state;
+
+/* Opens or creates the store at path for site. A file that is not a SQLite
+ * database, or a SQLite database of another application, is refused with
+ * BP_ERR_INVALID and a malloc'ed *errmsg that says how to recover. */
+bp_status bp_state_open(const char *path, const char *site, bp_state **out, char **errmsg);
+void bp_state_close(bp_state *st);
+
+/* Checkpoints, by scope ("route/connector") and key. get: *value malloc'ed,
+ * BP_ERR_NOT_FOUND when absent. set: durable on BP_OK; value NULL deletes. */
+bp_status bp_state_checkpoint_get(bp_state *st, const char *scope, const char *key, char **value);
+bp_status bp_state_checkpoint_set(bp_state *st, const char *scope, const char *key,
+                                  const char *value);
+
+/* Durably stores a record that failed permanently (dead letter) or that a
+ * transform or the review gate parked for a person. payload: the envelope's JSON
+ * (BP_SER_FULL) or the raw input that never became an envelope. */
+bp_status bp_state_dead_letter(bp_state *st, const char *route, const char *stage,
+                               const char *reason, const char *payload, size_t len);
+bp_status bp_state_park_review(bp_state *st, const char *route, const char *stage,
+                               const char *reason, const char *payload);
+
+/* Counts, for status output and tests. -1 on error. */
+int64_t bp_state_count(bp_state *st, const char *table);
+
+#endif
