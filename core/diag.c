@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "log.h"
 
 void bp_diags_add(bp_diags *d, const char *file, int line, int col, const char *fmt, ...)
 {
@@ -22,6 +23,15 @@ void bp_diags_add(bp_diags *d, const char *file, int line, int col, const char *
     free(body);
     if (r < 0)
         return;
+    /* A plugin's init message may quote a secret: `check` and `run` never print one. */
+    bp_log_mask(msg);
+    /* A connector used by several routes would repeat its errors: say each once. */
+    for (size_t i = 0; i < d->n; i++) {
+        if (strcmp(d->msgs[i], msg) == 0) {
+            free(msg);
+            return;
+        }
+    }
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 8;
         char **m = realloc(d->msgs, cap * sizeof(*m));

@@ -41,7 +41,9 @@ static int env_is_required(const char *name)
 int bp_ce_is_valid_ext_name(const char *name)
 {
     size_t n = 0;
-    if (name == NULL)
+    /* Reserved: structured mode uses these member names for other things. */
+    if (name == NULL || strcmp(name, "data") == 0 || strcmp(name, "bpattachments") == 0 ||
+        strcmp(name, "bplineage") == 0)
         return 0;
     for (const char *p = name; *p; p++, n++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
@@ -66,10 +68,15 @@ int bp_is_rfc3339(const char *s)
             return 0;
         }
     }
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
     int mon = (s[5] - '0') * 10 + (s[6] - '0'), day = (s[8] - '0') * 10 + (s[9] - '0');
     int hh = (s[11] - '0') * 10 + (s[12] - '0'), mm = (s[14] - '0') * 10 + (s[15] - '0');
     int ss = (s[17] - '0') * 10 + (s[18] - '0');
-    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
+    if (mon < 1 || mon > 12 || day < 1 || day > mdays[mon - 1] || hh > 23 || mm > 59 || ss > 60)
+        return 0;
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (mon == 2 && day == 29 && !leap)
         return 0;
     const char *p = s + i;
     if (*p == '.') {
@@ -82,8 +89,9 @@ int bp_is_rfc3339(const char *s)
     if (*p == 'Z' || *p == 'z')
         return p[1] == '\0';
     if (*p == '+' || *p == '-') {
-        return p[1] >= '0' && p[1] <= '2' && p[2] >= '0' && p[2] <= '9' && p[3] == ':' &&
-               p[4] >= '0' && p[4] <= '5' && p[5] >= '0' && p[5] <= '9' && p[6] == '\0';
+        int ok = p[1] >= '0' && p[1] <= '2' && p[2] >= '0' && p[2] <= '9' && p[3] == ':' &&
+                 p[4] >= '0' && p[4] <= '5' && p[5] >= '0' && p[5] <= '9' && p[6] == '\0';
+        return ok && (p[1] - '0') * 10 + (p[2] - '0') <= 23;
     }
     return 0;
 }

@@ -16,14 +16,6 @@
 #include <backplane/envelope.h>
 #include "envelope_int.h"
 
-/* Defined in envelope_json.c. They belong in envelope_int.h, which this change
- * does not own; declared identically in both files. */
-char *bp_ce_base64_encode(const unsigned char *bytes, size_t size, size_t *out_len);
-bp_status bp_ce_base64_decode(const char *text, size_t len, unsigned char **out,
-                              size_t *out_size);
-bp_status bp_ce_json_parse(const char *text, size_t len, cJSON **root, char **errmsg);
-bp_status bp_ce_envelope_from_cjson(cJSON *obj, bp_envelope **out, char **errmsg);
-
 static bp_status eb_err(char **errmsg, bp_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -18,4 +18,15 @@ int bp_ce_is_valid_ext_name(const char *name);
 /* The context attributes in serialisation order, NULL-terminated. */
 extern const char *const bp_ce_context_attrs[];
 
+/* Shared by the serialisers (envelope_json.c, envelope_binary.c). */
+/* RFC 4648 base64 with padding; returns malloc'ed NUL-terminated text. */
+char *bp_ce_base64_encode(const unsigned char *bytes, size_t size, size_t *out_len);
+/* Strict decode (invalid characters or padding: BP_ERR_INVALID); *out malloc'ed. */
+bp_status bp_ce_base64_decode(const char *text, size_t len, unsigned char **out,
+                              size_t *out_size);
+/* Parses JSON text (not NUL-terminated) into *root; errors with line/column. */
+bp_status bp_ce_json_parse(const char *text, size_t len, cJSON **root, char **errmsg);
+/* Validates a parsed structured-mode event object and builds an envelope. */
+bp_status bp_ce_envelope_from_cjson(cJSON *obj, bp_envelope **out, char **errmsg);
+
 #endif

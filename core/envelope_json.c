@@ -18,14 +18,6 @@
 #include <backplane/envelope.h>
 #include "envelope_int.h"
 
-/* Shared with envelope_binary.c. They belong in envelope_int.h, which this
- * change does not own; declared here so that both files agree on them. */
-char *bp_ce_base64_encode(const unsigned char *bytes, size_t size, size_t *out_len);
-bp_status bp_ce_base64_decode(const char *text, size_t len, unsigned char **out,
-                              size_t *out_size);
-bp_status bp_ce_json_parse(const char *text, size_t len, cJSON **root, char **errmsg);
-bp_status bp_ce_envelope_from_cjson(cJSON *obj, bp_envelope **out, char **errmsg);
-
 /* JSON can represent integers exactly only up to 2^53 once they pass through a
  * double (cJSON keeps every number as a double). */
 #define EJ_MAX_EXACT_INT 9007199254740992.0

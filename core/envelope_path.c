@@ -142,6 +142,46 @@ static char *ep_key(const ep_step *st)
     return k;
 }
 
+/* Would setting the data path p (the part after "data") succeed? Mirrors the
+ * walk of bp_envelope_set0_path: missing keys become objects, or arrays when the
+ * next step is an index; an index may only replace or append (== size). */
+static int ep_can_set(const cJSON *data, const char *p)
+{
+    ep_step st, next;
+    const cJSON *node = data;
+    int virt = data == NULL, virt_array = 0;
+    if (ep_next(&p, &st, 0) != 1)
+        return 0;
+    for (;;) {
+        int more = ep_next(&p, &next, 0);
+        if (more < 0)
+            return 0;
+        if (more == 0) {
+            if (virt)
+                return st.index >= 0 ? (virt_array && st.index == 0) : !virt_array;
+            if (st.index >= 0)
+                return cJSON_IsArray(node) && st.index <= cJSON_GetArraySize(node);
+            return cJSON_IsObject(node);
+        }
+        if (!virt) {
+            const cJSON *child = ep_child(node, &st);
+            if (child != NULL) {
+                node = child;
+            } else {
+                if (st.index >= 0 || !cJSON_IsObject(node))
+                    return 0;
+                virt = 1;
+                virt_array = next.index >= 0;
+            }
+        } else {
+            if (st.index >= 0 || virt_array)
+                return 0;
+            virt_array = next.index >= 0;
+        }
+        st = next;
+    }
+}
+
 bp_status bp_envelope_set0_path(bp_envelope *env, const char *path, cJSON *value)
 {
     ep_step st, next;
@@ -172,6 +212,10 @@ bp_status bp_envelope_set0_path(bp_envelope *env, const char *path, cJSON *value
         value = NULL;
         goto out;
     }
+    /* Check first, change after: a refused set must leave no half-built
+     * objects behind (the caller assumes nothing happened). */
+    if (!ep_can_set(env->data, path))
+        goto out;
     if (env->data == NULL && (env->data = cJSON_CreateObject()) == NULL) {
         rc = BP_ERR_NOMEM;
         goto out;

@@ -254,4 +254,5 @@ const struct bp_host_api bp_host_api_table = {
     .checkpoint_set = host_checkpoint_set,
     .lookup = bp_runtime_lookup,
     .stopping = host_stopping,
+    .path_check = bp_path_check,
 };

@@ -72,6 +72,13 @@ static void log_mask(char *msg)
     }
 }
 
+void bp_log_mask(char *s)
+{
+    pthread_mutex_lock(&log_mu);
+    log_mask(s);
+    pthread_mutex_unlock(&log_mu);
+}
+
 static void log_json_string(FILE *f, const char *s)
 {
     fputc('"', f);

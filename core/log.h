@@ -19,6 +19,9 @@ void bp_log_add_secret(const char *value);
 /* Forgets all registered secrets (tests, embedding programs reloading a site). */
 void bp_log_clear_secrets(void);
 
+/* Masks registered secrets in s, in place (the text can only shrink). */
+void bp_log_mask(char *s);
+
 /* prefix may be NULL. */
 void bp_log(enum bp_log_level level, const char *prefix, const char *fmt, ...) BP_PRINTF(3, 4);
 void bp_logv(enum bp_log_level level, const char *prefix, const char *fmt, va_list ap);

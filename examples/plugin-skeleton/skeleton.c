@@ -137,17 +137,18 @@ static bp_status skeleton_init(const struct bp_host_api *api, bp_instance *inst,
     /* malloc + memcpy rather than strdup, which strict -std=c11 does not declare. */
     size_t len = strlen(field);
     self->field = malloc(len + 1);
-    if (self->field != NULL)
-        memcpy(self->field, field, len + 1);
-    /* Defaults are filled in by the core, so mode is never NULL here; the
-     * fallback only makes the code safe to read. */
-    self->upper = mode == NULL || strcmp(mode, "lower") != 0;
-    self->trim = bp_cfg_bool(config, "trim", 1);
     if (self->field == NULL) {
+        /* After a failed init the host calls nothing else on this instance,
+         * destroy included: free what we allocated ourselves. */
         skeleton_destroy(self);
         *errmsg = api->format("out of memory");
         return BP_ERR_NOMEM;
     }
+    memcpy(self->field, field, len + 1);
+    /* Defaults are filled in by the core, so mode is never NULL here; the
+     * fallback only makes the code safe to read. */
+    self->upper = mode == NULL || strcmp(mode, "lower") != 0;
+    self->trim = bp_cfg_bool(config, "trim", 1);
 
     api->log(inst, BP_LOG_DEBUG, "normalising %s to %s case%s", self->field,
              self->upper ? "upper" : "lower", self->trim ? ", trimmed" : "");

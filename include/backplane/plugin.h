@@ -210,6 +210,9 @@ struct bp_host_api {
 
     /* 1 once the runtime is shutting down: long operations should return. */
     int (*stopping)(const bp_instance *inst);
+
+    /* Syntax check of an envelope path (bp_path_check): BP_OK or BP_ERR_PARSE. */
+    bp_status (*path_check)(const char *path);
 };
 
 #define BP_HOST_HAS(api, field) \

@@ -1,0 +1,99 @@
+/* The file connector's descriptor, options and life cycle. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "file.h"
+
+static const char *const file_formats[] = {"jsonl", "cloudevents", NULL};
+
+static const struct bp_option file_options[] = {
+    {.name = "path", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
+     .description = "source: a file or glob (*.jsonl), read in name order; sink: the file appended to"},
+    {.name = "format", .type = BP_OPT_ENUM, .default_value = "jsonl", .choices = file_formats,
+     .description = "jsonl: one JSON value per line is the record's data; cloudevents: one structured CloudEvent per line"},
+    {.name = "type", .type = BP_OPT_STRING, .default_value = "com.backplane.record",
+     .description = "source, jsonl: the CloudEvents type stamped on each record"},
+    {.name = "source", .type = BP_OPT_STRING,
+     .description = "source, jsonl: the CloudEvents source (default file://<absolute path>)"},
+    {.name = "follow", .type = BP_OPT_BOOL, .default_value = "false",
+     .description = "source: keep reading as files grow and new files match (else end at end of input)"},
+    {.name = "max_line", .type = BP_OPT_SIZE, .default_value = "1MiB", .min = "64", .max = "256MiB",
+     .description = "source: longer lines are dead-lettered, not read into memory whole"},
+    {.name = "fsync", .type = BP_OPT_BOOL, .default_value = "true",
+     .description = "sink: fsync after each batch, so an acknowledged record survives a power cut"},
+    {0},
+};
+
+static bp_status file_init(const struct bp_host_api *api, bp_instance *inst, const cJSON *config,
+                           void **out, char **errmsg)
+{
+    file_conn *self = calloc(1, sizeof(*self));
+    if (self == NULL)
+        return BP_ERR_NOMEM;
+    self->api = api;
+    self->inst = inst;
+    const char *fmt = bp_cfg_str(config, "format");
+    const char *source = bp_cfg_str(config, "source");
+    self->path = strdup(bp_cfg_str(config, "path"));
+    self->type = strdup(bp_cfg_str(config, "type"));
+    self->source = source ? strdup(source) : NULL;
+    self->cloudevents = fmt && strcmp(fmt, "cloudevents") == 0;
+    self->follow = bp_cfg_bool(config, "follow", 0);
+    self->max_line = bp_cfg_int(config, "max_line", 1 << 20);
+    self->fsync = bp_cfg_bool(config, "fsync", 1);
+    if (self->path == NULL || self->type == NULL || (source && self->source == NULL)) {
+        *errmsg = api->format("out of memory");
+        free(self->path);
+        free(self->type);
+        free(self->source);
+        free(self);
+        return BP_ERR_NOMEM;
+    }
+    *out = self;
+    return BP_OK;
+}
+
+static bp_status file_poll(void *self, bp_poll_batch *batch, int timeout_ms)
+{
+    return file_source_poll(self, batch, timeout_ms);
+}
+
+static bp_status file_ack(void *self, const uint64_t *tokens, size_t n)
+{
+    return file_source_ack(self, tokens, n);
+}
+
+static bp_status file_write(void *self, bp_write_batch *wb)
+{
+    return file_sink_write(self, wb);
+}
+
+static void file_destroy(void *p)
+{
+    file_conn *self = p;
+    file_source_free(self);
+    file_sink_free(self);
+    free(self->path);
+    free(self->type);
+    free(self->source);
+    free(self);
+}
+
+static const struct bp_plugin file_plugin = {
+    BP_PLUGIN_HEADER,
+    .name = "file",
+    .version = "0.1.0",
+    .description = "JSON lines or CloudEvents files: read (glob, checkpointed offsets, follow) and append",
+    .kinds = BP_KIND_SOURCE | BP_KIND_SINK,
+    .options = file_options,
+    .init = file_init,
+    .poll = file_poll,
+    .ack = file_ack,
+    .write = file_write,
+    .destroy = file_destroy,
+};
+
+BP_EXPORT const struct bp_plugin *bp_plugin_entry(void)
+{
+    return &file_plugin;
+}

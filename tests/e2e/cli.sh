@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The command line: version, help, usage errors and exit codes, plugin listing,
+# and the loader's refusals, one line each naming the file and the reason.
+. "$(dirname "$0")/lib.sh"
+B=$BACKPLANE
+
+"$B" --version >"$TMP/v" 2>&1
+contains "--version names the ABI" "$TMP/v" "plugin ABI 1."
+exit_is "--help exits 0" 0 "$B" --help
+for c in run check plugins; do
+    exit_is "$c --help exits 0" 0 "$B" $c --help
+cp "$OUT" "$TMP/h"
+    contains "$c --help shows usage" "$TMP/h" "usage: backplane $c"
+done
+exit_is "unknown command is a usage error (2)" 2 "$B" frobnicate
+cp "$ERR" "$TMP/e"
+contains "unknown command is named" "$TMP/e" "unknown command 'frobnicate'"
+exit_is "run without a site is a usage error" 2 "$B" run
+exit_is "bad --log-level is a usage error" 2 "$B" check x.yaml --log-level loud
+
+"$B" plugins >"$TMP/list" 2>&1
+contains "plugins lists file" "$TMP/list" "file "
+contains "plugins lists set" "$TMP/list" "set "
+contains "file is source and sink" "$TMP/list" "source,sink"
+
+"$B" plugins --doc file >"$TMP/doc" 2>&1
+contains "--doc shows an option" "$TMP/doc" "max_line"
+contains "--doc shows required" "$TMP/doc" "required"
+contains "--doc shows enum choices" "$TMP/doc" "[one of: jsonl cloudevents]"
+exit_is "--doc of a missing plugin fails" 1 "$B" plugins --doc nosuch
+cp "$ERR" "$TMP/e"
+contains "missing plugin lists the searched dirs" "$TMP/e" "plugin 'nosuch' not found (searched:"
+
+# Fixtures: the loader refuses each with one line naming file and reason.
+"$B" plugins --plugin-dir "$BP_TEST_FIXTURES" >"$TMP/fx" 2>&1
+contains "wrong ABI major refused" "$TMP/fx" "fx_wrong_abi.so: plugin ABI 2.0, this host speaks ABI 1.x"
+contains "missing symbol refused" "$TMP/fx" "fx_no_symbol.so: not a backplane plugin: no symbol bp_plugin_entry"
+contains "older minor descriptor loads" "$TMP/fx" "fx_old_minor"
+
+# A world-writable plugin directory is refused.
+mkdir -p "$TMP/ww" && chmod 0777 "$TMP/ww"
+exit_is "world-writable plugin dir refused" 1 "$B" plugins --plugin-dir "$TMP/ww"
+cp "$ERR" "$TMP/ww.err"
+contains "world-writable reason given" "$TMP/ww.err" "is world-writable: refusing to load plugins"
+finish

@@ -1,0 +1,88 @@
+/* Fixture: a sink with scripted failures, to test the core's delivery
+ * policy (retry, dead-letter, queued completions) through a real .so.
+ *   data.reject == true  → BP_REJECT with a reason
+ *   data.queued == true  → BP_QUEUED, completed by write_done before returning
+ *   the first `fail_first` write calls → BP_RETRY for the whole batch
+ * Accepted records' data are appended as JSON lines to `path`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <backplane/plugin.h>
+
+typedef struct {
+    const struct bp_host_api *api;
+    bp_instance *inst;
+    char *path;
+    long long fail_first;
+    long long calls;
+} fx_self;
+
+static const struct bp_option fx_options[] = {
+    {.name = "path", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED, .description = "output"},
+    {.name = "fail_first", .type = BP_OPT_INT, .default_value = "0", .min = "0", .max = "1000",
+     .description = "write calls that fail with retry"},
+    {0},
+};
+
+static bp_status fx_init(const struct bp_host_api *api, bp_instance *inst, const cJSON *config,
+                         void **out, char **errmsg)
+{
+    fx_self *self = calloc(1, sizeof(*self));
+    (void)errmsg;
+    if (self == NULL)
+        return BP_ERR_NOMEM;
+    self->api = api;
+    self->inst = inst;
+    self->path = strdup(bp_cfg_str(config, "path"));
+    self->fail_first = bp_cfg_int(config, "fail_first", 0);
+    *out = self;
+    return BP_OK;
+}
+
+static bp_status fx_write(void *p, bp_write_batch *wb)
+{
+    fx_self *self = p;
+    const struct bp_host_api *api = self->api;
+    if (self->calls++ < self->fail_first)
+        return BP_RETRY;
+    FILE *f = fopen(self->path, "a");
+    if (f == NULL)
+        return BP_RETRY;
+    for (size_t i = 0; i < api->wb_count(wb); i++) {
+        const cJSON *data = api->envelope_get0_data(api->wb_get0(wb, i));
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data, "reject"))) {
+            api->wb_set_result(wb, i, BP_REJECT, "the ERP refused it");
+            continue;
+        }
+        char *text = cJSON_PrintUnformatted(data);
+        fprintf(f, "%s\n", text ? text : "null");
+        free(text);
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data, "queued"))) {
+            api->wb_set_result(wb, i, BP_QUEUED, NULL);
+            api->write_done(self->inst, api->wb_ticket(wb, i), BP_OK, NULL);
+        }
+    }
+    fclose(f);
+    return BP_OK;
+}
+
+static void fx_destroy(void *p)
+{
+    fx_self *self = p;
+    free(self->path);
+    free(self);
+}
+
+static const struct bp_plugin fx = {
+    BP_PLUGIN_HEADER,
+    .name = "fx_sink",
+    .version = "1.0.0",
+    .description = "fixture: scripted sink",
+    .kinds = BP_KIND_SINK,
+    .options = fx_options,
+    .init = fx_init,
+    .write = fx_write,
+    .destroy = fx_destroy,
+};
+
+BP_EXPORT const struct bp_plugin *bp_plugin_entry(void) { return &fx; }

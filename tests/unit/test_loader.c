@@ -1,0 +1,74 @@
+/* The plugin loader against real fixture .so files (tests/plugins). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin_loader.h"
+#include "tap.h"
+
+static char *fixture(const char *name)
+{
+    char *p = NULL;
+    if (asprintf(&p, "%s/%s.so", getenv("BP_TEST_FIXTURES"), name) < 0)
+        abort();
+    return p;
+}
+
+int main(void)
+{
+    bp_plugin_lib *lib = NULL;
+    char *err = NULL, *path;
+
+    path = fixture("fx_wrong_abi");
+    CHECK_INT(bp_plugin_lib_load(path, &lib, &err), BP_ERR_ABI);
+    CHECK(lib == NULL);
+    CHECK(err && strstr(err, "fx_wrong_abi.so: plugin ABI 2.0, this host speaks ABI 1.x: "
+                             "rebuild the plugin against a matching backplane SDK") != NULL);
+    free(err);
+    free(path);
+
+    path = fixture("fx_no_symbol");
+    CHECK_INT(bp_plugin_lib_load(path, &lib, &err), BP_ERR_ABI);
+    CHECK(err && strstr(err, "fx_no_symbol.so: not a backplane plugin: no symbol bp_plugin_entry"));
+    free(err);
+    free(path);
+
+    CHECK_INT(bp_plugin_lib_load("/nonexistent/x.so", &lib, &err), BP_ERR_IO);
+    CHECK(err && strncmp(err, "/nonexistent/x.so: cannot load: ", 32) == 0);
+    free(err);
+
+    /* Older minor: fields beyond its struct_size are NULL, not the poison
+     * pointers that follow the short descriptor in memory. */
+    path = fixture("fx_old_minor");
+    CHECK_INT(bp_plugin_lib_load(path, &lib, &err), BP_OK);
+    CHECK(lib != NULL && lib->desc.transform != NULL && lib->desc.init != NULL);
+    CHECK(lib != NULL && lib->desc.lookup == NULL);
+    CHECK(lib != NULL && lib->desc.stop == NULL);
+    CHECK(lib != NULL && lib->desc.destroy == NULL);
+    CHECK(lib != NULL && lib->desc.struct_size < sizeof(struct bp_plugin));
+    CHECK_STR(lib ? lib->desc.name : NULL, "fx_old_minor");
+    bp_plugin_lib_free(lib);
+    free(path);
+
+    /* The registry finds NAME.so by name and caches it. */
+    bp_registry *reg = bp_registry_new();
+    CHECK_INT(bp_registry_add_dir(reg, getenv("BP_TEST_FIXTURES"), &err), BP_OK);
+    const bp_plugin_lib *a = NULL, *b = NULL;
+    CHECK_INT(bp_registry_open(reg, "fx_sink", &a, &err), BP_OK);
+    CHECK_INT(bp_registry_open(reg, "fx_sink", &b, &err), BP_OK);
+    CHECK(a != NULL && a == b);
+    CHECK(a != NULL && (a->desc.kinds & BP_KIND_SINK));
+    CHECK_INT(bp_registry_open(reg, "nosuch", &a, &err), BP_ERR_NOT_FOUND);
+    CHECK(err && strstr(err, "plugin 'nosuch' not found (searched: ") != NULL);
+    free(err);
+    CHECK_INT(bp_registry_open(reg, "../etc/passwd", &a, &err), BP_ERR_INVALID);
+    CHECK_STR(err, "invalid plugin name '../etc/passwd' (use a-z, 0-9, _ and -)");
+    free(err);
+    CHECK_INT(bp_registry_open(reg, "fx_wrong_abi", &a, &err), BP_ERR_ABI);
+    free(err);
+    bp_registry_free(reg);
+
+    char kinds[64];
+    CHECK_STR(bp_plugin_kinds_str(BP_KIND_SOURCE | BP_KIND_LOOKUP, kinds, sizeof(kinds)),
+              "source,lookup");
+    return tap_done();
+}
