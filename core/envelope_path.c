@@ -249,6 +249,7 @@ bp_status bp_envelope_set0_path(bp_envelope *env, const char *path, cJSON *value
                 rc = BP_OK;
                 goto out;
             }
+            free(name);
             if (!cJSON_IsObject(node) || (name = ep_key(&st)) == NULL)
                 goto out;
             cJSON *old = cJSON_GetObjectItemCaseSensitive(node, name);

@@ -109,7 +109,6 @@ rc=0
 out=$("$backplane" plugins "${builtin_dirs[@]}" --plugin-dir "$tmp/sk" 2>&1) || rc=$?
 printf '%s\n' "$out"
 [ "$rc" -eq 0 ] || fail "backplane plugins exited with status $rc"
-printf '%s\n' "$out"
 grep -Eq '^skeleton([[:space:]]|$)' <<<"$out" || fail "backplane plugins does not list skeleton"
 
 say "backplane plugins --plugin-dir $tmp/sk --doc skeleton"

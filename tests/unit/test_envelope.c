@@ -150,6 +150,8 @@ static void test_attributes(void)
     CHECK_STR(bp_envelope_get0_attr(env, "time"), "2026-11-22T10:00:00.5-05:30");
     /* RFC 3339 5.7: the day must exist in its month, the offset hour is 00-23. */
     CHECK_INT(bp_envelope_set_attr(env, "time", "2026-02-30T10:00:00Z"), BP_ERR_INVALID);
+    CHECK_INT(bp_envelope_set_attr(env, "time", "2025-02-29T10:00:00Z"), BP_ERR_INVALID);
+    CHECK_INT(bp_envelope_set_attr(env, "time", "2024-02-29T10:00:00Z"), BP_OK);
     CHECK_INT(bp_envelope_set_attr(env, "time", "2026-11-22T10:00:00+25:00"), BP_ERR_INVALID);
     CHECK_INT(bp_envelope_set_attr(env, "time", NULL), BP_OK);
     CHECK_STR(bp_envelope_get0_attr(env, "time"), NULL);
