@@ -71,6 +71,7 @@ bp_status bp_state_open(const char *path, const char *site, bp_state **out, char
         sqlite3_step(q) == SQLITE_ROW)
         app_id = sqlite3_column_int(q, 0);
     sqlite3_finalize(q);
+    q = NULL;   /* the next query may be skipped: never finalize twice */
     if (app_id >= 0 &&
         sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master", -1, &q, NULL) ==
             SQLITE_OK &&

@@ -42,4 +42,26 @@ mkdir -p "$TMP/ww" && chmod 0777 "$TMP/ww"
 exit_is "world-writable plugin dir refused" 1 "$B" plugins --plugin-dir "$TMP/ww"
 cp "$ERR" "$TMP/ww.err"
 contains "world-writable reason given" "$TMP/ww.err" "is world-writable: refusing to load plugins"
+# A corrupt or foreign state file: a clear error naming it, and no crash.
+printf '{"x":1}\n' >"$TMP/in.jsonl"
+cat >"$TMP/st.yaml" <<YAML
+site: st
+state: $TMP/st.db
+connectors:
+  in: { plugin: file, path: $TMP/in.jsonl }
+  out: { plugin: file, path: $TMP/out.jsonl }
+routes:
+  r: { from: in, to: out }
+YAML
+head -c 4096 /dev/urandom >"$TMP/st.db"
+exit_is "corrupt state file refused" 1 "$B" run "$TMP/st.yaml"
+cp "$ERR" "$TMP/st.err"
+contains "corrupt state file named with recovery" "$TMP/st.err" "state file $TMP/st.db: not a SQLite database"
+contains "recovery is pointed to" "$TMP/st.err" "see docs/state.md"
+rm -f "$TMP/st.db"
+sqlite3 "$TMP/st.db" "CREATE TABLE invoices(id INTEGER)"
+exit_is "foreign SQLite database refused" 1 "$B" run "$TMP/st.yaml"
+cp "$ERR" "$TMP/st2.err"
+contains "foreign database named" "$TMP/st2.err" "not a backplane state file (application_id 0x00000000, 1 tables)"
+[ "$(sqlite3 "$TMP/st.db" "SELECT count(*) FROM sqlite_master")" -eq 1 ] && ok "foreign database left untouched" || not_ok "foreign database left untouched"
 finish
