@@ -15,22 +15,7 @@
 
 #include <backplane/envelope.h>
 #include "envelope_int.h"
-
-static bp_status eb_err(char **errmsg, bp_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Stores a malloc'ed message in *errmsg (when wanted) and hands back st. */
-static bp_status eb_err(char **errmsg, bp_status st, const char *fmt, ...)
-{
-    if (errmsg == NULL)
-        return st;
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(errmsg, fmt, ap) < 0)
-        *errmsg = NULL;
-    va_end(ap);
-    return st;
-}
+#include "strutil.h"
 
 /* "application/json", "application/cloudevents+json; charset=utf-8", ...:
  * compared without parameters and case-insensitively (media types are). */
@@ -239,17 +224,17 @@ static bp_status eb_add_attr(cJSON *obj, const char *attr, const bp_header *h, c
 {
     if (strcmp(attr, "data") == 0 || strcmp(attr, "data_base64") == 0 ||
         strcmp(attr, "bpattachments") == 0 || strcmp(attr, "bplineage") == 0)
-        return eb_err(errmsg, BP_ERR_INVALID, "header '%s' does not name a CloudEvents attribute",
+        return bp_set_err(errmsg, BP_ERR_INVALID, "header '%s' does not name a CloudEvents attribute",
                       h->name);
     if (cJSON_GetObjectItemCaseSensitive(obj, attr) != NULL)
-        return eb_err(errmsg, BP_ERR_INVALID, "duplicate header '%s'", h->name);
+        return bp_set_err(errmsg, BP_ERR_INVALID, "duplicate header '%s'", h->name);
     if (h->value == NULL && h->len > 0)
-        return eb_err(errmsg, BP_ERR_INVALID, "header '%s' has no value", h->name);
+        return bp_set_err(errmsg, BP_ERR_INVALID, "header '%s' has no value", h->name);
     if (h->len > 0 && memchr(h->value, '\0', h->len) != NULL)
-        return eb_err(errmsg, BP_ERR_INVALID, "header '%s' contains a NUL byte", h->name);
+        return bp_set_err(errmsg, BP_ERR_INVALID, "header '%s' contains a NUL byte", h->name);
     char *v = malloc(h->len + 1);
     if (v == NULL)
-        return eb_err(errmsg, BP_ERR_NOMEM, "out of memory");
+        return bp_set_err(errmsg, BP_ERR_NOMEM, "out of memory");
     if (h->len > 0)
         memcpy(v, h->value, h->len);
     v[h->len] = '\0';
@@ -257,7 +242,7 @@ static bp_status eb_add_attr(cJSON *obj, const char *attr, const bp_header *h, c
     free(v);
     if (s == NULL || !cJSON_AddItemToObject(obj, attr, s)) {
         cJSON_Delete(s);
-        return eb_err(errmsg, BP_ERR_NOMEM, "out of memory");
+        return bp_set_err(errmsg, BP_ERR_NOMEM, "out of memory");
     }
     return BP_OK;
 }
@@ -274,7 +259,7 @@ static bp_status eb_headers_to_object(const bp_header *headers, size_t n, cJSON 
             /* Attribute names are lower case; accept "ce_ID" like HTTP does. */
             char *attr = strdup(h->name + 3);
             if (attr == NULL)
-                return eb_err(errmsg, BP_ERR_NOMEM, "out of memory");
+                return bp_set_err(errmsg, BP_ERR_NOMEM, "out of memory");
             for (char *p = attr; *p; p++)
                 if (*p >= 'A' && *p <= 'Z')
                     *p = (char)(*p - 'A' + 'a');
@@ -304,20 +289,20 @@ static bp_status eb_set_data(bp_envelope *env, const unsigned char *value, size_
         char *inner = NULL;
         bp_status st = bp_ce_json_parse((const char *)value, len, &data, errmsg ? &inner : NULL);
         if (st != BP_OK) {
-            eb_err(errmsg, BP_ERR_PARSE, "value is not valid JSON: %s",
+            bp_set_err(errmsg, BP_ERR_PARSE, "value is not valid JSON: %s",
                    inner ? inner : bp_status_str(st));
             free(inner);
             return BP_ERR_PARSE;
         }
         st = bp_envelope_set0_data(env, data);
-        return st == BP_OK ? BP_OK : eb_err(errmsg, st, "cannot set data: %s", bp_status_str(st));
+        return st == BP_OK ? BP_OK : bp_set_err(errmsg, st, "cannot set data: %s", bp_status_str(st));
     }
     cJSON *data;
     int b64 = 0;
     if (eb_is_text_media_type(ct) && eb_is_utf8_text(value, len)) {
         char *s = malloc(len + 1);
         if (s == NULL)
-            return eb_err(errmsg, BP_ERR_NOMEM, "out of memory");
+            return bp_set_err(errmsg, BP_ERR_NOMEM, "out of memory");
         if (len > 0)
             memcpy(s, value, len);
         s[len] = '\0';
@@ -330,10 +315,10 @@ static bp_status eb_set_data(bp_envelope *env, const unsigned char *value, size_
         b64 = 1;
     }
     if (data == NULL)
-        return eb_err(errmsg, BP_ERR_NOMEM, "out of memory");
+        return bp_set_err(errmsg, BP_ERR_NOMEM, "out of memory");
     bp_status st = bp_envelope_set0_data(env, data);
     if (st != BP_OK)
-        return eb_err(errmsg, st, "cannot set data: %s", bp_status_str(st));
+        return bp_set_err(errmsg, st, "cannot set data: %s", bp_status_str(st));
     bp_envelope_set_data_base64(env, b64);
     return BP_OK;
 }
@@ -344,15 +329,15 @@ bp_status bp_envelope_from_binary(const bp_header *headers, size_t n, const void
     if (errmsg != NULL)
         *errmsg = NULL;
     if (out == NULL)
-        return eb_err(errmsg, BP_ERR_INVALID, "no output pointer");
+        return bp_set_err(errmsg, BP_ERR_INVALID, "no output pointer");
     *out = NULL;
     if (headers == NULL && n > 0)
-        return eb_err(errmsg, BP_ERR_INVALID, "no headers");
+        return bp_set_err(errmsg, BP_ERR_INVALID, "no headers");
     if (value == NULL && value_len > 0)
-        return eb_err(errmsg, BP_ERR_INVALID, "no value");
+        return bp_set_err(errmsg, BP_ERR_INVALID, "no value");
     cJSON *obj = cJSON_CreateObject();
     if (obj == NULL)
-        return eb_err(errmsg, BP_ERR_NOMEM, "out of memory");
+        return bp_set_err(errmsg, BP_ERR_NOMEM, "out of memory");
     bp_status st = eb_headers_to_object(headers, n, obj, errmsg);
     bp_envelope *env = NULL;
     /* Attributes first: "missing required attribute" says more about a

@@ -17,30 +17,13 @@
 
 #include <backplane/envelope.h>
 #include "envelope_int.h"
+#include "strutil.h"
 
 /* JSON can represent integers exactly only up to 2^53 once they pass through a
  * double (cJSON keeps every number as a double). */
 #define EJ_MAX_EXACT_INT 9007199254740992.0
 
 /* ---- messages ------------------------------------------------------------ */
-
-/* Stores a malloc'ed message in *errmsg (when the caller wants one) and hands
- * back st, so that every failure site reads `return ej_err(...)`. When the
- * message itself cannot be allocated the caller still gets the status. */
-static bp_status ej_err(char **errmsg, bp_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static bp_status ej_err(char **errmsg, bp_status st, const char *fmt, ...)
-{
-    if (errmsg == NULL)
-        return st;
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(errmsg, fmt, ap) < 0)
-        *errmsg = NULL;
-    va_end(ap);
-    return st;
-}
 
 /* ---- base64 (RFC 4648, standard alphabet, padded) ------------------------- */
 
@@ -331,7 +314,7 @@ static bp_status ej_syntax_error(const char *text, size_t len, size_t pos, const
             col++;
         }
     }
-    return ej_err(errmsg, BP_ERR_PARSE, "invalid JSON at line %zu, column %zu%s", line, col,
+    return bp_set_err(errmsg, BP_ERR_PARSE, "invalid JSON at line %zu, column %zu%s", line, col,
                   what);
 }
 
@@ -341,7 +324,7 @@ bp_status bp_ce_json_parse(const char *text, size_t len, cJSON **root, char **er
 {
     *root = NULL;
     if (text == NULL && len > 0)
-        return ej_err(errmsg, BP_ERR_INVALID, "no input text");
+        return bp_set_err(errmsg, BP_ERR_INVALID, "no input text");
     if (len == 0)
         return ej_syntax_error("", 0, 0, ": empty input", errmsg);
     /* cJSON skips every byte <= 0x20 as whitespace and copies raw control
@@ -408,35 +391,35 @@ static const char *ej_opt_string(const cJSON *obj, const char *name, int *bad)
 static bp_status ej_read_attachments(bp_envelope *env, const cJSON *arr, char **errmsg)
 {
     if (!cJSON_IsArray(arr))
-        return ej_err(errmsg, BP_ERR_INVALID, "bpattachments must be an array");
+        return bp_set_err(errmsg, BP_ERR_INVALID, "bpattachments must be an array");
     size_t i = 0;
     for (const cJSON *a = arr->child; a; a = a->next, i++) {
         if (!cJSON_IsObject(a))
-            return ej_err(errmsg, BP_ERR_INVALID, "bpattachments[%zu] must be an object", i);
+            return bp_set_err(errmsg, BP_ERR_INVALID, "bpattachments[%zu] must be an object", i);
         int bad = 0;
         const char *name = ej_opt_string(a, "name", &bad);
         if (name == NULL)
-            return ej_err(errmsg, BP_ERR_INVALID, "bpattachments[%zu]: 'name' must be a string",
+            return bp_set_err(errmsg, BP_ERR_INVALID, "bpattachments[%zu]: 'name' must be a string",
                           i);
         const char *mt = ej_opt_string(a, "mediatype", &bad);
         if (mt == NULL)
-            return ej_err(errmsg, BP_ERR_INVALID,
+            return bp_set_err(errmsg, BP_ERR_INVALID,
                           "bpattachments[%zu]: 'mediatype' must be a string", i);
         const char *b64 = ej_opt_string(a, "data_base64", &bad);
         if (b64 == NULL)
-            return ej_err(errmsg, BP_ERR_INVALID,
+            return bp_set_err(errmsg, BP_ERR_INVALID,
                           "bpattachments[%zu]: 'data_base64' must be a string", i);
         unsigned char *bytes;
         size_t size;
         bp_status st = bp_ce_base64_decode(b64, strlen(b64), &bytes, &size);
         if (st == BP_ERR_NOMEM)
-            return ej_err(errmsg, st, "out of memory");
+            return bp_set_err(errmsg, st, "out of memory");
         if (st != BP_OK)
-            return ej_err(errmsg, BP_ERR_INVALID, "bpattachments[%zu]: invalid data_base64", i);
+            return bp_set_err(errmsg, BP_ERR_INVALID, "bpattachments[%zu]: invalid data_base64", i);
         st = bp_envelope_add_attachment(env, name, mt, bytes, size);
         free(bytes);
         if (st != BP_OK)
-            return ej_err(errmsg, st, "bpattachments[%zu]: cannot add attachment: %s", i,
+            return bp_set_err(errmsg, st, "bpattachments[%zu]: cannot add attachment: %s", i,
                           bp_status_str(st));
     }
     return BP_OK;
@@ -445,29 +428,29 @@ static bp_status ej_read_attachments(bp_envelope *env, const cJSON *arr, char **
 static bp_status ej_read_lineage(bp_envelope *env, const cJSON *arr, char **errmsg)
 {
     if (!cJSON_IsArray(arr))
-        return ej_err(errmsg, BP_ERR_INVALID, "bplineage must be an array");
+        return bp_set_err(errmsg, BP_ERR_INVALID, "bplineage must be an array");
     size_t i = 0;
     for (const cJSON *e = arr->child; e; e = e->next, i++) {
         if (!cJSON_IsObject(e))
-            return ej_err(errmsg, BP_ERR_INVALID, "bplineage[%zu] must be an object", i);
+            return bp_set_err(errmsg, BP_ERR_INVALID, "bplineage[%zu] must be an object", i);
         bp_lineage l = {.confidence = -1};
         int bad = 0;
         l.plugin = ej_opt_string(e, "plugin", &bad);
         if (l.plugin == NULL)
-            return ej_err(errmsg, BP_ERR_INVALID, "bplineage[%zu]: 'plugin' must be a string", i);
+            return bp_set_err(errmsg, BP_ERR_INVALID, "bplineage[%zu]: 'plugin' must be a string", i);
         static const char *const optional[] = {"version", "model", "changed"};
         const char **dst[] = {&l.version, &l.model, &l.changed};
         for (size_t k = 0; k < 3; k++) {
             *dst[k] = ej_opt_string(e, optional[k], &bad);
             if (bad)
-                return ej_err(errmsg, BP_ERR_INVALID, "bplineage[%zu]: '%s' must be a string", i,
+                return bp_set_err(errmsg, BP_ERR_INVALID, "bplineage[%zu]: '%s' must be a string", i,
                               optional[k]);
         }
         const cJSON *c = ej_member(e, "confidence");
         if (c != NULL) {
             /* Negative means "not applicable" and is written by omission. */
             if (!cJSON_IsNumber(c) || !(c->valuedouble <= 1.0) || !isfinite(c->valuedouble))
-                return ej_err(errmsg, BP_ERR_INVALID,
+                return bp_set_err(errmsg, BP_ERR_INVALID,
                               "bplineage[%zu]: 'confidence' must be a number not above 1", i);
             l.confidence = c->valuedouble;
         }
@@ -477,13 +460,13 @@ static bp_status ej_read_lineage(bp_envelope *env, const cJSON *arr, char **errm
             /* The range check comes first: converting an out-of-range double
              * to int64_t is undefined behaviour. */
             if (!cJSON_IsNumber(at) || !(fabs(d) <= EJ_MAX_EXACT_INT) || d != floor(d))
-                return ej_err(errmsg, BP_ERR_INVALID,
+                return bp_set_err(errmsg, BP_ERR_INVALID,
                               "bplineage[%zu]: 'at' must be an integer (ms since the epoch)", i);
             l.at_ms = (int64_t)d;
         }
         bp_status st = bp_envelope_add_lineage(env, &l);
         if (st != BP_OK)
-            return ej_err(errmsg, st, "bplineage[%zu]: cannot add lineage: %s", i,
+            return bp_set_err(errmsg, st, "bplineage[%zu]: cannot add lineage: %s", i,
                           bp_status_str(st));
     }
     return BP_OK;
@@ -496,12 +479,12 @@ static bp_status ej_set_attr(bp_envelope *env, const char *name, const char *val
     if (st == BP_OK)
         return BP_OK;
     if (st == BP_ERR_NOMEM)
-        return ej_err(errmsg, st, "out of memory");
+        return bp_set_err(errmsg, st, "out of memory");
     if (strcmp(name, "time") == 0)
-        return ej_err(errmsg, BP_ERR_INVALID, "attribute 'time' is not an RFC 3339 timestamp");
+        return bp_set_err(errmsg, BP_ERR_INVALID, "attribute 'time' is not an RFC 3339 timestamp");
     if (value[0] == '\0')
-        return ej_err(errmsg, BP_ERR_INVALID, "attribute '%s' must not be empty", name);
-    return ej_err(errmsg, BP_ERR_INVALID, "invalid value for attribute '%s'", name);
+        return bp_set_err(errmsg, BP_ERR_INVALID, "attribute '%s' must not be empty", name);
+    return bp_set_err(errmsg, BP_ERR_INVALID, "invalid value for attribute '%s'", name);
 }
 
 static bp_status ej_read_data(bp_envelope *env, cJSON *obj, char **errmsg)
@@ -509,24 +492,24 @@ static bp_status ej_read_data(bp_envelope *env, cJSON *obj, char **errmsg)
     cJSON *data = ej_member(obj, "data");
     cJSON *b64 = ej_member(obj, "data_base64");
     if (data != NULL && b64 != NULL)
-        return ej_err(errmsg, BP_ERR_INVALID, "both data and data_base64 are present");
+        return bp_set_err(errmsg, BP_ERR_INVALID, "both data and data_base64 are present");
     if (b64 != NULL) {
         if (!cJSON_IsString(b64))
-            return ej_err(errmsg, BP_ERR_INVALID, "data_base64 must be a string");
+            return bp_set_err(errmsg, BP_ERR_INVALID, "data_base64 must be a string");
         if (!ej_is_valid_base64(b64->valuestring))
-            return ej_err(errmsg, BP_ERR_INVALID, "invalid data_base64");
+            return bp_set_err(errmsg, BP_ERR_INVALID, "invalid data_base64");
         /* Kept as text: it is written back unchanged, and only the binary
          * mode needs the bytes. */
         bp_status st = bp_envelope_set0_data(env, ej_detach(obj, b64));
         if (st != BP_OK)
-            return ej_err(errmsg, st, "cannot set data: %s", bp_status_str(st));
+            return bp_set_err(errmsg, st, "cannot set data: %s", bp_status_str(st));
         bp_envelope_set_data_base64(env, 1);
         return BP_OK;
     }
     if (data != NULL) {
         bp_status st = bp_envelope_set0_data(env, ej_detach(obj, data));
         if (st != BP_OK)
-            return ej_err(errmsg, st, "cannot set data: %s", bp_status_str(st));
+            return bp_set_err(errmsg, st, "cannot set data: %s", bp_status_str(st));
     }
     return BP_OK;
 }
@@ -540,26 +523,26 @@ static bp_status ej_read_extensions(bp_envelope *env, cJSON *obj, char **errmsg)
         if (bp_ce_is_context_attr(name) || ej_is_reserved_member(name) || cJSON_IsNull(m))
             continue;
         if (!bp_ce_is_valid_ext_name(name))
-            return ej_err(errmsg, BP_ERR_INVALID,
+            return bp_set_err(errmsg, BP_ERR_INVALID,
                           "invalid extension attribute name '%s': use a-z and 0-9, at most 20 "
                           "characters",
                           name);
         if (!cJSON_IsString(m) && !cJSON_IsNumber(m) && !cJSON_IsBool(m))
-            return ej_err(errmsg, BP_ERR_INVALID,
+            return bp_set_err(errmsg, BP_ERR_INVALID,
                           "extension attribute '%s' must be a string, number or boolean", name);
         /* 1e999 parses as infinity, which JSON cannot write back. */
         if (cJSON_IsNumber(m) && !isfinite(m->valuedouble))
-            return ej_err(errmsg, BP_ERR_INVALID,
+            return bp_set_err(errmsg, BP_ERR_INVALID,
                           "extension attribute '%s' must be a finite number", name);
         /* name points into m's key, which ej_detach frees: copy it first. */
         char *key = strdup(name);
         if (key == NULL)
-            return ej_err(errmsg, BP_ERR_NOMEM, "out of memory");
+            return bp_set_err(errmsg, BP_ERR_NOMEM, "out of memory");
         bp_status st = bp_envelope_set0_ext(env, key, ej_detach(obj, m));
         if (st != BP_OK) {
             bp_status r = st == BP_ERR_NOMEM
-                              ? ej_err(errmsg, st, "out of memory")
-                              : ej_err(errmsg, st, "invalid extension attribute '%s'", key);
+                              ? bp_set_err(errmsg, st, "out of memory")
+                              : bp_set_err(errmsg, st, "invalid extension attribute '%s'", key);
             free(key);
             return r;
         }
@@ -576,23 +559,23 @@ bp_status bp_ce_envelope_from_cjson(cJSON *obj, bp_envelope **out, char **errmsg
     static const char *const required[] = {"id", "source", "specversion", "type", NULL};
     *out = NULL;
     if (!cJSON_IsObject(obj))
-        return ej_err(errmsg, BP_ERR_INVALID, "a CloudEvent must be a JSON object");
+        return bp_set_err(errmsg, BP_ERR_INVALID, "a CloudEvent must be a JSON object");
     for (size_t i = 0; required[i]; i++)
         if (ej_member(obj, required[i]) == NULL)
-            return ej_err(errmsg, BP_ERR_INVALID, "missing required attribute '%s'", required[i]);
+            return bp_set_err(errmsg, BP_ERR_INVALID, "missing required attribute '%s'", required[i]);
     for (size_t i = 0; bp_ce_context_attrs[i]; i++) {
         const cJSON *v = ej_member(obj, bp_ce_context_attrs[i]);
         if (v != NULL && !cJSON_IsString(v))
-            return ej_err(errmsg, BP_ERR_INVALID, "attribute '%s' must be a string",
+            return bp_set_err(errmsg, BP_ERR_INVALID, "attribute '%s' must be a string",
                           bp_ce_context_attrs[i]);
     }
     const char *sv = ej_member(obj, "specversion")->valuestring;
     if (strcmp(sv, "1.0") != 0)
-        return ej_err(errmsg, BP_ERR_INVALID, "unsupported specversion '%s' (expected '1.0')", sv);
+        return bp_set_err(errmsg, BP_ERR_INVALID, "unsupported specversion '%s' (expected '1.0')", sv);
 
     bp_envelope *env = bp_envelope_new();
     if (env == NULL)
-        return ej_err(errmsg, BP_ERR_NOMEM, "out of memory");
+        return bp_set_err(errmsg, BP_ERR_NOMEM, "out of memory");
     bp_status st = BP_OK;
     for (size_t i = 0; st == BP_OK && bp_ce_context_attrs[i]; i++) {
         const cJSON *v = ej_member(obj, bp_ce_context_attrs[i]);
@@ -623,7 +606,7 @@ bp_status bp_envelope_from_json(const char *text, size_t len, bp_envelope **out,
     if (errmsg != NULL)
         *errmsg = NULL;
     if (out == NULL)
-        return ej_err(errmsg, BP_ERR_INVALID, "no output pointer");
+        return bp_set_err(errmsg, BP_ERR_INVALID, "no output pointer");
     *out = NULL;
     cJSON *root;
     bp_status st = bp_ce_json_parse(text, len, &root, errmsg);
@@ -640,7 +623,7 @@ bp_status bp_envelope_batch_from_json(const char *text, size_t len, bp_envelope 
     if (errmsg != NULL)
         *errmsg = NULL;
     if (out == NULL || n == NULL)
-        return ej_err(errmsg, BP_ERR_INVALID, "no output pointer");
+        return bp_set_err(errmsg, BP_ERR_INVALID, "no output pointer");
     *out = NULL;
     *n = 0;
     cJSON *root;
@@ -649,21 +632,21 @@ bp_status bp_envelope_batch_from_json(const char *text, size_t len, bp_envelope 
         return st;
     if (!cJSON_IsArray(root)) {
         cJSON_Delete(root);
-        return ej_err(errmsg, BP_ERR_INVALID, "a batch must be a JSON array");
+        return bp_set_err(errmsg, BP_ERR_INVALID, "a batch must be a JSON array");
     }
     size_t count = (size_t)cJSON_GetArraySize(root);
     /* At least one slot so that success always hands back a non-NULL array. */
     bp_envelope **envs = calloc(count ? count : 1, sizeof(*envs));
     if (envs == NULL) {
         cJSON_Delete(root);
-        return ej_err(errmsg, BP_ERR_NOMEM, "out of memory");
+        return bp_set_err(errmsg, BP_ERR_NOMEM, "out of memory");
     }
     size_t i = 0;
     for (cJSON *e = root->child; e; e = e->next, i++) {
         char *inner = NULL;
         st = bp_ce_envelope_from_cjson(e, &envs[i], errmsg ? &inner : NULL);
         if (st != BP_OK) {
-            ej_err(errmsg, st, "event %zu: %s", i, inner ? inner : bp_status_str(st));
+            bp_set_err(errmsg, st, "event %zu: %s", i, inner ? inner : bp_status_str(st));
             free(inner);
             break;
         }

@@ -9,6 +9,7 @@
 #include "envelope_int.h"
 #include "log.h"
 #include "runtime.h"
+#include "strutil.h"
 
 static void host_log(bp_instance *inst, enum bp_log_level level, const char *fmt, ...)
 {
@@ -26,17 +27,6 @@ static const char *host_instance_name(const bp_instance *inst)
 static void *host_alloc(size_t n) { return malloc(n ? n : 1); }
 static void host_free(void *p) { free(p); }
 static char *host_strdup(const char *s) { return s ? strdup(s) : NULL; }
-
-static char *host_format(const char *fmt, ...)
-{
-    char *s = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
 
 static int64_t host_clock(clockid_t id)
 {
@@ -206,7 +196,7 @@ const struct bp_host_api bp_host_api_table = {
     .alloc = host_alloc,
     .free = host_free,
     .strdup = host_strdup,
-    .format = host_format,
+    .format = bp_strfmt,
     .now_ms = host_now_ms,
     .monotonic_ms = host_monotonic_ms,
     .envelope_new = bp_envelope_new,

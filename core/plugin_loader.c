@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "plugin_loader.h"
+#include "strutil.h"
 
 struct bp_registry {
     char **dirs;
@@ -54,29 +55,17 @@ void bp_registry_free(bp_registry *reg)
     free(reg);
 }
 
-static char *loader_fmt(const char *fmt, ...) BP_PRINTF(1, 2);
-static char *loader_fmt(const char *fmt, ...)
-{
-    char *s = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
-
 bp_status bp_registry_add_dir(bp_registry *reg, const char *dir, char **errmsg)
 {
     struct stat st;
     *errmsg = NULL;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        *errmsg = loader_fmt("plugin directory %s: %s", dir,
+        *errmsg = bp_strfmt("plugin directory %s: %s", dir,
                              errno ? strerror(errno) : "not a directory");
         return BP_ERR_NOT_FOUND;
     }
     if (st.st_mode & S_IWOTH) {
-        *errmsg = loader_fmt("plugin directory %s is world-writable: refusing to load plugins "
+        *errmsg = bp_strfmt("plugin directory %s is world-writable: refusing to load plugins "
                              "from it (chmod o-w)", dir);
         return BP_ERR_INVALID;
     }
@@ -142,13 +131,13 @@ bp_status bp_plugin_lib_load(const char *path, bp_plugin_lib **out, char **errms
     /* RTLD_LOCAL: two plugins may use the same static names without clashing. */
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (h == NULL) {
-        *errmsg = loader_fmt("%s: cannot load: %s", path, dlerror());
+        *errmsg = bp_strfmt("%s: cannot load: %s", path, dlerror());
         return BP_ERR_IO;
     }
     bp_plugin_entry_fn entry;
     *(void **)&entry = dlsym(h, BP_PLUGIN_ENTRY_SYMBOL);
     if (entry == NULL) {
-        *errmsg = loader_fmt("%s: not a backplane plugin: no symbol %s", path,
+        *errmsg = bp_strfmt("%s: not a backplane plugin: no symbol %s", path,
                              BP_PLUGIN_ENTRY_SYMBOL);
         dlclose(h);
         return BP_ERR_ABI;
@@ -156,17 +145,17 @@ bp_status bp_plugin_lib_load(const char *path, bp_plugin_lib **out, char **errms
     const struct bp_plugin *d = entry();
     bp_status rc = BP_ERR_ABI;
     if (d == NULL) {
-        *errmsg = loader_fmt("%s: %s() returned NULL", path, BP_PLUGIN_ENTRY_SYMBOL);
+        *errmsg = bp_strfmt("%s: %s() returned NULL", path, BP_PLUGIN_ENTRY_SYMBOL);
         goto fail;
     }
     if (d->abi_major != BP_ABI_MAJOR) {
-        *errmsg = loader_fmt("%s: plugin ABI %u.%u, this host speaks ABI %d.x: rebuild the "
+        *errmsg = bp_strfmt("%s: plugin ABI %u.%u, this host speaks ABI %d.x: rebuild the "
                              "plugin against a matching backplane SDK",
                              path, d->abi_major, d->abi_minor, BP_ABI_MAJOR);
         goto fail;
     }
     if (d->struct_size < LOADER_MIN_SIZE) {
-        *errmsg = loader_fmt("%s: descriptor struct_size %u is smaller than the minimum %zu",
+        *errmsg = bp_strfmt("%s: descriptor struct_size %u is smaller than the minimum %zu",
                              path, d->struct_size, (size_t)LOADER_MIN_SIZE);
         goto fail;
     }
@@ -180,7 +169,7 @@ bp_status bp_plugin_lib_load(const char *path, bp_plugin_lib **out, char **errms
     memcpy(&lib->desc, d, n);
     lib->handle = h;
     if (lib->desc.name == NULL || lib->desc.name[0] == '\0') {
-        *errmsg = loader_fmt("%s: descriptor has no name", path);
+        *errmsg = bp_strfmt("%s: descriptor has no name", path);
         lib->handle = NULL;
         bp_plugin_lib_free(lib);
         goto fail;
@@ -195,7 +184,7 @@ fail:
 /* path of dir/NAME.so or dir/<sub>/NAME.so, or NULL. */
 static char *loader_find(const char *dir, const char *name)
 {
-    char *p = loader_fmt("%s/%s.so", dir, name);
+    char *p = bp_strfmt("%s/%s.so", dir, name);
     if (p && access(p, F_OK) == 0)
         return p;
     free(p);
@@ -207,7 +196,7 @@ static char *loader_find(const char *dir, const char *name)
     while (!found && (e = readdir(dd)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
-        p = loader_fmt("%s/%s/%s.so", dir, e->d_name, name);
+        p = bp_strfmt("%s/%s/%s.so", dir, e->d_name, name);
         if (p && access(p, F_OK) == 0)
             found = p;
         else
@@ -239,14 +228,14 @@ bp_status bp_registry_open(bp_registry *reg, const char *name, const bp_plugin_l
         }
     }
     if (!loader_valid_name(name)) {
-        *errmsg = loader_fmt("invalid plugin name '%s' (use a-z, 0-9, _ and -)", name);
+        *errmsg = bp_strfmt("invalid plugin name '%s' (use a-z, 0-9, _ and -)", name);
         return BP_ERR_INVALID;
     }
     char *path = NULL;
     for (size_t i = 0; i < reg->n_dirs && path == NULL; i++)
         path = loader_find(reg->dirs[i], name);
     if (path == NULL) {
-        *errmsg = loader_fmt("plugin '%s' not found (searched: %s)", name,
+        *errmsg = bp_strfmt("plugin '%s' not found (searched: %s)", name,
                              reg->n_dirs ? bp_registry_dirs(reg) : "no plugin directories");
         return BP_ERR_NOT_FOUND;
     }
@@ -257,7 +246,7 @@ bp_status bp_registry_open(bp_registry *reg, const char *name, const bp_plugin_l
         return st;
     }
     if (strcmp(lib->desc.name, name) != 0) {
-        *errmsg = loader_fmt("%s: file is named '%s.so' but the plugin calls itself '%s'", path,
+        *errmsg = bp_strfmt("%s: file is named '%s.so' but the plugin calls itself '%s'", path,
                              name, lib->desc.name);
         free(path);
         bp_plugin_lib_free(lib);
@@ -285,7 +274,7 @@ static void loader_scan_dir(bp_registry *reg, const char *dir, int depth, char *
     while ((e = readdir(dd)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
-        char *p = loader_fmt("%s/%s", dir, e->d_name);
+        char *p = bp_strfmt("%s/%s", dir, e->d_name);
         struct stat st;
         if (p == NULL || stat(p, &st) != 0) {
             free(p);

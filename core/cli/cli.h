@@ -2,6 +2,8 @@
 #ifndef BP_CLI_H
 #define BP_CLI_H
 
+#include <stdio.h>
+
 #include "plugin_loader.h"
 
 /* Exit codes (documented in `backplane --help` and the README). */
@@ -20,12 +22,21 @@ typedef struct cli_common {
     const char *log_format;
 } cli_common;
 
-/* Consumes a common option at argv[*i] (advancing *i past its value).
- * Returns 1 when consumed, 0 when not a common option, -1 on a usage error. */
-int cli_common_arg(cli_common *c, int argc, char **argv, int *i);
+/* What a subcommand accepts besides the common options. */
+typedef struct cli_spec {
+    const char *cmd;             /* "check", for messages */
+    void (*usage)(FILE *f);
+    int site;                    /* 1: exactly one positional SITE argument */
+    const char *flag;            /* an optional boolean flag, e.g. "--keep-going" */
+    int *flag_set;
+    const char *value_opt;       /* an optional option with a value, e.g. "--doc" */
+    const char **value;
+} cli_spec;
 
-/* Applies log options; returns -1 (after printing) when a value is bad. */
-int cli_apply_log(const cli_common *c);
+/* Parses argv (argv[0] is the command), applies the log options.
+ * Returns 0 to go on, 1 when --help was printed (exit 0), -1 on a usage
+ * error (already printed: exit BP_EXIT_USAGE). */
+int cli_parse(const cli_spec *spec, int argc, char **argv, cli_common *c, const char **site);
 
 /* Builds the plugin search path: --plugin-dir, then $BP_PLUGIN_PATH, then the
  * install directory. Errors are printed; returns NULL on a fatal one. */

@@ -19,29 +19,10 @@ int cmd_check(int argc, char **argv)
 {
     cli_common c = {0};
     const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_arg(&c, argc, argv, &i);
-        if (r < 0)
-            return BP_EXIT_USAGE;
-        if (r > 0)
-            continue;
-        if (strcmp(argv[i], "--help") == 0) {
-            check_usage(stdout);
-            return BP_EXIT_OK;
-        }
-        if (argv[i][0] == '-' || path) {
-            fprintf(stderr, "backplane check: unexpected argument '%s'\n", argv[i]);
-            check_usage(stderr);
-            return BP_EXIT_USAGE;
-        }
-        path = argv[i];
-    }
-    if (path == NULL) {
-        check_usage(stderr);
-        return BP_EXIT_USAGE;
-    }
-    if (cli_apply_log(&c) < 0)
-        return BP_EXIT_USAGE;
+    const cli_spec spec = {.cmd = "check", .usage = check_usage, .site = 1};
+    int r = cli_parse(&spec, argc, argv, &c, &path);
+    if (r != 0)
+        return r > 0 ? BP_EXIT_OK : BP_EXIT_USAGE;
     bp_registry *reg = cli_registry(&c);
     if (reg == NULL)
         return BP_EXIT_INVALID;

@@ -33,26 +33,11 @@ int cmd_plugins(int argc, char **argv)
 {
     cli_common c = {0};
     const char *doc = NULL;
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_arg(&c, argc, argv, &i);
-        if (r < 0)
-            return BP_EXIT_USAGE;
-        if (r > 0)
-            continue;
-        if (strcmp(argv[i], "--help") == 0) {
-            plugins_usage(stdout);
-            return BP_EXIT_OK;
-        }
-        if (strcmp(argv[i], "--doc") == 0 && i + 1 < argc) {
-            doc = argv[++i];
-            continue;
-        }
-        fprintf(stderr, "backplane plugins: unexpected argument '%s'\n", argv[i]);
-        plugins_usage(stderr);
-        return BP_EXIT_USAGE;
-    }
-    if (cli_apply_log(&c) < 0)
-        return BP_EXIT_USAGE;
+    const cli_spec spec = {.cmd = "plugins", .usage = plugins_usage, .value_opt = "--doc",
+                           .value = &doc};
+    int r = cli_parse(&spec, argc, argv, &c, NULL);
+    if (r != 0)
+        return r > 0 ? BP_EXIT_OK : BP_EXIT_USAGE;
     bp_registry *reg = cli_registry(&c);
     if (reg == NULL)
         return BP_EXIT_INVALID;

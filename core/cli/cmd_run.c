@@ -36,33 +36,11 @@ int cmd_run(int argc, char **argv)
     cli_common c = {0};
     const char *path = NULL;
     int keep_going = 0;
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_arg(&c, argc, argv, &i);
-        if (r < 0)
-            return BP_EXIT_USAGE;
-        if (r > 0)
-            continue;
-        if (strcmp(argv[i], "--help") == 0) {
-            run_usage(stdout);
-            return BP_EXIT_OK;
-        }
-        if (strcmp(argv[i], "--keep-going") == 0) {
-            keep_going = 1;
-            continue;
-        }
-        if (argv[i][0] == '-' || path) {
-            fprintf(stderr, "backplane run: unexpected argument '%s'\n", argv[i]);
-            run_usage(stderr);
-            return BP_EXIT_USAGE;
-        }
-        path = argv[i];
-    }
-    if (path == NULL) {
-        run_usage(stderr);
-        return BP_EXIT_USAGE;
-    }
-    if (cli_apply_log(&c) < 0)
-        return BP_EXIT_USAGE;
+    const cli_spec spec = {.cmd = "run", .usage = run_usage, .site = 1,
+                           .flag = "--keep-going", .flag_set = &keep_going};
+    int r = cli_parse(&spec, argc, argv, &c, &path);
+    if (r != 0)
+        return r > 0 ? BP_EXIT_OK : BP_EXIT_USAGE;
     bp_registry *reg = cli_registry(&c);
     if (reg == NULL)
         return BP_EXIT_INVALID;

@@ -29,7 +29,9 @@ static void usage(FILE *f)
             BP_PLUGIN_INSTALL_DIR);
 }
 
-int cli_common_arg(cli_common *c, int argc, char **argv, int *i)
+/* Consumes a common option at argv[*i] (advancing *i past its value).
+ * Returns 1 when consumed, 0 when not a common option, -1 on a usage error. */
+static int cli_common_arg(cli_common *c, int argc, char **argv, int *i)
 {
     const char *a = argv[*i];
     const char **slot = NULL;
@@ -54,7 +56,7 @@ int cli_common_arg(cli_common *c, int argc, char **argv, int *i)
     return 1;
 }
 
-int cli_apply_log(const cli_common *c)
+static int cli_apply_log(const cli_common *c)
 {
     if (c->log_level) {
         int l = bp_log_level_parse(c->log_level);
@@ -72,6 +74,43 @@ int cli_apply_log(const cli_common *c)
         bp_log_set_json(strcmp(c->log_format, "json") == 0);
     }
     return 0;
+}
+
+int cli_parse(const cli_spec *spec, int argc, char **argv, cli_common *c, const char **site)
+{
+    if (site)
+        *site = NULL;
+    for (int i = 1; i < argc; i++) {
+        int r = cli_common_arg(c, argc, argv, &i);
+        if (r < 0)
+            return -1;
+        if (r > 0)
+            continue;
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0) {
+            spec->usage(stdout);
+            return 1;
+        }
+        if (spec->flag && strcmp(a, spec->flag) == 0) {
+            *spec->flag_set = 1;
+            continue;
+        }
+        if (spec->value_opt && strcmp(a, spec->value_opt) == 0 && i + 1 < argc) {
+            *spec->value = argv[++i];
+            continue;
+        }
+        if (a[0] == '-' || !spec->site || *site) {
+            fprintf(stderr, "backplane %s: unexpected argument '%s'\n", spec->cmd, a);
+            spec->usage(stderr);
+            return -1;
+        }
+        *site = a;
+    }
+    if (spec->site && *site == NULL) {
+        spec->usage(stderr);
+        return -1;
+    }
+    return cli_apply_log(c) < 0 ? -1 : 0;
 }
 
 bp_registry *cli_registry(const cli_common *c)

@@ -1,0 +1,17 @@
+/* Small string helpers shared across core (one copy, not one per file). */
+#ifndef BP_CORE_STRUTIL_H
+#define BP_CORE_STRUTIL_H
+
+#include <stdarg.h>
+#include <backplane/plugin.h>
+
+/* printf into a new malloc'ed string; NULL when out of memory. */
+char *bp_strfmt(const char *fmt, ...) BP_PRINTF(1, 2);
+char *bp_vstrfmt(const char *fmt, va_list ap);
+
+/* Stores a malloc'ed message in *errmsg (when errmsg is not NULL) and returns
+ * st, so failure sites read `return bp_set_err(errmsg, BP_ERR_INVALID, ...)`.
+ * If the message cannot be allocated, *errmsg is NULL and st still returned. */
+bp_status bp_set_err(char **errmsg, bp_status st, const char *fmt, ...) BP_PRINTF(3, 4);
+
+#endif
