@@ -649,7 +649,10 @@ static bp_status rt_process(rt_route *r, bp_poll_batch *b)
                 goto out;
             continue;
         }
-        bp_envelope *env = bp_envelope_ref(b->envs[i]);
+        /* Move, not ref: a second reference would make every transform copy
+         * the envelope (copy-on-write) for nothing. */
+        bp_envelope *env = b->envs[i];
+        b->envs[i] = NULL;
         bp_status st = rt_transform(r, &env);
         if (st == BP_OK) {
             items[i].env = env;
