@@ -22,10 +22,16 @@ struct fsrc {
     FILE *f;
     long long off;         /* offset of the next unread byte of files[cur] */
     long long line;        /* 1-based number of the next line */
-    char *buf;
-    size_t cap;
+    char *rb;              /* read buffer: [rb_start, rb_end) is read, not consumed */
+    size_t rb_cap, rb_start, rb_end;
+    int skipping;          /* inside a line longer than max_line */
+    long long skipped;     /* bytes of it discarded so far */
     int64_t last_glob_ms;
 };
+
+/* Reads are done in blocks of this size: one read() per many lines instead of
+ * one getc() per byte. */
+#define FS_BLOCK (64 * 1024)
 
 static char *fs_ckpt_key(const char *path)
 {
@@ -92,13 +98,23 @@ static bp_status fs_open_current(file_conn *self)
     s->off = 0;
     s->line = 1;
     char *key = fs_ckpt_key(path), *val = NULL;
+    s->rb_start = s->rb_end = 0;
+    s->skipping = 0;
+    s->skipped = 0;
     if (key && self->api->checkpoint_get(self->inst, key, &val) == BP_OK) {
         long long want = strtoll(val, NULL, 10);
-        int c;
-        while (s->off < want && (c = getc(s->f)) != EOF) {
-            s->off++;
-            if (c == '\n')
+        char block[FS_BLOCK];
+        /* Count the lines before the checkpoint, so messages keep true line
+         * numbers after a restart. */
+        while (s->off < want) {
+            size_t chunk = (size_t)(want - s->off) < sizeof(block) ? (size_t)(want - s->off)
+                                                                   : sizeof(block);
+            size_t got = fread(block, 1, chunk, s->f);
+            if (got == 0)
+                break;
+            for (const char *q = block; (q = memchr(q, '\n', (size_t)(block + got - q))); q++)
                 s->line++;
+            s->off += (long long)got;
         }
         if (s->off < want)
             self->api->log(self->inst, BP_LOG_WARN,
@@ -114,44 +130,75 @@ static bp_status fs_open_current(file_conn *self)
     return BP_OK;
 }
 
-/* Reads one line into s->buf without its newline. Returns 1 for a line (with
- * *complete = it ended in '\n'), 0 at end of file. A line over max_line is
- * consumed to its end and reported with *too_long. */
-static int fs_read_line(file_conn *self, size_t *len, int *complete, int *too_long)
+/* Returns the next line (without "\n" or "\r\n") in *line and *len, valid
+ * until the next call, and the bytes it used in *used. Returns 1 for a line, 0
+ * when no complete line is available now (a partial last line stays buffered
+ * in follow mode; without follow it is returned at end of file),
+ * -1 when out of memory. A line over max_line is discarded as it is read and
+ * returned empty with *too_long set. */
+static int fs_read_line(file_conn *self, const char **line, size_t *len, size_t *used,
+                        int *too_long)
 {
     fsrc *s = self->src;
-    size_t n = 0;
-    int c;
-    *complete = 0;
-    *too_long = 0;
-    while ((c = getc(s->f)) != EOF) {
-        if (c == '\n') {
-            *complete = 1;
-            break;
+    for (;;) {
+        char *start = s->rb + s->rb_start;
+        size_t avail = s->rb_end - s->rb_start;
+        char *nl = avail ? memchr(start, '\n', avail) : NULL;
+        if (nl != NULL) {
+            size_t n = (size_t)(nl - start);
+            *used = n + 1 + (size_t)s->skipped;
+            *too_long = s->skipping || (long long)n > self->max_line;
+            s->rb_start += n + 1;
+            s->skipping = 0;
+            s->skipped = 0;
+            if (*too_long)
+                n = 0;
+            if (n > 0 && start[n - 1] == '\r')
+                n--;
+            *line = start;
+            *len = n;
+            return 1;
         }
-        if ((long long)n >= self->max_line) {
-            *too_long = 1;
-            continue;
+        if ((long long)avail > self->max_line) {
+            /* Too long to keep: drop what we have, remember we are skipping. */
+            s->skipping = 1;
+            s->skipped += (long long)avail;
+            s->rb_start = s->rb_end = 0;
+            avail = 0;
         }
-        if (n + 2 > s->cap) {
-            size_t cap = s->cap ? s->cap * 2 : 4096;
-            char *b = realloc(s->buf, cap);
+        if (s->rb_start > 0) {
+            memmove(s->rb, s->rb + s->rb_start, avail);
+            s->rb_start = 0;
+            s->rb_end = avail;
+        }
+        if (s->rb_cap - s->rb_end < FS_BLOCK) {
+            size_t cap = s->rb_cap ? s->rb_cap * 2 : 2 * FS_BLOCK;
+            char *b = realloc(s->rb, cap);
             if (b == NULL)
                 return -1;
-            s->buf = b;
-            s->cap = cap;
+            s->rb = b;
+            s->rb_cap = cap;
         }
-        s->buf[n++] = (char)c;
+        size_t got = fread(s->rb + s->rb_end, 1, s->rb_cap - s->rb_end, s->f);
+        if (got > 0) {
+            s->rb_end += got;
+            continue;
+        }
+        clearerr(s->f);   /* a growing file may have more later */
+        if (self->follow || (avail == 0 && !s->skipping))
+            return 0;
+        /* End of a finite file: its last line has no newline. */
+        *used = avail + (size_t)s->skipped;
+        *too_long = s->skipping || (long long)avail > self->max_line;
+        *line = s->rb;
+        *len = *too_long ? 0 : avail;
+        if (*len > 0 && s->rb[*len - 1] == '\r')
+            (*len)--;
+        s->rb_start = s->rb_end = 0;
+        s->skipping = 0;
+        s->skipped = 0;
+        return 1;
     }
-    if (c == EOF && n == 0 && !*too_long)
-        return 0;
-    if (s->buf == NULL && (s->buf = malloc(s->cap = 64)) == NULL)
-        return -1;
-    if (n > 0 && s->buf[n - 1] == '\r')
-        n--;
-    s->buf[n] = '\0';
-    *len = n;
-    return 1;
 }
 
 /* Column (1-based) of cJSON's error position inside a one-line text. The
@@ -165,27 +212,26 @@ static long fs_err_col(const char *text, size_t len, const char *err)
 }
 
 static void fs_line_to_record(file_conn *self, bp_poll_batch *batch, const char *path,
-                              long long start, long long end, long long line, size_t len,
+                              long long start, long long line, const char *text, size_t len,
                               int too_long, uint64_t token)
 {
     const struct bp_host_api *api = self->api;
-    fsrc *s = self->src;
     char *reason = NULL;
     if (too_long) {
         reason = api->format("%s:%lld:1: line longer than max_line (%lld bytes)", path, line,
                              self->max_line);
-        api->batch_push_invalid(batch, token, reason, s->buf, len);
+        api->batch_push_invalid(batch, token, reason, text, len);
         api->free(reason);
         return;
     }
     if (self->cloudevents) {
         bp_envelope *env = NULL;
         char *err = NULL;
-        bp_status st = api->envelope_from_json(s->buf, len, &env, &err);
+        bp_status st = api->envelope_from_json(text, len, &env, &err);
         if (st != BP_OK) {
             reason = api->format("%s:%lld: %s", path, line, err ? err : "invalid CloudEvent");
             free(err);
-            api->batch_push_invalid(batch, token, reason, s->buf, len);
+            api->batch_push_invalid(batch, token, reason, text, len);
             api->free(reason);
             return;
         }
@@ -193,21 +239,21 @@ static void fs_line_to_record(file_conn *self, bp_poll_batch *batch, const char 
         return;
     }
     const char *endp = NULL;
-    cJSON *data = cJSON_ParseWithLengthOpts(s->buf, len, &endp, 0);
+    cJSON *data = cJSON_ParseWithLengthOpts(text, len, &endp, 0);
     if (data == NULL) {
         reason = api->format("%s:%lld:%ld: invalid JSON", path, line,
-                             fs_err_col(s->buf, len, endp));
-        api->batch_push_invalid(batch, token, reason, s->buf, len);
+                             fs_err_col(text, len, endp));
+        api->batch_push_invalid(batch, token, reason, text, len);
         api->free(reason);
         return;
     }
-    while (endp && (size_t)(endp - s->buf) < len && (*endp == ' ' || *endp == '\t'))
+    while (endp && (size_t)(endp - text) < len && (*endp == ' ' || *endp == '\t'))
         endp++;
-    if (endp && (size_t)(endp - s->buf) < len) {
+    if (endp && (size_t)(endp - text) < len) {
         cJSON_Delete(data);
         reason = api->format("%s:%lld:%ld: unexpected text after the JSON value", path, line,
-                             (long)(endp - s->buf) + 1);
-        api->batch_push_invalid(batch, token, reason, s->buf, len);
+                             (long)(endp - text) + 1);
+        api->batch_push_invalid(batch, token, reason, text, len);
         api->free(reason);
         return;
     }
@@ -223,11 +269,10 @@ static void fs_line_to_record(file_conn *self, bp_poll_batch *batch, const char 
         api->envelope_set_attr(env, "datacontenttype", "application/json") != BP_OK) {
         api->free(src);
         api->envelope_unref(env);
-        api->batch_push_invalid(batch, token, "cannot build envelope (out of memory?)", s->buf,
+        api->batch_push_invalid(batch, token, "cannot build envelope (out of memory?)", text,
                                 len);
         return;
     }
-    (void)end;
     api->free(src);
     api->batch_push(batch, env, token);
 }
@@ -282,20 +327,17 @@ bp_status file_source_poll(file_conn *self, bp_poll_batch *batch, int timeout_ms
         }
         const char *path = s->files[s->cur];
         long long start = s->off;
-        size_t len = 0;
-        int complete, too_long;
-        int r = fs_read_line(self, &len, &complete, &too_long);
+        const char *text = NULL;
+        size_t len = 0, used = 0;
+        int too_long;
+        int r = fs_read_line(self, &text, &len, &used, &too_long);
         if (r < 0)
             return pushed ? BP_OK : BP_ERR_NOMEM;
-        if (r == 0 || (!complete && self->follow)) {
-            /* At the end of this file. A growing file in follow mode may get
-             * the rest of a half-written line later: step back to its start. */
-            if (r == 1) {
-                fseeko(s->f, start, SEEK_SET);
-                clearerr(s->f);
-            }
+        if (r == 0) {
+            /* At the end of this file for now. In follow mode the last file
+             * may grow (a half-written line stays buffered); earlier files
+             * are done once a later one exists. */
             if (self->follow && s->cur + 1 >= s->n_files) {
-                clearerr(s->f);
                 if (pushed || api->monotonic_ms() >= deadline)
                     return pushed ? BP_OK : BP_AGAIN;
                 fs_sleep_ms(50);
@@ -310,12 +352,12 @@ bp_status file_source_poll(file_conn *self, bp_poll_batch *batch, int timeout_ms
             s->cur++;
             continue;
         }
-        s->off = ftello(s->f);
+        s->off += (long long)used;
         long long line = s->line++;
         if (len == 0 && !too_long)
             continue;   /* blank line: nothing to deliver; its offset is acked with the next */
         uint64_t token = ((uint64_t)s->cur << FS_OFF_BITS) | ((uint64_t)s->off & FS_OFF_MASK);
-        fs_line_to_record(self, batch, path, start, s->off, line, len, too_long, token);
+        fs_line_to_record(self, batch, path, start, line, text, len, too_long, token);
         pushed++;
     }
     return BP_OK;
@@ -354,7 +396,7 @@ void file_source_free(file_conn *self)
     for (size_t i = 0; i < s->n_files; i++)
         free(s->files[i]);
     free(s->files);
-    free(s->buf);
+    free(s->rb);
     free(s);
     self->src = NULL;
 }
