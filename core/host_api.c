@@ -132,6 +132,15 @@ static void host_wb_set_result(bp_write_batch *wb, size_t i, bp_status status, c
     wb->reasons[i] = reason ? strdup(reason) : NULL;
 }
 
+static void host_wb_commit_checkpoint(bp_write_batch *wb, const char *key, const char *value)
+{
+    char *k = key ? strdup(key) : NULL, *v = value ? strdup(value) : NULL;
+    free(wb->ckpt_key);
+    free(wb->ckpt_value);
+    wb->ckpt_key = k;
+    wb->ckpt_value = v;
+}
+
 static void host_write_done(bp_instance *inst, uint64_t ticket, bp_status status,
                             const char *reason)
 {
@@ -245,4 +254,5 @@ const struct bp_host_api bp_host_api_table = {
     .lookup = bp_runtime_lookup,
     .stopping = host_stopping,
     .path_check = bp_path_check,
+    .wb_commit_checkpoint = host_wb_commit_checkpoint,
 };

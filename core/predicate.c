@@ -26,7 +26,7 @@
 #define PR_MAX_LIST 1024      /* items in a [...] list */
 #define PR_MAX_INDEX_DIGITS 9 /* [N] in a path: keeps N well inside int */
 #define PR_RE_MAX_DEPTH 64    /* nested groups inside a regular expression */
-#define PR_RE_MAX_COST 10000  /* estimated positions after glibc expands {m,n} and + */
+#define PR_RE_MAX_COST 2000   /* positions after glibc expands {m,n} and + */
 
 /* ---- values ----------------------------------------------------------- */
 
@@ -626,113 +626,197 @@ static int pr_is_literal_tok(int kind)
 
 /* ---- regular expressions ---------------------------------------------- */
 
-/* glibc's regcomp recurses once per nested group and expands bounded
- * repetition by copying ("(a{1000}){1000}" is a million nodes; "+" doubles
- * its operand), so a hostile pattern could exhaust the stack or memory at
- * compile time. This conservative estimate of the expanded size, and the
- * group depth, refuse such patterns before regcomp sees them. Back-references
- * (a GNU extension to ERE) are refused because they make matching
- * exponential. */
+/* One element of a regular expression as pr_regex_guard sees it: how many
+ * positions it expands to, whether it can match the empty string, and
+ * whether it contains an unbounded repetition (*, +, {m,}). */
+typedef struct pr_re_elem {
+    size_t cost;
+    int nullable;
+    int loop;
+} pr_re_elem;
+
+/* One open group (or the whole pattern) of pr_regex_guard. */
+typedef struct pr_re_group {
+    size_t cost;          /* positions so far */
+    int branch_nullable;  /* every element of the current branch can be empty */
+    int nullable;         /* some finished branch can be empty */
+    int loop;
+    int has_pending;      /* pending: the last element, which a repetition may still modify */
+    pr_re_elem pending;
+} pr_re_group;
+
+static const char *pr_re_flush(pr_re_group *g)
+{
+    if (!g->has_pending)
+        return NULL;
+    g->cost += g->pending.cost;
+    g->branch_nullable = g->branch_nullable && g->pending.nullable;
+    g->loop = g->loop || g->pending.loop;
+    g->has_pending = 0;
+    return g->cost > PR_RE_MAX_COST ? "too large" : NULL;
+}
+
+static const char *pr_re_push(pr_re_group *g, size_t cost, int nullable, int loop)
+{
+    const char *err = pr_re_flush(g);
+    g->pending.cost = cost;
+    g->pending.nullable = nullable;
+    g->pending.loop = loop;
+    g->has_pending = 1;
+    return err;
+}
+
+/* Reads a decimal bound of an interval, saturating well above any limit. */
+static size_t pr_re_bound(const char *re, size_t *j)
+{
+    size_t v = 0;
+    while (pr_is_digit((unsigned char)re[*j])) {
+        if (v <= PR_RE_MAX_COST)
+            v = v * 10 + (size_t)(re[*j] - '0');
+        (*j)++;
+    }
+    return v;
+}
+
+/* Index after a bracket expression starting at re[i] == '['. */
+static size_t pr_re_skip_bracket(const char *re, size_t i)
+{
+    size_t j = i + 1;
+    if (re[j] == '^')
+        j++;
+    if (re[j] == ']')
+        j++;
+    while (re[j] != '\0' && re[j] != ']') {
+        if (re[j] == '[' && (re[j + 1] == ':' || re[j + 1] == '.' || re[j + 1] == '=')) {
+            char kind = re[j + 1];
+            size_t k = j + 2;
+            while (re[k] != '\0' && !(re[k] == kind && re[k + 1] == ']'))
+                k++;
+            j = re[k] != '\0' ? k + 2 : k;
+        } else {
+            j++;
+        }
+    }
+    return re[j] == ']' ? j + 1 : j;
+}
+
+/* glibc's regcomp recurses once per nested group, expands bounded repetition
+ * by copying ("(a{1000}){1000}" is a million positions, "x+" is "xx*"), and
+ * its epsilon-closure work explodes when a repetition wraps an expression
+ * that can match the empty string and itself repeats ("((a*|b*)+){30}" takes
+ * minutes). So before regcomp sees a pattern, this conservative scan refuses
+ * such nesting, groups nested deeper than 64 and patterns that expand to more
+ * than PR_RE_MAX_COST positions. Back-references (a GNU extension to ERE) are
+ * refused because they make matching exponential. */
 static const char *pr_regex_guard(const char *re)
 {
-    size_t sum[PR_RE_MAX_DEPTH + 1];
-    size_t last = 0; /* cost of the atom a following repetition applies to */
+    pr_re_group st[PR_RE_MAX_DEPTH + 1];
     int depth = 0;
-    sum[0] = 0;
-    for (size_t i = 0; re[i] != '\0';) {
+    const char *err = NULL;
+    memset(&st[0], 0, sizeof st[0]);
+    st[0].branch_nullable = 1;
+    for (size_t i = 0; re[i] != '\0' && err == NULL;) {
+        pr_re_group *g = &st[depth];
         char c = re[i];
-        size_t atom = 1;
         if (c == '\\') {
-            if (re[i + 1] >= '1' && re[i + 1] <= '9')
+            char e = re[i + 1];
+            if (e >= '1' && e <= '9')
                 return "back-references are not supported";
-            i += re[i + 1] != '\0' ? 2 : 1;
+            /* GNU anchors match the empty string; other escapes one character. */
+            int anchor = e != '\0' && strchr("<>bB`'", e) != NULL;
+            err = pr_re_push(g, 1, anchor, 0);
+            i += e != '\0' ? 2 : 1;
         } else if (c == '[') {
-            size_t j = i + 1;
-            if (re[j] == '^')
-                j++;
-            if (re[j] == ']')
-                j++;
-            while (re[j] != '\0' && re[j] != ']') {
-                if (re[j] == '[' && (re[j + 1] == ':' || re[j + 1] == '.' || re[j + 1] == '=')) {
-                    char kind = re[j + 1];
-                    size_t k = j + 2;
-                    while (re[k] != '\0' && !(re[k] == kind && re[k + 1] == ']'))
-                        k++;
-                    j = re[k] != '\0' ? k + 2 : k;
-                } else {
-                    j++;
-                }
-            }
-            i = re[j] == ']' ? j + 1 : j;
+            err = pr_re_push(g, 1, 0, 0);
+            i = pr_re_skip_bracket(re, i);
+        } else if (c == '^' || c == '$') {
+            err = pr_re_push(g, 1, 1, 0);
+            i++;
         } else if (c == '(') {
             if (depth >= PR_RE_MAX_DEPTH)
                 return "groups nested deeper than 64";
-            sum[++depth] = 0;
-            last = 0;
+            err = pr_re_flush(g);
+            depth++;
+            memset(&st[depth], 0, sizeof st[depth]);
+            st[depth].branch_nullable = 1;
             i++;
-            continue;
         } else if (c == ')' && depth > 0) {
-            atom = sum[depth--];
-            if (atom == 0)
-                atom = 1;
+            err = pr_re_flush(g);
+            int nullable = g->nullable || g->branch_nullable;
+            size_t cost = g->cost ? g->cost : 1;
+            int loop = g->loop;
+            depth--;
+            if (err == NULL)
+                err = pr_re_push(&st[depth], cost, nullable, loop);
             i++;
         } else if (c == '|') {
-            last = 0;
+            err = pr_re_flush(g);
+            g->nullable = g->nullable || g->branch_nullable;
+            g->branch_nullable = 1;
             i++;
-            continue;
-        } else if (c == '*' || c == '?') {
-            i++;
-            continue;
-        } else if (c == '+' || c == '{') {
-            size_t copies = 2, j = i + 1;
-            if (c == '{') {
-                size_t lo = 0, hi = 0, nd = 0;
-                while (pr_is_digit((unsigned char)re[j]) && nd < 7) {
-                    lo = lo * 10 + (size_t)(re[j++] - '0');
-                    nd++;
-                }
-                hi = lo + 1; /* {n} and {n,} */
+        } else if (c == '*' || c == '+' || c == '?' || c == '{') {
+            size_t j = i + 1, lo = 0, copies = 1;
+            int unbounded = 0;
+            if (c == '*') {
+                unbounded = 1;
+            } else if (c == '+') {
+                lo = 1;
+                copies = 2;
+                unbounded = 1;
+            } else if (c == '{') {
+                lo = pr_re_bound(re, &j);
+                size_t hi = lo;
                 if (re[j] == ',') {
                     j++;
-                    if (pr_is_digit((unsigned char)re[j])) {
-                        hi = 0;
-                        nd = 0;
-                        while (pr_is_digit((unsigned char)re[j]) && nd < 7) {
-                            hi = hi * 10 + (size_t)(re[j++] - '0');
-                            nd++;
-                        }
-                    }
+                    if (pr_is_digit((unsigned char)re[j]))
+                        hi = pr_re_bound(re, &j);
+                    else
+                        unbounded = 1;
                 }
-                if (re[j] != '}') {
-                    /* Not an interval: regcomp decides; count it as an atom. */
-                    sum[depth] += 1;
-                    last = 1;
+                if (re[j] != '}' || !g->has_pending) {
+                    /* Not an interval (or nothing to repeat): regcomp decides;
+                     * count the brace as one character. */
+                    err = pr_re_push(g, 1, 0, 0);
                     i++;
                     continue;
                 }
                 j++;
-                copies = hi > lo ? hi : lo;
+                copies = unbounded ? lo + 1 : (hi > lo ? hi : lo);
                 if (copies == 0)
                     copies = 1;
             }
-            if (last > PR_RE_MAX_COST || copies > PR_RE_MAX_COST ||
-                last * copies > PR_RE_MAX_COST)
+            if (!g->has_pending) {
+                err = pr_re_push(g, 1, 0, 0); /* a leading '*' is literal */
+                i++;
+                continue;
+            }
+            pr_re_elem *e = &g->pending;
+            /* '*' and '?' add one loop or branch; copying operators ('+',
+             * intervals) over an empty-matching loop are what explode. */
+            if ((c == '+' || c == '{') && e->nullable && e->loop)
+                return "nested repetition of an expression that can match the empty string";
+            if (e->cost > PR_RE_MAX_COST || copies > PR_RE_MAX_COST ||
+                e->cost * copies > PR_RE_MAX_COST)
                 return "too large";
-            sum[depth] += last * (copies - 1);
-            last *= copies;
+            e->cost *= copies;
+            e->nullable = e->nullable || lo == 0;
+            e->loop = e->loop || unbounded;
             i = j;
-            if (sum[depth] > PR_RE_MAX_COST)
-                return "too large";
-            continue;
         } else {
+            err = pr_re_push(g, 1, 0, 0);
             i++;
         }
-        sum[depth] += atom;
-        last = atom;
-        if (sum[depth] > PR_RE_MAX_COST)
-            return "too large";
     }
-    return NULL;
+    /* Groups left open are regcomp's error to report; only the size matters. */
+    while (err == NULL && depth >= 0) {
+        err = pr_re_flush(&st[depth]);
+        if (depth > 0 && err == NULL)
+            st[depth - 1].cost += st[depth].cost;
+        if (err == NULL && st[depth > 0 ? depth - 1 : 0].cost > PR_RE_MAX_COST)
+            err = "too large";
+        depth--;
+    }
+    return err;
 }
 
 /* Compiles the string token as the right side of "matches". */

@@ -517,18 +517,40 @@ static bp_status rt_deliver(rt_route *r, bp_instance *sink, rt_item *items, size
     char **reasons = calloc(n ? n : 1, sizeof(*reasons));
     unsigned char *set = calloc(n ? n : 1, 1);
     char **last_reason = calloc(n ? n : 1, sizeof(*last_reason));
+    const bp_envelope **accepted = calloc(n ? n : 1, sizeof(*accepted));
+    const char **acc_src = calloc(n ? n : 1, sizeof(*acc_src));
+    const char **acc_id = calloc(n ? n : 1, sizeof(*acc_id));
     bp_status rc = BP_OK;
     size_t np = 0;
-    if (!pending || !envs || !tickets || !results || !reasons || !set || !last_reason) {
+    if (!pending || !envs || !tickets || !results || !reasons || !set || !last_reason ||
+        !accepted || !acc_src || !acc_id) {
         rc = BP_ERR_NOMEM;
         goto out;
     }
-    for (size_t i = 0; i < n; i++)
-        if (items[i].env)
-            pending[np++] = i;
+    int ledger = (sink->lib->desc.flags & BP_PLUGIN_LEDGER) != 0;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].env == NULL)
+            continue;
+        if (ledger) {
+            /* Applied before a crash, not acked by the source: do not apply twice. */
+            int has = bp_state_ledger_has(r->rt->state, sink->scope,
+                                          bp_envelope_get0_attr(items[i].env, "source"),
+                                          bp_envelope_get0_attr(items[i].env, "id"));
+            if (has < 0) {
+                rc = BP_ERR_IO;
+                goto out;
+            }
+            if (has) {
+                bp_metrics_add(sink->metrics, "ledger_skipped", 1);
+                continue;
+            }
+        }
+        pending[np++] = i;
+    }
     for (int attempt = 0; np > 0; attempt++) {
         bp_write_batch wb = {.envs = envs, .tickets = tickets, .results = results,
                              .reasons = reasons, .set = set, .n = np};
+        size_t n_acc = 0;
         for (size_t k = 0; k < np; k++) {
             envs[k] = items[pending[k]].env;
             tickets[k] = atomic_fetch_add(&r->rt->next_ticket, 1);
@@ -552,6 +574,7 @@ static bp_status rt_deliver(rt_route *r, bp_instance *sink, rt_item *items, size
             size_t idx = pending[k];
             if (res == BP_OK) {
                 bp_metrics_add(sink->metrics, "records_out", 1);
+                accepted[n_acc++] = items[idx].env;
                 free(reason);
             } else if (res == BP_RETRY || res == BP_NOT_CONNECTED) {
                 free(last_reason[idx]);
@@ -576,8 +599,23 @@ static bp_status rt_deliver(rt_route *r, bp_instance *sink, rt_item *items, size
                 }
             }
         }
+        if (ledger && (n_acc > 0 || wb.ckpt_key)) {
+            for (size_t k = 0; k < n_acc; k++) {
+                acc_src[k] = bp_envelope_get0_attr(accepted[k], "source");
+                acc_id[k] = bp_envelope_get0_attr(accepted[k], "id");
+            }
+            bp_status lst = bp_state_ledger_commit(r->rt->state, sink->scope, acc_src, acc_id,
+                                                   n_acc, wb.ckpt_key, wb.ckpt_value);
+            if (lst != BP_OK) {
+                bp_log(BP_LOG_ERROR, sink->name, "cannot record the write-back ledger: %s",
+                       bp_status_str(lst));
+                rc = BP_ERR_IO;
+            }
+        }
+        free(wb.ckpt_key);
+        free(wb.ckpt_value);
         np = still;
-        if (rc == BP_STOPPED)
+        if (rc == BP_STOPPED || rc == BP_ERR_IO)
             goto out;
         if (np == 0)
             break;
@@ -620,6 +658,9 @@ out:
     free(reasons);
     free(set);
     free(last_reason);
+    free(accepted);
+    free(acc_src);
+    free(acc_id);
     return rc;
 }
 
@@ -696,6 +737,9 @@ static void *rt_route_main(void *arg)
         r->failed = 1;
         goto out;
     }
+    /* Ledger entries older than a day belong to records their source acked
+     * long ago: nothing can redeliver them any more. */
+    bp_state_ledger_prune(rt->state, bp_host_api_table.now_ms() - 86400000LL);
     bp_log(BP_LOG_INFO, r->cfg->name, "route started: %s -> %zu transform(s) -> %zu sink(s)",
            r->cfg->from.name, r->n_transforms, r->n_sinks);
     while (!bp_runtime_stopping(rt)) {

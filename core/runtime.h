@@ -58,6 +58,8 @@ struct bp_write_batch {
     char **reasons;
     unsigned char *set;         /* 1 when the plugin set a result */
     size_t n;
+    char *ckpt_key;             /* wb_commit_checkpoint, committed with the ledger */
+    char *ckpt_value;
 };
 
 /* The host-API table handed to every plugin. */

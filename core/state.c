@@ -15,7 +15,14 @@
 struct bp_state {
     sqlite3 *db;
     pthread_mutex_t mu;
+    sqlite3_stmt *ledger_has;     /* prepared once: asked per record */
+    sqlite3_stmt *ledger_put;
+    sqlite3_stmt *ckpt_put;
 };
+
+#define STATE_CKPT_UPSERT                                                            \
+    "INSERT INTO checkpoints VALUES(?1,?2,?3,?4) ON CONFLICT(scope,key)"            \
+    " DO UPDATE SET value=excluded.value, updated_ms=excluded.updated_ms"
 
 static const char state_schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -24,6 +31,10 @@ static const char state_schema[] =
     "CREATE TABLE IF NOT EXISTS dead_letters(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  route TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL, payload BLOB,"
     "  created_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS ledger(sink TEXT NOT NULL, source TEXT NOT NULL,"
+    "  id TEXT NOT NULL, applied_ms INTEGER NOT NULL, PRIMARY KEY(sink, source, id))"
+    "  WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS ledger_age ON ledger(applied_ms);"
     "CREATE TABLE IF NOT EXISTS review_queue(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  route TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL, payload TEXT,"
     "  created_ms INTEGER NOT NULL);";
@@ -120,6 +131,15 @@ bp_status bp_state_open(const char *path, const char *site, bp_state **out, char
         bp_state_close(st);
         return BP_ERR_IO;
     }
+    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM ledger WHERE sink=?1 AND source=?2 AND id=?3",
+                           -1, &st->ledger_has, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO ledger VALUES(?1,?2,?3,?4)", -1,
+                           &st->ledger_put, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, STATE_CKPT_UPSERT, -1, &st->ckpt_put, NULL) != SQLITE_OK) {
+        *errmsg = state_fmt_err(path, "cannot prepare statements", sqlite3_errmsg(st->db));
+        bp_state_close(st);
+        return BP_ERR_IO;
+    }
     *out = st;
     return BP_OK;
 }
@@ -128,6 +148,9 @@ void bp_state_close(bp_state *st)
 {
     if (st == NULL)
         return;
+    sqlite3_finalize(st->ledger_has);
+    sqlite3_finalize(st->ledger_put);
+    sqlite3_finalize(st->ckpt_put);
     sqlite3_close(st->db);
     pthread_mutex_destroy(&st->mu);
     free(st);
@@ -162,9 +185,7 @@ bp_status bp_state_checkpoint_set(bp_state *st, const char *scope, const char *k
 {
     sqlite3_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
-    const char *sql = value ? "INSERT INTO checkpoints VALUES(?1,?2,?3,?4) ON CONFLICT(scope,key)"
-                              " DO UPDATE SET value=excluded.value, updated_ms=excluded.updated_ms"
-                            : "DELETE FROM checkpoints WHERE scope=?1 AND key=?2";
+    const char *sql = value ? STATE_CKPT_UPSERT : "DELETE FROM checkpoints WHERE scope=?1 AND key=?2";
     pthread_mutex_lock(&st->mu);
     if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK) {
         sqlite3_bind_text(q, 1, scope, -1, SQLITE_STATIC);
@@ -230,12 +251,89 @@ int64_t bp_state_count(bp_state *st, const char *table)
     sqlite3_stmt *q = NULL;
     int64_t n = -1;
     if (strcmp(table, "dead_letters") != 0 && strcmp(table, "review_queue") != 0 &&
-        strcmp(table, "checkpoints") != 0)
+        strcmp(table, "checkpoints") != 0 && strcmp(table, "ledger") != 0)
         return -1;
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
     pthread_mutex_lock(&st->mu);
     if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
         n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    return n;
+}
+
+int bp_state_ledger_has(bp_state *st, const char *sink, const char *source, const char *id)
+{
+    int r = -1;
+    pthread_mutex_lock(&st->mu);
+    sqlite3_stmt *q = st->ledger_has;
+    sqlite3_bind_text(q, 1, sink, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, id, -1, SQLITE_STATIC);
+    int s = sqlite3_step(q);
+    if (s == SQLITE_ROW)
+        r = 1;
+    else if (s == SQLITE_DONE)
+        r = 0;
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    pthread_mutex_unlock(&st->mu);
+    return r;
+}
+
+bp_status bp_state_ledger_commit(bp_state *st, const char *sink, const char *const *sources,
+                                 const char *const *ids, size_t n, const char *ckpt_key,
+                                 const char *ckpt_value)
+{
+    bp_status rc = BP_ERR_IO;
+    int64_t now = state_now_ms();
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *q = st->ledger_put;
+        sqlite3_bind_text(q, 1, sink, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, sources[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, ids[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 4, now);
+        int s = sqlite3_step(q);
+        sqlite3_reset(q);
+        if (s != SQLITE_DONE)
+            goto rollback;
+    }
+    if (ckpt_key) {
+        sqlite3_stmt *q = st->ckpt_put;
+        sqlite3_bind_text(q, 1, sink, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, ckpt_key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, ckpt_value ? ckpt_value : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 4, now);
+        int s = sqlite3_step(q);
+        sqlite3_reset(q);
+        if (s != SQLITE_DONE)
+            goto rollback;
+    }
+    if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+        rc = BP_OK;
+        goto out;
+    }
+rollback:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+int64_t bp_state_ledger_prune(bp_state *st, int64_t older_than_ms)
+{
+    sqlite3_stmt *q = NULL;
+    int64_t n = -1;
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_prepare_v2(st->db, "DELETE FROM ledger WHERE applied_ms < ?1", -1, &q, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, older_than_ms);
+        if (sqlite3_step(q) == SQLITE_DONE)
+            n = sqlite3_changes(st->db);
+    }
     sqlite3_finalize(q);
     pthread_mutex_unlock(&st->mu);
     return n;

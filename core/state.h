@@ -28,6 +28,19 @@ bp_status bp_state_dead_letter(bp_state *st, const char *route, const char *stag
 bp_status bp_state_park_review(bp_state *st, const char *route, const char *stage,
                                const char *reason, const char *payload);
 
+/* Write-back ledger: which records a sink has applied, so a record redelivered
+ * after a crash is not applied twice. ledger_has: 1 when (sink, source, id) is
+ * recorded, 0 when not, -1 on error. ledger_commit: records n entries and,
+ * when ckpt_key is not NULL, the sink's checkpoint (scope = sink) in ONE
+ * transaction: durable and atomic on BP_OK. */
+int bp_state_ledger_has(bp_state *st, const char *sink, const char *source, const char *id);
+bp_status bp_state_ledger_commit(bp_state *st, const char *sink, const char *const *sources,
+                                 const char *const *ids, size_t n, const char *ckpt_key,
+                                 const char *ckpt_value);
+/* Deletes ledger entries applied before older_than_ms (wall clock); their
+ * sources acked them long ago. Returns the number deleted or -1. */
+int64_t bp_state_ledger_prune(bp_state *st, int64_t older_than_ms);
+
 /* Counts, for status output and tests. -1 on error. */
 int64_t bp_state_count(bp_state *st, const char *table);
 

@@ -91,6 +91,7 @@ static const struct bp_plugin file_plugin = {
     .ack = file_ack,
     .write = file_write,
     .destroy = file_destroy,
+    .flags = BP_PLUGIN_LEDGER,
 };
 
 BP_EXPORT const struct bp_plugin *bp_plugin_entry(void)

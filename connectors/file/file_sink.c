@@ -1,16 +1,74 @@
 /* The file sink: appends one line per record (the data as JSON, or the whole
- * CloudEvent) with one write per batch, then fsync, so BP_OK means durable. */
+ * CloudEvent) with one write per batch, then fsync, so BP_OK means durable.
+ *
+ * Exactly once across crashes ("transactional by offset"): after each batch the
+ * file's length is committed through wb_commit_checkpoint, in the same state
+ * transaction as the core's write-back ledger entries for the batch. On start,
+ * bytes beyond the committed length — a batch written but not committed when
+ * the process died — are cut off; the records are then redelivered by their
+ * source and written again, and records the ledger already holds are skipped. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "file.h"
 
 struct fsnk {
     int fd;
+    long long len;     /* committed length, then the length after each write */
 };
+
+#define FK_CKPT "committed_len"
+
+/* Opens the file and cuts off what a crash left uncommitted. */
+static bp_status fk_open(file_conn *self)
+{
+    const struct bp_host_api *api = self->api;
+    int fd = open(self->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        api->log(self->inst, BP_LOG_ERROR, "cannot open %s: %s", self->path, strerror(errno));
+        return BP_RETRY;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return BP_RETRY;
+    }
+    long long len = (long long)st.st_size;
+    char *val = NULL;
+    if (api->checkpoint_get(self->inst, FK_CKPT, &val) == BP_OK) {
+        long long committed = strtoll(val, NULL, 10);
+        if (len > committed) {
+            api->log(self->inst, BP_LOG_WARN,
+                     "%s: cutting %lld uncommitted byte(s) left by an interrupted run; their "
+                     "records are redelivered", self->path, len - committed);
+            if (ftruncate(fd, (off_t)committed) != 0) {
+                api->log(self->inst, BP_LOG_ERROR, "cannot truncate %s: %s", self->path,
+                         strerror(errno));
+                api->free(val);
+                close(fd);
+                return BP_RETRY;
+            }
+            len = committed;
+        } else if (len < committed) {
+            api->log(self->inst, BP_LOG_WARN,
+                     "%s is shorter (%lld) than committed (%lld): rotated or truncated by "
+                     "someone else; appending", self->path, len, committed);
+        }
+    }
+    api->free(val);
+    if ((self->snk = calloc(1, sizeof(fsnk))) == NULL) {
+        close(fd);
+        return BP_ERR_NOMEM;
+    }
+    self->snk->fd = fd;
+    self->snk->len = len;
+    return BP_OK;
+}
 
 typedef struct {
     char *p;
@@ -38,16 +96,9 @@ bp_status file_sink_write(file_conn *self, bp_write_batch *wb)
 {
     const struct bp_host_api *api = self->api;
     if (self->snk == NULL) {
-        int fd = open(self->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            api->log(self->inst, BP_LOG_ERROR, "cannot open %s: %s", self->path, strerror(errno));
-            return BP_RETRY;
-        }
-        if ((self->snk = calloc(1, sizeof(fsnk))) == NULL) {
-            close(fd);
-            return BP_ERR_NOMEM;
-        }
-        self->snk->fd = fd;
+        bp_status st = fk_open(self);
+        if (st != BP_OK)
+            return st;
     }
     fk_buf b = {0};
     size_t n = api->wb_count(wb);
@@ -80,6 +131,10 @@ bp_status file_sink_write(file_conn *self, bp_write_batch *wb)
             api->log(self->inst, BP_LOG_ERROR, "write to %s failed: %s", self->path,
                      strerror(errno));
             free(b.p);
+            /* Cut the partial batch: the retry writes it whole. */
+            if (ftruncate(self->snk->fd, (off_t)self->snk->len) != 0)
+                api->log(self->inst, BP_LOG_ERROR, "cannot truncate %s: %s", self->path,
+                         strerror(errno));
             return BP_RETRY;
         }
         done += (size_t)w;
@@ -87,8 +142,14 @@ bp_status file_sink_write(file_conn *self, bp_write_batch *wb)
     free(b.p);
     if (self->fsync && fdatasync(self->snk->fd) != 0) {
         api->log(self->inst, BP_LOG_ERROR, "fsync of %s failed: %s", self->path, strerror(errno));
+        if (ftruncate(self->snk->fd, (off_t)self->snk->len) != 0)
+            api->log(self->inst, BP_LOG_ERROR, "cannot truncate %s", self->path);
         return BP_RETRY;
     }
+    self->snk->len += (long long)done;
+    char val[32];
+    snprintf(val, sizeof(val), "%lld", self->snk->len);
+    api->wb_commit_checkpoint(wb, FK_CKPT, val);
     return BP_OK;
 }
 

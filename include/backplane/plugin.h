@@ -213,10 +213,26 @@ struct bp_host_api {
 
     /* Syntax check of an envelope path (bp_path_check): BP_OK or BP_ERR_PARSE. */
     bp_status (*path_check)(const char *path);
+
+    /* Sinks with BP_PLUGIN_LEDGER: inside write(), ask the core to store this
+     * instance's checkpoint key=value in the same state-store transaction as the
+     * ledger entries of the records accepted by this write (e.g. the file sink's
+     * committed length). Copied; the last call of a write wins. */
+    void (*wb_commit_checkpoint)(bp_write_batch *wb, const char *key, const char *value);
 };
 
 #define BP_HOST_HAS(api, field) \
     ((api) != NULL && offsetof(struct bp_host_api, field) < (api)->size && (api)->field != NULL)
+
+/* Descriptor flags (struct bp_plugin.flags). */
+enum bp_plugin_flag {
+    /* Sink: the core keeps a write-back ledger for this sink. A record whose
+     * (source, id) the ledger holds is not written again after a crash (the
+     * core reports it BP_OK without calling write); records the sink accepts
+     * are recorded atomically with its wb_commit_checkpoint. For sinks whose
+     * peer is not idempotent (append to a file, INSERT without a key). */
+    BP_PLUGIN_LEDGER = 1u << 0
+};
 
 /* ---- the descriptor ---------------------------------------------------- */
 
@@ -271,6 +287,9 @@ struct bp_plugin {
 
     /* Frees self. Called once for every instance that init created. */
     void (*destroy)(void *self);
+
+    /* enum bp_plugin_flag bits (0 for plugins built before this field). */
+    uint32_t flags;
 };
 
 /* Put first in a descriptor: .BP_PLUGIN_HEADER would not parse, so use

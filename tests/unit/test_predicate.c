@@ -496,6 +496,22 @@ static void test_regex_errors(void)
     check_err("x matches '(a{100}){200}'", "invalid regular expression: too large", 11);
     check_err("x matches '((((((((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+'",
               "invalid regular expression: too large", 11);
+    check_err("x matches 'x{2001}'", "invalid regular expression: too large", 11);
+    check_err("x matches 'x{2000}'", "", 0);
+    check_err("x matches '(ab|cd){200,}y{1196}'", "", 0);        /* 4 * 201 + 1196 */
+    check_err("x matches '(ab|cd){200,}y{1197}'", "invalid regular expression: too large", 11);
+    check_err("x == 1 or x matches '(a*)+'",
+              "invalid regular expression: nested repetition of an expression that can "
+              "match the empty string", 21);
+    check_err("x matches '((a*|b*|c*)+){30}'",
+              "invalid regular expression: nested repetition of an expression that can "
+              "match the empty string", 11);
+    check_err("x matches 'a*{2}'",
+              "invalid regular expression: nested repetition of an expression that can "
+              "match the empty string", 11);
+    check_err("x matches '^foo(.*)?$'", "", 0);
+    check_err("x matches '(a*)*b**'", "", 0);
+    check_err("x matches '(a?){10}(\\s*,[0-9]+)+'", "", 0);
     check_err("x matches '[0-9]{4}-[0-9]{2}-[0-9]{2}T(a|b){1,3}'", "", 0);
     check_err("x matches '[(((]\\(\\)[[:alpha:]]'", "", 0);
 
