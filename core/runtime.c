@@ -720,6 +720,31 @@ out:
     return rc;
 }
 
+bp_status bp_runtime_replay(bp_runtime *rt, const char *route, bp_envelope *env)
+{
+    rt_route *r = NULL;
+    for (size_t i = 0; i < rt->n_routes; i++)
+        if (strcmp(rt->routes[i].cfg->name, route) == 0 && !rt->routes[i].disabled)
+            r = &rt->routes[i];
+    if (r == NULL) {
+        bp_envelope_unref(env);
+        return BP_ERR_NOT_FOUND;
+    }
+    bp_status st = rt_transform(r, &env);
+    if (st != BP_OK) {
+        bp_envelope_unref(env);
+        return st;
+    }
+    rt_item item = {.env = env};
+    double dead_before = bp_metrics_get(r->metrics, "dead_lettered");
+    for (size_t s = 0; s < r->n_sinks && st == BP_OK; s++)
+        st = rt_deliver(r, r->sinks[s], &item, 1);
+    bp_envelope_unref(env);
+    if (st != BP_OK)
+        return st == BP_STOPPED ? BP_RETRY : st;
+    return bp_metrics_get(r->metrics, "dead_lettered") > dead_before ? BP_REJECT : BP_OK;
+}
+
 static void *rt_route_main(void *arg)
 {
     rt_route *r = arg;

@@ -338,3 +338,127 @@ int64_t bp_state_ledger_prune(bp_state *st, int64_t older_than_ms)
     pthread_mutex_unlock(&st->mu);
     return n;
 }
+
+void bp_dead_letter_clear(bp_dead_letter *dl)
+{
+    free(dl->route);
+    free(dl->stage);
+    free(dl->reason);
+    free(dl->payload);
+    memset(dl, 0, sizeof(*dl));
+}
+
+static char *state_col_dup(sqlite3_stmt *q, int col)
+{
+    const unsigned char *t = sqlite3_column_text(q, col);
+    return strdup(t ? (const char *)t : "");
+}
+
+/* Fills dl from a row of SELECT seq,route,stage,reason,created_ms[,payload]. */
+static int state_row_to_dl(sqlite3_stmt *q, int with_payload, bp_dead_letter *dl)
+{
+    memset(dl, 0, sizeof(*dl));
+    dl->seq = sqlite3_column_int64(q, 0);
+    dl->route = state_col_dup(q, 1);
+    dl->stage = state_col_dup(q, 2);
+    dl->reason = state_col_dup(q, 3);
+    dl->created_ms = sqlite3_column_int64(q, 4);
+    if (with_payload) {
+        int n = sqlite3_column_bytes(q, 5);
+        const void *b = sqlite3_column_blob(q, 5);
+        dl->payload = malloc((size_t)n + 1);
+        if (dl->payload) {
+            if (n)
+                memcpy(dl->payload, b, (size_t)n);
+            dl->payload[n] = '\0';
+            dl->payload_len = (size_t)n;
+        }
+    }
+    return dl->route && dl->stage && dl->reason && (!with_payload || dl->payload);
+}
+
+bp_status bp_state_dlq_foreach(bp_state *st, const char *route, int with_payload,
+                               int (*fn)(const bp_dead_letter *dl, void *ud), void *ud)
+{
+    sqlite3_stmt *q = NULL;
+    bp_status rc = BP_ERR_IO;
+    /* Rows are copied out one at a time so fn may call back into the store
+     * (replay deletes what it delivered) without holding the lock. */
+    int64_t after = -1;
+    for (;;) {
+        bp_dead_letter dl;
+        int got = 0;
+        pthread_mutex_lock(&st->mu);
+        if (sqlite3_prepare_v2(st->db,
+                               "SELECT seq,route,stage,reason,created_ms,payload FROM dead_letters"
+                               " WHERE seq > ?1 AND (?2 IS NULL OR route = ?2) ORDER BY seq LIMIT 1",
+                               -1, &q, NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(q, 1, after);
+            if (route)
+                sqlite3_bind_text(q, 2, route, -1, SQLITE_STATIC);
+            int s = sqlite3_step(q);
+            if (s == SQLITE_ROW)
+                got = state_row_to_dl(q, with_payload, &dl) ? 1 : -1;
+            else if (s != SQLITE_DONE)
+                got = -1;
+        } else {
+            got = -1;
+        }
+        sqlite3_finalize(q);
+        q = NULL;
+        pthread_mutex_unlock(&st->mu);
+        if (got <= 0) {
+            if (got < 0)
+                bp_dead_letter_clear(&dl);
+            rc = got == 0 ? BP_OK : BP_ERR_IO;
+            break;
+        }
+        after = dl.seq;
+        int stop = fn(&dl, ud);
+        bp_dead_letter_clear(&dl);
+        if (stop) {
+            rc = BP_OK;
+            break;
+        }
+    }
+    return rc;
+}
+
+bp_status bp_state_dlq_get(bp_state *st, int64_t seq, bp_dead_letter *out)
+{
+    sqlite3_stmt *q = NULL;
+    bp_status rc = BP_ERR_IO;
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT seq,route,stage,reason,created_ms,payload FROM dead_letters"
+                           " WHERE seq = ?1", -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, seq);
+        int s = sqlite3_step(q);
+        if (s == SQLITE_ROW)
+            rc = state_row_to_dl(q, 1, out) ? BP_OK : BP_ERR_NOMEM;
+        else if (s == SQLITE_DONE)
+            rc = BP_ERR_NOT_FOUND;
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    if (rc != BP_OK)
+        bp_dead_letter_clear(out);
+    return rc;
+}
+
+bp_status bp_state_dlq_delete(bp_state *st, int64_t seq)
+{
+    sqlite3_stmt *q = NULL;
+    bp_status rc = BP_ERR_IO;
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_prepare_v2(st->db, "DELETE FROM dead_letters WHERE seq = ?1", -1, &q, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, seq);
+        if (sqlite3_step(q) == SQLITE_DONE)
+            rc = sqlite3_changes(st->db) ? BP_OK : BP_ERR_NOT_FOUND;
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}

@@ -41,6 +41,25 @@ bp_status bp_state_ledger_commit(bp_state *st, const char *sink, const char *con
  * sources acked them long ago. Returns the number deleted or -1. */
 int64_t bp_state_ledger_prune(bp_state *st, int64_t older_than_ms);
 
+/* One dead letter. Strings and payload are malloc'ed (bp_dead_letter_clear). */
+typedef struct bp_dead_letter {
+    int64_t seq;
+    char *route, *stage, *reason;
+    char *payload;
+    size_t payload_len;
+    int64_t created_ms;
+} bp_dead_letter;
+
+void bp_dead_letter_clear(bp_dead_letter *dl);
+/* Calls fn for each dead letter (oldest first), of route only when route is
+ * not NULL; with_payload 0 leaves payload NULL. Stops when fn returns non-zero. */
+bp_status bp_state_dlq_foreach(bp_state *st, const char *route, int with_payload,
+                               int (*fn)(const bp_dead_letter *dl, void *ud), void *ud);
+/* One entry by seq: BP_ERR_NOT_FOUND when there is none. */
+bp_status bp_state_dlq_get(bp_state *st, int64_t seq, bp_dead_letter *out);
+/* Deletes one entry: BP_ERR_NOT_FOUND when there is none. */
+bp_status bp_state_dlq_delete(bp_state *st, int64_t seq);
+
 /* Counts, for status output and tests. -1 on error. */
 int64_t bp_state_count(bp_state *st, const char *table);
 

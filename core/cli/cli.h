@@ -31,6 +31,9 @@ typedef struct cli_spec {
     int *flag_set;
     const char *value_opt;       /* an optional option with a value, e.g. "--doc" */
     const char **value;
+    const char **rest;           /* positionals after SITE, when not NULL */
+    int max_rest;
+    int *n_rest;
 } cli_spec;
 
 /* Parses argv (argv[0] is the command), applies the log options.
@@ -45,5 +48,6 @@ bp_registry *cli_registry(const cli_common *c);
 int cmd_run(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
+int cmd_dlq(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static void usage(FILE *f)
             "  check SITE      validate a site file (schemas, predicates, plugins) without\n"
             "                  connecting anywhere; lists every error with file:line:col\n"
             "  plugins         list installed plugins; --doc NAME prints a plugin's options\n"
+            "  dlq             list, show, replay or drop a site's dead letters\n"
             "\n"
             "options:\n"
             "  --version       print the version and ABI and exit\n"
@@ -99,6 +100,10 @@ int cli_parse(const cli_spec *spec, int argc, char **argv, cli_common *c, const 
             *spec->value = argv[++i];
             continue;
         }
+        if (a[0] != '-' && spec->site && *site && spec->rest && *spec->n_rest < spec->max_rest) {
+            spec->rest[(*spec->n_rest)++] = a;
+            continue;
+        }
         if (a[0] == '-' || !spec->site || *site) {
             fprintf(stderr, "backplane %s: unexpected argument '%s'\n", spec->cmd, a);
             spec->usage(stderr);
@@ -160,6 +165,8 @@ int main(int argc, char **argv)
         return cmd_check(argc - 1, argv + 1);
     if (strcmp(cmd, "plugins") == 0)
         return cmd_plugins(argc - 1, argv + 1);
+    if (strcmp(cmd, "dlq") == 0)
+        return cmd_dlq(argc - 1, argv + 1);
     fprintf(stderr, "backplane: unknown command '%s' (try --help)\n", cmd);
     return BP_EXIT_USAGE;
 }

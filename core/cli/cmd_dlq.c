@@ -1,0 +1,268 @@
+/* backplane dlq list|show|replay|drop: the dead letters of a site. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "diag.h"
+#include "runtime.h"
+#include "site.h"
+#include "state.h"
+
+static void dlq_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: backplane dlq list SITE [--route R]\n"
+            "       backplane dlq show SITE SEQ\n"
+            "       backplane dlq replay SITE (SEQ... | --all) [--route R] [--plugin-dir DIR]...\n"
+            "       backplane dlq drop SITE (SEQ... | --all) [--route R]\n"
+            "Dead letters are records that failed permanently or ran out of retries, with\n"
+            "the stage and the reason, kept in the site's state file.\n"
+            "replay sends each back through its route's transforms, review gate and sinks\n"
+            "(sinks with a write-back ledger skip records they already applied); delivered,\n"
+            "parked or dropped entries are removed, entries that fail again are\n"
+            "dead-lettered anew. Raw input that never became an envelope cannot be\n"
+            "replayed: fix it at the source, or drop it.\n"
+            "exit: 0 ok, 1 site invalid or an entry not found or not replayable, 2 usage\n");
+}
+
+typedef struct {
+    int all;
+    const char *route;
+    int64_t now_ms;
+} dlq_list_ctx;
+
+static int dlq_print_row(const bp_dead_letter *dl, void *ud)
+{
+    dlq_list_ctx *c = ud;
+    int64_t age = (c->now_ms - dl->created_ms) / 1000;
+    char agebuf[32];
+    if (age < 120)
+        snprintf(agebuf, sizeof(agebuf), "%llds", (long long)age);
+    else if (age < 7200)
+        snprintf(agebuf, sizeof(agebuf), "%lldm", (long long)(age / 60));
+    else
+        snprintf(agebuf, sizeof(agebuf), "%lldh", (long long)(age / 3600));
+    printf("%-6lld %-16s %-24s %-6s %s\n", (long long)dl->seq, dl->route, dl->stage, agebuf,
+           dl->reason);
+    return 0;
+}
+
+/* Whether a payload is an envelope (JSON) rather than raw input. */
+static bp_envelope *dlq_envelope(const bp_dead_letter *dl)
+{
+    bp_envelope *env = NULL;
+    if (bp_envelope_from_json(dl->payload, dl->payload_len, &env, NULL) != BP_OK)
+        return NULL;
+    return env;
+}
+
+static int dlq_parse_seq(const char *s, int64_t *out)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v <= 0)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+typedef struct {
+    bp_runtime *rt;
+    bp_state *st;
+    int replay;          /* else drop */
+    int failed;
+    int done;
+} dlq_act_ctx;
+
+static int dlq_act_one(dlq_act_ctx *c, const bp_dead_letter *dl)
+{
+    if (!c->replay) {
+        if (bp_state_dlq_delete(c->st, dl->seq) != BP_OK) {
+            fprintf(stderr, "dlq: entry %lld: cannot delete\n", (long long)dl->seq);
+            c->failed++;
+            return 0;
+        }
+        printf("%lld dropped\n", (long long)dl->seq);
+        c->done++;
+        return 0;
+    }
+    bp_envelope *env = dlq_envelope(dl);
+    if (env == NULL) {
+        fprintf(stderr, "dlq: entry %lld holds raw input, not an envelope (%s): fix it at the "
+                        "source, or drop it\n", (long long)dl->seq, dl->reason);
+        c->failed++;
+        return 0;
+    }
+    bp_status st = bp_runtime_replay(c->rt, dl->route, env);
+    const char *what = st == BP_OK       ? "delivered"
+                       : st == BP_DROP   ? "dropped by a transform"
+                       : st == BP_REVIEW ? "parked for review"
+                       : st == BP_REJECT ? "failed again (dead-lettered anew)"
+                                         : NULL;
+    if (what == NULL) {
+        fprintf(stderr, "dlq: entry %lld: %s%s\n", (long long)dl->seq,
+                st == BP_ERR_NOT_FOUND ? "the site has no route " : bp_status_str(st),
+                st == BP_ERR_NOT_FOUND ? dl->route : "");
+        c->failed++;
+        return st == BP_ERR_IO;   /* stop on a state-store failure */
+    }
+    /* The old entry goes in every resolved case: a new failure has its own entry. */
+    if (bp_state_dlq_delete(c->st, dl->seq) != BP_OK) {
+        fprintf(stderr, "dlq: entry %lld: replayed but cannot delete the entry\n",
+                (long long)dl->seq);
+        c->failed++;
+        return 1;
+    }
+    printf("%lld %s\n", (long long)dl->seq, what);
+    if (st != BP_OK)
+        c->failed += st == BP_REJECT;
+    c->done++;
+    return 0;
+}
+
+/* Collects entry numbers first: replay adds new entries for records that fail
+ * again, and those must not be replayed in the same pass. */
+typedef struct {
+    int64_t *seqs;
+    size_t n, cap;
+} dlq_seq_list;
+
+static int dlq_collect(const bp_dead_letter *dl, void *ud)
+{
+    dlq_seq_list *l = ud;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        int64_t *s = realloc(l->seqs, cap * sizeof(*s));
+        if (s == NULL)
+            return 1;
+        l->seqs = s;
+        l->cap = cap;
+    }
+    l->seqs[l->n++] = dl->seq;
+    return 0;
+}
+
+int cmd_dlq(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+        dlq_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? BP_EXIT_USAGE : BP_EXIT_OK;
+    }
+    const char *verb = argv[1];
+    int is_list = strcmp(verb, "list") == 0, is_show = strcmp(verb, "show") == 0;
+    int is_replay = strcmp(verb, "replay") == 0, is_drop = strcmp(verb, "drop") == 0;
+    if (!is_list && !is_show && !is_replay && !is_drop) {
+        fprintf(stderr, "backplane dlq: unknown action '%s' (list, show, replay, drop)\n", verb);
+        return BP_EXIT_USAGE;
+    }
+    cli_common c = {0};
+    const char *path = NULL, *route = NULL;
+    const char *rest[256];
+    int n_rest = 0, all = 0;
+    const cli_spec spec = {.cmd = "dlq", .usage = dlq_usage, .site = 1, .flag = "--all",
+                           .flag_set = &all, .value_opt = "--route", .value = &route,
+                           .rest = rest, .max_rest = 256, .n_rest = &n_rest};
+    int r = cli_parse(&spec, argc - 1, argv + 1, &c, &path);
+    if (r != 0)
+        return r > 0 ? BP_EXIT_OK : BP_EXIT_USAGE;
+    if ((is_show && n_rest != 1) || (is_list && (n_rest || all)) ||
+        ((is_replay || is_drop) && (n_rest == 0) == !all)) {
+        dlq_usage(stderr);
+        return BP_EXIT_USAGE;
+    }
+    int64_t seqs[256];
+    for (int i = 0; i < n_rest; i++) {
+        if (!dlq_parse_seq(rest[i], &seqs[i])) {
+            fprintf(stderr, "backplane dlq: '%s' is not an entry number\n", rest[i]);
+            return BP_EXIT_USAGE;
+        }
+    }
+
+    bp_diags d = {0};
+    bp_site *site = NULL;
+    bp_registry *reg = NULL;
+    bp_runtime *rt = NULL;
+    bp_state *st = NULL;
+    int rc = BP_EXIT_INVALID;
+    if (bp_site_load(path, &site, &d) != BP_OK)
+        goto out;
+    if (is_replay) {
+        if ((reg = cli_registry(&c)) == NULL || bp_site_check(site, reg, &d) != BP_OK ||
+            bp_runtime_new(site, reg, 1, &rt, &d) != BP_OK)
+            goto out;
+        st = bp_runtime_state(rt);
+    } else {
+        char *err = NULL;
+        if (bp_state_open(site->state_path, site->name, &st, &err) != BP_OK) {
+            bp_diags_add(&d, NULL, 0, 0, "%s", err ? err : "cannot open the state file");
+            free(err);
+            goto out;
+        }
+    }
+    rc = BP_EXIT_OK;
+    if (is_list) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        dlq_list_ctx lc = {.route = route, .now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000};
+        printf("%-6s %-16s %-24s %-6s %s\n", "SEQ", "ROUTE", "STAGE", "AGE", "REASON");
+        if (bp_state_dlq_foreach(st, route, 0, dlq_print_row, &lc) != BP_OK)
+            rc = BP_EXIT_RUNTIME;
+    } else if (is_show) {
+        bp_dead_letter dl;
+        if (bp_state_dlq_get(st, seqs[0], &dl) != BP_OK) {
+            fprintf(stderr, "backplane dlq: no entry %lld\n", (long long)seqs[0]);
+            rc = BP_EXIT_INVALID;
+        } else {
+            printf("seq:    %lld\nroute:  %s\nstage:  %s\nreason: %s\n", (long long)dl.seq,
+                   dl.route, dl.stage, dl.reason);
+            bp_envelope *env = dlq_envelope(&dl);
+            if (env) {
+                char *pretty = bp_envelope_to_json(env, BP_SER_FULL | BP_SER_PRETTY);
+                printf("envelope:\n%s\n", pretty ? pretty : dl.payload);
+                free(pretty);
+                bp_envelope_unref(env);
+            } else {
+                printf("raw input (%zu bytes):\n%s\n", dl.payload_len, dl.payload);
+            }
+            bp_dead_letter_clear(&dl);
+        }
+    } else {
+        dlq_act_ctx ac = {.rt = rt, .st = st, .replay = is_replay};
+        dlq_seq_list list = {0};
+        if (all)
+            bp_state_dlq_foreach(st, route, 0, dlq_collect, &list);
+        size_t count = all ? list.n : (size_t)n_rest;
+        for (size_t i = 0; i < count; i++) {
+            int64_t seq = all ? list.seqs[i] : seqs[i];
+            bp_dead_letter dl;
+            if (bp_state_dlq_get(st, seq, &dl) != BP_OK) {
+                fprintf(stderr, "backplane dlq: no entry %lld\n", (long long)seq);
+                ac.failed++;
+                continue;
+            }
+            int stop = 0;
+            if (route == NULL || strcmp(route, dl.route) == 0)
+                stop = dlq_act_one(&ac, &dl);
+            bp_dead_letter_clear(&dl);
+            if (stop)
+                break;
+        }
+        free(list.seqs);
+        printf("%d entr%s %s, %d not resolved\n", ac.done, ac.done == 1 ? "y" : "ies",
+               is_replay ? "replayed" : "dropped", ac.failed);
+        if (ac.failed)
+            rc = BP_EXIT_INVALID;
+    }
+out:
+    bp_diags_print(&d, stderr);
+    bp_diags_free(&d);
+    if (rt)
+        bp_runtime_free(rt);
+    else
+        bp_state_close(st);
+    bp_site_free(site);
+    bp_registry_free(reg);
+    return rc;
+}
