@@ -13,8 +13,10 @@ typedef struct rt_route {
     bp_runtime *rt;
     bp_site_route *cfg;
     bp_instance *source;
-    bp_instance **transforms;
+    bp_instance **transforms;   /* workers × chain: transforms[w * n_chain + t] */
     size_t n_transforms;
+    size_t n_chain;             /* transforms per worker */
+    int workers;
     bp_instance **sinks;
     size_t n_sinks;
     bp_predicate *review_when;
@@ -205,12 +207,22 @@ static bp_status rt_route_init(bp_runtime *rt, rt_route *r, bp_diags *d)
         bp_diags_add(d, NULL, 0, 0, "%s: plugin has no poll callback", what);
         return BP_ERR_UNSUPPORTED;
     }
-    r->transforms = calloc(c->n_through ? c->n_through : 1, sizeof(*r->transforms));
+    /* One chain of transform instances per worker: an instance is only ever
+     * called from one thread at a time (the plugin contract). */
+    r->workers = c->workers > 0 ? c->workers : 1;
+    r->n_chain = c->n_through;
+    r->transforms = calloc(c->n_through ? c->n_through * (size_t)r->workers : 1,
+                           sizeof(*r->transforms));
     r->sinks = calloc(c->n_to ? c->n_to : 1, sizeof(*r->sinks));
     if (r->transforms == NULL || r->sinks == NULL)
         return BP_ERR_NOMEM;
-    for (size_t i = 0; i < c->n_through; i++) {
-        snprintf(name, sizeof(name), "%s/%s#%zu", c->name, c->through[i].name, i + 1);
+    for (size_t k = 0; k < c->n_through * (size_t)r->workers; k++) {
+        size_t i = k % c->n_through, w = k / c->n_through;
+        if (r->workers > 1)
+            snprintf(name, sizeof(name), "%s/%s#%zu@%zu", c->name, c->through[i].name, i + 1,
+                     w + 1);
+        else
+            snprintf(name, sizeof(name), "%s/%s#%zu", c->name, c->through[i].name, i + 1);
         bp_instance *in = rt_instance_new(rt, c->through[i].lib, name, name, NULL);
         if (in == NULL)
             return BP_ERR_NOMEM;
@@ -409,10 +421,10 @@ static int64_t rt_backoff(const bp_site_route *c, int attempt)
 /* Runs the transform chain on one record. Returns BP_OK when it goes on to the
  * sinks (*env updated), or the status that resolved it (DROP/REVIEW/REJECT
  * after handling). A BP_ERR_IO return means the state store failed. */
-static bp_status rt_transform(rt_route *r, bp_envelope **env)
+static bp_status rt_transform(rt_route *r, int worker, bp_envelope **env)
 {
-    for (size_t t = 0; t < r->n_transforms; t++) {
-        bp_instance *in = r->transforms[t];
+    for (size_t t = 0; t < r->n_chain; t++) {
+        bp_instance *in = r->transforms[(size_t)worker * r->n_chain + t];
         bp_status st;
         char *reason = NULL;
         int attempt = 0;
@@ -664,62 +676,6 @@ out:
     return rc;
 }
 
-static void rt_batch_clear(bp_poll_batch *b)
-{
-    for (size_t i = 0; i < b->n; i++) {
-        bp_envelope_unref(b->envs[i]);
-        free(b->reasons[i]);
-        free(b->raw[i]);
-    }
-    b->n = 0;
-}
-
-/* Processes one polled batch end to end. Returns BP_OK when it may be acked. */
-static bp_status rt_process(rt_route *r, bp_poll_batch *b)
-{
-    rt_item *items = calloc(b->n ? b->n : 1, sizeof(*items));
-    bp_status rc = BP_OK;
-    if (items == NULL)
-        return BP_ERR_NOMEM;
-    bp_metrics_add(r->metrics, "records_in", b->n);
-    bp_metrics_add(r->source->metrics, "records_in", b->n);
-    for (size_t i = 0; i < b->n; i++) {
-        if (b->envs[i] == NULL) {
-            rc = rt_dead_letter(r, r->source->name, b->reasons[i], NULL, b->raw[i], b->raw_len[i]);
-            if (rc != BP_OK)
-                goto out;
-            continue;
-        }
-        /* Move, not ref: a second reference would make every transform copy
-         * the envelope (copy-on-write) for nothing. */
-        bp_envelope *env = b->envs[i];
-        b->envs[i] = NULL;
-        bp_status st = rt_transform(r, &env);
-        if (st == BP_OK) {
-            items[i].env = env;
-            continue;
-        }
-        bp_envelope_unref(env);
-        if (st == BP_ERR_IO || st == BP_STOPPED) {
-            rc = st;
-            goto out;
-        }
-    }
-    for (size_t s = 0; s < r->n_sinks; s++) {
-        rc = rt_deliver(r, r->sinks[s], items, b->n);
-        if (rc != BP_OK)
-            goto out;
-    }
-    for (size_t i = 0; i < b->n; i++)
-        if (items[i].env && !items[i].failed_sink)
-            bp_metrics_add(r->metrics, "records_out", 1);
-out:
-    for (size_t i = 0; i < b->n; i++)
-        bp_envelope_unref(items[i].env);
-    free(items);
-    return rc;
-}
-
 bp_status bp_runtime_replay(bp_runtime *rt, const char *route, bp_envelope *env)
 {
     rt_route *r = NULL;
@@ -730,7 +686,7 @@ bp_status bp_runtime_replay(bp_runtime *rt, const char *route, bp_envelope *env)
         bp_envelope_unref(env);
         return BP_ERR_NOT_FOUND;
     }
-    bp_status st = rt_transform(r, &env);
+    bp_status st = rt_transform(r, 0, &env);
     if (st != BP_OK) {
         bp_envelope_unref(env);
         return st;
@@ -745,29 +701,334 @@ bp_status bp_runtime_replay(bp_runtime *rt, const char *route, bp_envelope *env)
     return bp_metrics_get(r->metrics, "dead_lettered") > dead_before ? BP_REJECT : BP_OK;
 }
 
+/* ---- the pipeline -------------------------------------------------------
+ *
+ *   source thread ──▶ worker queue(s) ──▶ transform workers ──▶ sink queue ──▶ sink thread
+ *        ▲                                                                        │
+ *        └──────────── ack, in source order, of the done prefix ◀─────────────────┘
+ *
+ * Every record gets a sequence number when polled. The in-flight window
+ * (sequence numbers polled but not yet acked) is bounded: the source thread
+ * polls only when the window has room, so a slow sink stops polling
+ * (backpressure) and memory stays flat. Records are marked done when
+ * delivered, dropped, parked or dead-lettered; the source thread acks the
+ * contiguous done prefix, so an offset is never committed past a record that
+ * is still in flight. With an order_key, records with equal keys go to the
+ * same worker and keep their order; with one worker, all records do. */
+
+typedef struct rt_rec {
+    bp_envelope *env;          /* NULL for invalid input */
+    uint64_t seq;
+    char *reason;              /* invalid input: why */
+    char *raw;
+    size_t raw_len;
+} rt_rec;
+
+/* A bounded FIFO of records between two stages. */
+typedef struct rt_queue {
+    rt_rec **items;
+    size_t cap, head, n;
+    int closed;
+    pthread_mutex_t mu;
+    pthread_cond_t not_empty, not_full;
+} rt_queue;
+
+static int rt_queue_init(rt_queue *q, size_t cap)
+{
+    memset(q, 0, sizeof(*q));
+    q->items = calloc(cap, sizeof(*q->items));
+    q->cap = cap;
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->not_empty, NULL);
+    pthread_cond_init(&q->not_full, NULL);
+    return q->items != NULL;
+}
+
+static void rt_queue_destroy(rt_queue *q)
+{
+    free(q->items);
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->not_empty);
+    pthread_cond_destroy(&q->not_full);
+}
+
+/* Blocks while the queue is full. Never fails: the window bounds what is pushed. */
+static void rt_queue_push(rt_queue *q, rt_rec *rec)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->n == q->cap)
+        pthread_cond_wait(&q->not_full, &q->mu);
+    q->items[(q->head + q->n) % q->cap] = rec;
+    q->n++;
+    pthread_cond_signal(&q->not_empty);
+    pthread_mutex_unlock(&q->mu);
+}
+
+/* Pops up to max records, waiting for at least one. 0 when closed and empty. */
+static size_t rt_queue_pop(rt_queue *q, rt_rec **out, size_t max)
+{
+    size_t got = 0;
+    pthread_mutex_lock(&q->mu);
+    while (q->n == 0 && !q->closed)
+        pthread_cond_wait(&q->not_empty, &q->mu);
+    while (got < max && q->n > 0) {
+        out[got++] = q->items[q->head];
+        q->head = (q->head + 1) % q->cap;
+        q->n--;
+    }
+    pthread_cond_broadcast(&q->not_full);
+    pthread_mutex_unlock(&q->mu);
+    return got;
+}
+
+static void rt_queue_close(rt_queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->closed = 1;
+    pthread_cond_broadcast(&q->not_empty);
+    pthread_mutex_unlock(&q->mu);
+}
+
+typedef struct rt_pipe {
+    rt_route *r;
+    rt_queue *wq;              /* one queue per worker */
+    rt_queue sq;               /* to the sink thread */
+    size_t window;             /* max records in flight */
+    uint64_t *tokens;          /* window ring: source token of each seq */
+    unsigned char *done;       /* window ring: 1 when resolved */
+    uint64_t next_seq;         /* next sequence number to hand out */
+    uint64_t acked_seq;        /* everything below is acked */
+    pthread_mutex_t mu;        /* guards done[] */
+    pthread_cond_t progress;   /* a record was resolved */
+    atomic_int workers_left;
+    atomic_int broken;         /* a stage failed: stop, ack nothing more */
+    int batch;
+} rt_pipe;
+
+static void rt_rec_free(rt_rec *rec)
+{
+    if (rec == NULL)
+        return;
+    bp_envelope_unref(rec->env);
+    free(rec->reason);
+    free(rec->raw);
+    free(rec);
+}
+
+static void rt_pipe_done(rt_pipe *p, uint64_t seq)
+{
+    pthread_mutex_lock(&p->mu);
+    p->done[seq % p->window] = 1;
+    pthread_cond_signal(&p->progress);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void rt_pipe_fail(rt_pipe *p, const char *why)
+{
+    if (atomic_exchange(&p->broken, 1) == 0)
+        bp_log(BP_LOG_ERROR, p->r->cfg->name,
+               "route stopped: %s (records in flight were not acked and will be redelivered)",
+               why);
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_broadcast(&p->progress);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Acks the contiguous done prefix (source thread only). */
+static void rt_pipe_ack(rt_pipe *p)
+{
+    const struct bp_plugin *src = &p->r->source->lib->desc;
+    uint64_t tokens[1024];
+    for (;;) {
+        size_t n = 0;
+        pthread_mutex_lock(&p->mu);
+        while (n < 1024 && p->acked_seq + n < p->next_seq &&
+               p->done[(p->acked_seq + n) % p->window]) {
+            tokens[n] = p->tokens[(p->acked_seq + n) % p->window];
+            n++;
+        }
+        pthread_mutex_unlock(&p->mu);
+        /* Even after a failure the done prefix is safe to ack: every record in
+         * it was delivered, parked or dead-lettered. */
+        if (n == 0)
+            return;
+        if (src->ack) {
+            bp_status st = src->ack(p->r->source->self, tokens, n);
+            if (st != BP_OK)
+                bp_log(BP_LOG_ERROR, p->r->source->name,
+                       "ack failed: %s (records will be redelivered after a restart)",
+                       bp_status_str(st));
+        }
+        pthread_mutex_lock(&p->mu);
+        for (size_t i = 0; i < n; i++)
+            p->done[(p->acked_seq + i) % p->window] = 0;
+        p->acked_seq += n;
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+typedef struct {
+    rt_pipe *p;
+    int w;
+} rt_worker_arg;
+
+static void *rt_worker_main(void *arg)
+{
+    rt_worker_arg *wa = arg;
+    rt_pipe *p = wa->p;
+    rt_route *r = p->r;
+    rt_rec *recs[64];
+    size_t n;
+    while ((n = rt_queue_pop(&p->wq[wa->w], recs, 64)) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            rt_rec *rec = recs[i];
+            if (atomic_load(&p->broken)) {
+                rt_rec_free(rec);
+                continue;
+            }
+            bp_status st = rt_transform(r, wa->w, &rec->env);
+            if (st == BP_OK) {
+                rt_queue_push(&p->sq, rec);
+                continue;
+            }
+            uint64_t seq = rec->seq;
+            rt_rec_free(rec);
+            if (st == BP_ERR_IO || st == BP_STOPPED)
+                rt_pipe_fail(p, st == BP_ERR_IO ? "the state store failed" : "stopped");
+            else
+                rt_pipe_done(p, seq);   /* dropped, parked or dead-lettered */
+        }
+    }
+    if (atomic_fetch_sub(&p->workers_left, 1) == 1)
+        rt_queue_close(&p->sq);
+    return NULL;
+}
+
+static void *rt_sink_main(void *arg)
+{
+    rt_pipe *p = arg;
+    rt_route *r = p->r;
+    size_t max = (size_t)p->batch;
+    rt_rec **recs = calloc(max, sizeof(*recs));
+    rt_item *items = calloc(max, sizeof(*items));
+    size_t n;
+    if (recs == NULL || items == NULL) {
+        rt_pipe_fail(p, "out of memory");
+        free(recs);
+        free(items);
+        /* Keep draining so that workers never block on a full queue. */
+        rt_rec *one;
+        while (rt_queue_pop(&p->sq, &one, 1) > 0)
+            rt_rec_free(one);
+        return NULL;
+    }
+    while ((n = rt_queue_pop(&p->sq, recs, max)) > 0) {
+        if (atomic_load(&p->broken)) {
+            for (size_t i = 0; i < n; i++)
+                rt_rec_free(recs[i]);
+            continue;
+        }
+        for (size_t i = 0; i < n; i++)
+            items[i] = (rt_item){.env = recs[i]->env};
+        bp_status rc = BP_OK;
+        for (size_t s = 0; s < r->n_sinks && rc == BP_OK; s++)
+            rc = rt_deliver(r, r->sinks[s], items, n);
+        if (rc != BP_OK) {
+            rt_pipe_fail(p, rc == BP_STOPPED ? "stopped during retries" : bp_status_str(rc));
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                if (!items[i].failed_sink)
+                    bp_metrics_add(r->metrics, "records_out", 1);
+                rt_pipe_done(p, recs[i]->seq);
+            }
+        }
+        for (size_t i = 0; i < n; i++)
+            rt_rec_free(recs[i]);
+    }
+    free(recs);
+    free(items);
+    return NULL;
+}
+
+/* Which worker a record goes to: by its order key, else round robin. */
+static int rt_pick_worker(rt_route *r, const bp_envelope *env, uint64_t seq)
+{
+    if (r->workers == 1)
+        return 0;
+    if (r->cfg->order_key == NULL || env == NULL)
+        return (int)(seq % (uint64_t)r->workers);
+    const cJSON *v = bp_envelope_get0_path(env, r->cfg->order_key);
+    uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+    char num[64];
+    const char *key = "";
+    if (cJSON_IsString(v))
+        key = v->valuestring;
+    else if (cJSON_IsNumber(v) && snprintf(num, sizeof(num), "%.17g", v->valuedouble) > 0)
+        key = num;
+    for (const unsigned char *c = (const unsigned char *)key; *c; c++)
+        h = (h ^ *c) * 1099511628211ULL;
+    return (int)(h % (uint64_t)r->workers);
+}
+
 static void *rt_route_main(void *arg)
 {
     rt_route *r = arg;
     bp_runtime *rt = r->rt;
+    const struct bp_plugin *src = &r->source->lib->desc;
     size_t cap = (size_t)r->cfg->batch_size;
+    rt_pipe p = {.r = r, .batch = r->cfg->batch_size};
+    p.window = cap * (size_t)(r->workers + 4);
     bp_poll_batch b = {.src = r->source, .cap = cap};
+    pthread_t *threads = calloc((size_t)r->workers + 1, sizeof(*threads));
+    rt_worker_arg *wargs = calloc((size_t)r->workers, sizeof(*wargs));
+    int n_threads = 0, poll_failures = 0;
     b.envs = calloc(cap, sizeof(*b.envs));
     b.tokens = calloc(cap, sizeof(*b.tokens));
     b.reasons = calloc(cap, sizeof(*b.reasons));
     b.raw = calloc(cap, sizeof(*b.raw));
     b.raw_len = calloc(cap, sizeof(*b.raw_len));
-    int poll_failures = 0;
-    const struct bp_plugin *src = &r->source->lib->desc;
-    if (!b.envs || !b.tokens || !b.reasons || !b.raw || !b.raw_len) {
-        r->failed = 1;
-        goto out;
+    p.tokens = calloc(p.window, sizeof(*p.tokens));
+    p.done = calloc(p.window, 1);
+    p.wq = calloc((size_t)r->workers, sizeof(*p.wq));
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.progress, NULL);
+    atomic_init(&p.workers_left, r->workers);
+    atomic_init(&p.broken, 0);
+    int ok = threads && wargs && b.envs && b.tokens && b.reasons && b.raw && b.raw_len &&
+             p.tokens && p.done && p.wq && rt_queue_init(&p.sq, cap * 2);
+    for (int w = 0; ok && w < r->workers; w++)
+        ok = rt_queue_init(&p.wq[w], cap);
+    for (int w = 0; ok && w < r->workers; w++) {
+        wargs[w] = (rt_worker_arg){.p = &p, .w = w};
+        ok = pthread_create(&threads[n_threads], NULL, rt_worker_main, &wargs[w]) == 0;
+        n_threads += ok;
+    }
+    if (ok) {
+        ok = pthread_create(&threads[n_threads], NULL, rt_sink_main, &p) == 0;
+        n_threads += ok;
     }
     /* Ledger entries older than a day belong to records their source acked
      * long ago: nothing can redeliver them any more. */
     bp_state_ledger_prune(rt->state, bp_host_api_table.now_ms() - 86400000LL);
-    bp_log(BP_LOG_INFO, r->cfg->name, "route started: %s -> %zu transform(s) -> %zu sink(s)",
-           r->cfg->from.name, r->n_transforms, r->n_sinks);
-    while (!bp_runtime_stopping(rt)) {
+    if (!ok) {
+        r->failed = 1;
+        rt_pipe_fail(&p, "cannot start the route's threads");
+    } else {
+        bp_log(BP_LOG_INFO, r->cfg->name,
+               "route started: %s -> %zu transform(s) x %d worker(s) -> %zu sink(s)",
+               r->cfg->from.name, r->n_chain, r->workers, r->n_sinks);
+    }
+    while (ok && !bp_runtime_stopping(rt) && !atomic_load(&p.broken)) {
+        rt_pipe_ack(&p);
+        /* Backpressure: poll only when a whole batch fits in the window. */
+        pthread_mutex_lock(&p.mu);
+        while (p.next_seq - p.acked_seq + cap > p.window && !atomic_load(&p.broken) &&
+               !p.done[p.acked_seq % p.window])
+            pthread_cond_wait(&p.progress, &p.mu);
+        int full = p.next_seq - p.acked_seq + cap > p.window;
+        pthread_mutex_unlock(&p.mu);
+        if (full)
+            continue;   /* something completed: ack it first */
         bp_status st = src->poll(r->source->self, &b, 200);
         if (b.n == 0) {
             if (st == BP_EOF)
@@ -783,29 +1044,62 @@ static void *rt_route_main(void *arg)
             continue;
         }
         poll_failures = 0;
-        bp_status pr = rt_process(r, &b);
-        if (pr == BP_OK && src->ack) {
-            bp_status ast = src->ack(r->source->self, b.tokens, b.n);
-            if (ast != BP_OK)
-                bp_log(BP_LOG_ERROR, r->source->name,
-                       "ack failed: %s (records will be redelivered after a restart)",
-                       bp_status_str(ast));
+        bp_metrics_add(r->metrics, "records_in", b.n);
+        bp_metrics_add(r->source->metrics, "records_in", b.n);
+        for (size_t i = 0; i < b.n; i++) {
+            uint64_t seq = p.next_seq++;
+            pthread_mutex_lock(&p.mu);
+            p.tokens[seq % p.window] = b.tokens[i];
+            p.done[seq % p.window] = 0;
+            pthread_mutex_unlock(&p.mu);
+            if (b.envs[i] == NULL) {
+                /* Input that never became an envelope: dead-letter it here. */
+                if (rt_dead_letter(r, r->source->name, b.reasons[i], NULL, b.raw[i],
+                                   b.raw_len[i]) != BP_OK)
+                    rt_pipe_fail(&p, "the state store failed");
+                else
+                    rt_pipe_done(&p, seq);
+                free(b.reasons[i]);
+                free(b.raw[i]);
+                continue;
+            }
+            rt_rec *rec = calloc(1, sizeof(*rec));
+            if (rec == NULL) {
+                bp_envelope_unref(b.envs[i]);
+                rt_pipe_fail(&p, "out of memory");
+                continue;
+            }
+            rec->env = b.envs[i];
+            rec->seq = seq;
+            rt_queue_push(&p.wq[rt_pick_worker(r, rec->env, seq)], rec);
         }
-        rt_batch_clear(&b);
-        if (pr == BP_STOPPED)
-            break;
-        if (pr != BP_OK) {
-            bp_log(BP_LOG_ERROR, r->cfg->name,
-                   "route stopped: %s (the batch was not acked and will be redelivered)",
-                   bp_status_str(pr));
-            r->failed = 1;
-            break;
-        }
+        b.n = 0;
         if (st == BP_EOF)
             break;
     }
-out:
-    rt_batch_clear(&b);
+    /* Drain: no more input; let the stages finish, then ack what they did. */
+    for (int w = 0; p.wq && w < r->workers; w++)
+        if (p.wq[w].items)
+            rt_queue_close(&p.wq[w]);
+    if (!ok && p.sq.items)
+        rt_queue_close(&p.sq);
+    for (int t = 0; t < n_threads; t++)
+        pthread_join(threads[t], NULL);
+    rt_pipe_ack(&p);
+    if (atomic_load(&p.broken) && !bp_runtime_stopping(rt))
+        r->failed = 1;
+    for (int w = 0; p.wq && w < r->workers; w++)
+        if (p.wq[w].items)
+            rt_queue_destroy(&p.wq[w]);
+    if (p.sq.items)
+        rt_queue_destroy(&p.sq);
+    pthread_mutex_destroy(&p.mu);
+    pthread_cond_destroy(&p.progress);
+    free(p.wq);
+    free(p.tokens);
+    free(p.done);
+    free(threads);
+    free(wargs);
     free(b.envs);
     free(b.tokens);
     free(b.reasons);

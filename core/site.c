@@ -9,7 +9,7 @@
 static const char *const site_top_keys[] = {"site", "state", "plugin_dirs", "connectors",
                                             "routes", NULL};
 static const char *const site_route_keys[] = {"from", "through", "review", "to", "errors",
-                                              "batch", NULL};
+                                              "batch", "workers", "order_key", NULL};
 
 static int site_in(const char *const *list, const char *s)
 {
@@ -137,6 +137,7 @@ static void site_parse_route(bp_site *s, const bp_ynode *key, const bp_ynode *n,
     r->backoff_min_ms = 200;
     r->backoff_max_ms = 30000;
     r->batch_size = 256;
+    r->workers = 1;
     if (n->kind != BP_YMAP) {
         bp_diags_add(d, file, n->line, n->col, "route '%s' must be a map", key->value);
         return;
@@ -201,6 +202,24 @@ static void site_parse_route(bp_site *s, const bp_ynode *key, const bp_ynode *n,
     const bp_ynode *errors = bp_ymap_get(n, "errors");
     if (errors)
         site_parse_errors(errors, r, file, d);
+    const bp_ynode *workers = bp_ymap_get(n, "workers");
+    if (workers) {
+        char *end = NULL;
+        long v = workers->kind == BP_YSCALAR ? strtol(workers->value, &end, 10) : 0;
+        if (workers->kind != BP_YSCALAR || *end != '\0' || v < 1 || v > 64)
+            bp_diags_add(d, file, workers->line, workers->col,
+                         "'workers' must be an integer between 1 and 64");
+        else
+            r->workers = (int)v;
+    }
+    const bp_ynode *okey = bp_ymap_get(n, "order_key");
+    if (okey) {
+        if (okey->kind != BP_YSCALAR || bp_path_check(okey->value) != BP_OK)
+            bp_diags_add(d, file, okey->line, okey->col,
+                         "'order_key' must be an envelope path such as data.vendor or subject");
+        else
+            r->order_key = strdup(okey->value);
+    }
     const bp_ynode *batch = bp_ymap_get(n, "batch");
     if (batch) {
         char *end = NULL;
@@ -437,6 +456,7 @@ void bp_site_free(bp_site *s)
             site_use_free(&r->to[k]);
         free(r->to);
         free(r->review_when);
+        free(r->order_key);
     }
     free(s->routes);
     for (size_t i = 0; i < s->n_plugin_dirs; i++)

@@ -41,6 +41,8 @@ typedef struct bp_site_route {
     int retry_max;                 /* attempts after the first (default 5) */
     int64_t backoff_min_ms, backoff_max_ms;
     int batch_size;
+    int workers;                   /* threads running the transform chain (default 1) */
+    char *order_key;               /* path whose value keeps per-key order, or NULL */
 } bp_site_route;
 
 typedef struct bp_site {
