@@ -139,7 +139,19 @@ sng_conf="$tmp/syslog-ng-relay.conf"
 conf_text=$(<"$here/syslog-ng-relay.conf.in")
 printf '%s\n' "${conf_text//@OUTPUT@/"$sng_out"}" > "$sng_conf"
 
-export BP_PLUGIN_PATH="$build/connectors:$build/plugins"
+# Snapshot of the build: the runs use copies taken now, so a `make build` running
+# elsewhere during the benchmark cannot mix two versions into one set of medians.
+# (backplane has RUNPATH $ORIGIN, so it finds the copied libbackplane.so.0.)
+snap="$tmp/build-snapshot"
+mkdir -p "$snap/core" "$snap/connectors" "$snap/plugins"
+cp -L "$build/core/backplane" "$snap/core/backplane" || die "cannot copy $build/core/backplane"
+cp -L "$build/core/libbackplane.so.0" "$snap/core/libbackplane.so.0" || die "cannot copy $build/core/libbackplane.so.0"
+cp -L "$build/connectors/file/file.so" "$snap/connectors/file.so" || die "cannot copy the file connector"
+cp -L "$build/plugins/set/set.so" "$snap/plugins/set.so" || die "cannot copy the set plugin"
+bp="$snap/core/backplane"
+build_info="$(date -u -r "$build/core/libbackplane.so.0" '+%Y-%m-%d %H:%M:%S UTC' 2>/dev/null || echo '?')"
+git_head=$(git -C "$repo" log -1 --format=%h 2>/dev/null || echo '?')
+export BP_PLUGIN_PATH="$snap/connectors:$snap/plugins"
 "$bp" check "$site" >"$tmp/bp-check.log" 2>&1 \
   || { cat "$tmp/bp-check.log" >&2; die "backplane check rejected the generated site $site"; }
 "$sng" --syntax-only -f "$sng_conf" >"$tmp/sng-check.log" 2>&1 \
@@ -147,7 +159,8 @@ export BP_PLUGIN_PATH="$build/connectors:$build/plugins"
 
 # ---------------------------------------------------------------- input
 echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r)"
-echo "== $("$bp" --version); syslog-ng $sng_version ($sng)"
+echo "== $("$bp" --version) (build $build, library built $build_info, repository HEAD $git_head)"
+echo "== syslog-ng $sng_version ($sng)"
 echo "== generating $records records -> $input"
 python3 "$here/gen_invoices.py" "$records" "$input"
 sync -f "$input"

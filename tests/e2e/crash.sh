@@ -26,6 +26,7 @@ routes:
     through: [ { set: { set: { data.seen: true } } } ]
     to: out
     batch: 512
+    workers: 2
 YAML
 killed=0
 for i in $(seq "$KILLS"); do

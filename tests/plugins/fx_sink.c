@@ -3,10 +3,12 @@
  *   data.reject == true  → BP_REJECT with a reason
  *   data.queued == true  → BP_QUEUED, completed by write_done before returning
  *   the first `fail_first` write calls → BP_RETRY for the whole batch
+ *   every write call sleeps `delay` (a slow peer, for backpressure tests)
  * Accepted records' data are appended as JSON lines to `path`. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <backplane/plugin.h>
 
 typedef struct {
@@ -14,6 +16,7 @@ typedef struct {
     bp_instance *inst;
     char *path;
     long long fail_first;
+    long long delay_ms;
     long long calls;
 } fx_self;
 
@@ -21,6 +24,8 @@ static const struct bp_option fx_options[] = {
     {.name = "path", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED, .description = "output"},
     {.name = "fail_first", .type = BP_OPT_INT, .default_value = "0", .min = "0", .max = "1000",
      .description = "write calls that fail with retry"},
+    {.name = "delay", .type = BP_OPT_DURATION, .default_value = "0",
+     .description = "sleep per write call"},
     {0},
 };
 
@@ -35,6 +40,7 @@ static bp_status fx_init(const struct bp_host_api *api, bp_instance *inst, const
     self->inst = inst;
     self->path = strdup(bp_cfg_str(config, "path"));
     self->fail_first = bp_cfg_int(config, "fail_first", 0);
+    self->delay_ms = bp_cfg_int(config, "delay", 0);
     *out = self;
     return BP_OK;
 }
@@ -43,6 +49,10 @@ static bp_status fx_write(void *p, bp_write_batch *wb)
 {
     fx_self *self = p;
     const struct bp_host_api *api = self->api;
+    if (self->delay_ms > 0) {
+        struct timespec ts = {self->delay_ms / 1000, (self->delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if (self->calls++ < self->fail_first)
         return BP_RETRY;
     FILE *f = fopen(self->path, "a");
