@@ -18,6 +18,10 @@ int bp_ce_is_valid_ext_name(const char *name);
 /* The context attributes in serialisation order, NULL-terminated. */
 extern const char *const bp_ce_context_attrs[];
 
+/* The lineage as a JSON array text (malloc'ed), NULL when there is none or
+ * out of memory. Same member names as "bplineage" in BP_SER_FULL. */
+char *bp_envelope_lineage_json(const bp_envelope *env);
+
 /* Shared by the serialisers (envelope_json.c, envelope_binary.c). */
 /* RFC 4648 base64 with padding; returns malloc'ed NUL-terminated text. */
 char *bp_ce_base64_encode(const unsigned char *bytes, size_t size, size_t *out_len);

@@ -662,3 +662,15 @@ bp_status bp_envelope_batch_from_json(const char *text, size_t len, bp_envelope 
     *n = count;
     return BP_OK;
 }
+
+char *bp_envelope_lineage_json(const bp_envelope *env)
+{
+    if (bp_envelope_lineage_count(env) == 0)
+        return NULL;
+    cJSON *holder = cJSON_CreateObject();
+    char *text = NULL;
+    if (holder && ej_add_lineage(holder, env))
+        text = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(holder, "bplineage"));
+    cJSON_Delete(holder);
+    return text;
+}

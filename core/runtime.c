@@ -6,6 +6,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "envelope_int.h"
 #include "log.h"
 #include "runtime.h"
 
@@ -904,6 +905,40 @@ static void *rt_worker_main(void *arg)
     return NULL;
 }
 
+/* Records the lineage of delivered records in the audit log (one transaction
+ * per batch). Parked and dead-lettered records carry theirs in their payload. */
+static bp_status rt_audit(rt_route *r, const rt_item *items, size_t n)
+{
+    if (!r->cfg->audit)
+        return BP_OK;
+    const char **src = calloc(n, sizeof(*src)), **id = calloc(n, sizeof(*id));
+    const char **subj = calloc(n, sizeof(*subj));
+    char **lin = calloc(n, sizeof(*lin));
+    size_t with = 0;
+    bp_status rc = BP_ERR_NOMEM;
+    if (src && id && subj && lin) {
+        for (size_t i = 0; i < n; i++) {
+            if (items[i].failed_sink)
+                continue;
+            src[i] = bp_envelope_get0_attr(items[i].env, "source");
+            id[i] = bp_envelope_get0_attr(items[i].env, "id");
+            subj[i] = bp_envelope_get0_attr(items[i].env, "subject");
+            lin[i] = bp_envelope_lineage_json(items[i].env);
+            with += lin[i] != NULL;
+        }
+        rc = with ? bp_state_audit(r->rt->state, r->cfg->name, n, src, id, subj,
+                                   (const char *const *)lin, "delivered")
+                  : BP_OK;
+    }
+    for (size_t i = 0; lin && i < n; i++)
+        free(lin[i]);
+    free(src);
+    free(id);
+    free(subj);
+    free(lin);
+    return rc;
+}
+
 static void *rt_sink_main(void *arg)
 {
     rt_pipe *p = arg;
@@ -935,6 +970,8 @@ static void *rt_sink_main(void *arg)
             rc = rt_deliver(r, r->sinks[s], items, n);
         if (rc != BP_OK) {
             rt_pipe_fail(p, rc == BP_STOPPED ? "stopped during retries" : bp_status_str(rc));
+        } else if (rt_audit(r, items, n) != BP_OK) {
+            rt_pipe_fail(p, "the state store failed (audit log)");
         } else {
             for (size_t i = 0; i < n; i++) {
                 if (!items[i].failed_sink)

@@ -9,7 +9,8 @@
 static const char *const site_top_keys[] = {"site", "state", "plugin_dirs", "connectors",
                                             "routes", NULL};
 static const char *const site_route_keys[] = {"from", "through", "review", "to", "errors",
-                                              "batch", "workers", "order_key", NULL};
+                                              "batch", "workers", "order_key", "audit",
+                                              NULL};
 
 static int site_in(const char *const *list, const char *s)
 {
@@ -138,6 +139,7 @@ static void site_parse_route(bp_site *s, const bp_ynode *key, const bp_ynode *n,
     r->backoff_max_ms = 30000;
     r->batch_size = 256;
     r->workers = 1;
+    r->audit = 1;
     if (n->kind != BP_YMAP) {
         bp_diags_add(d, file, n->line, n->col, "route '%s' must be a map", key->value);
         return;
@@ -219,6 +221,15 @@ static void site_parse_route(bp_site *s, const bp_ynode *key, const bp_ynode *n,
                          "'order_key' must be an envelope path such as data.vendor or subject");
         else
             r->order_key = strdup(okey->value);
+    }
+    const bp_ynode *audit = bp_ymap_get(n, "audit");
+    if (audit) {
+        if (audit->kind == BP_YSCALAR && strcmp(audit->value, "true") == 0)
+            r->audit = 1;
+        else if (audit->kind == BP_YSCALAR && strcmp(audit->value, "false") == 0)
+            r->audit = 0;
+        else
+            bp_diags_add(d, file, audit->line, audit->col, "'audit' must be true or false");
     }
     const bp_ynode *batch = bp_ymap_get(n, "batch");
     if (batch) {

@@ -43,6 +43,7 @@ typedef struct bp_site_route {
     int batch_size;
     int workers;                   /* threads running the transform chain (default 1) */
     char *order_key;               /* path whose value keeps per-key order, or NULL */
+    int audit;                     /* record lineage of delivered records (default 1) */
 } bp_site_route;
 
 typedef struct bp_site {

@@ -35,6 +35,10 @@ static const char state_schema[] =
     "  id TEXT NOT NULL, applied_ms INTEGER NOT NULL, PRIMARY KEY(sink, source, id))"
     "  WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS ledger_age ON ledger(applied_ms);"
+    "CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  route TEXT NOT NULL, source TEXT NOT NULL, id TEXT NOT NULL, subject TEXT,"
+    "  outcome TEXT NOT NULL, lineage TEXT NOT NULL, at_ms INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS audit_record ON audit(source, id);"
     "CREATE TABLE IF NOT EXISTS review_queue(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  route TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL, payload TEXT,"
     "  created_ms INTEGER NOT NULL);";
@@ -251,7 +255,8 @@ int64_t bp_state_count(bp_state *st, const char *table)
     sqlite3_stmt *q = NULL;
     int64_t n = -1;
     if (strcmp(table, "dead_letters") != 0 && strcmp(table, "review_queue") != 0 &&
-        strcmp(table, "checkpoints") != 0 && strcmp(table, "ledger") != 0)
+        strcmp(table, "checkpoints") != 0 && strcmp(table, "ledger") != 0 &&
+        strcmp(table, "audit") != 0)
         return -1;
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
     pthread_mutex_lock(&st->mu);
@@ -458,6 +463,50 @@ bp_status bp_state_dlq_delete(bp_state *st, int64_t seq)
         if (sqlite3_step(q) == SQLITE_DONE)
             rc = sqlite3_changes(st->db) ? BP_OK : BP_ERR_NOT_FOUND;
     }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+bp_status bp_state_audit(bp_state *st, const char *route, size_t n, const char *const *sources,
+                         const char *const *ids, const char *const *subjects,
+                         const char *const *lineage_json, const char *outcome)
+{
+    sqlite3_stmt *q = NULL;
+    bp_status rc = BP_ERR_IO;
+    int64_t now = state_now_ms();
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        goto out;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO audit(route,source,id,subject,outcome,lineage,at_ms)"
+                           " VALUES(?1,?2,?3,?4,?5,?6,?7)", -1, &q, NULL) != SQLITE_OK)
+        goto rollback;
+    for (size_t i = 0; i < n; i++) {
+        if (lineage_json[i] == NULL)
+            continue;
+        sqlite3_bind_text(q, 1, route, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, sources[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, ids[i], -1, SQLITE_STATIC);
+        if (subjects[i])
+            sqlite3_bind_text(q, 4, subjects[i], -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(q, 4);
+        sqlite3_bind_text(q, 5, outcome, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 6, lineage_json[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 7, now);
+        int s = sqlite3_step(q);
+        sqlite3_reset(q);
+        if (s != SQLITE_DONE)
+            goto rollback;
+    }
+    if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+        rc = BP_OK;
+        goto out;
+    }
+rollback:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+out:
     sqlite3_finalize(q);
     pthread_mutex_unlock(&st->mu);
     return rc;
