@@ -10,7 +10,7 @@ static const struct bp_option file_options[] = {
     {.name = "path", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
      .description = "source: a file or glob (*.jsonl), read in name order; sink: the file appended to"},
     {.name = "format", .type = BP_OPT_ENUM, .default_value = "jsonl", .choices = file_formats,
-     .description = "jsonl: one JSON value per line is the record's data; cloudevents: one structured CloudEvent per line"},
+     .description = "jsonl: one JSON value per line is the record's data; cloudevents: one structured CloudEvent, or a batch (JSON array of events), per line"},
     {.name = "type", .type = BP_OPT_STRING, .default_value = "com.backplane.record",
      .description = "source, jsonl: the CloudEvents type stamped on each record"},
     {.name = "source", .type = BP_OPT_STRING,

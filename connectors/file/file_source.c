@@ -24,6 +24,9 @@ struct fsrc {
     long long line;        /* 1-based number of the next line */
     char *rb;              /* read buffer: [rb_start, rb_end) is read, not consumed */
     size_t rb_cap, rb_start, rb_end;
+    bp_envelope **carry;   /* events of a batch line that did not fit the poll batch */
+    uint64_t *carry_tok;
+    size_t carry_n, carry_i;
     int skipping;          /* inside a line longer than max_line */
     long long skipped;     /* bytes of it discarded so far */
     int64_t last_glob_ms;
@@ -211,6 +214,65 @@ static long fs_err_col(const char *text, size_t len, const char *err)
     return (long)(err - text) + 1;
 }
 
+/* Pushes what is left of a batch line's events; returns how many remain. */
+static size_t fs_push_carry(file_conn *self, bp_poll_batch *batch)
+{
+    fsrc *s = self->src;
+    while (s->carry_i < s->carry_n && self->api->batch_room(batch) > 0) {
+        self->api->batch_push(batch, s->carry[s->carry_i], s->carry_tok[s->carry_i]);
+        s->carry[s->carry_i++] = NULL;
+    }
+    if (s->carry_i == s->carry_n) {
+        free(s->carry);
+        free(s->carry_tok);
+        s->carry = NULL;
+        s->carry_tok = NULL;
+        s->carry_n = s->carry_i = 0;
+    }
+    return s->carry_n - s->carry_i;
+}
+
+/* A CloudEvents batch (a JSON array of events) on one line. Every event but
+ * the last carries the token of the line's START: acking part of the line
+ * never moves the offset past events still in flight; the last one moves it
+ * past the line. */
+static void fs_batch_line(file_conn *self, bp_poll_batch *batch, const char *path,
+                          long long start, long long line, const char *text, size_t len,
+                          uint64_t token)
+{
+    const struct bp_host_api *api = self->api;
+    fsrc *s = self->src;
+    bp_envelope **envs = NULL;
+    size_t n = 0;
+    char *err = NULL;
+    if (api->envelope_batch_from_json(text, len, &envs, &n, &err) != BP_OK) {
+        char *reason = api->format("%s:%lld: %s", path, line, err ? err : "invalid batch");
+        free(err);
+        api->batch_push_invalid(batch, token, reason, text, len);
+        api->free(reason);
+        return;
+    }
+    if (n == 0) {
+        free(envs);
+        return;
+    }
+    uint64_t start_token = (token & ~FS_OFF_MASK) | ((uint64_t)start & FS_OFF_MASK);
+    s->carry_tok = malloc(n * sizeof(*s->carry_tok));
+    if (s->carry_tok == NULL) {
+        for (size_t i = 0; i < n; i++)
+            api->envelope_unref(envs[i]);
+        free(envs);
+        api->batch_push_invalid(batch, token, "out of memory reading a batch", text, len);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        s->carry_tok[i] = i + 1 < n ? start_token : token;
+    s->carry = envs;
+    s->carry_n = n;
+    s->carry_i = 0;
+    fs_push_carry(self, batch);
+}
+
 static void fs_line_to_record(file_conn *self, bp_poll_batch *batch, const char *path,
                               long long start, long long line, const char *text, size_t len,
                               int too_long, uint64_t token)
@@ -227,6 +289,13 @@ static void fs_line_to_record(file_conn *self, bp_poll_batch *batch, const char 
     if (self->cloudevents) {
         bp_envelope *env = NULL;
         char *err = NULL;
+        size_t lead = 0;
+        while (lead < len && (text[lead] == ' ' || text[lead] == '\t'))
+            lead++;
+        if (lead < len && text[lead] == '[') {
+            fs_batch_line(self, batch, path, start, line, text, len, token);
+            return;
+        }
         bp_status st = api->envelope_from_json(text, len, &env, &err);
         if (st != BP_OK) {
             reason = api->format("%s:%lld: %s", path, line, err ? err : "invalid CloudEvent");
@@ -301,6 +370,8 @@ bp_status file_source_poll(file_conn *self, bp_poll_batch *batch, int timeout_ms
     fsrc *s = self->src;
     int64_t deadline = api->monotonic_ms() + timeout_ms;
     size_t pushed = 0;
+    if (s->carry_n > 0 && fs_push_carry(self, batch) > 0)
+        return BP_OK;   /* the batch is full of a previous line's events */
     while (api->batch_room(batch) > 0 && !api->stopping(self->inst)) {
         if (s->cur >= s->n_files) {
             if (!self->follow)
@@ -359,6 +430,8 @@ bp_status file_source_poll(file_conn *self, bp_poll_batch *batch, int timeout_ms
         uint64_t token = ((uint64_t)s->cur << FS_OFF_BITS) | ((uint64_t)s->off & FS_OFF_MASK);
         fs_line_to_record(self, batch, path, start, line, text, len, too_long, token);
         pushed++;
+        if (s->carry_n > 0)
+            return BP_OK;   /* the rest of a batch line goes out with the next poll */
     }
     return BP_OK;
 }
@@ -396,6 +469,10 @@ void file_source_free(file_conn *self)
     for (size_t i = 0; i < s->n_files; i++)
         free(s->files[i]);
     free(s->files);
+    for (size_t i = s->carry_i; i < s->carry_n; i++)
+        self->api->envelope_unref(s->carry[i]);
+    free(s->carry);
+    free(s->carry_tok);
     free(s->rb);
     free(s);
     self->src = NULL;
