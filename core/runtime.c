@@ -422,9 +422,9 @@ static int64_t rt_backoff(const bp_site_route *c, int attempt)
 /* Runs the transform chain on one record. Returns BP_OK when it goes on to the
  * sinks (*env updated), or the status that resolved it (DROP/REVIEW/REJECT
  * after handling). A BP_ERR_IO return means the state store failed. */
-static bp_status rt_transform(rt_route *r, int worker, bp_envelope **env)
+static bp_status rt_transform(rt_route *r, int worker, size_t from, bp_envelope **env)
 {
-    for (size_t t = 0; t < r->n_chain; t++) {
+    for (size_t t = from; t < r->n_chain; t++) {
         bp_instance *in = r->transforms[(size_t)worker * r->n_chain + t];
         bp_status st;
         char *reason = NULL;
@@ -677,7 +677,42 @@ out:
     return rc;
 }
 
-bp_status bp_runtime_replay(bp_runtime *rt, const char *route, bp_envelope *env)
+/* Records the lineage of delivered records in the audit log (one transaction
+ * per batch). Parked and dead-lettered records carry theirs in their payload. */
+static bp_status rt_audit(rt_route *r, const rt_item *items, size_t n)
+{
+    if (!r->cfg->audit)
+        return BP_OK;
+    const char **src = calloc(n, sizeof(*src)), **id = calloc(n, sizeof(*id));
+    const char **subj = calloc(n, sizeof(*subj));
+    char **lin = calloc(n, sizeof(*lin));
+    size_t with = 0;
+    bp_status rc = BP_ERR_NOMEM;
+    if (src && id && subj && lin) {
+        for (size_t i = 0; i < n; i++) {
+            if (items[i].failed_sink)
+                continue;
+            src[i] = bp_envelope_get0_attr(items[i].env, "source");
+            id[i] = bp_envelope_get0_attr(items[i].env, "id");
+            subj[i] = bp_envelope_get0_attr(items[i].env, "subject");
+            lin[i] = bp_envelope_lineage_json(items[i].env);
+            with += lin[i] != NULL;
+        }
+        rc = with ? bp_state_audit(r->rt->state, r->cfg->name, n, src, id, subj,
+                                   (const char *const *)lin, "delivered")
+                  : BP_OK;
+    }
+    for (size_t i = 0; lin && i < n; i++)
+        free(lin[i]);
+    free(src);
+    free(id);
+    free(subj);
+    free(lin);
+    return rc;
+}
+
+bp_status bp_runtime_replay(bp_runtime *rt, const char *route, const char *stage,
+                            bp_envelope *env)
 {
     rt_route *r = NULL;
     for (size_t i = 0; i < rt->n_routes; i++)
@@ -687,7 +722,23 @@ bp_status bp_runtime_replay(bp_runtime *rt, const char *route, bp_envelope *env)
         bp_envelope_unref(env);
         return BP_ERR_NOT_FOUND;
     }
-    bp_status st = rt_transform(r, 0, &env);
+    /* Resume where it failed: a sink's dead letter goes to that sink alone (the
+     * others have it already); a transform's resumes at that transform; one
+     * from the source stage (an invalid event) runs the whole route. */
+    bp_instance *only_sink = NULL;
+    size_t from = 0;
+    for (size_t i = 0; stage && i < r->n_sinks; i++)
+        if (strcmp(r->sinks[i]->name, stage) == 0)
+            only_sink = r->sinks[i];
+    const char *hash = stage ? strrchr(stage, '#') : NULL;
+    if (only_sink == NULL && hash && strncmp(stage, route, strlen(route)) == 0) {
+        long k = strtol(hash + 1, NULL, 10);
+        if (k >= 1 && (size_t)k <= r->n_chain)
+            from = (size_t)k - 1;
+    }
+    bp_status st = BP_OK;
+    if (only_sink == NULL)
+        st = rt_transform(r, 0, from, &env);
     if (st != BP_OK) {
         bp_envelope_unref(env);
         return st;
@@ -695,7 +746,10 @@ bp_status bp_runtime_replay(bp_runtime *rt, const char *route, bp_envelope *env)
     rt_item item = {.env = env};
     double dead_before = bp_metrics_get(r->metrics, "dead_lettered");
     for (size_t s = 0; s < r->n_sinks && st == BP_OK; s++)
-        st = rt_deliver(r, r->sinks[s], &item, 1);
+        if (only_sink == NULL || r->sinks[s] == only_sink)
+            st = rt_deliver(r, r->sinks[s], &item, 1);
+    if (st == BP_OK && !item.failed_sink)
+        st = rt_audit(r, &item, 1);
     bp_envelope_unref(env);
     if (st != BP_OK)
         return st == BP_STOPPED ? BP_RETRY : st;
@@ -887,7 +941,7 @@ static void *rt_worker_main(void *arg)
                 rt_rec_free(rec);
                 continue;
             }
-            bp_status st = rt_transform(r, wa->w, &rec->env);
+            bp_status st = rt_transform(r, wa->w, 0, &rec->env);
             if (st == BP_OK) {
                 rt_queue_push(&p->sq, rec);
                 continue;
@@ -903,40 +957,6 @@ static void *rt_worker_main(void *arg)
     if (atomic_fetch_sub(&p->workers_left, 1) == 1)
         rt_queue_close(&p->sq);
     return NULL;
-}
-
-/* Records the lineage of delivered records in the audit log (one transaction
- * per batch). Parked and dead-lettered records carry theirs in their payload. */
-static bp_status rt_audit(rt_route *r, const rt_item *items, size_t n)
-{
-    if (!r->cfg->audit)
-        return BP_OK;
-    const char **src = calloc(n, sizeof(*src)), **id = calloc(n, sizeof(*id));
-    const char **subj = calloc(n, sizeof(*subj));
-    char **lin = calloc(n, sizeof(*lin));
-    size_t with = 0;
-    bp_status rc = BP_ERR_NOMEM;
-    if (src && id && subj && lin) {
-        for (size_t i = 0; i < n; i++) {
-            if (items[i].failed_sink)
-                continue;
-            src[i] = bp_envelope_get0_attr(items[i].env, "source");
-            id[i] = bp_envelope_get0_attr(items[i].env, "id");
-            subj[i] = bp_envelope_get0_attr(items[i].env, "subject");
-            lin[i] = bp_envelope_lineage_json(items[i].env);
-            with += lin[i] != NULL;
-        }
-        rc = with ? bp_state_audit(r->rt->state, r->cfg->name, n, src, id, subj,
-                                   (const char *const *)lin, "delivered")
-                  : BP_OK;
-    }
-    for (size_t i = 0; lin && i < n; i++)
-        free(lin[i]);
-    free(src);
-    free(id);
-    free(subj);
-    free(lin);
-    return rc;
 }
 
 static void *rt_sink_main(void *arg)

@@ -86,12 +86,15 @@ bp_metrics *bp_runtime_route_metrics(bp_runtime *rt, const char *route);
 
 bp_state *bp_runtime_state(bp_runtime *rt);
 
-/* Sends one envelope (taken) through route's transforms, review gate and sinks,
- * as if its source had just read it (dead-letter replay). Returns BP_OK
+/* Sends one envelope (taken) back into route at stage, where it was
+ * dead-lettered (dead-letter replay): a sink's name ("route/erp") delivers to
+ * that sink only; a transform's ("route/set#2") resumes at that transform;
+ * anything else runs the whole chain and every sink. Returns BP_OK
  * (delivered to every sink), BP_DROP, BP_REVIEW (parked), BP_REJECT (dead-lettered
  * again, as a new entry), BP_ERR_NOT_FOUND (no such route or it is disabled) or
  * BP_ERR_IO (state store failure). */
-bp_status bp_runtime_replay(bp_runtime *rt, const char *route, bp_envelope *env);
+bp_status bp_runtime_replay(bp_runtime *rt, const char *route, const char *stage,
+                            bp_envelope *env);
 
 void bp_runtime_free(bp_runtime *rt);
 

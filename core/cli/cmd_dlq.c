@@ -19,8 +19,9 @@ static void dlq_usage(FILE *f)
             "       backplane dlq drop SITE (SEQ... | --all) [--route R]\n"
             "Dead letters are records that failed permanently or ran out of retries, with\n"
             "the stage and the reason, kept in the site's state file.\n"
-            "replay sends each back through its route's transforms, review gate and sinks\n"
-            "(sinks with a write-back ledger skip records they already applied); delivered,\n"
+            "replay sends each back into its route where it failed: to the sink that\n"
+            "refused it, or from the transform that rejected it through the rest of the\n"
+            "route (sinks with a write-back ledger skip records they already applied); delivered,\n"
             "parked or dropped entries are removed, entries that fail again are\n"
             "dead-lettered anew. Raw input that never became an envelope cannot be\n"
             "replayed: fix it at the source, or drop it.\n"
@@ -95,7 +96,7 @@ static int dlq_act_one(dlq_act_ctx *c, const bp_dead_letter *dl)
         c->failed++;
         return 0;
     }
-    bp_status st = bp_runtime_replay(c->rt, dl->route, env);
+    bp_status st = bp_runtime_replay(c->rt, dl->route, dl->stage, env);
     const char *what = st == BP_OK       ? "delivered"
                        : st == BP_DROP   ? "dropped by a transform"
                        : st == BP_REVIEW ? "parked for review"

@@ -50,4 +50,23 @@ contains "replayed record intact" fixed.jsonl '{"n":4,"reject":true}'
 raw=$(sqlite3 dl.db "SELECT seq FROM dead_letters")
 exit_is "drop the raw entry" 0 "$B" dlq drop s.yaml "$raw"
 [ "$(sqlite3 dl.db 'SELECT count(*) FROM dead_letters')" -eq 0 ] && ok "dead-letter store empty" || not_ok "dead-letter store empty"
+# Replay resumes where it failed: a record refused by one of two sinks goes
+# back to that sink only, not again to the one that took it.
+printf '%s\n' '{"n":10,"reject":true}' >in2.jsonl
+cat >two.yaml <<YAML
+site: two
+state: $TMP/two.db
+connectors:
+  in: { plugin: file, path: $TMP/in2.jsonl }
+  archive: { plugin: fx_sink, path: $TMP/archive.out, reject_field: never }
+  erp: { plugin: fx_sink, path: $TMP/erp2.out }
+routes:
+  r: { from: in, to: [archive, erp] }
+YAML
+exit_is "two sinks, one refuses" 0 "$B" run two.yaml --plugin-dir "$FX"
+[ "$(sqlite3 two.db "SELECT stage FROM dead_letters")" = "r/erp" ] && ok "dead letter names the refusing sink" || not_ok "dead letter names the refusing sink"
+sed -i "s|erp: { plugin: fx_sink, path: $TMP/erp2.out }|erp: { plugin: fx_sink, path: $TMP/erp2.out, reject_field: never }|" two.yaml
+exit_is "replay to the fixed sink" 0 "$B" dlq replay two.yaml --all --plugin-dir "$FX"
+[ "$(wc -l <archive.out)" -eq 1 ] && ok "the sink that took it is not written again" || not_ok "the sink that took it is not written again ($(wc -l <archive.out) lines)"
+[ "$(grep -c '"n":10' erp2.out)" -eq 1 ] && ok "the refusing sink got it once, on replay" || not_ok "the refusing sink got it once, on replay"
 finish

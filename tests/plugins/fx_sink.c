@@ -1,6 +1,6 @@
 /* Fixture: a sink with scripted failures, to test the core's delivery
  * policy (retry, dead-letter, queued completions) through a real .so.
- *   data.reject == true  → BP_REJECT with a reason
+ *   data.<reject_field> == true (default "reject") → BP_REJECT with a reason
  *   data.queued == true  → BP_QUEUED, completed by write_done before returning
  *   the first `fail_first` write calls → BP_RETRY for the whole batch
  *   every write call sleeps `delay` (a slow peer, for backpressure tests)
@@ -15,6 +15,7 @@ typedef struct {
     const struct bp_host_api *api;
     bp_instance *inst;
     char *path;
+    char *reject_field;
     long long fail_first;
     long long delay_ms;
     long long calls;
@@ -24,6 +25,8 @@ static const struct bp_option fx_options[] = {
     {.name = "path", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED, .description = "output"},
     {.name = "fail_first", .type = BP_OPT_INT, .default_value = "0", .min = "0", .max = "1000",
      .description = "write calls that fail with retry"},
+    {.name = "reject_field", .type = BP_OPT_STRING, .default_value = "reject",
+     .description = "records whose data has this field true are rejected"},
     {.name = "delay", .type = BP_OPT_DURATION, .default_value = "0",
      .description = "sleep per write call"},
     {0},
@@ -39,6 +42,7 @@ static bp_status fx_init(const struct bp_host_api *api, bp_instance *inst, const
     self->api = api;
     self->inst = inst;
     self->path = strdup(bp_cfg_str(config, "path"));
+    self->reject_field = strdup(bp_cfg_str(config, "reject_field"));
     self->fail_first = bp_cfg_int(config, "fail_first", 0);
     self->delay_ms = bp_cfg_int(config, "delay", 0);
     *out = self;
@@ -60,7 +64,7 @@ static bp_status fx_write(void *p, bp_write_batch *wb)
         return BP_RETRY;
     for (size_t i = 0; i < api->wb_count(wb); i++) {
         const cJSON *data = api->envelope_get0_data(api->wb_get0(wb, i));
-        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data, "reject"))) {
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data, self->reject_field))) {
             api->wb_set_result(wb, i, BP_REJECT, "the ERP refused it");
             continue;
         }
@@ -80,6 +84,7 @@ static void fx_destroy(void *p)
 {
     fx_self *self = p;
     free(self->path);
+    free(self->reject_field);
     free(self);
 }
 
