@@ -17,9 +17,15 @@
 
 #include "file.h"
 
+typedef struct {
+    char *p;
+    size_t n, cap;
+} fk_buf;
+
 struct fsnk {
     int fd;
     long long len;     /* committed length, then the length after each write */
+    fk_buf buf;        /* one batch's text, reused: no large malloc per write */
 };
 
 #define FK_CKPT "committed_len"
@@ -70,12 +76,8 @@ static bp_status fk_open(file_conn *self)
     return BP_OK;
 }
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-} fk_buf;
-
-static int fk_put(fk_buf *b, const char *s, size_t n)
+/* Makes room for n more bytes. */
+static int fk_reserve(fk_buf *b, size_t n)
 {
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap : 65536;
@@ -87,6 +89,13 @@ static int fk_put(fk_buf *b, const char *s, size_t n)
         b->p = p;
         b->cap = cap;
     }
+    return 0;
+}
+
+static int fk_put(fk_buf *b, const char *s, size_t n)
+{
+    if (fk_reserve(b, n) < 0)
+        return -1;
     memcpy(b->p + b->n, s, n);
     b->n += n;
     return 0;
@@ -100,37 +109,50 @@ bp_status file_sink_write(file_conn *self, bp_write_batch *wb)
         if (st != BP_OK)
             return st;
     }
-    fk_buf b = {0};
+    fk_buf *b = &self->snk->buf;
+    b->n = 0;
     size_t n = api->wb_count(wb);
     for (size_t i = 0; i < n; i++) {
         const bp_envelope *env = api->wb_get0(wb, i);
-        char *text;
-        if (self->cloudevents) {
-            text = api->envelope_to_json(env, BP_SER_DEFAULT);
-        } else {
-            const cJSON *data = api->envelope_get0_data(env);
-            text = data ? cJSON_PrintUnformatted(data) : strdup("null");
+        const cJSON *data = self->cloudevents ? NULL : api->envelope_get0_data(env);
+        if (!self->cloudevents && data != NULL) {
+            /* Print straight into the batch buffer (cJSON asks for 5 bytes of
+             * slack); grow and try again when it does not fit. */
+            int printed = 0;
+            for (size_t want = 1024; !printed && want <= ((size_t)1 << 30); want *= 4) {
+                if (fk_reserve(b, want + 6) < 0)
+                    break;
+                printed = cJSON_PrintPreallocated((cJSON *)data, b->p + b->n,
+                                                  (int)(b->cap - b->n - 1), 0);
+            }
+            if (!printed) {
+                api->wb_set_result(wb, i, BP_RETRY, "out of memory serialising the record");
+                continue;
+            }
+            b->n += strlen(b->p + b->n);
+            b->p[b->n++] = '\n';
+            continue;
         }
+        char *text = self->cloudevents ? api->envelope_to_json(env, BP_SER_DEFAULT)
+                                       : strdup("null");
         if (text == NULL) {
             api->wb_set_result(wb, i, BP_RETRY, "out of memory serialising the record");
             continue;
         }
-        if (fk_put(&b, text, strlen(text)) < 0 || fk_put(&b, "\n", 1) < 0) {
+        if (fk_put(b, text, strlen(text)) < 0 || fk_put(b, "\n", 1) < 0) {
             free(text);
-            free(b.p);
             return BP_RETRY;
         }
         free(text);
     }
     size_t done = 0;
-    while (done < b.n) {
-        ssize_t w = write(self->snk->fd, b.p + done, b.n - done);
+    while (done < b->n) {
+        ssize_t w = write(self->snk->fd, b->p + done, b->n - done);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0) {
             api->log(self->inst, BP_LOG_ERROR, "write to %s failed: %s", self->path,
                      strerror(errno));
-            free(b.p);
             /* Cut the partial batch: the retry writes it whole. */
             if (ftruncate(self->snk->fd, (off_t)self->snk->len) != 0)
                 api->log(self->inst, BP_LOG_ERROR, "cannot truncate %s: %s", self->path,
@@ -139,7 +161,6 @@ bp_status file_sink_write(file_conn *self, bp_write_batch *wb)
         }
         done += (size_t)w;
     }
-    free(b.p);
     if (self->fsync && fdatasync(self->snk->fd) != 0) {
         api->log(self->inst, BP_LOG_ERROR, "fsync of %s failed: %s", self->path, strerror(errno));
         if (ftruncate(self->snk->fd, (off_t)self->snk->len) != 0)
@@ -158,6 +179,7 @@ void file_sink_free(file_conn *self)
     if (self->snk == NULL)
         return;
     close(self->snk->fd);
+    free(self->snk->buf.p);
     free(self->snk);
     self->snk = NULL;
 }
