@@ -541,22 +541,28 @@ static bp_status rt_deliver(rt_route *r, bp_instance *sink, rt_item *items, size
         goto out;
     }
     int ledger = (sink->lib->desc.flags & BP_PLUGIN_LEDGER) != 0;
-    for (size_t i = 0; i < n; i++) {
+    if (ledger) {
+        /* Applied before a crash, not acked by the source: do not apply twice.
+         * One read transaction for the batch. */
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (items[i].env == NULL)
+                continue;
+            acc_src[m] = bp_envelope_get0_attr(items[i].env, "source");
+            acc_id[m] = bp_envelope_get0_attr(items[i].env, "id");
+            m++;
+        }
+        if (bp_state_ledger_filter(r->rt->state, sink->scope, m, acc_src, acc_id, set) != BP_OK) {
+            rc = BP_ERR_IO;
+            goto out;
+        }
+    }
+    for (size_t i = 0, m = 0; i < n; i++) {
         if (items[i].env == NULL)
             continue;
-        if (ledger) {
-            /* Applied before a crash, not acked by the source: do not apply twice. */
-            int has = bp_state_ledger_has(r->rt->state, sink->scope,
-                                          bp_envelope_get0_attr(items[i].env, "source"),
-                                          bp_envelope_get0_attr(items[i].env, "id"));
-            if (has < 0) {
-                rc = BP_ERR_IO;
-                goto out;
-            }
-            if (has) {
-                bp_metrics_add(sink->metrics, "ledger_skipped", 1);
-                continue;
-            }
+        if (ledger && set[m++]) {
+            bp_metrics_add(sink->metrics, "ledger_skipped", 1);
+            continue;
         }
         pending[np++] = i;
     }
@@ -586,7 +592,6 @@ static bp_status rt_deliver(rt_route *r, bp_instance *sink, rt_item *items, size
             }
             size_t idx = pending[k];
             if (res == BP_OK) {
-                bp_metrics_add(sink->metrics, "records_out", 1);
                 accepted[n_acc++] = items[idx].env;
                 free(reason);
             } else if (res == BP_RETRY || res == BP_NOT_CONNECTED) {
@@ -612,6 +617,7 @@ static bp_status rt_deliver(rt_route *r, bp_instance *sink, rt_item *items, size
                 }
             }
         }
+        bp_metrics_add(sink->metrics, "records_out", n_acc);
         if (ledger && (n_acc > 0 || wb.ckpt_key)) {
             for (size_t k = 0; k < n_acc; k++) {
                 acc_src[k] = bp_envelope_get0_attr(accepted[k], "source");
@@ -993,11 +999,15 @@ static void *rt_sink_main(void *arg)
         } else if (rt_audit(r, items, n) != BP_OK) {
             rt_pipe_fail(p, "the state store failed (audit log)");
         } else {
+            size_t out = 0;
+            pthread_mutex_lock(&p->mu);
             for (size_t i = 0; i < n; i++) {
-                if (!items[i].failed_sink)
-                    bp_metrics_add(r->metrics, "records_out", 1);
-                rt_pipe_done(p, recs[i]->seq);
+                out += !items[i].failed_sink;
+                p->done[recs[i]->seq % p->window] = 1;
             }
+            pthread_cond_signal(&p->progress);
+            pthread_mutex_unlock(&p->mu);
+            bp_metrics_add(r->metrics, "records_out", out);
         }
         for (size_t i = 0; i < n; i++)
             rt_rec_free(recs[i]);
@@ -1103,12 +1113,15 @@ static void *rt_route_main(void *arg)
         poll_failures = 0;
         bp_metrics_add(r->metrics, "records_in", b.n);
         bp_metrics_add(r->source->metrics, "records_in", b.n);
+        uint64_t first = p.next_seq;
+        pthread_mutex_lock(&p.mu);
+        for (size_t i = 0; i < b.n; i++) {
+            p.tokens[(first + i) % p.window] = b.tokens[i];
+            p.done[(first + i) % p.window] = 0;
+        }
+        pthread_mutex_unlock(&p.mu);
         for (size_t i = 0; i < b.n; i++) {
             uint64_t seq = p.next_seq++;
-            pthread_mutex_lock(&p.mu);
-            p.tokens[seq % p.window] = b.tokens[i];
-            p.done[seq % p.window] = 0;
-            pthread_mutex_unlock(&p.mu);
             if (b.envs[i] == NULL) {
                 /* Input that never became an envelope: dead-letter it here. */
                 if (rt_dead_letter(r, r->source->name, b.reasons[i], NULL, b.raw[i],

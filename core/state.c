@@ -511,3 +511,32 @@ out:
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
+
+bp_status bp_state_ledger_filter(bp_state *st, const char *sink, size_t n,
+                                 const char *const *sources, const char *const *ids,
+                                 unsigned char *has)
+{
+    bp_status rc = BP_OK;
+    pthread_mutex_lock(&st->mu);
+    /* One read transaction: the per-statement locking of autocommit reads
+     * (fcntl calls) cost more than the lookups themselves. */
+    int txn = sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+    sqlite3_stmt *q = st->ledger_has;
+    for (size_t i = 0; i < n && rc == BP_OK; i++) {
+        sqlite3_bind_text(q, 1, sink, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, sources[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, ids[i], -1, SQLITE_STATIC);
+        int s = sqlite3_step(q);
+        if (s == SQLITE_ROW)
+            has[i] = 1;
+        else if (s == SQLITE_DONE)
+            has[i] = 0;
+        else
+            rc = BP_ERR_IO;
+        sqlite3_reset(q);
+    }
+    if (txn)
+        sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    pthread_mutex_unlock(&st->mu);
+    return txn ? rc : BP_ERR_IO;
+}

@@ -34,6 +34,10 @@ bp_status bp_state_park_review(bp_state *st, const char *route, const char *stag
  * when ckpt_key is not NULL, the sink's checkpoint (scope = sink) in ONE
  * transaction: durable and atomic on BP_OK. */
 int bp_state_ledger_has(bp_state *st, const char *sink, const char *source, const char *id);
+/* ledger_has for n records in one read transaction: has[i] = 1 when recorded. */
+bp_status bp_state_ledger_filter(bp_state *st, const char *sink, size_t n,
+                                 const char *const *sources, const char *const *ids,
+                                 unsigned char *has);
 bp_status bp_state_ledger_commit(bp_state *st, const char *sink, const char *const *sources,
                                  const char *const *ids, size_t n, const char *ckpt_key,
                                  const char *ckpt_value);

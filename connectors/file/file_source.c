@@ -24,6 +24,7 @@ struct fsrc {
     long long line;        /* 1-based number of the next line */
     char *rb;              /* read buffer: [rb_start, rb_end) is read, not consumed */
     size_t rb_cap, rb_start, rb_end;
+    char *uri;             /* "file://<path>" of files[cur]: the default CE source */
     bp_envelope **carry;   /* events of a batch line that did not fit the poll batch */
     uint64_t *carry_tok;
     size_t carry_n, carry_i;
@@ -100,6 +101,13 @@ static bp_status fs_open_current(file_conn *self)
     }
     s->off = 0;
     s->line = 1;
+    free(s->uri);
+    if (asprintf(&s->uri, "file://%s", path) < 0) {
+        s->uri = NULL;
+        fclose(s->f);
+        s->f = NULL;
+        return BP_ERR_NOMEM;
+    }
     char *key = fs_ckpt_key(path), *val = NULL;
     s->rb_start = s->rb_end = 0;
     s->skipping = 0;
@@ -330,19 +338,17 @@ static void fs_line_to_record(file_conn *self, bp_poll_batch *batch, const char 
     char id[64];
     const char *base = strrchr(path, '/');
     snprintf(id, sizeof(id), "%.40s@%lld", base ? base + 1 : path, start);
-    char *src = self->source ? NULL : api->format("file://%s", path);
+    const char *src = self->src->uri;
     if (env == NULL || api->envelope_set0_data(env, data) != BP_OK ||
         api->envelope_set_attr(env, "id", id) != BP_OK ||
         api->envelope_set_attr(env, "type", self->type) != BP_OK ||
         api->envelope_set_attr(env, "source", self->source ? self->source : src) != BP_OK ||
         api->envelope_set_attr(env, "datacontenttype", "application/json") != BP_OK) {
-        api->free(src);
         api->envelope_unref(env);
         api->batch_push_invalid(batch, token, "cannot build envelope (out of memory?)", text,
                                 len);
         return;
     }
-    api->free(src);
     api->batch_push(batch, env, token);
 }
 
@@ -474,6 +480,7 @@ void file_source_free(file_conn *self)
     free(s->carry);
     free(s->carry_tok);
     free(s->rb);
+    free(s->uri);
     free(s);
     self->src = NULL;
 }
