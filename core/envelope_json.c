@@ -17,6 +17,7 @@
 
 #include <backplane/envelope.h>
 #include "envelope_int.h"
+#include "json_print.h"
 #include "strutil.h"
 
 /* JSON can represent integers exactly only up to 2^53 once they pass through a
@@ -256,7 +257,15 @@ fail:
 
 static char *ej_print(cJSON *root, int flags)
 {
-    return (flags & BP_SER_PRETTY) ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
+    if (flags & BP_SER_PRETTY)
+        return cJSON_Print(root);
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    if (bp_json_append(root, &buf, &len, &cap) != BP_OK) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
 }
 
 char *bp_envelope_to_json(const bp_envelope *env, int flags)
@@ -670,7 +679,7 @@ char *bp_envelope_lineage_json(const bp_envelope *env)
     cJSON *holder = cJSON_CreateObject();
     char *text = NULL;
     if (holder && ej_add_lineage(holder, env))
-        text = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(holder, "bplineage"));
+        text = ej_print(cJSON_GetObjectItemCaseSensitive(holder, "bplineage"), 0);
     cJSON_Delete(holder);
     return text;
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "envelope_int.h"
+#include "json_print.h"
 #include "log.h"
 #include "runtime.h"
 #include "strutil.h"
@@ -255,4 +256,5 @@ const struct bp_host_api bp_host_api_table = {
     .stopping = host_stopping,
     .path_check = bp_path_check,
     .wb_commit_checkpoint = host_wb_commit_checkpoint,
+    .json_append = bp_json_append,
 };

@@ -683,11 +683,23 @@ out:
     return rc;
 }
 
+/* 1 when an AI transform decided on env: a lineage entry with a model or a
+ * confidence (what `audit: ai` logs). */
+static int rt_has_ai_lineage(const bp_envelope *env)
+{
+    for (size_t i = 0; i < bp_envelope_lineage_count(env); i++) {
+        const bp_lineage *l = bp_envelope_get0_lineage(env, i);
+        if (l->model != NULL || l->confidence >= 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Records the lineage of delivered records in the audit log (one transaction
  * per batch). Parked and dead-lettered records carry theirs in their payload. */
 static bp_status rt_audit(rt_route *r, const rt_item *items, size_t n)
 {
-    if (!r->cfg->audit)
+    if (r->cfg->audit == BP_AUDIT_OFF)
         return BP_OK;
     const char **src = calloc(n, sizeof(*src)), **id = calloc(n, sizeof(*id));
     const char **subj = calloc(n, sizeof(*subj));
@@ -696,7 +708,8 @@ static bp_status rt_audit(rt_route *r, const rt_item *items, size_t n)
     bp_status rc = BP_ERR_NOMEM;
     if (src && id && subj && lin) {
         for (size_t i = 0; i < n; i++) {
-            if (items[i].failed_sink)
+            if (items[i].failed_sink ||
+                (r->cfg->audit == BP_AUDIT_AI && !rt_has_ai_lineage(items[i].env)))
                 continue;
             src[i] = bp_envelope_get0_attr(items[i].env, "source");
             id[i] = bp_envelope_get0_attr(items[i].env, "id");

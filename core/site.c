@@ -139,7 +139,7 @@ static void site_parse_route(bp_site *s, const bp_ynode *key, const bp_ynode *n,
     r->backoff_max_ms = 30000;
     r->batch_size = 256;
     r->workers = 1;
-    r->audit = 1;
+    r->audit = BP_AUDIT_AI;
     if (n->kind != BP_YMAP) {
         bp_diags_add(d, file, n->line, n->col, "route '%s' must be a map", key->value);
         return;
@@ -224,12 +224,14 @@ static void site_parse_route(bp_site *s, const bp_ynode *key, const bp_ynode *n,
     }
     const bp_ynode *audit = bp_ymap_get(n, "audit");
     if (audit) {
-        if (audit->kind == BP_YSCALAR && strcmp(audit->value, "true") == 0)
-            r->audit = 1;
-        else if (audit->kind == BP_YSCALAR && strcmp(audit->value, "false") == 0)
-            r->audit = 0;
+        if (audit->kind == BP_YSCALAR && strcmp(audit->value, "all") == 0)
+            r->audit = BP_AUDIT_ALL;
+        else if (audit->kind == BP_YSCALAR && strcmp(audit->value, "ai") == 0)
+            r->audit = BP_AUDIT_AI;
+        else if (audit->kind == BP_YSCALAR && strcmp(audit->value, "off") == 0)
+            r->audit = BP_AUDIT_OFF;
         else
-            bp_diags_add(d, file, audit->line, audit->col, "'audit' must be true or false");
+            bp_diags_add(d, file, audit->line, audit->col, "'audit' must be all, ai or off");
     }
     const bp_ynode *batch = bp_ymap_get(n, "batch");
     if (batch) {

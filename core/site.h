@@ -29,6 +29,10 @@ typedef struct bp_site_connector {
     int used;
 } bp_site_connector;
 
+/* audit: off, ai (records an AI transform decided on: a lineage entry with a
+ * model or a confidence; the default), all. */
+enum { BP_AUDIT_OFF = 0, BP_AUDIT_AI = 1, BP_AUDIT_ALL = 2 };
+
 typedef struct bp_site_route {
     char *name;
     int line, col;
@@ -43,7 +47,7 @@ typedef struct bp_site_route {
     int batch_size;
     int workers;                   /* threads running the transform chain (default 1) */
     char *order_key;               /* path whose value keeps per-key order, or NULL */
-    int audit;                     /* record lineage of delivered records (default 1) */
+    int audit;                     /* BP_AUDIT_*: which delivered records' lineage is logged */
 } bp_site_route;
 
 typedef struct bp_site {

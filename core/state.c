@@ -31,10 +31,13 @@ static const char state_schema[] =
     "CREATE TABLE IF NOT EXISTS dead_letters(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  route TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL, payload BLOB,"
     "  created_ms INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS ledger(sink TEXT NOT NULL, source TEXT NOT NULL,"
-    "  id TEXT NOT NULL, applied_ms INTEGER NOT NULL, PRIMARY KEY(sink, source, id))"
-    "  WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS ledger_age ON ledger(applied_ms);"
+    /* Keyed by a 64-bit hash of (sink, source, id): integer keys are several
+     * times cheaper to insert than three long strings. A lookup compares the
+     * stored strings, so a collision can only make a record be written again,
+     * never skipped. */
+    "CREATE TABLE IF NOT EXISTS writeback_ledger(h INTEGER PRIMARY KEY, sink TEXT NOT NULL,"
+    "  source TEXT NOT NULL, id TEXT NOT NULL, applied_ms INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS writeback_ledger_age ON writeback_ledger(applied_ms);"
     "CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  route TEXT NOT NULL, source TEXT NOT NULL, id TEXT NOT NULL, subject TEXT,"
     "  outcome TEXT NOT NULL, lineage TEXT NOT NULL, at_ms INTEGER NOT NULL);"
@@ -42,6 +45,19 @@ static const char state_schema[] =
     "CREATE TABLE IF NOT EXISTS review_queue(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  route TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL, payload TEXT,"
     "  created_ms INTEGER NOT NULL);";
+
+/* FNV-1a over sink, source and id with separators. */
+static int64_t state_ledger_hash(const char *sink, const char *source, const char *id)
+{
+    uint64_t h = 1469598103934665603ULL;
+    const char *parts[3] = {sink, source, id};
+    for (int k = 0; k < 3; k++) {
+        for (const unsigned char *c = (const unsigned char *)parts[k]; *c; c++)
+            h = (h ^ *c) * 1099511628211ULL;
+        h = (h ^ 0xff) * 1099511628211ULL;
+    }
+    return (int64_t)h;
+}
 
 static int64_t state_now_ms(void)
 {
@@ -135,10 +151,11 @@ bp_status bp_state_open(const char *path, const char *site, bp_state **out, char
         bp_state_close(st);
         return BP_ERR_IO;
     }
-    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM ledger WHERE sink=?1 AND source=?2 AND id=?3",
-                           -1, &st->ledger_has, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO ledger VALUES(?1,?2,?3,?4)", -1,
-                           &st->ledger_put, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT 1 FROM writeback_ledger WHERE h=?4 AND sink=?1 AND source=?2"
+                           " AND id=?3", -1, &st->ledger_has, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO writeback_ledger VALUES(?4,?1,?2,?3,?5)",
+                           -1, &st->ledger_put, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->db, STATE_CKPT_UPSERT, -1, &st->ckpt_put, NULL) != SQLITE_OK) {
         *errmsg = state_fmt_err(path, "cannot prepare statements", sqlite3_errmsg(st->db));
         bp_state_close(st);
@@ -255,7 +272,7 @@ int64_t bp_state_count(bp_state *st, const char *table)
     sqlite3_stmt *q = NULL;
     int64_t n = -1;
     if (strcmp(table, "dead_letters") != 0 && strcmp(table, "review_queue") != 0 &&
-        strcmp(table, "checkpoints") != 0 && strcmp(table, "ledger") != 0 &&
+        strcmp(table, "checkpoints") != 0 && strcmp(table, "writeback_ledger") != 0 &&
         strcmp(table, "audit") != 0)
         return -1;
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
@@ -275,6 +292,7 @@ int bp_state_ledger_has(bp_state *st, const char *sink, const char *source, cons
     sqlite3_bind_text(q, 1, sink, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, source, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 3, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, state_ledger_hash(sink, source, id));
     int s = sqlite3_step(q);
     if (s == SQLITE_ROW)
         r = 1;
@@ -300,7 +318,8 @@ bp_status bp_state_ledger_commit(bp_state *st, const char *sink, const char *con
         sqlite3_bind_text(q, 1, sink, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, sources[i], -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 3, ids[i], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 4, now);
+        sqlite3_bind_int64(q, 4, state_ledger_hash(sink, sources[i], ids[i]));
+        sqlite3_bind_int64(q, 5, now);
         int s = sqlite3_step(q);
         sqlite3_reset(q);
         if (s != SQLITE_DONE)
@@ -333,7 +352,7 @@ int64_t bp_state_ledger_prune(bp_state *st, int64_t older_than_ms)
     sqlite3_stmt *q = NULL;
     int64_t n = -1;
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_prepare_v2(st->db, "DELETE FROM ledger WHERE applied_ms < ?1", -1, &q, NULL) ==
+    if (sqlite3_prepare_v2(st->db, "DELETE FROM writeback_ledger WHERE applied_ms < ?1", -1, &q, NULL) ==
         SQLITE_OK) {
         sqlite3_bind_int64(q, 1, older_than_ms);
         if (sqlite3_step(q) == SQLITE_DONE)
@@ -526,6 +545,7 @@ bp_status bp_state_ledger_filter(bp_state *st, const char *sink, size_t n,
         sqlite3_bind_text(q, 1, sink, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, sources[i], -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 3, ids[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 4, state_ledger_hash(sink, sources[i], ids[i]));
         int s = sqlite3_step(q);
         if (s == SQLITE_ROW)
             has[i] = 1;

@@ -116,21 +116,11 @@ bp_status file_sink_write(file_conn *self, bp_write_batch *wb)
         const bp_envelope *env = api->wb_get0(wb, i);
         const cJSON *data = self->cloudevents ? NULL : api->envelope_get0_data(env);
         if (!self->cloudevents && data != NULL) {
-            /* Print straight into the batch buffer (cJSON asks for 5 bytes of
-             * slack); grow and try again when it does not fit. */
-            int printed = 0;
-            for (size_t want = 1024; !printed && want <= ((size_t)1 << 30); want *= 4) {
-                if (fk_reserve(b, want + 6) < 0)
-                    break;
-                printed = cJSON_PrintPreallocated((cJSON *)data, b->p + b->n,
-                                                  (int)(b->cap - b->n - 1), 0);
-            }
-            if (!printed) {
+            if (api->json_append(data, &b->p, &b->n, &b->cap) != BP_OK ||
+                fk_put(b, "\n", 1) < 0) {
                 api->wb_set_result(wb, i, BP_RETRY, "out of memory serialising the record");
                 continue;
             }
-            b->n += strlen(b->p + b->n);
-            b->p[b->n++] = '\n';
             continue;
         }
         char *text = self->cloudevents ? api->envelope_to_json(env, BP_SER_DEFAULT)

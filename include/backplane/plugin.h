@@ -219,6 +219,13 @@ struct bp_host_api {
      * ledger entries of the records accepted by this write (e.g. the file sink's
      * committed length). Copied; the last call of a write wins. */
     void (*wb_commit_checkpoint)(bp_write_batch *wb, const char *key, const char *value);
+
+    /* Appends the compact JSON text of item to a growable buffer (*buf of
+     * capacity *cap, allocated with realloc: free it with api->free; *len bytes
+     * used; kept NUL-terminated). Several times faster than cJSON_Print for
+     * numbers; output parses back to the same values. BP_ERR_NOMEM leaves *len
+     * as it was. */
+    bp_status (*json_append)(const cJSON *item, char **buf, size_t *len, size_t *cap);
 };
 
 #define BP_HOST_HAS(api, field) \
