@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "envelope_int.h"
+#include "keyset.h"
 #include "log.h"
 #include "runtime.h"
 
@@ -123,6 +124,9 @@ static void rt_instance_free(bp_instance *in)
     for (size_t i = 0; i < in->n_done; i++)
         free(in->done[i].reason);
     free(in->done);
+    bp_keyset_free(in->ledger_prev);
+    free(in->lrows);
+    free(in->lrow_seq);
     pthread_mutex_destroy(&in->mu);
     pthread_cond_destroy(&in->cv);
     bp_metrics_free(in->metrics);
@@ -373,6 +377,7 @@ bp_status bp_runtime_lookup(bp_instance *inst, const char *connector, const char
 typedef struct {
     bp_envelope *env;      /* NULL once resolved (dropped, parked, dead-lettered) */
     int failed_sink;       /* a sink rejected it (already dead-lettered there) */
+    uint64_t seq;          /* pipeline sequence number (UINT64_MAX: a replay) */
 } rt_item;
 
 static bp_status rt_dead_letter(rt_route *r, const char *stage, const char *reason,
@@ -518,10 +523,70 @@ static bp_status rt_wait_completion(rt_route *r, bp_instance *sink, uint64_t tic
     return BP_STOPPED;
 }
 
+static void rt_ledger_key_cb(const char *key, size_t len, void *ud)
+{
+    bp_keyset_add(ud, key, len);
+}
+
+/* "source\x1fid" of env into *buf (grown as needed); returns its length. */
+static size_t rt_ledger_key(const bp_envelope *env, char **buf, size_t *cap)
+{
+    const char *a = bp_envelope_get0_attr(env, "source"), *b = bp_envelope_get0_attr(env, "id");
+    size_t la = strlen(a), lb = strlen(b);
+    if (la + lb + 2 > *cap) {
+        char *p = realloc(*buf, la + lb + 64);
+        if (p == NULL)
+            return 0;
+        *buf = p;
+        *cap = la + lb + 64;
+    }
+    memcpy(*buf, a, la);
+    (*buf)[la] = '\x1f';
+    memcpy(*buf + la + 1, b, lb + 1);
+    return la + lb + 1;
+}
+
+/* Rows of this run whose records the source has acked: handed to the next
+ * commit to delete. Returns how many were moved into forget (capacity cap). */
+static size_t rt_ledger_acked_rows(bp_instance *sink, uint64_t acked, int64_t *forget, size_t cap)
+{
+    size_t n = 0, keep = 0;
+    for (size_t i = 0; i < sink->n_lrows; i++) {
+        if (sink->lrow_seq[i] < acked && n < cap) {
+            forget[n++] = sink->lrows[i];
+        } else {
+            sink->lrows[keep] = sink->lrows[i];
+            sink->lrow_seq[keep++] = sink->lrow_seq[i];
+        }
+    }
+    sink->n_lrows = keep;
+    return n;
+}
+
+static int rt_ledger_remember(bp_instance *sink, int64_t row, uint64_t max_seq)
+{
+    if (sink->n_lrows == sink->cap_lrows) {
+        size_t cap = sink->cap_lrows ? sink->cap_lrows * 2 : 16;
+        int64_t *r = realloc(sink->lrows, cap * sizeof(*r));
+        if (r == NULL)
+            return -1;
+        sink->lrows = r;
+        uint64_t *q = realloc(sink->lrow_seq, cap * sizeof(*q));
+        if (q == NULL)
+            return -1;
+        sink->lrow_seq = q;
+        sink->cap_lrows = cap;
+    }
+    sink->lrows[sink->n_lrows] = row;
+    sink->lrow_seq[sink->n_lrows++] = max_seq;
+    return 0;
+}
+
 /* Delivers items to one sink with retries. Returns BP_OK when every item was
  * accepted or dead-lettered, BP_STOPPED when a stop interrupted retries (the
  * batch must not be acked), BP_ERR_IO when the state store failed. */
-static bp_status rt_deliver(rt_route *r, bp_instance *sink, rt_item *items, size_t n)
+static bp_status rt_deliver(rt_route *r, bp_instance *sink, rt_item *items, size_t n,
+                            uint64_t acked)
 {
     size_t *pending = malloc((n ? n : 1) * sizeof(size_t));
     bp_envelope **envs = calloc(n ? n : 1, sizeof(*envs));
@@ -541,35 +606,42 @@ static bp_status rt_deliver(rt_route *r, bp_instance *sink, rt_item *items, size
         goto out;
     }
     int ledger = (sink->lib->desc.flags & BP_PLUGIN_LEDGER) != 0;
-    if (ledger) {
-        /* Applied before a crash, not acked by the source: do not apply twice.
-         * One read transaction for the batch. */
-        size_t m = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (items[i].env == NULL)
-                continue;
-            acc_src[m] = bp_envelope_get0_attr(items[i].env, "source");
-            acc_id[m] = bp_envelope_get0_attr(items[i].env, "id");
-            m++;
-        }
-        if (bp_state_ledger_filter(r->rt->state, sink->scope, m, acc_src, acc_id, set) != BP_OK) {
+    if (ledger && !sink->ledger_loaded) {
+        /* Keys that runs before this one applied and that the source may
+         * redeliver now: loaded once, looked up in memory. */
+        sink->ledger_prev = bp_keyset_new();
+        if (sink->ledger_prev == NULL ||
+            bp_state_ledger_load(r->rt->state, sink->scope, rt_ledger_key_cb, sink->ledger_prev) !=
+                BP_OK) {
             rc = BP_ERR_IO;
             goto out;
         }
+        sink->ledger_loaded = 1;
+        if (bp_keyset_count(sink->ledger_prev))
+            bp_log(BP_LOG_INFO, sink->name,
+                   "write-back ledger: %zu record(s) applied before a restart will not be "
+                   "applied again", bp_keyset_count(sink->ledger_prev));
     }
-    for (size_t i = 0, m = 0; i < n; i++) {
+    char *kbuf = NULL;
+    size_t kcap = 0;
+    for (size_t i = 0; i < n; i++) {
         if (items[i].env == NULL)
             continue;
-        if (ledger && set[m++]) {
-            bp_metrics_add(sink->metrics, "ledger_skipped", 1);
-            continue;
+        if (ledger && bp_keyset_count(sink->ledger_prev)) {
+            size_t klen = rt_ledger_key(items[i].env, &kbuf, &kcap);
+            if (klen && bp_keyset_has(sink->ledger_prev, kbuf, klen)) {
+                bp_metrics_add(sink->metrics, "ledger_skipped", 1);
+                continue;
+            }
         }
         pending[np++] = i;
     }
+    free(kbuf);
     for (int attempt = 0; np > 0; attempt++) {
         bp_write_batch wb = {.envs = envs, .tickets = tickets, .results = results,
                              .reasons = reasons, .set = set, .n = np};
         size_t n_acc = 0;
+        uint64_t acc_max = 0;
         for (size_t k = 0; k < np; k++) {
             envs[k] = items[pending[k]].env;
             tickets[k] = atomic_fetch_add(&r->rt->next_ticket, 1);
@@ -593,6 +665,8 @@ static bp_status rt_deliver(rt_route *r, bp_instance *sink, rt_item *items, size
             size_t idx = pending[k];
             if (res == BP_OK) {
                 accepted[n_acc++] = items[idx].env;
+                if (items[idx].seq > acc_max)
+                    acc_max = items[idx].seq;
                 free(reason);
             } else if (res == BP_RETRY || res == BP_NOT_CONNECTED) {
                 free(last_reason[idx]);
@@ -623,8 +697,13 @@ static bp_status rt_deliver(rt_route *r, bp_instance *sink, rt_item *items, size
                 acc_src[k] = bp_envelope_get0_attr(accepted[k], "source");
                 acc_id[k] = bp_envelope_get0_attr(accepted[k], "id");
             }
+            int64_t forget[64], row = 0;
+            size_t n_forget = rt_ledger_acked_rows(sink, acked, forget, 64);
             bp_status lst = bp_state_ledger_commit(r->rt->state, sink->scope, acc_src, acc_id,
-                                                   n_acc, wb.ckpt_key, wb.ckpt_value);
+                                                   n_acc, wb.ckpt_key, wb.ckpt_value, forget,
+                                                   n_forget, &row);
+            if (lst == BP_OK && row && rt_ledger_remember(sink, row, acc_max) < 0)
+                lst = BP_ERR_NOMEM;
             if (lst != BP_OK) {
                 bp_log(BP_LOG_ERROR, sink->name, "cannot record the write-back ledger: %s",
                        bp_status_str(lst));
@@ -762,11 +841,11 @@ bp_status bp_runtime_replay(bp_runtime *rt, const char *route, const char *stage
         bp_envelope_unref(env);
         return st;
     }
-    rt_item item = {.env = env};
+    rt_item item = {.env = env, .seq = UINT64_MAX};
     double dead_before = bp_metrics_get(r->metrics, "dead_lettered");
     for (size_t s = 0; s < r->n_sinks && st == BP_OK; s++)
         if (only_sink == NULL || r->sinks[s] == only_sink)
-            st = rt_deliver(r, r->sinks[s], &item, 1);
+            st = rt_deliver(r, r->sinks[s], &item, 1, 0);
     if (st == BP_OK && !item.failed_sink)
         st = rt_audit(r, &item, 1);
     bp_envelope_unref(env);
@@ -1003,10 +1082,13 @@ static void *rt_sink_main(void *arg)
             continue;
         }
         for (size_t i = 0; i < n; i++)
-            items[i] = (rt_item){.env = recs[i]->env};
+            items[i] = (rt_item){.env = recs[i]->env, .seq = recs[i]->seq};
+        pthread_mutex_lock(&p->mu);
+        uint64_t acked = p->acked_seq;
+        pthread_mutex_unlock(&p->mu);
         bp_status rc = BP_OK;
         for (size_t s = 0; s < r->n_sinks && rc == BP_OK; s++)
-            rc = rt_deliver(r, r->sinks[s], items, n);
+            rc = rt_deliver(r, r->sinks[s], items, n, acked);
         if (rc != BP_OK) {
             rt_pipe_fail(p, rc == BP_STOPPED ? "stopped during retries" : bp_status_str(rc));
         } else if (rt_audit(r, items, n) != BP_OK) {
@@ -1169,6 +1251,17 @@ static void *rt_route_main(void *arg)
     for (int t = 0; t < n_threads; t++)
         pthread_join(threads[t], NULL);
     rt_pipe_ack(&p);
+    /* Forget the ledger rows whose records are now acked, so a clean stop
+     * leaves nothing for the next start to load. */
+    for (size_t s = 0; s < r->n_sinks; s++) {
+        bp_instance *sink = r->sinks[s];
+        int64_t forget[64];
+        size_t n_forget;
+        while ((n_forget = rt_ledger_acked_rows(sink, p.acked_seq, forget, 64)) > 0)
+            if (bp_state_ledger_commit(rt->state, sink->scope, NULL, NULL, 0, NULL, NULL, forget,
+                                       n_forget, NULL) != BP_OK)
+                break;
+    }
     if (atomic_load(&p.broken) && !bp_runtime_stopping(rt))
         r->failed = 1;
     for (int w = 0; p.wq && w < r->workers; w++)

@@ -39,6 +39,14 @@ struct bp_instance {
     pthread_cond_t cv;
     bp_completion *done;
     size_t n_done, cap_done;
+    /* Ledger sinks (used from the sink thread only): keys applied by earlier
+     * runs that their source may redeliver, and this run's ledger rows with the
+     * highest pipeline sequence number they cover (forgotten once acked). */
+    struct bp_keyset *ledger_prev;
+    int ledger_loaded;
+    int64_t *lrows;
+    uint64_t *lrow_seq;
+    size_t n_lrows, cap_lrows;
 };
 
 struct bp_poll_batch {

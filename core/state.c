@@ -15,8 +15,8 @@
 struct bp_state {
     sqlite3 *db;
     pthread_mutex_t mu;
-    sqlite3_stmt *ledger_has;     /* prepared once: asked per record */
-    sqlite3_stmt *ledger_put;
+    sqlite3_stmt *ledger_put;     /* prepared once: used per batch */
+    sqlite3_stmt *ledger_forget;
     sqlite3_stmt *ckpt_put;
 };
 
@@ -31,13 +31,8 @@ static const char state_schema[] =
     "CREATE TABLE IF NOT EXISTS dead_letters(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  route TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL, payload BLOB,"
     "  created_ms INTEGER NOT NULL);"
-    /* Keyed by a 64-bit hash of (sink, source, id): integer keys are several
-     * times cheaper to insert than three long strings. A lookup compares the
-     * stored strings, so a collision can only make a record be written again,
-     * never skipped. */
-    "CREATE TABLE IF NOT EXISTS writeback_ledger(h INTEGER PRIMARY KEY, sink TEXT NOT NULL,"
-    "  source TEXT NOT NULL, id TEXT NOT NULL, applied_ms INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS writeback_ledger_age ON writeback_ledger(applied_ms);"
+    "CREATE TABLE IF NOT EXISTS ledger_writes(row INTEGER PRIMARY KEY, sink TEXT NOT NULL,"
+    "  applied_ms INTEGER NOT NULL, keys BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  route TEXT NOT NULL, source TEXT NOT NULL, id TEXT NOT NULL, subject TEXT,"
     "  outcome TEXT NOT NULL, lineage TEXT NOT NULL, at_ms INTEGER NOT NULL);"
@@ -45,19 +40,6 @@ static const char state_schema[] =
     "CREATE TABLE IF NOT EXISTS review_queue(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  route TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL, payload TEXT,"
     "  created_ms INTEGER NOT NULL);";
-
-/* FNV-1a over sink, source and id with separators. */
-static int64_t state_ledger_hash(const char *sink, const char *source, const char *id)
-{
-    uint64_t h = 1469598103934665603ULL;
-    const char *parts[3] = {sink, source, id};
-    for (int k = 0; k < 3; k++) {
-        for (const unsigned char *c = (const unsigned char *)parts[k]; *c; c++)
-            h = (h ^ *c) * 1099511628211ULL;
-        h = (h ^ 0xff) * 1099511628211ULL;
-    }
-    return (int64_t)h;
-}
 
 static int64_t state_now_ms(void)
 {
@@ -151,11 +133,10 @@ bp_status bp_state_open(const char *path, const char *site, bp_state **out, char
         bp_state_close(st);
         return BP_ERR_IO;
     }
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT 1 FROM writeback_ledger WHERE h=?4 AND sink=?1 AND source=?2"
-                           " AND id=?3", -1, &st->ledger_has, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO writeback_ledger VALUES(?4,?1,?2,?3,?5)",
+    if (sqlite3_prepare_v2(st->db, "INSERT INTO ledger_writes(sink,applied_ms,keys) VALUES(?1,?2,?3)",
                            -1, &st->ledger_put, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, "DELETE FROM ledger_writes WHERE row = ?1", -1,
+                           &st->ledger_forget, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->db, STATE_CKPT_UPSERT, -1, &st->ckpt_put, NULL) != SQLITE_OK) {
         *errmsg = state_fmt_err(path, "cannot prepare statements", sqlite3_errmsg(st->db));
         bp_state_close(st);
@@ -169,8 +150,8 @@ void bp_state_close(bp_state *st)
 {
     if (st == NULL)
         return;
-    sqlite3_finalize(st->ledger_has);
     sqlite3_finalize(st->ledger_put);
+    sqlite3_finalize(st->ledger_forget);
     sqlite3_finalize(st->ckpt_put);
     sqlite3_close(st->db);
     pthread_mutex_destroy(&st->mu);
@@ -272,7 +253,7 @@ int64_t bp_state_count(bp_state *st, const char *table)
     sqlite3_stmt *q = NULL;
     int64_t n = -1;
     if (strcmp(table, "dead_letters") != 0 && strcmp(table, "review_queue") != 0 &&
-        strcmp(table, "checkpoints") != 0 && strcmp(table, "writeback_ledger") != 0 &&
+        strcmp(table, "checkpoints") != 0 && strcmp(table, "ledger_writes") != 0 &&
         strcmp(table, "audit") != 0)
         return -1;
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
@@ -284,84 +265,8 @@ int64_t bp_state_count(bp_state *st, const char *table)
     return n;
 }
 
-int bp_state_ledger_has(bp_state *st, const char *sink, const char *source, const char *id)
-{
-    int r = -1;
-    pthread_mutex_lock(&st->mu);
-    sqlite3_stmt *q = st->ledger_has;
-    sqlite3_bind_text(q, 1, sink, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, source, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 3, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 4, state_ledger_hash(sink, source, id));
-    int s = sqlite3_step(q);
-    if (s == SQLITE_ROW)
-        r = 1;
-    else if (s == SQLITE_DONE)
-        r = 0;
-    sqlite3_reset(q);
-    sqlite3_clear_bindings(q);
-    pthread_mutex_unlock(&st->mu);
-    return r;
-}
 
-bp_status bp_state_ledger_commit(bp_state *st, const char *sink, const char *const *sources,
-                                 const char *const *ids, size_t n, const char *ckpt_key,
-                                 const char *ckpt_value)
-{
-    bp_status rc = BP_ERR_IO;
-    int64_t now = state_now_ms();
-    pthread_mutex_lock(&st->mu);
-    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        sqlite3_stmt *q = st->ledger_put;
-        sqlite3_bind_text(q, 1, sink, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, sources[i], -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, ids[i], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 4, state_ledger_hash(sink, sources[i], ids[i]));
-        sqlite3_bind_int64(q, 5, now);
-        int s = sqlite3_step(q);
-        sqlite3_reset(q);
-        if (s != SQLITE_DONE)
-            goto rollback;
-    }
-    if (ckpt_key) {
-        sqlite3_stmt *q = st->ckpt_put;
-        sqlite3_bind_text(q, 1, sink, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, ckpt_key, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, ckpt_value ? ckpt_value : "", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 4, now);
-        int s = sqlite3_step(q);
-        sqlite3_reset(q);
-        if (s != SQLITE_DONE)
-            goto rollback;
-    }
-    if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
-        rc = BP_OK;
-        goto out;
-    }
-rollback:
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-out:
-    pthread_mutex_unlock(&st->mu);
-    return rc;
-}
 
-int64_t bp_state_ledger_prune(bp_state *st, int64_t older_than_ms)
-{
-    sqlite3_stmt *q = NULL;
-    int64_t n = -1;
-    pthread_mutex_lock(&st->mu);
-    if (sqlite3_prepare_v2(st->db, "DELETE FROM writeback_ledger WHERE applied_ms < ?1", -1, &q, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_int64(q, 1, older_than_ms);
-        if (sqlite3_step(q) == SQLITE_DONE)
-            n = sqlite3_changes(st->db);
-    }
-    sqlite3_finalize(q);
-    pthread_mutex_unlock(&st->mu);
-    return n;
-}
 
 void bp_dead_letter_clear(bp_dead_letter *dl)
 {
@@ -531,32 +436,118 @@ out:
     return rc;
 }
 
-bp_status bp_state_ledger_filter(bp_state *st, const char *sink, size_t n,
-                                 const char *const *sources, const char *const *ids,
-                                 unsigned char *has)
+
+bp_status bp_state_ledger_load(bp_state *st, const char *sink,
+                               void (*fn)(const char *key, size_t len, void *ud), void *ud)
 {
-    bp_status rc = BP_OK;
+    sqlite3_stmt *q = NULL;
+    bp_status rc = BP_ERR_IO;
     pthread_mutex_lock(&st->mu);
-    /* One read transaction: the per-statement locking of autocommit reads
-     * (fcntl calls) cost more than the lookups themselves. */
-    int txn = sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
-    sqlite3_stmt *q = st->ledger_has;
-    for (size_t i = 0; i < n && rc == BP_OK; i++) {
+    if (sqlite3_prepare_v2(st->db, "SELECT keys FROM ledger_writes WHERE sink = ?1", -1, &q,
+                           NULL) == SQLITE_OK) {
         sqlite3_bind_text(q, 1, sink, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, sources[i], -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, ids[i], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 4, state_ledger_hash(sink, sources[i], ids[i]));
-        int s = sqlite3_step(q);
-        if (s == SQLITE_ROW)
-            has[i] = 1;
-        else if (s == SQLITE_DONE)
-            has[i] = 0;
-        else
-            rc = BP_ERR_IO;
-        sqlite3_reset(q);
+        int s;
+        while ((s = sqlite3_step(q)) == SQLITE_ROW) {
+            const char *b = sqlite3_column_blob(q, 0);
+            size_t n = (size_t)sqlite3_column_bytes(q, 0);
+            /* Keys are NUL-terminated, one after the other. */
+            for (size_t off = 0; b && off < n;) {
+                size_t len = strnlen(b + off, n - off);
+                fn(b + off, len, ud);
+                off += len + 1;
+            }
+        }
+        if (s == SQLITE_DONE)
+            rc = BP_OK;
     }
-    if (txn)
-        sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_finalize(q);
     pthread_mutex_unlock(&st->mu);
-    return txn ? rc : BP_ERR_IO;
+    return rc;
+}
+
+bp_status bp_state_ledger_commit(bp_state *st, const char *sink, const char *const *sources,
+                                 const char *const *ids, size_t n, const char *ckpt_key,
+                                 const char *ckpt_value, const int64_t *forget, size_t n_forget,
+                                 int64_t *row)
+{
+    bp_status rc = BP_ERR_IO;
+    int64_t now = state_now_ms();
+    char *keys = NULL;
+    size_t len = 0;
+    if (row)
+        *row = 0;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(sources[i]) + 1 + strlen(ids[i]) + 1;
+    if (n && (keys = malloc(len)) == NULL)
+        return BP_ERR_NOMEM;
+    for (size_t i = 0, off = 0; i < n; i++) {
+        size_t a = strlen(sources[i]), b = strlen(ids[i]);
+        memcpy(keys + off, sources[i], a);
+        keys[off + a] = '\x1f';
+        memcpy(keys + off + a + 1, ids[i], b);
+        keys[off + a + 1 + b] = '\0';
+        off += a + b + 2;
+    }
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        goto out;
+    if (n) {
+        sqlite3_stmt *q = st->ledger_put;
+        sqlite3_bind_text(q, 1, sink, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, now);
+        sqlite3_bind_blob64(q, 3, keys, len, SQLITE_STATIC);
+        int s = sqlite3_step(q);
+        sqlite3_reset(q);
+        if (s != SQLITE_DONE)
+            goto rollback;
+        if (row)
+            *row = sqlite3_last_insert_rowid(st->db);
+    }
+    for (size_t i = 0; i < n_forget; i++) {
+        sqlite3_stmt *q = st->ledger_forget;
+        sqlite3_bind_int64(q, 1, forget[i]);
+        int s = sqlite3_step(q);
+        sqlite3_reset(q);
+        if (s != SQLITE_DONE)
+            goto rollback;
+    }
+    if (ckpt_key) {
+        sqlite3_stmt *q = st->ckpt_put;
+        sqlite3_bind_text(q, 1, sink, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, ckpt_key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, ckpt_value ? ckpt_value : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 4, now);
+        int s = sqlite3_step(q);
+        sqlite3_reset(q);
+        if (s != SQLITE_DONE)
+            goto rollback;
+    }
+    if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+        rc = BP_OK;
+        goto out;
+    }
+rollback:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    if (row)
+        *row = 0;
+out:
+    pthread_mutex_unlock(&st->mu);
+    free(keys);
+    return rc;
+}
+
+int64_t bp_state_ledger_prune(bp_state *st, int64_t older_than_ms)
+{
+    sqlite3_stmt *q = NULL;
+    int64_t n = -1;
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_prepare_v2(st->db, "DELETE FROM ledger_writes WHERE applied_ms < ?1", -1, &q,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, older_than_ms);
+        if (sqlite3_step(q) == SQLITE_DONE)
+            n = sqlite3_changes(st->db);
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    return n;
 }

@@ -29,20 +29,23 @@ bp_status bp_state_park_review(bp_state *st, const char *route, const char *stag
                                const char *reason, const char *payload);
 
 /* Write-back ledger: which records a sink has applied, so a record redelivered
- * after a crash is not applied twice. ledger_has: 1 when (sink, source, id) is
- * recorded, 0 when not, -1 on error. ledger_commit: records n entries and,
- * when ckpt_key is not NULL, the sink's checkpoint (scope = sink) in ONE
- * transaction: durable and atomic on BP_OK. */
-int bp_state_ledger_has(bp_state *st, const char *sink, const char *source, const char *id);
-/* ledger_has for n records in one read transaction: has[i] = 1 when recorded. */
-bp_status bp_state_ledger_filter(bp_state *st, const char *sink, size_t n,
-                                 const char *const *sources, const char *const *ids,
-                                 unsigned char *has);
+ * after a crash is not applied twice. One row per sink write holds the keys
+ * ("source\x1fid") of the records it applied; a row is forgotten once the
+ * source has acked all of them (nothing can redeliver them any more).
+ *
+ * ledger_load: calls fn for every key of sink's remaining rows (left by runs
+ * that ended before their source acked).
+ * ledger_commit: in ONE transaction, records the n keys as a new row (*row
+ * gets its id; no row when n is 0), stores the sink's checkpoint when ckpt_key
+ * is not NULL, and deletes the n_forget rows whose records were acked. Durable
+ * and atomic on BP_OK. */
+bp_status bp_state_ledger_load(bp_state *st, const char *sink,
+                               void (*fn)(const char *key, size_t len, void *ud), void *ud);
 bp_status bp_state_ledger_commit(bp_state *st, const char *sink, const char *const *sources,
                                  const char *const *ids, size_t n, const char *ckpt_key,
-                                 const char *ckpt_value);
-/* Deletes ledger entries applied before older_than_ms (wall clock); their
- * sources acked them long ago. Returns the number deleted or -1. */
+                                 const char *ckpt_value, const int64_t *forget, size_t n_forget,
+                                 int64_t *row);
+/* Deletes rows older than older_than_ms (wall clock). Returns how many or -1. */
 int64_t bp_state_ledger_prune(bp_state *st, int64_t older_than_ms);
 
 /* Audit log: what the transforms did to each delivered record (its lineage),
