@@ -344,11 +344,27 @@ void bp_uuid4(char out[37])
 
 void bp_format_time_ms(int64_t ms, char out[32])
 {
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
+    /* Sources stamp every record: format the seconds once per second and
+     * thread, and only the milliseconds per call. */
+    static _Thread_local int64_t cached_secs = -1;
+    static _Thread_local char cached[24];
+    static _Thread_local size_t cached_len;
+    int64_t secs = ms / 1000;
+    if (secs != cached_secs) {
+        time_t t = (time_t)secs;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        cached_len = strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_secs = secs;
+    }
+    int frac = (int)(ms % 1000);
+    memcpy(out, cached, cached_len);
+    out[cached_len] = '.';
+    out[cached_len + 1] = (char)('0' + frac / 100);
+    out[cached_len + 2] = (char)('0' + frac / 10 % 10);
+    out[cached_len + 3] = (char)('0' + frac % 10);
+    out[cached_len + 4] = 'Z';
+    out[cached_len + 5] = '\0';
 }
 
 bp_status bp_envelope_finalize(bp_envelope *env, char **errmsg)
