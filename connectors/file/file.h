@@ -15,7 +15,8 @@ typedef struct file_conn {
     const struct bp_host_api *api;
     bp_instance *inst;
     char *path;              /* glob (source) or file (sink) */
-    int cloudevents;         /* format: cloudevents (else jsonl) */
+    int cloudevents;         /* format: cloudevents or cloudevents-batch (else jsonl) */
+    int batch_file;          /* format: cloudevents-batch: a whole file is one batch */
     char *type;              /* CE type stamped on plain JSON lines */
     char *source;            /* CE source, or NULL: file://<absolute path> */
     int follow;

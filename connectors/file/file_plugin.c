@@ -4,13 +4,13 @@
 
 #include "file.h"
 
-static const char *const file_formats[] = {"jsonl", "cloudevents", NULL};
+static const char *const file_formats[] = {"jsonl", "cloudevents", "cloudevents-batch", NULL};
 
 static const struct bp_option file_options[] = {
     {.name = "path", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
      .description = "source: a file or glob (*.jsonl), read in name order; sink: the file appended to"},
     {.name = "format", .type = BP_OPT_ENUM, .default_value = "jsonl", .choices = file_formats,
-     .description = "jsonl: one JSON value per line is the record's data; cloudevents: one structured CloudEvent, or a batch (JSON array of events), per line"},
+     .description = "jsonl: one JSON value per line is the record's data; cloudevents: one structured CloudEvent, or a batch (JSON array of events), per line; cloudevents-batch (source): each file is one CloudEvents batch document, any layout"},
     {.name = "type", .type = BP_OPT_STRING, .default_value = "com.backplane.record",
      .description = "source, jsonl: the CloudEvents type stamped on each record"},
     {.name = "source", .type = BP_OPT_STRING,
@@ -18,7 +18,7 @@ static const struct bp_option file_options[] = {
     {.name = "follow", .type = BP_OPT_BOOL, .default_value = "false",
      .description = "source: keep reading as files grow and new files match (else end at end of input)"},
     {.name = "max_line", .type = BP_OPT_SIZE, .default_value = "1MiB", .min = "64", .max = "256MiB",
-     .description = "source: longer lines are dead-lettered, not read into memory whole"},
+     .description = "source: longer lines (and cloudevents-batch files) are dead-lettered, not read into memory whole"},
     {.name = "fsync", .type = BP_OPT_BOOL, .default_value = "true",
      .description = "sink: fsync after each batch, so an acknowledged record survives a power cut"},
     {0},
@@ -37,7 +37,8 @@ static bp_status file_init(const struct bp_host_api *api, bp_instance *inst, con
     self->path = strdup(bp_cfg_str(config, "path"));
     self->type = strdup(bp_cfg_str(config, "type"));
     self->source = source ? strdup(source) : NULL;
-    self->cloudevents = fmt && strcmp(fmt, "cloudevents") == 0;
+    self->cloudevents = fmt && strncmp(fmt, "cloudevents", 11) == 0;
+    self->batch_file = fmt && strcmp(fmt, "cloudevents-batch") == 0;
     self->follow = bp_cfg_bool(config, "follow", 0);
     self->max_line = bp_cfg_int(config, "max_line", 1 << 20);
     self->fsync = bp_cfg_bool(config, "fsync", 1);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "file.h"
@@ -212,6 +213,53 @@ static int fs_read_line(file_conn *self, const char **line, size_t *len, size_t 
     }
 }
 
+/* cloudevents-batch: the rest of the file is one record (a batch document).
+ * In follow mode a file is taken only once it has not changed for a second,
+ * so a document still being written is not read half. Returns as
+ * fs_read_line. */
+static int fs_read_whole(file_conn *self, const char **text, size_t *len, size_t *used,
+                         int *too_long)
+{
+    fsrc *s = self->src;
+    struct stat st;
+    if (self->follow && fstat(fileno(s->f), &st) == 0 &&
+        (long long)time(NULL) - (long long)st.st_mtime < 1)
+        return 0;
+    s->rb_start = s->rb_end = 0;
+    *too_long = 0;
+    for (;;) {
+        if (s->rb_cap - s->rb_end < FS_BLOCK) {
+            size_t cap = s->rb_cap ? s->rb_cap * 2 : 2 * FS_BLOCK;
+            char *b = realloc(s->rb, cap);
+            if (b == NULL)
+                return -1;
+            s->rb = b;
+            s->rb_cap = cap;
+        }
+        size_t got = fread(s->rb + s->rb_end, 1, s->rb_cap - s->rb_end, s->f);
+        if (got == 0)
+            break;
+        s->rb_end += got;
+        if ((long long)s->rb_end > self->max_line) {
+            /* Too big to hold: count the rest, keep nothing. */
+            *too_long = 1;
+            size_t skipped = s->rb_end;
+            while ((got = fread(s->rb, 1, s->rb_cap, s->f)) > 0)
+                skipped += got;
+            s->rb_end = skipped;
+            break;
+        }
+    }
+    clearerr(s->f);
+    if (s->rb_end == 0)
+        return 0;
+    *used = s->rb_end;
+    *text = s->rb;
+    *len = *too_long ? 0 : s->rb_end;
+    s->rb_start = s->rb_end = 0;
+    return 1;
+}
+
 /* Column (1-based) of cJSON's error position inside a one-line text. The
  * position comes from return_parse_end, not cJSON_GetErrorPtr(): that one is
  * a global shared by every thread. */
@@ -254,7 +302,9 @@ static void fs_batch_line(file_conn *self, bp_poll_batch *batch, const char *pat
     size_t n = 0;
     char *err = NULL;
     if (api->envelope_batch_from_json(text, len, &envs, &n, &err) != BP_OK) {
-        char *reason = api->format("%s:%lld: %s", path, line, err ? err : "invalid batch");
+        char *reason = self->batch_file
+                           ? api->format("%s: %s", path, err ? err : "invalid batch")
+                           : api->format("%s:%lld: %s", path, line, err ? err : "invalid batch");
         free(err);
         api->batch_push_invalid(batch, token, reason, text, len);
         api->free(reason);
@@ -288,8 +338,11 @@ static void fs_line_to_record(file_conn *self, bp_poll_batch *batch, const char 
     const struct bp_host_api *api = self->api;
     char *reason = NULL;
     if (too_long) {
-        reason = api->format("%s:%lld:1: line longer than max_line (%lld bytes)", path, line,
-                             self->max_line);
+        reason = self->batch_file
+                     ? api->format("%s: file larger than max_line (%lld bytes)", path,
+                                   self->max_line)
+                     : api->format("%s:%lld:1: line longer than max_line (%lld bytes)", path,
+                                   line, self->max_line);
         api->batch_push_invalid(batch, token, reason, text, len);
         api->free(reason);
         return;
@@ -300,13 +353,17 @@ static void fs_line_to_record(file_conn *self, bp_poll_batch *batch, const char 
         size_t lead = 0;
         while (lead < len && (text[lead] == ' ' || text[lead] == '\t'))
             lead++;
+        while (lead < len && strchr(" \t\r\n", text[lead]))
+            lead++;
         if (lead < len && text[lead] == '[') {
             fs_batch_line(self, batch, path, start, line, text, len, token);
             return;
         }
         bp_status st = api->envelope_from_json(text, len, &env, &err);
         if (st != BP_OK) {
-            reason = api->format("%s:%lld: %s", path, line, err ? err : "invalid CloudEvent");
+            reason = self->batch_file
+                         ? api->format("%s: %s", path, err ? err : "invalid CloudEvent")
+                         : api->format("%s:%lld: %s", path, line, err ? err : "invalid CloudEvent");
             free(err);
             api->batch_push_invalid(batch, token, reason, text, len);
             api->free(reason);
@@ -407,7 +464,8 @@ bp_status file_source_poll(file_conn *self, bp_poll_batch *batch, int timeout_ms
         const char *text = NULL;
         size_t len = 0, used = 0;
         int too_long;
-        int r = fs_read_line(self, &text, &len, &used, &too_long);
+        int r = self->batch_file ? fs_read_whole(self, &text, &len, &used, &too_long)
+                                 : fs_read_line(self, &text, &len, &used, &too_long);
         if (r < 0)
             return pushed ? BP_OK : BP_ERR_NOMEM;
         if (r == 0) {

@@ -60,6 +60,36 @@ contains "attributes survive" ce.out '"id":"b3","source":"erp://x","type":"t.b",
 sqlite3 ce.db "SELECT reason FROM dead_letters" >ce.dl
 contains "invalid event dead-lettered with line and reason" ce.dl "ce.jsonl:4: unsupported specversion '0.3' (expected '1.0')"
 
+# cloudevents-batch: each file is one batch document, pretty-printed or not.
+mkdir batches
+cat >batches/1.json <<'CE'
+[
+  {
+    "specversion": "1.0", "id": "p1", "source": "crm://c", "type": "t.c",
+    "data": { "name": "Jörg" }
+  },
+  { "specversion": "1.0", "id": "p2", "source": "crm://c", "type": "t.c", "data": [1, 2.5] }
+]
+CE
+echo '{"specversion":"1.0","id":"p3","source":"crm://c","type":"t.c"}' >batches/2.json
+printf '[\n  {"specversion":"1.0","id":"p4"\n' >batches/3.json
+cat >cb.yaml <<YAML
+site: cb
+state: $TMP/cb.db
+connectors:
+  in: { plugin: file, path: "$TMP/batches/*.json", format: cloudevents-batch }
+  out: { plugin: file, path: $TMP/cb.out, format: cloudevents }
+routes:
+  r: { from: in, to: out, batch: 1 }
+YAML
+exit_is "cloudevents-batch files" 0 "$B" run cb.yaml
+[ "$(cut -d, -f2 cb.out | tr '\n' ' ')" = '"id":"p1" "id":"p2" "id":"p3" ' ] && ok "events of every batch file, in order" || { not_ok "events of every batch file"; sed 's/^/#   /' cb.out; }
+contains "data kept with its types" cb.out '"data":[1,2.5]'
+sqlite3 cb.db "SELECT reason FROM dead_letters" >cb.dl
+contains "a truncated batch file is dead-lettered with its position" cb.dl "batches/3.json: invalid JSON at line 2, column 33"
+exit_is "rerun" 0 "$B" run cb.yaml
+[ "$(wc -l <cb.out)" -eq 3 ] && ok "batch files are not read twice" || not_ok "batch files are not read twice"
+
 # follow: a half-written line waits for its newline.
 cat >f.yaml <<YAML
 site: ff
