@@ -26,7 +26,7 @@ contains "file is source and sink" "$TMP/list" "source,sink"
 "$B" plugins --doc file >"$TMP/doc" 2>&1
 contains "--doc shows an option" "$TMP/doc" "max_line"
 contains "--doc shows required" "$TMP/doc" "required"
-contains "--doc shows enum choices" "$TMP/doc" "[one of: jsonl cloudevents]"
+contains "--doc shows enum choices" "$TMP/doc" "[one of: jsonl cloudevents cloudevents-batch]"
 exit_is "--doc of a missing plugin fails" 1 "$B" plugins --doc nosuch
 cp "$ERR" "$TMP/e"
 contains "missing plugin lists the searched dirs" "$TMP/e" "plugin 'nosuch' not found (searched:"
