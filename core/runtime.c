@@ -1282,10 +1282,11 @@ static void *rt_route_main(void *arg)
     free(b.raw);
     free(b.raw_len);
     bp_log(BP_LOG_INFO, r->cfg->name,
-           "route finished: %.0f in, %.0f out, %.0f dropped, %.0f parked, %.0f dead-lettered",
+           "route finished: %.0f in, %.0f out, %.0f dropped, %.0f parked, %.0f dead-lettered, "
+           "%.0f retried",
            bp_metrics_get(r->metrics, "records_in"), bp_metrics_get(r->metrics, "records_out"),
            bp_metrics_get(r->metrics, "dropped"), bp_metrics_get(r->metrics, "parked"),
-           bp_metrics_get(r->metrics, "dead_lettered"));
+           bp_metrics_get(r->metrics, "dead_lettered"), bp_metrics_get(r->metrics, "retries"));
     return NULL;
 }
 
