@@ -158,6 +158,30 @@ void bp_state_close(bp_state *st)
     free(st);
 }
 
+/* Upserts a checkpoint with the prepared statement. Caller holds mu. */
+static int state_put_checkpoint(bp_state *st, const char *scope, const char *key,
+                                const char *value, int64_t now)
+{
+    sqlite3_stmt *q = st->ckpt_put;
+    sqlite3_bind_text(q, 1, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, value, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, now);
+    int s = sqlite3_step(q);
+    sqlite3_reset(q);
+    return s == SQLITE_DONE;
+}
+
+/* Ends the transaction a write began: COMMIT when ok, else ROLLBACK.
+ * Returns BP_OK only for a successful commit. Caller holds mu. */
+static bp_status state_end(bp_state *st, int ok)
+{
+    if (ok && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        return BP_OK;
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return BP_ERR_IO;
+}
+
 bp_status bp_state_checkpoint_get(bp_state *st, const char *scope, const char *key, char **value)
 {
     sqlite3_stmt *q = NULL;
@@ -185,21 +209,22 @@ bp_status bp_state_checkpoint_get(bp_state *st, const char *scope, const char *k
 bp_status bp_state_checkpoint_set(bp_state *st, const char *scope, const char *key,
                                   const char *value)
 {
-    sqlite3_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
-    const char *sql = value ? STATE_CKPT_UPSERT : "DELETE FROM checkpoints WHERE scope=?1 AND key=?2";
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, scope, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
-        if (value) {
-            sqlite3_bind_text(q, 3, value, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(q, 4, state_now_ms());
-        }
-        if (sqlite3_step(q) == SQLITE_DONE)
+    if (value) {
+        if (state_put_checkpoint(st, scope, key, value, state_now_ms()))
             rc = BP_OK;
+    } else {
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(st->db, "DELETE FROM checkpoints WHERE scope=?1 AND key=?2", -1,
+                               &q, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(q, 1, scope, -1, SQLITE_STATIC);
+            sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+            if (sqlite3_step(q) == SQLITE_DONE)
+                rc = BP_OK;
+        }
+        sqlite3_finalize(q);
     }
-    sqlite3_finalize(q);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -402,11 +427,10 @@ bp_status bp_state_audit(bp_state *st, const char *route, size_t n, const char *
     pthread_mutex_lock(&st->mu);
     if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         goto out;
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO audit(route,source,id,subject,outcome,lineage,at_ms)"
-                           " VALUES(?1,?2,?3,?4,?5,?6,?7)", -1, &q, NULL) != SQLITE_OK)
-        goto rollback;
-    for (size_t i = 0; i < n; i++) {
+    int ok = sqlite3_prepare_v2(st->db,
+                                "INSERT INTO audit(route,source,id,subject,outcome,lineage,at_ms)"
+                                " VALUES(?1,?2,?3,?4,?5,?6,?7)", -1, &q, NULL) == SQLITE_OK;
+    for (size_t i = 0; ok && i < n; i++) {
         if (lineage_json[i] == NULL)
             continue;
         sqlite3_bind_text(q, 1, route, -1, SQLITE_STATIC);
@@ -419,17 +443,10 @@ bp_status bp_state_audit(bp_state *st, const char *route, size_t n, const char *
         sqlite3_bind_text(q, 5, outcome, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 6, lineage_json[i], -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 7, now);
-        int s = sqlite3_step(q);
+        ok = sqlite3_step(q) == SQLITE_DONE;
         sqlite3_reset(q);
-        if (s != SQLITE_DONE)
-            goto rollback;
     }
-    if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
-        rc = BP_OK;
-        goto out;
-    }
-rollback:
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    rc = state_end(st, ok);
 out:
     sqlite3_finalize(q);
     pthread_mutex_unlock(&st->mu);
@@ -491,44 +508,27 @@ bp_status bp_state_ledger_commit(bp_state *st, const char *sink, const char *con
     pthread_mutex_lock(&st->mu);
     if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         goto out;
+    int ok = 1;
     if (n) {
         sqlite3_stmt *q = st->ledger_put;
         sqlite3_bind_text(q, 1, sink, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 2, now);
         sqlite3_bind_blob64(q, 3, keys, len, SQLITE_STATIC);
-        int s = sqlite3_step(q);
+        ok = sqlite3_step(q) == SQLITE_DONE;
         sqlite3_reset(q);
-        if (s != SQLITE_DONE)
-            goto rollback;
-        if (row)
+        if (ok && row)
             *row = sqlite3_last_insert_rowid(st->db);
     }
-    for (size_t i = 0; i < n_forget; i++) {
+    for (size_t i = 0; ok && i < n_forget; i++) {
         sqlite3_stmt *q = st->ledger_forget;
         sqlite3_bind_int64(q, 1, forget[i]);
-        int s = sqlite3_step(q);
+        ok = sqlite3_step(q) == SQLITE_DONE;
         sqlite3_reset(q);
-        if (s != SQLITE_DONE)
-            goto rollback;
     }
-    if (ckpt_key) {
-        sqlite3_stmt *q = st->ckpt_put;
-        sqlite3_bind_text(q, 1, sink, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, ckpt_key, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, ckpt_value ? ckpt_value : "", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 4, now);
-        int s = sqlite3_step(q);
-        sqlite3_reset(q);
-        if (s != SQLITE_DONE)
-            goto rollback;
-    }
-    if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
-        rc = BP_OK;
-        goto out;
-    }
-rollback:
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    if (row)
+    if (ok && ckpt_key)
+        ok = state_put_checkpoint(st, sink, ckpt_key, ckpt_value ? ckpt_value : "", now);
+    rc = state_end(st, ok);
+    if (rc != BP_OK && row)
         *row = 0;
 out:
     pthread_mutex_unlock(&st->mu);

@@ -142,6 +142,20 @@ static bp_status fs_open_current(file_conn *self)
     return BP_OK;
 }
 
+/* Makes room for one more block read at the end of the read buffer. */
+static int fs_rb_reserve(fsrc *s)
+{
+    if (s->rb_cap - s->rb_end >= FS_BLOCK)
+        return 0;
+    size_t cap = s->rb_cap ? s->rb_cap * 2 : 2 * FS_BLOCK;
+    char *b = realloc(s->rb, cap);
+    if (b == NULL)
+        return -1;
+    s->rb = b;
+    s->rb_cap = cap;
+    return 0;
+}
+
 /* Returns the next line (without "\n" or "\r\n") in *line and *len, valid
  * until the next call, and the bytes it used in *used. Returns 1 for a line, 0
  * when no complete line is available now (a partial last line stays buffered
@@ -183,14 +197,8 @@ static int fs_read_line(file_conn *self, const char **line, size_t *len, size_t 
             s->rb_start = 0;
             s->rb_end = avail;
         }
-        if (s->rb_cap - s->rb_end < FS_BLOCK) {
-            size_t cap = s->rb_cap ? s->rb_cap * 2 : 2 * FS_BLOCK;
-            char *b = realloc(s->rb, cap);
-            if (b == NULL)
-                return -1;
-            s->rb = b;
-            s->rb_cap = cap;
-        }
+        if (fs_rb_reserve(s) < 0)
+            return -1;
         size_t got = fread(s->rb + s->rb_end, 1, s->rb_cap - s->rb_end, s->f);
         if (got > 0) {
             s->rb_end += got;
@@ -228,14 +236,8 @@ static int fs_read_whole(file_conn *self, const char **text, size_t *len, size_t
     s->rb_start = s->rb_end = 0;
     *too_long = 0;
     for (;;) {
-        if (s->rb_cap - s->rb_end < FS_BLOCK) {
-            size_t cap = s->rb_cap ? s->rb_cap * 2 : 2 * FS_BLOCK;
-            char *b = realloc(s->rb, cap);
-            if (b == NULL)
-                return -1;
-            s->rb = b;
-            s->rb_cap = cap;
-        }
+        if (fs_rb_reserve(s) < 0)
+            return -1;
         size_t got = fread(s->rb + s->rb_end, 1, s->rb_cap - s->rb_end, s->f);
         if (got == 0)
             break;
