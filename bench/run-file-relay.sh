@@ -150,7 +150,14 @@ cp -L "$build/connectors/file/file.so" "$snap/connectors/file.so" || die "cannot
 cp -L "$build/plugins/set/set.so" "$snap/plugins/set.so" || die "cannot copy the set plugin"
 bp="$snap/core/backplane"
 build_info="$(date -u -r "$build/core/libbackplane.so.0" '+%Y-%m-%d %H:%M:%S UTC' 2>/dev/null || echo '?')"
-git_head=$(git -C "$repo" log -1 --format=%h 2>/dev/null || echo '?')
+src_dir=$(dirname "$build")
+if git_head=$(git -C "$src_dir" log -1 --format=%h 2>/dev/null); then
+  # (bench/ itself does not count: it does not go into the build)
+  git -C "$src_dir" diff --quiet HEAD -- . ':(exclude)bench' 2>/dev/null \
+    || git_head="$git_head + uncommitted changes"
+else
+  git_head="unknown ($src_dir is not a git checkout)"
+fi
 export BP_PLUGIN_PATH="$snap/connectors:$snap/plugins"
 "$bp" check "$site" >"$tmp/bp-check.log" 2>&1 \
   || { cat "$tmp/bp-check.log" >&2; die "backplane check rejected the generated site $site"; }
@@ -159,7 +166,7 @@ export BP_PLUGIN_PATH="$snap/connectors:$snap/plugins"
 
 # ---------------------------------------------------------------- input
 echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r)"
-echo "== $("$bp" --version) (build $build, library built $build_info, repository HEAD $git_head)"
+echo "== $("$bp" --version) (build $build, library built $build_info, source $git_head)"
 echo "== syslog-ng $sng_version ($sng)"
 echo "== generating $records records -> $input"
 python3 "$here/gen_invoices.py" "$records" "$input"
@@ -175,7 +182,7 @@ parse_time() {   # parse_time TIMEFILE TOOL RUN: append a results line
   # fields: BENCHTIME wall user sys rss_kb tool run
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$6" "$7" "$2" "$3" "$4" "$5" >> "$results"
   awk -v n="$records" -v w="$2" -v u="$3" -v s="$4" -v m="$5" -v t="$6" \
-    'BEGIN { printf "   %-10s wall %7.2f s  %9.0f records/s  cpu %6.2f s  rss %6.1f MiB\n", t, w, (w > 0 ? n / w : 0), u + s, m / 1024 }'
+    'BEGIN { printf "   %-10s wall %7.2f s  %9.0f records/s  cpu %6.2f s (user %.2f, sys %.2f)  rss %6.1f MiB\n", t, w, (w > 0 ? n / w : 0), u + s, u, s, m / 1024 }'
 }
 
 verify() {   # verify TOOL OUTPUT: fail loudly unless OUTPUT is the relayed input

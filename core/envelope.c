@@ -141,6 +141,8 @@ static void env_free(bp_envelope *env)
     cJSON_Delete(env->attrs);
     cJSON_Delete(env->ext);
     cJSON_Delete(env->data);
+    free(env->raw);
+    free(env->raw_origin);
     for (size_t i = 0; i < env->n_att; i++)
         env_free_attachment(&env->att[i]);
     free(env->att);
@@ -182,6 +184,14 @@ bp_envelope *bp_envelope_dup(const bp_envelope *src)
     env->data_b64 = src->data_b64;
     if (env->attrs == NULL || env->ext == NULL || (src->data && env->data == NULL))
         goto fail;
+    if (src->raw) {
+        env->raw = malloc(src->raw_len + 1);
+        env->raw_origin = src->raw_origin ? strdup(src->raw_origin) : NULL;
+        if (env->raw == NULL || (src->raw_origin && env->raw_origin == NULL))
+            goto fail;
+        memcpy(env->raw, src->raw, src->raw_len + 1);
+        env->raw_len = src->raw_len;
+    }
     if (src->n_att) {
         env->att = calloc(src->n_att, sizeof(*env->att));
         if (env->att == NULL)
@@ -400,14 +410,82 @@ bp_status bp_envelope_finalize(bp_envelope *env, char **errmsg)
 
 /* ---- data ------------------------------------------------------------- */
 
+bp_status bp_envelope_set_data_json(bp_envelope *env, const char *text, size_t len,
+                                    const char *origin)
+{
+    if (!bp_envelope_is_writable(env) || (text == NULL && len > 0))
+        return BP_ERR_INVALID;
+    char *raw = malloc(len + 1), *org = origin ? strdup(origin) : NULL;
+    if (raw == NULL || (origin && org == NULL)) {
+        free(raw);
+        free(org);
+        return BP_ERR_NOMEM;
+    }
+    if (len)
+        memcpy(raw, text, len);
+    raw[len] = '\0';
+    cJSON_Delete(env->data);
+    env->data = NULL;
+    env->data_b64 = 0;
+    free(env->raw);
+    free(env->raw_origin);
+    env->raw = raw;
+    env->raw_len = len;
+    env->raw_origin = org;
+    return BP_OK;
+}
+
+bp_status bp_envelope_materialize(bp_envelope *env, char **errmsg)
+{
+    if (errmsg)
+        *errmsg = NULL;
+    if (env->raw == NULL)
+        return BP_OK;
+    const char *end = NULL;
+    cJSON *data = cJSON_ParseWithLengthOpts(env->raw, env->raw_len, &end, 0);
+    /* Only blanks may follow the value (a JSON-lines record is one value). */
+    while (data && end && (size_t)(end - env->raw) < env->raw_len && strchr(" \t\r\n", *end))
+        end++;
+    if (data == NULL || (end && (size_t)(end - env->raw) < env->raw_len)) {
+        cJSON_Delete(data);
+        long col = end && end >= env->raw ? (long)(end - env->raw) + 1 : 1;
+        if (errmsg && asprintf(errmsg, "%s:%ld: %s", env->raw_origin ? env->raw_origin : "data",
+                               col, data ? "unexpected text after the JSON value"
+                                         : "invalid JSON") < 0)
+            *errmsg = NULL;
+        return BP_ERR_PARSE;
+    }
+    env->data = data;
+    free(env->raw);
+    free(env->raw_origin);
+    env->raw = NULL;
+    env->raw_origin = NULL;
+    env->raw_len = 0;
+    return BP_OK;
+}
+
+const char *bp_envelope_get0_raw_data(const bp_envelope *env, size_t *len)
+{
+    if (len)
+        *len = env->raw_len;
+    return env->raw;
+}
+
+cJSON *bp_env_data(const bp_envelope *env)
+{
+    if (env->raw != NULL)
+        bp_envelope_materialize((bp_envelope *)env, NULL);
+    return env->data;
+}
+
 const cJSON *bp_envelope_get0_data(const bp_envelope *env)
 {
-    return env->data;
+    return bp_env_data(env);
 }
 
 cJSON *bp_envelope_get0_data_mut(bp_envelope *env)
 {
-    return bp_envelope_is_writable(env) ? env->data : NULL;
+    return bp_envelope_is_writable(env) ? bp_env_data(env) : NULL;
 }
 
 bp_status bp_envelope_set0_data(bp_envelope *env, cJSON *data)
@@ -419,6 +497,11 @@ bp_status bp_envelope_set0_data(bp_envelope *env, cJSON *data)
     cJSON_Delete(env->data);
     env->data = data;
     env->data_b64 = 0;
+    free(env->raw);
+    free(env->raw_origin);
+    env->raw = NULL;
+    env->raw_origin = NULL;
+    env->raw_len = 0;
     return BP_OK;
 }
 

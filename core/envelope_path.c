@@ -120,7 +120,7 @@ const cJSON *bp_envelope_get0_path(const bp_envelope *env, const char *path)
         return NULL;
     const cJSON *node;
     switch (ep_root_of(&st)) {
-    case EP_DATA: node = env->data; break;
+    case EP_DATA: node = bp_env_data(env); break;
     case EP_ATTR: node = ep_child(env->attrs, &st); break;
     default: node = ep_child(env->ext, &st); break;
     }
@@ -214,7 +214,7 @@ bp_status bp_envelope_set0_path(bp_envelope *env, const char *path, cJSON *value
     }
     /* Check first, change after: a refused set must leave no half-built
      * objects behind (the caller assumes nothing happened). */
-    if (!ep_can_set(env->data, path))
+    if (!ep_can_set(bp_env_data(env), path))
         goto out;
     if (env->data == NULL && (env->data = cJSON_CreateObject()) == NULL) {
         rc = BP_ERR_NOMEM;
@@ -313,12 +313,12 @@ bp_status bp_envelope_remove_path(bp_envelope *env, const char *path)
     if (root != EP_DATA)
         return BP_ERR_NOT_FOUND;   /* attributes and extensions have no children */
     if (*p == '\0') {
-        if (env->data == NULL)
+        if (bp_env_data(env) == NULL)
             return BP_ERR_NOT_FOUND;
         return bp_envelope_set0_data(env, NULL);
     }
     /* Find the parent of the last step, then detach the child. */
-    cJSON *node = env->data, *parent = NULL;
+    cJSON *node = bp_env_data(env), *parent = NULL;
     while (node != NULL && ep_next(&p, &st, 0) == 1) {
         parent = node;
         node = ep_child(node, &st);

@@ -11,11 +11,19 @@ struct bp_envelope {
     cJSON *ext;            /* extensions: string, number or bool */
     cJSON *data;           /* NULL when the event has no data */
     int data_b64;          /* data is base64 text of binary data */
+    char *raw;             /* deferred data: JSON text not parsed yet (see set_data_json) */
+    size_t raw_len;
+    char *raw_origin;      /* where raw came from, for the parse error */
     bp_attachment *att;    /* strings and bytes owned */
     size_t n_att, cap_att;
     bp_lineage *lin;       /* strings owned */
     size_t n_lin, cap_lin;
 };
+
+/* The data tree, parsing deferred JSON text first (a failure leaves data NULL;
+ * the core calls bp_envelope_materialize before any plugin sees the record, so
+ * this only matters for direct callers). */
+cJSON *bp_env_data(const bp_envelope *env);
 
 /* 1 when s is an RFC 3339 date-time. */
 int bp_is_rfc3339(const char *s);

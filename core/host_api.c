@@ -257,4 +257,5 @@ const struct bp_host_api bp_host_api_table = {
     .path_check = bp_path_check,
     .wb_commit_checkpoint = host_wb_commit_checkpoint,
     .json_append = bp_json_append,
+    .envelope_set_data_json = bp_envelope_set_data_json,
 };

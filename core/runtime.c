@@ -913,17 +913,29 @@ static void rt_queue_push(rt_queue *q, rt_rec *rec)
         pthread_cond_wait(&q->not_full, &q->mu);
     q->items[(q->head + q->n) % q->cap] = rec;
     q->n++;
-    pthread_cond_signal(&q->not_empty);
+    pthread_cond_signal(&q->not_empty);   /* a lingering pop re-checks its fill */
     pthread_mutex_unlock(&q->mu);
 }
 
-/* Pops up to max records, waiting for at least one. 0 when closed and empty. */
-static size_t rt_queue_pop(rt_queue *q, rt_rec **out, size_t max)
+/* Pops up to max records, waiting for at least one; then, for up to
+ * linger_ms, for max (a sink write, with its fsync and ledger commit, is worth
+ * filling). 0 when closed and empty. */
+static size_t rt_queue_pop(rt_queue *q, rt_rec **out, size_t max, int linger_ms)
 {
     size_t got = 0;
     pthread_mutex_lock(&q->mu);
     while (q->n == 0 && !q->closed)
         pthread_cond_wait(&q->not_empty, &q->mu);
+    if (linger_ms > 0 && q->n < max && !q->closed) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += (long)linger_ms * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        while (q->n < max && q->n < q->cap && !q->closed &&
+               pthread_cond_timedwait(&q->not_empty, &q->mu, &until) == 0) {
+        }
+    }
     while (got < max && q->n > 0) {
         out[got++] = q->items[q->head];
         q->head = (q->head + 1) % q->cap;
@@ -1032,11 +1044,28 @@ static void *rt_worker_main(void *arg)
     rt_route *r = p->r;
     rt_rec *recs[64];
     size_t n;
-    while ((n = rt_queue_pop(&p->wq[wa->w], recs, 64)) > 0) {
+    while ((n = rt_queue_pop(&p->wq[wa->w], recs, 64, 0)) > 0) {
         for (size_t i = 0; i < n; i++) {
             rt_rec *rec = recs[i];
             if (atomic_load(&p->broken)) {
                 rt_rec_free(rec);
+                continue;
+            }
+            /* Deferred data (a source's JSON text) is parsed here, off the
+             * source's thread; text that is not JSON is dead-lettered whole. */
+            char *perr = NULL;
+            if (bp_envelope_materialize(rec->env, &perr) != BP_OK) {
+                size_t rlen = 0;
+                const char *raw = bp_envelope_get0_raw_data(rec->env, &rlen);
+                bp_status dl = rt_dead_letter(r, r->source->name, perr ? perr : "invalid JSON",
+                                              NULL, raw, rlen);
+                free(perr);
+                uint64_t seq = rec->seq;
+                rt_rec_free(rec);
+                if (dl != BP_OK)
+                    rt_pipe_fail(p, "the state store failed");
+                else
+                    rt_pipe_done(p, seq);
                 continue;
             }
             bp_status st = rt_transform(r, wa->w, 0, &rec->env);
@@ -1071,11 +1100,11 @@ static void *rt_sink_main(void *arg)
         free(items);
         /* Keep draining so that workers never block on a full queue. */
         rt_rec *one;
-        while (rt_queue_pop(&p->sq, &one, 1) > 0)
+        while (rt_queue_pop(&p->sq, &one, 1, 0) > 0)
             rt_rec_free(one);
         return NULL;
     }
-    while ((n = rt_queue_pop(&p->sq, recs, max)) > 0) {
+    while ((n = rt_queue_pop(&p->sq, recs, max, r->cfg->linger_ms)) > 0) {
         if (atomic_load(&p->broken)) {
             for (size_t i = 0; i < n; i++)
                 rt_rec_free(recs[i]);

@@ -9,7 +9,7 @@
 static const char *const site_top_keys[] = {"site", "state", "plugin_dirs", "connectors",
                                             "routes", NULL};
 static const char *const site_route_keys[] = {"from", "through", "review", "to", "errors",
-                                              "batch", "workers", "order_key", "audit",
+                                              "batch", "linger", "workers", "order_key", "audit",
                                               NULL};
 
 static int site_in(const char *const *list, const char *s)
@@ -139,6 +139,7 @@ static void site_parse_route(bp_site *s, const bp_ynode *key, const bp_ynode *n,
     r->backoff_max_ms = 30000;
     r->batch_size = 256;
     r->workers = 1;
+    r->linger_ms = 20;
     r->audit = BP_AUDIT_AI;
     if (n->kind != BP_YMAP) {
         bp_diags_add(d, file, n->line, n->col, "route '%s' must be a map", key->value);
@@ -232,6 +233,15 @@ static void site_parse_route(bp_site *s, const bp_ynode *key, const bp_ynode *n,
             r->audit = BP_AUDIT_OFF;
         else
             bp_diags_add(d, file, audit->line, audit->col, "'audit' must be all, ai or off");
+    }
+    const bp_ynode *linger = bp_ymap_get(n, "linger");
+    if (linger) {
+        int64_t ms = linger->kind == BP_YSCALAR ? bp_parse_duration_ms(linger->value) : -1;
+        if (ms < 0 || ms > 10000)
+            bp_diags_add(d, file, linger->line, linger->col,
+                         "'linger' must be a duration up to 10s, e.g. 20ms");
+        else
+            r->linger_ms = (int)ms;
     }
     const bp_ynode *batch = bp_ymap_get(n, "batch");
     if (batch) {

@@ -45,6 +45,7 @@ typedef struct bp_site_route {
     int retry_max;                 /* attempts after the first (default 5) */
     int64_t backoff_min_ms, backoff_max_ms;
     int batch_size;
+    int linger_ms;                 /* how long a sink waits to fill a batch (default 20) */
     int workers;                   /* threads running the transform chain (default 1) */
     char *order_key;               /* path whose value keeps per-key order, or NULL */
     int audit;                     /* BP_AUDIT_*: which delivered records' lineage is logged */

@@ -122,6 +122,22 @@ cJSON *bp_envelope_get0_data_mut(bp_envelope *env);
 /* Takes data (NULL clears it). BP_ERR_INVALID when shared (data is freed). */
 bp_status bp_envelope_set0_data(bp_envelope *env, cJSON *data);
 
+/* Sets data from JSON text (copied) to be parsed later: by the core on a
+ * transform worker thread before any transform sees the record (so a source's
+ * thread only reads), or at the first access to data. origin (copied, may be
+ * NULL) says where the text came from, e.g. "in.jsonl:12", for the error when
+ * it is not valid JSON. Errors: BP_ERR_INVALID (shared envelope), BP_ERR_NOMEM. */
+bp_status bp_envelope_set_data_json(bp_envelope *env, const char *text, size_t len,
+                                    const char *origin);
+
+/* Parses deferred data now. BP_OK also when there was none. On invalid JSON
+ * returns BP_ERR_PARSE, keeps the text (bp_envelope_get0_raw_data) and sets
+ * *errmsg (malloc'ed, if errmsg is not NULL) to "ORIGIN:COL: invalid JSON". */
+bp_status bp_envelope_materialize(bp_envelope *env, char **errmsg);
+
+/* The deferred JSON text not parsed yet (borrowed), or NULL. */
+const char *bp_envelope_get0_raw_data(const bp_envelope *env, size_t *len);
+
 /* Paths address the whole envelope: a context attribute ("subject"), an
  * extension ("confidence"), or data ("data", "data.vendor.name",
  * "data.lines[0].amount"). Returns the node borrowed, NULL when absent.

@@ -226,6 +226,12 @@ struct bp_host_api {
      * numbers; output parses back to the same values. BP_ERR_NOMEM leaves *len
      * as it was. */
     bp_status (*json_append)(const cJSON *item, char **buf, size_t *len, size_t *cap);
+
+    /* Sources: data as JSON text, parsed by the core on a worker thread
+     * (bp_envelope_set_data_json). Text that is not valid JSON is dead-lettered
+     * with "ORIGIN:COL: invalid JSON" and the raw text, nothing else is lost. */
+    bp_status (*envelope_set_data_json)(bp_envelope *env, const char *text, size_t len,
+                                        const char *origin);
 };
 
 #define BP_HOST_HAS(api, field) \

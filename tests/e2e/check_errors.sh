@@ -39,7 +39,7 @@ contains "predicate error names the option" "$E" "option 'when' of transform 'se
 contains "review.when error" "$E" "$S:13:"
 contains "review.when error names it" "$E" "review.when:"
 contains "unknown connector in to" "$E" "$S:14:18: route 'main': no connector named 'nowhere' (defined: inbox, outbox, ghost, vault)"
-contains "unknown route key" "$E" "$S:15:5: unknown key 'bogus' in a route (valid: from, through, review, to, errors, batch, workers, order_key, audit)"
+contains "unknown route key" "$E" "$S:15:5: unknown key 'bogus' in a route (valid: from, through, review, to, errors, batch, linger, workers, order_key, audit)"
 contains "wrong type of a per-route option" "$E" "$S:17:31: option 'follow' of connector 'outbox' (plugin 'file') must be true or false, got 'maybe'"
 contains "error count" "$E" "error(s)"
 lacks "the secret is never printed" "$E" "s3cr3t-hunter2"
