@@ -1037,11 +1037,25 @@ typedef struct {
     int w;
 } rt_worker_arg;
 
+/* Names the calling thread "bp/ROUTE/ROLE" (15 bytes max) for top -H and perf. */
+static void rt_name_thread(const char *route, const char *role)
+{
+    char name[16];
+    size_t n = strnlen(route, 6), m = strnlen(role, sizeof(name) - 2 - n);
+    memcpy(name, route, n);
+    name[n] = '/';
+    memcpy(name + n + 1, role, m);
+    name[n + 1 + m] = '\0';
+    pthread_setname_np(pthread_self(), name);
+}
+
 static void *rt_worker_main(void *arg)
 {
     rt_worker_arg *wa = arg;
     rt_pipe *p = wa->p;
     rt_route *r = p->r;
+    char role[8] = {'w', (char)('1' + wa->w % 9), '\0'};
+    rt_name_thread(r->cfg->name, role);
     rt_rec *recs[64];
     size_t n;
     while ((n = rt_queue_pop(&p->wq[wa->w], recs, 64, 0)) > 0) {
@@ -1090,6 +1104,7 @@ static void *rt_sink_main(void *arg)
 {
     rt_pipe *p = arg;
     rt_route *r = p->r;
+    rt_name_thread(r->cfg->name, "sink");
     size_t max = (size_t)p->batch;
     rt_rec **recs = calloc(max, sizeof(*recs));
     rt_item *items = calloc(max, sizeof(*items));
@@ -1164,6 +1179,7 @@ static int rt_pick_worker(rt_route *r, const bp_envelope *env, uint64_t seq)
 static void *rt_route_main(void *arg)
 {
     rt_route *r = arg;
+    rt_name_thread(r->cfg->name, "src");
     bp_runtime *rt = r->rt;
     const struct bp_plugin *src = &r->source->lib->desc;
     size_t cap = (size_t)r->cfg->batch_size;
