@@ -76,4 +76,30 @@ ldd "$B" | grep -q libasan && limit=400000
 acked=$(sqlite3 slow.db "SELECT value FROM checkpoints WHERE key LIKE 'offset:%'")
 bytes=$(head -n "$written" big.jsonl | wc -c)
 [ "$acked" -le "$bytes" ] && ok "the source offset never passes a record not yet written ($acked <= $bytes)" || not_ok "offset $acked passes written records ($bytes)"
+# Routes are independent: one stuck on a peer that keeps failing does not
+# hold back another; the fast one finishes while the stuck one still retries.
+python3 -c "
+import json
+for i in range(2000): print(json.dumps({'i': i}))" >two.jsonl
+cat >two.yaml <<YAML
+site: two
+state: $TMP/two.db
+connectors:
+  in1: { plugin: file, path: $TMP/two.jsonl }
+  in2: { plugin: file, path: $TMP/two.jsonl }
+  stuck: { plugin: fx_sink, path: $TMP/stuck.out, fail_first: 1000, delay: 50ms }
+  fast: { plugin: file, path: $TMP/fast.out }
+routes:
+  slow: { from: in1, to: stuck, errors: { retry: { max: 1000, backoff: 100ms..200ms } } }
+  quick: { from: in2, to: fast }
+YAML
+"$B" run two.yaml --plugin-dir "$FX" 2>two.log &
+pid=$!
+for _ in $(seq 50); do grep -q "\[quick\] route finished" two.log && break; sleep 0.1; done
+grep -q "\[quick\] route finished: 2000 in, 2000 out" two.log && ok "the quick route finished while the other was stuck retrying" || not_ok "the quick route finished while the other was stuck"
+kill -0 $pid 2>/dev/null && ok "the stuck route is still running" || not_ok "the stuck route is still running"
+kill -TERM $pid; wait $pid
+rc=$?
+[ $rc -eq 0 ] && ok "SIGTERM during retries exits 0" || not_ok "SIGTERM during retries exits 0 ($rc)"
+[ "$(sqlite3 two.db "SELECT count(*) FROM checkpoints WHERE scope='slow/in1'")" -eq 0 ] && ok "the stuck route acked nothing it had not delivered" || not_ok "the stuck route acked nothing"
 finish
