@@ -410,6 +410,16 @@ bp_status bp_envelope_finalize(bp_envelope *env, char **errmsg)
 
 /* ---- data ------------------------------------------------------------- */
 
+/* Forgets deferred JSON text (data was set another way, or it was parsed). */
+static void env_clear_raw(bp_envelope *env)
+{
+    free(env->raw);
+    free(env->raw_origin);
+    env->raw = NULL;
+    env->raw_origin = NULL;
+    env->raw_len = 0;
+}
+
 bp_status bp_envelope_set_data_json(bp_envelope *env, const char *text, size_t len,
                                     const char *origin)
 {
@@ -427,8 +437,7 @@ bp_status bp_envelope_set_data_json(bp_envelope *env, const char *text, size_t l
     cJSON_Delete(env->data);
     env->data = NULL;
     env->data_b64 = 0;
-    free(env->raw);
-    free(env->raw_origin);
+    env_clear_raw(env);
     env->raw = raw;
     env->raw_len = len;
     env->raw_origin = org;
@@ -456,11 +465,7 @@ bp_status bp_envelope_materialize(bp_envelope *env, char **errmsg)
         return BP_ERR_PARSE;
     }
     env->data = data;
-    free(env->raw);
-    free(env->raw_origin);
-    env->raw = NULL;
-    env->raw_origin = NULL;
-    env->raw_len = 0;
+    env_clear_raw(env);
     return BP_OK;
 }
 
@@ -497,11 +502,7 @@ bp_status bp_envelope_set0_data(bp_envelope *env, cJSON *data)
     cJSON_Delete(env->data);
     env->data = data;
     env->data_b64 = 0;
-    free(env->raw);
-    free(env->raw_origin);
-    env->raw = NULL;
-    env->raw_origin = NULL;
-    env->raw_len = 0;
+    env_clear_raw(env);
     return BP_OK;
 }
 
