@@ -9,7 +9,8 @@ BUILD_ASAN ?= build-asan
 # Debian packages the build and the suite need (checked one by one, installed
 # only when missing, so a second run touches nothing).
 DEB_PKGS = gcc libc6-dev make meson ninja-build pkg-config python3 \
-           libcjson-dev libyaml-dev libsqlite3-dev libjemalloc-dev sqlite3
+           libcjson-dev libyaml-dev libsqlite3-dev libjemalloc-dev sqlite3 \
+           librdkafka-dev kcat
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test deps build build-asan clean fuzz
