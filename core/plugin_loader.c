@@ -129,7 +129,10 @@ bp_status bp_plugin_lib_load(const char *path, bp_plugin_lib **out, char **errms
     *out = NULL;
     *errmsg = NULL;
     /* RTLD_LOCAL: two plugins may use the same static names without clashing. */
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    /* RTLD_NODELETE: code stays mapped after dlclose, so a late callback from a
+     * library thread cannot jump into unmapped memory, and sanitizer reports
+     * at exit can still name plugin frames. */
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (h == NULL) {
         *errmsg = bp_strfmt("%s: cannot load: %s", path, dlerror());
         return BP_ERR_IO;
