@@ -258,4 +258,5 @@ const struct bp_host_api bp_host_api_table = {
     .wb_commit_checkpoint = host_wb_commit_checkpoint,
     .json_append = bp_json_append,
     .envelope_set_data_json = bp_envelope_set_data_json,
+    .mask_secret = bp_log_add_secret,
 };

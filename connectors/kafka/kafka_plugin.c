@@ -137,8 +137,8 @@ static bp_status kafka_init(const struct bp_host_api *api, bp_instance *inst, co
     if (props) {
         self->properties = cJSON_Duplicate(props, 1);
         for (const cJSON *p = props->child; p; p = p->next)
-            if (kafka_is_secret(p->string) && cJSON_IsString(p) && strlen(p->valuestring) >= 4)
-                api->log(inst, BP_LOG_DEBUG, "property %s set (value masked)", p->string);
+            if (kafka_is_secret(p->string) && cJSON_IsString(p) && BP_HOST_HAS(api, mask_secret))
+                api->mask_secret(p->valuestring);
     }
     const cJSON *topics = bp_cfg_get0(config, "topics");
     if (topics) {

@@ -232,6 +232,12 @@ struct bp_host_api {
      * with "ORIGIN:COL: invalid JSON" and the raw text, nothing else is lost. */
     bp_status (*envelope_set_data_json)(bp_envelope *env, const char *text, size_t len,
                                         const char *origin);
+
+    /* Registers a secret the plugin found outside a BP_OPT_SECRET option (a
+     * password inside a pass-through property map): every later log line and
+     * diagnostic shows "****" in its place. Copied; values under 4 bytes are
+     * ignored. */
+    void (*mask_secret)(const char *value);
 };
 
 #define BP_HOST_HAS(api, field) \

@@ -35,6 +35,20 @@ routes:
     to: kout
 YAML
 exit_is "check" 0 "$B" check relay.yaml
+# A bad pass-through property fails at start-up with its name; a secret-looking
+# value is never printed.
+cat >badprop.yaml <<YAML
+site: badprop
+state: $TMP/badprop.db
+connectors:
+  kin: { plugin: kafka, brokers: "$BS", topics: [in], properties: { sasl.password: "hunter2-secret", no.such.property: 1 } }
+  out: { plugin: file, path: $TMP/never.out }
+routes:
+  r: { from: kin, to: out }
+YAML
+exit_is "unknown librdkafka property refused at start-up" 1 "$B" run badprop.yaml
+contains "the property is named" "$ERR" "librdkafka property no.such.property=1: No such configuration property"
+lacks "the SASL password never reaches the output" "$ERR" "hunter2-secret"
 "$B" run relay.yaml 2>relay.log &
 pid=$!
 kcat -b "$BS" -C -t out -o beginning -c 300 -q -f '%k|%h|%s\n' >out.txt 2>kcat.err &
