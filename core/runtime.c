@@ -1202,9 +1202,11 @@ static void *rt_route_main(void *arg)
     atomic_init(&p.workers_left, r->workers);
     atomic_init(&p.broken, 0);
     int ok = threads && wargs && b.envs && b.tokens && b.reasons && b.raw && b.raw_len &&
-             p.tokens && p.done && p.wq && rt_queue_init(&p.sq, cap * 2);
+             p.tokens && p.done && p.wq && rt_queue_init(&p.sq, p.window);
+    /* Queues hold a whole window, so the source never blocks in a push: it
+     * waits only for the window, where it keeps polling with no room. */
     for (int w = 0; ok && w < r->workers; w++)
-        ok = rt_queue_init(&p.wq[w], cap);
+        ok = rt_queue_init(&p.wq[w], p.window);
     for (int w = 0; ok && w < r->workers; w++) {
         wargs[w] = (rt_worker_arg){.p = &p, .w = w};
         ok = pthread_create(&threads[n_threads], NULL, rt_worker_main, &wargs[w]) == 0;
@@ -1227,13 +1229,30 @@ static void *rt_route_main(void *arg)
     }
     while (ok && !bp_runtime_stopping(rt) && !atomic_load(&p.broken)) {
         rt_pipe_ack(&p);
-        /* Backpressure: poll only when a whole batch fits in the window. */
+        /* Backpressure: poll for records only when a whole batch fits in the
+         * window. While waiting, call poll with no room every 200 ms: a
+         * source can pause its input and keep its session alive (a Kafka
+         * consumer must poll within max.poll.interval.ms). */
         pthread_mutex_lock(&p.mu);
+        int idle = 0;
         while (p.next_seq - p.acked_seq + cap > p.window && !atomic_load(&p.broken) &&
-               !p.done[p.acked_seq % p.window])
-            pthread_cond_wait(&p.progress, &p.mu);
+               !p.done[p.acked_seq % p.window] && !idle) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 200 * 1000000L;
+            until.tv_sec += until.tv_nsec / 1000000000L;
+            until.tv_nsec %= 1000000000L;
+            idle = pthread_cond_timedwait(&p.progress, &p.mu, &until) != 0;
+        }
         int full = p.next_seq - p.acked_seq + cap > p.window;
         pthread_mutex_unlock(&p.mu);
+        if (full && idle && !bp_runtime_stopping(rt)) {
+            size_t saved = b.cap;
+            b.cap = 0;   /* batch_room() is 0: nothing may be pushed */
+            src->poll(r->source->self, &b, 0);
+            b.cap = saved;
+            bp_metrics_add(r->metrics, "backpressure_waits", 1);
+        }
         if (full)
             continue;   /* something completed: ack it first */
         bp_status st = src->poll(r->source->self, &b, 200);

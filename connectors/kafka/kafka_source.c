@@ -27,7 +27,30 @@ struct ksrc {
     kpart *parts;
     size_t n_parts;
     char *uri_buf;             /* "kafka://TOPIC" */
+    int paused;                /* the route is backpressured: assigned partitions paused */
+    rd_kafka_message_t **held; /* messages polled while paused, delivered first on resume */
+    size_t n_held, cap_held;
 };
+
+/* Pauses or resumes every assigned partition. */
+static void kc_pause(kafka_conn *self, int pause)
+{
+    ksrc *s = self->src;
+    rd_kafka_topic_partition_list_t *list = NULL;
+    if (rd_kafka_assignment(s->rk, &list) != RD_KAFKA_RESP_ERR_NO_ERROR || list == NULL)
+        return;
+    if (list->cnt > 0) {
+        if (pause)
+            rd_kafka_pause_partitions(s->rk, list);
+        else
+            rd_kafka_resume_partitions(s->rk, list);
+        self->api->log(self->inst, BP_LOG_DEBUG, "%s %d partition(s)",
+                       pause ? "paused" : "resumed", list->cnt);
+        self->api->counter_add(self->inst, pause ? "pauses" : "resumes", 1);
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    s->paused = pause;
+}
 
 static int kc_slot(ksrc *s, const char *topic, int32_t partition)
 {
@@ -237,11 +260,36 @@ bp_status kafka_source_poll(kafka_conn *self, bp_poll_batch *batch, int timeout_
         }
     }
     ksrc *s = self->src;
+    if (api->batch_room(batch) == 0) {
+        /* Backpressure: stop fetching, but keep serving the group (rebalance
+         * callbacks, max.poll.interval.ms). A message that still comes is held. */
+        if (!s->paused)
+            kc_pause(self, 1);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 0);
+        if (m != NULL) {
+            if (s->n_held == s->cap_held) {
+                size_t cap = s->cap_held ? s->cap_held * 2 : 16;
+                rd_kafka_message_t **h = realloc(s->held, cap * sizeof(*h));
+                if (h == NULL) {
+                    rd_kafka_message_destroy(m);   /* not acked: re-read after a restart */
+                    return BP_OK;
+                }
+                s->held = h;
+                s->cap_held = cap;
+            }
+            s->held[s->n_held++] = m;
+        }
+        return BP_OK;
+    }
+    if (s->paused)
+        kc_pause(self, 0);
     int64_t deadline = api->monotonic_ms() + timeout_ms;
-    size_t pushed = 0;
+    size_t pushed = 0, next_held = 0;
     while (api->batch_room(batch) > 0 && !api->stopping(self->inst)) {
         int64_t left = pushed ? 0 : deadline - api->monotonic_ms();
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, left > 0 ? (int)left : 0);
+        rd_kafka_message_t *m = next_held < s->n_held
+                                    ? s->held[next_held++]
+                                    : rd_kafka_consumer_poll(s->rk, left > 0 ? (int)left : 0);
         if (m == NULL)
             break;
         if (m->err) {
@@ -274,6 +322,10 @@ bp_status kafka_source_poll(kafka_conn *self, bp_poll_batch *batch, int timeout_
         rd_kafka_message_destroy(m);
         pushed++;
     }
+    if (next_held > 0) {
+        memmove(s->held, s->held + next_held, (s->n_held - next_held) * sizeof(*s->held));
+        s->n_held -= next_held;
+    }
     return pushed ? BP_OK : BP_AGAIN;
 }
 
@@ -305,11 +357,16 @@ void kafka_source_free(kafka_conn *self)
     ksrc *s = self->src;
     if (s == NULL)
         return;
+    /* Held messages belong to the consumer handle: release them before it. */
+    for (size_t i = 0; i < s->n_held; i++)
+        rd_kafka_message_destroy(s->held[i]);
+    s->n_held = 0;
     if (s->rk) {
         kc_commit(self, 1, NULL);
         rd_kafka_consumer_close(s->rk);   /* leaves the group: partitions move now */
         rd_kafka_destroy(s->rk);
     }
+    free(s->held);
     for (size_t i = 0; i < s->n_parts; i++)
         free(s->parts[i].topic);
     free(s->parts);

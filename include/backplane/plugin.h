@@ -279,7 +279,9 @@ struct bp_plugin {
     /* Source: push up to api->batch_room() records, waiting at most timeout_ms
      * for the first. Returns BP_OK (records pushed, possibly none), BP_AGAIN
      * (nothing now), BP_EOF (finite input exhausted), or an error (BP_RETRY,
-     * BP_NOT_CONNECTED: the core backs off and polls again). */
+     * BP_NOT_CONNECTED: the core backs off and polls again). While the route
+     * is backpressured the core calls poll with batch_room() 0 and timeout 0
+     * about every 200 ms: pause input, keep sessions alive, push nothing. */
     bp_status (*poll)(void *self, bp_poll_batch *batch, int timeout_ms);
 
     /* Source: these records are done (delivered, parked or dead-lettered), in
