@@ -484,30 +484,54 @@ static bp_status rt_transform(rt_route *r, int worker, size_t from, bp_envelope 
     return BP_OK;
 }
 
-/* Waits until the sink reported completion of ticket; returns its status. */
-static bp_status rt_wait_completion(rt_route *r, bp_instance *sink, uint64_t ticket,
-                                    char **reason)
+/* Resolves every record of a write whose result is BP_QUEUED from the sink's
+ * completions (write_done). Tickets ascend within a write, so each completion
+ * finds its record by binary search: O(n log n) for a batch, not O(n^2).
+ * Records still queued at a stop (after a 10 s grace) get BP_STOPPED and
+ * BP_STOPPED is returned; their sources are not acked. */
+static bp_status rt_wait_queued(rt_route *r, bp_instance *sink, const uint64_t *tickets,
+                                bp_status *results, char **reasons, size_t n)
 {
-    bp_status st = BP_RETRY;
+    size_t waiting = 0;
+    for (size_t k = 0; k < n; k++)
+        waiting += results[k] == BP_QUEUED;
+    if (waiting == 0)
+        return BP_OK;
     int64_t deadline = 0;
+    bp_status rc = BP_OK;
     pthread_mutex_lock(&sink->mu);
-    for (;;) {
-        for (size_t i = 0; i < sink->n_done; i++) {
-            if (sink->done[i].ticket != ticket)
-                continue;
-            st = sink->done[i].status;
-            *reason = sink->done[i].reason;
-            sink->done[i] = sink->done[--sink->n_done];
-            pthread_mutex_unlock(&sink->mu);
-            return st;
+    while (waiting > 0) {
+        for (size_t i = 0; i < sink->n_done;) {
+            uint64_t t = sink->done[i].ticket;
+            size_t lo = 0, hi = n;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (tickets[mid] < t)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            if (lo < n && tickets[lo] == t && results[lo] == BP_QUEUED) {
+                results[lo] = sink->done[i].status;
+                free(reasons[lo]);
+                reasons[lo] = sink->done[i].reason;
+                sink->done[i] = sink->done[--sink->n_done];
+                waiting--;
+            } else {
+                i++;   /* another write's late completion: left for no one */
+            }
         }
+        if (waiting == 0)
+            break;
         /* On stop, give queued records 10 s to complete; then leave them
          * unacked (they are redelivered on restart). */
         if (bp_runtime_stopping(r->rt)) {
-            if (deadline == 0)
+            if (deadline == 0) {
                 deadline = rt_mono_ms() + 10000;
-            else if (rt_mono_ms() > deadline)
+            } else if (rt_mono_ms() > deadline) {
+                rc = BP_STOPPED;
                 break;
+            }
         }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -519,8 +543,10 @@ static bp_status rt_wait_completion(rt_route *r, bp_instance *sink, uint64_t tic
         pthread_cond_timedwait(&sink->cv, &sink->mu, &ts);
     }
     pthread_mutex_unlock(&sink->mu);
-    *reason = NULL;
-    return BP_STOPPED;
+    for (size_t k = 0; rc != BP_OK && k < n; k++)
+        if (results[k] == BP_QUEUED)
+            results[k] = BP_STOPPED;
+    return rc;
 }
 
 static void rt_ledger_key_cb(const char *key, size_t len, void *ud)
@@ -650,18 +676,19 @@ static bp_status rt_deliver(rt_route *r, bp_instance *sink, rt_item *items, size
             reasons[k] = NULL;
         }
         bp_status wst = sink->lib->desc.write(sink->self, &wb);
+        /* Queued records: wait for all their completions at once. */
+        for (size_t k = 0; k < np; k++) {
+            if (!set[k])
+                results[k] = wst;
+            set[k] = 1;
+        }
+        if (rt_wait_queued(r, sink, tickets, results, reasons, np) != BP_OK)
+            rc = BP_STOPPED;
         size_t still = 0;
         for (size_t k = 0; k < np; k++) {
-            bp_status res = set[k] ? results[k] : wst;
+            bp_status res = results[k];
             char *reason = reasons[k];
             reasons[k] = NULL;
-            if (res == BP_QUEUED) {
-                free(reason);
-                res = rt_wait_completion(r, sink, tickets[k], &reason);
-                if (res == BP_STOPPED) {
-                    rc = BP_STOPPED;
-                }
-            }
             size_t idx = pending[k];
             if (res == BP_OK) {
                 accepted[n_acc++] = items[idx].env;
