@@ -13,6 +13,7 @@
 
 #include <backplane/envelope.h>
 #include "envelope_int.h"
+#include "clock.h"
 #include "envelope_priv.h"
 
 const char *const bp_ce_context_attrs[] = {
@@ -390,9 +391,7 @@ bp_status bp_envelope_finalize(bp_envelope *env, char **errmsg)
         st = bp_envelope_set_attr(env, "id", buf);
     }
     if (st == BP_OK && bp_envelope_get0_attr(env, "time") == NULL) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        bp_format_time_ms((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, buf);
+        bp_format_time_ms(bp_now_ms(), buf);
         st = bp_envelope_set_attr(env, "time", buf);
     }
     if (st != BP_OK)
@@ -579,11 +578,8 @@ bp_status bp_envelope_add_lineage(bp_envelope *env, const bp_lineage *entry)
     l->version = env_strdup0(entry->version);
     l->model = env_strdup0(entry->model);
     l->changed = env_strdup0(entry->changed);
-    if (l->at_ms == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        l->at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    }
+    if (l->at_ms == 0)
+        l->at_ms = bp_now_ms();
     if (!l->plugin || (entry->version && !l->version) || (entry->model && !l->model) ||
         (entry->changed && !l->changed)) {
         env_free_lineage(l);

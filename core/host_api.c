@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "envelope_int.h"
+#include "clock.h"
 #include "json_print.h"
 #include "log.h"
 #include "runtime.h"
@@ -29,14 +30,6 @@ static void *host_alloc(size_t n) { return malloc(n ? n : 1); }
 static void host_free(void *p) { free(p); }
 static char *host_strdup(const char *s) { return s ? strdup(s) : NULL; }
 
-static int64_t host_clock(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-static int64_t host_now_ms(void) { return host_clock(CLOCK_REALTIME); }
-static int64_t host_monotonic_ms(void) { return host_clock(CLOCK_MONOTONIC); }
 
 /* ---- source batches ------------------------------------------------------ */
 
@@ -207,8 +200,8 @@ const struct bp_host_api bp_host_api_table = {
     .free = host_free,
     .strdup = host_strdup,
     .format = bp_strfmt,
-    .now_ms = host_now_ms,
-    .monotonic_ms = host_monotonic_ms,
+    .now_ms = bp_now_ms,
+    .monotonic_ms = bp_mono_ms,
     .envelope_new = bp_envelope_new,
     .envelope_ref = bp_envelope_ref,
     .envelope_unref = bp_envelope_unref,

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "envelope_int.h"
+#include "clock.h"
 #include "keyset.h"
 #include "log.h"
 #include "runtime.h"
@@ -65,19 +66,12 @@ bp_state *bp_runtime_state(bp_runtime *rt)
     return rt->state;
 }
 
-static int64_t rt_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sleeps up to ms, waking early when a stop is requested. Returns 0 when stopped. */
 static int rt_sleep(bp_runtime *rt, int64_t ms)
 {
-    int64_t end = rt_mono_ms() + ms;
+    int64_t end = bp_mono_ms() + ms;
     while (!bp_runtime_stopping(rt)) {
-        int64_t left = end - rt_mono_ms();
+        int64_t left = end - bp_mono_ms();
         if (left <= 0)
             return 1;
         struct timespec ts = {0, (long)((left < 50 ? left : 50) * 1000000L)};
@@ -420,7 +414,7 @@ static int64_t rt_backoff(const bp_site_route *c, int attempt)
      * hit by every route at the same instant. */
     unsigned int rnd = 0;
     if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-        rnd = (unsigned int)rt_mono_ms();
+        rnd = (unsigned int)bp_mono_ms();
     return ms / 2 + (int64_t)(rnd % (unsigned int)(ms / 2 + 1));
 }
 
@@ -527,19 +521,13 @@ static bp_status rt_wait_queued(rt_route *r, bp_instance *sink, const uint64_t *
          * unacked (they are redelivered on restart). */
         if (bp_runtime_stopping(r->rt)) {
             if (deadline == 0) {
-                deadline = rt_mono_ms() + 10000;
-            } else if (rt_mono_ms() > deadline) {
+                deadline = bp_mono_ms() + 10000;
+            } else if (bp_mono_ms() > deadline) {
                 rc = BP_STOPPED;
                 break;
             }
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = bp_deadline_in(100);
         pthread_cond_timedwait(&sink->cv, &sink->mu, &ts);
     }
     pthread_mutex_unlock(&sink->mu);
@@ -954,11 +942,7 @@ static size_t rt_queue_pop(rt_queue *q, rt_rec **out, size_t max, int linger_ms)
     while (q->n == 0 && !q->closed)
         pthread_cond_wait(&q->not_empty, &q->mu);
     if (linger_ms > 0 && q->n < max && !q->closed) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += (long)linger_ms * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
+        struct timespec until = bp_deadline_in(linger_ms);
         while (q->n < max && q->n < q->cap && !q->closed &&
                pthread_cond_timedwait(&q->not_empty, &q->mu, &until) == 0) {
         }
@@ -1245,7 +1229,7 @@ static void *rt_route_main(void *arg)
     }
     /* Ledger entries older than a day belong to records their source acked
      * long ago: nothing can redeliver them any more. */
-    bp_state_ledger_prune(rt->state, bp_host_api_table.now_ms() - 86400000LL);
+    bp_state_ledger_prune(rt->state, bp_now_ms() - 86400000LL);
     if (!ok) {
         r->failed = 1;
         rt_pipe_fail(&p, "cannot start the route's threads");
@@ -1264,11 +1248,7 @@ static void *rt_route_main(void *arg)
         int idle = 0;
         while (p.next_seq - p.acked_seq + cap > p.window && !atomic_load(&p.broken) &&
                !p.done[p.acked_seq % p.window] && !idle) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += 200 * 1000000L;
-            until.tv_sec += until.tv_nsec / 1000000000L;
-            until.tv_nsec %= 1000000000L;
+            struct timespec until = bp_deadline_in(200);
             idle = pthread_cond_timedwait(&p.progress, &p.mu, &until) != 0;
         }
         int full = p.next_seq - p.acked_seq + cap > p.window;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "state.h"
+#include "clock.h"
 
 /* "BPL1": marks the file as ours, so a foreign database is never written to. */
 #define STATE_APP_ID 0x42504c31
@@ -40,13 +41,6 @@ static const char state_schema[] =
     "CREATE TABLE IF NOT EXISTS review_queue(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  route TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL, payload TEXT,"
     "  created_ms INTEGER NOT NULL);";
-
-static int64_t state_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static char *state_fmt_err(const char *path, const char *what, const char *detail)
 {
@@ -212,7 +206,7 @@ bp_status bp_state_checkpoint_set(bp_state *st, const char *scope, const char *k
     bp_status rc = BP_ERR_IO;
     pthread_mutex_lock(&st->mu);
     if (value) {
-        if (state_put_checkpoint(st, scope, key, value, state_now_ms()))
+        if (state_put_checkpoint(st, scope, key, value, bp_now_ms()))
             rc = BP_OK;
     } else {
         sqlite3_stmt *q = NULL;
@@ -245,7 +239,7 @@ static bp_status state_insert(bp_state *st, const char *sql, const char *route, 
             sqlite3_bind_blob64(q, 4, payload, len, SQLITE_STATIC);
         else
             sqlite3_bind_text64(q, 4, payload, len, SQLITE_STATIC, SQLITE_UTF8);
-        sqlite3_bind_int64(q, 5, state_now_ms());
+        sqlite3_bind_int64(q, 5, bp_now_ms());
         if (sqlite3_step(q) == SQLITE_DONE)
             rc = BP_OK;
     }
@@ -423,7 +417,7 @@ bp_status bp_state_audit(bp_state *st, const char *route, size_t n, const char *
 {
     sqlite3_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
-    int64_t now = state_now_ms();
+    int64_t now = bp_now_ms();
     pthread_mutex_lock(&st->mu);
     if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         goto out;
@@ -488,7 +482,7 @@ bp_status bp_state_ledger_commit(bp_state *st, const char *sink, const char *con
                                  int64_t *row)
 {
     bp_status rc = BP_ERR_IO;
-    int64_t now = state_now_ms();
+    int64_t now = bp_now_ms();
     char *keys = NULL;
     size_t len = 0;
     if (row)
