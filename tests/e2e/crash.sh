@@ -30,10 +30,13 @@ routes:
 YAML
 killed=0
 for i in $(seq "$KILLS"); do
+    before=$( (wc -l <out.jsonl) 2>/dev/null || echo 0)
     "$B" run s.yaml >>run.log 2>&1 &
     pid=$!
-    # A random moment: 50..650 ms into the run.
-    sleep "0.$(( 5 + RANDOM % 60 ))"
+    # A random moment once it is writing: the relay got fast enough to finish
+    # 200k records in well under a second, so fixed delays missed the stream.
+    for _ in $(seq 200); do [ "$( (wc -l <out.jsonl) 2>/dev/null || echo 0)" -gt "$before" ] && break; sleep 0.01; done
+    sleep "0.0$(( RANDOM % 10 ))"
     if kill -9 $pid 2>/dev/null; then killed=$((killed + 1)); fi
     wait $pid 2>/dev/null
     echo "# kill $i: $(wc -l <out.jsonl 2>/dev/null || echo 0) lines so far"
