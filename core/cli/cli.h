@@ -50,4 +50,9 @@ int cmd_check(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
 
+/* A plugin's command (argv[0] is the first word after `backplane`). *handled is
+ * 0 when neither word order names a plugin command (the caller then reports an
+ * unknown command); otherwise the command's exit code is returned. */
+int cmd_plugin_command(int argc, char **argv, int *handled);
+
 #endif

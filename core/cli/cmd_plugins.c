@@ -57,6 +57,12 @@ int cmd_plugins(int argc, char **argv)
                    bp_plugin_kinds_str(lib->desc.kinds, kinds, sizeof(kinds)), lib->path,
                    lib->desc.abi_major, lib->desc.abi_minor);
             bp_options_print_doc(lib->desc.options, stdout);
+            for (const struct bp_command *k = lib->desc.commands; k && k->name; k++) {
+                if (k == lib->desc.commands)
+                    printf("commands:\n");
+                printf("  backplane %s %s: %s\n", lib->desc.name, k->name,
+                       k->summary ? k->summary : "");
+            }
         }
     } else {
         int bad = 0;

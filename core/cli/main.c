@@ -18,6 +18,8 @@ static void usage(FILE *f)
             "                  connecting anywhere; lists every error with file:line:col\n"
             "  plugins         list installed plugins; --doc NAME prints a plugin's options\n"
             "  dlq             list, show, replay or drop a site's dead letters\n"
+            "  PLUGIN COMMAND  a command a plugin adds (also COMMAND PLUGIN), e.g.\n"
+            "                  `soap inspect URL`, `train extract ...`: see plugins --doc\n"
             "\n"
             "options:\n"
             "  --version       print the version and ABI and exit\n"
@@ -167,6 +169,10 @@ int main(int argc, char **argv)
         return cmd_plugins(argc - 1, argv + 1);
     if (strcmp(cmd, "dlq") == 0)
         return cmd_dlq(argc - 1, argv + 1);
+    int handled = 0;
+    int rc = cmd_plugin_command(argc - 1, argv + 1, &handled);
+    if (handled)
+        return rc;
     fprintf(stderr, "backplane: unknown command '%s' (try --help)\n", cmd);
     return BP_EXIT_USAGE;
 }

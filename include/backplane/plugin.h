@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 #define BP_ABI_MAJOR 1
-#define BP_ABI_MINOR 0
+#define BP_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define BP_EXPORT __attribute__((visibility("default")))
@@ -253,6 +253,21 @@ enum bp_plugin_flag {
     BP_PLUGIN_LEDGER = 1u << 0
 };
 
+/* ---- plugin commands ---------------------------------------------------- */
+
+/* A command a plugin adds to the command line, run without a site or an
+ * instance: `backplane PLUGIN NAME ARGS...` (`backplane soap inspect URL`) or
+ * `backplane NAME PLUGIN ARGS...` (`backplane train extract --data DIR`).
+ * run: argv[0] is "NAME", the plugin's arguments follow. api is the host API;
+ * functions taking an instance accept NULL here (log lines then carry no
+ * instance prefix). Returns the process exit code: 0 ok, 1 failed (say why on
+ * stderr), 2 usage error (print the usage on stderr). */
+struct bp_command {
+    const char *name;       /* [a-z0-9_-]+, e.g. "train", "inspect" */
+    const char *summary;    /* one line, shown by `backplane plugins --doc` */
+    int (*run)(const struct bp_host_api *api, int argc, char **argv);
+};
+
 /* ---- the descriptor ---------------------------------------------------- */
 
 struct bp_plugin {
@@ -311,6 +326,9 @@ struct bp_plugin {
 
     /* enum bp_plugin_flag bits (0 for plugins built before this field). */
     uint32_t flags;
+
+    /* Optional command-line commands, {0}-terminated, or NULL (ABI 1.1). */
+    const struct bp_command *commands;
 };
 
 /* Put first in a descriptor: .BP_PLUGIN_HEADER would not parse, so use

@@ -31,6 +31,25 @@ exit_is "--doc of a missing plugin fails" 1 "$B" plugins --doc nosuch
 cp "$ERR" "$TMP/e"
 contains "missing plugin lists the searched dirs" "$TMP/e" "plugin 'nosuch' not found (searched:"
 
+# Plugin commands, in both word orders; errors name what the plugin offers.
+export BP_PLUGIN_PATH_SAVED="$BP_PLUGIN_PATH"
+export BP_PLUGIN_PATH="$BP_TEST_FIXTURES"
+exit_is "plugin command PLUGIN NAME runs" 0 "$B" fx_sink echo a "b c"
+cp "$OUT" "$TMP/pc"
+contains "plugin command gets its arguments" "$TMP/pc" "echo a b c"
+exit_is "plugin command NAME PLUGIN runs" 0 "$B" echo fx_sink x
+cp "$OUT" "$TMP/pc"
+contains "NAME PLUGIN order gets its arguments" "$TMP/pc" "echo x"
+exit_is "plugin command's failure is its exit code" 1 "$B" fx_sink echo fail
+cp "$ERR" "$TMP/pc"
+contains "plugin command's error reaches stderr" "$TMP/pc" "asked to fail"
+exit_is "unknown command of a known plugin is a usage error" 2 "$B" fx_sink frob
+cp "$ERR" "$TMP/pc"
+contains "unknown plugin command lists the commands" "$TMP/pc" "plugin 'fx_sink' has no command 'frob'; it has: echo"
+"$B" plugins --doc fx_sink >"$TMP/pc" 2>&1
+contains "--doc lists plugin commands" "$TMP/pc" "backplane fx_sink echo: print the arguments"
+export BP_PLUGIN_PATH="$BP_PLUGIN_PATH_SAVED"
+
 # Fixtures: the loader refuses each with one line naming file and reason.
 "$B" plugins --plugin-dir "$BP_TEST_FIXTURES" >"$TMP/fx" 2>&1
 contains "wrong ABI major refused" "$TMP/fx" "fx_wrong_abi.so: plugin ABI 2.0, this host speaks ABI 1.x"

@@ -88,6 +88,26 @@ static void fx_destroy(void *p)
     free(self);
 }
 
+/* A plugin command: prints its arguments and fails on "fail" (CLI dispatch test). */
+static int fx_cmd_echo(const struct bp_host_api *api, int argc, char **argv)
+{
+    (void)api;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "fail") == 0) {
+            fprintf(stderr, "fx_sink echo: asked to fail\n");
+            return 1;
+        }
+        printf("%s%s", i ? " " : "", argv[i]);
+    }
+    printf("\n");
+    return 0;
+}
+
+static const struct bp_command fx_commands[] = {
+    {.name = "echo", .summary = "print the arguments", .run = fx_cmd_echo},
+    {0},
+};
+
 static const struct bp_plugin fx = {
     BP_PLUGIN_HEADER,
     .name = "fx_sink",
@@ -98,6 +118,7 @@ static const struct bp_plugin fx = {
     .init = fx_init,
     .write = fx_write,
     .destroy = fx_destroy,
+    .commands = fx_commands,
 };
 
 BP_EXPORT const struct bp_plugin *bp_plugin_entry(void) { return &fx; }

@@ -1,0 +1,65 @@
+/* Commands that plugins add to the command line (struct bp_command):
+ *   backplane PLUGIN NAME ARGS...   e.g. backplane soap inspect URL
+ *   backplane NAME PLUGIN ARGS...   e.g. backplane train extract --data DIR
+ * The plugin is found on the usual search path ($BP_PLUGIN_PATH, then the
+ * install directory); the command runs with the host API and no instance. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "runtime.h"
+
+/* The command NAME of the plugin PLUGIN, or NULL (lib set when the plugin loaded). */
+static const struct bp_command *find_command(bp_registry *reg, const char *plugin,
+                                             const char *name, const bp_plugin_lib **lib)
+{
+    char *err = NULL;
+    *lib = NULL;
+    if (bp_registry_open(reg, plugin, lib, &err) != BP_OK) {
+        free(err);
+        *lib = NULL;
+        return NULL;
+    }
+    for (const struct bp_command *c = (*lib)->desc.commands; c && c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+int cmd_plugin_command(int argc, char **argv, int *handled)
+{
+    *handled = 0;
+    if (argc < 2)
+        return BP_EXIT_USAGE;
+    cli_common c = {0};
+    bp_registry *reg = cli_registry(&c);
+    if (reg == NULL)
+        return BP_EXIT_INVALID;
+    const bp_plugin_lib *lib = NULL, *lib2 = NULL;
+    const struct bp_command *cmd = find_command(reg, argv[0], argv[1], &lib);
+    int cmd_in_first = cmd != NULL;
+    if (cmd == NULL)
+        cmd = find_command(reg, argv[1], argv[0], &lib2);
+    int rc = BP_EXIT_USAGE;
+    if (cmd) {
+        *handled = 1;
+        if (!cmd_in_first)
+            argv[1] = argv[0];   /* NAME PLUGIN ...: the command still sees NAME first */
+        fflush(stdout);
+        rc = cmd->run(&bp_host_api_table, argc - 1, argv + 1);
+        fflush(stdout);
+    } else if (lib || lib2) {
+        /* The plugin exists: name what it offers rather than "unknown command". */
+        const bp_plugin_lib *l = lib ? lib : lib2;
+        *handled = 1;
+        fprintf(stderr, "backplane: plugin '%s' has no command '%s'", l->desc.name,
+                lib ? argv[1] : argv[0]);
+        const char *sep = "; it has: ";
+        for (const struct bp_command *k = l->desc.commands; k && k->name; k++, sep = ", ")
+            fprintf(stderr, "%s%s", sep, k->name);
+        fputc('\n', stderr);
+    }
+    bp_registry_free(reg);
+    return rc;
+}
