@@ -23,20 +23,39 @@ const char *const bp_ce_context_attrs[] = {
 
 static const char *const env_required[] = {"id", "source", "specversion", "type", NULL};
 
-int bp_ce_is_context_attr(const char *name)
+/* Index of name in bp_ce_context_attrs, or -1. By first letter, so that a
+ * lookup costs one or two comparisons (this runs several times per record). */
+static int env_attr_index(const char *name)
 {
-    for (size_t i = 0; bp_ce_context_attrs[i]; i++)
-        if (strcmp(name, bp_ce_context_attrs[i]) == 0)
-            return 1;
-    return 0;
+    switch (name[0]) {
+    case 's':
+        return strcmp(name, "specversion") == 0 ? 0
+               : strcmp(name, "source") == 0    ? 2
+               : strcmp(name, "subject") == 0   ? 4
+                                                : -1;
+    case 'i':
+        return name[1] == 'd' && name[2] == '\0' ? 1 : -1;
+    case 't':
+        return strcmp(name, "type") == 0 ? 3 : strcmp(name, "time") == 0 ? 5 : -1;
+    case 'd':
+        return strcmp(name, "datacontenttype") == 0 ? 6
+               : strcmp(name, "dataschema") == 0    ? 7
+                                                    : -1;
+    default:
+        return -1;
+    }
 }
 
+int bp_ce_is_context_attr(const char *name)
+{
+    return env_attr_index(name) >= 0;
+}
+
+/* specversion, id, source, type: indexes 0..3 of bp_ce_context_attrs. */
 static int env_is_required(const char *name)
 {
-    for (size_t i = 0; env_required[i]; i++)
-        if (strcmp(name, env_required[i]) == 0)
-            return 1;
-    return 0;
+    int i = env_attr_index(name);
+    return i >= 0 && i <= 3;
 }
 
 int bp_ce_is_valid_ext_name(const char *name)

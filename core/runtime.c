@@ -484,7 +484,7 @@ static bp_status rt_transform(rt_route *r, int worker, size_t from, bp_envelope 
  * Records still queued at a stop (after a 10 s grace) get BP_STOPPED and
  * BP_STOPPED is returned; their sources are not acked. */
 static bp_status rt_wait_queued(rt_route *r, bp_instance *sink, const uint64_t *tickets,
-                                bp_status *results, char **reasons, size_t n)
+                                bp_status *results, char **reasons, size_t n, int block)
 {
     size_t waiting = 0;
     for (size_t k = 0; k < n; k++)
@@ -517,6 +517,10 @@ static bp_status rt_wait_queued(rt_route *r, bp_instance *sink, const uint64_t *
         }
         if (waiting == 0)
             break;
+        if (!block) {
+            rc = BP_AGAIN;   /* some still queued: ask again later */
+            break;
+        }
         /* On stop, give queued records 10 s to complete; then leave them
          * unacked (they are redelivered on restart). */
         if (bp_runtime_stopping(r->rt)) {
@@ -531,7 +535,7 @@ static bp_status rt_wait_queued(rt_route *r, bp_instance *sink, const uint64_t *
         pthread_cond_timedwait(&sink->cv, &sink->mu, &ts);
     }
     pthread_mutex_unlock(&sink->mu);
-    for (size_t k = 0; rc != BP_OK && k < n; k++)
+    for (size_t k = 0; rc == BP_STOPPED && k < n; k++)
         if (results[k] == BP_QUEUED)
             results[k] = BP_STOPPED;
     return rc;
@@ -596,39 +600,109 @@ static int rt_ledger_remember(bp_instance *sink, int64_t row, uint64_t max_seq)
     return 0;
 }
 
-/* Delivers items to one sink with retries. Returns BP_OK when every item was
- * accepted or dead-lettered, BP_STOPPED when a stop interrupted retries (the
- * batch must not be acked), BP_ERR_IO when the state store failed. */
-static bp_status rt_deliver(rt_route *r, bp_instance *sink, rt_item *items, size_t n,
-                            uint64_t acked)
+/* One batch's delivery to one sink, possibly still in flight: the first write
+ * is made by rt_dl_start, its queued results are collected as they complete
+ * (rt_dl_ready), and rt_dl_finish settles them: retries, dead letters, the
+ * write-back ledger. The sink thread keeps several batches in flight so that
+ * an asynchronous sink (Kafka) is not limited to one round trip per batch. */
+typedef struct rt_delivery {
+    rt_route *r;
+    bp_instance *sink;
+    rt_item *items;
+    size_t n, np;
+    uint64_t acked;
+    int ledger;
+    int attempt;
+    bp_status rc;
+    size_t *pending;
+    bp_envelope **envs;
+    uint64_t *tickets;
+    bp_status *results;
+    char **reasons;
+    unsigned char *set;
+    char **last_reason;
+    const bp_envelope **accepted;
+    const char **acc_src, **acc_id;
+    char *ckpt_key, *ckpt_value;   /* of the last write (BP_PLUGIN_LEDGER sinks) */
+} rt_delivery;
+
+static void rt_dl_free(rt_delivery *d)
 {
-    size_t *pending = malloc((n ? n : 1) * sizeof(size_t));
-    bp_envelope **envs = calloc(n ? n : 1, sizeof(*envs));
-    uint64_t *tickets = calloc(n ? n : 1, sizeof(*tickets));
-    bp_status *results = calloc(n ? n : 1, sizeof(*results));
-    char **reasons = calloc(n ? n : 1, sizeof(*reasons));
-    unsigned char *set = calloc(n ? n : 1, 1);
-    char **last_reason = calloc(n ? n : 1, sizeof(*last_reason));
-    const bp_envelope **accepted = calloc(n ? n : 1, sizeof(*accepted));
-    const char **acc_src = calloc(n ? n : 1, sizeof(*acc_src));
-    const char **acc_id = calloc(n ? n : 1, sizeof(*acc_id));
-    bp_status rc = BP_OK;
-    size_t np = 0;
-    if (!pending || !envs || !tickets || !results || !reasons || !set || !last_reason ||
-        !accepted || !acc_src || !acc_id) {
-        rc = BP_ERR_NOMEM;
-        goto out;
+    for (size_t i = 0; d->last_reason && i < d->n; i++)
+        free(d->last_reason[i]);
+    for (size_t i = 0; d->reasons && i < d->n; i++)
+        free(d->reasons[i]);
+    free(d->pending);
+    free(d->envs);
+    free(d->tickets);
+    free(d->results);
+    free(d->reasons);
+    free(d->set);
+    free(d->last_reason);
+    free(d->accepted);
+    free(d->acc_src);
+    free(d->acc_id);
+    free(d->ckpt_key);
+    free(d->ckpt_value);
+    memset(d, 0, sizeof(*d));
+}
+
+/* One write of the pending records (tickets, results). */
+static void rt_dl_write(rt_delivery *d)
+{
+    bp_write_batch wb = {.envs = d->envs, .tickets = d->tickets, .results = d->results,
+                         .reasons = d->reasons, .set = d->set, .n = d->np};
+    for (size_t k = 0; k < d->np; k++) {
+        d->envs[k] = d->items[d->pending[k]].env;
+        d->tickets[k] = atomic_fetch_add(&d->r->rt->next_ticket, 1);
+        d->results[k] = BP_OK;
+        d->set[k] = 0;
+        d->reasons[k] = NULL;
     }
-    int ledger = (sink->lib->desc.flags & BP_PLUGIN_LEDGER) != 0;
-    if (ledger && !sink->ledger_loaded) {
+    bp_status wst = d->sink->lib->desc.write(d->sink->self, &wb);
+    for (size_t k = 0; k < d->np; k++) {
+        if (!d->set[k])
+            d->results[k] = wst;
+        d->set[k] = 1;
+    }
+    free(d->ckpt_key);
+    free(d->ckpt_value);
+    d->ckpt_key = wb.ckpt_key;
+    d->ckpt_value = wb.ckpt_value;
+}
+
+/* Prepares d and makes the first write. d->rc is BP_OK or the error that
+ * stops the route (then rt_dl_finish only frees). */
+static void rt_dl_start(rt_delivery *d, rt_route *r, bp_instance *sink, rt_item *items,
+                        size_t n, uint64_t acked)
+{
+    size_t m = n ? n : 1;
+    *d = (rt_delivery){.r = r, .sink = sink, .items = items, .n = n, .acked = acked};
+    d->pending = malloc(m * sizeof(size_t));
+    d->envs = calloc(m, sizeof(*d->envs));
+    d->tickets = calloc(m, sizeof(*d->tickets));
+    d->results = calloc(m, sizeof(*d->results));
+    d->reasons = calloc(m, sizeof(*d->reasons));
+    d->set = calloc(m, 1);
+    d->last_reason = calloc(m, sizeof(*d->last_reason));
+    d->accepted = calloc(m, sizeof(*d->accepted));
+    d->acc_src = calloc(m, sizeof(*d->acc_src));
+    d->acc_id = calloc(m, sizeof(*d->acc_id));
+    if (!d->pending || !d->envs || !d->tickets || !d->results || !d->reasons || !d->set ||
+        !d->last_reason || !d->accepted || !d->acc_src || !d->acc_id) {
+        d->rc = BP_ERR_NOMEM;
+        return;
+    }
+    d->ledger = (sink->lib->desc.flags & BP_PLUGIN_LEDGER) != 0;
+    if (d->ledger && !sink->ledger_loaded) {
         /* Keys that runs before this one applied and that the source may
          * redeliver now: loaded once, looked up in memory. */
         sink->ledger_prev = bp_keyset_new();
         if (sink->ledger_prev == NULL ||
             bp_state_ledger_load(r->rt->state, sink->scope, rt_ledger_key_cb, sink->ledger_prev) !=
                 BP_OK) {
-            rc = BP_ERR_IO;
-            goto out;
+            d->rc = BP_ERR_IO;
+            return;
         }
         sink->ledger_loaded = 1;
         if (bp_keyset_count(sink->ledger_prev))
@@ -641,52 +715,61 @@ static bp_status rt_deliver(rt_route *r, bp_instance *sink, rt_item *items, size
     for (size_t i = 0; i < n; i++) {
         if (items[i].env == NULL)
             continue;
-        if (ledger && bp_keyset_count(sink->ledger_prev)) {
+        if (d->ledger && bp_keyset_count(sink->ledger_prev)) {
             size_t klen = rt_ledger_key(items[i].env, &kbuf, &kcap);
             if (klen && bp_keyset_has(sink->ledger_prev, kbuf, klen)) {
                 bp_metrics_add(sink->metrics, "ledger_skipped", 1);
                 continue;
             }
         }
-        pending[np++] = i;
+        d->pending[d->np++] = i;
     }
     free(kbuf);
-    for (int attempt = 0; np > 0; attempt++) {
-        bp_write_batch wb = {.envs = envs, .tickets = tickets, .results = results,
-                             .reasons = reasons, .set = set, .n = np};
-        size_t n_acc = 0;
+    if (d->np > 0)
+        rt_dl_write(d);
+}
+
+/* 1 when no record of the current write is still queued (non-blocking). */
+static int rt_dl_ready(rt_delivery *d)
+{
+    if (d->rc != BP_OK || d->np == 0)
+        return 1;
+    return rt_wait_queued(d->r, d->sink, d->tickets, d->results, d->reasons, d->np, 0) == BP_OK;
+}
+
+/* Settles the results of the current write, retrying with backoff until every
+ * record is accepted or dead-lettered. Returns BP_OK, BP_STOPPED when a stop
+ * interrupted retries (the batch must not be acked), BP_ERR_IO when the state
+ * store failed. Frees d. */
+static bp_status rt_dl_finish(rt_delivery *d)
+{
+    rt_route *r = d->r;
+    bp_instance *sink = d->sink;
+    rt_item *items = d->items;
+    bp_status rc = d->rc;
+    if (rc != BP_OK)
+        goto out;
+    while (d->np > 0) {
+        int attempt = d->attempt;
+        size_t np = d->np;
+        if (rt_wait_queued(r, sink, d->tickets, d->results, d->reasons, np, 1) != BP_OK)
+            rc = BP_STOPPED;
+        size_t n_acc = 0, still = 0;
         uint64_t acc_max = 0;
         for (size_t k = 0; k < np; k++) {
-            envs[k] = items[pending[k]].env;
-            tickets[k] = atomic_fetch_add(&r->rt->next_ticket, 1);
-            results[k] = BP_OK;
-            set[k] = 0;
-            reasons[k] = NULL;
-        }
-        bp_status wst = sink->lib->desc.write(sink->self, &wb);
-        /* Queued records: wait for all their completions at once. */
-        for (size_t k = 0; k < np; k++) {
-            if (!set[k])
-                results[k] = wst;
-            set[k] = 1;
-        }
-        if (rt_wait_queued(r, sink, tickets, results, reasons, np) != BP_OK)
-            rc = BP_STOPPED;
-        size_t still = 0;
-        for (size_t k = 0; k < np; k++) {
-            bp_status res = results[k];
-            char *reason = reasons[k];
-            reasons[k] = NULL;
-            size_t idx = pending[k];
+            bp_status res = d->results[k];
+            char *reason = d->reasons[k];
+            d->reasons[k] = NULL;
+            size_t idx = d->pending[k];
             if (res == BP_OK) {
-                accepted[n_acc++] = items[idx].env;
+                d->accepted[n_acc++] = items[idx].env;
                 if (items[idx].seq > acc_max)
                     acc_max = items[idx].seq;
                 free(reason);
             } else if (res == BP_RETRY || res == BP_NOT_CONNECTED) {
-                free(last_reason[idx]);
-                last_reason[idx] = reason;
-                pending[still++] = idx;
+                free(d->last_reason[idx]);
+                d->last_reason[idx] = reason;
+                d->pending[still++] = idx;
             } else if (res == BP_STOPPED) {
                 free(reason);
             } else {
@@ -707,16 +790,16 @@ static bp_status rt_deliver(rt_route *r, bp_instance *sink, rt_item *items, size
             }
         }
         bp_metrics_add(sink->metrics, "records_out", n_acc);
-        if (ledger && (n_acc > 0 || wb.ckpt_key)) {
+        if (d->ledger && (n_acc > 0 || d->ckpt_key)) {
             for (size_t k = 0; k < n_acc; k++) {
-                acc_src[k] = bp_envelope_get0_attr(accepted[k], "source");
-                acc_id[k] = bp_envelope_get0_attr(accepted[k], "id");
+                d->acc_src[k] = bp_envelope_get0_attr(d->accepted[k], "source");
+                d->acc_id[k] = bp_envelope_get0_attr(d->accepted[k], "id");
             }
             int64_t forget[64], row = 0;
-            size_t n_forget = rt_ledger_acked_rows(sink, acked, forget, 64);
-            bp_status lst = bp_state_ledger_commit(r->rt->state, sink->scope, acc_src, acc_id,
-                                                   n_acc, wb.ckpt_key, wb.ckpt_value, forget,
-                                                   n_forget, &row);
+            size_t n_forget = rt_ledger_acked_rows(sink, d->acked, forget, 64);
+            bp_status lst = bp_state_ledger_commit(r->rt->state, sink->scope, d->acc_src,
+                                                   d->acc_id, n_acc, d->ckpt_key, d->ckpt_value,
+                                                   forget, n_forget, &row);
             if (lst == BP_OK && row && rt_ledger_remember(sink, row, acc_max) < 0)
                 lst = BP_ERR_NOMEM;
             if (lst != BP_OK) {
@@ -725,19 +808,20 @@ static bp_status rt_deliver(rt_route *r, bp_instance *sink, rt_item *items, size
                 rc = BP_ERR_IO;
             }
         }
-        free(wb.ckpt_key);
-        free(wb.ckpt_value);
-        np = still;
+        free(d->ckpt_key);
+        free(d->ckpt_value);
+        d->ckpt_key = d->ckpt_value = NULL;
+        d->np = np = still;
         if (rc == BP_STOPPED || rc == BP_ERR_IO)
             goto out;
         if (np == 0)
             break;
         if (attempt >= r->cfg->retry_max) {
             for (size_t k = 0; k < np; k++) {
-                size_t idx = pending[k];
+                size_t idx = d->pending[k];
                 char *why = NULL;
                 if (asprintf(&why, "gave up after %d attempts: %s", attempt + 1,
-                             last_reason[idx] ? last_reason[idx] : "retry") < 0)
+                             d->last_reason[idx] ? d->last_reason[idx] : "retry") < 0)
                     why = NULL;
                 bp_status dl = rt_dead_letter(r, sink->name, why ? why : "gave up",
                                               items[idx].env, NULL, 0);
@@ -753,28 +837,28 @@ static bp_status rt_deliver(rt_route *r, bp_instance *sink, rt_item *items, size
         bp_metrics_add(r->metrics, "retries", np);
         bp_log(BP_LOG_WARN, sink->name, "%zu record(s) to retry (attempt %d of %d): %s", np,
                attempt + 1, r->cfg->retry_max + 1,
-               last_reason[pending[0]] ? last_reason[pending[0]] : "transient failure");
+               d->last_reason[d->pending[0]] ? d->last_reason[d->pending[0]]
+                                             : "transient failure");
         if (!rt_sleep(r->rt, rt_backoff(r->cfg, attempt + 1))) {
             rc = BP_STOPPED;
             goto out;
         }
+        d->attempt = attempt + 1;
+        rt_dl_write(d);
     }
 out:
-    for (size_t i = 0; last_reason && i < n; i++)
-        free(last_reason[i]);
-    for (size_t i = 0; reasons && i < n; i++)
-        free(reasons[i]);
-    free(pending);
-    free(envs);
-    free(tickets);
-    free(results);
-    free(reasons);
-    free(set);
-    free(last_reason);
-    free(accepted);
-    free(acc_src);
-    free(acc_id);
+    rt_dl_free(d);
     return rc;
+}
+
+/* Delivers items to one sink with retries, waiting for the outcome. Returns as
+ * rt_dl_finish. */
+static bp_status rt_deliver(rt_route *r, bp_instance *sink, rt_item *items, size_t n,
+                            uint64_t acked)
+{
+    rt_delivery d;
+    rt_dl_start(&d, r, sink, items, n, acked);
+    return rt_dl_finish(&d);
 }
 
 /* 1 when an AI transform decided on env: a lineage entry with a model or a
@@ -935,12 +1019,22 @@ static void rt_queue_push(rt_queue *q, rt_rec *rec)
 /* Pops up to max records, waiting for at least one; then, for up to
  * linger_ms, for max (a sink write, with its fsync and ledger commit, is worth
  * filling). 0 when closed and empty. */
-static size_t rt_queue_pop(rt_queue *q, rt_rec **out, size_t max, int linger_ms)
+/* Takes up to max records. Waits for the first up to wait_ms (-1: until one
+ * comes or the queue is closed), then lingers up to linger_ms for more. 0 when
+ * nothing came (see rt_queue_drained). */
+static size_t rt_queue_pop(rt_queue *q, rt_rec **out, size_t max, int linger_ms, int wait_ms)
 {
     size_t got = 0;
     pthread_mutex_lock(&q->mu);
-    while (q->n == 0 && !q->closed)
-        pthread_cond_wait(&q->not_empty, &q->mu);
+    if (wait_ms < 0) {
+        while (q->n == 0 && !q->closed)
+            pthread_cond_wait(&q->not_empty, &q->mu);
+    } else if (q->n == 0 && !q->closed) {
+        struct timespec until = bp_deadline_in(wait_ms);
+        while (q->n == 0 && !q->closed &&
+               pthread_cond_timedwait(&q->not_empty, &q->mu, &until) == 0) {
+        }
+    }
     if (linger_ms > 0 && q->n < max && !q->closed) {
         struct timespec until = bp_deadline_in(linger_ms);
         while (q->n < max && q->n < q->cap && !q->closed &&
@@ -955,6 +1049,15 @@ static size_t rt_queue_pop(rt_queue *q, rt_rec **out, size_t max, int linger_ms)
     pthread_cond_broadcast(&q->not_full);
     pthread_mutex_unlock(&q->mu);
     return got;
+}
+
+/* 1 when the queue is closed and empty: nothing more will come. */
+static int rt_queue_drained(rt_queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    int d = q->closed && q->n == 0;
+    pthread_mutex_unlock(&q->mu);
+    return d;
 }
 
 static void rt_queue_close(rt_queue *q)
@@ -1069,7 +1172,7 @@ static void *rt_worker_main(void *arg)
     rt_name_thread(r->cfg->name, role);
     rt_rec *recs[64];
     size_t n;
-    while ((n = rt_queue_pop(&p->wq[wa->w], recs, 64, 0)) > 0) {
+    while ((n = rt_queue_pop(&p->wq[wa->w], recs, 64, 0, -1)) > 0) {
         for (size_t i = 0; i < n; i++) {
             rt_rec *rec = recs[i];
             if (atomic_load(&p->broken)) {
@@ -1111,59 +1214,128 @@ static void *rt_worker_main(void *arg)
     return NULL;
 }
 
+/* Batches the sink thread has written and not yet settled (see rt_delivery). */
+enum { RT_FLIGHTS = 4 };
+typedef struct rt_flight {
+    rt_rec **recs;
+    rt_item *items;
+    size_t n;
+    rt_delivery *dl;           /* one per sink */
+} rt_flight;
+
+/* Settles the oldest flight: waits for its queued results, retries, then marks
+ * its records done (the source thread acks them in order). */
+static void rt_flight_settle(rt_pipe *p, rt_flight *f)
+{
+    rt_route *r = p->r;
+    bp_status rc = BP_OK;
+    for (size_t s = 0; s < r->n_sinks; s++) {
+        bp_status st = atomic_load(&p->broken) ? BP_STOPPED : rt_dl_finish(&f->dl[s]);
+        if (st != BP_OK && rc == BP_OK)
+            rc = st;
+    }
+    if (atomic_load(&p->broken)) {
+        /* not acked: redelivered after a restart */
+    } else if (rc != BP_OK) {
+        rt_pipe_fail(p, rc == BP_STOPPED ? "stopped during retries" : bp_status_str(rc));
+    } else if (rt_audit(r, f->items, f->n) != BP_OK) {
+        rt_pipe_fail(p, "the state store failed (audit log)");
+    } else {
+        size_t out = 0;
+        pthread_mutex_lock(&p->mu);
+        for (size_t i = 0; i < f->n; i++) {
+            out += !f->items[i].failed_sink;
+            p->done[f->recs[i]->seq % p->window] = 1;
+        }
+        pthread_cond_signal(&p->progress);
+        pthread_mutex_unlock(&p->mu);
+        bp_metrics_add(r->metrics, "records_out", out);
+    }
+    for (size_t s = 0; s < r->n_sinks; s++)
+        if (f->dl[s].r != NULL)
+            rt_dl_free(&f->dl[s]);
+    for (size_t i = 0; i < f->n; i++)
+        rt_rec_free(f->recs[i]);
+    f->n = 0;
+}
+
+static int rt_flight_ready(const rt_route *r, rt_flight *f)
+{
+    for (size_t s = 0; s < r->n_sinks; s++)
+        if (!rt_dl_ready(&f->dl[s]))
+            return 0;
+    return 1;
+}
+
+/* The sink thread: writes each batch to every sink, keeping up to RT_FLIGHTS
+ * batches in flight while asynchronous sinks complete them, and settles them
+ * in order. A synchronous sink's batch is ready at once, so it is settled
+ * before the next is taken. */
 static void *rt_sink_main(void *arg)
 {
     rt_pipe *p = arg;
     rt_route *r = p->r;
     rt_name_thread(r->cfg->name, "sink");
     size_t max = (size_t)p->batch;
-    rt_rec **recs = calloc(max, sizeof(*recs));
-    rt_item *items = calloc(max, sizeof(*items));
-    size_t n;
-    if (recs == NULL || items == NULL) {
+    rt_flight fl[RT_FLIGHTS];
+    int ok = 1;
+    memset(fl, 0, sizeof(fl));
+    for (int k = 0; k < RT_FLIGHTS; k++) {
+        fl[k].recs = calloc(max, sizeof(*fl[k].recs));
+        fl[k].items = calloc(max, sizeof(*fl[k].items));
+        fl[k].dl = calloc(r->n_sinks ? r->n_sinks : 1, sizeof(*fl[k].dl));
+        ok = ok && fl[k].recs && fl[k].items && fl[k].dl;
+    }
+    if (!ok) {
         rt_pipe_fail(p, "out of memory");
-        free(recs);
-        free(items);
         /* Keep draining so that workers never block on a full queue. */
         rt_rec *one;
-        while (rt_queue_pop(&p->sq, &one, 1, 0) > 0)
+        while (rt_queue_pop(&p->sq, &one, 1, 0, -1) > 0)
             rt_rec_free(one);
-        return NULL;
+        goto out;
     }
-    while ((n = rt_queue_pop(&p->sq, recs, max, r->cfg->linger_ms)) > 0) {
+    size_t head = 0, count = 0;   /* flights in use: head .. head+count-1 */
+    int ended = 0;
+    while (!ended || count > 0) {
+        /* Settle what is complete; the oldest flight also when all are in use
+         * or the input has ended (then it waits for its results). */
+        while (count > 0 && (count == RT_FLIGHTS || ended || rt_flight_ready(r, &fl[head]))) {
+            rt_flight_settle(p, &fl[head]);
+            head = (head + 1) % RT_FLIGHTS;
+            count--;
+        }
+        if (ended)
+            continue;
+        rt_flight *f = &fl[(head + count) % RT_FLIGHTS];
+        /* With flights out, wait only briefly for input so that their
+         * completions are settled promptly. */
+        size_t n = rt_queue_pop(&p->sq, f->recs, max, count > 0 ? 0 : r->cfg->linger_ms,
+                                 count > 0 ? 2 : -1);
+        if (n == 0) {
+            ended = rt_queue_drained(&p->sq);
+            continue;
+        }
         if (atomic_load(&p->broken)) {
             for (size_t i = 0; i < n; i++)
-                rt_rec_free(recs[i]);
+                rt_rec_free(f->recs[i]);
             continue;
         }
         for (size_t i = 0; i < n; i++)
-            items[i] = (rt_item){.env = recs[i]->env, .seq = recs[i]->seq};
+            f->items[i] = (rt_item){.env = f->recs[i]->env, .seq = f->recs[i]->seq};
+        f->n = n;
         pthread_mutex_lock(&p->mu);
         uint64_t acked = p->acked_seq;
         pthread_mutex_unlock(&p->mu);
-        bp_status rc = BP_OK;
-        for (size_t s = 0; s < r->n_sinks && rc == BP_OK; s++)
-            rc = rt_deliver(r, r->sinks[s], items, n, acked);
-        if (rc != BP_OK) {
-            rt_pipe_fail(p, rc == BP_STOPPED ? "stopped during retries" : bp_status_str(rc));
-        } else if (rt_audit(r, items, n) != BP_OK) {
-            rt_pipe_fail(p, "the state store failed (audit log)");
-        } else {
-            size_t out = 0;
-            pthread_mutex_lock(&p->mu);
-            for (size_t i = 0; i < n; i++) {
-                out += !items[i].failed_sink;
-                p->done[recs[i]->seq % p->window] = 1;
-            }
-            pthread_cond_signal(&p->progress);
-            pthread_mutex_unlock(&p->mu);
-            bp_metrics_add(r->metrics, "records_out", out);
-        }
-        for (size_t i = 0; i < n; i++)
-            rt_rec_free(recs[i]);
+        for (size_t s = 0; s < r->n_sinks; s++)
+            rt_dl_start(&f->dl[s], r, r->sinks[s], f->items, n, acked);
+        count++;
     }
-    free(recs);
-    free(items);
+out:
+    for (int k = 0; k < RT_FLIGHTS; k++) {
+        free(fl[k].recs);
+        free(fl[k].items);
+        free(fl[k].dl);
+    }
     return NULL;
 }
 

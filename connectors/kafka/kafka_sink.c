@@ -13,8 +13,10 @@ struct ksnk {
     pthread_t poller;          /* serves delivery reports */
     int poller_started;
     atomic_int stop;
-    char *buf;                 /* one record's JSON text, reused */
+    char *buf;                 /* topic text of non-string values, reused */
     size_t len, cap;
+    char *kbuf;                /* key text of non-string values, reused */
+    size_t klen, kcap;
 };
 
 /* Which delivery errors are worth another attempt: the core retries with
@@ -109,7 +111,7 @@ static bp_status ks_open(kafka_conn *self)
 /* The string value of an envelope path for a key or topic; numbers and other
  * values as their JSON text (in *tmp). NULL when absent. */
 static const char *ks_path_text(kafka_conn *self, const bp_envelope *env, const char *path,
-                                size_t *len)
+                                size_t *len, char **buf, size_t *blen, size_t *bcap)
 {
     const cJSON *v = self->api->envelope_get0_path(env, path);
     if (v == NULL || cJSON_IsNull(v))
@@ -118,11 +120,11 @@ static const char *ks_path_text(kafka_conn *self, const bp_envelope *env, const 
         *len = strlen(v->valuestring);
         return v->valuestring;
     }
-    self->snk->len = 0;
-    if (self->api->json_append(v, &self->snk->buf, &self->snk->len, &self->snk->cap) != BP_OK)
+    *blen = 0;
+    if (self->api->json_append(v, buf, blen, bcap) != BP_OK)
         return NULL;
-    *len = self->snk->len;
-    return self->snk->buf;
+    *len = *blen;
+    return *buf;
 }
 
 /* Produces one record; returns the result for it (BP_QUEUED on success). */
@@ -132,7 +134,9 @@ static bp_status ks_produce(kafka_conn *self, bp_write_batch *wb, size_t i, char
     ksnk *k = self->snk;
     const bp_envelope *env = api->wb_get0(wb, i);
     size_t tlen = 0, klen = 0;
-    const char *topic = self->topic_from ? ks_path_text(self, env, self->topic_from, &tlen) : NULL;
+    const char *topic = self->topic_from ? ks_path_text(self, env, self->topic_from, &tlen, &k->buf,
+                                                        &k->len, &k->cap)
+                                         : NULL;
     char topic_buf[256];
     if (topic) {
         snprintf(topic_buf, sizeof(topic_buf), "%.*s", (int)(tlen < 255 ? tlen : 255), topic);
@@ -145,10 +149,10 @@ static bp_status ks_produce(kafka_conn *self, bp_write_batch *wb, size_t i, char
                               self->topic_from ? self->topic_from : "topic_from");
         return BP_REJECT;
     }
-    char *key = NULL;
-    const char *kt = self->key ? ks_path_text(self, env, self->key, &klen) : NULL;
-    if (kt && (key = malloc(klen ? klen : 1)) != NULL)
-        memcpy(key, kt, klen);
+    /* Borrowed from the envelope or kbuf: librdkafka copies keys. */
+    const char *key = self->key ? ks_path_text(self, env, self->key, &klen, &k->kbuf, &k->klen,
+                                               &k->kcap)
+                                : NULL;
 
     rd_kafka_headers_t *hdrs = NULL;
     unsigned char *value = NULL;
@@ -164,11 +168,12 @@ static bp_status ks_produce(kafka_conn *self, bp_write_batch *wb, size_t i, char
         st = json ? BP_OK : BP_RETRY;
     } else if (self->format == KF_JSON) {
         const cJSON *data = api->envelope_get0_data(env);
-        k->len = 0;
-        if (data && api->json_append(data, &k->buf, &k->len, &k->cap) == BP_OK &&
-            (value = malloc(k->len)) != NULL) {
-            memcpy(value, k->buf, k->len);
-            vlen = k->len;
+        size_t cap = 0;
+        if (data && api->json_append(data, (char **)&value, &vlen, &cap) != BP_OK) {
+            free(value);
+            value = NULL;
+            vlen = 0;
+            st = BP_ERR_NOMEM;
         }
     } else {
         bp_header *h = NULL;
@@ -182,7 +187,6 @@ static bp_status ks_produce(kafka_conn *self, bp_write_batch *wb, size_t i, char
         }
     }
     if (st != BP_OK) {
-        free(key);
         free(value);
         if (hdrs)
             rd_kafka_headers_destroy(hdrs);
@@ -193,7 +197,9 @@ static bp_status ks_produce(kafka_conn *self, bp_write_batch *wb, size_t i, char
     for (int tries = 0;; tries++) {
         err = rd_kafka_producev(k->rk, RD_KAFKA_V_TOPIC(topic),
                                 RD_KAFKA_V_VALUE(value, vlen), RD_KAFKA_V_KEY(key, key ? klen : 0),
-                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                /* F_FREE: librdkafka takes value (malloc'ed
+                                 * here) instead of copying it. */
+                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
                                 RD_KAFKA_V_OPAQUE((void *)(uintptr_t)api->wb_ticket(wb, i)),
                                 RD_KAFKA_V_END);
         /* The local queue is full: wait for deliveries to make room. */
@@ -201,9 +207,8 @@ static bp_status ks_produce(kafka_conn *self, bp_write_batch *wb, size_t i, char
             break;
         rd_kafka_poll(k->rk, 50);
     }
-    free(key);
-    free(value);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        free(value);                      /* F_FREE takes it only on success */
         rd_kafka_headers_destroy(hdrs);   /* not taken over on failure */
         *reason = api->format("%s", rd_kafka_err2str(err));
         return ks_classify(err);
@@ -246,6 +251,7 @@ void kafka_sink_free(kafka_conn *self)
         pthread_join(k->poller, NULL);
     rd_kafka_destroy(k->rk);
     free(k->buf);
+    free(k->kbuf);
     free(k);
     self->snk = NULL;
 }

@@ -26,7 +26,9 @@ struct ksrc {
     rd_kafka_t *rk;
     kpart *parts;
     size_t n_parts;
-    char *uri_buf;             /* "kafka://TOPIC" */
+    rd_kafka_queue_t *q;       /* the consumer queue, read in batches */
+    char *uri_buf;             /* "kafka://TOPIC" of the last topic seen (a cache) */
+    size_t uri_topic_len;
     int paused;                /* the route is backpressured: assigned partitions paused */
     rd_kafka_message_t **held; /* messages polled while paused, delivered first on resume */
     size_t n_held, cap_held;
@@ -168,6 +170,7 @@ static bp_status kc_open(kafka_conn *self)
         return BP_RETRY;
     }
     rd_kafka_poll_set_consumer(s->rk);
+    s->q = rd_kafka_queue_get_consumer(s->rk);
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new((int)self->n_topics);
     for (size_t i = 0; i < self->n_topics; i++)
         rd_kafka_topic_partition_list_add(topics, self->topics[i], RD_KAFKA_PARTITION_UA);
@@ -178,6 +181,37 @@ static bp_status kc_open(kafka_conn *self)
         return BP_RETRY;
     }
     return BP_OK;
+}
+
+/* Writes v in decimal at p; returns the end. (snprintf per message was a
+ * visible share of the relay's CPU.) */
+static char *kc_u64(char *p, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* "kafka://TOPIC" for a plain JSON message's source, cached per topic. */
+static const char *kc_uri(ksrc *s, const char *topic)
+{
+    size_t tl = strlen(topic);
+    if (s->uri_buf && s->uri_topic_len == tl && memcmp(s->uri_buf + 8, topic, tl) == 0)
+        return s->uri_buf;
+    char *u = malloc(tl + 9);
+    if (u == NULL)
+        return NULL;
+    memcpy(u, "kafka://", 8);
+    memcpy(u + 8, topic, tl + 1);
+    free(s->uri_buf);
+    s->uri_buf = u;
+    s->uri_topic_len = tl;
+    return u;
 }
 
 /* Message → envelope by the wire format (auto detects per message). */
@@ -217,24 +251,32 @@ static bp_envelope *kc_envelope(kafka_conn *self, const rd_kafka_message_t *m, c
         free(hs);
     } else {
         env = api->envelope_new();
-        char origin[512];
-        snprintf(origin, sizeof(origin), "%s[%d]@%lld", rd_kafka_topic_name(m->rkt),
-                 (int)m->partition, (long long)m->offset);
-        char id[64];
-        snprintf(id, sizeof(id), "%d-%lld", (int)m->partition, (long long)m->offset);
-        char *src = self->source ? NULL : api->format("kafka://%s", rd_kafka_topic_name(m->rkt));
-        if (env == NULL ||
+        const char *tname = rd_kafka_topic_name(m->rkt);
+        /* origin "TOPIC[P]@OFFSET" (for error messages), id "P-OFFSET" */
+        char origin[512], id[64];
+        size_t tl = strnlen(tname, 400);
+        memcpy(origin, tname, tl);
+        char *o = origin + tl;
+        *o++ = '[';
+        o = kc_u64(o, (uint64_t)(m->partition < 0 ? 0 : m->partition));
+        *o++ = ']';
+        *o++ = '@';
+        *kc_u64(o, (uint64_t)(m->offset < 0 ? 0 : m->offset)) = '\0';
+        char *d = kc_u64(id, (uint64_t)(m->partition < 0 ? 0 : m->partition));
+        *d++ = '-';
+        *kc_u64(d, (uint64_t)(m->offset < 0 ? 0 : m->offset)) = '\0';
+        const char *src = self->source ? self->source : kc_uri(self->src, tname);
+        if (env == NULL || src == NULL ||
             api->envelope_set_data_json(env, m->payload ? m->payload : "null",
                                         m->payload ? m->len : 4, origin) != BP_OK ||
             api->envelope_set_attr(env, "id", id) != BP_OK ||
             api->envelope_set_attr(env, "type", self->type) != BP_OK ||
-            api->envelope_set_attr(env, "source", self->source ? self->source : src) != BP_OK ||
+            api->envelope_set_attr(env, "source", src) != BP_OK ||
             api->envelope_set_attr(env, "datacontenttype", "application/json") != BP_OK) {
             api->envelope_unref(env);
             env = NULL;
             *err = api->format("cannot build an envelope (out of memory?)");
         }
-        api->free(src);
     }
     /* The message key rides along as the partitionkey extension (CloudEvents'
      * partitioning extension) when it is printable, so a sink can reuse it. */
@@ -247,6 +289,22 @@ static bp_envelope *kc_envelope(kafka_conn *self, const rd_kafka_message_t *m, c
             api->envelope_set_attr(env, "partitionkey", key);
     }
     return env;
+}
+
+/* Keeps a fetched message for the next poll (delivered first). */
+static void kc_hold(ksrc *s, rd_kafka_message_t *m)
+{
+    if (s->n_held == s->cap_held) {
+        size_t cap = s->cap_held ? s->cap_held * 2 : 16;
+        rd_kafka_message_t **h = realloc(s->held, cap * sizeof(*h));
+        if (h == NULL) {
+            rd_kafka_message_destroy(m);   /* not acked: re-read after a restart */
+            return;
+        }
+        s->held = h;
+        s->cap_held = cap;
+    }
+    s->held[s->n_held++] = m;
 }
 
 bp_status kafka_source_poll(kafka_conn *self, bp_poll_batch *batch, int timeout_ms)
@@ -266,32 +324,37 @@ bp_status kafka_source_poll(kafka_conn *self, bp_poll_batch *batch, int timeout_
         if (!s->paused)
             kc_pause(self, 1);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 0);
-        if (m != NULL) {
-            if (s->n_held == s->cap_held) {
-                size_t cap = s->cap_held ? s->cap_held * 2 : 16;
-                rd_kafka_message_t **h = realloc(s->held, cap * sizeof(*h));
-                if (h == NULL) {
-                    rd_kafka_message_destroy(m);   /* not acked: re-read after a restart */
-                    return BP_OK;
-                }
-                s->held = h;
-                s->cap_held = cap;
-            }
-            s->held[s->n_held++] = m;
-        }
+        if (m != NULL)
+            kc_hold(s, m);
         return BP_OK;
     }
     if (s->paused)
         kc_pause(self, 0);
     int64_t deadline = api->monotonic_ms() + timeout_ms;
     size_t pushed = 0, next_held = 0;
+    /* Messages come off the consumer queue in batches (one lock and wakeup per
+     * batch, not per message); callbacks such as rebalances are served there. */
+    enum { KC_BATCH = 256 };
+    rd_kafka_message_t *got[KC_BATCH];
+    ssize_t n_got = 0, next_got = 0;
     while (api->batch_room(batch) > 0 && !api->stopping(self->inst)) {
-        int64_t left = pushed ? 0 : deadline - api->monotonic_ms();
-        rd_kafka_message_t *m = next_held < s->n_held
-                                    ? s->held[next_held++]
-                                    : rd_kafka_consumer_poll(s->rk, left > 0 ? (int)left : 0);
-        if (m == NULL)
-            break;
+        rd_kafka_message_t *m = NULL;
+        if (next_held < s->n_held) {
+            m = s->held[next_held++];
+        } else {
+            if (next_got == n_got) {
+                int64_t left = pushed ? 0 : deadline - api->monotonic_ms();
+                size_t room = api->batch_room(batch);
+                n_got = rd_kafka_consume_batch_queue(s->q, left > 0 ? (int)left : 0, got,
+                                                     room < KC_BATCH ? room : KC_BATCH);
+                next_got = 0;
+                if (n_got <= 0) {
+                    n_got = 0;
+                    break;
+                }
+            }
+            m = got[next_got++];
+        }
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 api->log(self->inst, BP_LOG_WARN, "consumer: %s", rd_kafka_message_errstr(m));
@@ -326,6 +389,9 @@ bp_status kafka_source_poll(kafka_conn *self, bp_poll_batch *batch, int timeout_
         memmove(s->held, s->held + next_held, (s->n_held - next_held) * sizeof(*s->held));
         s->n_held -= next_held;
     }
+    /* Fetched but not handed out (stopping): kept for the next poll. */
+    while (next_got < n_got)
+        kc_hold(s, got[next_got++]);
     return pushed ? BP_OK : BP_AGAIN;
 }
 
@@ -361,6 +427,8 @@ void kafka_source_free(kafka_conn *self)
     for (size_t i = 0; i < s->n_held; i++)
         rd_kafka_message_destroy(s->held[i]);
     s->n_held = 0;
+    if (s->q)
+        rd_kafka_queue_destroy(s->q);
     if (s->rk) {
         kc_commit(self, 1, NULL);
         rd_kafka_consumer_close(s->rk);   /* leaves the group: partitions move now */
