@@ -42,7 +42,7 @@ static int eb_is_text_media_type(const char *ct)
 
 /* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
  * U+10FFFF. NUL is refused too because a cJSON string cannot hold it. */
-static int eb_is_utf8_text(const unsigned char *s, size_t n)
+int bp_ce_is_utf8_text(const unsigned char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
@@ -318,7 +318,7 @@ static bp_status eb_set_data(bp_envelope *env, const unsigned char *value, size_
     }
     cJSON *data;
     int b64 = 0;
-    if (eb_is_text_media_type(ct) && eb_is_utf8_text(value, len)) {
+    if (eb_is_text_media_type(ct) && bp_ce_is_utf8_text(value, len)) {
         char *s = malloc(len + 1);
         if (s == NULL)
             return bp_set_err(errmsg, BP_ERR_NOMEM, "out of memory");

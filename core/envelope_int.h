@@ -28,6 +28,8 @@ char *bp_ce_base64_encode(const unsigned char *bytes, size_t size, size_t *out_l
 /* Strict decode (invalid characters or padding: BP_ERR_INVALID); *out malloc'ed. */
 bp_status bp_ce_base64_decode(const char *text, size_t len, unsigned char **out,
                               size_t *out_size);
+/* 1 when s[0..n) is strict UTF-8 (RFC 3629) without NUL: fits a cJSON string. */
+int bp_ce_is_utf8_text(const unsigned char *s, size_t n);
 /* Parses JSON text (not NUL-terminated) into *root; errors with line/column. */
 bp_status bp_ce_json_parse(const char *text, size_t len, cJSON **root, char **errmsg);
 /* Validates a parsed structured-mode event object and builds an envelope. */

@@ -22,6 +22,8 @@ typedef struct rt_route {
     int workers;
     bp_instance **sinks;
     size_t n_sinks;
+    bp_instance *dlq;           /* errors.dead_letter channel, or NULL */
+    pthread_mutex_t dlq_mu;     /* one dead letter at a time through it */
     bp_predicate *review_when;
     bp_metrics *metrics;
     int disabled;
@@ -176,6 +178,11 @@ static void rt_route_teardown(rt_route *r)
     free(r->sinks);
     r->sinks = NULL;
     r->n_transforms = r->n_sinks = 0;
+    if (r->dlq) {
+        rt_instance_free(r->dlq);
+        r->dlq = NULL;
+        pthread_mutex_destroy(&r->dlq_mu);
+    }
 }
 
 static bp_status rt_route_init(bp_runtime *rt, rt_route *r, bp_diags *d)
@@ -244,6 +251,21 @@ static bp_status rt_route_init(bp_runtime *rt, rt_route *r, bp_diags *d)
         if ((st = rt_instance_init(in, c->to[i].config, what, d)) != BP_OK)
             return st;
         if (in->lib->desc.write == NULL) {
+            bp_diags_add(d, NULL, 0, 0, "%s: plugin has no write callback", what);
+            return BP_ERR_UNSUPPORTED;
+        }
+    }
+    if (c->dead_letter.name) {
+        snprintf(name, sizeof(name), "%s/dead_letter:%s", c->name, c->dead_letter.name);
+        r->dlq = rt_instance_new(rt, c->dead_letter.lib, name, name, c->dead_letter.name);
+        if (r->dlq == NULL)
+            return BP_ERR_NOMEM;
+        pthread_mutex_init(&r->dlq_mu, NULL);
+        snprintf(what, sizeof(what), "route '%s': dead-letter channel '%s'", c->name,
+                 c->dead_letter.name);
+        if ((st = rt_instance_init(r->dlq, c->dead_letter.config, what, d)) != BP_OK)
+            return st;
+        if (r->dlq->lib->desc.write == NULL) {
             bp_diags_add(d, NULL, 0, 0, "%s: plugin has no write callback", what);
             return BP_ERR_UNSUPPORTED;
         }
@@ -374,8 +396,9 @@ typedef struct {
     uint64_t seq;          /* pipeline sequence number (UINT64_MAX: a replay) */
 } rt_item;
 
-static bp_status rt_dead_letter(rt_route *r, const char *stage, const char *reason,
-                                const bp_envelope *env, const char *raw, size_t raw_len)
+/* The state store's dead letters (`backplane dlq`). */
+static bp_status rt_dead_letter_store(rt_route *r, const char *stage, const char *reason,
+                                      const bp_envelope *env, const char *raw, size_t raw_len)
 {
     char *json = env ? bp_envelope_to_json(env, BP_SER_FULL) : NULL;
     if (env && json == NULL)
@@ -388,6 +411,110 @@ static bp_status rt_dead_letter(rt_route *r, const char *stage, const char *reas
     }
     free(json);
     return st;
+}
+
+static struct rt_delivery *rt_dlq_delivery_alloc(void);
+static bp_status rt_dl_finish(struct rt_delivery *d);
+static void rt_dl_start(struct rt_delivery *d, rt_route *r, bp_instance *sink, rt_item *items,
+                        size_t n, uint64_t acked);
+static void rt_dl_free(struct rt_delivery *d);
+
+/* Set while this thread delivers to a dead-letter channel: a record the
+ * channel itself refuses goes to the state store instead of looping. */
+static _Thread_local int rt_in_dlq;
+
+/* The envelope a dead letter travels in on a channel: the record (or, for
+ * input that never became one, its raw bytes as data) with extensions
+ * dlroute, dlstage and dlreason saying where and why it failed. */
+static bp_envelope *rt_dlq_envelope(rt_route *r, const char *stage, const char *reason,
+                                    const bp_envelope *env, const char *raw, size_t raw_len)
+{
+    bp_envelope *e = env ? bp_envelope_dup(env) : bp_envelope_new();
+    if (e == NULL)
+        return NULL;
+    int ok = 1;
+    if (env == NULL) {
+        char src[300];
+        snprintf(src, sizeof(src), "backplane://%s/%s", r->rt->site->name, r->cfg->name);
+        ok = bp_envelope_set_attr(e, "type", "com.backplane.deadletter.raw") == BP_OK &&
+             bp_envelope_set_attr(e, "source", src) == BP_OK;
+        if (ok && raw && bp_ce_is_utf8_text((const unsigned char *)raw, raw_len)) {
+            char *t = strndup(raw, raw_len);
+            ok = t && bp_envelope_set_attr(e, "datacontenttype", "text/plain") == BP_OK &&
+                 bp_envelope_set0_data(e, cJSON_CreateString(t)) == BP_OK;
+            free(t);
+        } else if (ok && raw) {
+            size_t bl = 0;
+            char *b64 = bp_ce_base64_encode((const unsigned char *)raw, raw_len, &bl);
+            ok = b64 && bp_envelope_set_attr(e, "datacontenttype", "application/octet-stream") ==
+                            BP_OK &&
+                 bp_envelope_set0_data(e, cJSON_CreateString(b64)) == BP_OK;
+            if (ok)
+                bp_envelope_set_data_base64(e, 1);
+            free(b64);
+        }
+        ok = ok && bp_envelope_finalize(e, NULL) == BP_OK;
+    }
+    ok = ok && bp_envelope_set0_ext(e, "dlroute", cJSON_CreateString(r->cfg->name)) == BP_OK &&
+         bp_envelope_set0_ext(e, "dlstage", cJSON_CreateString(stage)) == BP_OK &&
+         bp_envelope_set0_ext(e, "dlreason", cJSON_CreateString(reason)) == BP_OK;
+    if (!ok) {
+        bp_envelope_unref(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* Dead-letters a record: through the route's dead-letter channel when it has
+ * one (with the route's retries), else — or when the channel fails — into the
+ * state store. Never loses the record: BP_OK means it is in one of them. */
+static bp_status rt_dead_letter(rt_route *r, const char *stage, const char *reason,
+                                const bp_envelope *env, const char *raw, size_t raw_len)
+{
+    if (rt_in_dlq && env && bp_envelope_get0_attr(env, "dlreason") &&
+        bp_envelope_get0_attr(env, "dlstage")) {
+        /* The channel refused a dead letter: keep the first failure's stage
+         * and reason, and say why the channel did not take it. */
+        char *why = NULL;
+        if (asprintf(&why, "%s (dead-letter channel '%s' refused it: %s)",
+                     bp_envelope_get0_attr(env, "dlreason"), r->cfg->dead_letter.name,
+                     reason) < 0)
+            why = NULL;
+        bp_status st = rt_dead_letter_store(r, bp_envelope_get0_attr(env, "dlstage"),
+                                            why ? why : reason, env, raw, raw_len);
+        free(why);
+        return st;
+    }
+    if (r->dlq == NULL || rt_in_dlq)
+        return rt_dead_letter_store(r, stage, reason, env, raw, raw_len);
+    bp_envelope *e = rt_dlq_envelope(r, stage, reason, env, raw, raw_len);
+    if (e == NULL)
+        return rt_dead_letter_store(r, stage, reason, env, raw, raw_len);
+    rt_item item = {.env = e, .seq = UINT64_MAX};
+    struct rt_delivery *d = rt_dlq_delivery_alloc();
+    bp_status st = d ? BP_OK : BP_ERR_NOMEM;
+    pthread_mutex_lock(&r->dlq_mu);
+    rt_in_dlq = 1;
+    if (d) {
+        rt_dl_start(d, r, r->dlq, &item, 1, 0);
+        st = rt_dl_finish(d);
+    }
+    rt_in_dlq = 0;
+    pthread_mutex_unlock(&r->dlq_mu);
+    free(d);
+    bp_envelope_unref(e);
+    if (st != BP_OK) {
+        bp_log(BP_LOG_WARN, r->cfg->name,
+               "dead-letter channel '%s' failed (%s): the record goes to the state store",
+               r->cfg->dead_letter.name, bp_status_str(st));
+        return rt_dead_letter_store(r, stage, reason, env, raw, raw_len);
+    }
+    if (!item.failed_sink) {   /* (a refusal was stored by the nested call) */
+        bp_metrics_add(r->metrics, "dead_lettered", 1);
+        bp_log(BP_LOG_WARN, r->cfg->name, "dead-lettered a record at %s to '%s': %s", stage,
+               r->cfg->dead_letter.name, reason);
+    }
+    return BP_OK;
 }
 
 static bp_status rt_park(rt_route *r, const char *stage, const char *reason,
@@ -849,6 +976,12 @@ static bp_status rt_dl_finish(rt_delivery *d)
 out:
     rt_dl_free(d);
     return rc;
+}
+
+/* For rt_dead_letter, which comes before the type is complete. */
+static struct rt_delivery *rt_dlq_delivery_alloc(void)
+{
+    return calloc(1, sizeof(struct rt_delivery));
 }
 
 /* Delivers items to one sink with retries, waiting for the outcome. Returns as

@@ -80,13 +80,16 @@ static int site_parse_use(const bp_ynode *n, bp_site_use *u, const char *what, c
 
 static void site_parse_errors(const bp_ynode *n, bp_site_route *r, const char *file, bp_diags *d)
 {
-    static const char *const keys[] = {"retry", NULL};
+    static const char *const keys[] = {"retry", "dead_letter", NULL};
     static const char *const retry_keys[] = {"max", "backoff", NULL};
     if (n->kind != BP_YMAP) {
         bp_diags_add(d, file, n->line, n->col, "'errors' must be a map");
         return;
     }
     site_unknown_keys(n, keys, "errors", file, d);
+    const bp_ynode *dl = bp_ymap_get(n, "dead_letter");
+    if (dl)
+        site_parse_use(dl, &r->dead_letter, "errors.dead_letter", file, d);
     const bp_ynode *retry = bp_ymap_get(n, "retry");
     if (retry == NULL)
         return;
@@ -411,6 +414,9 @@ bp_status bp_site_check(bp_site *s, bp_registry *reg, bp_diags *d)
             site_check_connector_use(s, &r->from, BP_KIND_SOURCE, "source ('from')", r->name, d);
         for (size_t k = 0; k < r->n_to; k++)
             site_check_connector_use(s, &r->to[k], BP_KIND_SINK, "sink ('to')", r->name, d);
+        if (r->dead_letter.name)
+            site_check_connector_use(s, &r->dead_letter, BP_KIND_SINK,
+                                     "dead-letter channel ('errors.dead_letter')", r->name, d);
         for (size_t k = 0; k < r->n_through; k++) {
             bp_site_use *u = &r->through[k];
             char *err = NULL;
@@ -477,6 +483,7 @@ void bp_site_free(bp_site *s)
         free(r->through);
         for (size_t k = 0; k < r->n_to; k++)
             site_use_free(&r->to[k]);
+        site_use_free(&r->dead_letter);
         free(r->to);
         free(r->review_when);
         free(r->order_key);

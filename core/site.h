@@ -49,6 +49,7 @@ typedef struct bp_site_route {
     int workers;                   /* threads running the transform chain (default 1) */
     char *order_key;               /* path whose value keeps per-key order, or NULL */
     int audit;                     /* BP_AUDIT_*: which delivered records' lineage is logged */
+    bp_site_use dead_letter;       /* errors.dead_letter: a sink connector (name NULL: none) */
 } bp_site_route;
 
 typedef struct bp_site {

@@ -30,6 +30,7 @@ typedef struct kafka_conn {
     long long timeout_ms;      /* sink: message.timeout.ms */
     ksrc *src;
     ksnk *snk;
+    int mock;                  /* brokers: mock (holds a reference to the mock cluster) */
 } kafka_conn;
 
 /* A librdkafka configuration with bootstrap servers and the pass-through
@@ -39,6 +40,14 @@ rd_kafka_conf_t *kafka_conf_new(kafka_conn *self, char **errmsg);
  * properties are never echoed). */
 int kafka_conf_set(kafka_conn *self, rd_kafka_conf_t *conf, const char *name, const char *value,
                    char **errmsg);
+
+/* brokers: mock. Starts the process's mock cluster on first use, creates
+ * topics (partitions each; existing ones are kept) and returns its bootstrap
+ * list (malloc'ed), or NULL with *errmsg. Each success takes a reference that
+ * kafka_mock_release drops; the cluster stops with the last. */
+char *kafka_mock_acquire(kafka_conn *self, const char *const *topics, size_t n_topics,
+                         int partitions, char **errmsg);
+void kafka_mock_release(void);
 
 bp_status kafka_source_poll(kafka_conn *self, bp_poll_batch *batch, int timeout_ms);
 bp_status kafka_source_ack(kafka_conn *self, const uint64_t *tokens, size_t n);

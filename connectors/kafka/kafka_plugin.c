@@ -9,7 +9,9 @@ static const char *const kafka_starts[] = {"earliest", "latest", NULL};
 
 static const struct bp_option kafka_options[] = {
     {.name = "brokers", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
-     .description = "bootstrap servers, host:port[,host:port...]"},
+     .description = "bootstrap servers, host:port[,host:port...]; \"mock\" starts an in-process mock cluster (no server; nothing persists)"},
+    {.name = "mock_partitions", .type = BP_OPT_INT, .default_value = "3", .min = "1", .max = "64",
+     .description = "brokers: mock: partitions of each topic it creates"},
     {.name = "topic", .type = BP_OPT_STRING,
      .description = "sink: the topic written to (or the fallback when topic_from is absent)"},
     {.name = "topic_from", .type = BP_OPT_STRING,
@@ -90,6 +92,8 @@ static void kafka_destroy(void *p)
         return;
     kafka_source_free(self);
     kafka_sink_free(self);
+    if (self->mock)
+        kafka_mock_release();
     free(self->brokers);
     free(self->topic);
     free(self->topic_from);
@@ -155,6 +159,32 @@ static bp_status kafka_init(const struct bp_host_api *api, bp_instance *inst, co
         *errmsg = api->format("key: invalid path '%s'", self->key);
         kafka_destroy(self);
         return BP_ERR_INVALID;
+    }
+    if (self->brokers && strcmp(self->brokers, "mock") == 0) {
+        const char **names = calloc(self->n_topics + 1, sizeof(*names));
+        size_t nn = 0;
+        for (size_t i = 0; names && i < self->n_topics; i++)
+            names[nn++] = self->topics[i];
+        if (names && self->topic)
+            names[nn++] = self->topic;
+        char *bs = names ? kafka_mock_acquire(self, names, nn,
+                                              (int)bp_cfg_int(config, "mock_partitions", 3), errmsg)
+                         : NULL;
+        free(names);
+        if (bs == NULL) {
+            kafka_destroy(self);
+            return BP_ERR_INVALID;
+        }
+        self->mock = 1;
+        free(self->brokers);
+        self->brokers = bs;
+        /* The mock's group coordinator: the default 45 s session timeout
+         * makes a re-join wait ~42 s (TEST-PEERS.md); 6 s is what works. */
+        if (self->properties == NULL)
+            self->properties = cJSON_CreateObject();
+        if (self->properties &&
+            !cJSON_GetObjectItemCaseSensitive(self->properties, "session.timeout.ms"))
+            cJSON_AddStringToObject(self->properties, "session.timeout.ms", "6000");
     }
     /* The configuration is checked now, so a typo in a property fails at
      * start-up with its name rather than at the first record. */

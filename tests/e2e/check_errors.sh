@@ -24,6 +24,10 @@ routes:
   second:
     from: { outbox: { follow: maybe } }
     to: outbox
+  third:
+    from: outbox
+    to: outbox
+    errors: { dead_letter: limbo }
 YAML
 "$B" check "$S" --plugin-dir "$BP_TEST_FIXTURES" >"$TMP/out" 2>&1
 rc=$?
@@ -38,6 +42,7 @@ contains "predicate error in a transform option points into the string" "$E" "$S
 contains "predicate error names the option" "$E" "option 'when' of transform 'set'"
 contains "review.when error" "$E" "$S:13:"
 contains "review.when error names it" "$E" "review.when:"
+contains "an unknown dead-letter channel is named with its position" "$E" "$S:22:28: route 'third': no connector named 'limbo'"
 contains "unknown connector in to" "$E" "$S:14:18: route 'main': no connector named 'nowhere' (defined: inbox, outbox, ghost, vault)"
 contains "unknown route key" "$E" "$S:15:5: unknown key 'bogus' in a route (valid: from, through, review, to, errors, batch, linger, workers, order_key, audit)"
 contains "wrong type of a per-route option" "$E" "$S:17:31: option 'follow' of connector 'outbox' (plugin 'file') must be true or false, got 'maybe'"

@@ -8,7 +8,7 @@ cd "$TMP"
 command -v kcat >/dev/null || { echo "Bail out! kcat is not installed"; exit 1; }
 
 mkfifo broker.in
-"$BP_KAFKA_BROKER" --brokers 1 --topic in:3 --topic out:2 --topic ce:1 --topic back:2 --topic bp:2 <broker.in >broker.out 2>broker.err &
+"$BP_KAFKA_BROKER" --brokers 1 --topic in:3 --topic out:2 --topic ce:1 --topic back:2 --topic bp:2 --topic dlq:1 <broker.in >broker.out 2>broker.err &
 broker=$!
 exec 7>broker.in    # keep the broker's stdin open; commands go through fd 7
 for _ in $(seq 50); do grep -q BOOTSTRAP broker.out && break; sleep 0.1; done
@@ -126,7 +126,7 @@ contains "structured body" back.txt '"specversion":"1.0","id":"evt-1"'
 #    file sink, and with the file sink's ledger none twice.
 python3 -c "
 import json
-for i in range(20000): print(json.dumps({'c': i, 'pad': 'x' * 100}))" >crash.jsonl
+for i in range(30000): print(json.dumps({'c': i, 'pad': 'x' * 100}))" >crash.jsonl
 kcat -b "$BS" -P -t in -l crash.jsonl
 cat >crash.yaml <<YAML
 site: crash
@@ -143,14 +143,17 @@ for i in 1 2 3; do
     pid=$!
     # Kill once it is mid-stream: some records past the previous run's.
     for _ in $(seq 100); do [ "$( (wc -l <crash.out) 2>/dev/null || echo 0)" -gt "$before" ] && break; sleep 0.1; done
-    sleep "0.$(( RANDOM % 5 ))"
+    sleep "0.0$(( RANDOM % 5 ))"
     kill -9 $pid; wait $pid 2>/dev/null
     echo "# kill $i: $(wc -l <crash.out 2>/dev/null || echo 0) lines"
+    [ "$i" = 1 ] && killed_at=$( (wc -l <crash.out) 2>/dev/null || echo 0)
 done
 "$B" run crash.yaml >>crash.log 2>&1 &
 pid=$!
-want=$((20000 + 301))
-for _ in $(seq 200); do [ "$(wc -l <crash.out)" -ge $want ] && break; sleep 0.2; done
+want=$((30000 + 301))
+[ "$killed_at" -lt "$want" ] && ok "the first kill -9 came mid-stream ($killed_at of $want)" \
+    || not_ok "the first kill -9 came mid-stream ($killed_at of $want)"
+for _ in $(seq 750); do [ "$(wc -l <crash.out)" -ge $want ] && break; sleep 0.2; done
 sleep 1
 kill -TERM $pid; wait $pid
 python3 - $want >crash.txt <<'PY'
@@ -159,7 +162,7 @@ lines = [json.loads(l) for l in open("crash.out")]
 cs = [d["c"] for d in lines if "c" in d]
 print("lines", len(lines), "distinct", len(set(cs)) + len(lines) - len(cs))
 PY
-contains "every record after 3 kill -9s, exactly once (ledger)" crash.txt "lines $want distinct 20301"
+contains "every record after 3 kill -9s, exactly once (ledger)" crash.txt "lines $want distinct $want"
 
 # 5. Broker outage while the bus produces: nothing lost, nothing twice.
 python3 -c "
@@ -219,5 +222,85 @@ bs=[json.loads(l)['b'] for l in open('bp.out')]
 print('got', len(bs), 'distinct', len(set(bs)))" >bp.res
 contains "all 200 records through the paused consumer, none twice" bp.res "got 200 distinct 200"
 
+# 6b. A Kafka topic as the route's dead-letter channel: a line that is not JSON
+#     and a record the sink rejects both land on topic dlq with where and why
+#     they failed (ce_dlstage, ce_dlreason); the state store's dead letters stay
+#     empty.
+printf '%s\n' '{"n":1}' 'not json at all' '{"n":2,"reject":true}' '{"n":3}' >dl.jsonl
+cat >dl.yaml <<YAML
+site: dl
+state: $TMP/dl.db
+connectors:
+  lines: { plugin: file, path: $TMP/dl.jsonl, format: jsonl }
+  out: { plugin: fx_sink, path: $TMP/dl.out }
+  dlq: { plugin: kafka, brokers: "$BS", topic: dlq }
+routes:
+  r:
+    from: lines
+    to: out
+    errors: { dead_letter: dlq, retry: { max: 1, backoff: 10ms..20ms } }
+YAML
+exit_is "a route with a Kafka dead-letter channel runs" 0 "$B" run dl.yaml --plugin-dir "$BP_TEST_FIXTURES"
+kcat -b "$BS" -C -t dlq -o beginning -c 2 -e -q -f '%h|%s\n' >dl.txt 2>/dev/null
+contains "the invalid line reaches the dead-letter topic as text" dl.txt "not json at all"
+contains "with the stage that failed" dl.txt "ce_dlstage=r/lines"
+contains "and the reason with file:line:col" dl.txt "dl.jsonl:2:1: invalid JSON"
+contains "the rejected record reaches it as the record" dl.txt '{"n":2,"reject":true}'
+contains "with the sink's reason" dl.txt "ce_dlstage=r/out,ce_dlreason=reject: the ERP refused it"
+"$B" dlq list dl.yaml >dl.list 2>&1
+lacks "nothing went to the state store's dead letters" dl.list "r/"
+python3 -c "
+import json
+print('delivered', sorted(json.loads(l)['n'] for l in open('dl.out')))" >dl.res
+contains "the good records are delivered" dl.res "delivered [1, 3]"
+# The channel cannot take the record (no topic): it goes to the state store.
+cat >dl2.yaml <<YAML
+site: dl2
+state: $TMP/dl2.db
+connectors:
+  lines: { plugin: file, path: $TMP/dl.jsonl, format: jsonl }
+  out: { plugin: fx_sink, path: $TMP/dl2.out }
+  dlq: { plugin: kafka, brokers: "$BS", topic_from: data.nosuch }
+routes:
+  r: { from: lines, to: out, errors: { dead_letter: dlq } }
+YAML
+"$B" run dl2.yaml --plugin-dir "$BP_TEST_FIXTURES" 2>dl2.log
+"$B" dlq list dl2.yaml >dl2.list 2>&1
+contains "a dead letter the channel refuses is kept in the state store" dl2.list "invalid JSON"
+contains "with the channel's reason" dl2.list "(dead-letter channel 'dlq' refused it: reject: no topic"
+contains "at the stage that failed first" dl2.list "r/lines"
+
 cleanup_broker
+
+# 7. brokers: mock — an in-process mock cluster, shared by the connectors of one
+#    bus: a file goes out to a topic as binary CloudEvents and comes back in
+#    through a consumer group, with no server running.
+python3 -c "
+import json
+for i in range(50): print(json.dumps({'m': i, 'vendor': 'V%d' % (i % 3)}))" >mock.jsonl
+cat >mock.yaml <<YAML
+site: mock
+state: $TMP/mock.db
+connectors:
+  lines: { plugin: file, path: $TMP/mock.jsonl, format: jsonl }
+  kout: { plugin: kafka, brokers: mock, topic: events, key: data.vendor, mock_partitions: 2 }
+  kin: { plugin: kafka, brokers: mock, topics: [events], group: demo }
+  back: { plugin: file, path: $TMP/mock.out, format: cloudevents }
+routes:
+  out: { from: lines, to: kout }
+  in: { from: kin, to: back }
+YAML
+exit_is "a site with brokers: mock checks" 0 "$B" check mock.yaml
+"$B" run mock.yaml 2>mock.log &
+pid=$!
+for _ in $(seq 300); do [ -s mock.out ] && [ "$(wc -l <mock.out)" -ge 50 ] && break; sleep 0.1; done
+kill -TERM $pid; wait $pid
+contains "the mock cluster is announced" mock.log "in-process Kafka mock cluster at 127.0.0.1:"
+python3 -c "
+import json
+ev=[json.loads(l) for l in open('mock.out')]
+ms=sorted(e['data']['m'] for e in ev)
+print('got', len(ev), 'distinct', len(set(ms)), 'keys', sorted(set(e.get('partitionkey') for e in ev)))" >mock.res
+contains "50 records out to the mock topic and back, none twice" mock.res "got 50 distinct 50"
+contains "keys ride along as partitionkey" mock.res "keys ['V0', 'V1', 'V2']"
 finish
