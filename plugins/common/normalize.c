@@ -82,26 +82,19 @@ char *norm_invoice_no(const char *no, const char *strip, int strip_zeros)
     if (out == NULL)
         return NULL;
     size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)no; *p; p++) {
-        if (*p < 128 && (isspace(*p) || (strip && strchr(strip, *p))))
+    const unsigned char *p = (const unsigned char *)no;
+    for (size_t i = 0; p[i]; i++) {
+        /* Zeros lead a run of digits in the number as written: "2024/0007"
+         * is 2024 and 7, whatever separators go. The run's last digit stays. */
+        if (strip_zeros && p[i] == '0' && isdigit(p[i + 1]) && (i == 0 || !isdigit(p[i - 1]))) {
+            while (p[i] == '0' && isdigit(p[i + 1]))
+                i++;
+        }
+        if (p[i] < 128 && (isspace(p[i]) || (strip && strchr(strip, p[i]))))
             continue;
-        out[n++] = (char)(*p < 128 ? toupper(*p) : *p);
+        out[n++] = (char)(p[i] < 128 ? toupper(p[i]) : p[i]);
     }
     out[n] = '\0';
-    if (!strip_zeros)
-        return out;
-    size_t w = 0;
-    for (size_t r = 0; r < n; r++) {
-        int run_start = isdigit((unsigned char)out[r]) && (r == 0 || !isdigit((unsigned char)out[r - 1]));
-        if (run_start) {
-            size_t e = r;
-            while (out[e] == '0' && isdigit((unsigned char)out[e + 1]))
-                e++;   /* keep the last digit: "000" is "0" */
-            r = e;
-        }
-        out[w++] = out[r];
-    }
-    out[w] = '\0';
     return out;
 }
 

@@ -238,8 +238,12 @@ static bp_status dd_check_and_record(dd_self *self, const char *key, const dd_fi
             continue;
         }
         const char *esrc = dd_str(e, "src"), *eid = dd_str(e, "id");
+        if (res->redelivery)
+            continue;   /* arrived after this record: not an earlier one */
         if (esrc && eid && strcmp(esrc, src) == 0 && strcmp(eid, id) == 0) {
-            res->redelivery = 1;   /* the same record again (a retry or a replay) */
+            /* The same record again (a retry, a redelivery after a crash, a
+             * replay): compare it only with what came before it. */
+            res->redelivery = 1;
             continue;
         }
         const char *einv = dd_str(e, "inv"), *eamt = dd_str(e, "amt");
