@@ -100,7 +100,6 @@ char *norm_invoice_no(const char *no, const char *strip, int strip_zeros)
 
 int norm_amount_str(const char *s, int64_t *out)
 {
-    char digits[64];
     size_t nd = 0;
     int neg = 0, seen = 0;
     const char *last_dot = strrchr(s, '.'), *last_comma = strrchr(s, ',');
@@ -140,8 +139,8 @@ int norm_amount_str(const char *s, int64_t *out)
                 if (whole > (INT64_MAX / NORM_AMOUNT_SCALE) / 10)
                     return 0;
                 whole = whole * 10 + (*p - '0');
-                if (++nd >= sizeof(digits))
-                    return 0;
+                if (++nd > 18)
+                    return 0;   /* no amount has that many digits */
             }
         } else if (*p == '.' || *p == ',' || *p == ' ' || *p == '\'' || isalpha((unsigned char)*p) ||
                    (unsigned char)*p >= 128 || *p == '$' || *p == '+') {
@@ -247,6 +246,17 @@ int norm_date(const char *s, int day_first, int32_t *days)
         return 0;
     *days = norm_days(y, m, d);
     return 1;
+}
+
+const char *norm_text(const cJSON *v, char *buf)
+{
+    if (cJSON_IsString(v))
+        return v->valuestring;
+    if (cJSON_IsNumber(v)) {
+        snprintf(buf, NORM_TEXT_CAP, "%.15g", v->valuedouble);
+        return buf;
+    }
+    return NULL;
 }
 
 double norm_similarity(const char *a, const char *b)

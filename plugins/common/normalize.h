@@ -44,6 +44,12 @@ int norm_amount_within(int64_t a, int64_t b, int64_t abs_tol, double pct);
  * !day_first). Returns 1 and *days since 1970-01-01, 0 when s is no date. */
 int norm_date(const char *s, int day_first, int32_t *days);
 
+/* A scalar field as text: a string as it is, a number printed ("%.15g": an
+ * invoice number read as 42 is "42"). buf holds NORM_TEXT_CAP bytes and may be
+ * used for the result. NULL for anything else (absent, object, bool, ...). */
+#define NORM_TEXT_CAP 64
+const char *norm_text(const cJSON *v, char *buf);
+
 /* Similarity of two strings, 1 - Levenshtein distance / longer length, in
  * [0, 1]; 1 for two empty strings. Strings beyond 64 bytes are compared on
  * their first 64. */

@@ -177,19 +177,6 @@ static bp_status dd_init(const struct bp_host_api *api, bp_instance *inst, const
     return BP_OK;
 }
 
-/* A string field as text (numbers too: an invoice number read as 42).
- * Writes into buf; returns NULL when absent or of another type. */
-static const char *dd_text(const cJSON *v, char *buf, size_t cap)
-{
-    if (cJSON_IsString(v))
-        return v->valuestring;
-    if (cJSON_IsNumber(v)) {
-        snprintf(buf, cap, "%.17g", v->valuedouble);
-        return buf;
-    }
-    return NULL;
-}
-
 /* The outcome of the check against the stored fingerprints. */
 typedef struct {
     int found;            /* a duplicate at or above the threshold */
@@ -328,8 +315,8 @@ static bp_status dd_transform(void *p, bp_envelope **envp, char **reason)
     dd_self *self = p;
     const struct bp_host_api *api = self->api;
     bp_envelope *env = *envp;
-    char nbuf[64], ibuf[64];
-    const char *vendor = dd_text(api->envelope_get0_path(env, self->p_vendor), nbuf, sizeof(nbuf));
+    char nbuf[NORM_TEXT_CAP], ibuf[NORM_TEXT_CAP];
+    const char *vendor = norm_text(api->envelope_get0_path(env, self->p_vendor), nbuf);
     char *nvendor = vendor ? norm_vendor(vendor, (const char *const *)self->suffixes) : NULL;
     if (vendor && nvendor == NULL)
         return BP_RETRY;
@@ -338,7 +325,7 @@ static bp_status dd_transform(void *p, bp_envelope **envp, char **reason)
         api->counter_add(self->inst, "records_without_vendor", 1);
         return BP_OK;
     }
-    const char *inv = dd_text(api->envelope_get0_path(env, self->p_invoice), ibuf, sizeof(ibuf));
+    const char *inv = norm_text(api->envelope_get0_path(env, self->p_invoice), ibuf);
     char *ninv = norm_invoice_no(inv ? inv : "", self->strip, self->strip_zeros);
     dd_fingerprint fp = {.invoice = ninv ? ninv : ""};
     fp.has_amount = norm_amount(api->envelope_get0_path(env, self->p_amount), &fp.amount);

@@ -172,18 +172,6 @@ static bp_status match_init(const struct bp_host_api *api, bp_instance *inst, co
     return BP_OK;
 }
 
-/* A scalar as text (numbers too). buf holds 64 bytes. NULL when absent. */
-static const char *match_text(const cJSON *v, char *buf)
-{
-    if (cJSON_IsString(v))
-        return v->valuestring;
-    if (cJSON_IsNumber(v)) {
-        snprintf(buf, 64, "%.17g", v->valuedouble);
-        return buf;
-    }
-    return NULL;
-}
-
 /* What the checks found, before anything is written into the record. */
 typedef struct {
     const char *flag[5];
@@ -211,12 +199,12 @@ static void match_find(match_findings *f, const struct bp_host_api *api, const c
 static const cJSON *match_pair(const match_self *self, const cJSON *line, int i,
                                const cJSON *po_lines)
 {
-    char b1[64], b2[64];
-    const char *key = match_text(cJSON_GetObjectItemCaseSensitive(line, self->line_key), b1);
+    char b1[NORM_TEXT_CAP], b2[NORM_TEXT_CAP];
+    const char *key = norm_text(cJSON_GetObjectItemCaseSensitive(line, self->line_key), b1);
     if (key == NULL)
         return cJSON_GetArrayItem(po_lines, i);
     for (const cJSON *pl = po_lines->child; pl; pl = pl->next) {
-        const char *k = match_text(cJSON_GetObjectItemCaseSensitive(pl, self->line_key), b2);
+        const char *k = norm_text(cJSON_GetObjectItemCaseSensitive(pl, self->line_key), b2);
         if (k && strcmp(k, key) == 0)
             return pl;
     }
@@ -233,8 +221,8 @@ static void match_lines(const match_self *self, const cJSON *lines, const cJSON 
         why = api->format("invoice has %d line(s), PO %d", n, m);
     int i = 0;
     for (const cJSON *l = lines->child; l && why == NULL; l = l->next, i++) {
-        char b[64], d1[32], d2[32];
-        const char *key = match_text(cJSON_GetObjectItemCaseSensitive(l, self->line_key), b);
+        char b[NORM_TEXT_CAP], d1[32], d2[32];
+        const char *key = norm_text(cJSON_GetObjectItemCaseSensitive(l, self->line_key), b);
         const cJSON *pl = match_pair(self, l, i, po_lines);
         int64_t a1, a2;
         int h1 = norm_amount(cJSON_GetObjectItemCaseSensitive(l, self->line_amount), &a1);
@@ -259,15 +247,15 @@ static void match_check(const match_self *self, const bp_envelope *env, const cJ
                         match_findings *f)
 {
     const struct bp_host_api *api = self->api;
-    char b1[64], b2[64], d1[32], d2[32], d3[32];
-    const char *status = match_text(cJSON_GetObjectItemCaseSensitive(po, self->f_status), b1);
+    char b1[NORM_TEXT_CAP], b2[NORM_TEXT_CAP], d1[32], d2[32], d3[32];
+    const char *status = norm_text(cJSON_GetObjectItemCaseSensitive(po, self->f_status), b1);
     int open = status == NULL;
     for (size_t i = 0; !open && self->open[i]; i++)
         open = strcasecmp(self->open[i], status) == 0;
     if (!open)
         match_find(f, api, "po_closed", api->format("PO is %s", status));
-    const char *iv = match_text(api->envelope_get0_path(env, self->p_vendor), b1);
-    const char *pv = match_text(cJSON_GetObjectItemCaseSensitive(po, self->f_vendor), b2);
+    const char *iv = norm_text(api->envelope_get0_path(env, self->p_vendor), b1);
+    const char *pv = norm_text(cJSON_GetObjectItemCaseSensitive(po, self->f_vendor), b2);
     if (iv && pv) {
         char *n1 = norm_vendor(iv, (const char *const *)self->suffixes);
         char *n2 = norm_vendor(pv, (const char *const *)self->suffixes);
@@ -341,8 +329,8 @@ static bp_status match_transform(void *p, bp_envelope **envp, char **reason)
     match_self *self = p;
     const struct bp_host_api *api = self->api;
     match_findings f = {.vendor_score = -1};
-    char buf[64];
-    const char *po_text = match_text(api->envelope_get0_path(*envp, self->p_po), buf);
+    char buf[NORM_TEXT_CAP];
+    const char *po_text = norm_text(api->envelope_get0_path(*envp, self->p_po), buf);
     char *po_number = po_text ? strdup(po_text) : NULL;
     if (po_text && po_number == NULL)
         return BP_RETRY;

@@ -19,6 +19,7 @@
 #include <backplane/plugin.h>
 
 #include "../common/flags.h"
+#include "../common/normalize.h"
 
 #define POL_VERSION "1.0.0"
 
@@ -123,12 +124,9 @@ static bp_status pol_load_rule(pol_self *self, const cJSON *def, pol_rule *r, ch
         return BP_ERR_INVALID;
     }
     const cJSON *reason = cJSON_GetObjectItemCaseSensitive(def, "reason");
-    char num[64];
-    if (cJSON_IsNumber(reason))
-        snprintf(num, sizeof(num), "%.15g", reason->valuedouble);
-    r->reason = strdup(cJSON_IsString(reason)   ? reason->valuestring
-                       : cJSON_IsNumber(reason) ? num
-                                                : when->valuestring);
+    char num[NORM_TEXT_CAP];
+    const char *rtext = norm_text(reason, num);
+    r->reason = strdup(rtext ? rtext : when->valuestring);
     if (r->reason == NULL)
         return BP_ERR_NOMEM;
     const cJSON *action = cJSON_GetObjectItemCaseSensitive(def, "action");
@@ -215,15 +213,13 @@ static char *pol_render(const pol_self *self, const bp_envelope *env, const char
             memcpy(path, open + 1, pl);
             path[pl] = '\0';
             const cJSON *v = self->api->envelope_get0_path(env, path);
-            char num[64];
+            char num[NORM_TEXT_CAP];
             char *json = NULL;
-            const char *text = "?";
-            if (cJSON_IsString(v))
-                text = v->valuestring;
-            else if (cJSON_IsNumber(v) && snprintf(num, sizeof(num), "%.15g", v->valuedouble) > 0)
-                text = num;
-            else if (v && (json = cJSON_PrintUnformatted(v)) != NULL)
+            const char *text = norm_text(v, num);
+            if (text == NULL && v && (json = cJSON_PrintUnformatted(v)) != NULL)
                 text = json;
+            if (text == NULL)
+                text = "?";
             ok = ok && pol_append(&buf, &len, &cap, text, strlen(text));
             free(json);
         }

@@ -117,6 +117,19 @@ int main(void)
     date("yesterday", 1, 0, 0);
     date("2024-03-05x", 1, 0, 0);
 
+    /* Scalars as text: invoice numbers that arrive as JSON numbers. */
+    {
+        char buf[NORM_TEXT_CAP];
+        cJSON *n = cJSON_CreateNumber(42), *t = cJSON_CreateString("INV-1"), *b = cJSON_CreateTrue();
+        CHECK_STR(norm_text(n, buf), "42");
+        CHECK_STR(norm_text(t, buf), "INV-1");
+        CHECK(norm_text(b, buf) == NULL);
+        CHECK(norm_text(NULL, buf) == NULL);
+        cJSON_Delete(n);
+        cJSON_Delete(t);
+        cJSON_Delete(b);
+    }
+
     /* Similarity: Levenshtein over the longer length. */
     CHECK(norm_similarity("INV42", "INV42") == 1.0);
     CHECK(norm_similarity("INV42", "INV43") > 0.79 && norm_similarity("INV42", "INV43") < 0.81);
