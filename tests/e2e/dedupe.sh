@@ -87,6 +87,17 @@ contains "after a restart: a duplicate of a record of the first run" feb.txt "a-
 contains "after a restart: decimal comma, another vendor" feb.txt "b-again possible_duplicate exact 1 jan.jsonl@"
 contains "not across the date window (76 days > 30)" feb.txt "a-late unique"
 
+# Retention: fingerprints older than `retention` (by arrival) are forgotten.
+cp state.db aged.db
+sqlite3 aged.db "UPDATE checkpoints SET value = (SELECT json_group_array(json_set(j.value, '\$.at', 1000))
+                 FROM json_each(checkpoints.value) j) WHERE key = 'v:beta';
+                 DELETE FROM checkpoints WHERE key LIKE 'offset:%'"
+sed "s|$TMP/state.db|$TMP/aged.db|; s|feb.out|aged.out|; s|feb.events|aged.events|" feb.yaml >aged.yaml
+exit_is "a run after Beta's fingerprints aged out" 0 "$B" run aged.yaml
+summary aged.out.jsonl >aged.txt
+contains "an aged-out fingerprint no longer matches" aged.txt "b-again unique"
+contains "the other vendor's still do" aged.txt "a-again possible_duplicate exact"
+
 # A redelivery (the source forgot its offset, as after a crash before the
 # ack): the same records again are not duplicates of themselves.
 sqlite3 state.db "DELETE FROM checkpoints WHERE key LIKE 'offset:%'"
@@ -95,6 +106,14 @@ exit_is "the first file redelivered" 0 "$B" run jan.yaml
 summary jan.out.jsonl >again.txt
 contains "a redelivered record is not its own duplicate" again.txt "a unique"
 contains "a redelivered copy is still a duplicate of the original" again.txt "a-exact possible_duplicate exact 1 jan.jsonl@0"
+
+# max_per_vendor: the oldest fingerprints of a vendor go first.
+rm -f state.db
+site cap jan.jsonl "amount_tolerance: 0.5, max_per_vendor: 1"
+exit_is "one fingerprint per vendor" 0 "$B" run cap.yaml
+summary cap.out.jsonl >cap.txt
+contains "with one kept, the fuzzy copy replaced the original" cap.txt "a-typo unique"
+contains "an exact copy is checked before that" cap.txt "a-exact possible_duplicate exact"
 
 # Actions: review (the review queue), reject (dead letters), drop.
 rm -f state.db
