@@ -192,6 +192,16 @@ static const char *dd_str(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* A stored number within [lo, hi] (the state file is outside input too). */
+static int dd_num(const cJSON *o, const char *k, double lo, double hi, double *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
+        return 0;
+    *out = v->valuedouble;
+    return 1;
+}
+
 /* Looks this record up among the vendor's fingerprints and records it.
  * Called under dd_lock. BP_RETRY when the state store fails. */
 static bp_status dd_check_and_record(dd_self *self, const char *key, const dd_fingerprint *fp,
@@ -218,8 +228,9 @@ static bp_status dd_check_and_record(dd_self *self, const char *key, const dd_fi
     int changed = 0;
     for (cJSON *e = list->child, *next; e; e = next) {
         next = e->next;
-        const cJSON *at = cJSON_GetObjectItemCaseSensitive(e, "at");
-        if (!cJSON_IsNumber(at) || now - (int64_t)at->valuedouble > self->retention_ms) {
+        double at, day;
+        if (!dd_num(e, "at", 0, 9.0e15, &at) || !dd_num(e, "day", -1.0e6, 1.0e6, &day) ||
+            now - (int64_t)at > self->retention_ms) {
             cJSON_Delete(cJSON_DetachItemViaPointer(list, e));
             changed = 1;
             continue;
@@ -234,8 +245,7 @@ static bp_status dd_check_and_record(dd_self *self, const char *key, const dd_fi
             continue;
         }
         const char *einv = dd_str(e, "inv"), *eamt = dd_str(e, "amt");
-        const cJSON *eday = cJSON_GetObjectItemCaseSensitive(e, "day");
-        dd_fingerprint other = {.invoice = einv ? einv : "", .day = (int32_t)cJSON_GetNumberValue(eday)};
+        dd_fingerprint other = {.invoice = einv ? einv : "", .day = (int32_t)day};
         other.has_amount = eamt && norm_amount_str(eamt, &other.amount);
         int exact = 0;
         double score = dd_score(&other, fp, &self->params, &exact);
