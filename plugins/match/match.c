@@ -29,6 +29,7 @@ typedef struct {
     const struct bp_host_api *api;
     bp_instance *inst;
     char *lookup, *query, *param;
+    char *lines_query;                               /* NULL: lines come with the PO */
     char *p_po, *p_vendor, *p_total, *p_lines;       /* paths in the invoice */
     char *f_vendor, *f_total, *f_status, *f_lines;   /* fields of the PO */
     char *line_key, *line_amount;                    /* fields of a line item */
@@ -45,6 +46,8 @@ static const struct bp_option match_options[] = {
      .description = "the connector that answers the query (e.g. the ERP over ODBC)"},
     {.name = "query", .type = BP_OPT_STRING, .default_value = "purchase_order",
      .description = "the connector's named query returning the PO"},
+    {.name = "lines_query", .type = BP_OPT_STRING,
+     .description = "named query returning the PO's lines as rows (when they are not in the PO)"},
     {.name = "param", .type = BP_OPT_STRING, .default_value = "po_number",
      .description = "name of the query parameter that carries the PO number"},
     {.name = "po_number", .type = BP_OPT_STRING, .default_value = "data.po_number",
@@ -101,6 +104,7 @@ static void match_destroy(void *p)
         free(*strs[i]);
     match_free_list(self->open);
     match_free_list(self->suffixes);
+    free(self->lines_query);
     free(self);
 }
 
@@ -147,6 +151,9 @@ static bp_status match_init(const struct bp_host_api *api, bp_instance *inst, co
             st = BP_ERR_INVALID;
         }
     }
+    const char *lq = bp_cfg_str(config, "lines_query");
+    if (st == BP_OK && lq && (self->lines_query = strdup(lq)) == NULL)
+        st = BP_ERR_NOMEM;
     if (st == BP_OK && self->lookup[0] == '\0') {
         *errmsg = api->format("lookup: name the connector that answers '%s'", self->query);
         st = BP_ERR_INVALID;
@@ -244,7 +251,7 @@ static void match_lines(const match_self *self, const cJSON *lines, const cJSON 
 
 /* Runs the checks of an invoice against its PO (a lookup row). */
 static void match_check(const match_self *self, const bp_envelope *env, const cJSON *po,
-                        match_findings *f)
+                        const cJSON *lines_rows, match_findings *f)
 {
     const struct bp_host_api *api = self->api;
     char b1[NORM_TEXT_CAP], b2[NORM_TEXT_CAP], d1[32], d2[32], d3[32];
@@ -278,7 +285,8 @@ static void match_check(const match_self *self, const bp_envelope *env, const cJ
                                    norm_amount_fmt(f->diff, d3)));
     }
     const cJSON *lines = api->envelope_get0_path(env, self->p_lines);
-    const cJSON *po_lines = cJSON_GetObjectItemCaseSensitive(po, self->f_lines);
+    const cJSON *po_lines =
+        self->lines_query ? lines_rows : cJSON_GetObjectItemCaseSensitive(po, self->f_lines);
     if (cJSON_GetArraySize(lines) > 0 && cJSON_GetArraySize(po_lines) > 0 &&
         cJSON_IsArray(lines) && cJSON_IsArray(po_lines))
         match_lines(self, lines, po_lines, f);
@@ -324,6 +332,32 @@ static const char *match_status_name(bp_status st)
     }
 }
 
+/* Runs query for po_number. BP_OK (*result set), BP_ERR_NOT_FOUND (the query
+ * ran and found nothing), or the transform's answer to a failed lookup with
+ * *reason set: BP_RETRY when the ERP is down or slow (a retry, never a flag),
+ * BP_REJECT for a missing connector or query (dead-lettered with the reason). */
+static bp_status match_lookup(match_self *self, const char *query, const char *po_number,
+                              cJSON **result, char **reason)
+{
+    const struct bp_host_api *api = self->api;
+    cJSON *params = cJSON_CreateObject();
+    char *err = NULL;
+    *result = NULL;
+    bp_status st = params && cJSON_AddStringToObject(params, self->param, po_number)
+                       ? api->lookup(self->inst, self->lookup, query, params, result, &err)
+                       : BP_ERR_NOMEM;
+    cJSON_Delete(params);
+    if (st == BP_OK || (st == BP_ERR_NOT_FOUND && err == NULL))
+        return st;
+    *reason = api->format("lookup %s/%s for PO %s: %s", self->lookup, query, po_number,
+                          err ? err : match_status_name(st));
+    api->free(err);
+    cJSON_Delete(*result);
+    *result = NULL;
+    api->counter_add(self->inst, "lookup_errors", 1);
+    return st == BP_ERR_NOMEM || st == BP_RETRY || st == BP_NOT_CONNECTED ? BP_RETRY : BP_REJECT;
+}
+
 static bp_status match_transform(void *p, bp_envelope **envp, char **reason)
 {
     match_self *self = p;
@@ -334,44 +368,34 @@ static bp_status match_transform(void *p, bp_envelope **envp, char **reason)
     char *po_number = po_text ? strdup(po_text) : NULL;
     if (po_text && po_number == NULL)
         return BP_RETRY;
-    cJSON *result = NULL;
+    cJSON *result = NULL, *rows = NULL;
+    bp_status lst = BP_ERR_NOT_FOUND;
+    if (po_number && po_number[0])
+        lst = match_lookup(self, self->query, po_number, &result, reason);
+    const cJSON *po = cJSON_IsArray(result) ? cJSON_GetArrayItem(result, 0) : result;
+    const cJSON *lines = api->envelope_get0_path(*envp, self->p_lines);
+    if (lst == BP_OK && cJSON_IsObject(po) && self->lines_query && cJSON_GetArraySize(lines) > 0) {
+        bp_status rst = match_lookup(self, self->lines_query, po_number, &rows, reason);
+        if (rst != BP_OK && rst != BP_ERR_NOT_FOUND)
+            lst = rst;
+    }
+    if (lst != BP_OK && lst != BP_ERR_NOT_FOUND) {
+        cJSON_Delete(result);
+        cJSON_Delete(rows);
+        free(po_number);
+        return lst;
+    }
     if (po_number == NULL || po_number[0] == '\0') {
         f.status = "missing";
         match_find(&f, api, "po_missing", api->format("the invoice has no PO number (%s)", self->p_po));
+    } else if (lst == BP_ERR_NOT_FOUND || !cJSON_IsObject(po)) {
+        f.status = "missing";
+        match_find(&f, api, "po_missing",
+                   api->format("PO %s not found by %s/%s", po_number, self->lookup, self->query));
     } else {
-        cJSON *params = cJSON_CreateObject();
-        char *err = NULL;
-        bp_status st = params && cJSON_AddStringToObject(params, self->param, po_number)
-                           ? api->lookup(self->inst, self->lookup, self->query, params, &result, &err)
-                           : BP_ERR_NOMEM;
-        cJSON_Delete(params);
-        if (st == BP_ERR_NOT_FOUND && err == NULL) {
-            f.status = "missing";
-            match_find(&f, api, "po_missing",
-                       api->format("PO %s not found by %s/%s", po_number, self->lookup, self->query));
-        } else if (st != BP_OK) {
-            /* The ERP is down or slow: try again later, no flag. A missing
-             * connector or a broken query also lands here and, after the
-             * route's retries, in the dead letters with this reason. */
-            *reason = api->format("lookup %s/%s for PO %s: %s", self->lookup, self->query, po_number,
-                                  err ? err : match_status_name(st));
-            api->free(err);
-            free(po_number);
-            api->counter_add(self->inst, "lookup_errors", 1);
-            return st == BP_ERR_NOMEM || st == BP_RETRY || st == BP_NOT_CONNECTED ? BP_RETRY
-                                                                                 : BP_REJECT;
-        } else {
-            const cJSON *po = cJSON_IsArray(result) ? cJSON_GetArrayItem(result, 0) : result;
-            if (!cJSON_IsObject(po)) {
-                f.status = "missing";
-                match_find(&f, api, "po_missing",
-                           api->format("PO %s not found by %s/%s", po_number, self->lookup,
-                                       self->query));
-            } else {
-                match_check(self, *envp, po, &f);
-            }
-        }
+        match_check(self, *envp, po, rows, &f);
     }
+    cJSON_Delete(rows);
     cJSON_Delete(result);
     bp_status st = BP_ERR_NOMEM;
     bp_envelope *w = api->envelope_make_writable(*envp);

@@ -15,7 +15,11 @@ cat >erp.json <<'EOF'
               "lines": [ { "sku": "A", "amount": 600 }, { "sku": "B", "amount": "400.00" } ] },
     "PO-2": { "po_number": "PO-2", "vendor": "Acme Trading Sdn Bhd", "status": "closed", "total": 300 },
     "PO-3": [ { "po_number": "PO-3", "vendor": "Beta GmbH", "status": "open", "total": "500.00" } ]
-} }
+  },
+  "po_lines": {
+    "PO-3": [ { "sku": "X", "amount": 300 }, { "sku": "Y", "amount": 200 } ]
+  }
+}
 EOF
 cat >in.jsonl <<'EOF'
 {"ref": "ok", "vendor": "ACME TRADING", "po_number": "PO-1", "total": "1,000.40", "lines": [{"sku": "B", "amount": 400}, {"sku": "A", "amount": 600.2}]}
@@ -72,6 +76,20 @@ contains "a line outside the tolerance" m.txt "lines mismatch 0 po_line_mismatch
 contains "another vendor" m.txt "vendor mismatch 0 vendor_mismatch | invoice vendor 'Gamma Ltd', PO vendor 'Acme Trading Sdn Bhd'"
 sqlite3 m.db "SELECT lineage FROM audit WHERE subject='ok'" >lin.txt
 contains "lineage with the vendor agreement as confidence" lin.txt '"plugin":"match","version":"1.0.0","confidence":1,"changed":"data.po_match"'
+
+# Lines from their own query (an ERP keeps them in another table).
+cat >inq.jsonl <<'EOF'
+{"ref": "q-ok", "vendor": "Beta", "po_number": "PO-3", "total": 500, "lines": [{"sku": "Y", "amount": 200}, {"sku": "X", "amount": 300}]}
+{"ref": "q-bad", "vendor": "Beta", "po_number": "PO-3", "total": 500, "lines": [{"sku": "X", "amount": 300}, {"sku": "Z", "amount": 200}]}
+{"ref": "q-none", "vendor": "Beta", "po_number": "PO-3", "total": 500}
+EOF
+site q "" ", lines_query: po_lines"
+sed -i "s|$TMP/in.jsonl|$TMP/inq.jsonl|" q.yaml
+exit_is "lines_query" 0 "$B" run q.yaml --plugin-dir "$FX"
+report q.out.jsonl >q.txt
+contains "lines from the lines query agree" q.txt "q-ok matched 0  |"
+contains "a line not on the PO" q.txt "q-bad mismatch 0 po_line_mismatch | line 2 (sku Z) is not on the PO"
+contains "no invoice lines: no lines lookup, matched" q.txt "q-none matched 0  |"
 
 # Percent tolerance, and action review: findings go to the review queue.
 site pct "" ", tolerance_pct: 10, action: review"
