@@ -18,6 +18,7 @@
 
 #include "../common/flags.h"
 #include "../common/normalize.h"
+#include "../common/when.h"
 #include "dedupe_score.h"
 
 #define DD_VERSION "1.0.0"
@@ -39,6 +40,7 @@ typedef struct {
     int64_t retention_ms;
     int max_entries;
     enum dd_action action, exact_action;
+    bp_predicate *when;      /* NULL: every record */
 } dd_self;
 
 /* The worker threads of a route each run their own instance of a transform,
@@ -85,6 +87,8 @@ static const struct bp_option dd_options[] = {
      .description = "action for exact duplicates (default: action)"},
     {.name = "flag", .type = BP_OPT_STRING, .default_value = "possible_duplicate",
      .description = "the flag raised"},
+    {.name = "when", .type = BP_OPT_PREDICATE,
+     .description = "only check records for which this predicate holds (others pass untouched)"},
     {0},
 };
 
@@ -102,6 +106,8 @@ static void dd_destroy(void *p)
     for (size_t i = 0; self->suffixes && self->suffixes[i]; i++)
         free(self->suffixes[i]);
     free(self->suffixes);
+    if (self->when)
+        self->api->predicate_free(self->when);
     free(self);
 }
 
@@ -151,6 +157,8 @@ static bp_status dd_init(const struct bp_host_api *api, bp_instance *inst, const
         if ((self->suffixes[ns++] = norm_vendor(it->valuestring, NULL)) == NULL)
             st = BP_ERR_NOMEM;
     }
+    if (st == BP_OK)
+        st = when_compile(api, config, &self->when, errmsg);
     if (st == BP_OK && self->flag[0] == '\0') {
         *errmsg = api->format("flag: must not be empty");
         st = BP_ERR_INVALID;
@@ -325,6 +333,8 @@ static bp_status dd_transform(void *p, bp_envelope **envp, char **reason)
     dd_self *self = p;
     const struct bp_host_api *api = self->api;
     bp_envelope *env = *envp;
+    if (self->when && !api->predicate_eval(self->when, env))
+        return BP_OK;
     char nbuf[NORM_TEXT_CAP], ibuf[NORM_TEXT_CAP];
     const char *vendor = norm_text(api->envelope_get0_path(env, self->p_vendor), nbuf);
     char *nvendor = vendor ? norm_vendor(vendor, (const char *const *)self->suffixes) : NULL;

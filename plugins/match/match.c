@@ -19,6 +19,7 @@
 
 #include "../common/flags.h"
 #include "../common/normalize.h"
+#include "../common/when.h"
 
 #define MATCH_VERSION "1.0.0"
 
@@ -39,6 +40,7 @@ typedef struct {
     double pct_tol;
     double vendor_threshold;
     enum match_action action;
+    bp_predicate *when;      /* NULL: every record */
 } match_self;
 
 static const struct bp_option match_options[] = {
@@ -82,6 +84,8 @@ static const struct bp_option match_options[] = {
      .description = "more legal-form words to ignore at the end of vendor names"},
     {.name = "action", .type = BP_OPT_ENUM, .default_value = "flag", .choices = match_actions,
      .description = "what a record with a finding gets after its flags"},
+    {.name = "when", .type = BP_OPT_PREDICATE,
+     .description = "only check records for which this predicate holds (others pass untouched)"},
     {0},
 };
 
@@ -105,6 +109,8 @@ static void match_destroy(void *p)
     match_free_list(self->open);
     match_free_list(self->suffixes);
     free(self->lines_query);
+    if (self->when)
+        self->api->predicate_free(self->when);
     free(self);
 }
 
@@ -151,6 +157,8 @@ static bp_status match_init(const struct bp_host_api *api, bp_instance *inst, co
             st = BP_ERR_INVALID;
         }
     }
+    if (st == BP_OK)
+        st = when_compile(api, config, &self->when, errmsg);
     const char *lq = bp_cfg_str(config, "lines_query");
     if (st == BP_OK && lq && (self->lines_query = strdup(lq)) == NULL)
         st = BP_ERR_NOMEM;
@@ -362,6 +370,8 @@ static bp_status match_transform(void *p, bp_envelope **envp, char **reason)
 {
     match_self *self = p;
     const struct bp_host_api *api = self->api;
+    if (self->when && !api->predicate_eval(self->when, *envp))
+        return BP_OK;
     match_findings f = {.vendor_score = -1};
     char buf[NORM_TEXT_CAP];
     const char *po_text = norm_text(api->envelope_get0_path(*envp, self->p_po), buf);

@@ -133,6 +133,14 @@ contains "duplicates dead-lettered" "$ERR" "8 in, 6 out, 0 dropped, 0 parked, 2 
 sqlite3 state.db "SELECT reason FROM dead_letters ORDER BY seq" >dl.txt
 contains "dead letter reason" dl.txt "reject: possible_duplicate: exact duplicate of a (id jan.jsonl@0, score 1.00)"
 
+# when: only records for which the predicate holds are checked (and remembered).
+rm -f state.db
+site when jan.jsonl "amount_tolerance: 0.5, when: \"data.ref != 'a-exact'\""
+exit_is "dedupe with when" 0 "$B" run when.yaml
+summary when.out.jsonl >when.txt
+contains "a record outside when passes unchecked" when.txt "a-exact unique"
+contains "the others are checked" when.txt "a-fuzzy possible_duplicate fuzzy"
+
 # Workers: 300 invoices each followed at once by its copy, 4 workers (round
 # robin: every copy is on another worker than its original, same batch).
 rm -f state.db
@@ -170,6 +178,7 @@ routes:
           action: maybe
           treshold: 0.9
           threshold: 2
+          when: "data.kind = 'invoice'"
     to: out
 YAML
 exit_is "check finds the bad dedupe options" 1 "$B" check bad.yaml
@@ -177,4 +186,5 @@ contains "bad duration" "$ERR" "bad.yaml:11:19: option 'window' of transform 'de
 contains "bad enum" "$ERR" "bad.yaml:12:19: option 'action' of transform 'dedupe' must be one of: flag, review, drop, reject; got 'maybe'"
 contains "unknown option, valid ones listed" "$ERR" "bad.yaml:13:11: unknown option 'treshold' for transform 'dedupe' (valid: vendor, invoice_no"
 contains "out of range" "$ERR" "bad.yaml:14:22: option 'threshold' of transform 'dedupe' must be between 0.01 and 1, got 2"
+contains "a bad when predicate, pointed at" "$ERR" "bad.yaml:15:28: option 'when' of transform 'dedupe': unexpected character '=', use '=='"
 finish

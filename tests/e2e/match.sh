@@ -91,6 +91,18 @@ contains "lines from the lines query agree" q.txt "q-ok matched 0  |"
 contains "a line not on the PO" q.txt "q-bad mismatch 0 po_line_mismatch | line 2 (sku Z) is not on the PO"
 contains "no invoice lines: no lines lookup, matched" q.txt "q-none matched 0  |"
 
+# when: only invoices with a PO number are matched.
+site w "" ", when: \"exists data.po_number\""
+exit_is "match with when" 0 "$B" run w.yaml --plugin-dir "$FX"
+python3 - w.out.jsonl >w.txt <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    print(d["ref"], d.get("po_match", {}).get("status", "untouched"))
+PY
+contains "outside when: untouched" w.txt "nopo untouched"
+contains "inside when: matched" w.txt "ok matched"
+
 # Percent tolerance, and action review: findings go to the review queue.
 site pct "" ", tolerance_pct: 10, action: review"
 exit_is "tolerance_pct 10, action review" 0 "$B" run pct.yaml --plugin-dir "$FX"
