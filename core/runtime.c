@@ -224,12 +224,16 @@ static bp_status rt_route_init(bp_runtime *rt, rt_route *r, bp_diags *d)
         return BP_ERR_NOMEM;
     for (size_t k = 0; k < c->n_through * (size_t)r->workers; k++) {
         size_t i = k % c->n_through, w = k / c->n_through;
+        /* The workers' instances of one transform share its checkpoint scope
+         * (what dedupe remembers must not depend on which worker saw it, nor
+         * on the number of workers after a restart). */
+        char scope[480];
+        snprintf(scope, sizeof(scope), "%s/%s#%zu", c->name, c->through[i].name, i + 1);
         if (r->workers > 1)
-            snprintf(name, sizeof(name), "%s/%s#%zu@%zu", c->name, c->through[i].name, i + 1,
-                     w + 1);
+            snprintf(name, sizeof(name), "%s@%zu", scope, w + 1);
         else
-            snprintf(name, sizeof(name), "%s/%s#%zu", c->name, c->through[i].name, i + 1);
-        bp_instance *in = rt_instance_new(rt, c->through[i].lib, name, name, NULL);
+            snprintf(name, sizeof(name), "%s", scope);
+        bp_instance *in = rt_instance_new(rt, c->through[i].lib, name, scope, NULL);
         if (in == NULL)
             return BP_ERR_NOMEM;
         r->transforms[r->n_transforms++] = in;
