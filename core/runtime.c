@@ -26,6 +26,7 @@ typedef struct rt_route {
     pthread_mutex_t dlq_mu;     /* one dead letter at a time through it */
     bp_predicate *review_when;
     bp_metrics *metrics;
+    bp_metrics *flushed;        /* metrics values already added to route_stats */
     int disabled;
     int failed;
     pthread_t thread;
@@ -191,7 +192,8 @@ static bp_status rt_route_init(bp_runtime *rt, rt_route *r, bp_diags *d)
     char name[512], what[600];
     bp_status st;
     r->metrics = bp_metrics_new();
-    if (r->metrics == NULL)
+    r->flushed = bp_metrics_new();
+    if (r->metrics == NULL || r->flushed == NULL)
         return BP_ERR_NOMEM;
     if (c->review_when) {
         int col;
@@ -353,6 +355,7 @@ void bp_runtime_free(bp_runtime *rt)
         rt_route_teardown(&rt->routes[i]);
         bp_predicate_free(rt->routes[i].review_when);
         bp_metrics_free(rt->routes[i].metrics);
+        bp_metrics_free(rt->routes[i].flushed);
     }
     free(rt->routes);
     for (size_t i = 0; i < rt->n_lookups; i++)
@@ -521,13 +524,46 @@ static bp_status rt_dead_letter(rt_route *r, const char *stage, const char *reas
     return BP_OK;
 }
 
+/* The lowest confidence an AI transform reported (the extension
+ * "confidence", else the lineage entries'), or -1 when none did. */
+static double rt_confidence(const bp_envelope *env)
+{
+    const cJSON *c = bp_envelope_get0_ext(env, "confidence");
+    if (cJSON_IsNumber(c))
+        return c->valuedouble;
+    double lo = -1;
+    for (size_t i = 0; i < bp_envelope_lineage_count(env); i++) {
+        const bp_lineage *l = bp_envelope_get0_lineage(env, i);
+        if (l->confidence >= 0 && (lo < 0 || l->confidence < lo))
+            lo = l->confidence;
+    }
+    return lo;
+}
+
+/* Parks env for a person with what triage needs: reason, confidence, flags
+ * (the "flags" extension), priority (the "priority" extension, higher first)
+ * and arrival time. */
 static bp_status rt_park(rt_route *r, const char *stage, const char *reason,
                          const bp_envelope *env)
 {
     char *json = bp_envelope_to_json(env, BP_SER_FULL);
     if (json == NULL)
         return BP_ERR_NOMEM;
-    bp_status st = bp_state_park_review(r->rt->state, r->cfg->name, stage, reason, json);
+    const cJSON *flags = bp_envelope_get0_ext(env, "flags");
+    const cJSON *prio = bp_envelope_get0_ext(env, "priority");
+    bp_review_item it = {
+        .route = (char *)r->cfg->name,
+        .stage = (char *)stage,
+        .reason = (char *)reason,
+        .payload = json,
+        .flags = cJSON_IsString(flags) && flags->valuestring[0] ? flags->valuestring : NULL,
+        .subject = (char *)bp_envelope_get0_attr(env, "subject"),
+        .confidence = rt_confidence(env),
+        .priority = cJSON_IsNumber(prio)   ? (int64_t)prio->valuedouble
+                    : cJSON_IsString(prio) ? strtoll(prio->valuestring, NULL, 10)
+                                           : 0,
+    };
+    bp_status st = bp_state_park_review(r->rt->state, &it);
     free(json);
     if (st == BP_OK)
         bp_metrics_add(r->metrics, "parked", 1);
@@ -552,7 +588,8 @@ static int64_t rt_backoff(const bp_site_route *c, int attempt)
 /* Runs the transform chain on one record. Returns BP_OK when it goes on to the
  * sinks (*env updated), or the status that resolved it (DROP/REVIEW/REJECT
  * after handling). A BP_ERR_IO return means the state store failed. */
-static bp_status rt_transform(rt_route *r, int worker, size_t from, bp_envelope **env)
+/* Runs the chain from transform `from`, then the review gate when gate is 1. */
+static bp_status rt_transform(rt_route *r, int worker, size_t from, int gate, bp_envelope **env)
 {
     for (size_t t = from; t < r->n_chain; t++) {
         bp_instance *in = r->transforms[(size_t)worker * r->n_chain + t];
@@ -598,7 +635,7 @@ static bp_status rt_transform(rt_route *r, int worker, size_t from, bp_envelope 
         free(reason);
         return rc;
     }
-    if (r->review_when && bp_predicate_eval(r->review_when, *env)) {
+    if (gate && r->review_when && bp_predicate_eval(r->review_when, *env)) {
         char *why = NULL;
         if (asprintf(&why, "review.when: %s", r->cfg->review_when) < 0)
             why = NULL;
@@ -1045,34 +1082,36 @@ static bp_status rt_audit(rt_route *r, const rt_item *items, size_t n)
     return rc;
 }
 
-bp_status bp_runtime_replay(bp_runtime *rt, const char *route, const char *stage,
-                            bp_envelope *env)
+static rt_route *rt_find_route(bp_runtime *rt, const char *route)
 {
-    rt_route *r = NULL;
     for (size_t i = 0; i < rt->n_routes; i++)
         if (strcmp(rt->routes[i].cfg->name, route) == 0 && !rt->routes[i].disabled)
-            r = &rt->routes[i];
-    if (r == NULL) {
-        bp_envelope_unref(env);
-        return BP_ERR_NOT_FOUND;
-    }
-    /* Resume where it failed: a sink's dead letter goes to that sink alone (the
-     * others have it already); a transform's resumes at that transform; one
-     * from the source stage (an invalid event) runs the whole route. */
-    bp_instance *only_sink = NULL;
-    size_t from = 0;
-    for (size_t i = 0; stage && i < r->n_sinks; i++)
-        if (strcmp(r->sinks[i]->name, stage) == 0)
-            only_sink = r->sinks[i];
+            return &rt->routes[i];
+    return NULL;
+}
+
+/* Index of the transform named by stage ("route/plugin#k" or "...#k@w"),
+ * 1-based, or 0 when stage names none of route's transforms. */
+static size_t rt_stage_transform(const rt_route *r, const char *stage)
+{
+    const char *route = r->cfg->name;
     const char *hash = stage ? strrchr(stage, '#') : NULL;
-    if (only_sink == NULL && hash && strncmp(stage, route, strlen(route)) == 0) {
-        long k = strtol(hash + 1, NULL, 10);
-        if (k >= 1 && (size_t)k <= r->n_chain)
-            from = (size_t)k - 1;
-    }
+    size_t rl = strlen(route);
+    if (hash == NULL || strncmp(stage, route, rl) != 0 || stage[rl] != '/')
+        return 0;
+    long k = strtol(hash + 1, NULL, 10);
+    return k >= 1 && (size_t)k <= r->n_chain ? (size_t)k : 0;
+}
+
+/* Runs env (taken) through route's transforms from `from` (with the review
+ * gate when gate is 1), then to only_sink or every sink, outside the
+ * pipeline. Results as bp_runtime_replay. */
+static bp_status rt_resend(rt_route *r, bp_instance *only_sink, size_t from, int gate,
+                           bp_envelope *env)
+{
     bp_status st = BP_OK;
     if (only_sink == NULL)
-        st = rt_transform(r, 0, from, &env);
+        st = rt_transform(r, 0, from, gate, &env);
     if (st != BP_OK) {
         bp_envelope_unref(env);
         return st;
@@ -1088,6 +1127,40 @@ bp_status bp_runtime_replay(bp_runtime *rt, const char *route, const char *stage
     if (st != BP_OK)
         return st == BP_STOPPED ? BP_RETRY : st;
     return bp_metrics_get(r->metrics, "dead_lettered") > dead_before ? BP_REJECT : BP_OK;
+}
+
+bp_status bp_runtime_replay(bp_runtime *rt, const char *route, const char *stage,
+                            bp_envelope *env)
+{
+    rt_route *r = rt_find_route(rt, route);
+    if (r == NULL) {
+        bp_envelope_unref(env);
+        return BP_ERR_NOT_FOUND;
+    }
+    /* Resume where it failed: a sink's dead letter goes to that sink alone (the
+     * others have it already); a transform's resumes at that transform; one
+     * from the source stage (an invalid event) runs the whole route. */
+    bp_instance *only_sink = NULL;
+    for (size_t i = 0; stage && i < r->n_sinks; i++)
+        if (strcmp(r->sinks[i]->name, stage) == 0)
+            only_sink = r->sinks[i];
+    size_t k = only_sink ? 0 : rt_stage_transform(r, stage);
+    return rt_resend(r, only_sink, k ? k - 1 : 0, 1, env);
+}
+
+bp_status bp_runtime_resume(bp_runtime *rt, const char *route, const char *stage,
+                            bp_envelope *env)
+{
+    rt_route *r = rt_find_route(rt, route);
+    if (r == NULL) {
+        bp_envelope_unref(env);
+        return BP_ERR_NOT_FOUND;
+    }
+    /* Parked by a transform: the rest of the chain runs (a later transform may
+     * still park it for another reason). Parked by the gate: straight to the
+     * sinks. The gate is not asked again: a person has decided. */
+    size_t k = rt_stage_transform(r, stage);
+    return rt_resend(r, NULL, k ? k : r->n_chain, 0, env);
 }
 
 /* ---- the pipeline -------------------------------------------------------
@@ -1300,6 +1373,69 @@ static void rt_name_thread(const char *route, const char *role)
     pthread_setname_np(pthread_self(), name);
 }
 
+/* Counts each flag a record carries ("flags" extension, comma-separated) as
+ * the route counter flag.NAME, for the exception rates of `backplane report`. */
+static void rt_count_flags(rt_route *r, const bp_envelope *env)
+{
+    const cJSON *f = bp_envelope_get0_ext(env, "flags");
+    if (!cJSON_IsString(f) || f->valuestring[0] == '\0')
+        return;
+    const char *p = f->valuestring;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        char name[80];
+        size_t k = n < 60 ? n : 60;
+        while (k > 0 && p[k - 1] == ' ')
+            k--;
+        size_t lead = strspn(p, " ");
+        if (k > lead) {
+            snprintf(name, sizeof(name), "flag.%.*s", (int)(k - lead), p + lead);
+            bp_metrics_add(r->metrics, name, 1);
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+}
+
+typedef struct {
+    rt_route *r;
+    char *names[128];
+    int64_t deltas[128];
+    size_t n;
+} rt_stats_ctx;
+
+static void rt_stats_collect(const char *name, double value, int gauge, void *ud)
+{
+    rt_stats_ctx *c = ud;
+    static const char *const kept[] = {"records_in", "records_out", "dropped", "parked",
+                                       "dead_lettered", NULL};
+    if (gauge || c->n == 128)
+        return;
+    int keep = strncmp(name, "flag.", 5) == 0;
+    for (size_t i = 0; !keep && kept[i]; i++)
+        keep = strcmp(name, kept[i]) == 0;
+    int64_t d = (int64_t)(value - bp_metrics_get(c->r->flushed, name));
+    if (!keep || d <= 0 || (c->names[c->n] = strdup(name)) == NULL)
+        return;
+    c->deltas[c->n++] = d;
+}
+
+/* Adds what the route's counters gained since the last flush to the state
+ * store's route_stats, which outlive the process (`backplane report`). A
+ * crash loses at most the last few seconds of counts, never records. */
+static void rt_stats_flush(rt_route *r)
+{
+    rt_stats_ctx c = {.r = r};
+    bp_metrics_foreach(r->metrics, rt_stats_collect, &c);
+    if (c.n && bp_state_stats_add(r->rt->state, r->cfg->name, (const char *const *)c.names,
+                                  c.deltas, c.n) == BP_OK)
+        for (size_t i = 0; i < c.n; i++)
+            bp_metrics_add(r->flushed, c.names[i], (uint64_t)c.deltas[i]);
+    for (size_t i = 0; i < c.n; i++)
+        free(c.names[i]);
+}
+
 static void *rt_worker_main(void *arg)
 {
     rt_worker_arg *wa = arg;
@@ -1333,7 +1469,9 @@ static void *rt_worker_main(void *arg)
                     rt_pipe_done(p, seq);
                 continue;
             }
-            bp_status st = rt_transform(r, wa->w, 0, &rec->env);
+            bp_status st = rt_transform(r, wa->w, 0, 1, &rec->env);
+            if (rec->env)
+                rt_count_flags(r, rec->env);
             if (st == BP_OK) {
                 rt_queue_push(&p->sq, rec);
                 continue;
@@ -1547,8 +1685,13 @@ static void *rt_route_main(void *arg)
                "route started: %s -> %zu transform(s) x %d worker(s) -> %zu sink(s)",
                r->cfg->from.name, r->n_chain, r->workers, r->n_sinks);
     }
+    int64_t stats_at = bp_mono_ms();
     while (ok && !bp_runtime_stopping(rt) && !atomic_load(&p.broken)) {
         rt_pipe_ack(&p);
+        if (bp_mono_ms() - stats_at >= 5000) {
+            rt_stats_flush(r);
+            stats_at = bp_mono_ms();
+        }
         /* Backpressure: poll for records only when a whole batch fits in the
          * window. While waiting, call poll with no room every 200 ms: a
          * source can pause its input and keep its session alive (a Kafka
@@ -1631,6 +1774,7 @@ static void *rt_route_main(void *arg)
     for (int t = 0; t < n_threads; t++)
         pthread_join(threads[t], NULL);
     rt_pipe_ack(&p);
+    rt_stats_flush(r);
     /* Forget the ledger rows whose records are now acked, so a clean stop
      * leaves nothing for the next start to load. */
     for (size_t s = 0; s < r->n_sinks; s++) {

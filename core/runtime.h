@@ -104,6 +104,13 @@ bp_state *bp_runtime_state(bp_runtime *rt);
 bp_status bp_runtime_replay(bp_runtime *rt, const char *route, const char *stage,
                             bp_envelope *env);
 
+/* Sends a record a person approved or corrected (env, taken) back into route
+ * after the stage that parked it: after that transform, through the rest of the
+ * chain, or — parked by the review gate — straight to every sink; the review
+ * gate is not applied again. Results as bp_runtime_replay. */
+bp_status bp_runtime_resume(bp_runtime *rt, const char *route, const char *stage,
+                            bp_envelope *env);
+
 void bp_runtime_free(bp_runtime *rt);
 
 /* Internal: used by host_api.c. */

@@ -13,13 +13,7 @@
 #define STATE_APP_ID 0x42504c31
 #define STATE_SCHEMA 1
 
-struct bp_state {
-    sqlite3 *db;
-    pthread_mutex_t mu;
-    sqlite3_stmt *ledger_put;     /* prepared once: used per batch */
-    sqlite3_stmt *ledger_forget;
-    sqlite3_stmt *ckpt_put;
-};
+#include "state_int.h"
 
 #define STATE_CKPT_UPSERT                                                            \
     "INSERT INTO checkpoints VALUES(?1,?2,?3,?4) ON CONFLICT(scope,key)"            \
@@ -127,6 +121,13 @@ bp_status bp_state_open(const char *path, const char *site, bp_state **out, char
         bp_state_close(st);
         return BP_ERR_IO;
     }
+    if (rc == SQLITE_OK && bp_state_review_migrate(st, &sqlerr) != BP_OK) {
+        *errmsg = state_fmt_err(path, "cannot add the review tables",
+                                sqlerr ? sqlerr : sqlite3_errmsg(st->db));
+        sqlite3_free(sqlerr);
+        bp_state_close(st);
+        return BP_ERR_IO;
+    }
     if (sqlite3_prepare_v2(st->db, "INSERT INTO ledger_writes(sink,applied_ms,keys) VALUES(?1,?2,?3)",
                            -1, &st->ledger_put, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->db, "DELETE FROM ledger_writes WHERE row = ?1", -1,
@@ -168,7 +169,7 @@ static int state_put_checkpoint(bp_state *st, const char *scope, const char *key
 
 /* Ends the transaction a write began: COMMIT when ok, else ROLLBACK.
  * Returns BP_OK only for a successful commit. Caller holds mu. */
-static bp_status state_end(bp_state *st, int ok)
+bp_status state_end(bp_state *st, int ok)
 {
     if (ok && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
         return BP_OK;
@@ -223,6 +224,7 @@ bp_status bp_state_checkpoint_set(bp_state *st, const char *scope, const char *k
     return rc;
 }
 
+
 static bp_status state_insert(bp_state *st, const char *sql, const char *route, const char *stage,
                               const char *reason, const char *payload, size_t len, int blob)
 {
@@ -257,15 +259,6 @@ bp_status bp_state_dead_letter(bp_state *st, const char *route, const char *stag
                         route, stage, reason, payload, len, 1);
 }
 
-bp_status bp_state_park_review(bp_state *st, const char *route, const char *stage,
-                               const char *reason, const char *payload)
-{
-    return state_insert(st,
-                        "INSERT INTO review_queue(route,stage,reason,payload,created_ms)"
-                        " VALUES(?1,?2,?3,?4,?5)",
-                        route, stage, reason, payload, payload ? strlen(payload) : 0, 0);
-}
-
 int64_t bp_state_count(bp_state *st, const char *table)
 {
     char sql[96];
@@ -273,7 +266,7 @@ int64_t bp_state_count(bp_state *st, const char *table)
     int64_t n = -1;
     if (strcmp(table, "dead_letters") != 0 && strcmp(table, "review_queue") != 0 &&
         strcmp(table, "checkpoints") != 0 && strcmp(table, "ledger_writes") != 0 &&
-        strcmp(table, "audit") != 0)
+        strcmp(table, "audit") != 0 && strcmp(table, "corrections") != 0)
         return -1;
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
     pthread_mutex_lock(&st->mu);

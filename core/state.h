@@ -25,8 +25,6 @@ bp_status bp_state_checkpoint_set(bp_state *st, const char *scope, const char *k
  * (BP_SER_FULL) or the raw input that never became an envelope. */
 bp_status bp_state_dead_letter(bp_state *st, const char *route, const char *stage,
                                const char *reason, const char *payload, size_t len);
-bp_status bp_state_park_review(bp_state *st, const char *route, const char *stage,
-                               const char *reason, const char *payload);
 
 /* Write-back ledger: which records a sink has applied, so a record redelivered
  * after a crash is not applied twice. One row per sink write holds the keys
@@ -72,6 +70,68 @@ bp_status bp_state_dlq_foreach(bp_state *st, const char *route, int with_payload
 bp_status bp_state_dlq_get(bp_state *st, int64_t seq, bp_dead_letter *out);
 /* Deletes one entry: BP_ERR_NOT_FOUND when there is none. */
 bp_status bp_state_dlq_delete(bp_state *st, int64_t seq);
+
+/* ---- human review (state_review.c) -------------------------------------- */
+
+/* One parked record. Strings malloc'ed (bp_review_item_clear). confidence < 0:
+ * none known; flags: comma-separated or NULL. */
+typedef struct bp_review_item {
+    int64_t seq;
+    char *route, *stage, *reason, *payload, *flags, *subject;
+    double confidence;
+    int64_t priority;
+    int64_t created_ms;
+} bp_review_item;
+
+void bp_review_item_clear(bp_review_item *it);
+/* Parks a record (payload: its envelope JSON, BP_SER_FULL). */
+bp_status bp_state_park_review(bp_state *st, const bp_review_item *it);
+/* Calls fn for each parked record of route (all when NULL), highest priority
+ * first, then oldest; stops when fn returns non-zero. */
+bp_status bp_state_review_foreach(bp_state *st, const char *route,
+                                  int (*fn)(const bp_review_item *it, void *ud), void *ud);
+/* One parked record: BP_ERR_NOT_FOUND when there is none. */
+bp_status bp_state_review_get(bp_state *st, int64_t seq, bp_review_item *out);
+
+/* One field a reviewer changed: a labelled example for training. */
+typedef struct bp_correction {
+    const char *path;         /* "data.total" */
+    const char *old_json;     /* JSON text of the old value, NULL when absent */
+    const char *new_json;     /* JSON text of the new value */
+} bp_correction;
+
+/* A reviewer's decision on parked record seq, in ONE transaction: the entry
+ * leaves the queue, the decision goes to the audit log (outcome "approved",
+ * "corrected" or "rejected"; who, when, what changed, note) and corrections to
+ * the corrections table with the record as it was (before). A rejected record
+ * is also added to the dead letters with the reviewer's reason. BP_ERR_NOT_FOUND
+ * when seq is no longer parked (another reviewer took it). */
+bp_status bp_state_review_decide(bp_state *st, const bp_review_item *it, const char *outcome,
+                                 const char *actor, const char *note,
+                                 const bp_correction *changes, size_t n_changes,
+                                 const char *source, const char *id);
+
+/* Puts a decided record back in the queue (its resumption failed before it
+ * was safe): a new entry with the same fields. */
+bp_status bp_state_review_repark(bp_state *st, const bp_review_item *it);
+
+/* Corrections (labelled examples), oldest first: fn gets the path, old and
+ * new JSON, and the record before correction. */
+bp_status bp_state_corrections_foreach(bp_state *st,
+                                       int (*fn)(const char *route, const char *path,
+                                                 const char *old_json, const char *new_json,
+                                                 const char *payload, void *ud),
+                                       void *ud);
+
+/* Adds deltas to route's persistent counters (records_in, records_out,
+ * parked, flag.NAME, ...), which `backplane report` reads. */
+bp_status bp_state_stats_add(bp_state *st, const char *route, const char *const *names,
+                             const int64_t *deltas, size_t n);
+
+/* Runs a read-only SELECT and calls fn per row with the columns as text (NULL
+ * for SQL NULL). For reports. */
+bp_status bp_state_select(bp_state *st, const char *sql,
+                          int (*fn)(int ncol, const char *const *cols, void *ud), void *ud);
 
 /* Counts, for status output and tests. -1 on error. */
 int64_t bp_state_count(bp_state *st, const char *table);

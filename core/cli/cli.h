@@ -49,6 +49,8 @@ int cmd_run(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
+int cmd_review(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* A plugin's command (argv[0] is the first word after `backplane`). *handled is
  * 0 when neither word order names a plugin command (the caller then reports an

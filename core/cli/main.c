@@ -18,6 +18,8 @@ static void usage(FILE *f)
             "                  connecting anywhere; lists every error with file:line:col\n"
             "  plugins         list installed plugins; --doc NAME prints a plugin's options\n"
             "  dlq             list, show, replay or drop a site's dead letters\n"
+            "  review          list, show, approve, correct or reject records parked for review\n"
+            "  report SITE     straight-through rate, exceptions by flag, review queue, corrections\n"
             "  PLUGIN COMMAND  a command a plugin adds (also COMMAND PLUGIN), e.g.\n"
             "                  `soap inspect URL`, `train extract ...`: see plugins --doc\n"
             "\n"
@@ -169,6 +171,10 @@ int main(int argc, char **argv)
         return cmd_plugins(argc - 1, argv + 1);
     if (strcmp(cmd, "dlq") == 0)
         return cmd_dlq(argc - 1, argv + 1);
+    if (strcmp(cmd, "review") == 0)
+        return cmd_review(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0)
+        return cmd_report(argc - 1, argv + 1);
     int handled = 0;
     int rc = cmd_plugin_command(argc - 1, argv + 1, &handled);
     if (handled)

@@ -1,0 +1,426 @@
+/* backplane review list|show|approve|correct|reject|export: the people's side
+ * of the review gate. Decisions are audited with the OS user; approved and
+ * corrected records resume after the stage that parked them. */
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "clock.h"
+#include "diag.h"
+#include "json_print.h"
+#include "log.h"
+#include "runtime.h"
+#include "site.h"
+#include "state.h"
+
+static void review_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: backplane review list SITE [--route R]\n"
+            "       backplane review show SITE SEQ\n"
+            "       backplane review approve SITE SEQ... [--note TEXT]\n"
+            "       backplane review correct SITE SEQ --set PATH=VALUE... [--note TEXT]\n"
+            "       backplane review reject SITE SEQ... --reason TEXT\n"
+            "       backplane review export SITE [--out FILE]\n"
+            "Records parked for a person (review.when, or a transform that asked for\n"
+            "review), highest priority first, then oldest.\n"
+            "approve sends a record on from the stage after the one that parked it;\n"
+            "correct first sets fields (VALUE is JSON, or else a string: --set\n"
+            "data.total=1250.00 --set data.vendor=ACME) and keeps each change as a\n"
+            "labelled example; reject moves it to the dead letters with the reason.\n"
+            "Every decision goes to the audit log with the OS user and what changed.\n"
+            "export writes the corrections as JSON lines (route, path, from, to, record)\n"
+            "for training.\n"
+            "exit: 0 ok, 1 site invalid or an entry not found or not resolved, 2 usage\n");
+}
+
+/* The reviewer: the OS user running the command. */
+static const char *review_actor(void)
+{
+    static char name[128];
+    struct passwd *pw = getpwuid(getuid());
+    snprintf(name, sizeof(name), "%s", pw && pw->pw_name ? pw->pw_name : "unknown");
+    return name;
+}
+
+static void review_age(int64_t ms, char *buf, size_t n)
+{
+    int64_t age = ms / 1000;
+    if (age < 120)
+        snprintf(buf, n, "%llds", (long long)age);
+    else if (age < 7200)
+        snprintf(buf, n, "%lldm", (long long)(age / 60));
+    else if (age < 172800)
+        snprintf(buf, n, "%lldh", (long long)(age / 3600));
+    else
+        snprintf(buf, n, "%lldd", (long long)(age / 86400));
+}
+
+static int review_print_row(const bp_review_item *it, void *ud)
+{
+    int64_t now = *(int64_t *)ud;
+    char age[32], conf[16];
+    review_age(now - it->created_ms, age, sizeof(age));
+    if (it->confidence >= 0)
+        snprintf(conf, sizeof(conf), "%.2f", it->confidence);
+    else
+        snprintf(conf, sizeof(conf), "-");
+    printf("%-5lld %4lld  %-12s %-20s %-5s %-5s %-20s %-14s %s\n", (long long)it->seq,
+           (long long)it->priority, it->route, it->stage, age, conf,
+           it->flags ? it->flags : "-", it->subject ? it->subject : "-", it->reason);
+    return 0;
+}
+
+static char *review_json_text(const cJSON *v)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    if (v == NULL || bp_json_append(v, &buf, &len, &cap) != BP_OK) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+typedef struct {
+    const char *set[64];
+    int n_set;
+    const char *note, *reason, *route, *out;
+    const char *rest[256];
+    int n_rest;
+} review_args;
+
+/* Parses the arguments after the verb; returns -1 on a usage error. */
+static int review_parse(int argc, char **argv, review_args *a, cli_common *c, const char **site)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i];
+        const char **slot = NULL;
+        if (strcmp(s, "--set") == 0) {
+            if (a->n_set == 64) {
+                fprintf(stderr, "backplane review: at most 64 --set\n");
+                return -1;
+            }
+            slot = &a->set[a->n_set++];
+        } else if (strcmp(s, "--note") == 0) {
+            slot = &a->note;
+        } else if (strcmp(s, "--reason") == 0) {
+            slot = &a->reason;
+        } else if (strcmp(s, "--route") == 0) {
+            slot = &a->route;
+        } else if (strcmp(s, "--out") == 0) {
+            slot = &a->out;
+        } else if (strcmp(s, "--plugin-dir") == 0 || strcmp(s, "--log-level") == 0) {
+            if (i + 1 >= argc)
+                return -1;
+            if (s[2] == 'p' && c->n_plugin_dirs < 32)
+                c->plugin_dirs[c->n_plugin_dirs++] = argv[i + 1];
+            else if (s[2] == 'l')
+                c->log_level = argv[i + 1];
+            i++;
+            continue;
+        } else if (s[0] == '-') {
+            fprintf(stderr, "backplane review: unknown option '%s'\n", s);
+            return -1;
+        } else if (*site == NULL) {
+            *site = s;
+            continue;
+        } else if (a->n_rest < 256) {
+            a->rest[a->n_rest++] = s;
+            continue;
+        } else {
+            return -1;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "backplane review: %s needs a value\n", s);
+            return -1;
+        }
+        *slot = argv[++i];
+    }
+    return *site ? 0 : -1;
+}
+
+/* Applies --set PATH=VALUE to env, collecting the changes. */
+static int review_apply_sets(bp_envelope *env, const review_args *a, bp_correction *ch,
+                             char **owned, size_t *n_owned)
+{
+    for (int i = 0; i < a->n_set; i++) {
+        const char *eq = strchr(a->set[i], '=');
+        if (eq == NULL || eq == a->set[i]) {
+            fprintf(stderr, "backplane review: --set wants PATH=VALUE, got '%s'\n", a->set[i]);
+            return -1;
+        }
+        char *path = strndup(a->set[i], (size_t)(eq - a->set[i]));
+        if (path == NULL || bp_path_check(path) != BP_OK) {
+            fprintf(stderr, "backplane review: --set: invalid path '%s'\n", path ? path : "");
+            free(path);
+            return -1;
+        }
+        /* VALUE as JSON when it parses (1250.00, true, {"a":1}), else a string. */
+        cJSON *v = cJSON_Parse(eq + 1);
+        if (v == NULL)
+            v = cJSON_CreateString(eq + 1);
+        char *old = review_json_text(bp_envelope_get0_path(env, path));
+        char *nw = review_json_text(v);
+        owned[(*n_owned)++] = path;
+        owned[(*n_owned)++] = old;
+        owned[(*n_owned)++] = nw;
+        if (nw == NULL || bp_envelope_set0_path(env, path, v) != BP_OK) {
+            fprintf(stderr, "backplane review: --set: cannot set '%s'\n", path);
+            return -1;
+        }
+        ch[i] = (bp_correction){.path = path, .old_json = old, .new_json = nw};
+    }
+    return 0;
+}
+
+typedef struct {
+    bp_state *st;
+    FILE *out;
+    size_t n;
+} review_export_ctx;
+
+static int review_export_one(const char *route, const char *path, const char *old_json,
+                             const char *new_json, const char *payload, void *ud)
+{
+    review_export_ctx *c = ud;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "route", route ? route : "");
+    cJSON_AddStringToObject(o, "path", path ? path : "");
+    cJSON *from = old_json ? cJSON_Parse(old_json) : NULL;
+    cJSON_AddItemToObject(o, "from", from ? from : cJSON_CreateNull());
+    cJSON *to = new_json ? cJSON_Parse(new_json) : NULL;
+    cJSON_AddItemToObject(o, "to", to ? to : cJSON_CreateNull());
+    cJSON *rec = payload ? cJSON_Parse(payload) : NULL;
+    cJSON_AddItemToObject(o, "record", rec ? rec : cJSON_CreateNull());
+    char *line = review_json_text(o);
+    cJSON_Delete(o);
+    if (line)
+        fprintf(c->out, "%s\n", line);
+    free(line);
+    c->n++;
+    return 0;
+}
+
+/* One stat per decision for `backplane report`. */
+static void review_count(bp_state *st, const char *route, const char *outcome)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "review.%s", outcome);
+    const char *names[1] = {name};
+    int64_t one = 1;
+    bp_state_stats_add(st, route, names, &one, 1);
+}
+
+/* approve / correct / reject of one entry; returns 0 ok, 1 failed. */
+static int review_decide(bp_runtime *rt, bp_state *st, const char *verb, int64_t seq,
+                         const review_args *a)
+{
+    bp_review_item it;
+    bp_status s = bp_state_review_get(st, seq, &it);
+    if (s != BP_OK) {
+        fprintf(stderr, "backplane review: %s %lld\n",
+                s == BP_ERR_NOT_FOUND ? "no parked record" : "cannot read entry", (long long)seq);
+        return 1;
+    }
+    int rc = 1;
+    bp_envelope *env = NULL;
+    char *owned[64 * 3];
+    size_t n_owned = 0;
+    bp_correction ch[64];
+    size_t n_ch = 0;
+    if (it.payload == NULL ||
+        bp_envelope_from_json(it.payload, strlen(it.payload), &env, NULL) != BP_OK) {
+        fprintf(stderr, "backplane review: entry %lld does not hold an envelope\n",
+                (long long)seq);
+        goto out;
+    }
+    const char *source = bp_envelope_get0_attr(env, "source");
+    const char *id = bp_envelope_get0_attr(env, "id");
+    char *src = source ? strdup(source) : NULL, *rid = id ? strdup(id) : NULL;
+    owned[n_owned++] = src;
+    owned[n_owned++] = rid;
+    const char *outcome = strcmp(verb, "approve") == 0   ? "approved"
+                          : strcmp(verb, "correct") == 0 ? "corrected"
+                                                         : "rejected";
+    if (strcmp(outcome, "corrected") == 0) {
+        if (review_apply_sets(env, a, ch, owned, &n_owned) < 0)
+            goto out;
+        n_ch = (size_t)a->n_set;
+    }
+    const char *what = "rejected (moved to the dead letters)";
+    if (strcmp(outcome, "rejected") != 0) {
+        /* Deliver first, then take it off the queue: a failure in between
+         * leaves it parked (never lost; a ledger sink skips a repeat). */
+        s = bp_runtime_resume(rt, it.route, it.stage, bp_envelope_ref(env));
+        what = s == BP_OK       ? "delivered"
+               : s == BP_DROP   ? "dropped by a later transform"
+               : s == BP_REVIEW ? "parked again by a later transform (new entry)"
+               : s == BP_REJECT ? "failed at a later stage (dead-lettered)"
+                                : NULL;
+        if (what == NULL) {
+            fprintf(stderr, "backplane review: entry %lld: %s%s; it stays parked\n",
+                    (long long)seq,
+                    s == BP_ERR_NOT_FOUND ? "the site has no route " : bp_status_str(s),
+                    s == BP_ERR_NOT_FOUND ? it.route : "");
+            goto out;
+        }
+    }
+    s = bp_state_review_decide(st, &it, outcome, review_actor(), a->note ? a->note : a->reason,
+                               ch, n_ch, src, rid);
+    if (s != BP_OK) {
+        fprintf(stderr, "backplane review: entry %lld: %s\n", (long long)seq,
+                s == BP_ERR_NOT_FOUND ? "already decided by someone else" : bp_status_str(s));
+        goto out;
+    }
+    review_count(st, it.route, outcome);
+    printf("%lld %s by %s: %s\n", (long long)seq, outcome, review_actor(), what);
+    rc = 0;
+out:
+    for (size_t i = 0; i < n_owned; i++)
+        free(owned[i]);
+    bp_envelope_unref(env);
+    bp_review_item_clear(&it);
+    return rc;
+}
+
+int cmd_review(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+        review_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? BP_EXIT_USAGE : BP_EXIT_OK;
+    }
+    const char *verb = argv[1];
+    static const char *const verbs[] = {"list", "show", "approve", "correct", "reject", "export",
+                                        NULL};
+    int known = 0;
+    for (size_t i = 0; verbs[i]; i++)
+        known |= strcmp(verb, verbs[i]) == 0;
+    if (!known) {
+        fprintf(stderr, "backplane review: unknown action '%s' (list, show, approve, correct, "
+                        "reject, export)\n", verb);
+        return BP_EXIT_USAGE;
+    }
+    review_args a = {0};
+    cli_common c = {0};
+    const char *path = NULL;
+    if (review_parse(argc - 2, argv + 2, &a, &c, &path) < 0) {
+        review_usage(stderr);
+        return BP_EXIT_USAGE;
+    }
+    int decide = strcmp(verb, "approve") == 0 || strcmp(verb, "correct") == 0 ||
+                 strcmp(verb, "reject") == 0;
+    if ((strcmp(verb, "show") == 0 && a.n_rest != 1) ||
+        ((strcmp(verb, "list") == 0 || strcmp(verb, "export") == 0) && a.n_rest) ||
+        (decide && a.n_rest == 0) ||
+        (strcmp(verb, "correct") == 0 && (a.n_set == 0 || a.n_rest != 1)) ||
+        (strcmp(verb, "reject") == 0 && (a.reason == NULL || a.reason[0] == '\0'))) {
+        if (strcmp(verb, "reject") == 0 && a.reason == NULL)
+            fprintf(stderr, "backplane review: reject needs --reason TEXT\n");
+        review_usage(stderr);
+        return BP_EXIT_USAGE;
+    }
+    int64_t seqs[256];
+    for (int i = 0; i < a.n_rest; i++) {
+        char *end;
+        long long v = strtoll(a.rest[i], &end, 10);
+        if (*a.rest[i] == '\0' || *end != '\0' || v <= 0) {
+            fprintf(stderr, "backplane review: '%s' is not an entry number\n", a.rest[i]);
+            return BP_EXIT_USAGE;
+        }
+        seqs[i] = v;
+    }
+    if (c.log_level) {
+        int l = bp_log_level_parse(c.log_level);
+        if (l >= 0)
+            bp_log_set_level((enum bp_log_level)l);
+    }
+
+    bp_diags d = {0};
+    bp_site *site = NULL;
+    bp_registry *reg = NULL;
+    bp_runtime *rt = NULL;
+    bp_state *st = NULL;
+    int rc = BP_EXIT_INVALID;
+    if (bp_site_load(path, &site, &d) != BP_OK)
+        goto out;
+    if (decide && strcmp(verb, "reject") != 0) {
+        /* Resuming runs the route's later stages and sinks. */
+        if ((reg = cli_registry(&c)) == NULL || bp_site_check(site, reg, &d) != BP_OK ||
+            bp_runtime_new(site, reg, 1, &rt, &d) != BP_OK)
+            goto out;
+        st = bp_runtime_state(rt);
+    } else {
+        char *err = NULL;
+        if (bp_state_open(site->state_path, site->name, &st, &err) != BP_OK) {
+            bp_diags_add(&d, NULL, 0, 0, "%s", err ? err : "cannot open the state file");
+            free(err);
+            goto out;
+        }
+    }
+    rc = BP_EXIT_OK;
+    if (strcmp(verb, "list") == 0) {
+        int64_t now = bp_now_ms();
+        printf("%-5s %4s  %-12s %-20s %-5s %-5s %-20s %-14s %s\n", "SEQ", "PRIO", "ROUTE",
+               "STAGE", "AGE", "CONF", "FLAGS", "SUBJECT", "REASON");
+        if (bp_state_review_foreach(st, a.route, review_print_row, &now) != BP_OK)
+            rc = BP_EXIT_RUNTIME;
+    } else if (strcmp(verb, "show") == 0) {
+        bp_review_item it;
+        if (bp_state_review_get(st, seqs[0], &it) != BP_OK) {
+            fprintf(stderr, "backplane review: no parked record %lld\n", (long long)seqs[0]);
+            rc = BP_EXIT_INVALID;
+        } else {
+            char age[32];
+            review_age(bp_now_ms() - it.created_ms, age, sizeof(age));
+            printf("seq:        %lld\nroute:      %s\nstage:      %s\nreason:     %s\n"
+                   "priority:   %lld\nflags:      %s\nsubject:    %s\nwaiting:    %s\n",
+                   (long long)it.seq, it.route, it.stage, it.reason, (long long)it.priority,
+                   it.flags ? it.flags : "-", it.subject ? it.subject : "-", age);
+            if (it.confidence >= 0)
+                printf("confidence: %.4f\n", it.confidence);
+            bp_envelope *env = NULL;
+            if (it.payload &&
+                bp_envelope_from_json(it.payload, strlen(it.payload), &env, NULL) == BP_OK) {
+                char *pretty = bp_envelope_to_json(env, BP_SER_FULL | BP_SER_PRETTY);
+                printf("envelope:\n%s\n", pretty ? pretty : it.payload);
+                free(pretty);
+                bp_envelope_unref(env);
+            }
+            bp_review_item_clear(&it);
+        }
+    } else if (strcmp(verb, "export") == 0) {
+        review_export_ctx ec = {.st = st, .out = stdout};
+        if (a.out && (ec.out = fopen(a.out, "w")) == NULL) {
+            fprintf(stderr, "backplane review: cannot write %s\n", a.out);
+            rc = BP_EXIT_INVALID;
+        } else {
+            if (bp_state_corrections_foreach(st, review_export_one, &ec) != BP_OK)
+                rc = BP_EXIT_RUNTIME;
+            if (a.out) {
+                fclose(ec.out);
+                fprintf(stderr, "%zu correction(s) written to %s\n", ec.n, a.out);
+            }
+        }
+    } else {
+        int failed = 0;
+        for (int i = 0; i < a.n_rest; i++)
+            failed += review_decide(rt, st, verb, seqs[i], &a);
+        if (failed)
+            rc = BP_EXIT_INVALID;
+    }
+out:
+    bp_diags_print(&d, stderr);
+    bp_diags_free(&d);
+    if (rt)
+        bp_runtime_free(rt);
+    else
+        bp_state_close(st);
+    bp_site_free(site);
+    bp_registry_free(reg);
+    return rc;
+}

@@ -1,0 +1,25 @@
+/* The state store's private parts, shared by state.c and state_review.c. */
+#ifndef BP_CORE_STATE_INT_H
+#define BP_CORE_STATE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "state.h"
+
+struct bp_state {
+    sqlite3 *db;
+    pthread_mutex_t mu;           /* one statement at a time on db */
+    sqlite3_stmt *ledger_put;     /* prepared once: used per batch */
+    sqlite3_stmt *ledger_forget;
+    sqlite3_stmt *ckpt_put;
+};
+
+/* COMMIT when ok (else ROLLBACK); BP_OK only when committed. Lock held. */
+bp_status state_end(bp_state *st, int ok);
+
+/* Adds the review columns, corrections and route_stats tables to a state file
+ * (also to files written by older versions). *sqlerr: sqlite3_free'd. */
+bp_status bp_state_review_migrate(bp_state *st, char **sqlerr);
+
+#endif

@@ -1,0 +1,453 @@
+/* The state store's human-review side: the review queue with its triage
+ * columns, reviewers' decisions (audit log), corrections kept as labelled
+ * examples, and the per-route counters `backplane report` reads. See state.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "state_int.h"
+
+/* Columns and tables added after schema 1; ALTER TABLE for files written
+ * before them (an ALTER of a column that exists fails and is ignored). */
+static const char *const review_alters[] = {
+    "ALTER TABLE review_queue ADD COLUMN confidence REAL",
+    "ALTER TABLE review_queue ADD COLUMN flags TEXT",
+    "ALTER TABLE review_queue ADD COLUMN priority INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE review_queue ADD COLUMN subject TEXT",
+    NULL,
+};
+
+static const char review_tables[] =
+    "CREATE TABLE IF NOT EXISTS corrections(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  route TEXT NOT NULL, source TEXT, id TEXT, path TEXT NOT NULL, old_value TEXT,"
+    "  new_value TEXT NOT NULL, actor TEXT NOT NULL, at_ms INTEGER NOT NULL, payload TEXT);"
+    "CREATE TABLE IF NOT EXISTS route_stats(route TEXT NOT NULL, name TEXT NOT NULL,"
+    "  value INTEGER NOT NULL, PRIMARY KEY(route, name));"
+    "CREATE INDEX IF NOT EXISTS review_order ON review_queue(priority DESC, seq);";
+
+static int review_has_column(bp_state *st, const char *col)
+{
+    sqlite3_stmt *q = NULL;
+    int found = 0;
+    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM pragma_table_info('review_queue') WHERE name=?1",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, col, -1, SQLITE_STATIC);
+        found = sqlite3_step(q) == SQLITE_ROW;
+    }
+    sqlite3_finalize(q);
+    return found;
+}
+
+bp_status bp_state_review_migrate(bp_state *st, char **sqlerr)
+{
+    for (size_t i = 0; review_alters[i]; i++) {
+        /* "ALTER TABLE review_queue ADD COLUMN <name> ..." */
+        char name[32];
+        if (sscanf(review_alters[i], "ALTER TABLE review_queue ADD COLUMN %31s", name) != 1)
+            return BP_ERR_INVALID;
+        if (!review_has_column(st, name) &&
+            sqlite3_exec(st->db, review_alters[i], NULL, NULL, sqlerr) != SQLITE_OK)
+            return BP_ERR_IO;
+    }
+    return sqlite3_exec(st->db, review_tables, NULL, NULL, sqlerr) == SQLITE_OK ? BP_OK
+                                                                                : BP_ERR_IO;
+}
+
+void bp_review_item_clear(bp_review_item *it)
+{
+    free(it->route);
+    free(it->stage);
+    free(it->reason);
+    free(it->payload);
+    free(it->flags);
+    free(it->subject);
+    memset(it, 0, sizeof(*it));
+}
+
+static void review_bind_opt(sqlite3_stmt *q, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(q, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(q, i);
+}
+
+/* INSERT of an item; lock held. */
+static int review_insert(bp_state *st, const bp_review_item *it, int64_t created_ms)
+{
+    sqlite3_stmt *q = NULL;
+    int ok = sqlite3_prepare_v2(st->db,
+                                "INSERT INTO review_queue(route,stage,reason,payload,created_ms,"
+                                "confidence,flags,priority,subject) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                                -1, &q, NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_text(q, 1, it->route, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, it->stage, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, it->reason ? it->reason : "", -1, SQLITE_STATIC);
+        review_bind_opt(q, 4, it->payload);
+        sqlite3_bind_int64(q, 5, created_ms);
+        if (it->confidence >= 0)
+            sqlite3_bind_double(q, 6, it->confidence);
+        else
+            sqlite3_bind_null(q, 6);
+        review_bind_opt(q, 7, it->flags);
+        sqlite3_bind_int64(q, 8, it->priority);
+        review_bind_opt(q, 9, it->subject);
+        ok = sqlite3_step(q) == SQLITE_DONE;
+    }
+    sqlite3_finalize(q);
+    return ok;
+}
+
+bp_status bp_state_park_review(bp_state *st, const bp_review_item *it)
+{
+    pthread_mutex_lock(&st->mu);
+    int ok = review_insert(st, it, bp_now_ms());
+    pthread_mutex_unlock(&st->mu);
+    return ok ? BP_OK : BP_ERR_IO;
+}
+
+bp_status bp_state_review_repark(bp_state *st, const bp_review_item *it)
+{
+    pthread_mutex_lock(&st->mu);
+    int ok = review_insert(st, it, it->created_ms ? it->created_ms : bp_now_ms());
+    pthread_mutex_unlock(&st->mu);
+    return ok ? BP_OK : BP_ERR_IO;
+}
+
+static char *review_col(sqlite3_stmt *q, int col)
+{
+    const unsigned char *t = sqlite3_column_text(q, col);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+#define REVIEW_COLS \
+    "seq,route,stage,reason,payload,created_ms,confidence,flags,priority,subject"
+
+static void review_row(sqlite3_stmt *q, bp_review_item *it)
+{
+    it->seq = sqlite3_column_int64(q, 0);
+    it->route = review_col(q, 1);
+    it->stage = review_col(q, 2);
+    it->reason = review_col(q, 3);
+    it->payload = review_col(q, 4);
+    it->created_ms = sqlite3_column_int64(q, 5);
+    it->confidence = sqlite3_column_type(q, 6) == SQLITE_NULL ? -1 : sqlite3_column_double(q, 6);
+    it->flags = review_col(q, 7);
+    it->priority = sqlite3_column_int64(q, 8);
+    it->subject = review_col(q, 9);
+}
+
+bp_status bp_state_review_get(bp_state *st, int64_t seq, bp_review_item *out)
+{
+    sqlite3_stmt *q = NULL;
+    bp_status rc = BP_ERR_IO;
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_prepare_v2(st->db, "SELECT " REVIEW_COLS " FROM review_queue WHERE seq=?1", -1,
+                           &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, seq);
+        int s = sqlite3_step(q);
+        if (s == SQLITE_ROW) {
+            review_row(q, out);
+            rc = BP_OK;
+        } else if (s == SQLITE_DONE) {
+            rc = BP_ERR_NOT_FOUND;
+        }
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+bp_status bp_state_review_foreach(bp_state *st, const char *route,
+                                  int (*fn)(const bp_review_item *it, void *ud), void *ud)
+{
+    /* Copied out first, so fn may call back into the store. */
+    sqlite3_stmt *q = NULL;
+    bp_review_item *items = NULL;
+    size_t n = 0, cap = 0;
+    bp_status rc = BP_ERR_IO;
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT " REVIEW_COLS " FROM review_queue WHERE ?1 IS NULL OR route=?1"
+                           " ORDER BY priority DESC, seq",
+                           -1, &q, NULL) == SQLITE_OK) {
+        review_bind_opt(q, 1, route);
+        int s;
+        while ((s = sqlite3_step(q)) == SQLITE_ROW) {
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 32;
+                bp_review_item *p = realloc(items, nc * sizeof(*p));
+                if (p == NULL)
+                    break;
+                items = p;
+                cap = nc;
+            }
+            review_row(q, &items[n++]);
+        }
+        rc = s == SQLITE_DONE ? BP_OK : BP_ERR_IO;
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    size_t i = 0;
+    for (; rc == BP_OK && i < n; i++)
+        if (fn(&items[i], ud))
+            break;
+    for (size_t k = 0; k < n; k++)
+        bp_review_item_clear(&items[k]);
+    free(items);
+    return rc;
+}
+
+/* JSON string literal of s into a malloc'ed buffer (for the audit entry). */
+static char *review_json_str(const char *s)
+{
+    size_t n = strlen(s);
+    char *o = malloc(n * 6 + 3), *p = o;
+    if (o == NULL)
+        return NULL;
+    *p++ = '"';
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\') {
+            *p++ = '\\';
+            *p++ = (char)*c;
+        } else if (*c < 0x20) {
+            p += sprintf(p, "\\u%04x", *c);
+        } else {
+            *p++ = (char)*c;
+        }
+    }
+    *p++ = '"';
+    *p = '\0';
+    return o;
+}
+
+/* {"decision":..,"by":..,"note":..,"stage":..,"reason":..,"changes":[{"path","from","to"}]} */
+static char *review_decision_json(const bp_review_item *it, const char *outcome,
+                                  const char *actor, const char *note,
+                                  const bp_correction *changes, size_t n)
+{
+    char *o = review_json_str(outcome), *a = review_json_str(actor),
+         *nt = review_json_str(note ? note : ""), *sg = review_json_str(it->stage),
+         *rs = review_json_str(it->reason ? it->reason : "");
+    size_t cap = 256 + (o ? strlen(o) : 0) + (a ? strlen(a) : 0) + (nt ? strlen(nt) : 0) +
+                 (sg ? strlen(sg) : 0) + (rs ? strlen(rs) : 0);
+    char **paths = calloc(n ? n : 1, sizeof(*paths));
+    for (size_t i = 0; paths && i < n; i++) {
+        paths[i] = review_json_str(changes[i].path);
+        cap += 48 + (paths[i] ? strlen(paths[i]) : 0) +
+               (changes[i].old_json ? strlen(changes[i].old_json) : 4) +
+               strlen(changes[i].new_json);
+    }
+    char *out = (o && a && nt && sg && rs && paths) ? malloc(cap) : NULL;
+    if (out) {
+        char *p = out;
+        p += sprintf(p, "{\"decision\":%s,\"by\":%s,\"note\":%s,\"stage\":%s,\"reason\":%s,"
+                        "\"changes\":[",
+                     o, a, nt, sg, rs);
+        for (size_t i = 0; i < n; i++)
+            p += sprintf(p, "%s{\"path\":%s,\"from\":%s,\"to\":%s}", i ? "," : "",
+                         paths[i] ? paths[i] : "\"\"",
+                         changes[i].old_json ? changes[i].old_json : "null",
+                         changes[i].new_json);
+        sprintf(p, "]}");
+    }
+    for (size_t i = 0; paths && i < n; i++)
+        free(paths[i]);
+    free(paths);
+    free(o);
+    free(a);
+    free(nt);
+    free(sg);
+    free(rs);
+    return out;
+}
+
+bp_status bp_state_review_decide(bp_state *st, const bp_review_item *it, const char *outcome,
+                                 const char *actor, const char *note,
+                                 const bp_correction *changes, size_t n_changes,
+                                 const char *source, const char *id)
+{
+    char *decision = review_decision_json(it, outcome, actor, note, changes, n_changes);
+    if (decision == NULL)
+        return BP_ERR_NOMEM;
+    sqlite3_stmt *q = NULL;
+    bp_status rc = BP_ERR_IO;
+    int64_t now = bp_now_ms();
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        goto out;
+    int ok = sqlite3_prepare_v2(st->db, "DELETE FROM review_queue WHERE seq=?1", -1, &q, NULL) ==
+             SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_int64(q, 1, it->seq);
+        ok = sqlite3_step(q) == SQLITE_DONE;
+        if (ok && sqlite3_changes(st->db) == 0) {
+            sqlite3_finalize(q);
+            q = NULL;
+            state_end(st, 0);
+            rc = BP_ERR_NOT_FOUND;
+            goto out;
+        }
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (ok)
+        ok = sqlite3_prepare_v2(st->db,
+                                "INSERT INTO audit(route,source,id,subject,outcome,lineage,at_ms)"
+                                " VALUES(?1,?2,?3,?4,?5,?6,?7)", -1, &q, NULL) == SQLITE_OK;
+    if (ok) {
+        char what[64];
+        snprintf(what, sizeof(what), "review:%s", outcome);
+        sqlite3_bind_text(q, 1, it->route, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, source ? source : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, id ? id : "", -1, SQLITE_STATIC);
+        review_bind_opt(q, 4, it->subject);
+        sqlite3_bind_text(q, 5, what, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(q, 6, decision, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 7, now);
+        ok = sqlite3_step(q) == SQLITE_DONE;
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    for (size_t i = 0; ok && i < n_changes; i++) {
+        ok = sqlite3_prepare_v2(st->db,
+                                "INSERT INTO corrections(route,source,id,path,old_value,new_value,"
+                                "actor,at_ms,payload) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                                -1, &q, NULL) == SQLITE_OK;
+        if (ok) {
+            sqlite3_bind_text(q, 1, it->route, -1, SQLITE_STATIC);
+            review_bind_opt(q, 2, source);
+            review_bind_opt(q, 3, id);
+            sqlite3_bind_text(q, 4, changes[i].path, -1, SQLITE_STATIC);
+            review_bind_opt(q, 5, changes[i].old_json);
+            sqlite3_bind_text(q, 6, changes[i].new_json, -1, SQLITE_STATIC);
+            sqlite3_bind_text(q, 7, actor, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 8, now);
+            review_bind_opt(q, 9, it->payload);
+            ok = sqlite3_step(q) == SQLITE_DONE;
+        }
+        sqlite3_finalize(q);
+        q = NULL;
+    }
+    if (ok && strcmp(outcome, "rejected") == 0) {
+        char *why = NULL;
+        if (asprintf(&why, "rejected in review by %s%s%s", actor, note && *note ? ": " : "",
+                     note ? note : "") < 0)
+            why = NULL;
+        ok = why && sqlite3_prepare_v2(st->db,
+                                       "INSERT INTO dead_letters(route,stage,reason,payload,"
+                                       "created_ms) VALUES(?1,'review',?2,?3,?4)",
+                                       -1, &q, NULL) == SQLITE_OK;
+        if (ok) {
+            sqlite3_bind_text(q, 1, it->route, -1, SQLITE_STATIC);
+            sqlite3_bind_text(q, 2, why, -1, SQLITE_STATIC);
+            if (it->payload)
+                sqlite3_bind_blob64(q, 3, it->payload, strlen(it->payload), SQLITE_STATIC);
+            else
+                sqlite3_bind_null(q, 3);
+            sqlite3_bind_int64(q, 4, now);
+            ok = sqlite3_step(q) == SQLITE_DONE;
+        }
+        sqlite3_finalize(q);
+        q = NULL;
+        free(why);
+    }
+    rc = state_end(st, ok);
+out:
+    pthread_mutex_unlock(&st->mu);
+    free(decision);
+    return rc;
+}
+
+bp_status bp_state_corrections_foreach(bp_state *st,
+                                       int (*fn)(const char *route, const char *path,
+                                                 const char *old_json, const char *new_json,
+                                                 const char *payload, void *ud),
+                                       void *ud)
+{
+    int64_t after = 0;
+    for (;;) {
+        sqlite3_stmt *q = NULL;
+        char *c[5] = {0};
+        int got = -1;
+        pthread_mutex_lock(&st->mu);
+        if (sqlite3_prepare_v2(st->db,
+                               "SELECT seq,route,path,old_value,new_value,payload FROM corrections"
+                               " WHERE seq > ?1 ORDER BY seq LIMIT 1",
+                               -1, &q, NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(q, 1, after);
+            int s = sqlite3_step(q);
+            if (s == SQLITE_ROW) {
+                after = sqlite3_column_int64(q, 0);
+                for (int i = 0; i < 5; i++)
+                    c[i] = review_col(q, i + 1);
+                got = 1;
+            } else if (s == SQLITE_DONE) {
+                got = 0;
+            }
+        }
+        sqlite3_finalize(q);
+        pthread_mutex_unlock(&st->mu);
+        int stop = got != 1 || fn(c[0], c[1], c[2], c[3], c[4], ud);
+        for (int i = 0; i < 5; i++)
+            free(c[i]);
+        if (stop)
+            return got < 0 ? BP_ERR_IO : BP_OK;
+    }
+}
+
+bp_status bp_state_stats_add(bp_state *st, const char *route, const char *const *names,
+                             const int64_t *deltas, size_t n)
+{
+    sqlite3_stmt *q = NULL;
+    bp_status rc = BP_ERR_IO;
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        goto out;
+    int ok = sqlite3_prepare_v2(st->db,
+                                "INSERT INTO route_stats VALUES(?1,?2,?3) ON CONFLICT(route,name)"
+                                " DO UPDATE SET value = value + excluded.value",
+                                -1, &q, NULL) == SQLITE_OK;
+    for (size_t i = 0; ok && i < n; i++) {
+        if (deltas[i] == 0)
+            continue;
+        sqlite3_bind_text(q, 1, route, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, names[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, deltas[i]);
+        ok = sqlite3_step(q) == SQLITE_DONE;
+        sqlite3_reset(q);
+    }
+    sqlite3_finalize(q);
+    rc = state_end(st, ok);
+out:
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+bp_status bp_state_select(bp_state *st, const char *sql,
+                          int (*fn)(int ncol, const char *const *cols, void *ud), void *ud)
+{
+    sqlite3_stmt *q = NULL;
+    bp_status rc = BP_ERR_IO;
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_stmt_readonly(q)) {
+        int ncol = sqlite3_column_count(q);
+        const char *cols[32];
+        if (ncol > 32)
+            ncol = 32;
+        int s;
+        while ((s = sqlite3_step(q)) == SQLITE_ROW) {
+            for (int i = 0; i < ncol; i++)
+                cols[i] = (const char *)sqlite3_column_text(q, i);
+            if (fn(ncol, cols, ud))
+                break;
+        }
+        rc = s == SQLITE_ROW || s == SQLITE_DONE ? BP_OK : BP_ERR_IO;
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Human review: records parked by the gate or by a transform are listed by
+# priority, approved / corrected (resuming after the stage that parked them) or
+# rejected; every decision is audited with the OS user; corrections are kept as
+# labelled examples; `backplane report` sums it up.
+. "$(dirname "$0")/lib.sh"
+B=$BACKPLANE
+cd "$TMP"
+ME=$(id -un)
+printf '%s\n' \
+  '{"no":"INV-1","total":100}' \
+  '{"no":"INV-2","total":2000}' \
+  '{"no":"INV-3","total":9000,"vendor":"acme"}' \
+  '{"no":"INV-4","total":1500}' \
+  '{"no":"INV-5","total":60000}' >in.jsonl
+cat >site.yaml <<YAML
+site: rev
+state: $TMP/rev.db
+connectors:
+  inv: { plugin: file, path: $TMP/in.jsonl, format: jsonl }
+  out: { plugin: file, path: $TMP/out.jsonl }
+routes:
+  ap:
+    from: inv
+    through:
+      - set: { copy: { subject: data.no } }
+      - set: { set: { priority: 5 }, when: "data.total > 5000" }
+      - policy: { rules: { huge: { when: "data.total > 50000", reason: "total {data.total}", action: review, flag: huge } } }
+      - set: { set: { data.stamped: true } }
+    review: { when: "data.total > 1000" }
+    to: out
+YAML
+exit_is "the run parks what needs a person" 0 "$B" run site.yaml
+python3 -c "import json; print('out', [json.loads(l)['no'] for l in open('out.jsonl')])" >o1
+contains "only the small invoice went straight through" o1 "out ['INV-1']"
+
+"$B" review list site.yaml >list1 2>&1
+contains "list shows the gate's reason" list1 "review.when: data.total > 1000"
+contains "list shows a transform's reason and flag" list1 "huge: total 60000"
+head -2 list1 | tail -1 >first
+contains "highest priority first" first "INV-3"
+contains "subject is listed" list1 "INV-2"
+seq_of() { awk -v s="$1" '$0 ~ s { print $1; exit }' list1; }
+S2=$(seq_of INV-2); S3=$(seq_of INV-3); S4=$(seq_of INV-4); S5=$(seq_of INV-5)
+
+"$B" review show site.yaml "$S2" >show 2>&1
+contains "show prints the record" show '"no":	"INV-2"'
+contains "show prints the stage" show "stage:      review"
+
+exit_is "approve resumes the record" 0 "$B" review approve site.yaml "$S2" --note "checked with AP"
+cp "$OUT" appr
+contains "approve reports delivery and the reviewer" appr "approved by $ME: delivered"
+exit_is "correct sets fields and resumes" 0 "$B" review correct site.yaml "$S3" \
+  --set data.total=8999.5 --set data.vendor=ACME
+exit_is "reject needs a reason" 2 "$B" review reject site.yaml "$S4"
+exit_is "reject with a reason" 0 "$B" review reject site.yaml "$S4" --reason "duplicate of INV-1"
+exit_is "a transform's parked record is approved" 0 "$B" review approve site.yaml "$S5"
+exit_is "an unknown entry fails" 1 "$B" review approve site.yaml 999
+cp "$ERR" unk
+contains "and says so" unk "no parked record 999"
+exit_is "a decided entry cannot be decided twice" 1 "$B" review approve site.yaml "$S2"
+
+python3 - >o2 <<'PY'
+import json
+recs = {}
+for l in open("out.jsonl"):
+    d = json.loads(l); recs[d["no"]] = d
+print("out", sorted(recs))
+print("inv3", recs["INV-3"]["total"], recs["INV-3"]["vendor"])
+print("inv5 stamped", recs["INV-5"].get("stamped"), "inv2 stamped", recs["INV-2"].get("stamped"))
+PY
+contains "approved and corrected records reach the sink, the rejected one does not" o2 "out ['INV-1', 'INV-2', 'INV-3', 'INV-5']"
+contains "corrections are in the delivered record" o2 "inv3 8999.5 ACME"
+contains "a transform-parked record resumes after that transform (rest of the chain ran)" o2 "inv5 stamped True"
+"$B" review list site.yaml >list2 2>&1
+lacks "nothing left in the queue" list2 "INV-"
+
+sqlite3 rev.db "SELECT outcome || ' ' || json_extract(lineage,'\$.by') || ' ' || json_extract(lineage,'\$.note') FROM audit WHERE outcome LIKE 'review:%' ORDER BY seq" >audit
+contains "approval audited with who and note" audit "review:approved $ME checked with AP"
+contains "correction audited" audit "review:corrected $ME"
+contains "rejection audited with the reason" audit "review:rejected $ME duplicate of INV-1"
+sqlite3 rev.db "SELECT json_extract(lineage,'\$.changes[0].path') || ' ' || json_extract(lineage,'\$.changes[0].from') || '->' || json_extract(lineage,'\$.changes[0].to') FROM audit WHERE outcome='review:corrected'" >chg
+contains "the audit says what changed" chg "data.total 9000->8999.5"
+"$B" dlq list site.yaml >dl 2>&1
+contains "the rejected record is a dead letter with the reviewer's reason" dl "rejected in review by $ME: duplicate of INV-1"
+
+"$B" review export site.yaml --out ex.jsonl 2>exerr
+python3 -c "
+import json
+rows=[json.loads(l) for l in open('ex.jsonl')]
+print('n', len(rows), [(r['path'], r['from'], r['to']) for r in rows], rows[0]['record']['data']['no'])" >ex
+contains "export gives the corrections as labelled examples" ex "n 2 [('data.total', 9000, 8999.5), ('data.vendor', 'acme', 'ACME')] INV-3"
+
+"$B" report site.yaml >rep 2>&1
+contains "report: records in and automated" rep "ap                    5          1             20.0%"
+contains "report: decisions" rep "      4         2          1         1"
+contains "report: exceptions by flag" rep "huge"
+contains "report: corrections per field" rep "data.total"
+contains "report: review queue total" rep "total 0"
+finish
