@@ -52,6 +52,10 @@ int cmd_dlq(int argc, char **argv);
 int cmd_review(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 
+/* Writes the corrections reviewers made in a site (JSON lines: route, path,
+ * from, to, record) to out_path; *n gets how many. 0 ok, -1 failed (printed). */
+int cli_export_corrections(const char *site_path, const char *out_path, size_t *n);
+
 /* A plugin's command (argv[0] is the first word after `backplane`). *handled is
  * 0 when neither word order names a plugin command (the caller then reports an
  * unknown command); otherwise the command's exit code is returned. */

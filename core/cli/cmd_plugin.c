@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "runtime.h"
@@ -42,13 +43,38 @@ int cmd_plugin_command(int argc, char **argv, int *handled)
     if (cmd == NULL)
         cmd = find_command(reg, argv[1], argv[0], &lib2);
     int rc = BP_EXIT_USAGE;
+    char tmp[] = "/tmp/backplane-corrections-XXXXXX";
+    int made_tmp = 0;
     if (cmd) {
         *handled = 1;
+        /* --from-corrections SITE: the core exports the site's review
+         * corrections and the command gets --corrections FILE (JSON lines). */
+        for (int i = 2; i + 1 < argc; i++) {
+            if (strcmp(argv[i], "--from-corrections") != 0)
+                continue;
+            int fd = mkstemp(tmp);
+            size_t n = 0;
+            if (fd < 0 || (close(fd), cli_export_corrections(argv[i + 1], tmp, &n)) != 0) {
+                fprintf(stderr, "backplane: --from-corrections %s: cannot export the corrections\n",
+                        argv[i + 1]);
+                if (fd >= 0)
+                    unlink(tmp);
+                bp_registry_free(reg);
+                return BP_EXIT_INVALID;
+            }
+            made_tmp = 1;
+            fprintf(stderr, "backplane: %zu correction(s) from %s\n", n, argv[i + 1]);
+            argv[i] = "--corrections";
+            argv[i + 1] = tmp;
+            break;
+        }
         if (!cmd_in_first)
             argv[1] = argv[0];   /* NAME PLUGIN ...: the command still sees NAME first */
         fflush(stdout);
         rc = cmd->run(&bp_host_api_table, argc - 1, argv + 1);
         fflush(stdout);
+        if (made_tmp)
+            unlink(tmp);
     } else if (lib || lib2) {
         /* The plugin exists: name what it offers rather than "unknown command". */
         const bp_plugin_lib *l = lib ? lib : lib2;

@@ -288,6 +288,40 @@ out:
     return rc;
 }
 
+int cli_export_corrections(const char *site_path, const char *out_path, size_t *n)
+{
+    bp_diags d = {0};
+    bp_site *site = NULL;
+    bp_state *st = NULL;
+    char *err = NULL;
+    int rc = -1;
+    review_export_ctx ec = {0};
+    *n = 0;
+    if (bp_site_load(site_path, &site, &d) != BP_OK)
+        goto out;
+    if (bp_state_open(site->state_path, site->name, &st, &err) != BP_OK) {
+        bp_diags_add(&d, NULL, 0, 0, "%s", err ? err : "cannot open the state file");
+        free(err);
+        goto out;
+    }
+    ec.st = st;
+    if ((ec.out = fopen(out_path, "w")) == NULL) {
+        bp_diags_add(&d, NULL, 0, 0, "cannot write %s", out_path);
+        goto out;
+    }
+    if (bp_state_corrections_foreach(st, review_export_one, &ec) == BP_OK)
+        rc = 0;
+    if (fclose(ec.out) != 0)
+        rc = -1;
+    *n = ec.n;
+out:
+    bp_diags_print(&d, stderr);
+    bp_diags_free(&d);
+    bp_state_close(st);
+    bp_site_free(site);
+    return rc;
+}
+
 int cmd_review(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0) {

@@ -91,6 +91,11 @@ rows=[json.loads(l) for l in open('ex.jsonl')]
 print('n', len(rows), [(r['path'], r['from'], r['to']) for r in rows], rows[0]['record']['data']['no'])" >ex
 contains "export gives the corrections as labelled examples" ex "n 2 [('data.total', 9000, 8999.5), ('data.vendor', 'acme', 'ACME')] INV-3"
 
+# Plugin commands get the corrections exported for them (train --from-corrections).
+BP_PLUGIN_PATH="$BP_TEST_FIXTURES" "$B" fx_sink echo --from-corrections site.yaml >fc.out 2>fc.err
+contains "--from-corrections becomes --corrections FILE for the plugin" fc.out "echo --corrections /tmp/backplane-corrections-"
+contains "and says how many" fc.err "2 correction(s) from site.yaml"
+
 "$B" report site.yaml >rep 2>&1
 contains "report: records in and automated" rep "ap                    5          1             20.0%"
 contains "report: decisions" rep "      4         2          1         1"
