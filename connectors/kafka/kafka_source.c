@@ -19,7 +19,8 @@ typedef struct {
     int32_t partition;
     int assigned;
     unsigned epoch;            /* bumped at every assignment */
-    int64_t acked;             /* highest acked offset + 1 not yet committed, or -1 */
+    int64_t acked;             /* highest acked offset + 1, or -1 */
+    int64_t committed;         /* what the group coordinator confirmed, or -1 */
 } kpart;
 
 struct ksrc {
@@ -30,6 +31,7 @@ struct ksrc {
     char *uri_buf;             /* "kafka://TOPIC" of the last topic seen (a cache) */
     size_t uri_topic_len;
     int paused;                /* the route is backpressured: assigned partitions paused */
+    int rebalancing;           /* the coordinator refused a commit: a rebalance is pending */
     rd_kafka_message_t **held; /* messages polled while paused, delivered first on resume */
     size_t n_held, cap_held;
 };
@@ -65,34 +67,73 @@ static int kc_slot(ksrc *s, const char *topic, int32_t partition)
     if (p == NULL)
         return -1;
     s->parts = p;
-    p[s->n_parts] = (kpart){.topic = strdup(topic), .partition = partition, .acked = -1};
+    p[s->n_parts] = (kpart){.topic = strdup(topic), .partition = partition, .acked = -1,
+                            .committed = -1};
     if (p[s->n_parts].topic == NULL)
         return -1;
     return (int)s->n_parts++;
 }
 
 /* Commits the acked offsets of the given slots (all when slots is NULL). */
+/* Marks offsets the coordinator accepted as committed (list from a commit). */
+static void kc_committed(ksrc *s, const rd_kafka_topic_partition_list_t *list)
+{
+    for (int i = 0; list && i < list->cnt; i++) {
+        const rd_kafka_topic_partition_t *e = &list->elems[i];
+        if (e->err || e->offset < 0)
+            continue;
+        int slot = kc_slot(s, e->topic, e->partition);
+        if (slot >= 0 && s->parts[slot].assigned && e->offset > s->parts[slot].committed)
+            s->parts[slot].committed = e->offset;
+    }
+}
+
+/* Commits what is acked and not yet confirmed. An offset stays pending until
+ * the coordinator confirms it (offset_commit_cb), so a commit that fails —
+ * e.g. refused while the group rebalances — is sent again, not forgotten. */
 static void kc_commit(kafka_conn *self, int sync, const rd_kafka_topic_partition_list_t *only)
 {
     ksrc *s = self->src;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
     for (size_t i = 0; i < s->n_parts; i++) {
         kpart *p = &s->parts[i];
-        if (p->acked < 0 || !p->assigned)
+        if (p->acked < 0 || !p->assigned || p->acked <= p->committed)
             continue;
         if (only && rd_kafka_topic_partition_list_find(only, p->topic, p->partition) == NULL)
             continue;
         rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset = p->acked;
-        p->acked = -1;
     }
     if (list->cnt > 0) {
         rd_kafka_resp_err_t err = rd_kafka_commit(s->rk, list, sync ? 0 : 1);
-        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        if (sync && err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            kc_committed(s, list);
+        else if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
             self->api->log(self->inst, BP_LOG_WARN,
                            "offset commit failed: %s (records after the last commit are read "
                            "again after a restart)", rd_kafka_err2str(err));
     }
     rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* Result of an asynchronous commit (served in the source thread's poll). */
+static void kc_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    kafka_conn *self = opaque;
+    if (self->src == NULL)
+        return;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        kc_committed(self->src, offsets);
+    else
+        self->api->log(self->inst, BP_LOG_DEBUG, "offset commit refused: %s (sent again)",
+                       rd_kafka_err2str(err));
+    /* The group is rebalancing: what this member reads now could not be
+     * committed before its partitions may move, so it would be read twice.
+     * Stop fetching until the new assignment arrives. */
+    if (err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
+        err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION)
+        self->src->rebalancing = 1;
 }
 
 static void kc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -102,12 +143,14 @@ static void kc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     ksrc *s = self->src;
     int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        s->rebalancing = 0;
         for (int i = 0; i < parts->cnt; i++) {
             int slot = kc_slot(s, parts->elems[i].topic, parts->elems[i].partition);
             if (slot >= 0) {
                 s->parts[slot].assigned = 1;
                 s->parts[slot].epoch = (s->parts[slot].epoch + 1) & 15;
                 s->parts[slot].acked = -1;
+                s->parts[slot].committed = -1;
             }
         }
         self->api->log(self->inst, BP_LOG_INFO, "assigned %d partition(s)", parts->cnt);
@@ -126,6 +169,7 @@ static void kc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (slot >= 0) {
             s->parts[slot].assigned = 0;
             s->parts[slot].acked = -1;
+            s->parts[slot].committed = -1;
         }
     }
     self->api->log(self->inst, BP_LOG_INFO, "revoked %d partition(s)", parts->cnt);
@@ -163,6 +207,7 @@ static bp_status kc_open(kafka_conn *self)
         kafka_conf_set(self, conf, "queued.max.messages.kbytes", "16384", &err);
     free(err);
     rd_kafka_conf_set_rebalance_cb(conf, kc_rebalance_cb);
+    rd_kafka_conf_set_offset_commit_cb(conf, kc_commit_cb);
     rd_kafka_conf_set_opaque(conf, self);
     s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     if (s->rk == NULL) {
@@ -318,15 +363,21 @@ bp_status kafka_source_poll(kafka_conn *self, bp_poll_batch *batch, int timeout_
         }
     }
     ksrc *s = self->src;
-    if (api->batch_room(batch) == 0) {
-        /* Backpressure: stop fetching, but keep serving the group (rebalance
-         * callbacks, max.poll.interval.ms). A message that still comes is held. */
+    if (api->batch_room(batch) == 0 || s->rebalancing) {
+        /* Backpressure (or a pending rebalance): stop fetching, but keep
+         * serving the group (rebalance callbacks, max.poll.interval.ms). A
+         * message that still comes is held. */
+        int room = api->batch_room(batch) > 0;
         if (!s->paused)
             kc_pause(self, 1);
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 0);
+        /* With room, the core polls again at once: wait a little here. */
+        rd_kafka_message_t *m =
+            rd_kafka_consumer_poll(s->rk, room ? (timeout_ms < 100 ? timeout_ms : 100) : 0);
         if (m != NULL)
             kc_hold(s, m);
-        return BP_OK;
+        if (room && s->rebalancing)
+            kc_commit(self, 0, NULL);   /* retried until the coordinator takes it */
+        return room ? BP_AGAIN : BP_OK;
     }
     if (s->paused)
         kc_pause(self, 0);
