@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# The SOAP connector against a real SOAP stack: node-soap (npm soap 1.13.0)
+# serving tests/soap/crm.wsdl (GetContacts, UpsertContact, GetAccount), started
+# here on a free loopback port. Exercises each node-soap quirk of
+# shared/TEST-PEERS.md: faults sent as HTTP 200, plain-text stack-trace 500s, a
+# 1.2-shaped fault inside a 1.1 envelope, JS key order instead of the schema's.
+. "$(dirname "$0")/lib.sh"
+B=$BACKPLANE
+SOAPDIR=$BP_SOURCE_ROOT/tests/soap
+cd "$TMP"
+command -v node >/dev/null || { echo "Bail out! node is not installed"; exit 1; }
+NODE_PATH=$("$SOAPDIR/node-setup.sh" "$BP_BUILD_ROOT/tests/soap-node") || {
+    echo "Bail out! cannot install node-soap"; exit 1; }
+export NODE_PATH
+
+# start_crm NAME [--port P] [--basic u:p] [--wss u:p]: sets NAME_PID and NAME_PORT.
+start_crm() {
+    local name=$1; shift
+    local port_arg=(--port 0)
+    [ "${1:-}" = --port ] && { port_arg=(--port "$2"); shift 2; }
+    : >"$name.out"
+    node "$SOAPDIR/crm_server.js" "${port_arg[@]}" --state "$TMP/$name.json" "$@" \
+        >"$name.out" 2>"$name.err" &
+    local pid=$!
+    for _ in $(seq 100); do grep -q '^PORT ' "$name.out" && break; sleep 0.05; done
+    local port; port=$(sed -n 's/^PORT //p' "$name.out")
+    # Ready when the port answers.
+    for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+    printf -v "${name}_PID" %s "$pid"
+    printf -v "${name}_PORT" %s "$port"
+}
+stop_crm() { local pid=$1; kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
+contacts() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(len(d['contacts']))" "$1"; }
+contact_field() {
+    python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['contacts'].get(sys.argv[2], {}).get(sys.argv[3], '<absent>'))" "$@"
+}
+dead() { sqlite3 "$1" "SELECT reason FROM dead_letters ORDER BY seq"; }
+
+start_crm crm
+[ -n "$crm_PORT" ] && ok "node-soap CRM up on 127.0.0.1:$crm_PORT" || {
+    not_ok "node-soap CRM up"; cat crm.err; finish; exit 1; }
+URL=http://127.0.0.1:$crm_PORT/crm
+
+# ---- 1. Sink: UpsertContact per record, declarative mapping, each fault kind
+python3 - >in.jsonl <<'PY'
+import json
+for i in range(60):
+    print(json.dumps({"id": "C%03d" % i, "name": "Contact %d" % i, "email": "c%d@example.com" % i,
+                      "score": i * 1.5, "active": i % 2 == 0}))
+# Markup, quotes, an ampersand, non-ASCII and a would-be CDATA end: sent as text.
+print(json.dumps({"id": "X1", "name": "<b>Tom & \"Jerry\"</b> ]]> é€", "email": "x@example.com"}))
+print(json.dumps({"id": "BAD1", "name": "Bad", "email": "not-an-address"}))   # Client fault, HTTP 200
+print(json.dumps({"id": "S1", "name": "server-fault", "email": "s@example.com"}))  # Server fault, HTTP 500
+print(json.dumps({"id": "K1", "name": "crash", "email": "k@example.com"}))   # 1.2 fault in 1.1 envelope
+for i in range(3):
+    print(json.dumps({"id": "F%d" % i, "name": "flaky %d" % i, "email": "f@example.com"}))  # 2 Server faults, then ok
+print(json.dumps({"id": "N1", "name": {"first": "not", "last": "text"}}))  # an object where text is needed
+PY
+cat >sink.yaml <<YAML
+site: sink
+state: $TMP/sink.db
+connectors:
+  in: { plugin: file, path: $TMP/in.jsonl }
+  crm:
+    plugin: soap
+    endpoint: "$URL"
+    namespace: "urn:example:crm"
+    operation: UpsertContact
+    soap_action: "urn:example:crm/UpsertContact"
+    concurrency: 4
+    request:
+      Contact/Id: data.id
+      Contact/Name: data.name
+      Contact/Email: data.email
+      Contact/Score: data.score
+      Contact/Active: data.active
+routes:
+  r:
+    from: in
+    to: crm
+    errors: { retry: { max: 3, backoff: 20ms..100ms } }
+YAML
+exit_is "check accepts the SOAP site" 0 "$B" check sink.yaml
+exit_is "sink run" 0 "$B" run sink.yaml
+cp "$ERR" sink.log
+sleep 0.2   # the server saves its state every 50 ms
+[ "$(contacts crm.json)" -eq 64 ] && ok "64 contacts upserted (60 + escaped + 3 flaky after retries)" ||
+    not_ok "64 contacts upserted (got $(contacts crm.json))"
+contact_field crm.json X1 Name >x1.txt
+contains "markup, quotes and non-ASCII arrive as text, unchanged" x1.txt '<b>Tom & "Jerry"</b> ]]> é€'
+contact_field crm.json C003 Score >score.txt
+contains "a number is sent as its digits" score.txt "4.5"
+contact_field crm.json BAD1 Name >bad.txt
+contains "the Client fault's record was not stored" bad.txt "<absent>"
+dead sink.db >dl.txt
+[ "$(wc -l <dl.txt)" -eq 4 ] && ok "4 records dead-lettered" || { not_ok "4 dead letters (got $(wc -l <dl.txt))"; cat dl.txt; }
+contains "Client fault (HTTP 200) rejected with its text and detail" dl.txt "SOAP fault Client (HTTP 200): invalid e-mail address: not-an-address"
+contains "Server fault (HTTP 500) retried, then dead-lettered" dl.txt "SOAP fault Server (HTTP 500): CRM database is locked"
+contains "1.2-shaped fault inside a 1.1 envelope read (Code/Reason)" dl.txt "SOAP fault Server (HTTP 500): Error: database handle is gone"
+contains "an object where text is needed is rejected by name" dl.txt "request: data.name is an object or array"
+[ "$(grep -c 'Client' dl.txt)" -eq 1 ] && ok "the Client fault was not retried" || not_ok "client fault retried"
+contains "Server faults are logged as retried" sink.log "will be retried: SOAP fault Server"
+[ "$(sqlite3 sink.db "SELECT attempts FROM dead_letters WHERE reason LIKE '%invalid e-mail%'" 2>/dev/null || echo 1)" != "" ] && ok "dead letter has attempts" || not_ok "attempts"
+
+# ---- 2. A plain-text stack trace (unknown operation: HTTP 500, not XML)
+cat >unknown.yaml <<YAML
+site: unknown
+state: $TMP/unknown.db
+connectors:
+  in: { plugin: file, path: $TMP/one.jsonl }
+  crm: { plugin: soap, endpoint: "$URL", namespace: "urn:example:crm", operation: NoSuchOperation,
+         request: { Id: data.id } }
+routes:
+  r: { from: in, to: crm, errors: { retry: { max: 2, backoff: 10ms..50ms } } }
+YAML
+echo '{"id": "U1"}' >one.jsonl
+exit_is "unknown operation run" 0 "$B" run unknown.yaml
+cp "$ERR" unknown.log
+contains "a non-XML 500 is retried" unknown.log "will be retried: HTTP 500, not a SOAP reply"
+contains "the first bytes of the stack trace are in the log" unknown.log "TypeError: Cannot read properties of undefined"
+dead unknown.db >dl2.txt
+contains "dead-lettered after its retries, with the page's first bytes" dl2.txt "HTTP 500, not a SOAP reply"
+
+# ---- 3. SOAP 1.2 and a template with placeholders (always escaped)
+cat >contact.xml.tmpl <<'XML'
+<UpsertContact xmlns="urn:example:crm">
+  <Contact>
+    <Id>{{data.id}}</Id>
+    <Name>{{ data.first }} {{data.last}}</Name>
+    <Email>{{data.email}}</Email>
+  </Contact>
+</UpsertContact>
+XML
+printf '%s\n' '{"id":"T1","first":"Ann</Name><Email>evil@x</Email>","last":"&amp; Co","email":"t1@example.com"}' \
+    '{"id":"T2","first":"Bo","last":"B","email":"nope"}' >t.jsonl
+cat >t12.yaml <<YAML
+site: t12
+state: $TMP/t12.db
+connectors:
+  in: { plugin: file, path: $TMP/t.jsonl }
+  crm: { plugin: soap, endpoint: "http://127.0.0.1:$crm_PORT/crm12", soap_version: "1.2",
+         soap_action: "urn:example:crm/UpsertContact", template: $TMP/contact.xml.tmpl }
+routes:
+  r: { from: in, to: crm, errors: { retry: { max: 1, backoff: 10ms..10ms } } }
+YAML
+exit_is "SOAP 1.2 + template run" 0 "$B" run t12.yaml
+sleep 0.2
+contact_field crm.json T1 Name >t1.txt
+contains "placeholder values cannot inject elements" t1.txt 'Ann</Name><Email>evil@x</Email> &amp; Co'
+contact_field crm.json T1 Email >t1e.txt
+contains "the template's own element keeps its value" t1e.txt "t1@example.com"
+dead t12.db >dl3.txt
+contains "a Client fault over SOAP 1.2 is rejected" dl3.txt "SOAP fault Client (HTTP 200): invalid e-mail address: nope"
+echo '<UpsertContact><Id>{{data.id}}</Id>' >broken.tmpl
+sed "s|$TMP/contact.xml.tmpl|$TMP/broken.tmpl|" t12.yaml >tb.yaml
+exit_is "a broken template fails at start-up" 1 "$B" run tb.yaml
+contains "with file:line:col" "$ERR" "$TMP/broken.tmpl:2:1:"
+
+# ---- 4. Source: GetContacts(modifiedSince), one record per Contact element
+cat >src.yaml <<YAML
+site: src
+state: $TMP/src.db
+connectors:
+  crm:
+    plugin: soap
+    endpoint: "$URL"
+    namespace: "urn:example:crm"
+    operation: GetContacts
+    namespaces: { crm: "urn:example:crm" }
+    watermark_param: modifiedSince
+    records: "//crm:GetContactsResponse/crm:Contact"
+    watermark: "crm:ModifiedAt"
+    interval: 100ms
+    type: com.example.crm.contact
+    response:
+      subject: "string(crm:Id)"
+      data.id: "crm:Id"
+      data.name: "crm:Name"
+      data.score: { xpath: "crm:Score", type: number }
+      data.active: { xpath: "crm:Active", type: boolean }
+      data.modified: { xpath: "crm:ModifiedAt", type: date }
+  out: { plugin: file, path: $TMP/contacts.jsonl, format: cloudevents }
+routes:
+  r: { from: crm, to: out }
+YAML
+count_lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
+wait_lines() { for _ in $(seq 150); do [ "$(count_lines "$1")" -ge "$2" ] && return 0; sleep 0.1; done; return 1; }
+"$B" run src.yaml 2>src.log &
+pid=$!
+wait_lines contacts.jsonl 65 && ok "source: every contact read" || not_ok "source read (got $(count_lines contacts.jsonl))"
+sleep 0.5
+kill -TERM $pid; wait $pid
+[ $? -eq 0 ] && ok "source stops on SIGTERM" || not_ok "source SIGTERM"
+[ "$(count_lines contacts.jsonl)" -eq 65 ] && ok "65 records, none twice while polling" ||
+    not_ok "65 records (got $(count_lines contacts.jsonl))"
+grep '"subject":"C003"' contacts.jsonl >c3.txt
+contains "type stamped" c3.txt '"type":"com.example.crm.contact"'
+contains "number typed (element order of the reply differs from the schema)" c3.txt '"score":4.5'
+contains "boolean typed" c3.txt '"active":false'
+contains "string kept" c3.txt '"name":"Contact 3"'
+grep -q '"modified":"20[0-9][0-9]-' c3.txt && ok "date typed" || not_ok "date typed"
+grep '"subject":"T2"' contacts.jsonl >/dev/null && not_ok "rejected contact absent" || ok "rejected contact absent"
+wm=$(sqlite3 src.db "SELECT value FROM checkpoints" 2>/dev/null | tail -n 1)
+[ -n "$wm" ] && ok "watermark checkpoint stored ($wm)" || not_ok "watermark stored"
+
+# Two more upserts; a restarted source reads only those.
+printf '%s\n' '{"id":"Z1","name":"new one","email":"z1@example.com"}' \
+    '{"id":"C001","name":"changed","email":"c1@example.com"}' >new.jsonl
+sed "s|$TMP/in.jsonl|$TMP/new.jsonl|; s|sink.db|sink2.db|" sink.yaml >sink2.yaml
+exit_is "two more upserts" 0 "$B" run sink2.yaml
+"$B" run src.yaml 2>src2.log &
+pid=$!
+wait_lines contacts.jsonl 67 && ok "restarted source reads the 2 changes" || not_ok "2 changes (got $(count_lines contacts.jsonl))"
+sleep 0.5
+kill -TERM $pid; wait $pid
+[ "$(count_lines contacts.jsonl)" -eq 67 ] && ok "restart: nothing read twice" || not_ok "restart: 67 lines (got $(count_lines contacts.jsonl))"
+tail -n 2 contacts.jsonl >last2.txt
+contains "the changed contact comes again" last2.txt '"name":"changed"'
+contains "the new contact" last2.txt '"subject":"Z1"'
+
+# A record whose typed value is wrong is dead-lettered with its XML; the rest flow.
+sed 's|data.active: { xpath: "crm:Active", type: boolean }|data.active: { xpath: "crm:Name", type: boolean }|; s|src.db|src3.db|; s|contacts.jsonl|contacts3.jsonl|' src.yaml >src3.yaml
+"$B" run src3.yaml 2>src3.log &
+pid=$!
+for _ in $(seq 100); do [ "$(sqlite3 src3.db 'SELECT count(*) FROM dead_letters' 2>/dev/null || echo 0)" -ge 67 ] && break; sleep 0.1; done
+kill -TERM $pid; wait $pid
+dead src3.db | head -n 1 >dl4.txt
+contains "a value that is not a boolean is refused by name" dl4.txt "data.active: '"
+contains "with its XPath" dl4.txt "is not a boolean (from crm:Name)"
+sqlite3 src3.db "SELECT CAST(payload AS TEXT) FROM dead_letters LIMIT 1" >raw4.txt 2>/dev/null
+contains "the record's XML is kept" raw4.txt "<Contact"
+
+# ---- 5. Server stopped and restarted mid-run: nothing lost
+python3 -c "
+import json
+for i in range(300): print(json.dumps({'id': 'R%03d' % i, 'name': 'Restart %d' % i, 'email': 'r%d@example.com' % i}))" >many.jsonl
+sed "s|$TMP/in.jsonl|$TMP/many.jsonl|; s|sink.db|sink3.db|; s|max: 3, backoff: 20ms..100ms|max: 50, backoff: 50ms..300ms|" sink.yaml >sink3.yaml
+# Slow the run down enough to stop the server in the middle of it.
+sed -i 's|concurrency: 4|concurrency: 1|' sink3.yaml
+"$B" run sink3.yaml 2>sink3.log &
+pid=$!
+for _ in $(seq 100); do [ "$(python3 -c "import json; print(sum(1 for k in json.load(open('crm.json'))['contacts'] if k.startswith('R')))" 2>/dev/null || echo 0)" -ge 30 ] && break; sleep 0.05; done
+stop_crm "$crm_PID"
+sleep 1
+start_crm crm --port "$crm_PORT"
+wait $pid
+[ $? -eq 0 ] && ok "the run finishes after the server came back" || not_ok "run after restart"
+sleep 0.2
+n=$(python3 -c "import json; print(sum(1 for k in json.load(open('crm.json'))['contacts'] if k.startswith('R')))")
+[ "$n" -eq 300 ] && ok "all 300 contacts arrived across the server restart" || not_ok "300 across restart (got $n)"
+[ "$(sqlite3 sink3.db 'SELECT count(*) FROM dead_letters')" -eq 0 ] && ok "nothing dead-lettered" || not_ok "dead letters after restart"
+grep -qE "will be retried: .*(Couldn't connect|Connection refused|Failed to connect|Server returned nothing|Recv failure)" sink3.log &&
+    ok "connection errors were retried" || { not_ok "connection errors retried"; grep -m3 retried sink3.log; }
+
+# ---- 6. Hostile replies: XXE, billion laughs, an HTML error page
+for kind in xxe lol; do
+    sed "s|$URL|http://127.0.0.1:$crm_PORT/evil/$kind|; s|sink.db|$kind.db|; s|$TMP/in.jsonl|$TMP/one.jsonl|" sink.yaml >$kind.yaml
+    start=$(date +%s)
+    exit_is "$kind reply: run ends" 0 timeout 20 "$B" run $kind.yaml
+    [ $(( $(date +%s) - start )) -lt 10 ] && ok "$kind reply: no expansion stalls the run" || not_ok "$kind: took too long"
+    dead $kind.db >dl-$kind.txt
+    contains "$kind reply refused: no DTD" dl-$kind.txt "a document type declaration (DTD) is not allowed"
+    lacks "$kind: no file content" dl-$kind.txt "root:"
+    lacks "$kind: no expansion" dl-$kind.txt "lollol"
+done
+sed "s|$URL|http://127.0.0.1:$crm_PORT/evil/html|; s|sink.db|html.db|; s|$TMP/in.jsonl|$TMP/one.jsonl|; s|max: 3,|max: 1,|" sink.yaml >html.yaml
+exit_is "HTML 502 page: run ends" 0 "$B" run html.yaml
+contains "an HTML 502 page is retried with its first bytes logged" "$ERR" "will be retried: HTTP 502, XML but not a SOAP envelope"
+contains "the page text is in the log" "$ERR" "502 Bad Gateway"
+# A reply over max_response fails the call instead of being buffered.
+cat >big.yaml <<YAML
+site: big
+state: $TMP/big.db
+connectors:
+  in: { plugin: file, path: $TMP/one.jsonl }
+  crm: { plugin: soap, endpoint: "$URL", namespace: "urn:example:crm", operation: GetContacts,
+         max_response: 1KiB, request: { modifiedSince: "=2000-01-01T00:00:00Z" } }
+routes:
+  r: { from: in, to: crm, errors: { retry: { max: 1, backoff: 10ms..10ms } } }
+YAML
+exit_is "max_response run" 0 "$B" run big.yaml
+dead big.db >dl-big.txt
+contains "a reply over max_response is refused" dl-big.txt "reply larger than max_response (1024 bytes)"
+
+stop_crm "$crm_PID"
+finish
