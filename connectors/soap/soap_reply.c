@@ -25,6 +25,11 @@ static const struct {
 
 bp_status soap_fault_class(const char *code, long http_status)
 {
+    /* Refused credentials (node-soap: Client fault with HTTP 401) are the
+     * configuration's fault, not the record's: retry, and dead-letter only when
+     * retries run out, so fixing the password and replaying loses nothing. */
+    if (http_status == 401 || http_status == 403)
+        return BP_RETRY;
     size_t n = strcspn(code, ".");
     for (size_t i = 0; i < sizeof(sr_fault_table) / sizeof(sr_fault_table[0]); i++)
         if (strlen(sr_fault_table[i].code) == n && strncasecmp(code, sr_fault_table[i].code, n) == 0)

@@ -282,5 +282,59 @@ exit_is "max_response run" 0 "$B" run big.yaml
 dead big.db >dl-big.txt
 contains "a reply over max_response is refused" dl-big.txt "reply larger than max_response (1024 bytes)"
 
+# ---- 7. Lookups (GetAccount), called from 8 threads at once
+"$BP_SOAP_LOOKUP" "$BP_BUILD_ROOT/connectors/soap/soap.so" "$URL" >lookup.tap 2>lookup.err
+while IFS= read -r line; do
+    case $line in
+        "ok "*) ok "lookup: ${line#* - }" ;;
+        "not ok "*) not_ok "lookup: ${line#* - }" ;;
+        "#"*) echo "$line" ;;
+    esac
+done <lookup.tap
+grep -q '^ok 9 ' lookup.tap && ok "lookup harness ran to the end" || { not_ok "lookup harness ran"; cat lookup.err; }
+
+# ---- 8. HTTP basic auth and WS-Security UsernameToken (digest and text)
+start_crm auth --basic "bp:basic-pw-1234" --wss "crmuser:wss-secret-5678"
+AURL=http://127.0.0.1:$auth_PORT/crm
+auth_site() {  # NAME PASSWORD WSS_PASSWORD WSS_TYPE
+    cat >"$1.yaml" <<YAML
+site: $1
+state: $TMP/$1.db
+connectors:
+  in: { plugin: file, path: $TMP/$1.jsonl }
+  crm: { plugin: soap, endpoint: "$AURL", namespace: "urn:example:crm", operation: UpsertContact,
+         user: bp, password: "$2", wss_user: crmuser, wss_password: "$3", wss_password_type: $4,
+         request: { Contact/Id: data.id, Contact/Name: data.name, Contact/Email: data.email } }
+routes:
+  r: { from: in, to: crm, errors: { retry: { max: 2, backoff: 10ms..20ms } } }
+YAML
+    echo "{\"id\": \"$1\", \"name\": \"auth\", \"email\": \"a@example.com\"}" >"$1.jsonl"
+}
+auth_site digest basic-pw-1234 wss-secret-5678 digest
+exit_is "basic auth + PasswordDigest run" 0 "$B" run digest.yaml
+auth_site text basic-pw-1234 wss-secret-5678 text
+exit_is "basic auth + PasswordText run" 0 "$B" run text.yaml
+auth_site badwss basic-pw-1234 wrong-wss-pw-0000 digest
+exit_is "wrong WS-Security password run" 0 "$B" run badwss.yaml
+cp "$ERR" badwss.log
+auth_site badbasic wrong-basic-pw-999 wss-secret-5678 digest
+exit_is "wrong basic password run" 0 "$B" run badbasic.yaml
+cp "$ERR" badbasic.log
+sleep 0.2
+contact_field auth.json digest Name >digest.txt
+contains "PasswordDigest (nonce + created, SHA-1) accepted by node-soap" digest.txt "auth"
+contact_field auth.json text Name >text.txt
+contains "PasswordText accepted" text.txt "auth"
+contact_field auth.json badwss Name >badwss.txt
+contains "a wrong WS-Security password is refused" badwss.txt "<absent>"
+dead badwss.db >dl-badwss.txt
+contains "refused credentials: retried, then dead-lettered with the fault" dl-badwss.txt "SOAP fault Client (HTTP 401): Invalid username or password"
+dead badbasic.db >dl-badbasic.txt
+contains "a wrong basic password: HTTP 401" dl-badbasic.txt "HTTP 401"
+cat badwss.log badbasic.log dl-badwss.txt dl-badbasic.txt >secrets.txt
+lacks "the WS-Security password never reaches a log or dead letter" secrets.txt "wrong-wss-pw-0000"
+lacks "the basic password never reaches a log or dead letter" secrets.txt "wrong-basic-pw-999"
+stop_crm "$auth_PID"
+
 stop_crm "$crm_PID"
 finish

@@ -94,26 +94,25 @@ const evil = {
   '/evil/html': '<html><body><h1>502 Bad Gateway</h1></body></html>',
 };
 const basic = args.basic ? 'Basic ' + Buffer.from(args.basic).toString('base64') : null;
+// Paths node-soap does not serve come here: the hostile replies.
 const server = http.createServer((req, res) => {
-  if (evil[req.url]) {
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(req.url === '/evil/html' ? 502 : 200, { 'Content-Type': 'text/xml' });
-      res.end(evil[req.url]);
-    });
-    return;
-  }
-  if (basic && req.headers.authorization !== basic) {
-    req.resume();
-    res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="crm"', 'Content-Type': 'text/plain' });
-    res.end('authentication required');
-    return;
-  }
-  // Anything else falls through to node-soap (soap.listen adds its handler).
+  req.resume();
+  req.on('end', () => {
+    if (!evil[req.url]) { res.writeHead(404); res.end(); return; }
+    res.writeHead(req.url === '/evil/html' ? 502 : 200, { 'Content-Type': 'text/xml' });
+    res.end(evil[req.url]);
+  });
 });
 server.keepAliveTimeout = 30000;
 const soapServer = soap.listen(server, '/crm', service, wsdl);
 const soapServer12 = soap.listen(server, '/crm12', service, wsdl);
+// Basic auth in front of both SOAP paths (node-soap's own hook).
+soapServer.authorizeConnection = soapServer12.authorizeConnection = (req, res) => {
+  if (!basic || req.headers.authorization === basic) return true;
+  res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="crm"', 'Content-Type': 'text/plain' });
+  res.write('authentication required');
+  return false;   // node-soap ends the response
+};
 if (args.wss) {
   const [user, pass] = args.wss.split(':');
   soapServer.authenticate = soapServer12.authenticate = (security) => {
