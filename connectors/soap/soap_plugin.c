@@ -270,6 +270,13 @@ static void soap_stop(void *p)
     soap_sink_free(self);
 }
 
+static const struct bp_command soap_commands[] = {
+    {.name = "inspect",
+     .summary = "read a WSDL (URL or file): services, operations, elements, and a starting mapping",
+     .run = soap_inspect_main},
+    {0},
+};
+
 static const struct bp_plugin soap_plugin = {
     BP_PLUGIN_HEADER,
     .name = "soap",
@@ -284,6 +291,7 @@ static const struct bp_plugin soap_plugin = {
     .lookup = soap_lookup,
     .stop = soap_stop,
     .destroy = soap_destroy,
+    .commands = soap_commands,
 };
 
 BP_EXPORT const struct bp_plugin *bp_plugin_entry(void)

@@ -233,13 +233,13 @@ contains "the record's XML is kept" raw4.txt "<Contact"
 # ---- 5. Server stopped and restarted mid-run: nothing lost
 python3 -c "
 import json
-for i in range(300): print(json.dumps({'id': 'R%03d' % i, 'name': 'Restart %d' % i, 'email': 'r%d@example.com' % i}))" >many.jsonl
+for i in range(3000): print(json.dumps({'id': 'R%04d' % i, 'name': 'Restart %d' % i, 'email': 'r%d@example.com' % i}))" >many.jsonl
 sed "s|$TMP/in.jsonl|$TMP/many.jsonl|; s|sink.db|sink3.db|; s|max: 3, backoff: 20ms..100ms|max: 50, backoff: 50ms..300ms|" sink.yaml >sink3.yaml
 # Slow the run down enough to stop the server in the middle of it.
 sed -i 's|concurrency: 4|concurrency: 1|' sink3.yaml
 "$B" run sink3.yaml 2>sink3.log &
 pid=$!
-for _ in $(seq 100); do [ "$(python3 -c "import json; print(sum(1 for k in json.load(open('crm.json'))['contacts'] if k.startswith('R')))" 2>/dev/null || echo 0)" -ge 30 ] && break; sleep 0.05; done
+for _ in $(seq 100); do [ "$(python3 -c "import json; print(sum(1 for k in json.load(open('crm.json'))['contacts'] if k.startswith('R')))" 2>/dev/null || echo 0)" -ge 200 ] && break; sleep 0.02; done
 stop_crm "$crm_PID"
 sleep 1
 start_crm crm --port "$crm_PORT"
@@ -247,7 +247,7 @@ wait $pid
 [ $? -eq 0 ] && ok "the run finishes after the server came back" || not_ok "run after restart"
 sleep 0.2
 n=$(python3 -c "import json; print(sum(1 for k in json.load(open('crm.json'))['contacts'] if k.startswith('R')))")
-[ "$n" -eq 300 ] && ok "all 300 contacts arrived across the server restart" || not_ok "300 across restart (got $n)"
+[ "$n" -eq 3000 ] && ok "all 3000 contacts arrived across the server restart" || not_ok "3000 across restart (got $n)"
 [ "$(sqlite3 sink3.db 'SELECT count(*) FROM dead_letters')" -eq 0 ] && ok "nothing dead-lettered" || not_ok "dead letters after restart"
 grep -qE "will be retried: .*(Couldn't connect|Connection refused|Failed to connect|Server returned nothing|Recv failure)" sink3.log &&
     ok "connection errors were retried" || { not_ok "connection errors retried"; grep -m3 retried sink3.log; }
@@ -335,6 +335,34 @@ cat badwss.log badbasic.log dl-badwss.txt dl-badbasic.txt >secrets.txt
 lacks "the WS-Security password never reaches a log or dead letter" secrets.txt "wrong-wss-pw-0000"
 lacks "the basic password never reaches a log or dead letter" secrets.txt "wrong-basic-pw-999"
 stop_crm "$auth_PID"
+
+# ---- 9. backplane soap inspect: the WSDL node-soap serves
+exit_is "soap inspect URL?wsdl" 0 "$B" soap inspect "$URL?wsdl"
+cp "$OUT" inspect.txt
+contains "inspect: service" inspect.txt "service CrmService"
+contains "inspect: both ports with their SOAP version" inspect.txt "port CrmPort12 (SOAP 1.2)  http://127.0.0.1/crm12"
+contains "inspect: operation and SOAPAction" inspect.txt 'operation UpsertContact  soapAction "urn:example:crm/UpsertContact"'
+contains "inspect: input element" inspect.txt "input  {urn:example:crm}GetContacts"
+contains "inspect: repeated output element with its type" inspect.txt "Contact  tns:Contact [repeated]"
+contains "inspect: fields of a named complex type" inspect.txt "ModifiedAt  xsd:dateTime"
+contains "inspect: starting request mapping" inspect.txt "Contact/Email: data.contact.email"
+contains "inspect: typed response mapping" inspect.txt 'data.account.revenue: { xpath: "//tns:GetAccountResponse/tns:Account/tns:Revenue", type: number }'
+contains "inspect: records hint for a repeated element" inspect.txt 'records: "//tns:GetContactsResponse/tns:Contact"'
+{ printf 'site: gen\nstate: %s/gen.db\n' "$TMP"; sed -n '/^connectors:/,$p' inspect.txt
+  printf '  in: { plugin: file, path: %s/in.jsonl }\nroutes:\n  r: { from: in, to: upsertcontact }\n' "$TMP"; } >gen.yaml
+exit_is "the printed connectors pass backplane check" 0 "$B" check gen.yaml
+exit_is "inspect through the other spelling (inspect soap)" 0 "$B" inspect soap "$SOAPDIR/crm.wsdl"
+contains "inspect reads a file too" "$OUT" "operation GetAccount"
+printf '%s\n' '<?xml version="1.0"?>' '<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>' \
+    '<definitions xmlns="http://schemas.xmlsoap.org/wsdl/" name="&x;"/>' >xxe.wsdl
+exit_is "inspect refuses a WSDL with a DTD" 1 "$B" soap inspect xxe.wsdl
+contains "with the position of the DTD" "$ERR" "xxe.wsdl:2:"
+lacks "no file content" "$ERR" "root:"
+exit_is "inspect: not a WSDL" 1 "$B" soap inspect "$SOAPDIR/../e2e/lib.sh"
+exit_is "inspect: usage" 2 "$B" soap inspect
+exit_is "plugins --doc soap" 0 "$B" plugins --doc soap
+contains "the inspect command is listed" "$OUT" "inspect"
+contains "secrets are marked in the option table" "$OUT" "wss_password"
 
 stop_crm "$crm_PID"
 finish
