@@ -1,5 +1,7 @@
 /* Safe parsing of outside XML (see xml_untrusted.h). */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libxml/parser.h>
@@ -70,5 +72,38 @@ xmlDocPtr xml_parse_untrusted(const char *buf, size_t len, char *err, size_t err
         doc = NULL;
     }
     xmlFreeParserCtxt(ctxt);
+    return doc;
+}
+
+xmlDocPtr xml_parse_untrusted_file(const char *path, char *err, size_t errsz, int *had_dtd)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errsz, "cannot read: %s", strerror(errno));
+        return NULL;
+    }
+    char *text = NULL, chunk[8192];
+    size_t len = 0, got;
+    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        char *t = realloc(text, len + got + 1);
+        if (t == NULL) {
+            free(text);
+            fclose(f);
+            snprintf(err, errsz, "cannot read: out of memory");
+            return NULL;
+        }
+        text = t;
+        memcpy(text + len, chunk, got);
+        len += got;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(text);
+        snprintf(err, errsz, "cannot read: I/O error");
+        return NULL;
+    }
+    xmlDocPtr doc = xml_parse_untrusted(text ? text : "", len, err, errsz, had_dtd);
+    free(text);
     return doc;
 }

@@ -16,4 +16,8 @@
  * (had_dtd may be NULL). Thread-safe. */
 xmlDocPtr xml_parse_untrusted(const char *buf, size_t len, char *err, size_t errsz, int *had_dtd);
 
+/* Reads and parses the file at path as above. A file that cannot be read
+ * gives NULL with "cannot read: REASON" in err. */
+xmlDocPtr xml_parse_untrusted_file(const char *path, char *err, size_t errsz, int *had_dtd);
+
 #endif

@@ -262,56 +262,40 @@ static void si_port(si *s, xmlNodePtr port, int mapping)
     }
 }
 
-static char *si_read(const struct bp_host_api *api, const char *where, size_t *len)
+/* The WSDL at a URL (HTTP(S), TLS verified) or in a file, parsed safely. */
+static xmlDocPtr si_load(const char *where)
 {
-    if (strncmp(where, "http://", 7) == 0 || strncmp(where, "https://", 8) == 0) {
-        http_opts o = {.timeout_ms = 30000, .connect_timeout_ms = 10000, .tls_verify = 1};
-        http_buf b = {.max = 10 << 20};
-        CURL *h = curl_easy_init();
-        CURLcode rc = h ? http_easy_setup(h, &o, &b) : CURLE_FAILED_INIT;
-        if (rc == CURLE_OK) {
-            curl_easy_setopt(h, CURLOPT_URL, where);
-            curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-            rc = curl_easy_perform(h);
-        }
-        long status = 0;
-        if (h)
-            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        if (h)
-            curl_easy_cleanup(h);
-        if (rc != CURLE_OK || status != 200) {
-            fprintf(stderr, "soap inspect: %s: %s\n", where,
-                    rc != CURLE_OK ? curl_easy_strerror(rc) : "HTTP error");
-            if (rc == CURLE_OK)
-                fprintf(stderr, "soap inspect: HTTP %ld\n", status);
-            http_buf_free(&b);
-            return NULL;
-        }
-        *len = b.len;
-        return b.data ? b.data : strdup("");
+    char err[256];
+    xmlDocPtr doc = NULL;
+    if (strncmp(where, "http://", 7) != 0 && strncmp(where, "https://", 8) != 0) {
+        doc = xml_parse_untrusted_file(where, err, sizeof(err), NULL);
+        if (doc == NULL)
+            fprintf(stderr, "soap inspect: %s:%s\n", where, err);
+        return doc;
     }
-    (void)api;
-    FILE *f = fopen(where, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "soap inspect: cannot read %s\n", where);
-        return NULL;
-    }
+    http_opts o = {.timeout_ms = 30000, .connect_timeout_ms = 10000, .tls_verify = 1};
     http_buf b = {.max = 10 << 20};
-    char chunk[8192];
-    size_t got;
-    b.data = malloc(1);
-    b.cap = 1;
-    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        char *d = realloc(b.data, b.len + got + 1);
-        if (d == NULL)
-            break;
-        b.data = d;
-        memcpy(b.data + b.len, chunk, got);
-        b.len += got;
+    CURL *h = curl_easy_init();
+    CURLcode rc = h ? http_easy_setup(h, &o, &b) : CURLE_FAILED_INIT;
+    if (rc == CURLE_OK) {
+        curl_easy_setopt(h, CURLOPT_URL, where);
+        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+        rc = curl_easy_perform(h);
     }
-    fclose(f);
-    *len = b.len;
-    return b.data;
+    long status = 0;
+    if (h) {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_cleanup(h);
+    }
+    if (rc != CURLE_OK)
+        fprintf(stderr, "soap inspect: %s: %s\n", where,
+                b.overflow ? "larger than 10 MiB" : curl_easy_strerror(rc));
+    else if (status != 200)
+        fprintf(stderr, "soap inspect: %s: HTTP %ld\n", where, status);
+    else if ((doc = xml_parse_untrusted(b.data ? b.data : "", b.len, err, sizeof(err), NULL)) == NULL)
+        fprintf(stderr, "soap inspect: %s:%s\n", where, err);
+    http_buf_free(&b);
+    return doc;
 }
 
 int soap_inspect_main(const struct bp_host_api *api, int argc, char **argv)
@@ -323,18 +307,10 @@ int soap_inspect_main(const struct bp_host_api *api, int argc, char **argv)
         return 2;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    size_t len = 0;
-    char *text = si_read(api, argv[1], &len);
-    if (text == NULL) {
-        curl_global_cleanup();
-        return 1;
-    }
-    char err[256];
+    (void)api;
     si s = {.out = stdout};
-    s.doc = xml_parse_untrusted(text, len, err, sizeof(err), NULL);
-    free(text);
+    s.doc = si_load(argv[1]);
     if (s.doc == NULL) {
-        fprintf(stderr, "soap inspect: %s:%s\n", argv[1], err);
         curl_global_cleanup();
         return 1;
     }

@@ -125,29 +125,8 @@ int soap_op_parse(soap_conn *self, soap_op *op, const cJSON *cfg, const char *wh
     if (req && sq_parse_request(self, op, req, what, err) < 0)
         return -1;
     if (tmpl) {
-        FILE *f = fopen(tmpl, "rb");
-        if (f == NULL) {
-            *err = api->format("%stemplate: cannot read %s", where, tmpl);
-            return -1;
-        }
-        char *text = NULL;
-        size_t len = 0, cap = 0, got;
-        char chunk[4096];
-        while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-            if (len + got > cap) {
-                cap = (len + got) * 2;
-                char *t = realloc(text, cap);
-                if (t == NULL)
-                    break;
-                text = t;
-            }
-            memcpy(text + len, chunk, got);
-            len += got;
-        }
-        fclose(f);
         char perr[256];
-        op->tmpl = xml_parse_untrusted(text ? text : "", len, perr, sizeof(perr), NULL);
-        free(text);
+        op->tmpl = xml_parse_untrusted_file(tmpl, perr, sizeof(perr), NULL);
         if (op->tmpl == NULL) {
             *err = api->format("%s:%s", tmpl, perr);
             return -1;

@@ -13,23 +13,16 @@ NODE_PATH=$("$SOAPDIR/node-setup.sh" "$BP_BUILD_ROOT/tests/soap-node") || {
     echo "Bail out! cannot install node-soap"; exit 1; }
 export NODE_PATH
 
-# start_crm NAME [--port P] [--basic u:p] [--wss u:p]: sets NAME_PID and NAME_PORT.
+. "$SOAPDIR/crm.sh"
+# start_crm NAME [--port P] [--basic u:p] [--wss u:p]: sets NAME_PID and NAME_PORT;
+# the server keeps its contacts in $TMP/NAME.json.
 start_crm() {
     local name=$1; shift
-    local port_arg=(--port 0)
-    [ "${1:-}" = --port ] && { port_arg=(--port "$2"); shift 2; }
-    : >"$name.out"
-    node "$SOAPDIR/crm_server.js" "${port_arg[@]}" --state "$TMP/$name.json" "$@" \
-        >"$name.out" 2>"$name.err" &
-    local pid=$!
-    for _ in $(seq 100); do grep -q '^PORT ' "$name.out" && break; sleep 0.05; done
-    local port; port=$(sed -n 's/^PORT //p' "$name.out")
-    # Ready when the port answers.
-    for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
-    printf -v "${name}_PID" %s "$pid"
-    printf -v "${name}_PORT" %s "$port"
+    local port=0
+    [ "${1:-}" = --port ] && { port=$2; shift 2; }
+    crm_start "$name" "$TMP/$name" --port "$port" --state "$TMP/$name.json" "$@"
 }
-stop_crm() { local pid=$1; kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
+stop_crm() { crm_stop "$1"; }
 contacts() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(len(d['contacts']))" "$1"; }
 contact_field() {
     python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['contacts'].get(sys.argv[2], {}).get(sys.argv[3], '<absent>'))" "$@"
