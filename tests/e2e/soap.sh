@@ -357,5 +357,13 @@ exit_is "plugins --doc soap" 0 "$B" plugins --doc soap
 contains "the inspect command is listed" "$OUT" "inspect"
 contains "secrets are marked in the option table" "$OUT" "wss_password"
 
+# ---- 10. A call past its timeout is retried (the service answers after 2 s)
+echo '{"id": "SLOW1", "name": "slow", "email": "s@example.com"}' >slow.jsonl
+sed "s|$TMP/in.jsonl|$TMP/slow.jsonl|; s|sink.db|slow.db|; s|concurrency: 4|concurrency: 4\n    timeout: 300ms|; s|max: 3,|max: 1,|" sink.yaml >slow.yaml
+exit_is "timeout run" 0 "$B" run slow.yaml
+contains "a timeout is retried" "$ERR" "UpsertContact will be retried: $URL: Timeout was reached"
+dead slow.db >dl-slow.txt
+contains "and dead-lettered when retries run out" dl-slow.txt "Timeout was reached"
+
 stop_crm "$crm_PID"
 finish

@@ -51,6 +51,10 @@ const crm = {
           // An uncaught JS error: node-soap answers a 1.2-shaped fault in a 1.1 envelope.
           throw new Error('database handle is gone');
         }
+        if (name === 'slow') {
+          // Answers after 2 s: past a client's timeout.
+          return new Promise((resolve) => setTimeout(() => resolve({ Id: c.Id, Created: false }), 2000));
+        }
         if (name === 'server-fault') {
           throw { Fault: { faultcode: 'soap:Server', faultstring: 'CRM database is locked', statusCode: 500 } };
         }
