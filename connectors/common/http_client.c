@@ -50,12 +50,19 @@ CURLcode http_easy_setup(CURL *h, const http_opts *o, http_buf *buf)
     }
     HTTP_SET(CURLOPT_WRITEFUNCTION, http_write_cb);
     HTTP_SET(CURLOPT_WRITEDATA, buf);
+    HTTP_SET(CURLOPT_ERRORBUFFER, buf->error);
 #undef HTTP_SET
     return rc;
 }
 
+const char *http_error_text(const http_buf *buf, CURLcode rc)
+{
+    return buf && buf->error[0] ? buf->error : curl_easy_strerror(rc);
+}
+
 void http_buf_reset(http_buf *buf)
 {
+    buf->error[0] = '\0';
     buf->len = 0;
     buf->overflow = 0;
     if (buf->data)

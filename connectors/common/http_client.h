@@ -25,12 +25,18 @@ typedef struct http_buf {
     char *data;               /* NUL-terminated, malloc'd */
     size_t len, cap, max;
     int overflow;
+    char error[CURL_ERROR_SIZE];   /* libcurl's detailed message for a failed transfer */
 } http_buf;
 
 /* Applies the options to an easy handle (also: no signals, HTTP(S) only,
  * TCP keep-alive, write callback into buf). Returns CURLE_OK or the first
  * option libcurl refused. buf is borrowed and must outlive the transfer. */
 CURLcode http_easy_setup(CURL *h, const http_opts *o, http_buf *buf);
+
+/* What went wrong in a failed transfer: libcurl's detailed message
+ * ("SSL certificate problem: self-signed certificate") when it left one,
+ * else the code's generic text. Borrowed from buf or static. */
+const char *http_error_text(const http_buf *buf, CURLcode rc);
 
 /* Empties buf for the next transfer, keeping its memory. */
 void http_buf_reset(http_buf *buf);

@@ -91,7 +91,7 @@ bp_status soap_call(soap_conn *self, const soap_op *op, const char *req, size_t 
         st = http_classify_curl(rc, &c->buf);
         *why = c->buf.overflow
                    ? api->format("reply larger than max_response (%zu bytes)", self->max_response)
-                   : api->format("%s: %s", self->endpoint, curl_easy_strerror(rc));
+                   : api->format("%s: %s", self->endpoint, http_error_text(&c->buf, rc));
     } else {
         long status = 0;
         curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);

@@ -289,7 +289,7 @@ static xmlDocPtr si_load(const char *where)
     }
     if (rc != CURLE_OK)
         fprintf(stderr, "soap inspect: %s: %s\n", where,
-                b.overflow ? "larger than 10 MiB" : curl_easy_strerror(rc));
+                b.overflow ? "larger than 10 MiB" : http_error_text(&b, rc));
     else if (status != 200)
         fprintf(stderr, "soap inspect: %s: HTTP %ld\n", where, status);
     else if ((doc = xml_parse_untrusted(b.data ? b.data : "", b.len, err, sizeof(err), NULL)) == NULL)

@@ -60,7 +60,7 @@ static void sk_finish(soap_conn *self, bp_write_batch *wb, sk_slot *s, CURLcode 
         st = http_classify_curl(rc, &s->buf);
         why = s->buf.overflow
                   ? api->format("reply larger than max_response (%zu bytes)", self->max_response)
-                  : api->format("%s: %s", self->endpoint, curl_easy_strerror(rc));
+                  : api->format("%s: %s", self->endpoint, http_error_text(&s->buf, rc));
     } else {
         long status = 0;
         xmlDocPtr doc = NULL;

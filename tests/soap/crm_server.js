@@ -1,12 +1,14 @@
 // The test CRM on node-soap: contacts and accounts (crm.wsdl). Started by the
 // test suite as a direct child on loopback:
 //   node crm_server.js --port 0 --state FILE [--basic user:pass] [--wss user:pass]
+//                      [--tls CERT.pem,KEY.pem]   (HTTPS instead of HTTP)
 // prints "PORT <n>" when it listens. Contacts persist in FILE (JSON), so a
 // restarted server keeps what it accepted. Records whose Name asks for it
 // trigger each fault shape a real SOAP stack produces (see TEST-PEERS.md).
 'use strict';
 const fs = require('fs');
 const http = require('http');
+const https = require('https');
 const path = require('path');
 const soap = require('soap');
 
@@ -99,14 +101,21 @@ const evil = {
 };
 const basic = args.basic ? 'Basic ' + Buffer.from(args.basic).toString('base64') : null;
 // Paths node-soap does not serve come here: the hostile replies.
-const server = http.createServer((req, res) => {
+const onOther = (req, res) => {
   req.resume();
   req.on('end', () => {
     if (!evil[req.url]) { res.writeHead(404); res.end(); return; }
     res.writeHead(req.url === '/evil/html' ? 502 : 200, { 'Content-Type': 'text/xml' });
     res.end(evil[req.url]);
   });
-});
+};
+let server;
+if (args.tls) {
+  const [cert, key] = args.tls.split(',');
+  server = https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) }, onOther);
+} else {
+  server = http.createServer(onOther);
+}
 server.keepAliveTimeout = 30000;
 const soapServer = soap.listen(server, '/crm', service, wsdl);
 const soapServer12 = soap.listen(server, '/crm12', service, wsdl);
