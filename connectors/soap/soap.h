@@ -42,6 +42,10 @@ int soap_map_compile(soap_map *m, const cJSON *obj, const char *where, const soa
                      const struct bp_host_api *api, char **err);
 void soap_map_free(soap_map *m);
 
+/* An expression compiled and tried once (unknown namespace prefixes and
+ * functions fail here), or NULL. Free with xmlXPathFreeCompExpr. */
+xmlXPathCompExprPtr soap_xpath_compile(const char *expr, const soap_ns *ns);
+
 /* An XPath context over doc with ns registered (free with xmlXPathFreeContext). */
 xmlXPathContextPtr soap_xpath_ctx(xmlDocPtr doc, const soap_ns *ns);
 

@@ -28,9 +28,6 @@ int soap_map_compile(soap_map *m, const cJSON *obj, const char *where, const soa
     m->e = calloc(n ? n : 1, sizeof(*m->e));
     if (m->e == NULL)
         return -1;
-    /* A context with the namespaces registered, only to check that every
-     * prefix an expression uses is known. */
-    xmlXPathContextPtr check = soap_xpath_ctx(NULL, ns);
     for (const cJSON *it = obj->child; it; it = it->next) {
         soap_map_entry *e = &m->e[m->n];
         const char *xp = NULL, *type = "string";
@@ -66,17 +63,15 @@ int soap_map_compile(soap_map *m, const cJSON *obj, const char *where, const soa
         e->path = strdup(it->string);
         e->xpath = strdup(xp);
         m->n++;
-        e->comp = check ? xmlXPathCtxtCompile(check, BAD_CAST xp) : NULL;
+        e->comp = soap_xpath_compile(xp, ns);
         if (e->comp == NULL) {
             *err = api->format("%s.%s: invalid XPath '%s' (or an unregistered namespace prefix)",
                                where, it->string, xp);
             goto fail;
         }
     }
-    xmlXPathFreeContext(check);
     return 0;
 fail:
-    xmlXPathFreeContext(check);
     soap_map_free(m);
     return -1;
 }
@@ -93,11 +88,47 @@ void soap_map_free(soap_map *m)
     memset(m, 0, sizeof(*m));
 }
 
+/* XPath errors become results (an empty value or a refusal), not stderr. */
+static void sm_silent(void *data, xmlErrorPtr err)
+{
+    (void)data;
+    (void)err;
+}
+
+xmlXPathCompExprPtr soap_xpath_compile(const char *expr, const soap_ns *ns)
+{
+    /* Compiling does not resolve prefixes or function names: evaluate once
+     * on an empty document, so an unknown prefix fails now, with the option's
+     * name, instead of on every reply. */
+    xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
+    xmlNodePtr root = doc ? xmlNewNode(NULL, BAD_CAST "x") : NULL;
+    if (root == NULL) {
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    xmlDocSetRootElement(doc, root);
+    xmlXPathContextPtr ctx = soap_xpath_ctx(doc, ns);
+    xmlXPathCompExprPtr comp = ctx ? xmlXPathCtxtCompile(ctx, BAD_CAST expr) : NULL;
+    if (comp) {
+        ctx->node = root;
+        xmlXPathObjectPtr r = xmlXPathCompiledEval(comp, ctx);
+        if (r == NULL) {
+            xmlXPathFreeCompExpr(comp);
+            comp = NULL;
+        }
+        xmlXPathFreeObject(r);
+    }
+    xmlXPathFreeContext(ctx);
+    xmlFreeDoc(doc);
+    return comp;
+}
+
 xmlXPathContextPtr soap_xpath_ctx(xmlDocPtr doc, const soap_ns *ns)
 {
     xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
     if (ctx == NULL)
         return NULL;
+    ctx->error = sm_silent;
     xmlXPathRegisterNs(ctx, BAD_CAST "soap", BAD_CAST SOAP11_NS);
     xmlXPathRegisterNs(ctx, BAD_CAST "soap12", BAD_CAST SOAP12_NS);
     for (size_t i = 0; ns && i < ns->n; i++)

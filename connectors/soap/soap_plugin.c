@@ -116,9 +116,7 @@ static char *soap_dup(const cJSON *config, const char *name)
 static int soap_compile_xpath(soap_conn *self, const char *name, const char *xp,
                               xmlXPathCompExprPtr *out, char **errmsg)
 {
-    xmlXPathContextPtr ctx = soap_xpath_ctx(NULL, &self->ns);
-    *out = ctx ? xmlXPathCtxtCompile(ctx, BAD_CAST xp) : NULL;
-    xmlXPathFreeContext(ctx);
+    *out = soap_xpath_compile(xp, &self->ns);
     if (*out == NULL) {
         *errmsg = self->api->format("%s: invalid XPath '%s' (or an unregistered namespace prefix)",
                                     name, xp);

@@ -149,6 +149,38 @@ sed "s|$TMP/contact.xml.tmpl|$TMP/broken.tmpl|" t12.yaml >tb.yaml
 exit_is "a broken template fails at start-up" 1 "$B" run tb.yaml
 contains "with file:line:col" "$ERR" "$TMP/broken.tmpl:2:1:"
 
+# Mistakes in the mapping fail at start-up, named by option.
+bad_site() {  # NAME CONNECTOR-OPTIONS
+    cat >"$1.yaml" <<YAML
+site: $1
+state: $TMP/$1.db
+connectors:
+  in: { plugin: file, path: $TMP/one.jsonl }
+  crm: { plugin: soap, endpoint: "$URL", namespace: "urn:example:crm", operation: GetAccount, $2 }
+routes:
+  r: { from: in, to: crm }
+YAML
+}
+bad_site badxp 'namespaces: { crm: "urn:example:crm" }, response: { data.x: "string(//zz:Account)" }'
+exit_is "an unregistered XPath prefix fails at start-up" 1 "$B" run badxp.yaml
+contains "named by option" "$ERR" "response.data.x: invalid XPath 'string(//zz:Account)' (or an unregistered namespace prefix)"
+bad_site badtype 'namespaces: { crm: "urn:example:crm" }, response: { data.x: { xpath: "crm:X", type: money } }'
+exit_is "an unknown type fails at start-up" 1 "$B" run badtype.yaml
+contains "the type is named" "$ERR" "response.data.x: unknown type 'money' (string, number, boolean, date)"
+bad_site badreq 'request: { "a:Id": data.id }'
+exit_is "an unknown request prefix fails at start-up" 1 "$B" run badreq.yaml
+contains "the prefix is named" "$ERR" "request.a:Id: namespace prefix 'a' is not in namespaces"
+bad_site both "request: { Id: data.id }, template: $TMP/contact.xml.tmpl"
+exit_is "request and template together fail" 1 "$B" run both.yaml
+contains "one of them" "$ERR" "request and template: give one of them"
+bad_site badpath 'request: { Id: "data..id" }'
+exit_is "a bad envelope path fails at start-up" 1 "$B" run badpath.yaml
+contains "the path is named" "$ERR" "request.Id: invalid envelope path 'data..id'"
+bad_site ftp 'namespaces: {}'
+sed -i "s|endpoint: \"$URL\"|endpoint: \"ftp://127.0.0.1/x\"|" ftp.yaml
+exit_is "a non-HTTP endpoint fails at start-up" 1 "$B" run ftp.yaml
+contains "the endpoint is named" "$ERR" "endpoint: 'ftp://127.0.0.1/x' is not an http:// or https:// URL"
+
 # ---- 4. Source: GetContacts(modifiedSince), one record per Contact element
 cat >src.yaml <<YAML
 site: src

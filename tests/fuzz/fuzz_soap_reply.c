@@ -40,9 +40,7 @@ static soap_map *fz_map(soap_ns *ns, xmlXPathCompExprPtr *records)
         if (m == NULL || soap_map_compile(&map, m, "response", ns, api, &err) != 0)
             abort();
         cJSON_Delete(m);
-        xmlXPathContextPtr ctx = soap_xpath_ctx(NULL, ns);
-        rec = xmlXPathCtxtCompile(ctx, BAD_CAST "//crm:GetContactsResponse/crm:Contact | //crm:Account");
-        xmlXPathFreeContext(ctx);
+        rec = soap_xpath_compile("//crm:GetContactsResponse/crm:Contact | //crm:Account", ns);
         if (rec == NULL)
             abort();
         done = 1;
