@@ -16,6 +16,10 @@ typedef struct sk_slot {
 
 struct soap_snk {
     CURLM *multi;
+    /* Per write: failures are logged once (the first reason and a count), so
+     * an outage over thousands of records does not flood the log. */
+    char *first_retry, *first_reject;
+    size_t n_retry, n_reject;
     sk_slot *slots;
     size_t n_slots;
     size_t *free_slots;        /* stack of idle slot numbers */
@@ -71,9 +75,11 @@ static void sk_finish(soap_conn *self, bp_write_batch *wb, sk_slot *s, CURLcode 
             xmlFreeDoc(doc);
     }
     if (st != BP_OK) {
-        api->log(self->inst, st == BP_REJECT ? BP_LOG_INFO : BP_LOG_WARN, "%s %s: %s",
-                 self->op.name, st == BP_REJECT ? "rejected" : "will be retried",
-                 why ? why : "failed");
+        soap_snk *k = self->snk;
+        char **first = st == BP_REJECT ? &k->first_reject : &k->first_retry;
+        if (*first == NULL && why)
+            *first = strdup(why);
+        (*(st == BP_REJECT ? &k->n_reject : &k->n_retry))++;
         api->counter_add(self->inst, st == BP_REJECT ? "soap_rejected" : "soap_retried", 1);
     } else {
         api->counter_add(self->inst, "soap_calls", 1);
@@ -137,6 +143,22 @@ bp_status soap_sink_write(soap_conn *self, bp_write_batch *wb)
         if (active > 0 && (next >= n || k->n_free == 0))
             curl_multi_poll(k->multi, NULL, 0, 1000, NULL);
     }
+    const char *name = self->op.name ? self->op.name : "call";
+    char more[64];
+    if (k->n_retry) {
+        snprintf(more, sizeof(more), " (and %zu more in this write)", k->n_retry - 1);
+        api->log(self->inst, BP_LOG_WARN, "%s will be retried: %s%s", name,
+                 k->first_retry ? k->first_retry : "failed", k->n_retry > 1 ? more : "");
+    }
+    if (k->n_reject) {
+        snprintf(more, sizeof(more), " (and %zu more in this write)", k->n_reject - 1);
+        api->log(self->inst, BP_LOG_INFO, "%s rejected: %s%s", name,
+                 k->first_reject ? k->first_reject : "failed", k->n_reject > 1 ? more : "");
+    }
+    free(k->first_retry);
+    free(k->first_reject);
+    k->first_retry = k->first_reject = NULL;
+    k->n_retry = k->n_reject = 0;
     return BP_OK;
 }
 
@@ -155,6 +177,8 @@ void soap_sink_free(soap_conn *self)
     }
     if (k->multi)
         curl_multi_cleanup(k->multi);
+    free(k->first_retry);
+    free(k->first_reject);
     free(k->slots);
     free(k->free_slots);
     free(k);
