@@ -10,7 +10,8 @@ BUILD_ASAN ?= build-asan
 # only when missing, so a second run touches nothing).
 DEB_PKGS = gcc libc6-dev make meson ninja-build pkg-config python3 \
            libcjson-dev libyaml-dev libsqlite3-dev libjemalloc-dev sqlite3 \
-           librdkafka-dev kcat
+           librdkafka-dev kcat \
+           libcurl4-openssl-dev libxml2-dev libssl-dev openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test deps build build-asan clean fuzz
@@ -24,6 +25,10 @@ deps:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@# node + npm for the SOAP tests' node-soap server (npm packages go into the build tree).
+	@# A nodesource nodejs brings its own npm; otherwise Debian's nodejs and npm.
+	@command -v npm >/dev/null || { $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; }
 
 $(BUILD)/build.ninja:
 	meson setup $(BUILD)
@@ -64,7 +69,7 @@ fuzz: deps
 	@command -v clang >/dev/null || $(SUDO) apt-get install -y -qq clang
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
 	ninja -C build-fuzz
-	for t in envelope_json predicate site; do \
+	for t in envelope_json predicate site soap_reply; do \
 	  mkdir -p build-fuzz/corpus-$$t && cp tests/fuzz/corpus/$$t/* build-fuzz/corpus-$$t/; \
 	  build-fuzz/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus-$$t || exit 1; \
 	done

@@ -1,0 +1,130 @@
+/* libcurl helpers shared by connectors (see http_client.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_client.h"
+
+static size_t http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    http_buf *b = userdata;
+    size_t n = size * nmemb;
+    if (b->len + n > b->max) {
+        b->overflow = 1;
+        return CURL_WRITEFUNC_ERROR;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (d == NULL)
+            return CURL_WRITEFUNC_ERROR;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, ptr, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+CURLcode http_easy_setup(CURL *h, const http_opts *o, http_buf *buf)
+{
+    CURLcode rc = CURLE_OK;
+#define HTTP_SET(opt, val) \
+    if (rc == CURLE_OK)    \
+        rc = curl_easy_setopt(h, opt, val)
+    HTTP_SET(CURLOPT_NOSIGNAL, 1L);
+    HTTP_SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    HTTP_SET(CURLOPT_TIMEOUT_MS, o->timeout_ms);
+    HTTP_SET(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    HTTP_SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    HTTP_SET(CURLOPT_SSL_VERIFYPEER, o->tls_verify ? 1L : 0L);
+    HTTP_SET(CURLOPT_SSL_VERIFYHOST, o->tls_verify ? 2L : 0L);
+    if (o->ca_file)
+        HTTP_SET(CURLOPT_CAINFO, o->ca_file);
+    if (o->user) {
+        HTTP_SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        HTTP_SET(CURLOPT_USERNAME, o->user);
+        HTTP_SET(CURLOPT_PASSWORD, o->password ? o->password : "");
+    }
+    HTTP_SET(CURLOPT_WRITEFUNCTION, http_write_cb);
+    HTTP_SET(CURLOPT_WRITEDATA, buf);
+    HTTP_SET(CURLOPT_ERRORBUFFER, buf->error);
+#undef HTTP_SET
+    return rc;
+}
+
+const char *http_error_text(const http_buf *buf, CURLcode rc)
+{
+    return buf && buf->error[0] ? buf->error : curl_easy_strerror(rc);
+}
+
+void http_buf_reset(http_buf *buf)
+{
+    buf->error[0] = '\0';
+    buf->len = 0;
+    buf->overflow = 0;
+    if (buf->data)
+        buf->data[0] = '\0';
+}
+
+void http_buf_free(http_buf *buf)
+{
+    free(buf->data);
+    buf->data = NULL;
+    buf->len = buf->cap = 0;
+}
+
+bp_status http_classify_curl(CURLcode rc, const http_buf *buf)
+{
+    if (buf && buf->overflow)
+        return BP_REJECT;
+    switch (rc) {
+    case CURLE_OK:
+        return BP_OK;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+        return BP_NOT_CONNECTED;
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        return BP_REJECT;
+    default:
+        /* Timeouts, resets, TLS handshakes that failed (a certificate can be
+         * renewed), empty replies: transient from the record's point of view. */
+        return BP_RETRY;
+    }
+}
+
+bp_status http_classify_status(long status)
+{
+    if (status >= 200 && status < 300)
+        return BP_OK;
+    if (status == 408 || status == 429 || status >= 500)
+        return BP_RETRY;
+    if (status == 401 || status == 403 || status == 404)
+        return BP_RETRY;
+    return BP_REJECT;
+}
+
+void http_snippet(const char *text, size_t len, size_t max, char *out, size_t outsz)
+{
+    size_t o = 0;
+    int space = 0;
+    for (size_t i = 0; i < len && i < max && o + 1 < outsz; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c < 0x20 || c == 0x7f) {
+            if (!space && o > 0)
+                out[o++] = ' ';
+            space = 1;
+            continue;
+        }
+        if (c == ' ' && space)
+            continue;
+        space = c == ' ';
+        out[o++] = (char)c;
+    }
+    if (outsz)
+        out[o] = '\0';
+}
