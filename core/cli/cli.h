@@ -4,7 +4,9 @@
 
 #include <stdio.h>
 
+#include "diag.h"
 #include "plugin_loader.h"
+#include "site.h"
 
 /* Exit codes (documented in `backplane --help` and the README). */
 enum {
@@ -44,6 +46,23 @@ int cli_parse(const cli_spec *spec, int argc, char **argv, cli_common *c, const 
 /* Builds the plugin search path: --plugin-dir, then $BP_PLUGIN_PATH, then the
  * install directory. Errors are printed; returns NULL on a fatal one. */
 bp_registry *cli_registry(const cli_common *c);
+
+/* A site opened for a command: the site file, and either a runtime (plugins
+ * initialised, for commands that deliver records) or just its state file. */
+typedef struct cli_site {
+    bp_site *site;
+    bp_registry *reg;
+    struct bp_runtime *rt;
+    struct bp_state *st;
+    bp_diags d;
+} cli_site;
+
+/* Loads path; with_runtime 1 also checks it and builds its runtime (whose
+ * state store s->st then is), else opens only the state file. Returns 0, or
+ * -1 with the errors in s->d (printed by cli_site_close). */
+int cli_site_open(cli_site *s, const char *path, const cli_common *c, int with_runtime);
+/* Prints the collected errors and frees everything. */
+void cli_site_close(cli_site *s);
 
 int cmd_run(int argc, char **argv);
 int cmd_check(int argc, char **argv);

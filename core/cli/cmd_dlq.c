@@ -181,27 +181,12 @@ int cmd_dlq(int argc, char **argv)
         }
     }
 
-    bp_diags d = {0};
-    bp_site *site = NULL;
-    bp_registry *reg = NULL;
-    bp_runtime *rt = NULL;
-    bp_state *st = NULL;
+    cli_site cs;
     int rc = BP_EXIT_INVALID;
-    if (bp_site_load(path, &site, &d) != BP_OK)
+    if (cli_site_open(&cs, path, &c, is_replay) < 0)
         goto out;
-    if (is_replay) {
-        if ((reg = cli_registry(&c)) == NULL || bp_site_check(site, reg, &d) != BP_OK ||
-            bp_runtime_new(site, reg, 1, &rt, &d) != BP_OK)
-            goto out;
-        st = bp_runtime_state(rt);
-    } else {
-        char *err = NULL;
-        if (bp_state_open(site->state_path, site->name, &st, &err) != BP_OK) {
-            bp_diags_add(&d, NULL, 0, 0, "%s", err ? err : "cannot open the state file");
-            free(err);
-            goto out;
-        }
-    }
+    bp_runtime *rt = cs.rt;
+    bp_state *st = cs.st;
     rc = BP_EXIT_OK;
     if (is_list) {
         struct timespec ts;
@@ -257,13 +242,6 @@ int cmd_dlq(int argc, char **argv)
             rc = BP_EXIT_INVALID;
     }
 out:
-    bp_diags_print(&d, stderr);
-    bp_diags_free(&d);
-    if (rt)
-        bp_runtime_free(rt);
-    else
-        bp_state_close(st);
-    bp_site_free(site);
-    bp_registry_free(reg);
+    cli_site_close(&cs);
     return rc;
 }

@@ -117,18 +117,12 @@ int cmd_report(int argc, char **argv)
     int r = cli_parse(&spec, argc, argv, &c, &path);
     if (r != 0)
         return r > 0 ? BP_EXIT_OK : BP_EXIT_USAGE;
-    bp_diags d = {0};
-    bp_site *site = NULL;
-    bp_state *st = NULL;
+    cli_site cs;
     int rc = BP_EXIT_INVALID;
-    char *err = NULL;
-    if (bp_site_load(path, &site, &d) != BP_OK)
+    if (cli_site_open(&cs, path, &c, 0) < 0)
         goto out;
-    if (bp_state_open(site->state_path, site->name, &st, &err) != BP_OK) {
-        bp_diags_add(&d, NULL, 0, 0, "%s", err ? err : "cannot open the state file");
-        free(err);
-        goto out;
-    }
+    bp_site *site = cs.site;
+    bp_state *st = cs.st;
     rc = BP_EXIT_OK;
     report_ctx ctx = {.n = 0};
     int64_t now = bp_now_ms();
@@ -172,9 +166,6 @@ int cmd_report(int argc, char **argv)
                     report_pairs, NULL);
     printf("  total %lld\n", (long long)bp_state_count(st, "dead_letters"));
 out:
-    bp_diags_print(&d, stderr);
-    bp_diags_free(&d);
-    bp_state_close(st);
-    bp_site_free(site);
+    cli_site_close(&cs);
     return rc;
 }

@@ -290,35 +290,25 @@ out:
 
 int cli_export_corrections(const char *site_path, const char *out_path, size_t *n)
 {
-    bp_diags d = {0};
-    bp_site *site = NULL;
-    bp_state *st = NULL;
-    char *err = NULL;
+    cli_site cs;
+    cli_common none = {0};
     int rc = -1;
     review_export_ctx ec = {0};
     *n = 0;
-    if (bp_site_load(site_path, &site, &d) != BP_OK)
+    if (cli_site_open(&cs, site_path, &none, 0) < 0)
         goto out;
-    if (bp_state_open(site->state_path, site->name, &st, &err) != BP_OK) {
-        bp_diags_add(&d, NULL, 0, 0, "%s", err ? err : "cannot open the state file");
-        free(err);
-        goto out;
-    }
-    ec.st = st;
+    ec.st = cs.st;
     if ((ec.out = fopen(out_path, "w")) == NULL) {
-        bp_diags_add(&d, NULL, 0, 0, "cannot write %s", out_path);
+        bp_diags_add(&cs.d, NULL, 0, 0, "cannot write %s", out_path);
         goto out;
     }
-    if (bp_state_corrections_foreach(st, review_export_one, &ec) == BP_OK)
+    if (bp_state_corrections_foreach(cs.st, review_export_one, &ec) == BP_OK)
         rc = 0;
     if (fclose(ec.out) != 0)
         rc = -1;
     *n = ec.n;
 out:
-    bp_diags_print(&d, stderr);
-    bp_diags_free(&d);
-    bp_state_close(st);
-    bp_site_free(site);
+    cli_site_close(&cs);
     return rc;
 }
 
@@ -374,28 +364,13 @@ int cmd_review(int argc, char **argv)
             bp_log_set_level((enum bp_log_level)l);
     }
 
-    bp_diags d = {0};
-    bp_site *site = NULL;
-    bp_registry *reg = NULL;
-    bp_runtime *rt = NULL;
-    bp_state *st = NULL;
+    cli_site cs;
     int rc = BP_EXIT_INVALID;
-    if (bp_site_load(path, &site, &d) != BP_OK)
+    /* Resuming runs the route's later stages and sinks: a runtime. */
+    if (cli_site_open(&cs, path, &c, decide && strcmp(verb, "reject") != 0) < 0)
         goto out;
-    if (decide && strcmp(verb, "reject") != 0) {
-        /* Resuming runs the route's later stages and sinks. */
-        if ((reg = cli_registry(&c)) == NULL || bp_site_check(site, reg, &d) != BP_OK ||
-            bp_runtime_new(site, reg, 1, &rt, &d) != BP_OK)
-            goto out;
-        st = bp_runtime_state(rt);
-    } else {
-        char *err = NULL;
-        if (bp_state_open(site->state_path, site->name, &st, &err) != BP_OK) {
-            bp_diags_add(&d, NULL, 0, 0, "%s", err ? err : "cannot open the state file");
-            free(err);
-            goto out;
-        }
-    }
+    bp_runtime *rt = cs.rt;
+    bp_state *st = cs.st;
     rc = BP_EXIT_OK;
     if (strcmp(verb, "list") == 0) {
         int64_t now = bp_now_ms();
@@ -448,13 +423,6 @@ int cmd_review(int argc, char **argv)
             rc = BP_EXIT_INVALID;
     }
 out:
-    bp_diags_print(&d, stderr);
-    bp_diags_free(&d);
-    if (rt)
-        bp_runtime_free(rt);
-    else
-        bp_state_close(st);
-    bp_site_free(site);
-    bp_registry_free(reg);
+    cli_site_close(&cs);
     return rc;
 }

@@ -6,6 +6,8 @@
 #include "bp_build_config.h"
 #include "cli.h"
 #include "log.h"
+#include "runtime.h"
+#include "state.h"
 
 static void usage(FILE *f)
 {
@@ -146,6 +148,40 @@ bp_registry *cli_registry(const cli_common *c)
         fprintf(stderr, "backplane: %s\n", err);
     free(err);
     return reg;
+}
+
+int cli_site_open(cli_site *s, const char *path, const cli_common *c, int with_runtime)
+{
+    memset(s, 0, sizeof(*s));
+    if (bp_site_load(path, &s->site, &s->d) != BP_OK)
+        return -1;
+    if (with_runtime) {
+        if ((s->reg = cli_registry(c)) == NULL || bp_site_check(s->site, s->reg, &s->d) != BP_OK ||
+            bp_runtime_new(s->site, s->reg, 1, &s->rt, &s->d) != BP_OK)
+            return -1;
+        s->st = bp_runtime_state(s->rt);
+        return 0;
+    }
+    char *err = NULL;
+    if (bp_state_open(s->site->state_path, s->site->name, &s->st, &err) != BP_OK) {
+        bp_diags_add(&s->d, NULL, 0, 0, "%s", err ? err : "cannot open the state file");
+        free(err);
+        return -1;
+    }
+    return 0;
+}
+
+void cli_site_close(cli_site *s)
+{
+    bp_diags_print(&s->d, stderr);
+    bp_diags_free(&s->d);
+    if (s->rt)
+        bp_runtime_free(s->rt);
+    else
+        bp_state_close(s->st);
+    bp_site_free(s->site);
+    bp_registry_free(s->reg);
+    memset(s, 0, sizeof(*s));
 }
 
 int main(int argc, char **argv)
