@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "runtime.h"
 #include "site.h"
 
 static const char *const site_top_keys[] = {"site", "state", "plugin_dirs", "connectors",
@@ -350,6 +351,72 @@ const bp_site_connector *bp_site_find_connector(const bp_site *site, const char 
 
 static const char *const site_skip_plugin[] = {"plugin", NULL};
 
+/* ---- plugin checks beyond the schema (struct bp_plugin.check) ---------- */
+
+typedef struct {
+    const bp_ynode *const *maps;   /* where the options came from, later wins */
+    size_t n_maps;
+    const char *file, *where;
+    int line, col;                 /* fallback: the use's position */
+    bp_diags *d;
+} site_check_ctx;
+
+/* The YAML node of a dotted path ("rules.big.when") in map, or NULL. */
+static const bp_ynode *site_node_at(const bp_ynode *map, const char *path)
+{
+    const bp_ynode *n = map;
+    char seg[256];
+    while (n && *path) {
+        size_t k = strcspn(path, ".");
+        if (k >= sizeof(seg))
+            return NULL;
+        memcpy(seg, path, k);
+        seg[k] = '\0';
+        if (n->kind == BP_YMAP) {
+            n = bp_ymap_get(n, seg);
+        } else if (n->kind == BP_YSEQ) {
+            char *end;
+            long i = strtol(seg, &end, 10);
+            n = *end == '\0' && i >= 0 && (size_t)i < n->n ? n->items[i] : NULL;
+        } else {
+            return NULL;
+        }
+        path += k + (path[k] == '.');
+    }
+    return n;
+}
+
+static void site_check_report(void *ud, const char *path, int col, const char *msg)
+{
+    site_check_ctx *c = ud;
+    const bp_ynode *n = NULL;
+    for (size_t i = c->n_maps; i-- > 0 && n == NULL;)
+        if (c->maps[i])
+            n = site_node_at(c->maps[i], path ? path : "");
+    int line = n ? n->line : c->line, at = n ? n->col : c->col;
+    /* Inside a one-line scalar: its column plus the offset (one more for an
+     * opening quote), as for predicate options. */
+    if (n && n->kind == BP_YSCALAR && col > 0)
+        at += col - 1 + (n->plain ? 0 : 1);
+    bp_diags_add(c->d, c->file, line, at, "%s: option '%s': %s", c->where,
+                 path && *path ? path : "(all)", msg ? msg : "invalid");
+}
+
+/* Runs lib's check on config, if it has one; errors go to d with positions. */
+static void site_plugin_check(const bp_plugin_lib *lib, const cJSON *config, const char *where,
+                              const bp_ynode *const *maps, size_t n_maps, const char *file,
+                              int line, int col, bp_diags *d)
+{
+    if (lib == NULL || config == NULL || lib->desc.check == NULL)
+        return;
+    site_check_ctx c = {.maps = maps, .n_maps = n_maps, .file = file, .where = where,
+                        .line = line, .col = col, .d = d};
+    size_t before = d->n;
+    bp_status st = lib->desc.check(&bp_host_api_table, config, site_check_report, &c);
+    if (st != BP_OK && d->n == before)
+        bp_diags_add(d, file, line, col, "%s: options rejected (%s)", where, bp_status_str(st));
+}
+
 /* Resolves a connector use (from/to) and validates connector + per-use options. */
 static void site_check_connector_use(bp_site *s, bp_site_use *u, uint32_t kind,
                                      const char *kind_name, const char *route, bp_diags *d)
@@ -384,6 +451,7 @@ static void site_check_connector_use(bp_site *s, bp_site_use *u, uint32_t kind,
     u->lib = c->lib;
     u->config = bp_options_apply(c->lib->desc.options, where, maps, 2, site_skip_plugin, s->file,
                                  u->line, u->col, d);
+    site_plugin_check(c->lib, u->config, where, maps, 2, s->file, u->line, u->col, d);
 }
 
 bp_status bp_site_check(bp_site *s, bp_registry *reg, bp_diags *d)
@@ -437,6 +505,7 @@ bp_status bp_site_check(bp_site *s, bp_registry *reg, bp_diags *d)
             const bp_ynode *maps[1] = {u->opts};
             u->config = bp_options_apply(u->lib->desc.options, where, maps, 1, NULL, s->file,
                                          u->line, u->col, d);
+            site_plugin_check(u->lib, u->config, where, maps, 1, s->file, u->line, u->col, d);
         }
     }
     /* Connectors not used by a route, and lookup providers, are validated on
@@ -451,6 +520,8 @@ bp_status bp_site_check(bp_site *s, bp_registry *reg, bp_diags *d)
         const bp_ynode *maps[1] = {c->node};
         c->config = bp_options_apply(c->lib->desc.options, where, maps, 1, site_skip_plugin,
                                      s->file, c->line, c->col, c->used ? &dd : d);
+        site_plugin_check(c->lib, c->config, where, maps, 1, s->file, c->line, c->col,
+                          c->used ? &dd : d);
         /* A used connector may leave required options to its routes: its
          * own map failing alone only disables lookups through it. */
         bp_diags_free(&dd);

@@ -329,6 +329,18 @@ struct bp_plugin {
 
     /* Optional command-line commands, {0}-terminated, or NULL (ABI 1.1). */
     const struct bp_command *commands;
+
+    /* Optional (ABI 1.1): checks of the normalised options that the schema
+     * cannot express (rules inside a map, paths inside a mapping), run by
+     * `backplane check` and by `run` before any instance is created. For each
+     * problem call report(ctx, path, col, message): path names the offending
+     * value in config ("rules.big.when"; "" for the options as a whole), col is
+     * 1-based inside that string value (0: the value as a whole); the core turns
+     * it into file:line:col. message is copied. Returns BP_OK when nothing was
+     * reported, else BP_ERR_INVALID. */
+    bp_status (*check)(const struct bp_host_api *api, const cJSON *config,
+                       void (*report)(void *ctx, const char *path, int col, const char *msg),
+                       void *ctx);
 };
 
 /* Put first in a descriptor: .BP_PLUGIN_HEADER would not parse, so use

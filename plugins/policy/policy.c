@@ -76,9 +76,14 @@ static int pol_valid_flag(const char *s)
 }
 
 /* Reads one rule; errors name it. */
-static bp_status pol_load_rule(pol_self *self, const cJSON *def, pol_rule *r, char **errmsg)
+/* Loads one rule. On an error *key names the offending member ("when", an
+ * unknown key; NULL: the rule itself) and *col a column inside its string. */
+static bp_status pol_load_rule(pol_self *self, const cJSON *def, pol_rule *r, const char **key,
+                               int *col_out, char **errmsg)
 {
     const struct bp_host_api *api = self->api;
+    *key = NULL;
+    *col_out = 0;
     static const char *const keys[] = {"when", "flag", "reason", "action", NULL};
     if ((r->name = strdup(def->string)) == NULL)
         return BP_ERR_NOMEM;
@@ -91,11 +96,13 @@ static bp_status pol_load_rule(pol_self *self, const cJSON *def, pol_rule *r, ch
         while (keys[i] && strcmp(keys[i], k->string) != 0)
             i++;
         if (keys[i] == NULL) {
+            *key = k->string;
             *errmsg = api->format("rule '%s': unknown key '%s' (valid: when, flag, reason, action)",
                                   r->name, k->string);
             return BP_ERR_INVALID;
         }
         if (!cJSON_IsString(k) && strcmp(k->string, "reason") != 0) {
+            *key = k->string;
             *errmsg = api->format("rule '%s': '%s' must be a string", r->name, k->string);
             return BP_ERR_INVALID;
         }
@@ -109,6 +116,8 @@ static bp_status pol_load_rule(pol_self *self, const cJSON *def, pol_rule *r, ch
     char *msg = NULL;
     bp_status st = api->predicate_compile(when->valuestring, &r->when, &col, &msg);
     if (st != BP_OK) {
+        *key = "when";
+        *col_out = col;
         *errmsg = api->format("rule '%s': when: column %d: %s", r->name, col,
                               msg ? msg : "invalid predicate");
         free(msg);
@@ -119,6 +128,7 @@ static bp_status pol_load_rule(pol_self *self, const cJSON *def, pol_rule *r, ch
     if (r->flag == NULL)
         return BP_ERR_NOMEM;
     if (!pol_valid_flag(r->flag)) {
+        *key = cJSON_IsString(flag) ? "flag" : NULL;
         *errmsg = api->format("rule '%s': flag '%s' must be lower-case letters, digits and _%s",
                               r->name, r->flag, cJSON_IsString(flag) ? "" : " (it defaults to the rule's name)");
         return BP_ERR_INVALID;
@@ -136,6 +146,7 @@ static bp_status pol_load_rule(pol_self *self, const cJSON *def, pol_rule *r, ch
         while (pol_actions[i] && strcmp(pol_actions[i], action->valuestring) != 0)
             i++;
         if (pol_actions[i] == NULL) {
+            *key = "action";
             *errmsg = api->format("rule '%s': action must be one of: flag, review, reject; got '%s'",
                                   r->name, action->valuestring);
             return BP_ERR_INVALID;
@@ -162,8 +173,10 @@ static bp_status pol_init(const struct bp_host_api *api, bp_instance *inst, cons
     } else if ((self->rules = calloc((size_t)n, sizeof(pol_rule))) == NULL) {
         st = BP_ERR_NOMEM;
     }
+    const char *key;
+    int col;
     for (const cJSON *def = st == BP_OK ? rules->child : NULL; def && st == BP_OK; def = def->next)
-        st = pol_load_rule(self, def, &self->rules[self->n_rules++], errmsg);
+        st = pol_load_rule(self, def, &self->rules[self->n_rules++], &key, &col, errmsg);
     if (st != BP_OK) {
         if (*errmsg == NULL)
             *errmsg = api->format("out of memory");
@@ -292,6 +305,41 @@ static bp_status pol_transform(void *p, bp_envelope **envp, char **reason)
     return decided->action == POL_REVIEW ? BP_REVIEW : BP_REJECT;
 }
 
+/* `backplane check`: every rule loaded as init would, each problem reported
+ * at the rule's member so the site file shows file:line:col. */
+static bp_status pol_check(const struct bp_host_api *api, const cJSON *config,
+                           void (*report)(void *ctx, const char *path, int col, const char *msg),
+                           void *ctx)
+{
+    const cJSON *rules = bp_cfg_get0(config, "rules");
+    pol_self tmp = {.api = api};
+    bp_status rc = BP_OK;
+    if (cJSON_GetArraySize(rules) == 0) {
+        report(ctx, "rules", 0, "give at least one rule");
+        return BP_ERR_INVALID;
+    }
+    for (const cJSON *def = rules->child; def; def = def->next) {
+        pol_rule r = {0};
+        const char *key = NULL;
+        int col = 0;
+        char *msg = NULL;
+        if (pol_load_rule(&tmp, def, &r, &key, &col, &msg) != BP_OK) {
+            char path[300];
+            snprintf(path, sizeof(path), "rules.%s%s%s", def->string, key ? "." : "",
+                     key ? key : "");
+            report(ctx, path, col, msg ? msg : "invalid rule");
+            rc = BP_ERR_INVALID;
+        }
+        api->free(msg);
+        free(r.name);
+        free(r.flag);
+        free(r.reason);
+        if (r.when)
+            api->predicate_free(r.when);
+    }
+    return rc;
+}
+
 static const struct bp_plugin pol_plugin = {
     BP_PLUGIN_HEADER,
     .name = "policy",
@@ -303,6 +351,7 @@ static const struct bp_plugin pol_plugin = {
     .init = pol_init,
     .transform = pol_transform,
     .destroy = pol_destroy,
+    .check = pol_check,
 };
 
 BP_EXPORT const struct bp_plugin *bp_plugin_entry(void)

@@ -75,7 +75,8 @@ contains "reject: dead-lettered with the rule and reason" dl.txt "blocked | reje
 sqlite3 p.db "SELECT json_extract(payload, '\$.bplineage') FROM review_queue WHERE json_extract(payload, '\$.subject') = 'big-nopo'" >lin.txt
 contains "lineage of the policy step" lin.txt '"plugin":"policy","version":"1.0.0","changed":"flags,data.flags"'
 
-# Bad rules: the error names the rule (rules are checked when the route starts).
+# Bad rules: `check` (and `run`, before anything starts) names the rule and points
+# into the site file with file:line:col.
 bad() {   # bad NAME RULE-YAML
     cat >"$1.yaml" <<YAML
 site: b
@@ -94,20 +95,22 @@ routes:
 YAML
 }
 bad syntax 'big: { when: "data.total >> 5", action: review }'
-exit_is "a rule with a bad predicate stops the start" 1 "$B" run syntax.yaml
-contains "predicate error names the rule and column" "$ERR" "init failed: rule 'big': when: column 13: unexpected token '>'"
+exit_is "check: a rule with a bad predicate" 1 "$B" check syntax.yaml
+contains "predicate error: file:line:col inside the string, rule named" "$ERR" "syntax.yaml:12:39: transform 'policy': option 'rules.big.when': rule 'big': when: column 13: unexpected token '>'"
+exit_is "run refuses it before starting anything" 1 "$B" run syntax.yaml
+contains "run says the same" "$ERR" "syntax.yaml:12:39:"
 bad nowhen 'big: { flag: x }'
-exit_is "a rule without when" 1 "$B" run nowhen.yaml
-contains "missing when" "$ERR" "rule 'big': missing 'when' (a predicate)"
+exit_is "a rule without when" 1 "$B" check nowhen.yaml
+contains "missing when" "$ERR" "nowhen.yaml:12:18: transform 'policy': option 'rules.big': rule 'big': missing 'when' (a predicate)"
 bad action 'big: { when: "data.total > 5", action: escalate }'
-exit_is "a rule with an unknown action" 1 "$B" run action.yaml
-contains "bad action" "$ERR" "rule 'big': action must be one of: flag, review, reject; got 'escalate'"
+exit_is "a rule with an unknown action" 1 "$B" check action.yaml
+contains "bad action" "$ERR" "action.yaml:12:52: transform 'policy': option 'rules.big.action': rule 'big': action must be one of: flag, review, reject; got 'escalate'"
 bad key 'big: { when: "data.total > 5", flagg: x }'
-exit_is "a rule with an unknown key" 1 "$B" run key.yaml
-contains "unknown key" "$ERR" "rule 'big': unknown key 'flagg' (valid: when, flag, reason, action)"
+exit_is "a rule with an unknown key" 1 "$B" check key.yaml
+contains "unknown key" "$ERR" "key.yaml:12:51: transform 'policy': option 'rules.big.flagg': rule 'big': unknown key 'flagg' (valid: when, flag, reason, action)"
 bad flag 'Big-Total: { when: "data.total > 5" }'
-exit_is "a flag that cannot be a flag" 1 "$B" run flag.yaml
-contains "flag name" "$ERR" "rule 'Big-Total': flag 'Big-Total' must be lower-case letters, digits and _ (it defaults to the rule's name)"
+exit_is "a flag that cannot be a flag" 1 "$B" check flag.yaml
+contains "flag name" "$ERR" "flag.yaml:12:24: transform 'policy': option 'rules.Big-Total': rule 'Big-Total': flag 'Big-Total' must be lower-case letters, digits and _ (it defaults to the rule's name)"
 bad list '- { name: big, when: "data.total > 5" }'
 exit_is "check: rules must be a map of named rules" 1 "$B" check list.yaml
 contains "list instead of a map: file:line:col" "$ERR" "list.yaml:12:13: option 'rules' of transform 'policy' must be a map, got a list"
