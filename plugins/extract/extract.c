@@ -388,7 +388,25 @@ static ex_example *ex_load_sroie(const char *dir, size_t *n, int quiet)
 
 typedef struct {
     long correct[EX_NFIELDS], predicted[EX_NFIELDS], labelled[EX_NFIELDS];
+    long loose[EX_NFIELDS];   /* equal once all spaces are removed */
+    long reachable[EX_NFIELDS]; /* the label is among the candidates */
 } ex_score;
+
+static int ex_eq_nospace(const char *a, const char *b)
+{
+    for (;;) {
+        while (*a == ' ')
+            a++;
+        while (*b == ' ')
+            b++;
+        if (*a != *b)
+            return 0;
+        if (*a == '\0')
+            return 1;
+        a++;
+        b++;
+    }
+}
 
 /* SROIE task 3: a field counts when the prediction equals the label exactly
  * after trimming; precision over predictions, recall over labels. */
@@ -413,6 +431,11 @@ static int ex_score_docs(const ex_model *m, const ex_example *ex, size_t n,
             sc->predicted[f] += v != NULL && v[0] != '\0';
             sc->labelled[f] += lab != NULL && lab[0] != '\0';
             sc->correct[f] += hit;
+            sc->loose[f] += v && lab && ex_eq_nospace(v, lab);
+            int reach = 0;
+            for (size_t k = 0; lab && k < c.n && !reach; k++)
+                reach = strcmp(c.c[k].text, lab) == 0;
+            sc->reachable[f] += reach;
             if (errors && !hit && lab)
                 fprintf(errors, "%s\t%s\t%.3f\tgot [%s]\twant [%s]\n", ex[i].name,
                         ex_field_names[f], conf, v ? v : "", lab);
@@ -432,20 +455,23 @@ static double ex_f1(long c, long p, long l, double *prec, double *rec)
 
 static void ex_print_score(const ex_score *sc)
 {
-    long tc = 0, tp = 0, tl = 0;
+    long tc = 0, tp = 0, tl = 0, tloose = 0;
     double p, r, f1;
     printf("%-16s %9s %9s %9s  %s\n", "field", "precision", "recall", "f1",
-           "correct/predicted/labelled");
+           "correct/predicted/labelled (label among candidates)");
     for (int f = 0; f < EX_NFIELDS; f++) {
         if (sc->labelled[f] == 0 && sc->predicted[f] == 0)
             continue;
         f1 = ex_f1(sc->correct[f], sc->predicted[f], sc->labelled[f], &p, &r);
-        printf("%-16s %9.4f %9.4f %9.4f  %ld/%ld/%ld\n", ex_field_names[f], p, r, f1,
-               sc->correct[f], sc->predicted[f], sc->labelled[f]);
+        printf("%-16s %9.4f %9.4f %9.4f  %ld/%ld/%ld (%ld)\n", ex_field_names[f], p, r, f1,
+               sc->correct[f], sc->predicted[f], sc->labelled[f], sc->reachable[f]);
         tc += sc->correct[f];
         tp += sc->predicted[f];
         tl += sc->labelled[f];
+        tloose += sc->loose[f];
     }
+    /* For comparison only: most misses are OCR spacing the labels corrected. */
+    printf("(ignoring spaces inside values: f1 %.4f)\n", ex_f1(tloose, tp, tl, &p, &r));
     f1 = ex_f1(tc, tp, tl, &p, &r);
     printf("%-16s %9.4f %9.4f %9.4f  %ld/%ld/%ld\n", "overall", p, r, f1, tc, tp, tl);
     printf("f1=%.4f\n", f1);
@@ -605,6 +631,8 @@ static int extract_cmd_eval(const struct bp_host_api *api, int argc, char **argv
                 sc.correct[f] += fs.correct[f];
                 sc.predicted[f] += fs.predicted[f];
                 sc.labelled[f] += fs.labelled[f];
+                sc.loose[f] += fs.loose[f];
+                sc.reachable[f] += fs.reachable[f];
             }
             double pr, re;
             if (!quiet && rc == 0)

@@ -448,6 +448,43 @@ static int ex_cand_totals(const ex_doc *d, float medh, ex_cands *out)
         f[24] = tk != NULL && (size_t)(tk - l->up) < off;
         f[25] = v >= 1000;
         f[26] = v < 1;
+        f[27] = f[3] && f[0];
+        f[28] = f[3] && !f[5] && !f[6] && !f[9];
+        f[29] = f[11] && (f[3] || f[4]);
+        /* Variants: labels keep a currency sign written against the number
+         * ("$8.20", "RM 57.40") and sometimes drop thousands separators. */
+        float base[EX_NFEAT];
+        memcpy(base, k->f, sizeof base);
+        char var[64];
+        int vl = 0, vkind = 0;
+        if (off >= 1 && l->up[off - 1] == '$') {
+            vl = snprintf(var, sizeof var, "$%.*s", a[i].len, l->text + off);
+            vkind = 30;
+        } else if (off >= 2 && strncmp(l->up + off - 2, "RM", 2) == 0 &&
+                   (off == 2 || !isalpha((unsigned char)l->up[off - 3]))) {
+            vl = snprintf(var, sizeof var, "%.2s%.*s", l->text + off - 2, a[i].len, l->text + off);
+            vkind = 30;
+        } else if (off >= 3 && strncmp(l->up + off - 3, "RM ", 3) == 0 &&
+                   (off == 3 || !isalpha((unsigned char)l->up[off - 4]))) {
+            vl = snprintf(var, sizeof var, "%.3s%.*s", l->text + off - 3, a[i].len, l->text + off);
+            vkind = 31;
+        } else if (a[i].thousands) {
+            for (int q = 0; q < a[i].len && vl < (int)sizeof var - 1; q++)
+                if (l->text[off + (size_t)q] != ',')
+                    var[vl++] = l->text[off + (size_t)q];
+            var[vl] = '\0';
+            vkind = 32;
+        }
+        if (vkind && vl > 0 && vl < (int)sizeof var) {
+            k->f[F_OWN + 33] = 1; /* the plain number, when a variant exists */
+            ex_cand *kv = ex_push(out, var, (size_t)vl, a[i].line);
+            if (kv == NULL) {
+                free(a);
+                return -1;
+            }
+            memcpy(kv->f, base, sizeof base);
+            kv->f[F_OWN + vkind] = 1;
+        }
     }
     free(a);
     ex_finish_common(out);
@@ -547,6 +584,22 @@ static int ex_company_one(const ex_doc *d, float medh, ex_cands *out, int li, co
     f[17] = (fl & (EX_L_TOTAL | EX_L_DATEKW | EX_L_TIME)) != 0;
     f[18] = (size_t)li + 1 < d->n && (d->lines[li + 1].flags & (EX_L_ADDR | EX_L_STARTNUM));
     f[19] = (fl & EX_L_PLACE) != 0;
+    if (variant == 3 && (size_t)li + 1 < d->n) {
+        const ex_line *nx = &d->lines[li + 1];
+        f[20] = (nx->flags & EX_L_COMPSUF) && !(l->flags & EX_L_COMPSUF);
+        f[21] = (l->flags & EX_L_COMPSUF) != 0;
+        size_t ll = strlen(l->up);
+        f[22] = ll && (l->up[ll - 1] == '&' || l->up[ll - 1] == '-');
+        f[23] = (l->flags & (EX_L_COMPKW | EX_L_COMPSUF)) == 0 && (nx->flags & EX_L_COMPKW);
+        f[24] = (nx->flags & (EX_L_ADDR | EX_L_STARTNUM | EX_L_REG | EX_L_CONTACT)) != 0;
+        f[25] = nx->y0 - l->y1 > 0.02f;
+    } else {
+        size_t ll = strlen(l->up);
+        f[26] = ll && (l->up[ll - 1] == '&' || l->up[ll - 1] == '-');
+        f[27] = li == 0 && d->n > 1 && (d->lines[1].flags & EX_L_COMPSUF) &&
+                !(l->flags & EX_L_COMPSUF);
+    }
+    f[28] = f[0] && f[8];
     return 0;
 }
 
@@ -608,7 +661,7 @@ static int ex_cand_address(const ex_doc *d, float medh, ex_cands *out)
             for (int q = i; q <= j; q++) {
                 uint32_t fl = d->lines[q].flags;
                 addr += (fl & (EX_L_ADDR | EX_L_POSTCODE | EX_L_PLACE | EX_L_STARTNUM)) != 0;
-                bad += (fl & (EX_L_CONTACT | EX_L_TOTAL | EX_L_TIME | EX_L_REG)) != 0;
+                bad += (fl & (EX_L_CONTACT | EX_L_TOTAL | EX_L_TIME | EX_L_REG | EX_L_INVKW)) != 0;
                 post += (fl & EX_L_POSTCODE) != 0;
                 comp += (fl & EX_L_COMPSUF) != 0;
             }
@@ -627,7 +680,7 @@ static int ex_cand_address(const ex_doc *d, float medh, ex_cands *out)
             f[4] = post > 0;
             f[5] = (first & EX_L_STARTNUM) != 0;
             f[6] = (first & EX_L_ADDR) != 0;
-            f[7] = (after & (EX_L_CONTACT | EX_L_REG)) != 0;
+            f[7] = (after & (EX_L_CONTACT | EX_L_REG | EX_L_INVKW)) != 0;
             f[8] = bad > 0;
             f[9] = (before & (EX_L_COMPSUF | EX_L_COMPKW | EX_L_REG)) != 0;
             f[10] = (before & (EX_L_ADDR | EX_L_POSTCODE)) != 0 && !(before & EX_L_COMPSUF);

@@ -103,7 +103,7 @@ static int ex_any(const char *up, const char *const *kws)
 }
 
 static const char *const ex_kw_addr[] = {
-    "JALAN", "JLN", "JL", "TAMAN", "TMN", "LOT", "NO", "NO.", "LORONG", "LRG", "BANDAR", "BDR",
+    "JALAN", "JLN", "JL", "TAMAN", "TMN", "LOT", "LORONG", "LRG", "BANDAR", "BDR",
     "PERSIARAN", "KAMPUNG", "KG", "BLOK", "BLOCK", "WISMA", "PLAZA", "MENARA", "SEKSYEN",
     "SECTION", "FLOOR", "FLR", "ROAD", "RD", "STREET", "ST", "AVENUE", "PUSAT", "KAWASAN",
     "PERINDUSTRIAN", "INDUSTRI", "BATU", "SS", "USJ", "SUITE", "UNIT", "LEVEL", "BUILDING",
