@@ -41,7 +41,7 @@ typedef struct {
     size_t ntext;
     char *into;
     int top_k;
-    cl_vec vec;
+    cl_vec raw, vec;
     float *p;
     char *buf;
     size_t bufcap;
@@ -73,6 +73,7 @@ static void classify_destroy(void *p)
     for (size_t i = 0; i < self->ntext; i++)
         free(self->text[i]);
     free(self->into);
+    cl_vec_free(&self->raw);
     cl_vec_free(&self->vec);
     free(self->p);
     free(self->buf);
@@ -218,10 +219,14 @@ static bp_status classify_transform(void *p, bp_envelope **env, char **reason)
         const cl_model *m = &self->heads[h].model;
         /* Heads with the same hash space share one featurisation. */
         if (m->buckets != last_buckets) {
-            if (cl_featurize(text, m->buckets, &self->vec) != 0)
+            if (cl_featurize(text, m->buckets, &self->raw) != 0)
                 return BP_RETRY;
             last_buckets = m->buckets;
         }
+        cl_vec_free(&self->vec);
+        if (cl_vec_copy(&self->vec, &self->raw) != 0)
+            return BP_RETRY;
+        cl_weigh(&self->vec, m->idf);
         cl_predict(m, &self->vec, self->p);
         int order[20];
         int k = self->top_k < (int)m->nclass ? self->top_k : (int)m->nclass;
@@ -467,7 +472,45 @@ static int cl_load(const char *path, const char *text_fields, const char *label_
 /* Trains m (buckets, nclass, labels set) on the examples in use: first a
  * temperature from out-of-fold logits of calib folds, then the weights on all
  * of them. */
-static int cl_fit(cl_model *m, const cl_data *d, const unsigned char *use, int epochs, int calib)
+static int cl_fit_weighted(cl_model *m, const cl_data *d, const unsigned char *use, int epochs,
+                           int calib);
+
+/* Weighted copies of raw vectors: idf from the training examples only, so
+ * cross-validation never sees held-out text. */
+static int cl_fit(cl_model *m, const cl_data *raw, const unsigned char *use, int epochs, int calib,
+                  cl_data *weighted)
+{
+    free(m->idf);
+    m->idf = cl_idf(raw, use, m->buckets);
+    cl_data w = {.x = calloc(raw->n ? raw->n : 1, sizeof(cl_vec)), .y = raw->y, .n = raw->n};
+    int rc = m->idf && w.x ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < raw->n; i++) {
+        rc = cl_vec_copy(&w.x[i], &raw->x[i]);
+        if (rc == 0)
+            cl_weigh(&w.x[i], m->idf);
+    }
+    if (rc == 0)
+        rc = cl_fit_weighted(m, &w, use, epochs, calib);
+    if (rc == 0 && weighted) {
+        *weighted = w;
+        return 0;
+    }
+    for (size_t i = 0; w.x && i < raw->n; i++)
+        cl_vec_free(&w.x[i]);
+    free(w.x);
+    return rc;
+}
+
+static void cl_weighted_free(cl_data *w)
+{
+    for (size_t i = 0; w->x && i < w->n; i++)
+        cl_vec_free(&w->x[i]);
+    free(w->x);
+    memset(w, 0, sizeof(*w));
+}
+
+static int cl_fit_weighted(cl_model *m, const cl_data *d, const unsigned char *use, int epochs,
+                           int calib)
 {
     size_t n = d->n;
     uint32_t c = m->nclass;
@@ -574,7 +617,7 @@ static int classify_cmd_train(const struct bp_host_api *api, int argc, char **ar
                 cl_train_usage);
         rc = 2;
     }
-    long epochs = 8, buckets = 1L << 18, calib = 5;
+    long epochs = 6, buckets = 1L << 16, calib = 5;
     if (rc == 0)
         rc = cl_int(epochs_s, 1, 1000, "--epochs", &epochs) |
              cl_int(buckets_s, 16, 1L << 24, "--buckets", &buckets) |
@@ -599,7 +642,7 @@ static int classify_cmd_train(const struct bp_host_api *api, int argc, char **ar
         if (!quiet)
             fprintf(stderr, "classify: training on %zu records, %u labels, %ld epochs, "
                             "calibrating on %ld folds\n", s.d.n, s.nclass, epochs, calib);
-        rc = cl_fit(&m, &s.d, NULL, (int)epochs, (int)calib);
+        rc = cl_fit(&m, &s.d, NULL, (int)epochs, (int)calib, NULL);
     }
     if (rc == 0) {
         rc = cl_model_save(&m, out, err, sizeof err);
@@ -740,7 +783,7 @@ static int classify_cmd_eval(const struct bp_host_api *api, int argc, char **arg
                         "(cross-validate)\nusage: %s\n", cl_eval_usage);
         rc = 2;
     }
-    long folds = 0, epochs = 8, buckets = 1L << 18;
+    long folds = 0, epochs = 6, buckets = 1L << 16;
     if (rc == 0)
         rc = cl_int(folds_s, 2, 100, "--folds", &folds) | cl_int(epochs_s, 1, 1000, "--epochs", &epochs) |
              cl_int(buckets_s, 16, 1L << 24, "--buckets", &buckets);
@@ -771,6 +814,7 @@ static int classify_cmd_eval(const struct bp_host_api *api, int argc, char **arg
         p = malloc(m.nclass * sizeof(float));
         rc = p ? 0 : -1;
         for (size_t i = 0; rc == 0 && i < s.d.n; i++) {
+            cl_weigh(&s.d.x[i], m.idf);
             cl_predict(&m, &s.d.x[i], p);
             int b = 0;
             for (uint32_t k = 1; k < m.nclass; k++)
@@ -795,12 +839,13 @@ static int classify_cmd_eval(const struct bp_host_api *api, int argc, char **arg
         for (long k = 0; rc == 0 && k < folds; k++) {
             for (size_t i = 0; i < s.d.n; i++)
                 use[i] = (long)(i % (size_t)folds) != k;
-            rc = cl_fit(&m, &s.d, use, (int)epochs, 5);
+            cl_data wd = {0};
+            rc = cl_fit(&m, &s.d, use, (int)epochs, 5, &wd);
             long ok = 0, cnt = 0;
             for (size_t i = 0; rc == 0 && i < s.d.n; i++) {
                 if (use[i])
                     continue;
-                cl_predict(&m, &s.d.x[i], p);
+                cl_predict(&m, &wd.x[i], p);
                 int b = 0;
                 for (uint32_t q = 1; q < m.nclass; q++)
                     if (p[q] > p[b])
@@ -810,6 +855,7 @@ static int classify_cmd_eval(const struct bp_host_api *api, int argc, char **arg
                 ok += b == s.d.y[i];
                 cnt++;
             }
+            cl_weighted_free(&wd);
             if (rc == 0 && !quiet)
                 fprintf(stderr, "classify: fold %ld/%ld: accuracy %.4f (temperature %.3f)\n",
                         k + 1, folds, cnt ? (double)ok / (double)cnt : 0, m.temperature);

@@ -1,5 +1,5 @@
-/* classify_model: a multinomial logistic regression over hashed word
- * unigrams, word bigrams and character 3..5-grams, trained with AdaGrad, with
+/* classify_model: a multinomial logistic regression over hashed words
+ * (tf-idf, title words weighted up), trained with AdaGrad, with
  * a temperature fitted on out-of-fold predictions so that the probabilities it
  * reports are calibrated (a 0.8 is right about 80% of the time). */
 #ifndef BP_CLASSIFY_MODEL_H
@@ -10,7 +10,7 @@
 
 #include "../ml/ml_model.h"
 
-#define CL_FEATURE_SET "classify-features-1"
+#define CL_FEATURE_SET "classify-features-2"
 
 typedef struct {
     char name[64];
@@ -20,6 +20,7 @@ typedef struct {
     float *w;             /* buckets * nclass, row per bucket */
     float *b;             /* nclass */
     float temperature;
+    float *idf;           /* buckets inverse document frequencies, or NULL */
 } cl_model;
 
 /* Hashed features of a text: bucket indices with values (L2-normalised).
@@ -30,7 +31,11 @@ typedef struct {
     size_t n, cap;
 } cl_vec;
 
+/* Raw features (log counts); cl_weigh then applies idf (may be NULL) and
+ * L2-normalises, which prediction and training expect. */
 int cl_featurize(const char *text, uint32_t buckets, cl_vec *v);
+void cl_weigh(cl_vec *v, const float *idf);
+int cl_vec_copy(cl_vec *dst, const cl_vec *src);
 void cl_vec_free(cl_vec *v);
 
 int cl_model_from_ml(cl_model *m, const ml_model *ml, char *err, size_t errlen);
@@ -47,6 +52,10 @@ typedef struct {
     int *y;
     size_t n;
 } cl_data;
+
+/* Smoothed inverse document frequency of each bucket over the examples with
+ * use[i] set (all when NULL); malloc'd, NULL when out of memory. */
+float *cl_idf(const cl_data *d, const unsigned char *use, uint32_t buckets);
 
 /* Train on the examples with use[i] set (all when use is NULL); fills w and b
  * of a model whose buckets, nclass and labels are set. Temperature 1. */
