@@ -74,21 +74,6 @@ static ex_cand *ex_push(ex_cands *c, const char *text, size_t len, int line)
     return k;
 }
 
-static float ex_median_height(const ex_doc *d)
-{
-    float h[256];
-    size_t n = d->n < 256 ? d->n : 256;
-    for (size_t i = 0; i < n; i++)
-        h[i] = d->lines[i].y1 - d->lines[i].y0;
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && h[j - 1] > h[j]; j--) {
-            float t = h[j];
-            h[j] = h[j - 1];
-            h[j - 1] = t;
-        }
-    return n ? h[n / 2] : 0;
-}
-
 /* Common block; F_REPEAT/F_FIRST/F_LAST are set after all candidates exist. */
 static void ex_common(const ex_doc *d, float medh, ex_cand *k)
 {
@@ -121,17 +106,51 @@ static void ex_common(const ex_doc *d, float medh, ex_cand *k)
     f[F_NOBOX] = !d->has_boxes;
 }
 
+typedef struct {
+    uint64_t h;
+    size_t i;
+} ex_hidx;
+
+static int ex_cmp_hidx(const void *a, const void *b)
+{
+    const ex_hidx *x = a, *y = b;
+    return x->h < y->h ? -1 : x->h > y->h ? 1 : (x->i > y->i) - (x->i < y->i);
+}
+
+static uint64_t ex_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* How often each candidate's text occurs among the field's candidates:
+ * sorted by hash, so address spans (hundreds) cost n log n, not n^2. */
 static void ex_finish_common(ex_cands *c)
 {
+    ex_hidx stack[512], *hi = c->n <= 512 ? stack : malloc(c->n * sizeof(ex_hidx));
     for (size_t i = 0; i < c->n; i++) {
-        int rep = 0;
-        for (size_t j = 0; j < c->n; j++)
-            rep += strcmp(c->c[i].text, c->c[j].text) == 0;
-        c->c[i].f[F_REPEAT2] = rep >= 2;
-        c->c[i].f[F_REPEAT3] = rep >= 3;
         c->c[i].f[F_FIRST] = i == 0;
         c->c[i].f[F_LAST] = i + 1 == c->n;
     }
+    if (hi == NULL)
+        return; /* out of memory: the repeat features stay 0 */
+    for (size_t i = 0; i < c->n; i++)
+        hi[i] = (ex_hidx){ex_hash(c->c[i].text), i};
+    qsort(hi, c->n, sizeof(ex_hidx), ex_cmp_hidx);
+    for (size_t a = 0; a < c->n;) {
+        size_t b = a;
+        while (b < c->n && hi[b].h == hi[a].h)
+            b++;
+        for (size_t k = a; k < b; k++) {
+            c->c[hi[k].i].f[F_REPEAT2] = b - a >= 2;
+            c->c[hi[k].i].f[F_REPEAT3] = b - a >= 3;
+        }
+        a = b;
+    }
+    if (hi != stack)
+        free(hi);
 }
 
 /* Flags of a line's own text, the row to its left, and the line above. */
@@ -806,7 +825,7 @@ int ex_candidates(const ex_doc *d, int field, ex_cands *out)
     out->n = 0;
     if (d->n == 0)
         return 0;
-    float medh = ex_median_height(d);
+    float medh = d->median_height;
     switch (field) {
     case EX_COMPANY: return ex_cand_company(d, medh, out);
     case EX_DATE: return ex_cand_dates(d, medh, out);

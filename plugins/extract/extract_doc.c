@@ -94,10 +94,41 @@ const char *ex_find_word(const char *up, const char *kw)
     return NULL;
 }
 
-static int ex_any(const char *up, const char *const *kws)
+/* A 512-bit filter of the character pairs in a line: a keyword with a pair
+ * the line lacks cannot be in it, which spares most strstr calls (the flags of
+ * every line are computed against a few hundred keywords). */
+typedef struct {
+    uint64_t bits[8];
+} ex_pairs;
+
+static unsigned ex_pair_hash(unsigned char a, unsigned char b)
+{
+    return ((unsigned)a * 31u + (unsigned)b) & 511u;
+}
+
+static void ex_pairs_of(const char *up, ex_pairs *p)
+{
+    memset(p, 0, sizeof(*p));
+    for (size_t i = 0; up[i] && up[i + 1]; i++) {
+        unsigned h = ex_pair_hash((unsigned char)up[i], (unsigned char)up[i + 1]);
+        p->bits[h >> 6] |= 1ull << (h & 63);
+    }
+}
+
+static int ex_pairs_may_hold(const ex_pairs *p, const char *kw)
+{
+    for (size_t i = 0; kw[i] && kw[i + 1]; i++) {
+        unsigned h = ex_pair_hash((unsigned char)kw[i], (unsigned char)kw[i + 1]);
+        if (!(p->bits[h >> 6] & (1ull << (h & 63))))
+            return 0;
+    }
+    return 1;
+}
+
+static int ex_any(const char *up, const ex_pairs *p, const char *const *kws)
 {
     for (; *kws; kws++)
-        if (ex_find_word(up, *kws))
+        if (ex_pairs_may_hold(p, *kws) && ex_find_word(up, *kws))
             return 1;
     return 0;
 }
@@ -199,17 +230,19 @@ static int ex_has_time(const char *up)
 static uint32_t ex_line_flags(const char *up)
 {
     uint32_t f = 0;
-    if (ex_any(up, ex_kw_addr))
+    ex_pairs pairs;
+    ex_pairs_of(up, &pairs);
+    if (ex_any(up, &pairs, ex_kw_addr))
         f |= EX_L_ADDR;
     if (ex_has_postcode(up))
         f |= EX_L_POSTCODE;
-    if (ex_any(up, ex_kw_place))
+    if (ex_any(up, &pairs, ex_kw_place))
         f |= EX_L_PLACE;
-    if (ex_any(up, ex_kw_contact) || strchr(up, '@'))
+    if (ex_any(up, &pairs, ex_kw_contact) || strchr(up, '@'))
         f |= EX_L_CONTACT;
-    if (ex_any(up, ex_kw_compsuf))
+    if (ex_any(up, &pairs, ex_kw_compsuf))
         f |= EX_L_COMPSUF;
-    if (ex_any(up, ex_kw_compkw))
+    if (ex_any(up, &pairs, ex_kw_compkw))
         f |= EX_L_COMPKW;
     if (ex_has_reg(up))
         f |= EX_L_REG;
@@ -220,35 +253,35 @@ static uint32_t ex_line_flags(const char *up)
     if (n && up[n - 1] == ',')
         f |= EX_L_ENDCOMMA;
     const char *t = ex_find_word(up, "TOTAL");
-    if (t && !ex_any(up, ex_kw_subtotal))
+    if (t && !ex_any(up, &pairs, ex_kw_subtotal))
         f |= EX_L_TOTAL;
-    if (ex_any(up, ex_kw_grand))
+    if (ex_any(up, &pairs, ex_kw_grand))
         f |= EX_L_GRAND;
-    if (ex_any(up, ex_kw_subtotal))
+    if (ex_any(up, &pairs, ex_kw_subtotal))
         f |= EX_L_SUBTOTAL;
-    if (ex_any(up, ex_kw_tax))
+    if (ex_any(up, &pairs, ex_kw_tax))
         f |= EX_L_TAX;
-    if (ex_any(up, ex_kw_cash))
+    if (ex_any(up, &pairs, ex_kw_cash))
         f |= EX_L_CASH;
-    if (ex_any(up, ex_kw_change))
+    if (ex_any(up, &pairs, ex_kw_change))
         f |= EX_L_CHANGE;
-    if (ex_any(up, ex_kw_round))
+    if (ex_any(up, &pairs, ex_kw_round))
         f |= EX_L_ROUND;
-    if (ex_any(up, ex_kw_disc))
+    if (ex_any(up, &pairs, ex_kw_disc))
         f |= EX_L_DISC;
-    if (ex_any(up, ex_kw_qty))
+    if (ex_any(up, &pairs, ex_kw_qty))
         f |= EX_L_QTY;
-    if (ex_any(up, ex_kw_date))
+    if (ex_any(up, &pairs, ex_kw_date))
         f |= EX_L_DATEKW;
-    if (ex_any(up, ex_kw_inv))
+    if (ex_any(up, &pairs, ex_kw_inv))
         f |= EX_L_INVKW;
-    if (ex_any(up, ex_kw_po))
+    if (ex_any(up, &pairs, ex_kw_po))
         f |= EX_L_POKW;
     if (ex_has_time(up))
         f |= EX_L_TIME;
-    if (ex_any(up, ex_kw_cur))
+    if (ex_any(up, &pairs, ex_kw_cur))
         f |= EX_L_CURKW;
-    if (ex_any(up, ex_kw_due))
+    if (ex_any(up, &pairs, ex_kw_due))
         f |= EX_L_DUEKW;
     return f;
 }
@@ -289,6 +322,17 @@ void ex_doc_finish(ex_doc *d)
     }
     for (size_t i = 0; i < d->n; i++)
         d->lines[i].flags = ex_line_flags(d->lines[i].up);
+    float h[256];
+    size_t nh = d->n < 256 ? d->n : 256;
+    for (size_t i = 0; i < nh; i++)
+        h[i] = d->lines[i].y1 - d->lines[i].y0;
+    for (size_t i = 1; i < nh; i++)
+        for (size_t j = i; j > 0 && h[j - 1] > h[j]; j--) {
+            float t = h[j];
+            h[j] = h[j - 1];
+            h[j - 1] = t;
+        }
+    d->median_height = h[nh / 2];
     if (!d->has_boxes)
         return;
     /* Same row: vertical overlap of at least half the smaller height. Lines

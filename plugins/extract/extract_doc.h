@@ -48,6 +48,7 @@ typedef struct {
     ex_line *lines;
     size_t n, cap;
     int has_boxes;
+    float median_height;  /* of the lines' boxes, after ex_doc_finish */
 } ex_doc;
 
 void ex_doc_init(ex_doc *d);
