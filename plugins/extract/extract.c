@@ -418,12 +418,10 @@ static double ex_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Seconds spent predicting (all fields of all scored documents), for the
- * throughput line of eval. */
-static double ex_predict_seconds;
-
+/* Scores the documents with held[i] set (all when NULL); adds the seconds
+ * spent predicting to *secs (may be NULL) for eval's throughput line. */
 static int ex_score_docs(const ex_model *m, const ex_example *ex, size_t n,
-                         const unsigned char *held, ex_score *sc, FILE *errors)
+                         const unsigned char *held, ex_score *sc, FILE *errors, double *secs)
 {
     ex_cands c = {0};
     for (size_t i = 0; i < n; i++) {
@@ -436,7 +434,8 @@ static int ex_score_docs(const ex_model *m, const ex_example *ex, size_t n,
             float conf;
             double t0 = ex_now();
             int prc = ex_predict(m, &ex[i].doc, f, &c, &v, &conf);
-            ex_predict_seconds += ex_now() - t0;
+            if (secs)
+                *secs += ex_now() - t0;
             if (prc != 0) {
                 ex_cands_free(&c);
                 return -1;
@@ -633,9 +632,9 @@ static int extract_cmd_eval(const struct bp_host_api *api, int argc, char **argv
             ex_doc_free(&copy);
         }
         double prep = ex_now() - t0;
-        ex_predict_seconds = 0;
-        rc = ex_score_docs(&m, ex, n, NULL, &sc, errors);
-        speed = (double)n / (prep + ex_predict_seconds);
+        double secs = 0;
+        rc = ex_score_docs(&m, ex, n, NULL, &sc, errors, &secs);
+        speed = (double)n / (prep + secs);
     } else {
         ex_prepared prep;
         unsigned char *use = malloc(n), *held = malloc(n);
@@ -655,7 +654,7 @@ static int extract_cmd_eval(const struct bp_host_api *api, int argc, char **argv
             memset(&fs, 0, sizeof fs);
             rc = ex_train(&m, &prep, use, epochs, NULL);
             if (rc == 0)
-                rc = ex_score_docs(&m, ex, n, held, &fs, errors);
+                rc = ex_score_docs(&m, ex, n, held, &fs, errors, NULL);
             long c = 0, p = 0, l = 0;
             for (int f = 0; f < EX_NFIELDS; f++) {
                 c += fs.correct[f];
