@@ -497,7 +497,7 @@ static void ex_progress(const char *msg)
 }
 
 static const char ex_train_usage[] =
-    "backplane train extract --format sroie --data DIR --out MODEL [--name NAME] [--epochs N] [--quiet]";
+    "backplane train extract --format sroie --data DIR --out MODEL [--name NAME] [--epochs N (60)] [--quiet]";
 static const char ex_eval_usage[] =
     "backplane eval extract --format sroie (--model MODEL | --folds K [--epochs N]) --data DIR "
     "[--errors FILE] [--quiet]";
@@ -542,7 +542,7 @@ static int extract_cmd_train(const struct bp_host_api *api, int argc, char **arg
         fprintf(stderr, "train extract: --out is required\nusage: %s\n", ex_train_usage);
         rc = 2;
     }
-    int epochs = 30;
+    int epochs = 60;
     if (rc == 0 && epochs_s)
         rc = ex_parse_int(epochs_s, 1, 1000, "--epochs", &epochs);
     if (rc != 0)
@@ -589,7 +589,7 @@ static int extract_cmd_eval(const struct bp_host_api *api, int argc, char **argv
                         "(cross-validate)\nusage: %s\n", ex_eval_usage);
         rc = 2;
     }
-    int folds = 0, epochs = 30;
+    int folds = 0, epochs = 60;
     if (rc == 0 && folds_s)
         rc = ex_parse_int(folds_s, 2, 100, "--folds", &folds);
     if (rc == 0 && epochs_s)

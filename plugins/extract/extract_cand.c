@@ -564,7 +564,7 @@ static int ex_company_one(const ex_doc *d, float medh, ex_cands *out, int li, co
     for (size_t i = 0; i < out->n; i++)
         if (strlen(out->c[i].text) == len && strncmp(out->c[i].text, text, len) == 0 &&
             out->c[i].line == li) {
-            out->c[i].f[F_OWN + 2 + variant] = 1;
+            out->c[i].f[F_OWN + (variant < 4 ? 2 + variant : 30)] = 1;
             return 0;
         }
     ex_cand *k = ex_push(out, text, len, li);
@@ -583,7 +583,8 @@ static int ex_company_one(const ex_doc *d, float medh, ex_cands *out, int li, co
         fl |= d->lines[li + 1].flags;
     f[0] = ex_cut_after_suffix(up) > 0;
     f[1] = (fl & EX_L_COMPKW) != 0;
-    f[2 + variant] = 1; /* 2..5 */
+    if (variant < 4)
+        f[2 + variant] = 1; /* 2..5; 4 (owner prefix cut) is f[30] */
     f[6] = (fl & EX_L_ADDR) != 0;
     f[7] = (fl & EX_L_CONTACT) != 0;
     f[8] = first_suf == li;
@@ -619,6 +620,8 @@ static int ex_company_one(const ex_doc *d, float medh, ex_cands *out, int li, co
                 !(l->flags & EX_L_COMPSUF);
     }
     f[28] = f[0] && f[8];
+    f[29] = (fl & EX_L_FOOTER) != 0;
+    f[30] = variant == 4;
     return 0;
 }
 
@@ -641,6 +644,19 @@ static int ex_cand_company(const ex_doc *d, float medh, ex_cands *out)
         size_t strip = ex_strip_reg(l->up, len);
         if (strip > 0 && strip < len &&
             ex_company_one(d, medh, out, li, l->text, strip, 2, first_suf) != 0)
+            return -1;
+        /* "DIMILIKI: X SDN BHD", "OWN BY: X", "#000002 X": the owner after a
+         * label or a number. */
+        const char *colon = strrchr(l->up, ':');
+        size_t skip = 0;
+        if (colon && colon[1])
+            skip = (size_t)(colon - l->up) + 1;
+        else if (l->up[0] == '#')
+            skip = strcspn(l->up, " ");
+        while (skip && l->text[skip] == ' ')
+            skip++;
+        if (skip > 0 && skip < len && (d->lines[li].flags & (EX_L_COMPSUF | EX_L_COMPKW)) &&
+            ex_company_one(d, medh, out, li, l->text + skip, len - skip, 4, first_suf) != 0)
             return -1;
         if (li + 1 < top) {
             char buf[2048];

@@ -182,6 +182,9 @@ static const char *const ex_kw_po[] = {"PO NO", "P.O. NO", "P.O", "PO #", "PO:",
                                        NULL};
 static const char *const ex_kw_cur[] = {"RM", "MYR", "USD", "EUR", "GBP", "SGD", "CHF", "JPY",
                                         "$", "€", "£", NULL};
+static const char *const ex_kw_footer[] = {"THANK", "THANKS", "TQ", "WELCOME", "GOODS SOLD",
+                                           "RETURNABLE", "REFUNDABLE", "PLEASE", "CASH SALE",
+                                           "COME AGAIN", "VISIT", NULL};
 static const char *const ex_kw_due[] = {"DUE", "EXP", "EXPIRY", "VALID", "UNTIL", "PAYMENT DUE",
                                         NULL};
 
@@ -283,6 +286,8 @@ static uint32_t ex_line_flags(const char *up)
         f |= EX_L_CURKW;
     if (ex_any(up, &pairs, ex_kw_due))
         f |= EX_L_DUEKW;
+    if (ex_any(up, &pairs, ex_kw_footer))
+        f |= EX_L_FOOTER;
     return f;
 }
 

@@ -34,6 +34,7 @@ enum {
     EX_L_TIME = 1u << 21,     /* hh:mm */
     EX_L_CURKW = 1u << 22,    /* a currency code or symbol */
     EX_L_DUEKW = 1u << 23,    /* DUE, EXPIRY, VALID UNTIL: dates that are not the document's */
+    EX_L_FOOTER = 1u << 24,   /* THANK YOU, GOODS SOLD ..., WELCOME: courtesy lines */
 };
 
 typedef struct {
