@@ -490,6 +490,7 @@ static int cl_fit(cl_model *m, const cl_data *raw, const unsigned char *use, int
 {
     free(m->idf);
     m->idf = cl_idf(raw, use, m->buckets);
+
     cl_data w = {.x = calloc(raw->n ? raw->n : 1, sizeof(cl_vec)), .y = raw->y, .n = raw->n};
     int rc = m->idf && w.x ? 0 : -1;
     for (size_t i = 0; rc == 0 && i < raw->n; i++) {
@@ -908,7 +909,7 @@ static const struct bp_plugin classify_plugin = {
     BP_PLUGIN_HEADER,
     .name = "classify",
     .version = CLASSIFY_VERSION,
-    .description = "text classifier for triage (hashed n-grams, logistic regression), calibrated top-k",
+    .description = "text classifier for triage (hashed words, linear SVM), calibrated top-k",
     .kinds = BP_KIND_TRANSFORM,
     .options = classify_options,
     .init = classify_init,

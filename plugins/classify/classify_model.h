@@ -1,5 +1,5 @@
-/* classify_model: a multinomial logistic regression over hashed words
- * (tf-idf, title words weighted up), trained with AdaGrad, with
+/* classify_model: a linear multiclass SVM (Crammer-Singer hinge) over hashed
+ * words (tf-idf, title words weighted up), trained with AdaGrad, with
  * a temperature fitted on out-of-fold predictions so that the probabilities it
  * reports are calibrated (a 0.8 is right about 80% of the time). */
 #ifndef BP_CLASSIFY_MODEL_H
