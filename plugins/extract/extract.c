@@ -300,16 +300,18 @@ static char *ex_read_file(const char *path, char *err, size_t errlen)
     return buf;
 }
 
-/* Loads DIR/key/NAME.json and DIR/box/NAME.csv for every key file, sorted by
- * name so folds are the same on every machine. */
-static ex_example *ex_load_sroie(const char *dir, size_t *n, int quiet)
+/* Loads DIR/key/NAME.json and, for every key file, DIR/box/NAME.csv (format
+ * sroie: OCR lines with boxes) or DIR/text/NAME.txt (format lines: text lines
+ * without positions); sorted by name so folds are the same on every machine. */
+static ex_example *ex_load_dir(const char *dir, const char *format, size_t *n, int quiet)
 {
+    int sroie = strcmp(format, "sroie") == 0;
     char path[4096], err[5000];
     snprintf(path, sizeof path, "%s/key", dir);
     DIR *dh = opendir(path);
     if (dh == NULL) {
-        fprintf(stderr, "extract: %s: %s (expected DIR/key/*.json and DIR/box/*.csv)\n", path,
-                strerror(errno));
+        fprintf(stderr, "extract: %s: %s (expected DIR/key/*.json and %s)\n", path,
+                strerror(errno), sroie ? "DIR/box/*.csv" : "DIR/text/*.txt");
         return NULL;
     }
     char **names = NULL;
@@ -344,8 +346,8 @@ static ex_example *ex_load_sroie(const char *dir, size_t *n, int quiet)
         ex_doc_init(&ex[i].doc);
         ex[i].name = names[i];
         names[i] = NULL;
-        snprintf(path, sizeof path, "%s/box/%s.csv", dir, ex[i].name);
-        if (ex_doc_load_sroie(&ex[i].doc, path, err, sizeof err) != 0) {
+        snprintf(path, sizeof path, sroie ? "%s/box/%s.csv" : "%s/text/%s.txt", dir, ex[i].name);
+        if ((sroie ? ex_doc_load_sroie : ex_doc_load_text)(&ex[i].doc, path, err, sizeof err) != 0) {
             fprintf(stderr, "extract: %s\n", err);
             ok = 0;
             break;
@@ -497,9 +499,9 @@ static void ex_progress(const char *msg)
 }
 
 static const char ex_train_usage[] =
-    "backplane train extract --format sroie --data DIR --out MODEL [--name NAME] [--epochs N (60)] [--quiet]";
+    "backplane train extract --format sroie|lines --data DIR --out MODEL [--name NAME] [--epochs N (60)] [--quiet]";
 static const char ex_eval_usage[] =
-    "backplane eval extract --format sroie (--model MODEL | --folds K [--epochs N]) --data DIR "
+    "backplane eval extract --format sroie|lines (--model MODEL | --folds K [--epochs N]) --data DIR "
     "[--errors FILE] [--quiet]";
 
 static int ex_check_format(const char *cmd, const char *format, const char *data, const char *usage)
@@ -508,8 +510,8 @@ static int ex_check_format(const char *cmd, const char *format, const char *data
         fprintf(stderr, "%s extract: --format and --data are required\nusage: %s\n", cmd, usage);
         return 2;
     }
-    if (strcmp(format, "sroie") != 0) {
-        fprintf(stderr, "%s extract: unknown --format '%s' (supported: sroie)\n", cmd, format);
+    if (strcmp(format, "sroie") != 0 && strcmp(format, "lines") != 0) {
+        fprintf(stderr, "%s extract: unknown --format '%s' (supported: sroie, lines)\n", cmd, format);
         return 2;
     }
     return 0;
@@ -548,7 +550,7 @@ static int extract_cmd_train(const struct bp_host_api *api, int argc, char **arg
     if (rc != 0)
         return rc;
     size_t n = 0;
-    ex_example *ex = ex_load_sroie(data, &n, quiet != NULL);
+    ex_example *ex = ex_load_dir(data, format, &n, quiet != NULL);
     if (ex == NULL)
         return 1;
     ex_prepared prep;
@@ -603,7 +605,7 @@ static int extract_cmd_eval(const struct bp_host_api *api, int argc, char **argv
         return 1;
     }
     size_t n = 0;
-    ex_example *ex = ex_load_sroie(data, &n, quiet != NULL);
+    ex_example *ex = ex_load_dir(data, format, &n, quiet != NULL);
     if (ex == NULL)
         return 1;
     FILE *errors = NULL;

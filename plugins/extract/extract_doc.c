@@ -410,3 +410,27 @@ int ex_doc_load_sroie(ex_doc *d, const char *path, char *err, size_t errlen)
     ex_doc_finish(d);
     return 0;
 }
+
+int ex_doc_load_text(ex_doc *d, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    int rc = 0;
+    while ((got = getline(&line, &cap, f)) != -1)
+        if (ex_doc_add(d, line, (size_t)got, NULL) != 0) {
+            snprintf(err, errlen, "%s: out of memory", path);
+            rc = -1;
+            break;
+        }
+    free(line);
+    fclose(f);
+    if (rc == 0)
+        ex_doc_finish(d);
+    return rc;
+}

@@ -67,6 +67,10 @@ void ex_doc_finish(ex_doc *d);
  * commas). 0 ok; -1 with "path:line: reason" in err. */
 int ex_doc_load_sroie(ex_doc *d, const char *path, char *err, size_t errlen);
 
+/* Parse a text file, one line per line, without positions (PDF text, a mail
+ * body). 0 ok; -1 with "path: reason" in err. */
+int ex_doc_load_text(ex_doc *d, const char *path, char *err, size_t errlen);
+
 /* Word-bounded search of kw in an upper-case string; returns the match or
  * NULL. A bound is the string's edge or a character that is not alphanumeric. */
 const char *ex_find_word(const char *up, const char *kw);

@@ -41,7 +41,7 @@ awk -F= '/^f1=/ {exit !($2 >= 0.9)}' "$OUT" && ok "shipped model F1 >= 0.9 on re
 exit_is "train extract without --data is a usage error" 2 "$B" train extract --format sroie --out x.model
 contains "... naming what is missing" "$ERR" "--format and --data are required"
 exit_is "an unknown format is a usage error" 2 "$B" train extract --format cord --data train --out x.model
-contains "... naming the formats" "$ERR" "unknown --format 'cord' (supported: sroie)"
+contains "... naming the formats" "$ERR" "unknown --format 'cord' (supported: sroie, lines)"
 exit_is "an unknown option is a usage error" 2 "$B" eval extract --format sroie --modle r.model --data test
 contains "... naming the option" "$ERR" "unknown option --modle"
 exit_is "eval needs --model or --folds" 2 "$B" eval extract --format sroie --data test
@@ -144,6 +144,55 @@ contains "classify: a second label field from the same site" result.txt "  prior
 contains "a record without text passes unchanged" result.txt "record r3"
 contains "extract appends lineage: model, fields changed, confidence" result.txt "lineage extract sroie-v1 data.extracted.company,data.extracted.date,data.extracted.address,data.extracted.total conf-ok=True"
 contains "classify appends lineage with its models" result.txt "lineage classify category,prio data.classified.category,data.classified.priority conf-ok=True"
+
+# Text lines without positions (PDF text, mail bodies): the lines format, and
+# the shipped invoice model on a mail body with invoice and PO numbers.
+$GEN invoices inv-train 60 5
+$GEN invoices inv-test 30 6
+exit_is "train extract --format lines" 0 "$B" train extract --format lines --data inv-train --out inv.model
+contains "... learns the invoice-only fields" "$ERR" "extract: trained po_number on"
+exit_is "eval extract --format lines" 0 "$B" eval extract --format lines --model inv.model --data inv-test
+for f in invoice_number po_number currency; do
+    grep -qE "^$f +1\.0000 +1\.0000" "$OUT" && ok "held-out $f exact" || { not_ok "held-out $f exact"; grep "^$f" "$OUT"; }
+done
+cat >mail.jsonl <<'JSON'
+{"subject": "Invoice INV-2025-0815", "body": "From: Kestrel Logistics GmbH <billing@kestrel.example>\nDear customer,\nplease find our invoice below.\nKESTREL LOGISTICS GMBH\nHafenstrasse 12, 20457 Hamburg, Germany\nInvoice No: INV-2025-0815\nInvoice Date: 03.02.2025\nPO Number: PO-40711\nFreight 2 600.00 1,200.00\nSubtotal 1,200.00\nVAT 228.00\nTotal due EUR 1,428.00\nPayment due by 05.03.2025."}
+JSON
+cat >inv.yaml <<YAML
+site: inv
+state: $TMP/inv.db
+connectors:
+  in: { plugin: file, path: $TMP/mail.jsonl }
+  out: { plugin: file, path: $TMP/inv.out }
+routes:
+  r:
+    from: in
+    through:
+      - extract: { model: $SRC/plugins/extract/models/invoices.model, text: data.body, into: data.invoice,
+                   fields: [invoice_number, po_number, currency, total, date], min_confidence: 0.5 }
+    to: out
+YAML
+exit_is "a site extracts from a mail body with the shipped invoice model" 0 "$B" run inv.yaml
+python3 -c '
+import json
+d = json.loads(open("inv.out").readline())["invoice"]
+for k in sorted(d):
+    if k != "confidence":
+        print("%s=%s conf-ok=%s" % (k, d[k], 0.5 <= d["confidence"][k] <= 1))
+' >inv.txt
+sed 's/^/# /' inv.txt
+contains "mail body: invoice number" inv.txt "invoice_number=INV-2025-0815 conf-ok=True"
+contains "mail body: PO number" inv.txt "po_number=PO-40711 conf-ok=True"
+contains "mail body: currency" inv.txt "currency=EUR conf-ok=True"
+contains "mail body: total" inv.txt "total=1,428.00 conf-ok=True"
+contains "mail body: invoice date, not the due date" inv.txt "date=03.02.2025 conf-ok=True"
+lacks "fields not asked for are not extracted" inv.txt "company="
+sed 's/fields: \[invoice_number/fields: [iban, invoice_number/' inv.yaml >inv-bad.yaml
+exit_is "an unknown field is refused at start" 1 "$B" run inv-bad.yaml
+contains "... listing the known ones" "$ERR" "fields: unknown field 'iban' (known: company, date, address, total, invoice_number, po_number, currency)"
+sed "s#models/invoices.model#models/sroie.model#" inv.yaml >inv-sroie.yaml
+exit_is "a field the model was not trained for is refused" 1 "$B" run inv-sroie.yaml
+contains "... naming model and field" "$ERR" "fields: the model 'sroie-v1' was not trained for 'invoice_number'"
 
 # A site naming a damaged model fails at start with the file's problem.
 sed "s#$SHIPPED#$TMP/trunc.model#" ai.yaml >bad.yaml

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Synthetic labelled data for the AI end-to-end test (the project's tests never
-need the shared data sets).
+need the shared data sets) and for the shipped invoice model (no labelled
+invoice set with invoice and PO numbers is public).
 
   gen_ai_data.py receipts DIR N SEED   -> DIR/box/NNN.csv, DIR/key/NNN.json (SROIE layout)
+  gen_ai_data.py invoices DIR N SEED   -> DIR/text/NNN.txt, DIR/key/NNN.json (text lines, no positions)
   gen_ai_data.py tickets FILE N SEED   -> JSON lines {"text", "category", "priority"}
 """
 import json
@@ -109,6 +111,84 @@ def ticket(r):
     return {"text": title + "\n" + body, "category": cat, "priority": prio}
 
 
+COMPANY_A = ["Acme", "Nordwind", "Bluebird", "Kestrel", "Meridian", "Harbor", "Summit", "Orchid",
+             "Granite", "Silverline", "Evergreen", "Pioneer", "Atlas", "Lumen", "Cobalt"]
+COMPANY_B = ["Supplies", "Logistics", "Office Solutions", "Industrial", "Trading", "Consulting",
+             "Components", "Services", "Hardware", "Systems"]
+COMPANY_C = ["GmbH", "Ltd", "Inc.", "LLC", "S.A.", "B.V.", "Sdn Bhd", "AG", "Limited"]
+PLACES = [("Musterstrasse %d", "10115 Berlin", "Germany"), ("%d High Street", "Manchester M1 2AB", "United Kingdom"),
+          ("%d Market Street", "San Francisco, CA 94103", "USA"), ("Keizersgracht %d", "1015 CX Amsterdam", "Netherlands"),
+          ("%d Jalan Ampang", "50450 Kuala Lumpur", "Malaysia"), ("Rue de Rivoli %d", "75001 Paris", "France")]
+CURR = [("EUR", "EUR", "%s EUR"), ("EUR", "\u20ac", "\u20ac%s"), ("USD", "USD", "USD %s"), ("USD", "$", "$%s"),
+        ("GBP", "GBP", "GBP %s"), ("GBP", "\u00a3", "\u00a3%s"), ("MYR", "RM", "RM %s"), ("CHF", "CHF", "CHF %s")]
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+          "October", "November", "December"]
+
+
+def money(v, r):
+    return "{:,.2f}".format(v) if v >= 1000 and r.random() < 0.6 else "%.2f" % v
+
+
+def invoice(r):
+    name = "%s %s %s" % (r.choice(COMPANY_A), r.choice(COMPANY_B), r.choice(COMPANY_C))
+    street, town, country = r.choice(PLACES)
+    street = street % r.randint(1, 250)
+    addr = [street + ",", town + ",", country] if r.random() < 0.5 else ["%s, %s, %s" % (street, town, country)]
+    y, m, d = r.choice([2023, 2024, 2025]), r.randint(1, 12), r.randint(1, 28)
+    date = r.choice(["%02d.%02d.%d" % (d, m, y), "%d-%02d-%02d" % (y, m, d), "%02d/%02d/%d" % (d, m, y),
+                     "%s %d, %d" % (MONTHS[m - 1], d, y), "%d %s %d" % (d, MONTHS[m - 1], y)])
+    due = "%02d.%02d.%d" % (r.randint(1, 28), (m % 12) + 1, y)
+    inv = r.choice(["INV-%d-%04d" % (y, r.randint(1, 9999)), "%d%05d" % (y, r.randint(1, 99999)),
+                    "RE%06d" % r.randint(1, 999999), "A-%d" % r.randint(1000, 99999)])
+    po = r.choice(["PO-%05d" % r.randint(1, 99999), "45%08d" % r.randint(0, 10**8 - 1), "P%06d" % r.randint(1, 999999)])
+    has_po = r.random() < 0.7
+    iso, sym, fmt = r.choice(CURR)
+    lines = []
+    if r.random() < 0.5:
+        lines += ["From: %s <billing@%s.example>" % (name, name.split()[0].lower()),
+                  "Subject: %s %s" % (r.choice(["Invoice", "Your invoice", "Rechnung"]), inv), "",
+                  r.choice(["Dear customer,", "Hello,", "Good morning,"]),
+                  "please find our invoice below.", ""]
+    lines.append(name.upper() if r.random() < 0.5 else name)
+    lines += addr
+    lines.append("Tel: +%d %d %d" % (r.randint(1, 99), r.randint(10, 999), r.randint(100000, 9999999)))
+    lines.append(r.choice(["VAT ID: DE%09d" % r.randint(0, 10**9 - 1), "Company No. %08d" % r.randint(0, 10**8 - 1)]))
+    lines.append(r.choice(["INVOICE", "Invoice", "TAX INVOICE"]))
+    def labelled(label, value):
+        # label and value on one line, or the value on the line below (PDF text)
+        if r.random() < 0.25:
+            lines.extend([label, value])
+        else:
+            lines.append("%s %s" % (label, value))
+    labelled(r.choice(["Invoice No:", "Invoice Number:", "Invoice #", "Inv. No."]), inv)
+    labelled(r.choice(["Invoice Date:", "Date:", "Dated"]), date)
+    if has_po:
+        labelled(r.choice(["PO Number:", "P.O. No.", "Your order:", "Purchase Order:"]), po)
+    if r.random() < 0.5:
+        lines.append("Bill to: %s %s" % (r.choice(COMPANY_A), r.choice(["Retail", "Foods", "Media"])))
+    if r.random() < 0.5:
+        lines.append("Description Qty Unit price Amount")
+    sub = 0.0
+    for i in range(r.randint(1, 5)):
+        q, p = r.randint(1, 20), r.randint(100, 90000) / 100.0
+        sub += q * p
+        lines.append("%s %d %s %s" % (r.choice(["Widget", "Service hours", "Cable", "Licence", "Freight"]), q,
+                                       money(p, r), money(q * p, r)))
+    sub = round(sub, 2)
+    tax = round(sub * r.choice([0.06, 0.19, 0.2, 0.0]), 2)
+    total = round(sub + tax, 2)
+    total_s = money(total, r)
+    lines.append("Subtotal %s" % money(sub, r))
+    lines.append("VAT %s" % money(tax, r))
+    lines.append("%s %s" % (r.choice(["Total:", "Total due", "Amount due", "TOTAL", "Grand total"]), fmt % total_s))
+    lines.append("Payment due by %s. %s" % (due, r.choice(["Thank you for your business.", "Bank: IBAN DE89 3704 0044 0532 0130 00"])))
+    key = {"company": name.upper() if lines.count(name.upper()) else name, "date": date,
+           "address": " ".join(addr), "total": total_s, "invoice_number": inv, "currency": iso}
+    if has_po:
+        key["po_number"] = po
+    return lines, key
+
+
 def main():
     kind, out, n, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     r = random.Random(seed)
@@ -121,6 +201,15 @@ def main():
                 f.write("\n".join(box) + "\n")
             with open(os.path.join(out, "key", "%03d.json" % i), "w") as f:
                 json.dump(key, f, indent=4)
+    elif kind == "invoices":
+        os.makedirs(os.path.join(out, "text"), exist_ok=True)
+        os.makedirs(os.path.join(out, "key"), exist_ok=True)
+        for i in range(n):
+            lines, key = invoice(r)
+            with open(os.path.join(out, "text", "%03d.txt" % i), "w") as f:
+                f.write("\n".join(lines) + "\n")
+            with open(os.path.join(out, "key", "%03d.json" % i), "w") as f:
+                json.dump(key, f, indent=4, ensure_ascii=False)
     else:
         with open(out, "w") as f:
             for i in range(n):
