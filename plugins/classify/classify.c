@@ -832,10 +832,7 @@ static int classify_cmd_eval(const struct bp_host_api *api, int argc, char **arg
             }
             cl_weigh(&s.d.x[i], m.idf);
             cl_predict(&m, &s.d.x[i], p);
-            int b = 0;
-            for (uint32_t k = 1; k < m.nclass; k++)
-                if (p[k] > p[b])
-                    b = (int)k;
+            int b = (int)cl_argmax(p, m.nclass);
             pred[i] = b;
             conf[i] = p[b];
         }
@@ -866,10 +863,7 @@ static int classify_cmd_eval(const struct bp_host_api *api, int argc, char **arg
                 if (use[i])
                     continue;
                 cl_predict(&m, &wd.x[i], p);
-                int b = 0;
-                for (uint32_t q = 1; q < m.nclass; q++)
-                    if (p[q] > p[b])
-                        b = (int)q;
+                int b = (int)cl_argmax(p, m.nclass);
                 pred[i] = b;
                 conf[i] = p[b];
                 ok += b == s.d.y[i];

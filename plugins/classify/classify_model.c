@@ -200,6 +200,15 @@ static void cl_softmax(float *z, uint32_t c, float t)
         z[k] = (float)(z[k] / s);
 }
 
+uint32_t cl_argmax(const float *p, uint32_t n)
+{
+    uint32_t b = 0;
+    for (uint32_t k = 1; k < n; k++)
+        if (p[k] > p[b])
+            b = k;
+    return b;
+}
+
 void cl_predict(const cl_model *m, const cl_vec *v, float *p)
 {
     cl_logits(m, v, p);
@@ -345,17 +354,8 @@ void cl_model_free(cl_model *m)
 int cl_model_from_ml(cl_model *m, const ml_model *ml, char *err, size_t errlen)
 {
     memset(m, 0, sizeof(*m));
-    const char *kind = ml_model_get0_str(ml, "kind");
-    if (kind == NULL || strcmp(kind, CL_KIND) != 0) {
-        snprintf(err, errlen, "not a classify model (kind '%s')", kind ? kind : "none");
+    if (ml_model_expect(ml, CL_KIND, CL_FEATURE_SET, err, errlen) != 0)
         return -1;
-    }
-    const char *fs = ml_model_get0_str(ml, "features");
-    if (fs == NULL || strcmp(fs, CL_FEATURE_SET) != 0) {
-        snprintf(err, errlen, "model was trained on feature set '%s', this build has '%s': retrain it",
-                 fs ? fs : "none", CL_FEATURE_SET);
-        return -1;
-    }
     const char *name = ml_model_get0_str(ml, "name");
     snprintf(m->name, sizeof m->name, "%s", name ? name : "unnamed");
     uint32_t n1 = 0, n2 = 0, nw = 0, nb = 0;
@@ -427,17 +427,14 @@ oom:
     return -1;
 }
 
+static int cl_interpret(void *ctx, const ml_model *ml, char *err, size_t errlen)
+{
+    return cl_model_from_ml(ctx, ml, err, errlen);
+}
+
 int cl_model_load(cl_model *m, const char *path, char *err, size_t errlen)
 {
-    ml_model *ml = ml_model_load(path, err, errlen);
-    if (ml == NULL)
-        return -1;
-    char msg[256];
-    int rc = cl_model_from_ml(m, ml, msg, sizeof msg);
-    if (rc != 0)
-        snprintf(err, errlen, "%s: %s", path, msg);
-    ml_model_free(ml);
-    return rc;
+    return ml_model_load_with(path, cl_interpret, m, err, errlen);
 }
 
 int cl_model_save(const cl_model *m, const char *path, char *err, size_t errlen)

@@ -43,6 +43,9 @@ int cl_model_load(cl_model *m, const char *path, char *err, size_t errlen);
 int cl_model_save(const cl_model *m, const char *path, char *err, size_t errlen);
 void cl_model_free(cl_model *m);
 
+/* Index of the largest of n values (the first on ties). */
+uint32_t cl_argmax(const float *p, uint32_t n);
+
 /* Calibrated class probabilities of a featurised text into p[nclass]. */
 void cl_predict(const cl_model *m, const cl_vec *v, float *p);
 

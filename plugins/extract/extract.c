@@ -133,20 +133,15 @@ static int extract_read(extract_self *self, bp_envelope *env, ex_doc *d)
                 if (nb == 4 || nb == 8) {
                     double c[8];
                     int k = 0, ok = 1;
-                    for (const cJSON *v = b->child; v; v = v->next)
-                        ok &= cJSON_IsNumber(v), c[k++] = v->valuedouble;
+                    for (const cJSON *v = b->child; v; v = v->next) {
+                        ok &= cJSON_IsNumber(v);
+                        c[k++] = cJSON_IsNumber(v) ? v->valuedouble : 0;
+                    }
                     if (ok && nb == 4) {
                         memcpy(box, c, sizeof box);
                         bp = box;
                     } else if (ok) {
-                        box[0] = box[2] = c[0];
-                        box[1] = box[3] = c[1];
-                        for (int q = 1; q < 4; q++) {
-                            if (c[2 * q] < box[0]) box[0] = c[2 * q];
-                            if (c[2 * q] > box[2]) box[2] = c[2 * q];
-                            if (c[2 * q + 1] < box[1]) box[1] = c[2 * q + 1];
-                            if (c[2 * q + 1] > box[3]) box[3] = c[2 * q + 1];
-                        }
+                        ex_box_of_corners(c, box);
                         bp = box;
                     }
                 }

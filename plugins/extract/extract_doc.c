@@ -7,6 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+void ex_box_of_corners(const double c[8], double box[4])
+{
+    box[0] = box[2] = c[0];
+    box[1] = box[3] = c[1];
+    for (int q = 1; q < 4; q++) {
+        box[0] = c[2 * q] < box[0] ? c[2 * q] : box[0];
+        box[2] = c[2 * q] > box[2] ? c[2 * q] : box[2];
+        box[1] = c[2 * q + 1] < box[1] ? c[2 * q + 1] : box[1];
+        box[3] = c[2 * q + 1] > box[3] ? c[2 * q + 1] : box[3];
+    }
+}
+
 void ex_doc_init(ex_doc *d)
 {
     memset(d, 0, sizeof(*d));
@@ -393,13 +405,8 @@ int ex_doc_load_sroie(ex_doc *d, const char *path, char *err, size_t errlen)
             fclose(f);
             return -1;
         }
-        double box[4] = {c[0], c[1], c[0], c[1]};
-        for (int q = 0; q < 4; q++) {
-            if (c[2 * q] < box[0]) box[0] = c[2 * q];
-            if (c[2 * q] > box[2]) box[2] = c[2 * q];
-            if (c[2 * q + 1] < box[1]) box[1] = c[2 * q + 1];
-            if (c[2 * q + 1] > box[3]) box[3] = c[2 * q + 1];
-        }
+        double box[4];
+        ex_box_of_corners(c, box);
         if (ex_doc_add(d, p, strlen(p), box) != 0) {
             snprintf(err, errlen, "%s: out of memory", path);
             fclose(f);

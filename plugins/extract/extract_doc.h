@@ -59,6 +59,10 @@ void ex_doc_free(ex_doc *d);
  * {x0, y0, x1, y1} in any unit, or NULL. 0 ok, -1 out of memory. */
 int ex_doc_add(ex_doc *d, const char *text, size_t len, const double *box);
 
+/* The bounding box {x0, y0, x1, y1} of four corners {x1, y1, ..., x4, y4}
+ * (OCR gives quadrilaterals). */
+void ex_box_of_corners(const double c[8], double box[4]);
+
 /* Normalise boxes to 0..1 (or synthesise them) and compute line flags; call
  * once after the last ex_doc_add. */
 void ex_doc_finish(ex_doc *d);

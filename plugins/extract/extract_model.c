@@ -11,17 +11,8 @@
 int ex_model_from_ml(ex_model *m, const ml_model *ml, char *err, size_t errlen)
 {
     memset(m, 0, sizeof(*m));
-    const char *kind = ml_model_get0_str(ml, "kind");
-    if (kind == NULL || strcmp(kind, EX_KIND) != 0) {
-        snprintf(err, errlen, "not an extract model (kind '%s')", kind ? kind : "none");
+    if (ml_model_expect(ml, EX_KIND, EX_FEATURE_SET, err, errlen) != 0)
         return -1;
-    }
-    const char *fs = ml_model_get0_str(ml, "features");
-    if (fs == NULL || strcmp(fs, EX_FEATURE_SET) != 0) {
-        snprintf(err, errlen, "model was trained on feature set '%s', this build has '%s': retrain it",
-                 fs ? fs : "none", EX_FEATURE_SET);
-        return -1;
-    }
     const char *name = ml_model_get0_str(ml, "name");
     snprintf(m->name, sizeof m->name, "%s", name ? name : "unnamed");
     int nf = 0;
@@ -47,17 +38,14 @@ int ex_model_from_ml(ex_model *m, const ml_model *ml, char *err, size_t errlen)
     return 0;
 }
 
+static int ex_interpret(void *ctx, const ml_model *ml, char *err, size_t errlen)
+{
+    return ex_model_from_ml(ctx, ml, err, errlen);
+}
+
 int ex_model_load(ex_model *m, const char *path, char *err, size_t errlen)
 {
-    ml_model *ml = ml_model_load(path, err, errlen);
-    if (ml == NULL)
-        return -1;
-    char msg[256];
-    int rc = ex_model_from_ml(m, ml, msg, sizeof msg);
-    if (rc != 0)
-        snprintf(err, errlen, "%s: %s", path, msg);
-    ml_model_free(ml);
-    return rc;
+    return ml_model_load_with(path, ex_interpret, m, err, errlen);
 }
 
 int ex_model_save(const ex_model *m, const char *path, char *err, size_t errlen)

@@ -365,3 +365,36 @@ ml_model *ml_model_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", path, msg);
     return m;
 }
+
+int ml_model_expect(const ml_model *m, const char *kind, const char *features, char *err,
+                    size_t errlen)
+{
+    const char *k = ml_model_get0_str(m, "kind");
+    if (k == NULL || strcmp(k, kind) != 0) {
+        snprintf(err, errlen, "not %s %s model (kind '%s')", strchr("aeiou", kind[0]) ? "an" : "a",
+                 kind, k ? k : "none");
+        return -1;
+    }
+    const char *fs = ml_model_get0_str(m, "features");
+    if (fs == NULL || strcmp(fs, features) != 0) {
+        snprintf(err, errlen, "model was trained on feature set '%s', this build has '%s': retrain it",
+                 fs ? fs : "none", features);
+        return -1;
+    }
+    return 0;
+}
+
+int ml_model_load_with(const char *path,
+                       int (*interpret)(void *ctx, const ml_model *m, char *err, size_t errlen),
+                       void *ctx, char *err, size_t errlen)
+{
+    ml_model *m = ml_model_load(path, err, errlen);
+    if (m == NULL)
+        return -1;
+    char msg[512];
+    int rc = interpret(ctx, m, msg, sizeof msg);
+    if (rc != 0)
+        snprintf(err, errlen, "%s: %s", path, msg);
+    ml_model_free(m);
+    return rc;
+}

@@ -38,6 +38,19 @@ ml_model *ml_model_parse(const unsigned char *buf, size_t len, char *err, size_t
 /* Read and parse a file; messages start with the path. */
 ml_model *ml_model_load(const char *path, char *err, size_t errlen);
 
+/* Checks the "kind" and "features" string sections: 0 ok; -1 with "not a
+ * KIND model (kind 'x')" or "model was trained on feature set 'a', this build
+ * has 'b': retrain it" in err. */
+int ml_model_expect(const ml_model *m, const char *kind, const char *features, char *err,
+                    size_t errlen);
+
+/* Loads path and hands the parsed model to interpret(ctx, model, err, errlen),
+ * which reads what it needs (the parsed model is freed afterwards). 0 ok; -1
+ * with a message starting with the path. */
+int ml_model_load_with(const char *path,
+                       int (*interpret)(void *ctx, const ml_model *m, char *err, size_t errlen),
+                       void *ctx, char *err, size_t errlen);
+
 /* Borrowed views of a section; NULL when absent or of the other type. A
  * float section's values are all finite (the parser refuses NaN and inf). */
 const float *ml_model_get0_f32(const ml_model *m, const char *name, uint32_t *n);
