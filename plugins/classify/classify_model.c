@@ -41,10 +41,35 @@ static int cl_add(cl_vec *v, uint32_t idx, float val)
     return 0;
 }
 
-/* Sorts indices (values along) by insertion: a text has tens to hundreds of
- * features, mostly in order of first appearance. */
-static void cl_sort(cl_vec *v)
+typedef struct {
+    uint32_t idx;
+    float val;
+} cl_pair;
+
+static int cl_cmp_pair(const void *a, const void *b)
 {
+    uint32_t x = ((const cl_pair *)a)->idx, y = ((const cl_pair *)b)->idx;
+    return x < y ? -1 : x > y;
+}
+
+/* Sorts indices (values along): insertion for the usual short texts, qsort
+ * for long ones (a pasted mail thread has thousands of words). */
+static int cl_sort(cl_vec *v)
+{
+    if (v->n > 64) {
+        cl_pair *p = malloc(v->n * sizeof(cl_pair));
+        if (p == NULL)
+            return -1;
+        for (size_t i = 0; i < v->n; i++)
+            p[i] = (cl_pair){v->idx[i], v->val[i]};
+        qsort(p, v->n, sizeof(cl_pair), cl_cmp_pair);
+        for (size_t i = 0; i < v->n; i++) {
+            v->idx[i] = p[i].idx;
+            v->val[i] = p[i].val;
+        }
+        free(p);
+        return 0;
+    }
     for (size_t i = 1; i < v->n; i++) {
         uint32_t ki = v->idx[i];
         float kv = v->val[i];
@@ -57,6 +82,7 @@ static void cl_sort(cl_vec *v)
         v->idx[j] = ki;
         v->val[j] = kv;
     }
+    return 0;
 }
 
 void cl_vec_free(cl_vec *v)
@@ -104,7 +130,8 @@ int cl_featurize(const char *text, uint32_t buckets, cl_vec *v)
     if (v->n == 0)
         return 0;
     /* Merge duplicates: summed counts c become log(1 + c). */
-    cl_sort(v);
+    if (cl_sort(v) != 0)
+        return -1;
     size_t o = 0;
     for (size_t i = 0; i < v->n;) {
         size_t j = i;
