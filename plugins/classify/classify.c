@@ -621,6 +621,8 @@ static int classify_cmd_train(const struct bp_host_api *api, int argc, char **ar
                            {"buckets", &buckets_s, 0}, {"calib-folds", &calib_s, 0},
                            {"quiet", &quiet, 1},       {0}};
     int rc = ml_args_parse(argc, argv, spec, cl_train_usage);
+    if (rc == ML_ARGS_HELP)
+        return 0;
     if (rc == 0 && (!data || !text || !label || !out)) {
         fprintf(stderr, "train classify: --data, --text, --label and --out are required\nusage: %s\n",
                 cl_train_usage);
@@ -782,6 +784,8 @@ static int classify_cmd_eval(const struct bp_host_api *api, int argc, char **arg
                            {"buckets", &buckets_s, 0}, {"quiet", &quiet, 1},
                            {0}};
     int rc = ml_args_parse(argc, argv, spec, cl_eval_usage);
+    if (rc == ML_ARGS_HELP)
+        return 0;
     if (rc == 0 && (!data || !text || !label)) {
         fprintf(stderr, "eval classify: --data, --text and --label are required\nusage: %s\n",
                 cl_eval_usage);

@@ -533,6 +533,8 @@ static int extract_cmd_train(const struct bp_host_api *api, int argc, char **arg
                            {"name", &name, 0},     {"epochs", &epochs_s, 0},
                            {"quiet", &quiet, 1},   {0}};
     int rc = ml_args_parse(argc, argv, spec, ex_train_usage);
+    if (rc == ML_ARGS_HELP)
+        return 0;
     if (rc == 0)
         rc = ex_check_format("train", format, data, ex_train_usage);
     if (rc == 0 && out == NULL) {
@@ -579,6 +581,8 @@ static int extract_cmd_eval(const struct bp_host_api *api, int argc, char **argv
                            {"epochs", &epochs_s, 0}, {"errors", &errors_s, 0},
                            {"quiet", &quiet, 1},   {0}};
     int rc = ml_args_parse(argc, argv, spec, ex_eval_usage);
+    if (rc == ML_ARGS_HELP)
+        return 0;
     if (rc == 0)
         rc = ex_check_format("eval", format, data, ex_eval_usage);
     if (rc == 0 && (model == NULL) == (folds_s == NULL)) {

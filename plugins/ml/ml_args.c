@@ -8,6 +8,10 @@ int ml_args_parse(int argc, char **argv, const ml_arg *spec, const char *usage)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf("usage: %s\n", usage);
+            return ML_ARGS_HELP;
+        }
         if (strncmp(a, "--", 2) != 0) {
             fprintf(stderr, "%s: unexpected argument '%s'\nusage: %s\n", argv[0], a, usage);
             return 2;

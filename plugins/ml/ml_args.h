@@ -9,9 +9,12 @@ typedef struct {
     int is_flag;
 } ml_arg;
 
-/* Parses argv[1..argc-1] (argv[0] is the command). Returns 0, or 2 after
- * printing "CMD: unknown option --x" / "CMD: --x needs a value" and usage to
- * stderr. spec ends with {0}. */
+#define ML_ARGS_HELP (-1)
+
+/* Parses argv[1..argc-1] (argv[0] is the command). Returns 0; ML_ARGS_HELP
+ * after printing usage to stdout for --help or -h (the command then exits 0);
+ * or 2 after printing "CMD: unknown option --x" / "CMD: --x needs a value" and
+ * usage to stderr. spec ends with {0}. */
 int ml_args_parse(int argc, char **argv, const ml_arg *spec, const char *usage);
 
 #endif

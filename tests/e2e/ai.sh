@@ -38,6 +38,8 @@ exit_is "the shipped SROIE model scores generated receipts" 0 "$B" eval extract 
 awk -F= '/^f1=/ {exit !($2 >= 0.9)}' "$OUT" && ok "shipped model F1 >= 0.9 on receipts it never saw ($(tail -n 1 "$OUT"))" || not_ok "shipped model F1 >= 0.9 ($(tail -n 1 "$OUT"))"
 
 # ---- extract: errors -----------------------------------------------------
+exit_is "train extract --help exits 0" 0 "$B" train extract --help
+contains "... and prints the usage" "$OUT" "usage: backplane train extract --format sroie|lines --data DIR --out MODEL"
 exit_is "train extract without --data is a usage error" 2 "$B" train extract --format sroie --out x.model
 contains "... naming what is missing" "$ERR" "--format and --data are required"
 exit_is "an unknown format is a usage error" 2 "$B" train extract --format cord --data train --out x.model
