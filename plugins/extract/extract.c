@@ -15,6 +15,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -388,6 +389,10 @@ typedef struct {
     long correct[EX_NFIELDS], predicted[EX_NFIELDS], labelled[EX_NFIELDS];
     long loose[EX_NFIELDS];   /* equal once all spaces are removed */
     long reachable[EX_NFIELDS]; /* the label is among the candidates */
+    /* Calibration of the confidences of predicted, labelled fields: per
+     * tenth of confidence, how many and how many right, and their sum. */
+    long bin_n[10], bin_hit[10];
+    double bin_conf[10];
 } ex_score;
 
 static int ex_eq_nospace(const char *a, const char *b)
@@ -447,6 +452,13 @@ static int ex_score_docs(const ex_model *m, const ex_example *ex, size_t n,
             for (size_t k = 0; lab && k < c.n && !reach; k++)
                 reach = strcmp(c.c[k].text, lab) == 0;
             sc->reachable[f] += reach;
+            if (v && lab) {
+                int b = conf >= 1 ? 9 : (int)(conf * 10);
+                b = b < 0 ? 0 : b;
+                sc->bin_n[b]++;
+                sc->bin_hit[b] += hit;
+                sc->bin_conf[b] += conf;
+            }
             if (errors && !hit && lab)
                 fprintf(errors, "%s\t%s\t%.3f\tgot [%s]\twant [%s]\n", ex[i].name,
                         ex_field_names[f], conf, v ? v : "", lab);
@@ -481,6 +493,23 @@ static void ex_print_score(const ex_score *sc)
         tl += sc->labelled[f];
         tloose += sc->loose[f];
     }
+    /* Calibration (expected calibration error) and what a review gate at
+     * confidence 0.9 would let through, and how precisely. */
+    long nall = 0, hi_n = 0, hi_hit = 0;
+    double ece = 0;
+    for (int b = 0; b < 10; b++)
+        nall += sc->bin_n[b];
+    for (int b = 0; b < 10; b++) {
+        if (nall && sc->bin_n[b])
+            ece += fabs(sc->bin_conf[b] - (double)sc->bin_hit[b]) / (double)nall;
+        if (b == 9) {
+            hi_n = sc->bin_n[b];
+            hi_hit = sc->bin_hit[b];
+        }
+    }
+    printf("calibration: ece=%.4f; fields with confidence >= 0.9: %.1f%%, of which %.2f%% right\n",
+           ece, nall ? 100.0 * (double)hi_n / (double)nall : 0,
+           hi_n ? 100.0 * (double)hi_hit / (double)hi_n : 0);
     /* For comparison only: most misses are OCR spacing the labels corrected. */
     printf("(ignoring spaces inside values: f1 %.4f)\n", ex_f1(tloose, tp, tl, &p, &r));
     f1 = ex_f1(tc, tp, tl, &p, &r);
@@ -555,7 +584,8 @@ static int extract_cmd_train(const struct bp_host_api *api, int argc, char **arg
     memset(&m, 0, sizeof m);
     snprintf(m.name, sizeof m.name, "%s", name ? name : "sroie");
     if (ex_prepare(&prep, ex, n) != 0 ||
-        ex_train(&m, &prep, NULL, epochs, quiet ? NULL : ex_progress) != 0) {
+        ex_train(&m, &prep, NULL, epochs, quiet ? NULL : ex_progress) != 0 ||
+        ex_calibrate(&m, &prep, NULL, epochs, 5) != 0) {
         fprintf(stderr, "train extract: out of memory\n");
         ex_examples_free(ex, n);
         return 1;
@@ -655,6 +685,8 @@ static int extract_cmd_eval(const struct bp_host_api *api, int argc, char **argv
             memset(&fs, 0, sizeof fs);
             rc = ex_train(&m, &prep, use, epochs, NULL);
             if (rc == 0)
+                rc = ex_calibrate(&m, &prep, use, epochs, 5);
+            if (rc == 0)
                 rc = ex_score_docs(&m, ex, n, held, &fs, errors, NULL);
             long c = 0, p = 0, l = 0;
             for (int f = 0; f < EX_NFIELDS; f++) {
@@ -666,6 +698,11 @@ static int extract_cmd_eval(const struct bp_host_api *api, int argc, char **argv
                 sc.labelled[f] += fs.labelled[f];
                 sc.loose[f] += fs.loose[f];
                 sc.reachable[f] += fs.reachable[f];
+            }
+            for (int b = 0; b < 10; b++) {
+                sc.bin_n[b] += fs.bin_n[b];
+                sc.bin_hit[b] += fs.bin_hit[b];
+                sc.bin_conf[b] += fs.bin_conf[b];
             }
             double pr, re;
             if (!quiet && rc == 0)

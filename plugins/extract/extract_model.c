@@ -16,6 +16,8 @@ int ex_model_from_ml(ex_model *m, const ml_model *ml, char *err, size_t errlen)
     const char *name = ml_model_get0_str(ml, "name");
     snprintf(m->name, sizeof m->name, "%s", name ? name : "unnamed");
     int nf = 0;
+    for (int f = 0; f < EX_NFIELDS; f++)
+        m->temp[f] = m->reach[f] = 1;
     for (int f = 0; f < EX_NFIELDS; f++) {
         char sec[64];
         snprintf(sec, sizeof sec, "w.%s", ex_field_names[f]);
@@ -29,6 +31,24 @@ int ex_model_from_ml(ex_model *m, const ml_model *ml, char *err, size_t errlen)
         }
         memcpy(m->w[f], w, sizeof m->w[f]);
         m->has[f] = 1;
+        snprintf(sec, sizeof sec, "t.%s", ex_field_names[f]);
+        const float *t = ml_model_get0_f32(ml, sec, &n);
+        m->temp[f] = 1;
+        if (t != NULL && (n != 1 || !(t[0] >= 0.01f && t[0] <= 100))) {
+            snprintf(err, errlen, "section '%s' must be one temperature from 0.01 to 100", sec);
+            return -1;
+        }
+        if (t != NULL)
+            m->temp[f] = t[0];
+        snprintf(sec, sizeof sec, "r.%s", ex_field_names[f]);
+        const float *rv = ml_model_get0_f32(ml, sec, &n);
+        m->reach[f] = 1;
+        if (rv != NULL && (n != 1 || !(rv[0] > 0 && rv[0] <= 1))) {
+            snprintf(err, errlen, "section '%s' must be one share from 0 to 1", sec);
+            return -1;
+        }
+        if (rv != NULL)
+            m->reach[f] = rv[0];
         nf++;
     }
     if (nf == 0) {
@@ -61,6 +81,12 @@ int ex_model_save(const ex_model *m, const char *path, char *err, size_t errlen)
         char sec[64];
         snprintf(sec, sizeof sec, "w.%s", ex_field_names[f]);
         rc = ml_model_add_f32(ml, sec, m->w[f], EX_NFEAT);
+        snprintf(sec, sizeof sec, "t.%s", ex_field_names[f]);
+        if (rc == 0)
+            rc = ml_model_add_f32(ml, sec, &m->temp[f], 1);
+        snprintf(sec, sizeof sec, "r.%s", ex_field_names[f]);
+        if (rc == 0)
+            rc = ml_model_add_f32(ml, sec, &m->reach[f], 1);
     }
     if (rc != 0) {
         snprintf(err, errlen, "%s: out of memory", path);
@@ -102,15 +128,16 @@ int ex_predict(const ex_model *m, const ex_doc *d, int field, ex_cands *c, char 
             bi = i;
         }
     }
-    double z = 0, same = 0;
+    double z = 0, same = 0, t = m->temp[field] > 0 ? m->temp[field] : 1;
     for (size_t i = 0; i < c->n; i++) {
-        double e = exp((double)(s[i] - best));
+        double e = exp((double)(s[i] - best) / t);
         z += e;
         if (strcmp(c->c[i].text, c->c[bi].text) == 0)
             same += e;
     }
     free(s);
-    *conf = (float)(same / z);
+    /* P(right) = P(the value is among the candidates) x P(this one | it is). */
+    *conf = (float)(same / z) * (m->reach[field] > 0 ? m->reach[field] : 1);
     *text = strdup(c->c[bi].text);
     return *text ? 0 : -1;
 }
@@ -193,6 +220,8 @@ int ex_train(ex_model *m, const ex_prepared *p, const unsigned char *use, int ep
                 order[usable++] = i;
         }
         m->has[f] = usable > 0;
+        m->temp[f] = 1;
+        m->reach[f] = n ? (float)usable / (float)n : 1;
         memset(m->w[f], 0, sizeof m->w[f]);
         if (usable == 0)
             continue;
@@ -256,4 +285,124 @@ int ex_train(ex_model *m, const ex_prepared *p, const unsigned char *use, int ep
     free(order);
     free(s);
     return 0;
+}
+
+/* Out-of-fold scores of one field: per document with the label among its
+ * candidates, the candidates' scores and which are the label. */
+typedef struct {
+    double *s;
+    unsigned char *pos;
+    size_t *start;   /* document d's candidates are s[start[d] .. start[d + 1]) */
+    size_t ndoc, n, cap;
+} ex_oof;
+
+static double ex_oof_nll(const ex_oof *o, double t)
+{
+    double nll = 0;
+    for (size_t d = 0; d < o->ndoc; d++) {
+        double mx = -INFINITY;
+        for (size_t k = o->start[d]; k < o->start[d + 1]; k++)
+            mx = o->s[k] > mx ? o->s[k] : mx;
+        double z = 0, zp = 0;
+        for (size_t k = o->start[d]; k < o->start[d + 1]; k++) {
+            double e = exp((o->s[k] - mx) / t);
+            z += e;
+            zp += o->pos[k] ? e : 0;
+        }
+        nll += log(z) - log(zp);
+    }
+    return nll;
+}
+
+int ex_calibrate(ex_model *m, const ex_prepared *p, const unsigned char *use, int epochs,
+                 int folds)
+{
+    ex_oof oof[EX_NFIELDS];
+    memset(oof, 0, sizeof oof);
+    unsigned char *sub = malloc(p->nex + 1);
+    size_t *rank = malloc((p->nex + 1) * sizeof(size_t));
+    ex_model *tmp = malloc(sizeof(ex_model));
+    int rc = sub && rank && tmp ? 0 : -1;
+    size_t r = 0;
+    for (size_t i = 0; rc == 0 && i < p->nex; i++)
+        rank[i] = !use || use[i] ? r++ : (size_t)-1;
+    for (int f = 0; rc == 0 && f < EX_NFIELDS; f++) {
+        oof[f].start = malloc((p->nex + 1) * sizeof(size_t));
+        if (oof[f].start == NULL)
+            rc = -1;
+    }
+    for (int k = 0; rc == 0 && k < folds; k++) {
+        for (size_t i = 0; i < p->nex; i++)
+            sub[i] = rank[i] != (size_t)-1 && (int)(rank[i] % (size_t)folds) != k;
+        memset(tmp, 0, sizeof(*tmp));
+        rc = ex_train(tmp, p, sub, epochs, NULL);
+        for (size_t i = 0; rc == 0 && i < p->nex; i++) {
+            if (rank[i] == (size_t)-1 || (int)(rank[i] % (size_t)folds) != k)
+                continue;
+            for (int f = 0; rc == 0 && f < EX_NFIELDS; f++) {
+                const ex_group *g = &p->g[i * EX_NFIELDS + (size_t)f];
+                ex_oof *o = &oof[f];
+                if (!tmp->has[f] || g->feat == NULL || g->npos == 0)
+                    continue;
+                if (o->n + g->n > o->cap) {
+                    size_t cap = (o->n + g->n) * 2;
+                    double *s = realloc(o->s, cap * sizeof(double));
+                    unsigned char *pp = s ? realloc(o->pos, cap) : NULL;
+                    if (s)
+                        o->s = s;
+                    if (pp)
+                        o->pos = pp;
+                    if (!s || !pp) {
+                        rc = -1;
+                        break;
+                    }
+                    o->cap = cap;
+                }
+                o->start[o->ndoc++] = o->n;
+                for (size_t c = 0; c < g->n; c++) {
+                    const float *x = g->feat + c * EX_NFEAT;
+                    double sc = 0;
+                    for (int q = 0; q < EX_NFEAT; q++)
+                        sc += (double)tmp->w[f][q] * x[q];
+                    o->s[o->n] = sc;
+                    o->pos[o->n++] = g->pos[c];
+                }
+                o->start[o->ndoc] = o->n;
+            }
+        }
+    }
+    for (int f = 0; rc == 0 && f < EX_NFIELDS; f++) {
+        m->temp[f] = 1;
+        if (!m->has[f] || oof[f].ndoc == 0)
+            continue;
+        /* NLL is unimodal in t: golden-section search on log t. */
+        double lo = log(0.05), hi = log(20), gr = (sqrt(5) - 1) / 2;
+        double a = hi - gr * (hi - lo), b = lo + gr * (hi - lo);
+        double fa = ex_oof_nll(&oof[f], exp(a)), fb = ex_oof_nll(&oof[f], exp(b));
+        for (int it = 0; it < 50; it++) {
+            if (fa < fb) {
+                hi = b;
+                b = a;
+                fb = fa;
+                a = hi - gr * (hi - lo);
+                fa = ex_oof_nll(&oof[f], exp(a));
+            } else {
+                lo = a;
+                a = b;
+                fa = fb;
+                b = lo + gr * (hi - lo);
+                fb = ex_oof_nll(&oof[f], exp(b));
+            }
+        }
+        m->temp[f] = (float)exp((lo + hi) / 2);
+    }
+    for (int f = 0; f < EX_NFIELDS; f++) {
+        free(oof[f].s);
+        free(oof[f].pos);
+        free(oof[f].start);
+    }
+    free(sub);
+    free(rank);
+    free(tmp);
+    return rc;
 }

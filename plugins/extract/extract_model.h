@@ -11,6 +11,8 @@ typedef struct {
     char name[64];                      /* e.g. "sroie" */
     int has[EX_NFIELDS];                /* fields this model was trained for */
     float w[EX_NFIELDS][EX_NFEAT];
+    float temp[EX_NFIELDS];             /* softmax temperature (calibration), 1 if none */
+    float reach[EX_NFIELDS];            /* share of training labels found among candidates */
 } ex_model;
 
 /* Interpret a parsed model file. 0 ok; -1 with a message in err (wrong kind,
@@ -52,5 +54,12 @@ void ex_prepared_free(ex_prepared *p);
  * progress (may be NULL) gets a line per field. 0 ok, -1 out of memory. */
 int ex_train(ex_model *m, const ex_prepared *p, const unsigned char *use, int epochs,
              void (*progress)(const char *msg));
+
+/* Fit each trained field's temperature on out-of-fold scores: folds inner
+ * folds over the examples with use[i] set, each trained like ex_train, so that
+ * the confidence of a value is about the chance that it is right. The model's
+ * own weights are left as they are. 0 ok, -1 out of memory. */
+int ex_calibrate(ex_model *m, const ex_prepared *p, const unsigned char *use, int epochs,
+                 int folds);
 
 #endif

@@ -160,6 +160,8 @@ static void test_extract(void)
     memset(&m, 0, sizeof m);
     snprintf(m.name, sizeof m.name, "unit");
     CHECK(ex_train(&m, &prep, use, 20, NULL) == 0);
+    CHECK(ex_calibrate(&m, &prep, use, 20, 3) == 0);
+    CHECK(m.temp[EX_TOTAL] > 0.05f && m.temp[EX_TOTAL] < 20 && m.reach[EX_TOTAL] == 1.0f);
     ex_prepared_free(&prep);
     /* Untrained: every weight zero, so the ranker cannot prefer anything. */
     zero = m;
@@ -181,6 +183,7 @@ static void test_extract(void)
     ex_model back;
     CHECK(ex_model_load(&back, path, err, sizeof err) == 0);
     CHECK(memcmp(back.w, m.w, sizeof m.w) == 0);
+    CHECK(memcmp(back.temp, m.temp, sizeof m.temp) == 0 && memcmp(back.reach, m.reach, sizeof m.reach) == 0);
     CHECK(memcmp(back.has, m.has, sizeof m.has) == 0);
     CHECK_STR(back.name, "unit");
     CHECK_INT(score(&back, ex, TRAIN, N, EX_TOTAL), score(&m, ex, TRAIN, N, EX_TOTAL));
@@ -223,6 +226,15 @@ static void test_extract(void)
     ml_model_add_f32(ml, "w.total", five, 5);
     CHECK(ex_model_from_ml(&back, ml, err, sizeof err) != 0);
     CHECK_STR(err, "section 'w.total' has 5 weights, expected 72");
+    ml_model_free(ml);
+    ml = ml_model_new();
+    float w72[EX_NFEAT] = {0}, zero_t = 0;
+    ml_model_add_str(ml, "kind", "extract");
+    ml_model_add_str(ml, "features", EX_FEATURE_SET);
+    ml_model_add_f32(ml, "w.total", w72, EX_NFEAT);
+    ml_model_add_f32(ml, "t.total", &zero_t, 1);
+    CHECK(ex_model_from_ml(&back, ml, err, sizeof err) != 0);
+    CHECK_STR(err, "section 't.total' must be one temperature from 0.01 to 100");
     ml_model_free(ml);
     ml = ml_model_new();
     ml_model_add_str(ml, "kind", "extract");
