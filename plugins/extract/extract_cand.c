@@ -406,6 +406,17 @@ static int ex_cand_totals(const ex_doc *d, float medh, ex_cands *out)
         if ((ex_near(d, a[i].line) & (EX_L_TOTAL | EX_L_GRAND)) && a[i].v > maxtot)
             maxtot = a[i].v;
     }
+    /* Cash minus change for every pair, computed once (a long document has
+     * many amounts; a cubic loop over them would not do). Capped pairs. */
+    double due[256];
+    size_t ndue = 0;
+    for (size_t x = 0; x < na && ndue < 256; x++) {
+        if (!(ex_near(d, a[x].line) & EX_L_CASH))
+            continue;
+        for (size_t y = 0; y < na && ndue < 256; y++)
+            if (ex_near(d, a[y].line) & EX_L_CHANGE)
+                due[ndue++] = a[x].v - a[y].v;
+    }
     int last_total_line = -1;
     for (size_t li = 0; li < d->n; li++)
         if (d->lines[li].flags & (EX_L_TOTAL | EX_L_GRAND))
@@ -434,13 +445,8 @@ static int ex_cand_totals(const ex_doc *d, float medh, ex_cands *out)
         f[10] = (near & EX_L_DISC) != 0;
         /* Cash handed over minus change given back is what was due. */
         int cc = 0;
-        for (size_t x = 0; x < na && !cc; x++) {
-            if (!(ex_near(d, a[x].line) & EX_L_CASH))
-                continue;
-            for (size_t y = 0; y < na && !cc; y++)
-                if ((ex_near(d, a[y].line) & EX_L_CHANGE) && fabs(a[x].v - a[y].v - v) < 0.005)
-                    cc = 1;
-        }
+        for (size_t x = 0; x < ndue && !cc; x++)
+            cc = fabs(due[x] - v) < 0.005;
         f[11] = cc;
         size_t off = a[i].off;
         f[12] = (off >= 2 && strncmp(l->up + off - 2, "RM", 2) == 0) ||
