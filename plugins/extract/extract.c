@@ -1,0 +1,763 @@
+/* extract: key fields of invoices and receipts (vendor, date, total, address,
+ * invoice number, PO number, currency) from text lines, with or without page
+ * positions, each with a confidence.
+ *
+ *   - extract: { model: plugins/extract/models/sroie.model, lines: data.lines,
+ *                into: data.extracted, min_confidence: 0.5 }
+ *
+ * The fields are chosen by a learned ranker (extract_model) over candidates
+ * from patterns and layout (extract_cand); the model file is trained and
+ * measured by this plugin's own commands:
+ *
+ *   backplane train extract --format sroie --data DIR --out MODEL
+ *   backplane eval  extract --format sroie --model MODEL --data DIR
+ *   backplane eval  extract --format sroie --data DIR --folds 5
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <time.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <backplane/plugin.h>
+
+#include "../ml/ml_args.h"
+#include "extract_model.h"
+
+#define EXTRACT_VERSION "1.0.0"
+
+typedef struct {
+    const struct bp_host_api *api;
+    bp_instance *inst;
+    ex_model model;
+    char *lines_path, *text_path, *into;
+    int want[EX_NFIELDS];
+    double min_conf;
+    ex_cands scratch;
+} extract_self;
+
+static const struct bp_option extract_options[] = {
+    {.name = "model", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
+     .description = "model file made by `backplane train extract` (e.g. plugins/extract/models/sroie.model)"},
+    {.name = "lines", .type = BP_OPT_STRING, .default_value = "data.lines",
+     .description = "array of text lines: strings, or {text, box: [x0,y0,x1,y1] or 8 corner coordinates}"},
+    {.name = "text", .type = BP_OPT_STRING, .default_value = "data.text",
+     .description = "plain text split on newlines, used when the lines path is absent"},
+    {.name = "into", .type = BP_OPT_STRING, .default_value = "data.extracted",
+     .description = "where the fields go; confidences go under INTO.confidence"},
+    {.name = "fields", .type = BP_OPT_LIST,
+     .description = "fields to extract (default: every field the model knows)"},
+    {.name = "min_confidence", .type = BP_OPT_FLOAT, .default_value = "0", .min = "0", .max = "1",
+     .description = "a field less certain than this is left out"},
+    {0},
+};
+
+static void extract_destroy(void *p)
+{
+    extract_self *self = p;
+    if (self == NULL)
+        return;
+    free(self->lines_path);
+    free(self->text_path);
+    free(self->into);
+    ex_cands_free(&self->scratch);
+    free(self);
+}
+
+static bp_status extract_init(const struct bp_host_api *api, bp_instance *inst,
+                              const cJSON *config, void **out, char **errmsg)
+{
+    extract_self *self = calloc(1, sizeof(*self));
+    if (self == NULL)
+        return BP_ERR_NOMEM;
+    self->api = api;
+    self->inst = inst;
+    char err[512];
+    if (ex_model_load(&self->model, bp_cfg_str(config, "model"), err, sizeof err) != 0) {
+        *errmsg = api->format("%s", err);
+        extract_destroy(self);
+        return BP_ERR_INVALID;
+    }
+    self->lines_path = strdup(bp_cfg_str(config, "lines"));
+    self->text_path = strdup(bp_cfg_str(config, "text"));
+    self->into = strdup(bp_cfg_str(config, "into"));
+    self->min_conf = bp_cfg_float(config, "min_confidence", 0);
+    if (!self->lines_path || !self->text_path || !self->into) {
+        extract_destroy(self);
+        return BP_ERR_NOMEM;
+    }
+    const char *paths[] = {self->lines_path, self->text_path, self->into};
+    for (int i = 0; i < 3; i++)
+        if (api->path_check(paths[i]) != BP_OK) {
+            *errmsg = api->format("invalid path '%s'", paths[i]);
+            extract_destroy(self);
+            return BP_ERR_INVALID;
+        }
+    const cJSON *fields = bp_cfg_get0(config, "fields");
+    for (int f = 0; f < EX_NFIELDS; f++)
+        self->want[f] = fields == NULL && self->model.has[f];
+    for (const cJSON *it = fields ? fields->child : NULL; it; it = it->next) {
+        int f = ex_field_index(it->valuestring);
+        if (f < 0 || !self->model.has[f]) {
+            *errmsg = api->format(f < 0 ? "fields: unknown field '%s' (known: company, date, "
+                                          "address, total, invoice_number, po_number, currency)"
+                                        : "fields: the model '%s' was not trained for '%s'",
+                                  f < 0 ? it->valuestring : self->model.name, it->valuestring);
+            extract_destroy(self);
+            return BP_ERR_INVALID;
+        }
+        self->want[f] = 1;
+    }
+    *out = self;
+    return BP_OK;
+}
+
+/* Reads the record's lines into d. Returns 1 when there was text, 0 when
+ * none, -1 out of memory. */
+static int extract_read(extract_self *self, bp_envelope *env, ex_doc *d)
+{
+    const struct bp_host_api *api = self->api;
+    const cJSON *lines = api->envelope_get0_path(env, self->lines_path);
+    if (cJSON_IsArray(lines)) {
+        for (const cJSON *it = lines->child; it; it = it->next) {
+            const char *text = NULL;
+            double box[4], *bp = NULL;
+            if (cJSON_IsString(it)) {
+                text = it->valuestring;
+            } else if (cJSON_IsObject(it)) {
+                const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "text");
+                const cJSON *b = cJSON_GetObjectItemCaseSensitive(it, "box");
+                text = cJSON_IsString(t) ? t->valuestring : NULL;
+                int nb = cJSON_IsArray(b) ? cJSON_GetArraySize(b) : 0;
+                if (nb == 4 || nb == 8) {
+                    double c[8];
+                    int k = 0, ok = 1;
+                    for (const cJSON *v = b->child; v; v = v->next) {
+                        ok &= cJSON_IsNumber(v);
+                        c[k++] = cJSON_IsNumber(v) ? v->valuedouble : 0;
+                    }
+                    if (ok && nb == 4) {
+                        memcpy(box, c, sizeof box);
+                        bp = box;
+                    } else if (ok) {
+                        ex_box_of_corners(c, box);
+                        bp = box;
+                    }
+                }
+            }
+            if (text && ex_doc_add(d, text, strlen(text), bp) != 0)
+                return -1;
+        }
+    } else {
+        const cJSON *t = api->envelope_get0_path(env, self->text_path);
+        if (!cJSON_IsString(t))
+            return 0;
+        const char *p = t->valuestring;
+        while (*p) {
+            const char *nl = strchr(p, '\n');
+            size_t len = nl ? (size_t)(nl - p) : strlen(p);
+            if (ex_doc_add(d, p, len, NULL) != 0)
+                return -1;
+            p += len + (nl != NULL);
+        }
+    }
+    ex_doc_finish(d);
+    return d->n > 0;
+}
+
+static bp_status extract_transform(void *p, bp_envelope **env, char **reason)
+{
+    extract_self *self = p;
+    const struct bp_host_api *api = self->api;
+    (void)reason;
+    ex_doc d;
+    ex_doc_init(&d);
+    int got = extract_read(self, *env, &d);
+    if (got <= 0) {
+        ex_doc_free(&d);
+        if (got < 0)
+            return BP_RETRY;
+        api->counter_add(self->inst, "no_text", 1);
+        return BP_OK;
+    }
+    char *val[EX_NFIELDS] = {0};
+    float conf[EX_NFIELDS] = {0};
+    int any = 0;
+    bp_status st = BP_OK;
+    for (int f = 0; f < EX_NFIELDS; f++) {
+        if (!self->want[f])
+            continue;
+        if (ex_predict(&self->model, &d, f, &self->scratch, &val[f], &conf[f]) != 0) {
+            st = BP_RETRY;
+            break;
+        }
+        if (val[f] && conf[f] < self->min_conf) {
+            free(val[f]);
+            val[f] = NULL;
+        }
+        any |= val[f] != NULL;
+    }
+    ex_doc_free(&d);
+    if (st == BP_OK && any) {
+        bp_envelope *w = api->envelope_make_writable(*env);
+        if (w == NULL) {
+            st = BP_RETRY;
+        } else {
+            *env = w;
+            char changed[1024] = "";
+            size_t cl = 0;
+            float minc = 1;
+            for (int f = 0; f < EX_NFIELDS && st == BP_OK; f++) {
+                if (!val[f])
+                    continue;
+                char path[512], cpath[512];
+                snprintf(path, sizeof path, "%s.%s", self->into, ex_field_names[f]);
+                snprintf(cpath, sizeof cpath, "%s.confidence.%s", self->into, ex_field_names[f]);
+                /* Four decimals: enough to rank, and stable output. */
+                double c = (double)(long)(conf[f] * 10000 + 0.5) / 10000;
+                if (api->envelope_set0_path(w, path, cJSON_CreateString(val[f])) != BP_OK ||
+                    api->envelope_set0_path(w, cpath, cJSON_CreateNumber(c)) != BP_OK) {
+                    st = BP_REJECT;
+                    *reason = api->format("extract: cannot set %s", path);
+                    break;
+                }
+                cl += (size_t)snprintf(changed + cl, sizeof changed - cl, "%s%s", cl ? "," : "",
+                                       path);
+                if (cl >= sizeof changed)
+                    cl = sizeof changed - 1;
+                if (conf[f] < minc)
+                    minc = conf[f];
+            }
+            if (st == BP_OK) {
+                char model[96];
+                snprintf(model, sizeof model, "%s", self->model.name);
+                const bp_lineage step = {.plugin = "extract", .version = EXTRACT_VERSION,
+                                         .model = model, .confidence = minc,
+                                         .changed = changed, .at_ms = 0};
+                api->envelope_add_lineage(w, &step);
+                api->counter_add(self->inst, "extracted", 1);
+                st = BP_MODIFIED;
+            }
+        }
+    }
+    for (int f = 0; f < EX_NFIELDS; f++)
+        free(val[f]);
+    return st;
+}
+
+/* ---- commands: train and eval ------------------------------------------- */
+
+static int ex_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void ex_examples_free(ex_example *ex, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        ex_doc_free(&ex[i].doc);
+        for (int f = 0; f < EX_NFIELDS; f++)
+            free(ex[i].label[f]);
+        free(ex[i].name);
+    }
+    free(ex);
+}
+
+static char *ex_read_file(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += got;
+        if (len + 1 == cap) {
+            char *p = realloc(buf, cap * 2);
+            if (p == NULL) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = p;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf == NULL)
+        snprintf(err, errlen, "%s: out of memory", path);
+    else
+        buf[len] = '\0';
+    return buf;
+}
+
+/* Loads DIR/key/NAME.json and, for every key file, DIR/box/NAME.csv (format
+ * sroie: OCR lines with boxes) or DIR/text/NAME.txt (format lines: text lines
+ * without positions); sorted by name so folds are the same on every machine. */
+static ex_example *ex_load_dir(const char *dir, const char *format, size_t *n, int quiet)
+{
+    int sroie = strcmp(format, "sroie") == 0;
+    char path[4096], err[5000];
+    snprintf(path, sizeof path, "%s/key", dir);
+    DIR *dh = opendir(path);
+    if (dh == NULL) {
+        fprintf(stderr, "extract: %s: %s (expected DIR/key/*.json and %s)\n", path,
+                strerror(errno), sroie ? "DIR/box/*.csv" : "DIR/text/*.txt");
+        return NULL;
+    }
+    char **names = NULL;
+    size_t nn = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(dh)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l < 6 || strcmp(de->d_name + l - 5, ".json") != 0)
+            continue;
+        if (nn == cap) {
+            cap = cap ? cap * 2 : 256;
+            char **p = realloc(names, cap * sizeof(char *));
+            if (p == NULL)
+                break;
+            names = p;
+        }
+        names[nn] = strndup(de->d_name, l - 5);
+        if (names[nn] == NULL)
+            break;
+        nn++;
+    }
+    closedir(dh);
+    if (nn == 0) {
+        fprintf(stderr, "extract: %s: no *.json label files\n", path);
+        free(names);
+        return NULL;
+    }
+    qsort(names, nn, sizeof(char *), ex_cmp_str);
+    ex_example *ex = calloc(nn, sizeof(ex_example));
+    int ok = ex != NULL;
+    for (size_t i = 0; ok && i < nn; i++) {
+        ex_doc_init(&ex[i].doc);
+        ex[i].name = names[i];
+        names[i] = NULL;
+        snprintf(path, sizeof path, sroie ? "%s/box/%s.csv" : "%s/text/%s.txt", dir, ex[i].name);
+        if ((sroie ? ex_doc_load_sroie : ex_doc_load_text)(&ex[i].doc, path, err, sizeof err) != 0) {
+            fprintf(stderr, "extract: %s\n", err);
+            ok = 0;
+            break;
+        }
+        snprintf(path, sizeof path, "%s/key/%s.json", dir, ex[i].name);
+        char *text = ex_read_file(path, err, sizeof err);
+        cJSON *key = text ? cJSON_Parse(text) : NULL;
+        if (!cJSON_IsObject(key)) {
+            fprintf(stderr, "extract: %s\n", text ? "" : err);
+            if (text)
+                fprintf(stderr, "extract: %s: not a JSON object\n", path);
+            ok = 0;
+        }
+        for (const cJSON *it = key ? key->child : NULL; ok && it; it = it->next) {
+            int f = ex_field_index(it->string);
+            if (f < 0 || !cJSON_IsString(it))
+                continue;
+            const char *s = it->valuestring;
+            while (*s == ' ')
+                s++;
+            size_t l = strlen(s);
+            while (l && (s[l - 1] == ' ' || s[l - 1] == '\n' || s[l - 1] == '\r'))
+                l--;
+            ex[i].label[f] = strndup(s, l);
+        }
+        cJSON_Delete(key);
+        free(text);
+        if (!quiet && (i + 1) % 200 == 0)
+            fprintf(stderr, "extract: loaded %zu/%zu documents\n", i + 1, nn);
+    }
+    for (size_t i = 0; i < nn; i++)
+        free(names[i]);
+    free(names);
+    if (!ok) {
+        ex_examples_free(ex, nn);
+        return NULL;
+    }
+    *n = nn;
+    return ex;
+}
+
+typedef struct {
+    long correct[EX_NFIELDS], predicted[EX_NFIELDS], labelled[EX_NFIELDS];
+    long loose[EX_NFIELDS];   /* equal once all spaces are removed */
+    long reachable[EX_NFIELDS]; /* the label is among the candidates */
+    /* Calibration of the confidences of predicted, labelled fields: per
+     * tenth of confidence, how many and how many right, and their sum. */
+    long bin_n[10], bin_hit[10];
+    double bin_conf[10];
+} ex_score;
+
+static int ex_eq_nospace(const char *a, const char *b)
+{
+    for (;;) {
+        while (*a == ' ')
+            a++;
+        while (*b == ' ')
+            b++;
+        if (*a != *b)
+            return 0;
+        if (*a == '\0')
+            return 1;
+        a++;
+        b++;
+    }
+}
+
+/* SROIE task 3: a field counts when the prediction equals the label exactly
+ * after trimming; precision over predictions, recall over labels. */
+static double ex_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Scores the documents with held[i] set (all when NULL); adds the seconds
+ * spent predicting to *secs (may be NULL) for eval's throughput line. */
+static int ex_score_docs(const ex_model *m, const ex_example *ex, size_t n,
+                         const unsigned char *held, ex_score *sc, FILE *errors, double *secs)
+{
+    ex_cands c = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (held && !held[i])
+            continue;
+        for (int f = 0; f < EX_NFIELDS; f++) {
+            if (!m->has[f])
+                continue;
+            char *v;
+            float conf;
+            double t0 = ex_now();
+            int prc = ex_predict(m, &ex[i].doc, f, &c, &v, &conf);
+            if (secs)
+                *secs += ex_now() - t0;
+            if (prc != 0) {
+                ex_cands_free(&c);
+                return -1;
+            }
+            const char *lab = ex[i].label[f];
+            int hit = v && lab && strcmp(v, lab) == 0;
+            sc->predicted[f] += v != NULL && v[0] != '\0';
+            sc->labelled[f] += lab != NULL && lab[0] != '\0';
+            sc->correct[f] += hit;
+            sc->loose[f] += v && lab && ex_eq_nospace(v, lab);
+            int reach = 0;
+            for (size_t k = 0; lab && k < c.n && !reach; k++)
+                reach = strcmp(c.c[k].text, lab) == 0;
+            sc->reachable[f] += reach;
+            if (v && lab) {
+                int b = conf >= 1 ? 9 : (int)(conf * 10);
+                b = b < 0 ? 0 : b;
+                sc->bin_n[b]++;
+                sc->bin_hit[b] += hit;
+                sc->bin_conf[b] += conf;
+            }
+            if (errors && !hit && lab)
+                fprintf(errors, "%s\t%s\t%.3f\tgot [%s]\twant [%s]\n", ex[i].name,
+                        ex_field_names[f], conf, v ? v : "", lab);
+            free(v);
+        }
+    }
+    ex_cands_free(&c);
+    return 0;
+}
+
+static double ex_f1(long c, long p, long l, double *prec, double *rec)
+{
+    *prec = p ? (double)c / (double)p : 0;
+    *rec = l ? (double)c / (double)l : 0;
+    return *prec + *rec > 0 ? 2 * *prec * *rec / (*prec + *rec) : 0;
+}
+
+static void ex_print_score(const ex_score *sc)
+{
+    long tc = 0, tp = 0, tl = 0, tloose = 0;
+    double p, r, f1;
+    printf("%-16s %9s %9s %9s  %s\n", "field", "precision", "recall", "f1",
+           "correct/predicted/labelled (label among candidates)");
+    for (int f = 0; f < EX_NFIELDS; f++) {
+        if (sc->labelled[f] == 0 && sc->predicted[f] == 0)
+            continue;
+        f1 = ex_f1(sc->correct[f], sc->predicted[f], sc->labelled[f], &p, &r);
+        printf("%-16s %9.4f %9.4f %9.4f  %ld/%ld/%ld (%ld)\n", ex_field_names[f], p, r, f1,
+               sc->correct[f], sc->predicted[f], sc->labelled[f], sc->reachable[f]);
+        tc += sc->correct[f];
+        tp += sc->predicted[f];
+        tl += sc->labelled[f];
+        tloose += sc->loose[f];
+    }
+    /* Calibration (expected calibration error) and what a review gate at
+     * confidence 0.9 would let through, and how precisely. */
+    long nall = 0, hi_n = 0, hi_hit = 0;
+    double ece = 0;
+    for (int b = 0; b < 10; b++)
+        nall += sc->bin_n[b];
+    for (int b = 0; b < 10; b++) {
+        if (nall && sc->bin_n[b])
+            ece += fabs(sc->bin_conf[b] - (double)sc->bin_hit[b]) / (double)nall;
+        if (b == 9) {
+            hi_n = sc->bin_n[b];
+            hi_hit = sc->bin_hit[b];
+        }
+    }
+    printf("calibration: ece=%.4f; fields with confidence >= 0.9: %.1f%%, of which %.2f%% right\n",
+           ece, nall ? 100.0 * (double)hi_n / (double)nall : 0,
+           hi_n ? 100.0 * (double)hi_hit / (double)hi_n : 0);
+    /* For comparison only: most misses are OCR spacing the labels corrected. */
+    printf("(ignoring spaces inside values: f1 %.4f)\n", ex_f1(tloose, tp, tl, &p, &r));
+    f1 = ex_f1(tc, tp, tl, &p, &r);
+    printf("%-16s %9.4f %9.4f %9.4f  %ld/%ld/%ld\n", "overall", p, r, f1, tc, tp, tl);
+    printf("f1=%.4f\n", f1);
+}
+
+static void ex_progress(const char *msg)
+{
+    fprintf(stderr, "extract: %s\n", msg);
+}
+
+static const char ex_train_usage[] =
+    "backplane train extract --format sroie|lines --data DIR --out MODEL [--name NAME] [--epochs N (60)] [--quiet]";
+static const char ex_eval_usage[] =
+    "backplane eval extract --format sroie|lines (--model MODEL | --folds K [--epochs N]) --data DIR "
+    "[--errors FILE] [--quiet]";
+
+static int ex_check_format(const char *cmd, const char *format, const char *data, const char *usage)
+{
+    if (format == NULL || data == NULL) {
+        fprintf(stderr, "%s extract: --format and --data are required\nusage: %s\n", cmd, usage);
+        return 2;
+    }
+    if (strcmp(format, "sroie") != 0 && strcmp(format, "lines") != 0) {
+        fprintf(stderr, "%s extract: unknown --format '%s' (supported: sroie, lines)\n", cmd, format);
+        return 2;
+    }
+    return 0;
+}
+
+static int ex_parse_int(const char *s, int lo, int hi, const char *what, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
+        fprintf(stderr, "extract: %s must be an integer from %d to %d, not '%s'\n", what, lo, hi, s);
+        return 2;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int extract_cmd_train(const struct bp_host_api *api, int argc, char **argv)
+{
+    (void)api;
+    const char *format = NULL, *data = NULL, *out = NULL, *name = NULL, *epochs_s = NULL,
+               *quiet = NULL;
+    const ml_arg spec[] = {{"format", &format, 0}, {"data", &data, 0}, {"out", &out, 0},
+                           {"name", &name, 0},     {"epochs", &epochs_s, 0},
+                           {"quiet", &quiet, 1},   {0}};
+    int rc = ml_args_parse(argc, argv, spec, ex_train_usage);
+    if (rc == ML_ARGS_HELP)
+        return 0;
+    if (rc == 0)
+        rc = ex_check_format("train", format, data, ex_train_usage);
+    if (rc == 0 && out == NULL) {
+        fprintf(stderr, "train extract: --out is required\nusage: %s\n", ex_train_usage);
+        rc = 2;
+    }
+    int epochs = 60;
+    if (rc == 0 && epochs_s)
+        rc = ex_parse_int(epochs_s, 1, 1000, "--epochs", &epochs);
+    if (rc != 0)
+        return rc;
+    size_t n = 0;
+    ex_example *ex = ex_load_dir(data, format, &n, quiet != NULL);
+    if (ex == NULL)
+        return 1;
+    ex_prepared prep;
+    ex_model m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.name, sizeof m.name, "%s", name ? name : "sroie");
+    if (ex_prepare(&prep, ex, n) != 0 ||
+        ex_train(&m, &prep, NULL, epochs, quiet ? NULL : ex_progress) != 0 ||
+        ex_calibrate(&m, &prep, NULL, epochs, 5) != 0) {
+        fprintf(stderr, "train extract: out of memory\n");
+        ex_examples_free(ex, n);
+        return 1;
+    }
+    ex_prepared_free(&prep);
+    char err[1024];
+    rc = ex_model_save(&m, out, err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "train extract: %s\n", err);
+    else
+        printf("trained on %zu documents, wrote %s\n", n, out);
+    ex_examples_free(ex, n);
+    return rc == 0 ? 0 : 1;
+}
+
+static int extract_cmd_eval(const struct bp_host_api *api, int argc, char **argv)
+{
+    (void)api;
+    const char *format = NULL, *data = NULL, *model = NULL, *folds_s = NULL, *epochs_s = NULL,
+               *errors_s = NULL, *quiet = NULL;
+    const ml_arg spec[] = {{"format", &format, 0}, {"data", &data, 0},
+                           {"model", &model, 0},   {"folds", &folds_s, 0},
+                           {"epochs", &epochs_s, 0}, {"errors", &errors_s, 0},
+                           {"quiet", &quiet, 1},   {0}};
+    int rc = ml_args_parse(argc, argv, spec, ex_eval_usage);
+    if (rc == ML_ARGS_HELP)
+        return 0;
+    if (rc == 0)
+        rc = ex_check_format("eval", format, data, ex_eval_usage);
+    if (rc == 0 && (model == NULL) == (folds_s == NULL)) {
+        fprintf(stderr, "eval extract: give either --model (score a trained model) or --folds K "
+                        "(cross-validate)\nusage: %s\n", ex_eval_usage);
+        rc = 2;
+    }
+    int folds = 0, epochs = 60;
+    if (rc == 0 && folds_s)
+        rc = ex_parse_int(folds_s, 2, 100, "--folds", &folds);
+    if (rc == 0 && epochs_s)
+        rc = ex_parse_int(epochs_s, 1, 1000, "--epochs", &epochs);
+    if (rc != 0)
+        return rc;
+    ex_model m;
+    char err[1024];
+    if (model && ex_model_load(&m, model, err, sizeof err) != 0) {
+        fprintf(stderr, "eval extract: %s\n", err);
+        return 1;
+    }
+    size_t n = 0;
+    ex_example *ex = ex_load_dir(data, format, &n, quiet != NULL);
+    if (ex == NULL)
+        return 1;
+    FILE *errors = NULL;
+    if (errors_s && (errors = fopen(errors_s, "w")) == NULL) {
+        fprintf(stderr, "eval extract: %s: %s\n", errors_s, strerror(errno));
+        ex_examples_free(ex, n);
+        return 1;
+    }
+    ex_score sc;
+    memset(&sc, 0, sizeof sc);
+    rc = 0;
+    double speed = 0;
+    if (model) {
+        /* The lines of a document are parsed and flagged once (as the
+         * transform does per record); time that as well as the ranking. */
+        double t0 = ex_now();
+        for (size_t i = 0; i < n; i++) {
+            ex_doc copy;
+            ex_doc_init(&copy);
+            for (size_t k = 0; k < ex[i].doc.n; k++) {
+                const ex_line *l = &ex[i].doc.lines[k];
+                double box[4] = {l->x0, l->y0, l->x1, l->y1};
+                ex_doc_add(&copy, l->text, strlen(l->text), box);
+            }
+            ex_doc_finish(&copy);
+            ex_doc_free(&copy);
+        }
+        double prep = ex_now() - t0;
+        double secs = 0;
+        rc = ex_score_docs(&m, ex, n, NULL, &sc, errors, &secs);
+        speed = (double)n / (prep + secs);
+    } else {
+        ex_prepared prep;
+        unsigned char *use = malloc(n), *held = malloc(n);
+        rc = use && held ? ex_prepare(&prep, ex, n) : -1;
+        if ((size_t)folds > n) {
+            fprintf(stderr, "eval extract: %d folds but only %zu documents\n", folds, n);
+            rc = -2;
+        }
+        for (int k = 0; rc == 0 && k < folds; k++) {
+            for (size_t i = 0; i < n; i++) {
+                held[i] = (int)(i % (size_t)folds) == k;
+                use[i] = !held[i];
+            }
+            memset(&m, 0, sizeof m);
+            snprintf(m.name, sizeof m.name, "cv%d", k + 1);
+            ex_score fs;
+            memset(&fs, 0, sizeof fs);
+            rc = ex_train(&m, &prep, use, epochs, NULL);
+            if (rc == 0)
+                rc = ex_calibrate(&m, &prep, use, epochs, 5);
+            if (rc == 0)
+                rc = ex_score_docs(&m, ex, n, held, &fs, errors, NULL);
+            long c = 0, p = 0, l = 0;
+            for (int f = 0; f < EX_NFIELDS; f++) {
+                c += fs.correct[f];
+                p += fs.predicted[f];
+                l += fs.labelled[f];
+                sc.correct[f] += fs.correct[f];
+                sc.predicted[f] += fs.predicted[f];
+                sc.labelled[f] += fs.labelled[f];
+                sc.loose[f] += fs.loose[f];
+                sc.reachable[f] += fs.reachable[f];
+            }
+            for (int b = 0; b < 10; b++) {
+                sc.bin_n[b] += fs.bin_n[b];
+                sc.bin_hit[b] += fs.bin_hit[b];
+                sc.bin_conf[b] += fs.bin_conf[b];
+            }
+            double pr, re;
+            if (!quiet && rc == 0)
+                fprintf(stderr, "extract: fold %d/%d: f1=%.4f\n", k + 1, folds,
+                        ex_f1(c, p, l, &pr, &re));
+        }
+        if (rc != -2 && use && held)
+            ex_prepared_free(&prep);
+        free(use);
+        free(held);
+        /* Every field the data labels took part. */
+        for (int f = 0; f < EX_NFIELDS; f++)
+            m.has[f] = 1;
+        if (rc == -2)
+            rc = 2;
+    }
+    if (errors)
+        fclose(errors);
+    if (rc == 0) {
+        printf("%s on %zu documents\n", model ? "evaluated" : "cross-validated", n);
+        if (folds)
+            printf("folds=%d epochs=%d\n", folds, epochs);
+        if (speed > 0)
+            printf("speed: %.0f documents/s (lines to fields, every field, one thread)\n", speed);
+        ex_print_score(&sc);
+    } else if (rc < 0) {
+        fprintf(stderr, "eval extract: out of memory\n");
+        rc = 1;
+    }
+    ex_examples_free(ex, n);
+    return rc;
+}
+
+static const struct bp_command extract_commands[] = {
+    {.name = "train", .summary = "train a model: --format sroie --data DIR --out MODEL",
+     .run = extract_cmd_train},
+    {.name = "eval", .summary = "precision/recall/F1 per field: --model MODEL or --folds K, --data DIR",
+     .run = extract_cmd_eval},
+    {0},
+};
+
+static const struct bp_plugin extract_plugin = {
+    BP_PLUGIN_HEADER,
+    .name = "extract",
+    .version = EXTRACT_VERSION,
+    .description = "key fields of invoices and receipts (learned ranker), with confidences",
+    .kinds = BP_KIND_TRANSFORM,
+    .options = extract_options,
+    .init = extract_init,
+    .transform = extract_transform,
+    .destroy = extract_destroy,
+    .commands = extract_commands,
+};
+
+BP_EXPORT const struct bp_plugin *bp_plugin_entry(void)
+{
+    return &extract_plugin;
+}

@@ -1,0 +1,861 @@
+/* extract_cand: candidate generation and features. See extract_cand.h. */
+#include "extract_cand.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const ex_field_names[EX_NFIELDS] = {
+    "company", "date", "address", "total", "invoice_number", "po_number", "currency"};
+
+int ex_field_index(const char *name)
+{
+    for (int i = 0; i < EX_NFIELDS; i++)
+        if (strcmp(name, ex_field_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+void ex_cands_free(ex_cands *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->c[i].text);
+    free(c->c);
+    memset(c, 0, sizeof(*c));
+}
+
+/* ex_push returns NULL only when out of memory (an all-blank text gives an
+ * empty candidate, which never matches a label). */
+
+/* Feature layout: 0..27 common, 28..71 per field. */
+enum {
+    F_BIAS = 0,
+    F_Y0 = 1, /* 1..6: vertical position bins */
+    F_RANK0 = 7, F_RANK1, F_RANK2, F_RANK5,
+    F_XC = 11, F_WIDTH, F_UPPER, F_DIGITS,
+    F_LEN5 = 15, F_LEN15, F_LEN40, F_LENMORE,
+    F_BOTTOM5 = 19,
+    F_REPEAT2 = 20, F_REPEAT3,
+    F_FIRST = 22, F_LAST,
+    F_WHOLE = 24,       /* the candidate is the whole line */
+    F_TALL = 25,        /* line taller than the median */
+    F_CENTRED = 26,
+    F_NOBOX = 27,
+    F_OWN = 28          /* field block starts here */
+};
+
+static ex_cand *ex_push(ex_cands *c, const char *text, size_t len, int line)
+{
+    while (len && isspace((unsigned char)*text)) {
+        text++;
+        len--;
+    }
+    while (len && isspace((unsigned char)text[len - 1]))
+        len--;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 32;
+        ex_cand *p = realloc(c->c, cap * sizeof(*p));
+        if (p == NULL)
+            return NULL;
+        c->c = p;
+        c->cap = cap;
+    }
+    ex_cand *k = &c->c[c->n];
+    memset(k, 0, sizeof(*k));
+    k->text = malloc(len + 1);
+    if (k->text == NULL)
+        return NULL;
+    memcpy(k->text, text, len);
+    k->text[len] = '\0';
+    k->line = line;
+    c->n++;
+    return k;
+}
+
+/* Common block; F_REPEAT/F_FIRST/F_LAST are set after all candidates exist. */
+static void ex_common(const ex_doc *d, float medh, ex_cand *k)
+{
+    const ex_line *l = &d->lines[k->line];
+    float *f = k->f;
+    float yc = (l->y0 + l->y1) / 2;
+    f[F_BIAS] = 1;
+    f[F_Y0 + (yc < .1f ? 0 : yc < .2f ? 1 : yc < .35f ? 2 : yc < .5f ? 3 : yc < .75f ? 4 : 5)] = 1;
+    f[F_RANK0] = k->line == 0;
+    f[F_RANK1] = k->line == 1;
+    f[F_RANK2] = k->line == 2;
+    f[F_RANK5] = k->line < 6;
+    f[F_XC] = (l->x0 + l->x1) / 2;
+    f[F_WIDTH] = l->x1 - l->x0;
+    size_t up = 0, letters = 0, digits = 0, len = strlen(k->text);
+    for (const char *p = k->text; *p; p++) {
+        if (isalpha((unsigned char)*p)) {
+            letters++;
+            up += isupper((unsigned char)*p) != 0;
+        }
+        digits += isdigit((unsigned char)*p) != 0;
+    }
+    f[F_UPPER] = letters ? (float)up / (float)letters : 0;
+    f[F_DIGITS] = len ? (float)digits / (float)len : 0;
+    f[len < 5 ? F_LEN5 : len < 15 ? F_LEN15 : len < 40 ? F_LEN40 : F_LENMORE] = 1;
+    f[F_BOTTOM5] = d->n - 1 - (size_t)k->line < 5;
+    f[F_WHOLE] = strcmp(k->text, l->text) == 0;
+    f[F_TALL] = d->has_boxes && medh > 0 && (l->y1 - l->y0) > 1.2f * medh;
+    f[F_CENTRED] = d->has_boxes && fabsf(f[F_XC] - 0.5f) < 0.1f;
+    f[F_NOBOX] = !d->has_boxes;
+}
+
+typedef struct {
+    uint64_t h;
+    size_t i;
+} ex_hidx;
+
+static int ex_cmp_hidx(const void *a, const void *b)
+{
+    const ex_hidx *x = a, *y = b;
+    return x->h < y->h ? -1 : x->h > y->h ? 1 : (x->i > y->i) - (x->i < y->i);
+}
+
+static uint64_t ex_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* How often each candidate's text occurs among the field's candidates:
+ * sorted by hash, so address spans (hundreds) cost n log n, not n^2. */
+static void ex_finish_common(ex_cands *c)
+{
+    ex_hidx stack[512], *hi = c->n <= 512 ? stack : malloc(c->n * sizeof(ex_hidx));
+    for (size_t i = 0; i < c->n; i++) {
+        c->c[i].f[F_FIRST] = i == 0;
+        c->c[i].f[F_LAST] = i + 1 == c->n;
+    }
+    if (hi == NULL)
+        return; /* out of memory: the repeat features stay 0 */
+    for (size_t i = 0; i < c->n; i++)
+        hi[i] = (ex_hidx){ex_hash(c->c[i].text), i};
+    qsort(hi, c->n, sizeof(ex_hidx), ex_cmp_hidx);
+    for (size_t a = 0; a < c->n;) {
+        size_t b = a;
+        while (b < c->n && hi[b].h == hi[a].h)
+            b++;
+        for (size_t k = a; k < b; k++) {
+            c->c[hi[k].i].f[F_REPEAT2] = b - a >= 2;
+            c->c[hi[k].i].f[F_REPEAT3] = b - a >= 3;
+        }
+        a = b;
+    }
+    if (hi != stack)
+        free(hi);
+}
+
+/* Flags of a line's own text, the row to its left, and the line above. */
+static uint32_t ex_near(const ex_doc *d, int i)
+{
+    return d->lines[i].flags | d->lines[i].row_left;
+}
+
+static uint32_t ex_above(const ex_doc *d, int i)
+{
+    return i > 0 ? d->lines[i - 1].flags : 0;
+}
+
+/* ---- dates -------------------------------------------------------------- */
+
+static const char *const ex_months[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
+                                        "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
+
+static int ex_month_at(const char *up)
+{
+    for (int m = 0; m < 12; m++)
+        if (strncmp(up, ex_months[m], 3) == 0)
+            return m + 1;
+    return 0;
+}
+
+static int ex_digits(const char *p, int *val)
+{
+    int k = 0, v = 0;
+    while (isdigit((unsigned char)p[k]) && k < 5)
+        v = v * 10 + (p[k++] - '0');
+    *val = v;
+    return k;
+}
+
+/* Recognises a date starting at up+i; returns its length and a shape code,
+ * 0 when none. Shapes: 1 dd/mm/yyyy 2 dd/mm/yy 3 dd-mm-yyyy 4 dd-mm-yy
+ * 5 dd.mm.yy(yy) 6 yyyy-mm-dd 7 dd MON yyyy 8 yyyymmdd/ddmmyyyy 9 MON dd, yyyy */
+static int ex_date_at(const char *up, size_t i, int *shape, int *valid)
+{
+    const char *p = up + i;
+    int a, b, c;
+    *valid = 0;
+    if (i > 0 && isalnum((unsigned char)up[i - 1]))
+        return 0;
+    if (isalpha((unsigned char)*p)) {
+        int m = ex_month_at(p);
+        if (!m)
+            return 0;
+        int k = 3;
+        while (isalpha((unsigned char)p[k]))
+            k++;
+        if (p[k] != ' ')
+            return 0;
+        k++;
+        int n1 = ex_digits(p + k, &a);
+        if (n1 < 1 || n1 > 2)
+            return 0;
+        k += n1;
+        if (p[k] == ',')
+            k++;
+        if (p[k] == ' ')
+            k++;
+        int n2 = ex_digits(p + k, &c);
+        if (n2 != 4)
+            return 0;
+        *shape = 9;
+        *valid = a >= 1 && a <= 31;
+        return k + n2;
+    }
+    int n1 = ex_digits(p, &a);
+    if (n1 == 0)
+        return 0;
+    if (n1 == 8 && !isalnum((unsigned char)p[8])) {
+        int y = a / 10000, md = a % 10000;
+        *shape = 8;
+        *valid = (y >= 1990 && y <= 2040 && md / 100 >= 1 && md / 100 <= 12) ||
+                 (a % 10000 >= 1990 && a % 10000 <= 2040);
+        return *valid ? 8 : 0;
+    }
+    char s1 = p[n1];
+    if (s1 == '/' || s1 == '-' || s1 == '.') {
+        int n2 = ex_digits(p + n1 + 1, &b);
+        int k = n1 + 1;
+        int mon = 0;
+        if (n2 == 0) {
+            mon = ex_month_at(p + k);
+            if (!mon)
+                return 0;
+            n2 = 3;
+            while (isalpha((unsigned char)p[k + n2]))
+                n2++;
+            b = mon;
+        }
+        k += n2;
+        if (p[k] != s1 && !(mon && (p[k] == '-' || p[k] == '/' || p[k] == ' ')))
+            return 0;
+        k++;
+        int n3 = ex_digits(p + k, &c);
+        if (n3 != 2 && n3 != 4)
+            return 0;
+        if (isalnum((unsigned char)p[k + n3]) || (p[k + n3] == '.' && isdigit((unsigned char)p[k + n3 + 1])))
+            return 0;
+        if (n1 == 4) {
+            *shape = 6;
+            *valid = b >= 1 && b <= 12 && c >= 1 && c <= 31;
+        } else if (n1 <= 2) {
+            *shape = mon ? 7 : s1 == '/' ? (n3 == 4 ? 1 : 2) : s1 == '-' ? (n3 == 4 ? 3 : 4) : 5;
+            *valid = a >= 1 && a <= 31 && b >= 1 && b <= 12;
+        } else {
+            return 0;
+        }
+        return k + n3;
+    }
+    if (n1 <= 2 && (s1 == ' ' || isalpha((unsigned char)s1))) {
+        int k = n1 + (s1 == ' ');
+        int m = ex_month_at(p + k);
+        if (!m)
+            return 0;
+        k += 3;
+        while (isalpha((unsigned char)p[k]))
+            k++;
+        if (p[k] == ' ' || p[k] == '-' || p[k] == ',')
+            k++;
+        if (p[k] == ' ')
+            k++;
+        int n3 = ex_digits(p + k, &c);
+        if (n3 != 2 && n3 != 4)
+            return 0;
+        if (isalnum((unsigned char)p[k + n3]))
+            return 0;
+        *shape = 7;
+        *valid = a >= 1 && a <= 31;
+        return k + n3;
+    }
+    return 0;
+}
+
+static int ex_cand_dates(const ex_doc *d, float medh, ex_cands *out)
+{
+    for (size_t li = 0; li < d->n; li++) {
+        const ex_line *l = &d->lines[li];
+        for (size_t i = 0; l->up[i]; i++) {
+            int shape, valid;
+            int len = ex_date_at(l->up, i, &shape, &valid);
+            if (len == 0)
+                continue;
+            ex_cand *k = ex_push(out, l->text + i, (size_t)len, (int)li);
+            if (k == NULL)
+                return -1;
+            ex_common(d, medh, k);
+            float *f = k->f + F_OWN;
+            f[shape - 1] = 1; /* 0..8 */
+            f[9] = valid;
+            f[10] = (l->flags & EX_L_TIME) != 0;
+            uint32_t near = ex_near(d, (int)li);
+            f[11] = (near & EX_L_DATEKW) != 0;
+            f[12] = (ex_above(d, (int)li) & EX_L_DATEKW) != 0;
+            f[13] = (near & EX_L_DUEKW) != 0;
+            f[14] = (l->flags & EX_L_INVKW) != 0;
+            f[15] = (l->flags & (EX_L_TOTAL | EX_L_CASH)) != 0;
+            /* A date written after a label "DATE:" on the same line. */
+            const char *dk = ex_find_word(l->up, "DATE");
+            f[16] = dk != NULL && (size_t)(dk - l->up) < i;
+            i += (size_t)len - 1;
+        }
+    }
+    ex_finish_common(out);
+    return 0;
+}
+
+/* ---- amounts ------------------------------------------------------------ */
+
+/* An amount at up+i: digits with optional thousands commas and exactly two
+ * decimals. Returns its length and value; 0 when none. */
+static int ex_amount_at(const char *up, size_t i, double *val, int *thousands)
+{
+    const char *p = up + i;
+    if (!isdigit((unsigned char)*p))
+        return 0;
+    if (i > 0 && (isdigit((unsigned char)up[i - 1]) || up[i - 1] == '.' || up[i - 1] == ',' ||
+                  up[i - 1] == '/' || up[i - 1] == ':'))
+        return 0;
+    int k = 0;
+    double v = 0;
+    *thousands = 0;
+    int run = 0;
+    while (isdigit((unsigned char)p[k]) || (p[k] == ',' && run > 0 && run <= 3 &&
+                                            isdigit((unsigned char)p[k + 1]) &&
+                                            isdigit((unsigned char)p[k + 2]) &&
+                                            isdigit((unsigned char)p[k + 3]))) {
+        if (p[k] == ',') {
+            *thousands = 1;
+            run = 0;
+        } else {
+            v = v * 10 + (p[k] - '0');
+            run++;
+        }
+        k++;
+        if (k > 15)
+            return 0;
+    }
+    if (p[k] != '.' || !isdigit((unsigned char)p[k + 1]) || !isdigit((unsigned char)p[k + 2]) ||
+        isdigit((unsigned char)p[k + 3]))
+        return 0;
+    if (p[k + 3] == '.' || p[k + 3] == '/' || p[k + 3] == ':')
+        return 0;
+    v += (p[k + 1] - '0') / 10.0 + (p[k + 2] - '0') / 100.0;
+    *val = v;
+    return k + 3;
+}
+
+typedef struct {
+    double v;
+    int line;
+    size_t off;
+    int len, thousands;
+} ex_amt;
+
+static int ex_cand_totals(const ex_doc *d, float medh, ex_cands *out)
+{
+    ex_amt *a = NULL;
+    size_t na = 0, cap = 0;
+    for (size_t li = 0; li < d->n; li++) {
+        const char *up = d->lines[li].up;
+        for (size_t i = 0; up[i]; i++) {
+            double v;
+            int th;
+            int len = ex_amount_at(up, i, &v, &th);
+            if (len == 0)
+                continue;
+            if (na == cap) {
+                cap = cap ? cap * 2 : 32;
+                ex_amt *p = realloc(a, cap * sizeof(*p));
+                if (p == NULL) {
+                    free(a);
+                    return -1;
+                }
+                a = p;
+            }
+            a[na++] = (ex_amt){v, (int)li, i, len, th};
+            i += (size_t)len - 1;
+        }
+    }
+    double maxv = 0, second = 0, maxtot = -1;
+    for (size_t i = 0; i < na; i++) {
+        if (a[i].v > maxv) {
+            second = maxv;
+            maxv = a[i].v;
+        } else if (a[i].v > second && a[i].v < maxv) {
+            second = a[i].v;
+        }
+        if ((ex_near(d, a[i].line) & (EX_L_TOTAL | EX_L_GRAND)) && a[i].v > maxtot)
+            maxtot = a[i].v;
+    }
+    /* Cash minus change for every pair, computed once (a long document has
+     * many amounts; a cubic loop over them would not do). Capped pairs. */
+    double due[256];
+    size_t ndue = 0;
+    for (size_t x = 0; x < na && ndue < 256; x++) {
+        if (!(ex_near(d, a[x].line) & EX_L_CASH))
+            continue;
+        for (size_t y = 0; y < na && ndue < 256; y++)
+            if (ex_near(d, a[y].line) & EX_L_CHANGE)
+                due[ndue++] = a[x].v - a[y].v;
+    }
+    int last_total_line = -1;
+    for (size_t li = 0; li < d->n; li++)
+        if (d->lines[li].flags & (EX_L_TOTAL | EX_L_GRAND))
+            last_total_line = (int)li;
+    for (size_t i = 0; i < na; i++) {
+        const ex_line *l = &d->lines[a[i].line];
+        ex_cand *k = ex_push(out, l->text + a[i].off, (size_t)a[i].len, a[i].line);
+        if (k == NULL) {
+            free(a);
+            return -1;
+        }
+        ex_common(d, medh, k);
+        float *f = k->f + F_OWN;
+        double v = a[i].v;
+        uint32_t near = ex_near(d, a[i].line), above = ex_above(d, a[i].line);
+        f[0] = v == maxv;
+        f[1] = v == second;
+        f[2] = v == maxtot;
+        f[3] = (near & EX_L_TOTAL) != 0;
+        f[4] = (near & EX_L_GRAND) != 0;
+        f[5] = (near & EX_L_SUBTOTAL) != 0;
+        f[6] = (near & EX_L_TAX) != 0;
+        f[7] = (near & EX_L_CASH) != 0;
+        f[8] = (near & EX_L_CHANGE) != 0;
+        f[9] = (near & EX_L_ROUND) != 0;
+        f[10] = (near & EX_L_DISC) != 0;
+        /* Cash handed over minus change given back is what was due. */
+        int cc = 0;
+        for (size_t x = 0; x < ndue && !cc; x++)
+            cc = fabs(due[x] - v) < 0.005;
+        f[11] = cc;
+        size_t off = a[i].off;
+        f[12] = (off >= 2 && strncmp(l->up + off - 2, "RM", 2) == 0) ||
+                (off >= 3 && strncmp(l->up + off - 3, "RM ", 3) == 0) ||
+                (off >= 1 && l->up[off - 1] == '$');
+        f[13] = last_total_line >= 0 && a[i].line > last_total_line &&
+                a[i].line - last_total_line <= 2;
+        f[14] = v == 0;
+        f[15] = (near & EX_L_QTY) != 0;
+        f[16] = (above & (EX_L_TOTAL | EX_L_GRAND)) != 0;
+        f[17] = a[i].thousands;
+        f[18] = i + 1 == na;
+        int same = 0;
+        for (size_t x = 0; x < na; x++)
+            same += fabs(a[x].v - v) < 0.005;
+        f[19] = same >= 2;
+        f[20] = same >= 3;
+        f[21] = last_total_line == a[i].line;
+        f[22] = (l->flags & EX_L_TOTAL) && !(l->flags & (EX_L_TAX | EX_L_SUBTOTAL));
+        f[23] = (l->flags & EX_L_CONTACT) != 0;
+        /* Amounts on the same line as a TOTAL keyword but left of it belong
+         * to something else (a quantity column). */
+        const char *tk = ex_find_word(l->up, "TOTAL");
+        f[24] = tk != NULL && (size_t)(tk - l->up) < off;
+        f[25] = v >= 1000;
+        f[26] = v < 1;
+        f[27] = f[3] && f[0];
+        f[28] = f[3] && !f[5] && !f[6] && !f[9];
+        f[29] = f[11] && (f[3] || f[4]);
+        /* Variants: labels keep a currency sign written against the number
+         * ("$8.20", "RM 57.40") and sometimes drop thousands separators. */
+        float base[EX_NFEAT];
+        memcpy(base, k->f, sizeof base);
+        char var[64];
+        int vl = 0, vkind = 0;
+        if (off >= 1 && l->up[off - 1] == '$') {
+            vl = snprintf(var, sizeof var, "$%.*s", a[i].len, l->text + off);
+            vkind = 30;
+        } else if (off >= 2 && strncmp(l->up + off - 2, "RM", 2) == 0 &&
+                   (off == 2 || !isalpha((unsigned char)l->up[off - 3]))) {
+            vl = snprintf(var, sizeof var, "%.2s%.*s", l->text + off - 2, a[i].len, l->text + off);
+            vkind = 30;
+        } else if (off >= 3 && strncmp(l->up + off - 3, "RM ", 3) == 0 &&
+                   (off == 3 || !isalpha((unsigned char)l->up[off - 4]))) {
+            vl = snprintf(var, sizeof var, "%.3s%.*s", l->text + off - 3, a[i].len, l->text + off);
+            vkind = 31;
+        } else if (a[i].thousands) {
+            for (int q = 0; q < a[i].len && vl < (int)sizeof var - 1; q++)
+                if (l->text[off + (size_t)q] != ',')
+                    var[vl++] = l->text[off + (size_t)q];
+            var[vl] = '\0';
+            vkind = 32;
+        }
+        if (vkind && vl > 0 && vl < (int)sizeof var) {
+            k->f[F_OWN + 33] = 1; /* the plain number, when a variant exists */
+            ex_cand *kv = ex_push(out, var, (size_t)vl, a[i].line);
+            if (kv == NULL) {
+                free(a);
+                return -1;
+            }
+            memcpy(kv->f, base, sizeof base);
+            kv->f[F_OWN + vkind] = 1;
+        }
+    }
+    free(a);
+    ex_finish_common(out);
+    return 0;
+}
+
+/* ---- company ------------------------------------------------------------ */
+
+static const char *const ex_suffixes[] = {"SDN. BHD.", "SDN.BHD.", "SDN BHD.", "SDN BHD", "SDN. BHD",
+                                          "BERHAD", "BHD.", "BHD", "S/B", "LIMITED", "LTD.", "LTD",
+                                          "INC.", "INC", "LLC", "GMBH", "PLC", NULL};
+
+static size_t ex_cut_after_suffix(const char *up)
+{
+    for (const char *const *s = ex_suffixes; *s; s++) {
+        const char *p = ex_find_word(up, *s);
+        if (p)
+            return (size_t)(p - up) + strlen(*s);
+    }
+    return 0;
+}
+
+/* Length without a trailing registration number: "(123456-X)", "123456-X". */
+static size_t ex_strip_reg(const char *up, size_t len)
+{
+    size_t e = len;
+    while (e && up[e - 1] == ' ')
+        e--;
+    if (e && up[e - 1] == ')') {
+        size_t o = e - 1;
+        while (o && up[o] != '(')
+            o--;
+        if (up[o] == '(') {
+            int dig = 0;
+            for (size_t q = o; q < e; q++)
+                dig += isdigit((unsigned char)up[q]) != 0;
+            if (dig >= 4)
+                e = o;
+        }
+    } else {
+        size_t o = e;
+        while (o && up[o - 1] != ' ')
+            o--;
+        int dig = 0;
+        for (size_t q = o; q < e; q++)
+            dig += isdigit((unsigned char)up[q]) != 0;
+        if (dig >= 4 && o > 0)
+            e = o;
+    }
+    while (e && up[e - 1] == ' ')
+        e--;
+    return e;
+}
+
+static int ex_company_one(const ex_doc *d, float medh, ex_cands *out, int li, const char *text,
+                          size_t len, int variant, int first_suf)
+{
+    for (size_t i = 0; i < out->n; i++)
+        if (strlen(out->c[i].text) == len && strncmp(out->c[i].text, text, len) == 0 &&
+            out->c[i].line == li) {
+            out->c[i].f[F_OWN + (variant < 4 ? 2 + variant : 30)] = 1;
+            return 0;
+        }
+    ex_cand *k = ex_push(out, text, len, li);
+    if (k == NULL)
+        return -1;
+    ex_common(d, medh, k);
+    float *f = k->f + F_OWN;
+    const ex_line *l = &d->lines[li];
+    char up[1024];
+    size_t ul = strlen(k->text) < sizeof up - 1 ? strlen(k->text) : sizeof up - 1;
+    for (size_t i = 0; i < ul; i++)
+        up[i] = (char)toupper((unsigned char)k->text[i]);
+    up[ul] = '\0';
+    uint32_t fl = l->flags;
+    if (variant == 3 && (size_t)li + 1 < d->n)
+        fl |= d->lines[li + 1].flags;
+    f[0] = ex_cut_after_suffix(up) > 0;
+    f[1] = (fl & EX_L_COMPKW) != 0;
+    if (variant < 4)
+        f[2 + variant] = 1; /* 2..5; 4 (owner prefix cut) is f[30] */
+    f[6] = (fl & EX_L_ADDR) != 0;
+    f[7] = (fl & EX_L_CONTACT) != 0;
+    f[8] = first_suf == li;
+    f[9] = (size_t)li + 1 < d->n && (d->lines[li + 1].flags & EX_L_REG);
+    int dig = 0, words = 1;
+    for (const char *p = up; *p; p++) {
+        dig += isdigit((unsigned char)*p) != 0;
+        words += *p == ' ';
+    }
+    f[10] = dig > 0;
+    f[11] = words <= 2;
+    f[12] = (fl & EX_L_POSTCODE) != 0;
+    f[13] = li > 0 && (d->lines[li - 1].flags & EX_L_COMPSUF);
+    f[14] = first_suf >= 0 && li < first_suf;
+    f[15] = first_suf >= 0 && li > first_suf;
+    f[16] = (fl & EX_L_REG) != 0;
+    f[17] = (fl & (EX_L_TOTAL | EX_L_DATEKW | EX_L_TIME)) != 0;
+    f[18] = (size_t)li + 1 < d->n && (d->lines[li + 1].flags & (EX_L_ADDR | EX_L_STARTNUM));
+    f[19] = (fl & EX_L_PLACE) != 0;
+    if (variant == 3 && (size_t)li + 1 < d->n) {
+        const ex_line *nx = &d->lines[li + 1];
+        f[20] = (nx->flags & EX_L_COMPSUF) && !(l->flags & EX_L_COMPSUF);
+        f[21] = (l->flags & EX_L_COMPSUF) != 0;
+        size_t ll = strlen(l->up);
+        f[22] = ll && (l->up[ll - 1] == '&' || l->up[ll - 1] == '-');
+        f[23] = (l->flags & (EX_L_COMPKW | EX_L_COMPSUF)) == 0 && (nx->flags & EX_L_COMPKW);
+        f[24] = (nx->flags & (EX_L_ADDR | EX_L_STARTNUM | EX_L_REG | EX_L_CONTACT)) != 0;
+        f[25] = nx->y0 - l->y1 > 0.02f;
+    } else {
+        size_t ll = strlen(l->up);
+        f[26] = ll && (l->up[ll - 1] == '&' || l->up[ll - 1] == '-');
+        f[27] = li == 0 && d->n > 1 && (d->lines[1].flags & EX_L_COMPSUF) &&
+                !(l->flags & EX_L_COMPSUF);
+    }
+    f[28] = f[0] && f[8];
+    f[29] = (fl & EX_L_FOOTER) != 0;
+    f[30] = variant == 4;
+    return 0;
+}
+
+static int ex_cand_company(const ex_doc *d, float medh, ex_cands *out)
+{
+    int top = d->n < 12 ? (int)d->n : 12;
+    int first_suf = -1;
+    for (int li = 0; li < top && first_suf < 0; li++)
+        if (d->lines[li].flags & EX_L_COMPSUF)
+            first_suf = li;
+    for (int li = 0; li < top; li++) {
+        const ex_line *l = &d->lines[li];
+        size_t len = strlen(l->text);
+        if (ex_company_one(d, medh, out, li, l->text, len, 0, first_suf) != 0)
+            return -1;
+        size_t cut = ex_cut_after_suffix(l->up);
+        if (cut > 0 && cut < len &&
+            ex_company_one(d, medh, out, li, l->text, cut, 1, first_suf) != 0)
+            return -1;
+        size_t strip = ex_strip_reg(l->up, len);
+        if (strip > 0 && strip < len &&
+            ex_company_one(d, medh, out, li, l->text, strip, 2, first_suf) != 0)
+            return -1;
+        /* "DIMILIKI: X SDN BHD", "OWN BY: X", "#000002 X": the owner after a
+         * label or a number. */
+        const char *colon = strrchr(l->up, ':');
+        size_t skip = 0;
+        if (colon && colon[1])
+            skip = (size_t)(colon - l->up) + 1;
+        else if (l->up[0] == '#')
+            skip = strcspn(l->up, " ");
+        while (skip && l->text[skip] == ' ')
+            skip++;
+        if (skip > 0 && skip < len && (d->lines[li].flags & (EX_L_COMPSUF | EX_L_COMPKW)) &&
+            ex_company_one(d, medh, out, li, l->text + skip, len - skip, 4, first_suf) != 0)
+            return -1;
+        if (li + 1 < top) {
+            char buf[2048];
+            int n = snprintf(buf, sizeof buf, "%s %s", l->text, d->lines[li + 1].text);
+            if (n > 0 && (size_t)n < sizeof buf &&
+                ex_company_one(d, medh, out, li, buf, (size_t)n, 3, first_suf) != 0)
+                return -1;
+        }
+    }
+    ex_finish_common(out);
+    return 0;
+}
+
+/* ---- address ------------------------------------------------------------ */
+
+#define EX_ADDR_TOP 25
+#define EX_ADDR_SPAN 6
+
+static int ex_cand_address(const ex_doc *d, float medh, ex_cands *out)
+{
+    int top = d->n < EX_ADDR_TOP ? (int)d->n : EX_ADDR_TOP;
+    char buf[4096];
+    for (int i = 0; i < top; i++) {
+        size_t len = 0;
+        for (int j = i; j < top && j - i < EX_ADDR_SPAN; j++) {
+            const ex_line *l = &d->lines[j];
+            size_t tl = strlen(l->text);
+            if (len + tl + 2 >= sizeof buf)
+                break;
+            if (len)
+                buf[len++] = ' ';
+            memcpy(buf + len, l->text, tl);
+            len += tl;
+            buf[len] = '\0';
+            int span = j - i + 1;
+            int addr = 0, bad = 0, post = 0, comp = 0;
+            for (int q = i; q <= j; q++) {
+                uint32_t fl = d->lines[q].flags;
+                addr += (fl & (EX_L_ADDR | EX_L_POSTCODE | EX_L_PLACE | EX_L_STARTNUM)) != 0;
+                bad += (fl & (EX_L_CONTACT | EX_L_TOTAL | EX_L_TIME | EX_L_REG | EX_L_INVKW)) != 0;
+                post += (fl & EX_L_POSTCODE) != 0;
+                comp += (fl & EX_L_COMPSUF) != 0;
+            }
+            ex_cand *k = ex_push(out, buf, len, i);
+            if (k == NULL)
+                return -1;
+            ex_common(d, medh, k);
+            float *f = k->f + F_OWN;
+            uint32_t last = l->flags, first = d->lines[i].flags;
+            uint32_t before = i > 0 ? d->lines[i - 1].flags : 0;
+            uint32_t after = (size_t)j + 1 < d->n ? d->lines[j + 1].flags : 0;
+            f[0] = (float)addr / (float)span;
+            f[1] = addr == span;
+            f[2] = (last & EX_L_POSTCODE) != 0;
+            f[3] = (last & EX_L_PLACE) != 0;
+            f[4] = post > 0;
+            f[5] = (first & EX_L_STARTNUM) != 0;
+            f[6] = (first & EX_L_ADDR) != 0;
+            f[7] = (after & (EX_L_CONTACT | EX_L_REG | EX_L_INVKW)) != 0;
+            f[8] = bad > 0;
+            f[9] = (before & (EX_L_COMPSUF | EX_L_COMPKW | EX_L_REG)) != 0;
+            f[10] = (before & (EX_L_ADDR | EX_L_POSTCODE)) != 0 && !(before & EX_L_COMPSUF);
+            f[11] = (after & (EX_L_POSTCODE | EX_L_PLACE)) != 0;
+            f[12 + (span - 1)] = 1; /* 12..17 */
+            f[18] = (before & EX_L_ENDCOMMA) != 0;
+            f[19] = (last & EX_L_ENDCOMMA) != 0;
+            f[20] = comp > 0;
+            f[21] = (after & EX_L_ADDR) != 0 && !(after & (EX_L_CONTACT | EX_L_REG));
+            f[22] = post > 1;
+            f[23] = i == 0;
+            f[24] = (first & (EX_L_COMPSUF | EX_L_COMPKW)) != 0;
+            f[25] = after == 0 || (after & (EX_L_TIME | EX_L_DATEKW)) != 0;
+        }
+    }
+    ex_finish_common(out);
+    return 0;
+}
+
+/* ---- identifiers (invoice number, PO number) ---------------------------- */
+
+static int ex_cand_ident(const ex_doc *d, float medh, ex_cands *out, uint32_t kwflag)
+{
+    for (size_t li = 0; li < d->n; li++) {
+        const ex_line *l = &d->lines[li];
+        uint32_t own = l->flags & kwflag, left = l->row_left & kwflag,
+                 above = ex_above(d, (int)li) & kwflag;
+        if (!own && !left && !above)
+            continue;
+        const char *up = l->up;
+        for (size_t i = 0; up[i];) {
+            if (!isalnum((unsigned char)up[i])) {
+                i++;
+                continue;
+            }
+            size_t s = i;
+            int dig = 0, alpha = 0, slash = 0;
+            while (up[i] && (isalnum((unsigned char)up[i]) || strchr("-/_.#", up[i]))) {
+                dig += isdigit((unsigned char)up[i]) != 0;
+                alpha += isalpha((unsigned char)up[i]) != 0;
+                slash += up[i] == '/';
+                i++;
+            }
+            size_t e = i;
+            while (e > s && strchr("-/_.#", up[e - 1]))
+                e--;
+            if (dig == 0 || e - s < 3)
+                continue;
+            ex_cand *k = ex_push(out, l->text + s, e - s, (int)li);
+            if (k == NULL)
+                return -1;
+            ex_common(d, medh, k);
+            float *f = k->f + F_OWN;
+            /* the label precedes the value on its line */
+            int before = 0;
+            for (size_t q = 0; q < s; q++)
+                before += isalpha((unsigned char)up[q]) != 0;
+            f[0] = own && before > 0;
+            f[1] = left != 0;
+            f[2] = above != 0;
+            f[3] = alpha > 0;
+            f[4] = e - s >= 6;
+            f[5] = alpha == 0 && slash == 0;
+            f[6] = slash >= 2 || (l->flags & EX_L_TIME);
+            double v;
+            int th;
+            f[7] = ex_amount_at(up, s, &v, &th) == (int)(e - s);
+            f[8] = (l->flags & (EX_L_CONTACT & ~0u)) && ex_find_word(up, "TEL") != NULL;
+            f[9] = (l->flags & EX_L_DATEKW) != 0;
+            f[10] = (l->flags & EX_L_INVKW) && (l->flags & EX_L_POKW);
+        }
+    }
+    ex_finish_common(out);
+    return 0;
+}
+
+/* ---- currency ----------------------------------------------------------- */
+
+static int ex_cand_currency(const ex_doc *d, float medh, ex_cands *out)
+{
+    static const char *const code[] = {"MYR", "USD", "EUR", "GBP", "SGD", "CHF", "JPY"};
+    static const char *const tok[][3] = {{"RM", "MYR", NULL}, {"$", "USD", NULL},
+                                         {"€", "EUR", NULL},  {"£", "GBP", NULL},
+                                         {"SGD", "S$", NULL}, {"CHF", NULL, NULL},
+                                         {"JPY", "¥", NULL}};
+    for (int c = 0; c < 7; c++) {
+        int count = 0, first = -1, iso = 0, ontotal = 0;
+        for (size_t li = 0; li < d->n; li++) {
+            for (int t = 0; t < 3 && tok[c][t]; t++) {
+                const char *up = d->lines[li].up;
+                const char *p = isalpha((unsigned char)tok[c][t][0]) ? ex_find_word(up, tok[c][t])
+                                                                      : strstr(up, tok[c][t]);
+                if (p == NULL)
+                    continue;
+                count++;
+                iso |= strlen(tok[c][t]) == 3 && isalpha((unsigned char)tok[c][t][0]);
+                ontotal |= (d->lines[li].flags & (EX_L_TOTAL | EX_L_GRAND)) != 0;
+                if (first < 0)
+                    first = (int)li;
+            }
+        }
+        if (count == 0)
+            continue;
+        ex_cand *k = ex_push(out, code[c], 3, first);
+        if (k == NULL)
+            return -1;
+        ex_common(d, medh, k);
+        float *f = k->f + F_OWN;
+        f[0] = iso;
+        f[1] = count >= 2;
+        f[2] = count >= 5;
+        f[3] = ontotal;
+        f[4 + (c < 4 ? c : 4)] = 1;
+    }
+    ex_finish_common(out);
+    return 0;
+}
+
+int ex_candidates(const ex_doc *d, int field, ex_cands *out)
+{
+    for (size_t i = 0; i < out->n; i++)
+        free(out->c[i].text);
+    out->n = 0;
+    if (d->n == 0)
+        return 0;
+    float medh = d->median_height;
+    switch (field) {
+    case EX_COMPANY: return ex_cand_company(d, medh, out);
+    case EX_DATE: return ex_cand_dates(d, medh, out);
+    case EX_ADDRESS: return ex_cand_address(d, medh, out);
+    case EX_TOTAL: return ex_cand_totals(d, medh, out);
+    case EX_INVOICE_NUMBER: return ex_cand_ident(d, medh, out, EX_L_INVKW);
+    case EX_PO_NUMBER: return ex_cand_ident(d, medh, out, EX_L_POKW);
+    case EX_CURRENCY: return ex_cand_currency(d, medh, out);
+    default: return 0;
+    }
+}
