@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <backplane/plugin.h>
 
@@ -581,7 +582,77 @@ static int cl_model_alloc(cl_model *m, const cl_set *s, uint32_t buckets, const 
 
 static const char cl_train_usage[] =
     "backplane train classify --data FILE.jsonl --text FIELD[,FIELD] --label FIELD --out MODEL "
-    "[--name NAME] [--epochs N] [--buckets 2^K] [--calib-folds K] [--quiet]";
+    "[--from-corrections SITE] [--name NAME] [--epochs N] [--buckets 2^K] [--calib-folds K] "
+    "[--quiet]";
+
+/* Training data plus reviewers' corrections of the label (--corrections FILE,
+ * which the core makes from --from-corrections SITE): a correction whose path
+ * ends in ".LABEL" becomes an example with the record's text fields and the
+ * corrected value. Writes both into a new temporary file (*tmp, to unlink);
+ * returns how many corrections it took, or -1. */
+static long cl_merge_corrections(const char *data, const char *corr, const char *text_fields,
+                                 const char *label, char *tmp)
+{
+    FILE *in = fopen(data, "r"), *cf = fopen(corr, "r"), *out = NULL;
+    int fd = mkstemp(tmp);
+    long taken = -1;
+    if (in && cf && fd >= 0 && (out = fdopen(fd, "w")) != NULL) {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
+        char last = '\n';
+        while ((len = getline(&line, &cap, in)) > 0) {
+            fwrite(line, 1, (size_t)len, out);
+            last = line[len - 1];
+        }
+        if (last != '\n')
+            fputc('\n', out);
+        taken = 0;
+        size_t ll = strlen(label);
+        while ((len = getline(&line, &cap, cf)) > 0) {
+            cJSON *c = cJSON_Parse(line);
+            const cJSON *path = cJSON_GetObjectItemCaseSensitive(c, "path");
+            const cJSON *to = cJSON_GetObjectItemCaseSensitive(c, "to");
+            const cJSON *rec = cJSON_GetObjectItemCaseSensitive(c, "record");
+            const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, "data");
+            size_t pl = cJSON_IsString(path) ? strlen(path->valuestring) : 0;
+            if (pl > ll && path->valuestring[pl - ll - 1] == '.' &&
+                strcmp(path->valuestring + pl - ll, label) == 0 && cJSON_IsString(to) &&
+                cJSON_IsObject(d)) {
+                cJSON *ex = cJSON_CreateObject();
+                char fields[512];
+                snprintf(fields, sizeof(fields), "%s", text_fields);
+                for (char *f = strtok(fields, ","); f; f = strtok(NULL, ","))
+                    if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(d, f)))
+                        cJSON_AddStringToObject(ex, f,
+                                                cJSON_GetObjectItemCaseSensitive(d, f)->valuestring);
+                cJSON_AddStringToObject(ex, label, to->valuestring);
+                char *txt = cJSON_PrintUnformatted(ex);
+                if (txt) {
+                    fprintf(out, "%s\n", txt);
+                    taken++;
+                }
+                free(txt);
+                cJSON_Delete(ex);
+            }
+            cJSON_Delete(c);
+        }
+        free(line);
+    }
+    if (in)
+        fclose(in);
+    if (cf)
+        fclose(cf);
+    if (out) {
+        if (fclose(out) != 0)
+            taken = -1;
+    } else if (fd >= 0) {
+        close(fd);
+    }
+    if (taken < 0 && fd >= 0)
+        unlink(tmp);
+    return taken;
+}
 static const char cl_eval_usage[] =
     "backplane eval classify (--model MODEL | --folds K) --data FILE.jsonl --text FIELD[,FIELD] "
     "--label FIELD [--epochs N] [--buckets 2^K] [--quiet]";
@@ -614,12 +685,14 @@ static int classify_cmd_train(const struct bp_host_api *api, int argc, char **ar
 {
     (void)api;
     const char *data = NULL, *text = NULL, *label = NULL, *out = NULL, *name = NULL,
-               *epochs_s = NULL, *buckets_s = NULL, *calib_s = NULL, *quiet = NULL;
+               *epochs_s = NULL, *buckets_s = NULL, *calib_s = NULL, *quiet = NULL,
+               *corr = NULL;
     const ml_arg spec[] = {{"data", &data, 0},         {"text", &text, 0},
                            {"label", &label, 0},       {"out", &out, 0},
                            {"name", &name, 0},         {"epochs", &epochs_s, 0},
                            {"buckets", &buckets_s, 0}, {"calib-folds", &calib_s, 0},
-                           {"quiet", &quiet, 1},       {0}};
+                           {"quiet", &quiet, 1},       {"corrections", &corr, 0},
+                           {0}};
     int rc = ml_args_parse(argc, argv, spec, cl_train_usage);
     if (rc == ML_ARGS_HELP)
         return 0;
@@ -637,8 +710,23 @@ static int classify_cmd_train(const struct bp_host_api *api, int argc, char **ar
         rc = cl_check_buckets(buckets);
     if (rc != 0)
         return 2;
+    char merged[] = "/tmp/backplane-classify-XXXXXX";
+    const char *src = data;
+    if (corr) {
+        long k = cl_merge_corrections(data, corr, text, label, merged);
+        if (k < 0) {
+            fprintf(stderr, "train classify: cannot add the corrections in %s to %s\n", corr, data);
+            return 1;
+        }
+        fprintf(stderr, "classify: %ld reviewer correction(s) of '%s' added to the training data\n",
+                k, label);
+        src = merged;
+    }
     cl_set s;
-    if (cl_load(data, text, label, (uint32_t)buckets, &s, quiet != NULL) != 0)
+    int loaded = cl_load(src, text, label, (uint32_t)buckets, &s, quiet != NULL);
+    if (corr)
+        unlink(merged);
+    if (loaded != 0)
         return 1;
     if (s.nclass < 2) {
         fprintf(stderr, "train classify: %s: only one label value ('%s') in '%s'\n", data,

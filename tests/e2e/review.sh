@@ -51,7 +51,7 @@ exit_is "approve resumes the record" 0 "$B" review approve site.yaml "$S2" --not
 cp "$OUT" appr
 contains "approve reports delivery and the reviewer" appr "approved by $ME: delivered"
 exit_is "correct sets fields and resumes" 0 "$B" review correct site.yaml "$S3" \
-  --set data.total=8999.5 --set data.vendor=ACME
+  --set data.total=8999.5 --set data.vendor=ACME --set data.category=hardware
 exit_is "reject needs a reason" 2 "$B" review reject site.yaml "$S4"
 exit_is "reject with a reason" 0 "$B" review reject site.yaml "$S4" --reason "duplicate of INV-1"
 exit_is "a transform's parked record is approved" 0 "$B" review approve site.yaml "$S5"
@@ -89,12 +89,19 @@ python3 -c "
 import json
 rows=[json.loads(l) for l in open('ex.jsonl')]
 print('n', len(rows), [(r['path'], r['from'], r['to']) for r in rows], rows[0]['record']['data']['no'])" >ex
-contains "export gives the corrections as labelled examples" ex "n 2 [('data.total', 9000, 8999.5), ('data.vendor', 'acme', 'ACME')] INV-3"
+contains "export gives the corrections as labelled examples" ex "n 3 [('data.total', 9000, 8999.5), ('data.vendor', 'acme', 'ACME'), ('data.category', None, 'hardware')] INV-3"
 
 # Plugin commands get the corrections exported for them (train --from-corrections).
 BP_PLUGIN_PATH="$BP_TEST_FIXTURES" "$B" fx_sink echo --from-corrections site.yaml >fc.out 2>fc.err
 contains "--from-corrections becomes --corrections FILE for the plugin" fc.out "echo --corrections /tmp/backplane-corrections-"
-contains "and says how many" fc.err "2 correction(s) from site.yaml"
+contains "and says how many" fc.err "3 correction(s) from site.yaml"
+# train classify takes the corrections of its label as examples.
+printf '%s\n' '{"no":"INV-10","category":"software"}' '{"no":"INV-11","category":"hardware"}' \
+  '{"no":"INV-12","category":"software"}' >tickets.jsonl
+"$B" train classify --data tickets.jsonl --text no --label category --out cat.model \
+  --from-corrections site.yaml --calib-folds 0 >tr.out 2>tr.err
+contains "the correction of the label is added to the training data" tr.err "1 reviewer correction(s) of 'category' added"
+contains "and trained on" tr.out "trained on 4 records"
 
 "$B" report site.yaml >rep 2>&1
 contains "report: records in and automated" rep "ap                    5          1             20.0%"
