@@ -1,0 +1,121 @@
+/* libcurl glue: one easy handle per connection, options set once, responses
+ * into a bounded buffer (see curl_transfer.h). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "curl_transfer.h"
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void curl_transfer_global_init(void)
+{
+    pthread_once(&curl_once, curl_init_once);
+}
+
+static size_t curl_buf_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    curl_buf *b = ud;
+    size_t n = size * nmemb;
+    size_t limit = b->limit ? b->limit : (size_t)64 << 20;
+    if (b->len + n > limit) {
+        b->over = 1;
+        return 0;   /* aborts the transfer: CURLE_WRITE_ERROR */
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (d == NULL)
+            return 0;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, ptr, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+CURL *curl_transfer_new(const curl_settings *s)
+{
+    curl_transfer_global_init();
+    CURL *h = curl_easy_init();
+    if (h == NULL)
+        return NULL;
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_buf_write);
+    /* Only mail and web protocols, never file:// or others a URL could name. */
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "imap,imaps,smtp,smtps,http,https");
+    if (s->user)
+        curl_easy_setopt(h, CURLOPT_USERNAME, s->user);
+    if (s->password)
+        curl_easy_setopt(h, CURLOPT_PASSWORD, s->password);
+    if (s->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, s->ca_file);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, s->verify ? 1L : 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, s->verify ? 2L : 0L);
+    curl_easy_setopt(h, CURLOPT_USE_SSL, s->tls == CURL_TLS_STARTTLS ? (long)CURLUSESSL_ALL
+                                         : s->tls == CURL_TLS_TRY    ? (long)CURLUSESSL_TRY
+                                                                      : (long)CURLUSESSL_NONE);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms > 0 ? s->connect_timeout_ms : 10000L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, s->timeout_ms > 0 ? s->timeout_ms : 0L);
+    return h;
+}
+
+CURLcode curl_transfer_perform(CURL *h, const char *url, const char *custom, curl_buf *out,
+                               char *errbuf)
+{
+    out->len = 0;
+    out->over = 0;
+    if (out->data)
+        out->data[0] = '\0';
+    errbuf[0] = '\0';
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, custom);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    CURLcode rc = curl_easy_perform(h);
+    if (rc != CURLE_OK && errbuf[0] == '\0')
+        strncpy(errbuf, curl_easy_strerror(rc), CURL_ERROR_SIZE - 1);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    return rc;
+}
+
+bp_status curl_transfer_status(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OK:
+        return BP_OK;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_WEIRD_SERVER_REPLY:
+        return BP_NOT_CONNECTED;
+    case CURLE_LOGIN_DENIED:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_USE_SSL_FAILED:
+        return BP_REJECT;
+    default:
+        return BP_RETRY;
+    }
+}
+
+void curl_buf_free(curl_buf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof(*b));
+}

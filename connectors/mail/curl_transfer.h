@@ -1,0 +1,57 @@
+/* libcurl glue shared by connectors that talk to a server over one reused
+ * connection (IMAP, SMTP; later HTTP for SOAP): TLS and login options set
+ * once, transfers into a bounded buffer, CURLcode -> bp_status. Internal
+ * header; the one file a later shared helper would lift whole. */
+#ifndef BP_CURL_TRANSFER_H
+#define BP_CURL_TRANSFER_H
+
+#include <stddef.h>
+#include <curl/curl.h>
+#include <backplane/status.h>
+
+enum curl_tls_mode {
+    CURL_TLS_STARTTLS,   /* plain URL: STARTTLS required (refuse a server without it) */
+    CURL_TLS_TRY,        /* plain URL: STARTTLS when offered */
+    CURL_TLS_NONE        /* plain URL: no TLS (loopback tests, trusted networks) */
+};
+
+typedef struct curl_settings {
+    const char *user;             /* NULL: no login */
+    const char *password;         /* never logged */
+    const char *ca_file;          /* NULL: the system store */
+    int verify;                   /* verify the server's certificate and name */
+    enum curl_tls_mode tls;       /* for non-TLS URLs (imaps:// and smtps:// are TLS anyway) */
+    long connect_timeout_ms;
+    long timeout_ms;              /* whole transfer; 0: none */
+} curl_settings;
+
+/* A growable response buffer; more than limit bytes aborts the transfer. */
+typedef struct curl_buf {
+    char *data;                   /* NUL-terminated */
+    size_t len, cap, limit;
+    int over;                     /* the limit was hit */
+} curl_buf;
+
+/* curl_global_init once per process (thread-safe). */
+void curl_transfer_global_init(void);
+
+/* A new easy handle with the settings applied (strings copied by libcurl).
+ * NULL when out of memory. */
+CURL *curl_transfer_new(const curl_settings *s);
+
+/* Performs one request on h: url, an optional custom command (IMAP/SMTP
+ * verb line, NULL for the URL's default action), response into out (reset
+ * first; limit as set in out->limit, 0: 64 MiB). On failure errbuf (of
+ * CURL_ERROR_SIZE bytes) says why. Returns the CURLcode. */
+CURLcode curl_transfer_perform(CURL *h, const char *url, const char *custom, curl_buf *out,
+                               char *errbuf);
+
+/* What the core should do after a failed transfer: BP_NOT_CONNECTED when the
+ * server could not be reached or the connection broke, BP_RETRY for other
+ * transient failures, BP_REJECT when retrying cannot help (login refused,
+ * TLS verification failed, bad URL). */
+bp_status curl_transfer_status(CURLcode rc);
+
+void curl_buf_free(curl_buf *b);
+
+#endif
