@@ -74,7 +74,6 @@ typedef struct {
     size_t n_wb, cap_wb;
     uint64_t next_token;
     int64_t next_check_ms;
-    int connected;
 } imap_src;
 
 static const char *const imap_tls_modes[] = {"starttls", "try", "none", NULL};
@@ -159,26 +158,58 @@ static uint32_t imap_num_after(const char *text, const char *key)
     return p ? (uint32_t)strtoul(p + strlen(key), NULL, 10) : 0;
 }
 
+/* libcurl reconnects on its own when the cached connection died (server
+ * restarted): say so when a transfer opened a new connection. */
+static void imap_note_connect(imap_src *self)
+{
+    long n = 0;
+    if (curl_easy_getinfo(self->h, CURLINFO_NUM_CONNECTS, &n) == CURLE_OK && n > 0) {
+        self->api->log(self->inst, BP_LOG_INFO, "connected to %s", self->base);
+        self->api->counter_add(self->inst, "connects", 1);
+    }
+}
+
 /* Runs one command; on failure logs it and returns the status for the core. */
 static bp_status imap_cmd(imap_src *self, const char *url, const char *cmd, const char *what)
 {
     char err[CURL_ERROR_SIZE];
     self->buf.limit = 64u << 20;
     CURLcode rc = curl_transfer_perform(self->h, url, cmd, &self->buf, err);
-    if (rc == CURLE_OK) {
-        if (!self->connected)
-            self->api->log(self->inst, BP_LOG_INFO, "connected to %s", self->base);
-        self->connected = 1;
+    imap_note_connect(self);
+    if (rc == CURLE_OK)
         return BP_OK;
-    }
     bp_status st = curl_transfer_status(rc);
-    if (st == BP_NOT_CONNECTED)
-        self->connected = 0;
     self->api->log(self->inst, st == BP_REJECT ? BP_LOG_ERROR : BP_LOG_WARN, "%s: %s", what, err);
     /* The core backs off and polls again; a refused login or TLS failure
      * stays refused, but retrying it is what an operator expects while
      * fixing the site. */
     return st == BP_REJECT ? BP_RETRY : st;
+}
+
+/* libcurl 7.88 counts the untagged lines of a custom command as response
+ * headers, cumulatively (roughly quadratic in the reply's size), and fails
+ * the command past 300 KiB: ~130 FETCH lines. Commands over UID sets are
+ * therefore sent in chunks whose replies stay a few KiB. */
+#define IMAP_CHUNK 64
+
+/* Runs "VERB SET REST" over uids (ascending) in chunks; each reply is
+ * handed to on_reply (may be NULL). */
+static bp_status imap_uid_cmd(imap_src *self, imap_box *b, const char *verb, const uint32_t *uids,
+                              size_t n, const char *rest,
+                              void (*on_reply)(imap_src *, imap_box *))
+{
+    for (size_t i = 0; i < n; i += IMAP_CHUNK) {
+        char *set = imap_set(uids + i, n - i < IMAP_CHUNK ? n - i : IMAP_CHUNK);
+        char *cmd = set ? self->api->format("%s %s %s", verb, set, rest) : NULL;
+        free(set);
+        bp_status st = cmd ? imap_cmd(self, b->url, cmd, b->name) : BP_ERR_NOMEM;
+        self->api->free(cmd);
+        if (st != BP_OK)
+            return st;
+        if (on_reply)
+            on_reply(self, b);
+    }
+    return BP_OK;
 }
 
 static void imap_checkpoint(imap_src *self, imap_box *b)
@@ -230,18 +261,11 @@ static bp_status imap_status(imap_src *self, imap_box *b, uint32_t *uidnext)
     return BP_OK;
 }
 
-/* Finds the UIDs to fetch and their flags and sizes. */
-static bp_status imap_refresh(imap_src *self, imap_box *b)
+#define IMAP_SEARCH_WINDOW 2000
+
+/* "* SEARCH 4 7 9" -> b->todo (ascending, only UIDs >= next_uid). */
+static bp_status imap_parse_search(imap_src *self, imap_box *b)
 {
-    uint32_t uidnext = 0;
-    bp_status st = imap_status(self, b, &uidnext);
-    if (st != BP_OK || (uidnext != 0 && uidnext <= b->next_uid))
-        return st;
-    char cmd[1400];
-    snprintf(cmd, sizeof(cmd), "UID SEARCH UID %" PRIu32 ":*%s%s", b->next_uid,
-             self->keyword ? " NOT KEYWORD " : "", self->keyword ? self->keyword : "");
-    if ((st = imap_cmd(self, b->url, cmd, b->name)) != BP_OK)
-        return st;
     imap_clear_todo(b);
     const char *p = self->buf.data ? strstr(self->buf.data, "* SEARCH") : NULL;
     size_t cap = 0;
@@ -253,7 +277,6 @@ static bp_status imap_refresh(imap_src *self, imap_box *b)
             continue;
         }
         p = end;
-        /* "n:*" always matches the last message, even below n. */
         if (u < b->next_uid || u > UINT32_MAX)
             continue;
         if (b->n_todo == cap) {
@@ -265,25 +288,14 @@ static bp_status imap_refresh(imap_src *self, imap_box *b)
         }
         b->todo[b->n_todo++] = (uint32_t)u;
     }
-    if (b->n_todo == 0)
-        return BP_OK;
-    qsort(b->todo, b->n_todo, sizeof(uint32_t), imap_u32_cmp);
-    b->todo_size = calloc(b->n_todo, sizeof(uint32_t));
-    b->todo_unseen = calloc(b->n_todo, 1);
-    char *set = imap_set(b->todo, b->n_todo);
-    char *fcmd = set ? self->api->format("UID FETCH %s (UID FLAGS RFC822.SIZE)", set) : NULL;
-    free(set);
-    if (b->todo_size == NULL || b->todo_unseen == NULL || fcmd == NULL) {
-        self->api->free(fcmd);
-        imap_clear_todo(b);
-        return BP_ERR_NOMEM;
-    }
-    st = imap_cmd(self, b->url, fcmd, b->name);
-    self->api->free(fcmd);
-    if (st != BP_OK) {
-        imap_clear_todo(b);
-        return st;
-    }
+    if (b->n_todo > 1)
+        qsort(b->todo, b->n_todo, sizeof(uint32_t), imap_u32_cmp);
+    return BP_OK;
+}
+
+/* "* 3 FETCH (UID 9 FLAGS (\Seen) RFC822.SIZE 1234)" lines -> sizes, unseen. */
+static void imap_parse_flags(imap_src *self, imap_box *b)
+{
     for (char *line = self->buf.data; line && *line;) {
         char *nl = strchr(line, '\n');
         if (nl)
@@ -300,7 +312,46 @@ static bp_status imap_refresh(imap_src *self, imap_box *b)
         }
         line = nl ? nl + 1 : NULL;
     }
-    return BP_OK;
+}
+
+/* Finds the UIDs to fetch and their flags and sizes. */
+static bp_status imap_refresh(imap_src *self, imap_box *b)
+{
+    uint32_t uidnext = 0;
+    bp_status st = imap_status(self, b, &uidnext);
+    if (st != BP_OK || (uidnext != 0 && uidnext <= b->next_uid))
+        return st;
+    /* A window of UIDs at a time keeps the one-line SEARCH reply small; a
+     * window with nothing (moved or flagged mail) is skipped: UIDs below
+     * UIDNEXT that are absent now never come back. */
+    for (;;) {
+        uint32_t hi = b->next_uid + IMAP_SEARCH_WINDOW - 1;
+        if (hi < b->next_uid)
+            hi = UINT32_MAX;
+        char cmd[1400];
+        snprintf(cmd, sizeof(cmd), "UID SEARCH UID %" PRIu32 ":%" PRIu32 "%s%s", b->next_uid, hi,
+                 self->keyword ? " NOT KEYWORD " : "", self->keyword ? self->keyword : "");
+        if ((st = imap_cmd(self, b->url, cmd, b->name)) != BP_OK)
+            return st;
+        if ((st = imap_parse_search(self, b)) != BP_OK)
+            return st;
+        if (b->n_todo > 0 || uidnext == 0 || (uint64_t)hi + 1 >= uidnext)
+            break;
+        b->next_uid = hi + 1;
+    }
+    if (b->n_todo == 0)
+        return BP_OK;
+    b->todo_size = calloc(b->n_todo, sizeof(uint32_t));
+    b->todo_unseen = calloc(b->n_todo, 1);
+    if (b->todo_size == NULL || b->todo_unseen == NULL) {
+        imap_clear_todo(b);
+        return BP_ERR_NOMEM;
+    }
+    st = imap_uid_cmd(self, b, "UID FETCH", b->todo, b->n_todo, "(UID FLAGS RFC822.SIZE)",
+                      imap_parse_flags);
+    if (st != BP_OK)
+        imap_clear_todo(b);
+    return st;
 }
 
 static bp_status imap_fly(imap_src *self, uint32_t box, uint32_t uid, int rejected, uint64_t *token)
@@ -338,11 +389,10 @@ static bp_status imap_fetch_one(imap_src *self, bp_poll_batch *batch, uint32_t b
              b->uidvalidity, uid, oversized ? "/;SECTION=HEADER" : "");
     self->buf.limit = self->lim.max_message + 1;
     CURLcode rc = curl_transfer_perform(self->h, url, NULL, &self->buf, err);
+    imap_note_connect(self);
     if (rc != CURLE_OK && !self->buf.over) {
         bp_status st = curl_transfer_status(rc);
         api->log(self->inst, BP_LOG_WARN, "%s: fetch failed: %s", where, err);
-        if (st == BP_NOT_CONNECTED)
-            self->connected = 0;
         return st == BP_REJECT ? BP_RETRY : st;
     }
     char *reason = NULL;
@@ -403,38 +453,22 @@ static void imap_restore_unseen(imap_src *self, imap_box *b, size_t from, size_t
     for (size_t i = from; u && i < to; i++)
         if (b->todo_unseen[i])
             u[n++] = b->todo[i];
-    char *set = n ? imap_set(u, n) : NULL;
+    if (n)
+        imap_uid_cmd(self, b, "UID STORE", u, n, "-FLAGS.SILENT (\\Seen)", NULL);
     free(u);
-    if (set == NULL)
-        return;
-    char *cmd = self->api->format("UID STORE %s -FLAGS.SILENT (\\Seen)", set);
-    free(set);
-    if (cmd)
-        imap_cmd(self, b->url, cmd, b->name);
-    self->api->free(cmd);
 }
 
 static bp_status imap_store_move(imap_src *self, imap_box *b, const uint32_t *uids, size_t n,
                                  const char *folder_q)
 {
-    char *set = imap_set(uids, n);
-    if (set == NULL)
-        return BP_ERR_NOMEM;
     bp_status st = BP_OK;
     char flags[300];
-    snprintf(flags, sizeof(flags), "%s%s%s", self->seen ? "\\Seen" : "",
+    snprintf(flags, sizeof(flags), "+FLAGS.SILENT (%s%s%s)", self->seen ? "\\Seen" : "",
              self->seen && self->keyword ? " " : "", self->keyword ? self->keyword : "");
-    if (flags[0]) {
-        char *cmd = self->api->format("UID STORE %s +FLAGS.SILENT (%s)", set, flags);
-        st = cmd ? imap_cmd(self, b->url, cmd, b->name) : BP_ERR_NOMEM;
-        self->api->free(cmd);
-    }
-    if (st == BP_OK && folder_q) {
-        char *cmd = self->api->format("UID MOVE %s %s", set, folder_q);
-        st = cmd ? imap_cmd(self, b->url, cmd, b->name) : BP_ERR_NOMEM;
-        self->api->free(cmd);
-    }
-    free(set);
+    if (self->seen || self->keyword)
+        st = imap_uid_cmd(self, b, "UID STORE", uids, n, flags, NULL);
+    if (st == BP_OK && folder_q)
+        st = imap_uid_cmd(self, b, "UID MOVE", uids, n, folder_q, NULL);
     return st;
 }
 
