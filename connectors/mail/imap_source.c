@@ -13,7 +13,10 @@
  * move_to (processed) or rejected_to (dead-lettered by this source as
  * malformed or oversized), then the checkpoint: the highest acked UID. A
  * crash between write-back and checkpoint re-reads nothing: moved messages
- * are gone from the mailbox and flagged ones are skipped by NOT KEYWORD.
+ * are gone from the mailbox and, without move_to, flagged ones are skipped
+ * by NOT KEYWORD. With move_to, a crash between STORE and MOVE leaves
+ * flagged mail in the mailbox: it is read again (at least once; ledger
+ * sinks skip it by its id) and then moved.
  * When the write-back fails (server down) it is kept and retried before the
  * next fetch, and the checkpoint waits for it.
  *
@@ -329,8 +332,12 @@ static bp_status imap_refresh(imap_src *self, imap_box *b)
         if (hi < b->next_uid)
             hi = UINT32_MAX;
         char cmd[1400];
+        /* With move_to, whatever is still in the mailbox is not written
+         * back completely (a crash may fall between STORE and MOVE): read it
+         * again. Without, the keyword marks what is done. */
+        const char *skip = self->move_to ? NULL : self->keyword;
         snprintf(cmd, sizeof(cmd), "UID SEARCH UID %" PRIu32 ":%" PRIu32 "%s%s", b->next_uid, hi,
-                 self->keyword ? " NOT KEYWORD " : "", self->keyword ? self->keyword : "");
+                 skip ? " NOT KEYWORD " : "", skip ? skip : "");
         if ((st = imap_cmd(self, b->url, cmd, b->name)) != BP_OK)
             return st;
         if ((st = imap_parse_search(self, b)) != BP_OK)
