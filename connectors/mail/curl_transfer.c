@@ -88,6 +88,36 @@ CURLcode curl_transfer_perform(CURL *h, const char *url, const char *custom, cur
     return rc;
 }
 
+typedef struct {
+    const char *data;
+    size_t len, off;
+} curl_upload_src;
+
+static size_t curl_upload_read(char *buf, size_t size, size_t nitems, void *ud)
+{
+    curl_upload_src *u = ud;
+    size_t n = size * nitems;
+    if (n > u->len - u->off)
+        n = u->len - u->off;
+    memcpy(buf, u->data + u->off, n);
+    u->off += n;
+    return n;
+}
+
+CURLcode curl_transfer_upload(CURL *h, const char *url, const char *data, size_t len,
+                              curl_buf *out, char *errbuf)
+{
+    curl_upload_src u = {.data = data, .len = len};
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, curl_upload_read);
+    curl_easy_setopt(h, CURLOPT_READDATA, &u);
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+    CURLcode rc = curl_transfer_perform(h, url, NULL, out, errbuf);
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 0L);
+    curl_easy_setopt(h, CURLOPT_READDATA, NULL);
+    return rc;
+}
+
 bp_status curl_transfer_status(CURLcode rc)
 {
     switch (rc) {

@@ -46,6 +46,13 @@ CURL *curl_transfer_new(const curl_settings *s);
 CURLcode curl_transfer_perform(CURL *h, const char *url, const char *custom, curl_buf *out,
                                char *errbuf);
 
+/* Uploads len bytes of data (an SMTP message; libcurl dot-stuffs it) in one
+ * request on h, server replies into out. Sender and recipients are set by
+ * the caller (CURLOPT_MAIL_FROM, CURLOPT_MAIL_RCPT). Returns the CURLcode;
+ * errbuf as curl_transfer_perform. */
+CURLcode curl_transfer_upload(CURL *h, const char *url, const char *data, size_t len,
+                              curl_buf *out, char *errbuf);
+
 /* What the core should do after a failed transfer: BP_NOT_CONNECTED when the
  * server could not be reached or the connection broke, BP_RETRY for other
  * transient failures, BP_REJECT when retrying cannot help (login refused,
