@@ -699,15 +699,17 @@ static bp_status imap_init(const struct bp_host_api *api, bp_instance *inst, con
     self->api = api;
     self->inst = inst;
     const char *url = bp_cfg_str(config, "url");
-    int tls_url = strncmp(url, "imaps://", 8) == 0;
-    if (!tls_url && strncmp(url, "imap://", 7) != 0) {
-        *errmsg = api->format("url: '%s' is not an imap:// or imaps:// URL", url);
+    size_t skip = url == NULL                          ? 0
+                  : strncmp(url, "imaps://", 8) == 0 ? 8
+                  : strncmp(url, "imap://", 7) == 0  ? 7
+                                                      : 0;
+    if (skip == 0) {
+        *errmsg = api->format("url: '%s' is not an imap:// or imaps:// URL", url ? url : "");
         imap_destroy(self);
         return BP_ERR_INVALID;
     }
-    const char *host = url + (tls_url ? 8 : 7);
-    const char *slash = strchr(host, '/');
-    size_t base_len = slash ? (size_t)(slash - url) : strlen(url);
+    size_t base_len = skip + strcspn(url + skip, "/");
+    const char *slash = url[base_len] == '/' ? url + base_len : NULL;
     self->base = api->format("%.*s/", (int)base_len, url);
     self->type = imap_dup(config, "type");
     self->cs.user = imap_dup(config, "user");
