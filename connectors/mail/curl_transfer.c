@@ -88,6 +88,55 @@ CURLcode curl_transfer_perform(CURL *h, const char *url, const char *custom, cur
     return rc;
 }
 
+CURLcode curl_transfer_start(CURLM *multi, CURL *h, const char *url, const char *custom,
+                             curl_buf *out, char *errbuf)
+{
+    out->len = 0;
+    out->over = 0;
+    if (out->data)
+        out->data[0] = '\0';
+    errbuf[0] = '\0';
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, custom);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    if (curl_multi_add_handle(multi, h) != CURLM_OK)
+        return CURLE_FAILED_INIT;
+    int running = 0;
+    curl_multi_perform(multi, &running);
+    return CURLE_OK;
+}
+
+CURLcode curl_transfer_wait(CURLM *multi, CURL *h, char *errbuf)
+{
+    CURLcode rc = CURLE_OK;
+    for (;;) {
+        int running = 0, left = 0, done = 0;
+        if (curl_multi_perform(multi, &running) != CURLM_OK) {
+            rc = CURLE_FAILED_INIT;
+            break;
+        }
+        CURLMsg *msg;
+        while ((msg = curl_multi_info_read(multi, &left)) != NULL)
+            if (msg->msg == CURLMSG_DONE && msg->easy_handle == h) {
+                rc = msg->data.result;
+                done = 1;
+            }
+        if (done)
+            break;
+        if (running == 0) {
+            rc = CURLE_GOT_NOTHING;   /* not expected: finished without a DONE message */
+            break;
+        }
+        curl_multi_poll(multi, NULL, 0, 1000, NULL);
+    }
+    curl_multi_remove_handle(multi, h);
+    if (rc != CURLE_OK && errbuf[0] == '\0')
+        strncpy(errbuf, curl_easy_strerror(rc), CURL_ERROR_SIZE - 1);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    return rc;
+}
+
 typedef struct {
     const char *data;
     size_t len, off;

@@ -46,6 +46,16 @@ CURL *curl_transfer_new(const curl_settings *s);
 CURLcode curl_transfer_perform(CURL *h, const char *url, const char *custom, curl_buf *out,
                                char *errbuf);
 
+/* Non-blocking use, to overlap a transfer with other work: start adds h to
+ * multi and drives it until it waits on the server (the request is out);
+ * wait drives it to completion and takes h out of multi again. errbuf (of
+ * CURL_ERROR_SIZE bytes) and out must live until wait returns. All transfers
+ * of one connection should go through the same multi: its connection cache is
+ * not the one curl_easy_perform uses. */
+CURLcode curl_transfer_start(CURLM *multi, CURL *h, const char *url, const char *custom,
+                             curl_buf *out, char *errbuf);
+CURLcode curl_transfer_wait(CURLM *multi, CURL *h, char *errbuf);
+
 /* Uploads len bytes of data (an SMTP message; libcurl dot-stuffs it) in one
  * request on h, server replies into out. Sender and recipients are set by
  * the caller (CURLOPT_MAIL_FROM, CURLOPT_MAIL_RCPT). Returns the CURLcode;

@@ -54,6 +54,15 @@ typedef struct {
     int rejected;
 } imap_flight;
 
+/* One message fetch in progress: the next one is fetched while the current
+ * one is parsed (two slots, one transfer on the connection at a time). */
+typedef struct {
+    curl_buf buf;
+    char err[CURL_ERROR_SIZE];
+    size_t ti;                  /* index into the mailbox's todo list */
+    int busy;
+} imap_slot;
+
 typedef struct {
     const struct bp_host_api *api;
     bp_instance *inst;
@@ -63,7 +72,9 @@ typedef struct {
     size_t n_boxes, cur_box;
     curl_settings cs;
     CURL *h;
+    CURLM *multi;               /* every transfer goes through it (one connection cache) */
     curl_buf buf;
+    imap_slot slot[2];
     mime_limits lim;
     int64_t interval_ms;
     int seen;
@@ -177,7 +188,9 @@ static bp_status imap_cmd(imap_src *self, const char *url, const char *cmd, cons
 {
     char err[CURL_ERROR_SIZE];
     self->buf.limit = 64u << 20;
-    CURLcode rc = curl_transfer_perform(self->h, url, cmd, &self->buf, err);
+    CURLcode rc = curl_transfer_start(self->multi, self->h, url, cmd, &self->buf, err);
+    if (rc == CURLE_OK)
+        rc = curl_transfer_wait(self->multi, self->h, err);
     imap_note_connect(self);
     if (rc == CURLE_OK)
         return BP_OK;
@@ -382,38 +395,58 @@ static bp_status imap_fly(imap_src *self, uint32_t box, uint32_t uid, int reject
     return BP_OK;
 }
 
-/* Fetches one message and pushes it (or its dead letter). */
-static bp_status imap_fetch_one(imap_src *self, bp_poll_batch *batch, uint32_t bi, size_t ti)
+/* Sends the fetch of todo[ti] (its header only when it is oversized). */
+static bp_status imap_fetch_start(imap_src *self, imap_box *b, size_t ti, imap_slot *sl)
+{
+    char url[1600];
+    int oversized = b->todo_size[ti] > self->lim.max_message;
+    snprintf(url, sizeof(url), "%s;UIDVALIDITY=%" PRIu32 "/;UID=%" PRIu32 "%s", b->url,
+             b->uidvalidity, b->todo[ti], oversized ? "/;SECTION=HEADER" : "");
+    sl->buf.limit = self->lim.max_message + 1;
+    sl->ti = ti;
+    if (curl_transfer_start(self->multi, self->h, url, NULL, &sl->buf, sl->err) != CURLE_OK)
+        return BP_RETRY;
+    sl->busy = 1;
+    return BP_OK;
+}
+
+/* Waits for a started fetch. */
+static bp_status imap_fetch_wait(imap_src *self, imap_box *b, imap_slot *sl)
+{
+    CURLcode rc = curl_transfer_wait(self->multi, self->h, sl->err);
+    sl->busy = 0;
+    imap_note_connect(self);
+    if (rc == CURLE_OK || sl->buf.over)
+        return BP_OK;
+    bp_status st = curl_transfer_status(rc);
+    self->api->log(self->inst, BP_LOG_WARN, "%s UID %" PRIu32 ": fetch failed: %s", b->name,
+                   b->todo[sl->ti], sl->err);
+    return st == BP_REJECT ? BP_RETRY : st;
+}
+
+/* Parses a fetched message and pushes it (or its dead letter). */
+static bp_status imap_fetch_process(imap_src *self, bp_poll_batch *batch, uint32_t bi, imap_slot *sl)
 {
     const struct bp_host_api *api = self->api;
     imap_box *b = &self->boxes[bi];
+    size_t ti = sl->ti;
     uint32_t uid = b->todo[ti];
-    char url[1600], err[CURL_ERROR_SIZE], where[700];
+    curl_buf *buf = &sl->buf;
+    char where[700];
     snprintf(where, sizeof(where), "%s UID %" PRIu32, b->name, uid);
     int oversized = b->todo_size[ti] > self->lim.max_message;
-    /* An oversized message: only its header is fetched, for the dead letter. */
-    snprintf(url, sizeof(url), "%s;UIDVALIDITY=%" PRIu32 "/;UID=%" PRIu32 "%s", b->url,
-             b->uidvalidity, uid, oversized ? "/;SECTION=HEADER" : "");
-    self->buf.limit = self->lim.max_message + 1;
-    CURLcode rc = curl_transfer_perform(self->h, url, NULL, &self->buf, err);
-    imap_note_connect(self);
-    if (rc != CURLE_OK && !self->buf.over) {
-        bp_status st = curl_transfer_status(rc);
-        api->log(self->inst, BP_LOG_WARN, "%s: fetch failed: %s", where, err);
-        return st == BP_REJECT ? BP_RETRY : st;
-    }
     char *reason = NULL;
     bp_envelope *env = NULL;
     mime_message m;
     bp_status st = BP_REJECT;
-    size_t size = oversized ? b->todo_size[ti] : self->buf.len;
-    if (oversized || self->buf.over) {
+    size_t size = oversized ? b->todo_size[ti] : buf->len;
+    if (oversized || buf->over) {
         char why[160];
         snprintf(why, sizeof(why), "message is %zu bytes, over max_message_size (%zu)",
-                 oversized ? size : self->buf.len, self->lim.max_message);
+                 oversized ? size : buf->len, self->lim.max_message);
         reason = strdup(why);
     } else {
-        st = mime_parse(self->buf.data ? self->buf.data : "", self->buf.len, &self->lim, &m, &reason);
+        st = mime_parse(buf->data ? buf->data : "", buf->len, &self->lim, &m, &reason);
     }
     if (st == BP_ERR_NOMEM)
         return st;
@@ -442,8 +475,8 @@ static bp_status imap_fetch_one(imap_src *self, bp_poll_batch *batch, uint32_t b
         api->batch_push(batch, env, token);
     } else {
         char *why = api->format("%s: %s", where, reason ? reason : "rejected");
-        size_t keep = self->buf.over ? 0 : self->buf.len;
-        api->batch_push_invalid(batch, token, why ? why : "rejected", self->buf.data, keep);
+        size_t keep = buf->over ? 0 : buf->len;
+        api->batch_push_invalid(batch, token, why ? why : "rejected", buf->data, keep);
         api->free(why);
         api->counter_add(self->inst, "messages_rejected", 1);
     }
@@ -493,7 +526,9 @@ static bp_status imap_writeback(imap_src *self)
                 char err[CURL_ERROR_SIZE];
                 snprintf(cmd, sizeof(cmd), "CREATE %s", q[i]);
                 self->buf.limit = 1 << 20;
-                CURLcode rc = curl_transfer_perform(self->h, self->base, cmd, &self->buf, err);
+                CURLcode rc = curl_transfer_start(self->multi, self->h, self->base, cmd, &self->buf, err);
+                if (rc == CURLE_OK)
+                    rc = curl_transfer_wait(self->multi, self->h, err);
                 if (curl_transfer_status(rc) == BP_NOT_CONNECTED)
                     return BP_NOT_CONNECTED;
             }
@@ -550,7 +585,8 @@ static bp_status imap_connect(imap_src *self)
     if (self->h)
         return BP_OK;
     self->h = curl_transfer_new(&self->cs);
-    return self->h ? BP_OK : BP_ERR_NOMEM;
+    self->multi = curl_multi_init();
+    return self->h && self->multi ? BP_OK : BP_ERR_NOMEM;
 }
 
 static bp_status imap_poll(void *p, bp_poll_batch *batch, int timeout_ms)
@@ -594,12 +630,29 @@ static bp_status imap_poll(void *p, bp_poll_batch *batch, int timeout_ms)
         if (b->i_todo >= b->n_todo)
             continue;
         size_t from = b->i_todo;
-        st = BP_OK;
-        while (b->i_todo < b->n_todo && api->batch_room(batch) > 0 && !api->stopping(self->inst)) {
-            if ((st = imap_fetch_one(self, batch, bi, b->i_todo)) != BP_OK)
+        imap_slot *sl = self->slot;
+        int cur = 0;
+        st = imap_fetch_start(self, b, b->i_todo, &sl[cur]);
+        while (st == BP_OK) {
+            size_t ti = sl[cur].ti;
+            if ((st = imap_fetch_wait(self, b, &sl[cur])) != BP_OK)
                 break;
-            b->i_todo++;
+            /* The next message travels while this one is parsed. */
+            int more = ti + 1 < b->n_todo && api->batch_room(batch) > 1 && !api->stopping(self->inst);
+            if (more && imap_fetch_start(self, b, ti + 1, &sl[!cur]) != BP_OK)
+                more = 0;
+            if ((st = imap_fetch_process(self, batch, bi, &sl[cur])) != BP_OK)
+                break;
+            b->i_todo = ti + 1;
+            if (!more)
+                break;
+            cur = !cur;
         }
+        for (int k = 0; k < 2; k++)
+            if (sl[k].busy) {
+                /* Not processed: fetched again at the next poll. */
+                imap_fetch_wait(self, b, &sl[k]);
+            }
         imap_restore_unseen(self, b, from, b->i_todo);
         if (b->i_todo >= b->n_todo)
             imap_clear_todo(b);
@@ -644,7 +697,11 @@ static void imap_destroy(void *p)
         return;
     if (self->h)
         curl_easy_cleanup(self->h);
+    if (self->multi)
+        curl_multi_cleanup(self->multi);
     curl_buf_free(&self->buf);
+    curl_buf_free(&self->slot[0].buf);
+    curl_buf_free(&self->slot[1].buf);
     for (size_t i = 0; i < self->n_boxes; i++) {
         imap_clear_todo(&self->boxes[i]);
         free(self->boxes[i].name);
@@ -783,7 +840,7 @@ static void imap_stop(void *p)
 {
     imap_src *self = p;
     /* Last chance for write-backs of records acked at shutdown. */
-    if (self->n_wb && self->h)
+    if (self->n_wb && self->h && self->multi)
         imap_writeback(self);
 }
 
