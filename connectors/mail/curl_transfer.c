@@ -6,6 +6,41 @@
 
 #include "curl_transfer.h"
 
+const char *const curl_tls_modes[] = {"starttls", "try", "none", NULL};
+
+char *curl_cfg_dup(const cJSON *config, const char *name)
+{
+    const char *v = bp_cfg_str(config, name);
+    return v && *v ? strdup(v) : NULL;
+}
+
+int curl_settings_from_config(curl_settings *s, const cJSON *config)
+{
+    memset(s, 0, sizeof(*s));
+    s->user = curl_cfg_dup(config, "user");
+    s->password = curl_cfg_dup(config, "password");
+    s->ca_file = curl_cfg_dup(config, "ca_file");
+    s->verify = bp_cfg_bool(config, "verify_tls", 1);
+    const char *tls = bp_cfg_str(config, "tls");
+    s->tls = tls && strcmp(tls, "none") == 0  ? CURL_TLS_NONE
+             : tls && strcmp(tls, "try") == 0 ? CURL_TLS_TRY
+                                              : CURL_TLS_STARTTLS;
+    s->timeout_ms = (long)bp_cfg_int(config, "timeout", 60000);
+    s->connect_timeout_ms = s->timeout_ms < 10000 ? s->timeout_ms : 10000;
+    int oom = (bp_cfg_str(config, "user") && *bp_cfg_str(config, "user") && !s->user) ||
+              (bp_cfg_str(config, "password") && *bp_cfg_str(config, "password") && !s->password) ||
+              (bp_cfg_str(config, "ca_file") && *bp_cfg_str(config, "ca_file") && !s->ca_file);
+    return oom ? -1 : 0;
+}
+
+void curl_settings_clear(curl_settings *s)
+{
+    free((char *)s->user);
+    free((char *)s->password);
+    free((char *)s->ca_file);
+    memset(s, 0, sizeof(*s));
+}
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
 static void curl_init_once(void)
@@ -69,8 +104,8 @@ CURL *curl_transfer_new(const curl_settings *s)
     return h;
 }
 
-CURLcode curl_transfer_perform(CURL *h, const char *url, const char *custom, curl_buf *out,
-                               char *errbuf)
+/* One request's options; the response buffer emptied. */
+static void curl_prepare(CURL *h, const char *url, const char *custom, curl_buf *out, char *errbuf)
 {
     out->len = 0;
     out->over = 0;
@@ -81,6 +116,12 @@ CURLcode curl_transfer_perform(CURL *h, const char *url, const char *custom, cur
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, custom);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+}
+
+CURLcode curl_transfer_perform(CURL *h, const char *url, const char *custom, curl_buf *out,
+                               char *errbuf)
+{
+    curl_prepare(h, url, custom, out, errbuf);
     CURLcode rc = curl_easy_perform(h);
     if (rc != CURLE_OK && errbuf[0] == '\0')
         strncpy(errbuf, curl_easy_strerror(rc), CURL_ERROR_SIZE - 1);
@@ -91,15 +132,7 @@ CURLcode curl_transfer_perform(CURL *h, const char *url, const char *custom, cur
 CURLcode curl_transfer_start(CURLM *multi, CURL *h, const char *url, const char *custom,
                              curl_buf *out, char *errbuf)
 {
-    out->len = 0;
-    out->over = 0;
-    if (out->data)
-        out->data[0] = '\0';
-    errbuf[0] = '\0';
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, custom);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_prepare(h, url, custom, out, errbuf);
     if (curl_multi_add_handle(multi, h) != CURLM_OK)
         return CURLE_FAILED_INIT;
     int running = 0;

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 #include <curl/curl.h>
-#include <backplane/status.h>
+#include <backplane/plugin.h>
 
 enum curl_tls_mode {
     CURL_TLS_STARTTLS,   /* plain URL: STARTTLS required (refuse a server without it) */
@@ -24,6 +24,27 @@ typedef struct curl_settings {
     long connect_timeout_ms;
     long timeout_ms;              /* whole transfer; 0: none */
 } curl_settings;
+
+/* The connection options every libcurl connector offers (inside its option
+ * array, after its url/user/password): tls, verify_tls, ca_file, timeout. */
+extern const char *const curl_tls_modes[];
+#define CURL_TLS_OPTIONS \
+    {.name = "tls", .type = BP_OPT_ENUM, .default_value = "starttls", .choices = curl_tls_modes, \
+     .description = "for plain URLs: starttls (required), try (when offered), none; imaps:// and smtps:// are TLS"}, \
+    {.name = "verify_tls", .type = BP_OPT_BOOL, .default_value = "true", \
+     .description = "verify the server's certificate and host name"}, \
+    {.name = "ca_file", .type = BP_OPT_STRING, \
+     .description = "PEM file of the CA(s) to trust (private CAs); default: the system store"}, \
+    {.name = "timeout", .type = BP_OPT_DURATION, .default_value = "60s", .min = "1s", \
+     .description = "one command or message transfer taking longer fails and is retried"}
+
+/* Fills s from a normalised config (user, password and the CURL_TLS_OPTIONS;
+ * strings copied). Returns -1 when out of memory. Free with curl_settings_clear. */
+int curl_settings_from_config(curl_settings *s, const cJSON *config);
+void curl_settings_clear(curl_settings *s);
+
+/* A copy of a non-empty string option, or NULL (absent or ""). */
+char *curl_cfg_dup(const cJSON *config, const char *name);
 
 /* A growable response buffer; more than limit bytes aborts the transfer. */
 typedef struct curl_buf {

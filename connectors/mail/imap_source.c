@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "curl_transfer.h"
+#include "in_flight.h"
 #include "mime_envelope.h"
 
 typedef struct {
@@ -47,12 +48,6 @@ typedef struct {
     unsigned char *todo_unseen;
     size_t n_todo, i_todo;
 } imap_box;
-
-typedef struct {
-    uint64_t token;
-    uint32_t box, uid, uidvalidity;
-    int rejected;
-} imap_flight;
 
 /* One message fetch in progress: the next one is fetched while the current
  * one is parsed (two slots, one transfer on the connection at a time). */
@@ -82,15 +77,12 @@ typedef struct {
     char *move_to, *rejected_to;
     char *move_q, *rejected_q;  /* quoted */
     int folders_made;
-    imap_flight *fl;            /* pushed, not acked (ring, push order) */
-    size_t fl_head, fl_n, fl_cap;
-    imap_flight *wb;            /* acked, write-back not yet done */
+    mail_flights fl;            /* pushed, not acked */
+    mail_flight *wb;            /* acked, write-back not yet done */
     size_t n_wb, cap_wb;
-    uint64_t next_token;
     int64_t next_check_ms;
 } imap_src;
 
-static const char *const imap_tls_modes[] = {"starttls", "try", "none", NULL};
 
 static const struct bp_option imap_options[] = {
     {.name = "url", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
@@ -99,16 +91,9 @@ static const struct bp_option imap_options[] = {
      .description = "mailboxes to read (default: the URL's, else INBOX)"},
     {.name = "user", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED, .description = "login name"},
     {.name = "password", .type = BP_OPT_SECRET, .description = "login password (use ${env:...} or ${file:...})"},
-    {.name = "tls", .type = BP_OPT_ENUM, .default_value = "starttls", .choices = imap_tls_modes,
-     .description = "for imap:// URLs: starttls (required), try (when offered), none; imaps:// is always TLS"},
-    {.name = "verify_tls", .type = BP_OPT_BOOL, .default_value = "true",
-     .description = "verify the server's certificate and host name"},
-    {.name = "ca_file", .type = BP_OPT_STRING,
-     .description = "PEM file of the CA(s) to trust (private CAs); default: the system store"},
+    CURL_TLS_OPTIONS,
     {.name = "poll_interval", .type = BP_OPT_DURATION, .default_value = "30s", .min = "50ms",
      .description = "how often the mailboxes are checked when the last check found nothing"},
-    {.name = "timeout", .type = BP_OPT_DURATION, .default_value = "60s", .min = "1s",
-     .description = "a command (or one message's fetch) taking longer fails and is retried"},
     {.name = "seen", .type = BP_OPT_BOOL, .default_value = "true",
      .description = "write-back: set \\Seen on processed messages (until then they stay unseen)"},
     {.name = "keyword", .type = BP_OPT_STRING, .default_value = "$Processed",
@@ -376,23 +361,9 @@ static bp_status imap_refresh(imap_src *self, imap_box *b)
 
 static bp_status imap_fly(imap_src *self, uint32_t box, uint32_t uid, int rejected, uint64_t *token)
 {
-    if (self->fl_n == self->fl_cap) {
-        size_t cap = self->fl_cap ? self->fl_cap * 2 : 256;
-        imap_flight *f = malloc(cap * sizeof(*f));
-        if (f == NULL)
-            return BP_ERR_NOMEM;
-        for (size_t i = 0; i < self->fl_n; i++)
-            f[i] = self->fl[(self->fl_head + i) % self->fl_cap];
-        free(self->fl);
-        self->fl = f;
-        self->fl_head = 0;
-        self->fl_cap = cap;
-    }
-    *token = self->next_token++;
-    self->fl[(self->fl_head + self->fl_n++) % self->fl_cap] =
-        (imap_flight){.token = *token, .box = box, .uid = uid,
-                      .uidvalidity = self->boxes[box].uidvalidity, .rejected = rejected};
-    return BP_OK;
+    mail_flight f = {.box = box, .uid = uid, .uidvalidity = self->boxes[box].uidvalidity,
+                     .rejected = rejected};
+    return mail_flights_push(&self->fl, f, token);
 }
 
 /* Sends the fetch of todo[ti] (its header only when it is oversized). */
@@ -541,7 +512,7 @@ static bp_status imap_writeback(imap_src *self)
         size_t n_ok = 0, n_rej = 0;
         uint32_t top = 0;
         for (size_t i = 0; i < self->n_wb; i++) {
-            imap_flight *f = &self->wb[i];
+            mail_flight *f = &self->wb[i];
             /* UIDs of an older UIDVALIDITY name other messages now. */
             if (f->box != bi || f->uidvalidity != b->uidvalidity)
                 continue;
@@ -666,23 +637,21 @@ static bp_status imap_ack(void *p, const uint64_t *tokens, size_t n)
 {
     imap_src *self = p;
     for (size_t i = 0; i < n; i++) {
-        while (self->fl_n > 0 && self->fl[self->fl_head].token != tokens[i]) {
-            self->fl_head = (self->fl_head + 1) % self->fl_cap;
-            self->fl_n--;
-        }
-        if (self->fl_n == 0)
+        const mail_flight *head;
+        mail_flight f;
+        while ((head = mail_flights_peek(&self->fl)) != NULL && head->token != tokens[i])
+            mail_flights_pop(&self->fl, &f);
+        if (!mail_flights_pop(&self->fl, &f))
             break;
         if (self->n_wb == self->cap_wb) {
             size_t cap = self->cap_wb ? self->cap_wb * 2 : 256;
-            imap_flight *w = realloc(self->wb, cap * sizeof(*w));
+            mail_flight *w = realloc(self->wb, cap * sizeof(*w));
             if (w == NULL)
                 return BP_ERR_NOMEM;
             self->wb = w;
             self->cap_wb = cap;
         }
-        self->wb[self->n_wb++] = self->fl[self->fl_head];
-        self->fl_head = (self->fl_head + 1) % self->fl_cap;
-        self->fl_n--;
+        self->wb[self->n_wb++] = f;
     }
     if (imap_connect(self) != BP_OK)
         return BP_ERR_NOMEM;
@@ -709,7 +678,7 @@ static void imap_destroy(void *p)
         free(self->boxes[i].quoted);
     }
     free(self->boxes);
-    free(self->fl);
+    mail_flights_clear(&self->fl);
     free(self->wb);
     free(self->base);
     free(self->type);
@@ -718,16 +687,8 @@ static void imap_destroy(void *p)
     free(self->rejected_to);
     free(self->move_q);
     free(self->rejected_q);
-    free((char *)self->cs.user);
-    free((char *)self->cs.password);
-    free((char *)self->cs.ca_file);
+    curl_settings_clear(&self->cs);
     free(self);
-}
-
-static char *imap_dup(const cJSON *config, const char *name)
-{
-    const char *v = bp_cfg_str(config, name);
-    return v && *v ? strdup(v) : NULL;
 }
 
 static bp_status imap_add_box(imap_src *self, const char *name)
@@ -768,22 +729,16 @@ static bp_status imap_init(const struct bp_host_api *api, bp_instance *inst, con
     size_t base_len = skip + strcspn(url + skip, "/");
     const char *slash = url[base_len] == '/' ? url + base_len : NULL;
     self->base = api->format("%.*s/", (int)base_len, url);
-    self->type = imap_dup(config, "type");
-    self->cs.user = imap_dup(config, "user");
-    self->cs.password = imap_dup(config, "password");
-    self->cs.ca_file = imap_dup(config, "ca_file");
-    self->cs.verify = bp_cfg_bool(config, "verify_tls", 1);
-    const char *tls = bp_cfg_str(config, "tls");
-    self->cs.tls = strcmp(tls, "none") == 0 ? CURL_TLS_NONE
-                   : strcmp(tls, "try") == 0 ? CURL_TLS_TRY
-                                              : CURL_TLS_STARTTLS;
-    self->cs.timeout_ms = (long)bp_cfg_int(config, "timeout", 60000);
-    self->cs.connect_timeout_ms = self->cs.timeout_ms < 10000 ? self->cs.timeout_ms : 10000;
+    self->type = curl_cfg_dup(config, "type");
+    if (curl_settings_from_config(&self->cs, config) < 0) {
+        imap_destroy(self);
+        return BP_ERR_NOMEM;
+    }
     self->interval_ms = bp_cfg_int(config, "poll_interval", 30000);
     self->seen = bp_cfg_bool(config, "seen", 1);
-    self->keyword = imap_dup(config, "keyword");
-    self->move_to = imap_dup(config, "move_to");
-    self->rejected_to = imap_dup(config, "rejected_to");
+    self->keyword = curl_cfg_dup(config, "keyword");
+    self->move_to = curl_cfg_dup(config, "move_to");
+    self->rejected_to = curl_cfg_dup(config, "rejected_to");
     if (self->rejected_to == NULL && self->move_to)
         self->rejected_to = strdup(self->move_to);
     self->move_q = self->move_to ? imap_quote(self->move_to) : NULL;

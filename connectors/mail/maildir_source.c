@@ -15,13 +15,8 @@
 #include <unistd.h>
 #include <glib.h>
 
+#include "in_flight.h"
 #include "mime_envelope.h"
-
-typedef struct {
-    uint64_t token;
-    char *name;             /* file name in new/ */
-    int rejected;
-} md_flight;
 
 typedef struct {
     const struct bp_host_api *api;
@@ -33,10 +28,8 @@ typedef struct {
     mime_limits lim;
     char **scan;            /* sorted names from the last scan of new/ */
     size_t n_scan, i_scan;
-    md_flight *fl;          /* pushed, not yet acked, in push order (a ring) */
-    size_t fl_head, fl_n, fl_cap;
-    GHashTable *flying;     /* names in fl, so a rescan skips them */
-    uint64_t next_token;
+    mail_flights fl;        /* pushed, not yet acked */
+    GHashTable *flying;     /* their names, so a rescan skips them */
     int64_t next_scan_ms;
 } maildir_src;
 
@@ -102,24 +95,10 @@ static bp_status md_rescan(maildir_src *self)
 
 static bp_status md_fly(maildir_src *self, char *name, int rejected, uint64_t *token)
 {
-    if (self->fl_n == self->fl_cap) {
-        size_t cap = self->fl_cap ? self->fl_cap * 2 : 256;
-        md_flight *f = malloc(cap * sizeof(*f));
-        if (f == NULL)
-            return BP_ERR_NOMEM;
-        for (size_t i = 0; i < self->fl_n; i++)
-            f[i] = self->fl[(self->fl_head + i) % self->fl_cap];
-        free(self->fl);
-        self->fl = f;
-        self->fl_head = 0;
-        self->fl_cap = cap;
-    }
-    *token = self->next_token++;
-    self->fl[(self->fl_head + self->fl_n) % self->fl_cap] =
-        (md_flight){.token = *token, .name = name, .rejected = rejected};
-    self->fl_n++;
-    g_hash_table_add(self->flying, name);
-    return BP_OK;
+    bp_status st = mail_flights_push(&self->fl, (mail_flight){.name = name, .rejected = rejected}, token);
+    if (st == BP_OK)
+        g_hash_table_add(self->flying, name);
+    return st;
 }
 
 /* Reads one file whole, or only its first 64 KiB when it is over limit (it
@@ -264,30 +243,27 @@ static bp_status md_ack(void *p, const uint64_t *tokens, size_t n)
     bp_status rc = BP_OK;
     for (size_t i = 0; i < n; i++) {
         /* Acks come in push order: the oldest in flight is the one. */
-        while (self->fl_n > 0 && self->fl[self->fl_head].token != tokens[i]) {
-            md_flight *f = &self->fl[self->fl_head];
-            api->log(self->inst, BP_LOG_WARN, "ack skipped %s (left in new/)", f->name);
-            g_hash_table_remove(self->flying, f->name);
-            free(f->name);
-            self->fl_head = (self->fl_head + 1) % self->fl_cap;
-            self->fl_n--;
+        const mail_flight *head;
+        mail_flight f;
+        while ((head = mail_flights_peek(&self->fl)) != NULL && head->token != tokens[i]) {
+            mail_flights_pop(&self->fl, &f);
+            api->log(self->inst, BP_LOG_WARN, "ack skipped %s (left in new/)", f.name);
+            g_hash_table_remove(self->flying, f.name);
+            free(f.name);
         }
-        if (self->fl_n == 0)
+        if (!mail_flights_pop(&self->fl, &f))
             break;
-        md_flight *f = &self->fl[self->fl_head];
         char from[4096], to[4096];
-        size_t base = strcspn(f->name, ":");
-        snprintf(from, sizeof(from), "%s/new/%s", self->path, f->name);
-        snprintf(to, sizeof(to), "%s/cur/%.*s:2,%s", self->path, (int)base, f->name,
-                 f->rejected ? "FS" : "S");
+        size_t base = strcspn(f.name, ":");
+        snprintf(from, sizeof(from), "%s/new/%s", self->path, f.name);
+        snprintf(to, sizeof(to), "%s/cur/%.*s:2,%s", self->path, (int)base, f.name,
+                 f.rejected ? "FS" : "S");
         if (rename(from, to) < 0) {
             api->log(self->inst, BP_LOG_ERROR, "cannot move %s to cur/: %s", from, strerror(errno));
             rc = BP_ERR_IO;
         }
-        g_hash_table_remove(self->flying, f->name);
-        free(f->name);
-        self->fl_head = (self->fl_head + 1) % self->fl_cap;
-        self->fl_n--;
+        g_hash_table_remove(self->flying, f.name);
+        free(f.name);
     }
     /* The renames are the checkpoint: make them durable before returning. */
     char dir[4096];
@@ -306,11 +282,9 @@ static void md_destroy(void *p)
     if (self == NULL)
         return;
     md_free_scan(self);
-    for (size_t i = 0; i < self->fl_n; i++)
-        free(self->fl[(self->fl_head + i) % self->fl_cap].name);
-    free(self->fl);
     if (self->flying)
         g_hash_table_destroy(self->flying);
+    mail_flights_clear(&self->fl);
     free(self->path);
     free(self->type);
     free(self);

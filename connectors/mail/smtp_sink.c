@@ -19,7 +19,6 @@
 #include "mail_template.h"
 #include "mime_envelope.h"
 
-static const char *const smtp_tls_modes[] = {"starttls", "try", "none", NULL};
 static const char *const smtp_attach_modes[] = {"none", "attachments", "event", "both", NULL};
 
 typedef struct {
@@ -38,13 +37,7 @@ static const struct bp_option smtp_options[] = {
      .description = "smtp://host[:port] or smtps://host[:port]"},
     {.name = "user", .type = BP_OPT_STRING, .description = "AUTH login name (no AUTH when absent)"},
     {.name = "password", .type = BP_OPT_SECRET, .description = "AUTH password"},
-    {.name = "tls", .type = BP_OPT_ENUM, .default_value = "starttls", .choices = smtp_tls_modes,
-     .description = "for smtp:// URLs: starttls (required), try (when offered), none; smtps:// is always TLS"},
-    {.name = "verify_tls", .type = BP_OPT_BOOL, .default_value = "true",
-     .description = "verify the server's certificate and host name"},
-    {.name = "ca_file", .type = BP_OPT_STRING, .description = "PEM file of the CA(s) to trust"},
-    {.name = "timeout", .type = BP_OPT_DURATION, .default_value = "60s", .min = "1s",
-     .description = "one message's transaction taking longer is retried"},
+    CURL_TLS_OPTIONS,
     {.name = "from", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
      .description = "template: sender, e.g. \"AP Desk <ap@acme.example>\" (also the envelope sender)"},
     {.name = "to", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
@@ -299,16 +292,8 @@ static void smtp_destroy(void *p)
     mail_template_free(self->body);
     mail_template_free(self->in_reply_to);
     free(self->url);
-    free((char *)self->cs.user);
-    free((char *)self->cs.password);
-    free((char *)self->cs.ca_file);
+    curl_settings_clear(&self->cs);
     free(self);
-}
-
-static char *smtp_dup(const cJSON *config, const char *name)
-{
-    const char *v = bp_cfg_str(config, name);
-    return v && *v ? strdup(v) : NULL;
 }
 
 static bp_status smtp_init(const struct bp_host_api *api, bp_instance *inst, const cJSON *config,
@@ -319,22 +304,16 @@ static bp_status smtp_init(const struct bp_host_api *api, bp_instance *inst, con
         return BP_ERR_NOMEM;
     self->api = api;
     self->inst = inst;
-    self->url = smtp_dup(config, "url");
+    self->url = curl_cfg_dup(config, "url");
     if (self->url == NULL || (strncmp(self->url, "smtp://", 7) != 0 && strncmp(self->url, "smtps://", 8) != 0)) {
         *errmsg = api->format("url: '%s' is not an smtp:// or smtps:// URL", bp_cfg_str(config, "url"));
         smtp_destroy(self);
         return BP_ERR_INVALID;
     }
-    self->cs.user = smtp_dup(config, "user");
-    self->cs.password = smtp_dup(config, "password");
-    self->cs.ca_file = smtp_dup(config, "ca_file");
-    self->cs.verify = bp_cfg_bool(config, "verify_tls", 1);
-    const char *tls = bp_cfg_str(config, "tls");
-    self->cs.tls = strcmp(tls, "none") == 0 ? CURL_TLS_NONE
-                   : strcmp(tls, "try") == 0 ? CURL_TLS_TRY
-                                              : CURL_TLS_STARTTLS;
-    self->cs.timeout_ms = (long)bp_cfg_int(config, "timeout", 60000);
-    self->cs.connect_timeout_ms = self->cs.timeout_ms < 10000 ? self->cs.timeout_ms : 10000;
+    if (curl_settings_from_config(&self->cs, config) < 0) {
+        smtp_destroy(self);
+        return BP_ERR_NOMEM;
+    }
     const char *attach = bp_cfg_str(config, "attach");
     self->attach_files = strcmp(attach, "attachments") == 0 || strcmp(attach, "both") == 0;
     self->attach_event = strcmp(attach, "event") == 0 || strcmp(attach, "both") == 0;
