@@ -389,6 +389,13 @@ static bp_status imap_fetch_wait(imap_src *self, imap_box *b, imap_slot *sl)
     imap_note_connect(self);
     if (rc == CURLE_OK || sl->buf.over)
         return BP_OK;
+    if (rc == CURLE_REMOTE_FILE_NOT_FOUND) {
+        /* Expunged since the search, or the UIDVALIDITY changed: the caller
+         * searches again (STATUS tells which). */
+        self->api->log(self->inst, BP_LOG_INFO, "%s UID %" PRIu32 " is gone: searching again",
+                       b->name, b->todo[sl->ti]);
+        return BP_ERR_NOT_FOUND;
+    }
     bp_status st = curl_transfer_status(rc);
     self->api->log(self->inst, BP_LOG_WARN, "%s UID %" PRIu32 ": fetch failed: %s", b->name,
                    b->todo[sl->ti], sl->err);
@@ -600,13 +607,19 @@ static bp_status imap_poll(void *p, bp_poll_batch *batch, int timeout_ms)
         imap_box *b = &self->boxes[bi];
         if (b->i_todo >= b->n_todo)
             continue;
-        size_t from = b->i_todo;
+        size_t from = b->i_todo, end;
         imap_slot *sl = self->slot;
-        int cur = 0;
+        int cur = 0, gone = 0;
         st = imap_fetch_start(self, b, b->i_todo, &sl[cur]);
         while (st == BP_OK) {
             size_t ti = sl[cur].ti;
-            if ((st = imap_fetch_wait(self, b, &sl[cur])) != BP_OK)
+            if ((st = imap_fetch_wait(self, b, &sl[cur])) == BP_ERR_NOT_FOUND) {
+                b->next_uid = b->todo[ti] + 1;
+                gone = 1;
+                st = BP_OK;
+                break;
+            }
+            if (st != BP_OK)
                 break;
             /* The next message travels while this one is parsed. */
             int more = ti + 1 < b->n_todo && api->batch_room(batch) > 1 && !api->stopping(self->inst);
@@ -619,14 +632,21 @@ static bp_status imap_poll(void *p, bp_poll_batch *batch, int timeout_ms)
                 break;
             cur = !cur;
         }
+        end = b->i_todo;
         for (int k = 0; k < 2; k++)
             if (sl[k].busy) {
                 /* Not processed: fetched again at the next poll. */
                 imap_fetch_wait(self, b, &sl[k]);
+                end = sl[k].ti + 1;
             }
-        imap_restore_unseen(self, b, from, b->i_todo);
-        if (b->i_todo >= b->n_todo)
+        imap_restore_unseen(self, b, from, end);
+        if (gone) {
+            /* The next poll searches again at once (STATUS sees a UIDVALIDITY change). */
             imap_clear_todo(b);
+            self->next_check_ms = 0;
+        } else if (b->i_todo >= b->n_todo) {
+            imap_clear_todo(b);
+        }
         self->cur_box = (bi + 1) % self->n_boxes;
         return st;
     }
