@@ -12,7 +12,7 @@ DEB_PKGS = gcc libc6-dev make meson ninja-build pkg-config python3 \
            libcjson-dev libyaml-dev libsqlite3-dev libjemalloc-dev sqlite3 \
            librdkafka-dev kcat \
            libgmime-3.0-dev libpoppler-glib-dev libxml2-dev libcurl4-openssl-dev \
-           dovecot-imapd python3-aiosmtpd ghostscript groff-base
+           dovecot-imapd python3-aiosmtpd ghostscript groff-base openssl curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test deps build build-asan clean fuzz
