@@ -123,7 +123,8 @@ static void mime_add_attachment(mime_walk *w, const char *name, const char *type
         w->oom = 1;
         return;
     }
-    memcpy(a->bytes, content->data, content->len);
+    if (content->len)
+        memcpy(a->bytes, content->data, content->len);
     m->n_att++;
 
     cJSON *o = cJSON_CreateObject();
