@@ -97,7 +97,7 @@ static const struct bp_option imap_options[] = {
     {.name = "seen", .type = BP_OPT_BOOL, .default_value = "true",
      .description = "write-back: set \\Seen on processed messages (until then they stay unseen)"},
     {.name = "keyword", .type = BP_OPT_STRING, .default_value = "$Processed",
-     .description = "write-back: keyword set on processed messages, and skipped when searching (\"\": none)"},
+     .description = "write-back: keyword set on processed messages; without move_to, mail carrying it is skipped (\"\": none)"},
     {.name = "move_to", .type = BP_OPT_STRING,
      .description = "write-back: move processed messages to this mailbox (created if missing)"},
     {.name = "rejected_to", .type = BP_OPT_STRING,

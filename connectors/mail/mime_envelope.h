@@ -54,7 +54,7 @@ bp_envelope *mime_to_envelope(const struct bp_host_api *api, mime_message *m, co
 /* The limit options every mail source offers (put inside its option array). */
 #define MIME_LIMIT_OPTIONS \
     {.name = "max_message_size", .type = BP_OPT_SIZE, .default_value = "25MiB", .min = "1KiB", \
-     .max = "1GiB", .description = "a larger message is dead-lettered unread (its first 64 KiB kept)"}, \
+     .max = "1GiB", .description = "a larger message is dead-lettered unparsed (keeping its first 64 KiB, or its header over IMAP)"}, \
     {.name = "max_attachment_size", .type = BP_OPT_SIZE, .default_value = "10MiB", .min = "1", \
      .max = "1GiB", .description = "a message with a larger attachment (decoded) is dead-lettered"}, \
     {.name = "max_pdf_pages", .type = BP_OPT_INT, .default_value = "200", .min = "0", \
