@@ -174,4 +174,37 @@ for _ in $(seq 200); do [ "$(count_lines live.jsonl)" -ge 3 ] && break; sleep 0.
 kill -TERM $pid; wait $pid
 [ "$(count_lines live.jsonl)" -eq 3 ] && ok "after a Dovecot restart the new mail is read" || not_ok "after restart got $(count_lines live.jsonl)"
 [ "$(grep -c 'connected to' live.log)" -ge 2 ] && ok "the connector reconnected" || not_ok "reconnect not logged"
+# 8. A message expunged by another client after the search, before its fetch:
+#    skipped (not dead-lettered), the source searches again and reads the rest.
+mkdir -p "$MD/.Gone/new" "$MD/.Gone/cur" "$MD/.Gone/tmp"
+$SEED "$TMP/gone" --pdf inv.pdf --bulk 20
+mv "$TMP"/gone/*.bulk "$MD/.Gone/new/"; chown -R nobody:nogroup "$MD"
+cat >gone.yaml <<YAML
+site: gone
+state: $TMP/gone.db
+connectors:
+  mail: { plugin: imap, url: "imap://127.0.0.1:$PORT/Gone", user: ap, password: "\${env:AP_PASS}",
+          tls: none, poll_interval: 100ms }
+  slow: { plugin: fx_sink, path: $TMP/gone.jsonl, delay: 150ms }
+routes:
+  r: { from: mail, to: slow, batch: 1 }
+YAML
+"$B" run gone.yaml --plugin-dir "$BP_TEST_FIXTURES" 2>gone.log &
+pid=$!
+for _ in $(seq 200); do [ "$(count_lines gone.jsonl)" -ge 1 ] && break; sleep 0.02; done
+python3 - "$PORT" <<'PY'
+import imaplib, sys
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+m.login("ap", "s3cret-pass")
+m.select("Gone")
+m.uid("STORE", "15", "+FLAGS.SILENT", "(\\Deleted)")
+m.expunge()
+m.logout()
+PY
+for _ in $(seq 300); do [ "$(count_lines gone.jsonl)" -ge 19 ] && break; sleep 0.05; done
+sleep 0.5
+kill -TERM $pid; wait $pid
+[ "$(count_lines gone.jsonl)" -eq 19 ] && ok "the 19 messages left were all read" || not_ok "gone: read $(count_lines gone.jsonl) (want 19)"
+contains "the expunged one was noticed" gone.log "Gone UID 15 is gone: searching again"
+[ "$(sqlite3 gone.db 'SELECT count(*) FROM dead_letters')" = 0 ] && ok "and not dead-lettered" || not_ok "gone: dead letters"
 finish
