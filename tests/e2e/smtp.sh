@@ -75,7 +75,7 @@ $PY "$BP_SOURCE_ROOT/tests/e2e/smtp_server.py" "$P2" cert.pem key.pem "$TMP/auth
 SMTP_PIDS="$SMTP_PIDS $!"
 wait_port "$P2" && ok "aiosmtpd with STARTTLS + AUTH up" || not_ok "aiosmtpd STARTTLS up"
 printf '%s\n' '{"n":1,"to":"a@x.example"}' '{"n":2,"to":"nobody@x.example"}' '{"n":3,"to":""}' \
-    '{"n":4,"to":"Bee <b@x.example>, c@x.example"}' >notes.jsonl
+    '{"n":4,"to":"Bee <b@x.example>, c@x.example"}' '{"n":5,"to":"tempfail@x.example"}' >notes.jsonl
 cat >auth.yaml <<YAML
 site: auth
 state: $TMP/auth.db
@@ -84,11 +84,11 @@ connectors:
   smtp: { plugin: smtp, url: "smtp://127.0.0.1:$P2", user: bot, password: "\${env:SMTP_PASS}",
           ca_file: $TMP/cert.pem, from: "bot@acme.example", to: "{data.to}", subject: "Note {data.n}" }
 routes:
-  r: { from: notes, to: smtp }
+  r: { from: notes, to: smtp, errors: { retry: { max: 2, backoff: 10ms..20ms } } }
 YAML
 SMTP_PASS='p4ss-w0rd!' "$B" run auth.yaml --log-level debug 2>auth.log
 ls "$TMP/auth/new" 2>/dev/null | wc -l >auth.count
-contains "2 of 4 delivered" auth.count "2"
+contains "2 of 5 delivered" auth.count "2"
 cat "$TMP"/auth/new/* >auth.stored 2>/dev/null
 contains "over STARTTLS" auth.stored "X-Test-TLS: yes"
 contains "after AUTH" auth.stored "X-Test-Auth: bot"
@@ -96,6 +96,8 @@ contains "two recipients from one template" auth.stored "X-Test-Rcpt: b@x.exampl
 sqlite3 auth.db "SELECT reason FROM dead_letters ORDER BY seq" >auth.dl
 contains "a refused recipient is dead-lettered with the server's reply" auth.dl "550"
 contains "an empty recipient is dead-lettered" auth.dl "no recipient: 'to' gave ''"
+contains "a 451 is retried" auth.log "SMTP 451"
+contains "and dead-lettered when the retries are spent" auth.dl "451"
 lacks "the password never reaches the log" auth.log 'p4ss-w0rd!'
 # A wrong password: nothing sent, retried as not connected, secret not shown.
 rm -f auth.db
