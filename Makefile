@@ -11,7 +11,9 @@ BUILD_ASAN ?= build-asan
 DEB_PKGS = gcc libc6-dev make meson ninja-build pkg-config python3 \
            libcjson-dev libyaml-dev libsqlite3-dev libjemalloc-dev sqlite3 \
            librdkafka-dev kcat \
-           libcurl4-openssl-dev libxml2-dev libssl-dev openssl
+           libcurl4-openssl-dev libxml2-dev libssl-dev openssl \
+           libgmime-3.0-dev libpoppler-glib-dev \
+           dovecot-imapd python3-aiosmtpd ghostscript groff-base curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test deps build build-asan clean fuzz
@@ -69,7 +71,7 @@ fuzz: deps
 	@command -v clang >/dev/null || $(SUDO) apt-get install -y -qq clang
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
 	ninja -C build-fuzz
-	for t in envelope_json predicate site soap_reply; do \
+	for t in envelope_json predicate site soap_reply mime; do \
 	  mkdir -p build-fuzz/corpus-$$t && cp tests/fuzz/corpus/$$t/* build-fuzz/corpus-$$t/; \
 	  build-fuzz/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus-$$t || exit 1; \
 	done

@@ -1,0 +1,95 @@
+/* libcurl glue shared by connectors that talk to a server over one reused
+ * connection (IMAP, SMTP; later HTTP for SOAP): TLS and login options set
+ * once, transfers into a bounded buffer, CURLcode -> bp_status. Internal
+ * header; the one file a later shared helper would lift whole. */
+#ifndef BP_CURL_TRANSFER_H
+#define BP_CURL_TRANSFER_H
+
+#include <stddef.h>
+#include <curl/curl.h>
+#include <backplane/plugin.h>
+
+enum curl_tls_mode {
+    CURL_TLS_STARTTLS,   /* plain URL: STARTTLS required (refuse a server without it) */
+    CURL_TLS_TRY,        /* plain URL: STARTTLS when offered */
+    CURL_TLS_NONE        /* plain URL: no TLS (loopback tests, trusted networks) */
+};
+
+typedef struct curl_settings {
+    const char *user;             /* NULL: no login */
+    const char *password;         /* never logged */
+    const char *ca_file;          /* NULL: the system store */
+    int verify;                   /* verify the server's certificate and name */
+    enum curl_tls_mode tls;       /* for non-TLS URLs (imaps:// and smtps:// are TLS anyway) */
+    long connect_timeout_ms;
+    long timeout_ms;              /* whole transfer; 0: none */
+} curl_settings;
+
+/* The connection options every libcurl connector offers (inside its option
+ * array, after its url/user/password): tls, verify_tls, ca_file, timeout. */
+extern const char *const curl_tls_modes[];
+#define CURL_TLS_OPTIONS \
+    {.name = "tls", .type = BP_OPT_ENUM, .default_value = "starttls", .choices = curl_tls_modes, \
+     .description = "for plain URLs: starttls (required), try (when offered), none; imaps:// and smtps:// are TLS"}, \
+    {.name = "verify_tls", .type = BP_OPT_BOOL, .default_value = "true", \
+     .description = "verify the server's certificate and host name"}, \
+    {.name = "ca_file", .type = BP_OPT_STRING, \
+     .description = "PEM file of the CA(s) to trust (private CAs); default: the system store"}, \
+    {.name = "timeout", .type = BP_OPT_DURATION, .default_value = "60s", .min = "1s", \
+     .description = "one command or message transfer taking longer fails and is retried"}
+
+/* Fills s from a normalised config (user, password and the CURL_TLS_OPTIONS;
+ * strings copied). Returns -1 when out of memory. Free with curl_settings_clear. */
+int curl_settings_from_config(curl_settings *s, const cJSON *config);
+void curl_settings_clear(curl_settings *s);
+
+/* A copy of a non-empty string option, or NULL (absent or ""). */
+char *curl_cfg_dup(const cJSON *config, const char *name);
+
+/* A growable response buffer; more than limit bytes aborts the transfer. */
+typedef struct curl_buf {
+    char *data;                   /* NUL-terminated */
+    size_t len, cap, limit;
+    int over;                     /* the limit was hit */
+} curl_buf;
+
+/* curl_global_init once per process (thread-safe). */
+void curl_transfer_global_init(void);
+
+/* A new easy handle with the settings applied (strings copied by libcurl).
+ * NULL when out of memory. */
+CURL *curl_transfer_new(const curl_settings *s);
+
+/* Performs one request on h: url, an optional custom command (IMAP/SMTP
+ * verb line, NULL for the URL's default action), response into out (reset
+ * first; limit as set in out->limit, 0: 64 MiB). On failure errbuf (of
+ * CURL_ERROR_SIZE bytes) says why. Returns the CURLcode. */
+CURLcode curl_transfer_perform(CURL *h, const char *url, const char *custom, curl_buf *out,
+                               char *errbuf);
+
+/* Non-blocking use, to overlap a transfer with other work: start adds h to
+ * multi and drives it until it waits on the server (the request is out);
+ * wait drives it to completion and takes h out of multi again. errbuf (of
+ * CURL_ERROR_SIZE bytes) and out must live until wait returns. All transfers
+ * of one connection should go through the same multi: its connection cache is
+ * not the one curl_easy_perform uses. */
+CURLcode curl_transfer_start(CURLM *multi, CURL *h, const char *url, const char *custom,
+                             curl_buf *out, char *errbuf);
+CURLcode curl_transfer_wait(CURLM *multi, CURL *h, char *errbuf);
+
+/* Uploads len bytes of data (an SMTP message; libcurl dot-stuffs it) in one
+ * request on h, server replies into out. Sender and recipients are set by
+ * the caller (CURLOPT_MAIL_FROM, CURLOPT_MAIL_RCPT). Returns the CURLcode;
+ * errbuf as curl_transfer_perform. */
+CURLcode curl_transfer_upload(CURL *h, const char *url, const char *data, size_t len,
+                              curl_buf *out, char *errbuf);
+
+/* What the core should do after a failed transfer: BP_NOT_CONNECTED when the
+ * server could not be reached or the connection broke, BP_RETRY for other
+ * transient failures, BP_REJECT when retrying cannot help (login refused,
+ * TLS verification failed, bad URL). */
+bp_status curl_transfer_status(CURLcode rc);
+
+void curl_buf_free(curl_buf *b);
+
+#endif

@@ -1,0 +1,430 @@
+/* MIME -> envelope with GMime 3: headers, the text body decoded to UTF-8,
+ * attachments with their bytes, PDF text per page. GMime parses leniently
+ * (as mail clients do); a message is rejected only when it is over a size
+ * limit or has no mail header at all. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <pthread.h>
+#include <gmime/gmime.h>
+
+#include "mime_envelope.h"
+#include "text_extract.h"
+
+static pthread_once_t mime_once = PTHREAD_ONCE_INIT;
+
+static void mime_init_once(void)
+{
+    /* Process-wide and never undone: GMime's tables and GLib's type system
+     * live as long as the process (the loader keeps plugin code mapped). */
+    g_mime_init();
+}
+
+void mime_library_init(void)
+{
+    pthread_once(&mime_once, mime_init_once);
+}
+
+typedef struct {
+    const mime_limits *lim;
+    mime_message *m;
+    cJSON *atts;         /* data.attachments */
+    char *plain;         /* first inline text/plain, UTF-8 */
+    char *html;          /* first inline text/html, UTF-8 */
+    char *reason;        /* set: reject */
+    int oom;
+    int depth;
+} mime_walk;
+
+static char *mime_strdup_valid(const char *s)
+{
+    /* Everything that reaches JSON must be valid UTF-8. */
+    char *v = g_utf8_make_valid(s, -1);
+    char *r = strdup(v);
+    g_free(v);
+    return r;
+}
+
+/* CRLF -> LF and no trailing blank lines: what a reader or a model wants. */
+static char *mime_text_normalise(const char *s)
+{
+    size_t n = strlen(s);
+    char *out = malloc(n + 1), *o = out;
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!(s[i] == '\r' && s[i + 1] == '\n'))
+            *o++ = s[i];
+    while (o > out && (o[-1] == '\n' || o[-1] == '\r' || o[-1] == ' ' || o[-1] == '\t'))
+        o--;
+    *o = '\0';
+    return out;
+}
+
+static void mime_add_str(mime_walk *w, cJSON *obj, const char *key, const char *s)
+{
+    if (s == NULL)
+        return;
+    char *v = g_utf8_make_valid(s, -1);
+    if (cJSON_AddStringToObject(obj, key, v) == NULL)
+        w->oom = 1;
+    g_free(v);
+}
+
+/* A list of addresses as [{name, address}], groups flattened. */
+static void mime_add_addresses(mime_walk *w, cJSON *arr, InternetAddressList *list, int depth)
+{
+    int n = list ? internet_address_list_length(list) : 0;
+    for (int i = 0; i < n && depth < 4; i++) {
+        InternetAddress *ia = internet_address_list_get_address(list, i);
+        if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+            mime_add_addresses(w, arr, internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)),
+                               depth + 1);
+            continue;
+        }
+        cJSON *o = cJSON_CreateObject();
+        if (o == NULL || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            w->oom = 1;
+            return;
+        }
+        const char *name = internet_address_get_name(ia);
+        mime_add_str(w, o, "name", name ? name : "");
+        mime_add_str(w, o, "address", internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)));
+    }
+}
+
+static void mime_add_attachment(mime_walk *w, const char *name, const char *type,
+                                GByteArray *content)
+{
+    mime_message *m = w->m;
+    if (content->len > w->lim->max_attachment) {
+        char buf[512];
+        snprintf(buf, sizeof(buf), "attachment '%.200s' is %u bytes, over max_attachment_size (%zu)",
+                 name, content->len, w->lim->max_attachment);
+        w->reason = strdup(buf);
+        return;
+    }
+    mime_attachment *a = realloc(m->att, (m->n_att + 1) * sizeof(*a));
+    if (a == NULL) {
+        w->oom = 1;
+        return;
+    }
+    m->att = a;
+    a = &m->att[m->n_att];
+    *a = (mime_attachment){.name = mime_strdup_valid(name), .media_type = strdup(type),
+                           .size = content->len};
+    a->bytes = malloc(content->len ? content->len : 1);
+    if (a->name == NULL || a->media_type == NULL || a->bytes == NULL) {
+        free(a->name);
+        free(a->media_type);
+        free(a->bytes);
+        w->oom = 1;
+        return;
+    }
+    if (content->len)
+        memcpy(a->bytes, content->data, content->len);
+    m->n_att++;
+
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL || !cJSON_AddItemToArray(w->atts, o)) {
+        cJSON_Delete(o);
+        w->oom = 1;
+        return;
+    }
+    mime_add_str(w, o, "name", name);
+    mime_add_str(w, o, "media_type", type);
+    cJSON_AddNumberToObject(o, "size", (double)content->len);
+    if (strcasecmp(type, "application/pdf") == 0 && w->lim->max_pdf_pages > 0) {
+        char *err = NULL;
+        int n_pages = 0;
+        cJSON *pages = pdf_page_texts(a->bytes, a->size, w->lim->max_pdf_pages, &n_pages, &err);
+        if (pages) {
+            cJSON_AddNumberToObject(o, "page_count", n_pages);
+            cJSON_AddItemToObject(o, "pages", pages);
+        } else {
+            /* A damaged PDF is still delivered; the reader sees why it has no text. */
+            mime_add_str(w, o, "text_error", err ? err : "cannot read the PDF");
+            free(err);
+        }
+    }
+}
+
+/* Decoded content of a leaf part (transfer encoding undone). */
+static GByteArray *mime_content(GMimePart *part)
+{
+    GMimeDataWrapper *dw = g_mime_part_get_content(part);
+    GMimeStream *mem = g_mime_stream_mem_new();
+    if (dw)
+        g_mime_data_wrapper_write_to_stream(dw, mem);
+    GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+    g_object_unref(mem);
+    return ba;
+}
+
+static void mime_walk_object(mime_walk *w, GMimeObject *obj);
+
+static void mime_walk_part(mime_walk *w, GMimePart *part)
+{
+    GMimeContentType *ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
+    char *type = ct ? g_mime_content_type_get_mime_type(ct) : g_strdup("text/plain");
+    const char *filename = g_mime_part_get_filename(part);
+    int is_text = ct && g_mime_content_type_is_type(ct, "text", "*");
+    int attachment = g_mime_part_is_attachment(part) || filename != NULL ||
+                     !(ct == NULL || is_text);
+    if (!attachment && GMIME_IS_TEXT_PART(part) &&
+        (g_mime_content_type_is_type(ct, "text", "plain") ? w->plain == NULL
+         : g_mime_content_type_is_type(ct, "text", "html") ? w->html == NULL
+                                                            : 0)) {
+        /* g_mime_text_part_get_text converts from the part's charset (or the
+         * fallback charsets) to UTF-8. */
+        char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+        if (text && !g_utf8_validate(text, -1, NULL)) {
+            /* No (or a wrong) charset and 8-bit content: read it as
+             * windows-1252, as mail clients do, rather than lose letters. */
+            GByteArray *ba = mime_content(part);
+            char *conv = g_convert_with_fallback((const char *)ba->data, (gssize)ba->len, "UTF-8",
+                                                 "WINDOWS-1252", "?", NULL, NULL, NULL);
+            g_byte_array_free(ba, TRUE);
+            if (conv) {
+                g_free(text);
+                text = conv;
+            }
+        }
+        char *valid = g_utf8_make_valid(text ? text : "", -1);
+        char **slot = g_mime_content_type_is_type(ct, "text", "plain") ? &w->plain : &w->html;
+        *slot = mime_text_normalise(valid);
+        if (*slot == NULL)
+            w->oom = 1;
+        g_free(valid);
+        g_free(text);
+    } else if (attachment || is_text) {
+        GByteArray *ba = mime_content(part);
+        mime_add_attachment(w, filename ? filename : "", type, ba);
+        g_byte_array_free(ba, TRUE);
+    }
+    g_free(type);
+}
+
+static void mime_walk_object(mime_walk *w, GMimeObject *obj)
+{
+    if (obj == NULL || w->reason || w->oom)
+        return;
+    if (++w->depth > 64) {
+        w->reason = strdup("MIME parts nested more than 64 deep");
+        return;
+    }
+    if (GMIME_IS_MULTIPART(obj)) {
+        GMimeMultipart *mp = GMIME_MULTIPART(obj);
+        int n = g_mime_multipart_get_count(mp);
+        for (int i = 0; i < n && !w->reason && !w->oom; i++)
+            mime_walk_object(w, g_mime_multipart_get_part(mp, i));
+    } else if (GMIME_IS_MESSAGE_PART(obj)) {
+        /* A forwarded message travels as an .eml attachment, bytes as sent. */
+        GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+        GMimeStream *mem = g_mime_stream_mem_new();
+        if (inner)
+            g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, mem);
+        GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+        mime_add_attachment(w, "message.eml", "message/rfc822", ba);
+        g_object_unref(mem);
+    } else if (GMIME_IS_PART(obj)) {
+        mime_walk_part(w, GMIME_PART(obj));
+    }
+    w->depth--;
+}
+
+/* References: the message ids in order, as GMime reads them. */
+static void mime_add_references(mime_walk *w, cJSON *data, GMimeObject *msg)
+{
+    const char *raw = g_mime_object_get_header(msg, "References");
+    if (raw == NULL)
+        return;
+    cJSON *arr = cJSON_AddArrayToObject(data, "references");
+    GMimeReferences *refs = g_mime_references_parse(NULL, raw);
+    int n = refs ? g_mime_references_length(refs) : 0;
+    for (int i = 0; arr && i < n && i < 1000; i++) {
+        char *v = g_utf8_make_valid(g_mime_references_get_message_id(refs, i), -1);
+        cJSON_AddItemToArray(arr, cJSON_CreateString(v));
+        g_free(v);
+    }
+    if (refs)
+        g_mime_references_free(refs);
+    if (arr == NULL)
+        w->oom = 1;
+}
+
+bp_status mime_parse(const void *bytes, size_t len, const mime_limits *lim, mime_message *out,
+                     char **reason)
+{
+    memset(out, 0, sizeof(*out));
+    *reason = NULL;
+    if (len > lim->max_message) {
+        char buf[160];
+        snprintf(buf, sizeof(buf), "message is %zu bytes, over max_message_size (%zu)", len,
+                 lim->max_message);
+        *reason = strdup(buf);
+        return BP_REJECT;
+    }
+    mime_library_init();
+    GMimeStream *stream = g_mime_stream_mem_new_with_buffer(bytes, len);
+    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+    g_object_unref(stream);
+    GMimeParserOptions *opts = g_mime_parser_options_new();
+    /* 8-bit headers and parts without a charset: UTF-8 if valid, else the
+     * Western European charset most such mail is in. */
+    static const char *fallback[] = {"utf-8", "windows-1252", NULL};
+    g_mime_parser_options_set_fallback_charsets(opts, fallback);
+    GMimeMessage *msg = g_mime_parser_construct_message(parser, opts);
+    g_object_unref(parser);
+    if (msg == NULL) {
+        g_mime_parser_options_free(opts);
+        *reason = strdup("malformed message: not RFC 5322 (no header block)");
+        return BP_REJECT;
+    }
+    GMimeObject *mobj = GMIME_OBJECT(msg);
+    static const char *const known[] = {"From", "Date", "Message-ID", "Subject", "To", "Sender", NULL};
+    int has_header = 0;
+    for (int i = 0; known[i] && !has_header; i++)
+        has_header = g_mime_object_get_header(mobj, known[i]) != NULL;
+    if (!has_header) {
+        g_object_unref(msg);
+        g_mime_parser_options_free(opts);
+        *reason = strdup("malformed message: none of From, Date, Message-ID, Subject, To, Sender");
+        return BP_REJECT;
+    }
+
+    mime_walk w = {.lim = lim, .m = out};
+    cJSON *data = out->data = cJSON_CreateObject();
+    if (data == NULL)
+        goto nomem;
+    cJSON *from = cJSON_CreateArray();
+    mime_add_addresses(&w, from, g_mime_message_get_from(msg), 0);
+    /* One From is the rule; the whole list stays available otherwise. */
+    if (cJSON_GetArraySize(from) == 1) {
+        cJSON_AddItemToObject(data, "from", cJSON_DetachItemFromArray(from, 0));
+        cJSON_Delete(from);
+    } else {
+        cJSON_AddItemToObject(data, "from", from);
+    }
+    mime_add_addresses(&w, cJSON_AddArrayToObject(data, "to"), g_mime_message_get_to(msg), 0);
+    mime_add_addresses(&w, cJSON_AddArrayToObject(data, "cc"), g_mime_message_get_cc(msg), 0);
+    mime_add_str(&w, data, "subject", g_mime_message_get_subject(msg));
+    GDateTime *date = g_mime_message_get_date(msg);
+    if (date) {
+        char *t = g_date_time_format(date, "%Y-%m-%dT%H:%M:%S%:z");
+        if (t && strlen(t) == 25 && t[0] != '-') {
+            mime_add_str(&w, data, "date", t);
+            out->time = strdup(t);
+        }
+        g_free(t);
+    }
+    const char *mid = g_mime_message_get_message_id(msg);
+    if (mid && *mid) {
+        out->message_id = mime_strdup_valid(mid);
+        mime_add_str(&w, data, "message_id", mid);
+    }
+    const char *irt = g_mime_object_get_header(mobj, "In-Reply-To");
+    if (irt) {
+        char *id = g_mime_utils_decode_message_id(irt);
+        mime_add_str(&w, data, "in_reply_to", id ? id : irt);
+        g_free(id);
+    }
+    mime_add_references(&w, data, mobj);
+
+    w.atts = cJSON_CreateArray();
+    if (w.atts == NULL)
+        goto nomem;
+    mime_walk_object(&w, g_mime_message_get_mime_part(msg));
+    if (w.plain) {
+        mime_add_str(&w, data, "text", w.plain);
+        mime_add_str(&w, data, "text_type", "text/plain");
+    } else if (w.html) {
+        char *text = html_to_text(w.html, strlen(w.html));
+        if (text == NULL)
+            w.oom = 1;
+        mime_add_str(&w, data, "text", text);
+        mime_add_str(&w, data, "text_type", "text/html");
+        free(text);
+    } else {
+        mime_add_str(&w, data, "text", "");
+    }
+    cJSON_AddItemToObject(data, "attachments", w.atts);
+    w.atts = NULL;
+    free(w.plain);
+    free(w.html);
+    g_object_unref(msg);
+    g_mime_parser_options_free(opts);
+    if (w.reason) {
+        mime_message_clear(out);
+        *reason = w.reason;
+        return BP_REJECT;
+    }
+    if (w.oom) {
+        mime_message_clear(out);
+        return BP_ERR_NOMEM;
+    }
+    return BP_OK;
+nomem:
+    g_object_unref(msg);
+    g_mime_parser_options_free(opts);
+    mime_message_clear(out);
+    return BP_ERR_NOMEM;
+}
+
+void mime_message_clear(mime_message *m)
+{
+    cJSON_Delete(m->data);
+    free(m->message_id);
+    free(m->time);
+    for (size_t i = 0; i < m->n_att; i++) {
+        free(m->att[i].name);
+        free(m->att[i].media_type);
+        free(m->att[i].bytes);
+    }
+    free(m->att);
+    memset(m, 0, sizeof(*m));
+}
+
+bp_envelope *mime_to_envelope(const struct bp_host_api *api, mime_message *m, const char *type,
+                              const char *fallback_id, cJSON *origin, char **err)
+{
+    bp_envelope *env = api->envelope_new();
+    if (env == NULL) {
+        cJSON_Delete(origin);
+        *err = api->format("out of memory");
+        return NULL;
+    }
+    if (origin)
+        cJSON_AddItemToObject(m->data, "origin", origin);
+    const char *id = m->message_id ? m->message_id : fallback_id;
+    const char *subject = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m->data, "subject"));
+    bp_status st = api->envelope_set_attr(env, "type", type);
+    if (st == BP_OK)
+        st = api->envelope_set_attr(env, "id", id);
+    if (st == BP_OK && subject && *subject)
+        st = api->envelope_set_attr(env, "subject", subject);
+    if (st == BP_OK && m->time)
+        st = api->envelope_set_attr(env, "time", m->time);
+    if (st == BP_OK)
+        st = api->envelope_set_attr(env, "datacontenttype", "application/json");
+    for (size_t i = 0; st == BP_OK && i < m->n_att; i++)
+        st = api->envelope_add_attachment(env, m->att[i].name, m->att[i].media_type,
+                                          m->att[i].bytes, m->att[i].size);
+    if (st == BP_OK) {
+        st = api->envelope_set0_data(env, m->data);
+        m->data = NULL;
+    }
+    if (st != BP_OK) {
+        if (st == BP_ERR_NOMEM)
+            *err = api->format("out of memory");
+        else
+            *err = api->format("the envelope refused a value (id '%.200s', time '%s')", id,
+                               m->time ? m->time : "");
+        api->envelope_unref(env);
+        return NULL;
+    }
+    return env;
+}
