@@ -1,5 +1,5 @@
 # Two commands (README, Quick start):
-#   make demo   install what is missing, build, run examples/quickstart
+#   make demo   install what is missing, build, run examples/quickstart (run.sh)
 #   make test   install what is missing, build twice (plain and ASan+UBSan),
 #               run the whole suite both ways; last line: "N passed, N failed"
 # Both are idempotent and work as root on a fresh Debian 12 machine.
@@ -45,16 +45,7 @@ build-asan: deps $(BUILD_ASAN)/build.ninja
 	ninja -C $(BUILD_ASAN)
 
 demo: build
-	@rm -rf examples/quickstart/out && mkdir -p examples/quickstart/out
-	BP_PLUGIN_PATH=$(BUILD)/connectors:$(BUILD)/plugins \
-	  $(BUILD)/core/backplane run examples/quickstart/site.yaml
-	@echo; echo "== examples/quickstart/out/invoices.jsonl (data, one record per line)"
-	@cat examples/quickstart/out/invoices.jsonl
-	@echo; echo "== examples/quickstart/out/events.jsonl (CloudEvents, first record)"
-	@head -n 1 examples/quickstart/out/events.jsonl
-	@echo; echo "== parked for review / dead-lettered (state: examples/quickstart/out/quickstart.state.db)"
-	@sqlite3 examples/quickstart/out/quickstart.state.db \
-	  "SELECT 'review      ' || reason FROM review_queue; SELECT 'dead letter ' || reason FROM dead_letters;"
+	@examples/quickstart/run.sh $(BUILD)
 
 test: build build-asan
 	@rc=0; \

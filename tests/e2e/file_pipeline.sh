@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# The quickstart site end to end, as `make demo` runs it: records flow from a
+# The file-pipeline example end to end: records flow from a
 # JSON-lines file through two `set` transforms and a review gate into two file
 # sinks; the malformed line is dead-lettered with its position; a second run
 # resumes from the checkpoint and writes nothing twice.
 . "$(dirname "$0")/lib.sh"
 B=$BACKPLANE
 cd "$TMP"
-mkdir -p examples/quickstart/out
-cp "$BP_SOURCE_ROOT/examples/quickstart/site.yaml" "$BP_SOURCE_ROOT/examples/quickstart/invoices.jsonl" examples/quickstart/
-Q=examples/quickstart/out
-DB=$Q/quickstart.state.db
+mkdir -p examples/file-pipeline/out
+cp "$BP_SOURCE_ROOT/examples/file-pipeline/site.yaml" "$BP_SOURCE_ROOT/examples/file-pipeline/invoices.jsonl" examples/file-pipeline/
+Q=examples/file-pipeline/out
+DB=$Q/file-pipeline.state.db
 
-exit_is "check passes on the quickstart" 0 "$B" check examples/quickstart/site.yaml
-exit_is "run exits 0 at end of input" 0 "$B" run examples/quickstart/site.yaml
+exit_is "check passes on the file-pipeline example" 0 "$B" check examples/file-pipeline/site.yaml
+exit_is "run exits 0 at end of input" 0 "$B" run examples/file-pipeline/site.yaml
 cp "$ERR" run1.log
 contains "route summary is logged" run1.log "route finished: 6 in, 4 out, 0 dropped, 1 parked, 1 dead-lettered"
 
@@ -53,21 +53,21 @@ contains "audit log holds the lineage of a delivered record" audit.txt 'INV-1001
 [ "$(sqlite3 "$DB" 'SELECT count(*) FROM audit')" -eq 4 ] && ok "one audit row per delivered record" || not_ok "one audit row per delivered record"
 
 # Second run: everything was acked, nothing is read or written again.
-exit_is "second run exits 0" 0 "$B" run examples/quickstart/site.yaml
+exit_is "second run exits 0" 0 "$B" run examples/file-pipeline/site.yaml
 cp "$ERR" run2.log
 contains "second run reads nothing" run2.log "route finished: 0 in, 0 out"
 [ "$(wc -l <$Q/invoices.jsonl)" -eq 4 ] && ok "no duplicates after a rerun" || not_ok "no duplicates after a rerun"
 
 # New input: only the new line flows.
-echo '{"vendor": "Hooli", "invoice_no": "H-1", "amt": 5, "currency": "EUR"}' >>examples/quickstart/invoices.jsonl
-exit_is "third run exits 0" 0 "$B" run examples/quickstart/site.yaml
+echo '{"vendor": "Hooli", "invoice_no": "H-1", "amt": 5, "currency": "EUR"}' >>examples/file-pipeline/invoices.jsonl
+exit_is "third run exits 0" 0 "$B" run examples/file-pipeline/site.yaml
 [ "$(wc -l <$Q/invoices.jsonl)" -eq 5 ] && ok "only the appended record is delivered" || not_ok "only the appended record is delivered"
 tail -n 1 $Q/invoices.jsonl >last.json
 contains "the appended record" last.json '"vendor":"Hooli"'
 [ "$(sqlite3 "$DB" 'SELECT count(*) FROM dead_letters')" -eq 1 ] && ok "bad line dead-lettered once" || not_ok "bad line dead-lettered once"
 
 # JSON logs for machines.
-exit_is "json log format" 0 "$B" run examples/quickstart/site.yaml --log-format json
+exit_is "json log format" 0 "$B" run examples/file-pipeline/site.yaml --log-format json
 head -n 1 "$ERR" >jl.txt
 contains "json log line" jl.txt '{"ts":"'
 finish
