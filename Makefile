@@ -10,7 +10,8 @@ BUILD_ASAN ?= build-asan
 # only when missing, so a second run touches nothing).
 DEB_PKGS = gcc libc6-dev make meson ninja-build pkg-config python3 \
            libcjson-dev libyaml-dev libsqlite3-dev libjemalloc-dev sqlite3 \
-           librdkafka-dev kcat
+           librdkafka-dev kcat \
+           unixodbc unixodbc-dev libsqliteodbc odbc-postgresql postgresql-15 postgresql-client-15
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test deps build build-asan clean fuzz
