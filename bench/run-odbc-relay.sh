@@ -125,7 +125,7 @@ routes:
   relay:
     from: { a: { table: src, mode: incrementing, column: id, once: true, batch_rows: 1000, max_rows: 50000 } }
     to: { b: { table: $t, mode: insert, bind: $how } }
-    batch: 1000
+    batch: 2000
 YAML
       t0=$(now)
       "$bp" run "$tmp/$t.yaml" >"$tmp/$t.log" 2>&1 || { tail -n 5 "$tmp/$t.log"; die "$db $how: backplane failed"; }

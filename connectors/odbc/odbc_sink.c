@@ -20,6 +20,7 @@
 typedef struct {
     char *name;
     char *path;
+    const char *member;        /* path is "data.MEMBER" (points into path), or NULL */
     SQLSMALLINT sqltype;
     SQLULEN size;
     SQLSMALLINT digits;
@@ -147,6 +148,8 @@ static bp_status ok_describe(odbc_conn *self, char **why)
             api->free(p);
         }
         k->ncols = i + 1;
+        if (c->path && strncmp(c->path, "data.", 5) == 0 && strpbrk(c->path + 5, ".[") == NULL)
+            c->member = c->path + 5;
         if (c->name == NULL || c->path == NULL) {
             SQLFreeHandle(SQL_HANDLE_STMT, st);
             return BP_ERR_NOMEM;
@@ -338,9 +341,12 @@ static int ok_fill(odbc_conn *self, bp_write_batch *wb, size_t n)
             if (pass == 1 && k->bad[i])
                 continue;
             const bp_envelope *env = api->wb_get0(wb, i);
+            const cJSON *data = api->envelope_get0_data(env);
             for (size_t c = 0; c < k->ncols; c++) {
                 kcol *col = &k->cols[c];
-                const cJSON *v = api->envelope_get0_path(env, col->path);
+                /* "data.NAME" is a member of data: no path parsing per value. */
+                const cJSON *v = col->member ? cJSON_GetObjectItemCaseSensitive(data, col->member)
+                                             : api->envelope_get0_path(env, col->path);
                 SQLLEN len = 0;
                 const char *why = NULL;
                 if (odbc_param_text(v, col->sqltype, &k->scratch, &len, &why) < 0) {
