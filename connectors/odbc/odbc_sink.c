@@ -76,10 +76,29 @@ static void ok_drop(odbc_conn *self)
     odbc_disconnect(&k->db);
 }
 
+static void ok_free_cols(osnk *k)
+{
+    for (size_t i = 0; i < k->ncols; i++) {
+        free(k->cols[i].name);
+        free(k->cols[i].path);
+        free(k->cols[i].data);
+        free(k->cols[i].ind);
+    }
+    free(k->cols);
+    k->cols = NULL;
+    k->ncols = 0;
+    free(k->order);
+    k->order = NULL;
+    free(k->sql1);
+    k->sql1 = NULL;
+    k->cap = 0;
+}
+
 /* Learns the table's columns and their types (SELECT ... WHERE 1=0). */
 static bp_status ok_describe(odbc_conn *self, char **why)
 {
     osnk *k = self->snk;
+    ok_free_cols(k);
     const struct bp_host_api *api = self->api;
     char *tab = odbc_quote_ident(self->table);
     char *sql = tab ? api->format("SELECT * FROM %s WHERE 1=0", tab) : NULL;
@@ -96,7 +115,7 @@ static bp_status ok_describe(odbc_conn *self, char **why)
         odbc_diag(&k->db, SQL_HANDLE_STMT, st, &e);
         SQLFreeHandle(SQL_HANDLE_STMT, st);
         *why = api->format("table %s: [%s] %s", self->table, e.state, e.msg);
-        return e.cls == OC_CONNECTION ? BP_NOT_CONNECTED : BP_REJECT;
+        return odbc_class_status(e.cls);   /* a locked database is retried, not rejected */
     }
     SQLSMALLINT n = 0;
     SQLNumResultCols(st, &n);
@@ -342,11 +361,20 @@ static int ok_fill(odbc_conn *self, bp_write_batch *wb, size_t n)
                 continue;
             const bp_envelope *env = api->wb_get0(wb, i);
             const cJSON *data = api->envelope_get0_data(env);
+            const cJSON *hint = cJSON_IsObject(data) ? data->child : NULL;
             for (size_t c = 0; c < k->ncols; c++) {
                 kcol *col = &k->cols[c];
-                /* "data.NAME" is a member of data: no path parsing per value. */
-                const cJSON *v = col->member ? cJSON_GetObjectItemCaseSensitive(data, col->member)
-                                             : api->envelope_get0_path(env, col->path);
+                /* "data.NAME" is a member of data: no path parsing per value,
+                 * and records from a table list their members in column
+                 * order, so the next member is tried first. */
+                const cJSON *v;
+                if (col->member && hint && hint->string && strcmp(hint->string, col->member) == 0)
+                    v = hint;
+                else if (col->member)
+                    v = cJSON_GetObjectItemCaseSensitive(data, col->member);
+                else
+                    v = api->envelope_get0_path(env, col->path);
+                hint = v && col->member ? v->next : NULL;
                 SQLLEN len = 0;
                 const char *why = NULL;
                 if (odbc_param_text(v, col->sqltype, &k->scratch, &len, &why) < 0) {
@@ -381,7 +409,11 @@ static SQLRETURN ok_bind1(osnk *k, SQLHSTMT st, SQLUSMALLINT p, size_t c, size_t
 {
     kcol *col = &k->cols[c];
     int bin = odbc_jkind_of(col->sqltype) == OJ_BINARY;
-    return SQLBindParameter(st, p, SQL_PARAM_INPUT, bin ? SQL_C_BINARY : SQL_C_CHAR, col->sqltype,
+    /* SQLite stores text by the column's affinity itself, as its own .import
+     * does; declaring the column's type would make the driver convert the
+     * text to a double first (lossy for decimals, and slower). */
+    SQLSMALLINT type = bin ? col->sqltype : k->db.dialect == OD_SQLITE ? SQL_VARCHAR : col->sqltype;
+    return SQLBindParameter(st, p, SQL_PARAM_INPUT, bin ? SQL_C_BINARY : SQL_C_CHAR, type,
                             col->size, col->digits, col->data + r * (size_t)col->width,
                             col->width, &col->ind[r]);
 }
@@ -674,15 +706,7 @@ void odbc_sink_free(odbc_conn *self)
     if (k == NULL)
         return;
     ok_drop(self);
-    for (size_t i = 0; i < k->ncols; i++) {
-        free(k->cols[i].name);
-        free(k->cols[i].path);
-        free(k->cols[i].data);
-        free(k->cols[i].ind);
-    }
-    free(k->cols);
-    free(k->order);
-    free(k->sql1);
+    ok_free_cols(k);
     free(k->scratch.p);
     free(k->bad);
     free(k->pstatus);
