@@ -345,61 +345,65 @@ static int ok_reserve(osnk *k, size_t n, const SQLLEN *need)
     return 0;
 }
 
+/* A value of `need` bytes does not fit column col: re-lay its buffer (room
+ * for cap rows) with a wider stride, keeping rows [0, upto). */
+static int ok_widen(kcol *col, size_t cap, size_t upto, SQLLEN need)
+{
+    SQLLEN w = need + need / 2 + 16;
+    char *d = malloc(cap * (size_t)w);
+    if (d == NULL)
+        return -1;
+    for (size_t r = 0; r < upto; r++)
+        if (col->ind[r] != SQL_NULL_DATA)
+            memcpy(d + r * (size_t)w, col->data + r * (size_t)col->width, (size_t)col->ind[r] + 1);
+    free(col->data);
+    col->data = d;
+    col->width = w;
+    return 0;
+}
+
 /* Fills the parameter buffers from the batch's envelopes. A record whose
  * value cannot be bound is rejected here (bad[i] = 1). */
 static int ok_fill(odbc_conn *self, bp_write_batch *wb, size_t n)
 {
     osnk *k = self->snk;
     const struct bp_host_api *api = self->api;
-    SQLLEN need[k->ncols ? k->ncols : 1];
-    for (size_t c = 0; c < k->ncols; c++)
-        need[c] = 1;
-    /* Pass 1: sizes (values are converted twice only when a buffer grows). */
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < n; i++) {
-            if (pass == 1 && k->bad[i])
-                continue;
-            const bp_envelope *env = api->wb_get0(wb, i);
-            const cJSON *data = api->envelope_get0_data(env);
-            const cJSON *hint = cJSON_IsObject(data) ? data->child : NULL;
-            for (size_t c = 0; c < k->ncols; c++) {
-                kcol *col = &k->cols[c];
-                /* "data.NAME" is a member of data: no path parsing per value,
-                 * and records from a table list their members in column
-                 * order, so the next member is tried first. */
-                const cJSON *v;
-                if (col->member && hint && hint->string && strcmp(hint->string, col->member) == 0)
-                    v = hint;
-                else if (col->member)
-                    v = cJSON_GetObjectItemCaseSensitive(data, col->member);
-                else
-                    v = api->envelope_get0_path(env, col->path);
-                hint = v && col->member ? v->next : NULL;
-                SQLLEN len = 0;
-                const char *why = NULL;
-                if (odbc_param_text(v, col->sqltype, &k->scratch, &len, &why) < 0) {
-                    if (pass == 0) {
-                        char *r = api->format("column %s (%s): %s", col->name, col->path, why);
-                        api->wb_set_result(wb, i, BP_REJECT, r ? r : why);
-                        api->free(r);
-                        k->bad[i] = 1;
-                    }
-                    break;
-                }
-                if (pass == 0) {
-                    if (len + 1 > need[c])
-                        need[c] = len + 1;
-                    continue;
-                }
-                col->ind[i] = len;
-                if (len != SQL_NULL_DATA) {
-                    memcpy(col->data + i * (size_t)col->width, k->scratch.p, (size_t)len);
-                    col->data[i * (size_t)col->width + (size_t)len] = '\0';
-                }
+    for (size_t i = 0; i < n; i++) {
+        const bp_envelope *env = api->wb_get0(wb, i);
+        const cJSON *data = api->envelope_get0_data(env);
+        const cJSON *hint = cJSON_IsObject(data) ? data->child : NULL;
+        for (size_t c = 0; c < k->ncols; c++)
+            k->cols[c].ind[i] = SQL_NULL_DATA;   /* a rejected record leaves no stale length */
+        for (size_t c = 0; c < k->ncols; c++) {
+            kcol *col = &k->cols[c];
+            /* "data.NAME" is a member of data: no path parsing per value,
+             * and records from a table list their members in column
+             * order, so the next member is tried first. */
+            const cJSON *v;
+            if (col->member && hint && hint->string && strcmp(hint->string, col->member) == 0)
+                v = hint;
+            else if (col->member)
+                v = cJSON_GetObjectItemCaseSensitive(data, col->member);
+            else
+                v = api->envelope_get0_path(env, col->path);
+            hint = v && col->member ? v->next : NULL;
+            SQLLEN len = 0;
+            const char *why = NULL;
+            if (odbc_param_text(v, col->sqltype, &k->scratch, &len, &why) < 0) {
+                char *r = api->format("column %s (%s): %s", col->name, col->path, why);
+                api->wb_set_result(wb, i, BP_REJECT, r ? r : why);
+                api->free(r);
+                k->bad[i] = 1;
+                break;
+            }
+            if (len != SQL_NULL_DATA && len + 1 > col->width && ok_widen(col, k->cap, i, len + 1) < 0)
+                return -1;
+            col->ind[i] = len;
+            if (len != SQL_NULL_DATA) {
+                memcpy(col->data + i * (size_t)col->width, k->scratch.p, (size_t)len);
+                col->data[i * (size_t)col->width + (size_t)len] = '\0';
             }
         }
-        if (pass == 0 && ok_reserve(k, n, need) < 0)
-            return -1;
     }
     return 0;
 }

@@ -24,6 +24,7 @@ typedef struct {
 
 typedef struct {
     char *name;
+    odbc_buf key;              /* "NAME": as JSON, made once per execution */
     SQLSMALLINT sqltype;
     enum odbc_jkind kind;
     SQLLEN width;              /* bytes per bound value */
@@ -71,6 +72,7 @@ static void os_free_cols(osrc *s)
 {
     for (SQLSMALLINT i = 0; i < s->ncols; i++) {
         free(s->cols[i].name);
+        free(s->cols[i].key.p);
         free(s->cols[i].data);
         free(s->cols[i].ind);
     }
@@ -260,6 +262,9 @@ static bp_status os_bind(odbc_conn *self)
                                           &c->sqltype, &size, &dec, &nullable)))
             return BP_ERR_INVALID;
         c->name = strdup((char *)name);
+        if (c->name == NULL || odbc_json_string(&c->key, c->name, strlen(c->name)) < 0 ||
+            odbc_put(&c->key, ":", 1) < 0)
+            return BP_ERR_NOMEM;
         c->kind = odbc_jkind_of(c->sqltype);
         /* Start small and grow when a value does not fit (UTF-8: up to 4
          * bytes per character); a truncated value is read again. */
@@ -419,7 +424,7 @@ static int os_row(odbc_conn *self, bp_poll_batch *batch, SQLULEN r)
         SQLLEN len = c->ind[r];
         if (i > 0)
             ok &= odbc_put(b, ",", 1) == 0;
-        ok &= odbc_json_string(b, c->name, strlen(c->name)) == 0 && odbc_put(b, ":", 1) == 0;
+        ok &= odbc_put(b, c->key.p, c->key.n) == 0;
         if (len == SQL_NULL_DATA)
             ok &= odbc_puts(b, "null") == 0;
         else
