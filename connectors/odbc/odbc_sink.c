@@ -156,7 +156,7 @@ static bp_status ok_describe(odbc_conn *self, char **why)
         }
         if (!found) {
             SQLFreeHandle(SQL_HANDLE_STMT, st);
-            k->ncols = i;
+            k->ncols = i + 1;   /* its path is freed with the others */
             *why = api->format("table %s has no column '%s'", self->table, name);
             return BP_REJECT;
         }

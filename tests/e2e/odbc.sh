@@ -37,7 +37,13 @@ else
 fi
 
 # run NAME: runs site NAME.yaml to the end (sources with once: true).
-run() { "$B" run "$1.yaml" >"$1.log" 2>&1; }
+# It must exit 0 (under ASan a leak or error would make it fail here).
+run() {
+    "$B" run "$1.yaml" >"$1.log" 2>&1
+    local rc=$?
+    if [ $rc -eq 0 ]; then ok "run $1: exit 0"; else
+        not_ok "run $1: exit $rc"; grep -v " info " "$1.log" | head -n 20 | sed 's/^/#   /'; fi
+}
 site() {  # site NAME: header of a site file with the erp connector
     cat <<YAML
 site: $1
@@ -356,6 +362,8 @@ YAML
     for i in $(seq 81 90); do echo "INSERT INTO vendors (id, name) VALUES ($i, 'After $i');"; done | sql
     for _ in $(seq 100); do [ "$(wc -l <srcout.out)" -ge 90 ] && break; sleep 0.1; done
     kill -TERM $pid; wait $pid
+    rc=$?
+    [ $rc -eq 0 ] && ok "the polling source stops on SIGTERM (exit 0)" || not_ok "the polling source stops on SIGTERM (exit $rc)"
     python3 -c "
 import json
 ids=[json.loads(l)['id'] for l in open('srcout.out')]
