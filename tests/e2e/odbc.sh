@@ -243,6 +243,24 @@ run badcol
 sqlite3 badcol.db "SELECT reason FROM dead_letters LIMIT 1" >badcol.dl
 contains "unknown column named" badcol.dl "table invoices has no column 'nosuch'"
 
+# A password in the connection string never reaches a log or a dead letter,
+# even when the connection fails.
+if [ "$DB" = pg ]; then baddsn="Driver=PG;Server=127.0.0.1;Port=$(pg_free_port);Database=bp;Uid=x;Pwd=hunter2-secret"
+else baddsn="Driver=SQLite3;Database=$TMP/no/such/dir/x.db;Pwd=hunter2-secret"; fi
+cat >secret.yaml <<YAML
+site: secret
+state: $TMP/secret.db
+connectors:
+  erp: { plugin: odbc, dsn: "$baddsn" }
+  in: { plugin: file, path: $TMP/del.jsonl }
+routes:
+  r: { from: in, to: { erp: { table: invoices } }, errors: { retry: { max: 2, backoff: 10ms..20ms } } }
+YAML
+run secret
+sqlite3 secret.db "SELECT reason FROM dead_letters" >>secret.log
+contains "the failed connection is reported" secret.log "cannot connect"
+lacks "the password is never shown" secret.log "hunter2-secret"
+
 # ---- 3. lookups: hit, miss, error ----------------------------------------
 cat >lk.jsonl <<'JSON'
 {"po": "PO-2"}
