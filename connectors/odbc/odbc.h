@@ -11,6 +11,7 @@
 typedef struct osrc osrc;
 typedef struct osnk osnk;
 typedef struct olkp olkp;
+typedef struct oapplied oapplied;
 
 /* Which SQL dialect the server speaks (from SQL_DBMS_NAME): upserts and error
  * classes differ. */
@@ -68,6 +69,7 @@ typedef struct odbc_conn {
     int decimal_number;        /* DECIMAL/NUMERIC as JSON numbers */
     int once;                  /* source: end when caught up */
     enum odbc_bind bind;       /* sink: how a batch is sent */
+    char *applied_table;       /* sink: exactly-once marker table, or NULL */
     cJSON *queries;            /* lookup: name -> SQL or {sql, params} */
     long long lookup_ttl_ms;
     long long lookup_cache;
@@ -130,6 +132,19 @@ int odbc_param_text(const cJSON *v, SQLSMALLINT sqltype, odbc_buf *scratch, SQLL
 bp_status odbc_source_poll(odbc_conn *self, bp_poll_batch *batch, int timeout_ms);
 bp_status odbc_source_ack(odbc_conn *self, const uint64_t *tokens, size_t n);
 void odbc_source_free(odbc_conn *self);
+
+/* odbc_applied.c: the applied_table (exactly-once inserts across crashes).
+ * open: creates the table if needed, reads this sink's row, compares it with
+ * the core's checkpoint. skip: 1 when env belongs to a batch the database has
+ * and the ledger missed (report it done, do not write it). mark: records the
+ * batch's keys (rows not excluded) inside the open transaction. committed:
+ * after the commit, hands the batch number to the core's ledger commit. */
+bp_status odbc_applied_open(odbc_conn *self, odbc_db *db, oapplied **out, char **why);
+int odbc_applied_skip(odbc_conn *self, oapplied *a, const bp_envelope *env);
+int odbc_applied_mark(odbc_conn *self, oapplied *a, odbc_db *db, bp_write_batch *wb,
+                      const unsigned char *excluded, size_t n, odbc_err *e);
+void odbc_applied_committed(odbc_conn *self, oapplied *a, bp_write_batch *wb);
+void odbc_applied_free(oapplied *a);
 
 bp_status odbc_sink_write(odbc_conn *self, bp_write_batch *wb);
 void odbc_sink_free(odbc_conn *self);

@@ -44,6 +44,8 @@ static const struct bp_option odbc_options[] = {
      .description = "DECIMAL/NUMERIC values as exact decimal strings, or as JSON numbers"},
     {.name = "bind", .type = BP_OPT_ENUM, .default_value = "auto", .choices = odbc_binds,
      .description = "sink: how a batch is sent: multi-row statements (auto for insert/upsert), parameter arrays, or one row at a time"},
+    {.name = "applied_table", .type = BP_OPT_STRING,
+     .description = "sink: a table the sink keeps in the target database (created if missing) so a batch is never applied twice, even when the bus dies between the database's commit and its own"},
     {.name = "queries", .type = BP_OPT_MAP,
      .description = "lookup: NAME -> \"SELECT ... WHERE x = ?\" or {sql: ..., params: [names]}"},
     {.name = "lookup_ttl", .type = BP_OPT_DURATION, .default_value = "30s",
@@ -67,6 +69,7 @@ static void odbc_destroy(void *p)
     free(self->query);
     free(self->column);
     free(self->ts_column);
+    free(self->applied_table);
     for (size_t i = 0; i < self->n_keys; i++)
         free(self->keys[i]);
     free(self->keys);
@@ -151,6 +154,7 @@ static bp_status odbc_init(const struct bp_host_api *api, bp_instance *inst, con
     self->query = odbc_dup(config, "query");
     self->column = odbc_dup(config, "column");
     self->ts_column = odbc_dup(config, "timestamp_column");
+    self->applied_table = odbc_dup(config, "applied_table");
     self->type = odbc_dup(config, "type");
     self->batch_rows = bp_cfg_int(config, "batch_rows", 500);
     self->max_rows = bp_cfg_int(config, "max_rows", 10000);

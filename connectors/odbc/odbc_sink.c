@@ -44,7 +44,8 @@ struct osnk {
     size_t mrows;
     size_t cap;                /* rows the buffers hold */
     odbc_buf scratch;
-    unsigned char *bad;        /* per record: rejected in this write */
+    unsigned char *bad;        /* per record: rejected, or already applied (not written) */
+    oapplied *applied;         /* applied_table state, or NULL */
     size_t bad_cap;
     SQLUSMALLINT *pstatus;
 };
@@ -369,6 +370,8 @@ static int ok_fill(odbc_conn *self, bp_write_batch *wb, size_t n)
     osnk *k = self->snk;
     const struct bp_host_api *api = self->api;
     for (size_t i = 0; i < n; i++) {
+        if (k->bad[i])
+            continue;
         const bp_envelope *env = api->wb_get0(wb, i);
         const cJSON *data = api->envelope_get0_data(env);
         const cJSON *hint = cJSON_IsObject(data) ? data->child : NULL;
@@ -622,7 +625,26 @@ bp_status odbc_sink_write(odbc_conn *self, bp_write_batch *wb)
     }
     if (ok_reserve(k, n, NULL) < 0)
         return BP_RETRY;
+    if (self->applied_table && k->applied == NULL) {
+        char *why = NULL;
+        bp_status st = odbc_applied_open(self, &k->db, &k->applied, &why);
+        if (st != BP_OK) {
+            api->log(self->inst, BP_LOG_ERROR, "%s", why ? why : "applied_table failed");
+            if (st == BP_NOT_CONNECTED)
+                ok_drop(self);
+            for (size_t i = 0; i < n; i++)
+                api->wb_set_result(wb, i, st == BP_REJECT ? BP_RETRY : st, why);
+            api->free(why);
+            return st == BP_REJECT ? BP_RETRY : st;
+        }
+    }
     memset(k->bad, 0, n);
+    for (size_t i = 0; k->applied && i < n; i++)
+        if (odbc_applied_skip(self, k->applied, api->wb_get0(wb, i))) {
+            api->wb_set_result(wb, i, BP_OK, NULL);
+            api->counter_add(self->inst, "applied_skipped", 1);
+            k->bad[i] = 1;
+        }
     if (ok_fill(self, wb, n) < 0)
         return BP_RETRY;
     size_t *rows = malloc((n ? n : 1) * sizeof(*rows));
@@ -634,8 +656,11 @@ bp_status odbc_sink_write(odbc_conn *self, bp_write_batch *wb)
             rows[m++] = i;
     bp_status result = BP_OK;
     if (m > 0 && ok_exec_fast(self, rows, m, &e) == 0) {
-        if (odbc_end(&k->db, 1, &e) < 0)
+        if ((k->applied && odbc_applied_mark(self, k->applied, &k->db, wb, k->bad, n, &e) < 0) ||
+            odbc_end(&k->db, 1, &e) < 0)
             result = ok_batch_fail(self, wb, n, &e);
+        else if (k->applied)
+            odbc_applied_committed(self, k->applied, wb);
         free(rows);
         if (result == BP_OK)
             api->counter_add(self->inst, "rows_written", m);
@@ -687,10 +712,13 @@ bp_status odbc_sink_write(odbc_conn *self, bp_write_batch *wb)
         }
         if (again)
             continue;
-        if (odbc_end(&k->db, 1, &e) < 0) {
+        if ((k->applied && odbc_applied_mark(self, k->applied, &k->db, wb, k->bad, n, &e) < 0) ||
+            odbc_end(&k->db, 1, &e) < 0) {
             free(rows);
             return ok_batch_fail(self, wb, n, &e);
         }
+        if (k->applied)
+            odbc_applied_committed(self, k->applied, wb);
         break;
     }
     size_t good = 0;
@@ -711,6 +739,7 @@ void odbc_sink_free(odbc_conn *self)
         return;
     ok_drop(self);
     ok_free_cols(k);
+    odbc_applied_free(k->applied);
     free(k->scratch.p);
     free(k->bad);
     free(k->pstatus);
