@@ -62,7 +62,10 @@ bp_status odbc_applied_open(odbc_conn *self, odbc_db *db, oapplied **out, char *
         free(a);
         return BP_ERR_NOMEM;
     }
-    a->sink = strdup(api->instance_name(self->inst));
+    /* One row per route/connector and table written. */
+    char *sink = api->format("%s:%s", api->instance_name(self->inst), self->table);
+    a->sink = sink ? strdup(sink) : NULL;
+    api->free(sink);
     char *create = api->format("CREATE TABLE IF NOT EXISTS %s (sink VARCHAR(200) PRIMARY KEY, "
                                "batch BIGINT NOT NULL, keys TEXT NOT NULL)", t);
     char *select = api->format("SELECT batch, keys FROM %s WHERE sink = ?", t);

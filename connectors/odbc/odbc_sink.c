@@ -570,8 +570,14 @@ static bp_status ok_batch_fail(odbc_conn *self, bp_write_batch *wb, size_t n, co
     snprintf(why, sizeof(why), "[%s] %s", e->state, e->msg);
     self->api->log(self->inst, BP_LOG_WARN, "%s", why);
     bp_status st = e->cls == OC_CONNECTION ? BP_NOT_CONNECTED : BP_RETRY;
-    if (st == BP_NOT_CONNECTED)
+    if (st == BP_NOT_CONNECTED) {
         ok_drop(self);
+        /* The commit may have happened with its answer lost: the applied
+         * table is read again after reconnecting, and a batch it holds
+         * beyond the ledger's is not written twice. */
+        odbc_applied_free(self->snk->applied);
+        self->snk->applied = NULL;
+    }
     else
         odbc_end(&self->snk->db, 0, &(odbc_err){0});
     ok_all(self, wb, n, st, why);

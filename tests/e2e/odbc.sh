@@ -322,7 +322,7 @@ connectors:
 routes:
   r:
     from: in
-    to: { erp: { table: sink_log, mode: insert } }
+    to: { erp: { table: sink_log, mode: insert, applied_table: bp_applied } }
     batch: 50
     errors: { retry: { max: 1000, backoff: 50ms..300ms } }
 YAML
