@@ -16,6 +16,7 @@
 #include "odbc.h"
 
 #define OK_MAX_PARAMS 30000   /* parameters per statement (SQLite allows 32766) */
+#define OK_LOG_ROWS 8         /* at most 2^8 = 256 rows per statement */
 
 typedef struct {
     char *name;
@@ -40,8 +41,10 @@ struct osnk {
     size_t nparams;            /* parameters per row */
     char *sql1;                /* one row */
     SQLHSTMT st1;
-    SQLHSTMT stm;              /* multi-row statement of mrows rows */
-    size_t mrows;
+    /* Multi-row statements of 1, 2, 4 ... OK_MAX_ROWS rows, each prepared
+     * once: a batch of any size is sent as full statements plus the binary
+     * digits of the rest, and nothing is compiled again per batch. */
+    SQLHSTMT stm[OK_LOG_ROWS + 1];
     size_t cap;                /* rows the buffers hold */
     odbc_buf scratch;
     unsigned char *bad;        /* per record: rejected, or already applied (not written) */
@@ -64,10 +67,12 @@ static void ok_free_stmts(osnk *k)
 {
     if (k->st1 != SQL_NULL_HSTMT)
         SQLFreeHandle(SQL_HANDLE_STMT, k->st1);
-    if (k->stm != SQL_NULL_HSTMT)
-        SQLFreeHandle(SQL_HANDLE_STMT, k->stm);
-    k->st1 = k->stm = SQL_NULL_HSTMT;
-    k->mrows = 0;
+    for (int j = 0; j <= OK_LOG_ROWS; j++) {
+        if (k->stm[j] != SQL_NULL_HSTMT)
+            SQLFreeHandle(SQL_HANDLE_STMT, k->stm[j]);
+        k->stm[j] = SQL_NULL_HSTMT;
+    }
+    k->st1 = SQL_NULL_HSTMT;
 }
 
 static void ok_drop(odbc_conn *self)
@@ -476,39 +481,38 @@ static int ok_exec_fast(odbc_conn *self, const size_t *rows, size_t n, odbc_err 
     if (how == OB_MULTIROW && !multi)
         how = OB_SINGLE;
     if (how == OB_MULTIROW) {
-        size_t per = OK_MAX_PARAMS / (k->nparams ? k->nparams : 1);
-        if (per < 1)
-            per = 1;
+        int top = 0;
+        while (top < OK_LOG_ROWS && ((size_t)2 << top) * k->nparams <= OK_MAX_PARAMS)
+            top++;
         for (size_t at = 0; at < n;) {
-            size_t m = n - at < per ? n - at : per;
-            if (m != k->mrows) {
-                if (k->stm != SQL_NULL_HSTMT)
-                    SQLFreeHandle(SQL_HANDLE_STMT, k->stm);
-                k->stm = SQL_NULL_HSTMT;
-                k->mrows = 0;
+            int j = top;
+            while (((size_t)1 << j) > n - at)
+                j--;
+            size_t m = (size_t)1 << j;
+            if (k->stm[j] == SQL_NULL_HSTMT) {
                 char *sql = ok_sql(self, m);
                 if (sql == NULL) {
                     snprintf(e->msg, sizeof(e->msg), "out of memory");
                     e->cls = OC_RETRY;
                     return -1;
                 }
-                int rc = ok_stmt(k, &k->stm, sql, e);
+                int rc = ok_stmt(k, &k->stm[j], sql, e);
                 free(sql);
                 if (rc < 0)
                     return -1;
-                k->mrows = m;
             }
+            SQLHSTMT st = k->stm[j];
             for (size_t r = 0; r < m; r++)
                 for (size_t p = 0; p < k->nparams; p++)
-                    ok_bind1(k, k->stm, (SQLUSMALLINT)(r * k->nparams + p + 1), k->order[p],
+                    ok_bind1(k, st, (SQLUSMALLINT)(r * k->nparams + p + 1), k->order[p],
                              rows[at + r]);
-            SQLRETURN rc = SQLExecute(k->stm);
+            SQLRETURN rc = SQLExecute(st);
             if (!SQL_SUCCEEDED(rc) && rc != SQL_NO_DATA) {
-                odbc_diag(&k->db, SQL_HANDLE_STMT, k->stm, e);
-                SQLFreeStmt(k->stm, SQL_CLOSE);
+                odbc_diag(&k->db, SQL_HANDLE_STMT, st, e);
+                SQLFreeStmt(st, SQL_CLOSE);
                 return -1;
             }
-            SQLFreeStmt(k->stm, SQL_CLOSE);
+            SQLFreeStmt(st, SQL_CLOSE);
             at += m;
         }
         return 0;
