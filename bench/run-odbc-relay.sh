@@ -49,6 +49,7 @@ done
 build=$(cd "$build" 2>/dev/null && pwd) || die "build directory not found (run 'make build')"
 bp="$build/core/backplane"
 [ -x "$bp" ] || die "$bp not found: run 'make build'"
+[ -x /usr/bin/time ] || die "GNU time (/usr/bin/time) is needed: apt-get install time"
 [ -f "$build/connectors/odbc/odbc.so" ] || die "odbc connector not built: run 'make build' (needs unixodbc-dev)"
 command -v sqlite3 >/dev/null || die "sqlite3 is needed (make deps)"
 odbc_lib=$(dirname "$(find /usr/lib -name libsqlite3odbc.so -print -quit 2>/dev/null)")
@@ -128,11 +129,12 @@ routes:
     batch: 2000
 YAML
       t0=$(now)
-      "$bp" run "$tmp/$t.yaml" >"$tmp/$t.log" 2>&1 || { tail -n 5 "$tmp/$t.log"; die "$db $how: backplane failed"; }
+      /usr/bin/time -f "%U %S" -o "$tmp/$t.cpu" "$bp" run "$tmp/$t.yaml" >"$tmp/$t.log" 2>&1 ||
+        { tail -n 5 "$tmp/$t.log"; die "$db $how: backplane failed"; }
       t1=$(now)
       got=$(echo "SELECT count(*) || ' ' || count(DISTINCT id) || ' ' || sum(id) FROM $t;" | q)
       [ "$got" = "$expect" ] || die "$db $how: destination has '$got' (rows, distinct, sum of ids), want '$expect'"
-      echo "$db $how $(rate "$t0" "$t1")" >>"$tmp/results"
+      echo "$db $how $(rate "$t0" "$t1") $(awk '{ print $1 + $2 }' "$tmp/$t.cpu")" >>"$tmp/results"
       echo "DROP TABLE $t;" | q
     done
     echo "DROP TABLE ceil_$r;" | q
@@ -143,7 +145,9 @@ YAML
   printf '  %-22s %10s\n' "ceiling ($peer)" "$c"
   for how in multirow array single; do
     v=$(awk -v d="$db" -v h="$how" '$1 == d && $2 == h { print $3 }' "$tmp/results" | median)
-    printf '  %-22s %10s   %.2f of the ceiling\n' "backplane, $how" "$v" "$(python3 -c "print($v / $c)")"
+    cpu=$(awk -v d="$db" -v h="$how" '$1 == d && $2 == h { print $4 }' "$tmp/results" | median)
+    printf '  %-22s %10s   %.2f of the ceiling   (backplane CPU %.2f s = %.1f us/row)\n' "backplane, $how" "$v" \
+      "$(python3 -c "print($v / $c)")" "$cpu" "$(python3 -c "print($cpu * 1e6 / $rows)")"
     [ "$how" = multirow ] && best=$v
     [ "$how" = single ] && floor=$v
   done
