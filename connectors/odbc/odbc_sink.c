@@ -310,15 +310,14 @@ static bp_status ok_prepare(odbc_conn *self, char **why)
     return BP_OK;
 }
 
-/* Makes the buffers hold n rows of at least need[c] bytes per column (need
- * NULL: keep the widths). */
-static int ok_reserve(osnk *k, size_t n, const SQLLEN *need)
+/* Makes the buffers hold n rows (their contents are not kept: every write
+ * fills them again). Values wider than a column's buffer widen it later
+ * (ok_widen). */
+static int ok_reserve(osnk *k, size_t n)
 {
     for (size_t c = 0; c < k->ncols; c++) {
         kcol *col = &k->cols[c];
         SQLLEN w = col->width;
-        if (need && w < need[c])
-            w = need[c] + need[c] / 2 + 16;
         if (w < 16)
             w = 16;
         if (w != col->width || n > k->cap) {
@@ -633,7 +632,7 @@ bp_status odbc_sink_write(odbc_conn *self, bp_write_batch *wb)
             return st;
         }
     }
-    if (ok_reserve(k, n, NULL) < 0)
+    if (ok_reserve(k, n) < 0)
         return BP_RETRY;
     if (self->applied_table && k->applied == NULL) {
         char *why = NULL;
