@@ -284,11 +284,11 @@ connectors:
 routes:
   r:
     from: in
-    through: [ { fx_lookup: { connector: erp, query: purchase_order, param: data.po } } ]
+    through: [ { fx_enrich: { connector: erp, query: purchase_order, param: data.po } } ]
     to: out
   e:
     from: { in: { path: $TMP/lk.jsonl } }
-    through: [ { fx_lookup: { connector: erp, query: broken, param: data.po } } ]
+    through: [ { fx_enrich: { connector: erp, query: broken, param: data.po } } ]
     to: { out: { path: $TMP/lk-err.out } }
 YAML
 exit_is "check accepts the lookup site" 0 "$B" check lk.yaml

@@ -91,7 +91,7 @@ static void fx_destroy(void *p)
 
 static const struct bp_plugin fx_plugin = {
     BP_PLUGIN_HEADER,
-    .name = "fx_lookup",
+    .name = "fx_enrich",
     .version = "0.0.1",
     .description = "test fixture: stores a lookup's result in data.lookup",
     .kinds = BP_KIND_TRANSFORM,
