@@ -13,7 +13,8 @@ DEB_PKGS = gcc libc6-dev make meson ninja-build pkg-config python3 \
            librdkafka-dev kcat \
            libcurl4-openssl-dev libxml2-dev libssl-dev openssl \
            libgmime-3.0-dev libpoppler-glib-dev \
-           dovecot-imapd python3-aiosmtpd ghostscript groff-base curl
+           dovecot-imapd python3-aiosmtpd ghostscript groff-base curl \
+           unixodbc unixodbc-dev libsqliteodbc odbc-postgresql postgresql-15 postgresql-client-15
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test deps build build-asan clean fuzz
