@@ -588,6 +588,35 @@ static int64_t rt_backoff(const bp_site_route *c, int attempt)
 /* Runs the transform chain on one record. Returns BP_OK when it goes on to the
  * sinks (*env updated), or the status that resolved it (DROP/REVIEW/REJECT
  * after handling). A BP_ERR_IO return means the state store failed. */
+/* The reasons transforms gave for their flags ("po_mismatch: total 9800.00
+ * vs PO 8900.00; ..."), from data.flags entries {flag, reason} (the convention
+ * of the shipped transforms), or NULL when there are none. What a reviewer
+ * reads in `review list` instead of the gate's predicate. */
+static char *rt_flag_reasons(const bp_envelope *env)
+{
+    const cJSON *flags = bp_envelope_get0_path(env, "data.flags");
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = cJSON_IsArray(flags) ? open_memstream(&out, &len) : NULL;
+    if (f == NULL)
+        return NULL;
+    int n = 0;
+    for (const cJSON *e = flags->child; e; e = e->next) {
+        const cJSON *fl = cJSON_GetObjectItemCaseSensitive(e, "flag");
+        const cJSON *re = cJSON_GetObjectItemCaseSensitive(e, "reason");
+        if (!cJSON_IsString(fl))
+            continue;
+        fprintf(f, "%s%s%s%s", n++ ? "; " : "", fl->valuestring, cJSON_IsString(re) ? ": " : "",
+                cJSON_IsString(re) ? re->valuestring : "");
+    }
+    fclose(f);
+    if (n == 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
 /* Runs the chain from transform `from`, then the review gate when gate is 1. */
 static bp_status rt_transform(rt_route *r, int worker, size_t from, int gate, bp_envelope **env)
 {
@@ -636,8 +665,8 @@ static bp_status rt_transform(rt_route *r, int worker, size_t from, int gate, bp
         return rc;
     }
     if (gate && r->review_when && bp_predicate_eval(r->review_when, *env)) {
-        char *why = NULL;
-        if (asprintf(&why, "review.when: %s", r->cfg->review_when) < 0)
+        char *why = rt_flag_reasons(*env);
+        if (why == NULL && asprintf(&why, "review.when: %s", r->cfg->review_when) < 0)
             why = NULL;
         bp_status rc = rt_park(r, "review", why ? why : "review.when", *env);
         free(why);
