@@ -66,7 +66,7 @@ sqlite3 p.db "SELECT json_extract(payload, '\$.subject') || ' | ' || stage || ' 
 contains "review with a reason rendered from fields" queue.txt "big-nopo | ap/policy#2 | high_value: total 12000 over the 10,000 limit for Acme"
 contains "first review/reject wins: review before a later reject" queue.txt "big-blocked | ap/policy#2 | high_value: total 20000 over the 10,000 limit for Shady Ltd"
 contains "a later rule sees an earlier rule's flag" queue.txt "mid-nopo | ap/policy#2 | no_po_over_1000: needs a PO above 1,000"
-contains "the route's review gate sees a flag-only rule's flag" queue.txt "weekend | review | review.when: flags has 'entertainment'"
+contains "the route's review gate sees a flag-only rule's flag" queue.txt "weekend | review | entertainment: data.category == 'entertainment'"
 lacks "a reviewed record goes nowhere else" out.txt "big-nopo"
 sqlite3 p.db "SELECT json_extract(payload, '\$.flags') FROM review_queue WHERE json_extract(payload, '\$.subject') = 'big-blocked'" >bb.txt
 contains "all flags recorded, not only the deciding rule's" bb.txt "high_value,blocked_vendor"
