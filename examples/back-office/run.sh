@@ -44,7 +44,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 section() { printf '\n\033[1m== %s\033[0m\n' "$1"; }
-t0=$(date +%s.%N)
+t0=$(date +%s%N)
 rm -rf "$out"
 mkdir -p "$out"
 
@@ -140,5 +140,13 @@ section "waiting for a person: backplane review list"
 section "how the run went: backplane report"
 "$bp" report "$site"
 
-printf '\nDone in %.1f s (servers started, mail read, results shown); stopping the servers.\n' \
-    "$(echo "$(date +%s.%N) - $t0" | bc)"
+# BACKOFFICE_AFTER: a command run while the servers are still up (the e2e test
+# decides on parked invoices with it), with SITE, PG_PORT, KAFKA, CRM_PORT set.
+if [ -n "${BACKOFFICE_AFTER:-}" ]; then
+    section "BACKOFFICE_AFTER: $BACKOFFICE_AFTER"
+    SITE=$site PG_PORT=$PG_PORT KAFKA=$KAFKA CRM_PORT=$CRM_PORT bash -c "$BACKOFFICE_AFTER"
+fi
+
+ms=$((($(date +%s%N) - t0) / 1000000))
+printf '\nDone in %d.%d s (servers started, mail read, results shown); stopping the servers.\n' \
+    $((ms / 1000)) $((ms % 1000 / 100))
