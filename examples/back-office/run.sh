@@ -33,6 +33,8 @@ BP_SOURCE_ROOT=$root
 BROKER_PID= CRM_PID= BP_PID=
 cleanup() {
     local rc=$?
+    set +e
+    trap "" INT TERM   # a second Ctrl-C must not cut the clean-up short
     [ -n "$BP_PID" ] && { kill -TERM "$BP_PID" 2>/dev/null; wait "$BP_PID" 2>/dev/null || true; }
     [ -n "$CRM_PID" ] && crm_stop "$CRM_PID"
     [ -n "$BROKER_PID" ] && { kill -TERM "$BROKER_PID" 2>/dev/null; wait "$BROKER_PID" 2>/dev/null || true; }
