@@ -48,6 +48,11 @@ build-asan: deps $(BUILD_ASAN)/build.ninja
 demo: build
 	@examples/quickstart/run.sh $(BUILD)
 
+# The same story against real servers (Dovecot, PostgreSQL, Kafka broker, node-soap CRM); root.
+.PHONY: demo-back-office
+demo-back-office: build
+	@examples/back-office/run.sh $(BUILD)
+
 test: build build-asan
 	@rc=0; \
 	meson test -C $(BUILD) --no-rebuild --print-errorlogs --num-processes 2 >$(BUILD)/test-output.txt 2>&1 || rc=1; \
