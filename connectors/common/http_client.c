@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow_buf.h"
 #include "http_client.h"
 
 static size_t http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -12,19 +13,8 @@ static size_t http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata
         b->overflow = 1;
         return CURL_WRITEFUNC_ERROR;
     }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (d == NULL)
-            return CURL_WRITEFUNC_ERROR;
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    b->data[b->len] = '\0';
+    if (grow_buf_append(&b->data, &b->len, &b->cap, ptr, n) < 0)
+        return CURL_WRITEFUNC_ERROR;
     return n;
 }
 

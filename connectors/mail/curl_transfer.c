@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/grow_buf.h"
 #include "curl_transfer.h"
 
 const char *const curl_tls_modes[] = {"starttls", "try", "none", NULL};
@@ -62,19 +63,8 @@ static size_t curl_buf_write(char *ptr, size_t size, size_t nmemb, void *ud)
         b->over = 1;
         return 0;   /* aborts the transfer: CURLE_WRITE_ERROR */
     }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (d == NULL)
-            return 0;
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    b->data[b->len] = '\0';
+    if (grow_buf_append(&b->data, &b->len, &b->cap, ptr, n) < 0)
+        return 0;
     return n;
 }
 
