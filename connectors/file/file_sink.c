@@ -65,6 +65,17 @@ static bp_status fk_open(file_conn *self)
                      "%s is shorter (%lld) than committed (%lld): rotated or truncated by "
                      "someone else; appending", self->path, len, committed);
         }
+    } else {
+        /* First use: what the file holds now is committed, durably, before
+         * anything is written — else a crash during the very first write
+         * would leave its lines behind with nothing to cut them back to. */
+        char now[32];
+        snprintf(now, sizeof(now), "%lld", len);
+        if (api->checkpoint_set(self->inst, FK_CKPT, now) != BP_OK) {
+            api->log(self->inst, BP_LOG_ERROR, "cannot record the length of %s", self->path);
+            close(fd);
+            return BP_RETRY;
+        }
     }
     api->free(val);
     if ((self->snk = calloc(1, sizeof(fsnk))) == NULL) {
