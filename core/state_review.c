@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "json_print.h"
 #include "state_int.h"
 
 /* Columns and tables added after schema 1; ALTER TABLE for files written
@@ -201,67 +202,42 @@ bp_status bp_state_review_foreach(bp_state *st, const char *route,
     return rc;
 }
 
-/* JSON string literal of s into a malloc'ed buffer (for the audit entry). */
-static char *review_json_str(const char *s)
-{
-    size_t n = strlen(s);
-    char *o = malloc(n * 6 + 3), *p = o;
-    if (o == NULL)
-        return NULL;
-    *p++ = '"';
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\') {
-            *p++ = '\\';
-            *p++ = (char)*c;
-        } else if (*c < 0x20) {
-            p += sprintf(p, "\\u%04x", *c);
-        } else {
-            *p++ = (char)*c;
-        }
-    }
-    *p++ = '"';
-    *p = '\0';
-    return o;
-}
-
-/* {"decision":..,"by":..,"note":..,"stage":..,"reason":..,"changes":[{"path","from","to"}]} */
+/* {"decision","by","note","stage","reason","changes":[{"path","from","to"}]}, built
+ * with cJSON and printed by the core's JSON printer. from/to are JSON texts. */
 static char *review_decision_json(const bp_review_item *it, const char *outcome,
                                   const char *actor, const char *note,
                                   const bp_correction *changes, size_t n)
 {
-    char *o = review_json_str(outcome), *a = review_json_str(actor),
-         *nt = review_json_str(note ? note : ""), *sg = review_json_str(it->stage),
-         *rs = review_json_str(it->reason ? it->reason : "");
-    size_t cap = 256 + (o ? strlen(o) : 0) + (a ? strlen(a) : 0) + (nt ? strlen(nt) : 0) +
-                 (sg ? strlen(sg) : 0) + (rs ? strlen(rs) : 0);
-    char **paths = calloc(n ? n : 1, sizeof(*paths));
-    for (size_t i = 0; paths && i < n; i++) {
-        paths[i] = review_json_str(changes[i].path);
-        cap += 48 + (paths[i] ? strlen(paths[i]) : 0) +
-               (changes[i].old_json ? strlen(changes[i].old_json) : 4) +
-               strlen(changes[i].new_json);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arr = NULL;
+    int ok = o && cJSON_AddStringToObject(o, "decision", outcome) &&
+             cJSON_AddStringToObject(o, "by", actor) &&
+             cJSON_AddStringToObject(o, "note", note ? note : "") &&
+             cJSON_AddStringToObject(o, "stage", it->stage) &&
+             cJSON_AddStringToObject(o, "reason", it->reason ? it->reason : "") &&
+             (arr = cJSON_AddArrayToObject(o, "changes")) != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON *from = changes[i].old_json ? cJSON_Parse(changes[i].old_json) : cJSON_CreateNull();
+        cJSON *to = cJSON_Parse(changes[i].new_json);
+        ok = c && from && to && cJSON_AddStringToObject(c, "path", changes[i].path);
+        if (ok) {
+            cJSON_AddItemToObject(c, "from", from);
+            cJSON_AddItemToObject(c, "to", to);
+            cJSON_AddItemToArray(arr, c);
+        } else {
+            cJSON_Delete(c);
+            cJSON_Delete(from);
+            cJSON_Delete(to);
+        }
     }
-    char *out = (o && a && nt && sg && rs && paths) ? malloc(cap) : NULL;
-    if (out) {
-        char *p = out;
-        p += sprintf(p, "{\"decision\":%s,\"by\":%s,\"note\":%s,\"stage\":%s,\"reason\":%s,"
-                        "\"changes\":[",
-                     o, a, nt, sg, rs);
-        for (size_t i = 0; i < n; i++)
-            p += sprintf(p, "%s{\"path\":%s,\"from\":%s,\"to\":%s}", i ? "," : "",
-                         paths[i] ? paths[i] : "\"\"",
-                         changes[i].old_json ? changes[i].old_json : "null",
-                         changes[i].new_json);
-        sprintf(p, "]}");
+    char *out = NULL;
+    size_t len = 0, cap = 0;
+    if (!ok || bp_json_append(o, &out, &len, &cap) != BP_OK) {
+        free(out);
+        out = NULL;
     }
-    for (size_t i = 0; paths && i < n; i++)
-        free(paths[i]);
-    free(paths);
-    free(o);
-    free(a);
-    free(nt);
-    free(sg);
-    free(rs);
+    cJSON_Delete(o);
     return out;
 }
 

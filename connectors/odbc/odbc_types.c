@@ -5,24 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/grow_buf.h"
 #include "odbc.h"
 
 int odbc_put(odbc_buf *b, const char *s, size_t n)
 {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-    return 0;
+    return grow_buf_append(&b->p, &b->n, &b->cap, s, n);
 }
 
 int odbc_puts(odbc_buf *b, const char *s)
