@@ -10,7 +10,9 @@ crm_start() {
     local prefix=$1 log=$2; shift 2
     node "$CRM_DIR/crm_server.js" "$@" >"$log.out" 2>"$log.err" &
     local pid=$! port=""
-    for _ in $(seq 200); do grep -q '^PORT ' "$log.out" 2>/dev/null && break; sleep 0.05; done
+    # Up to 30 s: node under a loaded machine (the ASan suite beside it) was
+    # seen to take more than 10 s to print its port after a restart.
+    for _ in $(seq 600); do grep -q '^PORT ' "$log.out" 2>/dev/null && break; sleep 0.05; done
     port=$(sed -n 's/^PORT //p' "$log.out")
     for _ in $(seq 50); do
         [ -n "$port" ] && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05
