@@ -131,9 +131,13 @@ static void kc_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     /* The group is rebalancing: what this member reads now could not be
      * committed before its partitions may move, so it would be read twice.
      * Stop fetching until the new assignment arrives. */
-    if (err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
-        err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION)
+    if ((err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
+         err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION) &&
+        !self->src->rebalancing) {
         self->src->rebalancing = 1;
+        self->api->log(self->inst, BP_LOG_INFO,
+                       "group rebalancing: fetching paused until the new assignment");
+    }
 }
 
 static void kc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
