@@ -23,39 +23,91 @@ const char *const bp_ce_context_attrs[] = {
 
 static const char *const env_required[] = {"id", "source", "specversion", "type", NULL};
 
-/* Index of name in bp_ce_context_attrs, or -1. By first letter, so that a
- * lookup costs one or two comparisons (this runs several times per record). */
-static int env_attr_index(const char *name)
+/* Index of a name of len bytes in bp_ce_context_attrs, or -1. By first letter
+ * and length, so that a lookup costs one comparison (this runs several times
+ * per record). */
+static int env_is(const char *name, size_t len, const char *word, size_t wlen)
 {
+    return len == wlen && memcmp(name, word, len) == 0;
+}
+
+int bp_env_attr_index(const char *name, size_t len)
+{
+    if (len == 0)
+        return -1;
     switch (name[0]) {
     case 's':
-        return strcmp(name, "specversion") == 0 ? 0
-               : strcmp(name, "source") == 0    ? 2
-               : strcmp(name, "subject") == 0   ? 4
-                                                : -1;
-    case 'i':
-        return name[1] == 'd' && name[2] == '\0' ? 1 : -1;
-    case 't':
-        return strcmp(name, "type") == 0 ? 3 : strcmp(name, "time") == 0 ? 5 : -1;
-    case 'd':
-        return strcmp(name, "datacontenttype") == 0 ? 6
-               : strcmp(name, "dataschema") == 0    ? 7
+        return env_is(name, len, "specversion", 11) ? 0
+               : env_is(name, len, "source", 6)     ? 2
+               : env_is(name, len, "subject", 7)    ? 4
                                                     : -1;
+    case 'i':
+        return len == 2 && name[1] == 'd' ? 1 : -1;
+    case 't':
+        return env_is(name, len, "type", 4) ? 3 : env_is(name, len, "time", 4) ? 5 : -1;
+    case 'd':
+        return env_is(name, len, "datacontenttype", 15) ? 6
+               : env_is(name, len, "dataschema", 10)    ? 7
+                                                        : -1;
     default:
         return -1;
     }
 }
 
+static int env_attr_index(const char *name)
+{
+    return bp_env_attr_index(name, strlen(name));
+}
+
+/* specversion is always "1.0": every envelope points at this one string. */
+static char env_spec10[] = "1.0";
+
+const cJSON *bp_env_attr_node(const bp_envelope *env, int index)
+{
+    if (index < 0 || index >= BP_ENV_N_ATTRS || env->attr[index].node.valuestring == NULL)
+        return NULL;
+    return &env->attr[index].node;
+}
+
+static void env_attr_clear(bp_env_attr *a)
+{
+    if (a->node.valuestring != a->small && a->node.valuestring != env_spec10)
+        free(a->node.valuestring);
+    a->node.valuestring = NULL;
+}
+
+/* Sets attribute index to a copy of value (inline when it fits). */
+static bp_status env_attr_put(bp_envelope *env, int index, const char *value)
+{
+    bp_env_attr *a = &env->attr[index];
+    size_t len = strlen(value);
+    char *v;
+    if (index == 0 && strcmp(value, env_spec10) == 0)
+        v = env_spec10;
+    else if (len < sizeof(a->small))
+        v = a->small;
+    else if ((v = malloc(len + 1)) == NULL)
+        return BP_ERR_NOMEM;
+    if (v != env_spec10)
+        memmove(v, value, len + 1);   /* value may be this slot's own string */
+    if (a->node.valuestring != v)
+        env_attr_clear(a);
+    a->node.valuestring = v;
+    return BP_OK;
+}
+
+static void env_attrs_init(bp_envelope *env)
+{
+    for (int i = 0; i < BP_ENV_N_ATTRS; i++) {
+        env->attr[i].node.type = cJSON_String | cJSON_StringIsConst;
+        env->attr[i].node.string = (char *)bp_ce_context_attrs[i];
+    }
+    env->attr[0].node.valuestring = env_spec10;
+}
+
 int bp_ce_is_context_attr(const char *name)
 {
     return env_attr_index(name) >= 0;
-}
-
-/* specversion, id, source, type: indexes 0..3 of bp_ce_context_attrs. */
-static int env_is_required(const char *name)
-{
-    int i = env_attr_index(name);
-    return i >= 0 && i <= 3;
 }
 
 int bp_ce_is_valid_ext_name(const char *name)
@@ -122,15 +174,7 @@ bp_envelope *bp_envelope_new(void)
     if (env == NULL)
         return NULL;
     atomic_init(&env->refs, 1);
-    env->attrs = cJSON_CreateObject();
-    env->ext = cJSON_CreateObject();
-    if (env->attrs == NULL || env->ext == NULL ||
-        cJSON_AddStringToObject(env->attrs, "specversion", "1.0") == NULL) {
-        cJSON_Delete(env->attrs);
-        cJSON_Delete(env->ext);
-        free(env);
-        return NULL;
-    }
+    env_attrs_init(env);
     return env;
 }
 
@@ -158,7 +202,8 @@ static void env_free_lineage(bp_lineage *l)
 
 static void env_free(bp_envelope *env)
 {
-    cJSON_Delete(env->attrs);
+    for (int i = 0; i < BP_ENV_N_ATTRS; i++)
+        env_attr_clear(&env->attr[i]);
     cJSON_Delete(env->ext);
     cJSON_Delete(env->data);
     free(env->raw);
@@ -198,11 +243,15 @@ bp_envelope *bp_envelope_dup(const bp_envelope *src)
     if (env == NULL)
         return NULL;
     atomic_init(&env->refs, 1);
-    env->attrs = cJSON_Duplicate(src->attrs, 1);
-    env->ext = cJSON_Duplicate(src->ext, 1);
+    env_attrs_init(env);
+    for (int i = 0; i < BP_ENV_N_ATTRS; i++)
+        if (src->attr[i].node.valuestring != NULL &&
+            env_attr_put(env, i, src->attr[i].node.valuestring) != BP_OK)
+            goto fail;
+    env->ext = src->ext ? cJSON_Duplicate(src->ext, 1) : NULL;
     env->data = src->data ? cJSON_Duplicate(src->data, 1) : NULL;
     env->data_b64 = src->data_b64;
-    if (env->attrs == NULL || env->ext == NULL || (src->data && env->data == NULL))
+    if ((src->ext && env->ext == NULL) || (src->data && env->data == NULL))
         goto fail;
     if (src->raw) {
         env->raw = malloc(src->raw_len + 1);
@@ -271,9 +320,10 @@ bp_envelope *bp_envelope_make_writable(bp_envelope *env)
 
 const char *bp_envelope_get0_attr(const bp_envelope *env, const char *name)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(env->attrs, name);
-    if (v == NULL && !bp_ce_is_context_attr(name))
-        v = cJSON_GetObjectItemCaseSensitive(env->ext, name);
+    int i = env_attr_index(name);
+    if (i >= 0)
+        return env->attr[i].node.valuestring;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(env->ext, name);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
@@ -298,7 +348,8 @@ bp_status bp_envelope_set_attr(bp_envelope *env, const char *name, const char *v
 {
     if (env == NULL || name == NULL || !bp_envelope_is_writable(env))
         return BP_ERR_INVALID;
-    if (!bp_ce_is_context_attr(name)) {
+    int i = env_attr_index(name);
+    if (i < 0) {
         if (value == NULL) {
             if (!bp_ce_is_valid_ext_name(name))
                 return BP_ERR_INVALID;
@@ -310,22 +361,20 @@ bp_status bp_envelope_set_attr(bp_envelope *env, const char *name, const char *v
             return BP_ERR_NOMEM;
         return bp_envelope_set0_ext(env, name, v);
     }
+    int required = i <= 3;   /* specversion, id, source, type */
     if (value == NULL) {
-        if (env_is_required(name))
+        if (required)
             return BP_ERR_INVALID;
-        cJSON_DeleteItemFromObjectCaseSensitive(env->attrs, name);
+        env_attr_clear(&env->attr[i]);
         return BP_OK;
     }
-    if (env_is_required(name) && value[0] == '\0')
+    if (required && value[0] == '\0')
         return BP_ERR_INVALID;
-    if (strcmp(name, "specversion") == 0 && strcmp(value, "1.0") != 0)
+    if (i == 0 && strcmp(value, "1.0") != 0)
         return BP_ERR_INVALID;
-    if (strcmp(name, "time") == 0 && !bp_is_rfc3339(value))
+    if (i == 5 && !bp_is_rfc3339(value))
         return BP_ERR_INVALID;
-    cJSON *v = cJSON_CreateString(value);
-    if (v == NULL)
-        return BP_ERR_NOMEM;
-    return env_obj_put(env->attrs, name, v);
+    return env_attr_put(env, i, value);
 }
 
 const cJSON *bp_envelope_get0_ext(const bp_envelope *env, const char *name)
@@ -340,6 +389,10 @@ bp_status bp_envelope_set0_ext(bp_envelope *env, const char *name, cJSON *value)
         !(cJSON_IsString(value) || cJSON_IsNumber(value) || cJSON_IsBool(value))) {
         cJSON_Delete(value);
         return BP_ERR_INVALID;
+    }
+    if (env->ext == NULL && (env->ext = cJSON_CreateObject()) == NULL) {
+        cJSON_Delete(value);
+        return BP_ERR_NOMEM;
     }
     return env_obj_put(env->ext, name, value);
 }

@@ -15,6 +15,7 @@
 
 #include <backplane/envelope.h>
 #include "envelope_int.h"
+#include "envelope_priv.h"
 #include "json_print.h"
 #include "strutil.h"
 
@@ -130,10 +131,10 @@ static bp_status eb_value(const bp_envelope *env, unsigned char **value, size_t 
     return BP_OK;
 }
 
-/* One header to write: its name is prefix + name. */
+/* One header to write: its name is prefix + name (lengths known). */
 typedef struct eb_item {
     const char *prefix, *name, *value;
-    size_t len;
+    size_t plen, nlen, len;
 } eb_item;
 
 bp_status bp_envelope_to_binary(const bp_envelope *env, bp_header **headers, size_t *n,
@@ -146,9 +147,11 @@ bp_status bp_envelope_to_binary(const bp_envelope *env, bp_header **headers, siz
     *value = NULL;
     *value_len = 0;
 
-    size_t n_attrs = 0;
-    while (bp_ce_context_attrs[n_attrs])
-        n_attrs++;
+    /* Header names of the context attributes, by index of bp_ce_context_attrs. */
+    static const char *const hname[BP_ENV_N_ATTRS] = {
+        "ce_specversion", "ce_id", "ce_source", "ce_type", "ce_subject", "ce_time",
+        "content-type", "ce_dataschema",
+    };
     size_t n_ext = bp_envelope_ext_count(env);
     /* Collect first, then one allocation holds the array and every string:
      * a record's headers cost one malloc and one free, not two per header. */
@@ -158,7 +161,7 @@ bp_status bp_envelope_to_binary(const bp_envelope *env, bp_header **headers, siz
     eb_item *items = stack_items;
     char (*nums)[40] = stack_nums;
     void *heap = NULL;
-    size_t max = n_attrs + n_ext;
+    size_t max = BP_ENV_N_ATTRS + n_ext;
     if (max > EB_STACK) {
         heap = malloc(max * (sizeof(eb_item) + 40));
         if (heap == NULL)
@@ -167,16 +170,10 @@ bp_status bp_envelope_to_binary(const bp_envelope *env, bp_header **headers, siz
         nums = (char (*)[40])(items + max);
     }
     size_t count = 0, bytes = 0;
-    for (size_t i = 0; i < n_attrs; i++) {
-        const char *name = bp_ce_context_attrs[i];
-        const char *v = bp_envelope_get0_attr(env, name);
-        if (v == NULL)
-            continue;
-        eb_item *it = &items[count++];
-        if (strcmp(name, "datacontenttype") == 0)
-            *it = (eb_item){"", "content-type", v, strlen(v)};
-        else
-            *it = (eb_item){"ce_", name, v, strlen(v)};
+    for (int i = 0; i < BP_ENV_N_ATTRS; i++) {
+        const char *v = env->attr[i].node.valuestring;
+        if (v != NULL)
+            items[count++] = (eb_item){"", hname[i], v, 0, strlen(hname[i]), strlen(v)};
     }
     for (size_t i = 0; i < n_ext; i++) {
         const char *name = bp_envelope_ext_name(env, i);
@@ -191,10 +188,10 @@ bp_status bp_envelope_to_binary(const bp_envelope *env, bp_header **headers, siz
             text = cJSON_IsTrue(v) ? "true" : "false";
         else
             continue;
-        items[count++] = (eb_item){"ce_", name, text, strlen(text)};
+        items[count++] = (eb_item){"ce_", name, text, 3, strlen(name), strlen(text)};
     }
     for (size_t i = 0; i < count; i++)
-        bytes += strlen(items[i].prefix) + strlen(items[i].name) + 1 + items[i].len + 1;
+        bytes += items[i].plen + items[i].nlen + 1 + items[i].len + 1;
     bp_header *h = malloc((count ? count : 1) * sizeof(*h) + bytes);
     if (h == NULL) {
         free(heap);
@@ -203,11 +200,10 @@ bp_status bp_envelope_to_binary(const bp_envelope *env, bp_header **headers, siz
     char *p = (char *)(h + (count ? count : 1));
     for (size_t i = 0; i < count; i++) {
         const eb_item *it = &items[i];
-        size_t pl = strlen(it->prefix), nl = strlen(it->name);
         h[i].name = p;
-        memcpy(p, it->prefix, pl);
-        memcpy(p + pl, it->name, nl + 1);
-        p += pl + nl + 1;
+        memcpy(p, it->prefix, it->plen);
+        memcpy(p + it->plen, it->name, it->nlen + 1);
+        p += it->plen + it->nlen + 1;
         h[i].value = (unsigned char *)p;
         memcpy(p, it->value, it->len);
         p[it->len] = '\0'; /* not part of the value; convenient for C readers */

@@ -100,15 +100,10 @@ enum ep_root { EP_DATA, EP_ATTR, EP_EXT };
 
 static enum ep_root ep_root_of(const ep_step *st)
 {
-    char name[32];
     if (ep_is(st, "data"))
         return EP_DATA;
-    if (st->len < sizeof(name)) {
-        memcpy(name, st->key, st->len);
-        name[st->len] = '\0';
-        if (bp_ce_is_context_attr(name))
-            return EP_ATTR;
-    }
+    if (st->index < 0 && bp_env_attr_index(st->key, st->len) >= 0)
+        return EP_ATTR;
     return EP_EXT;
 }
 
@@ -121,7 +116,7 @@ const cJSON *bp_envelope_get0_path(const bp_envelope *env, const char *path)
     const cJSON *node;
     switch (ep_root_of(&st)) {
     case EP_DATA: node = bp_env_data(env); break;
-    case EP_ATTR: node = ep_child(env->attrs, &st); break;
+    case EP_ATTR: node = bp_env_attr_node(env, bp_env_attr_index(st.key, st.len)); break;
     default: node = ep_child(env->ext, &st); break;
     }
     while (node != NULL && (r = ep_next(&path, &st, 0)) == 1)

@@ -5,10 +5,24 @@
 #include <stdatomic.h>
 #include <backplane/envelope.h>
 
+/* Number of CloudEvents context attributes (bp_ce_context_attrs). */
+#define BP_ENV_N_ATTRS 8
+
+/* One context attribute: a cJSON string node embedded in the envelope (so a
+ * path lookup can hand it out borrowed), its value inline when short. Absent
+ * when node.valuestring is NULL. Never linked into a cJSON tree. */
+typedef struct bp_env_attr {
+    cJSON node;
+    char small[40];
+} bp_env_attr;
+
 struct bp_envelope {
     atomic_int refs;
-    cJSON *attrs;          /* context attributes, all strings */
-    cJSON *ext;            /* extensions: string, number or bool */
+    /* Context attributes by index of bp_ce_context_attrs: a record sets about
+     * six of them, and as members of a cJSON object each cost three mallocs
+     * and a strcmp scan per lookup (a visible share of a Kafka relay). */
+    bp_env_attr attr[BP_ENV_N_ATTRS];
+    cJSON *ext;            /* extensions: string, number or bool; NULL when none */
     cJSON *data;           /* NULL when the event has no data */
     int data_b64;          /* data is base64 text of binary data */
     char *raw;             /* deferred data: JSON text not parsed yet (see set_data_json) */
@@ -24,6 +38,13 @@ struct bp_envelope {
  * the core calls bp_envelope_materialize before any plugin sees the record, so
  * this only matters for direct callers). */
 cJSON *bp_env_data(const bp_envelope *env);
+
+/* Index of a context attribute's name (len bytes at name, not necessarily
+ * NUL-terminated) in bp_ce_context_attrs, or -1. */
+int bp_env_attr_index(const char *name, size_t len);
+
+/* The embedded node of a context attribute (borrowed), NULL when unset. */
+const cJSON *bp_env_attr_node(const bp_envelope *env, int index);
 
 /* 1 when s is an RFC 3339 date-time. */
 int bp_is_rfc3339(const char *s);

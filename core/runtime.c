@@ -1243,15 +1243,22 @@ static void rt_queue_destroy(rt_queue *q)
     pthread_cond_destroy(&q->not_full);
 }
 
-/* Blocks while the queue is full. Never fails: the window bounds what is pushed. */
-static void rt_queue_push(rt_queue *q, rt_rec *rec)
+/* Pushes n records in order with one lock and one wakeup (per record, the
+ * wakeups of the next stage were a visible share of a relay's CPU). Blocks
+ * while the queue is full. */
+static void rt_queue_push_many(rt_queue *q, rt_rec **recs, size_t n)
 {
+    size_t i = 0;
     pthread_mutex_lock(&q->mu);
-    while (q->n == q->cap)
-        pthread_cond_wait(&q->not_full, &q->mu);
-    q->items[(q->head + q->n) % q->cap] = rec;
-    q->n++;
-    pthread_cond_signal(&q->not_empty);   /* a lingering pop re-checks its fill */
+    while (i < n) {
+        while (q->n == q->cap)
+            pthread_cond_wait(&q->not_full, &q->mu);
+        while (i < n && q->n < q->cap) {
+            q->items[(q->head + q->n) % q->cap] = recs[i++];
+            q->n++;
+        }
+        pthread_cond_signal(&q->not_empty);
+    }
     pthread_mutex_unlock(&q->mu);
 }
 
@@ -1472,9 +1479,10 @@ static void *rt_worker_main(void *arg)
     rt_route *r = p->r;
     char role[8] = {'w', (char)('1' + wa->w % 9), '\0'};
     rt_name_thread(r->cfg->name, role);
-    rt_rec *recs[64];
+    rt_rec *recs[64], *fwd[64];
     size_t n;
     while ((n = rt_queue_pop(&p->wq[wa->w], recs, 64, 0, -1)) > 0) {
+        size_t n_fwd = 0;
         for (size_t i = 0; i < n; i++) {
             rt_rec *rec = recs[i];
             if (atomic_load(&p->broken)) {
@@ -1502,7 +1510,7 @@ static void *rt_worker_main(void *arg)
             if (rec->env)
                 rt_count_flags(r, rec->env);
             if (st == BP_OK) {
-                rt_queue_push(&p->sq, rec);
+                fwd[n_fwd++] = rec;
                 continue;
             }
             uint64_t seq = rec->seq;
@@ -1512,6 +1520,7 @@ static void *rt_worker_main(void *arg)
             else
                 rt_pipe_done(p, seq);   /* dropped, parked or dead-lettered */
         }
+        rt_queue_push_many(&p->sq, fwd, n_fwd);
     }
     if (atomic_fetch_sub(&p->workers_left, 1) == 1)
         rt_queue_close(&p->sq);
@@ -1684,12 +1693,15 @@ static void *rt_route_main(void *arg)
     p.tokens = calloc(p.window, sizeof(*p.tokens));
     p.done = calloc(p.window, 1);
     p.wq = calloc((size_t)r->workers, sizeof(*p.wq));
+    /* A polled batch goes to the workers' queues in one push each. */
+    rt_rec **pend = calloc((size_t)r->workers * cap, sizeof(*pend));
+    size_t *n_pend = calloc((size_t)r->workers, sizeof(*n_pend));
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.progress, NULL);
     atomic_init(&p.workers_left, r->workers);
     atomic_init(&p.broken, 0);
     int ok = threads && wargs && b.envs && b.tokens && b.reasons && b.raw && b.raw_len &&
-             p.tokens && p.done && p.wq && rt_queue_init(&p.sq, p.window);
+             p.tokens && p.done && p.wq && pend && n_pend && rt_queue_init(&p.sq, p.window);
     /* Queues hold a whole window, so the source never blocks in a push: it
      * waits only for the window, where it keeps polling with no room. */
     for (int w = 0; ok && w < r->workers; w++)
@@ -1788,7 +1800,12 @@ static void *rt_route_main(void *arg)
             }
             rec->env = b.envs[i];
             rec->seq = seq;
-            rt_queue_push(&p.wq[rt_pick_worker(r, rec->env, seq)], rec);
+            int w = rt_pick_worker(r, rec->env, seq);
+            pend[(size_t)w * cap + n_pend[w]++] = rec;
+        }
+        for (int w = 0; w < r->workers; w++) {
+            rt_queue_push_many(&p.wq[w], pend + (size_t)w * cap, n_pend[w]);
+            n_pend[w] = 0;
         }
         b.n = 0;
         if (st == BP_EOF)
@@ -1825,6 +1842,8 @@ static void *rt_route_main(void *arg)
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.progress);
     free(p.wq);
+    free(pend);
+    free(n_pend);
     free(p.tokens);
     free(p.done);
     free(threads);

@@ -141,9 +141,10 @@ for i in 1 2 3; do
     before=$( (wc -l <crash.out) 2>/dev/null || echo 0)
     "$B" run crash.yaml >>crash.log 2>&1 &
     pid=$!
-    # Kill once it is mid-stream: some records past the previous run's.
-    for _ in $(seq 100); do [ "$( (wc -l <crash.out) 2>/dev/null || echo 0)" -gt "$before" ] && break; sleep 0.1; done
-    sleep "0.0$(( RANDOM % 5 ))"
+    # Kill once it is mid-stream: some records past the previous run's. (The
+    # relay moves 30,000 records in about 0.2 s: look often, kill soon.)
+    for _ in $(seq 1000); do [ "$( (wc -l <crash.out) 2>/dev/null || echo 0)" -gt "$before" ] && break; sleep 0.01; done
+    sleep "0.00$(( RANDOM % 10 ))"
     kill -9 $pid; wait $pid 2>/dev/null
     echo "# kill $i: $(wc -l <crash.out 2>/dev/null || echo 0) lines"
     [ "$i" = 1 ] && killed_at=$( (wc -l <crash.out) 2>/dev/null || echo 0)
