@@ -1528,7 +1528,7 @@ static void *rt_worker_main(void *arg)
 }
 
 /* Batches the sink thread has written and not yet settled (see rt_delivery). */
-enum { RT_FLIGHTS = 4 };
+enum { RT_FLIGHTS = 8 };
 typedef struct rt_flight {
     rt_rec **recs;
     rt_item *items;
@@ -1680,7 +1680,10 @@ static void *rt_route_main(void *arg)
     const struct bp_plugin *src = &r->source->lib->desc;
     size_t cap = (size_t)r->cfg->batch_size;
     rt_pipe p = {.r = r, .batch = r->cfg->batch_size};
-    p.window = cap * (size_t)(r->workers + 4);
+    /* Room for a batch per worker, the flights of the sink thread and a few
+     * batches queued between them: with less, an asynchronous sink's
+     * round trips (~8 ms for Kafka's delivery reports) throttle the source. */
+    p.window = cap * (size_t)(r->workers + RT_FLIGHTS + 4);
     bp_poll_batch b = {.src = r->source, .cap = cap};
     pthread_t *threads = calloc((size_t)r->workers + 1, sizeof(*threads));
     rt_worker_arg *wargs = calloc((size_t)r->workers, sizeof(*wargs));

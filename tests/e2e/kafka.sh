@@ -196,24 +196,25 @@ ms=[json.loads(l)['m'] for l in open('outage.txt') if '\"m\"' in l]
 print('produced', len(ms), 'distinct', len(set(ms)))" >outage.res
 contains "after a broker outage every record arrived once (idempotent producer)" outage.res "produced 5000 distinct 5000"
 
-# 6. Backpressure: a sink that stalls (1 s a write) pauses the partitions, and resumes them when the
-#    route drains; nothing is lost meanwhile.
+# 6. Backpressure: a sink that stalls (0.5 s a write) pauses the partitions, and resumes them when
+#    the route drains; nothing is lost meanwhile. 400 records: more than the route's in-flight
+#    window (20 x 13 = 260 with batch 20).
 python3 -c "
 import json
-for i in range(200): print(json.dumps({'b': i}))" >bp.jsonl
+for i in range(400): print(json.dumps({'b': i}))" >bp.jsonl
 kcat -b "$BS" -P -t bp -l bp.jsonl
 cat >bp.yaml <<YAML
 site: bp
 state: $TMP/bp.db
 connectors:
   kin: { plugin: kafka, brokers: "$BS", topics: [bp], group: bp, properties: { session.timeout.ms: 6000 } }
-  slow: { plugin: fx_sink, path: $TMP/bp.out, delay: 1s }
+  slow: { plugin: fx_sink, path: $TMP/bp.out, delay: 500ms }
 routes:
   r: { from: kin, to: slow, batch: 20, linger: 0ms }
 YAML
 "$B" run bp.yaml --plugin-dir "$BP_TEST_FIXTURES" --log-level debug 2>bp.log &
 pid=$!
-for _ in $(seq 300); do [ -s bp.out ] && [ "$(wc -l <bp.out)" -ge 200 ] && break; sleep 0.1; done
+for _ in $(seq 400); do [ -s bp.out ] && [ "$(wc -l <bp.out)" -ge 400 ] && break; sleep 0.1; done
 kill -TERM $pid; wait $pid
 contains "partitions paused under backpressure" bp.log "paused 2 partition(s)"
 contains "and resumed when the route drained" bp.log "resumed 2 partition(s)"
@@ -221,7 +222,7 @@ python3 -c "
 import json
 bs=[json.loads(l)['b'] for l in open('bp.out')]
 print('got', len(bs), 'distinct', len(set(bs)))" >bp.res
-contains "all 200 records through the paused consumer, none twice" bp.res "got 200 distinct 200"
+contains "all 400 records through the paused consumer, none twice" bp.res "got 400 distinct 400"
 
 # 6a. Two consumers in one group: the second joins mid-stream, the partitions are
 #     split between them (rebalance), every record is delivered, and duplicates
