@@ -1323,6 +1323,7 @@ typedef struct rt_pipe {
     unsigned char *done;       /* window ring: 1 when resolved */
     uint64_t next_seq;         /* next sequence number to hand out */
     uint64_t acked_seq;        /* everything below is acked */
+    uint64_t durable_seq;      /* everything below is acked durably (see plugin.h ack) */
     pthread_mutex_t mu;        /* guards done[] */
     pthread_cond_t progress;   /* a record was resolved */
     atomic_int workers_left;
@@ -1359,7 +1360,8 @@ static void rt_pipe_fail(rt_pipe *p, const char *why)
     pthread_mutex_unlock(&p->mu);
 }
 
-/* Acks the contiguous done prefix (source thread only). */
+/* Acks the contiguous done prefix (source thread only), and advances the
+ * durable point by what the source says of its commits. */
 static void rt_pipe_ack(rt_pipe *p)
 {
     const struct bp_plugin *src = &p->r->source->lib->desc;
@@ -1367,6 +1369,7 @@ static void rt_pipe_ack(rt_pipe *p)
     for (;;) {
         size_t n = 0;
         pthread_mutex_lock(&p->mu);
+        uint64_t before = p->acked_seq;
         while (n < 1024 && p->acked_seq + n < p->next_seq &&
                p->done[(p->acked_seq + n) % p->window]) {
             tokens[n] = p->tokens[(p->acked_seq + n) % p->window];
@@ -1377,9 +1380,10 @@ static void rt_pipe_ack(rt_pipe *p)
          * it was delivered, parked or dead-lettered. */
         if (n == 0)
             return;
+        bp_status st = BP_OK;
         if (src->ack) {
-            bp_status st = src->ack(p->r->source->self, tokens, n);
-            if (st != BP_OK)
+            st = src->ack(p->r->source->self, tokens, n);
+            if (st != BP_OK && st != BP_QUEUED && st != BP_AGAIN)
                 bp_log(BP_LOG_ERROR, p->r->source->name,
                        "ack failed: %s (records will be redelivered after a restart)",
                        bp_status_str(st));
@@ -1388,6 +1392,10 @@ static void rt_pipe_ack(rt_pipe *p)
         for (size_t i = 0; i < n; i++)
             p->done[(p->acked_seq + i) % p->window] = 0;
         p->acked_seq += n;
+        if (st == BP_OK)
+            p->durable_seq = p->acked_seq;
+        else if (st == BP_QUEUED)
+            p->durable_seq = before;
         pthread_mutex_unlock(&p->mu);
     }
 }
@@ -1637,7 +1645,7 @@ static void *rt_sink_main(void *arg)
             f->items[i] = (rt_item){.env = f->recs[i]->env, .seq = f->recs[i]->seq};
         f->n = n;
         pthread_mutex_lock(&p->mu);
-        uint64_t acked = p->acked_seq;
+        uint64_t acked = p->durable_seq;   /* ledger rows below it can go */
         pthread_mutex_unlock(&p->mu);
         for (size_t s = 0; s < r->n_sinks; s++)
             rt_dl_start(&f->dl[s], r, r->sinks[s], f->items, n, acked);
@@ -1824,13 +1832,13 @@ static void *rt_route_main(void *arg)
         pthread_join(threads[t], NULL);
     rt_pipe_ack(&p);
     rt_stats_flush(r);
-    /* Forget the ledger rows whose records are now acked, so a clean stop
-     * leaves nothing for the next start to load. */
+    /* Forget the ledger rows whose records are now acked durably, so a clean
+     * stop leaves (almost) nothing for the next start to load. */
     for (size_t s = 0; s < r->n_sinks; s++) {
         bp_instance *sink = r->sinks[s];
         int64_t forget[64];
         size_t n_forget;
-        while ((n_forget = rt_ledger_acked_rows(sink, p.acked_seq, forget, 64)) > 0)
+        while ((n_forget = rt_ledger_acked_rows(sink, p.durable_seq, forget, 64)) > 0)
             if (bp_state_ledger_commit(rt->state, sink->scope, NULL, NULL, 0, NULL, NULL, forget,
                                        n_forget, NULL) != BP_OK)
                 break;

@@ -455,6 +455,13 @@ bp_status kafka_source_ack(kafka_conn *self, const uint64_t *tokens, size_t n)
     ksrc *s = self->src;
     if (s == NULL)
         return BP_OK;
+    /* Commits are asynchronous: tell the core whether the earlier ones are
+     * confirmed (kc_commit_cb), so that it keeps its write-back ledger rows
+     * for records a crash now could still redeliver. */
+    int earlier_durable = 1;
+    for (size_t i = 0; i < s->n_parts; i++)
+        if (s->parts[i].assigned && s->parts[i].acked > s->parts[i].committed)
+            earlier_durable = 0;
     for (size_t i = 0; i < n; i++) {
         size_t slot = (size_t)(tokens[i] >> 52);
         unsigned epoch = (unsigned)(tokens[i] >> 48) & 15;
@@ -470,7 +477,11 @@ bp_status kafka_source_ack(kafka_conn *self, const uint64_t *tokens, size_t n)
             p->acked = off + 1;
     }
     kc_commit(self, 0, NULL);
-    return BP_OK;
+    int pending = 0;
+    for (size_t i = 0; i < s->n_parts; i++)
+        if (s->parts[i].assigned && s->parts[i].acked > s->parts[i].committed)
+            pending = 1;
+    return !earlier_durable ? BP_AGAIN : pending ? BP_QUEUED : BP_OK;
 }
 
 void kafka_source_free(kafka_conn *self)

@@ -300,7 +300,13 @@ struct bp_plugin {
     bp_status (*poll)(void *self, bp_poll_batch *batch, int timeout_ms);
 
     /* Source: these records are done (delivered, parked or dead-lettered), in
-     * the order they were pushed: commit offsets / watermarks now. */
+     * the order they were pushed: commit offsets / watermarks now. Returns
+     * BP_OK when this and every earlier ack are durable (the source will not
+     * deliver these records again after a crash); BP_QUEUED when this ack's
+     * commit is still in flight but every earlier one is durable; BP_AGAIN
+     * when earlier commits are not confirmed yet either. Until an ack is known
+     * durable, the core keeps its write-back ledger rows (ledger sinks skip
+     * such records if they come again). Other values are logged as errors. */
     bp_status (*ack)(void *self, const uint64_t *tokens, size_t n);
 
     /* Sink: write the batch, set per-record results (see wb_set_result).
