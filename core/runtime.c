@@ -1324,6 +1324,8 @@ typedef struct rt_pipe {
     uint64_t next_seq;         /* next sequence number to hand out */
     uint64_t acked_seq;        /* everything below is acked */
     uint64_t durable_seq;      /* everything below is acked durably (see plugin.h ack) */
+    rt_rec **spent;            /* settled records for the source thread to free */
+    size_t n_spent, cap_spent;
     pthread_mutex_t mu;        /* guards done[] */
     pthread_cond_t progress;   /* a record was resolved */
     atomic_int workers_left;
@@ -1568,6 +1570,24 @@ static void rt_flight_settle(rt_pipe *p, rt_flight *f)
             out += !f->items[i].failed_sink;
             p->done[f->recs[i]->seq % p->window] = 1;
         }
+        /* The records go to the source thread to be freed (rt_pipe_reap): it
+         * mostly waits for the window, while this thread is a relay's
+         * busiest. */
+        if (p->n_spent + f->n > p->cap_spent) {
+            size_t cap = p->cap_spent ? p->cap_spent * 2 : 4096;
+            while (cap < p->n_spent + f->n)
+                cap *= 2;
+            rt_rec **sp = realloc(p->spent, cap * sizeof(*sp));
+            if (sp != NULL) {
+                p->spent = sp;
+                p->cap_spent = cap;
+            }
+        }
+        if (p->n_spent + f->n <= p->cap_spent) {
+            memcpy(p->spent + p->n_spent, f->recs, f->n * sizeof(*f->recs));
+            p->n_spent += f->n;
+            f->n = 0;
+        }
         pthread_cond_signal(&p->progress);
         pthread_mutex_unlock(&p->mu);
         bp_metrics_add(r->metrics, "records_out", out);
@@ -1578,6 +1598,28 @@ static void rt_flight_settle(rt_pipe *p, rt_flight *f)
     for (size_t i = 0; i < f->n; i++)
         rt_rec_free(f->recs[i]);
     f->n = 0;
+}
+
+/* Frees the records the sink thread has settled (source thread). */
+static void rt_pipe_reap(rt_pipe *p)
+{
+    pthread_mutex_lock(&p->mu);
+    rt_rec **sp = p->spent;
+    size_t n = p->n_spent, cap = p->cap_spent;
+    p->spent = NULL;
+    p->n_spent = p->cap_spent = 0;
+    pthread_mutex_unlock(&p->mu);
+    for (size_t i = 0; i < n; i++)
+        rt_rec_free(sp[i]);
+    /* Hand the array back for reuse unless the sink thread made a new one. */
+    pthread_mutex_lock(&p->mu);
+    if (p->spent == NULL) {
+        p->spent = sp;
+        p->cap_spent = cap;
+        sp = NULL;
+    }
+    pthread_mutex_unlock(&p->mu);
+    free(sp);
 }
 
 static int rt_flight_ready(const rt_route *r, rt_flight *f)
@@ -1740,6 +1782,7 @@ static void *rt_route_main(void *arg)
     int64_t stats_at = bp_mono_ms();
     while (ok && !bp_runtime_stopping(rt) && !atomic_load(&p.broken)) {
         rt_pipe_ack(&p);
+        rt_pipe_reap(&p);
         if (bp_mono_ms() - stats_at >= 5000) {
             rt_stats_flush(r);
             stats_at = bp_mono_ms();
@@ -1831,6 +1874,7 @@ static void *rt_route_main(void *arg)
     for (int t = 0; t < n_threads; t++)
         pthread_join(threads[t], NULL);
     rt_pipe_ack(&p);
+    rt_pipe_reap(&p);
     rt_stats_flush(r);
     /* Forget the ledger rows whose records are now acked durably, so a clean
      * stop leaves (almost) nothing for the next start to load. */
@@ -1857,6 +1901,7 @@ static void *rt_route_main(void *arg)
     free(n_pend);
     free(p.tokens);
     free(p.done);
+    free(p.spent);
     free(threads);
     free(wargs);
     free(b.envs);
