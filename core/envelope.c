@@ -206,8 +206,7 @@ static void env_free(bp_envelope *env)
         env_attr_clear(&env->attr[i]);
     cJSON_Delete(env->ext);
     cJSON_Delete(env->data);
-    free(env->raw);
-    free(env->raw_origin);
+    free(env->raw);   /* raw_origin lives in the same block */
     for (size_t i = 0; i < env->n_att; i++)
         env_free_attachment(&env->att[i]);
     free(env->att);
@@ -253,14 +252,8 @@ bp_envelope *bp_envelope_dup(const bp_envelope *src)
     env->data_b64 = src->data_b64;
     if ((src->ext && env->ext == NULL) || (src->data && env->data == NULL))
         goto fail;
-    if (src->raw) {
-        env->raw = malloc(src->raw_len + 1);
-        env->raw_origin = src->raw_origin ? strdup(src->raw_origin) : NULL;
-        if (env->raw == NULL || (src->raw_origin && env->raw_origin == NULL))
-            goto fail;
-        memcpy(env->raw, src->raw, src->raw_len + 1);
-        env->raw_len = src->raw_len;
-    }
+    if (src->raw && bp_envelope_set_data_json(env, src->raw, src->raw_len, src->raw_origin) != BP_OK)
+        goto fail;
     if (src->n_att) {
         env->att = calloc(src->n_att, sizeof(*env->att));
         if (env->att == NULL)
@@ -458,13 +451,14 @@ bp_status bp_envelope_finalize(bp_envelope *env, char **errmsg)
         *errmsg = NULL;
     if (!bp_envelope_is_writable(env))
         return BP_ERR_INVALID;
-    if (bp_envelope_get0_attr(env, "id") == NULL) {
+    /* Generated values are valid by construction: set without the checks. */
+    if (env->attr[1].node.valuestring == NULL) {
         bp_uuid4(buf);
-        st = bp_envelope_set_attr(env, "id", buf);
+        st = env_attr_put(env, 1, buf);
     }
-    if (st == BP_OK && bp_envelope_get0_attr(env, "time") == NULL) {
+    if (st == BP_OK && env->attr[5].node.valuestring == NULL) {
         bp_format_time_ms(bp_now_ms(), buf);
-        st = bp_envelope_set_attr(env, "time", buf);
+        st = env_attr_put(env, 5, buf);
     }
     if (st != BP_OK)
         return st;
@@ -484,8 +478,7 @@ bp_status bp_envelope_finalize(bp_envelope *env, char **errmsg)
 /* Forgets deferred JSON text (data was set another way, or it was parsed). */
 static void env_clear_raw(bp_envelope *env)
 {
-    free(env->raw);
-    free(env->raw_origin);
+    free(env->raw);   /* raw_origin lives in the same block */
     env->raw = NULL;
     env->raw_origin = NULL;
     env->raw_len = 0;
@@ -496,15 +489,18 @@ bp_status bp_envelope_set_data_json(bp_envelope *env, const char *text, size_t l
 {
     if (!bp_envelope_is_writable(env) || (text == NULL && len > 0))
         return BP_ERR_INVALID;
-    char *raw = malloc(len + 1), *org = origin ? strdup(origin) : NULL;
-    if (raw == NULL || (origin && org == NULL)) {
-        free(raw);
-        free(org);
+    /* The text and its origin in one block: one malloc per record, not two. */
+    size_t olen = origin ? strlen(origin) + 1 : 0;
+    char *raw = malloc(len + 1 + olen), *org = NULL;
+    if (raw == NULL)
         return BP_ERR_NOMEM;
-    }
     if (len)
         memcpy(raw, text, len);
     raw[len] = '\0';
+    if (origin) {
+        org = raw + len + 1;
+        memcpy(org, origin, olen);
+    }
     cJSON_Delete(env->data);
     env->data = NULL;
     env->data_b64 = 0;

@@ -27,7 +27,7 @@ struct bp_envelope {
     int data_b64;          /* data is base64 text of binary data */
     char *raw;             /* deferred data: JSON text not parsed yet (see set_data_json) */
     size_t raw_len;
-    char *raw_origin;      /* where raw came from, for the parse error */
+    char *raw_origin;      /* where raw came from, for the parse error (in raw's block) */
     bp_attachment *att;    /* strings and bytes owned */
     size_t n_att, cap_att;
     bp_lineage *lin;       /* strings owned */

@@ -206,9 +206,14 @@ static bp_status kc_open(kafka_conn *self)
             rd_kafka_conf_destroy(conf);
         return BP_RETRY;
     }
-    /* Bounded prefetch: memory stays flat while the route applies backpressure. */
+    /* Bounded prefetch: memory stays flat while the route applies backpressure.
+     * The bound is in bytes; the message-count threshold (100,000 by default)
+     * is raised out of the way: once hit under backpressure, fetching resumed
+     * late and a relay of small records ran at 140k instead of 200-320k/s. */
     if (!cJSON_GetObjectItemCaseSensitive(self->properties, "queued.max.messages.kbytes"))
         kafka_conf_set(self, conf, "queued.max.messages.kbytes", "16384", &err);
+    if (!cJSON_GetObjectItemCaseSensitive(self->properties, "queued.min.messages"))
+        kafka_conf_set(self, conf, "queued.min.messages", "1000000", &err);
     free(err);
     rd_kafka_conf_set_rebalance_cb(conf, kc_rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb(conf, kc_commit_cb);

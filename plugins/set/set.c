@@ -182,7 +182,8 @@ static bp_status set_transform(void *p, bp_envelope **envp, char **reason)
     if (env == NULL)
         return BP_RETRY;
     *envp = env;
-    char changed[1024] = "";
+    char changed[1024];
+    changed[0] = '\0';   /* not = "": that zeroes 1 KiB per record */
     bp_status st = BP_OK;
     for (size_t i = 0; st == BP_OK && i < self->n_renames; i++) {
         const cJSON *v = api->envelope_get0_path(env, self->renames[i].src);
