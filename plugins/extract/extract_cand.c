@@ -29,7 +29,7 @@ void ex_cands_free(ex_cands *c)
 /* ex_push returns NULL only when out of memory (an all-blank text gives an
  * empty candidate, which never matches a label). */
 
-/* Feature layout: 0..27 common, 28..71 per field. */
+/* Feature layout: 0..27 common, 28..95 per field. */
 enum {
     F_BIAS = 0,
     F_Y0 = 1, /* 1..6: vertical position bins */
@@ -564,8 +564,48 @@ static size_t ex_strip_reg(const char *up, size_t len)
     return e;
 }
 
+/* Shape of a block of span consecutive lines from li (a name the printer
+ * broke over two to four lines), into f[31..43] of the company block. */
+static void ex_company_block(const ex_doc *d, float medh, int li, int span, float *f)
+{
+    const ex_line *first = &d->lines[li], *last = &d->lines[li + span - 1];
+    f[31] = span == 3;
+    f[32] = span == 4;
+    f[33] = (last->flags & EX_L_COMPSUF) != 0;
+    float hmin = 1e9f, hmax = 0, gap = 0, cmin = 1e9f, cmax = -1e9f;
+    int early_suf = 0, bad = 0, junk = 0, cont = 0;
+    for (int q = li; q < li + span; q++) {
+        const ex_line *l = &d->lines[q];
+        float h = l->y1 - l->y0, c = (l->x0 + l->x1) / 2;
+        hmin = h < hmin ? h : hmin;
+        hmax = h > hmax ? h : hmax;
+        cmin = c < cmin ? c : cmin;
+        cmax = c > cmax ? c : cmax;
+        if (q > li && l->y0 - d->lines[q - 1].y1 > gap)
+            gap = l->y0 - d->lines[q - 1].y1;
+        early_suf |= q < li + span - 1 && (l->flags & EX_L_COMPSUF);
+        bad |= (l->flags & (EX_L_ADDR | EX_L_STARTNUM | EX_L_REG | EX_L_CONTACT | EX_L_POSTCODE |
+                            EX_L_TIME | EX_L_DATEKW)) != 0;
+        size_t alpha = 0, n = strlen(l->up);
+        for (const char *p = l->up; *p; p++)
+            alpha += isalpha((unsigned char)*p) != 0;
+        junk |= n < 3 || alpha * 2 < n;
+        cont |= q > li && (l->up[0] == '&' || l->up[0] == '(');
+    }
+    f[34] = early_suf;
+    f[35] = bad;
+    f[36] = d->has_boxes && medh > 0 && gap > medh;
+    f[37] = d->has_boxes && hmin > 0 && hmax > 1.4f * hmin;
+    f[38] = (size_t)(li + span) < d->n &&
+            (d->lines[li + span].flags & (EX_L_REG | EX_L_ADDR | EX_L_STARTNUM | EX_L_CONTACT));
+    f[39] = junk;
+    f[40] = d->has_boxes && cmax - cmin < 0.1f;
+    f[41] = cont;
+    f[42] = (first->flags & (EX_L_COMPSUF | EX_L_COMPKW)) != 0 && !(last->flags & EX_L_COMPSUF);
+}
+
 static int ex_company_one(const ex_doc *d, float medh, ex_cands *out, int li, const char *text,
-                          size_t len, int variant, int first_suf)
+                          size_t len, int variant, int first_suf, int span)
 {
     for (size_t i = 0; i < out->n; i++)
         if (strlen(out->c[i].text) == len && strncmp(out->c[i].text, text, len) == 0 &&
@@ -585,8 +625,8 @@ static int ex_company_one(const ex_doc *d, float medh, ex_cands *out, int li, co
         up[i] = (char)toupper((unsigned char)k->text[i]);
     up[ul] = '\0';
     uint32_t fl = l->flags;
-    if (variant == 3 && (size_t)li + 1 < d->n)
-        fl |= d->lines[li + 1].flags;
+    for (int q = 1; q < span; q++)
+        fl |= d->lines[li + q].flags;
     f[0] = ex_cut_after_suffix(up) > 0;
     f[1] = (fl & EX_L_COMPKW) != 0;
     if (variant < 4)
@@ -610,7 +650,9 @@ static int ex_company_one(const ex_doc *d, float medh, ex_cands *out, int li, co
     f[17] = (fl & (EX_L_TOTAL | EX_L_DATEKW | EX_L_TIME)) != 0;
     f[18] = (size_t)li + 1 < d->n && (d->lines[li + 1].flags & (EX_L_ADDR | EX_L_STARTNUM));
     f[19] = (fl & EX_L_PLACE) != 0;
-    if (variant == 3 && (size_t)li + 1 < d->n) {
+    if (span >= 2)
+        ex_company_block(d, medh, li, span, f);
+    if (span == 2) {
         const ex_line *nx = &d->lines[li + 1];
         f[20] = (nx->flags & EX_L_COMPSUF) && !(l->flags & EX_L_COMPSUF);
         f[21] = (l->flags & EX_L_COMPSUF) != 0;
@@ -628,6 +670,12 @@ static int ex_company_one(const ex_doc *d, float medh, ex_cands *out, int li, co
     f[28] = f[0] && f[8];
     f[29] = (fl & EX_L_FOOTER) != 0;
     f[30] = variant == 4;
+    /* The text ends with the legal form; the next line carries one and this
+     * one does not (a name broken over lines, cut short here). */
+    size_t cut = ex_cut_after_suffix(up);
+    f[43] = cut > 0 && cut == ul;
+    f[44] = span == 1 && (size_t)li + 1 < d->n && (d->lines[li + 1].flags & EX_L_COMPSUF) &&
+            !(l->flags & EX_L_COMPSUF);
     return 0;
 }
 
@@ -641,15 +689,15 @@ static int ex_cand_company(const ex_doc *d, float medh, ex_cands *out)
     for (int li = 0; li < top; li++) {
         const ex_line *l = &d->lines[li];
         size_t len = strlen(l->text);
-        if (ex_company_one(d, medh, out, li, l->text, len, 0, first_suf) != 0)
+        if (ex_company_one(d, medh, out, li, l->text, len, 0, first_suf, 1) != 0)
             return -1;
         size_t cut = ex_cut_after_suffix(l->up);
         if (cut > 0 && cut < len &&
-            ex_company_one(d, medh, out, li, l->text, cut, 1, first_suf) != 0)
+            ex_company_one(d, medh, out, li, l->text, cut, 1, first_suf, 1) != 0)
             return -1;
         size_t strip = ex_strip_reg(l->up, len);
         if (strip > 0 && strip < len &&
-            ex_company_one(d, medh, out, li, l->text, strip, 2, first_suf) != 0)
+            ex_company_one(d, medh, out, li, l->text, strip, 2, first_suf, 1) != 0)
             return -1;
         /* "DIMILIKI: X SDN BHD", "OWN BY: X", "#000002 X": the owner after a
          * label or a number. */
@@ -662,13 +710,21 @@ static int ex_cand_company(const ex_doc *d, float medh, ex_cands *out)
         while (skip && l->text[skip] == ' ')
             skip++;
         if (skip > 0 && skip < len && (d->lines[li].flags & (EX_L_COMPSUF | EX_L_COMPKW)) &&
-            ex_company_one(d, medh, out, li, l->text + skip, len - skip, 4, first_suf) != 0)
+            ex_company_one(d, medh, out, li, l->text + skip, len - skip, 4, first_suf, 1) != 0)
             return -1;
-        if (li + 1 < top) {
-            char buf[2048];
-            int n = snprintf(buf, sizeof buf, "%s %s", l->text, d->lines[li + 1].text);
-            if (n > 0 && (size_t)n < sizeof buf &&
-                ex_company_one(d, medh, out, li, buf, (size_t)n, 3, first_suf) != 0)
+        /* A name the printer broke over two to four lines. */
+        char buf[2048];
+        size_t n = len < sizeof buf ? len : 0;
+        memcpy(buf, l->text, n);
+        for (int span = 2; n > 0 && span <= 4 && li + span <= top; span++) {
+            const char *t = d->lines[li + span - 1].text;
+            size_t tl = strlen(t);
+            if (n + 1 + tl >= sizeof buf)
+                break;
+            buf[n++] = ' ';
+            memcpy(buf + n, t, tl);
+            n += tl;
+            if (ex_company_one(d, medh, out, li, buf, n, 3, first_suf, span) != 0)
                 return -1;
         }
     }

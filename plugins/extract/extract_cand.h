@@ -29,8 +29,8 @@ extern const char *const ex_field_names[EX_NFIELDS];
 
 /* Changing the features changes this version; a model trained on another
  * feature set is refused at load time. */
-#define EX_FEATURE_SET "extract-features-4"
-#define EX_NFEAT 72
+#define EX_FEATURE_SET "extract-features-5"
+#define EX_NFEAT 96
 
 typedef struct {
     char *text;
