@@ -476,6 +476,16 @@ static int ex_cand_totals(const ex_doc *d, float medh, ex_cands *out)
         f[27] = f[3] && f[0];
         f[28] = f[3] && !f[5] && !f[6] && !f[9];
         f[29] = f[11] && (f[3] || f[4]);
+        /* The label nearest to the left, when rows are skewed. */
+        uint32_t ln = l->left_near;
+        f[34] = (ln & EX_L_TOTAL) != 0;
+        f[35] = (ln & EX_L_GRAND) != 0;
+        f[36] = (ln & EX_L_SUBTOTAL) != 0;
+        f[37] = (ln & EX_L_TAX) != 0;
+        f[38] = (ln & EX_L_CASH) != 0;
+        f[39] = (ln & EX_L_CHANGE) != 0;
+        f[40] = (ln & EX_L_ROUND) != 0;
+        f[41] = (ln & (EX_L_TOTAL | EX_L_GRAND)) && !(ln & (EX_L_TAX | EX_L_SUBTOTAL | EX_L_ROUND));
         /* Variants: labels keep a currency sign written against the number
          * ("$8.20", "RM 57.40") and sometimes drop thousands separators. */
         float base[EX_NFEAT];
@@ -791,6 +801,39 @@ static int ex_cand_address(const ex_doc *d, float medh, ex_cands *out)
             f[23] = i == 0;
             f[24] = (first & (EX_L_COMPSUF | EX_L_COMPKW)) != 0;
             f[25] = after == 0 || (after & (EX_L_TIME | EX_L_DATEKW)) != 0;
+            /* A branch or shop name in front of the street line: the span
+             * starts on a line without address words and a later line
+             * starts like a street address. */
+            int inner_num = 0, plain = 0, phone_last = 0;
+            for (int q = i; q <= j; q++) {
+                uint32_t fl = d->lines[q].flags;
+                inner_num |= q > i && (fl & EX_L_STARTNUM);
+                plain += !(fl & (EX_L_ADDR | EX_L_POSTCODE | EX_L_PLACE | EX_L_STARTNUM));
+            }
+            const uint32_t addrish = EX_L_ADDR | EX_L_POSTCODE | EX_L_PLACE | EX_L_STARTNUM;
+            /* A last line that is a phone number (digits, dashes, spaces). */
+            {
+                int dg = 0, other = 0;
+                for (const char *p = l->up; *p; p++) {
+                    dg += isdigit((unsigned char)*p) != 0;
+                    other += isalpha((unsigned char)*p) != 0;
+                }
+                phone_last = dg >= 7 && other == 0;
+            }
+            f[26] = inner_num && !(first & addrish);
+            f[27] = phone_last;
+            f[28] = !(first & addrish);
+            f[29] = !(last & addrish);
+            f[30] = plain >= 2;
+            size_t ll = strlen(l->up);
+            f[31] = ll && l->up[ll - 1] == '.';
+            f[32] = (size_t)j + 1 < d->n && !(after & addrish);
+            f[33] = (size_t)j + 1 < d->n && (after & EX_L_STARTNUM) && !(after & EX_L_CONTACT);
+            f[34] = i > 0 && (before & EX_L_STARTNUM) && (before & EX_L_ADDR);
+            f[35] = (first & EX_L_STARTNUM) && (first & EX_L_ADDR);
+            f[36] = d->has_boxes && (size_t)j + 1 < d->n && medh > 0 &&
+                    d->lines[j + 1].y0 - l->y1 > medh;
+            f[37] = d->has_boxes && i > 0 && medh > 0 && d->lines[i].y0 - d->lines[i - 1].y1 > medh;
         }
     }
     ex_finish_common(out);
