@@ -56,6 +56,7 @@ int ex_doc_add(ex_doc *d, const char *text, size_t len, const double *box)
     }
     ex_line *l = &d->lines[d->n];
     memset(l, 0, sizeof(*l));
+    l->left_near = -1;
     l->text = malloc(len + 1);
     l->up = malloc(len + 1);
     if (l->text == NULL || l->up == NULL) {
@@ -373,6 +374,7 @@ void ex_doc_finish(ex_doc *d)
     for (size_t i = 0; i < d->n; i++) {
         ex_line *a = &d->lines[i];
         float ya = (a->y0 + a->y1) / 2, ha = a->y1 - a->y0, best = 1e9f;
+        a->left_near = -1;
         for (size_t j = 0; j < d->n; j++) {
             const ex_line *b = &d->lines[j];
             if (j == i || b->x1 > a->x0 + 0.02f)
@@ -380,7 +382,7 @@ void ex_doc_finish(ex_doc *d)
             float hb = b->y1 - b->y0, dy = fabsf((b->y0 + b->y1) / 2 - ya);
             if (dy < 0.9f * (ha > hb ? ha : hb) && dy < best) {
                 best = dy;
-                a->left_near = b->flags;
+                a->left_near = (int)j;
             }
         }
     }
