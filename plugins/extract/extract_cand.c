@@ -573,6 +573,29 @@ static int ex_cand_totals(const ex_doc *d, float medh, ex_cands *out)
         f[39] = (ln & EX_L_CHANGE) != 0;
         f[40] = (ln & EX_L_ROUND) != 0;
         f[41] = (ln & (EX_L_TOTAL | EX_L_GRAND)) && !(ln & (EX_L_TAX | EX_L_SUBTOTAL | EX_L_ROUND));
+        /* Rounding to 5 sen: the amount after the adjustment (another amount
+         * plus or minus a rounding line's few sen) or before it. */
+        long cents = lround(v * 100);
+        f[42] = cents % 5 == 0;
+        int adjusted = 0, before = 0;
+        for (size_t r = 0; r < na && !(adjusted && before); r++) {
+            uint32_t rf = ex_near(d, a[r].line) |
+                          (d->lines[a[r].line].left_near >= 0
+                               ? d->lines[d->lines[a[r].line].left_near].flags : 0);
+            if (!(rf & EX_L_ROUND) || a[r].v <= 0 || a[r].v >= 0.1 || r == i)
+                continue;
+            for (size_t u = 0; u < na; u++) {
+                if (u == r || u == i || fabs(a[u].v - v) < 0.005)
+                    continue;
+                if (fabs(a[u].v + a[r].v - v) < 0.005 || fabs(a[u].v - a[r].v - v) < 0.005) {
+                    long uc = lround(a[u].v * 100);
+                    adjusted |= cents % 5 == 0 && uc % 5 != 0;
+                    before |= cents % 5 != 0 && uc % 5 == 0;
+                }
+            }
+        }
+        f[43] = adjusted;
+        f[44] = before;
         /* Variants: labels keep a currency sign written against the number
          * ("$8.20", "RM 57.40") and sometimes drop thousands separators. */
         float base[EX_NFEAT];
