@@ -264,7 +264,7 @@ static int ex_month_at(const char *up)
 static int ex_digits(const char *p, int *val)
 {
     int k = 0, v = 0;
-    while (isdigit((unsigned char)p[k]) && k < 5)
+    while (isdigit((unsigned char)p[k]) && k < 8) /* 8: yyyymmdd written solid */
         v = v * 10 + (p[k++] - '0');
     *val = v;
     return k;
@@ -311,8 +311,11 @@ static int ex_date_at(const char *up, size_t i, int *shape, int *valid)
     if (n1 == 8 && !isalnum((unsigned char)p[8])) {
         int y = a / 10000, md = a % 10000;
         *shape = 8;
-        *valid = (y >= 1990 && y <= 2040 && md / 100 >= 1 && md / 100 <= 12) ||
-                 (a % 10000 >= 1990 && a % 10000 <= 2040);
+        int dd = a / 1000000, mm = a / 10000 % 100;
+        *valid = (y >= 1990 && y <= 2040 && md / 100 >= 1 && md / 100 <= 12 && md % 100 >= 1 &&
+                  md % 100 <= 31) ||
+                 (a % 10000 >= 1990 && a % 10000 <= 2040 && dd >= 1 && dd <= 31 && mm >= 1 &&
+                  mm <= 12);
         return *valid ? 8 : 0;
     }
     char s1 = p[n1];
@@ -336,7 +339,9 @@ static int ex_date_at(const char *up, size_t i, int *shape, int *valid)
         int n3 = ex_digits(p + k, &c);
         if (n3 != 2 && n3 != 4)
             return 0;
-        if (isalnum((unsigned char)p[k + n3]) || (p[k + n3] == '.' && isdigit((unsigned char)p[k + n3 + 1])))
+        /* OCR glues the next word to a four-digit year ("21/05/2018TIME"). */
+        if (isdigit((unsigned char)p[k + n3]) || (isalpha((unsigned char)p[k + n3]) && n3 != 4) ||
+            (p[k + n3] == '.' && isdigit((unsigned char)p[k + n3 + 1])))
             return 0;
         if (n1 == 4) {
             *shape = 6;
