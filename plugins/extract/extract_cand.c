@@ -729,6 +729,28 @@ static void ex_company_block(const ex_doc *d, float medh, int li, int span, floa
     f[42] = (first->flags & (EX_L_COMPSUF | EX_L_COMPKW)) != 0 && !(last->flags & EX_L_COMPSUF);
 }
 
+/* Line b continues the name block of line a: close below or above it, as
+ * tall, centred alike, letters rather than digits, and no address, contact or
+ * registration words (a name the candidate cut short). */
+static int ex_name_continues(const ex_doc *d, float medh, long a, long b)
+{
+    if (!d->has_boxes || b < 0 || (size_t)b >= d->n || medh <= 0)
+        return 0;
+    const ex_line *la = &d->lines[a], *lb = &d->lines[b];
+    float gap = b > a ? lb->y0 - la->y1 : la->y0 - lb->y1;
+    float ha = la->y1 - la->y0, hb = lb->y1 - lb->y0;
+    float ca = (la->x0 + la->x1) / 2, cb = (lb->x0 + lb->x1) / 2;
+    if (gap > 0.6f * medh || hb > 1.3f * ha || ha > 1.3f * hb || fabsf(ca - cb) > 0.1f)
+        return 0;
+    if (lb->flags & (EX_L_ADDR | EX_L_STARTNUM | EX_L_REG | EX_L_CONTACT | EX_L_POSTCODE |
+                     EX_L_TIME | EX_L_DATEKW | EX_L_FOOTER))
+        return 0;
+    size_t al = 0, n = 0;
+    for (const char *p = lb->up; *p; p++, n++)
+        al += isalpha((unsigned char)*p) != 0;
+    return n >= 3 && al * 2 > n;
+}
+
 static int ex_company_one(const ex_doc *d, float medh, ex_cands *out, int li, const char *text,
                           size_t len, int variant, int first_suf, int span)
 {
@@ -804,6 +826,10 @@ static int ex_company_one(const ex_doc *d, float medh, ex_cands *out, int li, co
     f[43] = cut > 0 && cut == ul;
     f[44] = span == 1 && (size_t)li + 1 < d->n && (d->lines[li + 1].flags & EX_L_COMPSUF) &&
             !(l->flags & EX_L_COMPSUF);
+    f[45] = li > 0 && !(d->lines[li - 1].flags & EX_L_COMPSUF) &&
+            ex_name_continues(d, medh, li, (long)li - 1);
+    f[46] = !f[43] && ex_name_continues(d, medh, (long)li + span - 1, (long)li + span);
+    f[47] = f[45] && f[33];
     return 0;
 }
 
