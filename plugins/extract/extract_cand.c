@@ -31,6 +31,22 @@ void ex_cands_free(ex_cands *c)
 
 enum { EX_R_ABOVE = 1, EX_R_BELOW, EX_R_LABEL };
 
+/* Appends bucket b to the last pushed candidate k. 0 ok, -1 out of memory. */
+static int ex_tok_add(ex_cands *c, ex_cand *k, uint16_t b)
+{
+    if (c->ntok == c->tokcap) {
+        size_t cap = c->tokcap ? c->tokcap * 2 : 256;
+        uint16_t *p = realloc(c->tok, cap * sizeof(*p));
+        if (p == NULL)
+            return -1;
+        c->tok = p;
+        c->tokcap = cap;
+    }
+    c->tok[c->ntok++] = b;
+    k->ntok++;
+    return 0;
+}
+
 /* Appends the buckets of the words of text (role-salted) to the last pushed
  * candidate k, which must be c->c[c->n - 1] (its words are contiguous).
  * 0 ok, -1 out of memory. */
@@ -57,18 +73,8 @@ static int ex_words(ex_cands *c, ex_cand *k, const char *text, size_t len, int r
         int seen = 0;
         for (uint32_t q = 0; q < k->ntok && !seen; q++)
             seen = c->tok[k->tok_off + q] == b;
-        if (seen)
-            continue;
-        if (c->ntok == c->tokcap) {
-            size_t cap = c->tokcap ? c->tokcap * 2 : 256;
-            uint16_t *p = realloc(c->tok, cap * sizeof(*p));
-            if (p == NULL)
-                return -1;
-            c->tok = p;
-            c->tokcap = cap;
-        }
-        c->tok[c->ntok++] = b;
-        k->ntok++;
+        if (!seen && ex_tok_add(c, k, b) != 0)
+            return -1;
     }
     return 0;
 }
@@ -95,18 +101,9 @@ static int ex_words_copy(ex_cands *c, ex_cand *k, size_t src)
     uint32_t off = c->c[src].tok_off, n = c->c[src].ntok;
     k->tok_off = (uint32_t)c->ntok;
     k->ntok = 0;
-    for (uint32_t q = 0; q < n; q++) {
-        if (c->ntok == c->tokcap) {
-            size_t cap = c->tokcap ? c->tokcap * 2 : 256;
-            uint16_t *p = realloc(c->tok, cap * sizeof(*p));
-            if (p == NULL)
-                return -1;
-            c->tok = p;
-            c->tokcap = cap;
-        }
-        c->tok[c->ntok++] = c->tok[off + q];
-        k->ntok++;
-    }
+    for (uint32_t q = 0; q < n; q++)
+        if (ex_tok_add(c, k, c->tok[off + q]) != 0)
+            return -1;
     return 0;
 }
 
