@@ -1,6 +1,7 @@
 /* extract_model: one linear ranker per field over the candidates of
- * extract_cand, trained as a conditional logit (softmax over a document's
- * candidates, the labelled value as the target), stored with ml_model. */
+ * extract_cand (dense features plus a weight per hashed-word bucket), trained
+ * as a conditional logit (softmax over a document's candidates, the labelled
+ * value as the target), stored with ml_model. */
 #ifndef BP_EXTRACT_MODEL_H
 #define BP_EXTRACT_MODEL_H
 
