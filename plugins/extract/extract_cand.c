@@ -47,15 +47,14 @@ static int ex_tok_add(ex_cands *c, ex_cand *k, uint16_t b)
     return 0;
 }
 
-/* Appends the buckets of the words of text (role-salted) to the last pushed
- * candidate k, which must be c->c[c->n - 1] (its words are contiguous).
- * 0 ok, -1 out of memory. */
-static int ex_words(ex_cands *c, ex_cand *k, const char *text, size_t len, int role)
+#define EX_MAXWORDS 64 /* words of one text that count; more are left out */
+
+/* The distinct buckets of the words of text (role-salted) into out (up to
+ * EX_MAXWORDS); returns their number. */
+static size_t ex_buckets(const char *text, size_t len, int role, uint16_t *out)
 {
-    if (k->ntok == 0)
-        k->tok_off = (uint32_t)c->ntok;
-    size_t i = 0;
-    while (i < len) {
+    size_t n = 0, i = 0;
+    while (i < len && n < EX_MAXWORDS) {
         while (i < len && !isalnum((unsigned char)text[i]))
             i++;
         if (i >= len)
@@ -71,12 +70,35 @@ static int ex_words(ex_cands *c, ex_cand *k, const char *text, size_t len, int r
         }
         uint16_t b = (uint16_t)((h >> 17) % EX_NHASH);
         int seen = 0;
+        for (size_t q = 0; q < n && !seen; q++)
+            seen = out[q] == b;
+        if (!seen)
+            out[n++] = b;
+    }
+    return n;
+}
+
+/* Appends buckets b[0..n) not yet among them to the last pushed candidate k,
+ * which must be c->c[c->n - 1] (its words are contiguous). 0 ok, -1 out of
+ * memory. */
+static int ex_add_buckets(ex_cands *c, ex_cand *k, const uint16_t *b, size_t n)
+{
+    if (k->ntok == 0)
+        k->tok_off = (uint32_t)c->ntok;
+    for (size_t i = 0; i < n; i++) {
+        int seen = 0;
         for (uint32_t q = 0; q < k->ntok && !seen; q++)
-            seen = c->tok[k->tok_off + q] == b;
-        if (!seen && ex_tok_add(c, k, b) != 0)
+            seen = c->tok[k->tok_off + q] == b[i];
+        if (!seen && ex_tok_add(c, k, b[i]) != 0)
             return -1;
     }
     return 0;
+}
+
+static int ex_words(ex_cands *c, ex_cand *k, const char *text, size_t len, int role)
+{
+    uint16_t b[EX_MAXWORDS];
+    return ex_add_buckets(c, k, b, ex_buckets(text, len, role, b));
 }
 
 static int ex_words_line(ex_cands *c, ex_cand *k, const ex_doc *d, long li, int role)
@@ -892,6 +914,14 @@ static int ex_cand_address(const ex_doc *d, float medh, ex_cands *out)
 {
     int top = d->n < EX_ADDR_TOP ? (int)d->n : EX_ADDR_TOP;
     char buf[4096];
+    /* The words of the line above and below a span, hashed once per line
+     * (a line is above or below many spans). */
+    uint16_t wb[EX_ADDR_TOP + 1][2][EX_MAXWORDS];
+    size_t nb[EX_ADDR_TOP + 1][2];
+    for (int q = 0; q <= top && (size_t)q < d->n; q++)
+        for (int r = 0; r < 2; r++)
+            nb[q][r] = ex_buckets(d->lines[q].text, strlen(d->lines[q].text),
+                                  r ? EX_R_BELOW : EX_R_ABOVE, wb[q][r]);
     for (int i = 0; i < top; i++) {
         size_t len = 0;
         for (int j = i; j < top && j - i < EX_ADDR_SPAN; j++) {
@@ -916,8 +946,9 @@ static int ex_cand_address(const ex_doc *d, float medh, ex_cands *out)
             ex_cand *k = ex_push(out, buf, len, i);
             /* The words of the lines around the span (what ends an address);
              * its own words add nothing measurable and would learn streets. */
-            if (k == NULL || ex_words_line(out, k, d, (long)i - 1, EX_R_ABOVE) != 0 ||
-                ex_words_line(out, k, d, (long)j + 1, EX_R_BELOW) != 0)
+            size_t nabove = i > 0 ? nb[i - 1][0] : 0, nbelow = (size_t)j + 1 < d->n ? nb[j + 1][1] : 0;
+            if (k == NULL || ex_add_buckets(out, k, wb[i > 0 ? i - 1 : 0][0], nabove) != 0 ||
+                ex_add_buckets(out, k, wb[j + 1][1], nbelow) != 0)
                 return -1;
             ex_common(d, medh, k);
             float *f = k->f + F_OWN;
