@@ -330,11 +330,16 @@ int ex_train(ex_model *m, const ex_prepared *p, const unsigned char *use, int ep
                 }
                 ntouched = 0;
             }
+            /* The model is the average of the weights after each epoch of
+             * the second half: steadier than the last step's. */
+            if (ep >= epochs / 2) {
+                float r = 1.0f / (float)(ep - epochs / 2 + 1);
+                for (int q = 0; q < EX_NFEAT; q++)
+                    m->w[f][q] += r * ((float)w[q] - m->w[f][q]);
+                for (int q = 0; q < EX_NHASH; q++)
+                    m->h[f][q] += r * ((float)hw[q] - m->h[f][q]);
+            }
         }
-        for (int q = 0; q < EX_NFEAT; q++)
-            m->w[f][q] = (float)w[q];
-        for (int q = 0; q < EX_NHASH; q++)
-            m->h[f][q] = (float)hw[q];
         if (progress) {
             char msg[160];
             snprintf(msg, sizeof msg, "trained %s on %zu documents (%zu labelled values found among candidates)",
