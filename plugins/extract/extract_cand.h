@@ -29,18 +29,29 @@ extern const char *const ex_field_names[EX_NFIELDS];
 
 /* Changing the features changes this version; a model trained on another
  * feature set is refused at load time. */
-#define EX_FEATURE_SET "extract-features-4"
-#define EX_NFEAT 72
+#define EX_FEATURE_SET "extract-features-6"
+#define EX_NFEAT 96
+
+/* Besides the dense features, a candidate carries hashed words: its own
+ * words, those of the lines around it and of its label, each hashed with its
+ * role into EX_NHASH buckets. Training learns a weight per bucket, so which
+ * words mark a company name or a total's label comes from the data rather
+ * than from keyword lists. Words with digits hash by shape (digits as 0). */
+#define EX_NHASH 1024
 
 typedef struct {
     char *text;
     int line;            /* first line the value comes from */
     float f[EX_NFEAT];
+    uint32_t tok_off;    /* hashed words: the cands' tok[tok_off .. tok_off + ntok) */
+    uint32_t ntok;
 } ex_cand;
 
 typedef struct {
     ex_cand *c;
     size_t n, cap;
+    uint16_t *tok;       /* bucket numbers, < EX_NHASH, distinct per candidate */
+    size_t ntok, tokcap;
 } ex_cands;
 
 /* Fill out (emptied first) with the candidates of one field. 0 ok, -1 out

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,7 @@ int ex_doc_add(ex_doc *d, const char *text, size_t len, const double *box)
     }
     ex_line *l = &d->lines[d->n];
     memset(l, 0, sizeof(*l));
+    l->left_near = -1;
     l->text = malloc(len + 1);
     l->up = malloc(len + 1);
     if (l->text == NULL || l->up == NULL) {
@@ -352,19 +354,27 @@ void ex_doc_finish(ex_doc *d)
     d->median_height = h[nh / 2];
     if (!d->has_boxes)
         return;
-    /* Same row: vertical overlap of at least half the smaller height. Lines
-     * of a receipt are few (tens), so the quadratic scan is cheap. */
+    /* Lines to the left of each line: on the same row (vertical overlap of
+     * at least half the smaller height), and the nearest one by distance of
+     * the vertical centres (on a skewed photo an amount and its label
+     * overlap by less than half). Lines of a receipt are few (tens), so the
+     * quadratic scan is cheap. */
     for (size_t i = 0; i < d->n; i++) {
         ex_line *a = &d->lines[i];
-        float ha = a->y1 - a->y0;
+        float ya = (a->y0 + a->y1) / 2, ha = a->y1 - a->y0, best = 1e9f;
         for (size_t j = 0; j < d->n; j++) {
-            if (j == i)
-                continue;
             const ex_line *b = &d->lines[j];
+            if (j == i || b->x1 > a->x0 + 0.02f)
+                continue;
             float hb = b->y1 - b->y0, ov = (a->y1 < b->y1 ? a->y1 : b->y1) -
                                            (a->y0 > b->y0 ? a->y0 : b->y0);
-            if (ov > 0.5f * (ha < hb ? ha : hb) && b->x1 <= a->x0 + 0.02f)
+            if (ov > 0.5f * (ha < hb ? ha : hb))
                 a->row_left |= b->flags;
+            float dy = fabsf((b->y0 + b->y1) / 2 - ya);
+            if (dy < 0.9f * (ha > hb ? ha : hb) && dy < best) {
+                best = dy;
+                a->left_near = (int)j;
+            }
         }
     }
 }

@@ -43,6 +43,8 @@ typedef struct {
     float x0, y0, x1, y1;
     uint32_t flags;
     uint32_t row_left;  /* flags of lines on the same row, left of this one */
+    int left_near;      /* the nearest line to the left within a line's height (the label
+                           of an amount printed in its own column, rows skewed), or -1 */
 } ex_line;
 
 typedef struct {

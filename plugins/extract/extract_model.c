@@ -31,6 +31,14 @@ int ex_model_from_ml(ex_model *m, const ml_model *ml, char *err, size_t errlen)
         }
         memcpy(m->w[f], w, sizeof m->w[f]);
         m->has[f] = 1;
+        snprintf(sec, sizeof sec, "h.%s", ex_field_names[f]);
+        const float *hw = ml_model_get0_f32(ml, sec, &n);
+        if (hw != NULL && n != EX_NHASH) {
+            snprintf(err, errlen, "section '%s' has %u weights, expected %d", sec, n, EX_NHASH);
+            return -1;
+        }
+        if (hw != NULL)
+            memcpy(m->h[f], hw, sizeof m->h[f]);
         snprintf(sec, sizeof sec, "t.%s", ex_field_names[f]);
         const float *t = ml_model_get0_f32(ml, sec, &n);
         m->temp[f] = 1;
@@ -81,6 +89,9 @@ int ex_model_save(const ex_model *m, const char *path, char *err, size_t errlen)
         char sec[64];
         snprintf(sec, sizeof sec, "w.%s", ex_field_names[f]);
         rc = ml_model_add_f32(ml, sec, m->w[f], EX_NFEAT);
+        snprintf(sec, sizeof sec, "h.%s", ex_field_names[f]);
+        if (rc == 0)
+            rc = ml_model_add_f32(ml, sec, m->h[f], EX_NHASH);
         snprintf(sec, sizeof sec, "t.%s", ex_field_names[f]);
         if (rc == 0)
             rc = ml_model_add_f32(ml, sec, &m->temp[f], 1);
@@ -98,11 +109,15 @@ int ex_model_save(const ex_model *m, const char *path, char *err, size_t errlen)
     return rc;
 }
 
-static float ex_dot(const float *w, const float *x)
+/* Score of a candidate: dense features and hashed words. */
+static double ex_score1(const float *w, const float *h, const float *x, const uint16_t *tok,
+                        size_t ntok)
 {
-    float s = 0;
+    double s = 0;
     for (int i = 0; i < EX_NFEAT; i++)
-        s += w[i] * x[i];
+        s += (double)w[i] * x[i];
+    for (size_t i = 0; i < ntok; i++)
+        s += h[tok[i]];
     return s;
 }
 
@@ -122,7 +137,8 @@ int ex_predict(const ex_model *m, const ex_doc *d, int field, ex_cands *c, char 
         return -1;
     size_t bi = 0;
     for (size_t i = 0; i < c->n; i++) {
-        s[i] = ex_dot(m->w[field], c->c[i].f);
+        s[i] = (float)ex_score1(m->w[field], m->h[field], c->c[i].f, c->tok + c->c[i].tok_off,
+                                c->c[i].ntok);
         if (s[i] > best) {
             best = s[i];
             bi = i;
@@ -150,6 +166,8 @@ void ex_prepared_free(ex_prepared *p)
         for (size_t i = 0; i < p->nex * EX_NFIELDS; i++) {
             free(p->g[i].feat);
             free(p->g[i].pos);
+            free(p->g[i].tok);
+            free(p->g[i].toff);
         }
     }
     free(p->g);
@@ -174,9 +192,14 @@ int ex_prepare(ex_prepared *p, const ex_example *ex, size_t n)
             g->n = c.n;
             g->feat = malloc((c.n ? c.n : 1) * EX_NFEAT * sizeof(float));
             g->pos = calloc(c.n ? c.n : 1, 1);
-            if (g->feat == NULL || g->pos == NULL)
+            g->toff = malloc((c.n + 1) * sizeof(uint32_t));
+            g->tok = malloc((c.ntok ? c.ntok : 1) * sizeof(uint16_t));
+            if (g->feat == NULL || g->pos == NULL || g->toff == NULL || g->tok == NULL)
                 goto oom;
+            g->toff[0] = 0;
             for (size_t k = 0; k < c.n; k++) {
+                memcpy(g->tok + g->toff[k], c.tok + c.c[k].tok_off, c.c[k].ntok * sizeof(uint16_t));
+                g->toff[k + 1] = g->toff[k] + c.c[k].ntok;
                 memcpy(g->feat + k * EX_NFEAT, c.c[k].f, sizeof c.c[k].f);
                 g->pos[k] = strcmp(c.c[k].text, ex[i].label[f]) == 0;
                 g->npos += g->pos[k];
@@ -201,12 +224,19 @@ int ex_train(ex_model *m, const ex_prepared *p, const unsigned char *use, int ep
         if (p->g[i].n > maxc)
             maxc = p->g[i].n;
     s = malloc(maxc * sizeof(double));
-    if (order == NULL || s == NULL) {
+    double *hw = malloc(3 * EX_NHASH * sizeof(double));
+    uint16_t *touched = malloc(EX_NHASH * sizeof(uint16_t));
+    unsigned char *mark = malloc(EX_NHASH);
+    if (order == NULL || s == NULL || hw == NULL || touched == NULL || mark == NULL) {
         free(order);
         free(s);
+        free(hw);
+        free(touched);
+        free(mark);
         return -1;
     }
-    const double lr = 0.2, l2 = 1e-4;
+    double *hacc = hw + EX_NHASH, *hgrad = hw + 2 * EX_NHASH;
+    const double lr = 0.2, l2 = 1e-4, l2h = 1e-3;
     for (int f = 0; f < EX_NFIELDS; f++) {
         size_t n = 0, usable = 0;
         for (size_t i = 0; i < p->nex; i++) {
@@ -223,9 +253,18 @@ int ex_train(ex_model *m, const ex_prepared *p, const unsigned char *use, int ep
         m->temp[f] = 1;
         m->reach[f] = n ? (float)usable / (float)n : 1;
         memset(m->w[f], 0, sizeof m->w[f]);
+        memset(m->h[f], 0, sizeof m->h[f]);
         if (usable == 0)
             continue;
         double w[EX_NFEAT] = {0}, acc[EX_NFEAT], grad[EX_NFEAT];
+        /* Hashed words: sparse, so only the buckets a document touches are
+         * updated (their L2 applied lazily, when touched). */
+        size_t ntouched = 0;
+        for (int k = 0; k < EX_NHASH; k++) {
+            hw[k] = hgrad[k] = 0;
+            hacc[k] = 1e-8;
+            mark[k] = 0;
+        }
         for (int k = 0; k < EX_NFEAT; k++)
             acc[k] = 1e-8;
         uint32_t rng = 12345u + (uint32_t)f;
@@ -245,6 +284,8 @@ int ex_train(ex_model *m, const ex_prepared *p, const unsigned char *use, int ep
                     double sc = 0;
                     for (int q = 0; q < EX_NFEAT; q++)
                         sc += w[q] * x[q];
+                    for (uint32_t t = g->toff[k]; t < g->toff[k + 1]; t++)
+                        sc += hw[g->tok[t]];
                     s[k] = sc;
                     if (sc > best)
                         best = sc;
@@ -266,15 +307,39 @@ int ex_train(ex_model *m, const ex_prepared *p, const unsigned char *use, int ep
                     const float *x = g->feat + k * EX_NFEAT;
                     for (int q = 0; q < EX_NFEAT; q++)
                         grad[q] += coef * x[q];
+                    for (uint32_t t = g->toff[k]; t < g->toff[k + 1]; t++) {
+                        uint16_t b = g->tok[t];
+                        if (!mark[b]) {
+                            mark[b] = 1;
+                            touched[ntouched++] = b;
+                        }
+                        hgrad[b] += coef;
+                    }
                 }
                 for (int q = 0; q < EX_NFEAT; q++) {
                     acc[q] += grad[q] * grad[q];
                     w[q] -= lr * grad[q] / sqrt(acc[q]);
                 }
+                for (size_t q = 0; q < ntouched; q++) {
+                    uint16_t b = touched[q];
+                    double gb = hgrad[b] + l2h * hw[b];
+                    hacc[b] += gb * gb;
+                    hw[b] -= lr * gb / sqrt(hacc[b]);
+                    hgrad[b] = 0;
+                    mark[b] = 0;
+                }
+                ntouched = 0;
+            }
+            /* The model is the average of the weights after each epoch of
+             * the second half: steadier than the last step's. */
+            if (ep >= epochs / 2) {
+                float r = 1.0f / (float)(ep - epochs / 2 + 1);
+                for (int q = 0; q < EX_NFEAT; q++)
+                    m->w[f][q] += r * ((float)w[q] - m->w[f][q]);
+                for (int q = 0; q < EX_NHASH; q++)
+                    m->h[f][q] += r * ((float)hw[q] - m->h[f][q]);
             }
         }
-        for (int q = 0; q < EX_NFEAT; q++)
-            m->w[f][q] = (float)w[q];
         if (progress) {
             char msg[160];
             snprintf(msg, sizeof msg, "trained %s on %zu documents (%zu labelled values found among candidates)",
@@ -284,6 +349,9 @@ int ex_train(ex_model *m, const ex_prepared *p, const unsigned char *use, int ep
     }
     free(order);
     free(s);
+    free(hw);
+    free(touched);
+    free(mark);
     return 0;
 }
 
@@ -360,11 +428,8 @@ int ex_calibrate(ex_model *m, const ex_prepared *p, const unsigned char *use, in
                 }
                 o->start[o->ndoc++] = o->n;
                 for (size_t c = 0; c < g->n; c++) {
-                    const float *x = g->feat + c * EX_NFEAT;
-                    double sc = 0;
-                    for (int q = 0; q < EX_NFEAT; q++)
-                        sc += (double)tmp->w[f][q] * x[q];
-                    o->s[o->n] = sc;
+                    o->s[o->n] = ex_score1(tmp->w[f], tmp->h[f], g->feat + c * EX_NFEAT,
+                                           g->tok + g->toff[c], g->toff[c + 1] - g->toff[c]);
                     o->pos[o->n++] = g->pos[c];
                 }
                 o->start[o->ndoc] = o->n;

@@ -1,6 +1,7 @@
 /* extract_model: one linear ranker per field over the candidates of
- * extract_cand, trained as a conditional logit (softmax over a document's
- * candidates, the labelled value as the target), stored with ml_model. */
+ * extract_cand (dense features plus a weight per hashed-word bucket), trained
+ * as a conditional logit (softmax over a document's candidates, the labelled
+ * value as the target), stored with ml_model. */
 #ifndef BP_EXTRACT_MODEL_H
 #define BP_EXTRACT_MODEL_H
 
@@ -11,6 +12,7 @@ typedef struct {
     char name[64];                      /* e.g. "sroie" */
     int has[EX_NFIELDS];                /* fields this model was trained for */
     float w[EX_NFIELDS][EX_NFEAT];
+    float h[EX_NFIELDS][EX_NHASH];      /* weights of the hashed words */
     float temp[EX_NFIELDS];             /* softmax temperature (calibration), 1 if none */
     float reach[EX_NFIELDS];            /* share of training labels found among candidates */
 } ex_model;
@@ -38,6 +40,8 @@ typedef struct {
 typedef struct {
     size_t n;
     float *feat;            /* n * EX_NFEAT */
+    uint16_t *tok;          /* hashed words of candidate k: tok[toff[k] .. toff[k + 1]) */
+    uint32_t *toff;         /* n + 1 */
     unsigned char *pos;     /* the candidate equals the label */
     int npos;
 } ex_group;

@@ -166,6 +166,7 @@ static void test_extract(void)
     /* Untrained: every weight zero, so the ranker cannot prefer anything. */
     zero = m;
     memset(zero.w, 0, sizeof zero.w);
+    memset(zero.h, 0, sizeof zero.h);
     for (int f = 0; f <= EX_TOTAL; f++) {
         int got = score(&m, ex, TRAIN, N, f), base = score(&zero, ex, TRAIN, N, f);
         printf("# %s: trained %d/%d held-out correct, untrained %d\n", ex_field_names[f], got,
@@ -225,16 +226,27 @@ static void test_extract(void)
     ml_model_add_str(ml, "features", EX_FEATURE_SET);
     ml_model_add_f32(ml, "w.total", five, 5);
     CHECK(ex_model_from_ml(&back, ml, err, sizeof err) != 0);
-    CHECK_STR(err, "section 'w.total' has 5 weights, expected 72");
+    char want[80];
+    snprintf(want, sizeof want, "section 'w.total' has 5 weights, expected %d", EX_NFEAT);
+    CHECK_STR(err, want);
     ml_model_free(ml);
     ml = ml_model_new();
-    float w72[EX_NFEAT] = {0}, zero_t = 0;
+    float wz[EX_NFEAT] = {0}, zero_t = 0;
     ml_model_add_str(ml, "kind", "extract");
     ml_model_add_str(ml, "features", EX_FEATURE_SET);
-    ml_model_add_f32(ml, "w.total", w72, EX_NFEAT);
+    ml_model_add_f32(ml, "w.total", wz, EX_NFEAT);
     ml_model_add_f32(ml, "t.total", &zero_t, 1);
     CHECK(ex_model_from_ml(&back, ml, err, sizeof err) != 0);
     CHECK_STR(err, "section 't.total' must be one temperature from 0.01 to 100");
+    ml_model_free(ml);
+    ml = ml_model_new();
+    ml_model_add_str(ml, "kind", "extract");
+    ml_model_add_str(ml, "features", EX_FEATURE_SET);
+    ml_model_add_f32(ml, "w.total", wz, EX_NFEAT);
+    ml_model_add_f32(ml, "h.total", five, 5);
+    CHECK(ex_model_from_ml(&back, ml, err, sizeof err) != 0);
+    snprintf(want, sizeof want, "section 'h.total' has 5 weights, expected %d", EX_NHASH);
+    CHECK_STR(err, want);
     ml_model_free(ml);
     ml = ml_model_new();
     ml_model_add_str(ml, "kind", "extract");
