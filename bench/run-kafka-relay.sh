@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Kafka relay benchmark: backplane vs a kcat pipe, same broker, same data, same run.
 #
-#   make build && bench/run-kafka-relay.sh [--records N] [--runs N] [--keep]
+#   make build && bench/run-kafka-relay.sh [--records N] [--runs N] [--keep] [--no-group]
 #                   [--partitions N] [--compression C] [--build DIR] [--timeout SECS]
 #
 # N small JSON records (~58 bytes) are produced once into topic `in` of a
@@ -10,7 +10,9 @@
 # set data.relayed=true -> topic), alternating which goes first. A consumer
 # counting the output topic decides when a relay is complete; every output is
 # then verified (exactly N records, each input record once, backplane's with
-# "relayed":true and CloudEvents headers). Prints medians and the line
+# "relayed":true and CloudEvents headers). A third tool, kcat-group, is the
+# same kcat pipe whose consumer joins a consumer group (-G) as backplane's
+# does, so it pays the same join (--no-group leaves it out). Prints medians and
 #   ratio backplane/kcat: X.XXx (records/s, median of N)
 # See bench/README.md.
 set -euo pipefail
@@ -22,6 +24,7 @@ repo=$(cd "$here/.." && pwd)
 records=500000
 runs=3
 keep=0
+group=1
 partitions=8
 compression=lz4
 build="$repo/build"
@@ -37,6 +40,7 @@ while [ $# -gt 0 ]; do
     --runs) [ $# -ge 2 ] || die "--runs needs a value"; runs=$2; shift 2 ;;
     --runs=*) runs=${1#*=}; shift ;;
     --keep) keep=1; shift ;;
+    --no-group) group=0; shift ;;
     --partitions) [ $# -ge 2 ] || die "--partitions needs a value"; partitions=$2; shift 2 ;;
     --partitions=*) partitions=${1#*=}; shift ;;
     --compression) [ $# -ge 2 ] || die "--compression needs a value"; compression=$2; shift 2 ;;
@@ -176,7 +180,7 @@ export BP_PLUGIN_PATH="$snap/connectors:$snap/plugins"
 # tool and run, all with the same partition count. Its stdin stays open on fd 7.
 topics=(--topic "in:$partitions")
 for ((i = 1; i <= runs; i++)); do
-  topics+=(--topic "out_kcat_$i:$partitions" --topic "out_bp_$i:$partitions")
+  topics+=(--topic "out_kcat_$i:$partitions" --topic "out_bp_$i:$partitions" --topic "out_kcat_group_$i:$partitions")
 done
 mkfifo "$tmp/broker.in"
 "$broker_bin" --brokers 1 "${topics[@]}" <"$tmp/broker.in" >"$tmp/broker.out" 2>"$tmp/broker.err" &
@@ -270,7 +274,7 @@ with open(dump, "rb") as f:
         if seen[k]:
             dups += 1
         seen[k] = 1
-        if tool == "in" or tool == "kcat":
+        if tool in ("in", "kcat", "kcat-group"):
             ok = val == src[k]                       # byte for byte
         else:
             want = dict(json.loads(src[k]), relayed=True)
@@ -296,6 +300,7 @@ if errs:
     sys.exit(f"{tool}: topic {topic}: " + "; ".join(errs))
 what = {"in": "byte-identical to the input lines",
         "kcat": "byte-identical to the input lines",
+        "kcat-group": "byte-identical to the input lines",
         "backplane": "each equal to its input record + \"relayed\":true"}[tool]
 print(f"   {tool}: verified {topic}: {lines} records, every id once, {what}")
 PY
@@ -333,15 +338,21 @@ start_watcher() {   # start_watcher TOPIC FILE: consumer that exits after N reco
   wpid=$!
 }
 
-run_kcat() {   # run_kcat RUN
-  local topic="out_kcat_$1" watch="$tmp/watch-kcat-$1.txt" tc="$tmp/time-kcat-c-$1.txt" tp="$tmp/time-kcat-p-$1.txt"
+run_kcat() {   # run_kcat RUN [group]: the kcat pipe; with "group" its consumer joins a group (-G)
+  local tool=kcat cons=(-C -t in -o beginning)
+  if [ "${2:-}" = group ]; then
+    # A consumer-group member like backplane's source: pays the same join.
+    tool=kcat-group
+    cons=(-G "g_kcat_$1" -X auto.offset.reset=earliest -X session.timeout.ms=6000)
+  fi
+  local topic="out_${tool/-/_}_$1" watch="$tmp/watch-$tool-$1.txt" tc="$tmp/time-$tool-c-$1.txt" tp="$tmp/time-$tool-p-$1.txt"
   local t0 t_watch t_pipe done_pid rc b0 b1 ppid
   b0=$(proc_cpu "$broker_pid")
   start_watcher "$topic" "$watch"
   t0=$(now_ms)
   ( set -o pipefail
     "$gnu_time" -f "$time_fmt" -o "$tc" timeout "$timeout_s" \
-      kcat -b "$BS" -C -t in -o beginning -e -q -f '%s\n' 2>"$tmp/kcat-c-$1.log" |
+      kcat -b "$BS" "${cons[@]}" -e -q -f '%s\n' $( [ "$tool" = kcat-group ] && echo in ) 2>"$tmp/kcat-c-$1.log" |
     "$gnu_time" -f "$time_fmt" -o "$tp" timeout "$timeout_s" \
       kcat -b "$BS" -P -t "$topic" "${zprop[@]}" 2>"$tmp/kcat-p-$1.log" ) &
   ppid=$!
@@ -361,11 +372,11 @@ run_kcat() {   # run_kcat RUN
   wpid="" pipe_pid=""
   local cpu rss
   read -r cpu rss < <(cat "$tc" "$tp" | awk '/^BENCHTIME/ { c += $3 + $4; if ($5 > m) m = $5 } END { printf "%.2f %d\n", c, m }')
-  record kcat "$1" "$t0" "$t_watch" "$watch" "$cpu" "$rss" \
+  record "$tool" "$1" "$t0" "$t_watch" "$watch" "$cpu" "$rss" \
     "$(awk -v a="$b0" -v b="$b1" 'BEGIN { printf "%.2f", b - a }')" \
     "$(awk -v a="$t0" -v b="$t_pipe" 'BEGIN { printf " | pipe exited after %.2f s", (b - a) / 1000 }')"
-  dump_topic "$topic" "$tmp/out-kcat.dump"
-  verify kcat "$topic" "$tmp/out-kcat.dump"
+  dump_topic "$topic" "$tmp/out-$tool.dump"
+  verify "$tool" "$topic" "$tmp/out-$tool.dump"
 }
 
 run_backplane() {   # run_backplane RUN
@@ -425,9 +436,9 @@ run_backplane() {   # run_backplane RUN
 for ((i = 1; i <= runs; i++)); do
   echo "== run $i/$runs (load average $(cut -d' ' -f1-3 /proc/loadavg))"
   if (( i % 2 == 1 )); then
-    run_backplane "$i"; run_kcat "$i"
+    run_backplane "$i"; run_kcat "$i"; [ "$group" = 0 ] || run_kcat "$i" group
   else
-    run_kcat "$i"; run_backplane "$i"
+    [ "$group" = 0 ] || run_kcat "$i" group; run_kcat "$i"; run_backplane "$i"
   fi
 done
 
@@ -449,9 +460,14 @@ med = {t: [statistics.median(c) for c in zip(*r)] for t, r in rows.items()}
 print(f"kafka relay, {n} records, median of {runs} run(s)")
 print(f"{'tool':<11}{'wall s':>8}{'records/s':>11}{'1st rec s':>11}{'steady rec/s':>14}"
       f"{'cpu s':>8}{'RSS MiB':>9}{'broker cpu s':>14}")
-for t in ("backplane", "kcat"):
+for t in ("backplane", "kcat", "kcat-group"):
+    if t not in med:
+        continue
     w, r, f, s, c, m, b = med[t]
     print(f"{t:<11}{w:>8.2f}{r:>11.0f}{f:>11.2f}{s:>14.0f}{c:>8.2f}{m:>9.1f}{b:>14.2f}")
+if "kcat-group" in med:
+    print(f"ratio backplane/kcat-group: {med['backplane'][1] / med['kcat-group'][1]:.2f}x "
+          f"(records/s, both consumer-group members, median of {runs})")
 print(f"cpu backplane/kcat: {med['backplane'][4] / med['kcat'][4]:.2f}x (user+sys seconds, median of {runs})")
 print(f"steady ratio backplane/kcat: {med['backplane'][3] / med['kcat'][3]:.2f}x "
       f"(records/s first->last output record, median of {runs})")
