@@ -93,6 +93,7 @@ static bp_status env_attr_put(bp_envelope *env, int index, const char *value)
     if (a->node.valuestring != v)
         env_attr_clear(a);
     a->node.valuestring = v;
+    a->len = len;
     return BP_OK;
 }
 
@@ -103,6 +104,7 @@ static void env_attrs_init(bp_envelope *env)
         env->attr[i].node.string = (char *)bp_ce_context_attrs[i];
     }
     env->attr[0].node.valuestring = env_spec10;
+    env->attr[0].len = 3;
 }
 
 int bp_ce_is_context_attr(const char *name)

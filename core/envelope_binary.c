@@ -152,6 +152,7 @@ bp_status bp_envelope_to_binary(const bp_envelope *env, bp_header **headers, siz
         "ce_specversion", "ce_id", "ce_source", "ce_type", "ce_subject", "ce_time",
         "content-type", "ce_dataschema",
     };
+    static const size_t hlen[BP_ENV_N_ATTRS] = {14, 5, 9, 7, 10, 7, 12, 13};
     size_t n_ext = bp_envelope_ext_count(env);
     /* Collect first, then one allocation holds the array and every string:
      * a record's headers cost one malloc and one free, not two per header. */
@@ -173,7 +174,7 @@ bp_status bp_envelope_to_binary(const bp_envelope *env, bp_header **headers, siz
     for (int i = 0; i < BP_ENV_N_ATTRS; i++) {
         const char *v = env->attr[i].node.valuestring;
         if (v != NULL)
-            items[count++] = (eb_item){"", hname[i], v, 0, strlen(hname[i]), strlen(v)};
+            items[count++] = (eb_item){"", hname[i], v, 0, hlen[i], env->attr[i].len};
     }
     for (size_t i = 0; i < n_ext; i++) {
         const char *name = bp_envelope_ext_name(env, i);

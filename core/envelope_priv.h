@@ -13,6 +13,7 @@
  * when node.valuestring is NULL. Never linked into a cJSON tree. */
 typedef struct bp_env_attr {
     cJSON node;
+    size_t len;            /* strlen(node.valuestring) */
     char small[40];
 } bp_env_attr;
 
