@@ -385,6 +385,144 @@ static ex_example *ex_load_dir(const char *dir, const char *format, size_t *n, i
     return ex;
 }
 
+/* Label text of a corrected or extracted value: strings trimmed, numbers as
+ * JSON; NULL for anything else. */
+static char *ex_label_text(const cJSON *v)
+{
+    if (cJSON_IsString(v)) {
+        const char *p = v->valuestring;
+        while (*p == ' ')
+            p++;
+        size_t l = strlen(p);
+        while (l && (p[l - 1] == ' ' || p[l - 1] == '\n' || p[l - 1] == '\r'))
+            l--;
+        return l ? strndup(p, l) : NULL;
+    }
+    return cJSON_IsNumber(v) ? cJSON_PrintUnformatted(v) : NULL;
+}
+
+/* Reviewers' corrections as examples (--corrections FILE, JSON lines of
+ * {route, path, from, to, record} as `backplane review export` and
+ * --from-corrections SITE write them). Every record with a correction of a
+ * field under INTO becomes one example: its lines or text, as the transform
+ * reads them, labelled with what the reviewer let through — the extracted
+ * values, each replaced by its correction (null removes it). Appends to
+ * *ex / *n; returns how many examples it added, or -1 (message printed). */
+static long ex_load_corrections(const struct bp_host_api *api, const char *file, const char *into,
+                                const char *lines_path, const char *text_path, ex_example **ex,
+                                size_t *n)
+{
+    FILE *f = fopen(file, "r");
+    if (f == NULL) {
+        fprintf(stderr, "extract: %s: %s\n", file, strerror(errno));
+        return -1;
+    }
+    extract_self rd = {.api = api, .lines_path = (char *)lines_path, .text_path = (char *)text_path};
+    size_t il = strlen(into);
+    char *line = NULL, *last_key = NULL;
+    size_t cap = 0, lineno = 0;
+    long added = 0, rc = 0;
+    ssize_t len;
+    ex_example *cur = NULL;   /* the example of the current record (corrections come grouped) */
+    while (rc == 0 && (len = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        cJSON *c = cJSON_ParseWithLength(line, (size_t)len);
+        const cJSON *path = cJSON_GetObjectItemCaseSensitive(c, "path");
+        const cJSON *to = cJSON_GetObjectItemCaseSensitive(c, "to");
+        const cJSON *rec = cJSON_GetObjectItemCaseSensitive(c, "record");
+        if (!cJSON_IsObject(c) || !cJSON_IsString(path) || to == NULL) {
+            fprintf(stderr, "extract: %s:%zu:1: not a correction (want {path, to, record})\n", file,
+                    lineno);
+            cJSON_Delete(c);
+            rc = -1;
+            break;
+        }
+        const char *pv = path->valuestring;
+        int fi = strncmp(pv, into, il) == 0 && pv[il] == '.' ? ex_field_index(pv + il + 1) : -1;
+        if (fi < 0 || !cJSON_IsObject(rec)) {
+            cJSON_Delete(c);   /* a correction of something else: not ours */
+            continue;
+        }
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "id");
+        const cJSON *src = cJSON_GetObjectItemCaseSensitive(rec, "source");
+        char key[1024];
+        snprintf(key, sizeof key, "%s\x1f%s", cJSON_IsString(src) ? src->valuestring : "",
+                 cJSON_IsString(id) ? id->valuestring : "");
+        if (cur == NULL || last_key == NULL || strcmp(key, last_key) != 0) {
+            /* A new record: its text, and the extracted values as labels. */
+            char *text = cJSON_PrintUnformatted(rec), *err = NULL;
+            bp_envelope *env = NULL;
+            if (text == NULL || api->envelope_from_json(text, strlen(text), &env, &err) != BP_OK) {
+                fprintf(stderr, "extract: %s:%zu:1: record: %s\n", file, lineno,
+                        err ? err : "out of memory");
+                free(err);
+                free(text);
+                cJSON_Delete(c);
+                rc = -1;
+                break;
+            }
+            free(text);
+            ex_example *grown = realloc(*ex, (*n + 1) * sizeof(**ex));
+            if (grown == NULL) {
+                api->envelope_unref(env);
+                cJSON_Delete(c);
+                rc = -1;
+                break;
+            }
+            *ex = grown;
+            cur = &(*ex)[*n];
+            memset(cur, 0, sizeof(*cur));
+            ex_doc_init(&cur->doc);
+            int got = extract_read(&rd, env, &cur->doc);
+            char name[64];
+            snprintf(name, sizeof name, "correction-%zu", lineno);
+            cur->name = strdup(name);
+            const cJSON *ext = NULL;
+            const cJSON *data = cJSON_GetObjectItemCaseSensitive(rec, "data");
+            if (strncmp(into, "data.", 5) == 0) {
+                /* INTO under data: walk its dotted path in the record's data. */
+                char walk[512];
+                snprintf(walk, sizeof walk, "%s", into + 5);
+                ext = data;
+                for (char *tok = strtok(walk, "."); tok && ext; tok = strtok(NULL, "."))
+                    ext = cJSON_GetObjectItemCaseSensitive(ext, tok);
+            }
+            for (const cJSON *it = cJSON_IsObject(ext) ? ext->child : NULL; it; it = it->next) {
+                int k = ex_field_index(it->string);
+                if (k >= 0)
+                    cur->label[k] = ex_label_text(it);
+            }
+            api->envelope_unref(env);
+            (*n)++;
+            if (got <= 0) {
+                /* No text to learn from: keep nothing of this record. */
+                (*n)--;
+                ex_doc_free(&cur->doc);
+                for (int k = 0; k < EX_NFIELDS; k++)
+                    free(cur->label[k]);
+                free(cur->name);
+                cur = NULL;
+                if (got < 0)
+                    rc = -1;
+                cJSON_Delete(c);
+                free(last_key);
+                last_key = NULL;
+                continue;
+            }
+            added++;
+            free(last_key);
+            last_key = strdup(key);
+        }
+        free(cur->label[fi]);
+        cur->label[fi] = ex_label_text(to);   /* null: the reviewer says there is none */
+        cJSON_Delete(c);
+    }
+    free(line);
+    free(last_key);
+    fclose(f);
+    return rc < 0 ? -1 : added;
+}
+
 typedef struct {
     long correct[EX_NFIELDS], predicted[EX_NFIELDS], labelled[EX_NFIELDS];
     long loose[EX_NFIELDS];   /* equal once all spaces are removed */
@@ -523,7 +661,9 @@ static void ex_progress(const char *msg)
 }
 
 static const char ex_train_usage[] =
-    "backplane train extract --format sroie|lines --data DIR --out MODEL [--name NAME] [--epochs N (60)] [--quiet]";
+    "backplane train extract (--format sroie|lines --data DIR | --from-corrections SITE | both) --out MODEL "
+    "[--into PATH (data.extracted)] [--lines PATH (data.lines)] [--text PATH (data.text)] "
+    "[--name NAME] [--epochs N (60)] [--quiet]";
 static const char ex_eval_usage[] =
     "backplane eval extract --format sroie|lines (--model MODEL | --folds K [--epochs N]) --data DIR "
     "[--errors FILE] [--quiet]";
@@ -555,16 +695,17 @@ static int ex_parse_int(const char *s, int lo, int hi, const char *what, int *ou
 
 static int extract_cmd_train(const struct bp_host_api *api, int argc, char **argv)
 {
-    (void)api;
     const char *format = NULL, *data = NULL, *out = NULL, *name = NULL, *epochs_s = NULL,
-               *quiet = NULL;
+               *quiet = NULL, *corr = NULL, *into = NULL, *lines = NULL, *text = NULL;
     const ml_arg spec[] = {{"format", &format, 0}, {"data", &data, 0}, {"out", &out, 0},
                            {"name", &name, 0},     {"epochs", &epochs_s, 0},
-                           {"quiet", &quiet, 1},   {0}};
+                           {"quiet", &quiet, 1},   {"corrections", &corr, 0},
+                           {"into", &into, 0},     {"lines", &lines, 0},
+                           {"text", &text, 0},     {0}};
     int rc = ml_args_parse(argc, argv, spec, ex_train_usage);
     if (rc == ML_ARGS_HELP)
         return 0;
-    if (rc == 0)
+    if (rc == 0 && (corr == NULL || format || data))
         rc = ex_check_format("train", format, data, ex_train_usage);
     if (rc == 0 && out == NULL) {
         fprintf(stderr, "train extract: --out is required\nusage: %s\n", ex_train_usage);
@@ -576,9 +717,24 @@ static int extract_cmd_train(const struct bp_host_api *api, int argc, char **arg
     if (rc != 0)
         return rc;
     size_t n = 0;
-    ex_example *ex = ex_load_dir(data, format, &n, quiet != NULL);
-    if (ex == NULL)
+    ex_example *ex = data ? ex_load_dir(data, format, &n, quiet != NULL) : NULL;
+    if (data && ex == NULL)
         return 1;
+    if (corr) {
+        long k = ex_load_corrections(api, corr, into ? into : "data.extracted",
+                                     lines ? lines : "data.lines", text ? text : "data.text",
+                                     &ex, &n);
+        if (k < 0) {
+            ex_examples_free(ex, n);
+            return 1;
+        }
+        fprintf(stderr, "train extract: %ld corrected record(s) added to the training data\n", k);
+    }
+    if (n == 0) {
+        fprintf(stderr, "train extract: nothing to train on (no documents, no corrected records)\n");
+        free(ex);
+        return 1;
+    }
     ex_prepared prep;
     ex_model m;
     memset(&m, 0, sizeof m);
@@ -737,7 +893,7 @@ static int extract_cmd_eval(const struct bp_host_api *api, int argc, char **argv
 }
 
 static const struct bp_command extract_commands[] = {
-    {.name = "train", .summary = "train a model: --format sroie --data DIR --out MODEL",
+    {.name = "train", .summary = "train a model: --format sroie --data DIR and/or --from-corrections SITE, --out MODEL",
      .run = extract_cmd_train},
     {.name = "eval", .summary = "precision/recall/F1 per field: --model MODEL or --folds K, --data DIR",
      .run = extract_cmd_eval},

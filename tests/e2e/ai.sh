@@ -39,7 +39,7 @@ awk -F= '/^f1=/ {exit !($2 >= 0.9)}' "$OUT" && ok "shipped model F1 >= 0.9 on re
 
 # ---- extract: errors -----------------------------------------------------
 exit_is "train extract --help exits 0" 0 "$B" train extract --help
-contains "... and prints the usage" "$OUT" "usage: backplane train extract --format sroie|lines --data DIR --out MODEL"
+contains "... and prints the usage" "$OUT" "usage: backplane train extract (--format sroie|lines --data DIR | --from-corrections SITE | both) --out MODEL"
 exit_is "train extract without --data is a usage error" 2 "$B" train extract --format sroie --out x.model
 contains "... naming what is missing" "$ERR" "--format and --data are required"
 exit_is "an unknown format is a usage error" 2 "$B" train extract --format cord --data train --out x.model
@@ -195,6 +195,42 @@ contains "... listing the known ones" "$ERR" "fields: unknown field 'iban' (know
 sed "s#models/invoices.model#models/sroie.model#" inv.yaml >inv-sroie.yaml
 exit_is "a field the model was not trained for is refused" 1 "$B" run inv-sroie.yaml
 contains "... naming model and field" "$ERR" "fields: the model 'sroie-v2' was not trained for 'invoice_number'"
+
+# Reviewers' corrections of extracted fields train the extractor
+# (train extract --from-corrections SITE): the site parks what it extracted, a
+# reviewer says the total is the amount before VAT, and a model trained on that
+# correction reads the same mail the reviewer's way.
+cat >corr.yaml <<YAML
+site: corr
+state: $TMP/corr.db
+connectors:
+  in: { plugin: file, path: $TMP/mail.jsonl }
+  out: { plugin: file, path: $TMP/corr.out }
+routes:
+  r:
+    from: in
+    through:
+      - extract: { model: $SRC/plugins/extract/models/invoices.model, text: data.body, into: data.invoice,
+                   fields: [invoice_number, total] }
+    review: { when: "exists data.invoice.total" }
+    to: out
+YAML
+exit_is "a site parks the extracted invoice for review" 0 "$B" run corr.yaml
+SEQ=$("$B" review list corr.yaml 2>/dev/null | awk 'NR == 2 { print $1 }')
+exit_is "the reviewer corrects the extracted total" 0 "$B" review correct corr.yaml "$SEQ" \
+  --set 'data.invoice.total="1,200.00"'
+exit_is "train extract --from-corrections exits 0" 0 "$B" train extract --from-corrections corr.yaml \
+  --text data.body --into data.invoice --out corr.model --epochs 30 --name from-review
+contains "... and adds the corrected record" "$ERR" "1 corrected record(s) added to the training data"
+contains "... and writes the model" "$OUT" "trained on 1 documents, wrote corr.model"
+sed -e "s#$SRC/plugins/extract/models/invoices.model#$TMP/corr.model#" -e 's#corr.db#corr2.db#' \
+  -e 's#corr.out#corr2.out#' -e '/review:/d' corr.yaml >corr2.yaml
+exit_is "the site runs with the model trained from the review" 0 "$B" run corr2.yaml
+python3 -c 'import json; print("total=" + json.loads(open("corr2.out").readline())["invoice"]["total"])' >corr2.txt
+contains "... and reads the total as the reviewer did" corr2.txt "total=1,200.00"
+printf 'not json\n' >bad-corr.jsonl
+exit_is "a corrections file that is not JSON lines fails" 1 "$B" train extract --corrections bad-corr.jsonl --out x.model
+contains "... naming file and line" "$ERR" "bad-corr.jsonl:1:1: not a correction"
 
 # A site naming a damaged model fails at start with the file's problem.
 sed "s#$SHIPPED#$TMP/trunc.model#" ai.yaml >bad.yaml
