@@ -1343,10 +1343,11 @@ static void rt_rec_free(rt_rec *rec)
     free(rec);
 }
 
-static void rt_pipe_done(rt_pipe *p, uint64_t seq)
+/* Marks a record resolved with its fate (a bp_fate, never 0). */
+static void rt_pipe_done(rt_pipe *p, uint64_t seq, bp_fate fate)
 {
     pthread_mutex_lock(&p->mu);
-    p->done[seq % p->window] = 1;
+    p->done[seq % p->window] = (unsigned char)fate;
     pthread_cond_signal(&p->progress);
     pthread_mutex_unlock(&p->mu);
 }
@@ -1368,6 +1369,7 @@ static void rt_pipe_ack(rt_pipe *p)
 {
     const struct bp_plugin *src = &p->r->source->lib->desc;
     uint64_t tokens[1024];
+    unsigned char fates[1024];
     for (;;) {
         size_t n = 0;
         pthread_mutex_lock(&p->mu);
@@ -1375,6 +1377,7 @@ static void rt_pipe_ack(rt_pipe *p)
         while (n < 1024 && p->acked_seq + n < p->next_seq &&
                p->done[(p->acked_seq + n) % p->window]) {
             tokens[n] = p->tokens[(p->acked_seq + n) % p->window];
+            fates[n] = p->done[(p->acked_seq + n) % p->window];
             n++;
         }
         pthread_mutex_unlock(&p->mu);
@@ -1383,8 +1386,9 @@ static void rt_pipe_ack(rt_pipe *p)
         if (n == 0)
             return;
         bp_status st = BP_OK;
-        if (src->ack) {
-            st = src->ack(p->r->source->self, tokens, n);
+        if (src->ack_fates || src->ack) {
+            st = src->ack_fates ? src->ack_fates(p->r->source->self, tokens, fates, n)
+                                : src->ack(p->r->source->self, tokens, n);
             if (st != BP_OK && st != BP_QUEUED && st != BP_AGAIN)
                 bp_log(BP_LOG_ERROR, p->r->source->name,
                        "ack failed: %s (records will be redelivered after a restart)",
@@ -1513,7 +1517,7 @@ static void *rt_worker_main(void *arg)
                 if (dl != BP_OK)
                     rt_pipe_fail(p, "the state store failed");
                 else
-                    rt_pipe_done(p, seq);
+                    rt_pipe_done(p, seq, BP_FATE_DEAD_LETTERED);
                 continue;
             }
             bp_status st = rt_transform(r, wa->w, 0, 1, &rec->env);
@@ -1528,7 +1532,9 @@ static void *rt_worker_main(void *arg)
             if (st == BP_ERR_IO || st == BP_STOPPED)
                 rt_pipe_fail(p, st == BP_ERR_IO ? "the state store failed" : "stopped");
             else
-                rt_pipe_done(p, seq);   /* dropped, parked or dead-lettered */
+                rt_pipe_done(p, seq, st == BP_DROP     ? BP_FATE_DROPPED
+                                     : st == BP_REVIEW ? BP_FATE_PARKED
+                                                       : BP_FATE_DEAD_LETTERED);
         }
         rt_queue_push_many(&p->sq, fwd, n_fwd);
     }
@@ -1568,7 +1574,8 @@ static void rt_flight_settle(rt_pipe *p, rt_flight *f)
         pthread_mutex_lock(&p->mu);
         for (size_t i = 0; i < f->n; i++) {
             out += !f->items[i].failed_sink;
-            p->done[f->recs[i]->seq % p->window] = 1;
+            p->done[f->recs[i]->seq % p->window] =
+                f->items[i].failed_sink ? BP_FATE_DEAD_LETTERED : BP_FATE_DELIVERED;
         }
         /* The records go to the source thread to be freed (rt_pipe_reap): it
          * mostly waits for the window, while this thread is a relay's
@@ -1841,7 +1848,7 @@ static void *rt_route_main(void *arg)
                                    b.raw_len[i]) != BP_OK)
                     rt_pipe_fail(&p, "the state store failed");
                 else
-                    rt_pipe_done(&p, seq);
+                    rt_pipe_done(&p, seq, BP_FATE_DEAD_LETTERED);
                 free(b.reasons[i]);
                 free(b.raw[i]);
                 continue;

@@ -74,8 +74,8 @@ typedef struct {
     int64_t interval_ms;
     int seen;
     char *keyword;              /* NULL: none */
-    char *move_to, *rejected_to;
-    char *move_q, *rejected_q;  /* quoted */
+    char *move_to, *rejected_to, *parked_to;
+    char *move_q, *rejected_q, *parked_q;  /* quoted */
     int folders_made;
     mail_flights fl;            /* pushed, not acked */
     mail_flight *wb;            /* acked, write-back not yet done */
@@ -101,7 +101,9 @@ static const struct bp_option imap_options[] = {
     {.name = "move_to", .type = BP_OPT_STRING,
      .description = "write-back: move processed messages to this mailbox (created if missing)"},
     {.name = "rejected_to", .type = BP_OPT_STRING,
-     .description = "write-back: move messages dead-lettered as malformed/oversized here (default: move_to)"},
+     .description = "write-back: move messages dead-lettered (malformed, oversized, or by the route) here (default: move_to)"},
+    {.name = "parked_to", .type = BP_OPT_STRING,
+     .description = "write-back: move messages whose record is parked for review here, left unseen (default: as processed)"},
     MIME_LIMIT_OPTIONS,
     {0},
 };
@@ -497,9 +499,9 @@ static bp_status imap_writeback(imap_src *self)
         return BP_OK;
     if (!self->folders_made) {
         /* CREATE fails harmlessly when the folder exists. */
-        const char *q[2] = {self->move_q, self->rejected_q};
-        for (int i = 0; i < 2; i++)
-            if (q[i] && (i == 0 || !self->move_q || strcmp(q[0], q[1]) != 0)) {
+        const char *q[3] = {self->move_q, self->rejected_q, self->parked_q};
+        for (int i = 0; i < 3; i++)
+            if (q[i] && (i == 0 || !self->move_q || strcmp(q[0], q[i]) != 0)) {
                 char cmd[700];
                 char err[CURL_ERROR_SIZE];
                 snprintf(cmd, sizeof(cmd), "CREATE %s", q[i]);
@@ -513,10 +515,11 @@ static bp_status imap_writeback(imap_src *self)
         self->folders_made = 1;
     }
     uint32_t *ok = malloc(self->n_wb * sizeof(*ok)), *rej = malloc(self->n_wb * sizeof(*rej));
-    bp_status st = ok && rej ? BP_OK : BP_ERR_NOMEM;
+    uint32_t *park = malloc(self->n_wb * sizeof(*park));
+    bp_status st = ok && rej && park ? BP_OK : BP_ERR_NOMEM;
     for (uint32_t bi = 0; st == BP_OK && bi < self->n_boxes; bi++) {
         imap_box *b = &self->boxes[bi];
-        size_t n_ok = 0, n_rej = 0;
+        size_t n_ok = 0, n_rej = 0, n_park = 0;
         uint32_t top = 0;
         for (size_t i = 0; i < self->n_wb; i++) {
             mail_flight *f = &self->wb[i];
@@ -525,19 +528,25 @@ static bp_status imap_writeback(imap_src *self)
                 continue;
             if (f->rejected)
                 rej[n_rej++] = f->uid;
+            else if (f->parked && self->parked_q)
+                park[n_park++] = f->uid;
             else
                 ok[n_ok++] = f->uid;
             if (f->uid > top)
                 top = f->uid;
         }
-        if (n_ok + n_rej == 0)
+        if (n_ok + n_rej + n_park == 0)
             continue;
         qsort(ok, n_ok, sizeof(*ok), imap_u32_cmp);
         qsort(rej, n_rej, sizeof(*rej), imap_u32_cmp);
+        qsort(park, n_park, sizeof(*park), imap_u32_cmp);
         if (n_ok)
             st = imap_store_move(self, b, ok, n_ok, self->move_q);
         if (st == BP_OK && n_rej)
             st = imap_store_move(self, b, rej, n_rej, self->rejected_q);
+        /* Parked mail keeps \Seen off: a person still has to look at it. */
+        if (st == BP_OK && n_park)
+            st = imap_uid_cmd(self, b, "UID MOVE", park, n_park, self->parked_q, NULL);
         if (st == BP_OK && top > b->acked_uid) {
             b->acked_uid = top;
             imap_checkpoint(self, b);
@@ -553,6 +562,7 @@ static bp_status imap_writeback(imap_src *self)
     }
     free(ok);
     free(rej);
+    free(park);
     if (st == BP_OK)
         self->n_wb = 0;
     return st;
@@ -653,7 +663,8 @@ static bp_status imap_poll(void *p, bp_poll_batch *batch, int timeout_ms)
     return BP_OK;
 }
 
-static bp_status imap_ack(void *p, const uint64_t *tokens, size_t n)
+static bp_status imap_ack_fates(void *p, const uint64_t *tokens, const unsigned char *fates,
+                                size_t n)
 {
     imap_src *self = p;
     for (size_t i = 0; i < n; i++) {
@@ -663,6 +674,10 @@ static bp_status imap_ack(void *p, const uint64_t *tokens, size_t n)
             mail_flights_pop(&self->fl, &f);
         if (!mail_flights_pop(&self->fl, &f))
             break;
+        if (fates) {
+            f.rejected |= fates[i] == BP_FATE_DEAD_LETTERED;
+            f.parked = fates[i] == BP_FATE_PARKED;
+        }
         if (self->n_wb == self->cap_wb) {
             size_t cap = self->cap_wb ? self->cap_wb * 2 : 256;
             mail_flight *w = realloc(self->wb, cap * sizeof(*w));
@@ -677,6 +692,11 @@ static bp_status imap_ack(void *p, const uint64_t *tokens, size_t n)
         return BP_ERR_NOMEM;
     /* A failed write-back is kept and retried by the next poll. */
     return imap_writeback(self);
+}
+
+static bp_status imap_ack(void *p, const uint64_t *tokens, size_t n)
+{
+    return imap_ack_fates(p, tokens, NULL, n);
 }
 
 static void imap_destroy(void *p)
@@ -707,6 +727,8 @@ static void imap_destroy(void *p)
     free(self->rejected_to);
     free(self->move_q);
     free(self->rejected_q);
+    free(self->parked_q);
+    free(self->parked_to);
     curl_settings_clear(&self->cs);
     free(self);
 }
@@ -763,6 +785,8 @@ static bp_status imap_init(const struct bp_host_api *api, bp_instance *inst, con
         self->rejected_to = strdup(self->move_to);
     self->move_q = self->move_to ? imap_quote(self->move_to) : NULL;
     self->rejected_q = self->rejected_to ? imap_quote(self->rejected_to) : NULL;
+    self->parked_to = curl_cfg_dup(config, "parked_to");
+    self->parked_q = self->parked_to ? imap_quote(self->parked_to) : NULL;
     self->lim = mime_limits_from_config(config);
     if (self->keyword) {
         /* An atom: no spaces, parentheses, quotes or wildcards (RFC 3501 flag-keyword). */
@@ -829,6 +853,7 @@ static const struct bp_plugin imap_plugin = {
     .init = imap_init,
     .poll = imap_poll,
     .ack = imap_ack,
+    .ack_fates = imap_ack_fates,
     .stop = imap_stop,
     .destroy = imap_destroy,
 };

@@ -12,7 +12,8 @@ typedef struct mail_flight {
     uint64_t token;                  /* set by push */
     char *name;                      /* maildir: file name in new/ (owned), else NULL */
     uint32_t box, uid, uidvalidity;  /* imap: mailbox index, UID, its UIDVALIDITY */
-    int rejected;                    /* dead-lettered by the source itself */
+    int rejected;                    /* dead-lettered (by the source itself or the route) */
+    int parked;                      /* parked for review (ack_fates) */
 } mail_flight;
 
 typedef struct mail_flights {

@@ -236,7 +236,7 @@ static bp_status md_poll(void *p, bp_poll_batch *batch, int timeout_ms)
     return BP_OK;
 }
 
-static bp_status md_ack(void *p, const uint64_t *tokens, size_t n)
+static bp_status md_ack_fates(void *p, const uint64_t *tokens, const unsigned char *fates, size_t n)
 {
     maildir_src *self = p;
     const struct bp_host_api *api = self->api;
@@ -256,8 +256,13 @@ static bp_status md_ack(void *p, const uint64_t *tokens, size_t n)
         char from[4096], to[4096];
         size_t base = strcspn(f.name, ":");
         snprintf(from, sizeof(from), "%s/new/%s", self->path, f.name);
+        /* Maildir flags: S seen (processed), F flagged. Dead-lettered: FS;
+         * parked for review: F alone, so a mail client shows it unread and
+         * flagged until a person has looked at it. */
+        int dead = f.rejected || (fates && fates[i] == BP_FATE_DEAD_LETTERED);
+        int parked = fates && fates[i] == BP_FATE_PARKED;
         snprintf(to, sizeof(to), "%s/cur/%.*s:2,%s", self->path, (int)base, f.name,
-                 f.rejected ? "FS" : "S");
+                 dead ? "FS" : parked ? "F" : "S");
         if (rename(from, to) < 0) {
             api->log(self->inst, BP_LOG_ERROR, "cannot move %s to cur/: %s", from, strerror(errno));
             rc = BP_ERR_IO;
@@ -274,6 +279,11 @@ static bp_status md_ack(void *p, const uint64_t *tokens, size_t n)
         close(fd);
     }
     return rc;
+}
+
+static bp_status md_ack(void *p, const uint64_t *tokens, size_t n)
+{
+    return md_ack_fates(p, tokens, NULL, n);
 }
 
 static void md_destroy(void *p)
@@ -343,6 +353,7 @@ static const struct bp_plugin md_plugin = {
     .start = md_start,
     .poll = md_poll,
     .ack = md_ack,
+    .ack_fates = md_ack_fates,
     .destroy = md_destroy,
 };
 

@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 #define BP_ABI_MAJOR 1
-#define BP_ABI_MINOR 1
+#define BP_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define BP_EXPORT __attribute__((visibility("default")))
@@ -347,7 +347,24 @@ struct bp_plugin {
     bp_status (*check)(const struct bp_host_api *api, const cJSON *config,
                        void (*report)(void *ctx, const char *path, int col, const char *msg),
                        void *ctx);
+
+    /* ---- ABI 1.2 ---- */
+
+    /* Source (optional): ack with what became of each record (fates[i], a
+     * bp_fate), so that the source can write back accordingly (e.g. move mail
+     * parked for review elsewhere than processed mail). When present the core
+     * calls it instead of ack; same order, same return values. */
+    bp_status (*ack_fates)(void *self, const uint64_t *tokens, const unsigned char *fates,
+                           size_t n);
 };
+
+/* What became of a record a source handed out (bp_plugin.ack_fates). */
+typedef enum bp_fate {
+    BP_FATE_DELIVERED = 1,       /* written to every sink */
+    BP_FATE_DROPPED = 2,         /* a transform dropped it */
+    BP_FATE_PARKED = 3,          /* parked for human review (it may be delivered later) */
+    BP_FATE_DEAD_LETTERED = 4,   /* in the dead-letter store or channel */
+} bp_fate;
 
 /* Put first in a descriptor: .BP_PLUGIN_HEADER would not parse, so use
  *   static const struct bp_plugin p = { BP_PLUGIN_HEADER, .name = ..., ... }; */

@@ -209,4 +209,41 @@ kill -TERM $pid; wait $pid
 [ "$(count_lines gone.jsonl)" -eq 19 ] && ok "the 19 messages left were all read" || not_ok "gone: read $(count_lines gone.jsonl) (want 19)"
 contains "the expunged one was noticed" gone.log "Gone UID 18 is gone: searching again"
 [ "$(sqlite3 gone.db 'SELECT count(*) FROM dead_letters')" = 0 ] && ok "and not dead-lettered" || not_ok "gone: dead letters"
+
+# 9. What became of the record decides where its mail goes: parked for review
+#    -> parked_to, unseen; dead-lettered by the route -> rejected_to; delivered
+#    -> move_to.
+mkdir -p "$MD/.Fate/new" "$MD/.Fate/cur" "$MD/.Fate/tmp" "$TMP/fate"
+$SEED "$TMP/fate" --pdf inv.pdf
+mv "$TMP"/fate/* "$MD/.Fate/new/"; chown -R nobody:nogroup "$MD"
+cat >fate.yaml <<YAML
+site: fate
+state: $TMP/fate.db
+connectors:
+  mail: { plugin: imap, url: "imap://127.0.0.1:$PORT/Fate", user: ap, password: "\${env:AP_PASS}",
+          tls: none, poll_interval: 100ms, max_message_size: 256KiB, max_attachment_size: 100KiB,
+          move_to: FateDone, rejected_to: FateRejected, parked_to: FateReview }
+  out: { plugin: file, path: $TMP/fate.jsonl }
+routes:
+  r:
+    from: mail
+    through:
+      # an object is not a valid subject: this record is dead-lettered by the route
+      - set: { when: 'data.message_id == "html-1@vendor.example"', copy: { subject: data.from } }
+    review: { when: 'data.subject == "Plain hello"' }
+    to: out
+YAML
+run_until fate 5
+ids_in FateReview >fate-review.txt
+ids_in FateRejected >fate-rejected.txt
+ids_in FateDone >fate-done.txt
+[ "$(wc -l <fate-review.txt)" = 1 ] && contains "parked for review: moved to parked_to" fate-review.txt "plain-1@example.org" ||
+    not_ok "parked_to holds: $(tr '\n' ' ' <fate-review.txt)"
+in_folder FateReview | grep -q ':2,S' && not_ok "parked mail was marked seen" || ok "parked mail stays unseen"
+contains "dead-lettered by the route: moved to rejected_to" fate-rejected.txt "html-1@vendor.example"
+lacks "... not to move_to" fate-done.txt "html-1@vendor.example"
+[ "$(wc -l <fate-done.txt)" = 5 ] && ok "the 5 delivered ones in move_to" || not_ok "move_to holds $(wc -l <fate-done.txt)"
+[ "$(in_folder FateRejected | wc -l)" = 4 ] && ok "rejected_to: the route's dead letter and the source's 3" ||
+    not_ok "rejected_to holds $(in_folder FateRejected | wc -l)"
+[ -z "$(in_folder Fate)" ] && ok "the Fate mailbox is empty" || not_ok "Fate still holds $(in_folder Fate | wc -l)"
 finish

@@ -67,6 +67,34 @@ contains "dead-lettered: moved to cur/ as seen + flagged" cur.txt "1763600000.08
 exit_is "a second run finds nothing new" 0 "$B" run md.yaml
 [ "$(count_lines out.jsonl)" -eq 7 ] && ok "nothing read twice" || not_ok "nothing read twice ($(count_lines out.jsonl))"
 
+# What became of the record decides the flags: parked for review -> flagged and
+# unseen (F), dead-lettered by the route -> FS, delivered -> S.
+mkdir -p md3/new md3/cur md3/tmp
+$SEED md3/new --pdf inv.pdf
+cat >fate.yaml <<YAML
+site: fate
+state: $TMP/fate.db
+connectors:
+  mail: { plugin: maildir, path: $TMP/md3, max_message_size: 256KiB, max_attachment_size: 100KiB }
+  out: { plugin: file, path: $TMP/fate.jsonl }
+routes:
+  r:
+    from: mail
+    through:
+      # an object is not a valid subject: this record is dead-lettered by the route
+      - set: { when: 'data.message_id == "html-1@vendor.example"', copy: { subject: data.from } }
+    review: { when: 'data.subject == "Plain hello"' }
+    to: out
+YAML
+exit_is "a route that parks one mail and dead-letters another" 0 "$B" run fate.yaml
+ls md3/cur >fate-cur.txt
+grep -F 'plain' fate-cur.txt >fate-plain.txt
+grep -F 'html' fate-cur.txt >fate-html.txt
+contains "parked for review: flagged, not seen" fate-plain.txt ":2,F"
+lacks "... and not marked seen" fate-plain.txt ":2,FS"
+contains "dead-lettered by the route: seen + flagged" fate-html.txt ":2,FS"
+contains "delivered: seen" fate-cur.txt "1763600000.04invoice.seed:2,S"
+
 # Not a maildir: start-up fails with the reason.
 sed "s#path: $TMP/md#path: $TMP/nowhere#" md.yaml >bad.yaml
 exit_is "a missing maildir fails the run" 1 "$B" run bad.yaml
