@@ -421,10 +421,14 @@ static SQLRETURN ok_bind1(osnk *k, SQLHSTMT st, SQLUSMALLINT p, size_t c, size_t
 {
     kcol *col = &k->cols[c];
     int bin = odbc_jkind_of(col->sqltype) == OJ_BINARY;
-    /* SQLite stores text by the column's affinity itself, as its own .import
-     * does; declaring the column's type would make the driver convert the
-     * text to a double first (lossy for decimals, and slower). */
-    SQLSMALLINT type = bin ? col->sqltype : k->db.dialect == OD_SQLITE ? SQL_VARCHAR : col->sqltype;
+    /* Values go as text and the column's own type parses them, as the
+     * databases' bulk loaders do (.import, COPY). Declaring the column's type
+     * makes the drivers convert first: sqliteodbc turns decimals into a
+     * double (lossy), psqlODBC parses every timestamp with sscanf and prints
+     * it again, and appends casts; psqlODBC sends the type as unknown either
+     * way, so the server infers it from the column (VALUES lists of an
+     * INSERT, SET col = ?, WHERE key = ?). */
+    SQLSMALLINT type = bin ? col->sqltype : SQL_VARCHAR;
     return SQLBindParameter(st, p, SQL_PARAM_INPUT, bin ? SQL_C_BINARY : SQL_C_CHAR, type,
                             col->size, col->digits, col->data + r * (size_t)col->width,
                             col->width, &col->ind[r]);
