@@ -18,6 +18,7 @@
 #define OK_MAX_PARAMS 30000   /* parameters per statement (SQLite allows 32766) */
 #define OK_LOG_ROWS 10        /* at most 2^10 = 1024 rows per statement (PostgreSQL) */
 #define OK_LOG_ROWS_LOCAL 8   /* 256 for in-process engines (SQLite): no round trip to save */
+#define OK_UNBOUND ((size_t)-1)
 
 typedef struct {
     char *name;
@@ -46,6 +47,12 @@ struct osnk {
      * once: a batch of any size is sent as full statements plus the binary
      * digits of the rest, and nothing is compiled again per batch. */
     SQLHSTMT stm[OK_LOG_ROWS + 1];
+    /* The record index stm[j]'s parameters are bound at (its rows are
+     * [base, base + 2^j)), or OK_UNBOUND. Binding costs the driver manager
+     * far more than the driver reading the values, and a batch of the same
+     * size is cut into the same statements at the same places every time:
+     * the bindings are kept while the buffers stay where they are. */
+    size_t stm_base[OK_LOG_ROWS + 1];
     size_t cap;                /* rows the buffers hold */
     odbc_buf scratch;
     unsigned char *bad;        /* per record: rejected, or already applied (not written) */
@@ -64,8 +71,16 @@ static const char *ok_mode_name(enum odbc_mode m)
     }
 }
 
+/* The parameter buffers moved: every kept binding points at freed memory. */
+static void ok_unbind(osnk *k)
+{
+    for (int j = 0; j <= OK_LOG_ROWS; j++)
+        k->stm_base[j] = OK_UNBOUND;
+}
+
 static void ok_free_stmts(osnk *k)
 {
+    ok_unbind(k);
     if (k->st1 != SQL_NULL_HSTMT)
         SQLFreeHandle(SQL_HANDLE_STMT, k->st1);
     for (int j = 0; j <= OK_LOG_ROWS; j++) {
@@ -85,6 +100,7 @@ static void ok_drop(odbc_conn *self)
 
 static void ok_free_cols(osnk *k)
 {
+    ok_unbind(k);
     for (size_t i = 0; i < k->ncols; i++) {
         free(k->cols[i].name);
         free(k->cols[i].path);
@@ -335,6 +351,7 @@ static int ok_reserve(osnk *k, size_t n)
             col->data = d;
             col->ind = ind;
             col->width = w;
+            ok_unbind(k);
         }
     }
     if (n > k->cap) {
@@ -404,8 +421,11 @@ static int ok_fill(odbc_conn *self, bp_write_batch *wb, size_t n)
                 k->bad[i] = 1;
                 break;
             }
-            if (len != SQL_NULL_DATA && len + 1 > col->width && ok_widen(col, k->cap, i, len + 1) < 0)
-                return -1;
+            if (len != SQL_NULL_DATA && len + 1 > col->width) {
+                if (ok_widen(col, k->cap, i, len + 1) < 0)
+                    return -1;
+                ok_unbind(k);
+            }
             col->ind[i] = len;
             if (len != SQL_NULL_DATA) {
                 memcpy(col->data + i * (size_t)col->width, k->scratch.p, (size_t)len);
@@ -504,16 +524,26 @@ static int ok_exec_fast(odbc_conn *self, const size_t *rows, size_t n, odbc_err 
                     e->cls = OC_RETRY;
                     return -1;
                 }
+                k->stm_base[j] = OK_UNBOUND;
                 int rc = ok_stmt(k, &k->stm[j], sql, e);
                 free(sql);
                 if (rc < 0)
                     return -1;
             }
             SQLHSTMT st = k->stm[j];
-            for (size_t r = 0; r < m; r++)
-                for (size_t p = 0; p < k->nparams; p++)
-                    ok_bind1(k, st, (SQLUSMALLINT)(r * k->nparams + p + 1), k->order[p],
-                             rows[at + r]);
+            /* Rows at the same place as last time: the bindings hold. */
+            size_t base = rows[at + m - 1] - rows[at] == m - 1 ? rows[at] : OK_UNBOUND;
+            if (base == OK_UNBOUND || k->stm_base[j] != base) {
+                k->stm_base[j] = OK_UNBOUND;
+                for (size_t r = 0; r < m; r++)
+                    for (size_t p = 0; p < k->nparams; p++)
+                        if (!SQL_SUCCEEDED(ok_bind1(k, st, (SQLUSMALLINT)(r * k->nparams + p + 1),
+                                                    k->order[p], rows[at + r]))) {
+                            odbc_diag(&k->db, SQL_HANDLE_STMT, st, e);
+                            return -1;
+                        }
+                k->stm_base[j] = base;
+            }
             SQLRETURN rc = SQLExecute(st);
             if (!SQL_SUCCEEDED(rc) && rc != SQL_NO_DATA) {
                 odbc_diag(&k->db, SQL_HANDLE_STMT, st, e);
@@ -611,6 +641,7 @@ bp_status odbc_sink_write(odbc_conn *self, bp_write_batch *wb)
         }
         if ((self->snk = calloc(1, sizeof(osnk))) == NULL)
             return BP_ERR_NOMEM;
+        ok_unbind(self->snk);
     }
     osnk *k = self->snk;
     odbc_err e = {0};
