@@ -399,6 +399,40 @@ static int os_pend(osrc *s, const opos *p, uint64_t seq)
     return 0;
 }
 
+/* The integer at v (len bytes, not NUL-terminated), as strtoll reads it. */
+static long long os_int(const char *v, SQLLEN len)
+{
+    /* The common case without a copy: digits only, short enough not to
+     * overflow. */
+    if (len > 0 && len <= 18) {
+        long long x = 0;
+        SQLLEN i = 0;
+        while (i < len && v[i] >= '0' && v[i] <= '9')
+            x = x * 10 + (v[i++] - '0');
+        if (i == len)
+            return x;
+    }
+    char tmp[32];
+    size_t n = len < 31 ? (size_t)len : 31;
+    memcpy(tmp, v, n);
+    tmp[n] = '\0';
+    return strtoll(tmp, NULL, 10);
+}
+
+/* Appends the decimal text of x (snprintf's %lld without its cost). */
+static int os_put_int(odbc_buf *b, long long x)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+    do
+        tmp[--i] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (x < 0)
+        tmp[--i] = '-';
+    return odbc_put(b, tmp + i, sizeof(tmp) - i);
+}
+
 /* One fetched row -> an envelope. Returns 1 pushed, 0 when a value was
  * truncated (the caller re-reads with wider buffers), -1 on failure. */
 static int os_row(odbc_conn *self, bp_poll_batch *batch, SQLULEN r)
@@ -429,13 +463,13 @@ static int os_row(odbc_conn *self, bp_poll_batch *batch, SQLULEN r)
             ok &= odbc_puts(b, "null") == 0;
         else
             ok &= odbc_json_value(b, c->kind, v, (size_t)len, self->decimal_number) == 0;
-        if (i == s->inc_col && len != SQL_NULL_DATA) {
-            char tmp[32];
-            snprintf(tmp, sizeof(tmp), "%.*s", (int)(len < 31 ? len : 31), v);
-            p.inc = strtoll(tmp, NULL, 10);
+        if (i == s->inc_col && len != SQL_NULL_DATA)
+            p.inc = os_int(v, len);
+        if (i == s->ts_col && len != SQL_NULL_DATA) {
+            size_t tn = len < OS_TS_MAX - 1 ? (size_t)len : OS_TS_MAX - 1;
+            memcpy(p.ts, v, tn);
+            p.ts[tn] = '\0';
         }
-        if (i == s->ts_col && len != SQL_NULL_DATA)
-            snprintf(p.ts, sizeof(p.ts), "%.*s", (int)(len < OS_TS_MAX - 1 ? len : OS_TS_MAX - 1), v);
     }
     ok &= odbc_put(b, "}", 1) == 0;
     if (!ok)
@@ -456,12 +490,10 @@ static int os_row(odbc_conn *self, bp_poll_batch *batch, SQLULEN r)
     char num[32];
     switch (self->mode) {
     case OM_INCREMENTING:
-        snprintf(num, sizeof(num), "%lld", p.inc);
-        ok &= odbc_puts(id, num) == 0;
+        ok &= os_put_int(id, p.inc) == 0;
         break;
     case OM_TS_INC:
-        snprintf(num, sizeof(num), "%lld@", p.inc);
-        ok &= odbc_puts(id, num) == 0 && odbc_puts(id, p.ts) == 0;
+        ok &= os_put_int(id, p.inc) == 0 && odbc_put(id, "@", 1) == 0 && odbc_puts(id, p.ts) == 0;
         break;
     case OM_TIMESTAMP:
         ok &= (key ? odbc_put(id, key, klen) : odbc_puts(id, "row")) == 0 &&

@@ -8,7 +8,7 @@
 #include "../common/grow_buf.h"
 #include "odbc.h"
 
-int odbc_put(odbc_buf *b, const char *s, size_t n)
+int odbc_put_grow(odbc_buf *b, const char *s, size_t n)
 {
     return grow_buf_append(&b->p, &b->n, &b->cap, s, n);
 }
