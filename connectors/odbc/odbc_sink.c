@@ -19,6 +19,8 @@
 #define OK_LOG_ROWS 10        /* at most 2^10 = 1024 rows per statement (PostgreSQL) */
 #define OK_LOG_ROWS_LOCAL 8   /* 256 for in-process engines (SQLite): no round trip to save */
 #define OK_UNBOUND ((size_t)-1)
+#define OK_REST (OK_LOG_ROWS + 1)   /* stm[] slot of the statement for a batch's rest */
+#define OK_REST_MIN 16              /* smaller rests go as powers of two */
 
 typedef struct {
     char *name;
@@ -46,13 +48,18 @@ struct osnk {
     /* Multi-row statements of 1, 2, 4 ... OK_MAX_ROWS rows, each prepared
      * once: a batch of any size is sent as full statements plus the binary
      * digits of the rest, and nothing is compiled again per batch. */
-    SQLHSTMT stm[OK_LOG_ROWS + 1];
+    SQLHSTMT stm[OK_LOG_ROWS + 2];
     /* The record index stm[j]'s parameters are bound at (its rows are
      * [base, base + 2^j)), or OK_UNBOUND. Binding costs the driver manager
      * far more than the driver reading the values, and a batch of the same
      * size is cut into the same statements at the same places every time:
      * the bindings are kept while the buffers stay where they are. */
-    size_t stm_base[OK_LOG_ROWS + 1];
+    size_t stm_base[OK_LOG_ROWS + 2];
+    /* Batches mostly come at the route's batch size, so they leave the same
+     * rest after the full statements (2000 = 1024 + 976): once a rest comes
+     * twice in a row it gets a statement of its own (stm[OK_REST], rest_rows
+     * rows) instead of up to OK_LOG_ROWS powers of two, each a round trip. */
+    size_t rest_rows, last_rest;
     size_t cap;                /* rows the buffers hold */
     odbc_buf scratch;
     unsigned char *bad;        /* per record: rejected, or already applied (not written) */
@@ -74,7 +81,7 @@ static const char *ok_mode_name(enum odbc_mode m)
 /* The parameter buffers moved: every kept binding points at freed memory. */
 static void ok_unbind(osnk *k)
 {
-    for (int j = 0; j <= OK_LOG_ROWS; j++)
+    for (int j = 0; j <= OK_REST; j++)
         k->stm_base[j] = OK_UNBOUND;
 }
 
@@ -83,7 +90,8 @@ static void ok_free_stmts(osnk *k)
     ok_unbind(k);
     if (k->st1 != SQL_NULL_HSTMT)
         SQLFreeHandle(SQL_HANDLE_STMT, k->st1);
-    for (int j = 0; j <= OK_LOG_ROWS; j++) {
+    k->rest_rows = 0;
+    for (int j = 0; j <= OK_REST; j++) {
         if (k->stm[j] != SQL_NULL_HSTMT)
             SQLFreeHandle(SQL_HANDLE_STMT, k->stm[j]);
         k->stm[j] = SQL_NULL_HSTMT;
@@ -512,11 +520,26 @@ static int ok_exec_fast(odbc_conn *self, const size_t *rows, size_t n, odbc_err 
         int top = 0;
         while (top < log_rows && ((size_t)2 << top) * k->nparams <= OK_MAX_PARAMS)
             top++;
+        size_t rest = n % ((size_t)1 << top);
+        int use_rest = rest >= OK_REST_MIN && (rest == k->rest_rows || rest == k->last_rest);
+        k->last_rest = rest;
+        if (use_rest && rest != k->rest_rows) {
+            if (k->stm[OK_REST] != SQL_NULL_HSTMT)
+                SQLFreeHandle(SQL_HANDLE_STMT, k->stm[OK_REST]);
+            k->stm[OK_REST] = SQL_NULL_HSTMT;
+            k->rest_rows = rest;
+        }
         for (size_t at = 0; at < n;) {
             int j = top;
-            while (((size_t)1 << j) > n - at)
-                j--;
-            size_t m = (size_t)1 << j;
+            size_t m;
+            if (use_rest && n - at == rest) {
+                j = OK_REST;
+                m = rest;
+            } else {
+                while (((size_t)1 << j) > n - at)
+                    j--;
+                m = (size_t)1 << j;
+            }
             if (k->stm[j] == SQL_NULL_HSTMT) {
                 char *sql = ok_sql(self, m);
                 if (sql == NULL) {
