@@ -51,6 +51,11 @@ struct osrc {
     SQLULEN at;                /* next row of the block */
     long long consumed;        /* rows taken from this execution */
     long long skip;            /* rows to pass over after a re-execution */
+    /* LIMIT of the next query: batch_rows after catching up, doubled while
+     * queries come back full, up to max_rows. A backlog starts flowing after
+     * one small query instead of after max_rows rows were read, which
+     * psqlODBC does before the first fetch returns. */
+    long long limit;
     opos qpos;                 /* the position this execution started from */
     opos pos;                  /* read position: the last row pushed */
     int bulk_done, finished;
@@ -189,7 +194,7 @@ static char *os_sql(odbc_conn *self, const opos *p)
     inc = qinc;
     ts = qts;
     char lim[48];
-    snprintf(lim, sizeof(lim), " LIMIT %lld", self->max_rows);
+    snprintf(lim, sizeof(lim), " LIMIT %lld", s->limit);
     int ok = (!self->column || inc) && (!self->ts_column || ts);
     ok &= odbc_puts(&b, "SELECT ") == 0 && odbc_puts(&b, s->list ? s->list : "*") == 0;
     if (self->query)
@@ -431,6 +436,8 @@ static bp_status os_execute(odbc_conn *self)
             return st;
         }
     }
+    if (s->limit <= 0)
+        s->limit = self->batch_rows < self->max_rows ? self->batch_rows : self->max_rows;
     bp_status lst = os_select_list(self);
     if (lst != BP_OK)
         return lst;
@@ -696,7 +703,10 @@ bp_status odbc_source_poll(odbc_conn *self, bp_poll_batch *batch, int timeout_ms
             if (rc == SQL_NO_DATA) {
                 /* Fewer rows than the LIMIT: caught up until the next interval. */
                 int more = (self->mode == OM_INCREMENTING || self->mode == OM_TS_INC) &&
-                           s->consumed >= self->max_rows;
+                           s->consumed >= s->limit;
+                s->limit = !more                         ? 0
+                           : s->limit < self->max_rows / 2 ? s->limit * 2
+                                                           : self->max_rows;
                 os_close(s);
                 if (self->mode == OM_BULK || (self->once && !more))
                     s->finished = 1;
