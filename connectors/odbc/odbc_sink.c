@@ -422,12 +422,21 @@ static int ok_fill(odbc_conn *self, bp_write_batch *wb, size_t n)
             hint = v && col->member ? v->next : NULL;
             SQLLEN len = 0;
             const char *why = NULL;
-            if (odbc_param_text(v, col->sqltype, &k->scratch, &len, &why) < 0) {
+            const char *text = k->scratch.p;
+            enum odbc_jkind kind = odbc_jkind_of(col->sqltype);
+            if (cJSON_IsString(v) && kind != OJ_BINARY && kind != OJ_TIMESTAMP) {
+                /* Most values: a string bound as it is, without a copy
+                 * through scratch (what odbc_param_text would give). */
+                text = v->valuestring;
+                len = (SQLLEN)strlen(text);
+            } else if (odbc_param_text(v, col->sqltype, &k->scratch, &len, &why) < 0) {
                 char *r = api->format("column %s (%s): %s", col->name, col->path, why);
                 api->wb_set_result(wb, i, BP_REJECT, r ? r : why);
                 api->free(r);
                 k->bad[i] = 1;
                 break;
+            } else {
+                text = k->scratch.p;   /* scratch may have moved */
             }
             if (len != SQL_NULL_DATA && len + 1 > col->width) {
                 if (ok_widen(col, k->cap, i, len + 1) < 0)
@@ -436,7 +445,7 @@ static int ok_fill(odbc_conn *self, bp_write_batch *wb, size_t n)
             }
             col->ind[i] = len;
             if (len != SQL_NULL_DATA) {
-                memcpy(col->data + i * (size_t)col->width, k->scratch.p, (size_t)len);
+                memcpy(col->data + i * (size_t)col->width, text, (size_t)len);
                 col->data[i * (size_t)col->width + (size_t)len] = '\0';
             }
         }

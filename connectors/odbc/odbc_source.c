@@ -537,20 +537,6 @@ static long long os_int(const char *v, SQLLEN len)
     return strtoll(tmp, NULL, 10);
 }
 
-/* Appends the decimal text of x (snprintf's %lld without its cost). */
-static int os_put_int(odbc_buf *b, long long x)
-{
-    char tmp[24];
-    size_t i = sizeof(tmp);
-    unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
-    do
-        tmp[--i] = (char)('0' + u % 10);
-    while ((u /= 10) != 0);
-    if (x < 0)
-        tmp[--i] = '-';
-    return odbc_put(b, tmp + i, sizeof(tmp) - i);
-}
-
 /* One fetched row -> an envelope. Returns 1 pushed, 0 when a value was
  * truncated (the caller re-reads with wider buffers), -1 on failure. */
 static int os_row(odbc_conn *self, bp_poll_batch *batch, SQLULEN r)
@@ -608,10 +594,10 @@ static int os_row(odbc_conn *self, bp_poll_batch *batch, SQLULEN r)
     char num[32];
     switch (self->mode) {
     case OM_INCREMENTING:
-        ok &= os_put_int(id, p.inc) == 0;
+        ok &= odbc_put_int(id, p.inc) == 0;
         break;
     case OM_TS_INC:
-        ok &= os_put_int(id, p.inc) == 0 && odbc_put(id, "@", 1) == 0 && odbc_puts(id, p.ts) == 0;
+        ok &= odbc_put_int(id, p.inc) == 0 && odbc_put(id, "@", 1) == 0 && odbc_puts(id, p.ts) == 0;
         break;
     case OM_TIMESTAMP:
         ok &= (key ? odbc_put(id, key, klen) : odbc_puts(id, "row")) == 0 &&

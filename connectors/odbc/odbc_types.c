@@ -18,6 +18,19 @@ int odbc_puts(odbc_buf *b, const char *s)
     return odbc_put(b, s, strlen(s));
 }
 
+int odbc_put_int(odbc_buf *b, long long x)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+    do
+        tmp[--i] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (x < 0)
+        tmp[--i] = '-';
+    return odbc_put(b, tmp + i, sizeof(tmp) - i);
+}
+
 enum odbc_jkind odbc_jkind_of(SQLSMALLINT t)
 {
     switch (t) {
@@ -281,7 +294,8 @@ int odbc_param_text(const cJSON *v, SQLSMALLINT sqltype, odbc_buf *scratch, SQLL
         char tmp[64];
         double d = v->valuedouble;
         if (d == floor(d) && fabs(d) < 9007199254740992.0) {
-            snprintf(tmp, sizeof(tmp), "%lld", (long long)d);
+            if (odbc_put_int(scratch, (long long)d) < 0)
+                goto nomem;
         } else {
             /* The shortest text that reads back as the same double: 0.1
              * stays "0.1", not "0.10000000000000001". */
@@ -290,9 +304,9 @@ int odbc_param_text(const cJSON *v, SQLSMALLINT sqltype, odbc_buf *scratch, SQLL
                 if (strtod(tmp, NULL) == d)
                     break;
             }
+            if (odbc_puts(scratch, tmp) < 0)
+                goto nomem;
         }
-        if (odbc_puts(scratch, tmp) < 0)
-            goto nomem;
         *len = (SQLLEN)scratch->n;
         return 0;
     }
