@@ -36,35 +36,6 @@ typedef struct {
     SQLLEN width;
 } kcol;
 
-/* The records of one write and their results: the core's batch (wb, results
- * set inside write) or, for the writer thread, a job's envelopes with results
- * kept here and reported with write_done afterwards. */
-typedef struct okb {
-    const struct bp_host_api *api;
-    bp_write_batch *wb;        /* synchronous, or NULL */
-    bp_envelope **envs;        /* asynchronous: n envelopes (referenced until filled) */
-    uint64_t *tickets;
-    size_t n;
-    bp_status *res;
-    char **why;
-    unsigned char *set;
-    struct okb *next;          /* the writer's queue */
-} okb;
-
-/* The writer thread (inserts without applied_table): write() hands it the
- * batch and returns at once with the records BP_QUEUED, so the core settles
- * the batches before (frees their envelopes, commits its ledger) while the
- * database works on this one; results come back with write_done, after the
- * commit. One thread and one connection: batches are written in order. */
-typedef struct okw {
-    pthread_t th;
-    int started;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    okb *head, *tail;
-    int stop;
-} okw;
-
 struct osnk {
     odbc_db db;
     int ready;                 /* columns known, statements built */
@@ -93,33 +64,9 @@ struct osnk {
     odbc_buf scratch;
     unsigned char *bad;        /* per record: rejected, or already applied (not written) */
     oapplied *applied;         /* applied_table state, or NULL */
-    okw w;
     size_t bad_cap;
     SQLUSMALLINT *pstatus;
 };
-
-
-static size_t okb_count(const okb *b)
-{
-    return b->wb ? b->api->wb_count(b->wb) : b->n;
-}
-
-static const bp_envelope *okb_env(const okb *b, size_t i)
-{
-    return b->wb ? b->api->wb_get0(b->wb, i) : b->envs[i];
-}
-
-static void okb_set(okb *b, size_t i, bp_status st, const char *why)
-{
-    if (b->wb) {
-        b->api->wb_set_result(b->wb, i, st, why);
-        return;
-    }
-    b->res[i] = st;
-    b->set[i] = 1;
-    free(b->why[i]);
-    b->why[i] = why ? strdup(why) : NULL;
-}
 
 static const char *ok_mode_name(enum odbc_mode m)
 {
@@ -448,14 +395,14 @@ static int ok_widen(kcol *col, size_t cap, size_t upto, SQLLEN need)
 
 /* Fills the parameter buffers from the batch's envelopes. A record whose
  * value cannot be bound is rejected here (bad[i] = 1). */
-static int ok_fill(odbc_conn *self, okb *wb, size_t n)
+static int ok_fill(odbc_conn *self, bp_write_batch *wb, size_t n)
 {
     osnk *k = self->snk;
     const struct bp_host_api *api = self->api;
     for (size_t i = 0; i < n; i++) {
         if (k->bad[i])
             continue;
-        const bp_envelope *env = okb_env(wb, i);
+        const bp_envelope *env = api->wb_get0(wb, i);
         const cJSON *data = api->envelope_get0_data(env);
         const cJSON *hint = cJSON_IsObject(data) ? data->child : NULL;
         for (size_t c = 0; c < k->ncols; c++)
@@ -484,7 +431,7 @@ static int ok_fill(odbc_conn *self, okb *wb, size_t n)
                 len = (SQLLEN)strlen(text);
             } else if (odbc_param_text(v, col->sqltype, &k->scratch, &len, &why) < 0) {
                 char *r = api->format("column %s (%s): %s", col->name, col->path, why);
-                okb_set(wb, i, BP_REJECT, r ? r : why);
+                api->wb_set_result(wb, i, BP_REJECT, r ? r : why);
                 api->free(r);
                 k->bad[i] = 1;
                 break;
@@ -683,15 +630,15 @@ static int ok_exec_fast(odbc_conn *self, const size_t *rows, size_t n, odbc_err 
 }
 
 /* Sets every record not rejected yet to st. */
-static void ok_all(odbc_conn *self, okb *wb, size_t n, bp_status st, const char *why)
+static void ok_all(odbc_conn *self, bp_write_batch *wb, size_t n, bp_status st, const char *why)
 {
     for (size_t i = 0; i < n; i++)
         if (!self->snk->bad[i])
-            okb_set(wb, i, st, why);
+            self->api->wb_set_result(wb, i, st, why);
 }
 
 /* A batch failure that is not the records' fault. */
-static bp_status ok_batch_fail(odbc_conn *self, okb *wb, size_t n, const odbc_err *e)
+static bp_status ok_batch_fail(odbc_conn *self, bp_write_batch *wb, size_t n, const odbc_err *e)
 {
     char why[600];
     snprintf(why, sizeof(why), "[%s] %s", e->state, e->msg);
@@ -711,12 +658,26 @@ static bp_status ok_batch_fail(odbc_conn *self, okb *wb, size_t n, const odbc_er
     return st;
 }
 
-static bp_status ok_write(odbc_conn *self, okb *wb)
+bp_status odbc_sink_write(odbc_conn *self, bp_write_batch *wb)
 {
     const struct bp_host_api *api = self->api;
+    if (self->snk == NULL) {
+        if (self->mode < OM_INSERT) {
+            api->log(self->inst, BP_LOG_ERROR,
+                     "a sink takes mode insert, update, upsert or delete");
+            return BP_REJECT;
+        }
+        if (self->table == NULL) {
+            api->log(self->inst, BP_LOG_ERROR, "a sink needs 'table'");
+            return BP_REJECT;
+        }
+        if ((self->snk = calloc(1, sizeof(osnk))) == NULL)
+            return BP_ERR_NOMEM;
+        ok_unbind(self->snk);
+    }
     osnk *k = self->snk;
     odbc_err e = {0};
-    size_t n = okb_count(wb);
+    size_t n = api->wb_count(wb);
     if (!k->db.connected) {
         bp_status st = odbc_connect(self, &k->db, &e);
         if (st != BP_OK) {
@@ -738,7 +699,7 @@ static bp_status ok_write(odbc_conn *self, okb *wb)
             if (st == BP_NOT_CONNECTED)
                 ok_drop(self);
             for (size_t i = 0; i < n; i++)
-                okb_set(wb, i, st, why);
+                api->wb_set_result(wb, i, st, why);
             api->free(why);
             return st;
         }
@@ -753,15 +714,15 @@ static bp_status ok_write(odbc_conn *self, okb *wb)
             if (st == BP_NOT_CONNECTED)
                 ok_drop(self);
             for (size_t i = 0; i < n; i++)
-                okb_set(wb, i, st == BP_REJECT ? BP_RETRY : st, why);
+                api->wb_set_result(wb, i, st == BP_REJECT ? BP_RETRY : st, why);
             api->free(why);
             return st == BP_REJECT ? BP_RETRY : st;
         }
     }
     memset(k->bad, 0, n);
     for (size_t i = 0; k->applied && i < n; i++)
-        if (odbc_applied_skip(self, k->applied, okb_env(wb, i))) {
-            okb_set(wb, i, BP_OK, NULL);
+        if (odbc_applied_skip(self, k->applied, api->wb_get0(wb, i))) {
+            api->wb_set_result(wb, i, BP_OK, NULL);
             api->counter_add(self->inst, "applied_skipped", 1);
             k->bad[i] = 1;
         }
@@ -776,11 +737,11 @@ static bp_status ok_write(odbc_conn *self, okb *wb)
             rows[m++] = i;
     bp_status result = BP_OK;
     if (m > 0 && ok_exec_fast(self, rows, m, &e) == 0) {
-        if ((k->applied && odbc_applied_mark(self, k->applied, &k->db, wb->wb, k->bad, n, &e) < 0) ||
+        if ((k->applied && odbc_applied_mark(self, k->applied, &k->db, wb, k->bad, n, &e) < 0) ||
             odbc_end(&k->db, 1, &e) < 0)
             result = ok_batch_fail(self, wb, n, &e);
         else if (k->applied)
-            odbc_applied_committed(self, k->applied, wb->wb);
+            odbc_applied_committed(self, k->applied, wb);
         free(rows);
         if (result == BP_OK)
             api->counter_add(self->inst, "rows_written", m);
@@ -808,7 +769,7 @@ static bp_status ok_write(odbc_conn *self, okb *wb)
                 continue;
             int rc = ok_exec_row(self, r, &count, &e);
             if (rc == 0 && self->mode == OM_UPDATE && count == 0) {
-                okb_set(wb, r, BP_REJECT, "update: no row matches the key");
+                api->wb_set_result(wb, r, BP_REJECT, "update: no row matches the key");
                 k->bad[r] = 1;
                 continue;   /* nothing changed: the transaction goes on */
             }
@@ -821,7 +782,7 @@ static bp_status ok_write(odbc_conn *self, okb *wb)
             char why[600];
             snprintf(why, sizeof(why), "%s refused: [%s] %s", ok_mode_name(self->mode), e.state,
                      e.msg);
-            okb_set(wb, r, BP_REJECT, why);
+            api->wb_set_result(wb, r, BP_REJECT, why);
             api->counter_add(self->inst, "rows_rejected", 1);
             k->bad[r] = 1;
             /* The transaction may be aborted (PostgreSQL): start it again
@@ -832,19 +793,19 @@ static bp_status ok_write(odbc_conn *self, okb *wb)
         }
         if (again)
             continue;
-        if ((k->applied && odbc_applied_mark(self, k->applied, &k->db, wb->wb, k->bad, n, &e) < 0) ||
+        if ((k->applied && odbc_applied_mark(self, k->applied, &k->db, wb, k->bad, n, &e) < 0) ||
             odbc_end(&k->db, 1, &e) < 0) {
             free(rows);
             return ok_batch_fail(self, wb, n, &e);
         }
         if (k->applied)
-            odbc_applied_committed(self, k->applied, wb->wb);
+            odbc_applied_committed(self, k->applied, wb);
         break;
     }
     size_t good = 0;
     for (size_t i = 0; i < m; i++)
         if (!k->bad[rows[i]]) {
-            okb_set(wb, rows[i], BP_OK, NULL);
+            api->wb_set_result(wb, rows[i], BP_OK, NULL);
             good++;
         }
     api->counter_add(self->inst, "rows_written", good);
@@ -852,159 +813,11 @@ static bp_status ok_write(odbc_conn *self, okb *wb)
     return result;
 }
 
-/* The writer is done reading the job's envelopes. */
-static void ok_release(odbc_conn *self, okb *b)
-{
-    for (size_t i = 0; b->envs && i < b->n; i++) {
-        self->api->envelope_unref(b->envs[i]);
-        b->envs[i] = NULL;
-    }
-}
-
-static void ok_job_free(okb *b)
-{
-    for (size_t i = 0; b->why && i < b->n; i++)
-        free(b->why[i]);
-    free(b->envs);
-    free(b->tickets);
-    free(b->res);
-    free(b->why);
-    free(b->set);
-    free(b);
-}
-
-static void *ok_writer_main(void *arg)
-{
-    odbc_conn *self = arg;
-    osnk *k = self->snk;
-    const struct bp_host_api *api = self->api;
-    for (;;) {
-        pthread_mutex_lock(&k->w.mu);
-        while (k->w.head == NULL && !k->w.stop)
-            pthread_cond_wait(&k->w.cv, &k->w.mu);
-        okb *b = k->w.head;
-        int stop = k->w.stop;
-        if (b) {
-            k->w.head = b->next;
-            if (k->w.head == NULL)
-                k->w.tail = NULL;
-        }
-        pthread_mutex_unlock(&k->w.mu);
-        if (b == NULL)
-            break;
-        /* Still queued when the sink is freed: not written, and not acked
-         * (the core has given up on it), so redelivered after a restart. */
-        bp_status rc = stop ? BP_RETRY : ok_write(self, b);
-        if (rc != BP_OK && rc != BP_REJECT && rc != BP_NOT_CONNECTED)
-            rc = BP_RETRY;
-        ok_release(self, b);
-        for (size_t i = 0; i < b->n; i++) {
-            bp_status st = b->set[i] ? b->res[i] : rc;
-            if (st != BP_OK && st != BP_REJECT && st != BP_NOT_CONNECTED)
-                st = BP_RETRY;
-            api->write_done(self->inst, b->tickets[i], st, b->why[i]);
-        }
-        ok_job_free(b);
-    }
-    return NULL;
-}
-
-/* Hands the batch to the writer thread; 0, or -1 when out of memory. */
-static int ok_enqueue(odbc_conn *self, bp_write_batch *wb)
-{
-    const struct bp_host_api *api = self->api;
-    osnk *k = self->snk;
-    size_t n = api->wb_count(wb);
-    okb *b = calloc(1, sizeof(*b));
-    if (b == NULL)
-        return -1;
-    b->api = api;
-    b->n = n;
-    b->envs = calloc(n ? n : 1, sizeof(*b->envs));
-    b->tickets = calloc(n ? n : 1, sizeof(*b->tickets));
-    b->res = calloc(n ? n : 1, sizeof(*b->res));
-    b->why = calloc(n ? n : 1, sizeof(*b->why));
-    b->set = calloc(n ? n : 1, 1);
-    if (!b->envs || !b->tickets || !b->res || !b->why || !b->set) {
-        ok_job_free(b);
-        return -1;
-    }
-    pthread_mutex_lock(&k->w.mu);
-    if (!k->w.started) {
-        if (pthread_create(&k->w.th, NULL, ok_writer_main, self) != 0) {
-            pthread_mutex_unlock(&k->w.mu);
-            ok_job_free(b);
-            return -1;
-        }
-        k->w.started = 1;
-    }
-    pthread_mutex_unlock(&k->w.mu);
-    for (size_t i = 0; i < n; i++) {
-        bp_envelope *env = api->wb_get0(wb, i);
-        /* Parsed here, on the core's thread, if it was not yet: the writer
-         * only reads. */
-        api->envelope_get0_data(env);
-        b->envs[i] = api->envelope_ref(env);
-        b->tickets[i] = api->wb_ticket(wb, i);
-        api->wb_set_result(wb, i, BP_QUEUED, NULL);
-    }
-    pthread_mutex_lock(&k->w.mu);
-    if (k->w.tail)
-        k->w.tail->next = b;
-    else
-        k->w.head = b;
-    k->w.tail = b;
-    pthread_cond_signal(&k->w.cv);
-    pthread_mutex_unlock(&k->w.mu);
-    return 0;
-}
-
-bp_status odbc_sink_write(odbc_conn *self, bp_write_batch *wb)
-{
-    const struct bp_host_api *api = self->api;
-    if (self->snk == NULL) {
-        if (self->mode < OM_INSERT) {
-            api->log(self->inst, BP_LOG_ERROR,
-                     "a sink takes mode insert, update, upsert or delete");
-            return BP_REJECT;
-        }
-        if (self->table == NULL) {
-            api->log(self->inst, BP_LOG_ERROR, "a sink needs 'table'");
-            return BP_REJECT;
-        }
-        osnk *k = calloc(1, sizeof(osnk));
-        if (k == NULL)
-            return BP_ERR_NOMEM;
-        ok_unbind(k);
-        pthread_mutex_init(&k->w.mu, NULL);
-        pthread_cond_init(&k->w.cv, NULL);
-        self->snk = k;
-    }
-    /* Inserts are independent rows: the writer thread may take them. Not with
-     * applied_table (its marker and the core's checkpoint are made inside
-     * write) nor for update/upsert/delete, where a retried batch must not
-     * come after a later one. */
-    if (self->mode == OM_INSERT && self->applied_table == NULL && BP_HOST_HAS(api, write_done))
-        /* Never written here instead: the connection is the writer's. */
-        return ok_enqueue(self, wb) == 0 ? BP_QUEUED : BP_RETRY;
-    okb b = {.api = api, .wb = wb};
-    return ok_write(self, &b);
-}
-
 void odbc_sink_free(odbc_conn *self)
 {
     osnk *k = self->snk;
     if (k == NULL)
         return;
-    pthread_mutex_lock(&k->w.mu);
-    k->w.stop = 1;
-    pthread_cond_signal(&k->w.cv);
-    int started = k->w.started;
-    pthread_mutex_unlock(&k->w.mu);
-    if (started)
-        pthread_join(k->w.th, NULL);
-    pthread_mutex_destroy(&k->w.mu);
-    pthread_cond_destroy(&k->w.cv);
     ok_drop(self);
     ok_free_cols(k);
     odbc_applied_free(k->applied);
