@@ -4,6 +4,7 @@
 #define BP_ODBC_H
 
 #include <pthread.h>
+#include <string.h>
 #include <sql.h>
 #include <sqlext.h>
 #include <backplane/plugin.h>
@@ -106,8 +107,22 @@ typedef struct odbc_buf {
     char *p;
     size_t n, cap;
 } odbc_buf;
-int odbc_put(odbc_buf *b, const char *s, size_t n);
+/* Appends n bytes (kept NUL-terminated); -1 when out of memory. Inline: a
+ * source row is a few dozen small appends, and the buffer is nearly always
+ * big enough already. */
+int odbc_put_grow(odbc_buf *b, const char *s, size_t n);
+static inline int odbc_put(odbc_buf *b, const char *s, size_t n)
+{
+    if (b->n + n >= b->cap)
+        return odbc_put_grow(b, s, n);
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+    return 0;
+}
 int odbc_puts(odbc_buf *b, const char *s);
+/* Appends the decimal text of x (as %lld, without snprintf's cost per row). */
+int odbc_put_int(odbc_buf *b, long long x);
 
 /* How a column's values become JSON. */
 enum odbc_jkind { OJ_INT, OJ_FLOAT, OJ_DECIMAL, OJ_BOOL, OJ_DATE, OJ_TIME, OJ_TIMESTAMP,

@@ -18,6 +18,9 @@
 #define OK_MAX_PARAMS 30000   /* parameters per statement (SQLite allows 32766) */
 #define OK_LOG_ROWS 10        /* at most 2^10 = 1024 rows per statement (PostgreSQL) */
 #define OK_LOG_ROWS_LOCAL 8   /* 256 for in-process engines (SQLite): no round trip to save */
+#define OK_UNBOUND ((size_t)-1)
+#define OK_REST (OK_LOG_ROWS + 1)   /* stm[] slot of the statement for a batch's rest */
+#define OK_REST_MIN 16              /* smaller rests go as powers of two */
 
 typedef struct {
     char *name;
@@ -45,7 +48,18 @@ struct osnk {
     /* Multi-row statements of 1, 2, 4 ... OK_MAX_ROWS rows, each prepared
      * once: a batch of any size is sent as full statements plus the binary
      * digits of the rest, and nothing is compiled again per batch. */
-    SQLHSTMT stm[OK_LOG_ROWS + 1];
+    SQLHSTMT stm[OK_LOG_ROWS + 2];
+    /* The record index stm[j]'s parameters are bound at (its rows are
+     * [base, base + 2^j)), or OK_UNBOUND. Binding costs the driver manager
+     * far more than the driver reading the values, and a batch of the same
+     * size is cut into the same statements at the same places every time:
+     * the bindings are kept while the buffers stay where they are. */
+    size_t stm_base[OK_LOG_ROWS + 2];
+    /* Batches mostly come at the route's batch size, so they leave the same
+     * rest after the full statements (2000 = 1024 + 976): once a rest comes
+     * twice in a row it gets a statement of its own (stm[OK_REST], rest_rows
+     * rows) instead of up to OK_LOG_ROWS powers of two, each a round trip. */
+    size_t rest_rows, last_rest;
     size_t cap;                /* rows the buffers hold */
     odbc_buf scratch;
     unsigned char *bad;        /* per record: rejected, or already applied (not written) */
@@ -64,11 +78,20 @@ static const char *ok_mode_name(enum odbc_mode m)
     }
 }
 
+/* The parameter buffers moved: every kept binding points at freed memory. */
+static void ok_unbind(osnk *k)
+{
+    for (int j = 0; j <= OK_REST; j++)
+        k->stm_base[j] = OK_UNBOUND;
+}
+
 static void ok_free_stmts(osnk *k)
 {
+    ok_unbind(k);
     if (k->st1 != SQL_NULL_HSTMT)
         SQLFreeHandle(SQL_HANDLE_STMT, k->st1);
-    for (int j = 0; j <= OK_LOG_ROWS; j++) {
+    k->rest_rows = 0;
+    for (int j = 0; j <= OK_REST; j++) {
         if (k->stm[j] != SQL_NULL_HSTMT)
             SQLFreeHandle(SQL_HANDLE_STMT, k->stm[j]);
         k->stm[j] = SQL_NULL_HSTMT;
@@ -85,6 +108,7 @@ static void ok_drop(odbc_conn *self)
 
 static void ok_free_cols(osnk *k)
 {
+    ok_unbind(k);
     for (size_t i = 0; i < k->ncols; i++) {
         free(k->cols[i].name);
         free(k->cols[i].path);
@@ -335,6 +359,7 @@ static int ok_reserve(osnk *k, size_t n)
             col->data = d;
             col->ind = ind;
             col->width = w;
+            ok_unbind(k);
         }
     }
     if (n > k->cap) {
@@ -397,18 +422,30 @@ static int ok_fill(odbc_conn *self, bp_write_batch *wb, size_t n)
             hint = v && col->member ? v->next : NULL;
             SQLLEN len = 0;
             const char *why = NULL;
-            if (odbc_param_text(v, col->sqltype, &k->scratch, &len, &why) < 0) {
+            const char *text = k->scratch.p;
+            enum odbc_jkind kind = odbc_jkind_of(col->sqltype);
+            if (cJSON_IsString(v) && kind != OJ_BINARY && kind != OJ_TIMESTAMP) {
+                /* Most values: a string bound as it is, without a copy
+                 * through scratch (what odbc_param_text would give). */
+                text = v->valuestring;
+                len = (SQLLEN)strlen(text);
+            } else if (odbc_param_text(v, col->sqltype, &k->scratch, &len, &why) < 0) {
                 char *r = api->format("column %s (%s): %s", col->name, col->path, why);
                 api->wb_set_result(wb, i, BP_REJECT, r ? r : why);
                 api->free(r);
                 k->bad[i] = 1;
                 break;
+            } else {
+                text = k->scratch.p;   /* scratch may have moved */
             }
-            if (len != SQL_NULL_DATA && len + 1 > col->width && ok_widen(col, k->cap, i, len + 1) < 0)
-                return -1;
+            if (len != SQL_NULL_DATA && len + 1 > col->width) {
+                if (ok_widen(col, k->cap, i, len + 1) < 0)
+                    return -1;
+                ok_unbind(k);
+            }
             col->ind[i] = len;
             if (len != SQL_NULL_DATA) {
-                memcpy(col->data + i * (size_t)col->width, k->scratch.p, (size_t)len);
+                memcpy(col->data + i * (size_t)col->width, text, (size_t)len);
                 col->data[i * (size_t)col->width + (size_t)len] = '\0';
             }
         }
@@ -421,10 +458,14 @@ static SQLRETURN ok_bind1(osnk *k, SQLHSTMT st, SQLUSMALLINT p, size_t c, size_t
 {
     kcol *col = &k->cols[c];
     int bin = odbc_jkind_of(col->sqltype) == OJ_BINARY;
-    /* SQLite stores text by the column's affinity itself, as its own .import
-     * does; declaring the column's type would make the driver convert the
-     * text to a double first (lossy for decimals, and slower). */
-    SQLSMALLINT type = bin ? col->sqltype : k->db.dialect == OD_SQLITE ? SQL_VARCHAR : col->sqltype;
+    /* Values go as text and the column's own type parses them, as the
+     * databases' bulk loaders do (.import, COPY). Declaring the column's type
+     * makes the drivers convert first: sqliteodbc turns decimals into a
+     * double (lossy), psqlODBC parses every timestamp with sscanf and prints
+     * it again, and appends casts; psqlODBC sends the type as unknown either
+     * way, so the server infers it from the column (VALUES lists of an
+     * INSERT, SET col = ?, WHERE key = ?). */
+    SQLSMALLINT type = bin ? col->sqltype : SQL_VARCHAR;
     return SQLBindParameter(st, p, SQL_PARAM_INPUT, bin ? SQL_C_BINARY : SQL_C_CHAR, type,
                             col->size, col->digits, col->data + r * (size_t)col->width,
                             col->width, &col->ind[r]);
@@ -488,11 +529,26 @@ static int ok_exec_fast(odbc_conn *self, const size_t *rows, size_t n, odbc_err 
         int top = 0;
         while (top < log_rows && ((size_t)2 << top) * k->nparams <= OK_MAX_PARAMS)
             top++;
+        size_t rest = n % ((size_t)1 << top);
+        int use_rest = rest >= OK_REST_MIN && (rest == k->rest_rows || rest == k->last_rest);
+        k->last_rest = rest;
+        if (use_rest && rest != k->rest_rows) {
+            if (k->stm[OK_REST] != SQL_NULL_HSTMT)
+                SQLFreeHandle(SQL_HANDLE_STMT, k->stm[OK_REST]);
+            k->stm[OK_REST] = SQL_NULL_HSTMT;
+            k->rest_rows = rest;
+        }
         for (size_t at = 0; at < n;) {
             int j = top;
-            while (((size_t)1 << j) > n - at)
-                j--;
-            size_t m = (size_t)1 << j;
+            size_t m;
+            if (use_rest && n - at == rest) {
+                j = OK_REST;
+                m = rest;
+            } else {
+                while (((size_t)1 << j) > n - at)
+                    j--;
+                m = (size_t)1 << j;
+            }
             if (k->stm[j] == SQL_NULL_HSTMT) {
                 char *sql = ok_sql(self, m);
                 if (sql == NULL) {
@@ -500,16 +556,26 @@ static int ok_exec_fast(odbc_conn *self, const size_t *rows, size_t n, odbc_err 
                     e->cls = OC_RETRY;
                     return -1;
                 }
+                k->stm_base[j] = OK_UNBOUND;
                 int rc = ok_stmt(k, &k->stm[j], sql, e);
                 free(sql);
                 if (rc < 0)
                     return -1;
             }
             SQLHSTMT st = k->stm[j];
-            for (size_t r = 0; r < m; r++)
-                for (size_t p = 0; p < k->nparams; p++)
-                    ok_bind1(k, st, (SQLUSMALLINT)(r * k->nparams + p + 1), k->order[p],
-                             rows[at + r]);
+            /* Rows at the same place as last time: the bindings hold. */
+            size_t base = rows[at + m - 1] - rows[at] == m - 1 ? rows[at] : OK_UNBOUND;
+            if (base == OK_UNBOUND || k->stm_base[j] != base) {
+                k->stm_base[j] = OK_UNBOUND;
+                for (size_t r = 0; r < m; r++)
+                    for (size_t p = 0; p < k->nparams; p++)
+                        if (!SQL_SUCCEEDED(ok_bind1(k, st, (SQLUSMALLINT)(r * k->nparams + p + 1),
+                                                    k->order[p], rows[at + r]))) {
+                            odbc_diag(&k->db, SQL_HANDLE_STMT, st, e);
+                            return -1;
+                        }
+                k->stm_base[j] = base;
+            }
             SQLRETURN rc = SQLExecute(st);
             if (!SQL_SUCCEEDED(rc) && rc != SQL_NO_DATA) {
                 odbc_diag(&k->db, SQL_HANDLE_STMT, st, e);
@@ -607,6 +673,7 @@ bp_status odbc_sink_write(odbc_conn *self, bp_write_batch *wb)
         }
         if ((self->snk = calloc(1, sizeof(osnk))) == NULL)
             return BP_ERR_NOMEM;
+        ok_unbind(self->snk);
     }
     osnk *k = self->snk;
     odbc_err e = {0};

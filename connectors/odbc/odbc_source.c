@@ -40,11 +40,22 @@ struct osrc {
     SQLSMALLINT ncols;
     SQLLEN *grow;              /* widths learned from truncated values, by column */
     SQLSMALLINT ngrow;
+    /* PostgreSQL: the select list when some columns are read as text (see
+     * os_select_list), and which columns (by position) are timestamps read
+     * as text; NULL: SELECT *. */
+    char *list;
+    unsigned char *as_text;
+    SQLSMALLINT nlist;
     int inc_col, ts_col, key_col;
     SQLULEN fetched;           /* rows in the current block */
     SQLULEN at;                /* next row of the block */
     long long consumed;        /* rows taken from this execution */
     long long skip;            /* rows to pass over after a re-execution */
+    /* LIMIT of the next query: batch_rows after catching up, doubled while
+     * queries come back full, up to max_rows. A backlog starts flowing after
+     * one small query instead of after max_rows rows were read, which
+     * psqlODBC does before the first fetch returns. */
+    long long limit;
     opos qpos;                 /* the position this execution started from */
     opos pos;                  /* read position: the last row pushed */
     int bulk_done, finished;
@@ -168,17 +179,30 @@ static bp_status os_open(odbc_conn *self)
 static char *os_sql(odbc_conn *self, const opos *p)
 {
     odbc_buf b = {0};
+    osrc *s = self->src;
+    /* With a select list the output columns shadow the table's in ORDER BY
+     * (a timestamp read as text would sort as text): the watermark columns
+     * are named through the table's alias bp_q. */
+    const char *q = s->list ? "bp_q." : "";
     char *inc = self->column ? odbc_quote_ident(self->column) : NULL;
     char *ts = self->ts_column ? odbc_quote_ident(self->ts_column) : NULL;
     char *tab = self->table ? odbc_quote_ident(self->table) : NULL;
+    char *qinc = inc ? self->api->format("%s%s", q, inc) : NULL;
+    char *qts = ts ? self->api->format("%s%s", q, ts) : NULL;
+    free(inc);
+    free(ts);
+    inc = qinc;
+    ts = qts;
     char lim[48];
-    snprintf(lim, sizeof(lim), " LIMIT %lld", self->max_rows);
-    int ok = 1;
+    snprintf(lim, sizeof(lim), " LIMIT %lld", s->limit);
+    int ok = (!self->column || inc) && (!self->ts_column || ts);
+    ok &= odbc_puts(&b, "SELECT ") == 0 && odbc_puts(&b, s->list ? s->list : "*") == 0;
     if (self->query)
-        ok &= odbc_puts(&b, "SELECT * FROM (") == 0 && odbc_puts(&b, self->query) == 0 &&
+        ok &= odbc_puts(&b, " FROM (") == 0 && odbc_puts(&b, self->query) == 0 &&
               odbc_puts(&b, ") bp_q") == 0;
     else
-        ok &= odbc_puts(&b, "SELECT * FROM ") == 0 && odbc_puts(&b, tab) == 0;
+        ok &= odbc_puts(&b, " FROM ") == 0 && odbc_puts(&b, tab) == 0 &&
+              (!s->list || odbc_puts(&b, " bp_q") == 0);
     switch (self->mode) {
     case OM_INCREMENTING:
         if (p->has)
@@ -206,19 +230,102 @@ static char *os_sql(odbc_conn *self, const opos *p)
     default:
         if (self->n_keys) {
             char *k = odbc_quote_ident(self->keys[0]);
-            ok &= k && odbc_puts(&b, " ORDER BY ") == 0 && odbc_puts(&b, k) == 0;
+            ok &= k && odbc_puts(&b, " ORDER BY ") == 0 && odbc_puts(&b, q) == 0 &&
+                  odbc_puts(&b, k) == 0;
             free(k);
         }
         break;
     }
-    free(inc);
-    free(ts);
+    self->api->free(inc);
+    self->api->free(ts);
     free(tab);
     if (!ok) {
         free(b.p);
         return NULL;
     }
     return b.p;
+}
+
+/* PostgreSQL: psqlODBC parses every timestamp it returns with sscanf and
+ * prints it again with snprintf, even as SQL_C_CHAR: that was the biggest
+ * part of reading a row. Read as text (col::text, ISO, which psqlODBC sets
+ * for the session) the server sends the very same characters (fraction
+ * without trailing zeros, "BC", "infinity"), and the column still becomes
+ * RFC 3339 in the JSON (as_text). Only `timestamp` (without time zone):
+ * psqlODBC drops the zone of timestamptz, the server's text would keep it.
+ * Where they differ the server is right: psqlODBC turns infinity into
+ * 9999-12-31 23:59:59 (a watermark every later query would pass again) and a
+ * five-digit year into 0000-00-00.
+ * Learns the columns with WHERE 1=0 before each query, so a column added to
+ * the table shows up as with SELECT *. Leaves s->list NULL (SELECT *) when
+ * no column needs it or names repeat. */
+static bp_status os_select_list(odbc_conn *self)
+{
+    osrc *s = self->src;
+    free(s->list);
+    free(s->as_text);
+    s->list = NULL;
+    s->as_text = NULL;
+    s->nlist = 0;
+    if (s->db.dialect != OD_POSTGRES)
+        return BP_OK;
+    char *tab = self->table && !self->query ? odbc_quote_ident(self->table) : NULL;
+    char *sql = self->query ? self->api->format("SELECT * FROM (%s) bp_q WHERE 1=0", self->query)
+                : tab       ? self->api->format("SELECT * FROM %s WHERE 1=0", tab)
+                            : NULL;
+    free(tab);
+    SQLHSTMT st = SQL_NULL_HSTMT;
+    if (sql == NULL || !SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, s->db.dbc, &st))) {
+        self->api->free(sql);
+        return BP_ERR_NOMEM;
+    }
+    SQLRETURN rc = SQLExecDirect(st, (SQLCHAR *)sql, SQL_NTS);
+    self->api->free(sql);
+    SQLSMALLINT n = 0;
+    if (!SQL_SUCCEEDED(rc) || !SQL_SUCCEEDED(SQLNumResultCols(st, &n)) || n <= 0) {
+        /* The query proper reports the error. */
+        SQLFreeHandle(SQL_HANDLE_STMT, st);
+        return BP_OK;
+    }
+    odbc_buf b = {0};
+    unsigned char *as_text = calloc((size_t)n, 1);
+    char (*names)[256] = calloc((size_t)n, sizeof(*names));
+    int ok = as_text && names, any = 0;
+    for (SQLSMALLINT i = 0; ok && i < n; i++) {
+        SQLCHAR tname[64] = "";
+        SQLSMALLINT nlen = 0;
+        ok &= SQL_SUCCEEDED(SQLColAttribute(st, (SQLUSMALLINT)(i + 1), SQL_DESC_NAME, names[i],
+                                            sizeof(names[i]), &nlen, NULL)) &&
+              names[i][0] && (size_t)nlen < sizeof(names[i]);
+        ok &= SQL_SUCCEEDED(SQLColAttribute(st, (SQLUSMALLINT)(i + 1), SQL_DESC_TYPE_NAME, tname,
+                                            sizeof(tname), &nlen, NULL));
+        for (SQLSMALLINT j = 0; ok && j < i; j++)
+            ok &= strcmp(names[i], names[j]) != 0;
+        if (!ok)
+            break;
+        as_text[i] = strcmp((char *)tname, "timestamp without time zone") == 0 ||
+                     strcmp((char *)tname, "timestamp") == 0;
+        any |= as_text[i];
+        /* "name" or "name"::text AS "name", quotes doubled. */
+        for (int r = 0; r < (as_text[i] ? 2 : 1); r++) {
+            ok &= odbc_puts(&b, r ? "::text AS \"" : i ? ", \"" : "\"") == 0;
+            for (const char *c = names[i]; ok && *c; c++)
+                ok &= odbc_put(&b, c, 1) == 0 && (*c != '"' || odbc_put(&b, "\"", 1) == 0);
+            ok &= odbc_put(&b, "\"", 1) == 0;
+        }
+    }
+    SQLFreeHandle(SQL_HANDLE_STMT, st);
+    free(names);
+    if (!ok || !any) {
+        free(b.p);
+        free(as_text);
+        return ok || as_text ? BP_OK : BP_ERR_NOMEM;
+    }
+    s->list = b.p;
+    s->as_text = as_text;
+    s->nlist = n;
+    self->api->log(self->inst, BP_LOG_DEBUG, "select list: %s", s->list);
+    return BP_OK;
 }
 
 static int os_colidx(osrc *s, const char *name)
@@ -266,6 +373,8 @@ static bp_status os_bind(odbc_conn *self)
             odbc_put(&c->key, ":", 1) < 0)
             return BP_ERR_NOMEM;
         c->kind = odbc_jkind_of(c->sqltype);
+        if (s->list && n == s->nlist && s->as_text[i])
+            c->kind = OJ_TIMESTAMP;   /* read as text, written to JSON as RFC 3339 */
         /* Start small and grow when a value does not fit (UTF-8: up to 4
          * bytes per character); a truncated value is read again. */
         SQLLEN w = c->kind == OJ_BINARY ? (SQLLEN)size : (SQLLEN)size * 4 + 1;
@@ -327,6 +436,11 @@ static bp_status os_execute(odbc_conn *self)
             return st;
         }
     }
+    if (s->limit <= 0)
+        s->limit = self->batch_rows < self->max_rows ? self->batch_rows : self->max_rows;
+    bp_status lst = os_select_list(self);
+    if (lst != BP_OK)
+        return lst;
     s->qpos = s->pos;
     char *sql = os_sql(self, &s->qpos);
     if (sql == NULL)
@@ -345,10 +459,14 @@ static bp_status os_execute(odbc_conn *self)
     SQLBIGINT inc = s->qpos.inc;
     int k = 1;
     if (s->qpos.has) {
+        /* PostgreSQL: the watermark goes back as the text the server sent
+         * and the column's type reads it (psqlODBC would parse it itself,
+         * and cannot read "infinity"). */
+        SQLSMALLINT tstype = s->db.dialect == OD_POSTGRES ? SQL_VARCHAR : SQL_TYPE_TIMESTAMP;
         if (self->mode == OM_TIMESTAMP || self->mode == OM_TS_INC) {
             for (int r = 0; r < (self->mode == OM_TS_INC ? 2 : 1); r++)
                 SQLBindParameter(s->st, (SQLUSMALLINT)k++, SQL_PARAM_INPUT, SQL_C_CHAR,
-                                 SQL_TYPE_TIMESTAMP, 29, 6, s->qpos.ts, tslen, &tslen);
+                                 tstype, 29, 6, s->qpos.ts, tslen, &tslen);
         }
         if (self->mode == OM_INCREMENTING || self->mode == OM_TS_INC)
             SQLBindParameter(s->st, (SQLUSMALLINT)k++, SQL_PARAM_INPUT, SQL_C_SBIGINT, SQL_BIGINT,
@@ -399,6 +517,26 @@ static int os_pend(osrc *s, const opos *p, uint64_t seq)
     return 0;
 }
 
+/* The integer at v (len bytes, not NUL-terminated), as strtoll reads it. */
+static long long os_int(const char *v, SQLLEN len)
+{
+    /* The common case without a copy: digits only, short enough not to
+     * overflow. */
+    if (len > 0 && len <= 18) {
+        long long x = 0;
+        SQLLEN i = 0;
+        while (i < len && v[i] >= '0' && v[i] <= '9')
+            x = x * 10 + (v[i++] - '0');
+        if (i == len)
+            return x;
+    }
+    char tmp[32];
+    size_t n = len < 31 ? (size_t)len : 31;
+    memcpy(tmp, v, n);
+    tmp[n] = '\0';
+    return strtoll(tmp, NULL, 10);
+}
+
 /* One fetched row -> an envelope. Returns 1 pushed, 0 when a value was
  * truncated (the caller re-reads with wider buffers), -1 on failure. */
 static int os_row(odbc_conn *self, bp_poll_batch *batch, SQLULEN r)
@@ -429,13 +567,13 @@ static int os_row(odbc_conn *self, bp_poll_batch *batch, SQLULEN r)
             ok &= odbc_puts(b, "null") == 0;
         else
             ok &= odbc_json_value(b, c->kind, v, (size_t)len, self->decimal_number) == 0;
-        if (i == s->inc_col && len != SQL_NULL_DATA) {
-            char tmp[32];
-            snprintf(tmp, sizeof(tmp), "%.*s", (int)(len < 31 ? len : 31), v);
-            p.inc = strtoll(tmp, NULL, 10);
+        if (i == s->inc_col && len != SQL_NULL_DATA)
+            p.inc = os_int(v, len);
+        if (i == s->ts_col && len != SQL_NULL_DATA) {
+            size_t tn = len < OS_TS_MAX - 1 ? (size_t)len : OS_TS_MAX - 1;
+            memcpy(p.ts, v, tn);
+            p.ts[tn] = '\0';
         }
-        if (i == s->ts_col && len != SQL_NULL_DATA)
-            snprintf(p.ts, sizeof(p.ts), "%.*s", (int)(len < OS_TS_MAX - 1 ? len : OS_TS_MAX - 1), v);
     }
     ok &= odbc_put(b, "}", 1) == 0;
     if (!ok)
@@ -456,12 +594,10 @@ static int os_row(odbc_conn *self, bp_poll_batch *batch, SQLULEN r)
     char num[32];
     switch (self->mode) {
     case OM_INCREMENTING:
-        snprintf(num, sizeof(num), "%lld", p.inc);
-        ok &= odbc_puts(id, num) == 0;
+        ok &= odbc_put_int(id, p.inc) == 0;
         break;
     case OM_TS_INC:
-        snprintf(num, sizeof(num), "%lld@", p.inc);
-        ok &= odbc_puts(id, num) == 0 && odbc_puts(id, p.ts) == 0;
+        ok &= odbc_put_int(id, p.inc) == 0 && odbc_put(id, "@", 1) == 0 && odbc_puts(id, p.ts) == 0;
         break;
     case OM_TIMESTAMP:
         ok &= (key ? odbc_put(id, key, klen) : odbc_puts(id, "row")) == 0 &&
@@ -553,7 +689,10 @@ bp_status odbc_source_poll(odbc_conn *self, bp_poll_batch *batch, int timeout_ms
             if (rc == SQL_NO_DATA) {
                 /* Fewer rows than the LIMIT: caught up until the next interval. */
                 int more = (self->mode == OM_INCREMENTING || self->mode == OM_TS_INC) &&
-                           s->consumed >= self->max_rows;
+                           s->consumed >= s->limit;
+                s->limit = !more                         ? 0
+                           : s->limit < self->max_rows / 2 ? s->limit * 2
+                                                           : self->max_rows;
                 os_close(s);
                 if (self->mode == OM_BULK || (self->once && !more))
                     s->finished = 1;
@@ -629,6 +768,8 @@ void odbc_source_free(odbc_conn *self)
     os_drop(self);
     os_free_cols(s);
     free(s->grow);
+    free(s->list);
+    free(s->as_text);
     self->api->free(s->uri);
     free(s->row.p);
     free(s->id.p);

@@ -8,7 +8,7 @@
 #include "../common/grow_buf.h"
 #include "odbc.h"
 
-int odbc_put(odbc_buf *b, const char *s, size_t n)
+int odbc_put_grow(odbc_buf *b, const char *s, size_t n)
 {
     return grow_buf_append(&b->p, &b->n, &b->cap, s, n);
 }
@@ -16,6 +16,19 @@ int odbc_put(odbc_buf *b, const char *s, size_t n)
 int odbc_puts(odbc_buf *b, const char *s)
 {
     return odbc_put(b, s, strlen(s));
+}
+
+int odbc_put_int(odbc_buf *b, long long x)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+    do
+        tmp[--i] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (x < 0)
+        tmp[--i] = '-';
+    return odbc_put(b, tmp + i, sizeof(tmp) - i);
 }
 
 enum odbc_jkind odbc_jkind_of(SQLSMALLINT t)
@@ -281,7 +294,8 @@ int odbc_param_text(const cJSON *v, SQLSMALLINT sqltype, odbc_buf *scratch, SQLL
         char tmp[64];
         double d = v->valuedouble;
         if (d == floor(d) && fabs(d) < 9007199254740992.0) {
-            snprintf(tmp, sizeof(tmp), "%lld", (long long)d);
+            if (odbc_put_int(scratch, (long long)d) < 0)
+                goto nomem;
         } else {
             /* The shortest text that reads back as the same double: 0.1
              * stays "0.1", not "0.10000000000000001". */
@@ -290,9 +304,9 @@ int odbc_param_text(const cJSON *v, SQLSMALLINT sqltype, odbc_buf *scratch, SQLL
                 if (strtod(tmp, NULL) == d)
                     break;
             }
+            if (odbc_puts(scratch, tmp) < 0)
+                goto nomem;
         }
-        if (odbc_puts(scratch, tmp) < 0)
-            goto nomem;
         *len = (SQLLEN)scratch->n;
         return 0;
     }
