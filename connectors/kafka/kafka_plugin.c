@@ -227,6 +227,7 @@ static const struct bp_plugin kafka_plugin = {
     .version = "0.1.0",
     .description = "Kafka topics (librdkafka): consumer-group source, idempotent producer sink, CloudEvents binary/structured",
     .kinds = BP_KIND_SOURCE | BP_KIND_SINK,
+    .flags = BP_PLUGIN_ASYNC,   /* delivery reports come later */
     .options = kafka_options,
     .init = kafka_init,
     .poll = kafka_poll,

@@ -250,7 +250,13 @@ enum bp_plugin_flag {
      * core reports it BP_OK without calling write); records the sink accepts
      * are recorded atomically with its wb_commit_checkpoint. For sinks whose
      * peer is not idempotent (append to a file, INSERT without a key). */
-    BP_PLUGIN_LEDGER = 1u << 0
+    BP_PLUGIN_LEDGER = 1u << 0,
+    /* Sink (ABI 1.2): results usually come later, through write_done (BP_QUEUED
+     * now). The core then keeps more batches in flight to this sink — worth
+     * it when a round trip takes milliseconds (Kafka's delivery reports) — at
+     * the price of more records in flight (and so redelivered by a rebalance
+     * or crash). */
+    BP_PLUGIN_ASYNC = 1u << 1
 };
 
 /* ---- plugin commands ---------------------------------------------------- */

@@ -176,7 +176,7 @@ kill -TERM $pid; wait $pid
 [ "$(grep -c 'connected to' live.log)" -ge 2 ] && ok "the connector reconnected" || not_ok "reconnect not logged"
 # 8. A message expunged by another client after the search, before its fetch:
 #    skipped (not dead-lettered), the source searches again and reads the rest.
-#    UID 18: beyond the route's in-flight window (batch 1 x 13) when the first
+#    UID 18: beyond the route's in-flight window (batch 1 x 5) when the first
 #    record reaches the slow sink, so it is certainly not fetched yet.
 mkdir -p "$MD/.Gone/new" "$MD/.Gone/cur" "$MD/.Gone/tmp"
 $SEED "$TMP/gone" --pdf inv.pdf --bulk 20

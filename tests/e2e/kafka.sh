@@ -198,7 +198,7 @@ contains "after a broker outage every record arrived once (idempotent producer)"
 
 # 6. Backpressure: a sink that stalls (0.5 s a write) pauses the partitions, and resumes them when
 #    the route drains; nothing is lost meanwhile. 400 records: more than the route's in-flight
-#    window (20 x 13 = 260 with batch 20).
+#    window (20 x 5 = 100 with batch 20).
 python3 -c "
 import json
 for i in range(400): print(json.dumps({'b': i}))" >bp.jsonl
