@@ -296,6 +296,18 @@ static char *ex_read_file(const char *path, char *err, size_t errlen)
     return buf;
 }
 
+/* A label as scored: s without leading spaces and trailing spaces/newlines,
+ * malloc'd (may be ""). */
+static char *ex_trim_dup(const char *s)
+{
+    while (*s == ' ')
+        s++;
+    size_t l = strlen(s);
+    while (l && (s[l - 1] == ' ' || s[l - 1] == '\n' || s[l - 1] == '\r'))
+        l--;
+    return strndup(s, l);
+}
+
 /* Loads DIR/key/NAME.json and, for every key file, DIR/box/NAME.csv (format
  * sroie: OCR lines with boxes) or DIR/text/NAME.txt (format lines: text lines
  * without positions); sorted by name so folds are the same on every machine. */
@@ -361,13 +373,7 @@ static ex_example *ex_load_dir(const char *dir, const char *format, size_t *n, i
             int f = ex_field_index(it->string);
             if (f < 0 || !cJSON_IsString(it))
                 continue;
-            const char *s = it->valuestring;
-            while (*s == ' ')
-                s++;
-            size_t l = strlen(s);
-            while (l && (s[l - 1] == ' ' || s[l - 1] == '\n' || s[l - 1] == '\r'))
-                l--;
-            ex[i].label[f] = strndup(s, l);
+            ex[i].label[f] = ex_trim_dup(it->valuestring);
         }
         cJSON_Delete(key);
         free(text);
@@ -390,13 +396,12 @@ static ex_example *ex_load_dir(const char *dir, const char *format, size_t *n, i
 static char *ex_label_text(const cJSON *v)
 {
     if (cJSON_IsString(v)) {
-        const char *p = v->valuestring;
-        while (*p == ' ')
-            p++;
-        size_t l = strlen(p);
-        while (l && (p[l - 1] == ' ' || p[l - 1] == '\n' || p[l - 1] == '\r'))
-            l--;
-        return l ? strndup(p, l) : NULL;
+        char *t = ex_trim_dup(v->valuestring);
+        if (t && *t == '\0') {
+            free(t);
+            t = NULL;
+        }
+        return t;
     }
     return cJSON_IsNumber(v) ? cJSON_PrintUnformatted(v) : NULL;
 }
@@ -448,7 +453,7 @@ static long ex_load_corrections(const struct bp_host_api *api, const char *file,
         char key[1024];
         snprintf(key, sizeof key, "%s\x1f%s", cJSON_IsString(src) ? src->valuestring : "",
                  cJSON_IsString(id) ? id->valuestring : "");
-        if (cur == NULL || last_key == NULL || strcmp(key, last_key) != 0) {
+        if (cur == NULL || strcmp(key, last_key) != 0) {   /* last_key is set with cur */
             /* A new record: its text, and the extracted values as labels. */
             char *text = cJSON_PrintUnformatted(rec), *err = NULL;
             bp_envelope *env = NULL;
@@ -470,48 +475,37 @@ static long ex_load_corrections(const struct bp_host_api *api, const char *file,
                 break;
             }
             *ex = grown;
-            cur = &(*ex)[*n];
-            memset(cur, 0, sizeof(*cur));
-            ex_doc_init(&cur->doc);
-            int got = extract_read(&rd, env, &cur->doc);
-            char name[64];
-            snprintf(name, sizeof name, "correction-%zu", lineno);
-            cur->name = strdup(name);
-            const cJSON *ext = NULL;
-            const cJSON *data = cJSON_GetObjectItemCaseSensitive(rec, "data");
-            if (strncmp(into, "data.", 5) == 0) {
-                /* INTO under data: walk its dotted path in the record's data. */
-                char walk[512];
-                snprintf(walk, sizeof walk, "%s", into + 5);
-                ext = data;
-                for (char *tok = strtok(walk, "."); tok && ext; tok = strtok(NULL, "."))
-                    ext = cJSON_GetObjectItemCaseSensitive(ext, tok);
-            }
-            for (const cJSON *it = cJSON_IsObject(ext) ? ext->child : NULL; it; it = it->next) {
-                int k = ex_field_index(it->string);
-                if (k >= 0)
-                    cur->label[k] = ex_label_text(it);
-            }
-            api->envelope_unref(env);
-            (*n)++;
-            if (got <= 0) {
+            ex_example *e = &(*ex)[*n];
+            memset(e, 0, sizeof(*e));
+            ex_doc_init(&e->doc);
+            int got = extract_read(&rd, env, &e->doc);
+            if (got > 0) {
+                const cJSON *ext = api->envelope_get0_path(env, into);
+                for (const cJSON *it = cJSON_IsObject(ext) ? ext->child : NULL; it; it = it->next) {
+                    int k = ex_field_index(it->string);
+                    if (k >= 0)
+                        e->label[k] = ex_label_text(it);
+                }
+                char name[64];
+                snprintf(name, sizeof name, "correction-%zu", lineno);
+                e->name = strdup(name);
+                cur = e;
+                (*n)++;
+                added++;
+            } else {
                 /* No text to learn from: keep nothing of this record. */
-                (*n)--;
-                ex_doc_free(&cur->doc);
-                for (int k = 0; k < EX_NFIELDS; k++)
-                    free(cur->label[k]);
-                free(cur->name);
+                ex_doc_free(&e->doc);
                 cur = NULL;
                 if (got < 0)
                     rc = -1;
+            }
+            api->envelope_unref(env);
+            free(last_key);
+            last_key = cur ? strdup(key) : NULL;
+            if (cur == NULL) {
                 cJSON_Delete(c);
-                free(last_key);
-                last_key = NULL;
                 continue;
             }
-            added++;
-            free(last_key);
-            last_key = strdup(key);
         }
         free(cur->label[fi]);
         cur->label[fi] = ex_label_text(to);   /* null: the reviewer says there is none */
