@@ -21,8 +21,6 @@ const char *const bp_ce_context_attrs[] = {
     "datacontenttype", "dataschema", NULL,
 };
 
-static const char *const env_required[] = {"id", "source", "specversion", "type", NULL};
-
 /* Index of a name of len bytes in bp_ce_context_attrs, or -1. By first letter
  * and length, so that a lookup costs one comparison (this runs several times
  * per record). */
@@ -37,17 +35,19 @@ int bp_env_attr_index(const char *name, size_t len)
         return -1;
     switch (name[0]) {
     case 's':
-        return env_is(name, len, "specversion", 11) ? 0
-               : env_is(name, len, "source", 6)     ? 2
-               : env_is(name, len, "subject", 7)    ? 4
+        return env_is(name, len, "specversion", 11) ? BP_ENV_SPECVERSION
+               : env_is(name, len, "source", 6)     ? BP_ENV_SOURCE
+               : env_is(name, len, "subject", 7)    ? BP_ENV_SUBJECT
                                                     : -1;
     case 'i':
-        return len == 2 && name[1] == 'd' ? 1 : -1;
+        return len == 2 && name[1] == 'd' ? BP_ENV_ID : -1;
     case 't':
-        return env_is(name, len, "type", 4) ? 3 : env_is(name, len, "time", 4) ? 5 : -1;
+        return env_is(name, len, "type", 4)   ? BP_ENV_TYPE
+               : env_is(name, len, "time", 4) ? BP_ENV_TIME
+                                              : -1;
     case 'd':
-        return env_is(name, len, "datacontenttype", 15) ? 6
-               : env_is(name, len, "dataschema", 10)    ? 7
+        return env_is(name, len, "datacontenttype", 15) ? BP_ENV_DATACONTENTTYPE
+               : env_is(name, len, "dataschema", 10)    ? BP_ENV_DATASCHEMA
                                                         : -1;
     default:
         return -1;
@@ -82,7 +82,7 @@ static bp_status env_attr_put(bp_envelope *env, int index, const char *value)
     bp_env_attr *a = &env->attr[index];
     size_t len = strlen(value);
     char *v;
-    if (index == 0 && strcmp(value, env_spec10) == 0)
+    if (index == BP_ENV_SPECVERSION && strcmp(value, env_spec10) == 0)
         v = env_spec10;
     else if (len < sizeof(a->small))
         v = a->small;
@@ -103,8 +103,8 @@ static void env_attrs_init(bp_envelope *env)
         env->attr[i].node.type = cJSON_String | cJSON_StringIsConst;
         env->attr[i].node.string = (char *)bp_ce_context_attrs[i];
     }
-    env->attr[0].node.valuestring = env_spec10;
-    env->attr[0].len = 3;
+    env->attr[BP_ENV_SPECVERSION].node.valuestring = env_spec10;
+    env->attr[BP_ENV_SPECVERSION].len = 3;
 }
 
 int bp_ce_is_context_attr(const char *name)
@@ -356,7 +356,7 @@ bp_status bp_envelope_set_attr(bp_envelope *env, const char *name, const char *v
             return BP_ERR_NOMEM;
         return bp_envelope_set0_ext(env, name, v);
     }
-    int required = i <= 3;   /* specversion, id, source, type */
+    int required = i < BP_ENV_N_REQUIRED;
     if (value == NULL) {
         if (required)
             return BP_ERR_INVALID;
@@ -365,9 +365,9 @@ bp_status bp_envelope_set_attr(bp_envelope *env, const char *name, const char *v
     }
     if (required && value[0] == '\0')
         return BP_ERR_INVALID;
-    if (i == 0 && strcmp(value, "1.0") != 0)
+    if (i == BP_ENV_SPECVERSION && strcmp(value, "1.0") != 0)
         return BP_ERR_INVALID;
-    if (i == 5 && !bp_is_rfc3339(value))
+    if (i == BP_ENV_TIME && !bp_is_rfc3339(value))
         return BP_ERR_INVALID;
     return env_attr_put(env, i, value);
 }
@@ -454,20 +454,21 @@ bp_status bp_envelope_finalize(bp_envelope *env, char **errmsg)
     if (!bp_envelope_is_writable(env))
         return BP_ERR_INVALID;
     /* Generated values are valid by construction: set without the checks. */
-    if (env->attr[1].node.valuestring == NULL) {
+    if (env->attr[BP_ENV_ID].node.valuestring == NULL) {
         bp_uuid4(buf);
-        st = env_attr_put(env, 1, buf);
+        st = env_attr_put(env, BP_ENV_ID, buf);
     }
-    if (st == BP_OK && env->attr[5].node.valuestring == NULL) {
+    if (st == BP_OK && env->attr[BP_ENV_TIME].node.valuestring == NULL) {
         bp_format_time_ms(bp_now_ms(), buf);
-        st = env_attr_put(env, 5, buf);
+        st = env_attr_put(env, BP_ENV_TIME, buf);
     }
     if (st != BP_OK)
         return st;
-    for (size_t i = 0; env_required[i]; i++) {
-        const char *v = bp_envelope_get0_attr(env, env_required[i]);
+    for (int i = 0; i < BP_ENV_N_REQUIRED; i++) {
+        const char *v = env->attr[i].node.valuestring;
         if (v == NULL || v[0] == '\0') {
-            if (errmsg && asprintf(errmsg, "missing required attribute '%s'", env_required[i]) < 0)
+            if (errmsg && asprintf(errmsg, "missing required attribute '%s'",
+                                   bp_ce_context_attrs[i]) < 0)
                 *errmsg = NULL;
             return BP_ERR_INVALID;
         }

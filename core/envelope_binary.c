@@ -148,11 +148,18 @@ bp_status bp_envelope_to_binary(const bp_envelope *env, bp_header **headers, siz
     *value_len = 0;
 
     /* Header names of the context attributes, by index of bp_ce_context_attrs. */
-    static const char *const hname[BP_ENV_N_ATTRS] = {
-        "ce_specversion", "ce_id", "ce_source", "ce_type", "ce_subject", "ce_time",
-        "content-type", "ce_dataschema",
+#define EB_NAME(s) {s, sizeof(s) - 1}
+    static const struct {
+        const char *name;
+        size_t len;
+    } hname[BP_ENV_N_ATTRS] = {
+        [BP_ENV_SPECVERSION] = EB_NAME("ce_specversion"), [BP_ENV_ID] = EB_NAME("ce_id"),
+        [BP_ENV_SOURCE] = EB_NAME("ce_source"),           [BP_ENV_TYPE] = EB_NAME("ce_type"),
+        [BP_ENV_SUBJECT] = EB_NAME("ce_subject"),         [BP_ENV_TIME] = EB_NAME("ce_time"),
+        [BP_ENV_DATACONTENTTYPE] = EB_NAME("content-type"),
+        [BP_ENV_DATASCHEMA] = EB_NAME("ce_dataschema"),
     };
-    static const size_t hlen[BP_ENV_N_ATTRS] = {14, 5, 9, 7, 10, 7, 12, 13};
+#undef EB_NAME
     size_t n_ext = bp_envelope_ext_count(env);
     /* Collect first, then one allocation holds the array and every string:
      * a record's headers cost one malloc and one free, not two per header. */
@@ -174,7 +181,7 @@ bp_status bp_envelope_to_binary(const bp_envelope *env, bp_header **headers, siz
     for (int i = 0; i < BP_ENV_N_ATTRS; i++) {
         const char *v = env->attr[i].node.valuestring;
         if (v != NULL)
-            items[count++] = (eb_item){"", hname[i], v, 0, hlen[i], env->attr[i].len};
+            items[count++] = (eb_item){"", hname[i].name, v, 0, hname[i].len, env->attr[i].len};
     }
     for (size_t i = 0; i < n_ext; i++) {
         const char *name = bp_envelope_ext_name(env, i);

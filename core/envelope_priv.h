@@ -5,8 +5,14 @@
 #include <stdatomic.h>
 #include <backplane/envelope.h>
 
-/* Number of CloudEvents context attributes (bp_ce_context_attrs). */
-#define BP_ENV_N_ATTRS 8
+/* The CloudEvents context attributes by their index in bp_ce_context_attrs;
+ * the first four are required. */
+enum bp_env_attr_index {
+    BP_ENV_SPECVERSION, BP_ENV_ID, BP_ENV_SOURCE, BP_ENV_TYPE,
+    BP_ENV_SUBJECT, BP_ENV_TIME, BP_ENV_DATACONTENTTYPE, BP_ENV_DATASCHEMA,
+    BP_ENV_N_ATTRS,
+    BP_ENV_N_REQUIRED = BP_ENV_SUBJECT
+};
 
 /* One context attribute: a cJSON string node embedded in the envelope (so a
  * path lookup can hand it out borrowed), its value inline when short. Absent
