@@ -1320,7 +1320,7 @@ typedef struct rt_pipe {
     rt_queue sq;               /* to the sink thread */
     size_t window;             /* max records in flight */
     uint64_t *tokens;          /* window ring: source token of each seq */
-    unsigned char *done;       /* window ring: 1 when resolved */
+    unsigned char *done;       /* window ring: the record's bp_fate once resolved, else 0 */
     uint64_t next_seq;         /* next sequence number to hand out */
     uint64_t acked_seq;        /* everything below is acked */
     uint64_t durable_seq;      /* everything below is acked durably (see plugin.h ack) */
@@ -1544,9 +1544,9 @@ static void *rt_worker_main(void *arg)
     return NULL;
 }
 
-/* Batches the sink thread has written and not yet settled (see rt_delivery). */
-/* Batches in flight at the sink thread: 4, or 12 when a sink declares
- * BP_PLUGIN_ASYNC (its round trips, not the CPU, would set the pace). */
+/* Batches the sink thread has written and not yet settled (see rt_delivery):
+ * up to 4, or 12 when a sink declares BP_PLUGIN_ASYNC (its round trips, not
+ * the CPU, would set the pace). */
 enum { RT_FLIGHTS = 12, RT_FLIGHTS_SYNC = 4 };
 typedef struct rt_flight {
     rt_rec **recs;
