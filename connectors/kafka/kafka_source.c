@@ -88,6 +88,16 @@ static void kc_committed(ksrc *s, const rd_kafka_topic_partition_list_t *list)
     }
 }
 
+/* 1 when an assigned partition has acked offsets the coordinator has not
+ * confirmed yet. */
+static int kc_uncommitted(const ksrc *s)
+{
+    for (size_t i = 0; i < s->n_parts; i++)
+        if (s->parts[i].assigned && s->parts[i].acked > s->parts[i].committed)
+            return 1;
+    return 0;
+}
+
 /* Commits what is acked and not yet confirmed. An offset stays pending until
  * the coordinator confirms it (offset_commit_cb), so a commit that fails —
  * e.g. refused while the group rebalances — is sent again, not forgotten. */
@@ -463,10 +473,7 @@ bp_status kafka_source_ack(kafka_conn *self, const uint64_t *tokens, size_t n)
     /* Commits are asynchronous: tell the core whether the earlier ones are
      * confirmed (kc_commit_cb), so that it keeps its write-back ledger rows
      * for records a crash now could still redeliver. */
-    int earlier_durable = 1;
-    for (size_t i = 0; i < s->n_parts; i++)
-        if (s->parts[i].assigned && s->parts[i].acked > s->parts[i].committed)
-            earlier_durable = 0;
+    int earlier_durable = !kc_uncommitted(s);
     for (size_t i = 0; i < n; i++) {
         size_t slot = (size_t)(tokens[i] >> 52);
         unsigned epoch = (unsigned)(tokens[i] >> 48) & 15;
@@ -482,11 +489,7 @@ bp_status kafka_source_ack(kafka_conn *self, const uint64_t *tokens, size_t n)
             p->acked = off + 1;
     }
     kc_commit(self, 0, NULL);
-    int pending = 0;
-    for (size_t i = 0; i < s->n_parts; i++)
-        if (s->parts[i].assigned && s->parts[i].acked > s->parts[i].committed)
-            pending = 1;
-    return !earlier_durable ? BP_AGAIN : pending ? BP_QUEUED : BP_OK;
+    return !earlier_durable ? BP_AGAIN : kc_uncommitted(s) ? BP_QUEUED : BP_OK;
 }
 
 void kafka_source_free(kafka_conn *self)
