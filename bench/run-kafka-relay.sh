@@ -339,11 +339,12 @@ start_watcher() {   # start_watcher TOPIC FILE: consumer that exits after N reco
 }
 
 run_kcat() {   # run_kcat RUN [group]: the kcat pipe; with "group" its consumer joins a group (-G)
-  local tool=kcat cons=(-C -t in -o beginning)
+  local tool=kcat cons=(-C -t in -o beginning) topics=()
   if [ "${2:-}" = group ]; then
     # A consumer-group member like backplane's source: pays the same join.
     tool=kcat-group
     cons=(-G "g_kcat_$1" -X auto.offset.reset=earliest -X session.timeout.ms=6000)
+    topics=(in)   # -G takes its topics after the options
   fi
   local topic="out_${tool/-/_}_$1" watch="$tmp/watch-$tool-$1.txt" tc="$tmp/time-$tool-c-$1.txt" tp="$tmp/time-$tool-p-$1.txt"
   local t0 t_watch t_pipe done_pid rc b0 b1 ppid
@@ -352,7 +353,7 @@ run_kcat() {   # run_kcat RUN [group]: the kcat pipe; with "group" its consumer 
   t0=$(now_ms)
   ( set -o pipefail
     "$gnu_time" -f "$time_fmt" -o "$tc" timeout "$timeout_s" \
-      kcat -b "$BS" "${cons[@]}" -e -q -f '%s\n' $( [ "$tool" = kcat-group ] && echo in ) 2>"$tmp/kcat-c-$1.log" |
+      kcat -b "$BS" "${cons[@]}" -e -q -f '%s\n' "${topics[@]}" 2>"$tmp/kcat-c-$1.log" |
     "$gnu_time" -f "$time_fmt" -o "$tp" timeout "$timeout_s" \
       kcat -b "$BS" -P -t "$topic" "${zprop[@]}" 2>"$tmp/kcat-p-$1.log" ) &
   ppid=$!
