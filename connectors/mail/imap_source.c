@@ -674,10 +674,8 @@ static bp_status imap_ack_fates(void *p, const uint64_t *tokens, const unsigned 
             mail_flights_pop(&self->fl, &f);
         if (!mail_flights_pop(&self->fl, &f))
             break;
-        if (fates) {
-            f.rejected |= fates[i] == BP_FATE_DEAD_LETTERED;
-            f.parked = fates[i] == BP_FATE_PARKED;
-        }
+        if (fates)
+            mail_flight_set_fate(&f, fates[i]);
         if (self->n_wb == self->cap_wb) {
             size_t cap = self->cap_wb ? self->cap_wb * 2 : 256;
             mail_flight *w = realloc(self->wb, cap * sizeof(*w));

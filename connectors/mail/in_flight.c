@@ -1,6 +1,8 @@
 /* A growable ring of in-flight records (see in_flight.h). */
 #include <stdlib.h>
 
+#include <backplane/plugin.h>
+
 #include "in_flight.h"
 
 bp_status mail_flights_push(mail_flights *q, mail_flight f, uint64_t *token)
@@ -44,4 +46,10 @@ void mail_flights_clear(mail_flights *q)
         free(f.name);
     free(q->ring);
     *q = (mail_flights){0};
+}
+
+void mail_flight_set_fate(mail_flight *f, unsigned char fate)
+{
+    f->rejected |= fate == BP_FATE_DEAD_LETTERED;
+    f->parked = fate == BP_FATE_PARKED;
 }

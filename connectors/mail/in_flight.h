@@ -32,6 +32,10 @@ const mail_flight *mail_flights_peek(const mail_flights *q);
 /* Removes the oldest into *out (the caller owns out->name); 0 when empty. */
 int mail_flights_pop(mail_flights *q, mail_flight *out);
 
+/* Notes what the core did with f's record (a bp_fate from ack_fates):
+ * dead-lettered sets rejected, parked sets parked. */
+void mail_flight_set_fate(mail_flight *f, unsigned char fate);
+
 /* Frees everything (names too). */
 void mail_flights_clear(mail_flights *q);
 

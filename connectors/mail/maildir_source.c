@@ -259,10 +259,10 @@ static bp_status md_ack_fates(void *p, const uint64_t *tokens, const unsigned ch
         /* Maildir flags: S seen (processed), F flagged. Dead-lettered: FS;
          * parked for review: F alone, so a mail client shows it unread and
          * flagged until a person has looked at it. */
-        int dead = f.rejected || (fates && fates[i] == BP_FATE_DEAD_LETTERED);
-        int parked = fates && fates[i] == BP_FATE_PARKED;
+        if (fates)
+            mail_flight_set_fate(&f, fates[i]);
         snprintf(to, sizeof(to), "%s/cur/%.*s:2,%s", self->path, (int)base, f.name,
-                 dead ? "FS" : parked ? "F" : "S");
+                 f.rejected ? "FS" : f.parked ? "F" : "S");
         if (rename(from, to) < 0) {
             api->log(self->inst, BP_LOG_ERROR, "cannot move %s to cur/: %s", from, strerror(errno));
             rc = BP_ERR_IO;
