@@ -162,6 +162,18 @@ bp_status bp_plugin_lib_load(const char *path, bp_plugin_lib **out, char **errms
                              path, d->struct_size, (size_t)LOADER_MIN_SIZE);
         goto fail;
     }
+    /* min_host_minor (ABI 1.3) is read only when the descriptor holds it. A
+     * plugin asking for a newer host would find NULL entries it calls without
+     * BP_HOST_HAS: refuse it now, by both versions, not crash later. */
+    if (d->struct_size >= offsetof(struct bp_plugin, min_host_minor) + sizeof(uint32_t) &&
+        d->min_host_minor > BP_ABI_MINOR) {
+        *errmsg = bp_strfmt("%s: plugin needs host ABI %u.%u or newer (built against %u.%u), "
+                             "this host speaks ABI %d.%d: upgrade backplane, or rebuild the "
+                             "plugin with a lower min_host_minor",
+                             path, d->abi_major, d->min_host_minor, d->abi_major, d->abi_minor,
+                             BP_ABI_MAJOR, BP_ABI_MINOR);
+        goto fail;
+    }
     bp_plugin_lib *lib = calloc(1, sizeof(*lib));
     if (lib == NULL || (lib->path = strdup(path)) == NULL) {
         free(lib);

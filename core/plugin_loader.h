@@ -36,7 +36,9 @@ bp_status bp_registry_open(bp_registry *reg, const char *name, const bp_plugin_l
 
 /* Loads one file. Refuses with one line "<path>: <reason>" for: dlopen
  * failure, missing bp_plugin_entry, NULL descriptor, ABI major mismatch,
- * a struct_size too small to hold the header, a missing name. */
+ * a struct_size too small to hold the header, a min_host_minor newer than this
+ * host (ABI 1.3), a missing name. A descriptor larger than this host's struct
+ * (a newer minor) is copied up to the host's size. */
 bp_status bp_plugin_lib_load(const char *path, bp_plugin_lib **out, char **errmsg);
 void bp_plugin_lib_free(bp_plugin_lib *lib);
 
