@@ -82,6 +82,11 @@ static bp_status host_batch_push(bp_poll_batch *b, bp_envelope *env, uint64_t to
         st = src ? bp_envelope_set_attr(env, "source", src) : BP_ERR_NOMEM;
         free(src);
     }
+    /* A missing id is derived, never random (ABI 1.3): the same record read
+     * again after a crash must keep its id for the write-back ledger. */
+    if (st == BP_OK)
+        st = bp_envelope_fill_id(env, (b->src->lib->desc.flags & BP_PLUGIN_STABLE_TOKENS) ? &token
+                                                                                        : NULL);
     if (st == BP_OK)
         st = bp_envelope_finalize(env, &err);
     if (st != BP_OK) {

@@ -1,0 +1,4 @@
+#!/usr/bin/env bash
+. "$(dirname "$0")/lib.sh"
+ok placeholder
+finish
