@@ -46,4 +46,7 @@ bp_status bp_ce_envelope_from_cjson(cJSON *obj, bp_envelope **out, char **errmsg
  * source, not writable), BP_ERR_NOMEM. */
 bp_status bp_envelope_fill_id(bp_envelope *env, const uint64_t *token);
 
+/* The host's flag_add (ABI 1.3, core/flags.c): the contract in plugin.h. */
+bp_status bp_flag_add(bp_envelope *env, const char *flag, const char *reason, const char *by);
+
 #endif

@@ -298,6 +298,9 @@ bp_status bp_runtime_new(bp_site *site, bp_registry *reg, int keep_going, bp_run
         free(rt);
         return st;
     }
+    /* Before any instance reads a checkpoint: scopes follow renames (ABI 1.3). */
+    if ((st = bp_checkpoint_scopes_settle(rt->state, site, d)) != BP_OK)
+        return bp_runtime_free(rt), st;
     rt->routes = calloc(site->n_routes, sizeof(*rt->routes));
     rt->lookups = calloc(site->n_connectors ? site->n_connectors : 1, sizeof(*rt->lookups));
     if (rt->routes == NULL || rt->lookups == NULL) {
