@@ -223,6 +223,7 @@ static void kafka_stop(void *p)
 
 static const struct bp_plugin kafka_plugin = {
     BP_PLUGIN_HEADER,
+    .min_host_minor = 3,    /* status_str */
     .name = "kafka",
     .version = "0.1.0",
     .description = "Kafka topics (librdkafka): consumer-group source, idempotent producer sink, CloudEvents binary/structured",

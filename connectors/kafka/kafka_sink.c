@@ -170,7 +170,7 @@ static bp_status ks_produce(kafka_conn *self, bp_write_batch *wb, size_t i, char
         const cJSON *data = api->envelope_get0_data(env);
         size_t cap = 0;
         if (data && api->json_append(data, (char **)&value, &vlen, &cap) != BP_OK) {
-            free(value);
+            api->free(value);
             value = NULL;
             vlen = 0;
             st = BP_ERR_NOMEM;
@@ -187,18 +187,19 @@ static bp_status ks_produce(kafka_conn *self, bp_write_batch *wb, size_t i, char
         }
     }
     if (st != BP_OK) {
-        free(value);
+        api->free(value);
         if (hdrs)
             rd_kafka_headers_destroy(hdrs);
-        *reason = api->format("cannot serialise the record: %s", bp_status_str(st));
+        *reason = api->format("cannot serialise the record: %s", api->status_str(st));
         return st == BP_ERR_NOMEM ? BP_RETRY : BP_REJECT;
     }
     rd_kafka_resp_err_t err;
     for (int tries = 0;; tries++) {
         err = rd_kafka_producev(k->rk, RD_KAFKA_V_TOPIC(topic),
                                 RD_KAFKA_V_VALUE(value, vlen), RD_KAFKA_V_KEY(key, key ? klen : 0),
-                                /* F_FREE: librdkafka takes value (malloc'ed
-                                 * here) instead of copying it. */
+                                /* F_FREE: librdkafka takes value (host
+                                 * memory, which ABI 1.x guarantees is
+                                 * malloc's: plugin.h) and free()s it. */
                                 RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
                                 RD_KAFKA_V_OPAQUE((void *)(uintptr_t)api->wb_ticket(wb, i)),
                                 RD_KAFKA_V_END);
@@ -208,7 +209,7 @@ static bp_status ks_produce(kafka_conn *self, bp_write_batch *wb, size_t i, char
         rd_kafka_poll(k->rk, 50);
     }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        free(value);                      /* F_FREE takes it only on success */
+        api->free(value);                 /* F_FREE takes it only on success */
         rd_kafka_headers_destroy(hdrs);   /* not taken over on failure */
         *reason = api->format("%s", rd_kafka_err2str(err));
         return ks_classify(err);

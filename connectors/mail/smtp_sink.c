@@ -191,7 +191,7 @@ static GByteArray *smtp_build(smtp_sink *self, const bp_envelope *env, struct cu
             char *json = api->envelope_to_json(env, BP_SER_DEFAULT);
             if (json)
                 smtp_attach(mixed, "event.json", "application/cloudevents+json", json, strlen(json));
-            free(json);
+            api->free(json);
         }
         g_mime_message_set_mime_part(msg, GMIME_OBJECT(mixed));
         g_object_unref(mixed);

@@ -16,7 +16,6 @@
 
 #include <backplane/plugin.h>
 
-#include "../common/flags.h"
 #include "../common/normalize.h"
 #include "../common/when.h"
 #include "dedupe_score.h"
@@ -325,7 +324,7 @@ static bp_status dd_mark(dd_self *self, bp_envelope *env, const dd_result *res, 
         *why = api->format("%s duplicate of id %s (score %.2f)", kind, mid ? mid : "?", res->score);
     if (*why == NULL)
         return BP_ERR_NOMEM;
-    return flags_add(api, env, self->flag, *why, "dedupe");
+    return api->flag_add(env, self->flag, *why, "dedupe");
 }
 
 static bp_status dd_transform(void *p, bp_envelope **envp, char **reason)
@@ -415,6 +414,7 @@ static bp_status dd_transform(void *p, bp_envelope **envp, char **reason)
 
 static const struct bp_plugin dd_plugin = {
     BP_PLUGIN_HEADER,
+    .min_host_minor = 3,    /* flag_add */
     .name = "dedupe",
     .version = DD_VERSION,
     .description = "exact and fuzzy duplicate invoices (vendor, number, amount, date window), "
