@@ -110,7 +110,18 @@ static bp_status classify_init(const struct bp_host_api *api, bp_instance *inst,
             *errmsg = api->format("models: the value of '%s' must be a model file", it->string);
             goto invalid;
         }
-        if (cl_model_load(&h->model, it->valuestring, err, sizeof err) != 0) {
+        /* A model's name or a file (host model_find, ABI 1.3). */
+        char *mpath = NULL, *merr = NULL;
+        bp_status fst = api->model_find(inst, it->valuestring, &mpath, &merr);
+        if (fst == BP_ERR_NOT_FOUND && strchr(it->valuestring, '/') == NULL) {
+            *errmsg = api->format("models: %s: %s", it->string, merr ? merr : "not found");
+            api->free(merr);
+            goto invalid;
+        }
+        api->free(merr);
+        int bad = cl_model_load(&h->model, mpath ? mpath : it->valuestring, err, sizeof err) != 0;
+        api->free(mpath);
+        if (bad) {
             *errmsg = api->format("models: %s: %s", it->string, err);
             goto invalid;
         }
@@ -993,6 +1004,7 @@ static const struct bp_command classify_commands[] = {
 
 static const struct bp_plugin classify_plugin = {
     BP_PLUGIN_HEADER,
+    .min_host_minor = 3,    /* model_find */
     .name = "classify",
     .version = CLASSIFY_VERSION,
     .description = "text classifier for triage (hashed words, linear SVM), calibrated top-k",

@@ -40,7 +40,7 @@ typedef struct {
 
 static const struct bp_option extract_options[] = {
     {.name = "model", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
-     .description = "model file made by `backplane train extract` (e.g. plugins/extract/models/sroie.model)"},
+     .description = "a shipped model's name (invoices, sroie) or a model file made by `backplane train extract`"},
     {.name = "lines", .type = BP_OPT_STRING, .default_value = "data.lines",
      .description = "array of text lines: strings, or {text, box: [x0,y0,x1,y1] or 8 corner coordinates}"},
     {.name = "text", .type = BP_OPT_STRING, .default_value = "data.text",
@@ -75,7 +75,21 @@ static bp_status extract_init(const struct bp_host_api *api, bp_instance *inst,
     self->api = api;
     self->inst = inst;
     char err[512];
-    if (ex_model_load(&self->model, bp_cfg_str(config, "model"), err, sizeof err) != 0) {
+    /* `model: invoices` names a shipped model: the host searches the site's
+     * directory, BP_MODEL_PATH and the installed models (ABI 1.3). */
+    const char *name = bp_cfg_str(config, "model");
+    char *mpath = NULL, *merr = NULL;
+    bp_status fst = api->model_find(inst, name, &mpath, &merr);
+    if (fst == BP_ERR_NOT_FOUND && strchr(name, '/') == NULL) {
+        *errmsg = api->format("model: %s", merr ? merr : "not found");
+        api->free(merr);
+        extract_destroy(self);
+        return BP_ERR_INVALID;
+    }
+    api->free(merr);
+    int bad = ex_model_load(&self->model, mpath ? mpath : name, err, sizeof err) != 0;
+    api->free(mpath);
+    if (bad) {
         *errmsg = api->format("%s", err);
         extract_destroy(self);
         return BP_ERR_INVALID;
@@ -896,6 +910,7 @@ static const struct bp_command extract_commands[] = {
 
 static const struct bp_plugin extract_plugin = {
     BP_PLUGIN_HEADER,
+    .min_host_minor = 3,    /* model_find */
     .name = "extract",
     .version = EXTRACT_VERSION,
     .description = "key fields of invoices and receipts (learned ranker), with confidences",
