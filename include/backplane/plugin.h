@@ -6,8 +6,9 @@
  *
  * returning a descriptor built with designated initialisers (see
  * examples/plugin-skeleton and docs/writing-a-plugin.md). The loader refuses a
- * descriptor whose abi_major differs from the host's, and reads fields only
- * within struct_size, so a plugin built against an older minor SDK keeps working.
+ * descriptor whose abi_major differs from the host's, or whose min_host_minor
+ * (ABI 1.3) is newer than the host's minor, and reads fields only within
+ * struct_size, so a plugin built against an older minor SDK keeps working.
  *
  * Plugins never link against libbackplane: everything they need from the host
  * arrives through struct bp_host_api, whose `size` tells which entries this host
