@@ -189,12 +189,19 @@ static char *scope_unused(bp_state *st, const bp_scope_use *uses, size_t n, cons
     *count = 0;
     if (f == NULL)
         return NULL;
-    /* By plugin also finds scopes written before identities were recorded. */
-    const char *sql = by_plugin
-                          ? "SELECT scope FROM checkpoint_scopes WHERE plugin=?1 AND kind=?2 UNION"
-                            " SELECT DISTINCT scope FROM checkpoints WHERE scope NOT IN"
-                            " (SELECT scope FROM checkpoint_scopes) ORDER BY 1"
-                          : "SELECT scope FROM checkpoint_scopes WHERE identity=?1 ORDER BY scope";
+    /* For a source, also the scopes written before identities were recorded
+     * that look like a source's ("route/connector"): re-reading everything is
+     * the reset that costs most. Their plugin is unknown, so other kinds (a
+     * stateless transform's scope is always empty) would only be noise. */
+    const char *sql =
+        !by_plugin ? "SELECT scope FROM checkpoint_scopes WHERE identity=?1 ORDER BY scope"
+        : strcmp(kind, "source") == 0
+            ? "SELECT scope FROM checkpoint_scopes WHERE plugin=?1 AND kind=?2 UNION"
+              " SELECT DISTINCT scope FROM checkpoints WHERE scope NOT IN"
+              " (SELECT scope FROM checkpoint_scopes) AND instr(scope, '#') = 0"
+              " AND instr(scope, '/dead_letter:') = 0 AND substr(scope, 1, 7) <> 'lookup/'"
+              " ORDER BY 1"
+            : "SELECT scope FROM checkpoint_scopes WHERE plugin=?1 AND kind=?2 ORDER BY 1";
     if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK) {
         sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
         if (by_plugin)
@@ -265,17 +272,30 @@ bp_status bp_state_scopes_settle(bp_state *st, const bp_scope_use *uses, size_t 
                 char *same = nd ? NULL : scope_unused(st, uses, n, u->plugin, u->kind, 1, &np);
                 char *list = nd ? donors : same;
                 if (list && (nd || np)) {
-                    for (char *p = list; (p = strchr(p, '\n')) != NULL;)
-                        *p = ',';
+                    /* "a\nb" -> "a', 'b": the list is quoted as a whole below. */
+                    char *q = malloc(strlen(list) * 4 + 1), *w = q;
+                    for (const char *p = list; q && *p; p++) {
+                        if (*p == '\n') {
+                            memcpy(w, "', '", 4);
+                            w += 4;
+                        } else {
+                            *w++ = *p;
+                        }
+                    }
+                    if (w)
+                        *w = '\0';
                     bp_log(BP_LOG_WARN, NULL,
                            "%s: scope '%s' has no checkpoints, so it starts from the beginning; "
-                           "the state store holds checkpoints of %s'%s' (%s %s%s) that nothing "
-                           "in this site uses. If '%s' is one of them renamed, rename it back to "
+                           "the state store holds checkpoints that nothing in this site uses, of "
+                           "%s %s %s%s: '%s'. If '%s' is one of them renamed, rename it back to "
                            "resume there, or move them before the next run: UPDATE checkpoints "
                            "SET scope='%s' WHERE scope='OLD' (sqlite3 on the state file, bus "
                            "stopped)",
-                           u->what, u->scope, (nd ? nd : np) > 1 ? "several scopes: " : "", list,
-                           u->plugin, u->kind, nd ? ", same options" : "", u->scope, u->scope);
+                           u->what, u->scope, nd ? "a" : "another", u->plugin, u->kind,
+                           nd ? " with the same options"
+                              : strcmp(u->kind, "source") == 0 ? " (or from before 1.3)" : "",
+                           q ? q : list, u->scope, u->scope);
+                    free(q);
                 }
                 free(same);
             }
