@@ -225,7 +225,8 @@ bp_status bp_state_scopes_settle(bp_state *st, const bp_scope_use *uses, size_t 
     pthread_mutex_lock(&st->mu);
     if (sqlite3_exec(st->db,
                      "CREATE TABLE IF NOT EXISTS checkpoint_scopes(scope TEXT PRIMARY KEY,"
-                     "  identity TEXT NOT NULL, plugin TEXT NOT NULL, kind TEXT NOT NULL, what TEXT,"
+                     "  identity TEXT NOT NULL, plugin TEXT NOT NULL, kind TEXT NOT NULL,"
+                     "  what TEXT,"
                      "  updated_ms INTEGER NOT NULL);"
                      "BEGIN IMMEDIATE",
                      NULL, NULL, NULL) != SQLITE_OK) {

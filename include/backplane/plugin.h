@@ -418,7 +418,8 @@ struct bp_plugin {
     uint32_t kinds;           /* [1.0] enum bp_plugin_kind bits */
     const struct bp_option *options; /* [1.0] {0}-terminated, or NULL for none */
 
-    /* [1.0, main thread] Creates an instance. config: normalised options (an object; borrowed, valid
+    /* [1.0, main thread]
+     * Creates an instance. config: normalised options (an object; borrowed, valid
      * only during init: copy what you keep). On failure return non-BP_OK and set
      * *errmsg to a message allocated with api->alloc/format (the host frees it);
      * the host then calls nothing else on this instance. */
@@ -428,7 +429,8 @@ struct bp_plugin {
     /* [1.0, main thread] Optional: connect, open files. Errors as init. */
     bp_status (*start)(void *self, char **errmsg);
 
-    /* [1.0, the route's source thread] Source: push up to api->batch_room() records, waiting at most timeout_ms
+    /* [1.0, the route's source thread]
+     * Source: push up to api->batch_room() records, waiting at most timeout_ms
      * for the first. Returns BP_OK (records pushed, possibly none), BP_AGAIN
      * (nothing now), BP_EOF (finite input exhausted), or an error (BP_RETRY,
      * BP_NOT_CONNECTED: the core backs off and polls again). While the route
@@ -436,7 +438,8 @@ struct bp_plugin {
      * about every 200 ms: pause input, keep sessions alive, push nothing. */
     bp_status (*poll)(void *self, bp_poll_batch *batch, int timeout_ms);
 
-    /* [1.0, the route's source thread] Source: these records are done (delivered, parked or dead-lettered), in
+    /* [1.0, the route's source thread]
+     * Source: these records are done (delivered, parked or dead-lettered), in
      * the order they were pushed: commit offsets / watermarks now. Returns
      * BP_OK when this and every earlier ack are durable (the source will not
      * deliver these records again after a crash); BP_QUEUED when this ack's
@@ -451,7 +454,8 @@ struct bp_plugin {
      * durably accepted. */
     bp_status (*write)(void *self, bp_write_batch *wb);
 
-    /* [1.0, one worker thread per instance] Transform one record. *env is the caller's reference; to change it, call
+    /* [1.0, one worker thread per instance]
+     * Transform one record. *env is the caller's reference; to change it, call
      * api->envelope_make_writable(*env) and store the result back in *env.
      * Returns BP_OK (unchanged), BP_MODIFIED, BP_DROP, BP_REVIEW, BP_REJECT or
      * BP_RETRY; for the last three *reason may be set (api->alloc'ed). */
@@ -463,7 +467,8 @@ struct bp_plugin {
     bp_status (*lookup)(void *self, const char *query, const cJSON *params,
                         cJSON **result, char **errmsg);
 
-    /* [1.0, main thread] Optional: stop producing/flush (called before destroy on a started instance). */
+    /* [1.0, main thread]
+     * Optional: stop producing/flush (called before destroy on a started instance). */
     void (*stop)(void *self);
 
     /* [1.0, main thread] Frees self. Called once for every instance that init created. */
@@ -489,7 +494,8 @@ struct bp_plugin {
 
     /* ---- ABI 1.2 ---- */
 
-    /* [1.2, the route's source thread] Source (optional): ack with what became of each record (fates[i], a
+    /* [1.2, the route's source thread]
+     * Source (optional): ack with what became of each record (fates[i], a
      * bp_fate), so that the source can write back accordingly (e.g. move mail
      * parked for review elsewhere than processed mail). When present the core
      * calls it instead of ack; same order, same return values. */
