@@ -206,7 +206,8 @@ struct bp_host_api {
      *   token when the descriptor has BP_PLUGIN_STABLE_TOKENS, else from a hash of
      *   source, type, subject, data and attachments — so a record read again after
      *   a crash keeps its id and a ledgered sink does not write it twice. Set your
-     *   own stable id when you have one (a message id, a primary key).
+     *   own stable id when you have one (a message id, a primary key), and do
+     *   not call envelope_finalize first (it would set a random id).
      *   Returns BP_ERR_INVALID when env is not a valid event (env is released and
      *   the record is treated like batch_push_invalid) or the batch is full.
      * batch_push_invalid: input that could not become an envelope (a bad line);
