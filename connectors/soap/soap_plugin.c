@@ -9,6 +9,37 @@
 static const char *const soap_versions[] = {"1.1", "1.2", NULL};
 static const char *const soap_wss_types[] = {"digest", "text", NULL};
 
+/* request: element path -> envelope path or '=text' (any scalar). */
+static const struct bp_option soap_request_values[] = {
+    {.name = "*", .type = BP_OPT_STRING, .description = "envelope path, or '=fixed text'"},
+    {0},
+};
+
+/* queries.NAME: one lookup operation. */
+static const struct bp_option soap_query_fields[] = {
+    {.name = "operation", .type = BP_OPT_STRING, .description = "the operation called"},
+    {.name = "namespace", .type = BP_OPT_STRING,
+     .description = "namespace of the operation element (default: the connector's)"},
+    {.name = "soap_action", .type = BP_OPT_STRING, .description = "SOAPAction of the operation"},
+    {.name = "request", .type = BP_OPT_MAP, .fields = soap_request_values,
+     .description = "element path: envelope path of the lookup's parameters (or '=fixed text')"},
+    {.name = "template", .type = BP_OPT_STRING, .description = "request body from an XML file"},
+    {.name = "response", .type = BP_OPT_MAP,
+     .description = "envelope path: XPath, or { xpath: X, type: string|number|boolean|date }"},
+    {0},
+};
+
+static const struct bp_option soap_query_values[] = {
+    {.name = "*", .type = BP_OPT_MAP, .fields = soap_query_fields,
+     .description = "{ operation, namespace, soap_action, request | template, response }"},
+    {0},
+};
+
+static const struct bp_option soap_namespace_values[] = {
+    {.name = "*", .type = BP_OPT_STRING, .description = "namespace URI"},
+    {0},
+};
+
 static const struct bp_option soap_options[] = {
     {.name = "endpoint", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
      .description = "the service URL (http:// or https://)"},
@@ -20,29 +51,30 @@ static const struct bp_option soap_options[] = {
      .description = "sink/source: the operation called, e.g. UpsertContact"},
     {.name = "soap_action", .type = BP_OPT_STRING, .default_value = "",
      .description = "SOAPAction of the operation (see `backplane soap inspect`)"},
-    {.name = "request", .type = BP_OPT_MAP,
+    {.name = "request", .type = BP_OPT_MAP, .fields = soap_request_values,
      .description = "request body: element path below the operation: envelope path (or '=fixed text')"},
     {.name = "template", .type = BP_OPT_STRING,
      .description = "request body from an XML file (the operation element) with {{path}} placeholders, always escaped"},
-    {.name = "response", .type = BP_OPT_MAP,
+    {.name = "response", .type = BP_OPT_MAP, .roles = BP_KIND_SOURCE | BP_KIND_LOOKUP,
      .description = "source/lookup: envelope path: XPath, or { xpath: X, type: string|number|boolean|date }"},
-    {.name = "namespaces", .type = BP_OPT_MAP,
+    {.name = "namespaces", .type = BP_OPT_MAP, .fields = soap_namespace_values,
      .description = "prefix: URI for XPath expressions and prefixed request elements"},
-    {.name = "queries", .type = BP_OPT_MAP,
+    {.name = "queries", .type = BP_OPT_MAP, .fields = soap_query_values, .roles = BP_KIND_LOOKUP,
      .description = "lookup: NAME: { operation, namespace, soap_action, request | template, response }"},
-    {.name = "records", .type = BP_OPT_STRING,
+    {.name = "records", .type = BP_OPT_STRING, .roles = BP_KIND_SOURCE,
      .description = "source: XPath selecting one record per element in the reply"},
-    {.name = "watermark_param", .type = BP_OPT_STRING,
+    {.name = "watermark_param", .type = BP_OPT_STRING, .roles = BP_KIND_SOURCE,
      .description = "source: request element carrying the watermark (also data.watermark in request/template)"},
-    {.name = "watermark", .type = BP_OPT_STRING,
+    {.name = "watermark", .type = BP_OPT_STRING, .roles = BP_KIND_SOURCE,
      .description = "source: XPath (relative to a record) of its watermark value, ascending, e.g. crm:ModifiedAt"},
-    {.name = "initial_watermark", .type = BP_OPT_STRING, .default_value = "1970-01-01T00:00:00Z",
+    {.name = "initial_watermark", .type = BP_OPT_STRING, .roles = BP_KIND_SOURCE, .default_value = "1970-01-01T00:00:00Z",
      .description = "source: watermark of the first poll"},
-    {.name = "interval", .type = BP_OPT_DURATION, .default_value = "5s", .min = "10ms",
+    {.name = "interval", .type = BP_OPT_DURATION, .roles = BP_KIND_SOURCE, .default_value = "5s", .min = "10ms",
      .description = "source: time between polls"},
-    {.name = "type", .type = BP_OPT_STRING, .default_value = "com.backplane.soap.record",
+    {.name = "type", .type = BP_OPT_STRING, .roles = BP_KIND_SOURCE,
+     .default_value = "com.backplane.soap.record",
      .description = "source: the CloudEvents type stamped on records"},
-    {.name = "concurrency", .type = BP_OPT_INT, .default_value = "4", .min = "1", .max = "256",
+    {.name = "concurrency", .type = BP_OPT_INT, .roles = BP_KIND_SINK, .default_value = "4", .min = "1", .max = "256",
      .description = "sink: calls in flight at once (connections kept alive)"},
     {.name = "timeout", .type = BP_OPT_DURATION, .default_value = "30s", .min = "100ms",
      .description = "per call"},

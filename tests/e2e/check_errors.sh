@@ -77,6 +77,53 @@ exit_is "valid site exits 0" 0 "$B" check "$TMP/good.yaml"
 cat "$OUT" "$ERR" >"$TMP/good"
 contains "valid site says ok" "$TMP/good" "ok (2 connector(s), 1 route(s))"
 
+# Roles (ABI 1.3): what a sink needs is checked before anything runs; an
+# option given for the wrong role at a use is named; a SOAP request map of
+# the wrong shape fails `check`, not init.
+cat >"$TMP/roles.yaml" <<'YAML'
+site: roles
+state: STATE
+connectors:
+  erp: { plugin: odbc, dsn: "Driver=SQLite3;Database=erp.db", table: invoices }
+  erp_out: { plugin: odbc, dsn: "Driver=SQLite3;Database=erp.db" }
+  crm: { plugin: soap, endpoint: "http://localhost:1/crm", operation: Get,
+         request: { Vendor: { name: data.vendor } } }
+routes:
+  r:
+    from: erp
+    to: [erp_out, { erp: { max_rows: 5 } }, crm]
+YAML
+R=$TMP/roles.yaml
+"$B" check "$R" >"$TMP/roles.out" 2>&1
+rc=$?
+[ "$rc" -eq 1 ] && ok "roles: check exits 1" || not_ok "roles: check exits 1 (got $rc)"
+contains "a sink without table fails check" "$TMP/roles.out" "$R:11:10: missing option 'table' for connector 'erp_out' (plugin 'odbc'): a sink needs it"
+contains "an option for another role at a use" "$TMP/roles.out" "$R:11:28: option 'max_rows' of connector 'erp' (plugin 'odbc') is for a source, not a sink"
+contains "a SOAP request value of the wrong shape fails check" "$TMP/roles.out" "$R:7:29: option 'request.Vendor' of connector 'crm' (plugin 'soap') must be a string, got a map"
+"$B" plugins --doc odbc >"$TMP/odbc.doc" 2>&1
+contains "--doc shows what an option is required for" "$TMP/odbc.doc" "[required for: sink]"
+
+# One pass: a plugin's own check runs although another option of the same
+# instance failed the schema.
+cat >"$TMP/onepass.yaml" <<'YAML'
+site: onepass
+state: STATE
+connectors:
+  in: { plugin: file, path: in.jsonl }
+  out: { plugin: file, path: out.jsonl }
+routes:
+  r:
+    from: in
+    through:
+      - policy: { rules: { big: { when: "data.total >", flag: big } }, bogus: 1 }
+    to: out
+YAML
+O=$TMP/onepass.yaml
+"$B" check "$O" >"$TMP/onepass.out" 2>&1
+contains "schema error" "$TMP/onepass.out" "$O:10:72: unknown option 'bogus' for transform 'policy'"
+contains "plugin check error in the same pass" "$TMP/onepass.out" "$O:10:54: transform 'policy': option 'rules.big.when': rule 'big': when: column 13: unexpected end of input"
+contains "plugin check names the rule" "$TMP/onepass.out" "option 'rules.big.when'"
+
 # A secret in a failing init message is masked in the run log.
 cat >"$TMP/init.yaml" <<YAML
 site: init
