@@ -280,7 +280,8 @@ static cJSON *opt_convert(const opt_ctx *c, const struct bp_option *o, const cha
                          "an empty value", name, where);
             return NULL;
         }
-        if (s[0] != '/' && c->rq->base_dir && c->rq->base_dir[0]) {
+        if (s[0] != '/' && c->rq->base_dir && c->rq->base_dir[0] &&
+            strcmp(c->rq->base_dir, ".") != 0) {
             char *full = NULL;
             if (asprintf(&full, "%s/%s", c->rq->base_dir, s) < 0)
                 return NULL;
@@ -408,10 +409,24 @@ static void opt_apply_table(const opt_ctx *c, const struct bp_option *schema,
         if (map == NULL)
             continue;
         if (map->kind != BP_YMAP) {
-            if (prefix[0])
-                bp_diags_add(d, file, map->line, map->col,
-                             "option '%s' of %s must be a map, got %s", prefix, where,
-                             bp_ykind_name(map->kind));
+            if (prefix[0]) {
+                /* Name the keys: "tls: none" should read "tls: { mode: none }". */
+                char keys[256] = "";
+                for (const struct bp_option *p = schema; p && p->name; p++) {
+                    if (p->renamed)
+                        continue;
+                    strncat(keys, keys[0] ? ", " : "", sizeof(keys) - strlen(keys) - 1);
+                    strncat(keys, p->name, sizeof(keys) - strlen(keys) - 1);
+                }
+                if (map->kind == BP_YSCALAR)
+                    bp_diags_add(d, file, map->line, map->col,
+                                 "option '%s' of %s must be a map { %s }, got '%s'", prefix,
+                                 where, keys, map->value);
+                else
+                    bp_diags_add(d, file, map->line, map->col,
+                                 "option '%s' of %s must be a map { %s }, got %s", prefix, where,
+                                 keys, bp_ykind_name(map->kind));
+            }
             else
                 bp_diags_add(d, file, map->line, map->col, "options of %s must be a map, got %s",
                              where, bp_ykind_name(map->kind));

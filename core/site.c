@@ -14,6 +14,30 @@ static const char *const site_route_keys[] = {"from", "through", "review", "to",
                                               "batch", "linger", "workers", "order_key", "audit",
                                               NULL};
 
+/* path resolved against the site file's directory (an absolute path, or a
+ * site file in the working directory, leaves it as it is). malloc'ed. */
+static char *site_resolve(const bp_site *s, const char *path)
+{
+    char *out = NULL;
+    if (path == NULL)
+        return NULL;
+    if (path[0] == '/' || s->dir == NULL || strcmp(s->dir, ".") == 0)
+        return strdup(path);
+    return asprintf(&out, "%s/%s", s->dir, path) < 0 ? NULL : out;
+}
+
+/* Replaces *path by its resolved form. */
+static void site_resolve_in_place(const bp_site *s, char **path)
+{
+    if (*path == NULL)
+        return;
+    char *r = site_resolve(s, *path);
+    if (r) {
+        free(*path);
+        *path = r;
+    }
+}
+
 static int site_in(const char *const *list, const char *s)
 {
     for (size_t i = 0; list[i]; i++)
@@ -300,6 +324,9 @@ bp_status bp_site_load(const char *path, bp_site **out, bp_diags *d)
         s->state_path = site_scalar(n, "'state'", path, d);
     else if (s->name && asprintf(&s->state_path, "%s.state.db", s->name) < 0)
         s->state_path = NULL;
+    /* Relative paths in the site file are relative to the site file, as
+     * BP_OPT_PATH options are. */
+    site_resolve_in_place(s, &s->state_path);
 
     n = bp_ymap_get(root, "plugin_dirs");
     if (n) {
@@ -308,6 +335,7 @@ bp_status bp_site_load(const char *path, bp_site **out, bp_diags *d)
         for (size_t i = 0; s->plugin_dirs && i < cnt; i++) {
             char *dir = site_scalar(n->kind == BP_YSEQ ? n->items[i] : n, "a plugin directory",
                                     path, d);
+            site_resolve_in_place(s, &dir);
             if (dir)
                 s->plugin_dirs[s->n_plugin_dirs++] = dir;
         }
@@ -367,23 +395,38 @@ typedef struct {
     bp_diags *d;
 } site_check_ctx;
 
-/* The YAML node of a dotted path ("rules.big.when") in map, or NULL. */
+/* The YAML node of a dotted path ("rules.big.when") in map, or NULL. A key
+ * may hold dots itself (a librdkafka property "linger.ms"): at a map, the
+ * longest key matching the path's next segments wins. */
 static const bp_ynode *site_node_at(const bp_ynode *map, const char *path)
 {
     const bp_ynode *n = map;
     char seg[256];
     while (n && *path) {
         size_t k = strcspn(path, ".");
-        if (k >= sizeof(seg))
-            return NULL;
-        memcpy(seg, path, k);
-        seg[k] = '\0';
         if (n->kind == BP_YMAP) {
-            n = bp_ymap_get(n, seg);
+            const bp_ynode *found = NULL;
+            size_t len = strlen(path);
+            for (size_t end = len; end > 0 && found == NULL;) {
+                if (end < sizeof(seg) && (path[end] == '\0' || path[end] == '.')) {
+                    memcpy(seg, path, end);
+                    seg[end] = '\0';
+                    if ((found = bp_ymap_get(n, seg)) != NULL) {
+                        k = end;
+                        break;
+                    }
+                }
+                end--;
+            }
+            n = found;
         } else if (n->kind == BP_YSEQ) {
-            char *end;
-            long i = strtol(seg, &end, 10);
-            n = *end == '\0' && i >= 0 && (size_t)i < n->n ? n->items[i] : NULL;
+            if (k >= sizeof(seg))
+                return NULL;
+            memcpy(seg, path, k);
+            seg[k] = '\0';
+            char *e;
+            long i = strtol(seg, &e, 10);
+            n = *e == '\0' && i >= 0 && (size_t)i < n->n ? n->items[i] : NULL;
         } else {
             return NULL;
         }

@@ -124,6 +124,53 @@ contains "schema error" "$TMP/onepass.out" "$O:10:72: unknown option 'bogus' for
 contains "plugin check error in the same pass" "$TMP/onepass.out" "$O:10:54: transform 'policy': option 'rules.big.when': rule 'big': when: column 13: unexpected end of input"
 contains "plugin check names the rule" "$TMP/onepass.out" "option 'rules.big.when'"
 
+# Kafka: check sets every librdkafka property as run does, without connecting,
+# and reports librdkafka's refusal at the property.
+if [ -e "$BP_BUILD_ROOT/connectors/kafka/kafka.so" ]; then
+cat >"$TMP/kafka.yaml" <<'YAML'
+site: kafka
+state: STATE
+connectors:
+  in: { plugin: file, path: in.jsonl }
+  events: { plugin: kafka, brokers: "127.0.0.1:1", topic: t,
+            properties: { linger.msg: 5, acks: all } }
+routes:
+  r: { from: in, to: events }
+YAML
+K=$TMP/kafka.yaml
+"$B" check "$K" >"$TMP/kafka.out" 2>&1
+rc=$?
+[ "$rc" -eq 1 ] && ok "kafka: check exits 1 on a bad property" || not_ok "kafka: check exits 1 (got $rc)"
+contains "librdkafka's refusal at the property" "$TMP/kafka.out" "$K:6:39: connector 'events' (plugin 'kafka'): option 'properties.linger.msg': No such configuration property: \"linger.msg\""
+fi
+
+# One vocabulary: an old spelling is an error naming the new one.
+cat >"$TMP/renamed.yaml" <<'YAML'
+site: renamed
+state: STATE
+connectors:
+  mail: { plugin: imap, url: "imaps://mail.example.com/INBOX", user: ap,
+          verify_tls: false, ca_file: ca.pem, tls: { mode: try } }
+  erp: { plugin: odbc, dsn: "Driver=SQLite3;Database=erp.db", table: t, interval: 5s,
+         once: true }
+  crm: { plugin: soap, endpoint: "https://crm.example.com/ws", operation: Get, tls_verify: false }
+  out: { plugin: file, path: out.jsonl }
+routes:
+  a: { from: mail, to: out }
+  b: { from: erp, to: out, through: [ dedupe: { amount_tolerance: 0.5 } ] }
+  c: { from: crm, to: out }
+YAML
+N=$TMP/renamed.yaml
+"$B" check "$N" >"$TMP/renamed.out" 2>&1
+contains "verify_tls renamed" "$TMP/renamed.out" "$N:5:11: option 'verify_tls' was renamed: use 'tls: { verify: ... }'"
+contains "ca_file renamed" "$TMP/renamed.out" "$N:5:30: option 'ca_file' was renamed: use 'tls: { ca_file: ... }'"
+contains "tls modes are none, starttls, tls" "$TMP/renamed.out" "$N:5:60: option 'tls.mode' of connector 'mail' (plugin 'imap') must be one of: none, starttls, tls; got 'try'"
+contains "interval renamed" "$TMP/renamed.out" "$N:6:73: option 'interval' was renamed: use 'poll_interval'"
+contains "once renamed" "$TMP/renamed.out" "$N:7:10: option 'once' was renamed: use 'follow' (once: true is follow: false)"
+contains "tls_verify renamed" "$TMP/renamed.out" "$N:8:80: option 'tls_verify' was renamed: use 'tls: { verify: ... }'"
+contains "dedupe's tolerance renamed" "$TMP/renamed.out" "$N:12:49: option 'amount_tolerance' was renamed: use 'tolerance' (as in match)"
+lacks "a renamed option is not listed as valid" "$TMP/renamed.out" "valid:"
+
 # A secret in a failing init message is masked in the run log.
 cat >"$TMP/init.yaml" <<YAML
 site: init

@@ -195,7 +195,7 @@ connectors:
     watermark_param: modifiedSince
     records: "//crm:GetContactsResponse/crm:Contact"
     watermark: "crm:ModifiedAt"
-    interval: 100ms
+    poll_interval: 100ms
     type: com.example.crm.contact
     response:
       subject: "string(crm:Id)"
@@ -419,12 +419,12 @@ tls_site tlsdefault ""
 exit_is "https with an unknown CA: run ends" 0 "$B" run tlsdefault.yaml
 dead tlsdefault.db >dl-tls.txt
 contains "the certificate is verified by default (refused, retried, dead-lettered)" dl-tls.txt "SSL certificate problem"
-tls_site tlsca ", ca_file: $TMP/tls.pem"
+tls_site tlsca ", tls: { ca_file: $TMP/tls.pem }"
 exit_is "https with ca_file" 0 "$B" run tlsca.yaml
 [ "$(sqlite3 tlsca.db 'SELECT count(*) FROM dead_letters')" -eq 0 ] && ok "ca_file: the call succeeds" || not_ok "ca_file call"
-tls_site tlsoff ", tls_verify: false"
-exit_is "https with tls_verify: false" 0 "$B" run tlsoff.yaml
-contains "turning verification off is logged" "$ERR" "tls_verify is off"
+tls_site tlsoff ", tls: { verify: false }"
+exit_is "https with tls: { verify: false }" 0 "$B" run tlsoff.yaml
+contains "turning verification off is logged" "$ERR" "tls.verify is off"
 sleep 0.2
 contact_field tls.json tlsca Name >tlsca.txt
 contains "the contact arrived over TLS" tlsca.txt "tls"

@@ -173,6 +173,14 @@ static void test_abi13(void)
     free(o);
     cJSON_Delete(c);
 
+    /* A scalar where a map with named keys belongs names the keys. */
+    c = apply13("tls: none\n", NULL, BP_KIND_SOURCE, &d, &failed);
+    CHECK_INT(d.n, 1);
+    CHECK_STR(d.msgs[0], "s.yaml:1:6: option 'tls' of connector 'c' must be a map { mode, verify, "
+                         "ca_file }, got 'none'");
+    cJSON_Delete(c);
+    bp_diags_free(&d);
+
     /* A plugin built before 1.3 has shorter entries: read with its stride. */
     unsigned char old[3 * BP_OPTION_SIZE_1_2];
     memset(old, 0, sizeof(old));
