@@ -1,4 +1,5 @@
 /* The ODBC connector's descriptor, options, configuration and life cycle. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -254,6 +255,75 @@ static bp_status odbc_init(const struct bp_host_api *api, bp_instance *inst, con
     return BP_OK;
 }
 
+/* check (ABI 1.3): what a source or a sink finds wrong only at its first
+ * poll or write, said before anything runs, at the option's position. */
+static bp_status odbc_check(const struct bp_host_api *api, const cJSON *config,
+                            const struct bp_instance_info *info,
+                            void (*report)(void *ctx, const char *path, int col, const char *msg),
+                            void *ctx)
+{
+    const struct odbc_opts *o = info->options;
+    bp_status st = BP_OK;
+    char msg[300];
+    (void)config;
+    if (o == NULL)
+        return BP_OK;
+    if (o->table && o->query) {
+        report(ctx, "query", 0, "give 'table' or 'query', not both");
+        st = BP_ERR_INVALID;
+    }
+    for (const cJSON *c = o->columns ? o->columns->child : NULL; c; c = c->next) {
+        char path[300];
+        snprintf(path, sizeof(path), "columns.%s", c->string);
+        if (!cJSON_IsString(c) || api->path_check(c->valuestring) != BP_OK) {
+            snprintf(msg, sizeof(msg), "must be an envelope path such as data.%s", c->string);
+            report(ctx, path, 0, msg);
+            st = BP_ERR_INVALID;
+        }
+    }
+    int mode = o->mode;
+    if (info->role == BP_KIND_SOURCE) {
+        if (mode >= OM_INSERT) {
+            snprintf(msg, sizeof(msg), "'%s' is a sink mode: a source takes bulk, incrementing, "
+                     "timestamp or timestamp+incrementing", odbc_modes[mode]);
+            report(ctx, "mode", 0, msg);
+            st = BP_ERR_INVALID;
+        }
+        if (o->table == NULL && o->query == NULL) {
+            report(ctx, "", 0, "a source needs 'table' or 'query'");
+            st = BP_ERR_INVALID;
+        }
+        if ((mode == OM_INCREMENTING || mode == OM_TS_INC) && o->column == NULL) {
+            snprintf(msg, sizeof(msg), "mode %s needs 'column' (a strictly growing id)",
+                     odbc_modes[mode]);
+            report(ctx, "mode", 0, msg);
+            st = BP_ERR_INVALID;
+        }
+        if ((mode == OM_TIMESTAMP || mode == OM_TS_INC) && o->timestamp_column == NULL) {
+            snprintf(msg, sizeof(msg), "mode %s needs 'timestamp_column'", odbc_modes[mode]);
+            report(ctx, "mode", 0, msg);
+            st = BP_ERR_INVALID;
+        }
+    } else if (info->role == BP_KIND_SINK) {
+        if (mode >= 0 && mode < OM_INSERT) {
+            snprintf(msg, sizeof(msg), "'%s' is a source mode: a sink takes insert, update, "
+                     "upsert or delete", odbc_modes[mode]);
+            report(ctx, "mode", 0, msg);
+            st = BP_ERR_INVALID;
+        }
+        if (mode > OM_INSERT && cJSON_GetArraySize(o->key) == 0) {
+            snprintf(msg, sizeof(msg), "mode %s needs 'key' (the key column(s))", odbc_modes[mode]);
+            report(ctx, "mode", 0, msg);
+            st = BP_ERR_INVALID;
+        }
+        if (o->query) {
+            report(ctx, "query", 0, "a sink writes a 'table', not a 'query'");
+            st = BP_ERR_INVALID;
+        }
+    }
+    return st;
+}
+
 static bp_status odbc_poll(void *self, bp_poll_batch *batch, int timeout_ms)
 {
     return odbc_source_poll(self, batch, timeout_ms);
@@ -294,6 +364,7 @@ static const struct bp_plugin odbc_plugin = {
     .options = odbc_options,
     .options_size = sizeof(struct odbc_opts),
     .init_ex = odbc_init,
+    .check_ex = odbc_check,
     .poll = odbc_poll,
     .ack = odbc_ack,
     .write = odbc_write,

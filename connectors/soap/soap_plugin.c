@@ -300,6 +300,73 @@ fail:
     return BP_ERR_INVALID;
 }
 
+/* check (ABI 1.3): a request map's values and element prefixes, and the TLS
+ * mode against the endpoint, said before anything runs at their position
+ * (init checks them again for hosts that do not call check). */
+static void soap_check_request(const struct bp_host_api *api, const cJSON *req,
+                               const cJSON *nsmap, const char *where,
+                               void (*report)(void *, const char *, int, const char *), void *ctx,
+                               bp_status *st)
+{
+    char path[400], msg[400];
+    for (const cJSON *it = req ? req->child : NULL; it; it = it->next) {
+        snprintf(path, sizeof(path), "%s.%s", where, it->string);
+        if (cJSON_IsString(it) && it->valuestring[0] != '=' &&
+            api->path_check(it->valuestring) != BP_OK) {
+            snprintf(msg, sizeof(msg), "invalid envelope path '%s' (a fixed value is written "
+                     "'=text')", it->valuestring);
+            report(ctx, path, 0, msg);
+            *st = BP_ERR_INVALID;
+        }
+        /* Element path steps PREFIX:NAME need PREFIX in namespaces. */
+        for (const char *p = it->string; *p;) {
+            size_t n = strcspn(p, "/");
+            const char *colon = memchr(p, ':', n);
+            if (colon) {
+                char prefix[128];
+                size_t k = (size_t)(colon - p) < sizeof(prefix) - 1 ? (size_t)(colon - p)
+                                                                    : sizeof(prefix) - 1;
+                memcpy(prefix, p, k);
+                prefix[k] = '\0';
+                if (!cJSON_GetObjectItemCaseSensitive(nsmap, prefix)) {
+                    snprintf(msg, sizeof(msg), "namespace prefix '%s' is not in namespaces",
+                             prefix);
+                    report(ctx, path, 0, msg);
+                    *st = BP_ERR_INVALID;
+                }
+            }
+            p += n + (p[n] == '/');
+        }
+    }
+}
+
+static bp_status soap_check(const struct bp_host_api *api, const cJSON *config,
+                            const struct bp_instance_info *info,
+                            void (*report)(void *ctx, const char *path, int col, const char *msg),
+                            void *ctx)
+{
+    const struct soap_opts *o = info->options;
+    bp_status st = BP_OK;
+    const cJSON *nsmap = bp_cfg_get0(config, "namespaces");
+    soap_check_request(api, bp_cfg_get0(config, "request"), nsmap, "request", report, ctx, &st);
+    const cJSON *qs = bp_cfg_get0(config, "queries");
+    for (const cJSON *q = qs ? qs->child : NULL; q; q = q->next) {
+        char where[300];
+        snprintf(where, sizeof(where), "queries.%s.request", q->string);
+        soap_check_request(api, bp_cfg_get0(q, "request"), nsmap, where, report, ctx, &st);
+    }
+    if (o && o->endpoint) {
+        const char *why = o->tls.mode == CONN_TLS_STARTTLS
+                              ? "starttls is for mail; HTTP takes none or tls (https://)"
+                              : conn_tls_mismatch(o->tls.mode, o->endpoint);
+        if (why) {
+            report(ctx, "tls.mode", 0, why);
+            st = BP_ERR_INVALID;
+        }
+    }
+    return st;
+}
+
 static bp_status soap_poll(void *p, bp_poll_batch *batch, int timeout_ms)
 {
     return soap_source_poll(p, batch, timeout_ms);
@@ -348,6 +415,7 @@ static const struct bp_plugin soap_plugin = {
     .options = soap_options,
     .options_size = sizeof(struct soap_opts),
     .init_ex = soap_init,
+    .check_ex = soap_check,
     .poll = soap_poll,
     .ack = soap_ack,
     .write = soap_write,

@@ -87,11 +87,12 @@ connectors:
   erp: { plugin: odbc, dsn: "Driver=SQLite3;Database=erp.db", table: invoices }
   erp_out: { plugin: odbc, dsn: "Driver=SQLite3;Database=erp.db" }
   crm: { plugin: soap, endpoint: "http://localhost:1/crm", operation: Get,
-         request: { Vendor: { name: data.vendor } } }
+         request: { Vendor: { name: data.vendor }, Id: "data..x", c:Code: data.code } }
 routes:
   r:
     from: erp
     to: [erp_out, { erp: { max_rows: 5 } }, crm]
+  r2: { from: { erp: { mode: upsert } }, to: { erp_out: { table: ap, mode: delete } } }
 YAML
 R=$TMP/roles.yaml
 "$B" check "$R" >"$TMP/roles.out" 2>&1
@@ -100,6 +101,10 @@ rc=$?
 contains "a sink without table fails check" "$TMP/roles.out" "$R:11:10: missing option 'table' for connector 'erp_out' (plugin 'odbc'): a sink needs it"
 contains "an option for another role at a use" "$TMP/roles.out" "$R:11:28: option 'max_rows' of connector 'erp' (plugin 'odbc') is for a source, not a sink"
 contains "a SOAP request value of the wrong shape fails check" "$TMP/roles.out" "$R:7:29: option 'request.Vendor' of connector 'crm' (plugin 'soap') must be a string, got a map"
+contains "a bad envelope path in a SOAP request, in the same pass" "$TMP/roles.out" "$R:7:56: connector 'crm' (plugin 'soap'): option 'request.Id': invalid envelope path 'data..x' (a fixed value is written '=text')"
+contains "an undeclared namespace prefix in a SOAP request" "$TMP/roles.out" "$R:7:75: connector 'crm' (plugin 'soap'): option 'request.c:Code': namespace prefix 'c' is not in namespaces"
+contains "a sink mode at a source fails check" "$TMP/roles.out" "$R:12:30: connector 'erp' (plugin 'odbc'): option 'mode': 'upsert' is a sink mode: a source takes bulk, incrementing, timestamp or timestamp+incrementing"
+contains "what a sink mode needs fails check" "$TMP/roles.out" "$R:12:76: connector 'erp_out' (plugin 'odbc'): option 'mode': mode delete needs 'key' (the key column(s))"
 "$B" plugins --doc odbc >"$TMP/odbc.doc" 2>&1
 contains "--doc shows what an option is required for" "$TMP/odbc.doc" "[required for: sink]"
 

@@ -169,13 +169,15 @@ exit_is "an unknown type fails at start-up" 1 "$B" run badtype.yaml
 contains "the type is named" "$ERR" "response.data.x: unknown type 'money' (string, number, boolean, date)"
 bad_site badreq 'request: { "a:Id": data.id }'
 exit_is "an unknown request prefix fails at start-up" 1 "$B" run badreq.yaml
-contains "the prefix is named" "$ERR" "request.a:Id: namespace prefix 'a' is not in namespaces"
+contains "the prefix is named, at its line (check, before start-up)" "$ERR" "badreq.yaml:5:"
+contains "the prefix is named" "$ERR" "option 'request.a:Id': namespace prefix 'a' is not in namespaces"
 bad_site both "request: { Id: data.id }, template: $TMP/contact.xml.tmpl"
 exit_is "request and template together fail" 1 "$B" run both.yaml
 contains "one of them" "$ERR" "request and template: give one of them"
 bad_site badpath 'request: { Id: "data..id" }'
 exit_is "a bad envelope path fails at start-up" 1 "$B" run badpath.yaml
-contains "the path is named" "$ERR" "request.Id: invalid envelope path 'data..id'"
+contains "the path is named, at its line (check, before start-up)" "$ERR" "badpath.yaml:5:"
+contains "the path is named" "$ERR" "option 'request.Id': invalid envelope path 'data..id'"
 bad_site ftp 'namespaces: {}'
 sed -i "s|endpoint: \"$URL\"|endpoint: \"ftp://127.0.0.1/x\"|" ftp.yaml
 exit_is "a non-HTTP endpoint fails at start-up" 1 "$B" run ftp.yaml
