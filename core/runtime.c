@@ -209,7 +209,8 @@ static bp_status rt_route_init(bp_runtime *rt, rt_route *r, bp_diags *d)
     if (r->source == NULL)
         return BP_ERR_NOMEM;
     snprintf(what, sizeof(what), "route '%s': source '%s'", c->name, c->from.name);
-    if ((st = rt_instance_init(r->source, c->from.config, c->from.bound, c->from.role, what, d)) != BP_OK)
+    if ((st = rt_instance_init(r->source, c->from.config, c->from.bound, BP_KIND_SOURCE, what,
+                               d)) != BP_OK)
         return st;
     if (r->source->lib->desc.poll == NULL) {
         bp_diags_add(d, NULL, 0, 0, "%s: plugin has no poll callback", what);
@@ -240,7 +241,8 @@ static bp_status rt_route_init(bp_runtime *rt, rt_route *r, bp_diags *d)
             return BP_ERR_NOMEM;
         r->transforms[r->n_transforms++] = in;
         snprintf(what, sizeof(what), "route '%s': transform '%s'", c->name, c->through[i].name);
-        if ((st = rt_instance_init(in, c->through[i].config, c->through[i].bound, BP_KIND_TRANSFORM, what, d)) != BP_OK)
+        if ((st = rt_instance_init(in, c->through[i].config, c->through[i].bound,
+                                   BP_KIND_TRANSFORM, what, d)) != BP_OK)
             return st;
         if (in->lib->desc.transform == NULL) {
             bp_diags_add(d, NULL, 0, 0, "%s: plugin has no transform callback", what);
@@ -254,7 +256,8 @@ static bp_status rt_route_init(bp_runtime *rt, rt_route *r, bp_diags *d)
             return BP_ERR_NOMEM;
         r->sinks[r->n_sinks++] = in;
         snprintf(what, sizeof(what), "route '%s': sink '%s'", c->name, c->to[i].name);
-        if ((st = rt_instance_init(in, c->to[i].config, c->to[i].bound, BP_KIND_SINK, what, d)) != BP_OK)
+        if ((st = rt_instance_init(in, c->to[i].config, c->to[i].bound, BP_KIND_SINK, what,
+                                   d)) != BP_OK)
             return st;
         if (in->lib->desc.write == NULL) {
             bp_diags_add(d, NULL, 0, 0, "%s: plugin has no write callback", what);
@@ -269,7 +272,8 @@ static bp_status rt_route_init(bp_runtime *rt, rt_route *r, bp_diags *d)
         pthread_mutex_init(&r->dlq_mu, NULL);
         snprintf(what, sizeof(what), "route '%s': dead-letter channel '%s'", c->name,
                  c->dead_letter.name);
-        if ((st = rt_instance_init(r->dlq, c->dead_letter.config, c->dead_letter.bound, BP_KIND_SINK, what, d)) != BP_OK)
+        if ((st = rt_instance_init(r->dlq, c->dead_letter.config, c->dead_letter.bound,
+                                   BP_KIND_SINK, what, d)) != BP_OK)
             return st;
         if (r->dlq->lib->desc.write == NULL) {
             bp_diags_add(d, NULL, 0, 0, "%s: plugin has no write callback", what);

@@ -67,7 +67,7 @@ enum bp_option_type {
     BP_OPT_SECRET = 8,    /* cJSON string; never logged, never printed by `check` */
     BP_OPT_FLOAT = 9,     /* cJSON number */
     BP_OPT_MAP = 10,      /* cJSON object; YAML scalars keep their types */
-    BP_OPT_PREDICATE = 11,/* cJSON string, already checked to compile (errors point into the file) */
+    BP_OPT_PREDICATE = 11, /* cJSON string, already checked to compile (errors point into the file) */
     /* ---- ABI 1.3 (core3-options) ---- */
     BP_OPT_PATH = 12      /* cJSON string: a file path; a relative one is resolved against the
                            * directory of the site file (an absolute one is kept) */
