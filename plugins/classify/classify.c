@@ -56,8 +56,14 @@ struct cl_opts {
     long long top_k;
 };
 
+/* models: label field -> model file (relative: to the site file). */
+static const struct bp_option cl_model_files[] = {
+    {.name = "*", .type = BP_OPT_PATH, .description = "a model file from `backplane train classify`"},
+    {0},
+};
+
 static const struct bp_option classify_options[] = {
-    {.name = "models", .type = BP_OPT_MAP, .flags = BP_OPT_REQUIRED,
+    {.name = "models", .type = BP_OPT_MAP, .flags = BP_OPT_REQUIRED, .fields = cl_model_files,
      .description = "{ label_field: model file }: one model per label field (from `backplane train classify`)"},
     {.name = "text", .type = BP_OPT_LIST, .default_value = "data.text",
      .description = "paths of the text to classify (joined with newlines); missing ones are skipped"},

@@ -48,7 +48,7 @@ struct extract_opts {
 };
 
 static const struct bp_option extract_options[] = {
-    {.name = "model", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
+    {.name = "model", .type = BP_OPT_PATH, .flags = BP_OPT_REQUIRED,
      .description = "model file made by `backplane train extract` (e.g. plugins/extract/models/sroie.model)"},
     {.name = "lines", .type = BP_OPT_STRING, .default_value = "data.lines",
      .description = "array of text lines: strings, or {text, box: [x0,y0,x1,y1] or 8 corner coordinates}"},
