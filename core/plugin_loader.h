@@ -11,6 +11,10 @@ typedef struct bp_plugin_lib {
     char *path;               /* the .so file */
     void *handle;             /* dlopen handle */
     struct bp_plugin desc;    /* the descriptor, zero beyond its struct_size */
+    /* ---- ABI 1.3 (core3-options) ---- */
+    struct bp_option *options_copy; /* desc.options read with the plugin's option_size,
+                                     * when it differs from this host's (else NULL) */
+    size_t options_stride;
 } bp_plugin_lib;
 
 typedef struct bp_registry bp_registry;

@@ -134,17 +134,17 @@ static void rt_instance_free(bp_instance *in)
 }
 
 /* Runs init and start; on failure reports one line naming the plugin file. */
-static bp_status rt_instance_init(bp_instance *in, const cJSON *config, const char *what,
-                                  bp_diags *d)
+static bp_status rt_instance_init(bp_instance *in, const cJSON *config, const void *bound,
+                                  uint32_t role, const char *what, bp_diags *d)
 {
     char *err = NULL;
     const struct bp_plugin *p = &in->lib->desc;
-    if (p->init == NULL) {
+    if (p->init == NULL && p->init_ex == NULL) {
         bp_diags_add(d, NULL, 0, 0, "%s (plugin '%s', %s): plugin has no init callback", what,
                      p->name, in->lib->path);
         return BP_ERR_UNSUPPORTED;
     }
-    bp_status st = p->init(&bp_host_api_table, in, config, &in->self, &err);
+    bp_status st = bp_site_plugin_init(in->lib, in, config, bound, role, &in->self, &err);
     if (st != BP_OK) {
         bp_diags_add(d, NULL, 0, 0, "%s (plugin '%s', %s): init failed: %s", what, p->name,
                      in->lib->path, err ? err : bp_status_str(st));
@@ -209,7 +209,8 @@ static bp_status rt_route_init(bp_runtime *rt, rt_route *r, bp_diags *d)
     if (r->source == NULL)
         return BP_ERR_NOMEM;
     snprintf(what, sizeof(what), "route '%s': source '%s'", c->name, c->from.name);
-    if ((st = rt_instance_init(r->source, c->from.config, what, d)) != BP_OK)
+    if ((st = rt_instance_init(r->source, c->from.config, c->from.bound, BP_KIND_SOURCE, what,
+                               d)) != BP_OK)
         return st;
     if (r->source->lib->desc.poll == NULL) {
         bp_diags_add(d, NULL, 0, 0, "%s: plugin has no poll callback", what);
@@ -240,7 +241,8 @@ static bp_status rt_route_init(bp_runtime *rt, rt_route *r, bp_diags *d)
             return BP_ERR_NOMEM;
         r->transforms[r->n_transforms++] = in;
         snprintf(what, sizeof(what), "route '%s': transform '%s'", c->name, c->through[i].name);
-        if ((st = rt_instance_init(in, c->through[i].config, what, d)) != BP_OK)
+        if ((st = rt_instance_init(in, c->through[i].config, c->through[i].bound,
+                                   BP_KIND_TRANSFORM, what, d)) != BP_OK)
             return st;
         if (in->lib->desc.transform == NULL) {
             bp_diags_add(d, NULL, 0, 0, "%s: plugin has no transform callback", what);
@@ -254,7 +256,8 @@ static bp_status rt_route_init(bp_runtime *rt, rt_route *r, bp_diags *d)
             return BP_ERR_NOMEM;
         r->sinks[r->n_sinks++] = in;
         snprintf(what, sizeof(what), "route '%s': sink '%s'", c->name, c->to[i].name);
-        if ((st = rt_instance_init(in, c->to[i].config, what, d)) != BP_OK)
+        if ((st = rt_instance_init(in, c->to[i].config, c->to[i].bound, BP_KIND_SINK, what,
+                                   d)) != BP_OK)
             return st;
         if (in->lib->desc.write == NULL) {
             bp_diags_add(d, NULL, 0, 0, "%s: plugin has no write callback", what);
@@ -269,7 +272,8 @@ static bp_status rt_route_init(bp_runtime *rt, rt_route *r, bp_diags *d)
         pthread_mutex_init(&r->dlq_mu, NULL);
         snprintf(what, sizeof(what), "route '%s': dead-letter channel '%s'", c->name,
                  c->dead_letter.name);
-        if ((st = rt_instance_init(r->dlq, c->dead_letter.config, what, d)) != BP_OK)
+        if ((st = rt_instance_init(r->dlq, c->dead_letter.config, c->dead_letter.bound,
+                                   BP_KIND_SINK, what, d)) != BP_OK)
             return st;
         if (r->dlq->lib->desc.write == NULL) {
             bp_diags_add(d, NULL, 0, 0, "%s: plugin has no write callback", what);
@@ -323,7 +327,7 @@ bp_status bp_runtime_new(bp_site *site, bp_registry *reg, int keep_going, bp_run
         }
         rt->lookups[rt->n_lookups++] = in;
         snprintf(what, sizeof(what), "lookup connector '%s'", c->name);
-        if (rt_instance_init(in, c->config, what, d) != BP_OK)
+        if (rt_instance_init(in, c->config, c->bound, BP_KIND_LOOKUP, what, d) != BP_OK)
             failed = 1;
     }
     for (size_t i = 0; i < site->n_routes; i++) {

@@ -33,6 +33,10 @@ CURLcode http_easy_setup(CURL *h, const http_opts *o, http_buf *buf)
     HTTP_SET(CURLOPT_SSL_VERIFYHOST, o->tls_verify ? 2L : 0L);
     if (o->ca_file)
         HTTP_SET(CURLOPT_CAINFO, o->ca_file);
+    if (o->cert)
+        HTTP_SET(CURLOPT_SSLCERT, o->cert);
+    if (o->key)
+        HTTP_SET(CURLOPT_SSLKEY, o->key);
     if (o->user) {
         HTTP_SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         HTTP_SET(CURLOPT_USERNAME, o->user);

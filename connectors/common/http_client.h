@@ -15,6 +15,7 @@ typedef struct http_opts {
     long connect_timeout_ms;
     int tls_verify;           /* 1: verify peer and host name (the default everywhere) */
     const char *ca_file;      /* PEM bundle, or NULL for the system store */
+    const char *cert, *key;   /* client certificate (PEM), or NULL */
     const char *user;         /* HTTP basic auth when not NULL */
     const char *password;     /* borrowed; never logged */
 } http_opts;

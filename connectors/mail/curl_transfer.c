@@ -7,30 +7,32 @@
 #include "../common/grow_buf.h"
 #include "curl_transfer.h"
 
-const char *const curl_tls_modes[] = {"starttls", "try", "none", NULL};
-
-char *curl_cfg_dup(const cJSON *config, const char *name)
+char *curl_str_dup(const char *v)
 {
-    const char *v = bp_cfg_str(config, name);
     return v && *v ? strdup(v) : NULL;
 }
 
-int curl_settings_from_config(curl_settings *s, const cJSON *config)
+int curl_settings_from_opts(curl_settings *s, const char *url, const char *user,
+                            const char *password, const struct conn_tls *tls,
+                            int64_t timeout_ms, const char **why)
 {
     memset(s, 0, sizeof(*s));
-    s->user = curl_cfg_dup(config, "user");
-    s->password = curl_cfg_dup(config, "password");
-    s->ca_file = curl_cfg_dup(config, "ca_file");
-    s->verify = bp_cfg_bool(config, "verify_tls", 1);
-    const char *tls = bp_cfg_str(config, "tls");
-    s->tls = tls && strcmp(tls, "none") == 0  ? CURL_TLS_NONE
-             : tls && strcmp(tls, "try") == 0 ? CURL_TLS_TRY
-                                              : CURL_TLS_STARTTLS;
-    s->timeout_ms = (long)bp_cfg_int(config, "timeout", 60000);
+    if ((*why = conn_tls_mismatch(tls->mode, url)) != NULL)
+        return -2;
+    s->user = curl_str_dup(user);
+    s->password = curl_str_dup(password);
+    s->ca_file = curl_str_dup(tls->ca_file);
+    s->cert = curl_str_dup(tls->cert);
+    s->key = curl_str_dup(tls->key);
+    s->verify = tls->verify;
+    /* imaps:// and smtps:// are TLS whatever USE_SSL says; on a plain URL
+     * STARTTLS is required unless the mode is none. */
+    s->tls = tls->mode == CONN_TLS_NONE ? CURL_TLS_NONE : CURL_TLS_STARTTLS;
+    s->timeout_ms = (long)timeout_ms;
     s->connect_timeout_ms = s->timeout_ms < 10000 ? s->timeout_ms : 10000;
-    int oom = (bp_cfg_str(config, "user") && *bp_cfg_str(config, "user") && !s->user) ||
-              (bp_cfg_str(config, "password") && *bp_cfg_str(config, "password") && !s->password) ||
-              (bp_cfg_str(config, "ca_file") && *bp_cfg_str(config, "ca_file") && !s->ca_file);
+    int oom = (user && *user && !s->user) || (password && *password && !s->password) ||
+              (tls->ca_file && *tls->ca_file && !s->ca_file) ||
+              (tls->cert && *tls->cert && !s->cert) || (tls->key && *tls->key && !s->key);
     return oom ? -1 : 0;
 }
 
@@ -39,6 +41,8 @@ void curl_settings_clear(curl_settings *s)
     free((char *)s->user);
     free((char *)s->password);
     free((char *)s->ca_file);
+    free((char *)s->cert);
+    free((char *)s->key);
     memset(s, 0, sizeof(*s));
 }
 
@@ -84,10 +88,13 @@ CURL *curl_transfer_new(const curl_settings *s)
         curl_easy_setopt(h, CURLOPT_PASSWORD, s->password);
     if (s->ca_file)
         curl_easy_setopt(h, CURLOPT_CAINFO, s->ca_file);
+    if (s->cert)
+        curl_easy_setopt(h, CURLOPT_SSLCERT, s->cert);
+    if (s->key)
+        curl_easy_setopt(h, CURLOPT_SSLKEY, s->key);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, s->verify ? 1L : 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, s->verify ? 2L : 0L);
     curl_easy_setopt(h, CURLOPT_USE_SSL, s->tls == CURL_TLS_STARTTLS ? (long)CURLUSESSL_ALL
-                                         : s->tls == CURL_TLS_TRY    ? (long)CURLUSESSL_TRY
                                                                       : (long)CURLUSESSL_NONE);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms > 0 ? s->connect_timeout_ms : 10000L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, s->timeout_ms > 0 ? s->timeout_ms : 0L);

@@ -32,12 +32,24 @@ typedef struct {
     int attach_files, attach_event;
 } smtp_sink;
 
+/* The options, bound (BP_OPT_FIELD): each default is written once, here. */
+struct smtp_opts {
+    const char *url, *user, *password;
+    struct conn_tls tls;
+    int64_t timeout;
+    int attach;
+};
+
+static const struct bp_option smtp_tls_fields[] = {CONN_TLS_FIELDS(struct smtp_opts)};
+
 static const struct bp_option smtp_options[] = {
     {.name = "url", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
-     .description = "smtp://host[:port] or smtps://host[:port]"},
-    {.name = "user", .type = BP_OPT_STRING, .description = "AUTH login name (no AUTH when absent)"},
-    {.name = "password", .type = BP_OPT_SECRET, .description = "AUTH password"},
-    CURL_TLS_OPTIONS,
+     .description = "smtp://host[:port] or smtps://host[:port]", BP_OPT_FIELD(struct smtp_opts, url)},
+    {.name = "user", .type = BP_OPT_STRING, .description = "AUTH login name (no AUTH when absent)",
+     BP_OPT_FIELD(struct smtp_opts, user)},
+    {.name = "password", .type = BP_OPT_SECRET, .description = "AUTH password",
+     BP_OPT_FIELD(struct smtp_opts, password)},
+    CURL_CONN_OPTIONS(struct smtp_opts, smtp_tls_fields),
     {.name = "from", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
      .description = "template: sender, e.g. \"AP Desk <ap@acme.example>\" (also the envelope sender)"},
     {.name = "to", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
@@ -50,7 +62,8 @@ static const struct bp_option smtp_options[] = {
     {.name = "in_reply_to", .type = BP_OPT_STRING,
      .description = "template: Message-ID this mail answers (In-Reply-To, References), e.g. \"{data.message_id}\""},
     {.name = "attach", .type = BP_OPT_ENUM, .default_value = "none", .choices = smtp_attach_modes,
-     .description = "attachments: the record's attachments; event: the CloudEvent as event.json; both"},
+     .description = "attachments: the record's attachments; event: the CloudEvent as event.json; both",
+     BP_OPT_FIELD(struct smtp_opts, attach)},
     {0},
 };
 
@@ -297,24 +310,30 @@ static void smtp_destroy(void *p)
 }
 
 static bp_status smtp_init(const struct bp_host_api *api, bp_instance *inst, const cJSON *config,
-                           void **out, char **errmsg)
+                           const struct bp_instance_info *info, void **out, char **errmsg)
 {
+    const struct smtp_opts *o = info->options;
     smtp_sink *self = calloc(1, sizeof(*self));
     if (self == NULL)
         return BP_ERR_NOMEM;
     self->api = api;
     self->inst = inst;
-    self->url = curl_cfg_dup(config, "url");
+    self->url = curl_str_dup(o->url);
     if (self->url == NULL || (strncmp(self->url, "smtp://", 7) != 0 && strncmp(self->url, "smtps://", 8) != 0)) {
-        *errmsg = api->format("url: '%s' is not an smtp:// or smtps:// URL", bp_cfg_str(config, "url"));
+        *errmsg = api->format("url: '%s' is not an smtp:// or smtps:// URL", o->url);
         smtp_destroy(self);
         return BP_ERR_INVALID;
     }
-    if (curl_settings_from_config(&self->cs, config) < 0) {
+    const char *why = NULL;
+    int rc = curl_settings_from_opts(&self->cs, o->url, o->user, o->password, &o->tls, o->timeout,
+                                     &why);
+    if (rc < 0) {
+        if (why)
+            *errmsg = api->format("%s", why);
         smtp_destroy(self);
-        return BP_ERR_NOMEM;
+        return rc == -2 ? BP_ERR_INVALID : BP_ERR_NOMEM;
     }
-    const char *attach = bp_cfg_str(config, "attach");
+    const char *attach = smtp_attach_modes[o->attach];
     self->attach_files = strcmp(attach, "attachments") == 0 || strcmp(attach, "both") == 0;
     self->attach_event = strcmp(attach, "event") == 0 || strcmp(attach, "both") == 0;
     struct {
@@ -345,7 +364,8 @@ static const struct bp_plugin smtp_plugin = {
     .description = "SMTP sink (libcurl, GMime): one MIME mail per record from templates, STARTTLS + AUTH, attachments",
     .kinds = BP_KIND_SINK,
     .options = smtp_options,
-    .init = smtp_init,
+    .options_size = sizeof(struct smtp_opts),
+    .init_ex = smtp_init,
     .write = smtp_write,
     .destroy = smtp_destroy,
     .flags = BP_PLUGIN_LEDGER,

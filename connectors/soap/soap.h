@@ -105,6 +105,7 @@ typedef struct soap_conn {
     xmlXPathCompExprPtr wm;
     char *wm_initial;
     long long interval_ms;
+    int follow;                 /* 0: end (BP_EOF) once a call returns no records */
     char *type;
     /* lookup: easy handles reused across calls (keep-alive), any thread */
     pthread_mutex_t pool_mu;

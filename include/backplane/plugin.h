@@ -69,14 +69,23 @@ enum bp_option_type {
     BP_OPT_SECRET = 8,    /* cJSON string; never logged, never printed by `check` */
     BP_OPT_FLOAT = 9,     /* cJSON number */
     BP_OPT_MAP = 10,      /* cJSON object; YAML scalars keep their types */
-    BP_OPT_PREDICATE = 11 /* cJSON string, already checked to compile (errors point into the file) */
+    BP_OPT_PREDICATE = 11, /* cJSON string, already checked to compile (errors point into the file) */
+    /* ---- ABI 1.3 (core3-options) ---- */
+    BP_OPT_PATH = 12      /* cJSON string: a file path; a relative one is resolved against the
+                           * directory of the site file (an absolute one is kept) */
 };
 
 enum bp_option_flag {
     BP_OPT_REQUIRED = 1u << 0     /* the site file must give it (no default) */
 };
 
-/* One option. An array of these ends with an entry whose name is NULL ({0}). */
+/* One option. An array of these ends with an entry whose name is NULL ({0}).
+ *
+ * The fields after `description` came with ABI 1.3. struct bp_option has no
+ * size of its own: the descriptor's option_size (set by BP_PLUGIN_HEADER) says
+ * how large the entries of a plugin's arrays are, and the loader reads the
+ * arrays of a plugin built before 1.3 with the 1.2 size (BP_OPTION_SIZE_1_2),
+ * the newer fields then reading as 0. So new fields go at the end here too. */
 struct bp_option {
     const char *name;
     enum bp_option_type type;
@@ -86,7 +95,51 @@ struct bp_option {
     const char *max;               /* inclusive bound, or NULL */
     const char *const *choices;    /* BP_OPT_ENUM: NULL-terminated list */
     const char *description;       /* one line, for `backplane plugins --doc` */
+
+    /* ---- ABI 1.3 (core3-options) ---- */
+    /* enum bp_plugin_kind bits of the roles this option is for (0: every
+     * role). Given in a route's per-use map for another role, it is an error;
+     * in a connector's own map it is left to the uses it is for. */
+    uint32_t roles;
+    /* Roles for which the site file must give it ("a sink needs table"):
+     * checked when the instance has one of these roles. */
+    uint32_t required_for;
+    /* 1 when `offset` is set (use BP_OPT_FIELD): the core stores the value
+     * in the options struct it hands to init_ex (struct bp_instance_info). */
+    uint32_t bound;
+    size_t offset;
+    /* BP_OPT_MAP: the schema of the map. Either a table of named keys (the
+     * map is checked like a plugin's options: unknown keys, types, defaults,
+     * required; bound keys bind into the same options struct, offsets taken
+     * from the plugin's struct), or one entry named "*" that every value of
+     * the map must match (a map of NAME: path, NAME: {sub-map}); a "*" of
+     * type BP_OPT_STRING takes any scalar and keeps its YAML type (5 stays a
+     * number). NULL: any map. */
+    const struct bp_option *fields;
+    /* A former name: an entry with `renamed` set is no option. Using its
+     * name is an error whose text says "option 'NAME' was renamed: use
+     * RENAMED", so write RENAMED as the operator should: "'poll_interval'",
+     * "'tls: { verify: ... }'". */
+    const char *renamed;
 };
+
+/* The size of struct bp_option in ABI 1.0-1.2, for reading old plugins. */
+#define BP_OPTION_SIZE_1_2 (offsetof(struct bp_option, roles))
+
+/* Binds an option to a member of the plugin's options struct:
+ *   {.name = "batch_rows", .type = BP_OPT_INT, .default_value = "500",
+ *    BP_OPT_FIELD(struct odbc_opts, batch_rows)},
+ * The member's C type follows the option's type:
+ *   STRING, SECRET, PREDICATE, PATH   const char *  (NULL when absent)
+ *   INT                               long long
+ *   DURATION (ms), SIZE (bytes)       int64_t
+ *   BOOL                              int (0/1)
+ *   FLOAT                             double
+ *   ENUM                              int: index into choices, -1 when absent
+ *   LIST, MAP                         const cJSON * (array/object; NULL when absent)
+ * Strings and cJSON values point into the normalised config, which the core
+ * keeps until the instance's destroy has returned. */
+#define BP_OPT_FIELD(type, member) .bound = 1, .offset = offsetof(type, member)
 
 /* ---- host side ---------------------------------------------------------- */
 
@@ -408,6 +461,14 @@ struct bp_command {
  * The core calls an instance's callbacks from one thread at a time (a route's
  * workers have one instance each); only write_done and the entries marked
  * [.., any] of the host table may be used from other threads. */
+/* What init_ex and check_ex are told about an instance (ABI 1.3). The host
+ * fills `size`; fields beyond it are absent (append-only). */
+struct bp_instance_info {
+    uint32_t size;           /* sizeof(struct bp_instance_info) of the running host */
+    uint32_t role;           /* one enum bp_plugin_kind bit: what this instance is in the site */
+    const void *options;     /* the bound options struct (options_size bytes), or NULL */
+};
+
 struct bp_plugin {
     uint32_t abi_major;       /* [1.0] BP_ABI_MAJOR the plugin was built with */
     uint32_t abi_minor;       /* [1.0] BP_ABI_MINOR the plugin was built with */
@@ -511,6 +572,35 @@ struct bp_plugin {
      * host speaks ABI 1.3"). 0 (or a plugin built before 1.3): any 1.x host;
      * the plugin then tests newer entries with BP_HOST_HAS. */
     uint32_t min_host_minor;
+    /* ---- ABI 1.3 (core3-options) ---- */
+
+    /* sizeof(struct bp_option) the plugin was built with; BP_PLUGIN_HEADER
+     * sets it. The loader reads the option arrays with this stride. */
+    uint32_t option_size;
+
+    /* sizeof the plugin's options struct (the members BP_OPT_FIELD names);
+     * 0: none. The core allocates it zeroed, fills every bound option (the
+     * default when the site file gives none) and hands it to init_ex in
+     * info->options, so a default is written once, in the schema. */
+    uint32_t options_size;
+
+    /* Optional, instead of init: the same contract, plus info: the role this
+     * instance has in the site (a source, a sink, a lookup provider or a
+     * transform) and the bound options. config and info->options stay valid
+     * until destroy has returned. */
+    bp_status (*init_ex)(const struct bp_host_api *api, bp_instance *inst, const cJSON *config,
+                         const struct bp_instance_info *info, void **self, char **errmsg);
+
+    /* Optional, instead of check: the same contract, plus info (role; the
+     * bound options). Runs even when other options of the instance failed the
+     * schema, so that `check` prints every error in one pass: an option that
+     * failed (or a required one that is missing) is then absent from config
+     * and reads as 0/NULL/-1 in info->options; check what is there.
+     * info->role is 0 for a connector no route uses. */
+    bp_status (*check_ex)(const struct bp_host_api *api, const cJSON *config,
+                          const struct bp_instance_info *info,
+                          void (*report)(void *ctx, const char *path, int col, const char *msg),
+                          void *ctx);
 };
 
 /* What became of a record a source handed out (bp_plugin.ack_fates). */
@@ -525,7 +615,8 @@ typedef enum bp_fate {
  *   static const struct bp_plugin p = { BP_PLUGIN_HEADER, .name = ..., ... }; */
 #define BP_PLUGIN_HEADER \
     .abi_major = BP_ABI_MAJOR, .abi_minor = BP_ABI_MINOR, \
-    .struct_size = (uint32_t)sizeof(struct bp_plugin)
+    .struct_size = (uint32_t)sizeof(struct bp_plugin), \
+    .option_size = (uint32_t)sizeof(struct bp_option)
 
 /* The one symbol a plugin exports. */
 BP_EXPORT const struct bp_plugin *bp_plugin_entry(void);

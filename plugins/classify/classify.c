@@ -50,14 +50,27 @@ typedef struct {
     char model_names[256];
 } cl_self;
 
+/* The numeric option, bound (BP_OPT_FIELD): its default lives once, in the
+ * schema. */
+struct cl_opts {
+    long long top_k;
+};
+
+/* models: label field -> model file (relative: to the site file). */
+static const struct bp_option cl_model_files[] = {
+    {.name = "*", .type = BP_OPT_STRING, .description = "a shipped model's name or a model file from `backplane train classify` (relative: to the site file)"},
+    {0},
+};
+
 static const struct bp_option classify_options[] = {
-    {.name = "models", .type = BP_OPT_MAP, .flags = BP_OPT_REQUIRED,
+    {.name = "models", .type = BP_OPT_MAP, .flags = BP_OPT_REQUIRED, .fields = cl_model_files,
      .description = "{ label_field: model file }: one model per label field (from `backplane train classify`)"},
     {.name = "text", .type = BP_OPT_LIST, .default_value = "data.text",
      .description = "paths of the text to classify (joined with newlines); missing ones are skipped"},
     {.name = "into", .type = BP_OPT_STRING, .default_value = "data.classified",
      .description = "INTO.FIELD gets the label, INTO.confidence.FIELD and INTO.top.FIELD the probabilities"},
     {.name = "top_k", .type = BP_OPT_INT, .default_value = "3", .min = "1", .max = "20",
+     BP_OPT_FIELD(struct cl_opts, top_k),
      .description = "how many labels INTO.top.FIELD lists"},
     {0},
 };
@@ -83,8 +96,10 @@ static void classify_destroy(void *p)
 }
 
 static bp_status classify_init(const struct bp_host_api *api, bp_instance *inst,
-                               const cJSON *config, void **out, char **errmsg)
+                               const cJSON *config, const struct bp_instance_info *info,
+                               void **out, char **errmsg)
 {
+    const struct cl_opts *o = info->options;
     cl_self *self = calloc(1, sizeof(*self));
     if (self == NULL)
         return BP_ERR_NOMEM;
@@ -94,7 +109,7 @@ static bp_status classify_init(const struct bp_host_api *api, bp_instance *inst,
     int n = cJSON_GetArraySize(models);
     self->heads = calloc(n > 0 ? (size_t)n : 1, sizeof(cl_head));
     self->into = strdup(bp_cfg_str(config, "into"));
-    self->top_k = (int)bp_cfg_int(config, "top_k", 3);
+    self->top_k = (int)o->top_k;
     if (self->heads == NULL || self->into == NULL)
         goto nomem;
     if (n == 0) {
@@ -1010,7 +1025,8 @@ static const struct bp_plugin classify_plugin = {
     .description = "text classifier for triage (hashed words, linear SVM), calibrated top-k",
     .kinds = BP_KIND_TRANSFORM,
     .options = classify_options,
-    .init = classify_init,
+    .options_size = sizeof(struct cl_opts),
+    .init_ex = classify_init,
     .transform = classify_transform,
     .destroy = classify_destroy,
     .commands = classify_commands,

@@ -42,6 +42,12 @@ typedef struct {
     bp_predicate *when;      /* NULL: every record */
 } match_self;
 
+/* The numeric options, bound (BP_OPT_FIELD): their defaults live once, in
+ * the schema; the string options are read from the config by name. */
+struct match_opts {
+    double tolerance, tolerance_pct, vendor_threshold;
+};
+
 static const struct bp_option match_options[] = {
     {.name = "lookup", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
      .description = "the connector that answers the query (e.g. the ERP over ODBC)"},
@@ -74,10 +80,13 @@ static const struct bp_option match_options[] = {
     {.name = "line_amount", .type = BP_OPT_STRING, .default_value = "amount",
      .description = "field of a line item holding its amount"},
     {.name = "tolerance", .type = BP_OPT_FLOAT, .default_value = "0", .min = "0",
+     BP_OPT_FIELD(struct match_opts, tolerance),
      .description = "accepted difference of totals and line amounts (absolute)"},
     {.name = "tolerance_pct", .type = BP_OPT_FLOAT, .default_value = "0", .min = "0",
+     BP_OPT_FIELD(struct match_opts, tolerance_pct),
      .max = "100", .description = "accepted difference in percent of the larger amount"},
     {.name = "vendor_threshold", .type = BP_OPT_FLOAT, .default_value = "0.9", .min = "0",
+     BP_OPT_FIELD(struct match_opts, vendor_threshold),
      .max = "1", .description = "similarity of normalised vendor names that still agrees"},
     {.name = "vendor_suffixes", .type = BP_OPT_LIST,
      .description = "more legal-form words to ignore at the end of vendor names"},
@@ -129,8 +138,9 @@ static char **match_list(const cJSON *arr, int as_vendor)
 }
 
 static bp_status match_init(const struct bp_host_api *api, bp_instance *inst, const cJSON *config,
-                            void **out, char **errmsg)
+                            const struct bp_instance_info *info, void **out, char **errmsg)
 {
+    const struct match_opts *o = info->options;
     if (!BP_HOST_HAS(api, lookup) || !BP_HOST_HAS(api, path_check)) {
         *errmsg = api->format("this host offers no lookups");
         return BP_ERR_UNSUPPORTED;
@@ -169,9 +179,9 @@ static bp_status match_init(const struct bp_host_api *api, bp_instance *inst, co
                         (self->suffixes = match_list(bp_cfg_get0(config, "vendor_suffixes"), 1)) ==
                             NULL))
         st = BP_ERR_NOMEM;
-    self->abs_tol = (int64_t)(bp_cfg_float(config, "tolerance", 0) * NORM_AMOUNT_SCALE + 0.5);
-    self->pct_tol = bp_cfg_float(config, "tolerance_pct", 0);
-    self->vendor_threshold = bp_cfg_float(config, "vendor_threshold", 0.9);
+    self->abs_tol = (int64_t)(o->tolerance * NORM_AMOUNT_SCALE + 0.5);
+    self->pct_tol = o->tolerance_pct;
+    self->vendor_threshold = o->vendor_threshold;
     const char *a = bp_cfg_str(config, "action");
     self->action = strcmp(a, "review") == 0   ? MATCH_REVIEW
                    : strcmp(a, "reject") == 0 ? MATCH_REJECT
@@ -429,7 +439,8 @@ static const struct bp_plugin match_plugin = {
                    "vendor, totals and lines within tolerance",
     .kinds = BP_KIND_TRANSFORM,
     .options = match_options,
-    .init = match_init,
+    .options_size = sizeof(struct match_opts),
+    .init_ex = match_init,
     .transform = match_transform,
     .destroy = match_destroy,
 };

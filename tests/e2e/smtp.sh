@@ -27,7 +27,7 @@ connectors:
   smtp:
     plugin: smtp
     url: "smtp://127.0.0.1:$PORT"
-    tls: none
+    tls: { mode: none }
     from: "AP Desk <ap-desk@acme.example>"
     to: "{data.from.address}"
     subject: "Re: {data.subject}"
@@ -82,7 +82,7 @@ state: $TMP/auth.db
 connectors:
   notes: { plugin: file, path: $TMP/notes.jsonl }
   smtp: { plugin: smtp, url: "smtp://127.0.0.1:$P2", user: bot, password: "\${env:SMTP_PASS}",
-          ca_file: $TMP/cert.pem, from: "bot@acme.example", to: "{data.to}", subject: "Note {data.n}" }
+          tls: { ca_file: $TMP/cert.pem }, from: "bot@acme.example", to: "{data.to}", subject: "Note {data.n}" }
 routes:
   r: { from: notes, to: smtp, errors: { retry: { max: 2, backoff: 10ms..20ms } } }
 YAML

@@ -169,13 +169,15 @@ exit_is "an unknown type fails at start-up" 1 "$B" run badtype.yaml
 contains "the type is named" "$ERR" "response.data.x: unknown type 'money' (string, number, boolean, date)"
 bad_site badreq 'request: { "a:Id": data.id }'
 exit_is "an unknown request prefix fails at start-up" 1 "$B" run badreq.yaml
-contains "the prefix is named" "$ERR" "request.a:Id: namespace prefix 'a' is not in namespaces"
+contains "the prefix is named, at its line (check, before start-up)" "$ERR" "badreq.yaml:5:"
+contains "the prefix is named" "$ERR" "option 'request.a:Id': namespace prefix 'a' is not in namespaces"
 bad_site both "request: { Id: data.id }, template: $TMP/contact.xml.tmpl"
 exit_is "request and template together fail" 1 "$B" run both.yaml
 contains "one of them" "$ERR" "request and template: give one of them"
 bad_site badpath 'request: { Id: "data..id" }'
 exit_is "a bad envelope path fails at start-up" 1 "$B" run badpath.yaml
-contains "the path is named" "$ERR" "request.Id: invalid envelope path 'data..id'"
+contains "the path is named, at its line (check, before start-up)" "$ERR" "badpath.yaml:5:"
+contains "the path is named" "$ERR" "option 'request.Id': invalid envelope path 'data..id'"
 bad_site ftp 'namespaces: {}'
 sed -i "s|endpoint: \"$URL\"|endpoint: \"ftp://127.0.0.1/x\"|" ftp.yaml
 exit_is "a non-HTTP endpoint fails at start-up" 1 "$B" run ftp.yaml
@@ -195,7 +197,7 @@ connectors:
     watermark_param: modifiedSince
     records: "//crm:GetContactsResponse/crm:Contact"
     watermark: "crm:ModifiedAt"
-    interval: 100ms
+    poll_interval: 100ms
     type: com.example.crm.contact
     response:
       subject: "string(crm:Id)"
@@ -419,12 +421,12 @@ tls_site tlsdefault ""
 exit_is "https with an unknown CA: run ends" 0 "$B" run tlsdefault.yaml
 dead tlsdefault.db >dl-tls.txt
 contains "the certificate is verified by default (refused, retried, dead-lettered)" dl-tls.txt "SSL certificate problem"
-tls_site tlsca ", ca_file: $TMP/tls.pem"
+tls_site tlsca ", tls: { ca_file: $TMP/tls.pem }"
 exit_is "https with ca_file" 0 "$B" run tlsca.yaml
 [ "$(sqlite3 tlsca.db 'SELECT count(*) FROM dead_letters')" -eq 0 ] && ok "ca_file: the call succeeds" || not_ok "ca_file call"
-tls_site tlsoff ", tls_verify: false"
-exit_is "https with tls_verify: false" 0 "$B" run tlsoff.yaml
-contains "turning verification off is logged" "$ERR" "tls_verify is off"
+tls_site tlsoff ", tls: { verify: false }"
+exit_is "https with tls: { verify: false }" 0 "$B" run tlsoff.yaml
+contains "turning verification off is logged" "$ERR" "tls.verify is off"
 sleep 0.2
 contact_field tls.json tlsca Name >tlsca.txt
 contains "the contact arrived over TLS" tlsca.txt "tls"

@@ -46,6 +46,15 @@ int main(void)
     CHECK(lib != NULL && lib->desc.destroy == NULL);
     CHECK(lib != NULL && lib->desc.struct_size < sizeof(struct bp_plugin));
     CHECK_STR(lib ? lib->desc.name : NULL, "fx_old_minor");
+    /* Its option array has the 1.2 entry size: read with that stride, the
+     * fields it does not know zeroed (ABI 1.3). */
+    const struct bp_option *oo = lib ? lib->desc.options : NULL;
+    CHECK_STR(oo ? oo[1].name : NULL, "level");
+    CHECK_STR(oo ? oo[1].default_value : NULL, "3");
+    CHECK_STR(oo ? oo[1].max : NULL, "9");
+    CHECK(oo != NULL && oo[1].roles == 0 && oo[1].bound == 0 && oo[1].fields == NULL &&
+          oo[1].renamed == NULL);
+    CHECK(oo != NULL && oo[2].name == NULL);
     bp_plugin_lib_free(lib);
     free(path);
 
