@@ -66,36 +66,16 @@ void http_buf_free(http_buf *buf)
     buf->len = buf->cap = 0;
 }
 
-bp_status http_classify_curl(CURLcode rc, const http_buf *buf)
+fault http_classify_curl(CURLcode rc, const http_buf *buf)
 {
     if (buf && buf->overflow)
-        return BP_REJECT;
-    switch (rc) {
-    case CURLE_OK:
-        return BP_OK;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-        return BP_NOT_CONNECTED;
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-        return BP_REJECT;
-    default:
-        /* Timeouts, resets, TLS handshakes that failed (a certificate can be
-         * renewed), empty replies: transient from the record's point of view. */
-        return BP_RETRY;
-    }
+        return (fault){BP_REJECT, NULL};
+    return fault_curl(rc);
 }
 
-bp_status http_classify_status(long status)
+fault http_classify_status(long status)
 {
-    if (status >= 200 && status < 300)
-        return BP_OK;
-    if (status == 408 || status == 429 || status >= 500)
-        return BP_RETRY;
-    if (status == 401 || status == 403 || status == 404)
-        return BP_RETRY;
-    return BP_REJECT;
+    return fault_http_status(status);
 }
 
 void http_snippet(const char *text, size_t len, size_t max, char *out, size_t outsz)

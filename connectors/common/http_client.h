@@ -10,6 +10,8 @@
 #include <curl/curl.h>
 #include <backplane/status.h>
 
+#include "fault.h"
+
 typedef struct http_opts {
     long timeout_ms;          /* whole transfer */
     long connect_timeout_ms;
@@ -42,18 +44,15 @@ const char *http_error_text(const http_buf *buf, CURLcode rc);
 void http_buf_reset(http_buf *buf);
 void http_buf_free(http_buf *buf);
 
-/* The result for a transfer that failed in libcurl: a peer that cannot be
- * reached is BP_NOT_CONNECTED; timeouts, resets and other transport trouble
- * are BP_RETRY; a response over the size limit or an unusable URL is
- * BP_REJECT (retrying cannot help). */
-bp_status http_classify_curl(CURLcode rc, const http_buf *buf);
+/* The fault of a transfer that failed in libcurl (fault_curl's table), or
+ * BP_REJECT for a response over the size limit (retrying cannot help). */
+fault http_classify_curl(CURLcode rc, const http_buf *buf);
 
-/* The result for a complete HTTP response that carries no more specific
- * answer (no SOAP fault, say): 2xx BP_OK; 408, 429 and 5xx BP_RETRY; 401, 403
- * and 404 BP_RETRY (the configuration or the peer is wrong, not the record:
- * the core retries and dead-letters when retries run out); other 4xx
- * BP_REJECT. */
-bp_status http_classify_status(long status);
+/* The fault of a complete HTTP response that carries no more specific answer
+ * (no SOAP fault, say): fault_http_status's table — 401/403/404 not connected
+ * (the site or the service is wrong, not the record), 408/429/5xx retry,
+ * other 4xx reject. */
+fault http_classify_status(long status);
 
 /* Writes up to max bytes of text into out (size outsz) as one printable line:
  * control characters and newlines become spaces, runs of space collapse.
