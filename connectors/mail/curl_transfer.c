@@ -1,8 +1,10 @@
 /* libcurl glue: one easy handle per connection, options set once, responses
  * into a bounded buffer (see curl_transfer.h). */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../common/grow_buf.h"
 #include "curl_transfer.h"
@@ -94,14 +96,50 @@ CURL *curl_transfer_new(const curl_settings *s)
     return h;
 }
 
+/* A refusal: an SMTP 4xx/5xx reply or an IMAP tagged NO/BAD. */
+static int curl_is_refusal(const char *line)
+{
+    if ((line[0] == '4' || line[0] == '5') && isdigit((unsigned char)line[1]) &&
+        isdigit((unsigned char)line[2]) && (line[3] == ' ' || line[3] == '-' || line[3] == '\0'))
+        return 1;
+    if (line[0] == '*')
+        return 0;
+    const char *w = strchr(line, ' ');
+    return w && (strncasecmp(w, " NO ", 4) == 0 || strncasecmp(w, " BAD ", 5) == 0);
+}
+
+/* libcurl hands IMAP and SMTP server replies to the header callback, one
+ * line each. The first refusal of a transfer is kept (libcurl's QUIT after
+ * it answers "221 Bye"), else the last line: a failure can quote the server. */
+static size_t curl_reply_line(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    curl_buf *b = ud;
+    size_t n = size * nmemb, l = n;
+    while (l > 0 && (ptr[l - 1] == '\n' || ptr[l - 1] == '\r'))
+        l--;
+    if (l == 0 || curl_is_refusal(b->reply))
+        return n;
+    if (l >= sizeof(b->reply))
+        l = sizeof(b->reply) - 1;
+    for (size_t i = 0; i < l; i++) {
+        unsigned char c = (unsigned char)ptr[i];
+        b->reply[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+    }
+    b->reply[l] = '\0';
+    return n;
+}
+
 /* One request's options; the response buffer emptied. */
 static void curl_prepare(CURL *h, const char *url, const char *custom, curl_buf *out, char *errbuf)
 {
     out->len = 0;
     out->over = 0;
+    out->reply[0] = '\0';
     if (out->data)
         out->data[0] = '\0';
     errbuf[0] = '\0';
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, curl_reply_line);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, out);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, custom);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
@@ -190,30 +228,9 @@ CURLcode curl_transfer_upload(CURL *h, const char *url, const char *data, size_t
     return rc;
 }
 
-bp_status curl_transfer_status(CURLcode rc)
+fault curl_transfer_fault(CURLcode rc)
 {
-    switch (rc) {
-    case CURLE_OK:
-        return BP_OK;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_WEIRD_SERVER_REPLY:
-        return BP_NOT_CONNECTED;
-    case CURLE_LOGIN_DENIED:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_USE_SSL_FAILED:
-        return BP_REJECT;
-    default:
-        return BP_RETRY;
-    }
+    return fault_curl(rc);
 }
 
 void curl_buf_free(curl_buf *b)

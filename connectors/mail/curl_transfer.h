@@ -9,6 +9,8 @@
 #include <curl/curl.h>
 #include <backplane/plugin.h>
 
+#include "../common/fault.h"
+
 enum curl_tls_mode {
     CURL_TLS_STARTTLS,   /* plain URL: STARTTLS required (refuse a server without it) */
     CURL_TLS_TRY,        /* plain URL: STARTTLS when offered */
@@ -51,6 +53,8 @@ typedef struct curl_buf {
     char *data;                   /* NUL-terminated */
     size_t len, cap, limit;
     int over;                     /* the limit was hit */
+    char reply[256];              /* the server's last reply line ("535 5.7.8 ...",
+                                   * "A3 NO [AUTHENTICATIONFAILED] ..."), "" if none */
 } curl_buf;
 
 /* curl_global_init once per process (thread-safe). */
@@ -84,11 +88,10 @@ CURLcode curl_transfer_wait(CURLM *multi, CURL *h, char *errbuf);
 CURLcode curl_transfer_upload(CURL *h, const char *url, const char *data, size_t len,
                               curl_buf *out, char *errbuf);
 
-/* What the core should do after a failed transfer: BP_NOT_CONNECTED when the
- * server could not be reached or the connection broke, BP_RETRY for other
- * transient failures, BP_REJECT when retrying cannot help (login refused,
- * TLS verification failed, bad URL). */
-bp_status curl_transfer_status(CURLcode rc);
+/* What a failed transfer means (connectors/common/fault.h): fault_curl's
+ * table. The server's reply line, when one is in out->reply, is read by the
+ * protocol's own table first (fault_smtp, fault_imap) by the caller. */
+fault curl_transfer_fault(CURLcode rc);
 
 void curl_buf_free(curl_buf *b);
 
