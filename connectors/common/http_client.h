@@ -1,8 +1,8 @@
-/* libcurl helpers shared by connectors that speak HTTP (SOAP, REST) or other
- * libcurl protocols: common transfer options (timeouts, TLS verification,
- * basic auth, keep-alive), a size-limited response buffer, and the mapping of
- * libcurl errors to backplane results. Compiled into each plugin that uses it
- * (plugins link nothing from the core). */
+/* The HTTP layer of connectors that speak HTTP (SOAP, REST) over the one
+ * libcurl wrapper (curl_client.h): their options as curl_client_opts, the
+ * fault of an HTTP status, and a printable snippet of an error page.
+ * Compiled into each plugin that uses it (plugins link nothing from the
+ * core). */
 #ifndef BP_COMMON_HTTP_CLIENT_H
 #define BP_COMMON_HTTP_CLIENT_H
 
@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <backplane/status.h>
 
+#include "curl_client.h"
 #include "fault.h"
 
 typedef struct http_opts {
@@ -21,23 +22,17 @@ typedef struct http_opts {
     const char *password;     /* borrowed; never logged */
 } http_opts;
 
-/* A response body, grown up to `max` bytes; a longer body aborts the transfer
- * (overflow set), so a hostile peer cannot make us buffer without bound. */
-typedef struct http_buf {
-    char *data;               /* NUL-terminated, malloc'd */
-    size_t len, cap, max;
-    int overflow;
-    char error[CURL_ERROR_SIZE];   /* libcurl's detailed message for a failed transfer */
-} http_buf;
+/* The response buffer (connectors/common/curl_client.h): limit bytes at
+ * most, over set when a longer body aborted the transfer. */
+typedef curl_buf http_buf;
 
-/* Applies the options to an easy handle (also: no signals, HTTP(S) only,
- * TCP keep-alive, write callback into buf). Returns CURLE_OK or the first
- * option libcurl refused. buf is borrowed and must outlive the transfer. */
+/* Applies the options to an easy handle through curl_client_setup (HTTP(S)
+ * only, basic auth when user is set, no proxy from the environment) and
+ * binds buf (response, error message). Returns CURLE_OK or the first option
+ * libcurl refused. buf is borrowed and must outlive the transfer. */
 CURLcode http_easy_setup(CURL *h, const http_opts *o, http_buf *buf);
 
-/* What went wrong in a failed transfer: libcurl's detailed message
- * ("SSL certificate problem: self-signed certificate") when it left one,
- * else the code's generic text. Borrowed from buf or static. */
+/* What went wrong in a failed transfer (curl_buf_error). */
 const char *http_error_text(const http_buf *buf, CURLcode rc);
 
 /* Empties buf for the next transfer, keeping its memory. */

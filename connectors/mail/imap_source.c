@@ -600,7 +600,7 @@ static bp_status imap_connect(imap_src *self)
 {
     if (self->h)
         return BP_OK;
-    self->h = curl_transfer_new(&self->cs);
+    self->h = curl_transfer_new(&self->cs, "imap,imaps");
     self->multi = curl_multi_init();
     return self->h && self->multi ? BP_OK : BP_ERR_NOMEM;
 }

@@ -222,7 +222,7 @@ static bp_status smtp_write(void *p, bp_write_batch *wb)
 {
     smtp_sink *self = p;
     const struct bp_host_api *api = self->api;
-    if (self->h == NULL && (self->h = curl_transfer_new(&self->cs)) == NULL)
+    if (self->h == NULL && (self->h = curl_transfer_new(&self->cs, "smtp,smtps")) == NULL)
         return BP_RETRY;
     size_t n = api->wb_count(wb);
     for (size_t i = 0; i < n; i++) {

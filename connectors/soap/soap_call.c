@@ -24,7 +24,7 @@ static sc_handle *sc_take(soap_conn *self)
     c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
-    c->buf.max = self->max_response;
+    c->buf.limit = self->max_response;
     c->h = curl_easy_init();
     if (c->h == NULL || http_easy_setup(c->h, &self->http, &c->buf) != CURLE_OK) {
         if (c->h)
@@ -74,7 +74,7 @@ void soap_pool_free(soap_conn *self)
 char *soap_transfer_why(const soap_conn *self, fault f, const http_buf *buf, CURLcode rc)
 {
     const struct bp_host_api *api = self->api;
-    if (buf->overflow)
+    if (buf->over)
         return api->format("reply larger than max_response (%zu bytes)", self->max_response);
     char text[CURL_ERROR_SIZE + 600], out[CURL_ERROR_SIZE + 700];
     snprintf(text, sizeof(text), "%s: %s", self->endpoint, http_error_text(buf, rc));

@@ -44,7 +44,7 @@ static bp_status sk_open(soap_conn *self)
     curl_multi_setopt(k->multi, CURLMOPT_MAXCONNECTS, (long)self->concurrency * 2);
     for (size_t i = 0; i < k->n_slots; i++) {
         sk_slot *s = &k->slots[i];
-        s->buf.max = self->max_response;
+        s->buf.limit = self->max_response;
         s->h = curl_easy_init();
         if (s->h == NULL || http_easy_setup(s->h, &self->http, &s->buf) != CURLE_OK)
             return BP_ERR_NOMEM;

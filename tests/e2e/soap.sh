@@ -379,6 +379,15 @@ contains "HTTP 403 is not connected: permission denied" perm.log "not connected:
 dead perm.db >dl-perm.txt
 contains "wsse:FailedAuthentication is not connected: credentials refused" dl-perm.txt "after 2 attempts: credentials refused: SOAP fault FailedAuthentication (HTTP 500): The security token could not be authenticated or authorized"
 lacks "neither is rejected outright" dl-perm.txt "reject:"
+# A proxy in the environment (a shell's http_proxy) never reroutes a
+# connector: libcurl's environment proxies are off unless a site asks.
+sed -e "s#$TMP/perm.jsonl#$TMP/noproxy.jsonl#" -e "s#$TMP/perm.db#$TMP/noproxy.db#" perm.yaml >noproxy.yaml
+echo '{"id": "NP1", "name": "no proxy"}' >noproxy.jsonl
+http_proxy=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 ALL_PROXY=http://127.0.0.1:9 \
+    exit_is "a run with a dead proxy in the environment" 0 "$B" run noproxy.yaml
+sleep 0.2
+contact_field crm.json NP1 Name >np.txt
+contains "the call went straight to the service, not to the proxy" np.txt "no proxy"
 cat badwss.log badbasic.log dl-badwss.txt dl-badbasic.txt >secrets.txt
 lacks "the WS-Security password never reaches a log or dead letter" secrets.txt "wrong-wss-pw-0000"
 lacks "the basic password never reaches a log or dead letter" secrets.txt "wrong-basic-pw-999"

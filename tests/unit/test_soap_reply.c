@@ -70,7 +70,7 @@ static void test_http_status(void)
     /* A certificate that does not verify: not connected (was a retry). */
     CHECK(http_classify_curl(CURLE_PEER_FAILED_VERIFICATION, NULL).st == BP_NOT_CONNECTED);
     CHECK_STR(http_classify_curl(CURLE_PEER_FAILED_VERIFICATION, NULL).cause, FAULT_TLS_VERIFY);
-    http_buf big = {.overflow = 1};
+    http_buf big = {.over = 1};
     CHECK(http_classify_curl(CURLE_WRITE_ERROR, &big).st == BP_REJECT);
 }
 
