@@ -258,13 +258,16 @@ static bp_status smtp_write(void *p, bp_write_batch *wb)
          * about this message, 4xx is temporary, 530/535/5.7.8... are about
          * the session: not connected). Without one, libcurl's code does. */
         fault f = fault_smtp(code, self->buf.reply);
-        if (code <= 0 || f.st == BP_OK)
+        int by_reply = code > 0 && f.st != BP_OK;   /* a refusal, not a positive reply */
+        if (!by_reply)
             f = curl_transfer_fault(rc);
         char text[CURL_ERROR_SIZE + 300], why[CURL_ERROR_SIZE + 400];
-        if (code > 0 && self->buf.reply[0])
+        if (by_reply && self->buf.reply[0])
             snprintf(text, sizeof(text), "SMTP %s", self->buf.reply);
-        else
+        else if (by_reply)
             snprintf(text, sizeof(text), "SMTP %ld: %s", code, err);
+        else
+            snprintf(text, sizeof(text), "%s", err);
         fault_reason(f, text, why, sizeof(why));
         if (f.st != BP_REJECT)
             api->log(self->inst, BP_LOG_WARN, "%s: %s",
