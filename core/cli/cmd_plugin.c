@@ -147,6 +147,14 @@ int cmd_plugin_command(int argc, char **argv, int *handled)
             unlink(tmp);
     } else if (!lib && !lib2 && (rc = offer_help(reg, argc, argv)) >= 0) {
         *handled = 1;
+    } else if (lib && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        /* backplane PLUGIN --help: the commands it adds. */
+        *handled = 1;
+        printf("usage: backplane %s COMMAND [OPTIONS]\n\ncommands of the %s plugin:\n",
+               lib->desc.name, lib->desc.name);
+        for (const struct bp_command *k = lib->desc.commands; k && k->name; k++)
+            printf("  %-12s %s\n", k->name, k->summary ? k->summary : "");
+        rc = BP_EXIT_OK;
     } else if (lib || lib2) {
         rc = BP_EXIT_USAGE;
         /* The plugin exists: name what it offers rather than "unknown command". */

@@ -116,6 +116,8 @@ exit_is "train --help lists the plugins that train" 0 "$B" train --help
 contains "... with a usage line" "$OUT" "usage: backplane train PLUGIN [OPTIONS]"
 contains "... naming extract" "$OUT" "train extract"
 contains "... and classify" "$OUT" "train classify"
+exit_is "a plugin's --help lists its commands" 0 "$B" classify --help
+contains "... train among them" "$OUT" "  train "
 exit_is "train alone is a usage error" 2 "$B" train
 contains "... and says which plugins train" "$ERR" "usage: backplane train PLUGIN [OPTIONS]"
 exit_is "a plugin without the command: usage error" 2 "$B" train nosuchplugin
