@@ -85,11 +85,26 @@ int kafka_conf_set(kafka_conn *self, rd_kafka_conf_t *conf, const char *name, co
     return -1;
 }
 
+/* librdkafka's own log lines (syslog levels, from its threads) through the
+ * host's logger with the instance, so --log-format json, the level filter and
+ * secret masking apply to them too (by default librdkafka writes to stderr). */
+void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    const kafka_conn *self = rd_kafka_opaque(rk);
+    if (self == NULL)
+        return;
+    enum bp_log_level l = level <= 3 ? BP_LOG_ERROR : level == 4 ? BP_LOG_WARN
+                          : level <= 6 ? BP_LOG_INFO : BP_LOG_DEBUG;
+    self->api->log(self->inst, l, "librdkafka %s: %s", fac ? fac : "", buf ? buf : "");
+}
+
 rd_kafka_conf_t *kafka_conf_new(kafka_conn *self, char **errmsg)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (conf == NULL)
         return NULL;
+    rd_kafka_conf_set_opaque(conf, self);
+    rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
     if (kafka_conf_set(self, conf, "bootstrap.servers", self->brokers, errmsg) < 0 ||
         kafka_conf_set(self, conf, "log_level", "3", errmsg) < 0)
         goto fail;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kafka.h"
+#include "../common/fault.h"
 
 struct ksnk {
     rd_kafka_t *rk;
@@ -19,27 +20,14 @@ struct ksnk {
     size_t klen, kcap;
 };
 
-/* Which delivery errors are worth another attempt: the core retries with
- * backoff and dead-letters when its retries run out. */
-static bp_status ks_classify(rd_kafka_resp_err_t err)
+/* A delivery error as the core should see it (connectors/common/fault_kafka.c
+ * holds the table): the reason names the cause and quotes librdkafka's text
+ * ("permission denied: Broker: Topic authorization failed"). */
+static bp_status ks_classify(rd_kafka_resp_err_t err, char *why, size_t n)
 {
-    switch (err) {
-    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_INVALID_MSG:
-    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
-    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
-    case RD_KAFKA_RESP_ERR__INVALID_ARG:
-    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
-    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
-        return BP_REJECT;
-    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
-    case RD_KAFKA_RESP_ERR__TRANSPORT:
-        return BP_NOT_CONNECTED;
-    default:
-        return BP_RETRY;
-    }
+    fault f = fault_kafka(err);
+    fault_reason(f, rd_kafka_err2str(err), why, n);
+    return f.st;
 }
 
 static void ks_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -51,7 +39,9 @@ static void ks_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         self->api->write_done(self->inst, ticket, BP_OK, NULL);
         return;
     }
-    self->api->write_done(self->inst, ticket, ks_classify(m->err), rd_kafka_err2str(m->err));
+    char why[256];
+    bp_status st = ks_classify(m->err, why, sizeof(why));
+    self->api->write_done(self->inst, ticket, st, why);
 }
 
 static void *ks_poller_main(void *arg)
@@ -211,8 +201,10 @@ static bp_status ks_produce(kafka_conn *self, bp_write_batch *wb, size_t i, char
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         api->free(value);                 /* F_FREE takes it only on success */
         rd_kafka_headers_destroy(hdrs);   /* not taken over on failure */
-        *reason = api->format("%s", rd_kafka_err2str(err));
-        return ks_classify(err);
+        char why[256];
+        bp_status st = ks_classify(err, why, sizeof(why));
+        *reason = api->format("%s", why);
+        return st;
     }
     return BP_QUEUED;
 }

@@ -1,7 +1,8 @@
-/* libcurl glue shared by connectors that talk to a server over one reused
- * connection (IMAP, SMTP; later HTTP for SOAP): TLS and login options set
- * once, transfers into a bounded buffer, CURLcode -> bp_status. Internal
- * header; the one file a later shared helper would lift whole. */
+/* The mail connectors' layer over the one libcurl wrapper
+ * (connectors/common/curl_client.h), for IMAP and SMTP over one reused
+ * connection: their connection options (the block every mail connector
+ * offers) as curl_client_opts, and blocking, overlapped and upload
+ * transfers. Internal header. */
 #ifndef BP_CURL_TRANSFER_H
 #define BP_CURL_TRANSFER_H
 
@@ -9,6 +10,9 @@
 #include <curl/curl.h>
 #include <backplane/plugin.h>
 #include "../common/tls_options.h"
+
+#include "../common/curl_client.h"
+#include "../common/fault.h"
 
 enum curl_tls_mode {
     CURL_TLS_STARTTLS,   /* plain URL: STARTTLS required (refuse a server without it) */
@@ -49,19 +53,17 @@ void curl_settings_clear(curl_settings *s);
 /* A copy of a non-empty string, or NULL (NULL or ""). */
 char *curl_str_dup(const char *v);
 
-/* A growable response buffer; more than limit bytes aborts the transfer. */
-typedef struct curl_buf {
-    char *data;                   /* NUL-terminated */
-    size_t len, cap, limit;
-    int over;                     /* the limit was hit */
-} curl_buf;
+/* The response buffer (connectors/common/curl_client.h): limit bytes at
+ * most (0: 64 MiB), over set when hit; reply holds the server's refusing
+ * reply line. */
 
 /* curl_global_init once per process (thread-safe). */
 void curl_transfer_global_init(void);
 
-/* A new easy handle with the settings applied (strings copied by libcurl).
- * NULL when out of memory. */
-CURL *curl_transfer_new(const curl_settings *s);
+/* A new easy handle with the settings applied through the one libcurl
+ * wrapper (curl_client_setup: only the given protocols, e.g. "imap,imaps",
+ * no proxy from the environment). NULL when out of memory. */
+CURL *curl_transfer_new(const curl_settings *s, const char *protocols);
 
 /* Performs one request on h: url, an optional custom command (IMAP/SMTP
  * verb line, NULL for the URL's default action), response into out (reset
@@ -87,12 +89,9 @@ CURLcode curl_transfer_wait(CURLM *multi, CURL *h, char *errbuf);
 CURLcode curl_transfer_upload(CURL *h, const char *url, const char *data, size_t len,
                               curl_buf *out, char *errbuf);
 
-/* What the core should do after a failed transfer: BP_NOT_CONNECTED when the
- * server could not be reached or the connection broke, BP_RETRY for other
- * transient failures, BP_REJECT when retrying cannot help (login refused,
- * TLS verification failed, bad URL). */
-bp_status curl_transfer_status(CURLcode rc);
-
-void curl_buf_free(curl_buf *b);
+/* What a failed transfer means (connectors/common/fault.h): fault_curl's
+ * table. The server's reply line, when one is in out->reply, is read by the
+ * protocol's own table first (fault_smtp, fault_imap) by the caller. */
+fault curl_transfer_fault(CURLcode rc);
 
 #endif

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "curl_transfer.h"
@@ -203,6 +204,26 @@ static void imap_note_connect(imap_src *self)
     }
 }
 
+/* What a failed transfer means: the server's NO/BAD/BYE reply when there is
+ * one (fault_imap: [AUTHENTICATIONFAILED] and the like are not connected),
+ * else libcurl's code. The reason ("cause: reply" or "cause: libcurl's
+ * message") goes into why. */
+static fault imap_fault(CURLcode rc, const curl_buf *b, const char *err, char *why, size_t n)
+{
+    const char *word = strchr(b->reply, ' ');
+    size_t wl = word ? strcspn(word + 1, " ") : 0;
+    if (word && ((wl == 2 && strncasecmp(word + 1, "NO", 2) == 0) ||
+                 (wl == 3 && (strncasecmp(word + 1, "BAD", 3) == 0 ||
+                              strncasecmp(word + 1, "BYE", 3) == 0)))) {
+        fault f = fault_imap(b->reply);
+        fault_reason(f, word + 1, why, n);   /* the reply without its tag */
+        return f;
+    }
+    fault f = curl_transfer_fault(rc);
+    fault_reason(f, err, why, n);
+    return f;
+}
+
 /* Runs one command; on failure logs it and returns the status for the core. */
 static bp_status imap_cmd(imap_src *self, const char *url, const char *cmd, const char *what)
 {
@@ -214,12 +235,14 @@ static bp_status imap_cmd(imap_src *self, const char *url, const char *cmd, cons
     imap_note_connect(self);
     if (rc == CURLE_OK)
         return BP_OK;
-    bp_status st = curl_transfer_status(rc);
-    self->api->log(self->inst, st == BP_REJECT ? BP_LOG_ERROR : BP_LOG_WARN, "%s: %s", what, err);
-    /* The core backs off and polls again; a refused login or TLS failure
-     * stays refused, but retrying it is what an operator expects while
-     * fixing the site. */
-    return st == BP_REJECT ? BP_RETRY : st;
+    char why[CURL_ERROR_SIZE + 300];
+    fault f = imap_fault(rc, &self->buf, err, why, sizeof(why));
+    self->api->log(self->inst, f.st == BP_REJECT ? BP_LOG_ERROR : BP_LOG_WARN, "%s: %s%s", what,
+                   f.st == BP_NOT_CONNECTED ? "not connected: " : "", why);
+    /* The core backs off and polls again (a source cannot reject a poll). A
+     * refused login or certificate is not connected: the route waits and
+     * the line above says why. */
+    return f.st == BP_REJECT ? BP_RETRY : f.st;
 }
 
 /* libcurl 7.88 counts the untagged lines of a custom command as response
@@ -431,10 +454,11 @@ static bp_status imap_fetch_wait(imap_src *self, imap_box *b, imap_slot *sl)
                        b->name, b->todo[sl->ti]);
         return BP_ERR_NOT_FOUND;
     }
-    bp_status st = curl_transfer_status(rc);
+    char why[CURL_ERROR_SIZE + 300];
+    fault f = imap_fault(rc, &sl->buf, sl->err, why, sizeof(why));
     self->api->log(self->inst, BP_LOG_WARN, "%s UID %" PRIu32 ": fetch failed: %s", b->name,
-                   b->todo[sl->ti], sl->err);
-    return st == BP_REJECT ? BP_RETRY : st;
+                   b->todo[sl->ti], why);
+    return f.st == BP_REJECT ? BP_RETRY : f.st;
 }
 
 /* Parses a fetched message and pushes it (or its dead letter). */
@@ -542,8 +566,12 @@ static bp_status imap_writeback(imap_src *self)
                 CURLcode rc = curl_transfer_start(self->multi, self->h, self->base, cmd, &self->buf, err);
                 if (rc == CURLE_OK)
                     rc = curl_transfer_wait(self->multi, self->h, err);
-                if (curl_transfer_status(rc) == BP_NOT_CONNECTED)
+                char why[CURL_ERROR_SIZE + 300];
+                if (rc != CURLE_OK &&
+                    imap_fault(rc, &self->buf, err, why, sizeof(why)).st == BP_NOT_CONNECTED) {
+                    self->api->log(self->inst, BP_LOG_WARN, "%s: not connected: %s", cmd, why);
                     return BP_NOT_CONNECTED;
+                }
             }
         self->folders_made = 1;
     }
@@ -605,7 +633,7 @@ static bp_status imap_connect(imap_src *self)
 {
     if (self->h)
         return BP_OK;
-    self->h = curl_transfer_new(&self->cs);
+    self->h = curl_transfer_new(&self->cs, "imap,imaps");
     self->multi = curl_multi_init();
     return self->h && self->multi ? BP_OK : BP_ERR_NOMEM;
 }

@@ -4,9 +4,10 @@
  * the CloudEvent itself attached. STARTTLS and AUTH through libcurl; one
  * connection reused across records.
  *
- * Per-record results from the server's reply: 5xx (recipient unknown,
- * message refused) -> reject (dead letter with the reply), 4xx -> retry,
- * connection or login failure -> not connected (the core retries). The
+ * Per-record results from the server's reply (connectors/common/fault.c's
+ * SMTP table): 5xx (recipient unknown, message refused) -> reject (dead
+ * letter with the reply), 4xx -> retry, a refused or missing login
+ * (530, 535, 5.7.8), no TLS, no connection -> not connected. The
  * core's ledger keeps a record sent before a crash from being sent again;
  * the Message-ID is derived from the record's source and id, so a receiver
  * can also tell a resend. */
@@ -234,7 +235,7 @@ static bp_status smtp_write(void *p, bp_write_batch *wb)
 {
     smtp_sink *self = p;
     const struct bp_host_api *api = self->api;
-    if (self->h == NULL && (self->h = curl_transfer_new(&self->cs)) == NULL)
+    if (self->h == NULL && (self->h = curl_transfer_new(&self->cs, "smtp,smtps")) == NULL)
         return BP_RETRY;
     size_t n = api->wb_count(wb);
     for (size_t i = 0; i < n; i++) {
@@ -266,25 +267,33 @@ static bp_status smtp_write(void *p, bp_write_batch *wb)
             api->counter_add(self->inst, "mails_sent", 1);
             continue;
         }
-        /* The server's reply decides when there is one: 5xx is about this
-         * message (reject), 4xx is temporary. Without one (no connection,
-         * login refused, TLS failed) the sink is unusable, not the record. */
-        bp_status st = rc == CURLE_LOGIN_DENIED ? BP_NOT_CONNECTED
-                       : code >= 500            ? BP_REJECT
-                       : code >= 400            ? BP_RETRY
-                                                : curl_transfer_status(rc);
-        if (st == BP_REJECT && code < 500)
-            st = BP_NOT_CONNECTED;
-        char *why = api->format("SMTP %ld: %s", code, err);
-        if (st != BP_REJECT)
-            api->log(self->inst, BP_LOG_WARN, "%s", why ? why : err);
-        api->wb_set_result(wb, i, st, why ? why : err);
-        api->free(why);
-        if (st == BP_NOT_CONNECTED) {
-            /* The rest of the batch would fail the same way. */
+        /* The server's reply decides when there is one (fault_smtp: 5xx is
+         * about this message, 4xx is temporary, 530/535/5.7.8... are about
+         * the session: not connected). Without one, libcurl's code does. */
+        fault f = fault_smtp(code, self->buf.reply);
+        int by_reply = code > 0 && f.st != BP_OK;   /* a refusal, not a positive reply */
+        if (!by_reply)
+            f = curl_transfer_fault(rc);
+        char text[CURL_ERROR_SIZE + 300], why[CURL_ERROR_SIZE + 400];
+        if (by_reply && self->buf.reply[0])
+            snprintf(text, sizeof(text), "SMTP %s", self->buf.reply);
+        else if (by_reply)
+            snprintf(text, sizeof(text), "SMTP %ld: %s", code, err);
+        else
+            snprintf(text, sizeof(text), "%s", err);
+        fault_reason(f, text, why, sizeof(why));
+        if (f.st != BP_REJECT)
+            api->log(self->inst, BP_LOG_WARN, "%s: %s",
+                     f.st == BP_NOT_CONNECTED ? "not connected" : "will be retried", why);
+        api->wb_set_result(wb, i, f.st, why);
+        if (f.st == BP_NOT_CONNECTED || (f.st == BP_RETRY && code <= 0)) {
+            /* The session failed, not the message: the rest of the batch
+             * would fail the same way. */
+            char rest[sizeof(why) + 16];
+            snprintf(rest, sizeof(rest), "not sent: %s", why);
             for (size_t j = i + 1; j < n; j++)
-                api->wb_set_result(wb, j, BP_NOT_CONNECTED, "not sent: the server is unreachable");
-            return BP_NOT_CONNECTED;
+                api->wb_set_result(wb, j, f.st, rest);
+            return f.st;
         }
     }
     return BP_OK;

@@ -10,6 +10,7 @@
  * flag (default possible_duplicate), data.duplicate_of and a lineage entry,
  * then the configured action. */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,11 +44,32 @@ typedef struct {
 } dd_self;
 
 /* The worker threads of a route each run their own instance of a transform,
- * and they share one checkpoint scope: this lock makes "look up the vendor's
+ * and they share one checkpoint scope: a lock makes "look up the vendor's
  * fingerprints, decide, record this one" one step for all of them, so two
  * copies of an invoice handled at the same instant on two workers are still
- * caught. A lock, not state: everything remembered lives in the state store. */
-static pthread_mutex_t dd_lock = PTHREAD_MUTEX_INITIALIZER;
+ * caught. What must be serialised is one vendor's fingerprint window (one
+ * checkpoint key), not every dedupe of the process: the key picks one of
+ * DD_STRIPES locks (two vendors sharing a stripe only wait for each other
+ * briefly). Locks, not state: everything remembered lives in the state store. */
+#define DD_STRIPES 64
+static pthread_mutex_t dd_locks[DD_STRIPES];
+static pthread_once_t dd_locks_once = PTHREAD_ONCE_INIT;
+
+static void dd_locks_init(void)
+{
+    for (int i = 0; i < DD_STRIPES; i++)
+        pthread_mutex_init(&dd_locks[i], NULL);
+}
+
+/* The lock of a fingerprint window (FNV-1a of its checkpoint key). */
+static pthread_mutex_t *dd_lock_of(const char *key)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    pthread_once(&dd_locks_once, dd_locks_init);
+    return &dd_locks[h % DD_STRIPES];
+}
 
 static const char *const dd_actions[] = {"flag", "review", "drop", "reject", NULL};
 
@@ -229,7 +251,7 @@ static int dd_num(const cJSON *o, const char *k, double lo, double hi, double *o
 }
 
 /* Looks this record up among the vendor's fingerprints and records it.
- * Called under dd_lock. BP_RETRY when the state store fails. */
+ * Called under the key's lock (dd_lock_of). BP_RETRY when the state store fails. */
 static bp_status dd_check_and_record(dd_self *self, const char *key, const dd_fingerprint *fp,
                                      const char *src, const char *id, const char *subject,
                                      dd_result *res)
@@ -382,9 +404,10 @@ static bp_status dd_transform(void *p, bp_envelope **envp, char **reason)
     dd_result res = {0};
     bp_status st = ninv ? BP_OK : BP_RETRY;
     if (st == BP_OK) {
-        pthread_mutex_lock(&dd_lock);
+        pthread_mutex_t *lock = dd_lock_of(key);
+        pthread_mutex_lock(lock);
         st = dd_check_and_record(self, key, &fp, src ? src : "", id ? id : "", subject, &res);
-        pthread_mutex_unlock(&dd_lock);
+        pthread_mutex_unlock(lock);
     }
     free(ninv);
     if (st != BP_OK) {

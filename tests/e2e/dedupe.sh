@@ -142,7 +142,8 @@ contains "a record outside when passes unchecked" when.txt "a-exact unique"
 contains "the others are checked" when.txt "a-fuzzy possible_duplicate fuzzy"
 
 # Workers: 300 invoices each followed at once by its copy, 4 workers (round
-# robin: every copy is on another worker than its original, same batch).
+# robin: every copy is on another worker than its original, same batch; 7 vendors,
+# so the workers take different fingerprint-window locks and the same one).
 rm -f state.db
 python3 - >many.jsonl <<'PY'
 import json

@@ -124,7 +124,9 @@ sed -e 's/AP_PASS/BAD_PASS/' -e "s#$TMP/move#$TMP/bad#g" move.yaml >bad.yaml
 export BAD_PASS=wrong-pass-123
 "$B" run bad.yaml 2>bad.log &
 pid=$!; sleep 1.5; kill -TERM $pid; wait $pid
-contains "refused login is logged" bad.log "Login denied"
+# The rule (connectors/common/fault.h): not connected, quoting the server.
+contains "a refused login is not connected, quoting Dovecot" bad.log "not connected: credentials refused: NO [AUTHENTICATIONFAILED] Authentication failed."
+contains "the route waits as not connected (was: retry)" bad.log "poll failed: not connected"
 lacks "the bad password is not shown" bad.log "wrong-pass-123"
 contains "and retried with backoff" bad.log "poll failed"
 

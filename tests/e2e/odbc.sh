@@ -458,4 +458,34 @@ echo "SELECT count(*), count(DISTINCT id) FROM crash_dst;" | sql >crash.txt
 contains "every row exactly once after $killed kills ($N rows, $N distinct)" crash.txt "$N|$N"
 grep -c "will not be written again" crash.log | sed 's/^/# batches the ledger missed and applied_table caught: /'
 
+# ---- a missing GRANT is not connected, never a reject (PostgreSQL) ----------
+# The rule of connectors/common/fault.h: SQLSTATE 42501 insufficient_privilege
+# is the site's to fix; the records stay replayable (was: every record
+# rejected as if it were malformed).
+if [ "$DB" = pg ]; then
+    sql <<SQL
+CREATE ROLE reader LOGIN;
+CREATE TABLE perm_t (id $INT PRIMARY KEY, name text);
+GRANT SELECT ON perm_t TO reader;
+SQL
+    printf '%s\n' '{"id": 1, "name": "a"}' '{"id": 2, "name": "b"}' >perm.jsonl
+    cat >perm.yaml <<YAML
+site: perm
+state: $TMP/perm.db
+connectors:
+  in: { plugin: file, path: $TMP/perm.jsonl }
+  erp: { plugin: odbc, dsn: "Driver=PG;Server=127.0.0.1;Port=$PG_PORT;Database=bp;Uid=reader" }
+routes:
+  r:
+    from: in
+    to: { erp: { table: perm_t, mode: insert } }
+    errors: { retry: { max: 1, backoff: 10ms..20ms } }
+YAML
+    run perm
+    contains "a missing GRANT is not connected, quoting the server" perm.log "not connected: [42501]"
+    contains "... with PostgreSQL's words" perm.log "permission denied for table perm_t"
+    sqlite3 perm.db "SELECT reason FROM dead_letters" >perm.dl
+    lacks "no record is rejected for it" perm.dl "reject:"
+fi
+
 finish

@@ -276,7 +276,7 @@ sleep 0.2
 n=$(python3 -c "import json; print(sum(1 for k in json.load(open('crm.json'))['contacts'] if k.startswith('R')))")
 [ "$n" -eq 3000 ] && ok "all 3000 contacts arrived across the server restart" || not_ok "3000 across restart (got $n)"
 [ "$(sqlite3 sink3.db 'SELECT count(*) FROM dead_letters')" -eq 0 ] && ok "nothing dead-lettered" || not_ok "dead letters after restart"
-grep -qE "will be retried: .*(Couldn't connect|Connection refused|Failed to connect|Server returned nothing|Recv failure)" sink3.log &&
+grep -qE "(will be retried|not connected): .*(Couldn't connect|Connection refused|Failed to connect|Server returned nothing|Recv failure)" sink3.log &&
     ok "connection errors were retried" || { not_ok "connection errors retried"; grep -m3 retried sink3.log; }
 
 # ---- 6. Hostile replies: XXE, billion laughs, an HTML error page
@@ -358,6 +358,38 @@ dead badwss.db >dl-badwss.txt
 contains "refused credentials: retried, then dead-lettered with the fault" dl-badwss.txt "SOAP fault Client (HTTP 401): Invalid username or password"
 dead badbasic.db >dl-badbasic.txt
 contains "a wrong basic password: HTTP 401" dl-badbasic.txt "HTTP 401"
+# The rule (connectors/common/fault.h): refused credentials and missing
+# permissions are "not connected" — the route waits and says why — never a
+# silent retry, never a reject.
+contains "a wrong basic password is not connected, with why" badbasic.log "UpsertContact not connected: credentials refused: HTTP 401"
+lacks "and not a plain retry" badbasic.log "will be retried: HTTP 401"
+contains "a WS-Security refusal is not connected, quoting the fault" badwss.log "UpsertContact not connected: credentials refused: SOAP fault Client (HTTP 401): Invalid username or password"
+cat >perm.yaml <<YAML
+site: perm
+state: $TMP/perm.db
+connectors:
+  in: { plugin: file, path: $TMP/perm.jsonl }
+  crm: { plugin: soap, endpoint: "$URL", namespace: "urn:example:crm", operation: UpsertContact,
+         request: { Contact/Id: data.id, Contact/Name: data.name } }
+routes:
+  r: { from: in, to: crm, errors: { retry: { max: 1, backoff: 10ms..20ms } } }
+YAML
+printf '%s\n' '{"id": "P1", "name": "forbidden"}' '{"id": "P2", "name": "wsse-fault"}' >perm.jsonl
+exit_is "a 403 and a WS-Security fault: run ends" 0 "$B" run perm.yaml
+cp "$ERR" perm.log
+contains "HTTP 403 is not connected: permission denied" perm.log "not connected: permission denied: SOAP fault Client (HTTP 403): not allowed to change contacts"
+dead perm.db >dl-perm.txt
+contains "wsse:FailedAuthentication is not connected: credentials refused" dl-perm.txt "after 2 attempts: credentials refused: SOAP fault FailedAuthentication (HTTP 500): The security token could not be authenticated or authorized"
+lacks "neither is rejected outright" dl-perm.txt "reject:"
+# A proxy in the environment (a shell's http_proxy) never reroutes a
+# connector: libcurl's environment proxies are off unless a site asks.
+sed -e "s#$TMP/perm.jsonl#$TMP/noproxy.jsonl#" -e "s#$TMP/perm.db#$TMP/noproxy.db#" perm.yaml >noproxy.yaml
+echo '{"id": "NP1", "name": "no proxy"}' >noproxy.jsonl
+http_proxy=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 ALL_PROXY=http://127.0.0.1:9 \
+    exit_is "a run with a dead proxy in the environment" 0 "$B" run noproxy.yaml
+sleep 0.2
+contact_field crm.json NP1 Name >np.txt
+contains "the call went straight to the service, not to the proxy" np.txt "no proxy"
 cat badwss.log badbasic.log dl-badwss.txt dl-badbasic.txt >secrets.txt
 lacks "the WS-Security password never reaches a log or dead letter" secrets.txt "wrong-wss-pw-0000"
 lacks "the basic password never reaches a log or dead letter" secrets.txt "wrong-basic-pw-999"
