@@ -15,4 +15,24 @@ double bp_metrics_get(bp_metrics *m, const char *name);
 typedef void (*bp_metrics_fn)(const char *name, double value, int gauge, void *ud);
 void bp_metrics_foreach(bp_metrics *m, bp_metrics_fn fn, void *ud);
 
+/* What changed since the last bp_metrics_mark_flushed(): a counter's growth
+ * (delta) or a gauge's current value (delta = value). */
+typedef struct {
+    char *name;
+    double value;
+    double delta;
+    int gauge;
+} bp_metric_change;
+
+/* Copies every counter that grew and every gauge that was set since the last
+ * mark into a new array (*out, caller frees with bp_metric_changes_free) and
+ * returns its length; no limit on the number of names. 0 with *out NULL when
+ * nothing changed or out of memory (then nothing is lost: the next call sees
+ * the same changes). Thread-safe. */
+size_t bp_metrics_changes(bp_metrics *m, bp_metric_change **out);
+/* Records changes (from bp_metrics_changes on the same m) as flushed, once
+ * they are stored: the next bp_metrics_changes reports only later growth. */
+void bp_metrics_mark_flushed(bp_metrics *m, const bp_metric_change *c, size_t n);
+void bp_metric_changes_free(bp_metric_change *c, size_t n);
+
 #endif
