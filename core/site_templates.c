@@ -181,9 +181,10 @@ static void st_check_text(st_ctx *c, const st_known *k, const char *where, const
             continue;
         }
         const char *end = strchr(p, '}');
-        size_t plen = end ? (size_t)(end - p - 1) : strlen(p + 1);
+        size_t rest = strlen(p);   /* >= 1: p is at the '{' */
+        size_t plen = end ? (size_t)(end - p - 1) : rest - 1;
         char *path = strndup(p + 1, plen);
-        char *needle = strndup(p, end ? plen + 2 : strlen(p));
+        char *needle = strndup(p, end ? plen + 2 : rest);
         if (path == NULL || needle == NULL) {
             free(path);
             free(needle);

@@ -23,7 +23,7 @@ static int on_stat(const char *route, const char *name, int64_t v, void *ud)
     (void)route;
     if (strncmp(name, "flag.", 5) == 0) {
         s->flags++;
-        if (strlen(name + 5) == 128)
+        if (strlen(name) == 5 + 128)
             s->long_kept = v;
     }
     if (strcmp(name, "flags_not_counted") == 0)
