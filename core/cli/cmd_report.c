@@ -146,15 +146,10 @@ static int report_plugin(const char *route, const bp_plugin_stat *s, void *ud)
     return 0;
 }
 
-static int64_t report_replayed(const report_route *x)
-{
-    return x->replay[0] + x->replay[1] + x->replay[2];
-}
-
 /* "dead-lettered 3, replayed 2 (2 delivered), dropped 1, open 0" */
 static void report_dlq_line(const report_route *x)
 {
-    int64_t all = report_replayed(x) + x->replay[3];
+    int64_t all = x->replay[0] + x->replay[1] + x->replay[2] + x->replay[3];
     printf("  %-16s dead-lettered %lld, replayed %lld", x->route, (long long)x->dlq_added,
            (long long)all);
     static const char *const said[] = {"delivered", "parked", "dropped by a transform",
@@ -198,14 +193,14 @@ int cmd_report(int argc, char **argv)
         rc = BP_EXIT_RUNTIME;
     printf("site %s (state %s)\n\n", site->name, site->state_path);
     printf("routes                in  automated  straight-through  parked  approved  corrected"
-           "  rejected  dropped  dead-lettered  replayed  open\n");
+           "  rejected  dropped  dead-lettered  redelivered  open\n");
     for (size_t i = 0; i < ctx.n; i++) {
         report_route *x = &ctx.r[i];
-        printf("  %-16s %6lld %10lld %16.1f%% %7lld %9lld %10lld %9lld %8lld %14lld %9lld %5lld\n",
+        printf("  %-16s %6lld %10lld %16.1f%% %7lld %9lld %10lld %9lld %8lld %14lld %12lld %5lld\n",
                x->route, (long long)x->in, (long long)x->out, report_pct(x->out, x->in),
                (long long)x->parked, (long long)x->approved, (long long)x->corrected,
                (long long)x->rejected, (long long)x->dropped, (long long)x->dead,
-               (long long)report_replayed(x), (long long)x->open);
+               (long long)x->replay[0], (long long)x->open);
     }
     if (ctx.n == 0)
         printf("  (no runs recorded yet)\n");
