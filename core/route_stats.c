@@ -32,11 +32,11 @@ void bp_route_stats_count_flags(bp_metrics *m, const char *route, const bp_envel
             } else {
                 snprintf(name, sizeof(name), "flag.%.*s", (int)len, p + lead);
                 /* flag_names: distinct flags so far (kept in the process only) */
-                if (bp_metrics_get(m, name) == 0 &&
-                    bp_metrics_get(m, "flag_names") >= BP_ROUTE_FLAGS_MAX)
+                int fresh = bp_metrics_get(m, name) == 0;
+                if (fresh && bp_metrics_get(m, "flag_names") >= BP_ROUTE_FLAGS_MAX)
                     why = "is one flag more than the " RS_STR(BP_ROUTE_FLAGS_MAX)
                           " distinct flags counted per route";
-                else if (bp_metrics_get(m, name) == 0)
+                else if (fresh)
                     bp_metrics_add(m, "flag_names", 1);
             }
             if (why == NULL) {
