@@ -9,9 +9,9 @@
 typedef struct {
     char *name;
     double value;
-    double flushed;      /* counters: the part of value already stored */
+    double flushed;      /* counters: the part of value taken (bp_metrics_take) */
     int gauge;
-    int dirty;           /* gauges: set since last stored */
+    int dirty;           /* gauges: set since the last take */
 } mt_entry;
 
 struct bp_metrics {
@@ -110,7 +110,7 @@ void bp_metrics_foreach(bp_metrics *m, bp_metrics_fn fn, void *ud)
     pthread_mutex_unlock(&m->mu);
 }
 
-size_t bp_metrics_changes(bp_metrics *m, bp_metric_change **out)
+size_t bp_metrics_take(bp_metrics *m, bp_metric_change **out)
 {
     *out = NULL;
     if (m == NULL)
@@ -133,6 +133,17 @@ size_t bp_metrics_changes(bp_metrics *m, bp_metric_change **out)
         }
         n++;
     }
+    /* Taken only when the whole copy succeeded. */
+    for (size_t i = 0, k = 0; c && i < m->n && k < n; i++) {
+        mt_entry *e = &m->e[i];
+        if (strcmp(e->name, c[k].name) != 0)
+            continue;
+        if (e->gauge)
+            e->dirty = 0;
+        else
+            e->flushed += c[k].delta;
+        k++;
+    }
     pthread_mutex_unlock(&m->mu);
     if (n == 0) {
         free(c);
@@ -142,7 +153,7 @@ size_t bp_metrics_changes(bp_metrics *m, bp_metric_change **out)
     return n;
 }
 
-void bp_metrics_mark_flushed(bp_metrics *m, const bp_metric_change *c, size_t n)
+void bp_metrics_untake(bp_metrics *m, const bp_metric_change *c, size_t n)
 {
     if (m == NULL)
         return;
@@ -152,9 +163,9 @@ void bp_metrics_mark_flushed(bp_metrics *m, const bp_metric_change *c, size_t n)
         if (e == NULL)
             continue;
         if (e->gauge)
-            e->dirty = e->value != c[i].value;
+            e->dirty = 1;
         else
-            e->flushed += c[i].delta;
+            e->flushed -= c[i].delta;
     }
     pthread_mutex_unlock(&m->mu);
 }

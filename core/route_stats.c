@@ -103,9 +103,9 @@ static void rs_each(const bp_route_parts *p, void (*fn)(bp_instance *in, void *u
         fn(p->dlq, ud);
 }
 
+/* The changes taken from each instance of one flush. */
 typedef struct {
-    const bp_route_parts *p;
-    bp_instance **inst;        /* per instance: its changes */
+    bp_instance **inst;
     bp_metric_change **ch;
     size_t *n_ch;
     size_t n, cap;
@@ -115,6 +115,8 @@ typedef struct {
 static void rs_take(bp_instance *in, void *ud)
 {
     rs_flush_ctx *c = ud;
+    if (c->failed)
+        return;
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 16;
         bp_instance **i = realloc(c->inst, cap * sizeof(*i));
@@ -133,79 +135,94 @@ static void rs_take(bp_instance *in, void *ud)
         c->cap = cap;
     }
     c->inst[c->n] = in;
-    c->n_ch[c->n] = bp_metrics_changes(in->metrics, &c->ch[c->n]);
+    c->n_ch[c->n] = bp_metrics_take(in->metrics, &c->ch[c->n]);
     c->n++;
 }
 
-bp_status bp_route_stats_flush(bp_state *st, const bp_route_parts *p)
+/* Stores what c took under route (untaken on failure), then frees it. */
+static bp_status rs_store(bp_state *st, const char *route, rs_flush_ctx *c)
 {
-    bp_status rc = BP_OK;
-    /* The route's own counters. */
-    bp_metric_change *rch = NULL;
-    size_t n_rch = bp_metrics_changes(p->metrics, &rch), n_kept = 0;
-    const char **names = calloc(n_rch ? n_rch : 1, sizeof(*names));
-    int64_t *deltas = calloc(n_rch ? n_rch : 1, sizeof(*deltas));
-    bp_metric_change *kept = calloc(n_rch ? n_rch : 1, sizeof(*kept));
-    if (names == NULL || deltas == NULL || kept == NULL) {
-        rc = BP_ERR_NOMEM;
-        goto plugins;
-    }
-    for (size_t i = 0; i < n_rch; i++) {
-        if (rch[i].gauge || !rs_route_kept(rch[i].name) || (int64_t)rch[i].delta <= 0)
-            continue;
-        names[n_kept] = rch[i].name;
-        deltas[n_kept] = (int64_t)rch[i].delta;
-        kept[n_kept] = rch[i];
-        kept[n_kept].delta = (double)deltas[n_kept];
-        n_kept++;
-    }
-    if (n_kept && (rc = bp_state_stats_add(st, p->route, names, deltas, n_kept)) == BP_OK)
-        bp_metrics_mark_flushed(p->metrics, kept, n_kept);
-plugins:
-    free(names);
-    free(deltas);
-    free(kept);
-    bp_metric_changes_free(rch, n_rch);
-
-    /* Each plugin instance's counters and gauges, by stage. */
-    rs_flush_ctx c = {.p = p};
-    rs_each(p, rs_take, &c);
+    bp_status rc = c->failed ? BP_ERR_NOMEM : BP_OK;
     size_t total = 0;
-    for (size_t i = 0; i < c.n; i++)
-        total += c.n_ch[i];
+    for (size_t i = 0; i < c->n; i++)
+        total += c->n_ch[i];
     bp_plugin_stat *ps = total ? calloc(total, sizeof(*ps)) : NULL;
-    char (*stage)[256] = c.n ? calloc(c.n, sizeof(*stage)) : NULL;
+    char (*stage)[256] = total ? calloc(c->n, sizeof(*stage)) : NULL;
     if (total && (ps == NULL || stage == NULL)) {
         rc = BP_ERR_NOMEM;
     } else if (total) {
         size_t k = 0;
-        for (size_t i = 0; i < c.n; i++) {
-            rs_stage(p->route, c.inst[i], stage[i], sizeof(stage[i]));
-            for (size_t j = 0; j < c.n_ch[i]; j++)
+        for (size_t i = 0; i < c->n; i++) {
+            rs_stage(route, c->inst[i], stage[i], sizeof(stage[i]));
+            for (size_t j = 0; j < c->n_ch[i]; j++)
                 ps[k++] = (bp_plugin_stat){.stage = stage[i],
-                                           .plugin = c.inst[i]->lib->desc.name,
-                                           .connector = c.inst[i]->connector,
-                                           .name = c.ch[i][j].name,
-                                           .gauge = c.ch[i][j].gauge,
-                                           .value = c.ch[i][j].delta};
+                                           .plugin = c->inst[i]->lib->desc.name,
+                                           .connector = c->inst[i]->connector,
+                                           .name = c->ch[i][j].name,
+                                           .gauge = c->ch[i][j].gauge,
+                                           .value = c->ch[i][j].delta};
         }
-        bp_status s = bp_state_plugin_stats_add(st, p->route, ps, total);
-        if (s == BP_OK)
-            for (size_t i = 0; i < c.n; i++)
-                bp_metrics_mark_flushed(c.inst[i]->metrics, c.ch[i], c.n_ch[i]);
-        else
+        bp_status s = bp_state_plugin_stats_add(st, route, ps, total);
+        if (s != BP_OK)
             rc = s;
     }
-    if (c.failed && rc == BP_OK)
-        rc = BP_ERR_NOMEM;
-    for (size_t i = 0; i < c.n; i++)
-        bp_metric_changes_free(c.ch[i], c.n_ch[i]);
+    for (size_t i = 0; i < c->n; i++) {
+        if (rc != BP_OK)
+            bp_metrics_untake(c->inst[i]->metrics, c->ch[i], c->n_ch[i]);
+        bp_metric_changes_free(c->ch[i], c->n_ch[i]);
+    }
     free(ps);
     free(stage);
-    free(c.inst);
-    free(c.ch);
-    free(c.n_ch);
+    free(c->inst);
+    free(c->ch);
+    free(c->n_ch);
+    memset(c, 0, sizeof(*c));
     return rc;
+}
+
+static bp_status rs_flush_route_counters(bp_state *st, const bp_route_parts *p)
+{
+    bp_status rc = BP_OK;
+    bp_metric_change *rch = NULL;
+    size_t n_rch = bp_metrics_take(p->metrics, &rch), n_kept = 0;
+    if (n_rch == 0)
+        return BP_OK;
+    const char **names = calloc(n_rch, sizeof(*names));
+    int64_t *deltas = calloc(n_rch, sizeof(*deltas));
+    if (names == NULL || deltas == NULL) {
+        rc = BP_ERR_NOMEM;
+    } else {
+        for (size_t i = 0; i < n_rch; i++) {
+            if (rch[i].gauge || !rs_route_kept(rch[i].name))
+                continue;
+            names[n_kept] = rch[i].name;
+            deltas[n_kept] = (int64_t)rch[i].delta;
+            n_kept++;
+        }
+        if (n_kept)
+            rc = bp_state_stats_add(st, p->route, names, deltas, n_kept);
+    }
+    if (rc != BP_OK)
+        bp_metrics_untake(p->metrics, rch, n_rch);
+    free(names);
+    free(deltas);
+    bp_metric_changes_free(rch, n_rch);
+    return rc;
+}
+
+bp_status bp_route_stats_flush(bp_state *st, const bp_route_parts *p)
+{
+    bp_status rc = rs_flush_route_counters(st, p);
+    rs_flush_ctx c = {0};
+    rs_each(p, rs_take, &c);
+    bp_status s = rs_store(st, p->route, &c);
+    if (rc == BP_OK)
+        rc = s;
+    for (size_t i = 0; i < p->n_lookups; i++)
+        if (p->lookups[i])
+            rs_take(p->lookups[i], &c);
+    s = rs_store(st, "", &c);
+    return rc == BP_OK ? s : rc;
 }
 
 /* ---- the final log line ------------------------------------------------- */

@@ -19,6 +19,11 @@ typedef struct {
     bp_instance *const *sinks;
     size_t n_sinks;
     bp_instance *dlq;
+    /* The site's lookup connectors, shared by every route: stored under
+     * route "" (any route's flush may take their counters; each growth is
+     * stored once). Not in the route's summary. */
+    bp_instance *const *lookups;
+    size_t n_lookups;
 } bp_route_parts;
 
 /* Longest flag name counted whole, and most distinct flags counted per route:
@@ -32,9 +37,9 @@ typedef struct {
 void bp_route_stats_count_flags(bp_metrics *m, const char *route, const bp_envelope *env);
 
 /* Adds what the route's counters and its plugins' counters gained (and the
- * gauges set) since the last flush to the state store. On failure nothing is
- * marked flushed: the next flush stores it. A crash loses at most the counts
- * since the last flush, never records. */
+ * gauges set) since the last flush to the state store. On failure what was
+ * taken is given back: the next flush stores it. A crash loses at most the
+ * counts since the last flush, never records. */
 bp_status bp_route_stats_flush(bp_state *st, const bp_route_parts *p);
 
 /* "in: records_in=5; set#1: records_changed=5; out: records_out=5": every

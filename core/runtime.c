@@ -1429,7 +1429,8 @@ static bp_route_parts rt_parts(rt_route *r)
     return (bp_route_parts){.route = r->cfg->name, .metrics = r->metrics, .source = r->source,
                             .transforms = r->transforms, .n_chain = r->n_chain,
                             .workers = r->workers, .sinks = r->sinks, .n_sinks = r->n_sinks,
-                            .dlq = r->dlq};
+                            .dlq = r->dlq, .lookups = r->rt->lookups,
+                            .n_lookups = r->rt->n_lookups};
 }
 
 static void rt_count_flags(rt_route *r, const bp_envelope *env)

@@ -143,7 +143,8 @@ static int report_pairs(const char *route, const char *key, int64_t n, int64_t e
 static int report_plugin(const char *route, const bp_plugin_stat *s, void *ud)
 {
     int *n = ud;
-    printf("  %-16s %-24s %-12s %-30s %9.15g%s\n", route, s->stage, s->plugin, s->name, s->value,
+    printf("  %-16s %-24s %-12s %-30s %9.15g%s\n", *route ? route : "(lookups)", s->stage,
+           s->plugin, s->name, s->value,
            s->gauge ? " (gauge)" : "");
     (*n)++;
     return 0;

@@ -43,7 +43,7 @@ static int on_stat(const char *route, const char *name, int64_t v, void *ud)
 
 typedef struct {
     int n;
-    double c7, gauge;
+    double c7, gauge, lookup;
     char stage[64], plugin[64];
     int transform_no_connector;
 } pseen_t;
@@ -51,7 +51,6 @@ typedef struct {
 static int on_plugin(const char *route, const bp_plugin_stat *s, void *ud)
 {
     pseen_t *p = ud;
-    (void)route;
     p->n++;
     if (strcmp(s->name, "c7") == 0) {
         p->c7 = s->value;
@@ -61,6 +60,9 @@ static int on_plugin(const char *route, const bp_plugin_stat *s, void *ud)
     }
     if (strcmp(s->name, "depth") == 0)
         p->gauge = s->value;
+    if (strcmp(s->name, "lookup_cache_hits") == 0 && route[0] == '\0' &&
+        strcmp(s->stage, "erp") == 0)
+        p->lookup = s->value;
     return 0;
 }
 
@@ -74,21 +76,28 @@ int main(void)
         bp_metrics_add(m, name, (uint64_t)i + 1);
     }
     bp_metric_change *ch = NULL;
-    size_t n = bp_metrics_changes(m, &ch);
+    size_t n = bp_metrics_take(m, &ch);
     CHECK_INT(n, 300);
-    bp_metrics_mark_flushed(m, ch, n);
     bp_metric_changes_free(ch, n);
     bp_metrics_add(m, "c5", 10);
     bp_metrics_set(m, "g", 2.5);
-    n = bp_metrics_changes(m, &ch);
+    n = bp_metrics_take(m, &ch);
     CHECK_INT(n, 2);
     CHECK_STR(n ? ch[0].name : NULL, "c5");
     CHECK(n && ch[0].delta == 10 && ch[0].value == 16);
     CHECK(n == 2 && ch[1].gauge && ch[1].value == 2.5);
-    bp_metrics_mark_flushed(m, ch, n);
     bp_metric_changes_free(ch, n);
-    n = bp_metrics_changes(m, &ch);
+    n = bp_metrics_take(m, &ch);
     CHECK_INT(n, 0);
+    /* What could not be stored is given back and taken again, once. */
+    bp_metrics_add(m, "c5", 4);
+    n = bp_metrics_take(m, &ch);
+    bp_metrics_untake(m, ch, n);
+    bp_metric_changes_free(ch, n);
+    n = bp_metrics_take(m, &ch);
+    CHECK(n == 1 && ch[0].delta == 4);
+    bp_metric_changes_free(ch, n);
+    CHECK_INT(bp_metrics_take(m, &ch), 0);
     bp_metrics_free(m);
 
     /* ---- a state store in a temp dir */
@@ -128,8 +137,13 @@ int main(void)
     bp_metrics_add(in.metrics, "c7", 6);
     bp_metrics_set(in.metrics, "depth", 4);
     bp_instance *tr[1] = {&in};
+    bp_plugin_lib llib = {.desc = {.name = "odbc"}};
+    bp_instance look = {.name = "erp", .connector = "erp", .lib = &llib,
+                        .metrics = bp_metrics_new()};
+    bp_metrics_add(look.metrics, "lookup_cache_hits", 9);
+    bp_instance *lk[1] = {&look};
     bp_route_parts parts = {.route = "r", .metrics = rm, .transforms = tr, .n_chain = 1,
-                            .workers = 1};
+                            .workers = 1, .lookups = lk, .n_lookups = 1};
     CHECK(bp_route_stats_flush(st, &parts) == BP_OK);
     bp_metrics_add(in.metrics, "c7", 1);
     bp_metrics_set(in.metrics, "depth", 1);
@@ -144,7 +158,8 @@ int main(void)
     CHECK_INT(s.records_in, 2);
     pseen_t p = {0};
     CHECK(bp_state_plugin_stats_foreach(st, on_plugin, &p) == BP_OK);
-    CHECK_INT(p.n, 151);
+    CHECK_INT(p.n, 152);
+    CHECK(p.lookup == 9);   /* a lookup's counter, under route "" */
     CHECK(p.c7 == 8);
     CHECK(p.gauge == 1);
     CHECK_STR(p.stage, "fxp#2");
@@ -179,6 +194,7 @@ int main(void)
     bp_state_close(st);
 
     bp_metrics_free(in.metrics);
+    bp_metrics_free(look.metrics);
     bp_metrics_free(rm);
     bp_envelope_unref(env);
     char cmd[160];
