@@ -11,6 +11,7 @@
 #include "keyset.h"
 #include "log.h"
 #include "runtime.h"
+#include "route_stats.h"
 
 typedef struct rt_route {
     bp_runtime *rt;
@@ -26,7 +27,6 @@ typedef struct rt_route {
     pthread_mutex_t dlq_mu;     /* one dead letter at a time through it */
     bp_predicate *review_when;
     bp_metrics *metrics;
-    bp_metrics *flushed;        /* metrics values already added to route_stats */
     int disabled;
     int failed;
     pthread_t thread;
@@ -192,8 +192,7 @@ static bp_status rt_route_init(bp_runtime *rt, rt_route *r, bp_diags *d)
     char name[512], what[600];
     bp_status st;
     r->metrics = bp_metrics_new();
-    r->flushed = bp_metrics_new();
-    if (r->metrics == NULL || r->flushed == NULL)
+    if (r->metrics == NULL)
         return BP_ERR_NOMEM;
     if (c->review_when) {
         int col;
@@ -362,7 +361,6 @@ void bp_runtime_free(bp_runtime *rt)
         rt_route_teardown(&rt->routes[i]);
         bp_predicate_free(rt->routes[i].review_when);
         bp_metrics_free(rt->routes[i].metrics);
-        bp_metrics_free(rt->routes[i].flushed);
     }
     free(rt->routes);
     for (size_t i = 0; i < rt->n_lookups; i++)
@@ -1431,68 +1429,29 @@ static void rt_name_thread(const char *route, const char *role)
     pthread_setname_np(pthread_self(), name);
 }
 
-/* Counts each flag a record carries ("flags" extension, comma-separated) as
- * the route counter flag.NAME, for the exception rates of `backplane report`. */
+/* ---- counters out of the process (route_stats.c) ---- core3-report ---- */
+
+static bp_route_parts rt_parts(rt_route *r)
+{
+    return (bp_route_parts){.route = r->cfg->name, .metrics = r->metrics, .source = r->source,
+                            .transforms = r->transforms, .n_chain = r->n_chain,
+                            .workers = r->workers, .sinks = r->sinks, .n_sinks = r->n_sinks,
+                            .dlq = r->dlq, .lookups = r->rt->lookups,
+                            .n_lookups = r->rt->n_lookups};
+}
+
 static void rt_count_flags(rt_route *r, const bp_envelope *env)
 {
-    const cJSON *f = bp_envelope_get0_ext(env, "flags");
-    if (!cJSON_IsString(f) || f->valuestring[0] == '\0')
-        return;
-    const char *p = f->valuestring;
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        char name[80];
-        size_t k = n < 60 ? n : 60;
-        while (k > 0 && p[k - 1] == ' ')
-            k--;
-        size_t lead = strspn(p, " ");
-        if (k > lead) {
-            snprintf(name, sizeof(name), "flag.%.*s", (int)(k - lead), p + lead);
-            bp_metrics_add(r->metrics, name, 1);
-        }
-        p += n;
-        if (*p == ',')
-            p++;
-    }
+    bp_route_stats_count_flags(r->metrics, r->cfg->name, env);
 }
 
-typedef struct {
-    rt_route *r;
-    char *names[128];
-    int64_t deltas[128];
-    size_t n;
-} rt_stats_ctx;
-
-static void rt_stats_collect(const char *name, double value, int gauge, void *ud)
-{
-    rt_stats_ctx *c = ud;
-    static const char *const kept[] = {"records_in", "records_out", "dropped", "parked",
-                                       "dead_lettered", NULL};
-    if (gauge || c->n == 128)
-        return;
-    int keep = strncmp(name, "flag.", 5) == 0;
-    for (size_t i = 0; !keep && kept[i]; i++)
-        keep = strcmp(name, kept[i]) == 0;
-    int64_t d = (int64_t)(value - bp_metrics_get(c->r->flushed, name));
-    if (!keep || d <= 0 || (c->names[c->n] = strdup(name)) == NULL)
-        return;
-    c->deltas[c->n++] = d;
-}
-
-/* Adds what the route's counters gained since the last flush to the state
- * store's route_stats, which outlive the process (`backplane report`). A
- * crash loses at most the last few seconds of counts, never records. */
 static void rt_stats_flush(rt_route *r)
 {
-    rt_stats_ctx c = {.r = r};
-    bp_metrics_foreach(r->metrics, rt_stats_collect, &c);
-    if (c.n && bp_state_stats_add(r->rt->state, r->cfg->name, (const char *const *)c.names,
-                                  c.deltas, c.n) == BP_OK)
-        for (size_t i = 0; i < c.n; i++)
-            bp_metrics_add(r->flushed, c.names[i], (uint64_t)c.deltas[i]);
-    for (size_t i = 0; i < c.n; i++)
-        free(c.names[i]);
+    bp_route_parts parts = rt_parts(r);
+    bp_route_stats_flush(r->rt->state, &parts);
 }
+
+/* ---- end core3-report ---- */
 
 static void *rt_worker_main(void *arg)
 {
@@ -1931,12 +1890,17 @@ static void *rt_route_main(void *arg)
     free(b.reasons);
     free(b.raw);
     free(b.raw_len);
+    /* core3-report: the plugins' counters follow the route's */
+    bp_route_parts parts = rt_parts(r);
+    char *plugins = bp_route_stats_summary(&parts);
     bp_log(BP_LOG_INFO, r->cfg->name,
            "route finished: %.0f in, %.0f out, %.0f dropped, %.0f parked, %.0f dead-lettered, "
-           "%.0f retried",
+           "%.0f retried%s%s",
            bp_metrics_get(r->metrics, "records_in"), bp_metrics_get(r->metrics, "records_out"),
            bp_metrics_get(r->metrics, "dropped"), bp_metrics_get(r->metrics, "parked"),
-           bp_metrics_get(r->metrics, "dead_lettered"), bp_metrics_get(r->metrics, "retries"));
+           bp_metrics_get(r->metrics, "dead_lettered"), bp_metrics_get(r->metrics, "retries"),
+           plugins && *plugins ? "; " : "", plugins ? plugins : "");
+    free(plugins);
     return NULL;
 }
 

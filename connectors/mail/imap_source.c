@@ -926,6 +926,7 @@ static const struct bp_plugin imap_plugin = {
     .ack_fates = imap_ack_fates,
     .stop = imap_stop,
     .destroy = imap_destroy,
+    .emits = mime_emits,   /* ABI 1.3 (core3-report) */
 };
 
 BP_EXPORT const struct bp_plugin *bp_plugin_entry(void)

@@ -372,6 +372,7 @@ static const struct bp_plugin md_plugin = {
     .ack = md_ack,
     .ack_fates = md_ack_fates,
     .destroy = md_destroy,
+    .emits = mime_emits,   /* ABI 1.3 (core3-report) */
 };
 
 BP_EXPORT const struct bp_plugin *bp_plugin_entry(void)

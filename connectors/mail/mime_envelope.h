@@ -31,6 +31,10 @@ typedef struct mime_message {
     size_t n_att;
 } mime_message;
 
+/* The data fields a mail source's records carry (bp_plugin.emits, ABI 1.3),
+ * as mime_parse and mime_envelope write them. */
+extern const char *const mime_emits[];
+
 /* Calls g_mime_init once per process (GMime keeps its own global tables). */
 void mime_library_init(void);
 

@@ -9,6 +9,7 @@
 #include "runtime.h"
 #include "site.h"
 #include "state.h"
+#include "state_stats.h"
 
 static void dlq_usage(FILE *f)
 {
@@ -80,7 +81,7 @@ typedef struct {
 static int dlq_act_one(dlq_act_ctx *c, const bp_dead_letter *dl)
 {
     if (!c->replay) {
-        if (bp_state_dlq_delete(c->st, dl->seq) != BP_OK) {
+        if (bp_state_dlq_resolve(c->st, dl->seq, "dropped") != BP_OK) {
             fprintf(stderr, "dlq: entry %lld: cannot delete\n", (long long)dl->seq);
             c->failed++;
             return 0;
@@ -110,7 +111,11 @@ static int dlq_act_one(dlq_act_ctx *c, const bp_dead_letter *dl)
         return st == BP_ERR_IO;   /* stop on a state-store failure */
     }
     /* The old entry goes in every resolved case: a new failure has its own entry. */
-    if (bp_state_dlq_delete(c->st, dl->seq) != BP_OK) {
+    const char *outcome = st == BP_OK       ? "replayed.delivered"
+                          : st == BP_DROP   ? "replayed.dropped"
+                          : st == BP_REVIEW ? "replayed.parked"
+                                            : "replayed.failed";
+    if (bp_state_dlq_resolve(c->st, dl->seq, outcome) != BP_OK) {
         fprintf(stderr, "dlq: entry %lld: replayed but cannot delete the entry\n",
                 (long long)dl->seq);
         c->failed++;

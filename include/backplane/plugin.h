@@ -76,7 +76,15 @@ enum bp_option_type {
 };
 
 enum bp_option_flag {
-    BP_OPT_REQUIRED = 1u << 0     /* the site file must give it (no default) */
+    BP_OPT_REQUIRED = 1u << 0,    /* the site file must give it (no default) */
+    /* ---- ABI 1.3 (core3-report) ---- */
+    /* BP_OPT_STRING (or BP_OPT_LIST) whose value is a text template: {PATH}
+     * is an envelope path replaced by its value, {{ and }} are braces.
+     * `check` refuses a '{' without its '}' or a {PATH} that is not a path,
+     * and warns about a path that names nothing the route's records can
+     * carry (see bp_plugin.emits). A host before 1.3 ignores the flag. */
+    BP_OPT_TEMPLATE = 1u << 16
+    /* ---- end ABI 1.3 (core3-report) ---- */
 };
 
 /* One option. An array of these ends with an entry whose name is NULL ({0}).
@@ -601,6 +609,17 @@ struct bp_plugin {
                           const struct bp_instance_info *info,
                           void (*report)(void *ctx, const char *path, int col, const char *msg),
                           void *ctx);
+    /* ---- ABI 1.3 (core3-report) ---- */
+
+    /* Optional: the top-level paths this plugin adds to the records it emits
+     * (a source) or passes on (a transform), NULL-terminated: "data.subject",
+     * "data.from", "flags" (an extension). A transform's paths named in its
+     * options ("into: data.invoice", set's keys) count without being listed,
+     * so { NULL } says "only what my options name". NULL: not declared; then
+     * `check` cannot prove a template path after this stage wrong, and does
+     * not try. Read by `check` only (a host before 1.3 ignores it). */
+    const char *const *emits;
+    /* ---- end ABI 1.3 (core3-report) ---- */
 };
 
 /* What became of a record a source handed out (bp_plugin.ack_fates). */

@@ -355,6 +355,7 @@ static const struct bp_plugin pol_plugin = {
     .transform = pol_transform,
     .destroy = pol_destroy,
     .check = pol_check,
+    .emits = (const char *const[]){"flags", "data.flags", NULL},   /* ABI 1.3 (core3-report) */
 };
 
 BP_EXPORT const struct bp_plugin *bp_plugin_entry(void)

@@ -257,6 +257,7 @@ static const struct bp_plugin set_plugin = {
     .init = set_init,
     .transform = set_transform,
     .destroy = set_destroy,
+    .emits = (const char *const[]){NULL},   /* ABI 1.3 (core3-report): what its options name */
 };
 
 BP_EXPORT const struct bp_plugin *bp_plugin_entry(void)
