@@ -1,8 +1,10 @@
 /* The host's model_find (ABI 1.3): `model: invoices` names a shipped model
  * instead of a path into the source tree. Search order, first hit wins:
  *   NAME itself, when it holds a '/' or ends in ".model" and exists;
- *   the site file's directory (the working directory of every command) and
- *   its models/ folder;
+ *   NAME relative to the site file's directory, when it holds a '/' or ends
+ *   in ".model" (a path in a site file means the same from any working
+ *   directory, as BP_OPT_PATH options do);
+ *   the site file's directory and its models/ folder;
  *   each directory of $BP_MODEL_PATH;
  *   the source tree's plugins/<plugin>/models, then plugins/ 's other model
  *   folders, only for a backplane running from its build directory;
@@ -80,12 +82,24 @@ bp_status bp_model_find(bp_instance *inst, const char *name, char **path, char *
     }
     size_t len = strlen(name);
     int pathlike = strchr(name, '/') != NULL || (len > 6 && strcmp(name + len - 6, ".model") == 0);
+    const char *site_dir = inst && inst->rt ? bp_runtime_site_dir(inst->rt) : NULL;
+    if (pathlike && name[0] != '/' && site_dir) {
+        char *p = bp_strfmt("%s/%s", site_dir, name);
+        if (p && mf_is_file(p)) {
+            *path = p;
+            return BP_OK;
+        }
+        free(p);
+    }
     if (pathlike && mf_is_file(name)) {
         *path = strdup(name);
         return *path ? BP_OK : BP_ERR_NOMEM;
     }
     mf_dirs d = {0};
-    if (inst != NULL) {
+    if (site_dir) {
+        mf_add(&d, strdup(site_dir));
+        mf_add(&d, bp_strfmt("%s/models", site_dir));
+    } else if (inst != NULL) {
         mf_add(&d, strdup("."));
         mf_add(&d, strdup("models"));
     }

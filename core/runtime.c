@@ -69,6 +69,11 @@ bp_state *bp_runtime_state(bp_runtime *rt)
     return rt->state;
 }
 
+const char *bp_runtime_site_dir(const bp_runtime *rt)
+{
+    return rt->site ? rt->site->dir : NULL;
+}
+
 /* Sleeps up to ms, waking early when a stop is requested. Returns 0 when stopped. */
 static int rt_sleep(bp_runtime *rt, int64_t ms)
 {

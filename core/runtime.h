@@ -94,6 +94,10 @@ bp_metrics *bp_runtime_route_metrics(bp_runtime *rt, const char *route);
 
 bp_state *bp_runtime_state(bp_runtime *rt);
 
+/* The site file's directory (borrowed, lives as long as rt): where relative
+ * paths of the site resolve. Any thread. */
+const char *bp_runtime_site_dir(const bp_runtime *rt);
+
 /* Sends one envelope (taken) back into route at stage, where it was
  * dead-lettered (dead-letter replay): a sink's name ("route/erp") delivers to
  * that sink only; a transform's ("route/set#2") resumes at that transform;

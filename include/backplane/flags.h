@@ -38,8 +38,10 @@ extern "C" {
 #define BP_FLAG_KEY_REASON "reason"
 #define BP_FLAG_KEY_BY "by"
 
-/* Longest flag name flag_add accepts, in bytes. */
-#define BP_FLAG_NAME_MAX 60
+/* Longest flag name flag_add accepts, in bytes (the report and metrics count
+ * every flag up to this length, so no name is cut). */
+#define BP_FLAG_NAME_MAX 128
+#define BP_FLAG_NAME_MAX_TEXT "128"
 
 /* Flags the shipped transforms raise (a plugin may raise any valid name). */
 #define BP_FLAG_POSSIBLE_DUPLICATE "possible_duplicate"   /* dedupe */

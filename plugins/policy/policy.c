@@ -131,7 +131,8 @@ static bp_status pol_load_rule(pol_self *self, const cJSON *def, pol_rule *r, co
         *key = cJSON_IsString(flag) ? "flag" : NULL;
         *errmsg = api->format("rule '%s': flag '%s' must be lower-case letters, digits and _%s%s",
                               r->name, r->flag,
-                              strlen(r->flag) > BP_FLAG_NAME_MAX ? ", at most 60 bytes" : "",
+                              strlen(r->flag) > BP_FLAG_NAME_MAX
+                                  ? ", at most " BP_FLAG_NAME_MAX_TEXT " bytes" : "",
                               cJSON_IsString(flag) ? "" : " (it defaults to the rule's name)");
         return BP_ERR_INVALID;
     }

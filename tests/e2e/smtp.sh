@@ -118,7 +118,7 @@ sqlite3 noauth.db "SELECT reason FROM dead_letters ORDER BY seq" >noauth.dl 2>/d
 lacks "no record is rejected for it" noauth.dl "reject: SMTP 530"
 # A certificate that does not verify (no ca_file for the self-signed one):
 # not connected, with libcurl's reason (was the same class; now it says so).
-sed -e "s#ca_file: $TMP/cert.pem, ##" -e "s#$TMP/auth.db#$TMP/tlsbad.db#" auth.yaml >tlsbad.yaml
+sed -e "s#tls: { ca_file: $TMP/cert.pem }, ##" -e "s#$TMP/auth.db#$TMP/tlsbad.db#" auth.yaml >tlsbad.yaml
 SMTP_PASS='p4ss-w0rd!' "$B" run tlsbad.yaml 2>tlsbad.log &
 pid=$!; sleep 1.5; kill -TERM $pid; wait $pid
 contains "an unverified certificate is not connected, saying why" tlsbad.log "not connected: TLS verification failed: SSL certificate problem"
