@@ -56,9 +56,9 @@ static char *cs_identity(const char *kind, const bp_plugin_lib *lib, const cJSON
     bp_sha256_update(&h, kind, strlen(kind) + 1);
     bp_sha256_update(&h, lib->desc.name, strlen(lib->desc.name) + 1);
     bp_sha256_update(&h, buf, len);
-    bp_sha256_final(&h, d);
+    int hrc = bp_sha256_final(&h, d);
     free(buf);
-    char *hex = malloc(65);
+    char *hex = hrc == 0 ? malloc(65) : NULL;
     for (int i = 0; hex && i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", d[i]);
     return hex;

@@ -487,6 +487,8 @@ bp_status bp_envelope_fill_id(bp_envelope *env, const uint64_t *token)
             size_t len = 0, cap = 0;
             if (bp_json_append(env->data, &buf, &len, &cap) != BP_OK) {
                 free(buf);
+                unsigned char discard[32];
+                (void)bp_sha256_final(&h, discard);   /* frees the digest */
                 return BP_ERR_NOMEM;
             }
             uint64_t n = len;
@@ -507,7 +509,8 @@ bp_status bp_envelope_fill_id(bp_envelope *env, const uint64_t *token)
         }
     }
     unsigned char b[32];
-    bp_sha256_final(&h, b);
+    if (bp_sha256_final(&h, b) != 0)
+        return BP_ERR_NOMEM;
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x80);   /* version 8: custom, RFC 9562 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);   /* variant 10 */
     char out[37];

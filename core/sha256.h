@@ -1,21 +1,21 @@
-/* SHA-256 (FIPS 180-4), for ids the core derives from a record's content: a
- * collision would make a ledgered sink skip a record, so the hash must resist
- * crafted input (FNV would not). Incremental; not thread-shared. */
+/* SHA-256, for ids and scope names the core derives from content: a collision
+ * would make a ledgered sink skip a record, so the hash must resist crafted
+ * input (FNV would not). A thin layer over OpenSSL's EVP digest (libcrypto),
+ * not a hand-written hash. Incremental; one bp_sha256 per thread at a time. */
 #ifndef BP_CORE_SHA256_H
 #define BP_CORE_SHA256_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 typedef struct bp_sha256 {
-    uint32_t h[8];
-    uint64_t len;          /* bytes hashed so far */
-    unsigned char buf[64];
-    size_t n;              /* bytes in buf */
+    void *ctx;        /* EVP_MD_CTX; NULL once libcrypto failed (out of memory) */
 } bp_sha256;
 
+/* Starts a digest. The context is freed by bp_sha256_final, which must follow. */
 void bp_sha256_init(bp_sha256 *s);
 void bp_sha256_update(bp_sha256 *s, const void *data, size_t len);
-void bp_sha256_final(bp_sha256 *s, unsigned char out[32]);
+/* Writes the digest and frees the context. Returns 0, or -1 when libcrypto
+ * failed anywhere since init (out holds zeros then: never use it). */
+int bp_sha256_final(bp_sha256 *s, unsigned char out[32]);
 
 #endif
