@@ -256,7 +256,13 @@ enum bp_plugin_flag {
      * it when a round trip takes milliseconds (Kafka's delivery reports) — at
      * the price of more records in flight (and so redelivered by a rebalance
      * or crash). */
-    BP_PLUGIN_ASYNC = 1u << 1
+    BP_PLUGIN_ASYNC = 1u << 1,
+    /* ---- ABI 1.3 (core3-runtime) ---- */
+    /* Lookup (ABI 1.3): lookup() is thread-safe on one instance, so the core
+     * calls it from every worker at once. Without it the core keeps a small
+     * pool of instances of the connector and calls each from one thread at a
+     * time (a slow query then holds up only its caller). */
+    BP_PLUGIN_LOOKUP_CONCURRENT = 1u << 2
 };
 
 /* ---- plugin commands ---------------------------------------------------- */
