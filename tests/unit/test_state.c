@@ -104,8 +104,8 @@ int main(void)
               BP_OK);
     CHECK_INT(bp_state_review_decide(st, &it, "approved", "bob", NULL, NULL, 0, "s", "1"),
               BP_ERR_NOT_FOUND);
-    CHECK_INT(bp_state_review_get(st, 2, &it), BP_ERR_NOT_FOUND);
     bp_review_item_clear(&it);
+    CHECK_INT(bp_state_review_get(st, 2, &it), BP_ERR_NOT_FOUND);
     CHECK_INT(bp_state_count(st, "corrections"), 1);
     /* A rejection adds a dead letter with the reviewer's reason. */
     CHECK_INT(bp_state_review_get(st, 1, &it), BP_OK);
