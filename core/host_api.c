@@ -12,6 +12,7 @@
 #include "log.h"
 #include "runtime.h"
 #include "strutil.h"
+#include "wakeup.h"
 
 static void host_log(bp_instance *inst, enum bp_log_level level, const char *fmt, ...)
 {
@@ -42,7 +43,7 @@ static bp_status host_batch_push_invalid(bp_poll_batch *b, uint64_t token, const
                                          const void *raw, size_t raw_len)
 {
     if (b->n >= b->cap)
-        return BP_ERR_INVALID;
+        return BP_ERR_FULL;   /* (core3-runtime) */
     char *copy = malloc(raw_len + 1);
     char *why = strdup(reason ? reason : "invalid input");
     if (copy == NULL || why == NULL) {
@@ -67,7 +68,7 @@ static bp_status host_batch_push(bp_poll_batch *b, bp_envelope *env, uint64_t to
 {
     if (b->n >= b->cap || env == NULL) {
         bp_envelope_unref(env);
-        return BP_ERR_INVALID;
+        return env && b->n >= b->cap ? BP_ERR_FULL : BP_ERR_INVALID;   /* (core3-runtime) */
     }
     char *err = NULL;
     bp_status st = BP_OK;
@@ -190,6 +191,14 @@ static int host_stopping(const bp_instance *inst)
     return inst && inst->rt && bp_runtime_stopping(inst->rt);
 }
 
+/* ---- ABI 1.3 (core3-runtime) ---- */
+
+static void host_poll_wakeup(bp_instance *inst)
+{
+    if (inst && inst->wakeup)
+        bp_wakeup_signal(inst->wakeup);
+}
+
 const struct bp_host_api bp_host_api_table = {
     .size = sizeof(struct bp_host_api),
     .abi_major = BP_ABI_MAJOR,
@@ -252,4 +261,6 @@ const struct bp_host_api bp_host_api_table = {
     .json_append = bp_json_append,
     .envelope_set_data_json = bp_envelope_set_data_json,
     .mask_secret = bp_log_add_secret,
+    /* ---- ABI 1.3 (core3-runtime) ---- */
+    .poll_wakeup = host_poll_wakeup,
 };

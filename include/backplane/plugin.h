@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 #define BP_ABI_MAJOR 1
-#define BP_ABI_MINOR 2
+#define BP_ABI_MINOR 3
 
 #if defined(__GNUC__)
 #define BP_EXPORT __attribute__((visibility("default")))
@@ -168,7 +168,9 @@ struct bp_host_api {
      *   record in a later ack() (e.g. a byte offset). The core fills a missing id,
      *   source ("<plugin>://<connector>"), time and specversion.
      *   Returns BP_ERR_INVALID when env is not a valid event (env is released and
-     *   the record is treated like batch_push_invalid) or the batch is full.
+     *   the record is treated like batch_push_invalid), BP_ERR_FULL (ABI 1.3;
+     *   BP_ERR_INVALID before) when the batch is full (env is released, not
+     *   dead-lettered: push it again in a later poll).
      * batch_push_invalid: input that could not become an envelope (a bad line);
      *   the core dead-letters raw with reason (which should carry file:line:col)
      *   and acks token in order, so nothing else is lost. raw is copied. */
@@ -238,6 +240,18 @@ struct bp_host_api {
      * diagnostic shows "****" in its place. Copied; values under 4 bytes are
      * ignored. */
     void (*mask_secret)(const char *value);
+
+    /* ---- ABI 1.3 (core3-runtime) ---- */
+
+    /* Sources (ABI 1.3): ends the core's wait after a poll that returned
+     * BP_AGAIN, so poll is called again now. A poll that returns BP_AGAIN
+     * before its timeout_ms is not called again until the timeout has passed
+     * (the core never re-polls in a busy loop); a source whose input arrives
+     * on another thread (a library callback, a watcher) calls this from that
+     * thread. Any thread; inst is the source's instance; cheap, and calls
+     * while no wait is on make the next wait return at once. Check with
+     * BP_HOST_HAS(api, poll_wakeup). */
+    void (*poll_wakeup)(bp_instance *inst);
 };
 
 #define BP_HOST_HAS(api, field) \
@@ -305,8 +319,11 @@ struct bp_plugin {
 
     /* Source: push up to api->batch_room() records, waiting at most timeout_ms
      * for the first. Returns BP_OK (records pushed, possibly none), BP_AGAIN
-     * (nothing now), BP_EOF (finite input exhausted), or an error (BP_RETRY,
-     * BP_NOT_CONNECTED: the core backs off and polls again). While the route
+     * (nothing now: the core calls again once timeout_ms has passed since this
+     * call, or at api->poll_wakeup), BP_EOF (finite input exhausted), or an
+     * error (BP_RETRY, BP_NOT_CONNECTED: the core backs off with the route's
+     * retry policy and polls again; after errors.retry.max failed polls in a
+     * row the route stops with an error). While the route
      * is backpressured the core calls poll with batch_room() 0 and timeout 0
      * about every 200 ms: pause input, keep sessions alive, push nothing. */
     bp_status (*poll)(void *self, bp_poll_batch *batch, int timeout_ms);
