@@ -7,7 +7,7 @@
  *   - f >  max: the failure is permanent — a record is dead-lettered
  *     ("gave up after f attempts: ..."), a source's route stops with an error
  *     naming the source and its last reason (the rest of the site runs on;
- *     `run` exits 1 at the end). A success resets the count.
+ *     `run` exits 3, a route failed, at the end). A success resets the count.
  * The delay doubles from MIN up to MAX and is drawn from its upper half
  * (jitter), so routes recovering from one outage do not all call at once.
  * Waits end early when the runtime stops. */

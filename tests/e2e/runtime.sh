@@ -93,4 +93,47 @@ kill -TERM $pid; wait $pid
 contains "the push past the room says batch full" full.txt "overfill -43"
 [ "$(wc -l <full.out)" -eq 8 ] && ok "the 8 records that fit are delivered" || not_ok "8 delivered (got $(wc -l <full.out))"
 [ "$(sqlite3 full.db 'SELECT count(*) FROM dead_letters')" -eq 0 ] && ok "a full batch is not a dead letter" || not_ok "a full batch was dead-lettered"
+
+# A failing poll follows the route's one retry policy: backoff, then after
+# errors.retry.max failed polls in a row the route stops with an error (it
+# used to be polled without limit).
+cat >pollfail.yaml <<YAML
+site: pollfail
+state: $TMP/pollfail.db
+connectors:
+  idle: { plugin: fx_again, out: $TMP/pollfail.txt, fail: true }
+  out: { plugin: file, path: $TMP/pollfail.out }
+routes:
+  r: { from: idle, to: out, errors: { retry: { max: 2, backoff: 10ms..20ms } } }
+YAML
+exit_is "a source failing every poll ends the run with an error (exit 3: a route failed)" 3 timeout 20 "$B" run pollfail.yaml --plugin-dir "$FX"
+contains "each failed poll is logged with its attempt" "$ERR" "[r/idle] poll failed: retry (attempt 2 of 3)"
+contains "the route stops naming the source and the limit" "$ERR" "[r] route stopped: source 'idle' failed 3 polls in a row (retry); errors.retry.max is 2"
+contains "polled 3 times: the first and 2 retries" pollfail.txt "polls 3 over"
+
+# ledger: { retention }: write-back ledger rows a crashed run left are pruned
+# at route start once older than the retention (default 24h).
+cat >ledger.yaml <<YAML
+site: ledger
+state: $TMP/ledger.db
+ledger: { retention: 10s, keep: 1 }
+connectors:
+  in: { plugin: file, path: $TMP/in.jsonl }
+  out: { plugin: file, path: $TMP/ledger.out }
+routes:
+  r: { from: in, to: out }
+YAML
+exit_is "check refuses a bad ledger block" 1 "$B" check ledger.yaml
+contains "an unknown key in ledger, with its position" "$ERR" "ledger.yaml:3:27: unknown key 'keep' in ledger (valid: retention)"
+contains "a retention under a minute, with its position" "$ERR" "ledger.yaml:3:22: ledger.retention must be a duration of at least 1m, e.g. 24h"
+sed -i 's/ledger: { retention: 10s, keep: 1 }/ledger: { retention: 1h }/' ledger.yaml
+exit_is "a site with ledger.retention runs" 0 "$B" run ledger.yaml
+old=$(( $(date +%s) * 1000 - 2 * 3600 * 1000 )); mid=$(( $(date +%s) * 1000 - 1800 * 1000 ))
+sqlite3 ledger.db "INSERT INTO ledger_writes(sink, applied_ms, keys) VALUES('r/out', $old, X'61'), ('r/out', $mid, X'62')"
+echo '{"n":5}' >>in.jsonl
+exit_is "the next run starts" 0 "$B" run ledger.yaml
+[ "$(sqlite3 ledger.db 'SELECT count(*) FROM ledger_writes WHERE applied_ms < '$((mid - 1)))" -eq 0 ] \
+  && ok "a row older than the retention (2h > 1h) is pruned" || not_ok "the 2h-old row was kept"
+[ "$(sqlite3 ledger.db 'SELECT count(*) FROM ledger_writes WHERE applied_ms = '$mid)" -eq 1 ] \
+  && ok "a younger row (30m) is kept" || not_ok "the 30m-old row was pruned"
 finish

@@ -3,7 +3,8 @@
  * "polls N over M ms" to `out` (M: from the first poll to destroy), so a test
  * can bound the rate at which the core polls it. With `overfill: true` its
  * first poll pushes one record more than batch_room() and writes the status
- * of that last push as "overfill STATUS" (a number, bp_status). */
+ * of that last push as "overfill STATUS" (a number, bp_status). With
+ * `fail: true` every poll fails with BP_RETRY (a source whose peer errs). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@ typedef struct {
     const struct bp_host_api *api;
     char *out;
     int overfill;
+    int fail;
     long long polls;
     long long first_ms;
     int overfill_status;
@@ -24,6 +26,8 @@ static const struct bp_option fxa_options[] = {
      .description = "file that gets the poll count at the end"},
     {.name = "overfill", .type = BP_OPT_BOOL, .default_value = "false",
      .description = "first poll: push one record more than batch_room()"},
+    {.name = "fail", .type = BP_OPT_BOOL, .default_value = "false",
+     .description = "every poll fails with BP_RETRY"},
     {0},
 };
 
@@ -38,6 +42,7 @@ static bp_status fxa_init(const struct bp_host_api *api, bp_instance *inst, cons
     self->api = api;
     self->out = strdup(bp_cfg_str(config, "out"));
     self->overfill = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(config, "overfill"));
+    self->fail = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(config, "fail"));
     *out = self;
     return BP_OK;
 }
@@ -49,6 +54,8 @@ static bp_status fxa_poll(void *p, bp_poll_batch *batch, int timeout_ms)
     (void)timeout_ms;
     if (self->polls++ == 0)
         self->first_ms = api->monotonic_ms();
+    if (self->fail)
+        return BP_RETRY;
     if (self->overfill && self->polls == 1) {
         size_t room = api->batch_room(batch);
         for (size_t i = 0; i <= room; i++) {
