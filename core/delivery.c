@@ -180,6 +180,7 @@ static void dl_start(bp_delivery *d, bp_route *r, bp_instance *sink, bp_item *it
             continue;
         if (d->ledger && bp_ledger_applied_before(&sink->ledger, items[i].env)) {
             bp_metrics_add(sink->metrics, "ledger_skipped", 1);
+            items[i].delivered_at++;
             continue;
         }
         d->pending[d->np++] = i;
@@ -225,6 +226,7 @@ static bp_status dl_finish(bp_delivery *d)
             d->reasons[k] = NULL;
             size_t idx = d->pending[k];
             if (res == BP_OK) {
+                items[idx].delivered_at++;
                 d->accepted[n_acc++] = items[idx].env;
                 if (items[idx].seq > acc_max)
                     acc_max = items[idx].seq;
@@ -346,7 +348,11 @@ static void sink_settle(bp_pipe *p, sink_flight *f)
         for (size_t i = 0; i < f->n; i++) {
             out += !f->items[i].failed_sink;
             f->seqs[i] = f->recs[i]->seq;
-            f->fates[i] = f->items[i].failed_sink ? BP_FATE_DEAD_LETTERED : BP_FATE_DELIVERED;
+            /* Dead-lettered at one sink but written to another: PARTIAL
+             * (ABI 1.3), so a source's write-back can tell. */
+            f->fates[i] = !f->items[i].failed_sink       ? BP_FATE_DELIVERED
+                          : f->items[i].delivered_at > 0 ? BP_FATE_PARTIAL
+                                                         : BP_FATE_DEAD_LETTERED;
         }
         /* The records go to the source thread to be freed (pipeline.c): it
          * mostly waits for the window, while this thread is a relay's

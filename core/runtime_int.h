@@ -66,6 +66,7 @@ struct bp_runtime {
 typedef struct bp_item {
     bp_envelope *env;           /* borrowed */
     int failed_sink;            /* a sink failed it for good (already dead-lettered there) */
+    int delivered_at;           /* how many sinks accepted it (or had it: ledger) */
     uint64_t seq;               /* pipeline sequence number (UINT64_MAX: outside the pipeline) */
 } bp_item;
 

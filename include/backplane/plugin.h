@@ -393,6 +393,10 @@ typedef enum bp_fate {
     BP_FATE_DROPPED = 2,         /* a transform dropped it */
     BP_FATE_PARKED = 3,          /* parked for human review (it may be delivered later) */
     BP_FATE_DEAD_LETTERED = 4,   /* in the dead-letter store or channel */
+    /* ---- ABI 1.3 (core3-runtime) ---- */
+    BP_FATE_PARTIAL = 5,         /* written to some sinks, dead-lettered at another (a
+                                  * source that writes back treats it as delivered:
+                                  * the dead letter is replayed to that sink alone) */
 } bp_fate;
 
 /* Put first in a descriptor: .BP_PLUGIN_HEADER would not parse, so use

@@ -136,4 +136,25 @@ exit_is "the next run starts" 0 "$B" run ledger.yaml
   && ok "a row older than the retention (2h > 1h) is pruned" || not_ok "the 2h-old row was kept"
 [ "$(sqlite3 ledger.db 'SELECT count(*) FROM ledger_writes WHERE applied_ms = '$mid)" -eq 1 ] \
   && ok "a younger row (30m) is kept" || not_ok "the 30m-old row was pruned"
+
+# A record written to one sink and dead-lettered at another reaches its
+# source's ack_fates as BP_FATE_PARTIAL (5); refused by its only sink, as
+# DEAD_LETTERED (4); written everywhere, DELIVERED (1).
+for shape in two one; do
+  if [ $shape = two ]; then to="[ out, erp ]"; else to="erp"; fi
+  cat >fates_$shape.yaml <<YAML
+site: fates_$shape
+state: $TMP/fates_$shape.db
+connectors:
+  src: { plugin: fx_again, out: $TMP/fates_$shape.txt, records: 4 }
+  out: { plugin: file, path: $TMP/fates_$shape.out }
+  erp: { plugin: fx_sink, path: $TMP/fates_$shape.erp }
+routes:
+  r: { from: src, to: $to }
+YAML
+  exit_is "fates ($shape sink(s)): the run ends" 0 "$B" run fates_$shape.yaml --plugin-dir "$FX"
+  sort -n fates_$shape.txt.acks | tr '\n' ' ' >fates_$shape.got
+done
+contains "two sinks: odd records rejected by erp are PARTIAL (5)" fates_two.got "0 1 1 5 2 1 3 5 "
+contains "one sink: the same records are DEAD_LETTERED (4)" fates_one.got "0 1 1 4 2 1 3 4 "
 finish

@@ -4,7 +4,10 @@
  * can bound the rate at which the core polls it. With `overfill: true` its
  * first poll pushes one record more than batch_room() and writes the status
  * of that last push as "overfill STATUS" (a number, bp_status). With
- * `fail: true` every poll fails with BP_RETRY (a source whose peer errs). */
+ * `fail: true` every poll fails with BP_RETRY (a source whose peer errs).
+ * With `records: N` it is a finite source instead: N records {"n": i,
+ * "reject": i odd}, then BP_EOF; each record's fate (ack_fates) is appended
+ * to OUT.acks as "TOKEN FATE". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,8 @@ typedef struct {
     char *out;
     int overfill;
     int fail;
+    long long records;
+    char *acks;
     long long polls;
     long long first_ms;
     int overfill_status;
@@ -28,6 +33,8 @@ static const struct bp_option fxa_options[] = {
      .description = "first poll: push one record more than batch_room()"},
     {.name = "fail", .type = BP_OPT_BOOL, .default_value = "false",
      .description = "every poll fails with BP_RETRY"},
+    {.name = "records", .type = BP_OPT_INT, .default_value = "0", .min = "0", .max = "1000",
+     .description = "a finite source of this many records (fates to OUT.acks)"},
     {0},
 };
 
@@ -43,6 +50,8 @@ static bp_status fxa_init(const struct bp_host_api *api, bp_instance *inst, cons
     self->out = strdup(bp_cfg_str(config, "out"));
     self->overfill = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(config, "overfill"));
     self->fail = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(config, "fail"));
+    self->records = bp_cfg_int(config, "records", 0);
+    self->acks = api->format("%s.acks", self->out);
     *out = self;
     return BP_OK;
 }
@@ -56,6 +65,20 @@ static bp_status fxa_poll(void *p, bp_poll_batch *batch, int timeout_ms)
         self->first_ms = api->monotonic_ms();
     if (self->fail)
         return BP_RETRY;
+    if (self->records > 0) {
+        if (self->polls > 1)
+            return BP_EOF;
+        for (long long i = 0; i < self->records && api->batch_room(batch) > 0; i++) {
+            bp_envelope *env = api->envelope_new();
+            api->envelope_set_attr(env, "type", "com.example.fixture");
+            char data[64];
+            snprintf(data, sizeof(data), "{\"n\":%lld,\"reject\":%s}", i,
+                     i % 2 ? "true" : "false");
+            api->envelope_set_data_json(env, data, strlen(data), NULL);
+            api->batch_push(batch, env, (uint64_t)i);
+        }
+        return BP_OK;
+    }
     if (self->overfill && self->polls == 1) {
         size_t room = api->batch_room(batch);
         for (size_t i = 0; i <= room; i++) {
@@ -71,9 +94,22 @@ static bp_status fxa_poll(void *p, bp_poll_batch *batch, int timeout_ms)
     return BP_AGAIN;
 }
 
+static bp_status fxa_ack_fates(void *p, const uint64_t *tokens, const unsigned char *fates,
+                               size_t n)
+{
+    fxa_self *self = p;
+    FILE *f = fopen(self->acks, "a");
+    for (size_t i = 0; f && i < n; i++)
+        fprintf(f, "%llu %u\n", (unsigned long long)tokens[i], fates[i]);
+    if (f)
+        fclose(f);
+    return BP_OK;
+}
+
 static void fxa_destroy(void *p)
 {
     fxa_self *self = p;
+    self->api->free(self->acks);
     FILE *f = fopen(self->out, "w");
     if (f) {
         fprintf(f, "polls %lld over %lld ms\n", self->polls,
@@ -95,6 +131,7 @@ static const struct bp_plugin fxa = {
     .options = fxa_options,
     .init = fxa_init,
     .poll = fxa_poll,
+    .ack_fates = fxa_ack_fates,
     .destroy = fxa_destroy,
 };
 
