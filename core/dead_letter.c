@@ -99,6 +99,7 @@ bp_status bp_dead_letter_record(bp_route *r, const char *stage, const char *reas
     pthread_mutex_lock(&r->dlq_mu);
     bp_status st = bp_deliver(r, r->dlq, &item, 1, dl_channel_refused, r);
     pthread_mutex_unlock(&r->dlq_mu);
+    cJSON_Delete(item.receipts);
     bp_envelope_unref(e);
     if (st != BP_OK) {
         bp_log(BP_LOG_WARN, r->cfg->name,

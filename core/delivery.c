@@ -34,6 +34,7 @@ struct bp_delivery {
     bp_status *results;
     char **reasons;
     unsigned char *set;
+    char **receipts;           /* of the current write (wb_set_receipt) */
     char **last_reason;
     const bp_envelope **accepted;
     char *ckpt_key, *ckpt_value;   /* of the last write (BP_PLUGIN_LEDGER sinks) */
@@ -115,6 +116,9 @@ static void dl_free(bp_delivery *d)
     free(d->results);
     free(d->reasons);
     free(d->set);
+    for (size_t i = 0; d->receipts && i < d->n; i++)
+        free(d->receipts[i]);
+    free(d->receipts);
     free(d->last_reason);
     free(d->accepted);
     free(d->ckpt_key);
@@ -126,8 +130,11 @@ static void dl_free(bp_delivery *d)
 static void dl_write(bp_delivery *d)
 {
     bp_write_batch wb = {.envs = d->envs, .tickets = d->tickets, .results = d->results,
-                         .reasons = d->reasons, .set = d->set, .n = d->np};
+                         .reasons = d->reasons, .set = d->set, .n = d->np,
+                         .receipts = d->receipts};
     for (size_t k = 0; k < d->np; k++) {
+        free(d->receipts[k]);
+        d->receipts[k] = NULL;
         d->envs[k] = d->items[d->pending[k]].env;
         d->tickets[k] = atomic_fetch_add(&d->r->rt->next_ticket, 1);
         d->results[k] = BP_OK;
@@ -160,10 +167,11 @@ static void dl_start(bp_delivery *d, bp_route *r, bp_instance *sink, bp_item *it
     d->results = calloc(m, sizeof(*d->results));
     d->reasons = calloc(m, sizeof(*d->reasons));
     d->set = calloc(m, 1);
+    d->receipts = calloc(m, sizeof(*d->receipts));
     d->last_reason = calloc(m, sizeof(*d->last_reason));
     d->accepted = calloc(m, sizeof(*d->accepted));
     if (!d->pending || !d->envs || !d->tickets || !d->results || !d->reasons || !d->set ||
-        !d->last_reason || !d->accepted) {
+        !d->receipts || !d->last_reason || !d->accepted) {
         d->rc = BP_ERR_NOMEM;
         return;
     }
@@ -197,6 +205,16 @@ static int dl_ready(bp_delivery *d)
     return dl_wait_queued(d->r, d->sink, d->tickets, d->results, d->reasons, d->np, 0) == BP_OK;
 }
 
+/* The receipt a sink gave an accepted record (wb_set_receipt), kept with the
+ * record for its audit row: {"route/sink": "receipt", ...}. */
+static void dl_keep_receipt(bp_item *item, const char *sink, const char *receipt)
+{
+    if (item->receipts == NULL && (item->receipts = cJSON_CreateObject()) == NULL)
+        return;
+    cJSON_DeleteItemFromObjectCaseSensitive(item->receipts, sink);
+    cJSON_AddStringToObject(item->receipts, sink, receipt);
+}
+
 /* A record failed for good at this sink: hand it to d->fail. */
 static bp_status dl_fail(bp_delivery *d, size_t idx, const char *why)
 {
@@ -227,6 +245,8 @@ static bp_status dl_finish(bp_delivery *d)
             size_t idx = d->pending[k];
             if (res == BP_OK) {
                 items[idx].delivered_at++;
+                if (d->receipts[k])
+                    dl_keep_receipt(&items[idx], sink->name, d->receipts[k]);
                 d->accepted[n_acc++] = items[idx].env;
                 if (items[idx].seq > acc_max)
                     acc_max = items[idx].seq;
@@ -322,7 +342,8 @@ typedef struct sink_flight {
     bp_item *items;
     uint64_t *seqs;            /* for the ack window */
     unsigned char *fates;
-    size_t n;
+    size_t n;                  /* records still owned here */
+    size_t n_items;            /* items of this flight */
     bp_delivery *dl;           /* one per sink */
 } sink_flight;
 
@@ -382,6 +403,10 @@ static void sink_settle(bp_pipe *p, sink_flight *f)
     for (size_t s = 0; s < r->n_sinks; s++)
         if (f->dl[s].r != NULL)
             dl_free(&f->dl[s]);
+    for (size_t i = 0; i < f->n_items; i++) {
+        cJSON_Delete(f->items[i].receipts);
+        f->items[i].receipts = NULL;
+    }
     for (size_t i = 0; i < f->n; i++)
         bp_rec_free(f->recs[i]);
     f->n = 0;
@@ -450,7 +475,7 @@ void *bp_sink_main(void *arg)
         }
         for (size_t i = 0; i < n; i++)
             f->items[i] = (bp_item){.env = f->recs[i]->env, .seq = f->recs[i]->seq};
-        f->n = n;
+        f->n = f->n_items = n;
         uint64_t acked = bp_ack_window_durable_seq(&p->win);   /* ledger rows below it can go */
         for (size_t s = 0; s < r->n_sinks; s++)
             dl_start(&f->dl[s], r, r->sinks[s], f->items, n, acked, bp_dead_letter_fail, r);

@@ -199,6 +199,14 @@ static void host_poll_wakeup(bp_instance *inst)
         bp_wakeup_signal(inst->wakeup);
 }
 
+static void host_wb_set_receipt(bp_write_batch *wb, size_t i, const char *receipt)
+{
+    if (i >= wb->n || wb->receipts == NULL)
+        return;
+    free(wb->receipts[i]);
+    wb->receipts[i] = receipt && receipt[0] ? strdup(receipt) : NULL;
+}
+
 const struct bp_host_api bp_host_api_table = {
     .size = sizeof(struct bp_host_api),
     .abi_major = BP_ABI_MAJOR,
@@ -263,4 +271,5 @@ const struct bp_host_api bp_host_api_table = {
     .mask_secret = bp_log_add_secret,
     /* ---- ABI 1.3 (core3-runtime) ---- */
     .poll_wakeup = host_poll_wakeup,
+    .wb_set_receipt = host_wb_set_receipt,
 };

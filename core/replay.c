@@ -42,6 +42,7 @@ static bp_status replay_resend(bp_route *r, bp_instance *only_sink, size_t from,
             st = bp_deliver(r, r->sinks[s], &item, 1, bp_dead_letter_fail, r);
     if (st == BP_OK && !item.failed_sink)
         st = bp_audit_delivered(r, &item, 1);
+    cJSON_Delete(item.receipts);
     bp_envelope_unref(env);
     if (st != BP_OK)
         return st == BP_STOPPED ? BP_RETRY : st;

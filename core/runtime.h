@@ -64,6 +64,7 @@ struct bp_write_batch {
     size_t n;
     char *ckpt_key;             /* wb_commit_checkpoint, committed with the ledger */
     char *ckpt_value;
+    char **receipts;            /* wb_set_receipt (ABI 1.3): per record, or NULL */
 };
 
 /* The host-API table handed to every plugin. */

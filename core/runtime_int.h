@@ -67,6 +67,7 @@ typedef struct bp_item {
     bp_envelope *env;           /* borrowed */
     int failed_sink;            /* a sink failed it for good (already dead-lettered there) */
     int delivered_at;           /* how many sinks accepted it (or had it: ledger) */
+    cJSON *receipts;            /* {"route/sink": receipt} of sinks that gave one, or NULL */
     uint64_t seq;               /* pipeline sequence number (UINT64_MAX: outside the pipeline) */
 } bp_item;
 

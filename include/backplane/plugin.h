@@ -252,6 +252,15 @@ struct bp_host_api {
      * while no wait is on make the next wait return at once. Check with
      * BP_HOST_HAS(api, poll_wakeup). */
     void (*poll_wakeup)(bp_instance *inst);
+
+    /* Sinks (ABI 1.3): inside write(), what the peer calls record i now — a
+     * row key, "partition/offset", a queue or message id. Copied; the last
+     * call for a record wins; kept only when the record's result is BP_OK
+     * (for BP_QUEUED, when write_done completes it), and stored with the
+     * record's audit row (column `receipts`: {"route/sink": receipt}) for a
+     * later audit trace. Only inside write(): a receipt that is known only at
+     * write_done cannot be given (yet). */
+    void (*wb_set_receipt)(bp_write_batch *wb, size_t i, const char *receipt);
 };
 
 #define BP_HOST_HAS(api, field) \

@@ -157,4 +157,22 @@ YAML
 done
 contains "two sinks: odd records rejected by erp are PARTIAL (5)" fates_two.got "0 1 1 5 2 1 3 5 "
 contains "one sink: the same records are DEAD_LETTERED (4)" fates_one.got "0 1 1 4 2 1 3 4 "
+
+# A sink's write-back receipt per record (wb_set_receipt, ABI 1.3) is stored
+# with the record's audit row: {"route/sink": receipt}.
+cat >receipts.yaml <<YAML
+site: receipts
+state: $TMP/receipts.db
+connectors:
+  in: { plugin: file, path: $TMP/in.jsonl }
+  out: { plugin: file, path: $TMP/receipts.out }
+  erp: { plugin: fx_sink, path: $TMP/receipts.erp, receipt: true, reject_field: none }
+routes:
+  r: { from: in, to: [ out, erp ], audit: all }
+YAML
+exit_is "receipts: the run ends" 0 "$B" run receipts.yaml --plugin-dir "$FX"
+sqlite3 receipts.db "SELECT id || ' ' || ifnull(receipts, '-') FROM audit ORDER BY seq" | awk '{ $1 = ""; print }' >receipts.txt
+contains "the first record's audit row has the ERP's receipt" receipts.txt ' {"r/erp":"line 1"}'
+contains "and the fifth" receipts.txt ' {"r/erp":"line 5"}'
+[ "$(grep -c '"r/out"' receipts.txt)" -eq 0 ] && ok "a sink that gives no receipt has none" || not_ok "file sink receipts appeared"
 finish
