@@ -13,16 +13,23 @@ void bp_route_count_flags(bp_route *r, const bp_envelope *env)
     if (!cJSON_IsString(f) || f->valuestring[0] == '\0')
         return;
     const char *p = f->valuestring;
+    char small[96];
     while (*p) {
         size_t n = strcspn(p, ",");
-        char name[80];
-        size_t k = n < 60 ? n : 60;
+        size_t k = n;
         while (k > 0 && p[k - 1] == ' ')
             k--;
         size_t lead = strspn(p, " ");
         if (k > lead) {
-            snprintf(name, sizeof(name), "flag.%.*s", (int)(k - lead), p + lead);
-            bp_metrics_add(r->metrics, name, 1);
+            /* The whole name, however long (it used to be cut at 60). */
+            size_t len = k - lead + 6;
+            char *name = len <= sizeof(small) ? small : malloc(len);
+            if (name) {
+                snprintf(name, len, "flag.%.*s", (int)(k - lead), p + lead);
+                bp_metrics_add(r->metrics, name, 1);
+                if (name != small)
+                    free(name);
+            }
         }
         p += n;
         if (*p == ',')
@@ -30,11 +37,12 @@ void bp_route_count_flags(bp_route *r, const bp_envelope *env)
     }
 }
 
+/* Every counter that gained, however many (they used to stop at 128). */
 typedef struct {
     bp_route *r;
-    char *names[128];
-    int64_t deltas[128];
-    size_t n;
+    char **names;
+    int64_t *deltas;
+    size_t n, cap;
 } stats_ctx;
 
 static void stats_collect(const char *name, double value, int gauge, void *ud)
@@ -42,13 +50,27 @@ static void stats_collect(const char *name, double value, int gauge, void *ud)
     stats_ctx *c = ud;
     static const char *const kept[] = {"records_in", "records_out", "dropped", "parked",
                                        "dead_lettered", NULL};
-    if (gauge || c->n == 128)
+    if (gauge)
         return;
     int keep = strncmp(name, "flag.", 5) == 0;
     for (size_t i = 0; !keep && kept[i]; i++)
         keep = strcmp(name, kept[i]) == 0;
     int64_t d = (int64_t)(value - bp_metrics_get(c->r->flushed, name));
-    if (!keep || d <= 0 || (c->names[c->n] = strdup(name)) == NULL)
+    if (!keep || d <= 0)
+        return;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 32;
+        char **nm = realloc(c->names, cap * sizeof(*nm));
+        if (nm == NULL)
+            return;
+        c->names = nm;
+        int64_t *dl = realloc(c->deltas, cap * sizeof(*dl));
+        if (dl == NULL)
+            return;
+        c->deltas = dl;
+        c->cap = cap;
+    }
+    if ((c->names[c->n] = strdup(name)) == NULL)
         return;
     c->deltas[c->n++] = d;
 }
@@ -63,4 +85,6 @@ void bp_route_stats_flush(bp_route *r)
             bp_metrics_add(r->flushed, c.names[i], (uint64_t)c.deltas[i]);
     for (size_t i = 0; i < c.n; i++)
         free(c.names[i]);
+    free(c.names);
+    free(c.deltas);
 }

@@ -175,4 +175,23 @@ sqlite3 receipts.db "SELECT id || ' ' || ifnull(receipts, '-') FROM audit ORDER 
 contains "the first record's audit row has the ERP's receipt" receipts.txt ' {"r/erp":"line 1"}'
 contains "and the fifth" receipts.txt ' {"r/erp":"line 5"}'
 [ "$(grep -c '"r/out"' receipts.txt)" -eq 0 ] && ok "a sink that gives no receipt has none" || not_ok "file sink receipts appeared"
+
+# Route counters that outlive the run (`backplane report`): every flag is
+# counted, under its whole name (they stopped at 128 counters, names at 60).
+long=$(printf 'very_long_flag_name_%.0s' 1 2 3 4)   # 80 characters
+many=$(seq -f "f%g" 1 150 | paste -sd, -)
+cat >flags.yaml <<YAML
+site: flags
+state: $TMP/flags.db
+connectors:
+  in: { plugin: file, path: $TMP/in.jsonl }
+  out: { plugin: file, path: $TMP/flags.out }
+routes:
+  r: { from: in, through: [ { set: { set: { flags: "$long,$many" } } } ], to: out }
+YAML
+exit_is "flags: the run ends" 0 "$B" run flags.yaml
+sqlite3 flags.db "SELECT count(*) FROM route_stats WHERE name LIKE 'flag.f%'" >nflags.txt
+contains "150 flags, 150 counters" nflags.txt "150"
+sqlite3 flags.db "SELECT name || '=' || value FROM route_stats WHERE name LIKE 'flag.very%'" >lflag.txt
+contains "an 80-character flag is counted under its whole name" lflag.txt "flag.$long=5"
 finish
