@@ -37,8 +37,11 @@ bp_status bp_transform_chain(bp_route *r, int worker, size_t from, int gate, bp_
         } else if (st == BP_RETRY && bp_runtime_stopping(r->rt)) {
             rc = BP_STOPPED;
         } else {
-            char *why = NULL;
-            if (asprintf(&why, "%s%s%s", bp_status_str(st), reason ? ": " : "",
+            /* Out of retries: said as a sink's are ("gave up after N attempts"). */
+            char *why = NULL, gave_up[64] = "";
+            if (st == BP_RETRY)
+                snprintf(gave_up, sizeof(gave_up), "gave up after %d attempts: ", failures);
+            if (asprintf(&why, "%s%s%s%s", gave_up, bp_status_str(st), reason ? ": " : "",
                          reason ? reason : "") < 0)
                 why = NULL;
             rc = bp_dead_letter_record(r, in->name, why ? why : "transform failed", *env, NULL, 0);
