@@ -23,7 +23,7 @@ struct bp_lookup_pool {
     int concurrent;             /* BP_PLUGIN_LOOKUP_CONCURRENT: no lock, one instance */
     pthread_mutex_t mu;
     pthread_cond_t idle;        /* an instance came back */
-    bp_instance **insts;        /* NULL: being created */
+    bp_instance **insts;        /* [0] set at init, never changed; NULL: being created */
     unsigned char *busy;
     size_t n, max;
     int cannot_grow;            /* creating one more failed: use those there are */
@@ -170,7 +170,7 @@ bp_status bp_runtime_lookup(bp_instance *inst, const char *connector, const char
     bp_runtime *rt = inst ? inst->rt : NULL;
     for (size_t i = 0; rt && connector && i < rt->n_lookups; i++) {
         bp_lookup_pool *pl = rt->lookups[i];
-        if (strcmp(pl->cfg->name, connector) != 0 || pl->n == 0)
+        if (strcmp(pl->cfg->name, connector) != 0 || pl->insts[0] == NULL)
             continue;
         if (pl->concurrent) {
             bp_instance *l = pl->insts[0];
