@@ -74,7 +74,7 @@ cat >"$tmp/site.yaml" <<YAML
 site: bench
 state: $tmp/state.db
 connectors:
-  mail: { plugin: imap, url: "$url", user: ap, password: s3cret-pass, tls: none,
+  mail: { plugin: imap, url: "$url", user: ap, password: s3cret-pass, tls: { mode: none },
           poll_interval: 50ms, seen: false, keyword: "" }
   out: { plugin: file, path: $tmp/out.jsonl, fsync: false }
 routes:

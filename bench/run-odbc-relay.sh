@@ -124,7 +124,7 @@ connectors:
   b: { plugin: odbc, dsn: "$dsn_dst" }
 routes:
   relay:
-    from: { a: { table: src, mode: incrementing, column: id, once: true, batch_rows: 1000, max_rows: 50000 } }
+    from: { a: { table: src, mode: incrementing, column: id, follow: false, batch_rows: 1000, max_rows: 50000 } }
     to: { b: { table: $t, mode: insert, bind: $how } }
     batch: 2000
 YAML

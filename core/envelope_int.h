@@ -35,4 +35,18 @@ bp_status bp_ce_json_parse(const char *text, size_t len, cJSON **root, char **er
 /* Validates a parsed structured-mode event object and builds an envelope. */
 bp_status bp_ce_envelope_from_cjson(cJSON *obj, bp_envelope **out, char **errmsg);
 
+/* Fills a missing id with a deterministic one (ABI 1.3), so that a record a
+ * source reads again after a crash keeps its id and a write-back ledger
+ * recognises it. With token (the source declares BP_PLUGIN_STABLE_TOKENS): from
+ * source + token. Without: from source, type, subject, datacontenttype, data
+ * (the deferred JSON text as given, or the tree's compact JSON) and
+ * attachments (names, media types, bytes) — identical records then share an
+ * id. SHA-256, written as an RFC 9562 version-8 UUID. Needs source set; an id
+ * already set is kept. env must be writable. Errors: BP_ERR_INVALID (no
+ * source, not writable), BP_ERR_NOMEM. */
+bp_status bp_envelope_fill_id(bp_envelope *env, const uint64_t *token);
+
+/* The host's flag_add (ABI 1.3, core/flags.c): the contract in plugin.h. */
+bp_status bp_flag_add(bp_envelope *env, const char *flag, const char *reason, const char *by);
+
 #endif

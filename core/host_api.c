@@ -12,6 +12,9 @@
 #include "log.h"
 #include "runtime.h"
 #include "strutil.h"
+#include "model_find.h"
+#include "state_checkpoint.h"
+#include "state_corrections.h"
 #include "wakeup.h"
 
 static void host_log(bp_instance *inst, enum bp_log_level level, const char *fmt, ...)
@@ -83,6 +86,11 @@ static bp_status host_batch_push(bp_poll_batch *b, bp_envelope *env, uint64_t to
         st = src ? bp_envelope_set_attr(env, "source", src) : BP_ERR_NOMEM;
         free(src);
     }
+    /* A missing id is derived, never random (ABI 1.3): the same record read
+     * again after a crash must keep its id for the write-back ledger. */
+    if (st == BP_OK)
+        st = bp_envelope_fill_id(env, (b->src->lib->desc.flags & BP_PLUGIN_STABLE_TOKENS) ? &token
+                                                                                        : NULL);
     if (st == BP_OK)
         st = bp_envelope_finalize(env, &err);
     if (st != BP_OK) {
@@ -172,7 +180,7 @@ static void host_gauge_set(bp_instance *inst, const char *name, double value)
 
 static bp_status host_checkpoint_get(bp_instance *inst, const char *key, char **value)
 {
-    bp_state *st = bp_runtime_state_of(inst);
+    bp_state *st = inst ? bp_runtime_state_of(inst) : NULL;
     if (st == NULL || key == NULL || value == NULL)
         return BP_ERR_INVALID;
     return bp_state_checkpoint_get(st, inst->scope, key, value);
@@ -180,10 +188,79 @@ static bp_status host_checkpoint_get(bp_instance *inst, const char *key, char **
 
 static bp_status host_checkpoint_set(bp_instance *inst, const char *key, const char *value)
 {
-    bp_state *st = bp_runtime_state_of(inst);
+    bp_state *st = inst ? bp_runtime_state_of(inst) : NULL;
     if (st == NULL || key == NULL)
         return BP_ERR_INVALID;
     return bp_state_checkpoint_set(st, inst->scope, key, value);
+}
+
+/* ---- ABI 1.3 (core3-sdk) ----------------------------------------------- */
+
+static void host_json_free(cJSON *item) { cJSON_Delete(item); }
+
+static bp_status host_checkpoint_list(bp_instance *inst, const char *prefix, char ***keys,
+                                      size_t *n)
+{
+    bp_state *st = inst ? bp_runtime_state_of(inst) : NULL;
+    if (keys)
+        *keys = NULL;
+    if (n)
+        *n = 0;
+    if (st == NULL || keys == NULL || n == NULL)
+        return BP_ERR_INVALID;
+    return bp_state_checkpoint_list(st, inst->scope, prefix, keys, n);
+}
+
+static bp_status host_checkpoint_delete_prefix(bp_instance *inst, const char *prefix,
+                                               size_t *n_deleted)
+{
+    bp_state *st = inst ? bp_runtime_state_of(inst) : NULL;
+    if (n_deleted)
+        *n_deleted = 0;
+    if (st == NULL)
+        return BP_ERR_INVALID;
+    return bp_state_checkpoint_delete_prefix(st, inst->scope, prefix, n_deleted);
+}
+
+static bp_status host_checkpoint_set_many(bp_instance *inst, const char *const *keys,
+                                          const char *const *values, size_t n)
+{
+    bp_state *st = inst ? bp_runtime_state_of(inst) : NULL;
+    if (st == NULL || (n > 0 && (keys == NULL || values == NULL)))
+        return BP_ERR_INVALID;
+    return bp_state_checkpoint_set_many(st, inst->scope, keys, values, n);
+}
+
+static bp_status host_corrections_get(bp_instance *inst, const char *key_path,
+                                      const char *key_value, size_t max, cJSON **out,
+                                      char **errmsg)
+{
+    if (errmsg)
+        *errmsg = NULL;
+    if (out == NULL)
+        return BP_ERR_INVALID;
+    *out = NULL;
+    bp_state *st = inst ? bp_runtime_state_of(inst) : NULL;
+    if (st == NULL) {
+        if (errmsg)
+            *errmsg = bp_strfmt("corrections are only available to an instance of a running site");
+        return BP_ERR_UNSUPPORTED;
+    }
+    if (key_path && bp_path_check(key_path) != BP_OK) {
+        if (errmsg)
+            *errmsg = bp_strfmt("corrections: '%s' is not an envelope path", key_path);
+        return BP_ERR_INVALID;
+    }
+    /* The instance's route: its name up to the first '/' ("ap/extract#2"). */
+    size_t rlen = strcspn(inst->name, "/");
+    char *route = strndup(inst->name, rlen);
+    if (route == NULL)
+        return BP_ERR_NOMEM;
+    bp_status rc = bp_state_corrections_find(st, route, key_path, key_value, max, out);
+    if (rc != BP_OK && errmsg)
+        *errmsg = bp_strfmt("corrections of route '%s': %s", route, bp_status_str(rc));
+    free(route);
+    return rc;
 }
 
 static int host_stopping(const bp_instance *inst)
@@ -269,6 +346,15 @@ const struct bp_host_api bp_host_api_table = {
     .json_append = bp_json_append,
     .envelope_set_data_json = bp_envelope_set_data_json,
     .mask_secret = bp_log_add_secret,
+    /* ---- ABI 1.3 (core3-sdk) ---- */
+    .status_str = bp_status_str,
+    .flag_add = bp_flag_add,
+    .json_free = host_json_free,
+    .checkpoint_list = host_checkpoint_list,
+    .checkpoint_delete_prefix = host_checkpoint_delete_prefix,
+    .checkpoint_set_many = host_checkpoint_set_many,
+    .corrections_get = host_corrections_get,
+    .model_find = bp_model_find,
     /* ---- ABI 1.3 (core3-runtime) ---- */
     .poll_wakeup = host_poll_wakeup,
     .wb_set_receipt = host_wb_set_receipt,

@@ -58,8 +58,14 @@ static bp_instance *pool_instance(bp_lookup_pool *pl, size_t k, bp_diags *d)
         bp_diags_add(d, NULL, 0, 0, "lookup connector '%s': out of memory", c->name);
         return NULL;
     }
+    /* The pool counts as one instance in `report` and the final log line. */
+    if (k > 0 && pl->insts[0]) {
+        bp_metrics_free(in->metrics);
+        in->metrics = pl->insts[0]->metrics;
+        in->metrics_borrowed = 1;
+    }
     snprintf(what, sizeof(what), "lookup connector '%s'", c->name);
-    if (bp_instance_init(in, c->config, what, d) != BP_OK) {
+    if (bp_instance_init(in, c->config, c->bound, BP_KIND_LOOKUP, what, d) != BP_OK) {
         bp_instance_free(in);
         return NULL;
     }
@@ -74,7 +80,9 @@ int bp_lookups_init(bp_runtime *rt, bp_diags *d)
         callers += site->routes[i].workers > 0 ? site->routes[i].workers : 1;
     rt->lookup_callers = callers;
     rt->lookups = calloc(site->n_connectors ? site->n_connectors : 1, sizeof(*rt->lookups));
-    if (rt->lookups == NULL)
+    rt->lookup_insts = calloc(site->n_connectors ? site->n_connectors : 1,
+                              sizeof(*rt->lookup_insts));
+    if (rt->lookups == NULL || rt->lookup_insts == NULL)
         return -1;
     int failed = 0;
     for (size_t i = 0; i < site->n_connectors; i++) {
@@ -100,6 +108,7 @@ int bp_lookups_init(bp_runtime *rt, bp_diags *d)
             failed = 1;
         else
             pl->n = 1;
+        rt->lookup_insts[rt->n_lookups - 1] = pl->insts[0];
     }
     return failed ? -1 : 0;
 }
@@ -109,7 +118,9 @@ void bp_lookups_free(bp_runtime *rt)
     for (size_t i = 0; i < rt->n_lookups; i++)
         pool_free(rt->lookups[i]);
     free(rt->lookups);
+    free(rt->lookup_insts);
     rt->lookups = NULL;
+    rt->lookup_insts = NULL;
     rt->n_lookups = 0;
 }
 

@@ -9,7 +9,9 @@
 typedef struct {
     char *name;
     double value;
+    double flushed;      /* counters: the part of value taken (bp_metrics_take) */
     int gauge;
+    int dirty;           /* gauges: set since the last take */
 } mt_entry;
 
 struct bp_metrics {
@@ -80,6 +82,7 @@ void bp_metrics_set(bp_metrics *m, const char *name, double value)
     if (e) {
         e->value = value;
         e->gauge = 1;
+        e->dirty = 1;
     }
     pthread_mutex_unlock(&m->mu);
 }
@@ -105,4 +108,71 @@ void bp_metrics_foreach(bp_metrics *m, bp_metrics_fn fn, void *ud)
     for (size_t i = 0; i < m->n; i++)
         fn(m->e[i].name, m->e[i].value, m->e[i].gauge, ud);
     pthread_mutex_unlock(&m->mu);
+}
+
+size_t bp_metrics_take(bp_metrics *m, bp_metric_change **out)
+{
+    *out = NULL;
+    if (m == NULL)
+        return 0;
+    pthread_mutex_lock(&m->mu);
+    size_t n = 0;
+    bp_metric_change *c = m->n ? calloc(m->n, sizeof(*c)) : NULL;
+    for (size_t i = 0; c && i < m->n; i++) {
+        mt_entry *e = &m->e[i];
+        double d = e->gauge ? e->value : e->value - e->flushed;
+        if ((e->gauge && !e->dirty) || (!e->gauge && d <= 0))
+            continue;
+        c[n] = (bp_metric_change){.name = strdup(e->name), .value = e->value, .delta = d,
+                                  .gauge = e->gauge};
+        if (c[n].name == NULL) {
+            bp_metric_changes_free(c, n);
+            c = NULL;
+            n = 0;
+            break;
+        }
+        n++;
+    }
+    /* Taken only when the whole copy succeeded. */
+    for (size_t i = 0, k = 0; c && i < m->n && k < n; i++) {
+        mt_entry *e = &m->e[i];
+        if (strcmp(e->name, c[k].name) != 0)
+            continue;
+        if (e->gauge)
+            e->dirty = 0;
+        else
+            e->flushed += c[k].delta;
+        k++;
+    }
+    pthread_mutex_unlock(&m->mu);
+    if (n == 0) {
+        free(c);
+        return 0;
+    }
+    *out = c;
+    return n;
+}
+
+void bp_metrics_untake(bp_metrics *m, const bp_metric_change *c, size_t n)
+{
+    if (m == NULL)
+        return;
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < n; i++) {
+        mt_entry *e = mt_find(m, c[i].name, 0);
+        if (e == NULL)
+            continue;
+        if (e->gauge)
+            e->dirty = 1;
+        else
+            e->flushed -= c[i].delta;
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
+void bp_metric_changes_free(bp_metric_change *c, size_t n)
+{
+    for (size_t i = 0; c && i < n; i++)
+        free(c[i].name);
+    free(c);
 }

@@ -24,6 +24,46 @@ cJSON *bp_options_apply(const struct bp_option *schema, const char *where,
                         const char *const *skip, const char *file,
                         int at_line, int at_col, bp_diags *d);
 
+/* What bp_options_apply_ex checks (ABI 1.3 schema: roles, renamed options,
+ * map schemas, paths). */
+typedef struct bp_options_req {
+    const struct bp_option *schema;
+    const char *where;              /* "connector 'erp' (plugin 'odbc')" */
+    const bp_ynode *const *maps;    /* later maps override earlier ones; NULL entries skipped */
+    size_t n_maps;
+    size_t use_from;                /* maps[use_from..] are a route's per-use maps, where an
+                                     * option for another role is an error (0: none are) */
+    const char *const *skip;        /* top-level keys that are not options ("plugin") */
+    const char *file;
+    int at_line, at_col;            /* where a missing option is reported */
+    uint32_t role;                  /* enum bp_plugin_kind bit of the instance, 0: unknown */
+    const char *base_dir;           /* BP_OPT_PATH: relative paths are resolved against it */
+} bp_options_req;
+
+/* Like bp_options_apply, but always returns the config it could build (NULL
+ * only when memory ran out): options that failed are absent from it, so that
+ * a plugin's check can still run on the rest. *failed (if not NULL) is 1 when
+ * errors were added to d. The caller owns the result (cJSON_Delete). */
+cJSON *bp_options_apply_ex(const bp_options_req *rq, bp_diags *d, int *failed);
+
+/* A zeroed block of size bytes with every bound option of schema
+ * (BP_OPT_FIELD) stored from config (see plugin.h for the C types). Strings
+ * and cJSON pointers borrow from config. NULL when size is 0 or out of
+ * memory; free with free(). */
+void *bp_options_bind(const struct bp_option *schema, const cJSON *config, size_t size);
+
+/* A copy of a plugin's option array read with the plugin's entry size
+ * (its descriptor's option_size; 0 or less than BP_OPTION_SIZE_1_2 for
+ * plugins built before ABI 1.3), as an array of this host's struct
+ * bp_option with the fields the plugin did not know zeroed; nested `fields`
+ * arrays are copied the same way when the sizes differ. Free with
+ * bp_options_normalized_free(copy, stride). NULL for NULL or out of memory. */
+struct bp_option *bp_options_normalize(const struct bp_option *schema, size_t stride);
+void bp_options_normalized_free(struct bp_option *schema, size_t stride);
+
+/* "a source", "a sink", "a lookup", "a transform" ("any role" for 0). */
+const char *bp_role_name(uint32_t role);
+
 /* "250ms", "5s", "1.5m", "2h", "1d", "0" → milliseconds. -1 when invalid. */
 int64_t bp_parse_duration_ms(const char *s);
 /* "512", "64KiB", "64K", "10MB", "1GiB" → bytes. -1 when invalid. */

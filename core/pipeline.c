@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "route_stats.h"
 #include "runtime_int.h"
 
 void bp_rec_free(bp_rec *rec)
@@ -132,7 +133,7 @@ static void *worker_main(void *arg)
             }
             bp_status st = bp_transform_chain(r, wa->w, 0, 1, &rec->env);
             if (rec->env)
-                bp_route_count_flags(r, rec->env);
+                bp_route_stats_count_flags(r->metrics, r->cfg->name, rec->env);
             if (st == BP_OK) {
                 fwd[n_fwd++] = rec;
                 continue;
@@ -172,6 +173,23 @@ static int pick_worker(bp_route *r, const bp_envelope *env, uint64_t seq)
     for (const unsigned char *c = (const unsigned char *)key; *c; c++)
         h = (h ^ *c) * 1099511628211ULL;
     return (int)(h % (uint64_t)r->workers);
+}
+
+/* The route's parts that keep counters (route_stats.h), for its flushes and
+ * its final log line. */
+static bp_route_parts pipe_parts(bp_route *r)
+{
+    return (bp_route_parts){.route = r->cfg->name, .metrics = r->metrics, .source = r->source,
+                            .transforms = r->transforms, .n_chain = r->n_chain,
+                            .workers = r->workers, .sinks = r->sinks, .n_sinks = r->n_sinks,
+                            .dlq = r->dlq, .lookups = r->rt->lookup_insts,
+                            .n_lookups = r->rt->n_lookups};
+}
+
+static void pipe_stats_flush(bp_route *r)
+{
+    bp_route_parts parts = pipe_parts(r);
+    bp_route_stats_flush(r->rt->state, &parts);
 }
 
 /* How long the source thread lets poll wait for its first record; a poll
@@ -248,7 +266,7 @@ void *bp_route_main(void *arg)
         pipe_ack(&p);
         pipe_reap(&p);
         if (bp_mono_ms() - stats_at >= 5000) {
-            bp_route_stats_flush(r);
+            pipe_stats_flush(r);
             stats_at = bp_mono_ms();
         }
         /* Backpressure: poll for records only when a whole batch fits in the
@@ -340,7 +358,7 @@ void *bp_route_main(void *arg)
     if (p.win.tokens)
         pipe_ack(&p);
     pipe_reap(&p);
-    bp_route_stats_flush(r);
+    pipe_stats_flush(r);
     /* Forget the ledger rows whose records are now acked durably, so a clean
      * stop leaves (almost) nothing for the next start to load. */
     uint64_t durable = p.win.tokens ? bp_ack_window_durable_seq(&p.win) : 0;
@@ -366,11 +384,16 @@ void *bp_route_main(void *arg)
     free(b.reasons);
     free(b.raw);
     free(b.raw_len);
+    /* core3-report: the plugins' counters follow the route's */
+    bp_route_parts parts = pipe_parts(r);
+    char *plugins = bp_route_stats_summary(&parts);
     bp_log(BP_LOG_INFO, r->cfg->name,
            "route finished: %.0f in, %.0f out, %.0f dropped, %.0f parked, %.0f dead-lettered, "
-           "%.0f retried",
+           "%.0f retried%s%s",
            bp_metrics_get(r->metrics, "records_in"), bp_metrics_get(r->metrics, "records_out"),
            bp_metrics_get(r->metrics, "dropped"), bp_metrics_get(r->metrics, "parked"),
-           bp_metrics_get(r->metrics, "dead_lettered"), bp_metrics_get(r->metrics, "retries"));
+           bp_metrics_get(r->metrics, "dead_lettered"), bp_metrics_get(r->metrics, "retries"),
+           plugins && *plugins ? "; " : "", plugins ? plugins : "");
+    free(plugins);
     return NULL;
 }

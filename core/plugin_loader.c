@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <unistd.h>
 
+#include "options.h"
 #include "plugin_loader.h"
 #include "strutil.h"
 
@@ -37,6 +38,7 @@ void bp_plugin_lib_free(bp_plugin_lib *lib)
         return;
     if (lib->handle)
         dlclose(lib->handle);
+    bp_options_normalized_free(lib->options_copy, lib->options_stride);
     free(lib->path);
     free(lib);
 }
@@ -162,6 +164,18 @@ bp_status bp_plugin_lib_load(const char *path, bp_plugin_lib **out, char **errms
                              path, d->struct_size, (size_t)LOADER_MIN_SIZE);
         goto fail;
     }
+    /* min_host_minor (ABI 1.3) is read only when the descriptor holds it. A
+     * plugin asking for a newer host would find NULL entries it calls without
+     * BP_HOST_HAS: refuse it now, by both versions, not crash later. */
+    if (d->struct_size >= offsetof(struct bp_plugin, min_host_minor) + sizeof(uint32_t) &&
+        d->min_host_minor > BP_ABI_MINOR) {
+        *errmsg = bp_strfmt("%s: plugin needs host ABI %u.%u or newer (built against %u.%u), "
+                             "this host speaks ABI %d.%d: upgrade backplane, or rebuild the "
+                             "plugin with a lower min_host_minor",
+                             path, d->abi_major, d->min_host_minor, d->abi_major, d->abi_minor,
+                             BP_ABI_MAJOR, BP_ABI_MINOR);
+        goto fail;
+    }
     bp_plugin_lib *lib = calloc(1, sizeof(*lib));
     if (lib == NULL || (lib->path = strdup(path)) == NULL) {
         free(lib);
@@ -171,6 +185,19 @@ bp_status bp_plugin_lib_load(const char *path, bp_plugin_lib **out, char **errms
     size_t n = d->struct_size < sizeof(lib->desc) ? d->struct_size : sizeof(lib->desc);
     memcpy(&lib->desc, d, n);
     lib->handle = h;
+    /* Option arrays are read with the plugin's own entry size (ABI 1.3
+     * option_size; the 1.2 size before it): a copy in this host's layout. */
+    if (lib->desc.options && lib->desc.option_size != sizeof(struct bp_option)) {
+        lib->options_stride = lib->desc.option_size;
+        lib->options_copy = bp_options_normalize(lib->desc.options, lib->options_stride);
+        if (lib->options_copy == NULL) {
+            lib->handle = NULL;
+            bp_plugin_lib_free(lib);
+            rc = BP_ERR_NOMEM;
+            goto fail;
+        }
+        lib->desc.options = lib->options_copy;
+    }
     if (lib->desc.name == NULL || lib->desc.name[0] == '\0') {
         *errmsg = bp_strfmt("%s: descriptor has no name", path);
         lib->handle = NULL;

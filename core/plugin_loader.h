@@ -11,6 +11,10 @@ typedef struct bp_plugin_lib {
     char *path;               /* the .so file */
     void *handle;             /* dlopen handle */
     struct bp_plugin desc;    /* the descriptor, zero beyond its struct_size */
+    /* ---- ABI 1.3 (core3-options) ---- */
+    struct bp_option *options_copy; /* desc.options read with the plugin's option_size,
+                                     * when it differs from this host's (else NULL) */
+    size_t options_stride;
 } bp_plugin_lib;
 
 typedef struct bp_registry bp_registry;
@@ -36,7 +40,9 @@ bp_status bp_registry_open(bp_registry *reg, const char *name, const bp_plugin_l
 
 /* Loads one file. Refuses with one line "<path>: <reason>" for: dlopen
  * failure, missing bp_plugin_entry, NULL descriptor, ABI major mismatch,
- * a struct_size too small to hold the header, a missing name. */
+ * a struct_size too small to hold the header, a min_host_minor newer than this
+ * host (ABI 1.3), a missing name. A descriptor larger than this host's struct
+ * (a newer minor) is copied up to the host's size. */
 bp_status bp_plugin_lib_load(const char *path, bp_plugin_lib **out, char **errmsg);
 void bp_plugin_lib_free(bp_plugin_lib *lib);
 

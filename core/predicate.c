@@ -109,7 +109,7 @@ enum pr_tok_kind {
     T_LPAREN, T_RPAREN, T_LBRACK, T_RBRACK, T_COMMA,
     T_EQ, T_NE, T_LT, T_LE, T_GT, T_GE,
     T_AND, T_OR, T_NOT, T_IN, T_HAS, T_MATCHES, T_EXISTS,
-    T_TRUE, T_FALSE, T_NULL
+    T_TRUE, T_FALSE, T_NULL, T_IMATCHES
 };
 
 typedef struct pr_tok {
@@ -136,7 +136,7 @@ static const struct {
     int kind;
 } pr_keywords[] = {
     {"and", T_AND}, {"or", T_OR}, {"not", T_NOT}, {"in", T_IN},
-    {"has", T_HAS}, {"matches", T_MATCHES}, {"exists", T_EXISTS},
+    {"has", T_HAS}, {"matches", T_MATCHES}, {"imatches", T_IMATCHES}, {"exists", T_EXISTS},
     {"true", T_TRUE}, {"false", T_FALSE}, {"null", T_NULL},
 };
 
@@ -819,8 +819,9 @@ static const char *pr_regex_guard(const char *re)
     return err;
 }
 
-/* Compiles the string token as the right side of "matches". */
-static int pr_compile_regex(pr_parser *p, pr_node *n)
+/* Compiles the string token as the right side of "matches" ("imatches":
+ * icase, REG_ICASE). */
+static int pr_compile_regex(pr_parser *p, pr_node *n, int icase)
 {
     int col = p->tok.col;
     size_t len;
@@ -835,7 +836,7 @@ static int pr_compile_regex(pr_parser *p, pr_node *n)
         pr_fail(p, col, "invalid regular expression: %s", guard);
         return 0;
     }
-    int rc = regcomp(&n->re, pat, REG_EXTENDED | REG_NOSUB);
+    int rc = regcomp(&n->re, pat, REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0));
     free(pat);
     if (rc != 0) {
         char buf[200];
@@ -1016,6 +1017,7 @@ static int pr_tok_op(int kind)
     case T_IN: return OP_IN;
     case T_HAS: return OP_HAS;
     case T_MATCHES: return OP_MATCHES;
+    case T_IMATCHES: return OP_MATCHES;   /* the same operator, compiled with REG_ICASE */
     default: return -1;
     }
 }
@@ -1031,16 +1033,17 @@ static pr_node *pr_parse_cmp(pr_parser *p)
     }
     int op = pr_tok_op(p->tok.kind);
     if (op == OP_MATCHES) {
+        int icase = p->tok.kind == T_IMATCHES;
         n->kind = PN_CMP;
         n->op = op;
         pr_advance(p);
         if (p->tok.kind != T_STR) {
             if (p->tok.kind != T_ERROR)
-                pr_fail(p, p->tok.col, "expected a string after 'matches'");
+                pr_fail(p, p->tok.col, "expected a string after '%s'", icase ? "imatches" : "matches");
             pr_node_free(n);
             return NULL;
         }
-        if (!pr_compile_regex(p, n)) {
+        if (!pr_compile_regex(p, n, icase)) {
             pr_node_free(n);
             return NULL;
         }

@@ -9,6 +9,7 @@
 
 #include "dlq.h"
 #include "runtime_int.h"
+#include "state_stats.h"
 
 /* Index of the transform named by stage ("route/plugin#k" or "...#k@w"),
  * 1-based, or 0 when stage names none of route's transforms. */
@@ -141,8 +142,13 @@ bp_status bp_dlq_replay(bp_runtime *rt, int64_t seq, const char *only_route, bp_
         return s;
     }
     bp_dead_letter_clear(&dl);
-    /* The old entry goes in every resolved case: a new failure has its own. */
-    if (bp_state_dlq_delete(rt->state, seq) != BP_OK) {
+    /* The old entry goes in every resolved case: a new failure has its own.
+     * The dead-letter ledger (core3-report) keeps how it was resolved. */
+    const char *outcome = s == BP_OK       ? "replayed.delivered"
+                          : s == BP_DROP   ? "replayed.dropped"
+                          : s == BP_REVIEW ? "replayed.parked"
+                                           : "replayed.failed";
+    if (bp_state_dlq_resolve(rt->state, seq, outcome) != BP_OK) {
         out->what = NULL;
         out->error = dlq_err("entry %lld: replayed but cannot delete the entry",
                              (long long)seq);
@@ -159,7 +165,7 @@ bp_status bp_dlq_drop(bp_state *st, int64_t seq, const char *only_route, bp_dlq_
     if (s != BP_OK)
         return s;
     bp_dead_letter_clear(&dl);
-    if (bp_state_dlq_delete(st, seq) != BP_OK) {
+    if (bp_state_dlq_resolve(st, seq, "dropped") != BP_OK) {
         out->error = dlq_err("entry %lld: cannot delete", (long long)seq);
         return BP_ERR_IO;
     }

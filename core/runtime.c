@@ -8,6 +8,7 @@
 #include "envelope_int.h"
 #include "clock.h"
 #include "log.h"
+#include "route_stats.h"
 #include "runtime_int.h"
 
 int bp_runtime_stopping(const bp_runtime *rt)
@@ -71,7 +72,8 @@ void bp_instance_free(bp_instance *in)
     bp_ledger_clear(&in->ledger);
     pthread_mutex_destroy(&in->mu);
     pthread_cond_destroy(&in->cv);
-    bp_metrics_free(in->metrics);
+    if (!in->metrics_borrowed)
+        bp_metrics_free(in->metrics);
     free(in->name);
     free(in->scope);
     free(in->connector);
@@ -79,17 +81,17 @@ void bp_instance_free(bp_instance *in)
 }
 
 /* Runs init and start; on failure reports one line naming the plugin file. */
-bp_status bp_instance_init(bp_instance *in, const cJSON *config, const char *what,
-                                  bp_diags *d)
+bp_status bp_instance_init(bp_instance *in, const cJSON *config, const void *bound,
+                           uint32_t role, const char *what, bp_diags *d)
 {
     char *err = NULL;
     const struct bp_plugin *p = &in->lib->desc;
-    if (p->init == NULL) {
+    if (p->init == NULL && p->init_ex == NULL) {
         bp_diags_add(d, NULL, 0, 0, "%s (plugin '%s', %s): plugin has no init callback", what,
                      p->name, in->lib->path);
         return BP_ERR_UNSUPPORTED;
     }
-    bp_status st = p->init(&bp_host_api_table, in, config, &in->self, &err);
+    bp_status st = bp_site_plugin_init(in->lib, in, config, bound, role, &in->self, &err);
     if (st != BP_OK) {
         bp_diags_add(d, NULL, 0, 0, "%s (plugin '%s', %s): init failed: %s", what, p->name,
                      in->lib->path, err ? err : bp_status_str(st));
@@ -139,8 +141,7 @@ static bp_status rt_route_init(bp_runtime *rt, bp_route *r, bp_diags *d)
     r->retry = (bp_retry_policy){.max = c->retry_max, .min_ms = c->backoff_min_ms,
                                  .max_ms = c->backoff_max_ms};
     r->metrics = bp_metrics_new();
-    r->flushed = bp_metrics_new();
-    if (r->metrics == NULL || r->flushed == NULL)
+    if (r->metrics == NULL)
         return BP_ERR_NOMEM;
     if (c->review_when) {
         int col;
@@ -157,7 +158,8 @@ static bp_status rt_route_init(bp_runtime *rt, bp_route *r, bp_diags *d)
         return BP_ERR_NOMEM;
     r->source->wakeup = &r->wakeup;
     snprintf(what, sizeof(what), "route '%s': source '%s'", c->name, c->from.name);
-    if ((st = bp_instance_init(r->source, c->from.config, what, d)) != BP_OK)
+    if ((st = bp_instance_init(r->source, c->from.config, c->from.bound, BP_KIND_SOURCE, what,
+                               d)) != BP_OK)
         return st;
     if (r->source->lib->desc.poll == NULL) {
         bp_diags_add(d, NULL, 0, 0, "%s: plugin has no poll callback", what);
@@ -188,7 +190,8 @@ static bp_status rt_route_init(bp_runtime *rt, bp_route *r, bp_diags *d)
             return BP_ERR_NOMEM;
         r->transforms[r->n_transforms++] = in;
         snprintf(what, sizeof(what), "route '%s': transform '%s'", c->name, c->through[i].name);
-        if ((st = bp_instance_init(in, c->through[i].config, what, d)) != BP_OK)
+        if ((st = bp_instance_init(in, c->through[i].config, c->through[i].bound,
+                                   BP_KIND_TRANSFORM, what, d)) != BP_OK)
             return st;
         if (in->lib->desc.transform == NULL) {
             bp_diags_add(d, NULL, 0, 0, "%s: plugin has no transform callback", what);
@@ -202,7 +205,8 @@ static bp_status rt_route_init(bp_runtime *rt, bp_route *r, bp_diags *d)
             return BP_ERR_NOMEM;
         r->sinks[r->n_sinks++] = in;
         snprintf(what, sizeof(what), "route '%s': sink '%s'", c->name, c->to[i].name);
-        if ((st = bp_instance_init(in, c->to[i].config, what, d)) != BP_OK)
+        if ((st = bp_instance_init(in, c->to[i].config, c->to[i].bound, BP_KIND_SINK, what,
+                                   d)) != BP_OK)
             return st;
         if (in->lib->desc.write == NULL) {
             bp_diags_add(d, NULL, 0, 0, "%s: plugin has no write callback", what);
@@ -217,7 +221,8 @@ static bp_status rt_route_init(bp_runtime *rt, bp_route *r, bp_diags *d)
         pthread_mutex_init(&r->dlq_mu, NULL);
         snprintf(what, sizeof(what), "route '%s': dead-letter channel '%s'", c->name,
                  c->dead_letter.name);
-        if ((st = bp_instance_init(r->dlq, c->dead_letter.config, what, d)) != BP_OK)
+        if ((st = bp_instance_init(r->dlq, c->dead_letter.config, c->dead_letter.bound,
+                                   BP_KIND_SINK, what, d)) != BP_OK)
             return st;
         if (r->dlq->lib->desc.write == NULL) {
             bp_diags_add(d, NULL, 0, 0, "%s: plugin has no write callback", what);
@@ -246,6 +251,9 @@ bp_status bp_runtime_new(bp_site *site, bp_registry *reg, int keep_going, bp_run
         free(rt);
         return st;
     }
+    /* Before any instance reads a checkpoint: scopes follow renames (ABI 1.3). */
+    if ((st = bp_checkpoint_scopes_settle(rt->state, site, d)) != BP_OK)
+        return bp_runtime_free(rt), st;
     rt->routes = calloc(site->n_routes, sizeof(*rt->routes));
     if (rt->routes == NULL) {
         bp_runtime_free(rt);
@@ -286,7 +294,6 @@ void bp_runtime_free(bp_runtime *rt)
         rt_route_teardown(&rt->routes[i]);
         bp_predicate_free(rt->routes[i].review_when);
         bp_metrics_free(rt->routes[i].metrics);
-        bp_metrics_free(rt->routes[i].flushed);
         bp_wakeup_destroy(&rt->routes[i].wakeup);
     }
     free(rt->routes);

@@ -43,6 +43,7 @@ struct bp_instance {
     size_t n_done, cap_done;
     bp_ledger ledger;           /* ledger sinks (sink thread only) */
     struct bp_wakeup *wakeup;   /* sources: what poll_wakeup signals */
+    int metrics_borrowed;       /* a lookup pool's member: metrics are the first one's */
 };
 
 struct bp_poll_batch {

@@ -13,7 +13,7 @@
  *   review_gate.c     parking a record for a person
  *   replay.c          a record sent back in: dead-letter replay, review resume
  *   audit.c           lineage of delivered records into the audit log
- *   route_stats.c     a route's counters into the state store (`report`) */
+ *   route_stats.c     a route's counters into the state store (`report`, route_stats.h) */
 #ifndef BP_CORE_RUNTIME_INT_H
 #define BP_CORE_RUNTIME_INT_H
 
@@ -41,7 +41,6 @@ typedef struct bp_route {
     pthread_mutex_t dlq_mu;     /* one dead letter at a time through it */
     bp_predicate *review_when;
     bp_metrics *metrics;
-    bp_metrics *flushed;        /* metrics values already added to route_stats */
     bp_wakeup wakeup;           /* the source's poll_wakeup */
     int disabled;
     int failed;
@@ -56,6 +55,7 @@ struct bp_runtime {
     bp_route *routes;
     size_t n_routes;
     bp_lookup_pool **lookups;   /* one per lookup connector */
+    bp_instance **lookup_insts; /* each pool's first instance (its metrics are the pool's) */
     size_t n_lookups;
     int lookup_callers;         /* threads that may look up at once (pool bound) */
     atomic_int stop;
@@ -161,15 +161,6 @@ bp_status bp_transform_chain(bp_route *r, int worker, size_t from, int gate, bp_
  * log per the route's `audit` setting, one transaction. */
 bp_status bp_audit_delivered(bp_route *r, const bp_item *items, size_t n);
 
-/* ---- route_stats.c ------------------------------------------------------ */
-
-/* Counts each flag env carries ("flags" extension) as the counter flag.NAME. */
-void bp_route_count_flags(bp_route *r, const bp_envelope *env);
-
-/* Adds what the route's counters gained since the last flush to the state
- * store's route_stats (`backplane report`). */
-void bp_route_stats_flush(bp_route *r);
-
 /* ---- lookup.c ----------------------------------------------------------- */
 
 /* Creates the lookup connectors' pools (their first instance is inited now:
@@ -183,8 +174,10 @@ void bp_lookups_free(bp_runtime *rt);
 bp_instance *bp_instance_new(bp_runtime *rt, const bp_plugin_lib *lib, const char *name,
                              const char *scope, const char *connector);
 void bp_instance_free(bp_instance *in);
-/* Runs init and start; on failure reports one line naming the plugin file. */
-bp_status bp_instance_init(bp_instance *in, const cJSON *config, const char *what, bp_diags *d);
+/* Runs init (with the bound config and the role, site.h bp_site_plugin_init)
+ * and start; on failure reports one line naming the plugin file. */
+bp_status bp_instance_init(bp_instance *in, const cJSON *config, const void *bound,
+                           uint32_t role, const char *what, bp_diags *d);
 
 /* The enabled route of that name, or NULL. */
 bp_route *bp_runtime_find_route(bp_runtime *rt, const char *route);

@@ -1,5 +1,6 @@
 /* See site.h. Structure first (bp_site_load), then plugins and schemas
  * (bp_site_check); both keep going after an error so `check` lists them all. */
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,30 @@ static const char *const site_top_keys[] = {"site", "state", "plugin_dirs", "con
 static const char *const site_route_keys[] = {"from", "through", "review", "to", "errors",
                                               "batch", "linger", "workers", "order_key", "audit",
                                               NULL};
+
+/* path resolved against the site file's directory (an absolute path, or a
+ * site file in the working directory, leaves it as it is). malloc'ed. */
+static char *site_resolve(const bp_site *s, const char *path)
+{
+    char *out = NULL;
+    if (path == NULL)
+        return NULL;
+    if (path[0] == '/' || s->dir == NULL || strcmp(s->dir, ".") == 0)
+        return strdup(path);
+    return asprintf(&out, "%s/%s", s->dir, path) < 0 ? NULL : out;
+}
+
+/* Replaces *path by its resolved form. */
+static void site_resolve_in_place(const bp_site *s, char **path)
+{
+    if (*path == NULL)
+        return;
+    char *r = site_resolve(s, *path);
+    if (r) {
+        free(*path);
+        *path = r;
+    }
+}
 
 static int site_in(const char *const *list, const char *s)
 {
@@ -298,6 +323,11 @@ bp_status bp_site_load(const char *path, bp_site **out, bp_diags *d)
     }
     s->doc = doc;
     s->file = strdup(path);
+    {
+        char *copy = strdup(path);
+        s->dir = copy ? strdup(dirname(copy)) : NULL;
+        free(copy);
+    }
     *out = s;
     const bp_ynode *root = doc->root;
     if (root == NULL || root->kind != BP_YMAP) {
@@ -318,6 +348,9 @@ bp_status bp_site_load(const char *path, bp_site **out, bp_diags *d)
         s->state_path = site_scalar(n, "'state'", path, d);
     else if (s->name && asprintf(&s->state_path, "%s.state.db", s->name) < 0)
         s->state_path = NULL;
+    /* Relative paths in the site file are relative to the site file, as
+     * BP_OPT_PATH options are. */
+    site_resolve_in_place(s, &s->state_path);
 
     site_parse_ledger(s, bp_ymap_get(root, "ledger"), d);
 
@@ -328,6 +361,7 @@ bp_status bp_site_load(const char *path, bp_site **out, bp_diags *d)
         for (size_t i = 0; s->plugin_dirs && i < cnt; i++) {
             char *dir = site_scalar(n->kind == BP_YSEQ ? n->items[i] : n, "a plugin directory",
                                     path, d);
+            site_resolve_in_place(s, &dir);
             if (dir)
                 s->plugin_dirs[s->n_plugin_dirs++] = dir;
         }
@@ -387,23 +421,38 @@ typedef struct {
     bp_diags *d;
 } site_check_ctx;
 
-/* The YAML node of a dotted path ("rules.big.when") in map, or NULL. */
+/* The YAML node of a dotted path ("rules.big.when") in map, or NULL. A key
+ * may hold dots itself (a librdkafka property "linger.ms"): at a map, the
+ * longest key matching the path's next segments wins. */
 static const bp_ynode *site_node_at(const bp_ynode *map, const char *path)
 {
     const bp_ynode *n = map;
     char seg[256];
     while (n && *path) {
         size_t k = strcspn(path, ".");
-        if (k >= sizeof(seg))
-            return NULL;
-        memcpy(seg, path, k);
-        seg[k] = '\0';
         if (n->kind == BP_YMAP) {
-            n = bp_ymap_get(n, seg);
+            const bp_ynode *found = NULL;
+            size_t len = strlen(path);
+            for (size_t end = len; end > 0 && found == NULL;) {
+                if (end < sizeof(seg) && (path[end] == '\0' || path[end] == '.')) {
+                    memcpy(seg, path, end);
+                    seg[end] = '\0';
+                    if ((found = bp_ymap_get(n, seg)) != NULL) {
+                        k = end;
+                        break;
+                    }
+                }
+                end--;
+            }
+            n = found;
         } else if (n->kind == BP_YSEQ) {
-            char *end;
-            long i = strtol(seg, &end, 10);
-            n = *end == '\0' && i >= 0 && (size_t)i < n->n ? n->items[i] : NULL;
+            if (k >= sizeof(seg))
+                return NULL;
+            memcpy(seg, path, k);
+            seg[k] = '\0';
+            char *e;
+            long i = strtol(seg, &e, 10);
+            n = *e == '\0' && i >= 0 && (size_t)i < n->n ? n->items[i] : NULL;
         } else {
             return NULL;
         }
@@ -428,19 +477,69 @@ static void site_check_report(void *ud, const char *path, int col, const char *m
                  path && *path ? path : "(all)", msg ? msg : "invalid");
 }
 
-/* Runs lib's check on config, if it has one; errors go to d with positions. */
-static void site_plugin_check(const bp_plugin_lib *lib, const cJSON *config, const char *where,
-                              const bp_ynode *const *maps, size_t n_maps, const char *file,
-                              int line, int col, bp_diags *d)
+/* Runs lib's check (check_ex, or a 1.1 check) on config, if it has one;
+ * errors go to d with positions. config may lack options that failed the
+ * schema (failed): check_ex is told so by its contract; a 1.1 check, written
+ * for complete configs, is skipped only when a required option is missing. */
+static void site_plugin_check(const bp_plugin_lib *lib, const cJSON *config, int failed,
+                              uint32_t role, const char *where, const bp_ynode *const *maps,
+                              size_t n_maps, const char *file, int line, int col, bp_diags *d)
 {
-    if (lib == NULL || config == NULL || lib->desc.check == NULL)
+    if (lib == NULL || config == NULL || (lib->desc.check == NULL && lib->desc.check_ex == NULL))
         return;
     site_check_ctx c = {.maps = maps, .n_maps = n_maps, .file = file, .where = where,
                         .line = line, .col = col, .d = d};
     size_t before = d->n;
-    bp_status st = lib->desc.check(&bp_host_api_table, config, site_check_report, &c);
+    bp_status st;
+    if (lib->desc.check_ex) {
+        void *bound = bp_options_bind(lib->desc.options, config, lib->desc.options_size);
+        struct bp_instance_info info = {.size = sizeof(info), .role = role, .options = bound};
+        st = lib->desc.check_ex(&bp_host_api_table, config, &info, site_check_report, &c);
+        free(bound);
+    } else {
+        for (const struct bp_option *o = lib->desc.options; failed && o && o->name; o++)
+            if ((o->flags & BP_OPT_REQUIRED) && !cJSON_GetObjectItemCaseSensitive(config, o->name))
+                return;
+        st = lib->desc.check(&bp_host_api_table, config, site_check_report, &c);
+    }
     if (st != BP_OK && d->n == before)
         bp_diags_add(d, file, line, col, "%s: options rejected (%s)", where, bp_status_str(st));
+}
+
+/* Validates one instance's option maps (maps[use_from..]: the route's own),
+ * runs the plugin's check, and keeps config and its bound struct in *config
+ * and *bound (NULL when there were errors). */
+static void site_apply(const bp_site *s, const bp_plugin_lib *lib, const char *where,
+                       const bp_ynode *const *maps, size_t n_maps, size_t use_from,
+                       const char *const *skip, uint32_t role, int line, int col,
+                       cJSON **config, void **bound, bp_diags *d)
+{
+    bp_options_req rq = {.schema = lib->desc.options, .where = where, .maps = maps,
+                         .n_maps = n_maps, .use_from = use_from, .skip = skip, .file = s->file,
+                         .at_line = line, .at_col = col, .role = role, .base_dir = s->dir};
+    int failed = 0;
+    size_t before = d->n;
+    cJSON *cfg = bp_options_apply_ex(&rq, d, &failed);
+    site_plugin_check(lib, cfg, failed, role, where, maps, n_maps, s->file, line, col, d);
+    if (d->n > before) {
+        cJSON_Delete(cfg);
+        cfg = NULL;
+    }
+    *config = cfg;
+    *bound = cfg ? bp_options_bind(lib->desc.options, cfg, lib->desc.options_size) : NULL;
+}
+
+bp_status bp_site_plugin_init(const bp_plugin_lib *lib, bp_instance *inst, const cJSON *config,
+                              const void *bound, uint32_t role, void **self, char **errmsg)
+{
+    const struct bp_plugin *p = &lib->desc;
+    if (p->init_ex) {
+        struct bp_instance_info info = {.size = sizeof(info), .role = role, .options = bound};
+        return p->init_ex(&bp_host_api_table, inst, config, &info, self, errmsg);
+    }
+    if (p->init == NULL)
+        return BP_ERR_UNSUPPORTED;
+    return p->init(&bp_host_api_table, inst, config, self, errmsg);
 }
 
 /* Resolves a connector use (from/to) and validates connector + per-use options. */
@@ -475,9 +574,9 @@ static void site_check_connector_use(bp_site *s, bp_site_use *u, uint32_t kind,
     snprintf(where, sizeof(where), "connector '%s' (plugin '%s')", c->name, c->plugin);
     const bp_ynode *maps[2] = {c->node, u->opts};
     u->lib = c->lib;
-    u->config = bp_options_apply(c->lib->desc.options, where, maps, 2, site_skip_plugin, s->file,
-                                 u->line, u->col, d);
-    site_plugin_check(c->lib, u->config, where, maps, 2, s->file, u->line, u->col, d);
+    u->role = kind;
+    site_apply(s, c->lib, where, maps, 2, 1, site_skip_plugin, kind, u->line, u->col, &u->config,
+               &u->bound, d);
 }
 
 bp_status bp_site_check(bp_site *s, bp_registry *reg, bp_diags *d)
@@ -529,9 +628,9 @@ bp_status bp_site_check(bp_site *s, bp_registry *reg, bp_diags *d)
             char where[256];
             snprintf(where, sizeof(where), "transform '%s'", u->name);
             const bp_ynode *maps[1] = {u->opts};
-            u->config = bp_options_apply(u->lib->desc.options, where, maps, 1, NULL, s->file,
-                                         u->line, u->col, d);
-            site_plugin_check(u->lib, u->config, where, maps, 1, s->file, u->line, u->col, d);
+            u->role = BP_KIND_TRANSFORM;
+            site_apply(s, u->lib, where, maps, 1, 0, NULL, BP_KIND_TRANSFORM, u->line, u->col,
+                       &u->config, &u->bound, d);
         }
     }
     /* Connectors not used by a route, and lookup providers, are validated on
@@ -544,10 +643,11 @@ bp_status bp_site_check(bp_site *s, bp_registry *reg, bp_diags *d)
         snprintf(where, sizeof(where), "connector '%s' (plugin '%s')", c->name, c->plugin);
         bp_diags dd = {0};
         const bp_ynode *maps[1] = {c->node};
-        c->config = bp_options_apply(c->lib->desc.options, where, maps, 1, site_skip_plugin,
-                                     s->file, c->line, c->col, c->used ? &dd : d);
-        site_plugin_check(c->lib, c->config, where, maps, 1, s->file, c->line, c->col,
-                          c->used ? &dd : d);
+        /* Lookup-capable connectors are instantiated as lookups; others here
+         * are used by no route (role 0: no role's requirements apply). */
+        uint32_t role = c->lib->desc.kinds & BP_KIND_LOOKUP;
+        site_apply(s, c->lib, where, maps, 1, 0, site_skip_plugin, role, c->line, c->col,
+                   &c->config, &c->bound, c->used ? &dd : d);
         /* A used connector may leave required options to its routes: its
          * own map failing alone only disables lookups through it. */
         bp_diags_free(&dd);
@@ -559,6 +659,7 @@ static void site_use_free(bp_site_use *u)
 {
     free(u->name);
     cJSON_Delete(u->config);
+    free(u->bound);
 }
 
 void bp_site_free(bp_site *s)
@@ -569,6 +670,7 @@ void bp_site_free(bp_site *s)
         free(s->connectors[i].name);
         free(s->connectors[i].plugin);
         cJSON_Delete(s->connectors[i].config);
+        free(s->connectors[i].bound);
     }
     free(s->connectors);
     for (size_t i = 0; i < s->n_routes; i++) {
@@ -592,6 +694,7 @@ void bp_site_free(bp_site *s)
     free(s->name);
     free(s->state_path);
     free(s->file);
+    free(s->dir);
     bp_ydoc_free(s->doc);
     free(s);
 }

@@ -17,6 +17,9 @@ typedef struct bp_site_use {
     int line, col;
     const bp_plugin_lib *lib;      /* resolved by bp_site_check */
     cJSON *config;                 /* normalised options, set by bp_site_check */
+    /* ---- ABI 1.3 (core3-options) ---- */
+    uint32_t role;                 /* BP_KIND_SOURCE (from), SINK (to, dead_letter), TRANSFORM */
+    void *bound;                   /* the plugin's options struct (options_size), or NULL */
 } bp_site_use;
 
 typedef struct bp_site_connector {
@@ -27,6 +30,7 @@ typedef struct bp_site_connector {
     const bp_plugin_lib *lib;
     cJSON *config;                 /* connector-level options alone (lookups) */
     int used;
+    void *bound;                   /* config bound to the plugin's options struct, or NULL */
 } bp_site_connector;
 
 /* audit: off, ai (records an AI transform decided on: a lineage entry with a
@@ -55,6 +59,7 @@ typedef struct bp_site_route {
 typedef struct bp_site {
     bp_ydoc *doc;
     char *file;
+    char *dir;                     /* the site file's directory (BP_OPT_PATH values resolve here) */
     char *name;
     char *state_path;
     char **plugin_dirs;
@@ -76,6 +81,13 @@ bp_status bp_site_load(const char *path, bp_site **out, bp_diags *d);
  * and fills lib/config. Adds the site's plugin_dirs to reg first. Returns BP_OK
  * when d gained no errors. */
 bp_status bp_site_check(bp_site *site, bp_registry *reg, bp_diags *d);
+
+/* Creates a plugin instance: init_ex (ABI 1.3) with role and the bound
+ * options when the plugin has it, else init. config and bound must stay
+ * valid until the instance's destroy returns (they live in the bp_site).
+ * Same results and *errmsg contract as struct bp_plugin.init. Any thread. */
+bp_status bp_site_plugin_init(const bp_plugin_lib *lib, bp_instance *inst, const cJSON *config,
+                              const void *bound, uint32_t role, void **self, char **errmsg);
 
 const bp_site_connector *bp_site_find_connector(const bp_site *site, const char *name);
 

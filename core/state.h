@@ -19,6 +19,12 @@ void bp_state_close(bp_state *st);
 bp_status bp_state_checkpoint_get(bp_state *st, const char *scope, const char *key, char **value);
 bp_status bp_state_checkpoint_set(bp_state *st, const char *scope, const char *key,
                                   const char *value);
+/* Scopes that survive renames: see checkpoint_scope.h (declared here so the
+ * runtime calls it with the state functions it already includes). */
+struct bp_site;
+struct bp_diags;
+bp_status bp_checkpoint_scopes_settle(bp_state *st, const struct bp_site *site,
+                                      struct bp_diags *d);
 
 /* Durably stores a record that failed permanently (dead letter) or that a
  * transform or the review gate parked for a person. payload: the envelope's JSON

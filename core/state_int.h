@@ -22,4 +22,7 @@ bp_status state_end(bp_state *st, int ok);
  * (also to files written by older versions). *sqlerr: sqlite3_free'd. */
 bp_status bp_state_review_migrate(bp_state *st, char **sqlerr);
 
+/* plugin_stats and the dead-letter ledger's triggers (state_stats.c). */
+bp_status bp_state_stats_migrate(bp_state *st, char **sqlerr);
+
 #endif

@@ -54,8 +54,9 @@ bp_status bp_state_review_migrate(bp_state *st, char **sqlerr)
             sqlite3_exec(st->db, review_alters[i], NULL, NULL, sqlerr) != SQLITE_OK)
             return BP_ERR_IO;
     }
-    return sqlite3_exec(st->db, review_tables, NULL, NULL, sqlerr) == SQLITE_OK ? BP_OK
-                                                                                : BP_ERR_IO;
+    if (sqlite3_exec(st->db, review_tables, NULL, NULL, sqlerr) != SQLITE_OK)
+        return BP_ERR_IO;
+    return bp_state_stats_migrate(st, sqlerr);
 }
 
 void bp_review_item_clear(bp_review_item *it)

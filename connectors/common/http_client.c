@@ -1,101 +1,52 @@
-/* libcurl helpers shared by connectors (see http_client.h). */
+/* The HTTP layer over the one libcurl wrapper (see http_client.h). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "grow_buf.h"
 #include "http_client.h"
-
-static size_t http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    http_buf *b = userdata;
-    size_t n = size * nmemb;
-    if (b->len + n > b->max) {
-        b->overflow = 1;
-        return CURL_WRITEFUNC_ERROR;
-    }
-    if (grow_buf_append(&b->data, &b->len, &b->cap, ptr, n) < 0)
-        return CURL_WRITEFUNC_ERROR;
-    return n;
-}
 
 CURLcode http_easy_setup(CURL *h, const http_opts *o, http_buf *buf)
 {
-    CURLcode rc = CURLE_OK;
-#define HTTP_SET(opt, val) \
-    if (rc == CURLE_OK)    \
-        rc = curl_easy_setopt(h, opt, val)
-    HTTP_SET(CURLOPT_NOSIGNAL, 1L);
-    HTTP_SET(CURLOPT_PROTOCOLS_STR, "http,https");
-    HTTP_SET(CURLOPT_TIMEOUT_MS, o->timeout_ms);
-    HTTP_SET(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
-    HTTP_SET(CURLOPT_TCP_KEEPALIVE, 1L);
-    HTTP_SET(CURLOPT_SSL_VERIFYPEER, o->tls_verify ? 1L : 0L);
-    HTTP_SET(CURLOPT_SSL_VERIFYHOST, o->tls_verify ? 2L : 0L);
-    if (o->ca_file)
-        HTTP_SET(CURLOPT_CAINFO, o->ca_file);
-    if (o->user) {
-        HTTP_SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        HTTP_SET(CURLOPT_USERNAME, o->user);
-        HTTP_SET(CURLOPT_PASSWORD, o->password ? o->password : "");
-    }
-    HTTP_SET(CURLOPT_WRITEFUNCTION, http_write_cb);
-    HTTP_SET(CURLOPT_WRITEDATA, buf);
-    HTTP_SET(CURLOPT_ERRORBUFFER, buf->error);
-#undef HTTP_SET
+    curl_client_opts co = {
+        .protocols = "http,https",
+        .timeout_ms = o->timeout_ms,
+        .connect_timeout_ms = o->connect_timeout_ms,
+        .verify = o->tls_verify,
+        .ca_file = o->ca_file,
+        .cert = o->cert,
+        .key = o->key,
+        .user = o->user,
+        .password = o->password,
+        .httpauth = (long)CURLAUTH_BASIC,
+    };
+    CURLcode rc = curl_client_setup(h, &co);
+    if (rc == CURLE_OK)
+        curl_buf_bind(h, buf, NULL);
     return rc;
 }
 
 const char *http_error_text(const http_buf *buf, CURLcode rc)
 {
-    return buf && buf->error[0] ? buf->error : curl_easy_strerror(rc);
+    return curl_buf_error(buf, rc);
 }
 
 void http_buf_reset(http_buf *buf)
 {
-    buf->error[0] = '\0';
-    buf->len = 0;
-    buf->overflow = 0;
-    if (buf->data)
-        buf->data[0] = '\0';
+    curl_buf_reset(buf);
 }
 
 void http_buf_free(http_buf *buf)
 {
-    free(buf->data);
-    buf->data = NULL;
-    buf->len = buf->cap = 0;
+    curl_buf_free(buf);
 }
 
-bp_status http_classify_curl(CURLcode rc, const http_buf *buf)
+fault http_classify_curl(CURLcode rc, const http_buf *buf)
 {
-    if (buf && buf->overflow)
-        return BP_REJECT;
-    switch (rc) {
-    case CURLE_OK:
-        return BP_OK;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-        return BP_NOT_CONNECTED;
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-        return BP_REJECT;
-    default:
-        /* Timeouts, resets, TLS handshakes that failed (a certificate can be
-         * renewed), empty replies: transient from the record's point of view. */
-        return BP_RETRY;
-    }
+    return curl_client_fault(rc, buf);
 }
 
-bp_status http_classify_status(long status)
+fault http_classify_status(long status)
 {
-    if (status >= 200 && status < 300)
-        return BP_OK;
-    if (status == 408 || status == 429 || status >= 500)
-        return BP_RETRY;
-    if (status == 401 || status == 403 || status == 404)
-        return BP_RETRY;
-    return BP_REJECT;
+    return fault_http_status(status);
 }
 
 void http_snippet(const char *text, size_t len, size_t max, char *out, size_t outsz)

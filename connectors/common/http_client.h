@@ -1,8 +1,8 @@
-/* libcurl helpers shared by connectors that speak HTTP (SOAP, REST) or other
- * libcurl protocols: common transfer options (timeouts, TLS verification,
- * basic auth, keep-alive), a size-limited response buffer, and the mapping of
- * libcurl errors to backplane results. Compiled into each plugin that uses it
- * (plugins link nothing from the core). */
+/* The HTTP layer of connectors that speak HTTP (SOAP, REST) over the one
+ * libcurl wrapper (curl_client.h): their options as curl_client_opts, the
+ * fault of an HTTP status, and a printable snippet of an error page.
+ * Compiled into each plugin that uses it (plugins link nothing from the
+ * core). */
 #ifndef BP_COMMON_HTTP_CLIENT_H
 #define BP_COMMON_HTTP_CLIENT_H
 
@@ -10,50 +10,45 @@
 #include <curl/curl.h>
 #include <backplane/status.h>
 
+#include "curl_client.h"
+#include "fault.h"
+
 typedef struct http_opts {
     long timeout_ms;          /* whole transfer */
     long connect_timeout_ms;
     int tls_verify;           /* 1: verify peer and host name (the default everywhere) */
     const char *ca_file;      /* PEM bundle, or NULL for the system store */
+    const char *cert, *key;   /* client certificate (PEM), or NULL */
     const char *user;         /* HTTP basic auth when not NULL */
     const char *password;     /* borrowed; never logged */
 } http_opts;
 
-/* A response body, grown up to `max` bytes; a longer body aborts the transfer
- * (overflow set), so a hostile peer cannot make us buffer without bound. */
-typedef struct http_buf {
-    char *data;               /* NUL-terminated, malloc'd */
-    size_t len, cap, max;
-    int overflow;
-    char error[CURL_ERROR_SIZE];   /* libcurl's detailed message for a failed transfer */
-} http_buf;
+/* The response buffer (connectors/common/curl_client.h): limit bytes at
+ * most, over set when a longer body aborted the transfer. */
+typedef curl_buf http_buf;
 
-/* Applies the options to an easy handle (also: no signals, HTTP(S) only,
- * TCP keep-alive, write callback into buf). Returns CURLE_OK or the first
- * option libcurl refused. buf is borrowed and must outlive the transfer. */
+/* Applies the options to an easy handle through curl_client_setup (HTTP(S)
+ * only, basic auth when user is set, no proxy from the environment) and
+ * binds buf (response, error message). Returns CURLE_OK or the first option
+ * libcurl refused. buf is borrowed and must outlive the transfer. */
 CURLcode http_easy_setup(CURL *h, const http_opts *o, http_buf *buf);
 
-/* What went wrong in a failed transfer: libcurl's detailed message
- * ("SSL certificate problem: self-signed certificate") when it left one,
- * else the code's generic text. Borrowed from buf or static. */
+/* What went wrong in a failed transfer (curl_buf_error). */
 const char *http_error_text(const http_buf *buf, CURLcode rc);
 
 /* Empties buf for the next transfer, keeping its memory. */
 void http_buf_reset(http_buf *buf);
 void http_buf_free(http_buf *buf);
 
-/* The result for a transfer that failed in libcurl: a peer that cannot be
- * reached is BP_NOT_CONNECTED; timeouts, resets and other transport trouble
- * are BP_RETRY; a response over the size limit or an unusable URL is
- * BP_REJECT (retrying cannot help). */
-bp_status http_classify_curl(CURLcode rc, const http_buf *buf);
+/* The fault of a transfer that failed in libcurl (fault_curl's table), or
+ * BP_REJECT for a response over the size limit (retrying cannot help). */
+fault http_classify_curl(CURLcode rc, const http_buf *buf);
 
-/* The result for a complete HTTP response that carries no more specific
- * answer (no SOAP fault, say): 2xx BP_OK; 408, 429 and 5xx BP_RETRY; 401, 403
- * and 404 BP_RETRY (the configuration or the peer is wrong, not the record:
- * the core retries and dead-letters when retries run out); other 4xx
- * BP_REJECT. */
-bp_status http_classify_status(long status);
+/* The fault of a complete HTTP response that carries no more specific answer
+ * (no SOAP fault, say): fault_http_status's table — 401/403/404 not connected
+ * (the site or the service is wrong, not the record), 408/429/5xx retry,
+ * other 4xx reject. */
+fault http_classify_status(long status);
 
 /* Writes up to max bytes of text into out (size outsz) as one printable line:
  * control characters and newlines become spaces, runs of space collapse.

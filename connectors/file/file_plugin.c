@@ -6,43 +6,60 @@
 
 static const char *const file_formats[] = {"jsonl", "cloudevents", "cloudevents-batch", NULL};
 
+/* The options, bound (BP_OPT_FIELD): each default is written once, here. */
+struct file_opts {
+    const char *path;
+    int format;
+    const char *type, *source;
+    int follow;
+    int64_t max_line;
+    int fsync;
+};
+
+#define FO(member) BP_OPT_FIELD(struct file_opts, member)
+
 static const struct bp_option file_options[] = {
-    {.name = "path", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
-     .description = "source: a file or glob (*.jsonl), read in name order; sink: the file appended to"},
+    {.name = "path", .type = BP_OPT_PATH, .flags = BP_OPT_REQUIRED, FO(path),
+     .description = "source: a file or glob (*.jsonl), read in name order; sink: the file appended to (relative: to the site file's directory)"},
     {.name = "format", .type = BP_OPT_ENUM, .default_value = "jsonl", .choices = file_formats,
+     FO(format),
      .description = "jsonl: one JSON value per line is the record's data; cloudevents: one structured CloudEvent, or a batch (JSON array of events), per line; cloudevents-batch (source): each file is one CloudEvents batch document, any layout"},
     {.name = "type", .type = BP_OPT_STRING, .default_value = "com.backplane.record",
+     .roles = BP_KIND_SOURCE, FO(type),
      .description = "source, jsonl: the CloudEvents type stamped on each record"},
-    {.name = "source", .type = BP_OPT_STRING,
+    {.name = "source", .type = BP_OPT_STRING, .roles = BP_KIND_SOURCE, FO(source),
      .description = "source, jsonl: the CloudEvents source (default file://<absolute path>)"},
-    {.name = "follow", .type = BP_OPT_BOOL, .default_value = "false",
+    {.name = "follow", .type = BP_OPT_BOOL, .default_value = "false", .roles = BP_KIND_SOURCE,
+     FO(follow),
      .description = "source: keep reading as files grow and new files match (else end at end of input)"},
     {.name = "max_line", .type = BP_OPT_SIZE, .default_value = "1MiB", .min = "64", .max = "256MiB",
+     .roles = BP_KIND_SOURCE, FO(max_line),
      .description = "source: longer lines (and cloudevents-batch files) are dead-lettered, not read into memory whole"},
-    {.name = "fsync", .type = BP_OPT_BOOL, .default_value = "true",
+    {.name = "fsync", .type = BP_OPT_BOOL, .default_value = "true", .roles = BP_KIND_SINK, FO(fsync),
      .description = "sink: fsync after each batch, so an acknowledged record survives a power cut"},
     {0},
 };
 
 static bp_status file_init(const struct bp_host_api *api, bp_instance *inst, const cJSON *config,
-                           void **out, char **errmsg)
+                           const struct bp_instance_info *info, void **out, char **errmsg)
 {
+    const struct file_opts *o = info->options;
+    (void)config;
     file_conn *self = calloc(1, sizeof(*self));
     if (self == NULL)
         return BP_ERR_NOMEM;
     self->api = api;
     self->inst = inst;
-    const char *fmt = bp_cfg_str(config, "format");
-    const char *source = bp_cfg_str(config, "source");
-    self->path = strdup(bp_cfg_str(config, "path"));
-    self->type = strdup(bp_cfg_str(config, "type"));
-    self->source = source ? strdup(source) : NULL;
-    self->cloudevents = fmt && strncmp(fmt, "cloudevents", 11) == 0;
-    self->batch_file = fmt && strcmp(fmt, "cloudevents-batch") == 0;
-    self->follow = bp_cfg_bool(config, "follow", 0);
-    self->max_line = bp_cfg_int(config, "max_line", 1 << 20);
-    self->fsync = bp_cfg_bool(config, "fsync", 1);
-    if (self->path == NULL || self->type == NULL || (source && self->source == NULL)) {
+    const char *fmt = file_formats[o->format];
+    self->path = strdup(o->path);
+    self->type = strdup(o->type);
+    self->source = o->source ? strdup(o->source) : NULL;
+    self->cloudevents = strncmp(fmt, "cloudevents", 11) == 0;
+    self->batch_file = strcmp(fmt, "cloudevents-batch") == 0;
+    self->follow = o->follow;
+    self->max_line = o->max_line;
+    self->fsync = o->fsync;
+    if (self->path == NULL || self->type == NULL || (o->source && self->source == NULL)) {
         *errmsg = api->format("out of memory");
         free(self->path);
         free(self->type);
@@ -87,7 +104,8 @@ static const struct bp_plugin file_plugin = {
     .description = "JSON lines or CloudEvents files: read (glob, checkpointed offsets, follow) and append",
     .kinds = BP_KIND_SOURCE | BP_KIND_SINK,
     .options = file_options,
-    .init = file_init,
+    .options_size = sizeof(struct file_opts),
+    .init_ex = file_init,
     .poll = file_poll,
     .ack = file_ack,
     .write = file_write,

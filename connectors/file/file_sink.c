@@ -135,16 +135,16 @@ bp_status file_sink_write(file_conn *self, bp_write_batch *wb)
             continue;
         }
         char *text = self->cloudevents ? api->envelope_to_json(env, BP_SER_DEFAULT)
-                                       : strdup("null");
+                                       : api->strdup("null");
         if (text == NULL) {
             api->wb_set_result(wb, i, BP_RETRY, "out of memory serialising the record");
             continue;
         }
         if (fk_put(b, text, strlen(text)) < 0 || fk_put(b, "\n", 1) < 0) {
-            free(text);
+            api->free(text);
             return BP_RETRY;
         }
-        free(text);
+        api->free(text);
     }
     size_t done = 0;
     while (done < b->n) {

@@ -297,7 +297,7 @@ static void fs_batch_line(file_conn *self, bp_poll_batch *batch, const char *pat
         char *reason = self->batch_file
                            ? api->format("%s: %s", path, err ? err : "invalid batch")
                            : api->format("%s:%lld: %s", path, line, err ? err : "invalid batch");
-        free(err);
+        api->free(err);
         api->batch_push_invalid(batch, token, reason, text, len);
         api->free(reason);
         return;
@@ -356,7 +356,7 @@ static void fs_line_to_record(file_conn *self, bp_poll_batch *batch, const char 
             reason = self->batch_file
                          ? api->format("%s: %s", path, err ? err : "invalid CloudEvent")
                          : api->format("%s:%lld: %s", path, line, err ? err : "invalid CloudEvent");
-            free(err);
+            api->free(err);
             api->batch_push_invalid(batch, token, reason, text, len);
             api->free(reason);
             return;

@@ -36,6 +36,9 @@ typedef struct kafka_conn {
 /* A librdkafka configuration with bootstrap servers and the pass-through
  * properties applied; errors (unknown property, bad value) in *errmsg. */
 rd_kafka_conf_t *kafka_conf_new(kafka_conn *self, char **errmsg);
+/* librdkafka's log callback: lines go to the host's logger for the
+ * kafka_conn that is the handle's opaque (set by kafka_conf_new). */
+void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 /* Sets one property; on error *errmsg says which (values of secret-looking
  * properties are never echoed). */
 int kafka_conf_set(kafka_conn *self, rd_kafka_conf_t *conf, const char *name, const char *value,

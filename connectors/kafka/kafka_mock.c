@@ -16,6 +16,9 @@ static rd_kafka_t *km_rk;                 /* the handle hosting the cluster */
 static rd_kafka_mock_cluster_t *km_cluster;
 static char *km_bootstraps;
 static int km_refs;
+/* The cluster's log lines go to the host's logger with no instance: the
+ * cluster is shared and outlives the instance that started it. */
+static kafka_conn km_logger;
 
 char *kafka_mock_acquire(kafka_conn *self, const char *const *topics, size_t n_topics,
                          int partitions, char **errmsg)
@@ -26,6 +29,9 @@ char *kafka_mock_acquire(kafka_conn *self, const char *const *topics, size_t n_t
         char err[256];
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err));
+        km_logger.api = self->api;
+        rd_kafka_conf_set_opaque(conf, &km_logger);
+        rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
         km_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
         if (km_rk == NULL) {
             rd_kafka_conf_destroy(conf);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kafka.h"
+#include "../common/fault.h"
 
 struct ksnk {
     rd_kafka_t *rk;
@@ -19,27 +20,14 @@ struct ksnk {
     size_t klen, kcap;
 };
 
-/* Which delivery errors are worth another attempt: the core retries with
- * backoff and dead-letters when its retries run out. */
-static bp_status ks_classify(rd_kafka_resp_err_t err)
+/* A delivery error as the core should see it (connectors/common/fault_kafka.c
+ * holds the table): the reason names the cause and quotes librdkafka's text
+ * ("permission denied: Broker: Topic authorization failed"). */
+static bp_status ks_classify(rd_kafka_resp_err_t err, char *why, size_t n)
 {
-    switch (err) {
-    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_INVALID_MSG:
-    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
-    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
-    case RD_KAFKA_RESP_ERR__INVALID_ARG:
-    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
-    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
-        return BP_REJECT;
-    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
-    case RD_KAFKA_RESP_ERR__TRANSPORT:
-        return BP_NOT_CONNECTED;
-    default:
-        return BP_RETRY;
-    }
+    fault f = fault_kafka(err);
+    fault_reason(f, rd_kafka_err2str(err), why, n);
+    return f.st;
 }
 
 static void ks_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -51,7 +39,9 @@ static void ks_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         self->api->write_done(self->inst, ticket, BP_OK, NULL);
         return;
     }
-    self->api->write_done(self->inst, ticket, ks_classify(m->err), rd_kafka_err2str(m->err));
+    char why[256];
+    bp_status st = ks_classify(m->err, why, sizeof(why));
+    self->api->write_done(self->inst, ticket, st, why);
 }
 
 static void *ks_poller_main(void *arg)
@@ -170,7 +160,7 @@ static bp_status ks_produce(kafka_conn *self, bp_write_batch *wb, size_t i, char
         const cJSON *data = api->envelope_get0_data(env);
         size_t cap = 0;
         if (data && api->json_append(data, (char **)&value, &vlen, &cap) != BP_OK) {
-            free(value);
+            api->free(value);
             value = NULL;
             vlen = 0;
             st = BP_ERR_NOMEM;
@@ -187,18 +177,19 @@ static bp_status ks_produce(kafka_conn *self, bp_write_batch *wb, size_t i, char
         }
     }
     if (st != BP_OK) {
-        free(value);
+        api->free(value);
         if (hdrs)
             rd_kafka_headers_destroy(hdrs);
-        *reason = api->format("cannot serialise the record: %s", bp_status_str(st));
+        *reason = api->format("cannot serialise the record: %s", api->status_str(st));
         return st == BP_ERR_NOMEM ? BP_RETRY : BP_REJECT;
     }
     rd_kafka_resp_err_t err;
     for (int tries = 0;; tries++) {
         err = rd_kafka_producev(k->rk, RD_KAFKA_V_TOPIC(topic),
                                 RD_KAFKA_V_VALUE(value, vlen), RD_KAFKA_V_KEY(key, key ? klen : 0),
-                                /* F_FREE: librdkafka takes value (malloc'ed
-                                 * here) instead of copying it. */
+                                /* F_FREE: librdkafka takes value (host
+                                 * memory, which ABI 1.x guarantees is
+                                 * malloc's: plugin.h) and free()s it. */
                                 RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
                                 RD_KAFKA_V_OPAQUE((void *)(uintptr_t)api->wb_ticket(wb, i)),
                                 RD_KAFKA_V_END);
@@ -208,10 +199,12 @@ static bp_status ks_produce(kafka_conn *self, bp_write_batch *wb, size_t i, char
         rd_kafka_poll(k->rk, 50);
     }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        free(value);                      /* F_FREE takes it only on success */
+        api->free(value);                 /* F_FREE takes it only on success */
         rd_kafka_headers_destroy(hdrs);   /* not taken over on failure */
-        *reason = api->format("%s", rd_kafka_err2str(err));
-        return ks_classify(err);
+        char why[256];
+        bp_status st = ks_classify(err, why, sizeof(why));
+        *reason = api->format("%s", why);
+        return st;
     }
     return BP_QUEUED;
 }

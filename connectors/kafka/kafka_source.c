@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kafka.h"
+#include "../common/fault.h"
 
 /* Token layout: partition slot (12 bits), assignment epoch (4), offset (48). */
 #define KS_OFF_BITS 48
@@ -402,6 +403,7 @@ bp_status kafka_source_poll(kafka_conn *self, bp_poll_batch *batch, int timeout_
         kc_pause(self, 0);
     int64_t deadline = api->monotonic_ms() + timeout_ms;
     size_t pushed = 0, next_held = 0;
+    int refused = 0;
     /* Messages come off the consumer queue in batches (one lock and wakeup per
      * batch, not per message); callbacks such as rebalances are served there. */
     enum { KC_BATCH = 256 };
@@ -426,8 +428,18 @@ bp_status kafka_source_poll(kafka_conn *self, bp_poll_batch *batch, int timeout_
             m = got[next_got++];
         }
         if (m->err) {
-            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                api->log(self->inst, BP_LOG_WARN, "consumer: %s", rd_kafka_message_errstr(m));
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                /* librdkafka reconnects and re-fetches by itself; but a
+                 * refused ACL, login or certificate is the rule's not
+                 * connected: the core backs off and logs why. */
+                fault f = fault_kafka(m->err);
+                char why[400];
+                fault_reason(f, rd_kafka_message_errstr(m), why, sizeof(why));
+                api->log(self->inst, BP_LOG_WARN, "consumer: %s", why);
+                if (f.st == BP_NOT_CONNECTED && m->err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN &&
+                    m->err != RD_KAFKA_RESP_ERR__TRANSPORT && m->err != RD_KAFKA_RESP_ERR__RESOLVE)
+                    refused = 1;
+            }
             rd_kafka_message_destroy(m);
             continue;
         }
@@ -462,7 +474,7 @@ bp_status kafka_source_poll(kafka_conn *self, bp_poll_batch *batch, int timeout_
     /* Fetched but not handed out (stopping): kept for the next poll. */
     while (next_got < n_got)
         kc_hold(s, got[next_got++]);
-    return pushed ? BP_OK : BP_AGAIN;
+    return pushed ? BP_OK : refused ? BP_NOT_CONNECTED : BP_AGAIN;
 }
 
 bp_status kafka_source_ack(kafka_conn *self, const uint64_t *tokens, size_t n)

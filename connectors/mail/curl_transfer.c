@@ -1,36 +1,36 @@
-/* libcurl glue: one easy handle per connection, options set once, responses
- * into a bounded buffer (see curl_transfer.h). */
-#include <pthread.h>
+/* The mail connectors' libcurl layer: options -> curl_client_opts, requests
+ * on one easy handle per connection (see curl_transfer.h). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/grow_buf.h"
 #include "curl_transfer.h"
 
-const char *const curl_tls_modes[] = {"starttls", "try", "none", NULL};
-
-char *curl_cfg_dup(const cJSON *config, const char *name)
+char *curl_str_dup(const char *v)
 {
-    const char *v = bp_cfg_str(config, name);
     return v && *v ? strdup(v) : NULL;
 }
 
-int curl_settings_from_config(curl_settings *s, const cJSON *config)
+int curl_settings_from_opts(curl_settings *s, const char *url, const char *user,
+                            const char *password, const struct conn_tls *tls,
+                            int64_t timeout_ms, const char **why)
 {
     memset(s, 0, sizeof(*s));
-    s->user = curl_cfg_dup(config, "user");
-    s->password = curl_cfg_dup(config, "password");
-    s->ca_file = curl_cfg_dup(config, "ca_file");
-    s->verify = bp_cfg_bool(config, "verify_tls", 1);
-    const char *tls = bp_cfg_str(config, "tls");
-    s->tls = tls && strcmp(tls, "none") == 0  ? CURL_TLS_NONE
-             : tls && strcmp(tls, "try") == 0 ? CURL_TLS_TRY
-                                              : CURL_TLS_STARTTLS;
-    s->timeout_ms = (long)bp_cfg_int(config, "timeout", 60000);
+    if ((*why = conn_tls_mismatch(tls->mode, url)) != NULL)
+        return -2;
+    s->user = curl_str_dup(user);
+    s->password = curl_str_dup(password);
+    s->ca_file = curl_str_dup(tls->ca_file);
+    s->cert = curl_str_dup(tls->cert);
+    s->key = curl_str_dup(tls->key);
+    s->verify = tls->verify;
+    /* imaps:// and smtps:// are TLS whatever USE_SSL says; on a plain URL
+     * STARTTLS is required unless the mode is none. */
+    s->tls = tls->mode == CONN_TLS_NONE ? CURL_TLS_NONE : CURL_TLS_STARTTLS;
+    s->timeout_ms = (long)timeout_ms;
     s->connect_timeout_ms = s->timeout_ms < 10000 ? s->timeout_ms : 10000;
-    int oom = (bp_cfg_str(config, "user") && *bp_cfg_str(config, "user") && !s->user) ||
-              (bp_cfg_str(config, "password") && *bp_cfg_str(config, "password") && !s->password) ||
-              (bp_cfg_str(config, "ca_file") && *bp_cfg_str(config, "ca_file") && !s->ca_file);
+    int oom = (user && *user && !s->user) || (password && *password && !s->password) ||
+              (tls->ca_file && *tls->ca_file && !s->ca_file) ||
+              (tls->cert && *tls->cert && !s->cert) || (tls->key && *tls->key && !s->key);
     return oom ? -1 : 0;
 }
 
@@ -39,73 +39,40 @@ void curl_settings_clear(curl_settings *s)
     free((char *)s->user);
     free((char *)s->password);
     free((char *)s->ca_file);
+    free((char *)s->cert);
+    free((char *)s->key);
     memset(s, 0, sizeof(*s));
-}
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 void curl_transfer_global_init(void)
 {
-    pthread_once(&curl_once, curl_init_once);
+    curl_client_global_init();
 }
 
-static size_t curl_buf_write(char *ptr, size_t size, size_t nmemb, void *ud)
+CURL *curl_transfer_new(const curl_settings *s, const char *protocols)
 {
-    curl_buf *b = ud;
-    size_t n = size * nmemb;
-    size_t limit = b->limit ? b->limit : (size_t)64 << 20;
-    if (b->len + n > limit) {
-        b->over = 1;
-        return 0;   /* aborts the transfer: CURLE_WRITE_ERROR */
-    }
-    if (grow_buf_append(&b->data, &b->len, &b->cap, ptr, n) < 0)
-        return 0;
-    return n;
-}
-
-CURL *curl_transfer_new(const curl_settings *s)
-{
-    curl_transfer_global_init();
-    CURL *h = curl_easy_init();
-    if (h == NULL)
-        return NULL;
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_buf_write);
-    /* Only mail and web protocols, never file:// or others a URL could name. */
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "imap,imaps,smtp,smtps,http,https");
-    if (s->user)
-        curl_easy_setopt(h, CURLOPT_USERNAME, s->user);
-    if (s->password)
-        curl_easy_setopt(h, CURLOPT_PASSWORD, s->password);
-    if (s->ca_file)
-        curl_easy_setopt(h, CURLOPT_CAINFO, s->ca_file);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, s->verify ? 1L : 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, s->verify ? 2L : 0L);
-    curl_easy_setopt(h, CURLOPT_USE_SSL, s->tls == CURL_TLS_STARTTLS ? (long)CURLUSESSL_ALL
-                                         : s->tls == CURL_TLS_TRY    ? (long)CURLUSESSL_TRY
-                                                                      : (long)CURLUSESSL_NONE);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms > 0 ? s->connect_timeout_ms : 10000L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, s->timeout_ms > 0 ? s->timeout_ms : 0L);
-    return h;
+    curl_client_opts o = {
+        .protocols = protocols,
+        .timeout_ms = s->timeout_ms,
+        .connect_timeout_ms = s->connect_timeout_ms,
+        .verify = s->verify,
+        .ca_file = s->ca_file,
+        .cert = s->cert,
+        .key = s->key,
+        .user = s->user,
+        .password = s->password,
+        .use_ssl = s->tls == CURL_TLS_STARTTLS ? (long)CURLUSESSL_ALL
+                                               : (long)CURLUSESSL_NONE,
+    };
+    return curl_client_new(&o);
 }
 
 /* One request's options; the response buffer emptied. */
 static void curl_prepare(CURL *h, const char *url, const char *custom, curl_buf *out, char *errbuf)
 {
-    out->len = 0;
-    out->over = 0;
-    if (out->data)
-        out->data[0] = '\0';
-    errbuf[0] = '\0';
+    curl_buf_bind(h, out, errbuf);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, custom);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 }
 
 CURLcode curl_transfer_perform(CURL *h, const char *url, const char *custom, curl_buf *out,
@@ -190,34 +157,8 @@ CURLcode curl_transfer_upload(CURL *h, const char *url, const char *data, size_t
     return rc;
 }
 
-bp_status curl_transfer_status(CURLcode rc)
+fault curl_transfer_fault(CURLcode rc)
 {
-    switch (rc) {
-    case CURLE_OK:
-        return BP_OK;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_WEIRD_SERVER_REPLY:
-        return BP_NOT_CONNECTED;
-    case CURLE_LOGIN_DENIED:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_USE_SSL_FAILED:
-        return BP_REJECT;
-    default:
-        return BP_RETRY;
-    }
+    return fault_curl(rc);
 }
 
-void curl_buf_free(curl_buf *b)
-{
-    free(b->data);
-    memset(b, 0, sizeof(*b));
-}

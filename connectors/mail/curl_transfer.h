@@ -1,17 +1,21 @@
-/* libcurl glue shared by connectors that talk to a server over one reused
- * connection (IMAP, SMTP; later HTTP for SOAP): TLS and login options set
- * once, transfers into a bounded buffer, CURLcode -> bp_status. Internal
- * header; the one file a later shared helper would lift whole. */
+/* The mail connectors' layer over the one libcurl wrapper
+ * (connectors/common/curl_client.h), for IMAP and SMTP over one reused
+ * connection: their connection options (the block every mail connector
+ * offers) as curl_client_opts, and blocking, overlapped and upload
+ * transfers. Internal header. */
 #ifndef BP_CURL_TRANSFER_H
 #define BP_CURL_TRANSFER_H
 
 #include <stddef.h>
 #include <curl/curl.h>
 #include <backplane/plugin.h>
+#include "../common/tls_options.h"
+
+#include "../common/curl_client.h"
+#include "../common/fault.h"
 
 enum curl_tls_mode {
     CURL_TLS_STARTTLS,   /* plain URL: STARTTLS required (refuse a server without it) */
-    CURL_TLS_TRY,        /* plain URL: STARTTLS when offered */
     CURL_TLS_NONE        /* plain URL: no TLS (loopback tests, trusted networks) */
 };
 
@@ -19,46 +23,47 @@ typedef struct curl_settings {
     const char *user;             /* NULL: no login */
     const char *password;         /* never logged */
     const char *ca_file;          /* NULL: the system store */
+    const char *cert, *key;       /* client certificate, or NULL */
     int verify;                   /* verify the server's certificate and name */
     enum curl_tls_mode tls;       /* for non-TLS URLs (imaps:// and smtps:// are TLS anyway) */
     long connect_timeout_ms;
     long timeout_ms;              /* whole transfer; 0: none */
 } curl_settings;
 
-/* The connection options every libcurl connector offers (inside its option
- * array, after its url/user/password): tls, verify_tls, ca_file, timeout. */
-extern const char *const curl_tls_modes[];
-#define CURL_TLS_OPTIONS \
-    {.name = "tls", .type = BP_OPT_ENUM, .default_value = "starttls", .choices = curl_tls_modes, \
-     .description = "for plain URLs: starttls (required), try (when offered), none; imaps:// and smtps:// are TLS"}, \
-    {.name = "verify_tls", .type = BP_OPT_BOOL, .default_value = "true", \
-     .description = "verify the server's certificate and host name"}, \
-    {.name = "ca_file", .type = BP_OPT_STRING, \
-     .description = "PEM file of the CA(s) to trust (private CAs); default: the system store"}, \
+/* The connection options every libcurl mail connector offers (inside its
+ * option array, after its url/user/password), bound into options struct T
+ * with members `tls` (struct conn_tls) and `timeout` (int64_t ms):
+ * tls: { mode, verify, ca_file, cert, key } (fields: CONN_TLS_FIELDS(T)),
+ * timeout, and the tombstones of the former spellings. On a plain URL the
+ * mode defaults to starttls (required); on imaps:// and smtps:// to tls. */
+#define CURL_CONN_OPTIONS(T, tls_table) \
+    CONN_TLS_OPTION(tls_table), \
     {.name = "timeout", .type = BP_OPT_DURATION, .default_value = "60s", .min = "1s", \
-     .description = "one command or message transfer taking longer fails and is retried"}
+     .description = "one command or message transfer taking longer fails and is retried", \
+     BP_OPT_FIELD(T, timeout)}
 
-/* Fills s from a normalised config (user, password and the CURL_TLS_OPTIONS;
- * strings copied). Returns -1 when out of memory. Free with curl_settings_clear. */
-int curl_settings_from_config(curl_settings *s, const cJSON *config);
+/* Fills s from bound options (strings copied). Returns 0; -1 when out of
+ * memory; -2 when tls.mode contradicts the URL (*why: a static message).
+ * Free with curl_settings_clear. */
+int curl_settings_from_opts(curl_settings *s, const char *url, const char *user,
+                            const char *password, const struct conn_tls *tls,
+                            int64_t timeout_ms, const char **why);
 void curl_settings_clear(curl_settings *s);
 
-/* A copy of a non-empty string option, or NULL (absent or ""). */
-char *curl_cfg_dup(const cJSON *config, const char *name);
+/* A copy of a non-empty string, or NULL (NULL or ""). */
+char *curl_str_dup(const char *v);
 
-/* A growable response buffer; more than limit bytes aborts the transfer. */
-typedef struct curl_buf {
-    char *data;                   /* NUL-terminated */
-    size_t len, cap, limit;
-    int over;                     /* the limit was hit */
-} curl_buf;
+/* The response buffer (connectors/common/curl_client.h): limit bytes at
+ * most (0: 64 MiB), over set when hit; reply holds the server's refusing
+ * reply line. */
 
 /* curl_global_init once per process (thread-safe). */
 void curl_transfer_global_init(void);
 
-/* A new easy handle with the settings applied (strings copied by libcurl).
- * NULL when out of memory. */
-CURL *curl_transfer_new(const curl_settings *s);
+/* A new easy handle with the settings applied through the one libcurl
+ * wrapper (curl_client_setup: only the given protocols, e.g. "imap,imaps",
+ * no proxy from the environment). NULL when out of memory. */
+CURL *curl_transfer_new(const curl_settings *s, const char *protocols);
 
 /* Performs one request on h: url, an optional custom command (IMAP/SMTP
  * verb line, NULL for the URL's default action), response into out (reset
@@ -84,12 +89,9 @@ CURLcode curl_transfer_wait(CURLM *multi, CURL *h, char *errbuf);
 CURLcode curl_transfer_upload(CURL *h, const char *url, const char *data, size_t len,
                               curl_buf *out, char *errbuf);
 
-/* What the core should do after a failed transfer: BP_NOT_CONNECTED when the
- * server could not be reached or the connection broke, BP_RETRY for other
- * transient failures, BP_REJECT when retrying cannot help (login refused,
- * TLS verification failed, bad URL). */
-bp_status curl_transfer_status(CURLcode rc);
-
-void curl_buf_free(curl_buf *b);
+/* What a failed transfer means (connectors/common/fault.h): fault_curl's
+ * table. The server's reply line, when one is in out->reply, is read by the
+ * protocol's own table first (fault_smtp, fault_imap) by the caller. */
+fault curl_transfer_fault(CURLcode rc);
 
 #endif

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "curl_transfer.h"
@@ -72,6 +73,7 @@ typedef struct {
     imap_slot slot[2];
     mime_limits lim;
     int64_t interval_ms;
+    int follow;                 /* 0: end (BP_EOF) once a check of every mailbox finds nothing */
     int seen;
     char *keyword;              /* NULL: none */
     char *move_to, *rejected_to, *parked_to;
@@ -84,27 +86,59 @@ typedef struct {
 } imap_src;
 
 
+/* The options, bound (BP_OPT_FIELD): each default is written once, here. */
+struct imap_opts {
+    const char *url;
+    const cJSON *mailboxes;
+    const char *user, *password;
+    struct conn_tls tls;
+    int64_t timeout;
+    int64_t poll_interval;
+    int follow;
+    int seen;
+    const char *keyword, *move_to, *rejected_to, *parked_to;
+    int64_t max_message_size, max_attachment_size;
+    long long max_pdf_pages;
+    const char *type;
+};
+
+static const struct bp_option imap_tls_fields[] = {CONN_TLS_FIELDS(struct imap_opts)};
+
 static const struct bp_option imap_options[] = {
     {.name = "url", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
-     .description = "imap://host[:port][/MAILBOX] or imaps://...; the path is the mailbox when 'mailboxes' is not given"},
+     .description = "imap://host[:port][/MAILBOX] or imaps://...; the path is the mailbox when 'mailboxes' is not given",
+     BP_OPT_FIELD(struct imap_opts, url)},
     {.name = "mailboxes", .type = BP_OPT_LIST,
-     .description = "mailboxes to read (default: the URL's, else INBOX)"},
-    {.name = "user", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED, .description = "login name"},
-    {.name = "password", .type = BP_OPT_SECRET, .description = "login password (use ${env:...} or ${file:...})"},
-    CURL_TLS_OPTIONS,
+     .description = "mailboxes to read (default: the URL's, else INBOX)",
+     BP_OPT_FIELD(struct imap_opts, mailboxes)},
+    {.name = "user", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED, .description = "login name",
+     BP_OPT_FIELD(struct imap_opts, user)},
+    {.name = "password", .type = BP_OPT_SECRET, .description = "login password (use ${env:...} or ${file:...})",
+     BP_OPT_FIELD(struct imap_opts, password)},
+    CURL_CONN_OPTIONS(struct imap_opts, imap_tls_fields),
     {.name = "poll_interval", .type = BP_OPT_DURATION, .default_value = "30s", .min = "50ms",
-     .description = "how often the mailboxes are checked when the last check found nothing"},
+     .description = "how often the mailboxes are checked when the last check found nothing",
+     BP_OPT_FIELD(struct imap_opts, poll_interval)},
+    {.name = "follow", .type = BP_OPT_BOOL, .default_value = "true",
+     .description = "keep checking for new mail (false: end once every mailbox was read)",
+     BP_OPT_FIELD(struct imap_opts, follow)},
     {.name = "seen", .type = BP_OPT_BOOL, .default_value = "true",
-     .description = "write-back: set \\Seen on processed messages (until then they stay unseen)"},
+     .description = "write-back: set \\Seen on processed messages (until then they stay unseen)",
+     BP_OPT_FIELD(struct imap_opts, seen)},
     {.name = "keyword", .type = BP_OPT_STRING, .default_value = "$Processed",
-     .description = "write-back: keyword set on processed messages; without move_to, mail carrying it is skipped (\"\": none)"},
+     .description = "write-back: keyword set on processed messages; without move_to, mail carrying it is skipped (\"\": none)",
+     BP_OPT_FIELD(struct imap_opts, keyword)},
     {.name = "move_to", .type = BP_OPT_STRING,
-     .description = "write-back: move processed messages to this mailbox (created if missing)"},
+     .description = "write-back: move processed messages to this mailbox (created if missing)",
+     BP_OPT_FIELD(struct imap_opts, move_to)},
     {.name = "rejected_to", .type = BP_OPT_STRING,
-     .description = "write-back: move messages dead-lettered (malformed, oversized, or by the route) here (default: move_to)"},
+     .description = "write-back: move messages dead-lettered (malformed, oversized, or by the route) here (default: move_to)",
+     BP_OPT_FIELD(struct imap_opts, rejected_to)},
     {.name = "parked_to", .type = BP_OPT_STRING,
-     .description = "write-back: move messages whose record is parked for review here, left unseen (default: as processed)"},
-    MIME_LIMIT_OPTIONS,
+     .description = "write-back: move messages whose record is parked for review here, left unseen (default: as processed)",
+     BP_OPT_FIELD(struct imap_opts, parked_to)},
+    MIME_LIMIT_OPTIONS(struct imap_opts),
+    {.name = "interval", .renamed = "'poll_interval'"},
     {0},
 };
 
@@ -170,6 +204,26 @@ static void imap_note_connect(imap_src *self)
     }
 }
 
+/* What a failed transfer means: the server's NO/BAD/BYE reply when there is
+ * one (fault_imap: [AUTHENTICATIONFAILED] and the like are not connected),
+ * else libcurl's code. The reason ("cause: reply" or "cause: libcurl's
+ * message") goes into why. */
+static fault imap_fault(CURLcode rc, const curl_buf *b, const char *err, char *why, size_t n)
+{
+    const char *word = strchr(b->reply, ' ');
+    size_t wl = word ? strcspn(word + 1, " ") : 0;
+    if (word && ((wl == 2 && strncasecmp(word + 1, "NO", 2) == 0) ||
+                 (wl == 3 && (strncasecmp(word + 1, "BAD", 3) == 0 ||
+                              strncasecmp(word + 1, "BYE", 3) == 0)))) {
+        fault f = fault_imap(b->reply);
+        fault_reason(f, word + 1, why, n);   /* the reply without its tag */
+        return f;
+    }
+    fault f = curl_transfer_fault(rc);
+    fault_reason(f, err, why, n);
+    return f;
+}
+
 /* Runs one command; on failure logs it and returns the status for the core. */
 static bp_status imap_cmd(imap_src *self, const char *url, const char *cmd, const char *what)
 {
@@ -181,12 +235,14 @@ static bp_status imap_cmd(imap_src *self, const char *url, const char *cmd, cons
     imap_note_connect(self);
     if (rc == CURLE_OK)
         return BP_OK;
-    bp_status st = curl_transfer_status(rc);
-    self->api->log(self->inst, st == BP_REJECT ? BP_LOG_ERROR : BP_LOG_WARN, "%s: %s", what, err);
-    /* The core backs off and polls again; a refused login or TLS failure
-     * stays refused, but retrying it is what an operator expects while
-     * fixing the site. */
-    return st == BP_REJECT ? BP_RETRY : st;
+    char why[CURL_ERROR_SIZE + 300];
+    fault f = imap_fault(rc, &self->buf, err, why, sizeof(why));
+    self->api->log(self->inst, f.st == BP_REJECT ? BP_LOG_ERROR : BP_LOG_WARN, "%s: %s%s", what,
+                   f.st == BP_NOT_CONNECTED ? "not connected: " : "", why);
+    /* The core backs off and polls again (a source cannot reject a poll). A
+     * refused login or certificate is not connected: the route waits and
+     * the line above says why. */
+    return f.st == BP_REJECT ? BP_RETRY : f.st;
 }
 
 /* libcurl 7.88 counts the untagged lines of a custom command as response
@@ -398,10 +454,11 @@ static bp_status imap_fetch_wait(imap_src *self, imap_box *b, imap_slot *sl)
                        b->name, b->todo[sl->ti]);
         return BP_ERR_NOT_FOUND;
     }
-    bp_status st = curl_transfer_status(rc);
+    char why[CURL_ERROR_SIZE + 300];
+    fault f = imap_fault(rc, &sl->buf, sl->err, why, sizeof(why));
     self->api->log(self->inst, BP_LOG_WARN, "%s UID %" PRIu32 ": fetch failed: %s", b->name,
-                   b->todo[sl->ti], sl->err);
-    return st == BP_REJECT ? BP_RETRY : st;
+                   b->todo[sl->ti], why);
+    return f.st == BP_REJECT ? BP_RETRY : f.st;
 }
 
 /* Parses a fetched message and pushes it (or its dead letter). */
@@ -509,8 +566,12 @@ static bp_status imap_writeback(imap_src *self)
                 CURLcode rc = curl_transfer_start(self->multi, self->h, self->base, cmd, &self->buf, err);
                 if (rc == CURLE_OK)
                     rc = curl_transfer_wait(self->multi, self->h, err);
-                if (curl_transfer_status(rc) == BP_NOT_CONNECTED)
+                char why[CURL_ERROR_SIZE + 300];
+                if (rc != CURLE_OK &&
+                    imap_fault(rc, &self->buf, err, why, sizeof(why)).st == BP_NOT_CONNECTED) {
+                    self->api->log(self->inst, BP_LOG_WARN, "%s: not connected: %s", cmd, why);
                     return BP_NOT_CONNECTED;
+                }
             }
         self->folders_made = 1;
     }
@@ -572,7 +633,7 @@ static bp_status imap_connect(imap_src *self)
 {
     if (self->h)
         return BP_OK;
-    self->h = curl_transfer_new(&self->cs);
+    self->h = curl_transfer_new(&self->cs, "imap,imaps");
     self->multi = curl_multi_init();
     return self->h && self->multi ? BP_OK : BP_ERR_NOMEM;
 }
@@ -607,6 +668,8 @@ static bp_status imap_poll(void *p, bp_poll_batch *batch, int timeout_ms)
             have |= self->boxes[i].n_todo > 0;
         }
         if (!have) {
+            if (!self->follow && self->n_wb == 0)
+                return BP_EOF;
             self->next_check_ms = api->monotonic_ms() + self->interval_ms;
             return BP_AGAIN;
         }
@@ -749,14 +812,16 @@ static bp_status imap_add_box(imap_src *self, const char *name)
 }
 
 static bp_status imap_init(const struct bp_host_api *api, bp_instance *inst, const cJSON *config,
-                           void **out, char **errmsg)
+                           const struct bp_instance_info *info, void **out, char **errmsg)
 {
+    const struct imap_opts *o = info->options;
+    (void)config;
     imap_src *self = calloc(1, sizeof(*self));
     if (self == NULL)
         return BP_ERR_NOMEM;
     self->api = api;
     self->inst = inst;
-    const char *url = bp_cfg_str(config, "url");
+    const char *url = o->url;
     size_t skip = url == NULL                          ? 0
                   : strncmp(url, "imaps://", 8) == 0 ? 8
                   : strncmp(url, "imap://", 7) == 0  ? 7
@@ -769,23 +834,29 @@ static bp_status imap_init(const struct bp_host_api *api, bp_instance *inst, con
     size_t base_len = skip + strcspn(url + skip, "/");
     const char *slash = url[base_len] == '/' ? url + base_len : NULL;
     self->base = api->format("%.*s/", (int)base_len, url);
-    self->type = curl_cfg_dup(config, "type");
-    if (curl_settings_from_config(&self->cs, config) < 0) {
+    self->type = curl_str_dup(o->type);
+    const char *why = NULL;
+    int rc = curl_settings_from_opts(&self->cs, url, o->user, o->password, &o->tls, o->timeout,
+                                     &why);
+    if (rc < 0) {
+        if (why)
+            *errmsg = api->format("%s", why);
         imap_destroy(self);
-        return BP_ERR_NOMEM;
+        return rc == -2 ? BP_ERR_INVALID : BP_ERR_NOMEM;
     }
-    self->interval_ms = bp_cfg_int(config, "poll_interval", 30000);
-    self->seen = bp_cfg_bool(config, "seen", 1);
-    self->keyword = curl_cfg_dup(config, "keyword");
-    self->move_to = curl_cfg_dup(config, "move_to");
-    self->rejected_to = curl_cfg_dup(config, "rejected_to");
+    self->interval_ms = o->poll_interval;
+    self->follow = o->follow;
+    self->seen = o->seen;
+    self->keyword = curl_str_dup(o->keyword);
+    self->move_to = curl_str_dup(o->move_to);
+    self->rejected_to = curl_str_dup(o->rejected_to);
     if (self->rejected_to == NULL && self->move_to)
         self->rejected_to = strdup(self->move_to);
     self->move_q = self->move_to ? imap_quote(self->move_to) : NULL;
     self->rejected_q = self->rejected_to ? imap_quote(self->rejected_to) : NULL;
-    self->parked_to = curl_cfg_dup(config, "parked_to");
+    self->parked_to = curl_str_dup(o->parked_to);
     self->parked_q = self->parked_to ? imap_quote(self->parked_to) : NULL;
-    self->lim = mime_limits_from_config(config);
+    self->lim = MIME_LIMITS_FROM_OPTS(o);
     if (self->keyword) {
         /* An atom: no spaces, parentheses, quotes or wildcards (RFC 3501 flag-keyword). */
         for (const char *k = self->keyword; *k; k++)
@@ -797,7 +868,7 @@ static bp_status imap_init(const struct bp_host_api *api, bp_instance *inst, con
             }
     }
     bp_status st = BP_OK;
-    const cJSON *boxes = bp_cfg_get0(config, "mailboxes");
+    const cJSON *boxes = o->mailboxes;
     if (cJSON_GetArraySize(boxes) > 0) {
         for (const cJSON *b = boxes->child; b && st == BP_OK; b = b->next)
             st = imap_add_box(self, b->valuestring);
@@ -848,12 +919,14 @@ static const struct bp_plugin imap_plugin = {
     .description = "IMAP source (libcurl): new mail by UID per mailbox, UIDVALIDITY tracked; flags/move write-back after ack",
     .kinds = BP_KIND_SOURCE,
     .options = imap_options,
-    .init = imap_init,
+    .options_size = sizeof(struct imap_opts),
+    .init_ex = imap_init,
     .poll = imap_poll,
     .ack = imap_ack,
     .ack_fates = imap_ack_fates,
     .stop = imap_stop,
     .destroy = imap_destroy,
+    .emits = mime_emits,   /* ABI 1.3 (core3-report) */
 };
 
 BP_EXPORT const struct bp_plugin *bp_plugin_entry(void)

@@ -33,14 +33,28 @@ typedef struct {
     int64_t next_scan_ms;
 } maildir_src;
 
+/* The options, bound (BP_OPT_FIELD): each default is written once, here. */
+struct md_opts {
+    const char *path;
+    int follow;
+    int64_t poll_interval;
+    int64_t max_message_size, max_attachment_size;
+    long long max_pdf_pages;
+    const char *type;
+};
+
 static const struct bp_option md_options[] = {
-    {.name = "path", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
-     .description = "the maildir (holding new/, cur/, tmp/); messages are read from new/"},
+    {.name = "path", .type = BP_OPT_PATH, .flags = BP_OPT_REQUIRED,
+     .description = "the maildir (holding new/, cur/, tmp/); messages are read from new/",
+     BP_OPT_FIELD(struct md_opts, path)},
     {.name = "follow", .type = BP_OPT_BOOL, .default_value = "false",
-     .description = "keep watching new/ (else end when it holds nothing unread)"},
+     .description = "keep watching new/ (else end when it holds nothing unread)",
+     BP_OPT_FIELD(struct md_opts, follow)},
     {.name = "poll_interval", .type = BP_OPT_DURATION, .default_value = "1s", .min = "10ms",
-     .description = "with follow: how often new/ is scanned when it was empty"},
-    MIME_LIMIT_OPTIONS,
+     .description = "with follow: how often new/ is scanned when it was empty",
+     BP_OPT_FIELD(struct md_opts, poll_interval)},
+    MIME_LIMIT_OPTIONS(struct md_opts),
+    {.name = "interval", .renamed = "'poll_interval'"},
     {0},
 };
 
@@ -301,18 +315,20 @@ static void md_destroy(void *p)
 }
 
 static bp_status md_init(const struct bp_host_api *api, bp_instance *inst, const cJSON *config,
-                         void **out, char **errmsg)
+                         const struct bp_instance_info *info, void **out, char **errmsg)
 {
+    const struct md_opts *o = info->options;
+    (void)config;
     maildir_src *self = calloc(1, sizeof(*self));
     if (self == NULL)
         return BP_ERR_NOMEM;
     self->api = api;
     self->inst = inst;
-    self->path = strdup(bp_cfg_str(config, "path"));
-    self->type = strdup(bp_cfg_str(config, "type"));
-    self->follow = bp_cfg_bool(config, "follow", 0);
-    self->interval_ms = bp_cfg_int(config, "poll_interval", 1000);
-    self->lim = mime_limits_from_config(config);
+    self->path = strdup(o->path);
+    self->type = strdup(o->type);
+    self->follow = o->follow;
+    self->interval_ms = o->poll_interval;
+    self->lim = MIME_LIMITS_FROM_OPTS(o);
     self->flying = g_hash_table_new(g_str_hash, g_str_equal);
     if (self->path == NULL || self->type == NULL || self->flying == NULL) {
         md_destroy(self);
@@ -349,12 +365,14 @@ static const struct bp_plugin md_plugin = {
     .description = "maildir source: messages in new/ become envelopes (MIME, attachments, PDF text); moved to cur/ on ack",
     .kinds = BP_KIND_SOURCE,
     .options = md_options,
-    .init = md_init,
+    .options_size = sizeof(struct md_opts),
+    .init_ex = md_init,
     .start = md_start,
     .poll = md_poll,
     .ack = md_ack,
     .ack_fates = md_ack_fates,
     .destroy = md_destroy,
+    .emits = mime_emits,   /* ABI 1.3 (core3-report) */
 };
 
 BP_EXPORT const struct bp_plugin *bp_plugin_entry(void)

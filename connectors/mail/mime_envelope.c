@@ -12,6 +12,12 @@
 #include "mime_envelope.h"
 #include "text_extract.h"
 
+const char *const mime_emits[] = {
+    "data.from", "data.to", "data.cc", "data.subject", "data.date", "data.message_id",
+    "data.in_reply_to", "data.references", "data.text", "data.text_type", "data.attachments",
+    "data.origin", NULL,
+};
+
 static pthread_once_t mime_once = PTHREAD_ONCE_INIT;
 
 static void mime_init_once(void)

@@ -31,6 +31,10 @@ typedef struct mime_message {
     size_t n_att;
 } mime_message;
 
+/* The data fields a mail source's records carry (bp_plugin.emits, ABI 1.3),
+ * as mime_parse and mime_envelope write them. */
+extern const char *const mime_emits[];
+
 /* Calls g_mime_init once per process (GMime keeps its own global tables). */
 void mime_library_init(void);
 
@@ -51,26 +55,26 @@ void mime_message_clear(mime_message *m);
 bp_envelope *mime_to_envelope(const struct bp_host_api *api, mime_message *m, const char *type,
                               const char *fallback_id, cJSON *origin, char **err);
 
-/* The limit options every mail source offers (put inside its option array). */
-#define MIME_LIMIT_OPTIONS \
+/* The limit options every mail source offers (put inside its option array),
+ * bound into options struct T: max_message_size, max_attachment_size
+ * (int64_t), max_pdf_pages (long long), type (const char *). */
+#define MIME_LIMIT_OPTIONS(T) \
     {.name = "max_message_size", .type = BP_OPT_SIZE, .default_value = "25MiB", .min = "1KiB", \
-     .max = "1GiB", .description = "a larger message is dead-lettered unparsed (keeping its first 64 KiB, or its header over IMAP)"}, \
+     .max = "1GiB", .description = "a larger message is dead-lettered unparsed (keeping its first 64 KiB, or its header over IMAP)", \
+     BP_OPT_FIELD(T, max_message_size)}, \
     {.name = "max_attachment_size", .type = BP_OPT_SIZE, .default_value = "10MiB", .min = "1", \
-     .max = "1GiB", .description = "a message with a larger attachment (decoded) is dead-lettered"}, \
+     .max = "1GiB", .description = "a message with a larger attachment (decoded) is dead-lettered", \
+     BP_OPT_FIELD(T, max_attachment_size)}, \
     {.name = "max_pdf_pages", .type = BP_OPT_INT, .default_value = "200", .min = "0", \
-     .max = "100000", .description = "text is extracted from at most this many pages of a PDF attachment (0: none)"}, \
+     .max = "100000", .description = "text is extracted from at most this many pages of a PDF attachment (0: none)", \
+     BP_OPT_FIELD(T, max_pdf_pages)}, \
     {.name = "type", .type = BP_OPT_STRING, .default_value = "com.backplane.mail", \
-     .description = "the CloudEvents type of each message"}
+     .description = "the CloudEvents type of each message", BP_OPT_FIELD(T, type)}
 
-/* Reads the MIME_LIMIT_OPTIONS values from a normalised config. */
-static inline mime_limits mime_limits_from_config(const cJSON *config)
-{
-    mime_limits l = {
-        .max_message = (size_t)bp_cfg_int(config, "max_message_size", 25 << 20),
-        .max_attachment = (size_t)bp_cfg_int(config, "max_attachment_size", 10 << 20),
-        .max_pdf_pages = (int)bp_cfg_int(config, "max_pdf_pages", 200),
-    };
-    return l;
-}
+/* The MIME_LIMIT_OPTIONS values of bound options o (any struct with them). */
+#define MIME_LIMITS_FROM_OPTS(o) \
+    ((mime_limits){.max_message = (size_t)(o)->max_message_size, \
+                   .max_attachment = (size_t)(o)->max_attachment_size, \
+                   .max_pdf_pages = (int)(o)->max_pdf_pages})
 
 #endif

@@ -4,9 +4,10 @@
  * the CloudEvent itself attached. STARTTLS and AUTH through libcurl; one
  * connection reused across records.
  *
- * Per-record results from the server's reply: 5xx (recipient unknown,
- * message refused) -> reject (dead letter with the reply), 4xx -> retry,
- * connection or login failure -> not connected (the core retries). The
+ * Per-record results from the server's reply (connectors/common/fault.c's
+ * SMTP table): 5xx (recipient unknown, message refused) -> reject (dead
+ * letter with the reply), 4xx -> retry, a refused or missing login
+ * (530, 535, 5.7.8), no TLS, no connection -> not connected. The
  * core's ledger keeps a record sent before a crash from being sent again;
  * the Message-ID is derived from the record's source and id, so a receiver
  * can also tell a resend. */
@@ -32,25 +33,38 @@ typedef struct {
     int attach_files, attach_event;
 } smtp_sink;
 
+/* The options, bound (BP_OPT_FIELD): each default is written once, here. */
+struct smtp_opts {
+    const char *url, *user, *password;
+    struct conn_tls tls;
+    int64_t timeout;
+    int attach;
+};
+
+static const struct bp_option smtp_tls_fields[] = {CONN_TLS_FIELDS(struct smtp_opts)};
+
 static const struct bp_option smtp_options[] = {
     {.name = "url", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
-     .description = "smtp://host[:port] or smtps://host[:port]"},
-    {.name = "user", .type = BP_OPT_STRING, .description = "AUTH login name (no AUTH when absent)"},
-    {.name = "password", .type = BP_OPT_SECRET, .description = "AUTH password"},
-    CURL_TLS_OPTIONS,
-    {.name = "from", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
+     .description = "smtp://host[:port] or smtps://host[:port]", BP_OPT_FIELD(struct smtp_opts, url)},
+    {.name = "user", .type = BP_OPT_STRING, .description = "AUTH login name (no AUTH when absent)",
+     BP_OPT_FIELD(struct smtp_opts, user)},
+    {.name = "password", .type = BP_OPT_SECRET, .description = "AUTH password",
+     BP_OPT_FIELD(struct smtp_opts, password)},
+    CURL_CONN_OPTIONS(struct smtp_opts, smtp_tls_fields),
+    {.name = "from", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED | BP_OPT_TEMPLATE,
      .description = "template: sender, e.g. \"AP Desk <ap@acme.example>\" (also the envelope sender)"},
-    {.name = "to", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
+    {.name = "to", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED | BP_OPT_TEMPLATE,
      .description = "template: recipients, comma-separated, e.g. \"{data.from.address}\""},
-    {.name = "cc", .type = BP_OPT_STRING, .description = "template: copy recipients"},
-    {.name = "subject", .type = BP_OPT_STRING, .default_value = "{subject}",
+    {.name = "cc", .type = BP_OPT_STRING, .flags = BP_OPT_TEMPLATE, .description = "template: copy recipients"},
+    {.name = "subject", .type = BP_OPT_STRING, .flags = BP_OPT_TEMPLATE, .default_value = "{subject}",
      .description = "template: the subject ({path} is an envelope field, {{ a brace)"},
-    {.name = "body", .type = BP_OPT_STRING, .default_value = "Record {id} ({type}) from {source}.",
+    {.name = "body", .type = BP_OPT_STRING, .flags = BP_OPT_TEMPLATE, .default_value = "Record {id} ({type}) from {source}.",
      .description = "template: the text/plain body"},
-    {.name = "in_reply_to", .type = BP_OPT_STRING,
+    {.name = "in_reply_to", .type = BP_OPT_STRING, .flags = BP_OPT_TEMPLATE,
      .description = "template: Message-ID this mail answers (In-Reply-To, References), e.g. \"{data.message_id}\""},
     {.name = "attach", .type = BP_OPT_ENUM, .default_value = "none", .choices = smtp_attach_modes,
-     .description = "attachments: the record's attachments; event: the CloudEvent as event.json; both"},
+     .description = "attachments: the record's attachments; event: the CloudEvent as event.json; both",
+     BP_OPT_FIELD(struct smtp_opts, attach)},
     {0},
 };
 
@@ -191,7 +205,7 @@ static GByteArray *smtp_build(smtp_sink *self, const bp_envelope *env, struct cu
             char *json = api->envelope_to_json(env, BP_SER_DEFAULT);
             if (json)
                 smtp_attach(mixed, "event.json", "application/cloudevents+json", json, strlen(json));
-            free(json);
+            api->free(json);
         }
         g_mime_message_set_mime_part(msg, GMIME_OBJECT(mixed));
         g_object_unref(mixed);
@@ -221,7 +235,7 @@ static bp_status smtp_write(void *p, bp_write_batch *wb)
 {
     smtp_sink *self = p;
     const struct bp_host_api *api = self->api;
-    if (self->h == NULL && (self->h = curl_transfer_new(&self->cs)) == NULL)
+    if (self->h == NULL && (self->h = curl_transfer_new(&self->cs, "smtp,smtps")) == NULL)
         return BP_RETRY;
     size_t n = api->wb_count(wb);
     for (size_t i = 0; i < n; i++) {
@@ -253,25 +267,33 @@ static bp_status smtp_write(void *p, bp_write_batch *wb)
             api->counter_add(self->inst, "mails_sent", 1);
             continue;
         }
-        /* The server's reply decides when there is one: 5xx is about this
-         * message (reject), 4xx is temporary. Without one (no connection,
-         * login refused, TLS failed) the sink is unusable, not the record. */
-        bp_status st = rc == CURLE_LOGIN_DENIED ? BP_NOT_CONNECTED
-                       : code >= 500            ? BP_REJECT
-                       : code >= 400            ? BP_RETRY
-                                                : curl_transfer_status(rc);
-        if (st == BP_REJECT && code < 500)
-            st = BP_NOT_CONNECTED;
-        char *why = api->format("SMTP %ld: %s", code, err);
-        if (st != BP_REJECT)
-            api->log(self->inst, BP_LOG_WARN, "%s", why ? why : err);
-        api->wb_set_result(wb, i, st, why ? why : err);
-        api->free(why);
-        if (st == BP_NOT_CONNECTED) {
-            /* The rest of the batch would fail the same way. */
+        /* The server's reply decides when there is one (fault_smtp: 5xx is
+         * about this message, 4xx is temporary, 530/535/5.7.8... are about
+         * the session: not connected). Without one, libcurl's code does. */
+        fault f = fault_smtp(code, self->buf.reply);
+        int by_reply = code > 0 && f.st != BP_OK;   /* a refusal, not a positive reply */
+        if (!by_reply)
+            f = curl_transfer_fault(rc);
+        char text[CURL_ERROR_SIZE + 300], why[CURL_ERROR_SIZE + 400];
+        if (by_reply && self->buf.reply[0])
+            snprintf(text, sizeof(text), "SMTP %s", self->buf.reply);
+        else if (by_reply)
+            snprintf(text, sizeof(text), "SMTP %ld: %s", code, err);
+        else
+            snprintf(text, sizeof(text), "%s", err);
+        fault_reason(f, text, why, sizeof(why));
+        if (f.st != BP_REJECT)
+            api->log(self->inst, BP_LOG_WARN, "%s: %s",
+                     f.st == BP_NOT_CONNECTED ? "not connected" : "will be retried", why);
+        api->wb_set_result(wb, i, f.st, why);
+        if (f.st == BP_NOT_CONNECTED || (f.st == BP_RETRY && code <= 0)) {
+            /* The session failed, not the message: the rest of the batch
+             * would fail the same way. */
+            char rest[sizeof(why) + 16];
+            snprintf(rest, sizeof(rest), "not sent: %s", why);
             for (size_t j = i + 1; j < n; j++)
-                api->wb_set_result(wb, j, BP_NOT_CONNECTED, "not sent: the server is unreachable");
-            return BP_NOT_CONNECTED;
+                api->wb_set_result(wb, j, f.st, rest);
+            return f.st;
         }
     }
     return BP_OK;
@@ -297,24 +319,30 @@ static void smtp_destroy(void *p)
 }
 
 static bp_status smtp_init(const struct bp_host_api *api, bp_instance *inst, const cJSON *config,
-                           void **out, char **errmsg)
+                           const struct bp_instance_info *info, void **out, char **errmsg)
 {
+    const struct smtp_opts *o = info->options;
     smtp_sink *self = calloc(1, sizeof(*self));
     if (self == NULL)
         return BP_ERR_NOMEM;
     self->api = api;
     self->inst = inst;
-    self->url = curl_cfg_dup(config, "url");
+    self->url = curl_str_dup(o->url);
     if (self->url == NULL || (strncmp(self->url, "smtp://", 7) != 0 && strncmp(self->url, "smtps://", 8) != 0)) {
-        *errmsg = api->format("url: '%s' is not an smtp:// or smtps:// URL", bp_cfg_str(config, "url"));
+        *errmsg = api->format("url: '%s' is not an smtp:// or smtps:// URL", o->url);
         smtp_destroy(self);
         return BP_ERR_INVALID;
     }
-    if (curl_settings_from_config(&self->cs, config) < 0) {
+    const char *why = NULL;
+    int rc = curl_settings_from_opts(&self->cs, o->url, o->user, o->password, &o->tls, o->timeout,
+                                     &why);
+    if (rc < 0) {
+        if (why)
+            *errmsg = api->format("%s", why);
         smtp_destroy(self);
-        return BP_ERR_NOMEM;
+        return rc == -2 ? BP_ERR_INVALID : BP_ERR_NOMEM;
     }
-    const char *attach = bp_cfg_str(config, "attach");
+    const char *attach = smtp_attach_modes[o->attach];
     self->attach_files = strcmp(attach, "attachments") == 0 || strcmp(attach, "both") == 0;
     self->attach_event = strcmp(attach, "event") == 0 || strcmp(attach, "both") == 0;
     struct {
@@ -345,7 +373,8 @@ static const struct bp_plugin smtp_plugin = {
     .description = "SMTP sink (libcurl, GMime): one MIME mail per record from templates, STARTTLS + AUTH, attachments",
     .kinds = BP_KIND_SINK,
     .options = smtp_options,
-    .init = smtp_init,
+    .options_size = sizeof(struct smtp_opts),
+    .init_ex = smtp_init,
     .write = smtp_write,
     .destroy = smtp_destroy,
     .flags = BP_PLUGIN_LEDGER,

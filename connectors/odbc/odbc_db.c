@@ -70,6 +70,13 @@ static const struct {
     /* SQLite reports everything as HY000 and the meaning is in the native
      * code (SQLITE_CONSTRAINT 19, SQLITE_MISMATCH 20, SQLITE_BUSY 5,
      * SQLITE_LOCKED 6, SQLITE_TOOBIG 18). */
+    /* The rule of connectors/common/fault.h: a missing permission is the
+     * site's to fix, not the record's — connection class (not connected),
+     * never a reject: SQLITE_READONLY 8 (the file or its directory is not
+     * writable), SQLITE_PERM 3, SQLITE_AUTH 23. */
+    {OD_SQLITE, "HY000", 8, OC_CONNECTION},
+    {OD_SQLITE, "HY000", 3, OC_CONNECTION},
+    {OD_SQLITE, "HY000", 23, OC_CONNECTION},
     {OD_SQLITE, "HY000", 19, OC_CONSTRAINT},
     {OD_SQLITE, "HY000", 20, OC_CONSTRAINT},
     {OD_SQLITE, "HY000", 18, OC_CONSTRAINT},
@@ -80,6 +87,8 @@ static const struct {
      * available, 53 out of resources are transient; 57P01-03 (admin
      * shutdown, crash shutdown, cannot connect now) mean the server is
      * going away. */
+    /* 42501 insufficient_privilege (no GRANT on the table): the rule. */
+    {OD_POSTGRES, "42501", -1, OC_CONNECTION},
     {OD_POSTGRES, "23", -1, OC_CONSTRAINT},
     {OD_POSTGRES, "22", -1, OC_CONSTRAINT},
     {OD_POSTGRES, "40001", -1, OC_RETRY},
@@ -89,6 +98,7 @@ static const struct {
     {OD_POSTGRES, "57P0", -1, OC_CONNECTION},
     /* Any driver. */
     {OD_OTHER, "08", -1, OC_CONNECTION},
+    {OD_OTHER, "28", -1, OC_CONNECTION},   /* invalid authorization (login refused) */
     {OD_OTHER, "23", -1, OC_CONSTRAINT},
     {OD_OTHER, "40001", -1, OC_RETRY},
     {OD_OTHER, "HYT", -1, OC_RETRY},

@@ -1,4 +1,5 @@
 /* The ODBC connector's descriptor, options, configuration and life cycle. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -11,47 +12,84 @@ static const char *const odbc_modes[] = {"bulk", "incrementing", "timestamp",
 static const char *const odbc_decimals[] = {"string", "number", NULL};
 static const char *const odbc_binds[] = {"auto", "array", "multirow", "single", NULL};
 
+/* The options, bound (BP_OPT_FIELD): each default is written once, here. */
+struct odbc_opts {
+    const char *dsn, *password, *table, *query;
+    int mode;
+    const char *column, *timestamp_column;
+    const cJSON *key, *columns;
+    const char *type;
+    long long batch_rows, max_rows;
+    int64_t poll_interval;
+    int follow;
+    int decimal, bind;
+    const char *applied_table;
+    const cJSON *queries;
+    int64_t lookup_ttl;
+    long long lookup_cache;
+};
+
+#define OO(member) BP_OPT_FIELD(struct odbc_opts, member)
+
+static const struct bp_option odbc_column_values[] = {
+    {.name = "*", .type = BP_OPT_STRING, .description = "envelope path of the column's value"},
+    {0},
+};
+
 static const struct bp_option odbc_options[] = {
-    {.name = "dsn", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
+    {.name = "dsn", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED, OO(dsn),
      .description = "ODBC connection string, e.g. Driver=SQLite3;Database=erp.db (a PWD= in it is never logged)"},
-    {.name = "password", .type = BP_OPT_SECRET,
+    {.name = "password", .type = BP_OPT_SECRET, OO(password),
      .description = "appended to the connection string as PWD=; use ${env:NAME}"},
-    {.name = "table", .type = BP_OPT_STRING,
+    {.name = "table", .type = BP_OPT_STRING, .roles = BP_KIND_SOURCE | BP_KIND_SINK,
+     .required_for = BP_KIND_SINK, OO(table),
      .description = "source: the table polled; sink: the table written"},
-    {.name = "query", .type = BP_OPT_STRING,
+    {.name = "query", .type = BP_OPT_STRING, .roles = BP_KIND_SOURCE, OO(query),
      .description = "source: a SELECT polled instead of a table (the watermark condition is added around it)"},
     {.name = "mode", .type = BP_OPT_ENUM, .choices = odbc_modes,
+     .roles = BP_KIND_SOURCE | BP_KIND_SINK, OO(mode),
      .description = "source: bulk|incrementing|timestamp|timestamp+incrementing (default bulk); sink: insert|update|upsert|delete (default insert)"},
-    {.name = "column", .type = BP_OPT_STRING,
+    {.name = "column", .type = BP_OPT_STRING, .roles = BP_KIND_SOURCE, OO(column),
      .description = "source: the strictly growing id column (incrementing, timestamp+incrementing)"},
-    {.name = "timestamp_column", .type = BP_OPT_STRING,
+    {.name = "timestamp_column", .type = BP_OPT_STRING, .roles = BP_KIND_SOURCE,
+     OO(timestamp_column),
      .description = "source: the modified-at column (timestamp, timestamp+incrementing)"},
-    {.name = "key", .type = BP_OPT_LIST,
+    {.name = "key", .type = BP_OPT_LIST, .roles = BP_KIND_SOURCE | BP_KIND_SINK, OO(key),
      .description = "source: the column that becomes the subject (default: column); sink: key column(s) for update/upsert/delete"},
-    {.name = "columns", .type = BP_OPT_MAP,
+    {.name = "columns", .type = BP_OPT_MAP, .fields = odbc_column_values, .roles = BP_KIND_SINK,
+     OO(columns),
      .description = "sink: column -> envelope path (default: every column of the table from data.COLUMN)"},
     {.name = "type", .type = BP_OPT_STRING, .default_value = "com.backplane.odbc.row",
-     .description = "source: the CloudEvents type of each row"},
+     .roles = BP_KIND_SOURCE, OO(type), .description = "source: the CloudEvents type of each row"},
     {.name = "batch_rows", .type = BP_OPT_INT, .default_value = "500", .min = "1", .max = "10000",
-     .description = "rows per fetch (SQL_ATTR_ROW_ARRAY_SIZE)"},
+     OO(batch_rows), .description = "rows per fetch (SQL_ATTR_ROW_ARRAY_SIZE)"},
     {.name = "max_rows", .type = BP_OPT_INT, .default_value = "10000", .min = "1",
+     .roles = BP_KIND_SOURCE, OO(max_rows),
      .description = "source: rows per query (LIMIT; not in timestamp mode)"},
-    {.name = "interval", .type = BP_OPT_DURATION, .default_value = "1s", .min = "10ms",
+    {.name = "poll_interval", .type = BP_OPT_DURATION, .default_value = "1s", .min = "10ms",
+     .roles = BP_KIND_SOURCE, OO(poll_interval),
      .description = "source: wait between queries once caught up"},
-    {.name = "once", .type = BP_OPT_BOOL, .default_value = "false",
-     .description = "source: end (like end of file) once caught up instead of polling on"},
+    {.name = "follow", .type = BP_OPT_BOOL, .default_value = "true", .roles = BP_KIND_SOURCE,
+     OO(follow),
+     .description = "source: keep polling once caught up (false: end, like end of file; bulk mode reads the table once)"},
     {.name = "decimal", .type = BP_OPT_ENUM, .default_value = "string", .choices = odbc_decimals,
+     OO(decimal),
      .description = "DECIMAL/NUMERIC values as exact decimal strings, or as JSON numbers"},
     {.name = "bind", .type = BP_OPT_ENUM, .default_value = "auto", .choices = odbc_binds,
+     .roles = BP_KIND_SINK, OO(bind),
      .description = "sink: how a batch is sent: multi-row statements (auto for insert/upsert), parameter arrays, or one row at a time"},
-    {.name = "applied_table", .type = BP_OPT_STRING,
+    {.name = "applied_table", .type = BP_OPT_STRING, .roles = BP_KIND_SINK, OO(applied_table),
      .description = "sink: a table the sink keeps in the target database (created if missing) so a batch is never applied twice, even when the bus dies between the database's commit and its own"},
-    {.name = "queries", .type = BP_OPT_MAP,
+    {.name = "queries", .type = BP_OPT_MAP, .roles = BP_KIND_LOOKUP, OO(queries),
      .description = "lookup: NAME -> \"SELECT ... WHERE x = ?\" or {sql: ..., params: [names]}"},
     {.name = "lookup_ttl", .type = BP_OPT_DURATION, .default_value = "30s",
+     .roles = BP_KIND_LOOKUP, OO(lookup_ttl),
      .description = "lookup: how long a result is cached (0: no cache)"},
     {.name = "lookup_cache", .type = BP_OPT_INT, .default_value = "1000", .min = "0",
+     .roles = BP_KIND_LOOKUP, OO(lookup_cache),
      .description = "lookup: cached results at most"},
+    {.name = "interval", .renamed = "'poll_interval'"},
+    {.name = "once", .renamed = "'follow' (once: true is follow: false)"},
     {0},
 };
 
@@ -79,9 +117,8 @@ static void odbc_destroy(void *p)
     free(self);
 }
 
-static char *odbc_dup(const cJSON *config, const char *name)
+static char *odbc_dup(const char *v)
 {
-    const char *v = bp_cfg_str(config, name);
     return v ? strdup(v) : NULL;
 }
 
@@ -127,15 +164,17 @@ static bp_status odbc_fail(odbc_conn *self, char **errmsg, char *msg)
 }
 
 static bp_status odbc_init(const struct bp_host_api *api, bp_instance *inst, const cJSON *config,
-                           void **out, char **errmsg)
+                           const struct bp_instance_info *info, void **out, char **errmsg)
 {
+    const struct odbc_opts *o = info->options;
+    (void)config;
     odbc_conn *self = calloc(1, sizeof(*self));
     if (self == NULL)
         return BP_ERR_NOMEM;
     self->api = api;
     self->inst = inst;
-    const char *dsn = bp_cfg_str(config, "dsn");
-    const char *pwd = bp_cfg_str(config, "password");
+    const char *dsn = o->dsn;
+    const char *pwd = o->password;
     odbc_mask_dsn(api, dsn);
     if (pwd) {
         char *d = api->format("%s%sPWD={%s}", dsn, dsn[0] && dsn[strlen(dsn) - 1] != ';' ? ";" : "",
@@ -150,31 +189,27 @@ static bp_status odbc_init(const struct bp_host_api *api, bp_instance *inst, con
     const char *iname = api->instance_name(inst);
     const char *slash = iname ? strrchr(iname, '/') : NULL;
     self->name = strdup(slash ? slash + 1 : iname ? iname : "odbc");
-    self->table = odbc_dup(config, "table");
-    self->query = odbc_dup(config, "query");
-    self->column = odbc_dup(config, "column");
-    self->ts_column = odbc_dup(config, "timestamp_column");
-    self->applied_table = odbc_dup(config, "applied_table");
-    self->type = odbc_dup(config, "type");
-    self->batch_rows = bp_cfg_int(config, "batch_rows", 500);
-    self->max_rows = bp_cfg_int(config, "max_rows", 10000);
-    self->interval_ms = bp_cfg_int(config, "interval", 1000);
-    self->once = bp_cfg_bool(config, "once", 0);
-    self->decimal_number = strcmp(bp_cfg_str(config, "decimal"), "number") == 0;
-    self->lookup_ttl_ms = bp_cfg_int(config, "lookup_ttl", 30000);
-    self->lookup_cache = bp_cfg_int(config, "lookup_cache", 1000);
-    const char *bind = bp_cfg_str(config, "bind");
+    self->table = odbc_dup(o->table);
+    self->query = odbc_dup(o->query);
+    self->column = odbc_dup(o->column);
+    self->ts_column = odbc_dup(o->timestamp_column);
+    self->applied_table = odbc_dup(o->applied_table);
+    self->type = odbc_dup(o->type);
+    self->batch_rows = o->batch_rows;
+    self->max_rows = o->max_rows;
+    self->interval_ms = o->poll_interval;
+    self->once = !o->follow;
+    self->decimal_number = strcmp(odbc_decimals[o->decimal], "number") == 0;
+    self->lookup_ttl_ms = o->lookup_ttl;
+    self->lookup_cache = o->lookup_cache;
+    const char *bind = odbc_binds[o->bind];
     self->bind = strcmp(bind, "array") == 0      ? OB_ARRAY
                  : strcmp(bind, "multirow") == 0 ? OB_MULTIROW
                  : strcmp(bind, "single") == 0   ? OB_SINGLE
                                                  : OB_AUTO;
-    const char *mode = bp_cfg_str(config, "mode");
-    self->mode_set = mode != NULL;
-    self->mode = OM_BULK;
-    for (int i = 0; mode && odbc_modes[i]; i++)
-        if (strcmp(mode, odbc_modes[i]) == 0)
-            self->mode = (enum odbc_mode)i;
-    const cJSON *keys = bp_cfg_get0(config, "key");
+    self->mode_set = o->mode >= 0;
+    self->mode = o->mode >= 0 ? (enum odbc_mode)o->mode : OM_BULK;
+    const cJSON *keys = o->key;
     if (keys) {
         self->keys = calloc((size_t)cJSON_GetArraySize(keys) + 1, sizeof(char *));
         for (const cJSON *k = keys->child; self->keys && k; k = k->next)
@@ -187,7 +222,7 @@ static bp_status odbc_init(const struct bp_host_api *api, bp_instance *inst, con
     }
     if (self->table && self->query)
         return odbc_fail(self, errmsg, api->format("give 'table' or 'query', not both"));
-    const cJSON *cols = bp_cfg_get0(config, "columns");
+    const cJSON *cols = o->columns;
     for (const cJSON *c = cols ? cols->child : NULL; c; c = c->next) {
         if (!cJSON_IsString(c) || api->path_check(c->valuestring) != BP_OK)
             return odbc_fail(self, errmsg,
@@ -197,7 +232,7 @@ static bp_status odbc_init(const struct bp_host_api *api, bp_instance *inst, con
     if (cols && !cols->child)
         return odbc_fail(self, errmsg, api->format("columns: the map is empty"));
     self->columns = cols ? cJSON_Duplicate(cols, 1) : NULL;
-    const cJSON *qs = bp_cfg_get0(config, "queries");
+    const cJSON *qs = o->queries;
     for (const cJSON *q = qs ? qs->child : NULL; q; q = q->next) {
         const cJSON *sql = cJSON_IsObject(q) ? cJSON_GetObjectItemCaseSensitive(q, "sql") : q;
         const cJSON *ps = cJSON_IsObject(q) ? cJSON_GetObjectItemCaseSensitive(q, "params") : NULL;
@@ -218,6 +253,75 @@ static bp_status odbc_init(const struct bp_host_api *api, bp_instance *inst, con
         return odbc_fail(self, errmsg, api->format("a sink writes a 'table', not a 'query'"));
     *out = self;
     return BP_OK;
+}
+
+/* check (ABI 1.3): what a source or a sink finds wrong only at its first
+ * poll or write, said before anything runs, at the option's position. */
+static bp_status odbc_check(const struct bp_host_api *api, const cJSON *config,
+                            const struct bp_instance_info *info,
+                            void (*report)(void *ctx, const char *path, int col, const char *msg),
+                            void *ctx)
+{
+    const struct odbc_opts *o = info->options;
+    bp_status st = BP_OK;
+    char msg[300];
+    (void)config;
+    if (o == NULL)
+        return BP_OK;
+    if (o->table && o->query) {
+        report(ctx, "query", 0, "give 'table' or 'query', not both");
+        st = BP_ERR_INVALID;
+    }
+    for (const cJSON *c = o->columns ? o->columns->child : NULL; c; c = c->next) {
+        char path[300];
+        snprintf(path, sizeof(path), "columns.%s", c->string);
+        if (!cJSON_IsString(c) || api->path_check(c->valuestring) != BP_OK) {
+            snprintf(msg, sizeof(msg), "must be an envelope path such as data.%s", c->string);
+            report(ctx, path, 0, msg);
+            st = BP_ERR_INVALID;
+        }
+    }
+    int mode = o->mode;
+    if (info->role == BP_KIND_SOURCE) {
+        if (mode >= OM_INSERT) {
+            snprintf(msg, sizeof(msg), "'%s' is a sink mode: a source takes bulk, incrementing, "
+                     "timestamp or timestamp+incrementing", odbc_modes[mode]);
+            report(ctx, "mode", 0, msg);
+            st = BP_ERR_INVALID;
+        }
+        if (o->table == NULL && o->query == NULL) {
+            report(ctx, "", 0, "a source needs 'table' or 'query'");
+            st = BP_ERR_INVALID;
+        }
+        if ((mode == OM_INCREMENTING || mode == OM_TS_INC) && o->column == NULL) {
+            snprintf(msg, sizeof(msg), "mode %s needs 'column' (a strictly growing id)",
+                     odbc_modes[mode]);
+            report(ctx, "mode", 0, msg);
+            st = BP_ERR_INVALID;
+        }
+        if ((mode == OM_TIMESTAMP || mode == OM_TS_INC) && o->timestamp_column == NULL) {
+            snprintf(msg, sizeof(msg), "mode %s needs 'timestamp_column'", odbc_modes[mode]);
+            report(ctx, "mode", 0, msg);
+            st = BP_ERR_INVALID;
+        }
+    } else if (info->role == BP_KIND_SINK) {
+        if (mode >= 0 && mode < OM_INSERT) {
+            snprintf(msg, sizeof(msg), "'%s' is a source mode: a sink takes insert, update, "
+                     "upsert or delete", odbc_modes[mode]);
+            report(ctx, "mode", 0, msg);
+            st = BP_ERR_INVALID;
+        }
+        if (mode > OM_INSERT && cJSON_GetArraySize(o->key) == 0) {
+            snprintf(msg, sizeof(msg), "mode %s needs 'key' (the key column(s))", odbc_modes[mode]);
+            report(ctx, "mode", 0, msg);
+            st = BP_ERR_INVALID;
+        }
+        if (o->query) {
+            report(ctx, "query", 0, "a sink writes a 'table', not a 'query'");
+            st = BP_ERR_INVALID;
+        }
+    }
+    return st;
 }
 
 static bp_status odbc_poll(void *self, bp_poll_batch *batch, int timeout_ms)
@@ -258,7 +362,9 @@ static const struct bp_plugin odbc_plugin = {
     .description = "ERP databases through unixODBC: incremental-polling source, write-back sink (insert/update/upsert/delete), lookups",
     .kinds = BP_KIND_SOURCE | BP_KIND_SINK | BP_KIND_LOOKUP,
     .options = odbc_options,
-    .init = odbc_init,
+    .options_size = sizeof(struct odbc_opts),
+    .init_ex = odbc_init,
+    .check_ex = odbc_check,
     .poll = odbc_poll,
     .ack = odbc_ack,
     .write = odbc_write,

@@ -642,8 +642,9 @@ static bp_status ok_batch_fail(odbc_conn *self, bp_write_batch *wb, size_t n, co
 {
     char why[600];
     snprintf(why, sizeof(why), "[%s] %s", e->state, e->msg);
-    self->api->log(self->inst, BP_LOG_WARN, "%s", why);
     bp_status st = e->cls == OC_CONNECTION ? BP_NOT_CONNECTED : BP_RETRY;
+    self->api->log(self->inst, BP_LOG_WARN, "%s: %s",
+                   st == BP_NOT_CONNECTED ? "not connected" : "will be retried", why);
     if (st == BP_NOT_CONNECTED) {
         ok_drop(self);
         /* The commit may have happened with its answer lost: the applied

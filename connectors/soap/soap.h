@@ -105,6 +105,7 @@ typedef struct soap_conn {
     xmlXPathCompExprPtr wm;
     char *wm_initial;
     long long interval_ms;
+    int follow;                 /* 0: end (BP_EOF) once a call returns no records */
     char *type;
     /* lookup: easy handles reused across calls (keep-alive), any thread */
     pthread_mutex_t pool_mu;
@@ -137,14 +138,21 @@ typedef struct soap_fault {
 /* Reads a complete HTTP response: a SOAP body (BP_OK, doc set, body the
  * first element in Body), a fault anywhere it can come (HTTP 500 or 200, 1.1
  * or 1.2 shape in either envelope), or something else. Non-OK results carry
- * *why (host-allocated): Client/Sender faults BP_REJECT, Server/Receiver
- * faults, HTTP 5xx and non-XML pages BP_RETRY (with the page's first bytes).
- * Thread-safe. */
+ * *why (host-allocated, "cause: text" as fault_reason writes it):
+ * Client/Sender faults BP_REJECT, Server/Receiver faults, HTTP 5xx and
+ * non-XML pages BP_RETRY (with the page's first bytes), refused credentials
+ * or permissions (HTTP 401/403/404, WS-Security fault codes)
+ * BP_NOT_CONNECTED. Thread-safe. */
 bp_status soap_reply_read(const struct bp_host_api *api, long http_status, const char *buf,
                           size_t len, xmlDocPtr *doc, xmlNodePtr *body, char **why);
 
-/* The result class of a fault code (table in soap_reply.c). */
-bp_status soap_fault_class(const char *code, long http_status);
+/* The result class of a fault code and the HTTP status it came with (table
+ * in soap_reply.c). */
+fault soap_fault_class(const char *code, long http_status);
+
+/* The reason for a transfer that failed in libcurl: the size limit, or
+ * "cause: endpoint: libcurl's message" (host-allocated). */
+char *soap_transfer_why(const soap_conn *self, fault f, const http_buf *buf, CURLcode rc);
 
 /* One call on an easy handle taken from the pool (lookups, source polls):
  * thread-safe. On BP_OK doc and body as for soap_reply_read. */

@@ -24,7 +24,7 @@ static sc_handle *sc_take(soap_conn *self)
     c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
-    c->buf.max = self->max_response;
+    c->buf.limit = self->max_response;
     c->h = curl_easy_init();
     if (c->h == NULL || http_easy_setup(c->h, &self->http, &c->buf) != CURLE_OK) {
         if (c->h)
@@ -71,6 +71,16 @@ void soap_pool_free(soap_conn *self)
     self->n_pool = self->cap_pool = 0;
 }
 
+char *soap_transfer_why(const soap_conn *self, fault f, const http_buf *buf, CURLcode rc)
+{
+    const struct bp_host_api *api = self->api;
+    if (buf->over)
+        return api->format("reply larger than max_response (%zu bytes)", self->max_response);
+    char text[CURL_ERROR_SIZE + 600], out[CURL_ERROR_SIZE + 700];
+    snprintf(text, sizeof(text), "%s: %s", self->endpoint, http_error_text(buf, rc));
+    return api->format("%s", fault_reason(f, text, out, sizeof(out)));
+}
+
 bp_status soap_call(soap_conn *self, const soap_op *op, const char *req, size_t req_len,
                     xmlDocPtr *doc, xmlNodePtr *body, char **why)
 {
@@ -88,10 +98,9 @@ bp_status soap_call(soap_conn *self, const soap_op *op, const char *req, size_t 
     CURLcode rc = curl_easy_perform(c->h);
     bp_status st;
     if (rc != CURLE_OK) {
-        st = http_classify_curl(rc, &c->buf);
-        *why = c->buf.overflow
-                   ? api->format("reply larger than max_response (%zu bytes)", self->max_response)
-                   : api->format("%s: %s", self->endpoint, http_error_text(&c->buf, rc));
+        fault f = http_classify_curl(rc, &c->buf);
+        st = f.st;
+        *why = soap_transfer_why(self, f, &c->buf, rc);
     } else {
         long status = 0;
         curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);

@@ -274,7 +274,7 @@ static xmlDocPtr si_load(const char *where)
         return doc;
     }
     http_opts o = {.timeout_ms = 30000, .connect_timeout_ms = 10000, .tls_verify = 1};
-    http_buf b = {.max = 10 << 20};
+    http_buf b = {.limit = 10 << 20};
     CURL *h = curl_easy_init();
     CURLcode rc = h ? http_easy_setup(h, &o, &b) : CURLE_FAILED_INIT;
     if (rc == CURLE_OK) {
@@ -289,7 +289,7 @@ static xmlDocPtr si_load(const char *where)
     }
     if (rc != CURLE_OK)
         fprintf(stderr, "soap inspect: %s: %s\n", where,
-                b.overflow ? "larger than 10 MiB" : http_error_text(&b, rc));
+                b.over ? "larger than 10 MiB" : http_error_text(&b, rc));
     else if (status != 200)
         fprintf(stderr, "soap inspect: %s: HTTP %ld\n", where, status);
     else if ((doc = xml_parse_untrusted(b.data ? b.data : "", b.len, err, sizeof(err), NULL)) == NULL)

@@ -7,35 +7,56 @@
 #include "soap.h"
 #include "../common/xml_untrusted.h"
 
-/* Fault code (local part, before any '.' refinement such as Client.Auth)
- * -> result. A client/sender fault says the record is wrong: retrying cannot
- * help. A server/receiver fault says the service failed: try again later. */
+/* Fault code -> result. Full codes are looked up first (the WS-Security
+ * fault codes of OASIS WSS 1.1: the caller's token was refused — the rule of
+ * connectors/common/fault.h: not connected, never a reject), then the local
+ * part before any '.' refinement (Client.Auth -> Client). A client/sender
+ * fault says the record is wrong: retrying cannot help. A server/receiver
+ * fault says the service failed: try again later. */
 static const struct {
     const char *code;
+    int whole;               /* 1: match the whole code, 0: its part before '.' */
     bp_status st;
+    const char *cause;
 } sr_fault_table[] = {
-    {"Client", BP_REJECT},
-    {"Sender", BP_REJECT},
-    {"VersionMismatch", BP_REJECT},
-    {"MustUnderstand", BP_REJECT},
-    {"DataEncodingUnknown", BP_REJECT},
-    {"Server", BP_RETRY},
-    {"Receiver", BP_RETRY},
+    {"FailedAuthentication", 1, BP_NOT_CONNECTED, FAULT_CREDENTIALS},
+    {"InvalidSecurityToken", 1, BP_NOT_CONNECTED, FAULT_CREDENTIALS},
+    {"SecurityTokenUnavailable", 1, BP_NOT_CONNECTED, FAULT_CREDENTIALS},
+    {"InvalidSecurity", 1, BP_NOT_CONNECTED, "WS-Security header refused"},
+    {"FailedCheck", 1, BP_NOT_CONNECTED, "WS-Security signature or encryption refused"},
+    {"MessageExpired", 1, BP_RETRY, NULL},   /* a clock skew or a slow call: a new timestamp */
+    {"Client", 0, BP_REJECT, NULL},
+    {"Sender", 0, BP_REJECT, NULL},
+    {"VersionMismatch", 0, BP_REJECT, NULL},
+    {"MustUnderstand", 0, BP_REJECT, NULL},
+    {"DataEncodingUnknown", 0, BP_REJECT, NULL},
+    {"Server", 0, BP_RETRY, NULL},
+    {"Receiver", 0, BP_RETRY, NULL},
 };
 
-bp_status soap_fault_class(const char *code, long http_status)
+fault soap_fault_class(const char *code, long http_status)
 {
-    /* Refused credentials (node-soap: Client fault with HTTP 401) are the
-     * configuration's fault, not the record's: retry, and dead-letter only when
-     * retries run out, so fixing the password and replaying loses nothing. */
-    if (http_status == 401 || http_status == 403)
-        return BP_RETRY;
+    /* Refused credentials or permissions (node-soap: a Client fault with HTTP
+     * 401) are the configuration's fault, not the record's: not connected,
+     * whatever the fault code says. */
+    fault h = fault_http_status(http_status);
+    if (h.st == BP_NOT_CONNECTED && (http_status == 401 || http_status == 403 || http_status == 407))
+        return h;
     size_t n = strcspn(code, ".");
-    for (size_t i = 0; i < sizeof(sr_fault_table) / sizeof(sr_fault_table[0]); i++)
-        if (strlen(sr_fault_table[i].code) == n && strncasecmp(code, sr_fault_table[i].code, n) == 0)
-            return sr_fault_table[i].st;
+    for (size_t i = 0; i < sizeof(sr_fault_table) / sizeof(sr_fault_table[0]); i++) {
+        size_t len = sr_fault_table[i].whole ? strlen(code) : n;
+        if (strlen(sr_fault_table[i].code) == len && strncasecmp(code, sr_fault_table[i].code, len) == 0)
+            return (fault){sr_fault_table[i].st, sr_fault_table[i].cause};
+    }
     /* An unknown code: the HTTP status decides (SOAP 1.1 sends faults with 500). */
-    return http_status >= 500 ? BP_RETRY : BP_REJECT;
+    return (fault){http_status >= 500 ? BP_RETRY : BP_REJECT, NULL};
+}
+
+/* *why for a fault: its cause, then the text (host-allocated). */
+static char *sr_why(const struct bp_host_api *api, fault f, const char *text)
+{
+    char buf[1200];
+    return api->format("%s", fault_reason(f, text, buf, sizeof(buf)));
 }
 
 static int sr_is(xmlNodePtr n, const char *local)
@@ -86,18 +107,18 @@ static void sr_text(xmlNodePtr n, char *out, size_t outsz)
 /* Reads a fault in either shape, whatever the envelope's version: 1.1
  * faultcode/faultstring/detail or 1.2 Code/Value (+Subcode), Reason/Text,
  * Detail (node-soap sends the 1.2 shape inside a 1.1 envelope). */
-static void sr_fault(xmlNodePtr fault, soap_fault *f)
+static void sr_fault(xmlNodePtr fnode, soap_fault *f)
 {
     char code[128] = "", text[400] = "", detail[300] = "";
     xmlNodePtr c;
-    if ((c = sr_child(fault, "faultcode")) != NULL) {
+    if ((c = sr_child(fnode, "faultcode")) != NULL) {
         sr_text(c, code, sizeof(code));
-        sr_text(sr_child(fault, "faultstring"), text, sizeof(text));
-        sr_text(sr_child(fault, "detail"), detail, sizeof(detail));
+        sr_text(sr_child(fnode, "faultstring"), text, sizeof(text));
+        sr_text(sr_child(fnode, "detail"), detail, sizeof(detail));
     } else {
-        sr_text(sr_child(sr_child(fault, "Code"), "Value"), code, sizeof(code));
-        sr_text(sr_child(sr_child(fault, "Reason"), "Text"), text, sizeof(text));
-        sr_text(sr_child(fault, "Detail"), detail, sizeof(detail));
+        sr_text(sr_child(sr_child(fnode, "Code"), "Value"), code, sizeof(code));
+        sr_text(sr_child(sr_child(fnode, "Reason"), "Text"), text, sizeof(text));
+        sr_text(sr_child(fnode, "Detail"), detail, sizeof(detail));
     }
     const char *local = strrchr(code, ':');
     snprintf(f->code, sizeof(f->code), "%s", local ? local + 1 : code[0] ? code : "unknown");
@@ -113,7 +134,7 @@ bp_status soap_reply_read(const struct bp_host_api *api, long http_status, const
 {
     *doc_out = NULL;
     *body_out = NULL;
-    char err[256], snip[220];
+    char err[256], snip[220], text[1000];
     int dtd = 0;
     xmlDocPtr doc = len ? xml_parse_untrusted(buf, len, err, sizeof(err), &dtd) : NULL;
     if (doc == NULL) {
@@ -125,10 +146,13 @@ bp_status soap_reply_read(const struct bp_host_api *api, long http_status, const
         /* Not XML at all: an error page or a stack trace. The service is in
          * trouble, not the record: try again, and show what it said. */
         http_snippet(buf, len, 200, snip, sizeof(snip));
-        bp_status st = http_classify_status(http_status);
-        *why = api->format("HTTP %ld, not a SOAP reply (%s): %s", http_status,
-                           len ? err : "empty body", len ? snip : "");
-        return st == BP_OK || st == BP_REJECT ? BP_RETRY : st;
+        fault f = http_classify_status(http_status);
+        if (f.st == BP_OK || f.st == BP_REJECT)
+            f = (fault){BP_RETRY, NULL};
+        snprintf(text, sizeof(text), "HTTP %ld, not a SOAP reply (%s): %s", http_status,
+                 len ? err : "empty body", len ? snip : "");
+        *why = sr_why(api, f, text);
+        return f.st;
     }
     xmlNodePtr root = xmlDocGetRootElement(doc);
     xmlNodePtr body = NULL;
@@ -138,25 +162,30 @@ bp_status soap_reply_read(const struct bp_host_api *api, long http_status, const
                 body = c;
     if (body == NULL) {
         http_snippet(buf, len, 200, snip, sizeof(snip));
-        *why = api->format("HTTP %ld, XML but not a SOAP envelope: %s", http_status, snip);
+        snprintf(text, sizeof(text), "HTTP %ld, XML but not a SOAP envelope: %s", http_status, snip);
         xmlFreeDoc(doc);
-        bp_status st = http_classify_status(http_status);
-        return st == BP_OK ? BP_REJECT : st;
+        fault f = http_classify_status(http_status);
+        if (f.st == BP_OK)
+            f.st = BP_REJECT;
+        *why = sr_why(api, f, text);
+        return f.st;
     }
     xmlNodePtr first = sr_first_elem(body);
     if (sr_is(first, "Fault") && sr_is_env_ns(first)) {
-        soap_fault f;
-        sr_fault(first, &f);
-        bp_status st = soap_fault_class(f.code, http_status);
-        *why = api->format("SOAP fault %s (HTTP %ld): %s", f.code, http_status, f.text);
+        soap_fault sf;
+        sr_fault(first, &sf);
+        fault f = soap_fault_class(sf.code, http_status);
+        snprintf(text, sizeof(text), "SOAP fault %s (HTTP %ld): %s", sf.code, http_status, sf.text);
+        *why = sr_why(api, f, text);
         xmlFreeDoc(doc);
-        return st;
+        return f.st;
     }
-    bp_status st = http_classify_status(http_status);
-    if (st != BP_OK) {
-        *why = api->format("HTTP %ld with a SOAP body but no fault", http_status);
+    fault f = http_classify_status(http_status);
+    if (f.st != BP_OK) {
+        snprintf(text, sizeof(text), "HTTP %ld with a SOAP body but no fault", http_status);
+        *why = sr_why(api, f, text);
         xmlFreeDoc(doc);
-        return st;
+        return f.st;
     }
     *doc_out = doc;
     *body_out = first;

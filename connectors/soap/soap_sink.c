@@ -14,12 +14,14 @@ typedef struct sk_slot {
     size_t idx;                /* record in the batch */
 } sk_slot;
 
+enum { SK_RETRY, SK_NOT_CONNECTED, SK_REJECT, SK_KINDS };
+
 struct soap_snk {
     CURLM *multi;
-    /* Per write: failures are logged once (the first reason and a count), so
-     * an outage over thousands of records does not flood the log. */
-    char *first_retry, *first_reject;
-    size_t n_retry, n_reject;
+    /* Per write: failures are logged once per kind (the first reason and a
+     * count), so an outage over thousands of records does not flood the log. */
+    char *first[SK_KINDS];
+    size_t n[SK_KINDS];
     sk_slot *slots;
     size_t n_slots;
     size_t *free_slots;        /* stack of idle slot numbers */
@@ -42,7 +44,7 @@ static bp_status sk_open(soap_conn *self)
     curl_multi_setopt(k->multi, CURLMOPT_MAXCONNECTS, (long)self->concurrency * 2);
     for (size_t i = 0; i < k->n_slots; i++) {
         sk_slot *s = &k->slots[i];
-        s->buf.max = self->max_response;
+        s->buf.limit = self->max_response;
         s->h = curl_easy_init();
         if (s->h == NULL || http_easy_setup(s->h, &self->http, &s->buf) != CURLE_OK)
             return BP_ERR_NOMEM;
@@ -61,10 +63,9 @@ static void sk_finish(soap_conn *self, bp_write_batch *wb, sk_slot *s, CURLcode 
     char *why = NULL;
     bp_status st;
     if (rc != CURLE_OK) {
-        st = http_classify_curl(rc, &s->buf);
-        why = s->buf.overflow
-                  ? api->format("reply larger than max_response (%zu bytes)", self->max_response)
-                  : api->format("%s: %s", self->endpoint, http_error_text(&s->buf, rc));
+        fault f = http_classify_curl(rc, &s->buf);
+        st = f.st;
+        why = soap_transfer_why(self, f, &s->buf, rc);
     } else {
         long status = 0;
         xmlDocPtr doc = NULL;
@@ -76,10 +77,10 @@ static void sk_finish(soap_conn *self, bp_write_batch *wb, sk_slot *s, CURLcode 
     }
     if (st != BP_OK) {
         soap_snk *k = self->snk;
-        char **first = st == BP_REJECT ? &k->first_reject : &k->first_retry;
-        if (*first == NULL && why)
-            *first = strdup(why);
-        (*(st == BP_REJECT ? &k->n_reject : &k->n_retry))++;
+        int c = st == BP_REJECT ? SK_REJECT : st == BP_NOT_CONNECTED ? SK_NOT_CONNECTED : SK_RETRY;
+        if (k->first[c] == NULL && why)
+            k->first[c] = strdup(why);
+        k->n[c]++;
         api->counter_add(self->inst, st == BP_REJECT ? "soap_rejected" : "soap_retried", 1);
     } else {
         api->counter_add(self->inst, "soap_calls", 1);
@@ -144,21 +145,18 @@ bp_status soap_sink_write(soap_conn *self, bp_write_batch *wb)
             curl_multi_poll(k->multi, NULL, 0, 1000, NULL);
     }
     const char *name = self->op.name ? self->op.name : "call";
-    char more[64];
-    if (k->n_retry) {
-        snprintf(more, sizeof(more), " (and %zu more in this write)", k->n_retry - 1);
-        api->log(self->inst, BP_LOG_WARN, "%s will be retried: %s%s", name,
-                 k->first_retry ? k->first_retry : "failed", k->n_retry > 1 ? more : "");
+    static const char *const said[SK_KINDS] = {"will be retried", "not connected", "rejected"};
+    for (int c = 0; c < SK_KINDS; c++) {
+        if (k->n[c] == 0)
+            continue;
+        char more[64];
+        snprintf(more, sizeof(more), " (and %zu more in this write)", k->n[c] - 1);
+        api->log(self->inst, c == SK_REJECT ? BP_LOG_INFO : BP_LOG_WARN, "%s %s: %s%s", name,
+                 said[c], k->first[c] ? k->first[c] : "failed", k->n[c] > 1 ? more : "");
+        free(k->first[c]);
+        k->first[c] = NULL;
+        k->n[c] = 0;
     }
-    if (k->n_reject) {
-        snprintf(more, sizeof(more), " (and %zu more in this write)", k->n_reject - 1);
-        api->log(self->inst, BP_LOG_INFO, "%s rejected: %s%s", name,
-                 k->first_reject ? k->first_reject : "failed", k->n_reject > 1 ? more : "");
-    }
-    free(k->first_retry);
-    free(k->first_reject);
-    k->first_retry = k->first_reject = NULL;
-    k->n_retry = k->n_reject = 0;
     return BP_OK;
 }
 
@@ -177,8 +175,8 @@ void soap_sink_free(soap_conn *self)
     }
     if (k->multi)
         curl_multi_cleanup(k->multi);
-    free(k->first_retry);
-    free(k->first_reject);
+    for (int c = 0; c < SK_KINDS; c++)
+        free(k->first[c]);
     free(k->slots);
     free(k->free_slots);
     free(k);

@@ -247,7 +247,7 @@ bp_status soap_source_poll(soap_conn *self, bp_poll_batch *batch, int timeout_ms
         if (st != BP_OK)
             return st;
         if (s->n_recs == 0)
-            return BP_AGAIN;
+            return self->follow ? BP_AGAIN : BP_EOF;
     }
     while (s->next < s->n_recs && api->batch_room(batch) > 0) {
         bp_status st = ss_push(self, batch);

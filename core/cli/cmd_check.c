@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "diag.h"
 #include "site.h"
+#include "site_templates.h"
 
 static void check_usage(FILE *f)
 {
@@ -12,6 +13,8 @@ static void check_usage(FILE *f)
                "Validates the site file: YAML syntax, structure, plugins (loaded, not\n"
                "initialised), every option against its plugin's schema, predicates.\n"
                "Prints all errors as file:line:col: message. Secret values are never printed.\n"
+               "Warns (file:line:col: warning: ...) about template paths that name nothing\n"
+               "the route's records carry; warnings do not change the exit status.\n"
                "exit: 0 valid, 1 errors found, 2 usage error\n");
 }
 
@@ -31,13 +34,22 @@ int cmd_check(int argc, char **argv)
     bp_site_load(path, &site, &d);
     if (site)
         bp_site_check(site, reg, &d);
+    /* ---- template paths (core3-report) ---- */
+    bp_diags warns = {0};
+    if (site)
+        bp_site_check_templates(site, &d, &warns);
+    /* ---- end template paths ---- */
     int rc = d.n ? BP_EXIT_INVALID : BP_EXIT_OK;
     bp_diags_print(&d, stderr);
+    bp_diags_print(&warns, stderr);   /* core3-report */
     if (rc == BP_EXIT_OK)
         printf("%s: ok (%zu connector(s), %zu route(s))\n", path, site->n_connectors,
                site->n_routes);
     else
         fprintf(stderr, "%s: %zu error(s)\n", path, d.n);
+    if (warns.n)   /* core3-report */
+        fprintf(stderr, "%s: %zu warning(s)\n", path, warns.n);
+    bp_diags_free(&warns);
     bp_diags_free(&d);
     bp_site_free(site);
     bp_registry_free(reg);

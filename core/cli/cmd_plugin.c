@@ -28,15 +28,85 @@ static const struct bp_command *find_command(bp_registry *reg, const char *plugi
     return NULL;
 }
 
+/* The plugins that offer a command NAME (for `backplane train --help`). */
+typedef struct offer_ctx {
+    const char *name;
+    FILE *out;
+    int n;
+} offer_ctx;
+
+static void offer_visit(const bp_plugin_lib *lib, const char *path, const char *err, void *ud)
+{
+    offer_ctx *o = ud;
+    (void)path;
+    (void)err;
+    for (const struct bp_command *k = lib ? lib->desc.commands : NULL; k && k->name; k++)
+        if (strcmp(k->name, o->name) == 0) {
+            if (o->out)
+                fprintf(o->out, "  %s %-12s %s\n", o->name, lib->desc.name,
+                        k->summary ? k->summary : "");
+            o->n++;
+        }
+}
+
+static void offer_name(const bp_plugin_lib *lib, const char *path, const char *err, void *ud)
+{
+    offer_ctx *o = ud;
+    (void)path;
+    (void)err;
+    for (const struct bp_command *k = lib ? lib->desc.commands : NULL; k && k->name; k++)
+        if (strcmp(k->name, o->name) == 0)
+            fprintf(o->out, "%s%s", o->n++ ? ", " : "", lib->desc.name);
+}
+
+/* NAME alone, NAME --help, or NAME with a word that is no plugin offering it:
+ * when some plugin offers the command NAME, say which (stdout and exit 0 for
+ * --help, stderr and a usage error otherwise). Returns -1 when no plugin
+ * offers NAME. */
+static int offer_help(bp_registry *reg, int argc, char **argv)
+{
+    offer_ctx o = {.name = argv[0]};
+    bp_registry_scan(reg, offer_visit, &o);
+    if (o.n == 0)
+        return -1;
+    int help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+    FILE *f = help ? stdout : stderr;
+    if (argc >= 2 && !help) {
+        fprintf(f, "backplane: no plugin '%s' with a command '%s'; '%s' is offered by: ", argv[1],
+                argv[0], argv[0]);
+        offer_ctx names = {.name = argv[0], .out = f};
+        bp_registry_scan(reg, offer_name, &names);
+        fputc('\n', f);
+    }
+    fprintf(f, "usage: backplane %s PLUGIN [OPTIONS]   (or: backplane PLUGIN %s ...)\n\n", argv[0],
+            argv[0]);
+    o = (offer_ctx){.name = argv[0], .out = f};
+    bp_registry_scan(reg, offer_visit, &o);
+    fprintf(f, "\n`backplane %s PLUGIN --help` prints a plugin's options.\n", argv[0]);
+    return help ? BP_EXIT_OK : BP_EXIT_USAGE;
+}
+
 int cmd_plugin_command(int argc, char **argv, int *handled)
 {
     *handled = 0;
-    if (argc < 2)
+    if (argc < 1)
         return BP_EXIT_USAGE;
     cli_common c = {0};
     bp_registry *reg = cli_registry(&c);
     if (reg == NULL)
         return BP_EXIT_INVALID;
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        int rc = offer_help(reg, argc, argv);
+        if (rc >= 0) {
+            *handled = 1;
+            bp_registry_free(reg);
+            return rc;
+        }
+        if (argc < 2) {
+            bp_registry_free(reg);
+            return BP_EXIT_USAGE;
+        }
+    }
     const bp_plugin_lib *lib = NULL, *lib2 = NULL;
     const struct bp_command *cmd = find_command(reg, argv[0], argv[1], &lib);
     int cmd_in_first = cmd != NULL;
@@ -75,7 +145,18 @@ int cmd_plugin_command(int argc, char **argv, int *handled)
         fflush(stdout);
         if (made_tmp)
             unlink(tmp);
+    } else if (!lib && !lib2 && (rc = offer_help(reg, argc, argv)) >= 0) {
+        *handled = 1;
+    } else if (lib && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        /* backplane PLUGIN --help: the commands it adds. */
+        *handled = 1;
+        printf("usage: backplane %s COMMAND [OPTIONS]\n\ncommands of the %s plugin:\n",
+               lib->desc.name, lib->desc.name);
+        for (const struct bp_command *k = lib->desc.commands; k && k->name; k++)
+            printf("  %-12s %s\n", k->name, k->summary ? k->summary : "");
+        rc = BP_EXIT_OK;
     } else if (lib || lib2) {
+        rc = BP_EXIT_USAGE;
         /* The plugin exists: name what it offers rather than "unknown command". */
         const bp_plugin_lib *l = lib ? lib : lib2;
         *handled = 1;

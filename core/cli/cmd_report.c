@@ -1,5 +1,6 @@
 /* backplane report SITE: how much of a site runs without a person, what the
  * exceptions are, and what waits for review — from the state file. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,65 +10,88 @@
 #include "diag.h"
 #include "site.h"
 #include "state.h"
+#include "state_stats.h"
 
 static void report_usage(FILE *f)
 {
     fprintf(f,
             "usage: backplane report SITE\n"
-            "Per route, from the counters runs keep in the state file: records in,\n"
-            "delivered without a person (straight-through rate), parked for review,\n"
-            "dropped, dead-lettered; exception rate by flag; the review queue (size,\n"
-            "oldest); reviewers' decisions and corrections per field; dead letters.\n");
+            "Per route, from the counters runs keep in the state file (added every 5 s\n"
+            "while a site runs): records in, delivered without a person (straight-through\n"
+            "rate), parked for review, dropped, dead-lettered, redelivered by a replay,\n"
+            "open dead letters; exception rate by flag; plugins' counters and gauges per\n"
+            "stage; the review queue (size, oldest); reviewers' decisions and corrections\n"
+            "per field; the dead-letter store: dead-lettered = replayed + dropped + open.\n"
+            "Names: docs/metrics.md.\n");
 }
 
 typedef struct {
-    char route[128];
+    char *route;
     int64_t in, out, parked, dropped, dead, approved, corrected, rejected;
+    int64_t dlq_added, dlq_removed, dlq_dropped, open;
+    int64_t replay[4];          /* delivered, parked, dropped, failed */
 } report_route;
 
+static const char *const report_replay_outcomes[] = {"delivered", "parked", "dropped", "failed"};
+
 typedef struct {
-    report_route r[64];
-    size_t n;
+    report_route *r;
+    size_t n, cap;
+    int failed;
 } report_ctx;
 
+/* The route's row, made on first sight; NULL when out of memory. */
 static report_route *report_get(report_ctx *c, const char *route)
 {
     for (size_t i = 0; i < c->n; i++)
         if (strcmp(c->r[i].route, route) == 0)
             return &c->r[i];
-    if (c->n == 64)
-        return NULL;
-    report_route *r = &c->r[c->n++];
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        report_route *r = realloc(c->r, cap * sizeof(*r));
+        if (r == NULL)
+            return NULL;
+        c->r = r;
+        c->cap = cap;
+    }
+    report_route *r = &c->r[c->n];
     memset(r, 0, sizeof(*r));
-    snprintf(r->route, sizeof(r->route), "%s", route);
+    if ((r->route = strdup(route)) == NULL)
+        return NULL;
+    c->n++;
     return r;
 }
 
-static int report_stat(int ncol, const char *const *cols, void *ud)
+static int report_stat(const char *route, const char *n, int64_t v, void *ud)
 {
-    if (ncol < 3 || !cols[0] || !cols[1] || !cols[2])
-        return 0;
-    report_route *r = report_get(ud, cols[0]);
-    if (r == NULL)
-        return 0;
-    int64_t v = strtoll(cols[2], NULL, 10);
-    const char *n = cols[1];
-    if (strcmp(n, "records_in") == 0)
-        r->in = v;
-    else if (strcmp(n, "records_out") == 0)
-        r->out = v;
-    else if (strcmp(n, "parked") == 0)
-        r->parked = v;
-    else if (strcmp(n, "dropped") == 0)
-        r->dropped = v;
-    else if (strcmp(n, "dead_lettered") == 0)
-        r->dead = v;
-    else if (strcmp(n, "review.approved") == 0)
-        r->approved = v;
-    else if (strcmp(n, "review.corrected") == 0)
-        r->corrected = v;
-    else if (strcmp(n, "review.rejected") == 0)
-        r->rejected = v;
+    report_ctx *c = ud;
+    report_route *r = report_get(c, route);
+    if (r == NULL) {
+        c->failed = 1;
+        return 1;
+    }
+    static const struct {
+        const char *name;
+        size_t off;
+    } cols[] = {
+        {"records_in", offsetof(report_route, in)},
+        {"records_out", offsetof(report_route, out)},
+        {"parked", offsetof(report_route, parked)},
+        {"dropped", offsetof(report_route, dropped)},
+        {"dead_lettered", offsetof(report_route, dead)},
+        {"review.approved", offsetof(report_route, approved)},
+        {"review.corrected", offsetof(report_route, corrected)},
+        {"review.rejected", offsetof(report_route, rejected)},
+        {"dlq.added", offsetof(report_route, dlq_added)},
+        {"dlq.removed", offsetof(report_route, dlq_removed)},
+        {"dlq.dropped", offsetof(report_route, dlq_dropped)},
+    };
+    for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+        if (strcmp(n, cols[i].name) == 0)
+            *(int64_t *)((char *)r + cols[i].off) = v;
+    for (size_t i = 0; i < 4; i++)
+        if (strncmp(n, "dlq.replayed.", 13) == 0 && strcmp(n + 13, report_replay_outcomes[i]) == 0)
+            r->replay[i] = v;
     return 0;
 }
 
@@ -76,37 +100,78 @@ static double report_pct(int64_t a, int64_t b)
     return b > 0 ? 100.0 * (double)a / (double)b : 0.0;
 }
 
-static int report_flag(int ncol, const char *const *cols, void *ud)
+static int report_flag(const char *route, const char *name, int64_t v, void *ud)
 {
-    /* route, flag, count, records_in */
-    (void)ud;
-    if (ncol < 4 || !cols[0] || !cols[1] || !cols[2])
+    report_ctx *c = ud;
+    if (strncmp(name, "flag.", 5) != 0)
         return 0;
-    int64_t n = strtoll(cols[2], NULL, 10), in = cols[3] ? strtoll(cols[3], NULL, 10) : 0;
-    printf("  %-16s %-24s %8lld  %5.1f%%\n", cols[0], cols[1], (long long)n, report_pct(n, in));
+    report_route *r = report_get(c, route);
+    printf("  %-16s %-24s %8lld  %5.1f%%\n", route, name + 5, (long long)v,
+           report_pct(v, r ? r->in : 0));
     return 0;
 }
 
-static int report_queue(int ncol, const char *const *cols, void *ud)
+static int report_open(const char *route, const char *stage, int64_t n, int64_t extra, void *ud)
 {
-    /* route, count, oldest created_ms */
+    (void)stage;
+    (void)extra;
+    report_ctx *c = ud;
+    report_route *r = report_get(c, route);
+    if (r)
+        r->open += n;
+    return 0;
+}
+
+static int report_queue(const char *route, const char *key, int64_t n, int64_t oldest, void *ud)
+{
+    (void)key;
     int64_t now = *(int64_t *)ud;
-    if (ncol < 3 || !cols[0] || !cols[1])
-        return 0;
-    int64_t age = cols[2] ? (now - strtoll(cols[2], NULL, 10)) / 1000 : 0;
-    printf("  %-16s %8s waiting, oldest %lldh%02lldm%02llds\n", cols[0], cols[1],
+    int64_t age = oldest ? (now - oldest) / 1000 : 0;
+    printf("  %-16s %8lld waiting, oldest %lldh%02lldm%02llds\n", route, (long long)n,
            (long long)(age / 3600), (long long)(age / 60 % 60), (long long)(age % 60));
     return 0;
 }
 
-static int report_pairs(int ncol, const char *const *cols, void *ud)
+static int report_pairs(const char *route, const char *key, int64_t n, int64_t extra, void *ud)
 {
+    (void)extra;
     (void)ud;
-    if (ncol < 3)
-        return 0;
-    printf("  %-16s %-40s %8s\n", cols[0] ? cols[0] : "", cols[1] ? cols[1] : "",
-           cols[2] ? cols[2] : "0");
+    printf("  %-16s %-40s %8lld\n", route, key ? key : "", (long long)n);
     return 0;
+}
+
+static int report_plugin(const char *route, const bp_plugin_stat *s, void *ud)
+{
+    int *n = ud;
+    printf("  %-16s %-24s %-12s %-30s %9.15g%s\n", *route ? route : "(lookups)", s->stage,
+           s->plugin, s->name, s->value,
+           s->gauge ? " (gauge)" : "");
+    (*n)++;
+    return 0;
+}
+
+/* "dead-lettered 3, replayed 2 (2 delivered), dropped 1, open 0" */
+static void report_dlq_line(const report_route *x)
+{
+    int64_t all = x->replay[0] + x->replay[1] + x->replay[2] + x->replay[3];
+    printf("  %-16s dead-lettered %lld, replayed %lld", x->route, (long long)x->dlq_added,
+           (long long)all);
+    static const char *const said[] = {"delivered", "parked", "dropped by a transform",
+                                       "failed again"};
+    int first = 1;
+    for (size_t i = 0; i < 4; i++) {
+        if (x->replay[i] == 0)
+            continue;
+        printf("%s%lld %s", first ? " (" : ", ", (long long)x->replay[i], said[i]);
+        first = 0;
+    }
+    printf("%s, dropped %lld, open %lld", first ? "" : ")", (long long)x->dlq_dropped,
+           (long long)x->open);
+    /* Entries removed some other way (none today): said, so the sum holds. */
+    int64_t other = x->dlq_removed - all - x->dlq_dropped;
+    if (other > 0)
+        printf(", removed otherwise %lld", (long long)other);
+    printf("\n");
 }
 
 int cmd_report(int argc, char **argv)
@@ -119,53 +184,53 @@ int cmd_report(int argc, char **argv)
         return r > 0 ? BP_EXIT_OK : BP_EXIT_USAGE;
     cli_site cs;
     int rc = BP_EXIT_INVALID;
+    report_ctx ctx = {0};
     if (cli_site_open(&cs, path, &c, 0) < 0)
         goto out;
     bp_site *site = cs.site;
     bp_state *st = cs.st;
     rc = BP_EXIT_OK;
-    report_ctx ctx = {.n = 0};
     int64_t now = bp_now_ms();
-    if (bp_state_select(st, "SELECT route, name, value FROM route_stats ORDER BY route", report_stat,
-                        &ctx) != BP_OK)
+    if (bp_state_route_stats_foreach(st, report_stat, &ctx) != BP_OK ||
+        bp_state_report_rows(st, BP_REPORT_DEAD_LETTERS, report_open, &ctx) != BP_OK ||
+        ctx.failed)
         rc = BP_EXIT_RUNTIME;
     printf("site %s (state %s)\n\n", site->name, site->state_path);
     printf("routes                in  automated  straight-through  parked  approved  corrected"
-           "  rejected  dropped  dead-lettered\n");
+           "  rejected  dropped  dead-lettered  redelivered  open\n");
     for (size_t i = 0; i < ctx.n; i++) {
         report_route *x = &ctx.r[i];
-        printf("  %-16s %6lld %10lld %16.1f%% %7lld %9lld %10lld %9lld %8lld %14lld\n", x->route,
-               (long long)x->in, (long long)x->out, report_pct(x->out, x->in),
+        printf("  %-16s %6lld %10lld %16.1f%% %7lld %9lld %10lld %9lld %8lld %14lld %12lld %5lld\n",
+               x->route, (long long)x->in, (long long)x->out, report_pct(x->out, x->in),
                (long long)x->parked, (long long)x->approved, (long long)x->corrected,
-               (long long)x->rejected, (long long)x->dropped, (long long)x->dead);
+               (long long)x->rejected, (long long)x->dropped, (long long)x->dead,
+               (long long)x->replay[0], (long long)x->open);
     }
     if (ctx.n == 0)
         printf("  (no runs recorded yet)\n");
     printf("\nexceptions by flag (records carrying it, share of records in)\n");
-    bp_state_select(st,
-                    "SELECT f.route, substr(f.name, 6), f.value,"
-                    " (SELECT value FROM route_stats i WHERE i.route=f.route AND"
-                    "  i.name='records_in') FROM route_stats f WHERE f.name LIKE 'flag.%'"
-                    " ORDER BY f.route, f.value DESC",
-                    report_flag, NULL);
+    bp_state_route_stats_foreach(st, report_flag, &ctx);
+    printf("\nplugin metrics (backplane_plugin_NAME_total; gauges: last value)\n");
+    int n_plugin = 0;
+    bp_state_plugin_stats_foreach(st, report_plugin, &n_plugin);
+    if (n_plugin == 0)
+        printf("  (none recorded yet)\n");
     printf("\nreview queue\n");
-    bp_state_select(st,
-                    "SELECT route, count(*), min(created_ms) FROM review_queue GROUP BY route"
-                    " ORDER BY route",
-                    report_queue, &now);
+    bp_state_report_rows(st, BP_REPORT_REVIEW_QUEUE, report_queue, &now);
     printf("  total %lld\n", (long long)bp_state_count(st, "review_queue"));
     printf("\ncorrections per field\n");
-    bp_state_select(st,
-                    "SELECT route, path, count(*) FROM corrections GROUP BY route, path"
-                    " ORDER BY count(*) DESC",
-                    report_pairs, NULL);
-    printf("\ndead letters by stage\n");
-    bp_state_select(st,
-                    "SELECT route, stage, count(*) FROM dead_letters GROUP BY route, stage"
-                    " ORDER BY count(*) DESC",
-                    report_pairs, NULL);
+    bp_state_report_rows(st, BP_REPORT_CORRECTIONS, report_pairs, NULL);
+    printf("\ndead letters (the state store: dead-lettered = replayed + dropped + open)\n");
+    for (size_t i = 0; i < ctx.n; i++)
+        if (ctx.r[i].dlq_added || ctx.r[i].open)
+            report_dlq_line(&ctx.r[i]);
+    printf("\nopen dead letters by stage\n");
+    bp_state_report_rows(st, BP_REPORT_DEAD_LETTERS, report_pairs, NULL);
     printf("  total %lld\n", (long long)bp_state_count(st, "dead_letters"));
 out:
+    for (size_t i = 0; i < ctx.n; i++)
+        free(ctx.r[i].route);
+    free(ctx.r);
     cli_site_close(&cs);
     return rc;
 }

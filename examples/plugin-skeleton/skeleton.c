@@ -199,7 +199,10 @@ static bp_status skeleton_transform(void *self_, bp_envelope **env, char **reaso
     if (st != BP_OK) {
         /* E.g. trimming left a required attribute ("type") empty. Permanent
          * for this record: the core dead-letters it with our reason. */
-        *reason = api->format("cannot set '%s' to its normalised value", self->field);
+        /* status_str is an ABI 1.3 entry and this plugin runs on older hosts
+         * too (min_host_minor 0 below): ask the table before calling it. */
+        *reason = api->format("cannot set '%s' to its normalised value: %s", self->field,
+                              BP_HOST_HAS(api, status_str) ? api->status_str(st) : "refused");
         return BP_REJECT;
     }
 
@@ -217,9 +220,9 @@ static bp_status skeleton_transform(void *self_, bp_envelope **env, char **reaso
     if (api->envelope_add_lineage(*env, &step) != BP_OK)
         return BP_RETRY;
 
-    /* Entries appended to the host table after ABI 1.0 must be tested with
-     * BP_HOST_HAS before use; counter_add is in 1.0, so this test never fails
-     * today. It shows the pattern for an optional service: do without it. */
+    /* Entries newer than the plugin's min_host_minor must be tested with
+     * BP_HOST_HAS before use; counter_add is in 1.0, so this test never fails.
+     * It shows the pattern for an optional service: do without it. */
     if (BP_HOST_HAS(api, counter_add))
         api->counter_add(self->inst, "normalised", 1);
     return BP_MODIFIED;
@@ -239,9 +242,14 @@ static void skeleton_destroy(void *self_)
 /* Designated initialisers: fields not named are NULL/0, so a callback this
  * kind does not need (poll, ack, write, lookup, start, stop) is simply left
  * out. BP_PLUGIN_HEADER records the ABI and struct size this file was built
- * with; the loader refuses a different ABI major with one clear line. */
+ * with; the loader refuses a different ABI major with one clear line.
+ * min_host_minor (ABI 1.3) is the oldest host minor the plugin runs on: 0,
+ * because it calls nothing newer than 1.0 without BP_HOST_HAS. A plugin that
+ * calls 1.3 entries unconditionally says 3, and an older host refuses it by
+ * name instead of letting it call a NULL entry. */
 static const struct bp_plugin skeleton_plugin = {
     BP_PLUGIN_HEADER,
+    .min_host_minor = 0,
     .name = "skeleton", /* must match the file name: skeleton.so */
     .version = SKELETON_VERSION,
     .description = "normalise one string field: trim and upper/lower-case it",

@@ -5,4 +5,5 @@
 #include <backplane/envelope.h>
 #include <backplane/predicate.h>
 #include <backplane/plugin.h>
+#include <backplane/flags.h>
 #endif

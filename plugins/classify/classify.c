@@ -50,14 +50,27 @@ typedef struct {
     char model_names[256];
 } cl_self;
 
+/* The numeric option, bound (BP_OPT_FIELD): its default lives once, in the
+ * schema. */
+struct cl_opts {
+    long long top_k;
+};
+
+/* models: label field -> model file (relative: to the site file). */
+static const struct bp_option cl_model_files[] = {
+    {.name = "*", .type = BP_OPT_STRING, .description = "a shipped model's name or a model file from `backplane train classify` (relative: to the site file)"},
+    {0},
+};
+
 static const struct bp_option classify_options[] = {
-    {.name = "models", .type = BP_OPT_MAP, .flags = BP_OPT_REQUIRED,
+    {.name = "models", .type = BP_OPT_MAP, .flags = BP_OPT_REQUIRED, .fields = cl_model_files,
      .description = "{ label_field: model file }: one model per label field (from `backplane train classify`)"},
     {.name = "text", .type = BP_OPT_LIST, .default_value = "data.text",
      .description = "paths of the text to classify (joined with newlines); missing ones are skipped"},
     {.name = "into", .type = BP_OPT_STRING, .default_value = "data.classified",
      .description = "INTO.FIELD gets the label, INTO.confidence.FIELD and INTO.top.FIELD the probabilities"},
     {.name = "top_k", .type = BP_OPT_INT, .default_value = "3", .min = "1", .max = "20",
+     BP_OPT_FIELD(struct cl_opts, top_k),
      .description = "how many labels INTO.top.FIELD lists"},
     {0},
 };
@@ -83,8 +96,10 @@ static void classify_destroy(void *p)
 }
 
 static bp_status classify_init(const struct bp_host_api *api, bp_instance *inst,
-                               const cJSON *config, void **out, char **errmsg)
+                               const cJSON *config, const struct bp_instance_info *info,
+                               void **out, char **errmsg)
 {
+    const struct cl_opts *o = info->options;
     cl_self *self = calloc(1, sizeof(*self));
     if (self == NULL)
         return BP_ERR_NOMEM;
@@ -94,7 +109,7 @@ static bp_status classify_init(const struct bp_host_api *api, bp_instance *inst,
     int n = cJSON_GetArraySize(models);
     self->heads = calloc(n > 0 ? (size_t)n : 1, sizeof(cl_head));
     self->into = strdup(bp_cfg_str(config, "into"));
-    self->top_k = (int)bp_cfg_int(config, "top_k", 3);
+    self->top_k = (int)o->top_k;
     if (self->heads == NULL || self->into == NULL)
         goto nomem;
     if (n == 0) {
@@ -110,7 +125,18 @@ static bp_status classify_init(const struct bp_host_api *api, bp_instance *inst,
             *errmsg = api->format("models: the value of '%s' must be a model file", it->string);
             goto invalid;
         }
-        if (cl_model_load(&h->model, it->valuestring, err, sizeof err) != 0) {
+        /* A model's name or a file (host model_find, ABI 1.3). */
+        char *mpath = NULL, *merr = NULL;
+        bp_status fst = api->model_find(inst, it->valuestring, &mpath, &merr);
+        if (fst == BP_ERR_NOT_FOUND && strchr(it->valuestring, '/') == NULL) {
+            *errmsg = api->format("models: %s: %s", it->string, merr ? merr : "not found");
+            api->free(merr);
+            goto invalid;
+        }
+        api->free(merr);
+        int bad = cl_model_load(&h->model, mpath ? mpath : it->valuestring, err, sizeof err) != 0;
+        api->free(mpath);
+        if (bad) {
             *errmsg = api->format("models: %s: %s", it->string, err);
             goto invalid;
         }
@@ -581,21 +607,97 @@ static int cl_model_alloc(cl_model *m, const cl_set *s, uint32_t buckets, const 
 }
 
 static const char cl_train_usage[] =
-    "backplane train classify --data FILE.jsonl --text FIELD[,FIELD] --label FIELD --out MODEL "
-    "[--from-corrections SITE] [--name NAME] [--epochs N] [--buckets 2^K] [--calib-folds K] "
-    "[--quiet]";
+    "backplane train classify --data FILE.jsonl --text FIELD[=PATH][,FIELD[=PATH]] "
+    "--label FIELD[=PATH] --out MODEL [--from-corrections SITE] [--name NAME] [--epochs N] "
+    "[--buckets 2^K] [--calib-folds K] [--quiet]\n"
+    "  FIELD is the training file's field; PATH the envelope path the site reads the text at\n"
+    "  (default data.FIELD) or writes the label at (default: any path ending in .FIELD), so\n"
+    "  --label category=data.triage.topic trains 'category' from corrections of data.triage.topic";
+
+/* FIELD[=PATH] items of a comma list (--text, --label): the training file's
+ * field and, optionally, the envelope path the site reads or writes it at. */
+typedef struct cl_map {
+    char *field[CL_MAX_TEXT];
+    char *path[CL_MAX_TEXT];     /* NULL: the default (see cl_merge_corrections) */
+    size_t n;
+    char plain[512];             /* the fields alone, comma-joined, for cl_load */
+} cl_map;
+
+static int cl_map_parse(cl_map *m, const char *spec, const char *opt, size_t max)
+{
+    memset(m, 0, sizeof(*m));
+    char buf[512];
+    if (strlen(spec) >= sizeof(buf)) {
+        fprintf(stderr, "train classify: %s is too long\n", opt);
+        return 2;
+    }
+    snprintf(buf, sizeof(buf), "%s", spec);
+    char *save = NULL;
+    for (char *it = strtok_r(buf, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(it, '=');
+        if (eq)
+            *eq = '\0';
+        if (m->n == max || *it == '\0' || (eq && eq[1] == '\0')) {
+            fprintf(stderr, "train classify: %s '%s': give FIELD or FIELD=PATH%s\n", opt, spec,
+                    max == 1 ? " (one)" : ", comma-separated");
+            return 2;
+        }
+        m->field[m->n] = strdup(it);
+        m->path[m->n] = eq ? strdup(eq + 1) : NULL;
+        m->n++;
+        size_t used = strlen(m->plain);
+        snprintf(m->plain + used, sizeof(m->plain) - used, "%s%s", used ? "," : "", it);
+    }
+    if (m->n == 0) {
+        fprintf(stderr, "train classify: %s is empty\n", opt);
+        return 2;
+    }
+    return 0;
+}
+
+static void cl_map_free(cl_map *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->field[i]);
+        free(m->path[i]);
+    }
+    m->n = 0;
+}
+
+/* The value at a dotted path (data.triage.topic) in a JSON object, or NULL. */
+static const cJSON *cl_path_get(const cJSON *root, const char *path)
+{
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", path);
+    const cJSON *v = root;
+    char *save = NULL;
+    for (char *seg = strtok_r(buf, ".", &save); v && seg; seg = strtok_r(NULL, ".", &save))
+        v = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, seg) : NULL;
+    return v;
+}
+
+/* What cl_merge_corrections matched, for the line that says so. */
+typedef struct cl_merge_info {
+    long read, added, no_text;
+    char label_path[256];        /* the path taken (the first, when several) */
+    char seen[256];              /* corrected paths that were not taken, for the hint */
+} cl_merge_info;
 
 /* Training data plus reviewers' corrections of the label (--corrections FILE,
- * which the core makes from --from-corrections SITE): a correction whose path
- * ends in ".LABEL" becomes an example with the record's text fields and the
- * corrected value. Writes both into a new temporary file (*tmp, to unlink);
- * returns how many corrections it took, or -1. */
-static long cl_merge_corrections(const char *data, const char *corr, const char *text_fields,
-                                 const char *label, char *tmp)
+ * which the core makes from --from-corrections SITE). The label's correction
+ * is the one at label->path[0] exactly, or, without a path, any path ending
+ * in ".FIELD"; its record gives each text field at its path (default
+ * data.FIELD). Such a correction becomes an example in the training file's
+ * shape ({FIELD: text, ..., LABEL: corrected value}). Writes both into a new
+ * temporary file (*tmp, to unlink); returns 0, or -1 when a file cannot be
+ * read or written. */
+static int cl_merge_corrections(const char *data, const char *corr, const cl_map *text,
+                                const cl_map *label, char *tmp, cl_merge_info *info)
 {
+    memset(info, 0, sizeof(*info));
     FILE *in = fopen(data, "r"), *cf = fopen(corr, "r"), *out = NULL;
     int fd = mkstemp(tmp);
-    long taken = -1;
+    int rc = -1;
     if (in && cf && fd >= 0 && (out = fdopen(fd, "w")) != NULL) {
         char *line = NULL;
         size_t cap = 0;
@@ -607,34 +709,51 @@ static long cl_merge_corrections(const char *data, const char *corr, const char 
         }
         if (last != '\n')
             fputc('\n', out);
-        taken = 0;
-        size_t ll = strlen(label);
+        rc = 0;
+        const char *lf = label->field[0], *lp = label->path[0];
+        size_t ll = strlen(lf);
         while ((len = getline(&line, &cap, cf)) > 0) {
             cJSON *c = cJSON_Parse(line);
             const cJSON *path = cJSON_GetObjectItemCaseSensitive(c, "path");
             const cJSON *to = cJSON_GetObjectItemCaseSensitive(c, "to");
             const cJSON *rec = cJSON_GetObjectItemCaseSensitive(c, "record");
-            const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, "data");
-            size_t pl = cJSON_IsString(path) ? strlen(path->valuestring) : 0;
-            if (pl > ll && path->valuestring[pl - ll - 1] == '.' &&
-                strcmp(path->valuestring + pl - ll, label) == 0 && cJSON_IsString(to) &&
-                cJSON_IsObject(d)) {
-                cJSON *ex = cJSON_CreateObject();
-                char fields[512];
-                snprintf(fields, sizeof(fields), "%s", text_fields);
-                for (char *f = strtok(fields, ","); f; f = strtok(NULL, ","))
-                    if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(d, f)))
-                        cJSON_AddStringToObject(ex, f,
-                                                cJSON_GetObjectItemCaseSensitive(d, f)->valuestring);
-                cJSON_AddStringToObject(ex, label, to->valuestring);
+            info->read++;
+            const char *p = cJSON_IsString(path) ? path->valuestring : "";
+            size_t pl = strlen(p);
+            int match = lp ? strcmp(p, lp) == 0
+                           : pl > ll && p[pl - ll - 1] == '.' && strcmp(p + pl - ll, lf) == 0;
+            if (!match || !cJSON_IsString(to) || !cJSON_IsObject(rec)) {
+                size_t used = strlen(info->seen);
+                if (*p && !strstr(info->seen, p) && used + pl + 3 < sizeof(info->seen))
+                    snprintf(info->seen + used, sizeof(info->seen) - used, "%s%s", used ? ", " : "", p);
+                cJSON_Delete(c);
+                continue;
+            }
+            if (!info->label_path[0])
+                snprintf(info->label_path, sizeof(info->label_path), "%s", p);
+            cJSON *ex = cJSON_CreateObject();
+            int texts = 0;
+            for (size_t i = 0; i < text->n; i++) {
+                char def[300];
+                snprintf(def, sizeof(def), "data.%s", text->field[i]);
+                const cJSON *v = cl_path_get(rec, text->path[i] ? text->path[i] : def);
+                if (cJSON_IsString(v) && v->valuestring[0]) {
+                    cJSON_AddStringToObject(ex, text->field[i], v->valuestring);
+                    texts++;
+                }
+            }
+            if (texts == 0) {
+                info->no_text++;
+            } else {
+                cJSON_AddStringToObject(ex, lf, to->valuestring);
                 char *txt = cJSON_PrintUnformatted(ex);
                 if (txt) {
                     fprintf(out, "%s\n", txt);
-                    taken++;
+                    info->added++;
                 }
                 free(txt);
-                cJSON_Delete(ex);
             }
+            cJSON_Delete(ex);
             cJSON_Delete(c);
         }
         free(line);
@@ -645,14 +764,15 @@ static long cl_merge_corrections(const char *data, const char *corr, const char 
         fclose(cf);
     if (out) {
         if (fclose(out) != 0)
-            taken = -1;
+            rc = -1;
     } else if (fd >= 0) {
         close(fd);
     }
-    if (taken < 0 && fd >= 0)
+    if (rc < 0 && fd >= 0)
         unlink(tmp);
-    return taken;
+    return rc;
 }
+
 static const char cl_eval_usage[] =
     "backplane eval classify (--model MODEL | --folds K) --data FILE.jsonl --text FIELD[,FIELD] "
     "--label FIELD [--epochs N] [--buckets 2^K] [--quiet]";
@@ -710,20 +830,53 @@ static int classify_cmd_train(const struct bp_host_api *api, int argc, char **ar
         rc = cl_check_buckets(buckets);
     if (rc != 0)
         return 2;
+    cl_map tmap, lmap;
+    if (cl_map_parse(&tmap, text, "--text", CL_MAX_TEXT) != 0)
+        return 2;
+    if (cl_map_parse(&lmap, label, "--label", 1) != 0) {
+        cl_map_free(&tmap);
+        return 2;
+    }
+    if (!corr && (lmap.path[0] || tmap.path[0]))
+        fprintf(stderr, "train classify: FIELD=PATH names where corrections are read: ignored "
+                        "without --from-corrections\n");
     char merged[] = "/tmp/backplane-classify-XXXXXX";
     const char *src = data;
     if (corr) {
-        long k = cl_merge_corrections(data, corr, text, label, merged);
-        if (k < 0) {
+        cl_merge_info mi;
+        if (cl_merge_corrections(data, corr, &tmap, &lmap, merged, &mi) < 0) {
             fprintf(stderr, "train classify: cannot add the corrections in %s to %s\n", corr, data);
+            cl_map_free(&tmap);
+            cl_map_free(&lmap);
             return 1;
         }
-        fprintf(stderr, "classify: %ld reviewer correction(s) of '%s' added to the training data\n",
-                k, label);
+        if (mi.added > 0 || mi.no_text > 0) {
+            fprintf(stderr, "classify: %ld correction(s) read, %ld example(s) added, label %s from %s",
+                    mi.read, mi.added, lmap.field[0], mi.label_path);
+            if (mi.no_text)
+                fprintf(stderr, " (%ld skipped: no text at the --text path%s)", mi.no_text,
+                        tmap.n > 1 ? "s" : "");
+            fputc('\n', stderr);
+        } else if (lmap.path[0]) {
+            fprintf(stderr, "classify: %ld correction(s) read, 0 example(s) added: no correction of "
+                            "%s%s%s%s\n", mi.read, lmap.path[0], mi.seen[0] ? " (corrected: " : "",
+                    mi.seen, mi.seen[0] ? ")" : "");
+        } else {
+            fprintf(stderr, "classify: %ld correction(s) read, 0 example(s) added: no correction of "
+                            "a path ending in '.%s'", mi.read, lmap.field[0]);
+            if (mi.seen[0])
+                fprintf(stderr, " (corrected: %s; give --label %s=PATH)", mi.seen, lmap.field[0]);
+            fputc('\n', stderr);
+        }
         src = merged;
     }
     cl_set s;
-    int loaded = cl_load(src, text, label, (uint32_t)buckets, &s, quiet != NULL);
+    int loaded = cl_load(src, tmap.plain, lmap.field[0], (uint32_t)buckets, &s, quiet != NULL);
+    char label_field[256];
+    snprintf(label_field, sizeof(label_field), "%s", lmap.field[0]);
+    label = label_field;
+    cl_map_free(&tmap);
+    cl_map_free(&lmap);
     if (corr)
         unlink(merged);
     if (loaded != 0)
@@ -984,7 +1137,7 @@ static int classify_cmd_eval(const struct bp_host_api *api, int argc, char **arg
 }
 
 static const struct bp_command classify_commands[] = {
-    {.name = "train", .summary = "train a model: --data FILE.jsonl --text FIELD --label FIELD --out MODEL",
+    {.name = "train", .summary = "train a model: --data FILE.jsonl --text FIELD[=PATH] --label FIELD[=PATH] --out MODEL [--from-corrections SITE]",
      .run = classify_cmd_train},
     {.name = "eval", .summary = "accuracy, macro/weighted F1, confusions: --model MODEL or --folds K",
      .run = classify_cmd_eval},
@@ -993,12 +1146,14 @@ static const struct bp_command classify_commands[] = {
 
 static const struct bp_plugin classify_plugin = {
     BP_PLUGIN_HEADER,
+    .min_host_minor = 3,    /* model_find */
     .name = "classify",
     .version = CLASSIFY_VERSION,
     .description = "text classifier for triage (hashed words, linear SVM), calibrated top-k",
     .kinds = BP_KIND_TRANSFORM,
     .options = classify_options,
-    .init = classify_init,
+    .options_size = sizeof(struct cl_opts),
+    .init_ex = classify_init,
     .transform = classify_transform,
     .destroy = classify_destroy,
     .commands = classify_commands,

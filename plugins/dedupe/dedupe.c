@@ -10,13 +10,13 @@
  * flag (default possible_duplicate), data.duplicate_of and a lineage entry,
  * then the configured action. */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <backplane/plugin.h>
 
-#include "../common/flags.h"
 #include "../common/normalize.h"
 #include "../common/when.h"
 #include "dedupe_score.h"
@@ -44,13 +44,45 @@ typedef struct {
 } dd_self;
 
 /* The worker threads of a route each run their own instance of a transform,
- * and they share one checkpoint scope: this lock makes "look up the vendor's
+ * and they share one checkpoint scope: a lock makes "look up the vendor's
  * fingerprints, decide, record this one" one step for all of them, so two
  * copies of an invoice handled at the same instant on two workers are still
- * caught. A lock, not state: everything remembered lives in the state store. */
-static pthread_mutex_t dd_lock = PTHREAD_MUTEX_INITIALIZER;
+ * caught. What must be serialised is one vendor's fingerprint window (one
+ * checkpoint key), not every dedupe of the process: the key picks one of
+ * DD_STRIPES locks (two vendors sharing a stripe only wait for each other
+ * briefly). Locks, not state: everything remembered lives in the state store. */
+#define DD_STRIPES 64
+static pthread_mutex_t dd_locks[DD_STRIPES];
+static pthread_once_t dd_locks_once = PTHREAD_ONCE_INIT;
+
+static void dd_locks_init(void)
+{
+    for (int i = 0; i < DD_STRIPES; i++)
+        pthread_mutex_init(&dd_locks[i], NULL);
+}
+
+/* The lock of a fingerprint window (FNV-1a of its checkpoint key). */
+static pthread_mutex_t *dd_lock_of(const char *key)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    pthread_once(&dd_locks_once, dd_locks_init);
+    return &dd_locks[h % DD_STRIPES];
+}
 
 static const char *const dd_actions[] = {"flag", "review", "drop", "reject", NULL};
+
+/* The numeric and boolean options, bound (BP_OPT_FIELD): their defaults live
+ * once, in the schema; the string options are read from the config by name. */
+struct dd_opts {
+    int64_t window, retention;
+    double tolerance, tolerance_pct, threshold;
+    int invoice_strip_zeros, day_first;
+    long long max_per_vendor;
+};
+
+#define DO(member) BP_OPT_FIELD(struct dd_opts, member)
 
 static const struct bp_option dd_options[] = {
     {.name = "vendor", .type = BP_OPT_STRING, .default_value = "data.vendor",
@@ -62,24 +94,30 @@ static const struct bp_option dd_options[] = {
     {.name = "date", .type = BP_OPT_STRING, .default_value = "data.date",
      .description = "path of the invoice date (else the event time, else arrival)"},
     {.name = "window", .type = BP_OPT_DURATION, .default_value = "30d", .min = "0", .max = "3650d",
+     DO(window),
      .description = "invoices whose dates lie further apart are never duplicates (whole days)"},
-    {.name = "amount_tolerance", .type = BP_OPT_FLOAT, .default_value = "0", .min = "0",
-     .description = "amounts this far apart (absolute) still match fuzzily"},
-    {.name = "amount_tolerance_pct", .type = BP_OPT_FLOAT, .default_value = "0", .min = "0",
-     .max = "100", .description = "amounts this many percent apart still match fuzzily"},
+    {.name = "tolerance", .type = BP_OPT_FLOAT, .default_value = "0", .min = "0", DO(tolerance),
+     .description = "amounts this far apart (absolute) still match fuzzily (as match's tolerance)"},
+    {.name = "tolerance_pct", .type = BP_OPT_FLOAT, .default_value = "0", .min = "0",
+     .max = "100", DO(tolerance_pct),
+     .description = "amounts this many percent apart still match fuzzily (as match's tolerance_pct)"},
     {.name = "threshold", .type = BP_OPT_FLOAT, .default_value = "0.85", .min = "0.01",
+     DO(threshold),
      .max = "1", .description = "fuzzy score from which a record is a possible duplicate"},
     {.name = "invoice_strip", .type = BP_OPT_STRING, .default_value = "-_/.#:",
      .description = "characters removed from invoice numbers (spaces always are)"},
     {.name = "invoice_strip_zeros", .type = BP_OPT_BOOL, .default_value = "true",
+     DO(invoice_strip_zeros),
      .description = "drop leading zeros of digit runs in invoice numbers (INV-007 = INV7)"},
     {.name = "vendor_suffixes", .type = BP_OPT_LIST,
      .description = "more legal-form words to ignore at the end of vendor names"},
-    {.name = "day_first", .type = BP_OPT_BOOL, .default_value = "true",
+    {.name = "day_first", .type = BP_OPT_BOOL, .default_value = "true", DO(day_first),
      .description = "read 05/03/2024 as 5 March (false: May 3)"},
     {.name = "retention", .type = BP_OPT_DURATION, .default_value = "400d", .min = "1d",
+     DO(retention),
      .description = "fingerprints older than this (by arrival) are forgotten"},
     {.name = "max_per_vendor", .type = BP_OPT_INT, .default_value = "1000", .min = "1",
+     DO(max_per_vendor),
      .max = "100000", .description = "fingerprints kept per vendor (the oldest go first)"},
     {.name = "action", .type = BP_OPT_ENUM, .default_value = "flag", .choices = dd_actions,
      .description = "what a possible duplicate gets after the flag"},
@@ -89,6 +127,8 @@ static const struct bp_option dd_options[] = {
      .description = "the flag raised"},
     {.name = "when", .type = BP_OPT_PREDICATE,
      .description = "only check records for which this predicate holds (others pass untouched)"},
+    {.name = "amount_tolerance", .renamed = "'tolerance' (as in match)"},
+    {.name = "amount_tolerance_pct", .renamed = "'tolerance_pct' (as in match)"},
     {0},
 };
 
@@ -120,8 +160,9 @@ static enum dd_action dd_action_of(const char *s)
 }
 
 static bp_status dd_init(const struct bp_host_api *api, bp_instance *inst, const cJSON *config,
-                         void **out, char **errmsg)
+                         const struct bp_instance_info *info, void **out, char **errmsg)
 {
+    const struct dd_opts *o = info->options;
     if (!BP_HOST_HAS(api, checkpoint_set) || !BP_HOST_HAS(api, path_check)) {
         *errmsg = api->format("this host has no checkpoint store (needs ABI 1.0 or later)");
         return BP_ERR_UNSUPPORTED;
@@ -163,15 +204,14 @@ static bp_status dd_init(const struct bp_host_api *api, bp_instance *inst, const
         *errmsg = api->format("flag: must not be empty");
         st = BP_ERR_INVALID;
     }
-    self->strip_zeros = bp_cfg_bool(config, "invoice_strip_zeros", 1);
-    self->day_first = bp_cfg_bool(config, "day_first", 1);
-    self->params.window_days = (int32_t)(bp_cfg_int(config, "window", 30 * DD_DAY_MS) / DD_DAY_MS);
-    self->params.abs_tol =
-        (int64_t)(bp_cfg_float(config, "amount_tolerance", 0) * NORM_AMOUNT_SCALE + 0.5);
-    self->params.pct_tol = bp_cfg_float(config, "amount_tolerance_pct", 0);
-    self->threshold = bp_cfg_float(config, "threshold", 0.85);
-    self->retention_ms = bp_cfg_int(config, "retention", 400 * DD_DAY_MS);
-    self->max_entries = (int)bp_cfg_int(config, "max_per_vendor", 1000);
+    self->strip_zeros = o->invoice_strip_zeros;
+    self->day_first = o->day_first;
+    self->params.window_days = (int32_t)(o->window / DD_DAY_MS);
+    self->params.abs_tol = (int64_t)(o->tolerance * NORM_AMOUNT_SCALE + 0.5);
+    self->params.pct_tol = o->tolerance_pct;
+    self->threshold = o->threshold;
+    self->retention_ms = o->retention;
+    self->max_entries = (int)o->max_per_vendor;
     self->action = dd_action_of(bp_cfg_str(config, "action"));
     const char *ea = bp_cfg_str(config, "exact_action");
     self->exact_action = ea ? dd_action_of(ea) : self->action;
@@ -211,7 +251,7 @@ static int dd_num(const cJSON *o, const char *k, double lo, double hi, double *o
 }
 
 /* Looks this record up among the vendor's fingerprints and records it.
- * Called under dd_lock. BP_RETRY when the state store fails. */
+ * Called under the key's lock (dd_lock_of). BP_RETRY when the state store fails. */
 static bp_status dd_check_and_record(dd_self *self, const char *key, const dd_fingerprint *fp,
                                      const char *src, const char *id, const char *subject,
                                      dd_result *res)
@@ -325,7 +365,7 @@ static bp_status dd_mark(dd_self *self, bp_envelope *env, const dd_result *res, 
         *why = api->format("%s duplicate of id %s (score %.2f)", kind, mid ? mid : "?", res->score);
     if (*why == NULL)
         return BP_ERR_NOMEM;
-    return flags_add(api, env, self->flag, *why, "dedupe");
+    return api->flag_add(env, self->flag, *why, "dedupe");
 }
 
 static bp_status dd_transform(void *p, bp_envelope **envp, char **reason)
@@ -364,9 +404,10 @@ static bp_status dd_transform(void *p, bp_envelope **envp, char **reason)
     dd_result res = {0};
     bp_status st = ninv ? BP_OK : BP_RETRY;
     if (st == BP_OK) {
-        pthread_mutex_lock(&dd_lock);
+        pthread_mutex_t *lock = dd_lock_of(key);
+        pthread_mutex_lock(lock);
         st = dd_check_and_record(self, key, &fp, src ? src : "", id ? id : "", subject, &res);
-        pthread_mutex_unlock(&dd_lock);
+        pthread_mutex_unlock(lock);
     }
     free(ninv);
     if (st != BP_OK) {
@@ -415,13 +456,15 @@ static bp_status dd_transform(void *p, bp_envelope **envp, char **reason)
 
 static const struct bp_plugin dd_plugin = {
     BP_PLUGIN_HEADER,
+    .min_host_minor = 3,    /* flag_add */
     .name = "dedupe",
     .version = DD_VERSION,
     .description = "exact and fuzzy duplicate invoices (vendor, number, amount, date window), "
                    "remembered across restarts",
     .kinds = BP_KIND_TRANSFORM,
     .options = dd_options,
-    .init = dd_init,
+    .options_size = sizeof(struct dd_opts),
+    .init_ex = dd_init,
     .transform = dd_transform,
     .destroy = dd_destroy,
 };

@@ -27,29 +27,39 @@
 #include "extract_model.h"
 
 #define EXTRACT_VERSION "1.0.0"
+#define EX_MAX_TEXT 8             /* paths in `text` */
 
 typedef struct {
     const struct bp_host_api *api;
     bp_instance *inst;
     ex_model model;
-    char *lines_path, *text_path, *into;
+    char *lines_path, *into;
+    char *text_paths[EX_MAX_TEXT];  /* `text`: paths of plain text, in order */
+    int n_text;
     int want[EX_NFIELDS];
     double min_conf;
     ex_cands scratch;
 } extract_self;
 
+/* The numeric option, bound (BP_OPT_FIELD): its default lives once, in the
+ * schema. */
+struct extract_opts {
+    double min_confidence;
+};
+
 static const struct bp_option extract_options[] = {
     {.name = "model", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
-     .description = "model file made by `backplane train extract` (e.g. plugins/extract/models/sroie.model)"},
+     .description = "a shipped model's name (invoices, sroie) or a model file made by `backplane train extract`"},
     {.name = "lines", .type = BP_OPT_STRING, .default_value = "data.lines",
      .description = "array of text lines: strings, or {text, box: [x0,y0,x1,y1] or 8 corner coordinates}"},
-    {.name = "text", .type = BP_OPT_STRING, .default_value = "data.text",
-     .description = "plain text split on newlines, used when the lines path is absent"},
+    {.name = "text", .type = BP_OPT_LIST, .default_value = "data.text",
+     .description = "paths of plain text (joined with newlines, missing ones skipped; as in classify), used when the lines path is absent"},
     {.name = "into", .type = BP_OPT_STRING, .default_value = "data.extracted",
      .description = "where the fields go; confidences go under INTO.confidence"},
     {.name = "fields", .type = BP_OPT_LIST,
      .description = "fields to extract (default: every field the model knows)"},
     {.name = "min_confidence", .type = BP_OPT_FLOAT, .default_value = "0", .min = "0", .max = "1",
+     BP_OPT_FIELD(struct extract_opts, min_confidence),
      .description = "a field less certain than this is left out"},
     {0},
 };
@@ -60,36 +70,69 @@ static void extract_destroy(void *p)
     if (self == NULL)
         return;
     free(self->lines_path);
-    free(self->text_path);
+    for (int i = 0; i < self->n_text; i++)
+        free(self->text_paths[i]);
     free(self->into);
     ex_cands_free(&self->scratch);
     free(self);
 }
 
 static bp_status extract_init(const struct bp_host_api *api, bp_instance *inst,
-                              const cJSON *config, void **out, char **errmsg)
+                              const cJSON *config, const struct bp_instance_info *info,
+                              void **out, char **errmsg)
 {
+    const struct extract_opts *o = info->options;
     extract_self *self = calloc(1, sizeof(*self));
     if (self == NULL)
         return BP_ERR_NOMEM;
     self->api = api;
     self->inst = inst;
     char err[512];
-    if (ex_model_load(&self->model, bp_cfg_str(config, "model"), err, sizeof err) != 0) {
+    /* `model: invoices` names a shipped model: the host searches the site's
+     * directory, BP_MODEL_PATH and the installed models (ABI 1.3). */
+    const char *name = bp_cfg_str(config, "model");
+    char *mpath = NULL, *merr = NULL;
+    bp_status fst = api->model_find(inst, name, &mpath, &merr);
+    if (fst == BP_ERR_NOT_FOUND && strchr(name, '/') == NULL) {
+        *errmsg = api->format("model: %s", merr ? merr : "not found");
+        api->free(merr);
+        extract_destroy(self);
+        return BP_ERR_INVALID;
+    }
+    api->free(merr);
+    int bad = ex_model_load(&self->model, mpath ? mpath : name, err, sizeof err) != 0;
+    api->free(mpath);
+    if (bad) {
         *errmsg = api->format("%s", err);
         extract_destroy(self);
         return BP_ERR_INVALID;
     }
     self->lines_path = strdup(bp_cfg_str(config, "lines"));
-    self->text_path = strdup(bp_cfg_str(config, "text"));
     self->into = strdup(bp_cfg_str(config, "into"));
-    self->min_conf = bp_cfg_float(config, "min_confidence", 0);
-    if (!self->lines_path || !self->text_path || !self->into) {
+    self->min_conf = o->min_confidence;
+    if (!self->lines_path || !self->into) {
         extract_destroy(self);
         return BP_ERR_NOMEM;
     }
-    const char *paths[] = {self->lines_path, self->text_path, self->into};
-    for (int i = 0; i < 3; i++)
+    const cJSON *text = bp_cfg_get0(config, "text");
+    for (const cJSON *it = text ? text->child : NULL; it; it = it->next) {
+        if (self->n_text == EX_MAX_TEXT) {
+            *errmsg = api->format("text: at most %d paths", EX_MAX_TEXT);
+            extract_destroy(self);
+            return BP_ERR_INVALID;
+        }
+        if (api->path_check(it->valuestring) != BP_OK) {
+            *errmsg = api->format("text: invalid path '%s'", it->valuestring);
+            extract_destroy(self);
+            return BP_ERR_INVALID;
+        }
+        if ((self->text_paths[self->n_text++] = strdup(it->valuestring)) == NULL) {
+            extract_destroy(self);
+            return BP_ERR_NOMEM;
+        }
+    }
+    const char *paths[] = {self->lines_path, self->into};
+    for (int i = 0; i < 2; i++)
         if (api->path_check(paths[i]) != BP_OK) {
             *errmsg = api->format("invalid path '%s'", paths[i]);
             extract_destroy(self);
@@ -151,17 +194,23 @@ static int extract_read(extract_self *self, bp_envelope *env, ex_doc *d)
                 return -1;
         }
     } else {
-        const cJSON *t = api->envelope_get0_path(env, self->text_path);
-        if (!cJSON_IsString(t))
-            return 0;
-        const char *p = t->valuestring;
-        while (*p) {
-            const char *nl = strchr(p, '\n');
-            size_t len = nl ? (size_t)(nl - p) : strlen(p);
-            if (ex_doc_add(d, p, len, NULL) != 0)
-                return -1;
-            p += len + (nl != NULL);
+        int any = 0;
+        for (int i = 0; i < self->n_text; i++) {
+            const cJSON *t = api->envelope_get0_path(env, self->text_paths[i]);
+            if (!cJSON_IsString(t))
+                continue;
+            any = 1;
+            const char *p = t->valuestring;
+            while (*p) {
+                const char *nl = strchr(p, '\n');
+                size_t len = nl ? (size_t)(nl - p) : strlen(p);
+                if (ex_doc_add(d, p, len, NULL) != 0)
+                    return -1;
+                p += len + (nl != NULL);
+            }
         }
+        if (!any)
+            return 0;
     }
     ex_doc_finish(d);
     return d->n > 0;
@@ -422,7 +471,8 @@ static long ex_load_corrections(const struct bp_host_api *api, const char *file,
         fprintf(stderr, "extract: %s: %s\n", file, strerror(errno));
         return -1;
     }
-    extract_self rd = {.api = api, .lines_path = (char *)lines_path, .text_path = (char *)text_path};
+    extract_self rd = {.api = api, .lines_path = (char *)lines_path,
+                       .text_paths = {(char *)text_path}, .n_text = text_path != NULL};
     size_t il = strlen(into);
     char *line = NULL, *last_key = NULL;
     size_t cap = 0, lineno = 0;
@@ -896,12 +946,14 @@ static const struct bp_command extract_commands[] = {
 
 static const struct bp_plugin extract_plugin = {
     BP_PLUGIN_HEADER,
+    .min_host_minor = 3,    /* model_find */
     .name = "extract",
     .version = EXTRACT_VERSION,
     .description = "key fields of invoices and receipts (learned ranker), with confidences",
     .kinds = BP_KIND_TRANSFORM,
     .options = extract_options,
-    .init = extract_init,
+    .options_size = sizeof(struct extract_opts),
+    .init_ex = extract_init,
     .transform = extract_transform,
     .destroy = extract_destroy,
     .commands = extract_commands,

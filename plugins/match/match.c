@@ -8,7 +8,7 @@
  * (vendor_mismatch; names normalised as in dedupe), its total agrees within
  * the tolerance (po_mismatch, with the difference) and, when both have line
  * items, so do the lines (po_line_mismatch). The findings go to
- * data.po_match, the flags to flags.h's places. A lookup that fails (the ERP
+ * data.po_match, the flags by <backplane/flags.h> (host flag_add). A lookup that fails (the ERP
  * is down) is a retry, never a flag. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +17,6 @@
 
 #include <backplane/plugin.h>
 
-#include "../common/flags.h"
 #include "../common/normalize.h"
 #include "../common/when.h"
 
@@ -42,6 +41,12 @@ typedef struct {
     enum match_action action;
     bp_predicate *when;      /* NULL: every record */
 } match_self;
+
+/* The numeric options, bound (BP_OPT_FIELD): their defaults live once, in
+ * the schema; the string options are read from the config by name. */
+struct match_opts {
+    double tolerance, tolerance_pct, vendor_threshold;
+};
 
 static const struct bp_option match_options[] = {
     {.name = "lookup", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED,
@@ -75,10 +80,13 @@ static const struct bp_option match_options[] = {
     {.name = "line_amount", .type = BP_OPT_STRING, .default_value = "amount",
      .description = "field of a line item holding its amount"},
     {.name = "tolerance", .type = BP_OPT_FLOAT, .default_value = "0", .min = "0",
+     BP_OPT_FIELD(struct match_opts, tolerance),
      .description = "accepted difference of totals and line amounts (absolute)"},
     {.name = "tolerance_pct", .type = BP_OPT_FLOAT, .default_value = "0", .min = "0",
+     BP_OPT_FIELD(struct match_opts, tolerance_pct),
      .max = "100", .description = "accepted difference in percent of the larger amount"},
     {.name = "vendor_threshold", .type = BP_OPT_FLOAT, .default_value = "0.9", .min = "0",
+     BP_OPT_FIELD(struct match_opts, vendor_threshold),
      .max = "1", .description = "similarity of normalised vendor names that still agrees"},
     {.name = "vendor_suffixes", .type = BP_OPT_LIST,
      .description = "more legal-form words to ignore at the end of vendor names"},
@@ -130,8 +138,9 @@ static char **match_list(const cJSON *arr, int as_vendor)
 }
 
 static bp_status match_init(const struct bp_host_api *api, bp_instance *inst, const cJSON *config,
-                            void **out, char **errmsg)
+                            const struct bp_instance_info *info, void **out, char **errmsg)
 {
+    const struct match_opts *o = info->options;
     if (!BP_HOST_HAS(api, lookup) || !BP_HOST_HAS(api, path_check)) {
         *errmsg = api->format("this host offers no lookups");
         return BP_ERR_UNSUPPORTED;
@@ -170,9 +179,9 @@ static bp_status match_init(const struct bp_host_api *api, bp_instance *inst, co
                         (self->suffixes = match_list(bp_cfg_get0(config, "vendor_suffixes"), 1)) ==
                             NULL))
         st = BP_ERR_NOMEM;
-    self->abs_tol = (int64_t)(bp_cfg_float(config, "tolerance", 0) * NORM_AMOUNT_SCALE + 0.5);
-    self->pct_tol = bp_cfg_float(config, "tolerance_pct", 0);
-    self->vendor_threshold = bp_cfg_float(config, "vendor_threshold", 0.9);
+    self->abs_tol = (int64_t)(o->tolerance * NORM_AMOUNT_SCALE + 0.5);
+    self->pct_tol = o->tolerance_pct;
+    self->vendor_threshold = o->vendor_threshold;
     const char *a = bp_cfg_str(config, "action");
     self->action = strcmp(a, "review") == 0   ? MATCH_REVIEW
                    : strcmp(a, "reject") == 0 ? MATCH_REJECT
@@ -319,25 +328,13 @@ static bp_status match_record(const match_self *self, bp_envelope *env, const ch
     }
     bp_status st = api->envelope_set0_path(env, "data.po_match", m);
     for (size_t i = 0; st == BP_OK && i < f->n; i++)
-        st = flags_add(api, env, f->flag[i], f->reason[i], "match");
+        st = api->flag_add(env, f->flag[i], f->reason[i], "match");
     bp_lineage lin = {.plugin = "match", .version = MATCH_VERSION,
                       .confidence = f->vendor_score >= 0 ? f->vendor_score : 1.0,
                       .changed = f->n ? "data.po_match,flags,data.flags" : "data.po_match"};
     if (st == BP_OK)
         st = api->envelope_add_lineage(env, &lin);
     return st;
-}
-
-/* bp_status_str is a libbackplane function, which a plugin does not link. */
-static const char *match_status_name(bp_status st)
-{
-    switch (st) {
-    case BP_RETRY: return "retry";
-    case BP_NOT_CONNECTED: return "not connected";
-    case BP_ERR_NOMEM: return "out of memory";
-    case BP_ERR_NOT_FOUND: return "not found";
-    default: return "lookup failed";
-    }
 }
 
 /* Runs query for po_number. BP_OK (*result set), BP_ERR_NOT_FOUND (the query
@@ -358,9 +355,9 @@ static bp_status match_lookup(match_self *self, const char *query, const char *p
     if (st == BP_OK || (st == BP_ERR_NOT_FOUND && err == NULL))
         return st;
     *reason = api->format("lookup %s/%s for PO %s: %s", self->lookup, query, po_number,
-                          err ? err : match_status_name(st));
+                          err ? err : api->status_str(st));
     api->free(err);
-    cJSON_Delete(*result);
+    api->json_free(*result);
     *result = NULL;
     api->counter_add(self->inst, "lookup_errors", 1);
     return st == BP_ERR_NOMEM || st == BP_RETRY || st == BP_NOT_CONNECTED ? BP_RETRY : BP_REJECT;
@@ -390,8 +387,8 @@ static bp_status match_transform(void *p, bp_envelope **envp, char **reason)
             lst = rst;
     }
     if (lst != BP_OK && lst != BP_ERR_NOT_FOUND) {
-        cJSON_Delete(result);
-        cJSON_Delete(rows);
+        api->json_free(result);
+        api->json_free(rows);
         free(po_number);
         return lst;
     }
@@ -405,8 +402,8 @@ static bp_status match_transform(void *p, bp_envelope **envp, char **reason)
     } else {
         match_check(self, *envp, po, rows, &f);
     }
-    cJSON_Delete(rows);
-    cJSON_Delete(result);
+    api->json_free(rows);
+    api->json_free(result);
     bp_status st = BP_ERR_NOMEM;
     bp_envelope *w = api->envelope_make_writable(*envp);
     if (w != NULL) {
@@ -435,13 +432,15 @@ static bp_status match_transform(void *p, bp_envelope **envp, char **reason)
 
 static const struct bp_plugin match_plugin = {
     BP_PLUGIN_HEADER,
+    .min_host_minor = 3,    /* flag_add, status_str, json_free */
     .name = "match",
     .version = MATCH_VERSION,
     .description = "invoice to purchase order through a lookup connector: exists, open, "
                    "vendor, totals and lines within tolerance",
     .kinds = BP_KIND_TRANSFORM,
     .options = match_options,
-    .init = match_init,
+    .options_size = sizeof(struct match_opts),
+    .init_ex = match_init,
     .transform = match_transform,
     .destroy = match_destroy,
 };

@@ -8,7 +8,7 @@
  *         blocked:     { when: "data.vendor in ['Shady Ltd']", action: reject }
  *
  * Rules run in the order written; every rule that holds adds its flag (default:
- * the rule's name) and reason to the record (flags.h), and a later rule sees
+ * the rule's name) and reason to the record (host flag_add, <backplane/flags.h>), and a later rule sees
  * the flags of earlier ones. The first rule whose action is review or reject
  * decides what happens to the record; flags of all matching rules are kept. */
 #include <ctype.h>
@@ -18,7 +18,6 @@
 
 #include <backplane/plugin.h>
 
-#include "../common/flags.h"
 #include "../common/normalize.h"
 
 #define POL_VERSION "1.0.0"
@@ -67,7 +66,8 @@ static void pol_destroy(void *p)
 /* Flag names live in a comma-separated extension: keep them to a-z, 0-9, _ . */
 static int pol_valid_flag(const char *s)
 {
-    if (*s == '\0')
+    /* The host's flag_add takes [a-z0-9_], 1 to BP_FLAG_NAME_MAX bytes. */
+    if (*s == '\0' || strlen(s) > BP_FLAG_NAME_MAX)
         return 0;
     for (; *s; s++)
         if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_'))
@@ -129,8 +129,10 @@ static bp_status pol_load_rule(pol_self *self, const cJSON *def, pol_rule *r, co
         return BP_ERR_NOMEM;
     if (!pol_valid_flag(r->flag)) {
         *key = cJSON_IsString(flag) ? "flag" : NULL;
-        *errmsg = api->format("rule '%s': flag '%s' must be lower-case letters, digits and _%s",
-                              r->name, r->flag, cJSON_IsString(flag) ? "" : " (it defaults to the rule's name)");
+        *errmsg = api->format("rule '%s': flag '%s' must be lower-case letters, digits and _%s%s",
+                              r->name, r->flag,
+                              strlen(r->flag) > BP_FLAG_NAME_MAX ? ", at most 60 bytes" : "",
+                              cJSON_IsString(flag) ? "" : " (it defaults to the rule's name)");
         return BP_ERR_INVALID;
     }
     const cJSON *reason = cJSON_GetObjectItemCaseSensitive(def, "reason");
@@ -266,7 +268,7 @@ static bp_status pol_transform(void *p, bp_envelope **envp, char **reason)
         char *why = pol_render(self, *envp, r->reason);
         char by[300];
         snprintf(by, sizeof(by), "policy:%s", r->name);
-        bp_status st = why ? flags_add(api, *envp, r->flag, why, by) : BP_ERR_NOMEM;
+        bp_status st = why ? api->flag_add(*envp, r->flag, why, by) : BP_ERR_NOMEM;
         if (st != BP_OK) {
             free(why);
             free(decided_reason);
@@ -342,6 +344,7 @@ static bp_status pol_check(const struct bp_host_api *api, const cJSON *config,
 
 static const struct bp_plugin pol_plugin = {
     BP_PLUGIN_HEADER,
+    .min_host_minor = 3,    /* flag_add */
     .name = "policy",
     .version = POL_VERSION,
     .description = "rules from the site file: when a predicate holds, flag with a reason, "
@@ -352,6 +355,7 @@ static const struct bp_plugin pol_plugin = {
     .transform = pol_transform,
     .destroy = pol_destroy,
     .check = pol_check,
+    .emits = (const char *const[]){"flags", "data.flags", NULL},   /* ABI 1.3 (core3-report) */
 };
 
 BP_EXPORT const struct bp_plugin *bp_plugin_entry(void)

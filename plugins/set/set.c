@@ -198,7 +198,7 @@ static bp_status set_transform(void *p, bp_envelope **envp, char **reason)
             set_note(changed, sizeof(changed), self->renames[i].dst);
         } else {
             *reason = api->format("rename %s -> %s: %s", self->renames[i].src,
-                                  self->renames[i].dst, bp_status_str(st));
+                                  self->renames[i].dst, api->status_str(st));
         }
     }
     for (size_t i = 0; st == BP_OK && i < self->n_copies; i++) {
@@ -211,7 +211,7 @@ static bp_status set_transform(void *p, bp_envelope **envp, char **reason)
             set_note(changed, sizeof(changed), self->copies[i].dst);
         else
             *reason = api->format("copy %s -> %s: %s (attributes take strings only)",
-                                  self->copies[i].src, self->copies[i].dst, bp_status_str(st));
+                                  self->copies[i].src, self->copies[i].dst, api->status_str(st));
     }
     for (size_t i = 0; st == BP_OK && i < self->n_sets; i++) {
         cJSON *copy = cJSON_Duplicate(self->sets[i].literal, 1);
@@ -220,7 +220,7 @@ static bp_status set_transform(void *p, bp_envelope **envp, char **reason)
             set_note(changed, sizeof(changed), self->sets[i].dst);
         else
             *reason = api->format("set %s: %s (attributes take strings only)", self->sets[i].dst,
-                                  bp_status_str(st));
+                                  api->status_str(st));
     }
     for (size_t i = 0; st == BP_OK && i < self->n_removes; i++) {
         bp_status r = api->envelope_remove_path(env, self->removes[i]);
@@ -229,7 +229,7 @@ static bp_status set_transform(void *p, bp_envelope **envp, char **reason)
         else if (r != BP_ERR_NOT_FOUND) {
             st = r;
             *reason = api->format("remove %s: %s (required attributes cannot be removed)",
-                                  self->removes[i], bp_status_str(r));
+                                  self->removes[i], api->status_str(r));
         }
     }
     if (st == BP_ERR_NOMEM)
@@ -248,6 +248,7 @@ static bp_status set_transform(void *p, bp_envelope **envp, char **reason)
 
 static const struct bp_plugin set_plugin = {
     BP_PLUGIN_HEADER,
+    .min_host_minor = 3,    /* status_str */
     .name = "set",
     .version = SET_VERSION,
     .description = "set, copy, rename and remove fields, optionally only when a predicate holds",
@@ -256,6 +257,7 @@ static const struct bp_plugin set_plugin = {
     .init = set_init,
     .transform = set_transform,
     .destroy = set_destroy,
+    .emits = (const char *const[]){NULL},   /* ABI 1.3 (core3-report): what its options name */
 };
 
 BP_EXPORT const struct bp_plugin *bp_plugin_entry(void)

@@ -83,6 +83,46 @@ exit_is "an extract model is not a classify model" 1 "$B" eval classify --model 
 contains "... says so" "$ERR" "not a classify model (kind 'extract')"
 exit_is "a label field that no record has fails" 1 "$B" train classify --data tickets.jsonl --text text --label nosuch --out n.model
 
+# Reviewers' corrections of a classified label train the classifier: the
+# training file's field and the envelope path the site writes are two names
+# (--label FIELD=PATH, --text FIELD=PATH), and the command says what matched.
+printf '%s\n' '{"id": "t1", "subject": "refund", "body": "please refund the double charge on my card"}' >tri.jsonl
+cat >tri.yaml <<YAML
+site: tri
+state: $TMP/tri.db
+connectors:
+  in: { plugin: file, path: $TMP/tri.jsonl }
+  out: { plugin: file, path: $TMP/tri.out }
+routes:
+  r:
+    from: in
+    through:
+      - classify: { models: { topic: $TMP/category.model }, text: [data.body], into: data.triage }
+    review: { when: "exists data.triage.topic" }
+    to: out
+YAML
+exit_is "a site parks the classified ticket for review" 0 "$B" run tri.yaml
+SEQ=$("$B" review list tri.yaml 2>/dev/null | awk 'NR == 2 { print $1 }')
+exit_is "the reviewer corrects the topic" 0 "$B" review correct tri.yaml "$SEQ" --set 'data.triage.topic="access"'
+exit_is "train classify --from-corrections with FIELD=PATH mappings" 0 "$B" train classify \
+  --from-corrections tri.yaml --data tickets.jsonl --text text=data.body --label category=data.triage.topic \
+  --out tri.model
+contains "... says what it read, added and matched" "$ERR" "1 correction(s) read, 1 example(s) added, label category from data.triage.topic"
+contains "... and trains on the training file plus the correction" "$OUT" "trained on 301 records"
+exit_is "without a mapping nothing matches, and it says so" 0 "$B" train classify \
+  --from-corrections tri.yaml --data tickets.jsonl --text text --label category --out tri0.model
+contains "... naming the path it looked for and the paths it saw" "$ERR" "1 correction(s) read, 0 example(s) added: no correction of a path ending in '.category' (corrected: data.triage.topic; give --label category=PATH)"
+exit_is "train --help lists the plugins that train" 0 "$B" train --help
+contains "... with a usage line" "$OUT" "usage: backplane train PLUGIN [OPTIONS]"
+contains "... naming extract" "$OUT" "train extract"
+contains "... and classify" "$OUT" "train classify"
+exit_is "a plugin's --help lists its commands" 0 "$B" classify --help
+contains "... train among them" "$OUT" "  train "
+exit_is "train alone is a usage error" 2 "$B" train
+contains "... and says which plugins train" "$ERR" "usage: backplane train PLUGIN [OPTIONS]"
+exit_is "a plugin without the command: usage error" 2 "$B" train nosuchplugin
+contains "... naming the command's plugins" "$ERR" "'train' is offered by: "
+
 # ---- a site running both transforms ---------------------------------------
 cat >in.jsonl <<'JSON'
 {"id": "r1", "lines": [{"text": "TAN AH KOW", "box": [120, 10, 220, 28]}, {"text": "SINAR JAYA HARDWARE SDN BHD", "box": [60, 40, 300, 58]}, {"text": "(123456-K)", "box": [150, 66, 230, 84]}, {"text": "NO 12, JALAN MAWAR 3,", "box": [40, 92, 220, 110]}, {"text": "TAMAN INDAH, 40400 SHAH ALAM", "box": [40, 118, 270, 136]}, {"text": "TEL: 03-5551234", "box": [80, 144, 200, 162]}, {"text": "TAX INVOICE", "box": [150, 170, 240, 188]}, {"text": "DATE: 15/03/2018 10:22", "box": [20, 196, 200, 214]}, {"text": "2 X 5.00 NAILS", "box": [20, 222, 150, 240]}, {"text": "10.00", "box": [380, 222, 420, 240]}, {"text": "TOTAL:", "box": [20, 248, 70, 266]}, {"text": "10.60", "box": [380, 248, 420, 266]}, {"text": "CASH", "box": [20, 274, 60, 292]}, {"text": "20.00", "box": [380, 274, 420, 292]}, {"text": "CHANGE", "box": [20, 300, 70, 318]}, {"text": "9.40", "box": [380, 300, 412, 318]}], "subject": "printer toner empty", "body": "hello please help printer toner asap"}

@@ -77,6 +77,105 @@ exit_is "valid site exits 0" 0 "$B" check "$TMP/good.yaml"
 cat "$OUT" "$ERR" >"$TMP/good"
 contains "valid site says ok" "$TMP/good" "ok (2 connector(s), 1 route(s))"
 
+# Roles (ABI 1.3): what a sink needs is checked before anything runs; an
+# option given for the wrong role at a use is named; a SOAP request map of
+# the wrong shape fails `check`, not init.
+cat >"$TMP/roles.yaml" <<'YAML'
+site: roles
+state: STATE
+connectors:
+  erp: { plugin: odbc, dsn: "Driver=SQLite3;Database=erp.db", table: invoices }
+  erp_out: { plugin: odbc, dsn: "Driver=SQLite3;Database=erp.db" }
+  crm: { plugin: soap, endpoint: "http://localhost:1/crm", operation: Get,
+         request: { Vendor: { name: data.vendor }, Id: "data..x", c:Code: data.code } }
+routes:
+  r:
+    from: erp
+    to: [erp_out, { erp: { max_rows: 5 } }, crm]
+  r2: { from: { erp: { mode: upsert } }, to: { erp_out: { table: ap, mode: delete } } }
+YAML
+R=$TMP/roles.yaml
+"$B" check "$R" >"$TMP/roles.out" 2>&1
+rc=$?
+[ "$rc" -eq 1 ] && ok "roles: check exits 1" || not_ok "roles: check exits 1 (got $rc)"
+contains "a sink without table fails check" "$TMP/roles.out" "$R:11:10: missing option 'table' for connector 'erp_out' (plugin 'odbc'): a sink needs it"
+contains "an option for another role at a use" "$TMP/roles.out" "$R:11:28: option 'max_rows' of connector 'erp' (plugin 'odbc') is for a source, not a sink"
+contains "a SOAP request value of the wrong shape fails check" "$TMP/roles.out" "$R:7:29: option 'request.Vendor' of connector 'crm' (plugin 'soap') must be a string, got a map"
+contains "a bad envelope path in a SOAP request, in the same pass" "$TMP/roles.out" "$R:7:56: connector 'crm' (plugin 'soap'): option 'request.Id': invalid envelope path 'data..x' (a fixed value is written '=text')"
+contains "an undeclared namespace prefix in a SOAP request" "$TMP/roles.out" "$R:7:75: connector 'crm' (plugin 'soap'): option 'request.c:Code': namespace prefix 'c' is not in namespaces"
+contains "a sink mode at a source fails check" "$TMP/roles.out" "$R:12:30: connector 'erp' (plugin 'odbc'): option 'mode': 'upsert' is a sink mode: a source takes bulk, incrementing, timestamp or timestamp+incrementing"
+contains "what a sink mode needs fails check" "$TMP/roles.out" "$R:12:76: connector 'erp_out' (plugin 'odbc'): option 'mode': mode delete needs 'key' (the key column(s))"
+"$B" plugins --doc odbc >"$TMP/odbc.doc" 2>&1
+contains "--doc shows what an option is required for" "$TMP/odbc.doc" "[required for: sink]"
+
+# One pass: a plugin's own check runs although another option of the same
+# instance failed the schema.
+cat >"$TMP/onepass.yaml" <<'YAML'
+site: onepass
+state: STATE
+connectors:
+  in: { plugin: file, path: in.jsonl }
+  out: { plugin: file, path: out.jsonl }
+routes:
+  r:
+    from: in
+    through:
+      - policy: { rules: { big: { when: "data.total >", flag: big } }, bogus: 1 }
+    to: out
+YAML
+O=$TMP/onepass.yaml
+"$B" check "$O" >"$TMP/onepass.out" 2>&1
+contains "schema error" "$TMP/onepass.out" "$O:10:72: unknown option 'bogus' for transform 'policy'"
+contains "plugin check error in the same pass" "$TMP/onepass.out" "$O:10:54: transform 'policy': option 'rules.big.when': rule 'big': when: column 13: unexpected end of input"
+contains "plugin check names the rule" "$TMP/onepass.out" "option 'rules.big.when'"
+
+# Kafka: check sets every librdkafka property as run does, without connecting,
+# and reports librdkafka's refusal at the property.
+if [ -e "$BP_BUILD_ROOT/connectors/kafka/kafka.so" ]; then
+cat >"$TMP/kafka.yaml" <<'YAML'
+site: kafka
+state: STATE
+connectors:
+  in: { plugin: file, path: in.jsonl }
+  events: { plugin: kafka, brokers: "127.0.0.1:1", topic: t,
+            properties: { linger.msg: 5, acks: all } }
+routes:
+  r: { from: in, to: events }
+YAML
+K=$TMP/kafka.yaml
+"$B" check "$K" >"$TMP/kafka.out" 2>&1
+rc=$?
+[ "$rc" -eq 1 ] && ok "kafka: check exits 1 on a bad property" || not_ok "kafka: check exits 1 (got $rc)"
+contains "librdkafka's refusal at the property" "$TMP/kafka.out" "$K:6:39: connector 'events' (plugin 'kafka'): option 'properties.linger.msg': No such configuration property: \"linger.msg\""
+fi
+
+# One vocabulary: an old spelling is an error naming the new one.
+cat >"$TMP/renamed.yaml" <<'YAML'
+site: renamed
+state: STATE
+connectors:
+  mail: { plugin: imap, url: "imaps://mail.example.com/INBOX", user: ap,
+          verify_tls: false, ca_file: ca.pem, tls: { mode: try } }
+  erp: { plugin: odbc, dsn: "Driver=SQLite3;Database=erp.db", table: t, interval: 5s,
+         once: true }
+  crm: { plugin: soap, endpoint: "https://crm.example.com/ws", operation: Get, tls_verify: false }
+  out: { plugin: file, path: out.jsonl }
+routes:
+  a: { from: mail, to: out }
+  b: { from: erp, to: out, through: [ dedupe: { amount_tolerance: 0.5 } ] }
+  c: { from: crm, to: out }
+YAML
+N=$TMP/renamed.yaml
+"$B" check "$N" >"$TMP/renamed.out" 2>&1
+contains "verify_tls renamed" "$TMP/renamed.out" "$N:5:11: option 'verify_tls' was renamed: use 'tls: { verify: ... }'"
+contains "ca_file renamed" "$TMP/renamed.out" "$N:5:30: option 'ca_file' was renamed: use 'tls: { ca_file: ... }'"
+contains "tls modes are none, starttls, tls" "$TMP/renamed.out" "$N:5:60: option 'tls.mode' of connector 'mail' (plugin 'imap') must be one of: none, starttls, tls; got 'try'"
+contains "interval renamed" "$TMP/renamed.out" "$N:6:73: option 'interval' was renamed: use 'poll_interval'"
+contains "once renamed" "$TMP/renamed.out" "$N:7:10: option 'once' was renamed: use 'follow' (once: true is follow: false)"
+contains "tls_verify renamed" "$TMP/renamed.out" "$N:8:80: option 'tls_verify' was renamed: use 'tls: { verify: ... }'"
+contains "dedupe's tolerance renamed" "$TMP/renamed.out" "$N:12:49: option 'amount_tolerance' was renamed: use 'tolerance' (as in match)"
+lacks "a renamed option is not listed as valid" "$TMP/renamed.out" "valid:"
+
 # A secret in a failing init message is masked in the run log.
 cat >"$TMP/init.yaml" <<YAML
 site: init

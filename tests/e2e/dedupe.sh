@@ -53,7 +53,7 @@ cat >jan.jsonl <<'EOF'
 {"ref": "c", "vendor": "Gamma Ltd", "total": 15, "date": "2024-03-05"}
 {"ref": "novendor", "invoice_no": "INV-0042", "total": 1250}
 EOF
-site jan jan.jsonl "amount_tolerance: 0.5"
+site jan jan.jsonl "tolerance: 0.5"
 exit_is "first run" 0 "$B" run jan.yaml
 summary jan.out.jsonl >jan.txt
 contains "the first invoice is unique" jan.txt "a unique"
@@ -80,7 +80,7 @@ cat >feb.jsonl <<'EOF'
 {"ref": "a-late", "vendor": "Acme Trading Sdn Bhd", "invoice_no": "INV-0042", "total": 1250.00, "date": "2024-05-20"}
 {"ref": "b-again", "vendor": "BETA gmbh", "invoice_no": "b 7", "total": "99,90", "date": "2024-03-05"}
 EOF
-site feb feb.jsonl "amount_tolerance: 0.5"
+site feb feb.jsonl "tolerance: 0.5"
 exit_is "second run (a restart of the bus)" 0 "$B" run feb.yaml
 summary feb.out.jsonl >feb.txt
 contains "after a restart: a duplicate of a record of the first run" feb.txt "a-again possible_duplicate exact 1 jan.jsonl@0 a"
@@ -109,7 +109,7 @@ contains "a redelivered copy is still a duplicate of the original" again.txt "a-
 
 # max_per_vendor: the oldest fingerprints of a vendor go first.
 rm -f state.db
-site cap jan.jsonl "amount_tolerance: 0.5, max_per_vendor: 1"
+site cap jan.jsonl "tolerance: 0.5, max_per_vendor: 1"
 exit_is "one fingerprint per vendor" 0 "$B" run cap.yaml
 summary cap.out.jsonl >cap.txt
 contains "with one kept, the fuzzy copy replaced the original" cap.txt "a-typo unique"
@@ -117,7 +117,7 @@ contains "an exact copy is checked before that" cap.txt "a-exact possible_duplic
 
 # Actions: review (the review queue), reject (dead letters), drop.
 rm -f state.db
-site act jan.jsonl "amount_tolerance: 0.5, exact_action: drop, action: review"
+site act jan.jsonl "tolerance: 0.5, exact_action: drop, action: review"
 exit_is "exact_action drop, action review" 0 "$B" run act.yaml
 contains "exact duplicate dropped, fuzzy ones parked" "$ERR" "8 in, 5 out, 1 dropped, 2 parked"
 sqlite3 state.db "SELECT stage || ' | ' || reason FROM review_queue ORDER BY seq" >queue.txt
@@ -135,14 +135,15 @@ contains "dead letter reason" dl.txt "reject: possible_duplicate: exact duplicat
 
 # when: only records for which the predicate holds are checked (and remembered).
 rm -f state.db
-site when jan.jsonl "amount_tolerance: 0.5, when: \"data.ref != 'a-exact'\""
+site when jan.jsonl "tolerance: 0.5, when: \"data.ref != 'a-exact'\""
 exit_is "dedupe with when" 0 "$B" run when.yaml
 summary when.out.jsonl >when.txt
 contains "a record outside when passes unchecked" when.txt "a-exact unique"
 contains "the others are checked" when.txt "a-fuzzy possible_duplicate fuzzy"
 
 # Workers: 300 invoices each followed at once by its copy, 4 workers (round
-# robin: every copy is on another worker than its original, same batch).
+# robin: every copy is on another worker than its original, same batch; 7 vendors,
+# so the workers take different fingerprint-window locks and the same one).
 rm -f state.db
 python3 - >many.jsonl <<'PY'
 import json

@@ -47,7 +47,9 @@ routes:
   r: { from: kin, to: out }
 YAML
 exit_is "unknown librdkafka property refused at start-up" 1 "$B" run badprop.yaml
-contains "the property is named" "$ERR" "librdkafka property no.such.property=1: No such configuration property"
+# Refused by the schema check, before anything starts, at the property's line.
+contains "the property is named" "$ERR" "connector 'kin' (plugin 'kafka'): option 'properties.no.such.property': No such configuration property: \"no.such.property\""
+contains "at its line in the site file" "$ERR" "badprop.yaml:4:"
 lacks "the SASL password never reaches the output" "$ERR" "hunter2-secret"
 "$B" run relay.yaml 2>relay.log &
 pid=$!

@@ -100,7 +100,7 @@ printf '%s\n' '{"no":"INV-10","category":"software"}' '{"no":"INV-11","category"
   '{"no":"INV-12","category":"software"}' >tickets.jsonl
 "$B" train classify --data tickets.jsonl --text no --label category --out cat.model \
   --from-corrections site.yaml --calib-folds 0 >tr.out 2>tr.err
-contains "the correction of the label is added to the training data" tr.err "1 reviewer correction(s) of 'category' added"
+contains "the correction of the label is added to the training data" tr.err "3 correction(s) read, 1 example(s) added, label category from data.category"
 contains "and trained on" tr.out "trained on 4 records"
 
 "$B" report site.yaml >rep 2>&1

@@ -72,10 +72,28 @@ say "found $pc"
 
 # ---- 2. build the skeleton against it, out of tree ------------------------------
 
-# PKG_CONFIG_SYSROOT_DIR makes pkg-config prefix the .pc file's paths (which
-# name the final prefix, e.g. /usr/local/include) with the staging directory.
-say "meson setup $tmp/sk $BP_SOURCE_ROOT/examples/plugin-skeleton (PKG_CONFIG_PATH=$pcdir)"
-if ! PKG_CONFIG_PATH="$pcdir" PKG_CONFIG_SYSROOT_DIR="$tmp/stage" \
+# PKG_CONFIG_PATH alone: backplane.pc is relocatable (its prefix is
+# ${pcfiledir}/...), so a staged or moved SDK works without
+# PKG_CONFIG_SYSROOT_DIR or an edited .pc file.
+say "pkg-config --cflags backplane (PKG_CONFIG_PATH=$pcdir)"
+cflags=$(env -u PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_PATH="$pcdir" pkg-config --cflags backplane) \
+    || fail "pkg-config cannot read $pc"
+printf '%s\n' "$cflags"
+sdkinc=$(grep -o -- '-I[^ ]*' <<<"$cflags" | head -n1 | cut -c3-)
+[ -f "$sdkinc/backplane/plugin.h" ] \
+    || fail "backplane.pc's -I$sdkinc does not hold backplane/plugin.h (not relocatable?)"
+plugindir=$(env -u PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_PATH="$pcdir" pkg-config --variable=plugindir backplane)
+case "$plugindir" in
+    "$tmp/stage"/*/backplane/plugins) say "plugindir=$plugindir" ;;
+    *) fail "backplane.pc's plugindir should be inside the staged install, is '$plugindir'" ;;
+esac
+modeldir=$(env -u PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_PATH="$pcdir" pkg-config --variable=modeldir backplane)
+case "$modeldir" in
+    "$tmp/stage"/*/backplane/models) say "modeldir=$modeldir" ;;
+    *) fail "backplane.pc's modeldir should be inside the staged install, is '$modeldir'" ;;
+esac
+say "meson setup $tmp/sk $BP_SOURCE_ROOT/examples/plugin-skeleton (PKG_CONFIG_PATH=$pcdir only)"
+if ! env -u PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_PATH="$pcdir" \
     meson setup "$tmp/sk" "$BP_SOURCE_ROOT/examples/plugin-skeleton" >"$tmp/setup.log" 2>&1; then
     cat "$tmp/setup.log"
     fail "meson setup of the skeleton against the installed SDK failed"

@@ -27,7 +27,7 @@ connectors:
   smtp:
     plugin: smtp
     url: "smtp://127.0.0.1:$PORT"
-    tls: none
+    tls: { mode: none }
     from: "AP Desk <ap-desk@acme.example>"
     to: "{data.from.address}"
     subject: "Re: {data.subject}"
@@ -82,7 +82,7 @@ state: $TMP/auth.db
 connectors:
   notes: { plugin: file, path: $TMP/notes.jsonl }
   smtp: { plugin: smtp, url: "smtp://127.0.0.1:$P2", user: bot, password: "\${env:SMTP_PASS}",
-          ca_file: $TMP/cert.pem, from: "bot@acme.example", to: "{data.to}", subject: "Note {data.n}" }
+          tls: { ca_file: $TMP/cert.pem }, from: "bot@acme.example", to: "{data.to}", subject: "Note {data.n}" }
 routes:
   r: { from: notes, to: smtp, errors: { retry: { max: 2, backoff: 10ms..20ms } } }
 YAML
@@ -103,9 +103,25 @@ lacks "the password never reaches the log" auth.log 'p4ss-w0rd!'
 rm -f auth.db
 SMTP_PASS='wrong-secret-77' "$B" run auth.yaml 2>bad.log &
 pid=$!; sleep 2; kill -TERM $pid; wait $pid
-contains "a refused login is reported" bad.log "Login denied"
+# The rule (connectors/common/fault.h): not connected, quoting the server.
+contains "a refused login is not connected, with the server's reply" bad.log "not connected: credentials refused: SMTP 535 5.7.8 Authentication credentials invalid"
 lacks "the wrong password is not shown" bad.log "wrong-secret-77"
 [ "$(ls "$TMP/auth/new" | wc -l)" -eq 2 ] && ok "nothing more sent with a wrong password" || not_ok "sent with a wrong password"
+# No login where the server requires one: 530 at MAIL FROM is about the
+# session, not the message: not connected (was a reject: every record
+# dead-lettered at once).
+sed -e 's/user: bot, password: "\${env:SMTP_PASS}",//' -e "s#$TMP/auth.db#$TMP/noauth.db#" auth.yaml >noauth.yaml
+"$B" run noauth.yaml 2>noauth.log &
+pid=$!; sleep 2; kill -TERM $pid; wait $pid
+contains "530 is not connected, quoting the server" noauth.log "not connected: authentication required: SMTP 530 5.7.0 Authentication required"
+sqlite3 noauth.db "SELECT reason FROM dead_letters ORDER BY seq" >noauth.dl 2>/dev/null
+lacks "no record is rejected for it" noauth.dl "reject: SMTP 530"
+# A certificate that does not verify (no ca_file for the self-signed one):
+# not connected, with libcurl's reason (was the same class; now it says so).
+sed -e "s#ca_file: $TMP/cert.pem, ##" -e "s#$TMP/auth.db#$TMP/tlsbad.db#" auth.yaml >tlsbad.yaml
+SMTP_PASS='p4ss-w0rd!' "$B" run tlsbad.yaml 2>tlsbad.log &
+pid=$!; sleep 1.5; kill -TERM $pid; wait $pid
+contains "an unverified certificate is not connected, saying why" tlsbad.log "not connected: TLS verification failed: SSL certificate problem"
 # A bad template path fails at start-up, pointing at the column.
 sed 's/subject: "Note {data.n}"/subject: "Note {data..n}"/' auth.yaml >badtpl.yaml
 SMTP_PASS=x exit_is "a bad template path fails the run" 1 "$B" run badtpl.yaml

@@ -169,13 +169,15 @@ exit_is "an unknown type fails at start-up" 1 "$B" run badtype.yaml
 contains "the type is named" "$ERR" "response.data.x: unknown type 'money' (string, number, boolean, date)"
 bad_site badreq 'request: { "a:Id": data.id }'
 exit_is "an unknown request prefix fails at start-up" 1 "$B" run badreq.yaml
-contains "the prefix is named" "$ERR" "request.a:Id: namespace prefix 'a' is not in namespaces"
+contains "the prefix is named, at its line (check, before start-up)" "$ERR" "badreq.yaml:5:"
+contains "the prefix is named" "$ERR" "option 'request.a:Id': namespace prefix 'a' is not in namespaces"
 bad_site both "request: { Id: data.id }, template: $TMP/contact.xml.tmpl"
 exit_is "request and template together fail" 1 "$B" run both.yaml
 contains "one of them" "$ERR" "request and template: give one of them"
 bad_site badpath 'request: { Id: "data..id" }'
 exit_is "a bad envelope path fails at start-up" 1 "$B" run badpath.yaml
-contains "the path is named" "$ERR" "request.Id: invalid envelope path 'data..id'"
+contains "the path is named, at its line (check, before start-up)" "$ERR" "badpath.yaml:5:"
+contains "the path is named" "$ERR" "option 'request.Id': invalid envelope path 'data..id'"
 bad_site ftp 'namespaces: {}'
 sed -i "s|endpoint: \"$URL\"|endpoint: \"ftp://127.0.0.1/x\"|" ftp.yaml
 exit_is "a non-HTTP endpoint fails at start-up" 1 "$B" run ftp.yaml
@@ -195,7 +197,7 @@ connectors:
     watermark_param: modifiedSince
     records: "//crm:GetContactsResponse/crm:Contact"
     watermark: "crm:ModifiedAt"
-    interval: 100ms
+    poll_interval: 100ms
     type: com.example.crm.contact
     response:
       subject: "string(crm:Id)"
@@ -274,7 +276,7 @@ sleep 0.2
 n=$(python3 -c "import json; print(sum(1 for k in json.load(open('crm.json'))['contacts'] if k.startswith('R')))")
 [ "$n" -eq 3000 ] && ok "all 3000 contacts arrived across the server restart" || not_ok "3000 across restart (got $n)"
 [ "$(sqlite3 sink3.db 'SELECT count(*) FROM dead_letters')" -eq 0 ] && ok "nothing dead-lettered" || not_ok "dead letters after restart"
-grep -qE "will be retried: .*(Couldn't connect|Connection refused|Failed to connect|Server returned nothing|Recv failure)" sink3.log &&
+grep -qE "(will be retried|not connected): .*(Couldn't connect|Connection refused|Failed to connect|Server returned nothing|Recv failure)" sink3.log &&
     ok "connection errors were retried" || { not_ok "connection errors retried"; grep -m3 retried sink3.log; }
 
 # ---- 6. Hostile replies: XXE, billion laughs, an HTML error page
@@ -356,6 +358,38 @@ dead badwss.db >dl-badwss.txt
 contains "refused credentials: retried, then dead-lettered with the fault" dl-badwss.txt "SOAP fault Client (HTTP 401): Invalid username or password"
 dead badbasic.db >dl-badbasic.txt
 contains "a wrong basic password: HTTP 401" dl-badbasic.txt "HTTP 401"
+# The rule (connectors/common/fault.h): refused credentials and missing
+# permissions are "not connected" — the route waits and says why — never a
+# silent retry, never a reject.
+contains "a wrong basic password is not connected, with why" badbasic.log "UpsertContact not connected: credentials refused: HTTP 401"
+lacks "and not a plain retry" badbasic.log "will be retried: HTTP 401"
+contains "a WS-Security refusal is not connected, quoting the fault" badwss.log "UpsertContact not connected: credentials refused: SOAP fault Client (HTTP 401): Invalid username or password"
+cat >perm.yaml <<YAML
+site: perm
+state: $TMP/perm.db
+connectors:
+  in: { plugin: file, path: $TMP/perm.jsonl }
+  crm: { plugin: soap, endpoint: "$URL", namespace: "urn:example:crm", operation: UpsertContact,
+         request: { Contact/Id: data.id, Contact/Name: data.name } }
+routes:
+  r: { from: in, to: crm, errors: { retry: { max: 1, backoff: 10ms..20ms } } }
+YAML
+printf '%s\n' '{"id": "P1", "name": "forbidden"}' '{"id": "P2", "name": "wsse-fault"}' >perm.jsonl
+exit_is "a 403 and a WS-Security fault: run ends" 0 "$B" run perm.yaml
+cp "$ERR" perm.log
+contains "HTTP 403 is not connected: permission denied" perm.log "not connected: permission denied: SOAP fault Client (HTTP 403): not allowed to change contacts"
+dead perm.db >dl-perm.txt
+contains "wsse:FailedAuthentication is not connected: credentials refused" dl-perm.txt "after 2 attempts: credentials refused: SOAP fault FailedAuthentication (HTTP 500): The security token could not be authenticated or authorized"
+lacks "neither is rejected outright" dl-perm.txt "reject:"
+# A proxy in the environment (a shell's http_proxy) never reroutes a
+# connector: libcurl's environment proxies are off unless a site asks.
+sed -e "s#$TMP/perm.jsonl#$TMP/noproxy.jsonl#" -e "s#$TMP/perm.db#$TMP/noproxy.db#" perm.yaml >noproxy.yaml
+echo '{"id": "NP1", "name": "no proxy"}' >noproxy.jsonl
+http_proxy=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 ALL_PROXY=http://127.0.0.1:9 \
+    exit_is "a run with a dead proxy in the environment" 0 "$B" run noproxy.yaml
+sleep 0.2
+contact_field crm.json NP1 Name >np.txt
+contains "the call went straight to the service, not to the proxy" np.txt "no proxy"
 cat badwss.log badbasic.log dl-badwss.txt dl-badbasic.txt >secrets.txt
 lacks "the WS-Security password never reaches a log or dead letter" secrets.txt "wrong-wss-pw-0000"
 lacks "the basic password never reaches a log or dead letter" secrets.txt "wrong-basic-pw-999"
@@ -419,12 +453,12 @@ tls_site tlsdefault ""
 exit_is "https with an unknown CA: run ends" 0 "$B" run tlsdefault.yaml
 dead tlsdefault.db >dl-tls.txt
 contains "the certificate is verified by default (refused, retried, dead-lettered)" dl-tls.txt "SSL certificate problem"
-tls_site tlsca ", ca_file: $TMP/tls.pem"
+tls_site tlsca ", tls: { ca_file: $TMP/tls.pem }"
 exit_is "https with ca_file" 0 "$B" run tlsca.yaml
 [ "$(sqlite3 tlsca.db 'SELECT count(*) FROM dead_letters')" -eq 0 ] && ok "ca_file: the call succeeds" || not_ok "ca_file call"
-tls_site tlsoff ", tls_verify: false"
-exit_is "https with tls_verify: false" 0 "$B" run tlsoff.yaml
-contains "turning verification off is logged" "$ERR" "tls_verify is off"
+tls_site tlsoff ", tls: { verify: false }"
+exit_is "https with tls: { verify: false }" 0 "$B" run tlsoff.yaml
+contains "turning verification off is logged" "$ERR" "tls.verify is off"
 sleep 0.2
 contact_field tls.json tlsca Name >tlsca.txt
 contains "the contact arrived over TLS" tlsca.txt "tls"

@@ -5,7 +5,10 @@
  *   kafka_broker [--brokers N] [--topic NAME:PARTITIONS]...
  *
  * Prints "BOOTSTRAP host:port[,host:port...]" on stdout once ready, then reads
- * commands on stdin: "down ID" / "up ID" (broker outage), "quit". Exits at
+ * commands on stdin: "down ID" / "up ID" (broker outage), "errors APIKEY ERR
+ * COUNT" (the next COUNT requests of Kafka API APIKEY — 0 Produce, 1 Fetch,
+ * 3 Metadata, ... — fail with broker error code ERR, e.g. 29
+ * TOPIC_AUTHORIZATION_FAILED), "quit". Exits at
  * end of input or on SIGTERM. Ports are random: read them from the line. */
 #include <signal.h>
 #include <stdio.h>
@@ -61,8 +64,14 @@ int main(int argc, char **argv)
     fflush(stdout);
     char line[256];
     while (!kb_stop && fgets(line, sizeof(line), stdin)) {
-        int id;
-        if (sscanf(line, "down %d", &id) == 1)
+        int id, api, code, count;
+        if (sscanf(line, "errors %d %d %d", &api, &code, &count) == 3 && count > 0 &&
+            count <= 1000) {
+            rd_kafka_resp_err_t errs[1000];
+            for (int k = 0; k < count; k++)
+                errs[k] = (rd_kafka_resp_err_t)code;
+            rd_kafka_mock_push_request_errors_array(mc, (int16_t)api, (size_t)count, errs);
+        } else if (sscanf(line, "down %d", &id) == 1)
             rd_kafka_mock_broker_set_down(mc, id);
         else if (sscanf(line, "up %d", &id) == 1)
             rd_kafka_mock_broker_set_up(mc, id);

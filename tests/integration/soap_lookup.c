@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <backplane/plugin.h>
+#include "options.h"
 #include "runtime.h"
 
 static int tap_n, tap_failed;
@@ -64,7 +65,8 @@ int main(int argc, char **argv)
              "{\"endpoint\": \"%s\", \"soap_version\": \"1.1\", \"namespace\": \"urn:example:crm\","
              " \"soap_action\": \"\", \"namespaces\": {\"crm\": \"urn:example:crm\"},"
              " \"wss_password_type\": \"digest\", \"max_response\": 1048576, \"concurrency\": 4,"
-             " \"interval\": 1000, \"timeout\": 5000, \"connect_timeout\": 2000, \"tls_verify\": true,"
+             " \"poll_interval\": 1000, \"timeout\": 5000, \"connect_timeout\": 2000, \"follow\": true,"
+             " \"tls\": {\"verify\": true},"
              " \"initial_watermark\": \"1970\", \"type\": \"t\","
              " \"queries\": {\"account\": {\"operation\": \"GetAccount\","
              "   \"request\": {\"Id\": \"data.id\"},"
@@ -75,8 +77,10 @@ int main(int argc, char **argv)
              argv[2]);
     cJSON *cfg = cJSON_Parse(cfgtext);
     char *err = NULL;
-    bp_status st = desc->init(&bp_host_api_table, NULL, cfg, &inst_self, &err);
-    cJSON_Delete(cfg);
+    /* ABI 1.3: the options struct the core would bind from the config. */
+    void *bound = bp_options_bind(desc->options, cfg, desc->options_size);
+    struct bp_instance_info info = {.size = sizeof(info), .role = BP_KIND_LOOKUP, .options = bound};
+    bp_status st = desc->init_ex(&bp_host_api_table, NULL, cfg, &info, &inst_self, &err);
     tap(st == BP_OK, "init with a lookup query");
     if (st != BP_OK) {
         printf("# %s\n", err ? err : "?");
@@ -121,6 +125,8 @@ int main(int argc, char **argv)
     printf("# %d threads x %d lookups, %d wrong\n", THREADS, CALLS, errors);
     tap(errors == 0, "concurrent lookups from 8 threads all answer correctly");
     desc->destroy(inst_self);
+    free(bound);
+    cJSON_Delete(cfg);
     printf("1..%d\n", tap_n);
     return tap_failed ? 1 : 0;
 }

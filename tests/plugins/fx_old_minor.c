@@ -17,6 +17,24 @@ struct fx_old_plugin {
     bp_status (*transform)(void *, bp_envelope **, char **);
 };
 
+/* struct bp_option as ABI 1.0-1.2 laid it out (no roles, binding, fields,
+ * renamed): a host that read this array with its own, larger entry size
+ * would take the second entry from the middle of the first. */
+struct fx_old_option {
+    const char *name;
+    enum bp_option_type type;
+    unsigned flags;
+    const char *default_value, *min, *max;
+    const char *const *choices;
+    const char *description;
+};
+
+static const struct fx_old_option fx_old_options[] = {
+    {"mark", BP_OPT_STRING, 0, "yes", NULL, NULL, NULL, "value of the oldminor attribute"},
+    {"level", BP_OPT_INT, 0, "3", "1", "9", NULL, "a number"},
+    {0},
+};
+
 typedef struct {
     const struct bp_host_api *api;
 } fx_self;
@@ -58,6 +76,7 @@ static const struct {
         .version = "0.9.0",
         .description = "fixture: descriptor of an older minor",
         .kinds = BP_KIND_TRANSFORM,
+        .options = (const struct bp_option *)(const void *)fx_old_options,
         .init = fx_init,
         .transform = fx_transform,
     },

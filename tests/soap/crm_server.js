@@ -60,6 +60,15 @@ const crm = {
         if (name === 'server-fault') {
           throw { Fault: { faultcode: 'soap:Server', faultstring: 'CRM database is locked', statusCode: 500 } };
         }
+        if (name === 'forbidden') {
+          // The caller's account may read but not write (HTTP 403).
+          throw { Fault: { faultcode: 'soap:Client', faultstring: 'not allowed to change contacts', statusCode: 403 } };
+        }
+        if (name === 'wsse-fault') {
+          // The WS-Security fault code of OASIS WSS 1.1, as a 500.
+          throw { Fault: { faultcode: 'wsse:FailedAuthentication',
+                           faultstring: 'The security token could not be authenticated or authorized', statusCode: 500 } };
+        }
         if (name.startsWith('flaky')) {
           // Fails with a Server fault the first two times this Id is sent.
           const n = (db.attempts[c.Id] || 0) + 1;

@@ -11,6 +11,7 @@
 
 #include <backplane/envelope.h>
 #include "envelope_int.h"
+#include "sha256.h"
 #include "tap.h"
 
 /* Envelope with data parsed from JSON text (the test's fixture, so abort on
@@ -681,6 +682,59 @@ static void test_numbers_and_utf8(void)
     bp_envelope_unref(env);
 }
 
+/* SHA-256 against FIPS 180-4's examples, and the ids derived from it. */
+static void test_derived_ids(void)
+{
+    static const struct { const char *in; const char *hex; } v[] = {
+        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        bp_sha256 h;
+        unsigned char d[32];
+        char hex[65];
+        bp_sha256_init(&h);
+        bp_sha256_update(&h, v[i].in, strlen(v[i].in));
+        bp_sha256_final(&h, d);
+        for (int k = 0; k < 32; k++)
+            snprintf(hex + 2 * k, 3, "%02x", d[k]);
+        CHECK_STR(hex, v[i].hex);
+    }
+    /* Same content: same id; another subject or token: another id. */
+    char ids[4][40];
+    for (int i = 0; i < 4; i++) {
+        bp_envelope *e = bp_envelope_new();
+        bp_envelope_set_attr(e, "source", "fx://in");
+        bp_envelope_set_attr(e, "type", "t");
+        bp_envelope_set_attr(e, "subject", i == 1 ? "other" : "s");
+        bp_envelope_set_data_json(e, "{\"n\":1}", 7, "x");
+        uint64_t tok = (uint64_t)i;
+        CHECK_INT(bp_envelope_fill_id(e, i >= 2 ? &tok : NULL), BP_OK);
+        snprintf(ids[i], sizeof ids[i], "%s", bp_envelope_get0_attr(e, "id"));
+        bp_envelope_unref(e);
+    }
+    bp_envelope *e = bp_envelope_new();
+    bp_envelope_set_attr(e, "source", "fx://in");
+    bp_envelope_set_attr(e, "type", "t");
+    bp_envelope_set_attr(e, "subject", "s");
+    bp_envelope_set_data_json(e, "{\"n\":1}", 7, "x");
+    bp_envelope_fill_id(e, NULL);
+    CHECK_STR(bp_envelope_get0_attr(e, "id"), ids[0]);
+    bp_envelope_set_attr(e, "id", "mine");
+    CHECK_INT(bp_envelope_fill_id(e, NULL), BP_OK);
+    CHECK_STR(bp_envelope_get0_attr(e, "id"), "mine");
+    bp_envelope_unref(e);
+    CHECK(strcmp(ids[0], ids[1]) != 0);
+    CHECK(strcmp(ids[2], ids[3]) != 0);
+    CHECK(strcmp(ids[0], ids[2]) != 0);
+    CHECK(strlen(ids[0]) == 36 && ids[0][14] == '8');
+    e = bp_envelope_new();
+    CHECK_INT(bp_envelope_fill_id(e, NULL), BP_ERR_INVALID);   /* no source */
+    bp_envelope_unref(e);
+}
+
 int main(void)
 {
     test_new();
@@ -694,5 +748,6 @@ int main(void)
     test_path_remove();
     test_finalize();
     test_numbers_and_utf8();
+    test_derived_ids();
     return tap_done();
 }

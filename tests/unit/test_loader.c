@@ -46,8 +46,49 @@ int main(void)
     CHECK(lib != NULL && lib->desc.destroy == NULL);
     CHECK(lib != NULL && lib->desc.struct_size < sizeof(struct bp_plugin));
     CHECK_STR(lib ? lib->desc.name : NULL, "fx_old_minor");
+    /* Its option array has the 1.2 entry size: read with that stride, the
+     * fields it does not know zeroed (ABI 1.3). */
+    const struct bp_option *oo = lib ? lib->desc.options : NULL;
+    CHECK_STR(oo ? oo[1].name : NULL, "level");
+    CHECK_STR(oo ? oo[1].default_value : NULL, "3");
+    CHECK_STR(oo ? oo[1].max : NULL, "9");
+    CHECK(oo != NULL && oo[1].roles == 0 && oo[1].bound == 0 && oo[1].fields == NULL &&
+          oo[1].renamed == NULL);
+    CHECK(oo != NULL && oo[2].name == NULL);
     bp_plugin_lib_free(lib);
     free(path);
+
+    /* A plugin that needs a newer host minor is refused, naming both versions. */
+    path = fixture("fx_new_minor");
+    CHECK_INT(bp_plugin_lib_load(path, &lib, &err), BP_ERR_ABI);
+    CHECK(lib == NULL);
+    {
+        char *want = NULL;
+        if (asprintf(&want, "%s: plugin needs host ABI 1.4 or newer (built against 1.4), this "
+                            "host speaks ABI 1.3: upgrade backplane, or rebuild the plugin "
+                            "with a lower min_host_minor", path) < 0)
+            abort();
+        CHECK_STR(err, want);
+        free(want);
+    }
+    free(err);
+    err = NULL;
+    free(path);
+
+    /* A newer minor that can do with this host loads; nothing past this host's
+     * struct is read (the fixture's extra fields are poison). */
+    path = fixture("fx_future");
+    CHECK_INT(bp_plugin_lib_load(path, &lib, &err), BP_OK);
+    CHECK_STR(err, NULL);
+    CHECK(lib != NULL && lib->desc.abi_minor == BP_ABI_MINOR + 5);
+    CHECK(lib != NULL && lib->desc.min_host_minor == 3);
+    CHECK(lib != NULL && lib->desc.transform != NULL);
+    CHECK(lib != NULL && lib->desc.struct_size > sizeof(struct bp_plugin));
+    bp_plugin_lib_free(lib);
+    free(path);
+
+    /* The older-minor fixture has no min_host_minor: 0, loads anywhere. */
+    CHECK_INT(BP_ABI_MINOR, 3);
 
     /* The registry finds NAME.so by name and caches it. */
     bp_registry *reg = bp_registry_new();

@@ -43,6 +43,14 @@ static void test_classify(void)
         {OD_POSTGRES, "57P01", 7, "connection"},     /* admin shutdown */
         {OD_POSTGRES, "42P01", 7, "permanent"},      /* undefined table */
         {OD_POSTGRES, "HY000", 19, "permanent"},     /* SQLite's code means nothing here */
+        /* The rule (connectors/common/fault.h): missing permissions and
+         * refused logins are not connected, never a reject. */
+        {OD_POSTGRES, "42501", 7, "connection"},     /* insufficient_privilege (no GRANT) */
+        {OD_POSTGRES, "28P01", 7, "connection"},     /* invalid_password */
+        {OD_OTHER, "28000", 0, "connection"},        /* invalid authorization specification */
+        {OD_SQLITE, "HY000", 8, "connection"},       /* attempt to write a readonly database */
+        {OD_SQLITE, "HY000", 3, "connection"},       /* SQLITE_PERM */
+        {OD_SQLITE, "HY000", 23, "connection"},      /* SQLITE_AUTH */
         {OD_OTHER, "23000", 0, "constraint"},
         {OD_OTHER, "HYT00", 0, "retry"},
     };

@@ -22,6 +22,184 @@ static const struct bp_option schema[] = {
     {0},
 };
 
+/* ABI 1.3: roles, renamed options, map schemas, binding, paths. */
+struct tls_opts {
+    int mode;
+    int verify;
+    const char *ca_file;
+};
+struct opts13 {
+    const char *table;
+    long long batch;
+    int64_t interval;
+    int follow;
+    double ratio;
+    int format;
+    const cJSON *request;
+    struct tls_opts tls;
+    const char *key_file;
+};
+static const char *const tls_modes[] = {"none", "starttls", "tls", NULL};
+static const struct bp_option tls_fields[] = {
+    {.name = "mode", .type = BP_OPT_ENUM, .default_value = "tls", .choices = tls_modes,
+     BP_OPT_FIELD(struct opts13, tls.mode)},
+    {.name = "verify", .type = BP_OPT_BOOL, .default_value = "true",
+     BP_OPT_FIELD(struct opts13, tls.verify)},
+    {.name = "ca_file", .type = BP_OPT_PATH, BP_OPT_FIELD(struct opts13, tls.ca_file)},
+    {0},
+};
+static const struct bp_option request_values[] = {{.name = "*", .type = BP_OPT_STRING}, {0}};
+static const struct bp_option schema13[] = {
+    {.name = "table", .type = BP_OPT_STRING, .roles = BP_KIND_SOURCE | BP_KIND_SINK,
+     .required_for = BP_KIND_SINK, BP_OPT_FIELD(struct opts13, table)},
+    {.name = "batch", .type = BP_OPT_INT, .default_value = "100", BP_OPT_FIELD(struct opts13, batch)},
+    {.name = "poll_interval", .type = BP_OPT_DURATION, .default_value = "5s",
+     .roles = BP_KIND_SOURCE, BP_OPT_FIELD(struct opts13, interval)},
+    {.name = "follow", .type = BP_OPT_BOOL, .default_value = "true", .roles = BP_KIND_SOURCE,
+     BP_OPT_FIELD(struct opts13, follow)},
+    {.name = "ratio", .type = BP_OPT_FLOAT, .default_value = "0.25",
+     BP_OPT_FIELD(struct opts13, ratio)},
+    {.name = "format", .type = BP_OPT_ENUM, .choices = fmts, BP_OPT_FIELD(struct opts13, format)},
+    {.name = "request", .type = BP_OPT_MAP, .fields = request_values,
+     BP_OPT_FIELD(struct opts13, request)},
+    {.name = "tls", .type = BP_OPT_MAP, .fields = tls_fields},
+    {.name = "key_file", .type = BP_OPT_PATH, BP_OPT_FIELD(struct opts13, key_file)},
+    {.name = "interval", .renamed = "'poll_interval'"},
+    {.name = "verify_tls", .renamed = "'tls: { verify: ... }'"},
+    {0},
+};
+
+/* maps: the connector's map, then (if given) the use's map. */
+static cJSON *apply13(const char *conn, const char *use, uint32_t role, bp_diags *d, int *failed)
+{
+    bp_ydoc *a = NULL, *b = NULL;
+    bp_ydoc_load_string("s.yaml", NULL, conn, strlen(conn), &a, d);
+    if (use)
+        bp_ydoc_load_string("s.yaml", NULL, use, strlen(use), &b, d);
+    const bp_ynode *maps[2] = {a ? a->root : NULL, b ? b->root : NULL};
+    bp_options_req rq = {.schema = schema13, .where = "connector 'c'", .maps = maps,
+                         .n_maps = 2, .use_from = 1, .file = "s.yaml", .at_line = 7,
+                         .at_col = 3, .role = role, .base_dir = "/etc/site"};
+    cJSON *cfg = bp_options_apply_ex(&rq, d, failed);
+    bp_ydoc_free(a);
+    bp_ydoc_free(b);
+    return cfg;
+}
+
+static void test_abi13(void)
+{
+    bp_diags d = {0};
+    int failed = -1;
+    /* A sink needs table; a source does not. */
+    cJSON *c = apply13("batch: 5\n", NULL, BP_KIND_SINK, &d, &failed);
+    CHECK_INT(failed, 1);
+    CHECK_INT(d.n, 1);
+    CHECK_STR(d.msgs[0], "s.yaml:7:3: missing option 'table' for connector 'c': a sink needs it");
+    CHECK_INT(bp_cfg_int(c, "batch", -1), 5);   /* the partial config keeps what was valid */
+    cJSON_Delete(c);
+    bp_diags_free(&d);
+    c = apply13("batch: 5\n", NULL, BP_KIND_SOURCE, &d, &failed);
+    CHECK_INT(failed, 0);
+    cJSON_Delete(c);
+
+    /* An option for another role: an error at a use, left alone in the
+     * connector's map (another use may need it). */
+    c = apply13("follow: false\ntable: t\n", "follow: true\n", BP_KIND_SINK, &d, &failed);
+    CHECK_INT(d.n, 1);
+    CHECK_STR(d.msgs[0], "s.yaml:1:1: option 'follow' of connector 'c' is for a source, not a sink");
+    cJSON_Delete(c);
+    bp_diags_free(&d);
+
+    /* A renamed option names its new spelling; renamed ones are not listed
+     * as valid. */
+    c = apply13("interval: 5s\nverify_tls: false\nbogus: 1\n", NULL, BP_KIND_SOURCE, &d, &failed);
+    CHECK_INT(d.n, 3);
+    CHECK_STR(d.msgs[0], "s.yaml:1:1: option 'interval' was renamed: use 'poll_interval'");
+    CHECK_STR(d.msgs[1], "s.yaml:2:1: option 'verify_tls' was renamed: use 'tls: { verify: ... }'");
+    CHECK_STR(d.msgs[2], "s.yaml:3:1: unknown option 'bogus' for connector 'c' (valid: table, "
+                         "batch, poll_interval, follow, ratio, format, request, tls, key_file)");
+    cJSON_Delete(c);
+    bp_diags_free(&d);
+
+    /* Map schemas: a map of scalars; a record with named keys, merged over
+     * the connector's and the use's maps, with defaults. */
+    c = apply13("request: { Id: data.id, Qty: 5, Bad: { x: 1 } }\ntls: { mode: tlz, vrify: 1 }\n",
+                NULL, BP_KIND_SOURCE, &d, &failed);
+    CHECK_INT(d.n, 3);
+    CHECK_STR(d.msgs[0], "s.yaml:1:38: option 'request.Bad' of connector 'c' must be a string, got a map");
+    CHECK_STR(d.msgs[1], "s.yaml:2:14: option 'tls.mode' of connector 'c' must be one of: none, starttls, tls; got 'tlz'");
+    CHECK_STR(d.msgs[2], "s.yaml:2:19: unknown option 'tls.vrify' for connector 'c' (valid: mode, verify, ca_file)");
+    CHECK(cJSON_IsNumber(cJSON_GetObjectItem(bp_cfg_get0(c, "request"), "Qty")));  /* type kept */
+    cJSON_Delete(c);
+    bp_diags_free(&d);
+
+    c = apply13("table: t\ntls: { verify: false }\nkey_file: keys/k.pem\nformat: cloudevents\n",
+                "tls: { ca_file: /abs/ca.pem }\nbatch: 7\nrequest: { Id: data.id }\n",
+                BP_KIND_SINK, &d, &failed);
+    CHECK_INT(failed, 0);
+    CHECK_INT(d.n, 0);
+    const cJSON *tls = bp_cfg_get0(c, "tls");
+    CHECK_STR(bp_cfg_str(tls, "mode"), "tls");                 /* default inside the map */
+    CHECK_INT(bp_cfg_bool(tls, "verify", 1), 0);               /* from the connector's map */
+    CHECK_STR(bp_cfg_str(tls, "ca_file"), "/abs/ca.pem");      /* from the use's map, kept */
+    CHECK_STR(bp_cfg_str(c, "key_file"), "/etc/site/keys/k.pem");   /* resolved */
+
+    /* Binding: every default once, in the schema. */
+    struct opts13 *o = bp_options_bind(schema13, c, sizeof(struct opts13));
+    CHECK(o != NULL);
+    if (o) {
+        CHECK_STR(o->table, "t");
+        CHECK_INT(o->batch, 7);
+        CHECK_INT(o->interval, 5000);
+        CHECK_INT(o->follow, 1);
+        CHECK(o->ratio == 0.25);
+        CHECK_INT(o->format, 1);
+        CHECK_INT(o->tls.mode, 2);
+        CHECK_INT(o->tls.verify, 0);
+        CHECK_STR(o->tls.ca_file, "/abs/ca.pem");
+        CHECK_STR(o->key_file, "/etc/site/keys/k.pem");
+        CHECK(o->request == bp_cfg_get0(c, "request"));
+    }
+    free(o);
+    cJSON_Delete(c);
+    /* An enum that is absent binds as -1; a bound member past the struct's
+     * size is left alone. */
+    c = apply13("table: t\n", NULL, BP_KIND_SINK, &d, &failed);
+    o = bp_options_bind(schema13, c, sizeof(struct opts13));
+    CHECK_INT(o ? o->format : 0, -1);
+    free(o);
+    o = bp_options_bind(schema13, c, offsetof(struct opts13, batch));
+    CHECK_STR(o ? o->table : NULL, "t");
+    free(o);
+    cJSON_Delete(c);
+
+    /* A scalar where a map with named keys belongs names the keys. */
+    c = apply13("tls: none\n", NULL, BP_KIND_SOURCE, &d, &failed);
+    CHECK_INT(d.n, 1);
+    CHECK_STR(d.msgs[0], "s.yaml:1:6: option 'tls' of connector 'c' must be a map { mode, verify, "
+                         "ca_file }, got 'none'");
+    cJSON_Delete(c);
+    bp_diags_free(&d);
+
+    /* A plugin built before 1.3 has shorter entries: read with its stride. */
+    unsigned char old[3 * BP_OPTION_SIZE_1_2];
+    memset(old, 0, sizeof(old));
+    struct bp_option e = {.name = "a", .type = BP_OPT_INT, .default_value = "1"};
+    memcpy(old, &e, BP_OPTION_SIZE_1_2);
+    e.name = "b";
+    e.default_value = "2";
+    memcpy(old + BP_OPTION_SIZE_1_2, &e, BP_OPTION_SIZE_1_2);
+    struct bp_option *norm = bp_options_normalize((const struct bp_option *)(void *)old, 0);
+    CHECK(norm != NULL);
+    if (norm) {
+        CHECK_STR(norm[1].name, "b");
+        CHECK_STR(norm[1].default_value, "2");
+        CHECK(norm[1].fields == NULL && norm[1].renamed == NULL && norm[1].roles == 0);
+        CHECK(norm[2].name == NULL);
+    }
+    bp_options_normalized_free(norm, 0);
+}
+
 static cJSON *apply(const char *yaml, bp_diags *d)
 {
     bp_ydoc *doc = NULL;
@@ -105,5 +283,6 @@ int main(void)
     CHECK(c == NULL);
     CHECK_STR(d.msgs[0], "o.yaml:2:11: option 'password' of plugin 'x' must be a string, got a list");
     bp_diags_free(&d);
+    test_abi13();
     return tap_done();
 }

@@ -390,6 +390,17 @@ static void test_matches(void)
     CHECK_INT(ev(env, "confidence matches '^0\\.[0-9]+$'"), 1);
     CHECK_INT(ev(env, "data.empty matches ''"), 1);
     CHECK_INT(ev(env, "not data.vendor matches 'x' and data.ok"), 1);
+    /* imatches: the same, ignoring case (REG_ICASE). */
+    CHECK_INT(ev(env, "data.vendor imatches 'acme'"), 1);
+    CHECK_INT(ev(env, "data.vendor imatches '^acme corp$'"), 1);
+    CHECK_INT(ev(env, "data.vendor imatches '^ACME CORP$'"), 1);
+    CHECK_INT(ev(env, "data.vendor imatches '^acme$'"), 0);
+    CHECK_INT(ev(env, "data.vendor imatches '[[:lower:]]+ corp'"), 1);
+    CHECK_INT(ev(env, "subject imatches '^INVOICE-[0-9]+$'"), 1);
+    CHECK_INT(ev(env, "data.total imatches '1'"), 0);       /* still only strings */
+    CHECK_INT(ev(env, "data.missing imatches '.*'"), 0);
+    CHECK_INT(ev(env, "not data.vendor imatches 'ACME' or data.ok"), 1);
+    CHECK_INT(ev(env, "data.vendor matches 'acme' or data.vendor imatches 'ACME'"), 1);
     bp_envelope_unref(env);
 }
 
@@ -460,6 +471,9 @@ static void test_errors(void)
     check_err("x matches data.y", "expected a string after 'matches'", 11);
     check_err("x matches", "expected a string after 'matches'", 10);
     check_err("x matches 5", "expected a string after 'matches'", 11);
+    check_err("x imatches data.y", "expected a string after 'imatches'", 12);
+    check_err("x imatches '(a*)+'", "invalid regular expression: nested repetition of an "
+              "expression that can match the empty string", 12);
     check_err("5 exists", "expected a path before 'exists'", 1);
     check_err("(a) exists", "expected a path before 'exists'", 1);
     check_err("exists 5", "expected a path after 'exists'", 8);

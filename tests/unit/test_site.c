@@ -40,7 +40,10 @@ int main(void)
     CHECK_INT(bp_site_load(p, &s, &d), BP_OK);
     CHECK_INT(d.n, 0);
     CHECK_STR(s->name, "acme-hq");
-    CHECK_STR(s->state_path, "./acme.db");
+    /* Relative paths are relative to the site file (in /tmp), not to the
+     * working directory. */
+    CHECK_STR(s->dir, "/tmp");
+    CHECK_STR(s->state_path, "/tmp/./acme.db");
     CHECK_INT(s->n_connectors, 2);
     CHECK_STR(s->connectors[0].plugin, "file");
     CHECK_INT(s->n_routes, 1);

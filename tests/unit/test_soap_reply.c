@@ -29,13 +29,22 @@ static void test_fault_class(void)
         {"DataEncodingUnknown", 500, BP_REJECT}, {"Server", 500, BP_RETRY},
         {"Server", 200, BP_RETRY},         {"Server.Busy", 503, BP_RETRY},
         {"Receiver", 500, BP_RETRY},       {"client", 500, BP_REJECT},
-        {"Client", 401, BP_RETRY},         {"Sender", 403, BP_RETRY},
+        /* The rule (connectors/common/fault.h): refused credentials and
+         * missing permissions are not connected, whatever the fault code. */
+        {"Client", 401, BP_NOT_CONNECTED}, {"Sender", 403, BP_NOT_CONNECTED},
+        {"Server", 401, BP_NOT_CONNECTED},
+        {"FailedAuthentication", 500, BP_NOT_CONNECTED},
+        {"InvalidSecurityToken", 200, BP_NOT_CONNECTED},
+        {"InvalidSecurity", 500, BP_NOT_CONNECTED}, {"FailedCheck", 500, BP_NOT_CONNECTED},
+        {"MessageExpired", 500, BP_RETRY},
+        {"Client.FailedAuthentication", 500, BP_REJECT},   /* not the WSS code: Client */
         {"Custom", 500, BP_RETRY},         {"Custom", 200, BP_REJECT},
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         char what[96];
         snprintf(what, sizeof(what), "fault %s with HTTP %ld", t[i].code, t[i].http);
-        tap_check(soap_fault_class(t[i].code, t[i].http) == t[i].want, what, __FILE__, __LINE__);
+        tap_check_str(fault_name(soap_fault_class(t[i].code, t[i].http).st), fault_name(t[i].want),
+                      what, __FILE__, __LINE__);
     }
 }
 
@@ -45,20 +54,24 @@ static void test_http_status(void)
         long status;
         bp_status want;
     } t[] = {
-        {200, BP_OK},    {204, BP_OK},    {400, BP_REJECT}, {401, BP_RETRY}, {403, BP_RETRY},
-        {404, BP_RETRY}, {408, BP_RETRY}, {413, BP_REJECT}, {429, BP_RETRY}, {500, BP_RETRY},
+        {200, BP_OK},    {204, BP_OK},    {400, BP_REJECT}, {401, BP_NOT_CONNECTED},
+        {403, BP_NOT_CONNECTED}, {404, BP_NOT_CONNECTED}, {408, BP_RETRY}, {413, BP_REJECT},
+        {429, BP_RETRY}, {500, BP_RETRY},
         {502, BP_RETRY}, {503, BP_RETRY},
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         char what[64];
         snprintf(what, sizeof(what), "HTTP %ld without a SOAP answer", t[i].status);
-        tap_check(http_classify_status(t[i].status) == t[i].want, what, __FILE__, __LINE__);
+        tap_check_str(fault_name(http_classify_status(t[i].status).st), fault_name(t[i].want),
+                      what, __FILE__, __LINE__);
     }
-    CHECK(http_classify_curl(CURLE_COULDNT_CONNECT, NULL) == BP_NOT_CONNECTED);
-    CHECK(http_classify_curl(CURLE_OPERATION_TIMEDOUT, NULL) == BP_RETRY);
-    CHECK(http_classify_curl(CURLE_PEER_FAILED_VERIFICATION, NULL) == BP_RETRY);
-    http_buf big = {.overflow = 1};
-    CHECK(http_classify_curl(CURLE_WRITE_ERROR, &big) == BP_REJECT);
+    CHECK(http_classify_curl(CURLE_COULDNT_CONNECT, NULL).st == BP_NOT_CONNECTED);
+    CHECK(http_classify_curl(CURLE_OPERATION_TIMEDOUT, NULL).st == BP_RETRY);
+    /* A certificate that does not verify: not connected (was a retry). */
+    CHECK(http_classify_curl(CURLE_PEER_FAILED_VERIFICATION, NULL).st == BP_NOT_CONNECTED);
+    CHECK_STR(http_classify_curl(CURLE_PEER_FAILED_VERIFICATION, NULL).cause, FAULT_TLS_VERIFY);
+    http_buf big = {.over = 1};
+    CHECK(http_classify_curl(CURLE_WRITE_ERROR, &big).st == BP_REJECT);
 }
 
 static void test_replies(void)
@@ -94,6 +107,17 @@ static void test_replies(void)
         {200, "<r/>", BP_REJECT, "HTTP 200, XML but not a SOAP envelope: <r/>"},
         {500, E11 "<R/></soap:Body></soap:Envelope>", BP_RETRY,
          "HTTP 500 with a SOAP body but no fault"},
+        {401, "authentication required", BP_NOT_CONNECTED,
+         "credentials refused: HTTP 401, not a SOAP reply ("},
+        {403, E11 "<soap:Fault><faultcode>soap:Client</faultcode><faultstring>read only</faultstring>"
+              "</soap:Fault></soap:Body></soap:Envelope>", BP_NOT_CONNECTED,
+         "permission denied: SOAP fault Client (HTTP 403): read only"},
+        {500, E11 "<soap:Fault><faultcode xmlns:wsse=\"http://docs.oasis-open.org/wss/2004/01/"
+              "oasis-200401-wss-wssecurity-secext-1.0.xsd\">wsse:FailedAuthentication</faultcode>"
+              "<faultstring>bad token</faultstring></soap:Fault></soap:Body></soap:Envelope>",
+         BP_NOT_CONNECTED, "credentials refused: SOAP fault FailedAuthentication (HTTP 500): bad token"},
+        {404, "<html>Not Found</html>", BP_NOT_CONNECTED,
+         "no such endpoint: HTTP 404, XML but not a SOAP envelope"},
         {200, "<?xml version=\"1.0\"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>"
               E11 "<a>&x;</a></soap:Body></soap:Envelope>", BP_REJECT,
          "HTTP 200: reply refused: 2:"},
