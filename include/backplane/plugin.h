@@ -421,7 +421,7 @@ struct bp_host_api {
 
     /* ---- ABI 1.3 (core3-runtime) ---- */
 
-    /* Sources (ABI 1.3): ends the core's wait after a poll that returned
+    /* [1.3, any] Sources: ends the core's wait after a poll that returned
      * BP_AGAIN, so poll is called again now. A poll that returns BP_AGAIN
      * before its timeout_ms is not called again until the timeout has passed
      * (the core never re-polls in a busy loop); a source whose input arrives
@@ -431,7 +431,7 @@ struct bp_host_api {
      * BP_HOST_HAS(api, poll_wakeup). */
     void (*poll_wakeup)(bp_instance *inst);
 
-    /* Sinks (ABI 1.3): inside write(), what the peer calls record i now — a
+    /* [1.3, callback: inside write] Sinks: what the peer calls record i now — a
      * row key, "partition/offset", a queue or message id. Copied; the last
      * call for a record wins; kept only when the record's result is BP_OK
      * (for BP_QUEUED, when write_done completes it), and stored with the
@@ -468,7 +468,7 @@ enum bp_plugin_flag {
      * hash of the record's content: see batch_push. */
     BP_PLUGIN_STABLE_TOKENS = 1u << 2,
     /* ---- ABI 1.3 (core3-runtime) ---- */
-    /* Lookup (ABI 1.3): lookup() is thread-safe on one instance, so the core
+    /* Lookup (1.3): lookup() is thread-safe on one instance, so the core
      * calls it from every worker at once. Without it the core keeps a small
      * pool of instances of the connector and calls each from one thread at a
      * time (a slow query then holds up only its caller). */
