@@ -15,6 +15,7 @@
 #include "model_find.h"
 #include "state_checkpoint.h"
 #include "state_corrections.h"
+#include "wakeup.h"
 
 static void host_log(bp_instance *inst, enum bp_log_level level, const char *fmt, ...)
 {
@@ -45,7 +46,7 @@ static bp_status host_batch_push_invalid(bp_poll_batch *b, uint64_t token, const
                                          const void *raw, size_t raw_len)
 {
     if (b->n >= b->cap)
-        return BP_ERR_INVALID;
+        return BP_ERR_FULL;   /* (core3-runtime) */
     char *copy = malloc(raw_len + 1);
     char *why = strdup(reason ? reason : "invalid input");
     if (copy == NULL || why == NULL) {
@@ -70,7 +71,7 @@ static bp_status host_batch_push(bp_poll_batch *b, bp_envelope *env, uint64_t to
 {
     if (b->n >= b->cap || env == NULL) {
         bp_envelope_unref(env);
-        return BP_ERR_INVALID;
+        return env && b->n >= b->cap ? BP_ERR_FULL : BP_ERR_INVALID;   /* (core3-runtime) */
     }
     char *err = NULL;
     bp_status st = BP_OK;
@@ -267,6 +268,22 @@ static int host_stopping(const bp_instance *inst)
     return inst && inst->rt && bp_runtime_stopping(inst->rt);
 }
 
+/* ---- ABI 1.3 (core3-runtime) ---- */
+
+static void host_poll_wakeup(bp_instance *inst)
+{
+    if (inst && inst->wakeup)
+        bp_wakeup_signal(inst->wakeup);
+}
+
+static void host_wb_set_receipt(bp_write_batch *wb, size_t i, const char *receipt)
+{
+    if (i >= wb->n || wb->receipts == NULL)
+        return;
+    free(wb->receipts[i]);
+    wb->receipts[i] = receipt && receipt[0] ? strdup(receipt) : NULL;
+}
+
 const struct bp_host_api bp_host_api_table = {
     .size = sizeof(struct bp_host_api),
     .abi_major = BP_ABI_MAJOR,
@@ -338,4 +355,7 @@ const struct bp_host_api bp_host_api_table = {
     .checkpoint_set_many = host_checkpoint_set_many,
     .corrections_get = host_corrections_get,
     .model_find = bp_model_find,
+    /* ---- ABI 1.3 (core3-runtime) ---- */
+    .poll_wakeup = host_poll_wakeup,
+    .wb_set_receipt = host_wb_set_receipt,
 };

@@ -1,10 +1,11 @@
 /* The runtime: plugin instances and the routes that move records through them.
  *
- * Core I runs each route on its own thread with a synchronous loop:
- * poll a batch → transforms → review gate → every sink (retry with backoff,
- * dead-letter on reject or when retries run out) → ack the batch in order.
- * A record is acked only when every sink accepted it, or it was dropped,
- * parked for review or dead-lettered — durably. */
+ * Each route runs as a pipeline: a source thread polls batches, transform
+ * workers run the chain and the review gate, a sink thread delivers to every
+ * sink (retry with backoff, dead-letter on reject or when retries run out),
+ * and the source thread acks in order. A record is acked only when every sink
+ * accepted it, or it was dropped, parked for review or dead-lettered —
+ * durably. The parts are listed in runtime_int.h. */
 #ifndef BP_CORE_RUNTIME_H
 #define BP_CORE_RUNTIME_H
 
@@ -12,6 +13,7 @@
 #include <stdatomic.h>
 #include <backplane/plugin.h>
 #include "diag.h"
+#include "ledger.h"
 #include "metrics.h"
 #include "plugin_loader.h"
 #include "site.h"
@@ -35,18 +37,13 @@ struct bp_instance {
     int inited, started;
     bp_runtime *rt;
     bp_metrics *metrics;
-    pthread_mutex_t mu;         /* guards completions; serialises lookups */
+    pthread_mutex_t mu;         /* guards completions */
     pthread_cond_t cv;
     bp_completion *done;
     size_t n_done, cap_done;
-    /* Ledger sinks (used from the sink thread only): keys applied by earlier
-     * runs that their source may redeliver, and this run's ledger rows with the
-     * highest pipeline sequence number they cover (forgotten once acked). */
-    struct bp_keyset *ledger_prev;
-    int ledger_loaded;
-    int64_t *lrows;
-    uint64_t *lrow_seq;
-    size_t n_lrows, cap_lrows;
+    bp_ledger ledger;           /* ledger sinks (sink thread only) */
+    struct bp_wakeup *wakeup;   /* sources: what poll_wakeup signals */
+    int metrics_borrowed;       /* a lookup pool's member: metrics are the first one's */
 };
 
 struct bp_poll_batch {
@@ -68,6 +65,7 @@ struct bp_write_batch {
     size_t n;
     char *ckpt_key;             /* wb_commit_checkpoint, committed with the ledger */
     char *ckpt_value;
+    char **receipts;            /* wb_set_receipt (ABI 1.3): per record, or NULL */
 };
 
 /* The host-API table handed to every plugin. */

@@ -9,7 +9,7 @@
 #include "site.h"
 
 static const char *const site_top_keys[] = {"site", "state", "plugin_dirs", "connectors",
-                                            "routes", NULL};
+                                            "routes", "ledger", NULL};
 static const char *const site_route_keys[] = {"from", "through", "review", "to", "errors",
                                               "batch", "linger", "workers", "order_key", "audit",
                                               NULL};
@@ -153,6 +153,30 @@ static void site_parse_errors(const bp_ynode *n, bp_site_route *r, const char *f
             r->backoff_max_ms = hi;
         }
     }
+}
+
+/* ledger: { retention: 24h } (core3-runtime): how long the write-back
+ * ledger keeps rows a crashed run left (docs/state.md). */
+static void site_parse_ledger(bp_site *s, const bp_ynode *n, bp_diags *d)
+{
+    static const char *const ledger_keys[] = {"retention", NULL};
+    s->ledger_retention_ms = BP_LEDGER_RETENTION_DEFAULT_MS;
+    if (n == NULL)
+        return;
+    if (n->kind != BP_YMAP) {
+        bp_diags_add(d, s->file, n->line, n->col, "'ledger' must be a map, e.g. { retention: 24h }");
+        return;
+    }
+    site_unknown_keys(n, ledger_keys, "ledger", s->file, d);
+    const bp_ynode *ret = bp_ymap_get(n, "retention");
+    if (ret == NULL)
+        return;
+    int64_t ms = ret->kind == BP_YSCALAR ? bp_parse_duration_ms(ret->value) : -1;
+    if (ms < 60000)
+        bp_diags_add(d, s->file, ret->line, ret->col,
+                     "ledger.retention must be a duration of at least 1m, e.g. 24h");
+    else
+        s->ledger_retention_ms = ms;
 }
 
 static void site_parse_route(bp_site *s, const bp_ynode *key, const bp_ynode *n, bp_diags *d)
@@ -327,6 +351,8 @@ bp_status bp_site_load(const char *path, bp_site **out, bp_diags *d)
     /* Relative paths in the site file are relative to the site file, as
      * BP_OPT_PATH options are. */
     site_resolve_in_place(s, &s->state_path);
+
+    site_parse_ledger(s, bp_ymap_get(root, "ledger"), d);
 
     n = bp_ymap_get(root, "plugin_dirs");
     if (n) {

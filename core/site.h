@@ -68,6 +68,7 @@ typedef struct bp_site {
     size_t n_connectors;
     bp_site_route *routes;
     size_t n_routes;
+    int64_t ledger_retention_ms;   /* ledger.retention: write-back ledger rows older are pruned */
 } bp_site;
 
 /* Parses the site file's structure. Errors go to d with file:line:col. On

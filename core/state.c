@@ -406,7 +406,8 @@ bp_status bp_state_dlq_delete(bp_state *st, int64_t seq)
 
 bp_status bp_state_audit(bp_state *st, const char *route, size_t n, const char *const *sources,
                          const char *const *ids, const char *const *subjects,
-                         const char *const *lineage_json, const char *outcome)
+                         const char *const *lineage_json, const char *const *receipts_json,
+                         const char *outcome)
 {
     sqlite3_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
@@ -415,8 +416,9 @@ bp_status bp_state_audit(bp_state *st, const char *route, size_t n, const char *
     if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         goto out;
     int ok = sqlite3_prepare_v2(st->db,
-                                "INSERT INTO audit(route,source,id,subject,outcome,lineage,at_ms)"
-                                " VALUES(?1,?2,?3,?4,?5,?6,?7)", -1, &q, NULL) == SQLITE_OK;
+                                "INSERT INTO audit(route,source,id,subject,outcome,lineage,at_ms,"
+                                "receipts) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)", -1, &q,
+                                NULL) == SQLITE_OK;
     for (size_t i = 0; ok && i < n; i++) {
         if (lineage_json[i] == NULL)
             continue;
@@ -430,6 +432,10 @@ bp_status bp_state_audit(bp_state *st, const char *route, size_t n, const char *
         sqlite3_bind_text(q, 5, outcome, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 6, lineage_json[i], -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 7, now);
+        if (receipts_json && receipts_json[i])
+            sqlite3_bind_text(q, 8, receipts_json[i], -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(q, 8);
         ok = sqlite3_step(q) == SQLITE_DONE;
         sqlite3_reset(q);
     }

@@ -53,10 +53,14 @@ bp_status bp_state_ledger_commit(bp_state *st, const char *sink, const char *con
 int64_t bp_state_ledger_prune(bp_state *st, int64_t older_than_ms);
 
 /* Audit log: what the transforms did to each delivered record (its lineage),
- * n rows in one transaction. lineage_json[i] may be NULL (row skipped). */
+ * n rows in one transaction. lineage_json[i] may be NULL (row skipped).
+ * receipts_json (may be NULL, as may each entry): the sinks' write-back
+ * receipts of the record, a JSON object {"route/sink": "receipt"} (the
+ * column `receipts`, for an audit trace). */
 bp_status bp_state_audit(bp_state *st, const char *route, size_t n, const char *const *sources,
                          const char *const *ids, const char *const *subjects,
-                         const char *const *lineage_json, const char *outcome);
+                         const char *const *lineage_json, const char *const *receipts_json,
+                         const char *outcome);
 
 /* One dead letter. Strings and payload are malloc'ed (bp_dead_letter_clear). */
 typedef struct bp_dead_letter {

@@ -16,6 +16,8 @@ static const char *const review_alters[] = {
     "ALTER TABLE review_queue ADD COLUMN flags TEXT",
     "ALTER TABLE review_queue ADD COLUMN priority INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE review_queue ADD COLUMN subject TEXT",
+    /* core3-runtime: sinks' write-back receipts of an audited record. */
+    "ALTER TABLE audit ADD COLUMN receipts TEXT",
     NULL,
 };
 
@@ -27,13 +29,14 @@ static const char review_tables[] =
     "  value INTEGER NOT NULL, PRIMARY KEY(route, name));"
     "CREATE INDEX IF NOT EXISTS review_order ON review_queue(priority DESC, seq);";
 
-static int review_has_column(bp_state *st, const char *col)
+static int review_has_column(bp_state *st, const char *table, const char *col)
 {
     sqlite3_stmt *q = NULL;
     int found = 0;
-    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM pragma_table_info('review_queue') WHERE name=?1",
-                           -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, col, -1, SQLITE_STATIC);
+    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM pragma_table_info(?1) WHERE name=?2", -1, &q,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, col, -1, SQLITE_STATIC);
         found = sqlite3_step(q) == SQLITE_ROW;
     }
     sqlite3_finalize(q);
@@ -43,11 +46,11 @@ static int review_has_column(bp_state *st, const char *col)
 bp_status bp_state_review_migrate(bp_state *st, char **sqlerr)
 {
     for (size_t i = 0; review_alters[i]; i++) {
-        /* "ALTER TABLE review_queue ADD COLUMN <name> ..." */
-        char name[32];
-        if (sscanf(review_alters[i], "ALTER TABLE review_queue ADD COLUMN %31s", name) != 1)
+        /* "ALTER TABLE <table> ADD COLUMN <name> ..." */
+        char table[32], name[32];
+        if (sscanf(review_alters[i], "ALTER TABLE %31s ADD COLUMN %31s", table, name) != 2)
             return BP_ERR_INVALID;
-        if (!review_has_column(st, name) &&
+        if (!review_has_column(st, table, name) &&
             sqlite3_exec(st->db, review_alters[i], NULL, NULL, sqlerr) != SQLITE_OK)
             return BP_ERR_IO;
     }

@@ -23,6 +23,7 @@ const char *bp_status_str(bp_status st)
     case BP_AGAIN: return "again";
     case BP_EOF: return "end of input";
     case BP_STOPPED: return "stopped";
+    case BP_ERR_FULL: return "batch full";
     }
     return "unknown status";
 }

@@ -6,10 +6,10 @@
 
 #include "cli.h"
 #include "diag.h"
+#include "dlq.h"
 #include "runtime.h"
 #include "site.h"
 #include "state.h"
-#include "state_stats.h"
 
 static void dlq_usage(FILE *f)
 {
@@ -73,57 +73,29 @@ static int dlq_parse_seq(const char *s, int64_t *out)
 typedef struct {
     bp_runtime *rt;
     bp_state *st;
+    const char *route;
     int replay;          /* else drop */
     int failed;
     int done;
 } dlq_act_ctx;
 
-static int dlq_act_one(dlq_act_ctx *c, const bp_dead_letter *dl)
+/* Replays or drops one entry (bp_dlq_replay, bp_dlq_drop) and says what
+ * became of it. Returns 1 when the pass must stop (the state store failed). */
+static int dlq_act_one(dlq_act_ctx *c, int64_t seq)
 {
-    if (!c->replay) {
-        if (bp_state_dlq_resolve(c->st, dl->seq, "dropped") != BP_OK) {
-            fprintf(stderr, "dlq: entry %lld: cannot delete\n", (long long)dl->seq);
+    bp_dlq_result res;
+    bp_status st = c->replay ? bp_dlq_replay(c->rt, seq, c->route, &res)
+                             : bp_dlq_drop(c->st, seq, c->route, &res);
+    if (res.what == NULL) {
+        if (res.error) {   /* (an entry of another route is skipped silently) */
+            fprintf(stderr, "backplane dlq: %s\n", res.error);
             c->failed++;
-            return 0;
         }
-        printf("%lld dropped\n", (long long)dl->seq);
-        c->done++;
-        return 0;
+        free(res.error);
+        return st == BP_ERR_IO;
     }
-    bp_envelope *env = dlq_envelope(dl);
-    if (env == NULL) {
-        fprintf(stderr, "dlq: entry %lld holds raw input, not an envelope (%s): fix it at the "
-                        "source, or drop it\n", (long long)dl->seq, dl->reason);
-        c->failed++;
-        return 0;
-    }
-    bp_status st = bp_runtime_replay(c->rt, dl->route, dl->stage, env);
-    const char *what = st == BP_OK       ? "delivered"
-                       : st == BP_DROP   ? "dropped by a transform"
-                       : st == BP_REVIEW ? "parked for review"
-                       : st == BP_REJECT ? "failed again (dead-lettered anew)"
-                                         : NULL;
-    if (what == NULL) {
-        fprintf(stderr, "dlq: entry %lld: %s%s\n", (long long)dl->seq,
-                st == BP_ERR_NOT_FOUND ? "the site has no route " : bp_status_str(st),
-                st == BP_ERR_NOT_FOUND ? dl->route : "");
-        c->failed++;
-        return st == BP_ERR_IO;   /* stop on a state-store failure */
-    }
-    /* The old entry goes in every resolved case: a new failure has its own entry. */
-    const char *outcome = st == BP_OK       ? "replayed.delivered"
-                          : st == BP_DROP   ? "replayed.dropped"
-                          : st == BP_REVIEW ? "replayed.parked"
-                                            : "replayed.failed";
-    if (bp_state_dlq_resolve(c->st, dl->seq, outcome) != BP_OK) {
-        fprintf(stderr, "dlq: entry %lld: replayed but cannot delete the entry\n",
-                (long long)dl->seq);
-        c->failed++;
-        return 1;
-    }
-    printf("%lld %s\n", (long long)dl->seq, what);
-    if (st != BP_OK)
-        c->failed += st == BP_REJECT;
+    printf("%lld %s\n", (long long)seq, res.what);
+    c->failed += st == BP_REJECT;
     c->done++;
     return 0;
 }
@@ -165,29 +137,38 @@ int cmd_dlq(int argc, char **argv)
     }
     cli_common c = {0};
     const char *path = NULL, *route = NULL;
-    const char *rest[256];
-    int n_rest = 0, all = 0;
+    /* Room for every argument: no fixed limit on entry numbers. */
+    const char **rest = calloc((size_t)argc, sizeof(*rest));
+    int64_t *seqs = calloc((size_t)argc, sizeof(*seqs));
+    int n_rest = 0, all = 0, rc = BP_EXIT_USAGE, opened = 0;
+    cli_site cs;
+    if (rest == NULL || seqs == NULL) {
+        fprintf(stderr, "backplane dlq: out of memory\n");
+        rc = BP_EXIT_RUNTIME;
+        goto out;
+    }
     const cli_spec spec = {.cmd = "dlq", .usage = dlq_usage, .site = 1, .flag = "--all",
                            .flag_set = &all, .value_opt = "--route", .value = &route,
-                           .rest = rest, .max_rest = 256, .n_rest = &n_rest};
+                           .rest = rest, .max_rest = argc, .n_rest = &n_rest};
     int r = cli_parse(&spec, argc - 1, argv + 1, &c, &path);
-    if (r != 0)
-        return r > 0 ? BP_EXIT_OK : BP_EXIT_USAGE;
+    if (r != 0) {
+        rc = r > 0 ? BP_EXIT_OK : BP_EXIT_USAGE;
+        goto out;
+    }
     if ((is_show && n_rest != 1) || (is_list && (n_rest || all)) ||
         ((is_replay || is_drop) && (n_rest == 0) == !all)) {
         dlq_usage(stderr);
-        return BP_EXIT_USAGE;
+        goto out;
     }
-    int64_t seqs[256];
     for (int i = 0; i < n_rest; i++) {
         if (!dlq_parse_seq(rest[i], &seqs[i])) {
             fprintf(stderr, "backplane dlq: '%s' is not an entry number\n", rest[i]);
-            return BP_EXIT_USAGE;
+            goto out;
         }
     }
 
-    cli_site cs;
-    int rc = BP_EXIT_INVALID;
+    rc = BP_EXIT_INVALID;
+    opened = 1;
     if (cli_site_open(&cs, path, &c, is_replay) < 0)
         goto out;
     bp_runtime *rt = cs.rt;
@@ -220,26 +201,14 @@ int cmd_dlq(int argc, char **argv)
             bp_dead_letter_clear(&dl);
         }
     } else {
-        dlq_act_ctx ac = {.rt = rt, .st = st, .replay = is_replay};
+        dlq_act_ctx ac = {.rt = rt, .st = st, .route = route, .replay = is_replay};
         dlq_seq_list list = {0};
         if (all)
             bp_state_dlq_foreach(st, route, 0, dlq_collect, &list);
         size_t count = all ? list.n : (size_t)n_rest;
-        for (size_t i = 0; i < count; i++) {
-            int64_t seq = all ? list.seqs[i] : seqs[i];
-            bp_dead_letter dl;
-            if (bp_state_dlq_get(st, seq, &dl) != BP_OK) {
-                fprintf(stderr, "backplane dlq: no entry %lld\n", (long long)seq);
-                ac.failed++;
-                continue;
-            }
-            int stop = 0;
-            if (route == NULL || strcmp(route, dl.route) == 0)
-                stop = dlq_act_one(&ac, &dl);
-            bp_dead_letter_clear(&dl);
-            if (stop)
+        for (size_t i = 0; i < count; i++)
+            if (dlq_act_one(&ac, all ? list.seqs[i] : seqs[i]))
                 break;
-        }
         free(list.seqs);
         printf("%d entr%s %s, %d not resolved\n", ac.done, ac.done == 1 ? "y" : "ies",
                is_replay ? "replayed" : "dropped", ac.failed);
@@ -247,6 +216,9 @@ int cmd_dlq(int argc, char **argv)
             rc = BP_EXIT_INVALID;
     }
 out:
-    cli_site_close(&cs);
+    if (opened)
+        cli_site_close(&cs);
+    free(rest);
+    free(seqs);
     return rc;
 }

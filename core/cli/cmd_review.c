@@ -13,6 +13,7 @@
 #include "diag.h"
 #include "json_print.h"
 #include "log.h"
+#include "review.h"
 #include "runtime.h"
 #include "site.h"
 #include "state.h"
@@ -23,15 +24,18 @@ static void review_usage(FILE *f)
             "usage: backplane review list SITE [--route R]\n"
             "       backplane review show SITE SEQ\n"
             "       backplane review approve SITE SEQ... [--note TEXT]\n"
-            "       backplane review correct SITE SEQ --set PATH=VALUE... [--note TEXT]\n"
+            "       backplane review correct SITE SEQ --set PATH=VALUE... [--add] [--note TEXT]\n"
             "       backplane review reject SITE SEQ... --reason TEXT\n"
             "       backplane review export SITE [--out FILE]\n"
             "Records parked for a person (review.when, or a transform that asked for\n"
             "review), highest priority first, then oldest.\n"
             "approve sends a record on from the stage after the one that parked it;\n"
-            "correct first sets fields (VALUE is JSON, or else a string: --set\n"
-            "data.total=1250.00 --set data.vendor=ACME) and keeps each change as a\n"
-            "labelled example; reject moves it to the dead letters with the reason.\n"
+            "correct first sets fields (--set data.total=1250.00 --set data.vendor=ACME)\n"
+            "and keeps each change as a labelled example. A value keeps the type the\n"
+            "field has: into a string it is text (5 stays \"5\"), into a number,\n"
+            "boolean, object or array it must be JSON of that type. A path the record\n"
+            "does not have is refused unless --add (then VALUE is JSON, else text).\n"
+            "reject moves it to the dead letters with the reason.\n"
             "Every decision goes to the audit log with the OS user and what changed.\n"
             "export writes the corrections as JSON lines (route, path, from, to, record)\n"
             "for training.\n"
@@ -86,11 +90,13 @@ static char *review_json_text(const cJSON *v)
     return buf;
 }
 
+/* set and rest have room for every argument (argc): no fixed limit. */
 typedef struct {
-    const char *set[64];
+    const char **set;
     int n_set;
+    int add;
     const char *note, *reason, *route, *out;
-    const char *rest[256];
+    const char **rest;
     int n_rest;
 } review_args;
 
@@ -101,11 +107,10 @@ static int review_parse(int argc, char **argv, review_args *a, cli_common *c, co
         const char *s = argv[i];
         const char **slot = NULL;
         if (strcmp(s, "--set") == 0) {
-            if (a->n_set == 64) {
-                fprintf(stderr, "backplane review: at most 64 --set\n");
-                return -1;
-            }
             slot = &a->set[a->n_set++];
+        } else if (strcmp(s, "--add") == 0) {
+            a->add = 1;
+            continue;
         } else if (strcmp(s, "--note") == 0) {
             slot = &a->note;
         } else if (strcmp(s, "--reason") == 0) {
@@ -117,9 +122,13 @@ static int review_parse(int argc, char **argv, review_args *a, cli_common *c, co
         } else if (strcmp(s, "--plugin-dir") == 0 || strcmp(s, "--log-level") == 0) {
             if (i + 1 >= argc)
                 return -1;
-            if (s[2] == 'p' && c->n_plugin_dirs < 32)
+            if (s[2] == 'p' && c->n_plugin_dirs == 32) {
+                fprintf(stderr, "backplane review: too many --plugin-dir options (at most 32)\n");
+                return -1;
+            }
+            if (s[2] == 'p')
                 c->plugin_dirs[c->n_plugin_dirs++] = argv[i + 1];
-            else if (s[2] == 'l')
+            else
                 c->log_level = argv[i + 1];
             i++;
             continue;
@@ -129,11 +138,9 @@ static int review_parse(int argc, char **argv, review_args *a, cli_common *c, co
         } else if (*site == NULL) {
             *site = s;
             continue;
-        } else if (a->n_rest < 256) {
+        } else {
             a->rest[a->n_rest++] = s;
             continue;
-        } else {
-            return -1;
         }
         if (i + 1 >= argc) {
             fprintf(stderr, "backplane review: %s needs a value\n", s);
@@ -142,40 +149,6 @@ static int review_parse(int argc, char **argv, review_args *a, cli_common *c, co
         *slot = argv[++i];
     }
     return *site ? 0 : -1;
-}
-
-/* Applies --set PATH=VALUE to env, collecting the changes. */
-static int review_apply_sets(bp_envelope *env, const review_args *a, bp_correction *ch,
-                             char **owned, size_t *n_owned)
-{
-    for (int i = 0; i < a->n_set; i++) {
-        const char *eq = strchr(a->set[i], '=');
-        if (eq == NULL || eq == a->set[i]) {
-            fprintf(stderr, "backplane review: --set wants PATH=VALUE, got '%s'\n", a->set[i]);
-            return -1;
-        }
-        char *path = strndup(a->set[i], (size_t)(eq - a->set[i]));
-        if (path == NULL || bp_path_check(path) != BP_OK) {
-            fprintf(stderr, "backplane review: --set: invalid path '%s'\n", path ? path : "");
-            free(path);
-            return -1;
-        }
-        /* VALUE as JSON when it parses (1250.00, true, {"a":1}), else a string. */
-        cJSON *v = cJSON_Parse(eq + 1);
-        if (v == NULL)
-            v = cJSON_CreateString(eq + 1);
-        char *old = review_json_text(bp_envelope_get0_path(env, path));
-        char *nw = review_json_text(v);
-        owned[(*n_owned)++] = path;
-        owned[(*n_owned)++] = old;
-        owned[(*n_owned)++] = nw;
-        if (nw == NULL || bp_envelope_set0_path(env, path, v) != BP_OK) {
-            fprintf(stderr, "backplane review: --set: cannot set '%s'\n", path);
-            return -1;
-        }
-        ch[i] = (bp_correction){.path = path, .old_json = old, .new_json = nw};
-    }
-    return 0;
 }
 
 typedef struct {
@@ -206,86 +179,29 @@ static int review_export_one(const char *route, const char *path, const char *ol
     return 0;
 }
 
-/* One stat per decision for `backplane report`. */
-static void review_count(bp_state *st, const char *route, const char *outcome)
-{
-    char name[64];
-    snprintf(name, sizeof(name), "review.%s", outcome);
-    const char *names[1] = {name};
-    int64_t one = 1;
-    bp_state_stats_add(st, route, names, &one, 1);
-}
-
-/* approve / correct / reject of one entry; returns 0 ok, 1 failed. */
+/* approve / correct / reject of one entry (bp_review_decide); returns 0 ok,
+ * 1 failed (said why on stderr). */
 static int review_decide(bp_runtime *rt, bp_state *st, const char *verb, int64_t seq,
-                         const review_args *a)
+                         const review_args *a, const bp_review_set *sets)
 {
-    bp_review_item it;
-    bp_status s = bp_state_review_get(st, seq, &it);
-    if (s != BP_OK) {
-        fprintf(stderr, "backplane review: %s %lld\n",
-                s == BP_ERR_NOT_FOUND ? "no parked record" : "cannot read entry", (long long)seq);
+    bp_review_request req = {
+        .verb = strcmp(verb, "approve") == 0   ? BP_REVIEW_APPROVE
+                : strcmp(verb, "correct") == 0 ? BP_REVIEW_CORRECT
+                                               : BP_REVIEW_REJECT,
+        .actor = review_actor(),
+        .note = a->note ? a->note : a->reason,
+        .sets = sets,
+        .n_sets = (size_t)a->n_set,
+        .add = a->add,
+    };
+    bp_review_result res;
+    if (bp_review_decide(rt, st, seq, &req, &res) != BP_OK) {
+        fprintf(stderr, "backplane review: %s\n", res.error ? res.error : "failed");
+        free(res.error);
         return 1;
     }
-    int rc = 1;
-    bp_envelope *env = NULL;
-    char *owned[64 * 3];
-    size_t n_owned = 0;
-    bp_correction ch[64];
-    size_t n_ch = 0;
-    if (it.payload == NULL ||
-        bp_envelope_from_json(it.payload, strlen(it.payload), &env, NULL) != BP_OK) {
-        fprintf(stderr, "backplane review: entry %lld does not hold an envelope\n",
-                (long long)seq);
-        goto out;
-    }
-    const char *source = bp_envelope_get0_attr(env, "source");
-    const char *id = bp_envelope_get0_attr(env, "id");
-    char *src = source ? strdup(source) : NULL, *rid = id ? strdup(id) : NULL;
-    owned[n_owned++] = src;
-    owned[n_owned++] = rid;
-    const char *outcome = strcmp(verb, "approve") == 0   ? "approved"
-                          : strcmp(verb, "correct") == 0 ? "corrected"
-                                                         : "rejected";
-    if (strcmp(outcome, "corrected") == 0) {
-        if (review_apply_sets(env, a, ch, owned, &n_owned) < 0)
-            goto out;
-        n_ch = (size_t)a->n_set;
-    }
-    const char *what = "rejected (moved to the dead letters)";
-    if (strcmp(outcome, "rejected") != 0) {
-        /* Deliver first, then take it off the queue: a failure in between
-         * leaves it parked (never lost; a ledger sink skips a repeat). */
-        s = bp_runtime_resume(rt, it.route, it.stage, bp_envelope_ref(env));
-        what = s == BP_OK       ? "delivered"
-               : s == BP_DROP   ? "dropped by a later transform"
-               : s == BP_REVIEW ? "parked again by a later transform (new entry)"
-               : s == BP_REJECT ? "failed at a later stage (dead-lettered)"
-                                : NULL;
-        if (what == NULL) {
-            fprintf(stderr, "backplane review: entry %lld: %s%s; it stays parked\n",
-                    (long long)seq,
-                    s == BP_ERR_NOT_FOUND ? "the site has no route " : bp_status_str(s),
-                    s == BP_ERR_NOT_FOUND ? it.route : "");
-            goto out;
-        }
-    }
-    s = bp_state_review_decide(st, &it, outcome, review_actor(), a->note ? a->note : a->reason,
-                               ch, n_ch, src, rid);
-    if (s != BP_OK) {
-        fprintf(stderr, "backplane review: entry %lld: %s\n", (long long)seq,
-                s == BP_ERR_NOT_FOUND ? "already decided by someone else" : bp_status_str(s));
-        goto out;
-    }
-    review_count(st, it.route, outcome);
-    printf("%lld %s by %s: %s\n", (long long)seq, outcome, review_actor(), what);
-    rc = 0;
-out:
-    for (size_t i = 0; i < n_owned; i++)
-        free(owned[i]);
-    bp_envelope_unref(env);
-    bp_review_item_clear(&it);
-    return rc;
+    printf("%lld %s by %s: %s\n", (long long)seq, res.outcome, req.actor, res.what);
+    return 0;
 }
 
 int cli_export_corrections(const char *site_path, const char *out_path, size_t *n)
@@ -332,9 +248,23 @@ int cmd_review(int argc, char **argv)
     review_args a = {0};
     cli_common c = {0};
     const char *path = NULL;
+    int rc = BP_EXIT_USAGE;
+    int64_t *seqs = NULL;
+    bp_review_set *sets = NULL;
+    cli_site cs = {0};
+    int opened = 0;
+    a.set = calloc((size_t)argc, sizeof(*a.set));
+    a.rest = calloc((size_t)argc, sizeof(*a.rest));
+    seqs = calloc((size_t)argc, sizeof(*seqs));
+    sets = calloc((size_t)argc, sizeof(*sets));
+    if (a.set == NULL || a.rest == NULL || seqs == NULL || sets == NULL) {
+        fprintf(stderr, "backplane review: out of memory\n");
+        rc = BP_EXIT_RUNTIME;
+        goto out;
+    }
     if (review_parse(argc - 2, argv + 2, &a, &c, &path) < 0) {
         review_usage(stderr);
-        return BP_EXIT_USAGE;
+        goto out;
     }
     int decide = strcmp(verb, "approve") == 0 || strcmp(verb, "correct") == 0 ||
                  strcmp(verb, "reject") == 0;
@@ -346,17 +276,30 @@ int cmd_review(int argc, char **argv)
         if (strcmp(verb, "reject") == 0 && a.reason == NULL)
             fprintf(stderr, "backplane review: reject needs --reason TEXT\n");
         review_usage(stderr);
-        return BP_EXIT_USAGE;
+        goto out;
     }
-    int64_t seqs[256];
     for (int i = 0; i < a.n_rest; i++) {
         char *end;
         long long v = strtoll(a.rest[i], &end, 10);
         if (*a.rest[i] == '\0' || *end != '\0' || v <= 0) {
             fprintf(stderr, "backplane review: '%s' is not an entry number\n", a.rest[i]);
-            return BP_EXIT_USAGE;
+            goto out;
         }
         seqs[i] = v;
+    }
+    /* --set PATH=VALUE: split here, applied by bp_review_decide. */
+    for (int i = 0; i < a.n_set; i++) {
+        const char *eq = strchr(a.set[i], '=');
+        if (eq == NULL || eq == a.set[i]) {
+            fprintf(stderr, "backplane review: --set wants PATH=VALUE, got '%s'\n", a.set[i]);
+            goto out;
+        }
+        sets[i].path = strndup(a.set[i], (size_t)(eq - a.set[i]));
+        sets[i].value = eq + 1;
+        if (sets[i].path == NULL) {
+            rc = BP_EXIT_RUNTIME;
+            goto out;
+        }
     }
     if (c.log_level) {
         int l = bp_log_level_parse(c.log_level);
@@ -364,9 +307,9 @@ int cmd_review(int argc, char **argv)
             bp_log_set_level((enum bp_log_level)l);
     }
 
-    cli_site cs;
-    int rc = BP_EXIT_INVALID;
+    rc = BP_EXIT_INVALID;
     /* Resuming runs the route's later stages and sinks: a runtime. */
+    opened = 1;
     if (cli_site_open(&cs, path, &c, decide && strcmp(verb, "reject") != 0) < 0)
         goto out;
     bp_runtime *rt = cs.rt;
@@ -418,11 +361,18 @@ int cmd_review(int argc, char **argv)
     } else {
         int failed = 0;
         for (int i = 0; i < a.n_rest; i++)
-            failed += review_decide(rt, st, verb, seqs[i], &a);
+            failed += review_decide(rt, st, verb, seqs[i], &a, sets);
         if (failed)
             rc = BP_EXIT_INVALID;
     }
 out:
-    cli_site_close(&cs);
+    if (opened)
+        cli_site_close(&cs);
+    for (int i = 0; sets && i < a.n_set; i++)
+        free((char *)sets[i].path);
+    free(sets);
+    free(seqs);
+    free(a.set);
+    free(a.rest);
     return rc;
 }

@@ -270,7 +270,9 @@ struct bp_host_api {
      *   own stable id when you have one (a message id, a primary key), and do
      *   not call envelope_finalize first (it would set a random id).
      *   Returns BP_ERR_INVALID when env is not a valid event (env is released and
-     *   the record is treated like batch_push_invalid) or the batch is full.
+     *   the record is treated like batch_push_invalid), BP_ERR_FULL (ABI 1.3;
+     *   BP_ERR_INVALID before) when the batch is full (env is released, not
+     *   dead-lettered: push it again in a later poll).
      * batch_push_invalid: input that could not become an envelope (a bad line);
      *   the core dead-letters raw with reason (which should carry file:line:col)
      *   and acks token in order, so nothing else is lost. raw is copied. */
@@ -416,6 +418,27 @@ struct bp_host_api {
      * the directories searched. inst may be NULL (plugin commands: no site
      * directory). */
     bp_status (*model_find)(bp_instance *inst, const char *name, char **path, char **errmsg);
+
+    /* ---- ABI 1.3 (core3-runtime) ---- */
+
+    /* [1.3, any] Sources: ends the core's wait after a poll that returned
+     * BP_AGAIN, so poll is called again now. A poll that returns BP_AGAIN
+     * before its timeout_ms is not called again until the timeout has passed
+     * (the core never re-polls in a busy loop); a source whose input arrives
+     * on another thread (a library callback, a watcher) calls this from that
+     * thread. Any thread; inst is the source's instance; cheap, and calls
+     * while no wait is on make the next wait return at once. Check with
+     * BP_HOST_HAS(api, poll_wakeup). */
+    void (*poll_wakeup)(bp_instance *inst);
+
+    /* [1.3, callback: inside write] Sinks: what the peer calls record i now — a
+     * row key, "partition/offset", a queue or message id. Copied; the last
+     * call for a record wins; kept only when the record's result is BP_OK
+     * (for BP_QUEUED, when write_done completes it), and stored with the
+     * record's audit row (column `receipts`: {"route/sink": receipt}) for a
+     * later audit trace. Only inside write(): a receipt that is known only at
+     * write_done cannot be given (yet). */
+    void (*wb_set_receipt)(bp_write_batch *wb, size_t i, const char *receipt);
 };
 
 #define BP_HOST_HAS(api, field) \
@@ -443,7 +466,13 @@ enum bp_plugin_flag {
      * core then derives a missing id from source + token (cheap, and right for
      * records with identical content). Without this flag a missing id is a
      * hash of the record's content: see batch_push. */
-    BP_PLUGIN_STABLE_TOKENS = 1u << 2
+    BP_PLUGIN_STABLE_TOKENS = 1u << 2,
+    /* ---- ABI 1.3 (core3-runtime) ---- */
+    /* Lookup (1.3): lookup() is thread-safe on one instance, so the core
+     * calls it from every worker at once. Without it the core keeps a small
+     * pool of instances of the connector and calls each from one thread at a
+     * time (a slow query then holds up only its caller). */
+    BP_PLUGIN_LOOKUP_CONCURRENT = 1u << 3
 };
 
 /* ---- plugin commands ---------------------------------------------------- */
@@ -502,8 +531,11 @@ struct bp_plugin {
     /* [1.0, the route's source thread]
      * Source: push up to api->batch_room() records, waiting at most timeout_ms
      * for the first. Returns BP_OK (records pushed, possibly none), BP_AGAIN
-     * (nothing now), BP_EOF (finite input exhausted), or an error (BP_RETRY,
-     * BP_NOT_CONNECTED: the core backs off and polls again). While the route
+     * (nothing now: the core calls again once timeout_ms has passed since this
+     * call, or at api->poll_wakeup), BP_EOF (finite input exhausted), or an
+     * error (BP_RETRY, BP_NOT_CONNECTED: the core backs off with the route's
+     * retry policy and polls again; after errors.retry.max failed polls in a
+     * row the route stops with an error). While the route
      * is backpressured the core calls poll with batch_room() 0 and timeout 0
      * about every 200 ms: pause input, keep sessions alive, push nothing. */
     bp_status (*poll)(void *self, bp_poll_batch *batch, int timeout_ms);
@@ -628,6 +660,10 @@ typedef enum bp_fate {
     BP_FATE_DROPPED = 2,         /* a transform dropped it */
     BP_FATE_PARKED = 3,          /* parked for human review (it may be delivered later) */
     BP_FATE_DEAD_LETTERED = 4,   /* in the dead-letter store or channel */
+    /* ---- ABI 1.3 (core3-runtime) ---- */
+    BP_FATE_PARTIAL = 5,         /* written to some sinks, dead-lettered at another (a
+                                  * source that writes back treats it as delivered:
+                                  * the dead letter is replayed to that sink alone) */
 } bp_fate;
 
 /* Put first in a descriptor: .BP_PLUGIN_HEADER would not parse, so use

@@ -39,7 +39,11 @@ typedef enum bp_status {
     /* Source results. */
     BP_AGAIN = -40,           /* nothing available right now: poll again later */
     BP_EOF = -41,             /* finite input exhausted: this source has no more */
-    BP_STOPPED = -42          /* the runtime is shutting down */
+    BP_STOPPED = -42,         /* the runtime is shutting down */
+
+    /* ---- ABI 1.3 (core3-runtime) ---- */
+    BP_ERR_FULL = -43         /* batch_push: the batch is full (batch_room() was 0); the
+                               * record was not taken: push it in a later poll */
 } bp_status;
 
 /* Returns a static, human-readable name for a status ("ok", "retry", ...).

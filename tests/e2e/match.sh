@@ -125,6 +125,7 @@ exit_is "lookups failing until the retries run out" 0 "$B" run down.yaml --plugi
 contains "retried 3 times each, then dead letters (only the invoice without a PO number needs no lookup)" "$ERR" "8 in, 1 out, 0 dropped, 0 parked, 7 dead-lettered, 21 retried"
 sqlite3 down.db "SELECT reason FROM dead_letters ORDER BY seq LIMIT 1" >down.txt
 contains "dead letter says why" down.txt "retry: lookup erp/purchase_order for PO PO-1: ERP unreachable (fixture:"
+contains "... and after how many attempts, as a sink's would (one retry policy)" down.txt "gave up after 4 attempts: retry: lookup erp/purchase_order"
 
 # A query the connector does not have: refused (dead-lettered), not retried forever.
 site noq "" ", query: invoices"

@@ -51,7 +51,7 @@ exit_is "approve resumes the record" 0 "$B" review approve site.yaml "$S2" --not
 cp "$OUT" appr
 contains "approve reports delivery and the reviewer" appr "approved by $ME: delivered"
 exit_is "correct sets fields and resumes" 0 "$B" review correct site.yaml "$S3" \
-  --set data.total=8999.5 --set data.vendor=ACME --set data.category=hardware
+  --set data.total=8999.5 --set data.vendor=ACME --add --set data.category=hardware
 exit_is "reject needs a reason" 2 "$B" review reject site.yaml "$S4"
 exit_is "reject with a reason" 0 "$B" review reject site.yaml "$S4" --reason "duplicate of INV-1"
 exit_is "a transform's parked record is approved" 0 "$B" review approve site.yaml "$S5"
@@ -109,4 +109,44 @@ contains "report: decisions" rep "      4         2          1         1"
 contains "report: exceptions by flag" rep "huge"
 contains "report: corrections per field" rep "data.total"
 contains "report: review queue total" rep "total 0"
+# --set keeps the type the field had, refuses a path the record does not have
+# unless --add, and takes any number of fields (64 overflowed a stack array).
+python3 - >typed.jsonl <<'PY'
+import json
+print(json.dumps({"no": "T-1", "label": "3", "qty": 2}))
+print(json.dumps({"no": "T-2", "label": "x", "qty": 1}))
+print(json.dumps(dict({"no": "T-3"}, **{"f%d" % i: 0 for i in range(1, 101)})))
+PY
+cat >typed.yaml <<YAML
+site: typed
+state: $TMP/typed.db
+connectors:
+  inv: { plugin: file, path: $TMP/typed.jsonl, format: jsonl }
+  out: { plugin: file, path: $TMP/typed.out }
+routes:
+  t: { from: inv, through: [ { set: { copy: { subject: data.no } } } ], review: { when: "exists data.no" }, to: out }
+YAML
+exit_is "typed: every record parked" 0 "$B" run typed.yaml
+"$B" review list typed.yaml >tlist 2>&1
+tseq() { awk -v s="$1" '$0 ~ s { print $1; exit }' tlist; }
+T1=$(tseq T-1); T2=$(tseq T-2); T3=$(tseq T-3)
+exit_is "--set of a field the record lacks is refused" 1 "$B" review correct typed.yaml "$T1" --set data.lable=5
+contains "... naming the path and --add" "$ERR" "backplane review: entry $T1: --set data.lable: the record has no such field (add --add to create it)"
+exit_is "--set of a wrong type into a number is refused" 1 "$B" review correct typed.yaml "$T2" --set data.qty=many
+contains "... saying the field's type" "$ERR" "backplane review: entry $T2: --set data.qty: 'many' is not a number, as the field is"
+exit_is "--set 5 into a string label and 7 into a number" 0 "$B" review correct typed.yaml "$T1" --set data.label=5 --set data.qty=7
+exit_is "--add creates a field" 0 "$B" review correct typed.yaml "$T2" --add --set data.note=checked --set data.label=y
+args=(); for i in $(seq 1 64); do args+=(--set "data.f$i=$i"); done
+exit_is "64 --set in one correction" 0 "$B" review correct typed.yaml "$T3" "${args[@]}"
+python3 - >typed.txt <<'PY'
+import json
+recs = {json.loads(l)["no"]: json.loads(l) for l in open("typed.out")}
+t1, t2, t3 = recs["T-1"], recs["T-2"], recs["T-3"]
+print("label", repr(t1["label"]), "qty", repr(t1["qty"]))
+print("note", repr(t2.get("note")), "label", repr(t2["label"]))
+print("f64", repr(t3["f64"]), "f65", repr(t3["f65"]))
+PY
+contains "a string label stays a string" typed.txt "label '5' qty 7"
+contains "--add: the new field is there" typed.txt "note 'checked' label 'y'"
+contains "all 64 fields were set (and no more)" typed.txt "f64 64 f65 0"
 finish

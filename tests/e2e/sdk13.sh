@@ -26,7 +26,7 @@ YAML
 exit_is "run 1 parks the big invoice" 0 "$B" run s.yaml "${FX[@]}"
 "$B" review list s.yaml >list 2>&1
 S=$(awk 'NR == 2 { print $1 }' list)
-exit_is "a reviewer corrects the vendor's currency" 0 env BP_PLUGIN_PATH="$BP_PLUGIN_PATH:$BP_TEST_FIXTURES" "$B" review correct s.yaml "$S" --set data.currency=EUR
+exit_is "a reviewer corrects the vendor's currency" 0 env BP_PLUGIN_PATH="$BP_PLUGIN_PATH:$BP_TEST_FIXTURES" "$B" review correct s.yaml "$S" --add --set data.currency=EUR
 # Run 2 delivers the corrected INV-1 first; then INV-2 of the same vendor
 # sees the correction, INV-3 of another does not.
 echo '{"no": "INV-2", "vendor": "Acme", "total": 10}' >>in.jsonl

@@ -4,7 +4,9 @@
  *   data.queued == true  → BP_QUEUED, completed by write_done before returning
  *   the first `fail_first` write calls → BP_RETRY for the whole batch
  *   every write call sleeps `delay` (a slow peer, for backpressure tests)
- * Accepted records' data are appended as JSON lines to `path`. */
+ * Accepted records' data are appended as JSON lines to `path`; with
+ * `receipt: true` each gets the receipt "line N" (wb_set_receipt, ABI 1.3:
+ * N counts the lines this instance wrote). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,8 @@ typedef struct {
     long long fail_first;
     long long delay_ms;
     long long calls;
+    int receipt;
+    long long lines;
 } fx_self;
 
 static const struct bp_option fx_options[] = {
@@ -29,6 +33,8 @@ static const struct bp_option fx_options[] = {
      .description = "records whose data has this field true are rejected"},
     {.name = "delay", .type = BP_OPT_DURATION, .default_value = "0",
      .description = "sleep per write call"},
+    {.name = "receipt", .type = BP_OPT_BOOL, .default_value = "false",
+     .description = "give each accepted record the receipt \"line N\""},
     {0},
 };
 
@@ -45,6 +51,7 @@ static bp_status fx_init(const struct bp_host_api *api, bp_instance *inst, const
     self->reject_field = strdup(bp_cfg_str(config, "reject_field"));
     self->fail_first = bp_cfg_int(config, "fail_first", 0);
     self->delay_ms = bp_cfg_int(config, "delay", 0);
+    self->receipt = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(config, "receipt"));
     *out = self;
     return BP_OK;
 }
@@ -71,6 +78,12 @@ static bp_status fx_write(void *p, bp_write_batch *wb)
         char *text = cJSON_PrintUnformatted(data);
         fprintf(f, "%s\n", text ? text : "null");
         free(text);
+        self->lines++;
+        if (self->receipt && BP_HOST_HAS(api, wb_set_receipt)) {
+            char r[32];
+            snprintf(r, sizeof(r), "line %lld", self->lines);
+            api->wb_set_receipt(wb, i, r);
+        }
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data, "queued"))) {
             api->wb_set_result(wb, i, BP_QUEUED, NULL);
             api->write_done(self->inst, api->wb_ticket(wb, i), BP_OK, NULL);

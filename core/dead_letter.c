@@ -1,0 +1,121 @@
+/* Dead letters: a record that failed for good goes to the route's dead-letter
+ * channel (errors.dead_letter, a sink delivered to with the route's retries)
+ * and, when the route has none or the channel fails or refuses it, to the state
+ * store (`backplane dlq`). The channel's delivery reports its refusals back
+ * here (dl_channel_refused), which stores them: nothing loops. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envelope_int.h"
+#include "log.h"
+#include "runtime_int.h"
+
+/* The state store's dead letters. */
+static bp_status dl_store(bp_route *r, const char *stage, const char *reason,
+                          const bp_envelope *env, const char *raw, size_t raw_len)
+{
+    char *json = env ? bp_envelope_to_json(env, BP_SER_FULL) : NULL;
+    if (env && json == NULL)
+        return BP_ERR_NOMEM;
+    bp_status st = bp_state_dead_letter(r->rt->state, r->cfg->name, stage, reason,
+                                        json ? json : raw, json ? strlen(json) : raw_len);
+    if (st == BP_OK) {
+        bp_metrics_add(r->metrics, "dead_lettered", 1);
+        bp_log(BP_LOG_WARN, r->cfg->name, "dead-lettered a record at %s: %s", stage, reason);
+    }
+    free(json);
+    return st;
+}
+
+/* The envelope a dead letter travels in on a channel: the record (or, for
+ * input that never became one, its raw bytes as data) with extensions
+ * dlroute, dlstage and dlreason saying where and why it failed. */
+static bp_envelope *dl_envelope(bp_route *r, const char *stage, const char *reason,
+                                const bp_envelope *env, const char *raw, size_t raw_len)
+{
+    bp_envelope *e = env ? bp_envelope_dup(env) : bp_envelope_new();
+    if (e == NULL)
+        return NULL;
+    int ok = 1;
+    if (env == NULL) {
+        char src[300];
+        snprintf(src, sizeof(src), "backplane://%s/%s", r->rt->site->name, r->cfg->name);
+        ok = bp_envelope_set_attr(e, "type", "com.backplane.deadletter.raw") == BP_OK &&
+             bp_envelope_set_attr(e, "source", src) == BP_OK;
+        if (ok && raw && bp_ce_is_utf8_text((const unsigned char *)raw, raw_len)) {
+            char *t = strndup(raw, raw_len);
+            ok = t && bp_envelope_set_attr(e, "datacontenttype", "text/plain") == BP_OK &&
+                 bp_envelope_set0_data(e, cJSON_CreateString(t)) == BP_OK;
+            free(t);
+        } else if (ok && raw) {
+            size_t bl = 0;
+            char *b64 = bp_ce_base64_encode((const unsigned char *)raw, raw_len, &bl);
+            ok = b64 && bp_envelope_set_attr(e, "datacontenttype", "application/octet-stream") ==
+                            BP_OK &&
+                 bp_envelope_set0_data(e, cJSON_CreateString(b64)) == BP_OK;
+            if (ok)
+                bp_envelope_set_data_base64(e, 1);
+            free(b64);
+        }
+        ok = ok && bp_envelope_finalize(e, NULL) == BP_OK;
+    }
+    ok = ok && bp_envelope_set0_ext(e, "dlroute", cJSON_CreateString(r->cfg->name)) == BP_OK &&
+         bp_envelope_set0_ext(e, "dlstage", cJSON_CreateString(stage)) == BP_OK &&
+         bp_envelope_set0_ext(e, "dlreason", cJSON_CreateString(reason)) == BP_OK;
+    if (!ok) {
+        bp_envelope_unref(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* The channel refused a dead letter for good: into the store, keeping the
+ * first failure's stage and reason and saying why the channel did not take it. */
+static bp_status dl_channel_refused(void *ud, bp_item *item, const char *stage, const char *why)
+{
+    bp_route *r = ud;
+    (void)stage;
+    const char *first_stage = bp_envelope_get0_attr(item->env, "dlstage");
+    const char *first_reason = bp_envelope_get0_attr(item->env, "dlreason");
+    char *text = NULL;
+    if (asprintf(&text, "%s (dead-letter channel '%s' refused it: %s)", first_reason,
+                 r->cfg->dead_letter.name, why) < 0)
+        text = NULL;
+    bp_status st = dl_store(r, first_stage, text ? text : why, item->env, NULL, 0);
+    free(text);
+    return st;
+}
+
+bp_status bp_dead_letter_record(bp_route *r, const char *stage, const char *reason,
+                         const bp_envelope *env, const char *raw, size_t raw_len)
+{
+    if (r->dlq == NULL)
+        return dl_store(r, stage, reason, env, raw, raw_len);
+    bp_envelope *e = dl_envelope(r, stage, reason, env, raw, raw_len);
+    if (e == NULL)
+        return dl_store(r, stage, reason, env, raw, raw_len);
+    bp_item item = {.env = e, .seq = UINT64_MAX};
+    pthread_mutex_lock(&r->dlq_mu);
+    bp_status st = bp_deliver(r, r->dlq, &item, 1, dl_channel_refused, r);
+    pthread_mutex_unlock(&r->dlq_mu);
+    cJSON_Delete(item.receipts);
+    bp_envelope_unref(e);
+    if (st != BP_OK) {
+        bp_log(BP_LOG_WARN, r->cfg->name,
+               "dead-letter channel '%s' failed (%s): the record goes to the state store",
+               r->cfg->dead_letter.name, bp_status_str(st));
+        return dl_store(r, stage, reason, env, raw, raw_len);
+    }
+    if (!item.failed_sink) {   /* (a refusal was stored and counted by dl_channel_refused) */
+        bp_metrics_add(r->metrics, "dead_lettered", 1);
+        bp_log(BP_LOG_WARN, r->cfg->name, "dead-lettered a record at %s to '%s': %s", stage,
+               r->cfg->dead_letter.name, reason);
+    }
+    return BP_OK;
+}
+
+bp_status bp_dead_letter_fail(void *ud, bp_item *item, const char *stage, const char *why)
+{
+    return bp_dead_letter_record(ud, stage, why, item->env, NULL, 0);
+}

@@ -1,0 +1,92 @@
+/* The review gate: records parked for a person, by a transform (BP_REVIEW) or
+ * by the route's review.when, with what triage needs. The people's side
+ * (approve, correct, reject) is review.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime_int.h"
+
+/* The lowest confidence an AI transform reported (the extension
+ * "confidence", else the lineage entries'), or -1 when none did. */
+static double gate_confidence(const bp_envelope *env)
+{
+    const cJSON *c = bp_envelope_get0_ext(env, "confidence");
+    if (cJSON_IsNumber(c))
+        return c->valuedouble;
+    double lo = -1;
+    for (size_t i = 0; i < bp_envelope_lineage_count(env); i++) {
+        const bp_lineage *l = bp_envelope_get0_lineage(env, i);
+        if (l->confidence >= 0 && (lo < 0 || l->confidence < lo))
+            lo = l->confidence;
+    }
+    return lo;
+}
+
+bp_status bp_review_park(bp_route *r, const char *stage, const char *reason,
+                         const bp_envelope *env)
+{
+    char *json = bp_envelope_to_json(env, BP_SER_FULL);
+    if (json == NULL)
+        return BP_ERR_NOMEM;
+    const cJSON *flags = bp_envelope_get0_ext(env, "flags");
+    const cJSON *prio = bp_envelope_get0_ext(env, "priority");
+    bp_review_item it = {
+        .route = (char *)r->cfg->name,
+        .stage = (char *)stage,
+        .reason = (char *)reason,
+        .payload = json,
+        .flags = cJSON_IsString(flags) && flags->valuestring[0] ? flags->valuestring : NULL,
+        .subject = (char *)bp_envelope_get0_attr(env, "subject"),
+        .confidence = gate_confidence(env),
+        .priority = cJSON_IsNumber(prio)   ? (int64_t)prio->valuedouble
+                    : cJSON_IsString(prio) ? strtoll(prio->valuestring, NULL, 10)
+                                           : 0,
+    };
+    bp_status st = bp_state_park_review(r->rt->state, &it);
+    free(json);
+    if (st == BP_OK)
+        bp_metrics_add(r->metrics, "parked", 1);
+    return st;
+}
+
+/* The reasons transforms gave for their flags ("po_mismatch: total 9800.00
+ * vs PO 8900.00; ..."), from data.flags entries {flag, reason} (the convention
+ * of the shipped transforms), or NULL when there are none. What a reviewer
+ * reads in `review list` instead of the gate's predicate. */
+static char *gate_flag_reasons(const bp_envelope *env)
+{
+    const cJSON *flags = bp_envelope_get0_path(env, "data.flags");
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = cJSON_IsArray(flags) ? open_memstream(&out, &len) : NULL;
+    if (f == NULL)
+        return NULL;
+    int n = 0;
+    for (const cJSON *e = flags->child; e; e = e->next) {
+        const cJSON *fl = cJSON_GetObjectItemCaseSensitive(e, "flag");
+        const cJSON *re = cJSON_GetObjectItemCaseSensitive(e, "reason");
+        if (!cJSON_IsString(fl))
+            continue;
+        fprintf(f, "%s%s%s%s", n++ ? "; " : "", fl->valuestring, cJSON_IsString(re) ? ": " : "",
+                cJSON_IsString(re) ? re->valuestring : "");
+    }
+    fclose(f);
+    if (n == 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+bp_status bp_review_gate(bp_route *r, const bp_envelope *env)
+{
+    if (r->review_when == NULL || !bp_predicate_eval(r->review_when, env))
+        return BP_OK;
+    char *why = gate_flag_reasons(env);
+    if (why == NULL && asprintf(&why, "review.when: %s", r->cfg->review_when) < 0)
+        why = NULL;
+    bp_status rc = bp_review_park(r, "review", why ? why : "review.when", env);
+    free(why);
+    return rc == BP_OK ? BP_REVIEW : BP_ERR_IO;
+}

@@ -1,0 +1,55 @@
+/* A record through a route's transforms, then its review gate. A transform's
+ * BP_RETRY follows the route's retry policy (retry.h); what runs out of
+ * retries, or is rejected, is dead-lettered at that transform. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "runtime_int.h"
+
+bp_status bp_transform_chain(bp_route *r, int worker, size_t from, int gate, bp_envelope **env)
+{
+    for (size_t t = from; t < r->n_chain; t++) {
+        bp_instance *in = r->transforms[(size_t)worker * r->n_chain + t];
+        bp_status st;
+        char *reason = NULL;
+        int failures = 0;
+        for (;;) {
+            free(reason);
+            reason = NULL;
+            st = in->lib->desc.transform(in->self, env, &reason);
+            if (st != BP_RETRY || !bp_retry_again(&r->retry, ++failures))
+                break;
+            bp_metrics_add(r->metrics, "retries", 1);
+            if (!bp_retry_sleep(&r->rt->stop, bp_retry_backoff_ms(&r->retry, failures)))
+                break;
+        }
+        if (st == BP_OK || st == BP_MODIFIED) {
+            free(reason);
+            continue;
+        }
+        bp_status rc;
+        if (st == BP_DROP) {
+            bp_metrics_add(r->metrics, "dropped", 1);
+            rc = BP_DROP;
+        } else if (st == BP_REVIEW) {
+            rc = bp_review_park(r, in->name, reason ? reason : "transform asked for review", *env);
+            rc = rc == BP_OK ? BP_REVIEW : BP_ERR_IO;
+        } else if (st == BP_RETRY && bp_runtime_stopping(r->rt)) {
+            rc = BP_STOPPED;
+        } else {
+            /* Out of retries: said as a sink's are ("gave up after N attempts"). */
+            char *why = NULL, gave_up[64] = "";
+            if (st == BP_RETRY)
+                snprintf(gave_up, sizeof(gave_up), "gave up after %d attempts: ", failures);
+            if (asprintf(&why, "%s%s%s%s", gave_up, bp_status_str(st), reason ? ": " : "",
+                         reason ? reason : "") < 0)
+                why = NULL;
+            rc = bp_dead_letter_record(r, in->name, why ? why : "transform failed", *env, NULL, 0);
+            rc = rc == BP_OK ? BP_REJECT : BP_ERR_IO;
+            free(why);
+        }
+        free(reason);
+        return rc;
+    }
+    return gate ? bp_review_gate(r, *env) : BP_OK;
+}
