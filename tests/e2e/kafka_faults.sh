@@ -66,7 +66,7 @@ pid=$!
 for _ in $(seq 150); do grep -q "poll failed" consume.log && break; sleep 0.1; done
 kill -TERM $pid; wait $pid
 contains "a refused fetch is logged with its cause" consume.log "consumer: permission denied:"
-contains "and the route waits as not connected" consume.log "poll failed: not connected"
+contains "and the route waits as not connected" consume.log "not connected: waiting for the source (not connected)"
 
 # 3. librdkafka's log lines with --log-format json and a broker that is down.
 cat >down.yaml <<YAML
