@@ -2,8 +2,11 @@
  * checkpointed UID; UIDVALIDITY tracked; write-back (flags, move) and the
  * checkpoint only after the core acks.
  *
- * Per poll round and mailbox: STATUS (UIDVALIDITY, UIDNEXT) -> if UIDNEXT
- * moved, UID SEARCH UID next:* [NOT KEYWORD kw] -> UID FETCH set (FLAGS
+ * Per poll round and mailbox: SELECT (UIDVALIDITY, UIDNEXT; a fresh SELECT,
+ * never STATUS: RFC 3501 6.3.10 says a client SHOULD NOT ask STATUS of its
+ * selected mailbox, and Dovecot then answers `OK [CLIENTBUG]` with a stale
+ * UIDNEXT, so mail delivered meanwhile was not seen) -> if UIDNEXT moved,
+ * UID SEARCH UID next:* [NOT KEYWORD kw] -> UID FETCH set (FLAGS
  * RFC822.SIZE) -> one `;UID=n` fetch per message (libcurl fetches BODY[],
  * which sets \Seen: the flag is taken off again right after for messages
  * that were unseen, so a person watching the mailbox sees a message read
@@ -234,18 +237,26 @@ static void imap_clear_todo(imap_box *b)
     b->n_todo = b->i_todo = 0;
 }
 
-/* STATUS, and on a UIDVALIDITY change the documented resync. Sets *uidnext. */
+/* A fresh SELECT, and on a UIDVALIDITY change the documented resync. Sets
+ * *uidnext.
+ * The SELECT goes out as a custom command on the mailbox's URL: libcurl
+ * sends it as is when it has that mailbox selected already, and SELECTs the
+ * mailbox itself first otherwise, so what libcurl believes is selected stays
+ * what the server has selected (a SELECT on the bare server URL would leave
+ * libcurl believing another mailbox is, and its next UID command on that one
+ * would go to this one). The SELECT's untagged lines reach the buffer:
+ * "* OK [UIDVALIDITY v]", "* OK [UIDNEXT n]". */
 static bp_status imap_status(imap_src *self, imap_box *b, uint32_t *uidnext)
 {
     char cmd[1200];
-    snprintf(cmd, sizeof(cmd), "STATUS %s (UIDVALIDITY UIDNEXT)", b->quoted);
-    bp_status st = imap_cmd(self, self->base, cmd, b->name);
+    snprintf(cmd, sizeof(cmd), "SELECT %s", b->quoted);
+    bp_status st = imap_cmd(self, b->url, cmd, b->name);
     if (st != BP_OK)
         return st;
     uint32_t v = imap_num_after(self->buf.data ? self->buf.data : "", "UIDVALIDITY ");
     *uidnext = imap_num_after(self->buf.data ? self->buf.data : "", "UIDNEXT ");
     if (v == 0) {
-        self->api->log(self->inst, BP_LOG_WARN, "%s: no UIDVALIDITY in the STATUS reply", b->name);
+        self->api->log(self->inst, BP_LOG_WARN, "%s: no UIDVALIDITY in the SELECT reply", b->name);
         return BP_RETRY;
     }
     if (b->uidvalidity != v) {
@@ -393,7 +404,7 @@ static bp_status imap_fetch_wait(imap_src *self, imap_box *b, imap_slot *sl)
         return BP_OK;
     if (rc == CURLE_REMOTE_FILE_NOT_FOUND) {
         /* Expunged since the search, or the UIDVALIDITY changed: the caller
-         * searches again (STATUS tells which). */
+         * searches again (SELECT tells which). */
         self->api->log(self->inst, BP_LOG_INFO, "%s UID %" PRIu32 " is gone: searching again",
                        b->name, b->todo[sl->ti]);
         return BP_ERR_NOT_FOUND;
@@ -651,7 +662,7 @@ static bp_status imap_poll(void *p, bp_poll_batch *batch, int timeout_ms)
             }
         imap_restore_unseen(self, b, from, end);
         if (gone) {
-            /* The next poll searches again at once (STATUS sees a UIDVALIDITY change). */
+            /* The next poll searches again at once (SELECT sees a UIDVALIDITY change). */
             imap_clear_todo(b);
             self->next_check_ms = 0;
         } else if (b->i_todo >= b->n_todo) {
