@@ -108,6 +108,7 @@ static const struct bp_option imap_options[] = {
     {.name = "parked_to", .type = BP_OPT_STRING,
      .description = "write-back: move messages whose record is parked for review here, left unseen (default: as processed)"},
     MIME_LIMIT_OPTIONS,
+    MIME_BUDGET_OPTIONS,
     {0},
 };
 
@@ -439,8 +440,11 @@ static bp_status imap_fetch_process(imap_src *self, bp_poll_batch *batch, uint32
     } else {
         st = mime_parse(buf->data ? buf->data : "", buf->len, &self->lim, &m, &reason);
     }
-    if (st == BP_ERR_NOMEM)
+    if (st == BP_ERR_NOMEM || st == BP_STOPPED) {
+        /* Stopped while a PDF was read: not pushed, read again after the restart. */
+        free(reason);
         return st;
+    }
     if (st == BP_OK) {
         char *eerr = NULL, fallback[64];
         snprintf(fallback, sizeof(fallback), "imap-%" PRIu32 "-%" PRIu32, b->uidvalidity, uid);
@@ -654,6 +658,8 @@ static bp_status imap_poll(void *p, bp_poll_batch *batch, int timeout_ms)
             cur = !cur;
         }
         end = b->i_todo;
+        if (st == BP_STOPPED && b->i_todo < b->n_todo)
+            end = b->i_todo + 1;   /* fetched (\Seen set), not processed */
         for (int k = 0; k < 2; k++)
             if (sl[k].busy) {
                 /* Not processed: fetched again at the next poll. */
@@ -669,7 +675,7 @@ static bp_status imap_poll(void *p, bp_poll_batch *batch, int timeout_ms)
             imap_clear_todo(b);
         }
         self->cur_box = (bi + 1) % self->n_boxes;
-        return st;
+        return st == BP_STOPPED ? BP_AGAIN : st;
     }
     return BP_OK;
 }
@@ -759,6 +765,13 @@ static bp_status imap_add_box(imap_src *self, const char *name)
     return b->name && b->quoted && b->url ? BP_OK : BP_ERR_NOMEM;
 }
 
+/* The PDF budget's cancel test: a stop kills the PDF worker at once. */
+static int imap_cancelled(void *ud)
+{
+    imap_src *self = ud;
+    return self->api->stopping(self->inst);
+}
+
 static bp_status imap_init(const struct bp_host_api *api, bp_instance *inst, const cJSON *config,
                            void **out, char **errmsg)
 {
@@ -797,6 +810,8 @@ static bp_status imap_init(const struct bp_host_api *api, bp_instance *inst, con
     self->parked_to = curl_cfg_dup(config, "parked_to");
     self->parked_q = self->parked_to ? imap_quote(self->parked_to) : NULL;
     self->lim = mime_limits_from_config(config);
+    self->lim.cancelled = imap_cancelled;
+    self->lim.cancel_ud = self;
     if (self->keyword) {
         /* An atom: no spaces, parentheses, quotes or wildcards (RFC 3501 flag-keyword). */
         for (const char *k = self->keyword; *k; k++)

@@ -41,6 +41,7 @@ static const struct bp_option md_options[] = {
     {.name = "poll_interval", .type = BP_OPT_DURATION, .default_value = "1s", .min = "10ms",
      .description = "with follow: how often new/ is scanned when it was empty"},
     MIME_LIMIT_OPTIONS,
+    MIME_BUDGET_OPTIONS,
     {0},
 };
 
@@ -157,7 +158,9 @@ static bp_status md_push_one(maildir_src *self, bp_poll_batch *batch, char *name
     } else {
         st = mime_parse(buf, got, &self->lim, &m, &reason);
     }
-    if (st == BP_ERR_NOMEM) {
+    if (st == BP_ERR_NOMEM || st == BP_STOPPED) {
+        /* Stopped while a PDF was read: the file stays in new/ for the restart. */
+        free(reason);
         free(buf);
         free(name);
         return st;
@@ -230,6 +233,8 @@ static bp_status md_poll(void *p, bp_poll_batch *batch, int timeout_ms)
     while (self->i_scan < self->n_scan && api->batch_room(batch) > 0 && !api->stopping(self->inst)) {
         char *name = self->scan[self->i_scan++];
         bp_status st = md_push_one(self, batch, name);
+        if (st == BP_STOPPED)
+            return BP_AGAIN;
         if (st != BP_OK)
             return st;
     }
@@ -300,6 +305,13 @@ static void md_destroy(void *p)
     free(self);
 }
 
+/* The PDF budget's cancel test: a stop kills the PDF worker at once. */
+static int md_cancelled(void *ud)
+{
+    maildir_src *self = ud;
+    return self->api->stopping(self->inst);
+}
+
 static bp_status md_init(const struct bp_host_api *api, bp_instance *inst, const cJSON *config,
                          void **out, char **errmsg)
 {
@@ -313,6 +325,8 @@ static bp_status md_init(const struct bp_host_api *api, bp_instance *inst, const
     self->follow = bp_cfg_bool(config, "follow", 0);
     self->interval_ms = bp_cfg_int(config, "poll_interval", 1000);
     self->lim = mime_limits_from_config(config);
+    self->lim.cancelled = md_cancelled;
+    self->lim.cancel_ud = self;
     self->flying = g_hash_table_new(g_str_hash, g_str_equal);
     if (self->path == NULL || self->type == NULL || self->flying == NULL) {
         md_destroy(self);

@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <pthread.h>
 #include <gmime/gmime.h>
 
 #include "mime_envelope.h"
+#include "pdf_text.h"
 #include "text_extract.h"
 
 static pthread_once_t mime_once = PTHREAD_ONCE_INIT;
@@ -35,6 +37,10 @@ typedef struct {
     char *reason;        /* set: reject */
     int oom;
     int depth;
+    int n_pdfs;          /* PDFs whose text was asked for */
+    int64_t pdf_ms;      /* spent on them */
+    int pdf_truncated;   /* one was cut short or skipped */
+    int cancelled;       /* lim->cancelled() said stop */
 } mime_walk;
 
 static char *mime_strdup_valid(const char *s)
@@ -95,6 +101,79 @@ static void mime_add_addresses(mime_walk *w, cJSON *arr, InternetAddressList *li
     }
 }
 
+static int64_t mime_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "10s" or "1500ms": a duration as the site file would say it. */
+static void mime_fmt_ms(char *buf, size_t n, int64_t ms)
+{
+    if (ms % 1000 == 0)
+        snprintf(buf, n, "%llds", (long long)(ms / 1000));
+    else
+        snprintf(buf, n, "%lldms", (long long)ms);
+}
+
+/* The text of a PDF attachment under the budget (pdf_text.h): the pages,
+ * page_count, and text_truncated (why) when the budget cut it short. */
+static void mime_add_pdf_text(mime_walk *w, cJSON *o, const mime_attachment *a)
+{
+    const mime_limits *lim = w->lim;
+    char why[320], d[32];
+    int64_t left = lim->pdf_message_ms - w->pdf_ms;
+    if (lim->pdf_isolated && w->n_pdfs >= lim->max_pdfs) {
+        snprintf(why, sizeof(why), "not read: the message has more than max_pdf_attachments (%d) PDFs",
+                 lim->max_pdfs);
+        mime_add_str(w, o, "text_truncated", why);
+        w->pdf_truncated = 1;
+        return;
+    }
+    if (lim->pdf_isolated && left <= 0) {
+        mime_fmt_ms(d, sizeof(d), lim->pdf_message_ms);
+        snprintf(why, sizeof(why), "not read: pdf_message_timeout (%s) spent on the PDFs before it", d);
+        mime_add_str(w, o, "text_truncated", why);
+        w->pdf_truncated = 1;
+        return;
+    }
+    w->n_pdfs++;
+    int per_doc = lim->pdf_timeout_ms <= left;
+    pdf_budget b = {.max_pages = lim->max_pdf_pages,
+                    .wall_ms = per_doc ? lim->pdf_timeout_ms : left,
+                    .cpu_s = (int)((lim->pdf_timeout_ms + 999) / 1000),
+                    .in_process = !lim->pdf_isolated,
+                    .cancelled = lim->cancelled, .ud = lim->cancel_ud};
+    pdf_text t;
+    int64_t t0 = mime_now_ms();
+    int rc = pdf_text_read(a->bytes, a->size, &b, &t);
+    w->pdf_ms += mime_now_ms() - t0;
+    if (rc < 0) {
+        w->oom = 1;
+        return;
+    }
+    if (t.cancelled) {
+        w->cancelled = 1;
+    } else if (t.error) {
+        /* A damaged PDF is still delivered; the reader sees why it has no text. */
+        mime_add_str(w, o, "text_error", t.error);
+    } else {
+        if (t.n_pages >= 0)
+            cJSON_AddNumberToObject(o, "page_count", t.n_pages);
+        cJSON_AddItemToObject(o, "pages", t.pages);
+        t.pages = NULL;
+        if (t.truncated) {
+            mime_fmt_ms(d, sizeof(d), per_doc ? lim->pdf_timeout_ms : lim->pdf_message_ms);
+            snprintf(why, sizeof(why), "%s (%s): %s", per_doc ? "pdf_timeout" : "pdf_message_timeout",
+                     d, t.truncated);
+            mime_add_str(w, o, "text_truncated", why);
+            w->pdf_truncated = 1;
+        }
+    }
+    pdf_text_clear(&t);
+}
+
 static void mime_add_attachment(mime_walk *w, const char *name, const char *type,
                                 GByteArray *content)
 {
@@ -136,19 +215,8 @@ static void mime_add_attachment(mime_walk *w, const char *name, const char *type
     mime_add_str(w, o, "name", name);
     mime_add_str(w, o, "media_type", type);
     cJSON_AddNumberToObject(o, "size", (double)content->len);
-    if (strcasecmp(type, "application/pdf") == 0 && w->lim->max_pdf_pages > 0) {
-        char *err = NULL;
-        int n_pages = 0;
-        cJSON *pages = pdf_page_texts(a->bytes, a->size, w->lim->max_pdf_pages, &n_pages, &err);
-        if (pages) {
-            cJSON_AddNumberToObject(o, "page_count", n_pages);
-            cJSON_AddItemToObject(o, "pages", pages);
-        } else {
-            /* A damaged PDF is still delivered; the reader sees why it has no text. */
-            mime_add_str(w, o, "text_error", err ? err : "cannot read the PDF");
-            free(err);
-        }
-    }
+    if (strcasecmp(type, "application/pdf") == 0 && w->lim->max_pdf_pages > 0)
+        mime_add_pdf_text(w, o, a);
 }
 
 /* Decoded content of a leaf part (transfer encoding undone). */
@@ -210,7 +278,7 @@ static void mime_walk_part(mime_walk *w, GMimePart *part)
 
 static void mime_walk_object(mime_walk *w, GMimeObject *obj)
 {
-    if (obj == NULL || w->reason || w->oom)
+    if (obj == NULL || w->reason || w->oom || w->cancelled)
         return;
     if (++w->depth > 64) {
         w->reason = strdup("MIME parts nested more than 64 deep");
@@ -219,7 +287,7 @@ static void mime_walk_object(mime_walk *w, GMimeObject *obj)
     if (GMIME_IS_MULTIPART(obj)) {
         GMimeMultipart *mp = GMIME_MULTIPART(obj);
         int n = g_mime_multipart_get_count(mp);
-        for (int i = 0; i < n && !w->reason && !w->oom; i++)
+        for (int i = 0; i < n && !w->reason && !w->oom && !w->cancelled; i++)
             mime_walk_object(w, g_mime_multipart_get_part(mp, i));
     } else if (GMIME_IS_MESSAGE_PART(obj)) {
         /* A forwarded message travels as an .eml attachment, bytes as sent. */
@@ -353,10 +421,17 @@ bp_status mime_parse(const void *bytes, size_t len, const mime_limits *lim, mime
     }
     cJSON_AddItemToObject(data, "attachments", w.atts);
     w.atts = NULL;
+    if (w.pdf_truncated && !w.cancelled)
+        cJSON_AddTrueToObject(data, "pdf_truncated");
     free(w.plain);
     free(w.html);
     g_object_unref(msg);
     g_mime_parser_options_free(opts);
+    if (w.cancelled && !w.oom) {
+        free(w.reason);
+        mime_message_clear(out);
+        return BP_STOPPED;
+    }
     if (w.reason) {
         mime_message_clear(out);
         *reason = w.reason;

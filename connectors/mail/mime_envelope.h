@@ -5,6 +5,7 @@
 #define BP_MIME_ENVELOPE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <backplane/plugin.h>
 
 /* Limits; a message over any of them is rejected with a reason, not read. */
@@ -12,6 +13,14 @@ typedef struct mime_limits {
     size_t max_message;      /* whole message, bytes as stored */
     size_t max_attachment;   /* one attachment, decoded bytes */
     int max_pdf_pages;       /* pages of a PDF whose text is extracted (0: none) */
+    /* ---- issue 17 (robust): PDF budget ---- */
+    int pdf_isolated;        /* 1: PDF text in the budgeted worker process (the sources);
+                                0: in this process, no budget (the fuzz target only) */
+    int64_t pdf_timeout_ms;  /* one PDF: wall clock, and CPU (rounded up to seconds) */
+    int64_t pdf_message_ms;  /* all the PDFs of one message, wall clock */
+    int max_pdfs;            /* PDFs per message whose text is read */
+    int (*cancelled)(void *ud);  /* nonzero: stop now (shutdown); may be NULL */
+    void *cancel_ud;
 } mime_limits;
 
 typedef struct mime_attachment {
@@ -35,8 +44,12 @@ typedef struct mime_message {
 void mime_library_init(void);
 
 /* Parses len bytes of a message. BP_OK: *out is filled (clear it with
- * mime_message_clear). BP_REJECT: the message is malformed or over a limit;
- * *reason (malloc'ed) says which. BP_ERR_NOMEM. *out is zeroed on failure. */
+ * mime_message_clear); a PDF whose text was cut short by the budget has
+ * `text_truncated` (why) and data.pdf_truncated is true. BP_REJECT: the
+ * message is malformed or over a limit; *reason (malloc'ed) says which.
+ * BP_STOPPED: lim->cancelled() said stop while a PDF was read (the message
+ * is not read; read it again after the restart). BP_ERR_NOMEM. *out is
+ * zeroed on failure. */
 bp_status mime_parse(const void *bytes, size_t len, const mime_limits *lim, mime_message *out,
                      char **reason);
 
@@ -62,6 +75,16 @@ bp_envelope *mime_to_envelope(const struct bp_host_api *api, mime_message *m, co
     {.name = "type", .type = BP_OPT_STRING, .default_value = "com.backplane.mail", \
      .description = "the CloudEvents type of each message"}
 
+/* ---- issue 17 (robust): the budget options every mail source offers (at
+ * the end of its option array) ---- */
+#define MIME_BUDGET_OPTIONS \
+    {.name = "pdf_timeout", .type = BP_OPT_DURATION, .default_value = "10s", .min = "100ms", \
+     .max = "1h", .description = "one PDF's text may take this long (wall clock and CPU); then the record gets the pages read so far and data.pdf_truncated"}, \
+    {.name = "pdf_message_timeout", .type = BP_OPT_DURATION, .default_value = "30s", .min = "100ms", \
+     .max = "1h", .description = "all PDFs of one message together may take this long; later PDFs are not read (data.pdf_truncated)"}, \
+    {.name = "max_pdf_attachments", .type = BP_OPT_INT, .default_value = "10", .min = "0", \
+     .max = "10000", .description = "text is read from at most this many PDFs of a message; the rest travel unread (data.pdf_truncated)"}
+
 /* Reads the MIME_LIMIT_OPTIONS values from a normalised config. */
 static inline mime_limits mime_limits_from_config(const cJSON *config)
 {
@@ -69,6 +92,10 @@ static inline mime_limits mime_limits_from_config(const cJSON *config)
         .max_message = (size_t)bp_cfg_int(config, "max_message_size", 25 << 20),
         .max_attachment = (size_t)bp_cfg_int(config, "max_attachment_size", 10 << 20),
         .max_pdf_pages = (int)bp_cfg_int(config, "max_pdf_pages", 200),
+        .pdf_isolated = 1,
+        .pdf_timeout_ms = bp_cfg_int(config, "pdf_timeout", 10000),
+        .pdf_message_ms = bp_cfg_int(config, "pdf_message_timeout", 30000),
+        .max_pdfs = (int)bp_cfg_int(config, "max_pdf_attachments", 10),
     };
     return l;
 }

@@ -1,0 +1,76 @@
+/* bp-pdf-text: the PDF worker process of pdf_text.c. Reads a PDF on stdin,
+ * writes its text on stdout as records, and flushes after each:
+ *   N<page count>\n           once the document is open
+ *   P<len>\n<len bytes>       the UTF-8 text of the next page
+ *   E<len>\n<len bytes>       the PDF cannot be opened (why)
+ * Usage: bp-pdf-text text MAX_PAGES CPU_SECONDS. Run by pdf_text_read(), not
+ * by people; it exists so that poppler, which cannot be interrupted, runs
+ * where RLIMIT_CPU and a kill can stop it. Other modes (text with positions,
+ * a page as PNG) would be other first arguments and record letters. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "pdf_text.h"
+
+static int worker_count(void *ud, int n)
+{
+    (void)ud;
+    printf("N%d\n", n);
+    return fflush(stdout) != 0;
+}
+
+static int worker_page(void *ud, int index, const char *text, size_t len)
+{
+    (void)ud;
+    (void)index;
+    printf("P%zu\n", len);
+    fwrite(text, 1, len, stdout);
+    return fflush(stdout) != 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4 || strcmp(argv[1], "text") != 0) {
+        fprintf(stderr, "usage: bp-pdf-text text MAX_PAGES CPU_SECONDS (run by the bus)\n");
+        return 2;
+    }
+    int max_pages = atoi(argv[2]);
+    long cpu = atol(argv[3]);
+    if (cpu > 0) {
+        /* Soft limit: SIGXCPU; one second later the hard limit's SIGKILL. */
+        struct rlimit rl = {.rlim_cur = (rlim_t)cpu, .rlim_max = (rlim_t)cpu + 1};
+        if (setrlimit(RLIMIT_CPU, &rl) != 0)
+            return 3;
+    }
+    size_t len = 0, cap = 1 << 16;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (buf == NULL)
+            return 4;
+        if (len == cap) {
+            cap *= 2;
+            char *b = realloc(buf, cap);
+            if (b == NULL)
+                return 4;
+            buf = b;
+        }
+        ssize_t n = read(0, buf + len, cap - len);
+        if (n < 0)
+            return 5;
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    char *err = NULL;
+    if (pdf_text_each_page(buf, len, max_pages, worker_count, worker_page, NULL, &err) < 0) {
+        const char *e = err ? err : "not a PDF";
+        printf("E%zu\n%s", strlen(e), e);
+        fflush(stdout);
+    }
+    free(err);
+    free(buf);
+    return 0;
+}
