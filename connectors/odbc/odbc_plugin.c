@@ -52,6 +52,8 @@ static const struct bp_option odbc_options[] = {
      .description = "lookup: how long a result is cached (0: no cache)"},
     {.name = "lookup_cache", .type = BP_OPT_INT, .default_value = "1000", .min = "0",
      .description = "lookup: cached results at most"},
+    {.name = "query_timeout", .type = BP_OPT_DURATION, .default_value = "30s", .min = "0", .max = "24h",
+     .description = "a statement (a write waiting on a row lock, say) that takes longer fails and is retried (SQL_ATTR_QUERY_TIMEOUT, whole seconds; 0: no limit)"},
     {0},
 };
 
@@ -163,6 +165,7 @@ static bp_status odbc_init(const struct bp_host_api *api, bp_instance *inst, con
     self->decimal_number = strcmp(bp_cfg_str(config, "decimal"), "number") == 0;
     self->lookup_ttl_ms = bp_cfg_int(config, "lookup_ttl", 30000);
     self->lookup_cache = bp_cfg_int(config, "lookup_cache", 1000);
+    self->query_timeout_ms = bp_cfg_int(config, "query_timeout", 30000);
     const char *bind = bp_cfg_str(config, "bind");
     self->bind = strcmp(bind, "array") == 0      ? OB_ARRAY
                  : strcmp(bind, "multirow") == 0 ? OB_MULTIROW

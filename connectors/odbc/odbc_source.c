@@ -275,7 +275,7 @@ static bp_status os_select_list(odbc_conn *self)
                             : NULL;
     free(tab);
     SQLHSTMT st = SQL_NULL_HSTMT;
-    if (sql == NULL || !SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, s->db.dbc, &st))) {
+    if (sql == NULL || !SQL_SUCCEEDED(odbc_stmt_new(&s->db, &st))) {
         self->api->free(sql);
         return BP_ERR_NOMEM;
     }
@@ -445,7 +445,7 @@ static bp_status os_execute(odbc_conn *self)
     char *sql = os_sql(self, &s->qpos);
     if (sql == NULL)
         return BP_ERR_NOMEM;
-    if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, s->db.dbc, &s->st))) {
+    if (!SQL_SUCCEEDED(odbc_stmt_new(&s->db, &s->st))) {
         free(sql);
         odbc_diag(&s->db, SQL_HANDLE_DBC, s->db.dbc, &e);
         api->log(self->inst, BP_LOG_ERROR, "cannot allocate a statement: %s", e.msg);

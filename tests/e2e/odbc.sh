@@ -458,4 +458,46 @@ echo "SELECT count(*), count(DISTINCT id) FROM crash_dst;" | sql >crash.txt
 contains "every row exactly once after $killed kills ($N rows, $N distinct)" crash.txt "$N|$N"
 grep -c "will not be written again" crash.log | sed 's/^/# batches the ledger missed and applied_table caught: /'
 
+# ---- 6. issue 17: a write waiting on a row lock times out (query_timeout) ----
+# Another session (psql) holds the row's lock: the sink's UPDATE fails within
+# query_timeout as a retry (not after the lock is gone), and a stop completes.
+if [ "$DB" = pg ]; then
+    echo "CREATE TABLE locked (id $INT PRIMARY KEY, status text); INSERT INTO locked VALUES (1, 'old');" | sql
+    pg_sql -c "BEGIN" -c "SELECT id FROM locked WHERE id = 1 FOR UPDATE" -c "SELECT pg_sleep(60)" -c "COMMIT" >/dev/null 2>&1 &
+    holder=$!
+    for _ in $(seq 100); do
+        [ "$(echo "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'locked' AND l.mode = 'RowShareLock'" | sql)" -ge 1 ] && break
+        sleep 0.05
+    done
+    echo '{"id": 1, "status": "new"}' >lock.jsonl
+    cat >lock.yaml <<YAML
+site: lock
+state: $TMP/lock.db
+connectors:
+  erp: { plugin: odbc, dsn: "$DSN", query_timeout: 1s }
+  in: { plugin: file, path: $TMP/lock.jsonl, follow: true }
+routes:
+  r: { from: in, to: { erp: { table: locked, mode: update, key: id, columns: { id: data.id, status: data.status } } },
+       errors: { retry: { max: 1000, backoff: 100ms..200ms } } }
+YAML
+    t0=$(date +%s%N)
+    "$B" run lock.yaml --log-level debug >lock.log 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do grep -q "statement timeout" lock.log && break; sleep 0.05; done
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    if grep -q "statement timeout" lock.log; then ok "the write waiting on the row lock fails after query_timeout ($ms ms)"
+    else not_ok "the write waiting on the row lock did not fail within $ms ms"; fi
+    contains "... and is retried, not dead-lettered" lock.log "1 record(s) to retry (attempt 1 of 1001): [57014] ERROR: canceling statement due to statement timeout"
+    t0=$(date +%s%N)
+    kill -TERM $pid
+    for _ in $(seq 200); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    if kill -0 $pid 2>/dev/null; then not_ok "the stop did not complete in $ms ms"; kill -9 $pid; else ok "the stop completed in $ms ms while the lock is held"; fi
+    wait $pid
+    [ "$(echo "SELECT status FROM locked" | sql)" = old ] && ok "the row was not written (the lock is still held)" || not_ok "locked row: $(echo "SELECT status FROM locked" | sql)"
+    [ "$(sqlite3 lock.db 'SELECT count(*) FROM dead_letters')" = 0 ] && ok "nothing dead-lettered" || not_ok "lock: dead letters"
+    kill $holder 2>/dev/null; wait $holder 2>/dev/null
+    echo "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()" | sql >/dev/null
+fi
+
 finish
