@@ -137,6 +137,10 @@ int odbc_put_int(odbc_buf *b, long long x);
 enum odbc_jkind { OJ_INT, OJ_FLOAT, OJ_DECIMAL, OJ_BOOL, OJ_DATE, OJ_TIME, OJ_TIMESTAMP,
                   OJ_BINARY, OJ_TEXT };
 enum odbc_jkind odbc_jkind_of(SQLSMALLINT sqltype);
+/* The same for result column col of st, also by its type name: a column
+ * named bool/boolean is OJ_BOOL whatever SQL type the driver reports
+ * (psqlODBC with BoolsAsChar=1 says SQL_VARCHAR). */
+enum odbc_jkind odbc_jkind_of_col(SQLHSTMT st, SQLUSMALLINT col, SQLSMALLINT sqltype);
 /* Appends the JSON text of one value (text as the driver returned it as
  * SQL_C_CHAR, or bytes for OJ_BINARY). */
 int odbc_json_value(odbc_buf *b, enum odbc_jkind k, const char *v, size_t len, int decimal_number);

@@ -166,7 +166,7 @@ static bp_status ol_run(odbc_conn *self, olkp *l, const char *sql, const cJSON *
             SQLULEN size;
             SQLDescribeCol(st, (SQLUSMALLINT)c, name, sizeof(name), &nlen, &type, &size, &dec,
                            &nullable);
-            enum odbc_jkind k = odbc_jkind_of(type);
+            enum odbc_jkind k = odbc_jkind_of_col(st, (SQLUSMALLINT)c, type);
             /* Long values arrive in pieces. */
             val.n = 0;
             SQLLEN ind = 0;

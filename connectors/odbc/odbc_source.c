@@ -372,7 +372,7 @@ static bp_status os_bind(odbc_conn *self)
         if (c->name == NULL || odbc_json_string(&c->key, c->name, strlen(c->name)) < 0 ||
             odbc_put(&c->key, ":", 1) < 0)
             return BP_ERR_NOMEM;
-        c->kind = odbc_jkind_of(c->sqltype);
+        c->kind = odbc_jkind_of_col(s->st, (SQLUSMALLINT)(i + 1), c->sqltype);
         if (s->list && n == s->nlist && s->as_text[i])
             c->kind = OJ_TIMESTAMP;   /* read as text, written to JSON as RFC 3339 */
         /* Start small and grow when a value does not fit (UTF-8: up to 4

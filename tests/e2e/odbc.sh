@@ -500,4 +500,26 @@ YAML
     echo "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()" | sql >/dev/null
 fi
 
+# ---- 7. issue 17: booleans arrive as JSON booleans from every driver ------
+# psqlODBC sends booleans as "1"/"0" text by default (BoolsAsChar=1, the
+# column described as SQL_VARCHAR); SQLite has a declared BOOLEAN type.
+if [ "$DB" = pg ]; then BOOL=boolean; T=true; F=false; else BOOL=BOOLEAN; T=1; F=0; fi
+echo "CREATE TABLE vflags (id $INT PRIMARY KEY, name text, blocked $BOOL);
+INSERT INTO vflags VALUES (1, 'Blocked Ltd', $T); INSERT INTO vflags VALUES (2, 'Fine plc', $F);
+INSERT INTO vflags VALUES (3, 'Unknown', NULL);" | sql
+{ site bools; cat <<YAML
+  out: { plugin: file, path: $TMP/bools.out }
+routes:
+  r: { from: { erp: { table: vflags, mode: incrementing, column: id, once: true } },
+       review: { when: 'data.blocked == true' }, to: out }
+YAML
+} >bools.yaml
+run bools
+python3 -c "
+import json
+print(' '.join('%s:%s' % (d['name'].split()[0], json.dumps(d['blocked'])) for d in map(json.loads, open('bools.out'))))" >bools.txt
+contains "booleans are JSON booleans ($DB)" bools.txt "Fine:false Unknown:null"
+[ "$(sqlite3 bools.db 'SELECT count(*) FROM review_queue')" = 1 ] && ok "data.blocked == true holds for the blocked vendor (parked)" ||
+    not_ok "data.blocked == true parked $(sqlite3 bools.db 'SELECT count(*) FROM review_queue') records (want 1)"
+
 finish
