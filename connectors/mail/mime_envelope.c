@@ -401,6 +401,22 @@ bp_status mime_parse(const void *bytes, size_t len, const mime_limits *lim, mime
         g_free(id);
     }
     mime_add_references(&w, data, mobj);
+    /* Loop-prevention headers (RFC 3834 Auto-Submitted, Precedence, RFC 2919
+     * List-Id, Microsoft's X-Auto-Response-Suppress), as data.<name in
+     * snake_case> when present: a sink that answers mail (smtp) must not
+     * answer an out-of-office reply or a mailing list. */
+    static const char *const loop_hdr[][2] = {
+        {"Auto-Submitted", "auto_submitted"}, {"Precedence", "precedence"},
+        {"List-Id", "list_id"}, {"X-Auto-Response-Suppress", "x_auto_response_suppress"}};
+    for (size_t i = 0; i < sizeof(loop_hdr) / sizeof(loop_hdr[0]); i++) {
+        const char *v = g_mime_object_get_header(mobj, loop_hdr[i][0]);
+        if (v) {
+            char *dec = g_mime_utils_header_decode_text(NULL, v);
+            char *t = g_strstrip(dec ? dec : g_strdup(v));
+            mime_add_str(&w, data, loop_hdr[i][1], t);
+            g_free(t);
+        }
+    }
 
     w.atts = cJSON_CreateArray();
     if (w.atts == NULL)
