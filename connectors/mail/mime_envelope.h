@@ -9,6 +9,7 @@
 #include <backplane/plugin.h>
 
 /* Limits; a message over any of them is rejected with a reason, not read. */
+#define MIME_MAX_DEPTH 64        /* multiparts nested deeper are rejected */
 typedef struct mime_limits {
     size_t max_message;      /* whole message, bytes as stored */
     size_t max_attachment;   /* one attachment, decoded bytes */
@@ -21,6 +22,7 @@ typedef struct mime_limits {
     int max_pdfs;            /* PDFs per message whose text is read */
     int (*cancelled)(void *ud);  /* nonzero: stop now (shutdown); may be NULL */
     void *cancel_ud;
+    int max_parts;           /* MIME parts per message, counted before parsing (0: no limit) */
 } mime_limits;
 
 typedef struct mime_attachment {
@@ -83,7 +85,9 @@ bp_envelope *mime_to_envelope(const struct bp_host_api *api, mime_message *m, co
     {.name = "pdf_message_timeout", .type = BP_OPT_DURATION, .default_value = "30s", .min = "100ms", \
      .max = "1h", .description = "all PDFs of one message together may take this long; later PDFs are not read (data.pdf_truncated)"}, \
     {.name = "max_pdf_attachments", .type = BP_OPT_INT, .default_value = "10", .min = "0", \
-     .max = "10000", .description = "text is read from at most this many PDFs of a message; the rest travel unread (data.pdf_truncated)"}
+     .max = "10000", .description = "text is read from at most this many PDFs of a message; the rest travel unread (data.pdf_truncated)"}, \
+    {.name = "max_parts", .type = BP_OPT_INT, .default_value = "1000", .min = "1", \
+     .max = "1000000", .description = "a message with more MIME parts (or parts nested more than 64 deep) is dead-lettered unparsed"}
 
 /* Reads the MIME_LIMIT_OPTIONS values from a normalised config. */
 static inline mime_limits mime_limits_from_config(const cJSON *config)
@@ -96,6 +100,7 @@ static inline mime_limits mime_limits_from_config(const cJSON *config)
         .pdf_timeout_ms = bp_cfg_int(config, "pdf_timeout", 10000),
         .pdf_message_ms = bp_cfg_int(config, "pdf_message_timeout", 30000),
         .max_pdfs = (int)bp_cfg_int(config, "max_pdf_attachments", 10),
+        .max_parts = (int)bp_cfg_int(config, "max_parts", 1000),
     };
     return l;
 }
