@@ -521,5 +521,16 @@ print(' '.join('%s:%s' % (d['name'].split()[0], json.dumps(d['blocked'])) for d 
 contains "booleans are JSON booleans ($DB)" bools.txt "Fine:false Unknown:null"
 [ "$(sqlite3 bools.db 'SELECT count(*) FROM review_queue')" = 1 ] && ok "data.blocked == true holds for the blocked vendor (parked)" ||
     not_ok "data.blocked == true parked $(sqlite3 bools.db 'SELECT count(*) FROM review_queue') records (want 1)"
+# ... and back: JSON booleans written into the boolean column.
+printf '%s\n' '{"id": 4, "name": "New", "blocked": true}' '{"id": 5, "name": "Newer", "blocked": false}' >bw.jsonl
+{ site bw; cat <<YAML
+  in: { plugin: file, path: $TMP/bw.jsonl }
+routes:
+  r: { from: in, to: { erp: { table: vflags, mode: upsert, key: id } } }
+YAML
+} >bw.yaml
+run bw
+echo "SELECT id, CASE WHEN blocked THEN 'yes' ELSE 'no' END FROM vflags WHERE id >= 4 ORDER BY id" | sql >bw.txt
+[ "$(tr '\n' ' ' <bw.txt)" = "4|yes 5|no " ] && ok "JSON booleans written to the boolean column ($DB)" || not_ok "written booleans: $(tr '\n' ' ' <bw.txt)"
 
 finish
