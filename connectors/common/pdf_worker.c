@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -37,6 +39,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bp-pdf-text text MAX_PAGES CPU_SECONDS (run by the bus)\n");
         return 2;
     }
+    /* Dies with the bus's thread that waits for it, even when the bus is
+     * killed (SIGKILL gives the bus no chance to kill this process). */
+    pid_t parent = getppid();
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+        return 6;
     int max_pages = atoi(argv[2]);
     long cpu = atol(argv[3]);
     if (cpu > 0) {

@@ -88,6 +88,16 @@ wait $BUS; BUS=
 [ -f s.md/new/1-bomb ] && ok "the unread message stays in new/" || not_ok "the bomb left new/"
 [ "$(count_lines s.jsonl)" -eq 0 ] && ok "nothing half-read was delivered" || not_ok "s.jsonl has $(count_lines s.jsonl)"
 
+# 2b. kill -9 of the bus: the worker dies with it (PR_SET_PDEATHSIG).
+"$B" run s.yaml 2>>s.log &
+BUS=$!
+worker=
+for _ in $(seq 100); do worker=$(pgrep -P $BUS -f bp-pdf-text); [ -n "$worker" ] && break; sleep 0.05; done
+kill -9 $BUS; wait $BUS 2>/dev/null; BUS=
+for _ in $(seq 40); do kill -0 "$worker" 2>/dev/null || break; sleep 0.05; done
+[ -n "$worker" ] && ! kill -0 "$worker" 2>/dev/null && ok "kill -9 of the bus: the worker is gone too" ||
+    { not_ok "kill -9 of the bus: worker ${worker:-?} still runs"; [ -n "$worker" ] && kill -9 "$worker"; }
+
 # 3. PDFs per message: the third of three is not read.
 maildir m.md
 mail m.md/new/1-many "many" inv.pdf inv.pdf inv.pdf
