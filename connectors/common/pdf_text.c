@@ -25,10 +25,68 @@
 
 extern char **environ;
 
+/* The words of a page and their boxes, as JSON text (g_free it): poppler
+ * gives one rectangle per character of the page's text; a word's box is the
+ * union of its characters'. NULL when out of memory. */
+static char *pdf_words_json(PopplerPage *page, const char *text)
+{
+    PopplerRectangle *r = NULL;
+    guint n = 0;
+    GString *out = g_string_new("[");
+    if (!poppler_page_get_text_layout(page, &r, &n))
+        n = 0;
+    const char *p = text;
+    int first = 1;
+    for (guint i = 0; p && *p;) {
+        while (*p && g_unichar_isspace(g_utf8_get_char(p))) {
+            p = g_utf8_next_char(p);
+            i++;
+        }
+        if (!*p)
+            break;
+        const char *start = p;
+        double x1 = 0, y1 = 0, x2 = 0, y2 = 0;
+        int have = 0;
+        while (*p && !g_unichar_isspace(g_utf8_get_char(p))) {
+            if (i < n) {
+                if (!have || r[i].x1 < x1) x1 = r[i].x1;
+                if (!have || r[i].y1 < y1) y1 = r[i].y1;
+                if (!have || r[i].x2 > x2) x2 = r[i].x2;
+                if (!have || r[i].y2 > y2) y2 = r[i].y2;
+                have = 1;
+            }
+            p = g_utf8_next_char(p);
+            i++;
+        }
+        char *word = g_strndup(start, (gsize)(p - start));
+        cJSON *w = cJSON_CreateString(word);
+        char *esc = w ? cJSON_PrintUnformatted(w) : NULL;
+        if (esc)
+            g_string_append_printf(out, "%s{\"t\":%s,\"b\":[%.2f,%.2f,%.2f,%.2f]}", first ? "" : ",",
+                                   esc, x1, y1, x2, y2);
+        first = 0;
+        free(esc);
+        g_free(word);
+        cJSON_Delete(w);
+    }
+    g_string_append_c(out, ']');
+    g_free(r);
+    return g_string_free(out, FALSE);
+}
+
 int pdf_text_each_page(const void *bytes, size_t len, int max_pages,
                        int (*on_count)(void *ud, int n_pages),
                        int (*on_page)(void *ud, int index, const char *text, size_t len),
                        void *ud, char **err)
+{
+    return pdf_text_each_page_ex(bytes, len, max_pages, on_count, on_page, NULL, ud, err);
+}
+
+int pdf_text_each_page_ex(const void *bytes, size_t len, int max_pages,
+                          int (*on_count)(void *ud, int n_pages),
+                          int (*on_page)(void *ud, int index, const char *text, size_t len),
+                          int (*on_words)(void *ud, int index, const char *json, size_t len),
+                          void *ud, char **err)
 {
     GError *gerr = NULL;
     GBytes *gb = g_bytes_new_static(bytes, len);
@@ -48,7 +106,13 @@ int pdf_text_each_page(const void *bytes, size_t len, int max_pages,
         /* poppler writes UTF-8; a damaged font map can still yield invalid
          * sequences, which JSON cannot carry. */
         char *valid = text ? g_utf8_make_valid(text, -1) : NULL;
-        stop = on_page(ud, i, valid ? valid : "", valid ? strlen(valid) : 0);
+        if (on_words && page) {
+            char *json = pdf_words_json(page, valid ? valid : "");
+            stop = json ? on_words(ud, i, json, strlen(json)) : 1;
+            g_free(json);
+        }
+        if (!stop)
+            stop = on_page(ud, i, valid ? valid : "", valid ? strlen(valid) : 0);
         g_free(valid);
         g_free(text);
         if (page)
@@ -61,6 +125,7 @@ int pdf_text_each_page(const void *bytes, size_t len, int max_pages,
 void pdf_text_clear(pdf_text *t)
 {
     cJSON_Delete(t->pages);
+    cJSON_Delete(t->words);
     free(t->error);
     free(t->truncated);
     memset(t, 0, sizeof(*t));
@@ -71,6 +136,18 @@ void pdf_text_clear(pdf_text *t)
 static int pdf_local_count(void *ud, int n)
 {
     ((pdf_text *)ud)->n_pages = n;
+    return 0;
+}
+
+static int pdf_local_words(void *ud, int index, const char *json, size_t len)
+{
+    (void)index;
+    pdf_text *t = ud;
+    cJSON *w = cJSON_ParseWithLength(json, len);
+    if (w == NULL || !cJSON_AddItemToArray(t->words, w)) {
+        cJSON_Delete(w);
+        return 1;
+    }
     return 0;
 }
 
@@ -141,7 +218,7 @@ static int pdf_parse(pdf_buf *in, pdf_text *t)
         char kind = in->data[off];
         char *end;
         unsigned long long v = strtoull(in->data + off + 1, &end, 10);
-        if (end != nl || (kind != 'N' && kind != 'P' && kind != 'E'))
+        if (end != nl || (kind != 'N' && kind != 'P' && kind != 'E' && kind != 'W'))
             return -1;
         size_t head = (size_t)(nl - (in->data + off)) + 1;
         if (kind == 'N') {
@@ -157,6 +234,13 @@ static int pdf_parse(pdf_buf *in, pdf_text *t)
         if (kind == 'E') {
             free(t->error);
             t->error = s;
+        } else if (kind == 'W') {
+            cJSON *w = t->words ? cJSON_Parse(s) : NULL;
+            free(s);
+            if (w == NULL || !cJSON_AddItemToArray(t->words, w)) {
+                cJSON_Delete(w);
+                return -1;
+            }
         } else {
             cJSON *str = cJSON_CreateString(s);
             free(s);
@@ -209,8 +293,8 @@ static pid_t pdf_spawn(const void *bytes, size_t len, const pdf_budget *b, int *
     char pages[32], cpu[32];
     snprintf(pages, sizeof(pages), "%d", b->max_pages);
     snprintf(cpu, sizeof(cpu), "%d", b->cpu_s > 0 ? b->cpu_s : 0);
-    const char *path = pdf_text_worker_path();
-    char *argv[] = {(char *)path, (char *)"text", pages, cpu, NULL};
+    const char *path = b->worker ? b->worker : pdf_text_worker_path();
+    char *argv[] = {(char *)path, (char *)(b->positions ? "words" : "text"), pages, cpu, NULL};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);
@@ -249,16 +333,20 @@ int pdf_text_read(const void *bytes, size_t len, const pdf_budget *b, pdf_text *
     memset(out, 0, sizeof(*out));
     out->n_pages = -1;
     out->pages = cJSON_CreateArray();
-    if (out->pages == NULL)
+    out->words = b->positions ? cJSON_CreateArray() : NULL;
+    if (out->pages == NULL || (b->positions && out->words == NULL)) {
+        pdf_text_clear(out);
         return -1;
+    }
     if (b->max_pages <= 0)
         return 0;
     if (b->in_process) {
         char *err = NULL;
-        if (pdf_text_each_page(bytes, len, b->max_pages, pdf_local_count, pdf_local_page, out,
-                               &err) < 0) {
+        if (pdf_text_each_page_ex(bytes, len, b->max_pages, pdf_local_count, pdf_local_page,
+                                  b->positions ? pdf_local_words : NULL, out, &err) < 0) {
             cJSON_Delete(out->pages);
-            out->pages = NULL;
+            cJSON_Delete(out->words);
+            out->pages = out->words = NULL;
             out->error = err;
             return err ? 0 : -1;
         }
@@ -268,10 +356,11 @@ int pdf_text_read(const void *bytes, size_t len, const pdf_budget *b, pdf_text *
     pid_t pid = pdf_spawn(bytes, len, b, &fd, &serr);
     if (pid < 0) {
         char buf[PATH_MAX + 100];
-        snprintf(buf, sizeof(buf), "cannot run the PDF worker %s: %s", pdf_text_worker_path(),
-                 strerror(serr));
+        snprintf(buf, sizeof(buf), "cannot run the PDF worker %s: %s",
+                 b->worker ? b->worker : pdf_text_worker_path(), strerror(serr));
         cJSON_Delete(out->pages);
-        out->pages = NULL;
+        cJSON_Delete(out->words);
+        out->pages = out->words = NULL;
         out->error = strdup(buf);
         return out->error ? 0 : -1;
     }
@@ -335,7 +424,8 @@ int pdf_text_read(const void *bytes, size_t len, const pdf_budget *b, pdf_text *
     }
     if (out->error) {
         cJSON_Delete(out->pages);
-        out->pages = NULL;
+        cJSON_Delete(out->words);
+        out->pages = out->words = NULL;
         return 0;
     }
     if (out->cancelled)

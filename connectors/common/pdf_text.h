@@ -11,8 +11,9 @@
  *
  * Used by the mail connectors (mime_envelope.c); written for `extract read`
  * and the workbench's page rendering too: bytes + budget in, pages out. The
- * worker speaks a small line protocol (pdf_worker.c) that a later mode
- * (positions, a page as PNG) extends with new record letters.
+ * worker speaks a small line protocol (pdf_worker.c); words with their
+ * boxes come as one more record per page when asked, and a later mode (a
+ * page as PNG) would add another record letter.
  *
  * Internal header of the connectors; not part of the plugin ABI. */
 #ifndef BP_PDF_TEXT_H
@@ -31,6 +32,8 @@ typedef struct pdf_budget {
     int (*cancelled)(void *ud);  /* polled every 50 ms while waiting; nonzero kills the
                                     worker (may be NULL) */
     void *ud;
+    int positions;               /* 1: also the words of each page with their boxes */
+    const char *worker;          /* the worker's path; NULL: pdf_text_worker_path() */
 } pdf_budget;
 
 typedef struct pdf_text {
@@ -41,6 +44,9 @@ typedef struct pdf_text {
     char *truncated;             /* malloc'ed: why fewer than min(max_pages, n_pages)
                                     pages were read (time or CPU limit, worker crashed) */
     int cancelled;               /* the caller's cancelled() said stop */
+    cJSON *words;                /* with b->positions: one array per page read, of
+                                    {"t": word, "b": [x1, y1, x2, y2]} in PDF points from
+                                    the page's top left; else NULL */
 } pdf_text;
 
 /* Reads the text of each page of len bytes of a PDF under budget b into
@@ -65,5 +71,13 @@ int pdf_text_each_page(const void *bytes, size_t len, int max_pages,
                        int (*on_count)(void *ud, int n_pages),
                        int (*on_page)(void *ud, int index, const char *text, size_t len),
                        void *ud, char **err);
+
+/* The same with positions: on_words (may be NULL) gets each page's words
+ * and boxes as compact JSON text (see pdf_text.words) before on_page. */
+int pdf_text_each_page_ex(const void *bytes, size_t len, int max_pages,
+                          int (*on_count)(void *ud, int n_pages),
+                          int (*on_page)(void *ud, int index, const char *text, size_t len),
+                          int (*on_words)(void *ud, int index, const char *json, size_t len),
+                          void *ud, char **err);
 
 #endif

@@ -3,10 +3,12 @@
  *   N<page count>\n           once the document is open
  *   P<len>\n<len bytes>       the UTF-8 text of the next page
  *   E<len>\n<len bytes>       the PDF cannot be opened (why)
- * Usage: bp-pdf-text text MAX_PAGES CPU_SECONDS. Run by pdf_text_read(), not
+ *   W<len>\n<len bytes>       mode "words": the next page's words and boxes as
+ *                             JSON, before its P record
+ * Usage: bp-pdf-text text|words MAX_PAGES CPU_SECONDS. Run by pdf_text_read(), not
  * by people; it exists so that poppler, which cannot be interrupted, runs
- * where RLIMIT_CPU and a kill can stop it. Other modes (text with positions,
- * a page as PNG) would be other first arguments and record letters. */
+ * where RLIMIT_CPU and a kill can stop it. Another mode (a page as PNG)
+ * would be another first argument and record letter. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,15 @@ static int worker_count(void *ud, int n)
     return fflush(stdout) != 0;
 }
 
+static int worker_words(void *ud, int index, const char *json, size_t len)
+{
+    (void)ud;
+    (void)index;
+    printf("W%zu\n", len);
+    fwrite(json, 1, len, stdout);
+    return 0;   /* flushed with the page that follows */
+}
+
 static int worker_page(void *ud, int index, const char *text, size_t len)
 {
     (void)ud;
@@ -35,8 +46,9 @@ static int worker_page(void *ud, int index, const char *text, size_t len)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4 || strcmp(argv[1], "text") != 0) {
-        fprintf(stderr, "usage: bp-pdf-text text MAX_PAGES CPU_SECONDS (run by the bus)\n");
+    int words = argc == 4 && strcmp(argv[1], "words") == 0;
+    if (argc != 4 || (strcmp(argv[1], "text") != 0 && !words)) {
+        fprintf(stderr, "usage: bp-pdf-text text|words MAX_PAGES CPU_SECONDS (run by the bus)\n");
         return 2;
     }
     /* Dies with the bus's thread that waits for it, even when the bus is
@@ -72,7 +84,8 @@ int main(int argc, char **argv)
         len += (size_t)n;
     }
     char *err = NULL;
-    if (pdf_text_each_page(buf, len, max_pages, worker_count, worker_page, NULL, &err) < 0) {
+    if (pdf_text_each_page_ex(buf, len, max_pages, worker_count, worker_page,
+                              words ? worker_words : NULL, NULL, &err) < 0) {
         const char *e = err ? err : "not a PDF";
         printf("E%zu\n%s", strlen(e), e);
         fflush(stdout);
