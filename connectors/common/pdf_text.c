@@ -263,6 +263,24 @@ static char *pdf_strf(const char *fmt, long a, long b, long c)
     return strdup(buf);
 }
 
+/* The worker's environment: what poppler and the sanitizers read, nothing
+ * else. The bus's own environment holds the secrets that ${env:...} names,
+ * and the worker parses untrusted input. Fills env (cap entries, NULL-ended). */
+static void pdf_worker_env(char **env, size_t cap)
+{
+    static const char *const keep[] = {"LANG=", "LC_", "HOME=", "TMPDIR=", "TZ=", "FONTCONFIG_",
+                                       "XDG_", "ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS=",
+                                       NULL};
+    size_t n = 0;
+    for (char **e = environ; e && *e && n + 1 < cap; e++)
+        for (int k = 0; keep[k]; k++)
+            if (strncmp(*e, keep[k], strlen(keep[k])) == 0) {
+                env[n++] = *e;
+                break;
+            }
+    env[n] = NULL;
+}
+
 /* Starts the worker on a memfd holding the bytes; *out_fd: its stdout. */
 static pid_t pdf_spawn(const void *bytes, size_t len, const pdf_budget *b, int *out_fd, int *err)
 {
@@ -314,7 +332,9 @@ static pid_t pdf_spawn(const void *bytes, size_t len, const pdf_budget *b, int *
     posix_spawnattr_setsigdefault(&attr, &dfl);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t pid;
-    int rc = posix_spawn(&pid, path, &fa, &attr, argv, environ);
+    char *env[64];
+    pdf_worker_env(env, sizeof(env) / sizeof(env[0]));
+    int rc = posix_spawn(&pid, path, &fa, &attr, argv, env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     close(in);

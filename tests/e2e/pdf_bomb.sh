@@ -72,11 +72,13 @@ lacks "... and not flagged" a.json 'pdf_truncated'
 maildir s.md
 mail s.md/new/1-bomb "bomb" bomb.pdf
 site s "pdf_timeout: 10m, pdf_message_timeout: 10m"
-"$B" run s.yaml 2>s.log &
+AP_PASS=s3cret-in-env "$B" run s.yaml 2>s.log &
 BUS=$!
 worker=
 for _ in $(seq 100); do worker=$(pgrep -P $BUS -f bp-pdf-text); [ -n "$worker" ] && break; sleep 0.05; done
 [ -n "$worker" ] && ok "the PDF is read in a worker process (pid $worker)" || not_ok "no bp-pdf-text child of the bus"
+tr '\0' '\n' <"/proc/$worker/environ" >wenv.txt 2>/dev/null
+lacks "the bus's environment (secrets) is not passed to the worker" wenv.txt "s3cret-in-env"
 sleep 1
 t0=$(date +%s%N)
 kill -TERM $BUS
