@@ -109,4 +109,21 @@ exit_is "run (max_pdf_attachments: 2)" 0 "$B" run m.yaml
 contains "the third PDF is not read" m.jsonl '"text_truncated":"not read: the message has more than max_pdf_attachments (2) PDFs"'
 [ "$(grep -o 'Total due' m.jsonl | wc -l)" -eq 2 ] && ok "the first two are" || not_ok "PDFs read: $(grep -o 'Total due' m.jsonl | wc -l)"
 contains "the record is flagged" m.jsonl '"pdf_truncated":true'
+# 4. The budget per message: three bombs in one mail, 1 s each, 1.5 s in all.
+maildir t.md
+mail t.md/new/1-three "three" bomb.pdf bomb.pdf bomb.pdf
+site t "pdf_timeout: 1s, pdf_message_timeout: 1500ms"
+sed -i 's/follow: true, //' t.yaml
+t0=$(date +%s%N)
+exit_is "run (three bombs in one mail)" 0 "$B" run t.yaml
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+python3 -c "
+import json
+d = json.loads(open('t.jsonl').readline())
+for a in d.get('data', d)['attachments']:
+    print(a.get('text_truncated'))" >t.txt
+contains "the first PDF gets its pdf_timeout" t.txt "pdf_timeout (1s): time limit (1000 ms) reached after 0 of 200 pages"
+contains "the second what is left of pdf_message_timeout" t.txt "pdf_message_timeout (1500ms): time limit ("
+contains "the third is not read" t.txt "not read: pdf_message_timeout (1500ms) spent on the PDFs before it"
+[ "$ms" -lt 6000 ] && ok "the whole mail took $ms ms" || not_ok "the mail took $ms ms (budget 1.5 s)"
 finish
