@@ -41,7 +41,7 @@ typedef struct {
     int64_t pdf_ms;      /* spent on them */
     int pdf_truncated;   /* one was cut short or skipped */
     int cancelled;       /* lim->cancelled() said stop */
-    int parts;           /* MIME objects walked */
+    int parts;           /* MIME body parts walked */
 } mime_walk;
 
 static char *mime_parts_reason(int max_parts)
@@ -395,7 +395,9 @@ static void mime_walk_object(mime_walk *w, GMimeObject *obj)
         w->reason = strdup("MIME parts nested more than 64 deep");
         return;
     }
-    if (w->lim->max_parts > 0 && ++w->parts > w->lim->max_parts) {
+    /* Body parts below the message's own, nested multiparts included: what
+     * the prescan counts (one per delimiter line). */
+    if (w->lim->max_parts > 0 && w->depth > 1 && ++w->parts > w->lim->max_parts) {
         w->reason = mime_parts_reason(w->lim->max_parts);
         return;
     }

@@ -54,4 +54,31 @@ echo "# peak RSS of the bus: $hwm MiB"
 if ldd "$B" | grep -q libasan; then ok "peak RSS not judged under ASan ($hwm MiB)"
 elif [ -n "$hwm" ] && [ "$hwm" -lt 150 ]; then ok "peak RSS $hwm MiB (< 150 MiB)"
 else not_ok "peak RSS ${hwm:-?} MiB (want < 150 MiB)"; fi
+# At the limit exactly: max_parts 3 takes a mail of 3 body parts (a nested
+# multipart is one, and so is each part inside it), not one of 4.
+mkdir -p lim/new lim/cur lim/tmp
+python3 - lim/new <<'PY'
+import sys
+for n in (3, 4):
+    inner = "".join("--i\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % k for k in range(n - 2))
+    body = ('--o\r\nContent-Type: text/plain\r\n\r\nfirst\r\n'
+            '--o\r\nContent-Type: multipart/alternative; boundary="i"\r\n\r\n' + inner + "--i--\r\n--o--\r\n")
+    open("%s/%d-parts" % (sys.argv[1], n), "w").write(
+        "From: a@example.org\r\nSubject: %d parts\r\nMessage-ID: <p%d@example.org>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="o"\r\n\r\n' % (n, n) + body)
+PY
+cat >lim.yaml <<YAML
+site: lim
+state: $TMP/lim.db
+connectors:
+  in: { plugin: maildir, path: $TMP/lim, max_parts: 3 }
+  out: { plugin: file, path: $TMP/lim.jsonl }
+routes:
+  r: { from: in, to: out }
+YAML
+exit_is "run (max_parts: 3)" 0 "$B" run lim.yaml
+contains "3 parts: delivered" lim.jsonl '"subject":"3 parts"'
+lacks "4 parts: not delivered" lim.jsonl '"subject":"4 parts"'
+sqlite3 lim.db "SELECT reason FROM dead_letters" >lim.txt
+contains "4 parts: dead-lettered naming the limit" lim.txt "4-parts: message has more than max_parts (3) MIME parts"
 finish
