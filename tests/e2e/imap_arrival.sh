@@ -77,4 +77,34 @@ cat "$DV"/rawlog/*.in >client.in 2>/dev/null
 lacks "Dovecot never answered CLIENTBUG" server.out "CLIENTBUG"
 grep -i ' STATUS "INBOX"' client.in >status.txt
 [ ! -s status.txt ] && ok "no STATUS of the selected mailbox" || not_ok "STATUS of the selected mailbox sent $(wc -l <status.txt) times"
+# A PDF time bomb arriving over IMAP, then SIGTERM (issue 17, finding 3): the
+# bus stops at once, the message stays in the INBOX, unread, for the restart.
+python3 "$BP_SOURCE_ROOT/tests/e2e/pdf_bomb.py" bomb.pdf 200 100000
+python3 - bomb.pdf >bomb.eml <<'PY'
+import base64, sys
+data = base64.encodebytes(open(sys.argv[1], "rb").read()).decode()
+print("\r\n".join(["From: v@example.org", "To: ap@acme.example", "Subject: bomb",
+                   "Message-ID: <bomb@example.org>", "MIME-Version: 1.0",
+                   'Content-Type: multipart/mixed; boundary="b"', "", "--b",
+                   "Content-Type: application/pdf", "Content-Transfer-Encoding: base64",
+                   'Content-Disposition: attachment; filename="x.pdf"', "", data, "--b--", ""]))
+PY
+sed -e 's/poll_interval: 1s,/poll_interval: 1s, pdf_timeout: 10m, pdf_message_timeout: 10m,/' \
+    -e "s#$TMP/live#$TMP/bomb#g" live.yaml >bomb.yaml
+"$LDA" -c "$DV/dovecot.conf" -d ap <bomb.eml
+"$B" run bomb.yaml 2>bomb.log &
+pid=$!
+worker=
+for _ in $(seq 100); do worker=$(pgrep -P $pid -f bp-pdf-text); [ -n "$worker" ] && break; sleep 0.05; done
+[ -n "$worker" ] && ok "the bomb's PDF is being read (worker $worker)" || not_ok "no PDF worker"
+t0=$(date +%s%N)
+kill -TERM $pid
+for _ in $(seq 200); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+if kill -0 $pid 2>/dev/null; then not_ok "SIGTERM: still running after $ms ms"; kill -9 $pid; else ok "SIGTERM during the bomb: stopped in $ms ms"; fi
+wait $pid
+[ "$(count_lines bomb.jsonl)" -eq 0 ] && ok "nothing delivered" || not_ok "bomb.jsonl: $(count_lines bomb.jsonl)"
+inbox=$(find "$MD/new" "$MD/cur" -type f | xargs -r grep -l 'bomb@example.org')
+[ -n "$inbox" ] && ok "the bomb is still in the INBOX" || not_ok "the bomb left the INBOX"
+case "$inbox" in *:2,*S*) not_ok "it was left marked \\Seen ($inbox)" ;; *) ok "and unread" ;; esac
 finish
