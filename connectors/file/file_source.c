@@ -2,6 +2,7 @@
  * glob matches, in name order. The checkpoint of each file is the byte offset
  * after the last acked line, so a restart resumes exactly there. */
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "file.h"
 
@@ -95,10 +97,28 @@ static bp_status fs_open_current(file_conn *self)
 {
     fsrc *s = self->src;
     const char *path = s->files[s->cur];
-    s->f = fopen(path, "rb");
+    /* Regular files only: a FIFO the glob matches would block the open (and
+     * the route, and its stop) until a writer comes, and a device such as
+     * /dev/zero behind a symlink never ends. O_NONBLOCK makes the open of a
+     * FIFO return at once; fstat then tells what it is. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        self->api->log(self->inst, BP_LOG_ERROR, "cannot open %s: %s", path, strerror(e));
+        return e == ENOENT ? BP_ERR_NOT_FOUND : BP_ERR_IO;
+    }
+    struct stat fst;
+    if (fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode)) {
+        self->api->log(self->inst, BP_LOG_WARN,
+                       "skipping %s: not a regular file (only regular files are read)", path);
+        close(fd);
+        return BP_ERR_NOT_FOUND;   /* skipped; known, so not reported again */
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    s->f = fdopen(fd, "rb");
     if (s->f == NULL) {
-        self->api->log(self->inst, BP_LOG_ERROR, "cannot open %s: %s", path, strerror(errno));
-        return errno == ENOENT ? BP_ERR_NOT_FOUND : BP_ERR_IO;
+        close(fd);
+        return BP_ERR_NOMEM;
     }
     s->off = 0;
     s->line = 1;

@@ -31,6 +31,7 @@ typedef struct {
     curl_buf buf;
     mail_template *from, *to, *cc, *subject, *body, *in_reply_to;
     int attach_files, attach_event;
+    int reply_to_auto;          /* send to auto-submitted / list mail too (RFC 3834) */
 } smtp_sink;
 
 /* The options, bound (BP_OPT_FIELD): each default is written once, here. */
@@ -39,6 +40,7 @@ struct smtp_opts {
     struct conn_tls tls;
     int64_t timeout;
     int attach;
+    int reply_to_auto;
 };
 
 static const struct bp_option smtp_tls_fields[] = {CONN_TLS_FIELDS(struct smtp_opts)};
@@ -65,6 +67,9 @@ static const struct bp_option smtp_options[] = {
     {.name = "attach", .type = BP_OPT_ENUM, .default_value = "none", .choices = smtp_attach_modes,
      .description = "attachments: the record's attachments; event: the CloudEvent as event.json; both",
      BP_OPT_FIELD(struct smtp_opts, attach)},
+    {.name = "reply_to_auto", .type = BP_OPT_BOOL, .default_value = "false",
+     .description = "also send for records of automatic mail (Auto-Submitted other than no, Precedence bulk/list/junk, List-Id, X-Auto-Response-Suppress: All/OOF/AutoReply); by default they are skipped (RFC 3834), counted as auto_replies_skipped",
+     BP_OPT_FIELD(struct smtp_opts, reply_to_auto)},
     {0},
 };
 
@@ -137,6 +142,47 @@ static int smtp_addresses(const char *text, InternetAddressList *into, struct cu
     return count;
 }
 
+/* RFC 3834 §2: no automatic answer to automatic mail. The mail sources put
+ * the headers that say so in data (mime_envelope.c); records from other
+ * sources have none of them. Returns why the record is automatic mail
+ * ("Auto-Submitted: auto-replied"), or NULL. */
+static const char *smtp_auto_reason(const struct bp_host_api *api, const bp_envelope *env,
+                                    char *buf, size_t cap)
+{
+    const char *v = cJSON_GetStringValue(api->envelope_get0_path(env, "data.auto_submitted"));
+    /* The keyword before any parameters: "auto-replied; owner=..." */
+    size_t kw = v ? strcspn(v, "; \t(") : 0;
+    if (v && !(kw == 2 && g_ascii_strncasecmp(v, "no", 2) == 0)) {
+        snprintf(buf, cap, "Auto-Submitted: %.100s", v);
+        return buf;
+    }
+    v = cJSON_GetStringValue(api->envelope_get0_path(env, "data.precedence"));
+    if (v && (g_ascii_strcasecmp(v, "bulk") == 0 || g_ascii_strcasecmp(v, "list") == 0 ||
+              g_ascii_strcasecmp(v, "junk") == 0)) {
+        snprintf(buf, cap, "Precedence: %.100s", v);
+        return buf;
+    }
+    v = cJSON_GetStringValue(api->envelope_get0_path(env, "data.list_id"));
+    if (v) {
+        snprintf(buf, cap, "List-Id: %.100s", v);
+        return buf;
+    }
+    v = cJSON_GetStringValue(api->envelope_get0_path(env, "data.x_auto_response_suppress"));
+    if (v) {
+        char **tok = g_strsplit_set(v, ", ", -1);
+        int hit = 0;
+        for (char **t = tok; t && *t && !hit; t++)
+            hit = g_ascii_strcasecmp(*t, "All") == 0 || g_ascii_strcasecmp(*t, "OOF") == 0 ||
+                  g_ascii_strcasecmp(*t, "AutoReply") == 0;
+        g_strfreev(tok);
+        if (hit) {
+            snprintf(buf, cap, "X-Auto-Response-Suppress: %.100s", v);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
 /* The MIME message for one record, CRLF line ends. NULL with *reason. */
 static GByteArray *smtp_build(smtp_sink *self, const bp_envelope *env, struct curl_slist **rcpt,
                               char **sender, char **reason)
@@ -187,6 +233,12 @@ static GByteArray *smtp_build(smtp_sink *self, const bp_envelope *env, struct cu
         g_mime_object_set_header(GMIME_OBJECT(msg), "In-Reply-To", angle, NULL);
         g_mime_object_set_header(GMIME_OBJECT(msg), "References", angle, NULL);
     }
+    /* This mail is sent by a program (RFC 3834 §5): a reply when it answers
+     * a message, generated otherwise; and Exchange is asked not to answer
+     * it with an out-of-office reply. Other robots then leave it alone. */
+    g_mime_object_set_header(GMIME_OBJECT(msg), "Auto-Submitted",
+                             irt && *irt ? "auto-replied" : "auto-generated", NULL);
+    g_mime_object_set_header(GMIME_OBJECT(msg), "X-Auto-Response-Suppress", "All", NULL);
     GMimeTextPart *text = g_mime_text_part_new_with_subtype("plain");
     g_mime_text_part_set_text(text, body);   /* picks the charset: us-ascii or utf-8 */
     /* 7-bit transport safe: quoted-printable where needed. */
@@ -235,11 +287,22 @@ static bp_status smtp_write(void *p, bp_write_batch *wb)
 {
     smtp_sink *self = p;
     const struct bp_host_api *api = self->api;
+    mime_library_init();   /* once per process, on this thread (see smtp_init) */
     if (self->h == NULL && (self->h = curl_transfer_new(&self->cs, "smtp,smtps")) == NULL)
         return BP_RETRY;
     size_t n = api->wb_count(wb);
     for (size_t i = 0; i < n; i++) {
         bp_envelope *env = api->wb_get0(wb, i);
+        char auto_buf[160];
+        const char *autom = self->reply_to_auto ? NULL : smtp_auto_reason(api, env, auto_buf, sizeof(auto_buf));
+        if (autom) {
+            /* Done, not failed: answering would start a mail loop. */
+            api->log(self->inst, BP_LOG_INFO, "not sent for %s: automatic mail (%s; reply_to_auto is off)",
+                     api->envelope_get0_attr(env, "id"), autom);
+            api->counter_add(self->inst, "auto_replies_skipped", 1);
+            api->wb_set_result(wb, i, BP_OK, NULL);
+            continue;
+        }
         struct curl_slist *rcpt = NULL;
         char *sender = NULL, *reason = NULL;
         GByteArray *msg = smtp_build(self, env, &rcpt, &sender, &reason);
@@ -345,6 +408,7 @@ static bp_status smtp_init(const struct bp_host_api *api, bp_instance *inst, con
     const char *attach = smtp_attach_modes[o->attach];
     self->attach_files = strcmp(attach, "attachments") == 0 || strcmp(attach, "both") == 0;
     self->attach_event = strcmp(attach, "event") == 0 || strcmp(attach, "both") == 0;
+    self->reply_to_auto = o->reply_to_auto;
     struct {
         const char *name;
         mail_template **slot;
@@ -361,7 +425,11 @@ static bp_status smtp_init(const struct bp_host_api *api, bp_instance *inst, con
         }
     }
     curl_transfer_global_init();
-    mime_library_init();
+    /* GMime is initialised by the thread that first parses or builds mail
+     * (mime_parse, smtp_write), not in init on the main thread: there
+     * g_mime_init makes the main thread allocate a small dynamic TLS block
+     * whose size GCC 12's LeakSanitizer misreads, and LSan then crashes at
+     * exit ("Tracer caught signal 11"; the back-office e2e test under ASan). */
     *out = self;
     return BP_OK;
 }

@@ -1,5 +1,5 @@
 /* Readable text out of the formats mail carries: HTML bodies (libxml2's
- * HTML parser) and PDF attachments (poppler-glib). Internal header. */
+ * HTML parser). Internal header. */
 #ifndef BP_TEXT_EXTRACT_H
 #define BP_TEXT_EXTRACT_H
 
@@ -12,10 +12,6 @@
  * text, or NULL when out of memory. */
 char *html_to_text(const char *html, size_t len);
 
-/* Text of each page of a PDF, up to max_pages pages: a new cJSON array of
- * strings, or NULL with *err (malloc'ed) when poppler cannot open it
- * (damaged, encrypted). *n_pages gets the document's page count. */
-cJSON *pdf_page_texts(const unsigned char *bytes, size_t len, int max_pages, int *n_pages,
-                      char **err);
+/* PDF text: connectors/common/pdf_text.h (a budgeted worker process). */
 
 #endif

@@ -31,6 +31,8 @@ typedef struct odbc_db {
     SQLHDBC dbc;
     int connected;
     enum odbc_dialect dialect;
+    /* ---- issue 17 (robust) ---- */
+    SQLULEN query_timeout_s;   /* SQL_ATTR_QUERY_TIMEOUT of every statement (0: none) */
 } odbc_db;
 
 /* What went wrong, classified by SQLSTATE per driver. */
@@ -77,6 +79,8 @@ typedef struct odbc_conn {
     osrc *src;
     osnk *snk;
     olkp *lkp;
+    /* ---- issue 17 (robust) ---- */
+    long long query_timeout_ms;  /* option query_timeout (0: none) */
 } odbc_conn;
 
 /* ---- odbc_db.c ---- */
@@ -92,6 +96,11 @@ void odbc_diag(odbc_db *db, SQLSMALLINT type, SQLHANDLE h, odbc_err *err);
 enum odbc_class odbc_classify(enum odbc_dialect d, const char *state, long native);
 /* A status for a whole batch or a lookup from a class. */
 bp_status odbc_class_status(enum odbc_class c);
+/* A new statement handle on db's connection with the query timeout set
+ * (SQL_ATTR_QUERY_TIMEOUT, option query_timeout): a statement that waits
+ * longer (a row lock another session holds) fails with HYT00 or, on
+ * PostgreSQL, 57014, both classed as retry. Free it with SQLFreeHandle. */
+SQLRETURN odbc_stmt_new(odbc_db *db, SQLHSTMT *st);
 /* Runs a statement without results (BEGIN, SAVEPOINT ...). */
 int odbc_exec(odbc_db *db, const char *sql, odbc_err *err);
 /* Autocommit on/off; commit or roll back the current transaction. */
@@ -128,6 +137,10 @@ int odbc_put_int(odbc_buf *b, long long x);
 enum odbc_jkind { OJ_INT, OJ_FLOAT, OJ_DECIMAL, OJ_BOOL, OJ_DATE, OJ_TIME, OJ_TIMESTAMP,
                   OJ_BINARY, OJ_TEXT };
 enum odbc_jkind odbc_jkind_of(SQLSMALLINT sqltype);
+/* The same for result column col of st, also by its type name: a column
+ * named bool/boolean is OJ_BOOL whatever SQL type the driver reports
+ * (psqlODBC with BoolsAsChar=1 says SQL_VARCHAR). */
+enum odbc_jkind odbc_jkind_of_col(SQLHSTMT st, SQLUSMALLINT col, SQLSMALLINT sqltype);
 /* Appends the JSON text of one value (text as the driver returned it as
  * SQL_C_CHAR, or bytes for OJ_BINARY). */
 int odbc_json_value(odbc_buf *b, enum odbc_jkind k, const char *v, size_t len, int decimal_number);

@@ -83,7 +83,7 @@ bp_status odbc_applied_open(odbc_conn *self, odbc_db *db, oapplied **out, char *
     }
     if (odbc_exec(db, create, &e) < 0 || odbc_end(db, 1, &e) < 0)
         goto fail;
-    if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, db->dbc, &h)))
+    if (!SQL_SUCCEEDED(odbc_stmt_new(db, &h)))
         goto fail_dbc;
     SQLLEN slen = (SQLLEN)strlen(a->sink);
     SQLBindParameter(h, 1, SQL_PARAM_INPUT, SQL_C_CHAR, SQL_VARCHAR, 200, 0, a->sink, slen, &slen);
@@ -192,7 +192,7 @@ int odbc_applied_mark(odbc_conn *self, oapplied *a, odbc_db *db, bp_write_batch 
             goto nomem;
     }
     SQLHSTMT h = SQL_NULL_HSTMT;
-    if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, db->dbc, &h))) {
+    if (!SQL_SUCCEEDED(odbc_stmt_new(db, &h))) {
         odbc_diag(db, SQL_HANDLE_DBC, db->dbc, e);
         return -1;
     }

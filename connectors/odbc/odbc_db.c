@@ -22,6 +22,8 @@ bp_status odbc_connect(odbc_conn *self, odbc_db *db, odbc_err *err)
         return BP_ERR_NOMEM;
     }
     SQLSetConnectAttr(db->dbc, SQL_ATTR_LOGIN_TIMEOUT, (SQLPOINTER)10, 0);
+    /* Whole seconds, rounded up: ODBC's unit. */
+    db->query_timeout_s = (SQLULEN)((self->query_timeout_ms + 999) / 1000);
     SQLRETURN rc = SQLDriverConnect(db->dbc, NULL, (SQLCHAR *)self->dsn, SQL_NTS, NULL, 0, NULL,
                                     SQL_DRIVER_NOPROMPT);
     if (!SQL_SUCCEEDED(rc)) {
@@ -96,6 +98,9 @@ static const struct {
     {OD_POSTGRES, "55P03", -1, OC_RETRY},
     {OD_POSTGRES, "53", -1, OC_RETRY},
     {OD_POSTGRES, "57P0", -1, OC_CONNECTION},
+    /* 57014 query_canceled: the query timeout (query_timeout) ran out,
+     * typically waiting for a row lock: try again later. */
+    {OD_POSTGRES, "57014", -1, OC_RETRY},
     /* Any driver. */
     {OD_OTHER, "08", -1, OC_CONNECTION},
     {OD_OTHER, "28", -1, OC_CONNECTION},   /* invalid authorization (login refused) */
@@ -162,10 +167,21 @@ void odbc_diag(odbc_db *db, SQLSMALLINT type, SQLHANDLE h, odbc_err *err)
     }
 }
 
+SQLRETURN odbc_stmt_new(odbc_db *db, SQLHSTMT *st)
+{
+    SQLRETURN rc = SQLAllocHandle(SQL_HANDLE_STMT, db->dbc, st);
+    /* Without it a statement waits for a row lock as long as the other
+     * session holds it (44 s seen), and a stop waits with it. A driver
+     * that cannot time statements says so (01S02/HYC00); nothing to do. */
+    if (SQL_SUCCEEDED(rc) && db->query_timeout_s > 0)
+        SQLSetStmtAttr(*st, SQL_ATTR_QUERY_TIMEOUT, (SQLPOINTER)(uintptr_t)db->query_timeout_s, 0);
+    return rc;
+}
+
 int odbc_exec(odbc_db *db, const char *sql, odbc_err *err)
 {
     SQLHSTMT st = SQL_NULL_HSTMT;
-    if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, db->dbc, &st))) {
+    if (!SQL_SUCCEEDED(odbc_stmt_new(db, &st))) {
         odbc_diag(db, SQL_HANDLE_DBC, db->dbc, err);
         return -1;
     }

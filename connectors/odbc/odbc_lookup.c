@@ -133,7 +133,7 @@ static bp_status ol_run(odbc_conn *self, olkp *l, const char *sql, const cJSON *
         return BP_NOT_CONNECTED;
     }
     SQLHSTMT st = SQL_NULL_HSTMT;
-    if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, l->db.dbc, &st))) {
+    if (!SQL_SUCCEEDED(odbc_stmt_new(&l->db, &st))) {
         odbc_disconnect(&l->db);
         *errmsg = api->format("cannot allocate a statement");
         return BP_NOT_CONNECTED;
@@ -166,7 +166,7 @@ static bp_status ol_run(odbc_conn *self, olkp *l, const char *sql, const cJSON *
             SQLULEN size;
             SQLDescribeCol(st, (SQLUSMALLINT)c, name, sizeof(name), &nlen, &type, &size, &dec,
                            &nullable);
-            enum odbc_jkind k = odbc_jkind_of(type);
+            enum odbc_jkind k = odbc_jkind_of_col(st, (SQLUSMALLINT)c, type);
             /* Long values arrive in pieces. */
             val.n = 0;
             SQLLEN ind = 0;

@@ -27,6 +27,7 @@ struct odbc_opts {
     const cJSON *queries;
     int64_t lookup_ttl;
     long long lookup_cache;
+    int64_t query_timeout;
 };
 
 #define OO(member) BP_OPT_FIELD(struct odbc_opts, member)
@@ -88,6 +89,9 @@ static const struct bp_option odbc_options[] = {
     {.name = "lookup_cache", .type = BP_OPT_INT, .default_value = "1000", .min = "0",
      .roles = BP_KIND_LOOKUP, OO(lookup_cache),
      .description = "lookup: cached results at most"},
+    {.name = "query_timeout", .type = BP_OPT_DURATION, .default_value = "30s", .min = "0", .max = "24h",
+     OO(query_timeout),
+     .description = "a statement (a write waiting on a row lock, say) that takes longer fails and is retried (SQL_ATTR_QUERY_TIMEOUT, whole seconds; 0: no limit)"},
     {.name = "interval", .renamed = "'poll_interval'"},
     {.name = "once", .renamed = "'follow' (once: true is follow: false)"},
     {0},
@@ -203,6 +207,7 @@ static bp_status odbc_init(const struct bp_host_api *api, bp_instance *inst, con
     self->lookup_ttl_ms = o->lookup_ttl;
     self->lookup_cache = o->lookup_cache;
     const char *bind = odbc_binds[o->bind];
+    self->query_timeout_ms = o->query_timeout;
     self->bind = strcmp(bind, "array") == 0      ? OB_ARRAY
                  : strcmp(bind, "multirow") == 0 ? OB_MULTIROW
                  : strcmp(bind, "single") == 0   ? OB_SINGLE

@@ -135,7 +135,7 @@ static bp_status ok_describe(odbc_conn *self, char **why)
     char *sql = tab ? api->format("SELECT * FROM %s WHERE 1=0", tab) : NULL;
     free(tab);
     SQLHSTMT st = SQL_NULL_HSTMT;
-    if (sql == NULL || !SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, k->db.dbc, &st))) {
+    if (sql == NULL || !SQL_SUCCEEDED(odbc_stmt_new(&k->db, &st))) {
         api->free(sql);
         return BP_ERR_NOMEM;
     }
@@ -474,7 +474,7 @@ static SQLRETURN ok_bind1(osnk *k, SQLHSTMT st, SQLUSMALLINT p, size_t c, size_t
 static int ok_stmt(osnk *k, SQLHSTMT *st, const char *sql, odbc_err *e)
 {
     if (*st == SQL_NULL_HSTMT) {
-        if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, k->db.dbc, st))) {
+        if (!SQL_SUCCEEDED(odbc_stmt_new(&k->db, st))) {
             odbc_diag(&k->db, SQL_HANDLE_DBC, k->db.dbc, e);
             *st = SQL_NULL_HSTMT;
             return -1;

@@ -275,7 +275,7 @@ static bp_status os_select_list(odbc_conn *self)
                             : NULL;
     free(tab);
     SQLHSTMT st = SQL_NULL_HSTMT;
-    if (sql == NULL || !SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, s->db.dbc, &st))) {
+    if (sql == NULL || !SQL_SUCCEEDED(odbc_stmt_new(&s->db, &st))) {
         self->api->free(sql);
         return BP_ERR_NOMEM;
     }
@@ -372,7 +372,7 @@ static bp_status os_bind(odbc_conn *self)
         if (c->name == NULL || odbc_json_string(&c->key, c->name, strlen(c->name)) < 0 ||
             odbc_put(&c->key, ":", 1) < 0)
             return BP_ERR_NOMEM;
-        c->kind = odbc_jkind_of(c->sqltype);
+        c->kind = odbc_jkind_of_col(s->st, (SQLUSMALLINT)(i + 1), c->sqltype);
         if (s->list && n == s->nlist && s->as_text[i])
             c->kind = OJ_TIMESTAMP;   /* read as text, written to JSON as RFC 3339 */
         /* Start small and grow when a value does not fit (UTF-8: up to 4
@@ -445,7 +445,7 @@ static bp_status os_execute(odbc_conn *self)
     char *sql = os_sql(self, &s->qpos);
     if (sql == NULL)
         return BP_ERR_NOMEM;
-    if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, s->db.dbc, &s->st))) {
+    if (!SQL_SUCCEEDED(odbc_stmt_new(&s->db, &s->st))) {
         free(sql);
         odbc_diag(&s->db, SQL_HANDLE_DBC, s->db.dbc, &e);
         api->log(self->inst, BP_LOG_ERROR, "cannot allocate a statement: %s", e.msg);

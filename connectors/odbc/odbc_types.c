@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../common/grow_buf.h"
 #include "odbc.h"
@@ -53,6 +54,24 @@ enum odbc_jkind odbc_jkind_of(SQLSMALLINT t)
     default:
         return OJ_TEXT;
     }
+}
+
+enum odbc_jkind odbc_jkind_of_col(SQLHSTMT st, SQLUSMALLINT col, SQLSMALLINT sqltype)
+{
+    enum odbc_jkind k = odbc_jkind_of(sqltype);
+    if (k != OJ_TEXT)
+        return k;
+    /* psqlODBC's default BoolsAsChar=1 describes a boolean column as
+     * SQL_VARCHAR and sends "1"/"0": `data.blocked == true` never held. The
+     * type name still says what the column is. (Setting BoolsAsChar=0 in the
+     * connection string would be psqlODBC's alone; the name works for any
+     * driver that reports one.) */
+    SQLCHAR tname[64] = "";
+    SQLSMALLINT n = 0;
+    if (SQL_SUCCEEDED(SQLColAttribute(st, col, SQL_DESC_TYPE_NAME, tname, sizeof(tname), &n, NULL)) &&
+        (strcasecmp((char *)tname, "bool") == 0 || strcasecmp((char *)tname, "boolean") == 0))
+        return OJ_BOOL;
+    return k;
 }
 
 /* Is v (len bytes) a JSON number? integer_only: no fraction or exponent. */
@@ -197,9 +216,9 @@ int odbc_json_value(odbc_buf *b, enum odbc_jkind k, const char *v, size_t len, i
             return odbc_put(b, v, len);
         return odbc_json_string(b, v, len);
     case OJ_BOOL:
-        if (len == 1 && (v[0] == '1' || v[0] == 't'))
+        if ((len == 1 && (v[0] == '1' || v[0] == 't')) || (len == 4 && strncasecmp(v, "true", 4) == 0))
             return odbc_puts(b, "true");
-        if (len == 1 && (v[0] == '0' || v[0] == 'f'))
+        if ((len == 1 && (v[0] == '0' || v[0] == 'f')) || (len == 5 && strncasecmp(v, "false", 5) == 0))
             return odbc_puts(b, "false");
         return odbc_json_string(b, v, len);
     case OJ_TIMESTAMP:

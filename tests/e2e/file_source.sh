@@ -111,4 +111,25 @@ for _ in $(seq 50); do [ "$(wc -l <fout.jsonl)" -ge 2 ] && break; sleep 0.1; don
 [ "$(tail -n 1 fout.jsonl)" = '{"n":2}' ] && ok "completed line delivered whole" || not_ok "completed line delivered whole"
 kill -TERM $pid; wait $pid
 [ "$(sqlite3 ff.db 'SELECT count(*) FROM dead_letters')" -eq 0 ] && ok "no partial line dead-lettered" || not_ok "no partial line dead-lettered"
+# A FIFO and a symlink to /dev/zero matching the glob (issue 17): only
+# regular files are read; the others are skipped with a warning, the run ends.
+mkdir sp
+printf '{"n":1}\n' >sp/a.jsonl
+mkfifo sp/b.jsonl
+ln -s /dev/zero sp/c.jsonl
+printf '{"n":2}\n' >sp/d.jsonl
+cat >sp.yaml <<YAML
+site: sp
+state: $TMP/sp.db
+connectors:
+  in: { plugin: file, path: "$TMP/sp/*.jsonl" }
+  out: { plugin: file, path: $TMP/sp.out }
+routes:
+  r: { from: in, to: out }
+YAML
+exit_is "a FIFO and /dev/zero in the glob: the run ends (exit 0)" 0 timeout -s KILL 20 "$B" run sp.yaml
+cp "$ERR" sp.log
+[ "$(cat sp.out 2>/dev/null | tr -d '\n')" = '{"n":1}{"n":2}' ] && ok "the regular files are read" || not_ok "regular files: $(cat sp.out 2>/dev/null)"
+contains "the FIFO is skipped with a warning" sp.log "skipping $TMP/sp/b.jsonl: not a regular file (only regular files are read)"
+contains "so is the device behind the symlink" sp.log "skipping /dev/zero: not a regular file"
 finish

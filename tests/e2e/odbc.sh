@@ -488,4 +488,79 @@ YAML
     lacks "no record is rejected for it" perm.dl "reject:"
 fi
 
+# ---- 6. issue 17: a write waiting on a row lock times out (query_timeout) ----
+# Another session (psql) holds the row's lock: the sink's UPDATE fails within
+# query_timeout as a retry (not after the lock is gone), and a stop completes.
+if [ "$DB" = pg ]; then
+    echo "CREATE TABLE locked (id $INT PRIMARY KEY, status text); INSERT INTO locked VALUES (1, 'old');" | sql
+    pg_sql -c "BEGIN" -c "SELECT id FROM locked WHERE id = 1 FOR UPDATE" -c "SELECT pg_sleep(60)" -c "COMMIT" >/dev/null 2>&1 &
+    holder=$!
+    for _ in $(seq 100); do
+        [ "$(echo "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'locked' AND l.mode = 'RowShareLock'" | sql)" -ge 1 ] && break
+        sleep 0.05
+    done
+    echo '{"id": 1, "status": "new"}' >lock.jsonl
+    cat >lock.yaml <<YAML
+site: lock
+state: $TMP/lock.db
+connectors:
+  erp: { plugin: odbc, dsn: "$DSN", query_timeout: 1s }
+  in: { plugin: file, path: $TMP/lock.jsonl, follow: true }
+routes:
+  r: { from: in, to: { erp: { table: locked, mode: update, key: id, columns: { id: data.id, status: data.status } } },
+       errors: { retry: { max: 1000, backoff: 100ms..200ms } } }
+YAML
+    t0=$(date +%s%N)
+    "$B" run lock.yaml --log-level debug >lock.log 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do grep -q "statement timeout" lock.log && break; sleep 0.05; done
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    if grep -q "statement timeout" lock.log; then ok "the write waiting on the row lock fails after query_timeout ($ms ms)"
+    else not_ok "the write waiting on the row lock did not fail within $ms ms"; fi
+    contains "... and is retried, not dead-lettered" lock.log "1 record(s) to retry (attempt 1 of 1001): [57014] ERROR: canceling statement due to statement timeout"
+    t0=$(date +%s%N)
+    kill -TERM $pid
+    for _ in $(seq 200); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    if kill -0 $pid 2>/dev/null; then not_ok "the stop did not complete in $ms ms"; kill -9 $pid; else ok "the stop completed in $ms ms while the lock is held"; fi
+    wait $pid
+    [ "$(echo "SELECT status FROM locked" | sql)" = old ] && ok "the row was not written (the lock is still held)" || not_ok "locked row: $(echo "SELECT status FROM locked" | sql)"
+    [ "$(sqlite3 lock.db 'SELECT count(*) FROM dead_letters')" = 0 ] && ok "nothing dead-lettered" || not_ok "lock: dead letters"
+    kill $holder 2>/dev/null; wait $holder 2>/dev/null
+    echo "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()" | sql >/dev/null
+fi
+
+# ---- 7. issue 17: booleans arrive as JSON booleans from every driver ------
+# psqlODBC sends booleans as "1"/"0" text by default (BoolsAsChar=1, the
+# column described as SQL_VARCHAR); SQLite has a declared BOOLEAN type.
+if [ "$DB" = pg ]; then BOOL=boolean; T=true; F=false; else BOOL=BOOLEAN; T=1; F=0; fi
+echo "CREATE TABLE vflags (id $INT PRIMARY KEY, name text, blocked $BOOL);
+INSERT INTO vflags VALUES (1, 'Blocked Ltd', $T); INSERT INTO vflags VALUES (2, 'Fine plc', $F);
+INSERT INTO vflags VALUES (3, 'Unknown', NULL);" | sql
+{ site bools; cat <<YAML
+  out: { plugin: file, path: $TMP/bools.out }
+routes:
+  r: { from: { erp: { table: vflags, mode: incrementing, column: id, follow: false } },
+       review: { when: 'data.blocked == true' }, to: out }
+YAML
+} >bools.yaml
+run bools
+python3 -c "
+import json
+print(' '.join('%s:%s' % (d['name'].split()[0], json.dumps(d['blocked'])) for d in map(json.loads, open('bools.out'))))" >bools.txt
+contains "booleans are JSON booleans ($DB)" bools.txt "Fine:false Unknown:null"
+[ "$(sqlite3 bools.db 'SELECT count(*) FROM review_queue')" = 1 ] && ok "data.blocked == true holds for the blocked vendor (parked)" ||
+    not_ok "data.blocked == true parked $(sqlite3 bools.db 'SELECT count(*) FROM review_queue') records (want 1)"
+# ... and back: JSON booleans written into the boolean column.
+printf '%s\n' '{"id": 4, "name": "New", "blocked": true}' '{"id": 5, "name": "Newer", "blocked": false}' >bw.jsonl
+{ site bw; cat <<YAML
+  in: { plugin: file, path: $TMP/bw.jsonl }
+routes:
+  r: { from: in, to: { erp: { table: vflags, mode: upsert, key: id } } }
+YAML
+} >bw.yaml
+run bw
+echo "SELECT id, CASE WHEN blocked THEN 'yes' ELSE 'no' END FROM vflags WHERE id >= 4 ORDER BY id" | sql >bw.txt
+[ "$(tr '\n' ' ' <bw.txt)" = "4|yes 5|no " ] && ok "JSON booleans written to the boolean column ($DB)" || not_ok "written booleans: $(tr '\n' ' ' <bw.txt)"
+
 finish

@@ -19,7 +19,8 @@ extern const struct bp_host_api bp_host_api_table;
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* Small limits so the fuzzer also reaches the rejection paths. */
-    mime_limits lim = {.max_message = 1 << 20, .max_attachment = 64 << 10, .max_pdf_pages = 4};
+    mime_limits lim = {.max_message = 1 << 20, .max_attachment = 64 << 10, .max_pdf_pages = 4,
+                       .max_parts = 200};
     mime_message m;
     char *reason = NULL;
     bp_status st = mime_parse(data, size, &lim, &m, &reason);

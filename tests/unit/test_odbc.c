@@ -41,6 +41,8 @@ static void test_classify(void)
         {OD_POSTGRES, "08S01", 7, "connection"},     /* link failure */
         {OD_POSTGRES, "08001", 7, "connection"},     /* cannot connect / bad password */
         {OD_POSTGRES, "57P01", 7, "connection"},     /* admin shutdown */
+        {OD_POSTGRES, "57014", 7, "retry"},          /* statement timeout (query_timeout) */
+        {OD_OTHER, "HYT00", 0, "retry"},             /* timeout expired (query_timeout) */
         {OD_POSTGRES, "42P01", 7, "permanent"},      /* undefined table */
         {OD_POSTGRES, "HY000", 19, "permanent"},     /* SQLite's code means nothing here */
         /* The rule (connectors/common/fault.h): missing permissions and
@@ -87,6 +89,9 @@ static void test_json(void)
         {SQL_DOUBLE, "NaN", 0, 0, "\"NaN\""},
         {SQL_BIT, "1", 0, 0, "true"},
         {SQL_BIT, "f", 0, 0, "false"},
+        {SQL_BIT, "true", 0, 0, "true"},
+        {SQL_BIT, "FALSE", 0, 0, "false"},
+        {SQL_BIT, "yes", 0, 0, "\"yes\""},                   /* SQLite: anything may be stored */
         {SQL_TYPE_TIMESTAMP, "2024-01-02 03:04:05", 0, 0, "\"2024-01-02T03:04:05Z\""},
         {SQL_TYPE_TIMESTAMP, "2024-01-02 03:04:05.25", 0, 0, "\"2024-01-02T03:04:05.25Z\""},
         {SQL_TYPE_TIMESTAMP, "2024-01-02 03:04:05+02", 0, 0, "\"2024-01-02T03:04:05+02:00\""},

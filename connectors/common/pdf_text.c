@@ -1,0 +1,474 @@
+/* PDF -> text under a budget (see pdf_text.h): poppler-glib in a worker
+ * process that can be killed, because poppler itself cannot be stopped. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <poppler.h>
+
+#include "pdf_text.h"
+
+#ifndef BP_PDF_WORKER_DIR
+#define BP_PDF_WORKER_DIR "/usr/local/lib/backplane/plugins"
+#endif
+
+extern char **environ;
+
+/* The words of a page and their boxes, as JSON text (g_free it): poppler
+ * gives one rectangle per character of the page's text; a word's box is the
+ * union of its characters'. NULL when out of memory. */
+static char *pdf_words_json(PopplerPage *page, const char *text)
+{
+    PopplerRectangle *r = NULL;
+    guint n = 0;
+    GString *out = g_string_new("[");
+    if (!poppler_page_get_text_layout(page, &r, &n))
+        n = 0;
+    const char *p = text;
+    int first = 1;
+    for (guint i = 0; p && *p;) {
+        while (*p && g_unichar_isspace(g_utf8_get_char(p))) {
+            p = g_utf8_next_char(p);
+            i++;
+        }
+        if (!*p)
+            break;
+        const char *start = p;
+        double x1 = 0, y1 = 0, x2 = 0, y2 = 0;
+        int have = 0;
+        while (*p && !g_unichar_isspace(g_utf8_get_char(p))) {
+            if (i < n) {
+                if (!have || r[i].x1 < x1) x1 = r[i].x1;
+                if (!have || r[i].y1 < y1) y1 = r[i].y1;
+                if (!have || r[i].x2 > x2) x2 = r[i].x2;
+                if (!have || r[i].y2 > y2) y2 = r[i].y2;
+                have = 1;
+            }
+            p = g_utf8_next_char(p);
+            i++;
+        }
+        char *word = g_strndup(start, (gsize)(p - start));
+        cJSON *w = cJSON_CreateString(word);
+        char *esc = w ? cJSON_PrintUnformatted(w) : NULL;
+        if (esc)
+            g_string_append_printf(out, "%s{\"t\":%s,\"b\":[%.2f,%.2f,%.2f,%.2f]}", first ? "" : ",",
+                                   esc, x1, y1, x2, y2);
+        first = 0;
+        free(esc);
+        g_free(word);
+        cJSON_Delete(w);
+    }
+    g_string_append_c(out, ']');
+    g_free(r);
+    return g_string_free(out, FALSE);
+}
+
+int pdf_text_each_page(const void *bytes, size_t len, int max_pages,
+                       int (*on_count)(void *ud, int n_pages),
+                       int (*on_page)(void *ud, int index, const char *text, size_t len),
+                       void *ud, char **err)
+{
+    return pdf_text_each_page_ex(bytes, len, max_pages, on_count, on_page, NULL, ud, err);
+}
+
+int pdf_text_each_page_ex(const void *bytes, size_t len, int max_pages,
+                          int (*on_count)(void *ud, int n_pages),
+                          int (*on_page)(void *ud, int index, const char *text, size_t len),
+                          int (*on_words)(void *ud, int index, const char *json, size_t len),
+                          void *ud, char **err)
+{
+    GError *gerr = NULL;
+    GBytes *gb = g_bytes_new_static(bytes, len);
+    PopplerDocument *doc = poppler_document_new_from_bytes(gb, NULL, &gerr);
+    g_bytes_unref(gb);
+    if (doc == NULL) {
+        *err = strdup(gerr && gerr->message ? gerr->message : "not a PDF");
+        if (gerr)
+            g_error_free(gerr);
+        return -1;
+    }
+    int n = poppler_document_get_n_pages(doc);
+    int stop = on_count ? on_count(ud, n) : 0;
+    for (int i = 0; !stop && i < n && i < max_pages; i++) {
+        PopplerPage *page = poppler_document_get_page(doc, i);
+        char *text = page ? poppler_page_get_text(page) : NULL;
+        /* poppler writes UTF-8; a damaged font map can still yield invalid
+         * sequences, which JSON cannot carry. */
+        char *valid = text ? g_utf8_make_valid(text, -1) : NULL;
+        if (on_words && page) {
+            char *json = pdf_words_json(page, valid ? valid : "");
+            stop = json ? on_words(ud, i, json, strlen(json)) : 1;
+            g_free(json);
+        }
+        if (!stop)
+            stop = on_page(ud, i, valid ? valid : "", valid ? strlen(valid) : 0);
+        g_free(valid);
+        g_free(text);
+        if (page)
+            g_object_unref(page);
+    }
+    g_object_unref(doc);
+    return 0;
+}
+
+void pdf_text_clear(pdf_text *t)
+{
+    cJSON_Delete(t->pages);
+    cJSON_Delete(t->words);
+    free(t->error);
+    free(t->truncated);
+    memset(t, 0, sizeof(*t));
+}
+
+/* ---- in process ---- */
+
+static int pdf_local_count(void *ud, int n)
+{
+    ((pdf_text *)ud)->n_pages = n;
+    return 0;
+}
+
+static int pdf_local_words(void *ud, int index, const char *json, size_t len)
+{
+    (void)index;
+    pdf_text *t = ud;
+    cJSON *w = cJSON_ParseWithLength(json, len);
+    if (w == NULL || !cJSON_AddItemToArray(t->words, w)) {
+        cJSON_Delete(w);
+        return 1;
+    }
+    return 0;
+}
+
+static int pdf_local_page(void *ud, int index, const char *text, size_t len)
+{
+    (void)index;
+    (void)len;
+    pdf_text *t = ud;
+    cJSON *s = cJSON_CreateString(text);
+    if (s == NULL || !cJSON_AddItemToArray(t->pages, s)) {
+        cJSON_Delete(s);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- the worker ---- */
+
+static char pdf_worker[PATH_MAX];
+static pthread_once_t pdf_worker_once = PTHREAD_ONCE_INIT;
+
+static void pdf_find_worker(void)
+{
+    const char *env = getenv("BP_PDF_WORKER");
+    if (env && *env) {
+        snprintf(pdf_worker, sizeof(pdf_worker), "%s", env);
+        return;
+    }
+    Dl_info info;
+    if (dladdr((void *)pdf_find_worker, &info) && info.dli_fname && strchr(info.dli_fname, '/')) {
+        const char *slash = strrchr(info.dli_fname, '/');
+        snprintf(pdf_worker, sizeof(pdf_worker), "%.*s/bp-pdf-text", (int)(slash - info.dli_fname),
+                 info.dli_fname);
+        if (access(pdf_worker, X_OK) == 0)
+            return;
+    }
+    snprintf(pdf_worker, sizeof(pdf_worker), "%s/bp-pdf-text", BP_PDF_WORKER_DIR);
+}
+
+const char *pdf_text_worker_path(void)
+{
+    pthread_once(&pdf_worker_once, pdf_find_worker);
+    return pdf_worker;
+}
+
+static int64_t pdf_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+} pdf_buf;
+
+/* Consumes the complete records at the start of in: "N count\n",
+ * "P len\n<len bytes>", "E len\n<len bytes>". Returns -1 when out of memory
+ * or the worker wrote nonsense. */
+static int pdf_parse(pdf_buf *in, pdf_text *t)
+{
+    size_t off = 0;
+    for (;;) {
+        char *nl = memchr(in->data + off, '\n', in->len - off);
+        if (nl == NULL)
+            break;
+        char kind = in->data[off];
+        char *end;
+        unsigned long long v = strtoull(in->data + off + 1, &end, 10);
+        if (end != nl || (kind != 'N' && kind != 'P' && kind != 'E' && kind != 'W'))
+            return -1;
+        size_t head = (size_t)(nl - (in->data + off)) + 1;
+        if (kind == 'N') {
+            t->n_pages = v > INT_MAX ? INT_MAX : (int)v;
+            off += head;
+            continue;
+        }
+        if (v > in->len - off - head)
+            break;   /* not all there yet */
+        char *s = strndup(in->data + off + head, (size_t)v);
+        if (s == NULL)
+            return -1;
+        if (kind == 'E') {
+            free(t->error);
+            t->error = s;
+        } else if (kind == 'W') {
+            cJSON *w = t->words ? cJSON_Parse(s) : NULL;
+            free(s);
+            if (w == NULL || !cJSON_AddItemToArray(t->words, w)) {
+                cJSON_Delete(w);
+                return -1;
+            }
+        } else {
+            cJSON *str = cJSON_CreateString(s);
+            free(s);
+            if (str == NULL || !cJSON_AddItemToArray(t->pages, str)) {
+                cJSON_Delete(str);
+                return -1;
+            }
+        }
+        off += head + (size_t)v;
+    }
+    memmove(in->data, in->data + off, in->len - off);
+    in->len -= off;
+    return 0;
+}
+
+static char *pdf_strf(const char *fmt, long a, long b, long c)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), fmt, a, b, c);
+    return strdup(buf);
+}
+
+/* The worker's environment: what poppler and the sanitizers read, nothing
+ * else. The bus's own environment holds the secrets that ${env:...} names,
+ * and the worker parses untrusted input. Fills env (cap entries, NULL-ended). */
+static void pdf_worker_env(char **env, size_t cap)
+{
+    static const char *const keep[] = {"LANG=", "LC_", "HOME=", "TMPDIR=", "TZ=", "FONTCONFIG_",
+                                       "XDG_", "ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS=",
+                                       NULL};
+    size_t n = 0;
+    for (char **e = environ; e && *e && n + 1 < cap; e++)
+        for (int k = 0; keep[k]; k++)
+            if (strncmp(*e, keep[k], strlen(keep[k])) == 0) {
+                env[n++] = *e;
+                break;
+            }
+    env[n] = NULL;
+}
+
+/* Starts the worker on a memfd holding the bytes; *out_fd: its stdout. */
+static pid_t pdf_spawn(const void *bytes, size_t len, const pdf_budget *b, int *out_fd, int *err)
+{
+    int in = memfd_create("bp-pdf", MFD_CLOEXEC);
+    if (in < 0) {
+        *err = errno;
+        return -1;
+    }
+    const char *p = bytes;
+    for (size_t done = 0; done < len;) {
+        ssize_t w = write(in, p + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            *err = errno ? errno : EIO;
+            close(in);
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    lseek(in, 0, SEEK_SET);
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        *err = errno;
+        close(in);
+        return -1;
+    }
+    char pages[32], cpu[32];
+    snprintf(pages, sizeof(pages), "%d", b->max_pages);
+    snprintf(cpu, sizeof(cpu), "%d", b->cpu_s > 0 ? b->cpu_s : 0);
+    const char *path = b->worker ? b->worker : pdf_text_worker_path();
+    char *argv[] = {(char *)path, (char *)(b->positions ? "words" : "text"), pages, cpu, NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in, 0);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    /* poppler's complaints about damaged files are no use in the bus's log. */
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawnattr_init(&attr);
+    /* The calling thread may block signals: the worker must die of SIGXCPU. */
+    sigset_t none, dfl;
+    sigemptyset(&none);
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGXCPU);
+    sigaddset(&dfl, SIGPIPE);
+    sigaddset(&dfl, SIGTERM);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &dfl);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid;
+    char *env[64];
+    pdf_worker_env(env, sizeof(env) / sizeof(env[0]));
+    int rc = posix_spawn(&pid, path, &fa, &attr, argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(in);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        *err = rc;
+        return -1;
+    }
+    *out_fd = fds[0];
+    return pid;
+}
+
+int pdf_text_read(const void *bytes, size_t len, const pdf_budget *b, pdf_text *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->n_pages = -1;
+    out->pages = cJSON_CreateArray();
+    out->words = b->positions ? cJSON_CreateArray() : NULL;
+    if (out->pages == NULL || (b->positions && out->words == NULL)) {
+        pdf_text_clear(out);
+        return -1;
+    }
+    if (b->max_pages <= 0)
+        return 0;
+    if (b->in_process) {
+        char *err = NULL;
+        if (pdf_text_each_page_ex(bytes, len, b->max_pages, pdf_local_count, pdf_local_page,
+                                  b->positions ? pdf_local_words : NULL, out, &err) < 0) {
+            cJSON_Delete(out->pages);
+            cJSON_Delete(out->words);
+            out->pages = out->words = NULL;
+            out->error = err;
+            return err ? 0 : -1;
+        }
+        return 0;
+    }
+    int fd = -1, serr = 0;
+    pid_t pid = pdf_spawn(bytes, len, b, &fd, &serr);
+    if (pid < 0) {
+        char buf[PATH_MAX + 100];
+        snprintf(buf, sizeof(buf), "cannot run the PDF worker %s: %s",
+                 b->worker ? b->worker : pdf_text_worker_path(), strerror(serr));
+        cJSON_Delete(out->pages);
+        cJSON_Delete(out->words);
+        out->pages = out->words = NULL;
+        out->error = strdup(buf);
+        return out->error ? 0 : -1;
+    }
+    int64_t t0 = pdf_now_ms();
+    int64_t deadline = b->wall_ms > 0 ? t0 + b->wall_ms : INT64_MAX;
+    pdf_buf in = {0};
+    int oom = 0, killed_wall = 0, bad = 0;
+    for (;;) {
+        if (b->cancelled && b->cancelled(b->ud)) {
+            out->cancelled = 1;
+            break;
+        }
+        int64_t now = pdf_now_ms();
+        if (now >= deadline) {
+            killed_wall = 1;
+            break;
+        }
+        int wait = deadline - now < 50 ? (int)(deadline - now) : 50;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int r = poll(&pfd, 1, wait);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            continue;
+        if (in.cap - in.len < 65536) {
+            size_t cap = in.cap ? in.cap * 2 : 131072;
+            char *d = realloc(in.data, cap);
+            if (d == NULL) {
+                oom = 1;
+                break;
+            }
+            in.data = d;
+            in.cap = cap;
+        }
+        ssize_t n = read(fd, in.data + in.len, in.cap - in.len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;   /* EOF: the worker finished or died */
+        in.len += (size_t)n;
+        if (pdf_parse(&in, out) < 0) {
+            bad = 1;
+            break;
+        }
+    }
+    /* Whatever stopped the loop, the worker does not outlive this call. */
+    int status = 0;
+    pid_t w;
+    if (out->cancelled || killed_wall || oom || bad)
+        kill(pid, SIGKILL);
+    while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+        ;
+    close(fd);
+    free(in.data);
+    int got = cJSON_GetArraySize(out->pages);
+    int want = out->n_pages < 0 ? b->max_pages
+               : out->n_pages < b->max_pages ? out->n_pages : b->max_pages;
+    if (oom) {
+        pdf_text_clear(out);
+        return -1;
+    }
+    if (out->error) {
+        cJSON_Delete(out->pages);
+        cJSON_Delete(out->words);
+        out->pages = out->words = NULL;
+        return 0;
+    }
+    if (out->cancelled)
+        return 0;
+    if (killed_wall)
+        out->truncated = pdf_strf("time limit (%ld ms) reached after %ld of %ld pages",
+                                  (long)b->wall_ms, got, want);
+    else if (bad)
+        out->truncated = strdup("the PDF worker wrote an unreadable reply");
+    else if (w == pid && WIFSIGNALED(status) &&
+             (WTERMSIG(status) == SIGXCPU || (WTERMSIG(status) == SIGKILL && b->cpu_s > 0)))
+        out->truncated = pdf_strf("CPU limit (%ld s) reached after %ld of %ld pages",
+                                  (long)b->cpu_s, got, want);
+    else if (w == pid && WIFSIGNALED(status))
+        out->truncated = pdf_strf("the PDF worker died of signal %ld after %ld of %ld pages",
+                                  (long)WTERMSIG(status), got, want);
+    else if (got < want)
+        out->truncated = pdf_strf("the PDF worker stopped (exit %ld) after %ld of %ld pages",
+                                  w == pid && WIFEXITED(status) ? (long)WEXITSTATUS(status) : -1L,
+                                  got, want);
+    if (got < want && out->truncated == NULL) {
+        pdf_text_clear(out);
+        return -1;
+    }
+    return 0;
+}

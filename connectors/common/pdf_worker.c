@@ -1,0 +1,96 @@
+/* bp-pdf-text: the PDF worker process of pdf_text.c. Reads a PDF on stdin,
+ * writes its text on stdout as records, and flushes after each:
+ *   N<page count>\n           once the document is open
+ *   P<len>\n<len bytes>       the UTF-8 text of the next page
+ *   E<len>\n<len bytes>       the PDF cannot be opened (why)
+ *   W<len>\n<len bytes>       mode "words": the next page's words and boxes as
+ *                             JSON, before its P record
+ * Usage: bp-pdf-text text|words MAX_PAGES CPU_SECONDS. Run by pdf_text_read(), not
+ * by people; it exists so that poppler, which cannot be interrupted, runs
+ * where RLIMIT_CPU and a kill can stop it. Another mode (a page as PNG)
+ * would be another first argument and record letter. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "pdf_text.h"
+
+static int worker_count(void *ud, int n)
+{
+    (void)ud;
+    printf("N%d\n", n);
+    return fflush(stdout) != 0;
+}
+
+static int worker_words(void *ud, int index, const char *json, size_t len)
+{
+    (void)ud;
+    (void)index;
+    printf("W%zu\n", len);
+    fwrite(json, 1, len, stdout);
+    return 0;   /* flushed with the page that follows */
+}
+
+static int worker_page(void *ud, int index, const char *text, size_t len)
+{
+    (void)ud;
+    (void)index;
+    printf("P%zu\n", len);
+    fwrite(text, 1, len, stdout);
+    return fflush(stdout) != 0;
+}
+
+int main(int argc, char **argv)
+{
+    int words = argc == 4 && strcmp(argv[1], "words") == 0;
+    if (argc != 4 || (strcmp(argv[1], "text") != 0 && !words)) {
+        fprintf(stderr, "usage: bp-pdf-text text|words MAX_PAGES CPU_SECONDS (run by the bus)\n");
+        return 2;
+    }
+    /* Dies with the bus's thread that waits for it, even when the bus is
+     * killed (SIGKILL gives the bus no chance to kill this process). */
+    pid_t parent = getppid();
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+        return 6;
+    int max_pages = atoi(argv[2]);
+    long cpu = atol(argv[3]);
+    if (cpu > 0) {
+        /* Soft limit: SIGXCPU; one second later the hard limit's SIGKILL. */
+        struct rlimit rl = {.rlim_cur = (rlim_t)cpu, .rlim_max = (rlim_t)cpu + 1};
+        if (setrlimit(RLIMIT_CPU, &rl) != 0)
+            return 3;
+    }
+    size_t len = 0, cap = 1 << 16;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (buf == NULL)
+            return 4;
+        if (len == cap) {
+            cap *= 2;
+            char *b = realloc(buf, cap);
+            if (b == NULL)
+                return 4;
+            buf = b;
+        }
+        ssize_t n = read(0, buf + len, cap - len);
+        if (n < 0)
+            return 5;
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    char *err = NULL;
+    if (pdf_text_each_page_ex(buf, len, max_pages, worker_count, worker_page,
+                              words ? worker_words : NULL, NULL, &err) < 0) {
+        const char *e = err ? err : "not a PDF";
+        printf("E%zu\n%s", strlen(e), e);
+        fflush(stdout);
+    }
+    free(err);
+    free(buf);
+    return 0;
+}

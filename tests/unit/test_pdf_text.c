@@ -1,0 +1,190 @@
+/* connectors/common/pdf_text.c: PDF text in the budgeted worker process
+ * (bp-pdf-text, found through $BP_PDF_WORKER): text and word boxes, a
+ * damaged file, a missing worker, and the three ways a PDF time bomb is
+ * stopped (wall clock, RLIMIT_CPU, the caller's cancel), each within a
+ * bound a person would notice. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pdf_text.h"
+#include "tap.h"
+
+static char *pdf;     /* the document being built */
+static size_t pdf_len, pdf_cap;
+
+static void put(const char *s, size_t n)
+{
+    if (pdf_len + n + 1 > pdf_cap) {
+        pdf_cap = (pdf_len + n + 1) * 2;
+        pdf = realloc(pdf, pdf_cap);
+    }
+    memcpy(pdf + pdf_len, s, n);
+    pdf_len += n;
+}
+
+static void puts_(const char *s) { put(s, strlen(s)); }
+
+/* A PDF of `pages` pages that all show one content stream (uncompressed). */
+static void make_pdf(int pages, const char *content)
+{
+    pdf_len = 0;
+    size_t off[1024];
+    int n = 0;
+    char buf[256];
+    puts_("%PDF-1.4\n");
+    off[n++] = pdf_len;
+    puts_("1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n");
+    off[n++] = pdf_len;
+    puts_("2 0 obj\n<< /Type /Pages /Kids [");
+    for (int i = 0; i < pages; i++) {
+        snprintf(buf, sizeof(buf), "%d 0 R ", 5 + i);
+        puts_(buf);
+    }
+    snprintf(buf, sizeof(buf), "] /Count %d >>\nendobj\n", pages);
+    puts_(buf);
+    off[n++] = pdf_len;
+    puts_("3 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>\nendobj\n");
+    off[n++] = pdf_len;
+    snprintf(buf, sizeof(buf), "4 0 obj\n<< /Length %zu >>\nstream\n", strlen(content));
+    puts_(buf);
+    puts_(content);
+    puts_("\nendstream\nendobj\n");
+    for (int i = 0; i < pages; i++) {
+        off[n++] = pdf_len;
+        snprintf(buf, sizeof(buf),
+                 "%d 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources "
+                 "<< /Font << /F1 3 0 R >> >> /Contents 4 0 R >>\nendobj\n", 5 + i);
+        puts_(buf);
+    }
+    size_t xref = pdf_len;
+    snprintf(buf, sizeof(buf), "xref\n0 %d\n0000000000 65535 f \n", n + 1);
+    puts_(buf);
+    for (int i = 0; i < n; i++) {
+        snprintf(buf, sizeof(buf), "%010zu 00000 n \n", off[i]);
+        puts_(buf);
+    }
+    snprintf(buf, sizeof(buf), "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%zu\n%%%%EOF\n", n + 1, xref);
+    puts_(buf);
+}
+
+/* The time bomb: 200 pages sharing one stream of 100,000 tiny text runs. */
+static void make_bomb(void)
+{
+    static const char run[] = "(a b ) Tj ";
+    size_t n = 100000, len = 0;
+    char *c = malloc(n * (sizeof(run) - 1) + 64);
+    len += (size_t)sprintf(c, "BT /F1 0.01 Tf 10 10 Td ");
+    for (size_t i = 0; i < n; i++, len += sizeof(run) - 1)
+        memcpy(c + len, run, sizeof(run) - 1);
+    strcpy(c + len, "ET");
+    make_pdf(200, c);
+    free(c);
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long cancel_at;
+static int cancel_after(void *ud)
+{
+    (void)ud;
+    return now_ms() >= cancel_at;
+}
+
+static void test_text_and_words(void)
+{
+    make_pdf(2, "BT /F1 12 Tf 72 720 Td (Invoice 42) Tj ET");
+    pdf_budget b = {.max_pages = 5, .wall_ms = 20000, .cpu_s = 10, .positions = 1};
+    pdf_text t;
+    CHECK_INT(pdf_text_read(pdf, pdf_len, &b, &t), 0);
+    CHECK_INT(t.n_pages, 2);
+    CHECK_INT(cJSON_GetArraySize(t.pages), 2);
+    const char *page0 = cJSON_GetStringValue(cJSON_GetArrayItem(t.pages, 0));
+    char *p0 = page0 ? strdup(page0) : NULL;
+    CHECK(p0 && strstr(p0, "Invoice 42") != NULL);
+    CHECK_STR(t.truncated, NULL);
+    CHECK_STR(t.error, NULL);
+    cJSON *w = cJSON_GetArrayItem(t.words, 0);
+    CHECK_INT(cJSON_GetArraySize(w), 2);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(w, 0), "t")), "Invoice");
+    cJSON *box = cJSON_GetObjectItem(cJSON_GetArrayItem(w, 0), "b");
+    double x1 = cJSON_GetArrayItem(box, 0)->valuedouble, y1 = cJSON_GetArrayItem(box, 1)->valuedouble;
+    double x2 = cJSON_GetArrayItem(box, 2)->valuedouble, y2 = cJSON_GetArrayItem(box, 3)->valuedouble;
+    /* 72 pt from the left; the baseline 720 pt up is 72 pt from the top. */
+    CHECK(x1 > 71 && x1 < 73 && x2 > x1 + 20 && x2 < x1 + 60);
+    CHECK(y1 > 55 && y1 < 75 && y2 > y1 && y2 < 80);
+    pdf_text_clear(&t);
+
+    pdf_budget local = {.max_pages = 1, .in_process = 1};
+    CHECK_INT(pdf_text_read(pdf, pdf_len, &local, &t), 0);
+    CHECK_INT(cJSON_GetArraySize(t.pages), 1);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(t.pages, 0)), p0 ? p0 : "");
+    CHECK(t.words == NULL);
+    pdf_text_clear(&t);
+    free(p0);
+}
+
+static void test_failures(void)
+{
+    pdf_budget b = {.max_pages = 5, .wall_ms = 20000};
+    pdf_text t;
+    CHECK_INT(pdf_text_read("not a pdf at all", 16, &b, &t), 0);
+    CHECK_STR(t.error, "PDF document is damaged");
+    CHECK(t.pages == NULL);
+    pdf_text_clear(&t);
+    make_pdf(1, "BT ET");
+    b.worker = "/nonexistent/bp-pdf-text";
+    CHECK_INT(pdf_text_read(pdf, pdf_len, &b, &t), 0);
+    CHECK_STR(t.error, "cannot run the PDF worker /nonexistent/bp-pdf-text: No such file or directory");
+    pdf_text_clear(&t);
+}
+
+static void test_bomb(void)
+{
+    make_bomb();
+    pdf_text t;
+    pdf_budget wall = {.max_pages = 200, .wall_ms = 300};
+    long long t0 = now_ms();
+    CHECK_INT(pdf_text_read(pdf, pdf_len, &wall, &t), 0);
+    long long ms = now_ms() - t0;
+    CHECK_STR(t.truncated, "time limit (300 ms) reached after 0 of 200 pages");
+    CHECK_INT(t.n_pages, 200);
+    printf("# wall clock limit: back after %lld ms\n", ms);
+    CHECK(ms < 1500);
+    pdf_text_clear(&t);
+
+    pdf_budget cpu = {.max_pages = 200, .wall_ms = 60000, .cpu_s = 1};
+    t0 = now_ms();
+    CHECK_INT(pdf_text_read(pdf, pdf_len, &cpu, &t), 0);
+    ms = now_ms() - t0;
+    CHECK_STR(t.truncated, "CPU limit (1 s) reached after 0 of 200 pages");
+    printf("# RLIMIT_CPU 1 s: back after %lld ms\n", ms);
+    CHECK(ms < 20000);
+    pdf_text_clear(&t);
+
+    cancel_at = now_ms() + 200;
+    pdf_budget stop = {.max_pages = 200, .wall_ms = 60000, .cancelled = cancel_after};
+    t0 = now_ms();
+    CHECK_INT(pdf_text_read(pdf, pdf_len, &stop, &t), 0);
+    ms = now_ms() - t0;
+    CHECK_INT(t.cancelled, 1);
+    CHECK_STR(t.truncated, NULL);
+    printf("# cancelled at 200 ms: back after %lld ms\n", ms);
+    CHECK(ms < 1000);
+    pdf_text_clear(&t);
+}
+
+int main(void)
+{
+    test_text_and_words();
+    test_failures();
+    test_bomb();
+    free(pdf);
+    return tap_done();
+}
