@@ -1,10 +1,12 @@
 /* See state.h. */
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "state.h"
 #include "clock.h"
@@ -55,6 +57,12 @@ bp_status bp_state_open(const char *path, const char *site, bp_state **out, char
     if (st == NULL)
         return BP_ERR_NOMEM;
     pthread_mutex_init(&st->mu, NULL);
+    /* The state holds mail bodies, attachments and personal data: a new
+     * file is created 0600 whatever the umask (SQLite would make it 0644),
+     * and SQLite gives its -wal and -shm the database file's mode. */
+    int cfd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (cfd >= 0)
+        close(cfd);
     int rc = sqlite3_open_v2(path, &st->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                              NULL);

@@ -14,4 +14,10 @@ char *bp_vstrfmt(const char *fmt, va_list ap);
  * If the message cannot be allocated, *errmsg is NULL and st still returned. */
 bp_status bp_set_err(char **errmsg, bp_status st, const char *fmt, ...) BP_PRINTF(3, 4);
 
+/* Opens path for writing ("w": truncate, "a": append) as fopen does, but a
+ * file it creates is mode 0600 whatever the umask: exports of review
+ * corrections and the like hold personal data. NULL with errno on failure. */
+#include <stdio.h>
+FILE *bp_fopen_private(const char *path, const char *mode);
+
 #endif

@@ -19,6 +19,8 @@ static const struct bp_option file_options[] = {
      .description = "source: keep reading as files grow and new files match (else end at end of input)"},
     {.name = "max_line", .type = BP_OPT_SIZE, .default_value = "1MiB", .min = "64", .max = "256MiB",
      .description = "source: longer lines (and cloudevents-batch files) are dead-lettered, not read into memory whole"},
+    {.name = "file_mode", .type = BP_OPT_STRING, .default_value = "0600",
+     .description = "sink: octal mode of a file it creates, e.g. \"0640\" to share with a group"},
     {.name = "fsync", .type = BP_OPT_BOOL, .default_value = "true",
      .description = "sink: fsync after each batch, so an acknowledged record survives a power cut"},
     {0},
@@ -42,6 +44,18 @@ static bp_status file_init(const struct bp_host_api *api, bp_instance *inst, con
     self->follow = bp_cfg_bool(config, "follow", 0);
     self->max_line = bp_cfg_int(config, "max_line", 1 << 20);
     self->fsync = bp_cfg_bool(config, "fsync", 1);
+    const char *fm = bp_cfg_str(config, "file_mode");
+    char *end = NULL;
+    unsigned long mode = fm ? strtoul(fm, &end, 8) : 0600;
+    if (fm && (*fm == '\0' || *end != '\0' || mode > 0777 || strspn(fm, "01234567") != strlen(fm))) {
+        *errmsg = api->format("file_mode: '%s' is not an octal mode between 0000 and 0777", fm);
+        free(self->path);
+        free(self->type);
+        free(self->source);
+        free(self);
+        return BP_ERR_INVALID;
+    }
+    self->file_mode = (unsigned)mode;
     if (self->path == NULL || self->type == NULL || (source && self->source == NULL)) {
         *errmsg = api->format("out of memory");
         free(self->path);

@@ -16,6 +16,7 @@
 #include "runtime.h"
 #include "site.h"
 #include "state.h"
+#include "strutil.h"
 
 static void review_usage(FILE *f)
 {
@@ -298,7 +299,7 @@ int cli_export_corrections(const char *site_path, const char *out_path, size_t *
     if (cli_site_open(&cs, site_path, &none, 0) < 0)
         goto out;
     ec.st = cs.st;
-    if ((ec.out = fopen(out_path, "w")) == NULL) {
+    if ((ec.out = bp_fopen_private(out_path, "w")) == NULL) {
         bp_diags_add(&cs.d, NULL, 0, 0, "cannot write %s", out_path);
         goto out;
     }
@@ -404,7 +405,7 @@ int cmd_review(int argc, char **argv)
         }
     } else if (strcmp(verb, "export") == 0) {
         review_export_ctx ec = {.st = st, .out = stdout};
-        if (a.out && (ec.out = fopen(a.out, "w")) == NULL) {
+        if (a.out && (ec.out = bp_fopen_private(a.out, "w")) == NULL) {
             fprintf(stderr, "backplane review: cannot write %s\n", a.out);
             rc = BP_EXIT_INVALID;
         } else {
