@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "state.h"
+#include "log.h"
 #include "clock.h"
 
 /* "BPL1": marks the file as ours, so a foreign database is never written to. */
@@ -261,10 +262,16 @@ static bp_status state_insert(bp_state *st, const char *sql, const char *route, 
 bp_status bp_state_dead_letter(bp_state *st, const char *route, const char *stage,
                                const char *reason, const char *payload, size_t len)
 {
-    return state_insert(st,
-                        "INSERT INTO dead_letters(route,stage,reason,payload,created_ms)"
-                        " VALUES(?1,?2,?3,?4,?5)",
-                        route, stage, reason, payload, len, 1);
+    /* A reason quotes a peer's error, which may quote a URL with its
+     * credentials or a secret: masked as in the log. */
+    char *masked = reason ? bp_log_mask(strdup(reason)) : NULL;
+    bp_status rc = state_insert(st,
+                                "INSERT INTO dead_letters(route,stage,reason,payload,created_ms)"
+                                " VALUES(?1,?2,?3,?4,?5)",
+                                route, stage, masked ? masked : reason ? "(reason not kept: out of memory)" : NULL,
+                                payload, len, 1);
+    free(masked);
+    return rc;
 }
 
 int64_t bp_state_count(bp_state *st, const char *table)

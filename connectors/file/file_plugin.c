@@ -19,10 +19,10 @@ static const struct bp_option file_options[] = {
      .description = "source: keep reading as files grow and new files match (else end at end of input)"},
     {.name = "max_line", .type = BP_OPT_SIZE, .default_value = "1MiB", .min = "64", .max = "256MiB",
      .description = "source: longer lines (and cloudevents-batch files) are dead-lettered, not read into memory whole"},
-    {.name = "file_mode", .type = BP_OPT_STRING, .default_value = "0600",
-     .description = "sink: octal mode of a file it creates, e.g. \"0640\" to share with a group"},
     {.name = "fsync", .type = BP_OPT_BOOL, .default_value = "true",
      .description = "sink: fsync after each batch, so an acknowledged record survives a power cut"},
+    {.name = "file_mode", .type = BP_OPT_STRING, .default_value = "0600",
+     .description = "sink: octal mode of a file it creates, e.g. \"0640\" to share with a group"},
     {0},
 };
 
