@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "strutil.h"
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static enum bp_log_level log_level = BP_LOG_INFO;
@@ -186,8 +187,14 @@ void bp_logv(enum bp_log_level level, const char *prefix, const char *fmt, va_li
         log_json_string(stderr, msg);
         fputs("}\n", stderr);
     } else {
+        /* One event, one line: record data (a Subject, a reason) cannot
+         * forge a line or send a terminal escape. */
+        char *emsg = bp_escape_controls(msg, "\t");
+        char *epre = prefix ? bp_escape_controls(prefix, NULL) : NULL;
         fprintf(stderr, "%s %-5s %s%s%s%s\n", when, log_names[level], prefix ? "[" : "",
-                prefix ? prefix : "", prefix ? "] " : "", msg);
+                prefix ? (epre ? epre : "?") : "", prefix ? "] " : "", emsg ? emsg : "?");
+        free(emsg);
+        free(epre);
     }
     fflush(stderr);
     pthread_mutex_unlock(&log_mu);
