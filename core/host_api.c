@@ -12,6 +12,7 @@
 #include "log.h"
 #include "runtime.h"
 #include "strutil.h"
+#include "trust.h"
 
 static void host_log(bp_instance *inst, enum bp_log_level level, const char *fmt, ...)
 {
@@ -82,6 +83,8 @@ static bp_status host_batch_push(bp_poll_batch *b, bp_envelope *env, uint64_t to
         st = src ? bp_envelope_set_attr(env, "source", src) : BP_ERR_NOMEM;
         free(src);
     }
+    if (st == BP_OK)   /* issue 16 #2: what steers the bus is not the producer's to set */
+        st = bp_trust_filter(b->src->connector, env);
     if (st == BP_OK)
         st = bp_envelope_finalize(env, &err);
     if (st != BP_OK) {

@@ -6,6 +6,7 @@
 #include "options.h"
 #include "runtime.h"
 #include "site.h"
+#include "trust.h"
 
 static const char *const site_top_keys[] = {"site", "state", "plugin_dirs", "connectors",
                                             "routes", NULL};
@@ -325,6 +326,7 @@ bp_status bp_site_load(const char *path, bp_site **out, bp_diags *d)
                              "connector '%s' must be a map with a 'plugin' key", k->value);
             else
                 c->plugin = site_scalar(pl, "'plugin'", path, d);
+            c->trust = bp_trust_parse(v, path, d);   /* issue 16 #2 */
         }
     }
 
@@ -349,7 +351,8 @@ const bp_site_connector *bp_site_find_connector(const bp_site *site, const char 
     return NULL;
 }
 
-static const char *const site_skip_plugin[] = {"plugin", NULL};
+/* trust_attributes: a generic source option the core handles (trust.h). */
+static const char *const site_skip_plugin[] = {"plugin", "trust_attributes", NULL};
 
 /* ---- plugin checks beyond the schema (struct bp_plugin.check) ---------- */
 
@@ -526,6 +529,9 @@ bp_status bp_site_check(bp_site *s, bp_registry *reg, bp_diags *d)
          * own map failing alone only disables lookups through it. */
         bp_diags_free(&dd);
     }
+    /* issue 16 #2: a checked site's sources trust what their connectors list. */
+    for (size_t i = 0; d->n == before && i < s->n_connectors; i++)
+        bp_trust_set(s->connectors[i].name, s->connectors[i].trust);
     return d->n > before ? BP_ERR_INVALID : BP_OK;
 }
 

@@ -27,6 +27,7 @@ typedef struct bp_site_connector {
     const bp_plugin_lib *lib;
     cJSON *config;                 /* connector-level options alone (lookups) */
     int used;
+    unsigned trust;                /* trust_attributes: BP_TRUST_* (trust.h) */
 } bp_site_connector;
 
 /* audit: off, ai (records an AI transform decided on: a lineage entry with a
