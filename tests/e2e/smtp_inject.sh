@@ -27,6 +27,9 @@ class H:
         return "250 OK"
     async def handle_DATA(self, server, session, envelope):
         log.write("DATA for %s\n" % ",".join(envelope.rcpt_tos))
+        for line in envelope.original_content.split(b"\r\n"):
+            if line.lower().startswith(b"x-injected:"):
+                log.write("INJECTED HEADER %r\n" % line)
         return "250 stored"
 c = Controller(H(), hostname="127.0.0.1", port=int(sys.argv[1]))
 c.start()
@@ -44,7 +47,7 @@ cat >in.jsonl <<'J'
 {"n":1,"to":"x@y.example, \"a\r\nRCPT TO:<smuggled@evil.example>\r\nNOOP x\"@example.com"}
 {"n":2,"to":"\"a\r\nRCPT TO:<smuggled2@evil.example>\"@example.com"}
 {"n":3,"to":"first@x.example, second@x.example"}
-{"n":4,"to":"Only One <one@x.example>"}
+{"n":4,"to":"Only One <one@x.example>","subj":"hi\r\nX-Injected: yes"}
 {"n":5,"to":"ok@x.example","from":"\"b\r\nRCPT TO:<smuggled3@evil.example>\"@acme.example"}
 J
 site() { # NAME EXTRA-SMTP-OPTIONS
@@ -54,7 +57,7 @@ state: $TMP/$1.db
 connectors:
   in: { plugin: file, path: $TMP/in.jsonl }
   smtp: { plugin: smtp, url: "smtp://127.0.0.1:$PORT", tls: none, from: "{data.from}",
-          to: "{data.to}", subject: "Note {data.n}", attach: event$2 }
+          to: "{data.to}", subject: "Note {data.n} {data.subj}", attach: event$2 }
 routes:
   r: { from: in, to: smtp }
 YAML
@@ -70,6 +73,7 @@ lacks "nor the one in the sender" single.log "smuggled3@evil.example"
 lacks "no smuggled command either" single.log "NOOP"
 lacks "a list in one field adds no recipient" single.log "RCPT first@x.example"
 contains "one mailbox is delivered" single.log "RCPT one@x.example"
+lacks "a CR/LF in the subject adds no header" single.log "INJECTED HEADER"
 [ "$(grep -c '^DATA' single.log)" -eq 1 ] && ok "only that one mail is sent" || not_ok "only one mail sent: $(cat single.log)"
 sqlite3 single.db "SELECT reason FROM dead_letters ORDER BY seq" >single.dl
 contains "the CR/LF record is dead-lettered with the reason" single.dl \
