@@ -70,7 +70,8 @@ static int log_wordch(char c)
 static size_t log_userinfo(const char *s)
 {
     size_t n = 0;
-    while (s[n] && strchr("/?#@ \t\r\n\"'<>()[]{},;", s[n]) == NULL)
+    /* RFC 3986: user info may hold sub-delims (;,()'!$&*+=) as they are. */
+    while (s[n] && strchr("/?#@ \t\r\n\"<>[]{}\\", s[n]) == NULL)
         n++;
     return s[n] == '@' && n > 0 ? n : 0;
 }

@@ -80,6 +80,9 @@ int main(void)
     char *m = masked("POST http://crm:s3cr3t-pw@crm.example:8080/soap failed: 401");
     CHECK_STR(m, "POST http://****@crm.example:8080/soap failed: 401");
     free(m);
+    m = masked("url: 'https://bus:p;w,(x)!@crm.example/x' refused");
+    CHECK_STR(m, "url: 'https://****@crm.example/x' refused");
+    free(m);
     m = masked("smtps://ap@mail.example and imap://u:p@h/INBOX; mail a@b.example");
     CHECK_STR(m, "smtps://****@mail.example and imap://****@h/INBOX; mail a@b.example");
     free(m);
