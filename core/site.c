@@ -451,6 +451,12 @@ static void site_check_connector_use(bp_site *s, bp_site_use *u, uint32_t kind,
     char where[256];
     snprintf(where, sizeof(where), "connector '%s' (plugin '%s')", c->name, c->plugin);
     const bp_ynode *maps[2] = {c->node, u->opts};
+    const bp_ynode *ta = u->opts && u->opts->kind == BP_YMAP ? bp_ymap_get(u->opts, "trust_attributes")
+                                                             : NULL;
+    if (ta)   /* issue 16 #2: trust is the connector's, for every route it feeds */
+        bp_diags_add(d, s->file, ta->line, ta->col,
+                     "trust_attributes belongs on connector '%s' itself, not on its use in "
+                     "route '%s'", c->name, route);
     u->lib = c->lib;
     u->config = bp_options_apply(c->lib->desc.options, where, maps, 2, site_skip_plugin, s->file,
                                  u->line, u->col, d);

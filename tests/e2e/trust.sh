@@ -64,4 +64,7 @@ lacks "confidence kept" part.txt "untrusted attribute confidence"
 site bad ", trust_attributes: [confidence, data.total]" ai
 exit_is "check refuses an unknown attribute" 1 "$B" check bad.yaml
 contains "naming it and the steering attributes" "$ERR" "bad.yaml:4:111: trust_attributes: 'data.total' is not an attribute that steers the bus (confidence, flags, priority, bplineage)"
+sed 's/from: in$/from: { in: { trust_attributes: [confidence] } }/' gate.yaml >peruse.yaml
+exit_is "check refuses trust_attributes on a route's use" 1 "$B" check peruse.yaml
+contains "saying where it belongs" "$ERR" "trust_attributes belongs on connector 'in' itself, not on its use in route 'r'"
 finish
