@@ -123,8 +123,8 @@ static int smtp_addresses(const struct bp_host_api *api, const char *field, cons
     InternetAddressList *list = internet_address_list_parse(NULL, text);
     int n = list ? internet_address_list_length(list) : 0, count = 0;
     if (n > 1 && !allow_list) {
-        *reason = api->format("%s: '%s' holds %d addresses where one is allowed (set "
-                              "multiple_recipients: true to allow a list)", field, text, n);
+        *reason = api->format("%s: '%s' holds %d addresses where one is allowed%s", field, text, n,
+                              rcpt ? " (set multiple_recipients: true to allow a list)" : "");
         goto fail;
     }
     for (int i = 0; i < n; i++) {
