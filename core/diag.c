@@ -24,7 +24,8 @@ void bp_diags_add(bp_diags *d, const char *file, int line, int col, const char *
     if (r < 0)
         return;
     /* A plugin's init message may quote a secret: `check` and `run` never print one. */
-    bp_log_mask(msg);
+    if ((msg = bp_log_mask(msg)) == NULL)
+        return;
     /* A connector used by several routes would repeat its errors: say each once. */
     for (size_t i = 0; i < d->n; i++) {
         if (strcmp(d->msgs[i], msg) == 0) {

@@ -736,6 +736,15 @@ bp_status bp_envelope_add_lineage(bp_envelope *env, const bp_lineage *entry)
     return BP_OK;
 }
 
+void bp_envelope_clear_lineage(bp_envelope *env)
+{
+    if (!bp_envelope_is_writable(env))
+        return;
+    for (size_t i = 0; i < env->n_lin; i++)
+        env_free_lineage(&env->lin[i]);
+    env->n_lin = 0;
+}
+
 size_t bp_envelope_lineage_count(const bp_envelope *env)
 {
     return env->n_lin;

@@ -22,6 +22,9 @@ extern const char *const bp_ce_context_attrs[];
  * out of memory. Same member names as "bplineage" in BP_SER_FULL. */
 char *bp_envelope_lineage_json(const bp_envelope *env);
 
+/* Removes every lineage entry (a writable envelope; no-op when shared). */
+void bp_envelope_clear_lineage(bp_envelope *env);
+
 /* Shared by the serialisers (envelope_json.c, envelope_binary.c). */
 /* RFC 4648 base64 with padding; returns malloc'ed NUL-terminated text. */
 char *bp_ce_base64_encode(const unsigned char *bytes, size_t size, size_t *out_len);

@@ -16,6 +16,7 @@
 #include "state_checkpoint.h"
 #include "state_corrections.h"
 #include "wakeup.h"
+#include "trust.h"
 
 static void host_log(bp_instance *inst, enum bp_log_level level, const char *fmt, ...)
 {
@@ -86,6 +87,8 @@ static bp_status host_batch_push(bp_poll_batch *b, bp_envelope *env, uint64_t to
         st = src ? bp_envelope_set_attr(env, "source", src) : BP_ERR_NOMEM;
         free(src);
     }
+    if (st == BP_OK)   /* issue 16 #2: what steers the bus is not the producer's to set */
+        st = bp_trust_filter(b->src->connector, env);
     /* A missing id is derived, never random (ABI 1.3): the same record read
      * again after a crash must keep its id for the write-back ledger. */
     if (st == BP_OK)

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "strutil.h"
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static enum bp_log_level log_level = BP_LOG_INFO;
@@ -30,7 +31,7 @@ int bp_log_level_parse(const char *s)
 
 void bp_log_add_secret(const char *value)
 {
-    if (value == NULL || strlen(value) < 4)
+    if (value == NULL || *value == '\0')
         return;
     pthread_mutex_lock(&log_mu);
     for (size_t i = 0; i < log_n_secrets; i++)
@@ -58,25 +59,87 @@ void bp_log_clear_secrets(void)
     pthread_mutex_unlock(&log_mu);
 }
 
-/* Masks every registered secret in msg, in place (the mask is never longer than
- * a secret, so the text only shrinks). Caller holds log_mu. */
-static void log_mask(char *msg)
+static int log_wordch(char c)
 {
-    for (size_t i = 0; i < log_n_secrets; i++) {
-        size_t n = strlen(log_secrets[i]);
-        char *p;
-        while ((p = strstr(msg, log_secrets[i])) != NULL) {
-            memcpy(p, "****", 4);
-            memmove(p + 4, p + n, strlen(p + n) + 1);
-        }
-    }
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           c == '_' || c == '-' || (unsigned char)c >= 0x80;
 }
 
-void bp_log_mask(char *s)
+/* The length of a URL's user info at s (just after "://"), up to its '@';
+ * 0 when there is none. */
+static size_t log_userinfo(const char *s)
 {
+    size_t n = 0;
+    /* RFC 3986: user info may hold sub-delims (;,()'!$&*+=) as they are. */
+    while (s[n] && strchr("/?#@ \t\r\n\"<>[]{}\\", s[n]) == NULL)
+        n++;
+    return s[n] == '@' && n > 0 ? n : 0;
+}
+
+/* msg with every registered secret and every URL's user info shown as
+ * "****": a secret of 4 bytes or more wherever it occurs, a shorter one
+ * where it stands alone (not inside a word, where it would mask too much),
+ * a URL user:password@host as ****@host. Takes msg;
+ * returns the masked text (NULL when out of memory). Caller holds log_mu. */
+static char *log_mask(char *msg)
+{
+    size_t len = strlen(msg), cap = len + 16, o = 0;
+    char *out = malloc(cap);
+    if (out == NULL) {
+        free(msg);
+        return NULL;
+    }
+    for (size_t i = 0; i < len;) {
+        size_t skip = 0;
+        const char *put = NULL;
+        if (msg[i] == ':' && msg[i + 1] == '/' && msg[i + 2] == '/') {
+            size_t ui = log_userinfo(msg + i + 3);
+            if (ui && !(ui == 4 && strncmp(msg + i + 3, "****", 4) == 0)) {
+                put = "://****@";
+                skip = 3 + ui + 1;
+            }
+        }
+        for (size_t k = 0; put == NULL && k < log_n_secrets; k++) {
+            size_t n = strlen(log_secrets[k]);
+            if (n > len - i || memcmp(msg + i, log_secrets[k], n) != 0)
+                continue;
+            if (n < 4 && ((i > 0 && log_wordch(msg[i - 1])) || log_wordch(msg[i + n])))
+                continue;
+            put = "****";
+            skip = n;
+        }
+        size_t plen = put ? strlen(put) : 1;
+        if (o + plen + 1 > cap) {
+            cap = 2 * cap + plen;
+            char *g = realloc(out, cap);
+            if (g == NULL) {
+                free(out);
+                free(msg);
+                return NULL;
+            }
+            out = g;
+        }
+        if (put) {
+            memcpy(out + o, put, plen);
+            o += plen;
+            i += skip;
+        } else {
+            out[o++] = msg[i++];
+        }
+    }
+    out[o] = '\0';
+    free(msg);
+    return out;
+}
+
+char *bp_log_mask(char *s)
+{
+    if (s == NULL)
+        return NULL;
     pthread_mutex_lock(&log_mu);
-    log_mask(s);
+    char *m = log_mask(s);
     pthread_mutex_unlock(&log_mu);
+    return m;
 }
 
 static void log_json_string(FILE *f, const char *s)
@@ -111,7 +174,10 @@ void bp_logv(enum bp_log_level level, const char *prefix, const char *fmt, va_li
     snprintf(when + n, sizeof(when) - n, ".%03ldZ", ts.tv_nsec / 1000000);
 
     pthread_mutex_lock(&log_mu);
-    log_mask(msg);
+    if ((msg = log_mask(msg)) == NULL) {
+        pthread_mutex_unlock(&log_mu);
+        return;
+    }
     if (log_json) {
         fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\"", when, log_names[level]);
         if (prefix) {
@@ -122,8 +188,14 @@ void bp_logv(enum bp_log_level level, const char *prefix, const char *fmt, va_li
         log_json_string(stderr, msg);
         fputs("}\n", stderr);
     } else {
+        /* One event, one line: record data (a Subject, a reason) cannot
+         * forge a line or send a terminal escape. */
+        char *emsg = bp_escape_controls(msg, "\t");
+        char *epre = prefix ? bp_escape_controls(prefix, NULL) : NULL;
         fprintf(stderr, "%s %-5s %s%s%s%s\n", when, log_names[level], prefix ? "[" : "",
-                prefix ? prefix : "", prefix ? "] " : "", msg);
+                prefix ? (epre ? epre : "?") : "", prefix ? "] " : "", emsg ? emsg : "?");
+        free(emsg);
+        free(epre);
     }
     fflush(stderr);
     pthread_mutex_unlock(&log_mu);

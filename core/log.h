@@ -14,13 +14,15 @@ void bp_log_set_json(int json);
 int bp_log_level_parse(const char *s);
 
 /* Registers a secret value (copied): every later log line shows "****" in its
- * place. Values shorter than 4 bytes are ignored (they would mask too much). */
+ * place; one shorter than 4 bytes where it stands alone (not inside a word). */
 void bp_log_add_secret(const char *value);
 /* Forgets all registered secrets (tests, embedding programs reloading a site). */
 void bp_log_clear_secrets(void);
 
-/* Masks registered secrets in s, in place (the text can only shrink). */
-void bp_log_mask(char *s);
+/* Masks registered secrets and URL user info (smtp: u:pw@h shown as ****@h)
+ * in s. Takes s (malloc'ed); returns the masked text, malloc'ed (free()), or NULL
+ * when out of memory. Thread-safe. */
+char *bp_log_mask(char *s);
 
 /* prefix may be NULL. */
 void bp_log(enum bp_log_level level, const char *prefix, const char *fmt, ...) BP_PRINTF(3, 4);

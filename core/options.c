@@ -261,6 +261,9 @@ static cJSON *opt_convert(const opt_ctx *c, const struct bp_option *o, const cha
         return NULL;
     }
     const char *s = v->value;
+    /* ---- issue 16 #3 (hardening): messages show a ${env:}/${file:} value as
+     * written, never what it was replaced by (a key file in an enum error). */
+    const char *shown = v->substituted && v->raw ? v->raw : s;
     if (o->type != BP_OPT_STRING && o->type != BP_OPT_SECRET && strlen(s) != v->len) {
         bp_diags_add(d, file, v->line, v->col, "option '%s' of %s contains a NUL byte", name,
                      where);
@@ -306,7 +309,7 @@ static cJSON *opt_convert(const opt_ctx *c, const struct bp_option *o, const cha
                 strncat(list, o->choices[i], sizeof(list) - strlen(list) - 1);
             }
             bp_diags_add(d, file, v->line, v->col,
-                         "option '%s' of %s must be one of: %s; got '%s'", name, where, list, s);
+                         "option '%s' of %s must be one of: %s; got '%s'", name, where, list, shown);
         }
         return NULL;
     case BP_OPT_PREDICATE: {
@@ -339,18 +342,18 @@ static cJSON *opt_convert(const opt_ctx *c, const struct bp_option *o, const cha
                 if (has_lo && has_hi)
                     bp_diags_add(d, file, v->line, v->col,
                                  "option '%s' of %s must be between %s and %s, got %s", name,
-                                 where, o->min, o->max, s);
+                                 where, o->min, o->max, shown);
                 else
                     bp_diags_add(d, file, v->line, v->col,
                                  "option '%s' of %s must be at %s %s, got %s", name, where,
-                                 has_lo ? "least" : "most", has_lo ? o->min : o->max, s);
+                                 has_lo ? "least" : "most", has_lo ? o->min : o->max, shown);
                 return NULL;
             }
         }
         return cJSON_CreateNumber(num);
     }
     bp_diags_add(d, file, v->line, v->col, "option '%s' of %s must be %s, got '%s'", name,
-                 where, opt_expect(o->type), s);
+                 where, opt_expect(o->type), shown);
     return NULL;
 }
 

@@ -126,10 +126,104 @@ const char *bp_registry_dirs(bp_registry *reg)
     return s;
 }
 
+/* ---- issue 16 #5 (hardening): who may have written the code we load ----
+ * One component of a plugin's path: its owner must be root or the running
+ * user, and nobody else may write it; a root-owned sticky directory (/tmp)
+ * above the plugin's own directory is allowed, since others cannot replace
+ * what is ours in it. NULL when fine, else the reason (malloc'ed). */
+static char *loader_check_one(const char *comp, const struct stat *st, int is_ancestor)
+{
+    if (st->st_uid != 0 && st->st_uid != geteuid())
+        return bp_strfmt("%s is owned by uid %u, neither root nor the running user", comp,
+                         (unsigned)st->st_uid);
+    int sticky_root = S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX) && st->st_uid == 0;
+    if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(is_ancestor && sticky_root))
+        return bp_strfmt("%s is writable by group or others (mode %04o): chmod go-w", comp,
+                         (unsigned)(st->st_mode & 07777));
+    return NULL;
+}
+
+/* Checks path and every directory above it, from / down; use_lstat: the
+ * path as written (symlinks are skipped: their targets are checked through
+ * the resolved path). The plugin's own directory counts as an ancestor only
+ * from its parent up. NULL when fine, else the reason (malloc'ed). */
+static char *loader_check_chain(const char *abs, int use_lstat)
+{
+    char *buf = strdup(abs);
+    if (buf == NULL)
+        return bp_strfmt("out of memory");
+    size_t len = strlen(buf);
+    /* Components end at each '/' after the first, and at the end; the file
+     * and its directory are the last two. */
+    size_t n_comp = 0;
+    for (size_t i = 1; i <= len; i++)
+        if (buf[i] == '/' || buf[i] == '\0')
+            n_comp++;
+    char *why = NULL;
+    struct stat st;
+    if (stat("/", &st) == 0)
+        why = loader_check_one("/", &st, n_comp >= 2);
+    size_t k = 0;
+    for (size_t i = 1; why == NULL && i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char save = buf[i];
+        buf[i] = '\0';
+        k++;
+        int rc = use_lstat ? lstat(buf, &st) : stat(buf, &st);
+        if (rc != 0)
+            why = bp_strfmt("%s: %s", buf, strerror(errno));
+        else if (!(use_lstat && S_ISLNK(st.st_mode)))
+            why = loader_check_one(buf, &st, k + 2 <= n_comp);
+        buf[i] = save;
+    }
+    free(buf);
+    return why;
+}
+
+/* Refuses a plugin that someone other than root or us could have written:
+ * the .so, its directory and every parent, for the path as found and for
+ * where its symlinks lead. BP_OK, or BP_ERR_INVALID with *errmsg. */
+static bp_status loader_check_trust(const char *path, char **errmsg)
+{
+    char *abs = NULL, *why = NULL;
+    if (path[0] == '/') {
+        abs = strdup(path);
+    } else {
+        char cwd[4096];
+        abs = getcwd(cwd, sizeof(cwd)) ? bp_strfmt("%s/%s", cwd, path) : NULL;
+    }
+    if (abs == NULL)
+        return BP_OK;   /* cannot tell: dlopen reports what is wrong with the path */
+    struct stat st;
+    if (lstat(abs, &st) != 0) {
+        free(abs);
+        return BP_OK;   /* missing: dlopen's own error says so */
+    }
+    why = loader_check_chain(abs, 1);
+    char *real = why ? NULL : realpath(abs, NULL);
+    if (why == NULL && real && strcmp(real, abs) != 0) {
+        char *w = loader_check_chain(real, 0);
+        if (w) {
+            why = bp_strfmt("it resolves to %s, and %s", real, w);
+            free(w);
+        }
+    }
+    free(real);
+    free(abs);
+    if (why == NULL)
+        return BP_OK;
+    *errmsg = bp_strfmt("%s: refusing to load: %s", path, why);
+    free(why);
+    return BP_ERR_INVALID;
+}
+
 bp_status bp_plugin_lib_load(const char *path, bp_plugin_lib **out, char **errmsg)
 {
     *out = NULL;
     *errmsg = NULL;
+    if (loader_check_trust(path, errmsg) != BP_OK)
+        return BP_ERR_INVALID;
     /* RTLD_LOCAL: two plugins may use the same static names without clashing. */
     /* RTLD_NODELETE: code stays mapped after dlclose, so a late callback from a
      * library thread cannot jump into unmapped memory, and sanitizer reports

@@ -27,6 +27,10 @@
 #define PR_MAX_INDEX_DIGITS 9 /* [N] in a path: keeps N well inside int */
 #define PR_RE_MAX_DEPTH 64    /* nested groups inside a regular expression */
 #define PR_RE_MAX_COST 2000   /* positions after glibc expands {m,n} and + */
+#define PR_RE_MAX_LEN 1024    /* bytes of one pattern */
+#define PR_RE_MAX_QUANT 100   /* repetition operators in one pattern */
+#define PR_RE_MAX_ALT 100     /* '|' in one pattern */
+#define PR_RE_MAX_EPS_LOOPS 8 /* '*', '+', {m,} over an expression that can match "" */
 
 /* ---- values ----------------------------------------------------------- */
 
@@ -708,10 +712,12 @@ static size_t pr_re_skip_bracket(const char *re, size_t i)
  * such nesting, groups nested deeper than 64 and patterns that expand to more
  * than PR_RE_MAX_COST positions. Back-references (a GNU extension to ERE) are
  * refused because they make matching exponential. */
-static const char *pr_regex_guard(const char *re)
+static const char *pr_regex_guard(const char *re, size_t *at)
 {
     pr_re_group st[PR_RE_MAX_DEPTH + 1];
     int depth = 0;
+    size_t eps_loops = 0;
+    *at = (size_t)-1;
     const char *err = NULL;
     memset(&st[0], 0, sizeof st[0]);
     st[0].branch_nullable = 1;
@@ -795,6 +801,15 @@ static const char *pr_regex_guard(const char *re)
              * intervals) over an empty-matching loop are what explode. */
             if ((c == '+' || c == '{') && e->nullable && e->loop)
                 return "nested repetition of an expression that can match the empty string";
+            /* issue 16 #9 (fuzz_predicate timeout): each unbounded repetition
+             * of an expression that can match "" is an epsilon loop, and after
+             * an anchor glibc's closure work doubles with each one ("$" then
+             * "(a?)*" 20 times: 1 s; 30 of them with other text: 21 s). */
+            if (unbounded && e->nullable && ++eps_loops > PR_RE_MAX_EPS_LOOPS) {
+                *at = i;
+                return "more than 8 repetitions (*, +, {m,}) of an expression that can match "
+                       "the empty string";
+            }
             if (e->cost > PR_RE_MAX_COST || copies > PR_RE_MAX_COST ||
                 e->cost * copies > PR_RE_MAX_COST)
                 return "too large";
@@ -819,6 +834,66 @@ static const char *pr_regex_guard(const char *re)
     return err;
 }
 
+/* ---- issue 16 #8 (hardening): bound a pattern before regcomp ----
+ * glibc's regcomp time grows with the number of repetition operators and
+ * alternatives even where pr_regex_guard's expansion stays small: 480 '?'
+ * took 10.5 s under the fuzzer, "(a?)*" 480 times 0.6 s plainly. No site
+ * predicate needs more than these limits. NULL when within them, else the
+ * message with *at the pattern offset that went over. */
+static const char *pr_regex_limits(const char *re, size_t *at)
+{
+    size_t quant = 0, alt = 0;
+    for (size_t i = 0; re[i] != '\0'; i++) {
+        *at = i;
+        if (i >= PR_RE_MAX_LEN)
+            return "longer than 1024 bytes";
+        char c = re[i];
+        if (c == '\\') {
+            if (re[i + 1] != '\0')
+                i++;
+        } else if (c == '[') {
+            size_t end = pr_re_skip_bracket(re, i);
+            if (end > PR_RE_MAX_LEN) {
+                *at = PR_RE_MAX_LEN;
+                return "longer than 1024 bytes";
+            }
+            i = end - 1;
+        } else if (c == '*' || c == '+' || c == '?' || c == '{') {
+            if (++quant > PR_RE_MAX_QUANT)
+                return "more than 100 repetition operators (*, +, ?, {m,n})";
+        } else if (c == '|') {
+            if (++alt > PR_RE_MAX_ALT)
+                return "more than 100 alternatives ('|')";
+        }
+    }
+    return NULL;
+}
+
+/* The column in the predicate text of byte off of string token t's decoded
+ * value (the inverse of pr_decode_string's walk). */
+static int pr_string_col(const pr_parser *p, const pr_tok *t, size_t off)
+{
+    const char *s = p->text;
+    size_t b = t->end - 1, o = 0, i = t->start + 1;
+    while (i < b && o < off) {
+        if (s[i] != '\\' || i + 1 >= b) {
+            o++;
+            i++;
+        } else if (s[i + 1] == 'u') {
+            long cp;
+            char tmp[8];
+            size_t k = 0, n = pr_unicode_escape(s, b, i, &cp);
+            pr_utf8_put(tmp, &k, cp);
+            o += k;
+            i += n;
+        } else {
+            o += strchr("\\'\"ntr", s[i + 1]) ? 1 : 2;
+            i += 2;
+        }
+    }
+    return (int)i + 1;
+}
+
 /* Compiles the string token as the right side of "matches" ("imatches":
  * icase, REG_ICASE). */
 static int pr_compile_regex(pr_parser *p, pr_node *n, int icase)
@@ -830,10 +905,18 @@ static int pr_compile_regex(pr_parser *p, pr_node *n, int icase)
         pr_nomem(p);
         return 0;
     }
-    const char *guard = pr_regex_guard(pat);
+    size_t at = 0;
+    const char *limit = pr_regex_limits(pat, &at);
+    if (limit != NULL) {
+        free(pat);
+        pr_fail(p, pr_string_col(p, &p->tok, at), "invalid regular expression: %s", limit);
+        return 0;
+    }
+    const char *guard = pr_regex_guard(pat, &at);
     if (guard != NULL) {
         free(pat);
-        pr_fail(p, col, "invalid regular expression: %s", guard);
+        pr_fail(p, at != (size_t)-1 ? pr_string_col(p, &p->tok, at) : col,
+                "invalid regular expression: %s", guard);
         return 0;
     }
     int rc = regcomp(&n->re, pat, REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0));

@@ -7,6 +7,7 @@
 #include "options.h"
 #include "runtime.h"
 #include "site.h"
+#include "trust.h"
 
 static const char *const site_top_keys[] = {"site", "state", "plugin_dirs", "connectors",
                                             "routes", "ledger", NULL};
@@ -385,6 +386,7 @@ bp_status bp_site_load(const char *path, bp_site **out, bp_diags *d)
                              "connector '%s' must be a map with a 'plugin' key", k->value);
             else
                 c->plugin = site_scalar(pl, "'plugin'", path, d);
+            c->trust = bp_trust_parse(v, path, d);   /* issue 16 #2 */
         }
     }
 
@@ -409,7 +411,8 @@ const bp_site_connector *bp_site_find_connector(const bp_site *site, const char 
     return NULL;
 }
 
-static const char *const site_skip_plugin[] = {"plugin", NULL};
+/* trust_attributes: a generic source option the core handles (trust.h). */
+static const char *const site_skip_plugin[] = {"plugin", "trust_attributes", NULL};
 
 /* ---- plugin checks beyond the schema (struct bp_plugin.check) ---------- */
 
@@ -573,6 +576,12 @@ static void site_check_connector_use(bp_site *s, bp_site_use *u, uint32_t kind,
     char where[256];
     snprintf(where, sizeof(where), "connector '%s' (plugin '%s')", c->name, c->plugin);
     const bp_ynode *maps[2] = {c->node, u->opts};
+    const bp_ynode *ta = u->opts && u->opts->kind == BP_YMAP ? bp_ymap_get(u->opts, "trust_attributes")
+                                                             : NULL;
+    if (ta)   /* issue 16 #2: trust is the connector's, for every route it feeds */
+        bp_diags_add(d, s->file, ta->line, ta->col,
+                     "trust_attributes belongs on connector '%s' itself, not on its use in "
+                     "route '%s'", c->name, route);
     u->lib = c->lib;
     u->role = kind;
     site_apply(s, c->lib, where, maps, 2, 1, site_skip_plugin, kind, u->line, u->col, &u->config,
@@ -652,6 +661,9 @@ bp_status bp_site_check(bp_site *s, bp_registry *reg, bp_diags *d)
          * own map failing alone only disables lookups through it. */
         bp_diags_free(&dd);
     }
+    /* issue 16 #2: a checked site's sources trust what their connectors list. */
+    for (size_t i = 0; d->n == before && i < s->n_connectors; i++)
+        bp_trust_set(s->connectors[i].name, s->connectors[i].trust);
     return d->n > before ? BP_ERR_INVALID : BP_OK;
 }
 

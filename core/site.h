@@ -31,6 +31,7 @@ typedef struct bp_site_connector {
     cJSON *config;                 /* connector-level options alone (lookups) */
     int used;
     void *bound;                   /* config bound to the plugin's options struct, or NULL */
+    unsigned trust;                /* trust_attributes: BP_TRUST_* (trust.h) */
 } bp_site_connector;
 
 /* audit: off, ai (records an AI transform decided on: a lineage entry with a

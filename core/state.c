@@ -1,12 +1,15 @@
 /* See state.h. */
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "state.h"
+#include "log.h"
 #include "clock.h"
 
 /* "BPL1": marks the file as ours, so a foreign database is never written to. */
@@ -55,6 +58,12 @@ bp_status bp_state_open(const char *path, const char *site, bp_state **out, char
     if (st == NULL)
         return BP_ERR_NOMEM;
     pthread_mutex_init(&st->mu, NULL);
+    /* The state holds mail bodies, attachments and personal data: a new
+     * file is created 0600 whatever the umask (SQLite would make it 0644),
+     * and SQLite gives its -wal and -shm the database file's mode. */
+    int cfd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (cfd >= 0)
+        close(cfd);
     int rc = sqlite3_open_v2(path, &st->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                              NULL);
@@ -253,10 +262,16 @@ static bp_status state_insert(bp_state *st, const char *sql, const char *route, 
 bp_status bp_state_dead_letter(bp_state *st, const char *route, const char *stage,
                                const char *reason, const char *payload, size_t len)
 {
-    return state_insert(st,
-                        "INSERT INTO dead_letters(route,stage,reason,payload,created_ms)"
-                        " VALUES(?1,?2,?3,?4,?5)",
-                        route, stage, reason, payload, len, 1);
+    /* A reason quotes a peer's error, which may quote a URL with its
+     * credentials or a secret: masked as in the log. */
+    char *masked = reason ? bp_log_mask(strdup(reason)) : NULL;
+    bp_status rc = state_insert(st,
+                                "INSERT INTO dead_letters(route,stage,reason,payload,created_ms)"
+                                " VALUES(?1,?2,?3,?4,?5)",
+                                route, stage, masked ? masked : reason ? "(reason not kept: out of memory)" : NULL,
+                                payload, len, 1);
+    free(masked);
+    return rc;
 }
 
 int64_t bp_state_count(bp_state *st, const char *table)

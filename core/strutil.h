@@ -14,4 +14,18 @@ char *bp_vstrfmt(const char *fmt, va_list ap);
  * If the message cannot be allocated, *errmsg is NULL and st still returned. */
 bp_status bp_set_err(char **errmsg, bp_status st, const char *fmt, ...) BP_PRINTF(3, 4);
 
+/* s with its control characters written as escapes, so record data cannot
+ * forge a log line or drive a terminal: LF CR TAB as \n \r \t, other C0
+ * bytes and DEL as \xHH, C1 controls (UTF-8 U+0080..U+009F) as \u00HH.
+ * Characters in keep (e.g. "\n\t") are left as they are; keep may be NULL.
+ * Returns a malloc'ed string (free()), NULL when out of memory or s is NULL.
+ * Thread-safe. */
+char *bp_escape_controls(const char *s, const char *keep);
+
+/* Opens path for writing ("w": truncate, "a": append) as fopen does, but a
+ * file it creates is mode 0600 whatever the umask: exports of review
+ * corrections and the like hold personal data. NULL with errno on failure. */
+#include <stdio.h>
+FILE *bp_fopen_private(const char *path, const char *mode);
+
 #endif

@@ -35,6 +35,7 @@ static void yd_free_node(bp_ynode *n)
     if (n == NULL)
         return;
     free(n->value);
+    free(n->raw);
     for (size_t i = 0; i < n->n; i++) {
         if (n->keys)
             yd_free_node(n->keys[i]);
@@ -184,7 +185,10 @@ static void yd_substitute(yd_ctx *c, bp_ynode *node)
     }
     if (out.p == NULL && yd_put(&out, "", 0) < 0)
         return;
-    free(node->value);
+    if (node->substituted)
+        node->raw = node->value;   /* kept for messages: never print what was substituted */
+    else
+        free(node->value);
     node->value = out.p;
     node->len = out.n;
 }

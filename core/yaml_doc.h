@@ -19,6 +19,7 @@ struct bp_ynode {
     size_t len;             /* SCALAR: byte length (values may hold NUL from ${file:}) */
     int plain;              /* SCALAR: unquoted (so YAML typing applies) */
     int substituted;        /* SCALAR: a ${...} was replaced */
+    char *raw;              /* SCALAR, when substituted: the text as written (for messages) */
     bp_ynode **keys;        /* MAP: key scalars */
     bp_ynode **items;       /* MAP: values; SEQ: items */
     size_t n;

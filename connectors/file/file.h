@@ -22,6 +22,7 @@ typedef struct file_conn {
     int follow;
     long long max_line;
     int fsync;
+    unsigned file_mode;   /* a sink's new file: this mode (0600 unless file_mode) */
     fsrc *src;
     fsnk *snk;
 } file_conn;

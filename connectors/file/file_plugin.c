@@ -14,6 +14,7 @@ struct file_opts {
     int follow;
     int64_t max_line;
     int fsync;
+    const char *file_mode;
 };
 
 #define FO(member) BP_OPT_FIELD(struct file_opts, member)
@@ -37,6 +38,9 @@ static const struct bp_option file_options[] = {
      .description = "source: longer lines (and cloudevents-batch files) are dead-lettered, not read into memory whole"},
     {.name = "fsync", .type = BP_OPT_BOOL, .default_value = "true", .roles = BP_KIND_SINK, FO(fsync),
      .description = "sink: fsync after each batch, so an acknowledged record survives a power cut"},
+    {.name = "file_mode", .type = BP_OPT_STRING, .default_value = "0600", .roles = BP_KIND_SINK,
+     FO(file_mode),
+     .description = "sink: octal mode of a file it creates, e.g. \"0640\" to share with a group"},
     {0},
 };
 
@@ -59,6 +63,18 @@ static bp_status file_init(const struct bp_host_api *api, bp_instance *inst, con
     self->follow = o->follow;
     self->max_line = o->max_line;
     self->fsync = o->fsync;
+    const char *fm = o->file_mode;
+    char *end = NULL;
+    unsigned long mode = fm ? strtoul(fm, &end, 8) : 0600;
+    if (fm && (*fm == '\0' || *end != '\0' || mode > 0777 || strspn(fm, "01234567") != strlen(fm))) {
+        *errmsg = api->format("file_mode: '%s' is not an octal mode between 0000 and 0777", fm);
+        free(self->path);
+        free(self->type);
+        free(self->source);
+        free(self);
+        return BP_ERR_INVALID;
+    }
+    self->file_mode = (unsigned)mode;
     if (self->path == NULL || self->type == NULL || (o->source && self->source == NULL)) {
         *errmsg = api->format("out of memory");
         free(self->path);

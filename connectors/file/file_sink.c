@@ -34,16 +34,28 @@ struct fsnk {
 static bp_status fk_open(file_conn *self)
 {
     const struct bp_host_api *api = self->api;
-    int fd = open(self->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    /* Records hold personal data: a new file gets file_mode exactly (0600
+     * by default, whatever the umask); an existing one keeps its mode, with
+     * a warning when that is wider. */
+    int created = 1;
+    int fd = open(self->path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST) {
+        created = 0;
+        fd = open(self->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    }
     if (fd < 0) {
         api->log(self->inst, BP_LOG_ERROR, "cannot open %s: %s", self->path, strerror(errno));
         return BP_RETRY;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0) {
+    if (fstat(fd, &st) != 0 || (created && fchmod(fd, (mode_t)self->file_mode) != 0)) {
         close(fd);
         return BP_RETRY;
     }
+    if (!created && S_ISREG(st.st_mode) && (st.st_mode & 0777 & ~(mode_t)self->file_mode))
+        api->log(self->inst, BP_LOG_WARN,
+                 "%s is mode %04o, wider than file_mode %04o (chmod it to keep its data private)",
+                 self->path, (unsigned)(st.st_mode & 0777), self->file_mode);
     long long len = (long long)st.st_size;
     char *val = NULL;
     if (api->checkpoint_get(self->inst, FK_CKPT, &val) == BP_OK) {

@@ -32,6 +32,7 @@ typedef struct {
     mail_template *from, *to, *cc, *subject, *body, *in_reply_to;
     int attach_files, attach_event;
     int reply_to_auto;          /* send to auto-submitted / list mail too (RFC 3834) */
+    int multiple_recipients;   /* a list allowed in one address field */
 } smtp_sink;
 
 /* The options, bound (BP_OPT_FIELD): each default is written once, here. */
@@ -41,6 +42,7 @@ struct smtp_opts {
     int64_t timeout;
     int attach;
     int reply_to_auto;
+    int multiple_recipients;
 };
 
 static const struct bp_option smtp_tls_fields[] = {CONN_TLS_FIELDS(struct smtp_opts)};
@@ -56,7 +58,10 @@ static const struct bp_option smtp_options[] = {
     {.name = "from", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED | BP_OPT_TEMPLATE,
      .description = "template: sender, e.g. \"AP Desk <ap@acme.example>\" (also the envelope sender)"},
     {.name = "to", .type = BP_OPT_STRING, .flags = BP_OPT_REQUIRED | BP_OPT_TEMPLATE,
-     .description = "template: recipients, comma-separated, e.g. \"{data.from.address}\""},
+     .description = "template: the recipient, e.g. \"{data.from.address}\" (a list only with multiple_recipients)"},
+    {.name = "multiple_recipients", .type = BP_OPT_BOOL, .default_value = "false",
+     .description = "allow a comma-separated list in to/cc (off: one mailbox per field, a record giving more is rejected)",
+     BP_OPT_FIELD(struct smtp_opts, multiple_recipients)},
     {.name = "cc", .type = BP_OPT_STRING, .flags = BP_OPT_TEMPLATE, .description = "template: copy recipients"},
     {.name = "subject", .type = BP_OPT_STRING, .flags = BP_OPT_TEMPLATE, .default_value = "{subject}",
      .description = "template: the subject ({path} is an envelope field, {{ a brace)"},
@@ -112,25 +117,63 @@ static void smtp_attach(GMimeMultipart *mixed, const char *name, const char *typ
     g_object_unref(part);
 }
 
-/* Adds the addresses of text to the list and to the curl recipients.
- * Returns how many, or -1 when text holds something that is not an address. */
-static int smtp_addresses(const char *text, InternetAddressList *into, struct curl_slist **rcpt,
-                          char **bad)
+/* A C0 control character or DEL: never allowed in what becomes an SMTP
+ * command (MAIL FROM, RCPT TO) or a header line, so a record cannot add a
+ * command or a recipient (CR LF), or cut one short (NUL). */
+static int smtp_has_control(const char *s)
 {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return 1;
+    return 0;
+}
+
+/* Adds the addresses of text (the rendered option `field`) to the list and
+ * to the curl recipients. Returns how many, or -1 with *reason (host
+ * allocated) when text holds a control character, something that is not an
+ * address, or more than one address where allow_list is 0. */
+static int smtp_addresses(const struct bp_host_api *api, const char *field, const char *text,
+                          int allow_list, InternetAddressList *into, struct curl_slist **rcpt,
+                          char **reason)
+{
+    if (smtp_has_control(text)) {
+        *reason = api->format("%s: an address holds a control character (CR, LF or NUL are never "
+                              "sent in an SMTP command)", field);
+        return -1;
+    }
     InternetAddressList *list = internet_address_list_parse(NULL, text);
     int n = list ? internet_address_list_length(list) : 0, count = 0;
+    if (n > 1 && !allow_list) {
+        *reason = api->format("%s: '%s' holds %d addresses where one is allowed%s", field, text, n,
+                              rcpt ? " (set multiple_recipients: true to allow a list)" : "");
+        goto fail;
+    }
     for (int i = 0; i < n; i++) {
         InternetAddress *ia = internet_address_list_get_address(list, i);
-        if (!INTERNET_ADDRESS_IS_MAILBOX(ia))
-            continue;
+        if (!INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+            *reason = api->format("%s: '%s' is a group, not a mail address", field, text);
+            goto fail;
+        }
         const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
         if (addr == NULL || strchr(addr, '@') == NULL) {
-            *bad = strdup(addr ? addr : "");
-            g_object_unref(list);
-            return -1;
+            *reason = api->format("'%s' is not a mail address", addr ? addr : "");
+            goto fail;
+        }
+        /* The decoded address and name again: an encoded word can decode
+         * to CR LF where the text had none. RFC 5321 4.5.3.1.3: a path is
+         * at most 256 octets with its angle brackets. */
+        const char *name = internet_address_get_name(ia);
+        if (smtp_has_control(addr) || (name && smtp_has_control(name))) {
+            *reason = api->format("%s: an address holds a control character (CR, LF or NUL are "
+                                  "never sent in an SMTP command)", field);
+            goto fail;
+        }
+        if (strlen(addr) > 254) {
+            *reason = api->format("%s: an address is longer than 254 characters", field);
+            goto fail;
         }
         if (rcpt) {
-            char angle[1024];
+            char angle[260];
             snprintf(angle, sizeof(angle), "<%s>", addr);
             *rcpt = curl_slist_append(*rcpt, angle);
         }
@@ -140,6 +183,9 @@ static int smtp_addresses(const char *text, InternetAddressList *into, struct cu
     if (list)
         g_object_unref(list);
     return count;
+fail:
+    g_object_unref(list);
+    return -1;
 }
 
 /* RFC 3834 §2: no automatic answer to automatic mail. The mail sources put
@@ -195,24 +241,33 @@ static GByteArray *smtp_build(smtp_sink *self, const bp_envelope *env, struct cu
     char *subject = mail_template_render(self->subject, api, env);
     char *body = mail_template_render(self->body, api, env);
     char *irt = self->in_reply_to ? mail_template_render(self->in_reply_to, api, env) : NULL;
-    char *bad = NULL;
     GMimeMessage *msg = g_mime_message_new(TRUE);
     if (!from || !to || !subject || !body || (self->cc && !cc) || (self->in_reply_to && !irt)) {
         *reason = strdup("out of memory");
         goto done;
     }
     InternetAddressList *fl = g_mime_message_get_from(msg);
-    if (smtp_addresses(from, fl, NULL, &bad) != 1) {
+    int n_from = smtp_addresses(api, "from", from, 0, fl, NULL, reason);
+    if (n_from < 0)
+        goto done;
+    if (n_from != 1) {
         *reason = api->format("from: '%s' is not one address", from);
         goto done;
     }
     const char *from_addr = internet_address_mailbox_get_addr(
         INTERNET_ADDRESS_MAILBOX(internet_address_list_get_address(fl, 0)));
     *sender = api->format("<%s>", from_addr);
-    int n_to = smtp_addresses(to, g_mime_message_get_to(msg), rcpt, &bad);
-    int n_cc = cc ? smtp_addresses(cc, g_mime_message_get_cc(msg), rcpt, &bad) : 0;
-    if (n_to < 0 || n_cc < 0) {
-        *reason = api->format("'%s' is not a mail address", bad ? bad : "");
+    int n_to = smtp_addresses(api, "to", to, self->multiple_recipients, g_mime_message_get_to(msg),
+                              rcpt, reason);
+    if (n_to < 0)
+        goto done;
+    int n_cc = cc ? smtp_addresses(api, "cc", cc, self->multiple_recipients,
+                                   g_mime_message_get_cc(msg), rcpt, reason)
+                  : 0;
+    if (n_cc < 0)
+        goto done;
+    if (irt && smtp_has_control(irt)) {
+        *reason = api->format("in_reply_to: the Message-ID holds a control character");
         goto done;
     }
     if (n_to + n_cc == 0) {
@@ -273,7 +328,6 @@ static GByteArray *smtp_build(smtp_sink *self, const bp_envelope *env, struct cu
     g_object_unref(mem);
 done:
     g_object_unref(msg);
-    free(bad);
     free(from);
     free(to);
     free(cc);
@@ -409,6 +463,7 @@ static bp_status smtp_init(const struct bp_host_api *api, bp_instance *inst, con
     self->attach_files = strcmp(attach, "attachments") == 0 || strcmp(attach, "both") == 0;
     self->attach_event = strcmp(attach, "event") == 0 || strcmp(attach, "both") == 0;
     self->reply_to_auto = o->reply_to_auto;
+    self->multiple_recipients = o->multiple_recipients;
     struct {
         const char *name;
         mail_template **slot;

@@ -142,9 +142,11 @@ static void odbc_mask_dsn(const struct bp_host_api *api, const char *dsn)
         }
         const char *v = eq + 1, *end;
         if (*v == '{') {
-            end = strchr(v, '}');
+            /* Inside braces '}' is written '}}' (ODBC's escape). */
             v++;
-            end = end ? end : v + strlen(v);
+            end = v;
+            while (*end && !(end[0] == '}' && end[1] != '}'))
+                end += end[0] == '}' ? 2 : 1;
         } else {
             end = strchr(v, ';');
             end = end ? end : v + strlen(v);
@@ -158,6 +160,24 @@ static void odbc_mask_dsn(const struct bp_host_api *api, const char *dsn)
         }
         p = *end ? end + 1 : end;
     }
+}
+
+/* Whether the connection string's driver reads a braced value {...} as one
+ * value (the ODBC rule, '}' doubled inside). libsqliteodbc does not: it splits
+ * at every ';', so "PWD={x};LoadExt=evil.so}" would load a library. */
+static int odbc_driver_parses_braces(const char *dsn)
+{
+    for (const char *p = dsn; (p = strcasestr(p, "driver=")) != NULL; p += 7) {
+        if (p != dsn && p[-1] != ';' && p[-1] != ' ')
+            continue;
+        const char *end = strchr(p, ';');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        char *val = strndup(p + 7, n - 7);
+        int sqlite = val && strcasestr(val, "sqlite") != NULL;
+        free(val);
+        return !sqlite;
+    }
+    return 1;
 }
 
 static bp_status odbc_fail(odbc_conn *self, char **errmsg, char *msg)
@@ -180,11 +200,27 @@ static bp_status odbc_init(const struct bp_host_api *api, bp_instance *inst, con
     const char *dsn = o->dsn;
     const char *pwd = o->password;
     odbc_mask_dsn(api, dsn);
+    if (pwd && strchr(pwd, ';') && !odbc_driver_parses_braces(dsn))
+        return odbc_fail(self, errmsg,
+                         api->format("password: a ';' in it cannot be passed to the SQLite ODBC "
+                                     "driver safely (it does not read PWD={...} as one value)"));
     if (pwd) {
-        char *d = api->format("%s%sPWD={%s}", dsn, dsn[0] && dsn[strlen(dsn) - 1] != ';' ? ";" : "",
-                              pwd);
+        /* PWD={...}: a '}' in the password is doubled, so it cannot close
+         * the braces and add attributes (LoadExt=, Uid=, Database=). */
+        char *esc = malloc(2 * strlen(pwd) + 1), *e = esc;
+        for (const char *c = pwd; esc && *c; c++)
+            if ((*e++ = *c) == '}')
+                *e++ = '}';
+        if (esc)
+            *e = '\0';
+        char *d = esc ? api->format("%s%sPWD={%s}", dsn,
+                                    dsn[0] && dsn[strlen(dsn) - 1] != ';' ? ";" : "", esc)
+                      : NULL;
         self->dsn = d ? strdup(d) : NULL;
         api->free(d);
+        if (esc && BP_HOST_HAS(api, mask_secret))
+            api->mask_secret(esc);
+        free(esc);
     } else {
         self->dsn = strdup(dsn);
     }

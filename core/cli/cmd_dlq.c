@@ -10,6 +10,7 @@
 #include "runtime.h"
 #include "site.h"
 #include "state.h"
+#include "strutil.h"
 
 static void dlq_usage(FILE *f)
 {
@@ -46,8 +47,14 @@ static int dlq_print_row(const bp_dead_letter *dl, void *ud)
         snprintf(agebuf, sizeof(agebuf), "%lldm", (long long)(age / 60));
     else
         snprintf(agebuf, sizeof(agebuf), "%lldh", (long long)(age / 3600));
-    printf("%-6lld %-16s %-24s %-6s %s\n", (long long)dl->seq, dl->route, dl->stage, agebuf,
-           dl->reason);
+    /* Record data reaches the terminal escaped (no forged rows, no ESC). */
+    char *route = bp_escape_controls(dl->route, NULL), *stage = bp_escape_controls(dl->stage, NULL);
+    char *reason = bp_escape_controls(dl->reason, NULL);
+    printf("%-6lld %-16s %-24s %-6s %s\n", (long long)dl->seq, route ? route : "?",
+           stage ? stage : "?", agebuf, reason ? reason : "?");
+    free(route);
+    free(stage);
+    free(reason);
     return 0;
 }
 
@@ -187,16 +194,26 @@ int cmd_dlq(int argc, char **argv)
             fprintf(stderr, "backplane dlq: no entry %lld\n", (long long)seqs[0]);
             rc = BP_EXIT_INVALID;
         } else {
+            char *route = bp_escape_controls(dl.route, NULL);
+            char *stage = bp_escape_controls(dl.stage, NULL);
+            char *reason = bp_escape_controls(dl.reason, NULL);
             printf("seq:    %lld\nroute:  %s\nstage:  %s\nreason: %s\n", (long long)dl.seq,
-                   dl.route, dl.stage, dl.reason);
+                   route ? route : "?", stage ? stage : "?", reason ? reason : "?");
+            free(route);
+            free(stage);
+            free(reason);
             bp_envelope *env = dlq_envelope(&dl);
             if (env) {
                 char *pretty = bp_envelope_to_json(env, BP_SER_FULL | BP_SER_PRETTY);
-                printf("envelope:\n%s\n", pretty ? pretty : dl.payload);
+                char *shown = bp_escape_controls(pretty ? pretty : dl.payload, "\n\t");
+                printf("envelope:\n%s\n", shown ? shown : "?");
+                free(shown);
                 free(pretty);
                 bp_envelope_unref(env);
             } else {
-                printf("raw input (%zu bytes):\n%s\n", dl.payload_len, dl.payload);
+                char *raw = bp_escape_controls(dl.payload, "\n\t");
+                printf("raw input (%zu bytes):\n%s\n", dl.payload_len, raw ? raw : "?");
+                free(raw);
             }
             bp_dead_letter_clear(&dl);
         }

@@ -17,6 +17,7 @@
 #include "runtime.h"
 #include "site.h"
 #include "state.h"
+#include "strutil.h"
 
 static void review_usage(FILE *f)
 {
@@ -73,9 +74,16 @@ static int review_print_row(const bp_review_item *it, void *ud)
         snprintf(conf, sizeof(conf), "%.2f", it->confidence);
     else
         snprintf(conf, sizeof(conf), "-");
+    /* Record data reaches the terminal escaped (no forged rows, no ESC). */
+    char *f[5] = {bp_escape_controls(it->route, NULL), bp_escape_controls(it->stage, NULL),
+                  bp_escape_controls(it->flags ? it->flags : "-", NULL),
+                  bp_escape_controls(it->subject ? it->subject : "-", NULL),
+                  bp_escape_controls(it->reason, NULL)};
     printf("%-5lld %4lld  %-12s %-20s %-5s %-5s %-20s %-14s %s\n", (long long)it->seq,
-           (long long)it->priority, it->route, it->stage, age, conf,
-           it->flags ? it->flags : "-", it->subject ? it->subject : "-", it->reason);
+           (long long)it->priority, f[0] ? f[0] : "?", f[1] ? f[1] : "?", age, conf,
+           f[2] ? f[2] : "?", f[3] ? f[3] : "?", f[4] ? f[4] : "?");
+    for (int i = 0; i < 5; i++)
+        free(f[i]);
     return 0;
 }
 
@@ -214,7 +222,7 @@ int cli_export_corrections(const char *site_path, const char *out_path, size_t *
     if (cli_site_open(&cs, site_path, &none, 0) < 0)
         goto out;
     ec.st = cs.st;
-    if ((ec.out = fopen(out_path, "w")) == NULL) {
+    if ((ec.out = bp_fopen_private(out_path, "w")) == NULL) {
         bp_diags_add(&cs.d, NULL, 0, 0, "cannot write %s", out_path);
         goto out;
     }
@@ -329,17 +337,25 @@ int cmd_review(int argc, char **argv)
         } else {
             char age[32];
             review_age(bp_now_ms() - it.created_ms, age, sizeof(age));
+            char *f[5] = {bp_escape_controls(it.route, NULL), bp_escape_controls(it.stage, NULL),
+                          bp_escape_controls(it.reason, NULL),
+                          bp_escape_controls(it.flags ? it.flags : "-", NULL),
+                          bp_escape_controls(it.subject ? it.subject : "-", NULL)};
             printf("seq:        %lld\nroute:      %s\nstage:      %s\nreason:     %s\n"
                    "priority:   %lld\nflags:      %s\nsubject:    %s\nwaiting:    %s\n",
-                   (long long)it.seq, it.route, it.stage, it.reason, (long long)it.priority,
-                   it.flags ? it.flags : "-", it.subject ? it.subject : "-", age);
+                   (long long)it.seq, f[0] ? f[0] : "?", f[1] ? f[1] : "?", f[2] ? f[2] : "?",
+                   (long long)it.priority, f[3] ? f[3] : "?", f[4] ? f[4] : "?", age);
+            for (int i = 0; i < 5; i++)
+                free(f[i]);
             if (it.confidence >= 0)
                 printf("confidence: %.4f\n", it.confidence);
             bp_envelope *env = NULL;
             if (it.payload &&
                 bp_envelope_from_json(it.payload, strlen(it.payload), &env, NULL) == BP_OK) {
                 char *pretty = bp_envelope_to_json(env, BP_SER_FULL | BP_SER_PRETTY);
-                printf("envelope:\n%s\n", pretty ? pretty : it.payload);
+                char *shown = bp_escape_controls(pretty ? pretty : it.payload, "\n\t");
+                printf("envelope:\n%s\n", shown ? shown : "?");
+                free(shown);
                 free(pretty);
                 bp_envelope_unref(env);
             }
@@ -347,7 +363,7 @@ int cmd_review(int argc, char **argv)
         }
     } else if (strcmp(verb, "export") == 0) {
         review_export_ctx ec = {.st = st, .out = stdout};
-        if (a.out && (ec.out = fopen(a.out, "w")) == NULL) {
+        if (a.out && (ec.out = bp_fopen_private(a.out, "w")) == NULL) {
             fprintf(stderr, "backplane review: cannot write %s\n", a.out);
             rc = BP_EXIT_INVALID;
         } else {

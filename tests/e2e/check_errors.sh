@@ -33,7 +33,7 @@ YAML
 rc=$?
 [ "$rc" -eq 1 ] && ok "check exits 1 on errors" || not_ok "check exits 1 on errors (got $rc)"
 E=$TMP/out
-contains "unknown option with valid list" "$E" "$S:4:26: unknown option 'pth' for connector 'inbox' (plugin 'file') (valid: path, format, type, source, follow, max_line, fsync)"
+contains "unknown option with valid list" "$E" "$S:4:26: unknown option 'pth' for connector 'inbox' (plugin 'file') (valid: path, format, type, source, follow, max_line, fsync, file_mode)"
 contains "bad enum value" "$E" "$S:4:49: option 'format' of connector 'inbox' (plugin 'file') must be one of: jsonl, cloudevents, cloudevents-batch; got 'xml'"
 contains "missing required option at the use" "$E" "$S:10:11: missing required option 'path' for connector 'inbox' (plugin 'file')"
 contains "out of range" "$E" "$S:5:54: option 'max_line' of connector 'outbox' (plugin 'file') must be between 64 and 256MiB, got 10"

@@ -284,6 +284,34 @@ sqlite3 secret.db "SELECT reason FROM dead_letters" >>secret.log
 contains "the failed connection is reported" secret.log "cannot connect"
 lacks "the password is never shown" secret.log "hunter2-secret"
 
+# A password with '}' stays inside PWD={...} ('}' is written '}}'): it cannot
+# add attributes that point the connection elsewhere.
+# (SQLite's driver would load an extension named by LoadExt=: code execution.)
+if [ "$DB" = pg ]; then brace='x};Uid=attacker;Database=postgres'; else brace="x};LoadExt=$TMP/evil.so;"; fi
+printf '#include <stdio.h>\nstatic void __attribute__((constructor)) pwn(void) { FILE *f = fopen("%s/pwned", "w"); if (f) fclose(f); }\n' "$TMP" >evil.c
+cc -shared -fPIC -o evil.so evil.c
+echo '{"invoice_no": "INV-BRACE", "vendor": "Brace"}' >brace.jsonl
+cat >brace.yaml <<YAML
+site: brace
+state: $TMP/brace.db
+connectors:
+  erp: { plugin: odbc, dsn: "$DSN", password: "$brace" }
+  in: { plugin: file, path: $TMP/brace.jsonl }
+routes:
+  r: { from: in, to: { erp: { table: invoices, mode: insert, columns: { invoice_no: data.invoice_no, vendor: data.vendor } } },
+       errors: { retry: { max: 1, backoff: 10ms..20ms } } }
+YAML
+if [ "$DB" = pg ]; then
+    run brace
+    echo "SELECT vendor FROM invoices WHERE invoice_no = 'INV-BRACE';" | sql >brace.txt
+    contains "a '}' in the password does not redirect the connection" brace.txt "Brace"
+else
+    # libsqliteodbc splits at every ';', braces or not: such a password is refused.
+    exit_is "a ';' in a password for the SQLite driver is refused" 1 "$B" run brace.yaml
+    contains "with the reason" "$ERR" "password: a ';' in it cannot be passed to the SQLite ODBC driver safely"
+fi
+[ ! -e "$TMP/pwned" ] && ok "no attribute taken from the password's text (LoadExt)" || not_ok "the driver loaded evil.so from the password"
+
 # ---- 3. lookups: hit, miss, error ----------------------------------------
 cat >lk.jsonl <<'JSON'
 {"po": "PO-2"}

@@ -84,7 +84,8 @@ contains "the audit says what changed" chg "data.total 9000->8999.5"
 "$B" dlq list site.yaml >dl 2>&1
 contains "the rejected record is a dead letter with the reviewer's reason" dl "rejected in review by $ME: duplicate of INV-1"
 
-"$B" review export site.yaml --out ex.jsonl 2>exerr
+(umask 022; "$B" review export site.yaml --out ex.jsonl 2>exerr)
+[ "$(stat -c %a ex.jsonl)" = 600 ] && ok "the export is created 0600 (personal data)" || not_ok "export mode $(stat -c %a ex.jsonl)"
 python3 -c "
 import json
 rows=[json.loads(l) for l in open('ex.jsonl')]

@@ -82,7 +82,8 @@ state: $TMP/auth.db
 connectors:
   notes: { plugin: file, path: $TMP/notes.jsonl }
   smtp: { plugin: smtp, url: "smtp://127.0.0.1:$P2", user: bot, password: "\${env:SMTP_PASS}",
-          tls: { ca_file: $TMP/cert.pem }, from: "bot@acme.example", to: "{data.to}", subject: "Note {data.n}" }
+          tls: { ca_file: $TMP/cert.pem }, from: "bot@acme.example", to: "{data.to}", subject: "Note {data.n}",
+          multiple_recipients: true }
 routes:
   r: { from: notes, to: smtp, errors: { retry: { max: 2, backoff: 10ms..20ms } } }
 YAML

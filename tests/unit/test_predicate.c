@@ -658,6 +658,48 @@ static void test_api(void)
     bp_predicate_free(p);
 }
 
+/* ---- issue 16 #8 (hardening): a pattern's size is bounded before regcomp.
+ * 480 '?' took 10.5 s under the fuzzer; "(a?)*" repeated 480 times 0.6 s
+ * plainly. Each limit names the column of the byte that goes over it. */
+static void test_regex_limits(void)
+{
+    char *p = repeat("x matches '", "a?", 480, "'");
+    check_err(p, "invalid regular expression: more than 100 repetition operators "
+                 "(*, +, ?, {m,n})", 213);
+    free(p);
+    p = repeat("x matches '", "(a?)*", 480, "'");
+    /* the 101st operator is the '?' of the 51st unit: offset 50 * 5 + 2 */
+    check_err(p, "invalid regular expression: more than 100 repetition operators "
+                 "(*, +, ?, {m,n})", 12 + 252);
+    free(p);
+    p = repeat("x matches '", "a?", 100, "'");
+    check_err(p, "", 0);   /* 100 is fine */
+    free(p);
+    p = repeat("x matches 'a", "|a", 101, "'");
+    check_err(p, "invalid regular expression: more than 100 alternatives ('|')", 12 + 201);
+    free(p);
+    p = repeat("x matches '", "x", 1025, "'");
+    check_err(p, "invalid regular expression: longer than 1024 bytes", 12 + 1024);
+    free(p);
+    /* An anchor, then epsilon loops: glibc's compile time doubles with each
+     * (the fuzzer's timeout artifact: 21 s). At most 8, the 9th is refused. */
+    p = repeat("x matches '$", "(a?)*", 9, "'");
+    check_err(p, "invalid regular expression: more than 8 repetitions (*, +, {m,}) of an "
+                 "expression that can match the empty string", 12 + 1 + 8 * 5 + 4);
+    free(p);
+    p = repeat("x matches '$", "(a?)*", 8, "'");
+    check_err(p, "", 0);
+    free(p);
+    check_err("x matches '(a|b?)*c(x?)+d(y*){2,}'",
+              "invalid regular expression: nested repetition of an expression that can "
+              "match the empty string", 11);
+    /* Columns count the source text: "\\d" is two bytes there, one in the pattern. */
+    p = repeat("x matches '", "\\\\d?", 101, "'");
+    check_err(p, "invalid regular expression: more than 100 repetition operators "
+                 "(*, +, ?, {m,n})", 12 + 100 * 4 + 3);
+    free(p);
+}
+
 int main(void)
 {
     test_header_examples();
@@ -671,6 +713,7 @@ int main(void)
     test_matches();
     test_errors();
     test_regex_errors();
+    test_regex_limits();
     test_limits();
     test_api();
     return tap_done();
