@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <backplane/plugin.h>
 
@@ -404,7 +405,19 @@ static ex_example *ex_load_dir(const char *dir, const char *format, size_t *n, i
         ex[i].name = names[i];
         names[i] = NULL;
         snprintf(path, sizeof path, sroie ? "%s/box/%s.csv" : "%s/text/%s.txt", dir, ex[i].name);
-        if ((sroie ? ex_doc_load_sroie : ex_doc_load_text)(&ex[i].doc, path, err, sizeof err) != 0) {
+        /* With --format sroie, a document without a box file may come as
+         * text lines (DIR/text/NAME.txt): one training set can mix documents
+         * with positions (PDF word boxes, OCR) and without (mail bodies). */
+        int as_text = !sroie;
+        if (sroie && access(path, F_OK) != 0) {
+            char alt[4096];
+            snprintf(alt, sizeof alt, "%s/text/%s.txt", dir, ex[i].name);
+            if (access(alt, F_OK) == 0) {
+                snprintf(path, sizeof path, "%s", alt);
+                as_text = 1;
+            }
+        }
+        if ((as_text ? ex_doc_load_text : ex_doc_load_sroie)(&ex[i].doc, path, err, sizeof err) != 0) {
             fprintf(stderr, "extract: %s\n", err);
             ok = 0;
             break;
