@@ -426,6 +426,26 @@ static int ex_date_at(const char *up, size_t i, int *shape, int *valid)
     return 0;
 }
 
+/* Date labels, and labels of the other dates an invoice carries (due,
+ * delivery, order, service period, sale), EN DE FR NL ES IT PL, upper case. */
+static const char *const ex_date_stems[] = {
+    "DATE", "DATUM", "FECHA", "DATA", "ISSUED", "EMIS", "WYSTAWIENIA", "LE ", NULL};
+static const char *const ex_odate_stems[] = {
+    "DUE", "F\xc3\xa4LLIG", "ZAHLBAR", "LIEFER", "LEISTUNG", "ORDER", "BESTELL", "PERIOD",
+    "ZEITRAUM", "\xc3\xa9" "CH\xc3\xa9" "ANCE", "ECHEANCE", "LIVRAISON", "COMMANDE", "P\xc3\xa9RIODE",
+    "VERVAL", "LEVER", "VENCIMIENTO", "ENTREGA", "PEDIDO", "PERIODO", "SCADENZA", "CONSEGNA",
+    "ORDINE", "TERMIN", "DOSTAWY", "SPRZEDA", "SALE", "PAID", "EXPIR", "VALID", "UNTIL", "BIS", NULL};
+
+static int ex_stem_in(const char *up, size_t len, const char *const *stems)
+{
+    for (const char *const *st = stems; *st; st++) {
+        const char *q = strstr(up, *st);
+        if (q && (size_t)(q - up) < len)
+            return 1;
+    }
+    return 0;
+}
+
 static int ex_cand_dates(const ex_doc *d, float medh, ex_cands *out)
 {
     for (size_t li = 0; li < d->n; li++) {
@@ -453,6 +473,34 @@ static int ex_cand_dates(const ex_doc *d, float medh, ex_cands *out)
             /* A date written after a label "DATE:" on the same line. */
             const char *dk = ex_find_word(l->up, "DATE");
             f[16] = dk != NULL && (size_t)(dk - l->up) < i;
+            /* a range "01.06.2023 - 30.06.2023" (a service period), its
+             * first or second half */
+            size_t e = i + (size_t)len;
+            while (l->up[e] == ' ')
+                e++;
+            size_t b = i;
+            while (b > 0 && l->up[b - 1] == ' ')
+                b--;
+            int dash_after = l->up[e] == '-' || strncmp(l->up + e, "\xe2\x80\x93", 3) == 0 ||
+                             strncmp(l->up + e, "TO ", 3) == 0 || strncmp(l->up + e, "BIS", 3) == 0;
+            int dash_before = (b > 0 && l->up[b - 1] == '-') ||
+                              (b >= 3 && strncmp(l->up + b - 3, "\xe2\x80\x93", 3) == 0);
+            if (li > 0 && b == 0) {
+                const char *pu = d->lines[li - 1].up;
+                size_t pl = strlen(pu);
+                dash_before |= pl > 0 && pu[pl - 1] == '-';
+            }
+            f[17] = dash_after || dash_before;
+            /* labels: before it on its line, the line to its left, the line above */
+            const char *ln = l->left_near >= 0 ? d->lines[l->left_near].up : "";
+            const char *ab = li > 0 ? d->lines[li - 1].up : "";
+            f[18] = ex_stem_in(l->up, i, ex_odate_stems);
+            f[19] = ex_stem_in(ln, strlen(ln), ex_odate_stems);
+            f[20] = ex_stem_in(ab, strlen(ab), ex_odate_stems);
+            f[21] = ex_stem_in(l->up, i, ex_date_stems);
+            f[22] = ex_stem_in(ln, strlen(ln), ex_date_stems);
+            f[23] = ex_stem_in(ab, strlen(ab), ex_date_stems);
+            f[24] = (f[21] || f[22]) && !f[18] && !f[19];
             i += (size_t)len - 1;
         }
     }
@@ -788,7 +836,9 @@ static int ex_has_legal(const char *up)
 static const char *const ex_recipient[] = {
     "BILL TO", "BILLED TO", "INVOICE TO", "SOLD TO", "SHIP TO", "CUSTOMER", "BILLING CONTACT",
     "KUNDE", "EMPF", "CLIENT", "KLANT", "FACTUUR AAN", "DESTINATARIO", "SPETT", "NABYWCA",
-    "ODBIORCA", "FACTUR\xc3\xa9 \xc3\xa0", "FACTURAR A", "TO:", "AN:", "AAN:", NULL};
+    "ODBIORCA", "FACTUR\xc3\xa9 \xc3\xa0", "FACTURAR A", "TO:", "AN:", "AAN:", "BUYER",
+    "K\xc3\xa4UFER", "K\xc3\x84UFER", "ACHETEUR", "KOPER", "COMPRADOR", "ACQUIRENTE",
+    "COMMITTENTE", "RECIPIENT", "DELIVER TO", "LIEFERADRESSE", "RECHNUNGSADRESSE", NULL};
 
 /* Labels of the seller: the name under them is the vendor's. */
 static const char *const ex_seller[] = {

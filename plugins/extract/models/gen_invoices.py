@@ -127,13 +127,17 @@ def invoice(r):
     def right(xr, text, same=True):
         line(xr - 5.2 * len(text), text, same=same)
     vx, cx = (350, 50) if r.random() < 0.5 else (50, 330)
+    # a browser's print header: "Invoice | vendor.com", a URL
+    if r.random() < 0.12:
+        line(0, "%s | %s.com" % (pick("inv"), vendor.split()[0]), 0)
+        line(400, "https://billing.%s.com/invoice?id=%d" % (vendor.split()[0].lower(), r.randint(10**6, 10**8)), same=True)
     # header: a title, noise, then the vendor block (sometimes only in the footer)
     if r.random() < 0.5: line(r.choice([50, 350, 400]), pick("inv") + r.choice(["", "", " / Receipt", " " + invno]))
     if r.random() < 0.15: line(r.choice([50, 350]), r.choice(["Summary", "Original", "Page 1 of 2", "Copy", "Seite 1"]))
     nohead = r.random() < 0.15
     if nohead: vendor_only_footer = True
     else:
-        if r.random() < 0.2: line(vx, r.choice(["Seller:", "From", "Provided by:", "Verkäufer", "Vendeur", "Verkoper", "Vendedor", "Sprzedawca", "Fornitore"]), 16)
+        if r.random() < 0.3: line(vx, r.choice(["Seller:", "From", "Provided by:", "Verkäufer", "Vendeur", "Verkoper", "Vendedor", "Sprzedawca", "Fornitore"]), 16)
         line(vx, vendor, 16)
         if r.random() < 0.2: line(vx, r.choice(["Greg Tomasik", "Jane Roe", "Accounts Team"]), same=True) if False else None
     for t in [] if nohead else [street(), r.choice(CITIES[lang])] + ([("%s: %s%d" % (pick("vat"), lang.upper(), r.randint(10**8, 10**9)))] if r.random() < 0.6 else []) + \
@@ -143,11 +147,17 @@ def invoice(r):
     # sender line in the address window
     if r.random() < 0.4: line(cx, "%s • %s • %s" % (vendor, street(), r.choice(CITIES[lang])), 20)
     if r.random() < 0.7: line(cx, pick("cust") + (":" if r.random() < 0.5 else ""), 12)
-    if r.random() < 0.2: line(cx, r.choice(["Buyer:", "Billing Contact:", "BILLED TO:", "Kunde", "Nabywca"]), 12)
+    if r.random() < 0.3: line(cx, r.choice(["Buyer:", "Billing Contact:", "BILLED TO:", "Kunde", "Nabywca"]), 12)
     line(cx, cust, 13)
     if r.random() < 0.3: line(cx, r.choice(["E-mail: ", ""]) + r.choice(["f.wolf", "anna.smith", "t.mueller"]) + "@" + cust.split()[0].lower() + ".com")
     if r.random() < 0.5: line(cx, r.choice(["Thomas Müller", "Anna Smith", "J. Dupont", "Jan de Vries"]))
-    line(cx, street()); line(cx, r.choice(CITIES[lang]))
+    cs, cc = street(), r.choice(CITIES[lang])
+    line(cx, cs); line(cx, cc)
+    if r.random() < 0.25:  # a ship-to block beside the bill-to block: the customer twice
+        y0[0] -= 13 * 4
+        sx = cx + 150
+        line(sx, r.choice(["Ship to", "Deliver to", "Lieferadresse", "Adresse de livraison", "Afleveradres"]))
+        line(sx, cust + r.choice(["", " |"])); line(sx, cs); line(sx, cc)
     # meta block
     meta = [(pick("num"), invno, "n"), (pick("date"), date, "d")]
     if r.random() < 0.6: meta.append((pick("odate"), other(), "x"))
@@ -177,7 +187,7 @@ def invoice(r):
         net += q * p
         line(50, r.choice(["Pro plan", "Consulting", "Monthly subscription", "Seats", "Hosting", "Lizenz", "Support", "Abonnement", "Licence"]) + ((" %d" % r.randint(1, 99)) if r.random() < 0.5 else ""))
         right(380, str(q)); right(460, money(r, p, nfmt)); right(560, money(r, q * p, nfmt) + (" " + sym if r.random() < 0.3 else ""))
-        if r.random() < 0.2: line(60, r.choice(["01.06.2023 - 30.06.2023", "Billing period", "per user / month"]), 11)
+        if r.random() < 0.25: line(60, r.choice(["%s - %s" % (other(), other()), "Billing period", "per user / month", other() + " -"]), 11)
     rate = r.choice([0, 0.07, 0.19, 0.2, 0.21, 0.22, 0.23])
     tax = round(net * rate, 2); total = round(net + tax, 2)
     tot_s = money(r, total, nfmt)
