@@ -19,6 +19,7 @@
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 
 #include "../ml/ml_args.h"
 #include "extract_model.h"
+#include "extract_memory.h"
 
 #define EXTRACT_VERSION "1.0.0"
 #define EX_MAX_TEXT 8             /* paths in `text` */
@@ -723,7 +725,7 @@ static const char ex_train_usage[] =
     "[--name NAME] [--epochs N (60)] [--quiet]";
 static const char ex_eval_usage[] =
     "backplane eval extract --format sroie|lines (--model MODEL | --folds K [--epochs N]) --data DIR "
-    "[--errors FILE] [--quiet]";
+    "[--errors FILE] [--vendor-memory] [--quiet]";
 
 static int ex_check_format(const char *cmd, const char *format, const char *data, const char *usage)
 {
@@ -814,15 +816,128 @@ static int extract_cmd_train(const struct bp_host_api *api, int argc, char **arg
     return rc == 0 ? 0 : 1;
 }
 
+/* --vendor-memory: what one reviewed document of a shop teaches about the
+ * shop's next ones. Shops (documents grouped by their labelled company name,
+ * letters only) go whole into one of K folds; for each fold a model is
+ * trained on the others, so every shop is unseen. In each held-out shop with
+ * at least 3 documents, the first (by name) is the reviewed one: the memory
+ * learns its labels; the others are scored with the model alone (before) and
+ * with the memory tried first (after). Returns 0, or -1 out of memory. */
+static void ex_shop_key(const ex_example *e, char *out, size_t cap)
+{
+    size_t n = 0;
+    const char *c = e->label[EX_COMPANY] ? e->label[EX_COMPANY] : "";
+    for (; *c && n + 1 < cap && n < 12; c++)
+        if (isalpha((unsigned char)*c))
+            out[n++] = (char)toupper((unsigned char)*c);
+    out[n] = '\0';
+}
+
+static int ex_eval_memory(const ex_example *ex, size_t n, int folds, int epochs)
+{
+    char (*key)[16] = calloc(n, sizeof *key);
+    int *grp = calloc(n, sizeof(int)), *fold = calloc(n, sizeof(int));
+    unsigned char *use = malloc(n);
+    ex_prepared prep;
+    int rc = key && grp && fold && use ? ex_prepare(&prep, ex, n) : -1;
+    if (rc != 0) {
+        free(key), free(grp), free(fold), free(use);
+        return -1;
+    }
+    int ng = 0;
+    for (size_t i = 0; i < n; i++) {
+        ex_shop_key(&ex[i], key[i], sizeof key[i]);
+        grp[i] = -1;
+        for (size_t j = 0; j < i && grp[i] < 0; j++)
+            if (strcmp(key[i], key[j]) == 0)
+                grp[i] = grp[j];
+        if (grp[i] < 0)
+            grp[i] = ng++;
+        fold[i] = grp[i] % folds;
+    }
+    long before[EX_NFIELDS] = {0}, after[EX_NFIELDS] = {0}, lab[EX_NFIELDS] = {0}, from_mem = 0,
+         matched = 0, scored = 0;
+    int shops = 0;
+    ex_cands c;
+    memset(&c, 0, sizeof c);
+    for (int k = 0; rc == 0 && k < folds; k++) {
+        for (size_t i = 0; i < n; i++)
+            use[i] = fold[i] != k;
+        ex_model m;
+        memset(&m, 0, sizeof m);
+        rc = ex_train(&m, &prep, use, epochs, NULL);
+        for (int g = k; rc == 0 && g < ng; g += folds) {
+            size_t first = n, count = 0;
+            for (size_t i = 0; i < n; i++)
+                if (grp[i] == g && count++ == 0)
+                    first = i;
+            if (count < 3 || key[first][0] == '\0')
+                continue;
+            shops++;
+            ex_memory mem;
+            memset(&mem, 0, sizeof mem);
+            rc = ex_mem_learn(&mem, &ex[first].doc, ex[first].label, &c);
+            for (size_t i = first + 1; rc == 0 && i < n; i++) {
+                if (grp[i] != g)
+                    continue;
+                scored++;
+                int fp = ex_mem_matches(&mem, &ex[i].doc);
+                matched += fp;
+                for (int f = 0; rc == 0 && f < EX_NFIELDS; f++) {
+                    if (!m.has[f] || ex[i].label[f] == NULL)
+                        continue;
+                    lab[f]++;
+                    char *v = NULL, *mv = NULL;
+                    float conf = 0, mconf = 0;
+                    rc = ex_predict(&m, &ex[i].doc, f, &c, &v, &conf);
+                    if (rc == 0 && fp)
+                        rc = ex_mem_predict(&mem, &ex[i].doc, f, &c, &mv, &mconf);
+                    before[f] += v && strcmp(v, ex[i].label[f]) == 0;
+                    int use_mem = mv && ex_mem_prefer(f, mconf, v != NULL, conf);
+                    const char *a = use_mem ? mv : v;
+                    from_mem += use_mem;
+                    after[f] += a && strcmp(a, ex[i].label[f]) == 0;
+                    free(v);
+                    free(mv);
+                }
+            }
+            ex_mem_free(&mem);
+        }
+    }
+    ex_cands_free(&c);
+    ex_prepared_free(&prep);
+    free(key), free(grp), free(fold), free(use);
+    if (rc != 0)
+        return -1;
+    printf("vendor memory: %d shops with >= 3 documents, each unseen in training (shop-grouped "
+           "folds=%d epochs=%d); one document per shop reviewed, %ld others scored; "
+           "fingerprint matched %ld/%ld\n", shops, folds, epochs, scored, matched, scored);
+    printf("field            before     after   (exact match, documents after the reviewed one)\n");
+    long tb = 0, ta = 0, tl = 0;
+    for (int f = 0; f < EX_NFIELDS; f++) {
+        if (lab[f] == 0)
+            continue;
+        printf("%-14s %8.4f  %8.4f   %ld/%ld -> %ld/%ld\n", ex_field_names[f],
+               (double)before[f] / (double)lab[f], (double)after[f] / (double)lab[f], before[f],
+               lab[f], after[f], lab[f]);
+        tb += before[f], ta += after[f], tl += lab[f];
+    }
+    printf("overall        %8.4f  %8.4f   (%ld values from the memory)\n",
+           tl ? (double)tb / (double)tl : 0, tl ? (double)ta / (double)tl : 0, from_mem);
+    printf("accuracy_before=%.4f accuracy_after=%.4f\n", tl ? (double)tb / (double)tl : 0,
+           tl ? (double)ta / (double)tl : 0);
+    return 0;
+}
+
 static int extract_cmd_eval(const struct bp_host_api *api, int argc, char **argv)
 {
     (void)api;
     const char *format = NULL, *data = NULL, *model = NULL, *folds_s = NULL, *epochs_s = NULL,
-               *errors_s = NULL, *quiet = NULL;
+               *errors_s = NULL, *quiet = NULL, *vmem = NULL;
     const ml_arg spec[] = {{"format", &format, 0}, {"data", &data, 0},
                            {"model", &model, 0},   {"folds", &folds_s, 0},
                            {"epochs", &epochs_s, 0}, {"errors", &errors_s, 0},
-                           {"quiet", &quiet, 1},   {0}};
+                           {"quiet", &quiet, 1},   {"vendor-memory", &vmem, 1}, {0}};
     int rc = ml_args_parse(argc, argv, spec, ex_eval_usage);
     if (rc == ML_ARGS_HELP)
         return 0;
@@ -855,6 +970,19 @@ static int extract_cmd_eval(const struct bp_host_api *api, int argc, char **argv
         fprintf(stderr, "eval extract: %s: %s\n", errors_s, strerror(errno));
         ex_examples_free(ex, n);
         return 1;
+    }
+    if (vmem) {
+        if (folds == 0) {
+            fprintf(stderr, "eval extract: --vendor-memory needs --folds K (shops held out)\n");
+            rc = 2;
+        } else if (ex_eval_memory(ex, n, folds, epochs) != 0) {
+            fprintf(stderr, "eval extract: out of memory\n");
+            rc = 1;
+        }
+        if (errors)
+            fclose(errors);
+        ex_examples_free(ex, n);
+        return rc;
     }
     ex_score sc;
     memset(&sc, 0, sizeof sc);
