@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <ctype.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <backplane/plugin.h>
@@ -31,6 +32,7 @@
 
 #define EXTRACT_VERSION "1.0.0"
 #define EX_MAX_TEXT 8             /* paths in `text` */
+#define EX_MAX_MEM 256            /* vendors remembered from corrections */
 
 typedef struct {
     const struct bp_host_api *api;
@@ -42,12 +44,17 @@ typedef struct {
     int want[EX_NFIELDS];
     double min_conf;
     ex_cands scratch;
+    int use_memory;             /* vendor_memory */
+    ex_memory *mem;             /* EX_MAX_MEM vendors' memories, from corrections */
+    size_t n_mem;
+    long long mem_at;           /* when they were last rebuilt (monotonic ms), 0 never */
 } extract_self;
 
 /* The numeric option, bound (BP_OPT_FIELD): its default lives once, in the
  * schema. */
 struct extract_opts {
     double min_confidence;
+    int vendor_memory;
 };
 
 static const struct bp_option extract_options[] = {
@@ -64,6 +71,9 @@ static const struct bp_option extract_options[] = {
     {.name = "min_confidence", .type = BP_OPT_FLOAT, .default_value = "0", .min = "0", .max = "1",
      BP_OPT_FIELD(struct extract_opts, min_confidence),
      .description = "a field less certain than this is left out"},
+    {.name = "vendor_memory", .type = BP_OPT_BOOL, .default_value = "true",
+     BP_OPT_FIELD(struct extract_opts, vendor_memory),
+     .description = "read a vendor's next documents the way a reviewer corrected one of them (the route's corrections in the state store)"},
     {0},
 };
 
@@ -77,6 +87,9 @@ static void extract_destroy(void *p)
         free(self->text_paths[i]);
     free(self->into);
     ex_cands_free(&self->scratch);
+    for (size_t i = 0; i < self->n_mem; i++)
+        ex_mem_free(&self->mem[i]);
+    free(self->mem);
     free(self);
 }
 
@@ -113,7 +126,9 @@ static bp_status extract_init(const struct bp_host_api *api, bp_instance *inst,
     self->lines_path = strdup(bp_cfg_str(config, "lines"));
     self->into = strdup(bp_cfg_str(config, "into"));
     self->min_conf = o->min_confidence;
-    if (!self->lines_path || !self->into) {
+    self->use_memory = o->vendor_memory;
+    self->mem = calloc(EX_MAX_MEM, sizeof(ex_memory));
+    if (!self->lines_path || !self->into || !self->mem) {
         extract_destroy(self);
         return BP_ERR_NOMEM;
     }
@@ -219,6 +234,114 @@ static int extract_read(extract_self *self, bp_envelope *env, ex_doc *d)
     return d->n > 0;
 }
 
+/* ---- vendor memory in the transform ------------------------------------- */
+
+
+static long long ex_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Rebuilds the vendors' memories from the reviewers' corrections the state
+ * store keeps for this route (corrections_get, newest first): each corrected
+ * record, read as the transform reads it, labelled with what the reviewer let
+ * through (the extracted values under INTO, each replaced by its newest
+ * correction), is one memory; a record of a vendor already remembered (same
+ * fingerprint) adds nothing. At most once a second; without a state store
+ * (corrections_get unsupported) there is no memory. */
+static void ex_mem_refresh(extract_self *self)
+{
+    const struct bp_host_api *api = self->api;
+    long long now = ex_mono_ms();
+    if (!self->use_memory || !BP_HOST_HAS(api, corrections_get) ||
+        (self->mem_at && now - self->mem_at < 1000))
+        return;
+    self->mem_at = now ? now : 1;
+    cJSON *arr = NULL;
+    char *err = NULL;
+    if (api->corrections_get(self->inst, NULL, NULL, 2000, &arr, &err) != BP_OK) {
+        api->free(err);
+        return;
+    }
+    for (size_t i = 0; i < self->n_mem; i++)
+        ex_mem_free(&self->mem[i]);
+    self->n_mem = 0;
+    size_t il = strlen(self->into);
+    for (const cJSON *c = arr ? arr->child : NULL; c && self->n_mem < EX_MAX_MEM; c = c->next) {
+        const cJSON *path = cJSON_GetObjectItemCaseSensitive(c, "path");
+        const cJSON *rec = cJSON_GetObjectItemCaseSensitive(c, "record");
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
+        if (!cJSON_IsString(path) || !cJSON_IsObject(rec) ||
+            strncmp(path->valuestring, self->into, il) != 0 || path->valuestring[il] != '.' ||
+            ex_field_index(path->valuestring + il + 1) < 0)
+            continue;
+        /* one memory per record: its first (newest) correction builds it */
+        int seen = 0;
+        for (const cJSON *p = arr->child; p != c && !seen; p = p->next) {
+            const cJSON *pp = cJSON_GetObjectItemCaseSensitive(p, "path");
+            const cJSON *pid = cJSON_GetObjectItemCaseSensitive(p, "id");
+            seen = cJSON_IsString(pp) && strncmp(pp->valuestring, self->into, il) == 0 &&
+                   cJSON_Compare(pid, id, 1);
+        }
+        if (seen)
+            continue;
+        char *text = cJSON_PrintUnformatted(rec), *eerr = NULL;
+        bp_envelope *env = NULL;
+        if (text == NULL || api->envelope_from_json(text, strlen(text), &env, &eerr) != BP_OK) {
+            free(text);
+            api->free(eerr);
+            continue;
+        }
+        free(text);
+        ex_doc d;
+        ex_doc_init(&d);
+        if (extract_read(self, env, &d) > 0) {
+            char *label[EX_NFIELDS] = {0};
+            const cJSON *ext = api->envelope_get0_path(env, self->into);
+            for (const cJSON *it = cJSON_IsObject(ext) ? ext->child : NULL; it; it = it->next) {
+                int k = ex_field_index(it->string);
+                if (k >= 0 && cJSON_IsString(it))
+                    label[k] = strdup(it->valuestring);
+            }
+            /* this record's corrections, newest first: the first one per field wins */
+            int done[EX_NFIELDS] = {0};
+            for (const cJSON *p = c; p; p = p->next) {
+                const cJSON *pp = cJSON_GetObjectItemCaseSensitive(p, "path");
+                const cJSON *pid = cJSON_GetObjectItemCaseSensitive(p, "id");
+                const cJSON *nv = cJSON_GetObjectItemCaseSensitive(p, "new");
+                if (!cJSON_IsString(pp) || !cJSON_Compare(pid, id, 1) ||
+                    strncmp(pp->valuestring, self->into, il) != 0 || pp->valuestring[il] != '.')
+                    continue;
+                int k = ex_field_index(pp->valuestring + il + 1);
+                if (k < 0 || done[k])
+                    continue;
+                done[k] = 1;
+                free(label[k]);
+                label[k] = cJSON_IsString(nv) ? strdup(nv->valuestring)
+                           : cJSON_IsNumber(nv) ? cJSON_PrintUnformatted(nv) : NULL;
+            }
+            int known = 0;
+            for (size_t m = 0; m < self->n_mem && !known; m++)
+                known = ex_mem_matches(&self->mem[m], &d);
+            if (!known) {
+                ex_memory *m = &self->mem[self->n_mem];
+                memset(m, 0, sizeof *m);
+                if (ex_mem_learn(m, &d, label, &self->scratch) == 0 && m->nkey > 0)
+                    self->n_mem++;
+                else
+                    ex_mem_free(m);
+            }
+            for (int k = 0; k < EX_NFIELDS; k++)
+                free(label[k]);
+        }
+        ex_doc_free(&d);
+        api->envelope_unref(env);
+    }
+    api->json_free(arr);
+}
+
 static bp_status extract_transform(void *p, bp_envelope **env, char **reason)
 {
     extract_self *self = p;
@@ -236,14 +359,31 @@ static bp_status extract_transform(void *p, bp_envelope **env, char **reason)
     }
     char *val[EX_NFIELDS] = {0};
     float conf[EX_NFIELDS] = {0};
-    int any = 0;
+    int any = 0, from_mem = 0;
     bp_status st = BP_OK;
+    ex_mem_refresh(self);
+    const ex_memory *mem = NULL;
+    for (size_t i = 0; i < self->n_mem && mem == NULL; i++)
+        if (ex_mem_matches(&self->mem[i], &d))
+            mem = &self->mem[i];
     for (int f = 0; f < EX_NFIELDS; f++) {
         if (!self->want[f])
             continue;
         if (ex_predict(&self->model, &d, f, &self->scratch, &val[f], &conf[f]) != 0) {
             st = BP_RETRY;
             break;
+        }
+        /* The vendor's memory, tried first, with its own confidence. */
+        char *mv = NULL;
+        float mc = 0;
+        if (mem && ex_mem_predict(mem, &d, f, &self->scratch, &mv, &mc) == 0 && mv &&
+            ex_mem_prefer(f, mc, val[f] != NULL, conf[f])) {
+            free(val[f]);
+            val[f] = mv;
+            conf[f] = mc;
+            from_mem++;
+        } else {
+            free(mv);
         }
         if (val[f] && conf[f] < self->min_conf) {
             free(val[f]);
@@ -290,6 +430,8 @@ static bp_status extract_transform(void *p, bp_envelope **env, char **reason)
                                          .changed = changed, .at_ms = 0};
                 api->envelope_add_lineage(w, &step);
                 api->counter_add(self->inst, "extracted", 1);
+                if (from_mem)
+                    api->counter_add(self->inst, "vendor_memory_fields", from_mem);
                 st = BP_MODIFIED;
             }
         }
