@@ -864,40 +864,39 @@ static const char *const ex_generic_mail[] = {"INFO@", "BILLING@", "SUPPORT@", "
                                               "NOREPLY", "NO-REPLY", "SUBSCRIPTION@", "HELP@", NULL};
 
 /* The layout block of a name: what the lines below it in its column say. */
-static void ex_company_layout(const ex_doc *d, int li, const char *up, float *f)
+/* What a name's line says about it, the same for every candidate of the
+ * line (a one-line cache: a line's candidates come one after another;
+ * ex_cand_company resets it per document). */
+static _Thread_local struct {
+    const ex_doc *d;
+    int li;
+    float rec, sel, dom, rep1, rep3, tax, mail, generic;
+} ex_lay;
+
+static void ex_company_line(const ex_doc *d, int li)
 {
+    if (ex_lay.d == d && ex_lay.li == li)
+        return;
+    ex_lay.d = d;
+    ex_lay.li = li;
     const ex_line *l = &d->lines[li];
-    f[49] = ex_has_legal(up);
-    size_t ul = strlen(up);
-    while (ul && strchr(" .,", up[ul - 1]))
-        ul--;
-    for (const char *const *s = ex_legal; *s && !f[50]; s++) {
-        size_t sl = strlen(*s);
-        f[50] = ul >= sl + 1 && strncmp(up + ul - sl, *s, sl) == 0 && up[ul - sl - 1] == ' ';
-    }
-    /* the addressee's label: on this line before the name, to its left, or
-     * one or two lines above in its column */
-    int rec = ex_has_stem(up, ex_recipient) && strlen(up) < 40 && !f[49];
-    if (l->left_near >= 0)
+    const char *up = l->up;
+    /* the addressee's or the seller's label: to its left, or one to three
+     * lines above in its column */
+    int rec = 0, sel = 0;
+    if (l->left_near >= 0) {
         rec |= ex_has_stem(d->lines[l->left_near].up, ex_recipient);
-    for (int q = li - 1; q >= 0 && q >= li - 3; q--) {
-        const ex_line *a = &d->lines[q];
-        if (fabsf(a->x0 - l->x0) < 0.05f && a->y1 <= l->y0 + 0.002f && l->y0 - a->y1 < 0.06f &&
-            ex_has_stem(a->up, ex_recipient))
-            rec = 1;
-    }
-    f[51] = rec;
-    int sel = 0;
-    if (l->left_near >= 0)
         sel |= ex_has_stem(d->lines[l->left_near].up, ex_seller);
+    }
     for (int q = li - 1; q >= 0 && q >= li - 3; q--) {
         const ex_line *a = &d->lines[q];
-        if (fabsf(a->x0 - l->x0) < 0.05f && a->y1 <= l->y0 + 0.002f && l->y0 - a->y1 < 0.06f &&
-            ex_has_stem(a->up, ex_seller))
-            sel = 1;
+        if (fabsf(a->x0 - l->x0) < 0.05f && a->y1 <= l->y0 + 0.002f && l->y0 - a->y1 < 0.06f) {
+            rec |= ex_has_stem(a->up, ex_recipient);
+            sel |= ex_has_stem(a->up, ex_seller);
+        }
     }
-    f[62] = sel;
-    f[63] = ex_has_stem(up, ex_otherlab);
+    ex_lay.rec = rec;
+    ex_lay.sel = sel;
     /* its first word in a mail or web domain; repeated on other lines */
     char w[64];
     size_t wl = 0;
@@ -916,17 +915,18 @@ static void ex_company_layout(const ex_doc *d, int li, const char *up, float *f)
         snprintf(dot, sizeof dot, "%s.COM", w);
         for (size_t q = 0; q < d->n; q++) {
             const char *t = d->lines[q].up;
+            const char *hit = strstr(t, w);
+            if (hit == NULL)
+                continue;
             if (strstr(t, at) || strstr(t, www) || strstr(t, dot))
                 dom++;
             if ((int)q != li && ex_find_word(t, w))
                 rep++;
         }
     }
-    f[52] = dom > 0;
-    f[53] = rep >= 1;
-    f[54] = rep >= 3;
-    f[55] = ex_has_stem(up, ex_titles);
-    f[56] = strchr(up, ':') != NULL;
+    ex_lay.dom = dom > 0;
+    ex_lay.rep1 = rep >= 1;
+    ex_lay.rep3 = rep >= 3;
     /* tax ids and mail addresses below it in its column */
     int tax = 0, mail = 0, generic = 0;
     for (size_t q = (size_t)li + 1; q < d->n && q <= (size_t)li + 7; q++) {
@@ -939,11 +939,38 @@ static void ex_company_layout(const ex_doc *d, int li, const char *up, float *f)
             generic |= ex_has_stem(b->up, ex_generic_mail);
         }
     }
-    f[57] = tax;
-    f[58] = mail && !generic;
-    f[59] = generic;
+    ex_lay.tax = tax;
+    ex_lay.mail = mail;
+    ex_lay.generic = generic;
+}
+
+/* The layout block of a name: its legal form, the labels around it, what
+ * the lines below it in its column say. */
+static void ex_company_layout(const ex_doc *d, int li, const char *up, float *f)
+{
+    const ex_line *l = &d->lines[li];
+    f[49] = ex_has_legal(up);
+    size_t ul = strlen(up);
+    while (ul && strchr(" .,", up[ul - 1]))
+        ul--;
+    for (const char *const *s = ex_legal; *s && !f[50]; s++) {
+        size_t sl = strlen(*s);
+        f[50] = ul >= sl + 1 && strncmp(up + ul - sl, *s, sl) == 0 && up[ul - sl - 1] == ' ';
+    }
+    ex_company_line(d, li);
+    f[51] = ex_lay.rec || (ex_has_stem(up, ex_recipient) && strlen(up) < 40 && !f[49]);
+    f[52] = ex_lay.dom;
+    f[53] = ex_lay.rep1;
+    f[54] = ex_lay.rep3;
+    f[55] = ex_has_stem(up, ex_titles);
+    f[56] = strchr(up, ':') != NULL;
+    f[57] = ex_lay.tax;
+    f[58] = ex_lay.mail && !ex_lay.generic;
+    f[59] = ex_lay.generic;
     f[60] = li >= 12;
     f[61] = (l->y0 + l->y1) / 2 > 0.7f;
+    f[62] = ex_lay.sel;
+    f[63] = ex_has_stem(up, ex_otherlab);
 }
 
 static void ex_company_block(const ex_doc *d, float medh, int li, int span, float *f)
@@ -1092,6 +1119,7 @@ static int ex_company_one(const ex_doc *d, float medh, ex_cands *out, int li, co
 
 static int ex_cand_company(const ex_doc *d, float medh, ex_cands *out)
 {
+    ex_lay.d = NULL;
     int top = d->n < 12 ? (int)d->n : 12;
     int first_suf = -1;
     for (int li = 0; li < top && first_suf < 0; li++)
