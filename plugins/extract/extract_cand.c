@@ -1339,8 +1339,6 @@ static int ex_cand_ident(const ex_doc *d, float medh, ex_cands *out, uint32_t kw
             own |= kwflag;
         if (!own && !left && !above && !sleft && !sabove)
             continue;
-        if (!own && !left && !above)
-            continue;
         const char *up = l->up;
         for (size_t i = 0; up[i];) {
             if (!isalnum((unsigned char)up[i])) {
