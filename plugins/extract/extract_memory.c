@@ -149,8 +149,10 @@ int ex_mem_learn(ex_memory *m, const ex_doc *d, char *const label[EX_NFIELDS], e
             mf->x = (l->x0 + l->x1) / 2;
             mf->y = (l->y0 + l->y1) / 2;
             int n = c->c[i].ntok < EX_MEM_TOK ? (int)c->c[i].ntok : EX_MEM_TOK;
-            memcpy(mf->tok, c->tok + c->c[i].tok_off, (size_t)n * sizeof(uint16_t));
-            qsort(mf->tok, (size_t)n, sizeof(uint16_t), mem_cmp_u16);
+            if (n > 0) { /* c->tok is NULL when no candidate has words */
+                memcpy(mf->tok, c->tok + c->c[i].tok_off, (size_t)n * sizeof(uint16_t));
+                qsort(mf->tok, (size_t)n, sizeof(uint16_t), mem_cmp_u16);
+            }
             mf->ntok = n;
             break;
         }
