@@ -42,6 +42,7 @@ typedef struct {
     char *text_paths[EX_MAX_TEXT];  /* `text`: paths of plain text, in order */
     int n_text;
     int want[EX_NFIELDS];
+    const char *out_name[EX_NFIELDS];  /* the name a field is written under */
     double min_conf;
     ex_cands scratch;
     int use_memory;             /* vendor_memory */
@@ -157,8 +158,10 @@ static bp_status extract_init(const struct bp_host_api *api, bp_instance *inst,
             return BP_ERR_INVALID;
         }
     const cJSON *fields = bp_cfg_get0(config, "fields");
-    for (int f = 0; f < EX_NFIELDS; f++)
+    for (int f = 0; f < EX_NFIELDS; f++) {
         self->want[f] = fields == NULL && self->model.has[f];
+        self->out_name[f] = ex_field_names[f];
+    }
     for (const cJSON *it = fields ? fields->child : NULL; it; it = it->next) {
         int f = ex_field_index(it->valuestring);
         if (f < 0 || !self->model.has[f]) {
@@ -170,6 +173,10 @@ static bp_status extract_init(const struct bp_host_api *api, bp_instance *inst,
             return BP_ERR_INVALID;
         }
         self->want[f] = 1;
+        /* `fields: [vendor, ...]`: the seller is written as asked (invoices
+         * name it vendor, receipts company). */
+        if (strcmp(it->valuestring, "vendor") == 0)
+            self->out_name[f] = "vendor";
     }
     *out = self;
     return BP_OK;
@@ -405,8 +412,8 @@ static bp_status extract_transform(void *p, bp_envelope **env, char **reason)
                 if (!val[f])
                     continue;
                 char path[512], cpath[512];
-                snprintf(path, sizeof path, "%s.%s", self->into, ex_field_names[f]);
-                snprintf(cpath, sizeof cpath, "%s.confidence.%s", self->into, ex_field_names[f]);
+                snprintf(path, sizeof path, "%s.%s", self->into, self->out_name[f]);
+                snprintf(cpath, sizeof cpath, "%s.confidence.%s", self->into, self->out_name[f]);
                 /* Four decimals: enough to rank, and stable output. */
                 double c = (double)(long)(conf[f] * 10000 + 0.5) / 10000;
                 if (api->envelope_set0_path(w, path, cJSON_CreateString(val[f])) != BP_OK ||

@@ -37,14 +37,14 @@ YAML
 eq() {  # what got want
     [ "$2" = "$3" ] && ok "$1" || { not_ok "$1"; echo "#   got:  '$2'"; echo "#   want: '$3'"; }
 }
-vendor_of() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["invoice"]["company"])' "$1"; }
+vendor_of() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["invoice"]["vendor"])' "$1"; }
 
-site in1 mail1.jsonl out1.jsonl true '    review: { when: "exists data.invoice.company" }' >s1.yaml
+site in1 mail1.jsonl out1.jsonl true '    review: { when: "exists data.invoice.vendor" }' >s1.yaml
 exit_is "the site parks the first invoice for review" 0 "$B" run s1.yaml
 "$B" review show s1.yaml 1 >show.txt 2>&1
-contains "... with the customer read as the vendor (the mistake to correct)" show.txt '"company":	"Northwind Traders Ltd"'
+contains "... with the customer read as the vendor (the mistake to correct)" show.txt '"vendor":	"Northwind Traders Ltd"'
 exit_is "the reviewer corrects the vendor" 0 "$B" review correct s1.yaml 1 \
-    --set 'data.invoice.company="Kestrel Logistics GmbH"'
+    --set 'data.invoice.vendor="Kestrel Logistics GmbH"'
 
 site in2 mail2.jsonl off.jsonl false '' >off.yaml
 exit_is "a site without vendor memory runs" 0 "$B" run off.yaml
