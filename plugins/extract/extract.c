@@ -19,15 +19,20 @@
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <backplane/plugin.h>
 
 #include "../ml/ml_args.h"
 #include "extract_model.h"
+#include "extract_memory.h"
 
 #define EXTRACT_VERSION "1.0.0"
 #define EX_MAX_TEXT 8             /* paths in `text` */
+#define EX_MAX_MEM 256            /* vendors remembered from corrections */
 
 typedef struct {
     const struct bp_host_api *api;
@@ -37,14 +42,20 @@ typedef struct {
     char *text_paths[EX_MAX_TEXT];  /* `text`: paths of plain text, in order */
     int n_text;
     int want[EX_NFIELDS];
+    const char *out_name[EX_NFIELDS];  /* the name a field is written under */
     double min_conf;
     ex_cands scratch;
+    int use_memory;             /* vendor_memory */
+    ex_memory *mem;             /* EX_MAX_MEM vendors' memories, from corrections */
+    size_t n_mem;
+    long long mem_at;           /* when they were last rebuilt (monotonic ms), 0 never */
 } extract_self;
 
 /* The numeric option, bound (BP_OPT_FIELD): its default lives once, in the
  * schema. */
 struct extract_opts {
     double min_confidence;
+    int vendor_memory;
 };
 
 static const struct bp_option extract_options[] = {
@@ -61,6 +72,9 @@ static const struct bp_option extract_options[] = {
     {.name = "min_confidence", .type = BP_OPT_FLOAT, .default_value = "0", .min = "0", .max = "1",
      BP_OPT_FIELD(struct extract_opts, min_confidence),
      .description = "a field less certain than this is left out"},
+    {.name = "vendor_memory", .type = BP_OPT_BOOL, .default_value = "true",
+     BP_OPT_FIELD(struct extract_opts, vendor_memory),
+     .description = "read a vendor's next documents the way a reviewer corrected one of them (the route's corrections in the state store)"},
     {0},
 };
 
@@ -74,6 +88,9 @@ static void extract_destroy(void *p)
         free(self->text_paths[i]);
     free(self->into);
     ex_cands_free(&self->scratch);
+    for (size_t i = 0; i < self->n_mem; i++)
+        ex_mem_free(&self->mem[i]);
+    free(self->mem);
     free(self);
 }
 
@@ -110,7 +127,9 @@ static bp_status extract_init(const struct bp_host_api *api, bp_instance *inst,
     self->lines_path = strdup(bp_cfg_str(config, "lines"));
     self->into = strdup(bp_cfg_str(config, "into"));
     self->min_conf = o->min_confidence;
-    if (!self->lines_path || !self->into) {
+    self->use_memory = o->vendor_memory;
+    self->mem = calloc(EX_MAX_MEM, sizeof(ex_memory));
+    if (!self->lines_path || !self->into || !self->mem) {
         extract_destroy(self);
         return BP_ERR_NOMEM;
     }
@@ -139,8 +158,10 @@ static bp_status extract_init(const struct bp_host_api *api, bp_instance *inst,
             return BP_ERR_INVALID;
         }
     const cJSON *fields = bp_cfg_get0(config, "fields");
-    for (int f = 0; f < EX_NFIELDS; f++)
+    for (int f = 0; f < EX_NFIELDS; f++) {
         self->want[f] = fields == NULL && self->model.has[f];
+        self->out_name[f] = ex_field_names[f];
+    }
     for (const cJSON *it = fields ? fields->child : NULL; it; it = it->next) {
         int f = ex_field_index(it->valuestring);
         if (f < 0 || !self->model.has[f]) {
@@ -152,6 +173,10 @@ static bp_status extract_init(const struct bp_host_api *api, bp_instance *inst,
             return BP_ERR_INVALID;
         }
         self->want[f] = 1;
+        /* `fields: [vendor, ...]`: the seller is written as asked (invoices
+         * name it vendor, receipts company). */
+        if (strcmp(it->valuestring, "vendor") == 0)
+            self->out_name[f] = "vendor";
     }
     *out = self;
     return BP_OK;
@@ -216,6 +241,114 @@ static int extract_read(extract_self *self, bp_envelope *env, ex_doc *d)
     return d->n > 0;
 }
 
+/* ---- vendor memory in the transform ------------------------------------- */
+
+
+static long long ex_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Rebuilds the vendors' memories from the reviewers' corrections the state
+ * store keeps for this route (corrections_get, newest first): each corrected
+ * record, read as the transform reads it, labelled with what the reviewer let
+ * through (the extracted values under INTO, each replaced by its newest
+ * correction), is one memory; a record of a vendor already remembered (same
+ * fingerprint) adds nothing. At most once a second; without a state store
+ * (corrections_get unsupported) there is no memory. */
+static void ex_mem_refresh(extract_self *self)
+{
+    const struct bp_host_api *api = self->api;
+    long long now = ex_mono_ms();
+    if (!self->use_memory || !BP_HOST_HAS(api, corrections_get) ||
+        (self->mem_at && now - self->mem_at < 1000))
+        return;
+    self->mem_at = now ? now : 1;
+    cJSON *arr = NULL;
+    char *err = NULL;
+    if (api->corrections_get(self->inst, NULL, NULL, 2000, &arr, &err) != BP_OK) {
+        api->free(err);
+        return;
+    }
+    for (size_t i = 0; i < self->n_mem; i++)
+        ex_mem_free(&self->mem[i]);
+    self->n_mem = 0;
+    size_t il = strlen(self->into);
+    for (const cJSON *c = arr ? arr->child : NULL; c && self->n_mem < EX_MAX_MEM; c = c->next) {
+        const cJSON *path = cJSON_GetObjectItemCaseSensitive(c, "path");
+        const cJSON *rec = cJSON_GetObjectItemCaseSensitive(c, "record");
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
+        if (!cJSON_IsString(path) || !cJSON_IsObject(rec) ||
+            strncmp(path->valuestring, self->into, il) != 0 || path->valuestring[il] != '.' ||
+            ex_field_index(path->valuestring + il + 1) < 0)
+            continue;
+        /* one memory per record: its first (newest) correction builds it */
+        int seen = 0;
+        for (const cJSON *p = arr->child; p != c && !seen; p = p->next) {
+            const cJSON *pp = cJSON_GetObjectItemCaseSensitive(p, "path");
+            const cJSON *pid = cJSON_GetObjectItemCaseSensitive(p, "id");
+            seen = cJSON_IsString(pp) && strncmp(pp->valuestring, self->into, il) == 0 &&
+                   cJSON_Compare(pid, id, 1);
+        }
+        if (seen)
+            continue;
+        char *text = cJSON_PrintUnformatted(rec), *eerr = NULL;
+        bp_envelope *env = NULL;
+        if (text == NULL || api->envelope_from_json(text, strlen(text), &env, &eerr) != BP_OK) {
+            free(text);
+            api->free(eerr);
+            continue;
+        }
+        free(text);
+        ex_doc d;
+        ex_doc_init(&d);
+        if (extract_read(self, env, &d) > 0) {
+            char *label[EX_NFIELDS] = {0};
+            const cJSON *ext = api->envelope_get0_path(env, self->into);
+            for (const cJSON *it = cJSON_IsObject(ext) ? ext->child : NULL; it; it = it->next) {
+                int k = ex_field_index(it->string);
+                if (k >= 0 && cJSON_IsString(it))
+                    label[k] = strdup(it->valuestring);
+            }
+            /* this record's corrections, newest first: the first one per field wins */
+            int done[EX_NFIELDS] = {0};
+            for (const cJSON *p = c; p; p = p->next) {
+                const cJSON *pp = cJSON_GetObjectItemCaseSensitive(p, "path");
+                const cJSON *pid = cJSON_GetObjectItemCaseSensitive(p, "id");
+                const cJSON *nv = cJSON_GetObjectItemCaseSensitive(p, "new");
+                if (!cJSON_IsString(pp) || !cJSON_Compare(pid, id, 1) ||
+                    strncmp(pp->valuestring, self->into, il) != 0 || pp->valuestring[il] != '.')
+                    continue;
+                int k = ex_field_index(pp->valuestring + il + 1);
+                if (k < 0 || done[k])
+                    continue;
+                done[k] = 1;
+                free(label[k]);
+                label[k] = cJSON_IsString(nv) ? strdup(nv->valuestring)
+                           : cJSON_IsNumber(nv) ? cJSON_PrintUnformatted(nv) : NULL;
+            }
+            int known = 0;
+            for (size_t m = 0; m < self->n_mem && !known; m++)
+                known = ex_mem_matches(&self->mem[m], &d);
+            if (!known) {
+                ex_memory *m = &self->mem[self->n_mem];
+                memset(m, 0, sizeof *m);
+                if (ex_mem_learn(m, &d, label, &self->scratch) == 0 && m->nkey > 0)
+                    self->n_mem++;
+                else
+                    ex_mem_free(m);
+            }
+            for (int k = 0; k < EX_NFIELDS; k++)
+                free(label[k]);
+        }
+        ex_doc_free(&d);
+        api->envelope_unref(env);
+    }
+    api->json_free(arr);
+}
+
 static bp_status extract_transform(void *p, bp_envelope **env, char **reason)
 {
     extract_self *self = p;
@@ -233,14 +366,31 @@ static bp_status extract_transform(void *p, bp_envelope **env, char **reason)
     }
     char *val[EX_NFIELDS] = {0};
     float conf[EX_NFIELDS] = {0};
-    int any = 0;
+    int any = 0, from_mem = 0;
     bp_status st = BP_OK;
+    ex_mem_refresh(self);
+    const ex_memory *mem = NULL;
+    for (size_t i = 0; i < self->n_mem && mem == NULL; i++)
+        if (ex_mem_matches(&self->mem[i], &d))
+            mem = &self->mem[i];
     for (int f = 0; f < EX_NFIELDS; f++) {
         if (!self->want[f])
             continue;
         if (ex_predict(&self->model, &d, f, &self->scratch, &val[f], &conf[f]) != 0) {
             st = BP_RETRY;
             break;
+        }
+        /* The vendor's memory, tried first, with its own confidence. */
+        char *mv = NULL;
+        float mc = 0;
+        if (mem && ex_mem_predict(mem, &d, f, &self->scratch, &mv, &mc) == 0 && mv &&
+            ex_mem_prefer(f, mc, val[f] != NULL, conf[f])) {
+            free(val[f]);
+            val[f] = mv;
+            conf[f] = mc;
+            from_mem++;
+        } else {
+            free(mv);
         }
         if (val[f] && conf[f] < self->min_conf) {
             free(val[f]);
@@ -262,8 +412,8 @@ static bp_status extract_transform(void *p, bp_envelope **env, char **reason)
                 if (!val[f])
                     continue;
                 char path[512], cpath[512];
-                snprintf(path, sizeof path, "%s.%s", self->into, ex_field_names[f]);
-                snprintf(cpath, sizeof cpath, "%s.confidence.%s", self->into, ex_field_names[f]);
+                snprintf(path, sizeof path, "%s.%s", self->into, self->out_name[f]);
+                snprintf(cpath, sizeof cpath, "%s.confidence.%s", self->into, self->out_name[f]);
                 /* Four decimals: enough to rank, and stable output. */
                 double c = (double)(long)(conf[f] * 10000 + 0.5) / 10000;
                 if (api->envelope_set0_path(w, path, cJSON_CreateString(val[f])) != BP_OK ||
@@ -287,6 +437,8 @@ static bp_status extract_transform(void *p, bp_envelope **env, char **reason)
                                          .changed = changed, .at_ms = 0};
                 api->envelope_add_lineage(w, &step);
                 api->counter_add(self->inst, "extracted", 1);
+                if (from_mem)
+                    api->counter_add(self->inst, "vendor_memory_fields", from_mem);
                 st = BP_MODIFIED;
             }
         }
@@ -404,7 +556,19 @@ static ex_example *ex_load_dir(const char *dir, const char *format, size_t *n, i
         ex[i].name = names[i];
         names[i] = NULL;
         snprintf(path, sizeof path, sroie ? "%s/box/%s.csv" : "%s/text/%s.txt", dir, ex[i].name);
-        if ((sroie ? ex_doc_load_sroie : ex_doc_load_text)(&ex[i].doc, path, err, sizeof err) != 0) {
+        /* With --format sroie, a document without a box file may come as
+         * text lines (DIR/text/NAME.txt): one training set can mix documents
+         * with positions (PDF word boxes, OCR) and without (mail bodies). */
+        int as_text = !sroie;
+        if (sroie && access(path, F_OK) != 0) {
+            char alt[4096];
+            snprintf(alt, sizeof alt, "%s/text/%s.txt", dir, ex[i].name);
+            if (access(alt, F_OK) == 0) {
+                snprintf(path, sizeof path, "%s", alt);
+                as_text = 1;
+            }
+        }
+        if ((as_text ? ex_doc_load_text : ex_doc_load_sroie)(&ex[i].doc, path, err, sizeof err) != 0) {
             fprintf(stderr, "extract: %s\n", err);
             ok = 0;
             break;
@@ -710,7 +874,7 @@ static const char ex_train_usage[] =
     "[--name NAME] [--epochs N (60)] [--quiet]";
 static const char ex_eval_usage[] =
     "backplane eval extract --format sroie|lines (--model MODEL | --folds K [--epochs N]) --data DIR "
-    "[--errors FILE] [--quiet]";
+    "[--errors FILE] [--vendor-memory] [--quiet]";
 
 static int ex_check_format(const char *cmd, const char *format, const char *data, const char *usage)
 {
@@ -801,15 +965,128 @@ static int extract_cmd_train(const struct bp_host_api *api, int argc, char **arg
     return rc == 0 ? 0 : 1;
 }
 
+/* --vendor-memory: what one reviewed document of a shop teaches about the
+ * shop's next ones. Shops (documents grouped by their labelled company name,
+ * letters only) go whole into one of K folds; for each fold a model is
+ * trained on the others, so every shop is unseen. In each held-out shop with
+ * at least 3 documents, the first (by name) is the reviewed one: the memory
+ * learns its labels; the others are scored with the model alone (before) and
+ * with the memory tried first (after). Returns 0, or -1 out of memory. */
+static void ex_shop_key(const ex_example *e, char *out, size_t cap)
+{
+    size_t n = 0;
+    const char *c = e->label[EX_COMPANY] ? e->label[EX_COMPANY] : "";
+    for (; *c && n + 1 < cap && n < 12; c++)
+        if (isalpha((unsigned char)*c))
+            out[n++] = (char)toupper((unsigned char)*c);
+    out[n] = '\0';
+}
+
+static int ex_eval_memory(const ex_example *ex, size_t n, int folds, int epochs)
+{
+    char (*key)[16] = calloc(n, sizeof *key);
+    int *grp = calloc(n, sizeof(int)), *fold = calloc(n, sizeof(int));
+    unsigned char *use = malloc(n);
+    ex_prepared prep;
+    int rc = key && grp && fold && use ? ex_prepare(&prep, ex, n) : -1;
+    if (rc != 0) {
+        free(key), free(grp), free(fold), free(use);
+        return -1;
+    }
+    int ng = 0;
+    for (size_t i = 0; i < n; i++) {
+        ex_shop_key(&ex[i], key[i], sizeof key[i]);
+        grp[i] = -1;
+        for (size_t j = 0; j < i && grp[i] < 0; j++)
+            if (strcmp(key[i], key[j]) == 0)
+                grp[i] = grp[j];
+        if (grp[i] < 0)
+            grp[i] = ng++;
+        fold[i] = grp[i] % folds;
+    }
+    long before[EX_NFIELDS] = {0}, after[EX_NFIELDS] = {0}, lab[EX_NFIELDS] = {0}, from_mem = 0,
+         matched = 0, scored = 0;
+    int shops = 0;
+    ex_cands c;
+    memset(&c, 0, sizeof c);
+    for (int k = 0; rc == 0 && k < folds; k++) {
+        for (size_t i = 0; i < n; i++)
+            use[i] = fold[i] != k;
+        ex_model m;
+        memset(&m, 0, sizeof m);
+        rc = ex_train(&m, &prep, use, epochs, NULL);
+        for (int g = k; rc == 0 && g < ng; g += folds) {
+            size_t first = n, count = 0;
+            for (size_t i = 0; i < n; i++)
+                if (grp[i] == g && count++ == 0)
+                    first = i;
+            if (count < 3 || key[first][0] == '\0')
+                continue;
+            shops++;
+            ex_memory mem;
+            memset(&mem, 0, sizeof mem);
+            rc = ex_mem_learn(&mem, &ex[first].doc, ex[first].label, &c);
+            for (size_t i = first + 1; rc == 0 && i < n; i++) {
+                if (grp[i] != g)
+                    continue;
+                scored++;
+                int fp = ex_mem_matches(&mem, &ex[i].doc);
+                matched += fp;
+                for (int f = 0; rc == 0 && f < EX_NFIELDS; f++) {
+                    if (!m.has[f] || ex[i].label[f] == NULL)
+                        continue;
+                    lab[f]++;
+                    char *v = NULL, *mv = NULL;
+                    float conf = 0, mconf = 0;
+                    rc = ex_predict(&m, &ex[i].doc, f, &c, &v, &conf);
+                    if (rc == 0 && fp)
+                        rc = ex_mem_predict(&mem, &ex[i].doc, f, &c, &mv, &mconf);
+                    before[f] += v && strcmp(v, ex[i].label[f]) == 0;
+                    int use_mem = mv && ex_mem_prefer(f, mconf, v != NULL, conf);
+                    const char *a = use_mem ? mv : v;
+                    from_mem += use_mem;
+                    after[f] += a && strcmp(a, ex[i].label[f]) == 0;
+                    free(v);
+                    free(mv);
+                }
+            }
+            ex_mem_free(&mem);
+        }
+    }
+    ex_cands_free(&c);
+    ex_prepared_free(&prep);
+    free(key), free(grp), free(fold), free(use);
+    if (rc != 0)
+        return -1;
+    printf("vendor memory: %d shops with >= 3 documents, each unseen in training (shop-grouped "
+           "folds=%d epochs=%d); one document per shop reviewed, %ld others scored; "
+           "fingerprint matched %ld/%ld\n", shops, folds, epochs, scored, matched, scored);
+    printf("field            before     after   (exact match, documents after the reviewed one)\n");
+    long tb = 0, ta = 0, tl = 0;
+    for (int f = 0; f < EX_NFIELDS; f++) {
+        if (lab[f] == 0)
+            continue;
+        printf("%-14s %8.4f  %8.4f   %ld/%ld -> %ld/%ld\n", ex_field_names[f],
+               (double)before[f] / (double)lab[f], (double)after[f] / (double)lab[f], before[f],
+               lab[f], after[f], lab[f]);
+        tb += before[f], ta += after[f], tl += lab[f];
+    }
+    printf("overall        %8.4f  %8.4f   (%ld values from the memory)\n",
+           tl ? (double)tb / (double)tl : 0, tl ? (double)ta / (double)tl : 0, from_mem);
+    printf("accuracy_before=%.4f accuracy_after=%.4f\n", tl ? (double)tb / (double)tl : 0,
+           tl ? (double)ta / (double)tl : 0);
+    return 0;
+}
+
 static int extract_cmd_eval(const struct bp_host_api *api, int argc, char **argv)
 {
     (void)api;
     const char *format = NULL, *data = NULL, *model = NULL, *folds_s = NULL, *epochs_s = NULL,
-               *errors_s = NULL, *quiet = NULL;
+               *errors_s = NULL, *quiet = NULL, *vmem = NULL;
     const ml_arg spec[] = {{"format", &format, 0}, {"data", &data, 0},
                            {"model", &model, 0},   {"folds", &folds_s, 0},
                            {"epochs", &epochs_s, 0}, {"errors", &errors_s, 0},
-                           {"quiet", &quiet, 1},   {0}};
+                           {"quiet", &quiet, 1},   {"vendor-memory", &vmem, 1}, {0}};
     int rc = ml_args_parse(argc, argv, spec, ex_eval_usage);
     if (rc == ML_ARGS_HELP)
         return 0;
@@ -842,6 +1119,19 @@ static int extract_cmd_eval(const struct bp_host_api *api, int argc, char **argv
         fprintf(stderr, "eval extract: %s: %s\n", errors_s, strerror(errno));
         ex_examples_free(ex, n);
         return 1;
+    }
+    if (vmem) {
+        if (folds == 0) {
+            fprintf(stderr, "eval extract: --vendor-memory needs --folds K (shops held out)\n");
+            rc = 2;
+        } else if (ex_eval_memory(ex, n, folds, epochs) != 0) {
+            fprintf(stderr, "eval extract: out of memory\n");
+            rc = 1;
+        }
+        if (errors)
+            fclose(errors);
+        ex_examples_free(ex, n);
+        return rc;
     }
     ex_score sc;
     memset(&sc, 0, sizeof sc);

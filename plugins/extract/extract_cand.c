@@ -12,6 +12,10 @@ const char *const ex_field_names[EX_NFIELDS] = {
 
 int ex_field_index(const char *name)
 {
+    /* Invoices name the seller "vendor" (issue 19); receipts keep "company":
+     * one field, two names. */
+    if (strcmp(name, "vendor") == 0)
+        return EX_COMPANY;
     for (int i = 0; i < EX_NFIELDS; i++)
         if (strcmp(name, ex_field_names[i]) == 0)
             return i;
@@ -269,14 +273,40 @@ static uint32_t ex_above(const ex_doc *d, int i)
 
 /* ---- dates -------------------------------------------------------------- */
 
-static const char *const ex_months[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-                                        "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
+/* Month names by their first letters in EN DE FR NL ES IT PL (upper case as
+ * ex_doc keeps it: ASCII letters upper-cased, other UTF-8 bytes as they are).
+ * Longer prefixes first where one language's name starts another's
+ * (JUIN, JUIL before JU..). */
+static const struct {
+    const char *p;
+    int m;
+} ex_months[] = {
+    {"JUIN", 6}, {"JUIL", 7}, {"JAN", 1}, {"FEB", 2}, {"MAR", 3}, {"APR", 4}, {"MAY", 5},
+    {"JUN", 6}, {"JUL", 7}, {"AUG", 8}, {"SEP", 9}, {"OCT", 10}, {"NOV", 11}, {"DEC", 12},
+    {"STY", 1}, {"GEN", 1}, {"ENE", 1}, {"F\xc3\xa9V", 2}, {"F\xc3\x89V", 2}, {"FEV", 2},
+    {"LUT", 2}, {"M\xc3\xa4R", 3}, {"M\xc3\x84R", 3}, {"MRZ", 3}, {"MAA", 3}, {"AVR", 4},
+    {"ABR", 4}, {"KWI", 4}, {"MAI", 5}, {"MEI", 5}, {"MAG", 5}, {"MAJ", 5}, {"GIU", 6},
+    {"CZE", 6}, {"LUG", 7}, {"LIP", 7}, {"AO\xc3\xbb", 8}, {"AOU", 8}, {"AGO", 8},
+    {"SIE", 8}, {"SET", 9}, {"WRZ", 9}, {"OKT", 10}, {"OTT", 10}, {"PA\xc5\xba", 10},
+    {"PAZ", 10}, {"LIS", 11}, {"DEZ", 12}, {"DIC", 12}, {"D\xc3\xa9" "C", 12}, {"D\xc3\x89" "C", 12},
+    {"GRU", 12}};
 
-static int ex_month_at(const char *up)
+/* The month whose name starts at up, or 0; *len gets the length of the word
+ * (letters and non-ASCII bytes, and a closing '.'). */
+static int ex_month_len(const char *up, int *len)
 {
-    for (int m = 0; m < 12; m++)
-        if (strncmp(up, ex_months[m], 3) == 0)
-            return m + 1;
+    for (size_t m = 0; m < sizeof ex_months / sizeof ex_months[0]; m++) {
+        size_t pl = strlen(ex_months[m].p);
+        if (strncmp(up, ex_months[m].p, pl) == 0) {
+            int k = (int)pl;
+            while (isalpha((unsigned char)up[k]) || (unsigned char)up[k] >= 0x80)
+                k++;
+            if (up[k] == '.')
+                k++;
+            *len = k;
+            return ex_months[m].m;
+        }
+    }
     return 0;
 }
 
@@ -300,12 +330,10 @@ static int ex_date_at(const char *up, size_t i, int *shape, int *valid)
     if (i > 0 && isalnum((unsigned char)up[i - 1]))
         return 0;
     if (isalpha((unsigned char)*p)) {
-        int m = ex_month_at(p);
+        int k = 0;
+        int m = ex_month_len(p, &k);
         if (!m)
             return 0;
-        int k = 3;
-        while (isalpha((unsigned char)p[k]))
-            k++;
         if (p[k] != ' ')
             return 0;
         k++;
@@ -338,17 +366,14 @@ static int ex_date_at(const char *up, size_t i, int *shape, int *valid)
         return *valid ? 8 : 0;
     }
     char s1 = p[n1];
-    if (s1 == '/' || s1 == '-' || s1 == '.') {
+    if ((s1 == '/' || s1 == '-' || s1 == '.') && p[n1 + 1] != ' ') {
         int n2 = ex_digits(p + n1 + 1, &b);
         int k = n1 + 1;
         int mon = 0;
         if (n2 == 0) {
-            mon = ex_month_at(p + k);
+            mon = ex_month_len(p + k, &n2);
             if (!mon)
                 return 0;
-            n2 = 3;
-            while (isalpha((unsigned char)p[k + n2]))
-                n2++;
             b = mon;
         }
         k += n2;
@@ -373,14 +398,18 @@ static int ex_date_at(const char *up, size_t i, int *shape, int *valid)
         }
         return k + n3;
     }
-    if (n1 <= 2 && (s1 == ' ' || isalpha((unsigned char)s1))) {
-        int k = n1 + (s1 == ' ');
-        int m = ex_month_at(p + k);
+    if (n1 <= 2 && (s1 == ' ' || isalpha((unsigned char)s1) || (s1 == '.' && p[n1 + 1] == ' '))) {
+        /* "4 July 2023", "4. Juli 2023", "4 de julio de 2023" */
+        int k = n1 + (s1 == ' ') + (s1 == '.') * 2;
+        if (strncmp(p + k, "DE ", 3) == 0)
+            k += 3;
+        int ml = 0;
+        int m = ex_month_len(p + k, &ml);
         if (!m)
             return 0;
-        k += 3;
-        while (isalpha((unsigned char)p[k]))
-            k++;
+        k += ml;
+        if (strncmp(p + k, " DE ", 4) == 0)
+            k += 3;
         if (p[k] == ' ' || p[k] == '-' || p[k] == ',')
             k++;
         if (p[k] == ' ')
@@ -393,6 +422,26 @@ static int ex_date_at(const char *up, size_t i, int *shape, int *valid)
         *shape = 7;
         *valid = a >= 1 && a <= 31;
         return k + n3;
+    }
+    return 0;
+}
+
+/* Date labels, and labels of the other dates an invoice carries (due,
+ * delivery, order, service period, sale), EN DE FR NL ES IT PL, upper case. */
+static const char *const ex_date_stems[] = {
+    "DATE", "DATUM", "FECHA", "DATA", "ISSUED", "EMIS", "WYSTAWIENIA", "LE ", NULL};
+static const char *const ex_odate_stems[] = {
+    "DUE", "F\xc3\xa4LLIG", "ZAHLBAR", "LIEFER", "LEISTUNG", "ORDER", "BESTELL", "PERIOD",
+    "ZEITRAUM", "\xc3\xa9" "CH\xc3\xa9" "ANCE", "ECHEANCE", "LIVRAISON", "COMMANDE", "P\xc3\xa9RIODE",
+    "VERVAL", "LEVER", "VENCIMIENTO", "ENTREGA", "PEDIDO", "PERIODO", "SCADENZA", "CONSEGNA",
+    "ORDINE", "TERMIN", "DOSTAWY", "SPRZEDA", "SALE", "PAID", "EXPIR", "VALID", "UNTIL", "BIS", NULL};
+
+static int ex_stem_in(const char *up, size_t len, const char *const *stems)
+{
+    for (const char *const *st = stems; *st; st++) {
+        const char *q = strstr(up, *st);
+        if (q && (size_t)(q - up) < len)
+            return 1;
     }
     return 0;
 }
@@ -424,6 +473,34 @@ static int ex_cand_dates(const ex_doc *d, float medh, ex_cands *out)
             /* A date written after a label "DATE:" on the same line. */
             const char *dk = ex_find_word(l->up, "DATE");
             f[16] = dk != NULL && (size_t)(dk - l->up) < i;
+            /* a range "01.06.2023 - 30.06.2023" (a service period), its
+             * first or second half */
+            size_t e = i + (size_t)len;
+            while (l->up[e] == ' ')
+                e++;
+            size_t b = i;
+            while (b > 0 && l->up[b - 1] == ' ')
+                b--;
+            int dash_after = l->up[e] == '-' || strncmp(l->up + e, "\xe2\x80\x93", 3) == 0 ||
+                             strncmp(l->up + e, "TO ", 3) == 0 || strncmp(l->up + e, "BIS", 3) == 0;
+            int dash_before = (b > 0 && l->up[b - 1] == '-') ||
+                              (b >= 3 && strncmp(l->up + b - 3, "\xe2\x80\x93", 3) == 0);
+            if (li > 0 && b == 0) {
+                const char *pu = d->lines[li - 1].up;
+                size_t pl = strlen(pu);
+                dash_before |= pl > 0 && pu[pl - 1] == '-';
+            }
+            f[17] = dash_after || dash_before;
+            /* labels: before it on its line, the line to its left, the line above */
+            const char *ln = l->left_near >= 0 ? d->lines[l->left_near].up : "";
+            const char *ab = li > 0 ? d->lines[li - 1].up : "";
+            f[18] = ex_stem_in(l->up, i, ex_odate_stems);
+            f[19] = ex_stem_in(ln, strlen(ln), ex_odate_stems);
+            f[20] = ex_stem_in(ab, strlen(ab), ex_odate_stems);
+            f[21] = ex_stem_in(l->up, i, ex_date_stems);
+            f[22] = ex_stem_in(ln, strlen(ln), ex_date_stems);
+            f[23] = ex_stem_in(ab, strlen(ab), ex_date_stems);
+            f[24] = (f[21] || f[22]) && !f[18] && !f[19];
             i += (size_t)len - 1;
         }
     }
@@ -433,39 +510,61 @@ static int ex_cand_dates(const ex_doc *d, float medh, ex_cands *out)
 
 /* ---- amounts ------------------------------------------------------------ */
 
-/* An amount at up+i: digits with optional thousands commas and exactly two
- * decimals. Returns its length and value; 0 when none. */
+/* An amount at up+i: digits, optionally in groups of three (separated by
+ * ',' '.' an apostrophe or a space, one kind per amount), then a decimal point
+ * or comma and exactly two decimals: 1,234.56  1.234,56  1'234.56  1 234,56
+ * 100,00. Returns its length and value; 0 when none. *thousands is 1 when the
+ * amount carries group separators. */
 static int ex_amount_at(const char *up, size_t i, double *val, int *thousands)
 {
     const char *p = up + i;
     if (!isdigit((unsigned char)*p))
         return 0;
     if (i > 0 && (isdigit((unsigned char)up[i - 1]) || up[i - 1] == '.' || up[i - 1] == ',' ||
-                  up[i - 1] == '/' || up[i - 1] == ':'))
+                  up[i - 1] == '/' || up[i - 1] == ':' || up[i - 1] == '\''))
         return 0;
-    int k = 0;
+    int k = 0, run = 0;
     double v = 0;
+    char sep = 0;
     *thousands = 0;
-    int run = 0;
-    while (isdigit((unsigned char)p[k]) || (p[k] == ',' && run > 0 && run <= 3 &&
-                                            isdigit((unsigned char)p[k + 1]) &&
-                                            isdigit((unsigned char)p[k + 2]) &&
-                                            isdigit((unsigned char)p[k + 3]))) {
-        if (p[k] == ',') {
-            *thousands = 1;
-            run = 0;
-        } else {
+    for (;;) {
+        while (isdigit((unsigned char)p[k])) {
             v = v * 10 + (p[k] - '0');
             run++;
+            k++;
+            if (k > 18)
+                return 0;
         }
-        k++;
-        if (k > 15)
-            return 0;
+        char c = p[k];
+        /* A group separator: after a first group of 1..3 digits (or a group
+         * of three), followed by groups of exactly three digits and then a
+         * decimal mark of the other kind. */
+        if ((c == ',' || c == '.' || c == '\'' || c == ' ') && run <= 3 &&
+            (sep == 0 || sep == c) && (sep == 0 || run == 3)) {
+            int q = k;
+            while (p[q] == c && isdigit((unsigned char)p[q + 1]) &&
+                   isdigit((unsigned char)p[q + 2]) && isdigit((unsigned char)p[q + 3]))
+                q += 4;
+            if (q > k && (p[q] == '.' || p[q] == ',') && p[q] != c &&
+                isdigit((unsigned char)p[q + 1]) && isdigit((unsigned char)p[q + 2]) &&
+                !isdigit((unsigned char)p[q + 3])) {
+                sep = c;
+                *thousands = 1;
+                run = 0;
+                k++;
+                continue;
+            }
+        }
+        break;
     }
-    if (p[k] != '.' || !isdigit((unsigned char)p[k + 1]) || !isdigit((unsigned char)p[k + 2]) ||
-        isdigit((unsigned char)p[k + 3]))
+    char dm = p[k];
+    if ((dm != '.' && dm != ',') || dm == sep || !isdigit((unsigned char)p[k + 1]) ||
+        !isdigit((unsigned char)p[k + 2]) || isdigit((unsigned char)p[k + 3]))
         return 0;
     if (p[k + 3] == '.' || p[k + 3] == '/' || p[k + 3] == ':')
+        return 0;
+    /* "1,23,45": a list, not an amount */
+    if (dm == ',' && p[k + 3] == ',' && isdigit((unsigned char)p[k + 4]))
         return 0;
     v += (p[k + 1] - '0') / 10.0 + (p[k + 2] - '0') / 100.0;
     *val = v;
@@ -639,7 +738,7 @@ static int ex_cand_totals(const ex_doc *d, float medh, ex_cands *out)
             vkind = 31;
         } else if (a[i].thousands) {
             for (int q = 0; q < a[i].len && vl < (int)sizeof var - 1; q++)
-                if (l->text[off + (size_t)q] != ',')
+                if (isdigit((unsigned char)l->text[off + (size_t)q]) || q >= a[i].len - 3)
                     var[vl++] = l->text[off + (size_t)q];
             var[vl] = '\0';
             vkind = 32;
@@ -710,6 +809,170 @@ static size_t ex_strip_reg(const char *up, size_t len)
 
 /* Shape of a block of span consecutive lines from li (a name the printer
  * broke over two to four lines), into f[31..43] of the company block. */
+/* Any of stems as a substring of up. */
+static int ex_has_stem(const char *up, const char *const *stems)
+{
+    for (const char *const *st = stems; *st; st++)
+        if (strstr(up, *st))
+            return 1;
+    return 0;
+}
+
+/* Legal forms in EN DE FR NL ES IT PL, word-bounded in upper case. */
+static const char *const ex_legal[] = {
+    "GMBH", "AG", "KG", "UG", "E.K.", "LTD", "LTD.", "LIMITED", "INC", "INC.", "LLC", "PLC", "PTY",
+    "CORP", "CORP.", "B.V.", "B.V", "BV", "N.V.", "NV", "S.A.", "SA", "SAS", "SARL", "S.L.", "SL",
+    "S.R.L.", "SRL", "S.P.A.", "SPA", "SP. Z O.O.", "OY", "AB", "SDN BHD", "BHD", NULL};
+
+static int ex_has_legal(const char *up)
+{
+    for (const char *const *s = ex_legal; *s; s++)
+        if (ex_find_word(up, *s))
+            return 1;
+    return 0;
+}
+
+/* Labels of the addressee: the name under them is the customer's. */
+static const char *const ex_recipient[] = {
+    "BILL TO", "BILLED TO", "INVOICE TO", "SOLD TO", "SHIP TO", "CUSTOMER", "BILLING CONTACT",
+    "KUNDE", "EMPF", "CLIENT", "KLANT", "FACTUUR AAN", "DESTINATARIO", "SPETT", "NABYWCA",
+    "ODBIORCA", "FACTUR\xc3\xa9 \xc3\xa0", "FACTURAR A", "TO:", "AN:", "AAN:", "BUYER",
+    "K\xc3\xa4UFER", "K\xc3\x84UFER", "ACHETEUR", "KOPER", "COMPRADOR", "ACQUIRENTE",
+    "COMMITTENTE", "RECIPIENT", "DELIVER TO", "LIEFERADRESSE", "RECHNUNGSADRESSE", NULL};
+
+/* Labels of the seller: the name under them is the vendor's. */
+static const char *const ex_seller[] = {
+    "SELLER", "PROVIDED BY", "FROM:", "SUPPLIER", "VENDOR", "VERK\xc3\x84UFER", "VERK\xc3\xa4UFER",
+    "LIEFERANT", "ANBIETER", "VENDEUR", "FOURNISSEUR", "VERKOPER", "LEVERANCIER", "VENDEDOR",
+    "PROVEEDOR", "EMISOR", "VENDITORE", "FORNITORE", "SPRZEDAWCA", "DOSTAWCA", "ISSUED BY", NULL};
+
+/* Labels of other fields: a line that carries one is not a name. */
+static const char *const ex_otherlab[] = {
+    "DATE", "DATUM", "FECHA", "DATA ", "DUE", "F\xc3\xa4LLIG", "PAYMENT", "ZAHLUNG", "PAIEMENT",
+    "BETALING", "PAGO", "PAGAMENTO", "P\xc5\x81" "ATNO", "METHOD", "TOTAL", "AMOUNT", "BETRAG",
+    "MONTANT", "BEDRAG", "IMPORTE", "IMPORTO", "KWOTA", "NUMBER", "NUMMER", NULL};
+
+static const char *const ex_titles[] = {
+    "INVOICE", "RECHNUNG", "FACTURE", "FACTUUR", "FACTURA", "FATTURA", "FAKTURA", "RECEIPT",
+    "SUMMARY", "ORIGINAL", "PAGE", "SEITE", NULL};
+
+static const char *const ex_taxid[] = {"VAT", "UST", "TVA", "BTW", "IVA", "NIP", "IBAN", "TAX ID",
+                                       "ABN", "HRB", "KVK", "SIRET", "P.IVA", "STEUERNR", NULL};
+
+static const char *const ex_generic_mail[] = {"INFO@", "BILLING@", "SUPPORT@", "SALES@", "HELLO@",
+                                              "MAIL@", "CONTACT@", "INVOICE", "ACCOUNTS@",
+                                              "NOREPLY", "NO-REPLY", "SUBSCRIPTION@", "HELP@", NULL};
+
+/* The layout block of a name: what the lines below it in its column say. */
+/* What a name's line says about it, the same for every candidate of the
+ * line (a one-line cache: a line's candidates come one after another;
+ * ex_cand_company resets it per document). */
+static _Thread_local struct {
+    const ex_doc *d;
+    int li;
+    float rec, sel, dom, rep1, rep3, tax, mail, generic;
+} ex_lay;
+
+static void ex_company_line(const ex_doc *d, int li)
+{
+    if (ex_lay.d == d && ex_lay.li == li)
+        return;
+    ex_lay.d = d;
+    ex_lay.li = li;
+    const ex_line *l = &d->lines[li];
+    const char *up = l->up;
+    /* the addressee's or the seller's label: to its left, or one to three
+     * lines above in its column */
+    int rec = 0, sel = 0;
+    if (l->left_near >= 0) {
+        rec |= ex_has_stem(d->lines[l->left_near].up, ex_recipient);
+        sel |= ex_has_stem(d->lines[l->left_near].up, ex_seller);
+    }
+    for (int q = li - 1; q >= 0 && q >= li - 3; q--) {
+        const ex_line *a = &d->lines[q];
+        if (fabsf(a->x0 - l->x0) < 0.05f && a->y1 <= l->y0 + 0.002f && l->y0 - a->y1 < 0.06f) {
+            rec |= ex_has_stem(a->up, ex_recipient);
+            sel |= ex_has_stem(a->up, ex_seller);
+        }
+    }
+    ex_lay.rec = rec;
+    ex_lay.sel = sel;
+    /* its first word in a mail or web domain; repeated on other lines */
+    char w[64];
+    size_t wl = 0;
+    for (const char *p = up; *p && wl < sizeof w - 1; p++) {
+        if (isalnum((unsigned char)*p))
+            w[wl++] = *p;
+        else if (wl)
+            break;
+    }
+    w[wl] = '\0';
+    int dom = 0, rep = 0;
+    if (wl >= 3) {
+        char at[80], www[80], dot[80];
+        snprintf(at, sizeof at, "@%s", w);
+        snprintf(www, sizeof www, "WWW.%s", w);
+        snprintf(dot, sizeof dot, "%s.COM", w);
+        for (size_t q = 0; q < d->n; q++) {
+            const char *t = d->lines[q].up;
+            const char *hit = strstr(t, w);
+            if (hit == NULL)
+                continue;
+            if (strstr(t, at) || strstr(t, www) || strstr(t, dot))
+                dom++;
+            if ((int)q != li && ex_find_word(t, w))
+                rep++;
+        }
+    }
+    ex_lay.dom = dom > 0;
+    ex_lay.rep1 = rep >= 1;
+    ex_lay.rep3 = rep >= 3;
+    /* tax ids and mail addresses below it in its column */
+    int tax = 0, mail = 0, generic = 0;
+    for (size_t q = (size_t)li + 1; q < d->n && q <= (size_t)li + 7; q++) {
+        const ex_line *b = &d->lines[q];
+        if (fabsf(b->x0 - l->x0) > 0.05f || b->y0 < l->y0)
+            continue;
+        tax |= ex_has_stem(b->up, ex_taxid);
+        if (strchr(b->up, '@')) {
+            mail = 1;
+            generic |= ex_has_stem(b->up, ex_generic_mail);
+        }
+    }
+    ex_lay.tax = tax;
+    ex_lay.mail = mail;
+    ex_lay.generic = generic;
+}
+
+/* The layout block of a name: its legal form, the labels around it, what
+ * the lines below it in its column say. */
+static void ex_company_layout(const ex_doc *d, int li, const char *up, float *f)
+{
+    const ex_line *l = &d->lines[li];
+    f[49] = ex_has_legal(up);
+    size_t ul = strlen(up);
+    while (ul && strchr(" .,", up[ul - 1]))
+        ul--;
+    for (const char *const *s = ex_legal; *s && !f[50]; s++) {
+        size_t sl = strlen(*s);
+        f[50] = ul >= sl + 1 && strncmp(up + ul - sl, *s, sl) == 0 && up[ul - sl - 1] == ' ';
+    }
+    ex_company_line(d, li);
+    f[51] = ex_lay.rec || (ex_has_stem(up, ex_recipient) && strlen(up) < 40 && !f[49]);
+    f[52] = ex_lay.dom;
+    f[53] = ex_lay.rep1;
+    f[54] = ex_lay.rep3;
+    f[55] = ex_has_stem(up, ex_titles);
+    f[56] = strchr(up, ':') != NULL;
+    f[57] = ex_lay.tax;
+    f[58] = ex_lay.mail && !ex_lay.generic;
+    f[59] = ex_lay.generic;
+    f[60] = li >= 12;
+    f[61] = (l->y0 + l->y1) / 2 > 0.7f;
+    f[62] = ex_lay.sel;
+    f[63] = ex_has_stem(up, ex_otherlab);
+}
+
 static void ex_company_block(const ex_doc *d, float medh, int li, int span, float *f)
 {
     const ex_line *first = &d->lines[li], *last = &d->lines[li + span - 1];
@@ -776,7 +1039,7 @@ static int ex_company_one(const ex_doc *d, float medh, ex_cands *out, int li, co
     for (size_t i = 0; i < out->n; i++)
         if (strlen(out->c[i].text) == len && strncmp(out->c[i].text, text, len) == 0 &&
             out->c[i].line == li) {
-            out->c[i].f[F_OWN + (variant < 4 ? 2 + variant : 30)] = 1;
+            out->c[i].f[F_OWN + (variant < 4 ? 2 + variant : variant == 4 ? 30 : 48)] = 1;
             return 0;
         }
     ex_cand *k = ex_push(out, text, len, li);
@@ -849,17 +1112,50 @@ static int ex_company_one(const ex_doc *d, float medh, ex_cands *out, int li, co
             ex_name_continues(d, medh, li, (long)li - 1);
     f[46] = !f[43] && ex_name_continues(d, medh, (long)li + span - 1, (long)li + span);
     f[47] = f[45] && f[33];
+    f[48] = variant == 5;
+    ex_company_layout(d, li, up, f);
     return 0;
 }
 
 static int ex_cand_company(const ex_doc *d, float medh, ex_cands *out)
 {
+    ex_lay.d = NULL;
     int top = d->n < 12 ? (int)d->n : 12;
     int first_suf = -1;
     for (int li = 0; li < top && first_suf < 0; li++)
         if (d->lines[li].flags & EX_L_COMPSUF)
             first_suf = li;
-    for (int li = 0; li < top; li++) {
+    /* Beyond the first lines (receipts put the shop on top), an invoice
+     * names its vendor anywhere: in a header column, a footer, a line
+     * "X GmbH, street, city": lines with a legal form, capped. */
+    int last = d->n < 150 ? (int)d->n : 150;
+    for (int li = 0; li < last; li++) {
+        if (li >= top && !ex_has_legal(d->lines[li].up))
+            continue;
+        const ex_line *sl = &d->lines[li];
+        /* "Vendor GmbH • street • city" (the sender line of an address
+         * window), "Vendor Ltd, Level 6, ...": the name before the first
+         * separator. */
+        static const char *const seps[] = {" \xe2\x80\xa2 ", " \xe2\x80\x93 ", " | ", " - ", ", ", " \xc2\xb7 ", NULL};
+        size_t cutsep = 0;
+        for (const char *const *sp = seps; *sp; sp++) {
+            const char *q = strstr(sl->text, *sp);
+            if (q && (cutsep == 0 || (size_t)(q - sl->text) < cutsep))
+                cutsep = (size_t)(q - sl->text);
+        }
+        if (cutsep >= 3 &&
+            ex_company_one(d, medh, out, li, sl->text, cutsep, 5, first_suf, 1) != 0)
+            return -1;
+        if (li >= top) {
+            size_t len = strlen(sl->text);
+            if (ex_company_one(d, medh, out, li, sl->text, len, 0, first_suf, 1) != 0)
+                return -1;
+            size_t cut = ex_cut_after_suffix(sl->up);
+            if (cut > 0 && cut < len &&
+                ex_company_one(d, medh, out, li, sl->text, cut, 1, first_suf, 1) != 0)
+                return -1;
+            continue;
+        }
         const ex_line *l = &d->lines[li];
         size_t len = strlen(l->text);
         if (ex_company_one(d, medh, out, li, l->text, len, 0, first_suf, 1) != 0)
@@ -1017,13 +1313,31 @@ static int ex_cand_address(const ex_doc *d, float medh, ex_cands *out)
 
 /* ---- identifiers (invoice number, PO number) ---------------------------- */
 
+/* Label words of invoice numbers and order numbers in EN DE FR NL ES IT PL,
+ * as substrings of the upper-cased line. They only decide which lines offer
+ * candidates; which label words mark the value is learned from the hashed
+ * words of the label (ex_words_label). */
+static const char *const ex_inv_stems[] = {
+    "INVOICE", "RECHNUNG", "FACTURE", "FACTUUR", "FACTURA", "FATTURA", "FAKTUR", "BELEG",
+    "RECEIPT", "NUMMER", "NUMBER", "NUM\xc3\xa9RO", "NUMERO", "N\xc2\xb0", "N\xc2\xba", "NR",
+    "NO.", "NO:", "#", NULL};
+static const char *const ex_po_stems[] = {
+    "PURCHASE ORDER", "ORDER", "PO ", "PO#", "PO:", "P.O.", "BESTELL", "AUFTRAG", "COMMANDE",
+    "PEDIDO", "ORDINE", "ZAM\xc3\x93WIEN", "ZAM\xc3\xb3WIEN", "REFERENTIE", NULL};
+
 static int ex_cand_ident(const ex_doc *d, float medh, ex_cands *out, uint32_t kwflag)
 {
+    const char *const *stems = kwflag == EX_L_POKW ? ex_po_stems : ex_inv_stems;
     for (size_t li = 0; li < d->n; li++) {
         const ex_line *l = &d->lines[li];
         uint32_t own = l->flags & kwflag, left = l->row_left & kwflag,
                  above = ex_above(d, (int)li) & kwflag;
-        if (!own && !left && !above)
+        int sown = ex_has_stem(l->up, stems);
+        int sleft = l->left_near >= 0 && ex_has_stem(d->lines[l->left_near].up, stems);
+        int sabove = li > 0 && ex_has_stem(d->lines[li - 1].up, stems);
+        if (sown)
+            own |= kwflag;
+        if (!own && !left && !above && !sleft && !sabove)
             continue;
         const char *up = l->up;
         for (size_t i = 0; up[i];) {
@@ -1066,6 +1380,13 @@ static int ex_cand_ident(const ex_doc *d, float medh, ex_cands *out, uint32_t kw
             f[8] = (l->flags & (EX_L_CONTACT & ~0u)) && ex_find_word(up, "TEL") != NULL;
             f[9] = (l->flags & EX_L_DATEKW) != 0;
             f[10] = (l->flags & EX_L_INVKW) && (l->flags & EX_L_POKW);
+            f[11] = sleft;
+            f[12] = sabove;
+            f[13] = sown && before > 0;
+            f[14] = dig * 2 >= (int)(e - s);
+            if (ex_words_label(out, k, d, (int)li, s) != 0 ||
+                ex_words_line(out, k, d, (long)li - 1, EX_R_ABOVE) != 0)
+                return -1;
         }
     }
     ex_finish_common(out);
@@ -1076,12 +1397,13 @@ static int ex_cand_ident(const ex_doc *d, float medh, ex_cands *out, uint32_t kw
 
 static int ex_cand_currency(const ex_doc *d, float medh, ex_cands *out)
 {
-    static const char *const code[] = {"MYR", "USD", "EUR", "GBP", "SGD", "CHF", "JPY"};
+    static const char *const code[] = {"MYR", "USD", "EUR", "GBP", "SGD", "CHF", "JPY", "INR", "PLN"};
     static const char *const tok[][3] = {{"RM", "MYR", NULL}, {"$", "USD", NULL},
                                          {"€", "EUR", NULL},  {"£", "GBP", NULL},
                                          {"SGD", "S$", NULL}, {"CHF", NULL, NULL},
-                                         {"JPY", "¥", NULL}};
-    for (int c = 0; c < 7; c++) {
+                                         {"JPY", "¥", NULL},  {"INR", "₹", "RS"},
+                                         {"PLN", "Z\xc5\x81", "Z\xc5\x82"}};
+    for (int c = 0; c < 9; c++) {
         int count = 0, first = -1, iso = 0, ontotal = 0;
         for (size_t li = 0; li < d->n; li++) {
             for (int t = 0; t < 3 && tok[c][t]; t++) {

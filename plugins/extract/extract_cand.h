@@ -29,7 +29,7 @@ extern const char *const ex_field_names[EX_NFIELDS];
 
 /* Changing the features changes this version; a model trained on another
  * feature set is refused at load time. */
-#define EX_FEATURE_SET "extract-features-6"
+#define EX_FEATURE_SET "extract-features-7"
 #define EX_NFEAT 96
 
 /* Besides the dense features, a candidate carries hashed words: its own

@@ -198,7 +198,9 @@ int ex_prepare(ex_prepared *p, const ex_example *ex, size_t n)
                 goto oom;
             g->toff[0] = 0;
             for (size_t k = 0; k < c.n; k++) {
-                memcpy(g->tok + g->toff[k], c.tok + c.c[k].tok_off, c.c[k].ntok * sizeof(uint16_t));
+                if (c.c[k].ntok) /* c.tok is NULL when no candidate has words */
+                    memcpy(g->tok + g->toff[k], c.tok + c.c[k].tok_off,
+                           c.c[k].ntok * sizeof(uint16_t));
                 g->toff[k + 1] = g->toff[k] + c.c[k].ntok;
                 memcpy(g->feat + k * EX_NFEAT, c.c[k].f, sizeof c.c[k].f);
                 g->pos[k] = strcmp(c.c[k].text, ex[i].label[f]) == 0;

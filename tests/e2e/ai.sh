@@ -184,7 +184,7 @@ contains "classify: category of the first record" result.txt "  category=hardwar
 contains "classify: category of the second record" result.txt "  category=billing conf=True top=2 sorted=True first=True"
 contains "classify: a second label field from the same site" result.txt "  priority=high"
 contains "a record without text passes unchanged" result.txt "record r3"
-contains "extract appends lineage: model, fields changed, confidence" result.txt "lineage extract sroie-v2 data.extracted.company,data.extracted.date,data.extracted.address,data.extracted.total conf-ok=True"
+contains "extract appends lineage: model, fields changed, confidence" result.txt "lineage extract sroie-v3 data.extracted.company,data.extracted.date,data.extracted.address,data.extracted.total conf-ok=True"
 contains "classify appends lineage with its models" result.txt "lineage classify category,prio data.classified.category,data.classified.priority conf-ok=True"
 
 # Text lines without positions (PDF text, mail bodies): the lines format, and
@@ -234,7 +234,7 @@ exit_is "an unknown field is refused at start" 1 "$B" run inv-bad.yaml
 contains "... listing the known ones" "$ERR" "fields: unknown field 'iban' (known: company, date, address, total, invoice_number, po_number, currency)"
 sed "s#models/invoices.model#models/sroie.model#" inv.yaml >inv-sroie.yaml
 exit_is "a field the model was not trained for is refused" 1 "$B" run inv-sroie.yaml
-contains "... naming model and field" "$ERR" "fields: the model 'sroie-v2' was not trained for 'invoice_number'"
+contains "... naming model and field" "$ERR" "fields: the model 'sroie-v3' was not trained for 'invoice_number'"
 
 # Reviewers' corrections of extracted fields train the extractor
 # (train extract --from-corrections SITE): the site parks what it extracted, a

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../../plugins/classify/classify_model.h"
+#include "../../plugins/extract/extract_memory.h"
 #include "../../plugins/extract/extract_model.h"
 #include "../../plugins/ml/ml_model.h"
 #include "tap.h"
@@ -417,10 +418,115 @@ static void test_container(void)
     remove(path);
 }
 
+/* Whether a field of a one-page document (lines of {x0, y0, text}) offers
+ * the candidate text want. */
+static int has_cand(const char *const *lines, const int *xy, size_t n, int field, const char *want)
+{
+    ex_doc d;
+    ex_doc_init(&d);
+    for (size_t i = 0; i < n; i++) {
+        double box[4] = {xy[2 * i], xy[2 * i + 1], xy[2 * i] + 6.0 * (double)strlen(lines[i]),
+                         xy[2 * i + 1] + 9};
+        ex_doc_add(&d, lines[i], strlen(lines[i]), box);
+    }
+    ex_doc_finish(&d);
+    ex_cands c;
+    memset(&c, 0, sizeof c);
+    int found = 0;
+    if (ex_candidates(&d, field, &c) == 0)
+        for (size_t i = 0; i < c.n; i++)
+            found |= strcmp(c.c[i].text, want) == 0;
+    ex_cands_free(&c);
+    ex_doc_free(&d);
+    return found;
+}
+
+/* Invoices in other languages and number formats offer their values as
+ * candidates (issue 19: 1.234,56 and month names were not candidates). */
+static void test_invoice_candidates(void)
+{
+    const char *de[] = {"Medienpilot GmbH & Co. KG \xe2\x80\xa2 Am Saueracker 23 \xe2\x80\xa2 91244 Reichenschwand",
+                        "SimFin Analytics GmbH", "Rechnungsdatum: 4. Juli 2023",
+                        "Rechnungs-Nr", "02581", "Zwischensumme", "1.000,00 \xe2\x82\xac",
+                        "Gesamtbetrag", "1.190,00 \xe2\x82\xac"};
+    const int dexy[] = {60, 160, 60, 178, 350, 150, 350, 172, 500, 172, 300, 400, 495, 400,
+                        300, 420, 495, 420};
+    size_t nde = sizeof de / sizeof de[0];
+    CHECK(has_cand(de, dexy, nde, EX_TOTAL, "1.190,00"));
+    CHECK(has_cand(de, dexy, nde, EX_TOTAL, "1.000,00"));
+    CHECK(has_cand(de, dexy, nde, EX_DATE, "4. Juli 2023"));
+    CHECK(has_cand(de, dexy, nde, EX_INVOICE_NUMBER, "02581"));
+    CHECK(has_cand(de, dexy, nde, EX_COMPANY, "Medienpilot GmbH & Co. KG"));
+    CHECK(has_cand(de, dexy, nde, EX_CURRENCY, "EUR"));
+    const char *pl[] = {"Sprzedawca", "Kowalski Sp. z o.o.", "Data wystawienia: 14 czerwca 2025",
+                        "Razem", "1 234,56 z\xc5\x82", "Suma 3'952.54 CHF"};
+    const int plxy[] = {50, 60, 50, 75, 50, 120, 300, 400, 480, 400, 300, 420};
+    size_t npl = sizeof pl / sizeof pl[0];
+    CHECK(has_cand(pl, plxy, npl, EX_DATE, "14 czerwca 2025"));
+    CHECK(has_cand(pl, plxy, npl, EX_TOTAL, "1 234,56"));
+    CHECK(has_cand(pl, plxy, npl, EX_TOTAL, "3'952.54"));
+    CHECK(has_cand(pl, plxy, npl, EX_CURRENCY, "PLN"));
+    /* not amounts: a list, a thousands group without decimals */
+    const char *no[] = {"Ref 1,23,45", "Qty 1,234"};
+    const int noxy[] = {50, 60, 50, 75};
+    CHECK(!has_cand(no, noxy, 2, EX_TOTAL, "1,23"));
+    CHECK(!has_cand(no, noxy, 2, EX_TOTAL, "1,234"));
+}
+
+/* A vendor's memory: learnt from one reviewed document, it answers the
+ * vendor's next one (same VAT id) and not another vendor's. */
+static void test_vendor_memory(void)
+{
+    const char *a[] = {"Northwind Traders Ltd", "Kestrel Logistics GmbH", "USt-IdNr. DE811234567",
+                       "Invoice No: KL-1", "Total due EUR 1,428.00"};
+    const char *b[] = {"Northwind Traders Ltd", "Kestrel Logistics GmbH", "USt-IdNr. DE811234567",
+                       "Invoice No: KL-2", "Total due EUR 952.00"};
+    const char *o[] = {"Northwind Traders Ltd", "Osprey Freight GmbH", "USt-IdNr. DE822222222",
+                       "Invoice No: OF-7", "Total due EUR 310.00"};
+    ex_doc da, db, dc;
+    const char *const *src[3] = {a, b, o};
+    ex_doc *docs[3] = {&da, &db, &dc};
+    for (int k = 0; k < 3; k++) {
+        ex_doc_init(docs[k]);
+        for (int i = 0; i < 5; i++)
+            ex_doc_add(docs[k], src[k][i], strlen(src[k][i]), NULL);
+        ex_doc_finish(docs[k]);
+    }
+    ex_memory m;
+    memset(&m, 0, sizeof m);
+    ex_cands c;
+    memset(&c, 0, sizeof c);
+    char *label[EX_NFIELDS] = {0};
+    label[EX_COMPANY] = "Kestrel Logistics GmbH";
+    label[EX_INVOICE_NUMBER] = "KL-1";
+    CHECK(ex_mem_learn(&m, &da, label, &c) == 0);
+    CHECK(ex_mem_matches(&m, &db));
+    CHECK(!ex_mem_matches(&m, &dc));
+    char *v = NULL;
+    float conf = 0;
+    CHECK(ex_mem_predict(&m, &db, EX_COMPANY, &c, &v, &conf) == 0);
+    CHECK_STR(v, "Kestrel Logistics GmbH");
+    CHECK(conf >= 0.99f);
+    free(v);
+    /* a varying field: the same label, its own value */
+    CHECK(ex_mem_predict(&m, &db, EX_INVOICE_NUMBER, &c, &v, &conf) == 0);
+    CHECK_STR(v, "KL-2");
+    free(v);
+    CHECK(ex_mem_prefer(EX_COMPANY, 1.0f, 1, 0.99f));
+    CHECK(!ex_mem_prefer(EX_TOTAL, 0.95f, 1, 0.8f));
+    CHECK(ex_mem_prefer(EX_TOTAL, 0.95f, 1, 0.3f));
+    ex_mem_free(&m);
+    ex_cands_free(&c);
+    for (int k = 0; k < 3; k++)
+        ex_doc_free(docs[k]);
+}
+
 int main(void)
 {
     test_container();
     test_extract();
+    test_invoice_candidates();
+    test_vendor_memory();
     test_classify();
     return tap_done();
 }
