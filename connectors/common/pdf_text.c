@@ -88,6 +88,33 @@ int pdf_text_each_page_ex(const void *bytes, size_t len, int max_pages,
                           int (*on_words)(void *ud, int index, const char *json, size_t len),
                           void *ud, char **err)
 {
+    const pdf_page_cbs cb = {.on_count = on_count, .on_page = on_page, .on_words = on_words};
+    return pdf_text_each_page_cbs(bytes, len, max_pages, &cb, ud, err);
+}
+
+/* A page is a scan when it has no letters, or an image and fewer than a few
+ * words' worth of letters: a scan often carries a handful of stray glyphs (a
+ * stamp, a page number, a broken OCR layer of digits) that say nothing. A
+ * short page of real text without images ("Invoice 42") is not one. */
+#define PDF_MIN_LETTERS 16
+static int pdf_is_scan(PopplerPage *page, const char *s)
+{
+    int letters = 0;
+    for (; s && *s && letters < PDF_MIN_LETTERS; s = g_utf8_next_char(s))
+        letters += g_unichar_isalpha(g_utf8_get_char(s)) != 0;
+    if (letters == 0)
+        return 1;
+    if (letters >= PDF_MIN_LETTERS)
+        return 0;
+    GList *images = poppler_page_get_image_mapping(page);
+    int has = images != NULL;
+    poppler_page_free_image_mapping(images);
+    return has;
+}
+
+int pdf_text_each_page_cbs(const void *bytes, size_t len, int max_pages, const pdf_page_cbs *cb,
+                           void *ud, char **err)
+{
     GError *gerr = NULL;
     GBytes *gb = g_bytes_new_static(bytes, len);
     PopplerDocument *doc = poppler_document_new_from_bytes(gb, NULL, &gerr);
@@ -99,20 +126,34 @@ int pdf_text_each_page_ex(const void *bytes, size_t len, int max_pages,
         return -1;
     }
     int n = poppler_document_get_n_pages(doc);
-    int stop = on_count ? on_count(ud, n) : 0;
+    int stop = cb->on_count ? cb->on_count(ud, n) : 0;
     for (int i = 0; !stop && i < n && i < max_pages; i++) {
         PopplerPage *page = poppler_document_get_page(doc, i);
         char *text = page ? poppler_page_get_text(page) : NULL;
         /* poppler writes UTF-8; a damaged font map can still yield invalid
          * sequences, which JSON cannot carry. */
         char *valid = text ? g_utf8_make_valid(text, -1) : NULL;
-        if (on_words && page) {
-            char *json = pdf_words_json(page, valid ? valid : "");
-            stop = json ? on_words(ud, i, json, strlen(json)) : 1;
+        char *ocr_words = NULL, *ocr_text = NULL;
+        /* A page without a text layer is a scan: read it with OCR when the
+         * caller (the worker) has it. */
+        int ocr = cb->ocr && page && pdf_is_scan(page, valid) &&
+                  cb->ocr(page, &ocr_words, &ocr_text) == 0;
+        if (cb->on_size && page) {
+            double w = 0, h = 0;
+            poppler_page_get_size(page, &w, &h);
+            stop = cb->on_size(ud, i, w, h, ocr);
+        }
+        if (!stop && cb->on_words && page) {
+            char *json = ocr ? NULL : pdf_words_json(page, valid ? valid : "");
+            const char *j = ocr ? ocr_words : json;
+            stop = j ? cb->on_words(ud, i, j, strlen(j)) : 1;
             g_free(json);
         }
+        const char *t = ocr ? ocr_text : valid ? valid : "";
         if (!stop)
-            stop = on_page(ud, i, valid ? valid : "", valid ? strlen(valid) : 0);
+            stop = cb->on_page(ud, i, t, strlen(t));
+        free(ocr_words);
+        free(ocr_text);
         g_free(valid);
         g_free(text);
         if (page)
@@ -126,6 +167,7 @@ void pdf_text_clear(pdf_text *t)
 {
     cJSON_Delete(t->pages);
     cJSON_Delete(t->words);
+    cJSON_Delete(t->sizes);
     free(t->error);
     free(t->truncated);
     memset(t, 0, sizeof(*t));
@@ -146,6 +188,19 @@ static int pdf_local_words(void *ud, int index, const char *json, size_t len)
     cJSON *w = cJSON_ParseWithLength(json, len);
     if (w == NULL || !cJSON_AddItemToArray(t->words, w)) {
         cJSON_Delete(w);
+        return 1;
+    }
+    return 0;
+}
+
+static int pdf_local_size(void *ud, int index, double w, double h, int ocr)
+{
+    (void)index;
+    pdf_text *t = ud;
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL || !cJSON_AddNumberToObject(o, "w", w) || !cJSON_AddNumberToObject(o, "h", h) ||
+        !cJSON_AddBoolToObject(o, "ocr", ocr) || !cJSON_AddItemToArray(t->sizes, o)) {
+        cJSON_Delete(o);
         return 1;
     }
     return 0;
@@ -218,7 +273,7 @@ static int pdf_parse(pdf_buf *in, pdf_text *t)
         char kind = in->data[off];
         char *end;
         unsigned long long v = strtoull(in->data + off + 1, &end, 10);
-        if (end != nl || (kind != 'N' && kind != 'P' && kind != 'E' && kind != 'W'))
+        if (end != nl || (kind != 'N' && kind != 'P' && kind != 'E' && kind != 'W' && kind != 'S'))
             return -1;
         size_t head = (size_t)(nl - (in->data + off)) + 1;
         if (kind == 'N') {
@@ -234,6 +289,13 @@ static int pdf_parse(pdf_buf *in, pdf_text *t)
         if (kind == 'E') {
             free(t->error);
             t->error = s;
+        } else if (kind == 'S') {
+            cJSON *z = t->sizes ? cJSON_Parse(s) : NULL;
+            free(s);
+            if (z == NULL || !cJSON_AddItemToArray(t->sizes, z)) {
+                cJSON_Delete(z);
+                return -1;
+            }
         } else if (kind == 'W') {
             cJSON *w = t->words ? cJSON_Parse(s) : NULL;
             free(s);
@@ -312,7 +374,8 @@ static pid_t pdf_spawn(const void *bytes, size_t len, const pdf_budget *b, int *
     snprintf(pages, sizeof(pages), "%d", b->max_pages);
     snprintf(cpu, sizeof(cpu), "%d", b->cpu_s > 0 ? b->cpu_s : 0);
     const char *path = b->worker ? b->worker : pdf_text_worker_path();
-    char *argv[] = {(char *)path, (char *)(b->positions ? "words" : "text"), pages, cpu, NULL};
+    const char *mode = b->image ? "image" : b->positions ? "words" : "text";
+    char *argv[] = {(char *)path, (char *)mode, pages, cpu, NULL};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);
@@ -353,20 +416,29 @@ int pdf_text_read(const void *bytes, size_t len, const pdf_budget *b, pdf_text *
     memset(out, 0, sizeof(*out));
     out->n_pages = -1;
     out->pages = cJSON_CreateArray();
-    out->words = b->positions ? cJSON_CreateArray() : NULL;
-    if (out->pages == NULL || (b->positions && out->words == NULL)) {
+    int pos = b->positions || b->image;
+    out->words = pos ? cJSON_CreateArray() : NULL;
+    out->sizes = pos ? cJSON_CreateArray() : NULL;
+    if (out->pages == NULL || (pos && (out->words == NULL || out->sizes == NULL))) {
         pdf_text_clear(out);
         return -1;
     }
     if (b->max_pages <= 0)
         return 0;
+    if (b->in_process && b->image) {
+        out->error = strdup("images are read by OCR in the worker only");
+        return out->error ? 0 : -1;
+    }
     if (b->in_process) {
         char *err = NULL;
-        if (pdf_text_each_page_ex(bytes, len, b->max_pages, pdf_local_count, pdf_local_page,
-                                  b->positions ? pdf_local_words : NULL, out, &err) < 0) {
+        const pdf_page_cbs cb = {.on_count = pdf_local_count, .on_page = pdf_local_page,
+                                 .on_words = pos ? pdf_local_words : NULL,
+                                 .on_size = pos ? pdf_local_size : NULL};
+        if (pdf_text_each_page_cbs(bytes, len, b->max_pages, &cb, out, &err) < 0) {
             cJSON_Delete(out->pages);
             cJSON_Delete(out->words);
-            out->pages = out->words = NULL;
+            cJSON_Delete(out->sizes);
+            out->pages = out->words = out->sizes = NULL;
             out->error = err;
             return err ? 0 : -1;
         }
@@ -380,7 +452,8 @@ int pdf_text_read(const void *bytes, size_t len, const pdf_budget *b, pdf_text *
                  b->worker ? b->worker : pdf_text_worker_path(), strerror(serr));
         cJSON_Delete(out->pages);
         cJSON_Delete(out->words);
-        out->pages = out->words = NULL;
+        cJSON_Delete(out->sizes);
+        out->pages = out->words = out->sizes = NULL;
         out->error = strdup(buf);
         return out->error ? 0 : -1;
     }
@@ -445,7 +518,8 @@ int pdf_text_read(const void *bytes, size_t len, const pdf_budget *b, pdf_text *
     if (out->error) {
         cJSON_Delete(out->pages);
         cJSON_Delete(out->words);
-        out->pages = out->words = NULL;
+        cJSON_Delete(out->sizes);
+        out->pages = out->words = out->sizes = NULL;
         return 0;
     }
     if (out->cancelled)

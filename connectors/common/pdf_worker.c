@@ -5,7 +5,12 @@
  *   E<len>\n<len bytes>       the PDF cannot be opened (why)
  *   W<len>\n<len bytes>       mode "words": the next page's words and boxes as
  *                             JSON, before its P record
- * Usage: bp-pdf-text text|words MAX_PAGES CPU_SECONDS. Run by pdf_text_read(), not
+ *   S<len>\n<len bytes>       mode "words" and "image": the next page's size,
+ *                             {"w": points, "h": points, "ocr": bool}, before W
+ * Mode "image": stdin is a PNG, JPEG or TIFF, read by Tesseract as one page
+ * (S, W, P; sizes in pixels). In mode "words" a page without a text layer is
+ * rendered (cairo) and read by Tesseract (issue 19), when built with it.
+ * Usage: bp-pdf-text text|words|image MAX_PAGES CPU_SECONDS. Run by pdf_text_read(), not
  * by people; it exists so that poppler, which cannot be interrupted, runs
  * where RLIMIT_CPU and a kill can stop it. Another mode (a page as PNG)
  * would be another first argument and record letter. */
@@ -18,6 +23,9 @@
 #include <unistd.h>
 
 #include "pdf_text.h"
+#ifdef BP_HAVE_OCR
+#include "pdf_ocr.h"
+#endif
 
 static int worker_count(void *ud, int n)
 {
@@ -35,6 +43,17 @@ static int worker_words(void *ud, int index, const char *json, size_t len)
     return 0;   /* flushed with the page that follows */
 }
 
+static int worker_size(void *ud, int index, double w, double h, int ocr)
+{
+    (void)ud;
+    (void)index;
+    char buf[128];
+    int n = snprintf(buf, sizeof buf, "{\"w\":%.2f,\"h\":%.2f,\"ocr\":%s}", w, h,
+                     ocr ? "true" : "false");
+    printf("S%d\n%s", n, buf);
+    return 0;
+}
+
 static int worker_page(void *ud, int index, const char *text, size_t len)
 {
     (void)ud;
@@ -47,8 +66,9 @@ static int worker_page(void *ud, int index, const char *text, size_t len)
 int main(int argc, char **argv)
 {
     int words = argc == 4 && strcmp(argv[1], "words") == 0;
-    if (argc != 4 || (strcmp(argv[1], "text") != 0 && !words)) {
-        fprintf(stderr, "usage: bp-pdf-text text|words MAX_PAGES CPU_SECONDS (run by the bus)\n");
+    int image = argc == 4 && strcmp(argv[1], "image") == 0;
+    if (argc != 4 || (strcmp(argv[1], "text") != 0 && !words && !image)) {
+        fprintf(stderr, "usage: bp-pdf-text text|words|image MAX_PAGES CPU_SECONDS (run by the bus)\n");
         return 2;
     }
     /* Dies with the bus's thread that waits for it, even when the bus is
@@ -84,13 +104,50 @@ int main(int argc, char **argv)
         len += (size_t)n;
     }
     char *err = NULL;
-    if (pdf_text_each_page_ex(buf, len, max_pages, worker_count, worker_page,
-                              words ? worker_words : NULL, NULL, &err) < 0) {
+    if (image) {
+#ifdef BP_HAVE_OCR
+        int w = 0, h = 0;
+        char *wj = NULL, *text = NULL;
+        if (pdf_ocr_image(buf, len, &w, &h, &wj, &text) == 0) {
+            worker_count(NULL, 1);
+            worker_size(NULL, 0, w, h, 1);
+            worker_words(NULL, 0, wj, strlen(wj));
+            worker_page(NULL, 0, text, strlen(text));
+        } else {
+            err = strdup("not an image Tesseract can read (PNG, JPEG, TIFF), or no OCR language data");
+        }
+        free(wj);
+        free(text);
+#else
+        err = strdup("this build has no OCR (Tesseract)");
+#endif
+        if (err) {
+            printf("E%zu\n%s", strlen(err), err);
+            fflush(stdout);
+        }
+        free(err);
+        free(buf);
+#ifdef BP_HAVE_OCR
+        pdf_ocr_end();
+#endif
+        return 0;
+    }
+    const pdf_page_cbs cb = {.on_count = worker_count, .on_page = worker_page,
+                             .on_words = words ? worker_words : NULL,
+                             .on_size = words ? worker_size : NULL,
+#ifdef BP_HAVE_OCR
+                             .ocr = words ? pdf_ocr_page : NULL,
+#endif
+    };
+    if (pdf_text_each_page_cbs(buf, len, max_pages, &cb, NULL, &err) < 0) {
         const char *e = err ? err : "not a PDF";
         printf("E%zu\n%s", strlen(e), e);
         fflush(stdout);
     }
     free(err);
     free(buf);
+#ifdef BP_HAVE_OCR
+    pdf_ocr_end();
+#endif
     return 0;
 }
