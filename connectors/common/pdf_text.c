@@ -48,6 +48,15 @@ static char *pdf_words_json(PopplerPage *page, const char *text)
         double x1 = 0, y1 = 0, x2 = 0, y2 = 0;
         int have = 0;
         while (*p && !g_unichar_isspace(g_utf8_get_char(p))) {
+            /* Many PDFs place words without a space character between them
+             * ("QuantityUnit price"): a gap wider than a third of the
+             * glyph height, a step back or a change of row ends the word. */
+            if (have && i < n && p > start) {
+                double h = y2 - y1 > 1 ? y2 - y1 : 1;
+                double gap = r[i].x1 - x2, cy = (r[i].y1 + r[i].y2) / 2;
+                if (gap > h / 3 || r[i].x2 < x1 || cy < y1 || cy > y2)
+                    break;
+            }
             if (i < n) {
                 if (!have || r[i].x1 < x1) x1 = r[i].x1;
                 if (!have || r[i].y1 < y1) y1 = r[i].y1;

@@ -25,6 +25,7 @@
 
 #include "../ml/ml_args.h"
 #include "extract_model.h"
+#include "extract_fields.h"
 
 #define EXTRACT_VERSION "1.0.0"
 #define EX_MAX_TEXT 8             /* paths in `text` */
@@ -941,6 +942,10 @@ static const struct bp_command extract_commands[] = {
      .run = extract_cmd_train},
     {.name = "eval", .summary = "precision/recall/F1 per field: --model MODEL or --folds K, --data DIR",
      .run = extract_cmd_eval},
+#ifdef EX_HAVE_READ
+    {.name = "read", .summary = "fields of PDF, scan, image, .eml or text files, one JSON line each: [--model M] FILE...",
+     .run = ex_cmd_read},
+#endif
     {0},
 };
 
