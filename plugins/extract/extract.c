@@ -26,6 +26,9 @@
 #include "../ml/ml_args.h"
 #include "extract_model.h"
 #include "extract_fields.h"
+#ifdef EX_HAVE_READ
+#include "extract_eval_invoices.h"
+#endif
 
 #define EXTRACT_VERSION "1.0.0"
 #define EX_MAX_TEXT 8             /* paths in `text` */
@@ -711,7 +714,9 @@ static const char ex_train_usage[] =
     "[--name NAME] [--epochs N (60)] [--quiet]";
 static const char ex_eval_usage[] =
     "backplane eval extract --format sroie|lines (--model MODEL | --folds K [--epochs N]) --data DIR "
-    "[--errors FILE] [--quiet]";
+    "[--errors FILE] [--quiet]\n"
+    "       backplane eval extract --format invoices --data DIR [--model MODEL (invoices)] "
+    "[--errors FILE] [--reader layout|text]";
 
 static int ex_check_format(const char *cmd, const char *format, const char *data, const char *usage)
 {
@@ -720,7 +725,8 @@ static int ex_check_format(const char *cmd, const char *format, const char *data
         return 2;
     }
     if (strcmp(format, "sroie") != 0 && strcmp(format, "lines") != 0) {
-        fprintf(stderr, "%s extract: unknown --format '%s' (supported: sroie, lines)\n", cmd, format);
+        fprintf(stderr, "%s extract: unknown --format '%s' (supported: sroie, lines%s)\n", cmd, format,
+                strcmp(cmd, "eval") == 0 ? ", invoices" : "");
         return 2;
     }
     return 0;
@@ -804,16 +810,40 @@ static int extract_cmd_train(const struct bp_host_api *api, int argc, char **arg
 
 static int extract_cmd_eval(const struct bp_host_api *api, int argc, char **argv)
 {
-    (void)api;
     const char *format = NULL, *data = NULL, *model = NULL, *folds_s = NULL, *epochs_s = NULL,
-               *errors_s = NULL, *quiet = NULL;
-    const ml_arg spec[] = {{"format", &format, 0}, {"data", &data, 0},
+               *errors_s = NULL, *quiet = NULL, *reader = NULL;
+    const ml_arg spec[] = {{"format", &format, 0}, {"data", &data, 0}, {"reader", &reader, 0},
                            {"model", &model, 0},   {"folds", &folds_s, 0},
                            {"epochs", &epochs_s, 0}, {"errors", &errors_s, 0},
                            {"quiet", &quiet, 1},   {0}};
     int rc = ml_args_parse(argc, argv, spec, ex_eval_usage);
     if (rc == ML_ARGS_HELP)
         return 0;
+#ifdef EX_HAVE_READ
+    if (rc == 0 && format && strcmp(format, "invoices") == 0) {
+        if (data == NULL) {
+            fprintf(stderr, "eval extract: --format and --data are required\nusage: %s\n",
+                    ex_eval_usage);
+            return 2;
+        }
+        if (folds_s) {
+            fprintf(stderr, "eval extract: --format invoices scores a model (--model, default "
+                            "invoices); it does not cross-validate\n");
+            return 2;
+        }
+        if (reader && strcmp(reader, "text") != 0 && strcmp(reader, "layout") != 0) {
+            fprintf(stderr, "eval extract: --reader '%s': layout (words with boxes, the default) "
+                            "or text (PDF text without positions)\n", reader);
+            return 2;
+        }
+        return ex_eval_invoices(api, data, model, errors_s, quiet != NULL,
+                                reader && strcmp(reader, "text") == 0);
+    }
+#endif
+    if (rc == 0 && reader) {
+        fprintf(stderr, "eval extract: --reader is for --format invoices\n");
+        rc = 2;
+    }
     if (rc == 0)
         rc = ex_check_format("eval", format, data, ex_eval_usage);
     if (rc == 0 && (model == NULL) == (folds_s == NULL)) {

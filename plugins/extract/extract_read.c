@@ -113,6 +113,8 @@ out:
     return rc;
 }
 
+static int ex_add_text(ex_doc *d, const char *p);
+
 static void ex_budget(pdf_budget *b, const ex_read_opts *o)
 {
     memset(b, 0, sizeof *b);
@@ -130,10 +132,21 @@ static int ex_read_pdf(ex_doc *d, const unsigned char *bytes, size_t len, int im
     pdf_budget b;
     ex_budget(&b, o);
     b.image = image;
+    b.positions = !o->text_only || image;
     pdf_text t;
     if (pdf_text_read(bytes, len, &b, &t) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
+    }
+    if (!b.positions && t.error == NULL) {
+        int rc = 0;
+        for (const cJSON *pg = t.pages ? t.pages->child : NULL; pg && rc == 0; pg = pg->next)
+            rc = ex_add_text(d, cJSON_GetStringValue(pg));
+        pdf_text_clear(&t);
+        snprintf(d->source, sizeof d->source, "pdf");
+        if (rc != 0)
+            snprintf(err, errlen, "out of memory");
+        return rc;
     }
     if (t.error) {
         snprintf(err, errlen, "cannot read the %s: %s", image ? "image" : "PDF", t.error);

@@ -21,7 +21,9 @@
 typedef struct ex_read_opts {
     int max_pages;          /* pages of a PDF read at most */
     int64_t timeout_ms;     /* one document: the worker's wall clock and CPU budget */
-    int keep_words;         /* reserved */
+    int text_only;          /* 1: a PDF's text without positions, as the mail sources hand
+                               it to the transform (data.attachments[].pages): for
+                               measuring what the word boxes bring; no OCR */
 } ex_read_opts;
 
 /* Default budget: 50 pages, 30 s. */
