@@ -280,6 +280,63 @@ printf 'not json\n' >bad-corr.jsonl
 exit_is "a corrections file that is not JSON lines fails" 1 "$B" train extract --corrections bad-corr.jsonl --out x.model
 contains "... naming file and line" "$ERR" "bad-corr.jsonl:1:1: not a correction"
 
+# ---- issue 19: extract read and eval --format invoices on files ---------------
+# A German and a US invoice typeset to PDF, the US one also as a scan (a PDF of
+# pixels, no text layer) and as a PNG, the German one attached to a mail, the
+# US one as plain text; the shipped invoice model by default.
+export BP_PDF_WORKER=${BP_PDF_WORKER:-$BP_BUILD_ROOT/connectors/mail/bp-pdf-text}
+python3 "$SRC/tests/e2e/gen_invoice_docs.py" docs
+exit_is "extract read: a missing file fails the command" 1 "$B" extract read docs/pdf/us.pdf nosuch.pdf docs/pdf/scan.pdf docs/scan.png docs/body.txt
+contains "... naming it on stderr" "$ERR" "extract read: nosuch.pdf: No such file or directory"
+[ "$(wc -l <"$OUT")" -eq 4 ] && ok "... and the other files are still read, one JSON line each" || not_ok "4 JSON lines (got $(wc -l <"$OUT"))"
+python3 - "$OUT" >read.txt <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    f = r["fields"]
+    print("%s %s vendor=%s no=%s date=%s total=%s currency=%s raw-total=%s raw-date=%s conf-ok=%s" % (
+        r["file"], r.get("source"), f["vendor"], f["invoice_number"], f["date"], json.dumps(f["total"]),
+        f["currency"], r["raw"]["total"], r["raw"]["date"],
+        all(c is None or 0 <= c <= 1 for c in r["confidence"].values())))
+PY
+sed 's/^/# /' read.txt
+contains "a PDF: words with boxes, fields normalised, the printed text under raw" read.txt \
+  "docs/pdf/us.pdf pdf vendor=Bluebird Analytics, Inc. no=BB-77120 date=2023-03-09 total=1234.56 currency=USD raw-total=1,234.56 raw-date=March 9, 2023 conf-ok=True"
+contains "a scanned PDF is read by OCR" read.txt "docs/pdf/scan.pdf ocr vendor=Bluebird Analytics, Inc. no=BB-77120 date=2023-03-09 total=1234.56 currency=USD"
+contains "a PNG is read by OCR" read.txt "docs/scan.png ocr vendor=Bluebird Analytics, Inc. no=BB-77120 date=2023-03-09 total=1234.56"
+contains "a text file" read.txt "docs/body.txt text vendor=Bluebird Analytics, Inc. no=BB-77120 date=2023-03-09 total=1234.56 currency=USD"
+exit_is "extract read --doc: the document as read" 0 "$B" extract read --doc docs/mail.eml
+python3 - "$OUT" >doc.txt <<'PY'
+import json, sys
+d = json.loads(open(sys.argv[1]).readline())
+print("source=%s lang=%s pages=%d w=%d h=%d" % (d["source"], d["lang"], len(d["pages"]),
+                                                d["pages"][0]["w"], d["pages"][0]["h"]))
+for l in d["lines"]:
+    print("line %s page=%d right=%s" % (l["text"], l["page"], l["box"][0] > d["pages"][0]["w"] / 3))
+PY
+sed 's/^/# /' doc.txt
+contains "a mail's PDF attachment, as the mail sources read it, in German" doc.txt "source=pdf lang=de pages=1 w=595 h=842"
+contains "... a label its own line" doc.txt "line Gesamtbetrag page=0 right=False"
+contains "... the amount in its column, right of it" doc.txt "line 119,00 EUR page=0 right=True"
+exit_is "extract read without a file is a usage error" 2 "$B" extract read --model invoices
+contains "... saying so" "$ERR" "extract read: no file given"
+exit_is "extract read with an unknown model fails" 1 "$B" extract read --model nosuch docs/body.txt
+contains "... saying where it looked" "$ERR" "extract read: model: model 'nosuch' not found"
+
+exit_is "eval extract --format invoices" 0 "$B" eval extract --format invoices --data docs --errors inv-errors.jsonl
+sed 's/^/# /' "$OUT"
+tail -n 1 "$OUT" | grep -qE '^accuracy=0\.[0-9]{4}$|^accuracy=1\.0000$' && ok "... its last line is accuracy=0.XXXX" || not_ok "last line: $(tail -n 1 "$OUT")"
+contains "... over the 3 documents with a key" "$OUT" "evaluated 3 documents with"
+grep -qE '^vendor +[0-9]+/3 ' "$OUT" && ok "... per field over the fields each key holds" || not_ok "vendor over 3 keys"
+lacks "... po_number is in no key: not scored" "$OUT" "po_number"
+lacks "a label typed in capitals without the legal form is the vendor" inv-errors.jsonl '"field":"vendor","want":"BLUEBIRD ANALYTICS"'
+lacks "an invoice number labelled with '#' and spaces is the same number" inv-errors.jsonl '"want":"# BB-77120"'
+lacks "the US total, to the cent" inv-errors.jsonl '"field":"total","want":"1234.56"'
+rm docs/key/scan.json
+exit_is "eval --format invoices: a document without a key is skipped" 0 "$B" eval extract --format invoices --data docs
+contains "... saying so" "$ERR" "eval extract: skipped docs/pdf/scan.pdf: docs/key/scan.json: No such file or directory"
+exit_is "eval --format invoices: --folds is refused" 2 "$B" eval extract --format invoices --data docs --folds 3
+
 # A site naming a damaged model fails at start with the file's problem.
 sed "s#$SHIPPED#$TMP/trunc.model#" ai.yaml >bad.yaml
 exit_is "a damaged model stops the site at start" 1 "$B" run bad.yaml
