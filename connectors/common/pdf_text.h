@@ -99,6 +99,18 @@ typedef struct pdf_page_cbs {
     int (*ocr)(void *page, char **words, char **text);
 } pdf_page_cbs;
 
+/* A worker kept alive across documents (issue 19): `extract read` over many
+ * files pays the worker's start (exec, poppler's and Tesseract's libraries)
+ * once. Each document keeps its own budget: the wall clock as in
+ * pdf_text_read, RLIMIT_CPU raised by cpu_s before each; a worker that ran
+ * over, crashed or was cancelled is killed and the next document starts a
+ * new one. Not thread-safe: one session per thread. */
+typedef struct pdf_session pdf_session;
+pdf_session *pdf_session_new(const char *worker);   /* NULL worker: pdf_text_worker_path() */
+int pdf_session_read(pdf_session *s, const void *bytes, size_t len, const pdf_budget *b,
+                     pdf_text *out);               /* as pdf_text_read */
+void pdf_session_free(pdf_session *s);             /* ends the worker */
+
 int pdf_text_each_page_cbs(const void *bytes, size_t len, int max_pages, const pdf_page_cbs *cb,
                            void *ud, char **err);
 

@@ -22,6 +22,7 @@
 #include "../common/normalize.h"
 #include "extract_fields.h"
 #include "extract_read.h"
+#include "pdf_text.h"
 
 /* The fields scored, in output order, by their names in keys and output. */
 static const char *const ei_fields[] = {"vendor", "invoice_number", "date", "total", "currency",
@@ -242,6 +243,7 @@ int ex_eval_invoices(const struct bp_host_api *api, const char *data, const char
     ex_cands scratch = {0};
     ex_read_opts o = EX_READ_DEFAULTS;
     o.text_only = text_only;
+    o.session = pdf_session_new(NULL);
     for (size_t i = 0; i < n; i++) {
         char stem[1024], keyp[4096], docp[4096];
         snprintf(stem, sizeof stem, "%s", names[i]);
@@ -301,6 +303,7 @@ int ex_eval_invoices(const struct bp_host_api *api, const char *data, const char
         cJSON_Delete(key);
     }
     ex_cands_free(&scratch);
+    pdf_session_free(o.session);
     if (errors)
         fclose(errors);
     long all_r = 0, all_t = 0;

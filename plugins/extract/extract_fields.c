@@ -12,6 +12,7 @@
 #include "../common/normalize.h"
 #ifdef EX_HAVE_READ
 #include "extract_read.h"
+#include "pdf_text.h"
 #endif
 
 const char *ex_out_name(const ex_model *m, int field)
@@ -242,6 +243,8 @@ int ex_cmd_read(const struct bp_host_api *api, int argc, char **argv)
     }
     ex_cands scratch = {0};
     int failed = 0;
+    /* One worker for all the files: its start costs more than a page. */
+    o.session = pdf_session_new(NULL);
     for (int i = 0; i < nfiles; i++) {
         ex_doc d;
         ex_doc_init(&d);
@@ -305,6 +308,7 @@ int ex_cmd_read(const struct bp_host_api *api, int argc, char **argv)
         ex_doc_free(&d);
     }
     fflush(stdout);
+    pdf_session_free(o.session);
     ex_cands_free(&scratch);
     free(m);
     free(files);

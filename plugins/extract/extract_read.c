@@ -134,7 +134,8 @@ static int ex_read_pdf(ex_doc *d, const unsigned char *bytes, size_t len, int im
     b.image = image;
     b.positions = !o->text_only || image;
     pdf_text t;
-    if (pdf_text_read(bytes, len, &b, &t) != 0) {
+    if ((o->session ? pdf_session_read(o->session, bytes, len, &b, &t)
+                    : pdf_text_read(bytes, len, &b, &t)) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }

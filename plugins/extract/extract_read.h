@@ -21,6 +21,8 @@
 typedef struct ex_read_opts {
     int max_pages;          /* pages of a PDF read at most */
     int64_t timeout_ms;     /* one document: the worker's wall clock and CPU budget */
+    struct pdf_session *session; /* a worker kept across documents (pdf_text.h), or NULL:
+                               one worker per document */
     int text_only;          /* 1: a PDF's text without positions, as the mail sources hand
                                it to the transform (data.attachments[].pages): for
                                measuring what the word boxes bring; no OCR */
