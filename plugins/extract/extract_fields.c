@@ -162,8 +162,8 @@ static const char ex_read_usage[] =
     "  --model  a shipped model's name or a model file (default: invoices)\n"
     "  --doc    print the document as read (lines with boxes, pages) instead of fields";
 
-static const char *const ex_read_order[] = {"vendor", "invoice_number", "date", "total",
-                                            "currency", "po_number", "address", NULL};
+static const char *const ex_read_order[] = {"vendor", "company", "invoice_number", "date",
+                                            "total", "currency", "po_number", "address", NULL};
 
 int ex_cmd_read(const struct bp_host_api *api, int argc, char **argv)
 {

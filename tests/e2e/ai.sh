@@ -318,6 +318,8 @@ sed 's/^/# /' doc.txt
 contains "a mail's PDF attachment, as the mail sources read it, in German" doc.txt "source=pdf lang=de pages=1 w=595 h=842"
 contains "... a label its own line" doc.txt "line Gesamtbetrag page=0 right=False"
 contains "... the amount in its column, right of it" doc.txt "line 119,00 EUR page=0 right=True"
+exit_is "extract read --model sroie: a receipt model" 0 "$B" extract read --model sroie docs/body.txt
+contains "... names the seller company, as receipts do" "$OUT" '"fields":{"company":"Bluebird Analytics, Inc."'
 exit_is "extract read without a file is a usage error" 2 "$B" extract read --model invoices
 contains "... saying so" "$ERR" "extract read: no file given"
 exit_is "extract read with an unknown model fails" 1 "$B" extract read --model nosuch docs/body.txt
