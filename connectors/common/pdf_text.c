@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +50,15 @@ static char *pdf_words_json(PopplerPage *page, const char *text)
         double x1 = 0, y1 = 0, x2 = 0, y2 = 0;
         int have = 0;
         while (*p && !g_unichar_isspace(g_utf8_get_char(p))) {
+            /* Many PDFs place words without a space character between them
+             * ("QuantityUnit price"): a gap wider than a third of the
+             * glyph height, a step back or a change of row ends the word. */
+            if (have && i < n && p > start) {
+                double h = y2 - y1 > 1 ? y2 - y1 : 1;
+                double gap = r[i].x1 - x2, cy = (r[i].y1 + r[i].y2) / 2;
+                if (gap > h / 3 || r[i].x2 < x1 || cy < y1 || cy > y2)
+                    break;
+            }
             if (i < n) {
                 if (!have || r[i].x1 < x1) x1 = r[i].x1;
                 if (!have || r[i].y1 < y1) y1 = r[i].y1;
@@ -88,6 +99,33 @@ int pdf_text_each_page_ex(const void *bytes, size_t len, int max_pages,
                           int (*on_words)(void *ud, int index, const char *json, size_t len),
                           void *ud, char **err)
 {
+    const pdf_page_cbs cb = {.on_count = on_count, .on_page = on_page, .on_words = on_words};
+    return pdf_text_each_page_cbs(bytes, len, max_pages, &cb, ud, err);
+}
+
+/* A page is a scan when it has no letters, or an image and fewer than a few
+ * words' worth of letters: a scan often carries a handful of stray glyphs (a
+ * stamp, a page number, a broken OCR layer of digits) that say nothing. A
+ * short page of real text without images ("Invoice 42") is not one. */
+#define PDF_MIN_LETTERS 16
+static int pdf_is_scan(PopplerPage *page, const char *s)
+{
+    int letters = 0;
+    for (; s && *s && letters < PDF_MIN_LETTERS; s = g_utf8_next_char(s))
+        letters += g_unichar_isalpha(g_utf8_get_char(s)) != 0;
+    if (letters == 0)
+        return 1;
+    if (letters >= PDF_MIN_LETTERS)
+        return 0;
+    GList *images = poppler_page_get_image_mapping(page);
+    int has = images != NULL;
+    poppler_page_free_image_mapping(images);
+    return has;
+}
+
+int pdf_text_each_page_cbs(const void *bytes, size_t len, int max_pages, const pdf_page_cbs *cb,
+                           void *ud, char **err)
+{
     GError *gerr = NULL;
     GBytes *gb = g_bytes_new_static(bytes, len);
     PopplerDocument *doc = poppler_document_new_from_bytes(gb, NULL, &gerr);
@@ -99,20 +137,34 @@ int pdf_text_each_page_ex(const void *bytes, size_t len, int max_pages,
         return -1;
     }
     int n = poppler_document_get_n_pages(doc);
-    int stop = on_count ? on_count(ud, n) : 0;
+    int stop = cb->on_count ? cb->on_count(ud, n) : 0;
     for (int i = 0; !stop && i < n && i < max_pages; i++) {
         PopplerPage *page = poppler_document_get_page(doc, i);
         char *text = page ? poppler_page_get_text(page) : NULL;
         /* poppler writes UTF-8; a damaged font map can still yield invalid
          * sequences, which JSON cannot carry. */
         char *valid = text ? g_utf8_make_valid(text, -1) : NULL;
-        if (on_words && page) {
-            char *json = pdf_words_json(page, valid ? valid : "");
-            stop = json ? on_words(ud, i, json, strlen(json)) : 1;
+        char *ocr_words = NULL, *ocr_text = NULL;
+        /* A page without a text layer is a scan: read it with OCR when the
+         * caller (the worker) has it. */
+        int ocr = cb->ocr && page && pdf_is_scan(page, valid) &&
+                  cb->ocr(page, &ocr_words, &ocr_text) == 0;
+        if (cb->on_size && page) {
+            double w = 0, h = 0;
+            poppler_page_get_size(page, &w, &h);
+            stop = cb->on_size(ud, i, w, h, ocr);
+        }
+        if (!stop && cb->on_words && page) {
+            char *json = ocr ? NULL : pdf_words_json(page, valid ? valid : "");
+            const char *j = ocr ? ocr_words : json;
+            stop = j ? cb->on_words(ud, i, j, strlen(j)) : 1;
             g_free(json);
         }
+        const char *t = ocr ? ocr_text : valid ? valid : "";
         if (!stop)
-            stop = on_page(ud, i, valid ? valid : "", valid ? strlen(valid) : 0);
+            stop = cb->on_page(ud, i, t, strlen(t));
+        free(ocr_words);
+        free(ocr_text);
         g_free(valid);
         g_free(text);
         if (page)
@@ -126,6 +178,7 @@ void pdf_text_clear(pdf_text *t)
 {
     cJSON_Delete(t->pages);
     cJSON_Delete(t->words);
+    cJSON_Delete(t->sizes);
     free(t->error);
     free(t->truncated);
     memset(t, 0, sizeof(*t));
@@ -146,6 +199,19 @@ static int pdf_local_words(void *ud, int index, const char *json, size_t len)
     cJSON *w = cJSON_ParseWithLength(json, len);
     if (w == NULL || !cJSON_AddItemToArray(t->words, w)) {
         cJSON_Delete(w);
+        return 1;
+    }
+    return 0;
+}
+
+static int pdf_local_size(void *ud, int index, double w, double h, int ocr)
+{
+    (void)index;
+    pdf_text *t = ud;
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL || !cJSON_AddNumberToObject(o, "w", w) || !cJSON_AddNumberToObject(o, "h", h) ||
+        !cJSON_AddBoolToObject(o, "ocr", ocr) || !cJSON_AddItemToArray(t->sizes, o)) {
+        cJSON_Delete(o);
         return 1;
     }
     return 0;
@@ -208,7 +274,15 @@ typedef struct {
 /* Consumes the complete records at the start of in: "N count\n",
  * "P len\n<len bytes>", "E len\n<len bytes>". Returns -1 when out of memory
  * or the worker wrote nonsense. */
+static int pdf_parse_ex(pdf_buf *in, pdf_text *t, int *done);
+
 static int pdf_parse(pdf_buf *in, pdf_text *t)
+{
+    return pdf_parse_ex(in, t, NULL);
+}
+
+/* done (may be NULL): set by the serve mode's end-of-document record "Z0\n". */
+static int pdf_parse_ex(pdf_buf *in, pdf_text *t, int *done)
 {
     size_t off = 0;
     for (;;) {
@@ -218,9 +292,15 @@ static int pdf_parse(pdf_buf *in, pdf_text *t)
         char kind = in->data[off];
         char *end;
         unsigned long long v = strtoull(in->data + off + 1, &end, 10);
-        if (end != nl || (kind != 'N' && kind != 'P' && kind != 'E' && kind != 'W'))
+        if (end != nl || (kind != 'N' && kind != 'P' && kind != 'E' && kind != 'W' && kind != 'S' &&
+                            (kind != 'Z' || done == NULL)))
             return -1;
         size_t head = (size_t)(nl - (in->data + off)) + 1;
+        if (kind == 'Z') {
+            *done = 1;
+            off += head;
+            break;
+        }
         if (kind == 'N') {
             t->n_pages = v > INT_MAX ? INT_MAX : (int)v;
             off += head;
@@ -234,6 +314,13 @@ static int pdf_parse(pdf_buf *in, pdf_text *t)
         if (kind == 'E') {
             free(t->error);
             t->error = s;
+        } else if (kind == 'S') {
+            cJSON *z = t->sizes ? cJSON_Parse(s) : NULL;
+            free(s);
+            if (z == NULL || !cJSON_AddItemToArray(t->sizes, z)) {
+                cJSON_Delete(z);
+                return -1;
+            }
         } else if (kind == 'W') {
             cJSON *w = t->words ? cJSON_Parse(s) : NULL;
             free(s);
@@ -312,7 +399,8 @@ static pid_t pdf_spawn(const void *bytes, size_t len, const pdf_budget *b, int *
     snprintf(pages, sizeof(pages), "%d", b->max_pages);
     snprintf(cpu, sizeof(cpu), "%d", b->cpu_s > 0 ? b->cpu_s : 0);
     const char *path = b->worker ? b->worker : pdf_text_worker_path();
-    char *argv[] = {(char *)path, (char *)(b->positions ? "words" : "text"), pages, cpu, NULL};
+    const char *mode = b->image ? "image" : b->positions ? "words" : "text";
+    char *argv[] = {(char *)path, (char *)mode, pages, cpu, NULL};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);
@@ -353,20 +441,29 @@ int pdf_text_read(const void *bytes, size_t len, const pdf_budget *b, pdf_text *
     memset(out, 0, sizeof(*out));
     out->n_pages = -1;
     out->pages = cJSON_CreateArray();
-    out->words = b->positions ? cJSON_CreateArray() : NULL;
-    if (out->pages == NULL || (b->positions && out->words == NULL)) {
+    int pos = b->positions || b->image;
+    out->words = pos ? cJSON_CreateArray() : NULL;
+    out->sizes = pos ? cJSON_CreateArray() : NULL;
+    if (out->pages == NULL || (pos && (out->words == NULL || out->sizes == NULL))) {
         pdf_text_clear(out);
         return -1;
     }
     if (b->max_pages <= 0)
         return 0;
+    if (b->in_process && b->image) {
+        out->error = strdup("images are read by OCR in the worker only");
+        return out->error ? 0 : -1;
+    }
     if (b->in_process) {
         char *err = NULL;
-        if (pdf_text_each_page_ex(bytes, len, b->max_pages, pdf_local_count, pdf_local_page,
-                                  b->positions ? pdf_local_words : NULL, out, &err) < 0) {
+        const pdf_page_cbs cb = {.on_count = pdf_local_count, .on_page = pdf_local_page,
+                                 .on_words = pos ? pdf_local_words : NULL,
+                                 .on_size = pos ? pdf_local_size : NULL};
+        if (pdf_text_each_page_cbs(bytes, len, b->max_pages, &cb, out, &err) < 0) {
             cJSON_Delete(out->pages);
             cJSON_Delete(out->words);
-            out->pages = out->words = NULL;
+            cJSON_Delete(out->sizes);
+            out->pages = out->words = out->sizes = NULL;
             out->error = err;
             return err ? 0 : -1;
         }
@@ -380,7 +477,8 @@ int pdf_text_read(const void *bytes, size_t len, const pdf_budget *b, pdf_text *
                  b->worker ? b->worker : pdf_text_worker_path(), strerror(serr));
         cJSON_Delete(out->pages);
         cJSON_Delete(out->words);
-        out->pages = out->words = NULL;
+        cJSON_Delete(out->sizes);
+        out->pages = out->words = out->sizes = NULL;
         out->error = strdup(buf);
         return out->error ? 0 : -1;
     }
@@ -445,7 +543,8 @@ int pdf_text_read(const void *bytes, size_t len, const pdf_budget *b, pdf_text *
     if (out->error) {
         cJSON_Delete(out->pages);
         cJSON_Delete(out->words);
-        out->pages = out->words = NULL;
+        cJSON_Delete(out->sizes);
+        out->pages = out->words = out->sizes = NULL;
         return 0;
     }
     if (out->cancelled)
@@ -470,5 +569,240 @@ int pdf_text_read(const void *bytes, size_t len, const pdf_budget *b, pdf_text *
         pdf_text_clear(out);
         return -1;
     }
+    return 0;
+}
+
+/* ---- a worker kept across documents (issue 19) ---- */
+
+struct pdf_session {
+    pid_t pid;
+    int fd;          /* our end of the socket: the worker's stdin and stdout */
+    char *worker;
+};
+
+pdf_session *pdf_session_new(const char *worker)
+{
+    pdf_session *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->fd = -1;
+    s->worker = strdup(worker ? worker : pdf_text_worker_path());
+    if (s->worker == NULL) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void pdf_session_stop(pdf_session *s, int kill_it)
+{
+    if (s->pid > 0) {
+        if (kill_it)
+            kill(s->pid, SIGKILL);
+        else
+            shutdown(s->fd, SHUT_WR);   /* EOF on stdin: the worker exits */
+        int st;
+        while (waitpid(s->pid, &st, 0) < 0 && errno == EINTR)
+            ;
+    }
+    if (s->fd >= 0)
+        close(s->fd);
+    s->pid = 0;
+    s->fd = -1;
+}
+
+void pdf_session_free(pdf_session *s)
+{
+    if (s == NULL)
+        return;
+    pdf_session_stop(s, 0);
+    free(s->worker);
+    free(s);
+}
+
+static int pdf_session_start(pdf_session *s, int *err)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        *err = errno;
+        return -1;
+    }
+    char *argv[] = {s->worker, (char *)"serve", (char *)"0", (char *)"0", NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+    posix_spawn_file_actions_adddup2(&fa, sv[1], 1);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawnattr_init(&attr);
+    sigset_t none, dfl;
+    sigemptyset(&none);
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGXCPU);
+    sigaddset(&dfl, SIGPIPE);
+    sigaddset(&dfl, SIGTERM);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &dfl);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    char *env[64];
+    pdf_worker_env(env, sizeof(env) / sizeof(env[0]));
+    int rc = posix_spawn(&s->pid, s->worker, &fa, &attr, argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(sv[1]);
+    if (rc != 0) {
+        close(sv[0]);
+        s->pid = 0;
+        *err = rc;
+        return -1;
+    }
+    s->fd = sv[0];
+    return 0;
+}
+
+static int pdf_send_all(int fd, const void *p, size_t len)
+{
+    const char *c = p;
+    while (len > 0) {
+        ssize_t w = send(fd, c, len, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        c += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int pdf_session_read(pdf_session *s, const void *bytes, size_t len, const pdf_budget *b,
+                     pdf_text *out)
+{
+    if (b->in_process)
+        return pdf_text_read(bytes, len, b, out);
+    memset(out, 0, sizeof(*out));
+    out->n_pages = -1;
+    int pos = b->positions || b->image;
+    out->pages = cJSON_CreateArray();
+    out->words = pos ? cJSON_CreateArray() : NULL;
+    out->sizes = pos ? cJSON_CreateArray() : NULL;
+    if (out->pages == NULL || (pos && (out->words == NULL || out->sizes == NULL))) {
+        pdf_text_clear(out);
+        return -1;
+    }
+    if (b->max_pages <= 0)
+        return 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int serr = 0;
+        if (s->pid <= 0 && pdf_session_start(s, &serr) != 0) {
+            char buf[PATH_MAX + 100];
+            snprintf(buf, sizeof(buf), "cannot run the PDF worker %s: %s", s->worker,
+                     strerror(serr));
+            cJSON_Delete(out->pages);
+            cJSON_Delete(out->words);
+            cJSON_Delete(out->sizes);
+            out->pages = out->words = out->sizes = NULL;
+            out->error = strdup(buf);
+            return out->error ? 0 : -1;
+        }
+        char head[128];
+        const char *mode = b->image ? "image" : pos ? "words" : "text";
+        int hl = snprintf(head, sizeof head, "%s %d %d %zu\n", mode, b->max_pages,
+                          b->cpu_s > 0 ? b->cpu_s : 0, len);
+        if (pdf_send_all(s->fd, head, (size_t)hl) == 0 && pdf_send_all(s->fd, bytes, len) == 0)
+            break;
+        /* A worker that died since the last document (its budget, a crash):
+         * start a new one, once. */
+        pdf_session_stop(s, 1);
+        if (attempt == 1) {
+            out->truncated = strdup("the PDF worker stopped before reading the document");
+            return out->truncated ? 0 : -1;
+        }
+    }
+    int64_t deadline = b->wall_ms > 0 ? pdf_now_ms() + b->wall_ms : INT64_MAX;
+    pdf_buf in = {0};
+    int oom = 0, killed_wall = 0, bad = 0, done = 0, eof = 0;
+    while (!done) {
+        if (b->cancelled && b->cancelled(b->ud)) {
+            out->cancelled = 1;
+            break;
+        }
+        int64_t now = pdf_now_ms();
+        if (now >= deadline) {
+            killed_wall = 1;
+            break;
+        }
+        int wait = deadline - now < 50 ? (int)(deadline - now) : 50;
+        struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+        int r = poll(&pfd, 1, wait);
+        if (r <= 0)
+            continue;
+        if (in.cap - in.len < 65536) {
+            size_t cap = in.cap ? in.cap * 2 : 131072;
+            char *d = realloc(in.data, cap);
+            if (d == NULL) {
+                oom = 1;
+                break;
+            }
+            in.data = d;
+            in.cap = cap;
+        }
+        ssize_t n = read(s->fd, in.data + in.len, in.cap - in.len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            eof = 1;
+            break;
+        }
+        in.len += (size_t)n;
+        if (pdf_parse_ex(&in, out, &done) < 0) {
+            bad = 1;
+            break;
+        }
+    }
+    free(in.data);
+    int status = 0, died = 0;
+    if (!done) {
+        /* Whatever stopped it, this worker is not reused. */
+        if (!eof)
+            kill(s->pid, SIGKILL);
+        while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        died = 1;
+        close(s->fd);
+        s->fd = -1;
+        s->pid = 0;
+    }
+    int got = cJSON_GetArraySize(out->pages);
+    int want = out->n_pages < 0 ? b->max_pages
+               : out->n_pages < b->max_pages ? out->n_pages : b->max_pages;
+    if (oom) {
+        pdf_text_clear(out);
+        return -1;
+    }
+    if (out->error) {
+        cJSON_Delete(out->pages);
+        cJSON_Delete(out->words);
+        cJSON_Delete(out->sizes);
+        out->pages = out->words = out->sizes = NULL;
+        return 0;
+    }
+    if (out->cancelled)
+        return 0;
+    if (killed_wall)
+        out->truncated = pdf_strf("time limit (%ld ms) reached after %ld of %ld pages",
+                                  (long)b->wall_ms, got, want);
+    else if (bad)
+        out->truncated = strdup("the PDF worker wrote an unreadable reply");
+    else if (died && WIFSIGNALED(status) &&
+             (WTERMSIG(status) == SIGXCPU || (WTERMSIG(status) == SIGKILL && b->cpu_s > 0)))
+        out->truncated = pdf_strf("CPU limit (%ld s) reached after %ld of %ld pages",
+                                  (long)b->cpu_s, got, want);
+    else if (died && WIFSIGNALED(status))
+        out->truncated = pdf_strf("the PDF worker died of signal %ld after %ld of %ld pages",
+                                  (long)WTERMSIG(status), got, want);
+    else if (died)
+        out->truncated = pdf_strf("the PDF worker stopped (exit %ld) after %ld of %ld pages",
+                                  WIFEXITED(status) ? (long)WEXITSTATUS(status) : -1L, got, want);
     return 0;
 }

@@ -34,6 +34,9 @@ typedef struct pdf_budget {
     void *ud;
     int positions;               /* 1: also the words of each page with their boxes */
     const char *worker;          /* the worker's path; NULL: pdf_text_worker_path() */
+    /* ---- issue 19 (invoices-read) ---- */
+    int image;                   /* 1: the bytes are an image (PNG, JPEG, TIFF), read by OCR
+                                    in the worker as one page (implies positions) */
 } pdf_budget;
 
 typedef struct pdf_text {
@@ -47,6 +50,10 @@ typedef struct pdf_text {
     cJSON *words;                /* with b->positions: one array per page read, of
                                     {"t": word, "b": [x1, y1, x2, y2]} in PDF points from
                                     the page's top left; else NULL */
+    /* ---- issue 19 (invoices-read) ---- */
+    cJSON *sizes;                /* with b->positions: one {"w", "h", "ocr"} per page read:
+                                    its size in points (an image: pixels); ocr true when
+                                    the page had no text layer and Tesseract read it */
 } pdf_text;
 
 /* Reads the text of each page of len bytes of a PDF under budget b into
@@ -79,5 +86,32 @@ int pdf_text_each_page_ex(const void *bytes, size_t len, int max_pages,
                           int (*on_page)(void *ud, int index, const char *text, size_t len),
                           int (*on_words)(void *ud, int index, const char *json, size_t len),
                           void *ud, char **err);
+
+/* Callbacks of the page loop (issue 19). on_size (may be NULL) gets each
+ * page's size in points and whether it was read by OCR, before on_words; ocr
+ * (may be NULL: no OCR, the plugins' case) reads a page without a text layer
+ * (a PopplerPage *) into malloc'ed words JSON and text, 0 ok. */
+typedef struct pdf_page_cbs {
+    int (*on_count)(void *ud, int n_pages);
+    int (*on_page)(void *ud, int index, const char *text, size_t len);
+    int (*on_words)(void *ud, int index, const char *json, size_t len);
+    int (*on_size)(void *ud, int index, double w, double h, int ocr);
+    int (*ocr)(void *page, char **words, char **text);
+} pdf_page_cbs;
+
+/* A worker kept alive across documents (issue 19): `extract read` over many
+ * files pays the worker's start (exec, poppler's and Tesseract's libraries)
+ * once. Each document keeps its own budget: the wall clock as in
+ * pdf_text_read, RLIMIT_CPU raised by cpu_s before each; a worker that ran
+ * over, crashed or was cancelled is killed and the next document starts a
+ * new one. Not thread-safe: one session per thread. */
+typedef struct pdf_session pdf_session;
+pdf_session *pdf_session_new(const char *worker);   /* NULL worker: pdf_text_worker_path() */
+int pdf_session_read(pdf_session *s, const void *bytes, size_t len, const pdf_budget *b,
+                     pdf_text *out);               /* as pdf_text_read */
+void pdf_session_free(pdf_session *s);             /* ends the worker */
+
+int pdf_text_each_page_cbs(const void *bytes, size_t len, int max_pages, const pdf_page_cbs *cb,
+                           void *ud, char **err);
 
 #endif

@@ -5,7 +5,16 @@
  *   E<len>\n<len bytes>       the PDF cannot be opened (why)
  *   W<len>\n<len bytes>       mode "words": the next page's words and boxes as
  *                             JSON, before its P record
- * Usage: bp-pdf-text text|words MAX_PAGES CPU_SECONDS. Run by pdf_text_read(), not
+ *   S<len>\n<len bytes>       mode "words" and "image": the next page's size,
+ *                             {"w": points, "h": points, "ocr": bool}, before W
+ * Mode "image": stdin is a PNG, JPEG or TIFF, read by Tesseract as one page
+ * (S, W, P; sizes in pixels). In mode "words" a page without a text layer is
+ * rendered (cairo) and read by Tesseract (issue 19), when built with it.
+ * Mode "serve" (issue 19) keeps the process for many documents: stdin holds
+ * requests "MODE MAX_PAGES CPU_SECONDS LEN\n<LEN bytes>", each answered by the
+ * records of that mode and "Z0\n"; RLIMIT_CPU is raised by CPU_SECONDS over
+ * what the process has used before each document, so each has its budget.
+ * Usage: bp-pdf-text text|words|image|serve MAX_PAGES CPU_SECONDS. Run by pdf_text_read(), not
  * by people; it exists so that poppler, which cannot be interrupted, runs
  * where RLIMIT_CPU and a kill can stop it. Another mode (a page as PNG)
  * would be another first argument and record letter. */
@@ -18,6 +27,9 @@
 #include <unistd.h>
 
 #include "pdf_text.h"
+#ifdef BP_HAVE_OCR
+#include "pdf_ocr.h"
+#endif
 
 static int worker_count(void *ud, int n)
 {
@@ -35,6 +47,17 @@ static int worker_words(void *ud, int index, const char *json, size_t len)
     return 0;   /* flushed with the page that follows */
 }
 
+static int worker_size(void *ud, int index, double w, double h, int ocr)
+{
+    (void)ud;
+    (void)index;
+    char buf[128];
+    int n = snprintf(buf, sizeof buf, "{\"w\":%.2f,\"h\":%.2f,\"ocr\":%s}", w, h,
+                     ocr ? "true" : "false");
+    printf("S%d\n%s", n, buf);
+    return 0;
+}
+
 static int worker_page(void *ud, int index, const char *text, size_t len)
 {
     (void)ud;
@@ -44,11 +67,124 @@ static int worker_page(void *ud, int index, const char *text, size_t len)
     return fflush(stdout) != 0;
 }
 
+/* One document: the records of its mode on stdout. */
+static void worker_doc(const char *buf, size_t len, int words, int image, int max_pages)
+{
+    char *err = NULL;
+    if (image) {
+#ifdef BP_HAVE_OCR
+        int w = 0, h = 0;
+        char *wj = NULL, *text = NULL;
+        if (pdf_ocr_image(buf, len, &w, &h, &wj, &text) == 0) {
+            worker_count(NULL, 1);
+            worker_size(NULL, 0, w, h, 1);
+            worker_words(NULL, 0, wj, strlen(wj));
+            worker_page(NULL, 0, text, strlen(text));
+        } else {
+            err = strdup("not an image Tesseract can read (PNG, JPEG, TIFF), or no OCR language data");
+        }
+        free(wj);
+        free(text);
+#else
+        err = strdup("this build has no OCR (Tesseract)");
+#endif
+    } else {
+        const pdf_page_cbs cb = {.on_count = worker_count, .on_page = worker_page,
+                                 .on_words = words ? worker_words : NULL,
+                                 .on_size = words ? worker_size : NULL,
+#ifdef BP_HAVE_OCR
+                                 .ocr = words ? pdf_ocr_page : NULL,
+#endif
+        };
+        if (pdf_text_each_page_cbs(buf, len, max_pages, &cb, NULL, &err) < 0 && err == NULL)
+            err = strdup("not a PDF");
+    }
+    if (err) {
+        printf("E%zu\n%s", strlen(err), err);
+        fflush(stdout);
+    }
+    free(err);
+}
+
+static int worker_cpu_budget(long cpu)
+{
+    struct rlimit cur;
+    if (getrlimit(RLIMIT_CPU, &cur) != 0)
+        return -1;
+    struct rlimit rl = {.rlim_cur = cur.rlim_max, .rlim_max = cur.rlim_max};
+    if (cpu > 0) {
+        /* SIGXCPU (it kills) once this document has used cpu seconds more
+         * than the process had before it. */
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        rlim_t want = (rlim_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1 + cpu);
+        rl.rlim_cur = cur.rlim_max == RLIM_INFINITY || want < cur.rlim_max ? want : cur.rlim_max;
+    }
+    return setrlimit(RLIMIT_CPU, &rl);
+}
+
+/* Reads exactly len bytes from stdin; 0 ok, -1 EOF or error. */
+static int worker_read_all(char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = read(0, p, len);
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int worker_serve(void)
+{
+    char head[128];
+    for (;;) {
+        size_t hl = 0;
+        for (;;) {
+            if (hl + 1 >= sizeof head)
+                return 7;
+            ssize_t n = read(0, head + hl, 1);
+            if (n <= 0)
+                return hl == 0 ? 0 : 5;   /* EOF between documents: done */
+            if (head[hl] == '\n')
+                break;
+            hl++;
+        }
+        head[hl] = '\0';
+        char mode[16];
+        int max_pages;
+        long cpu;
+        size_t len;
+        if (sscanf(head, "%15s %d %ld %zu", mode, &max_pages, &cpu, &len) != 4 ||
+            len > ((size_t)1 << 30))
+            return 7;
+        char *buf = malloc(len ? len : 1);
+        if (buf == NULL)
+            return 4;
+        if (worker_read_all(buf, len) != 0) {
+            free(buf);
+            return 5;
+        }
+        if (worker_cpu_budget(cpu) != 0) {
+            free(buf);
+            return 3;
+        }
+        worker_doc(buf, len, strcmp(mode, "words") == 0, strcmp(mode, "image") == 0, max_pages);
+        free(buf);
+        printf("Z0\n");
+        if (fflush(stdout) != 0)
+            return 5;
+    }
+}
+
 int main(int argc, char **argv)
 {
     int words = argc == 4 && strcmp(argv[1], "words") == 0;
-    if (argc != 4 || (strcmp(argv[1], "text") != 0 && !words)) {
-        fprintf(stderr, "usage: bp-pdf-text text|words MAX_PAGES CPU_SECONDS (run by the bus)\n");
+    int image = argc == 4 && strcmp(argv[1], "image") == 0;
+    int serve = argc == 4 && strcmp(argv[1], "serve") == 0;
+    if (argc != 4 || (strcmp(argv[1], "text") != 0 && !words && !image && !serve)) {
+        fprintf(stderr, "usage: bp-pdf-text text|words|image|serve MAX_PAGES CPU_SECONDS (run by the bus)\n");
         return 2;
     }
     /* Dies with the bus's thread that waits for it, even when the bus is
@@ -56,6 +192,13 @@ int main(int argc, char **argv)
     pid_t parent = getppid();
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
         return 6;
+    if (serve) {
+        int rc = worker_serve();
+#ifdef BP_HAVE_OCR
+        pdf_ocr_end();
+#endif
+        return rc;
+    }
     int max_pages = atoi(argv[2]);
     long cpu = atol(argv[3]);
     if (cpu > 0) {
@@ -83,14 +226,10 @@ int main(int argc, char **argv)
             break;
         len += (size_t)n;
     }
-    char *err = NULL;
-    if (pdf_text_each_page_ex(buf, len, max_pages, worker_count, worker_page,
-                              words ? worker_words : NULL, NULL, &err) < 0) {
-        const char *e = err ? err : "not a PDF";
-        printf("E%zu\n%s", strlen(e), e);
-        fflush(stdout);
-    }
-    free(err);
+    worker_doc(buf, len, words, image, max_pages);
     free(buf);
+#ifdef BP_HAVE_OCR
+    pdf_ocr_end();
+#endif
     return 0;
 }

@@ -55,4 +55,29 @@ const char *norm_text(const cJSON *v, char *buf);
  * their first 64. */
 double norm_similarity(const char *a, const char *b);
 
+/* ---- issue 19 (invoices-read): values an ERP can take ---- */
+
+/* Reads the first date in s: numeric ("13.11.2023", "11/13/2023", "2023-11-13",
+ * within other text) or with the month as a word in EN, DE, FR, NL, ES, IT, PL
+ * ("13. November 2023", "Nov 13, 2023", "1er mars 2023", "13 listopada 2023").
+ * day_first: 1 day/month, 0 month/day, -1 unknown; a part above 12 or a dotted
+ * date settles the order whatever the hint; unknown and unsettled reads day
+ * first. Returns 1 and *days since 1970-01-01, 0 when s holds no date. */
+int norm_date_any(const char *s, int day_first, int32_t *days);
+
+/* days as ISO 8601 "YYYY-MM-DD"; buf holds 11 bytes. Returns buf. */
+char *norm_date_iso(int32_t days, char *buf);
+
+/* The ISO 4217 code of the first currency s names, by code ("EUR"), symbol
+ * (€ $ £ ₹ ¥ zł, "US$", "A$") or local abbreviation (Rs, RM, Fr., kr);
+ * context (the document's text, may be NULL) resolves a bare "$" ("AUD"
+ * printed elsewhere) and is searched when s names none. A static string,
+ * or NULL. */
+const char *norm_currency(const char *s, const char *context);
+
+/* An amount as a double ("1.234,56", "1'234.56", "Rs 1939" -> 1234.56 ...):
+ * exact to the cent, printed by cJSON as the same decimal text. 1, or 0 when
+ * s holds no amount. */
+int norm_amount_value(const char *s, double *out);
+
 #endif

@@ -29,6 +29,10 @@
 #include "../ml/ml_args.h"
 #include "extract_model.h"
 #include "extract_memory.h"
+#include "extract_fields.h"
+#ifdef EX_HAVE_READ
+#include "extract_eval_invoices.h"
+#endif
 
 #define EXTRACT_VERSION "1.0.0"
 #define EX_MAX_TEXT 8             /* paths in `text` */
@@ -160,12 +164,12 @@ static bp_status extract_init(const struct bp_host_api *api, bp_instance *inst,
     const cJSON *fields = bp_cfg_get0(config, "fields");
     for (int f = 0; f < EX_NFIELDS; f++) {
         self->want[f] = fields == NULL && self->model.has[f];
-        self->out_name[f] = ex_field_names[f];
+        self->out_name[f] = ex_out_name(&self->model, f);
     }
     for (const cJSON *it = fields ? fields->child : NULL; it; it = it->next) {
-        int f = ex_field_index(it->valuestring);
+        int f = ex_out_index(it->valuestring);
         if (f < 0 || !self->model.has[f]) {
-            *errmsg = api->format(f < 0 ? "fields: unknown field '%s' (known: company, date, "
+            *errmsg = api->format(f < 0 ? "fields: unknown field '%s' (known: vendor or company, date, "
                                           "address, total, invoice_number, po_number, currency)"
                                         : "fields: the model '%s' was not trained for '%s'",
                                   f < 0 ? it->valuestring : self->model.name, it->valuestring);
@@ -364,8 +368,10 @@ static bp_status extract_transform(void *p, bp_envelope **env, char **reason)
         api->counter_add(self->inst, "no_text", 1);
         return BP_OK;
     }
-    char *val[EX_NFIELDS] = {0};
-    float conf[EX_NFIELDS] = {0};
+    /* The printed text of each field and its value an ERP can take (ISO
+     * date, total as a number, ISO 4217 currency): the value under INTO.NAME,
+     * the text under INTO.raw.NAME (issue 19); the vendor's memory first. */
+    ex_fields fl;
     int any = 0, from_mem = 0;
     bp_status st = BP_OK;
     ex_mem_refresh(self);
@@ -373,30 +379,17 @@ static bp_status extract_transform(void *p, bp_envelope **env, char **reason)
     for (size_t i = 0; i < self->n_mem && mem == NULL; i++)
         if (ex_mem_matches(&self->mem[i], &d))
             mem = &self->mem[i];
-    for (int f = 0; f < EX_NFIELDS; f++) {
-        if (!self->want[f])
+    if (ex_read_fields_mem(&self->model, mem, &d, self->want, &self->scratch, &fl, &from_mem) != 0)
+        st = BP_RETRY;
+    for (int f = 0; f < EX_NFIELDS && st == BP_OK; f++) {
+        if (!self->want[f] || fl.conf[f] < self->min_conf || (!fl.raw[f] && !fl.value[f])) {
+            free(fl.raw[f]);
+            fl.raw[f] = NULL;
+            cJSON_Delete(fl.value[f]);
+            fl.value[f] = NULL;
             continue;
-        if (ex_predict(&self->model, &d, f, &self->scratch, &val[f], &conf[f]) != 0) {
-            st = BP_RETRY;
-            break;
         }
-        /* The vendor's memory, tried first, with its own confidence. */
-        char *mv = NULL;
-        float mc = 0;
-        if (mem && ex_mem_predict(mem, &d, f, &self->scratch, &mv, &mc) == 0 && mv &&
-            ex_mem_prefer(f, mc, val[f] != NULL, conf[f])) {
-            free(val[f]);
-            val[f] = mv;
-            conf[f] = mc;
-            from_mem++;
-        } else {
-            free(mv);
-        }
-        if (val[f] && conf[f] < self->min_conf) {
-            free(val[f]);
-            val[f] = NULL;
-        }
-        any |= val[f] != NULL;
+        any = 1;
     }
     ex_doc_free(&d);
     if (st == BP_OK && any) {
@@ -409,25 +402,33 @@ static bp_status extract_transform(void *p, bp_envelope **env, char **reason)
             size_t cl = 0;
             float minc = 1;
             for (int f = 0; f < EX_NFIELDS && st == BP_OK; f++) {
-                if (!val[f])
+                if (!fl.raw[f] && !fl.value[f])
                     continue;
-                char path[512], cpath[512];
-                snprintf(path, sizeof path, "%s.%s", self->into, self->out_name[f]);
-                snprintf(cpath, sizeof cpath, "%s.confidence.%s", self->into, self->out_name[f]);
+                const char *name = self->out_name[f];
+                char path[512], cpath[512], rpath[512];
+                snprintf(path, sizeof path, "%s.%s", self->into, name);
+                snprintf(cpath, sizeof cpath, "%s.confidence.%s", self->into, name);
+                snprintf(rpath, sizeof rpath, "%s.raw.%s", self->into, name);
                 /* Four decimals: enough to rank, and stable output. */
-                double c = (double)(long)(conf[f] * 10000 + 0.5) / 10000;
-                if (api->envelope_set0_path(w, path, cJSON_CreateString(val[f])) != BP_OK ||
+                double c = (double)(long)(fl.conf[f] * 10000 + 0.5) / 10000;
+                cJSON *v = fl.value[f];
+                fl.value[f] = NULL;
+                if ((v && api->envelope_set0_path(w, path, v) != BP_OK) ||
+                    (fl.raw[f] &&
+                     api->envelope_set0_path(w, rpath, cJSON_CreateString(fl.raw[f])) != BP_OK) ||
                     api->envelope_set0_path(w, cpath, cJSON_CreateNumber(c)) != BP_OK) {
                     st = BP_REJECT;
                     *reason = api->format("extract: cannot set %s", path);
                     break;
                 }
-                cl += (size_t)snprintf(changed + cl, sizeof changed - cl, "%s%s", cl ? "," : "",
-                                       path);
-                if (cl >= sizeof changed)
-                    cl = sizeof changed - 1;
-                if (conf[f] < minc)
-                    minc = conf[f];
+                if (v) {
+                    cl += (size_t)snprintf(changed + cl, sizeof changed - cl, "%s%s", cl ? "," : "",
+                                           path);
+                    if (cl >= sizeof changed)
+                        cl = sizeof changed - 1;
+                }
+                if (fl.conf[f] < minc)
+                    minc = fl.conf[f];
             }
             if (st == BP_OK) {
                 char model[96];
@@ -443,8 +444,7 @@ static bp_status extract_transform(void *p, bp_envelope **env, char **reason)
             }
         }
     }
-    for (int f = 0; f < EX_NFIELDS; f++)
-        free(val[f]);
+    ex_fields_clear(&fl);
     return st;
 }
 
@@ -619,6 +619,39 @@ static char *ex_label_text(const cJSON *v)
     return cJSON_IsNumber(v) ? cJSON_PrintUnformatted(v) : NULL;
 }
 
+/* A label in the value form the transform writes (an ISO date, a total as a
+ * number, an ISO currency) as the text the document prints, so that training
+ * finds it among the candidates: the first candidate whose normalised value
+ * is the label's. Takes label; returns it, or the candidate's text instead. */
+static char *ex_label_printed(const ex_doc *d, int field, char *label)
+{
+    if (label == NULL || (field != EX_DATE && field != EX_TOTAL && field != EX_CURRENCY))
+        return label;
+    int df = ex_doc_day_first(d, NULL);
+    cJSON *want = ex_normalise(field, label, df, NULL);
+    char *ws = want ? cJSON_PrintUnformatted(want) : NULL;
+    cJSON_Delete(want);
+    ex_cands c = {0};
+    char *found = NULL;
+    if (ws && ex_candidates(d, field, &c) == 0)
+        for (size_t i = 0; i < c.n && found == NULL; i++) {
+            if (strcmp(c.c[i].text, label) == 0)
+                break;   /* printed as it is: nothing to do */
+            cJSON *v = ex_normalise(field, c.c[i].text, df, NULL);
+            char *vs = v ? cJSON_PrintUnformatted(v) : NULL;
+            if (vs && strcmp(vs, ws) == 0)
+                found = strdup(c.c[i].text);
+            free(vs);
+            cJSON_Delete(v);
+        }
+    ex_cands_free(&c);
+    free(ws);
+    if (found == NULL)
+        return label;
+    free(label);
+    return found;
+}
+
 /* Reviewers' corrections as examples (--corrections FILE, JSON lines of
  * {route, path, from, to, record} as `backplane review export` and
  * --from-corrections SITE write them). Every record with a correction of a
@@ -641,6 +674,7 @@ static long ex_load_corrections(const struct bp_host_api *api, const char *file,
     char *line = NULL, *last_key = NULL;
     size_t cap = 0, lineno = 0;
     long added = 0, rc = 0;
+    size_t start = *n;
     ssize_t len;
     ex_example *cur = NULL;   /* the example of the current record (corrections come grouped) */
     while (rc == 0 && (len = getline(&line, &cap, f)) > 0) {
@@ -657,7 +691,7 @@ static long ex_load_corrections(const struct bp_host_api *api, const char *file,
             break;
         }
         const char *pv = path->valuestring;
-        int fi = strncmp(pv, into, il) == 0 && pv[il] == '.' ? ex_field_index(pv + il + 1) : -1;
+        int fi = strncmp(pv, into, il) == 0 && pv[il] == '.' ? ex_out_index(pv + il + 1) : -1;
         if (fi < 0 || !cJSON_IsObject(rec)) {
             cJSON_Delete(c);   /* a correction of something else: not ours */
             continue;
@@ -696,7 +730,7 @@ static long ex_load_corrections(const struct bp_host_api *api, const char *file,
             if (got > 0) {
                 const cJSON *ext = api->envelope_get0_path(env, into);
                 for (const cJSON *it = cJSON_IsObject(ext) ? ext->child : NULL; it; it = it->next) {
-                    int k = ex_field_index(it->string);
+                    int k = ex_out_index(it->string);
                     if (k >= 0)
                         e->label[k] = ex_label_text(it);
                 }
@@ -725,6 +759,11 @@ static long ex_load_corrections(const struct bp_host_api *api, const char *file,
         cur->label[fi] = ex_label_text(to);   /* null: the reviewer says there is none */
         cJSON_Delete(c);
     }
+    /* Values as the transform writes them (2025-02-03, 1200) back to the
+     * document's text (03.02.2025, 1,200.00), which the candidates are. */
+    for (size_t i = start; i < *n; i++)
+        for (int k = 0; k < EX_NFIELDS; k++)
+            (*ex)[i].label[k] = ex_label_printed(&(*ex)[i].doc, k, (*ex)[i].label[k]);
     free(line);
     free(last_key);
     fclose(f);
@@ -874,7 +913,9 @@ static const char ex_train_usage[] =
     "[--name NAME] [--epochs N (60)] [--quiet]";
 static const char ex_eval_usage[] =
     "backplane eval extract --format sroie|lines (--model MODEL | --folds K [--epochs N]) --data DIR "
-    "[--errors FILE] [--vendor-memory] [--quiet]";
+    "[--errors FILE] [--vendor-memory] [--quiet]\n"
+    "       backplane eval extract --format invoices --data DIR [--model MODEL (invoices)] "
+    "[--errors FILE] [--reader layout|text]";
 
 static int ex_check_format(const char *cmd, const char *format, const char *data, const char *usage)
 {
@@ -883,7 +924,8 @@ static int ex_check_format(const char *cmd, const char *format, const char *data
         return 2;
     }
     if (strcmp(format, "sroie") != 0 && strcmp(format, "lines") != 0) {
-        fprintf(stderr, "%s extract: unknown --format '%s' (supported: sroie, lines)\n", cmd, format);
+        fprintf(stderr, "%s extract: unknown --format '%s' (supported: sroie, lines%s)\n", cmd, format,
+                strcmp(cmd, "eval") == 0 ? ", invoices" : "");
         return 2;
     }
     return 0;
@@ -1080,16 +1122,40 @@ static int ex_eval_memory(const ex_example *ex, size_t n, int folds, int epochs)
 
 static int extract_cmd_eval(const struct bp_host_api *api, int argc, char **argv)
 {
-    (void)api;
     const char *format = NULL, *data = NULL, *model = NULL, *folds_s = NULL, *epochs_s = NULL,
-               *errors_s = NULL, *quiet = NULL, *vmem = NULL;
-    const ml_arg spec[] = {{"format", &format, 0}, {"data", &data, 0},
+               *errors_s = NULL, *quiet = NULL, *vmem = NULL, *reader = NULL;
+    const ml_arg spec[] = {{"format", &format, 0}, {"data", &data, 0}, {"reader", &reader, 0},
                            {"model", &model, 0},   {"folds", &folds_s, 0},
                            {"epochs", &epochs_s, 0}, {"errors", &errors_s, 0},
                            {"quiet", &quiet, 1},   {"vendor-memory", &vmem, 1}, {0}};
     int rc = ml_args_parse(argc, argv, spec, ex_eval_usage);
     if (rc == ML_ARGS_HELP)
         return 0;
+#ifdef EX_HAVE_READ
+    if (rc == 0 && format && strcmp(format, "invoices") == 0) {
+        if (data == NULL) {
+            fprintf(stderr, "eval extract: --format and --data are required\nusage: %s\n",
+                    ex_eval_usage);
+            return 2;
+        }
+        if (folds_s) {
+            fprintf(stderr, "eval extract: --format invoices scores a model (--model, default "
+                            "invoices); it does not cross-validate\n");
+            return 2;
+        }
+        if (reader && strcmp(reader, "text") != 0 && strcmp(reader, "layout") != 0) {
+            fprintf(stderr, "eval extract: --reader '%s': layout (words with boxes, the default) "
+                            "or text (PDF text without positions)\n", reader);
+            return 2;
+        }
+        return ex_eval_invoices(api, data, model, errors_s, quiet != NULL,
+                                reader && strcmp(reader, "text") == 0);
+    }
+#endif
+    if (rc == 0 && reader) {
+        fprintf(stderr, "eval extract: --reader is for --format invoices\n");
+        rc = 2;
+    }
     if (rc == 0)
         rc = ex_check_format("eval", format, data, ex_eval_usage);
     if (rc == 0 && (model == NULL) == (folds_s == NULL)) {
@@ -1231,6 +1297,10 @@ static const struct bp_command extract_commands[] = {
      .run = extract_cmd_train},
     {.name = "eval", .summary = "precision/recall/F1 per field: --model MODEL or --folds K, --data DIR",
      .run = extract_cmd_eval},
+#ifdef EX_HAVE_READ
+    {.name = "read", .summary = "fields of PDF, scan, image, .eml or text files, one JSON line each: [--model M] FILE...",
+     .run = ex_cmd_read},
+#endif
     {0},
 };
 

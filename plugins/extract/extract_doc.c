@@ -94,6 +94,38 @@ int ex_doc_add(ex_doc *d, const char *text, size_t len, const double *box)
     return 0;
 }
 
+int ex_doc_add_paged(ex_doc *d, const char *text, size_t len, const double *box, int page)
+{
+    size_t before = d->n;
+    double b[4];
+    float pw = 1, ph = 1, off = 0;
+    if (page >= 0 && page < d->n_pages && page < EX_MAX_PAGES) {
+        pw = d->page_w[page] > 0 ? d->page_w[page] : 1;
+        ph = d->page_h[page] > 0 ? d->page_h[page] : 1;
+        for (int i = 0; i < page; i++)
+            off += d->page_h[i];
+    }
+    if (box) {
+        b[0] = box[0];
+        b[1] = box[1] + off;
+        b[2] = box[2];
+        b[3] = box[3] + off;
+    }
+    if (ex_doc_add(d, text, len, box ? b : NULL) != 0)
+        return -1;
+    if (d->n > before) {
+        ex_line *l = &d->lines[d->n - 1];
+        l->page = page;
+        if (box) {
+            l->px0 = (float)box[0] / pw;
+            l->py0 = (float)box[1] / ph;
+            l->px1 = (float)box[2] / pw;
+            l->py1 = (float)box[3] / ph;
+        }
+    }
+    return 0;
+}
+
 const char *ex_find_word(const char *up, const char *kw)
 {
     size_t kl = strlen(kw);
@@ -305,6 +337,49 @@ static uint32_t ex_line_flags(const char *up)
     return f;
 }
 
+/* Label words by language: a document's language is the one whose words
+ * its lines hold most often (word-bounded, upper case). */
+static const struct {
+    const char *lang;
+    const char *const kw[16];
+} ex_lang_words[] = {
+    {"en", {"INVOICE", "DATE", "AMOUNT", "TOTAL", "DUE", "BILL TO", "PAID", "RECEIPT", "TAX",
+            "DESCRIPTION", "QUANTITY", "PAYMENT", "SUBTOTAL", NULL}},
+    {"de", {"RECHNUNG", "DATUM", "BETRAG", "GESAMT", "GESAMTBETRAG", "MWST", "UST", "SUMME",
+            "ZAHLUNG", "RECHNUNGSNUMMER", "RECHNUNGSDATUM", "NETTO", "BRUTTO", "MENGE", NULL}},
+    {"fr", {"FACTURE", "MONTANT", "TOTAL TTC", "TVA", "HT", "DATE DE FACTURE", "QUANTITÉ",
+            "PAIEMENT", "ÉCHÉANCE", "NUMÉRO", NULL}},
+    {"nl", {"FACTUUR", "DATUM", "BEDRAG", "TOTAAL", "BTW", "FACTUURNUMMER", "FACTUURDATUM",
+            "AANTAL", "BETALING", NULL}},
+    {"es", {"FACTURA", "FECHA", "IMPORTE", "IVA", "TOTAL A PAGAR", "CANTIDAD", "PAGO", NULL}},
+    {"it", {"FATTURA", "IMPORTO", "TOTALE", "DATA FATTURA", "QUANTITÀ", "PAGAMENTO", NULL}},
+    {"pl", {"FAKTURA", "RAZEM", "KWOTA", "NETTO", "BRUTTO", "DATA WYSTAWIENIA", "SPRZEDAWCA",
+            "NABYWCA", "DO ZAPŁATY", NULL}},
+};
+
+static void ex_doc_guess_lang(ex_doc *d)
+{
+    int best = -1, best_n = 0;
+    for (size_t k = 0; k < sizeof ex_lang_words / sizeof ex_lang_words[0]; k++) {
+        int n = 0;
+        for (size_t i = 0; i < d->n; i++)
+            for (int w = 0; ex_lang_words[k].kw[w]; w++)
+                n += ex_find_word(d->lines[i].up, ex_lang_words[k].kw[w]) != NULL;
+        if (n > best_n)
+            best_n = n, best = (int)k;
+    }
+    snprintf(d->lang, sizeof d->lang, "%s", best >= 0 ? ex_lang_words[best].lang : "");
+}
+
+int ex_doc_day_first(const ex_doc *d, const char *currency)
+{
+    if (d->lang[0] == '\0')
+        return -1;
+    if (strcmp(d->lang, "en") == 0)
+        return currency && strcmp(currency, "USD") == 0 ? 0 : -1;
+    return 1;
+}
+
 void ex_doc_finish(ex_doc *d)
 {
     if (d->n == 0)
@@ -339,9 +414,18 @@ void ex_doc_finish(ex_doc *d)
             l->y1 = (float)(i + 1) / (float)d->n;
         }
     }
+    if (d->n_pages == 0)
+        for (size_t i = 0; i < d->n; i++) {
+            ex_line *l = &d->lines[i];
+            l->px0 = l->x0;
+            l->py0 = l->y0;
+            l->px1 = l->x1;
+            l->py1 = l->y1;
+        }
     for (size_t i = 0; i < d->n; i++)
         d->lines[i].flags = ex_line_flags(d->lines[i].up);
-    float h[256];
+    ex_doc_guess_lang(d);
+    float h[256] = {0};
     size_t nh = d->n < 256 ? d->n : 256;
     for (size_t i = 0; i < nh; i++)
         h[i] = d->lines[i].y1 - d->lines[i].y0;

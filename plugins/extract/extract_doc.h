@@ -45,13 +45,25 @@ typedef struct {
     uint32_t row_left;  /* flags of lines on the same row, left of this one */
     int left_near;      /* the nearest line to the left within a line's height (the label
                            of an amount printed in its own column, rows skewed), or -1 */
+    /* ---- issue 19 (invoices-read) ---- */
+    int page;                   /* 0-based page of a PDF or scan; 0 otherwise */
+    float px0, py0, px1, py1;   /* the box relative to its own page, 0..1 (x / width,
+                                   y / height); = x0.. when the document has no pages */
 } ex_line;
+
+#define EX_MAX_PAGES 64   /* pages whose size is kept (lines of later pages keep page) */
 
 typedef struct {
     ex_line *lines;
     size_t n, cap;
     int has_boxes;
     float median_height;  /* of the lines' boxes, after ex_doc_finish */
+    /* ---- issue 19 (invoices-read) ---- */
+    int n_pages;                        /* pages with a size below (0: none) */
+    float page_w[EX_MAX_PAGES], page_h[EX_MAX_PAGES];  /* PDF points (an image: pixels) */
+    char source[8];                     /* "pdf", "ocr", "text", "eml", "sroie", "" */
+    char lang[4];                       /* guessed from label words by ex_doc_finish: "en",
+                                           "de", "fr", "nl", "es", "it", "pl", "" unknown */
 } ex_doc;
 
 void ex_doc_init(ex_doc *d);
@@ -60,6 +72,17 @@ void ex_doc_free(ex_doc *d);
 /* Append a line (text copied, trimmed; empty lines are skipped). box is
  * {x0, y0, x1, y1} in any unit, or NULL. 0 ok, -1 out of memory. */
 int ex_doc_add(ex_doc *d, const char *text, size_t len, const double *box);
+
+/* Append a line of page `page` (its size set in page_w/page_h first), box
+ * in that page's units from its top left; the page-relative box is kept in
+ * px0.., and the box in x0.. is stacked below the earlier pages' (y plus their
+ * heights), so a document reads top to bottom across pages. 0 ok, -1 out
+ * of memory. (issue 19) */
+int ex_doc_add_paged(ex_doc *d, const char *text, size_t len, const double *box, int page);
+
+/* The day/month order the document's language implies: 1 day first, 0 month
+ * first (en with a US dollar context), -1 unknown. After ex_doc_finish. */
+int ex_doc_day_first(const ex_doc *d, const char *currency);
 
 /* The bounding box {x0, y0, x1, y1} of four corners {x1, y1, ..., x4, y4}
  * (OCR gives quadrilaterals). */

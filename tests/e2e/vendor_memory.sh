@@ -54,8 +54,8 @@ site in3 mail2b.jsonl out2.jsonl true '' >s2.yaml
 exit_is "the site reads the vendor's next invoice" 0 "$B" run s2.yaml
 eq "... with the vendor the reviewer gave" "$(vendor_of out2.jsonl)" "Kestrel Logistics GmbH"
 contains "... counting the field read from the vendor's memory" "$ERR" "vendor_memory_fields=1"
-python3 -c 'import json,sys; i=json.loads(open("out2.jsonl").readline())["invoice"]; print(i["invoice_number"], i["total"])' >rest.txt
-contains "... and its own number and total from the model" rest.txt "KL-2025-0912 952.00"
+python3 -c 'import json,sys; i=json.loads(open("out2.jsonl").readline())["invoice"]; print(i["invoice_number"], i["total"], i["raw"]["total"])' >rest.txt
+contains "... and its own number and total from the model (a number; the printed text under raw)" rest.txt "KL-2025-0912 952 952.00"
 
 site in4 mail3.jsonl out3.jsonl true '' >s3.yaml
 exit_is "the site reads another vendor's invoice" 0 "$B" run s3.yaml

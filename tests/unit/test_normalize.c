@@ -38,6 +38,137 @@ static void date(const char *in, int day_first, int want_ok, int want_days)
         printf("#   got %d/%d, want %d/%d\n", ok, got, want_ok, want_days);
 }
 
+/* ---- issue 19: values an ERP can take (table-driven) ---- */
+
+static const struct {
+    const char *in;
+    int day_first;      /* the document's hint: 1, 0, -1 unknown */
+    const char *want;   /* ISO date, or NULL: no date */
+} date_cases[] = {
+    {"2023-11-13", -1, "2023-11-13"},
+    {"13.11.2023", 0, "2023-11-13"},            /* a dotted date is day first, whatever the hint */
+    {"04.07.2023", 0, "2023-07-04"},
+    {"11/13/2023", 1, "2023-11-13"},            /* 13 cannot be a month */
+    {"13/11/2023", 0, "2023-11-13"},
+    {"04/05/2023", 1, "2023-05-04"},            /* ambiguous: the hint decides */
+    {"04/05/2023", 0, "2023-04-05"},
+    {"04/05/2023", -1, "2023-05-04"},           /* no hint: day first */
+    {"Invoice date: 31/08/2022", -1, "2022-08-31"},
+    {"November 13, 2023", -1, "2023-11-13"},
+    {"Nov 13, 2023", -1, "2023-11-13"},
+    {"13 Nov 2023", -1, "2023-11-13"},
+    {"Dec 28, 2022", -1, "2022-12-28"},
+    {"Sept. 27, 2022", -1, "2022-09-27"},
+    {"1st March 2023", -1, "2023-03-01"},
+    {"13-Nov-2023", -1, "2023-11-13"},
+    {"13. November 2023", -1, "2023-11-13"},    /* DE */
+    {"4. Juli 2023", -1, "2023-07-04"},
+    {"1. März 2023", -1, "2023-03-01"},
+    {"15. Dez. 2022", -1, "2022-12-15"},
+    {"1er mars 2023", -1, "2023-03-01"},        /* FR */
+    {"21 décembre 2022", -1, "2022-12-21"},
+    {"3 AOÛT 2022", -1, "2022-08-03"},
+    {"12 februari 2023", -1, "2023-02-12"},     /* NL */
+    {"5 mei 2023", -1, "2023-05-05"},
+    {"7 de octubre de 2023", -1, "2023-10-07"}, /* ES */
+    {"23 aprile 2023", -1, "2023-04-23"},       /* IT */
+    {"13 listopada 2023", -1, "2023-11-13"},    /* PL, genitive */
+    {"2 września 2023", -1, "2023-09-02"},
+    {"2023 Nov 13", -1, "2023-11-13"},
+    {"Paid on Apr 16, 2023 10:42", -1, "2023-04-16"},
+    {"31.02.2023", -1, NULL},
+    {"Total 119,00", -1, NULL},
+    {"March", -1, NULL},
+    {"Invoice 12345", -1, NULL},
+};
+
+static void test_dates(void)
+{
+    for (size_t i = 0; i < sizeof date_cases / sizeof date_cases[0]; i++) {
+        int32_t d = 0;
+        char iso[11] = "";
+        int ok = norm_date_any(date_cases[i].in, date_cases[i].day_first, &d);
+        if (ok)
+            norm_date_iso(d, iso);
+        tap_check_str(ok ? iso : NULL, date_cases[i].want, date_cases[i].in, __FILE__, __LINE__);
+    }
+    char iso[11];
+    CHECK_STR(norm_date_iso(0, iso), "1970-01-01");
+    CHECK_STR(norm_date_iso(19787, iso), "2024-03-05");
+    CHECK_STR(norm_date_iso(-1, iso), "1969-12-31");
+}
+
+static const struct {
+    const char *in;
+    const char *want;   /* %.15g of the value, or NULL: no amount */
+} value_cases[] = {
+    {"1.234,56", "1234.56"},
+    {"1,234.56", "1234.56"},
+    {"1'234.56", "1234.56"},
+    {"1 234,56", "1234.56"},
+    {"1\xC2\xA0" "234,56 \xE2\x82\xAC", "1234.56"},   /* NBSP thousands, euro after */
+    {"Rs 1939", "1939"},
+    {"Rs. 1939", "1939"},                            /* the abbreviation's dot is no decimal */
+    {"Rs. 1,939.00", "1939"},
+    {"\xE2\x82\xAC" "99.00", "99"},
+    {"$47.90", "47.9"},
+    {"USD 144.00", "144"},
+    {"EUR 80,65", "80.65"},
+    {"CHF 1'250.05", "1250.05"},
+    {"208,13 EUR", "208.13"},
+    {"0.10", "0.1"},
+    {"1234567.89", "1234567.89"},
+    {"199.99", "199.99"},
+    {"no amount", NULL},
+};
+
+static void test_values(void)
+{
+    for (size_t i = 0; i < sizeof value_cases / sizeof value_cases[0]; i++) {
+        double v = 0;
+        char buf[64] = "";
+        int ok = norm_amount_value(value_cases[i].in, &v);
+        if (ok) {
+            /* As cJSON prints a number: the text a sink writes. */
+            cJSON *n = cJSON_CreateNumber(v);
+            char *t = cJSON_PrintUnformatted(n);
+            snprintf(buf, sizeof buf, "%s", t);
+            free(t);
+            cJSON_Delete(n);
+        }
+        tap_check_str(ok ? buf : NULL, value_cases[i].want, value_cases[i].in, __FILE__, __LINE__);
+    }
+}
+
+static const struct {
+    const char *in, *context;
+    const char *want;
+} currency_cases[] = {
+    {"EUR 99.00", NULL, "EUR"},
+    {"99.00 EUR", NULL, "EUR"},
+    {"\xE2\x82\xAC" "99.00", NULL, "EUR"},
+    {"$47.90", NULL, "USD"},
+    {"US$ 47.90", NULL, "USD"},
+    {"A$47.90", NULL, "AUD"},
+    {"$47.90", "All amounts in AUD", "AUD"},         /* a bare $ and the document's dollar */
+    {"\xC2\xA3" "12.00", NULL, "GBP"},
+    {"\xE2\x82\xB9" "1,939", NULL, "INR"},
+    {"Rs 1939", NULL, "INR"},
+    {"12,50 z\xC5\x82", NULL, "PLN"},
+    {"CHF 1'250.05", NULL, "CHF"},
+    {"119,00", "Gesamtbetrag 119,00 EUR\nMwSt 19,00 EUR", "EUR"},   /* from context */
+    {"119,00", NULL, NULL},
+    {"EURO", NULL, NULL},                            /* a word, not the code */
+    {"Rsvp", NULL, NULL},
+};
+
+static void test_currencies(void)
+{
+    for (size_t i = 0; i < sizeof currency_cases / sizeof currency_cases[0]; i++)
+        tap_check_str(norm_currency(currency_cases[i].in, currency_cases[i].context),
+                      currency_cases[i].want, currency_cases[i].in, __FILE__, __LINE__);
+}
+
 int main(void)
 {
     /* Vendors: case, punctuation, legal forms, "&", "the", Malaysia's "(M)". */
@@ -169,5 +300,8 @@ int main(void)
     a.invoice = "INV42";
     a.has_amount = 1;
     CHECK(dd_score(&a, &b, &p, &exact) < 0.85);              /* one side has nothing */
+    test_dates();
+    test_values();
+    test_currencies();
     return tap_done();
 }

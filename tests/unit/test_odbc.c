@@ -122,6 +122,13 @@ static void test_params(void)
     } t[] = {
         {"\"0.10\"", SQL_DECIMAL, "0.10"},
         {"0.1", SQL_DECIMAL, "0.1"},
+        /* issue 19: totals as the extractor writes them (JSON numbers) reach
+         * a NUMERIC column as their exact decimal text, not 1234.5599999. */
+        {"1234.56", SQL_DECIMAL, "1234.56"},
+        {"1234.56", SQL_VARCHAR, "1234.56"},
+        {"80.65", SQL_NUMERIC, "80.65"},
+        {"208.13", SQL_DOUBLE, "208.13"},
+        {"119", SQL_DECIMAL, "119"},
         {"42", SQL_INTEGER, "42"},
         {"1e300", SQL_DOUBLE, "1e+300"},
         {"true", SQL_BIT, "1"},

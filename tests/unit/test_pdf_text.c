@@ -180,11 +180,64 @@ static void test_bomb(void)
     pdf_text_clear(&t);
 }
 
+/* issue 19: page sizes with the words, and one worker kept for many
+ * documents, each under its own budget. */
+static void test_session(void)
+{
+    make_pdf(1, "BT /F1 12 Tf 72 720 Td (Total 119,00 EUR) Tj ET");
+    char *good = malloc(pdf_len);
+    size_t good_len = pdf_len;
+    memcpy(good, pdf, pdf_len);
+    pdf_budget b = {.max_pages = 5, .wall_ms = 20000, .cpu_s = 1, .positions = 1};
+    pdf_text t;
+    CHECK_INT(pdf_text_read(good, good_len, &b, &t), 0);
+    cJSON *size = cJSON_GetArrayItem(t.sizes, 0);
+    CHECK_INT(cJSON_GetArraySize(t.sizes), 1);
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(size, "w")) == 612);
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(size, "h")) == 792);
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItem(size, "ocr")));
+    pdf_text_clear(&t);
+
+    pdf_session *s = pdf_session_new(NULL);
+    for (int i = 0; i < 3; i++) {
+        CHECK_INT(pdf_session_read(s, good, good_len, &b, &t), 0);
+        CHECK_STR(t.truncated, NULL);
+        cJSON *w = cJSON_GetArrayItem(t.words, 0);
+        CHECK_INT(cJSON_GetArraySize(w), 3);
+        CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(w, 2), "t")), "EUR");
+        pdf_text_clear(&t);
+    }
+    CHECK_INT(pdf_session_read(s, "not a pdf at all", 16, &b, &t), 0);
+    CHECK_STR(t.error, "PDF document is damaged");
+    pdf_text_clear(&t);
+    /* A bomb spends its own second of CPU, not the session's: the worker is
+     * killed, and the next document gets a new one. */
+    make_bomb();
+    pdf_budget cpu = {.max_pages = 200, .wall_ms = 60000, .cpu_s = 1, .positions = 1};
+    CHECK_INT(pdf_session_read(s, pdf, pdf_len, &cpu, &t), 0);
+    CHECK_STR(t.truncated, "CPU limit (1 s) reached after 0 of 200 pages");
+    pdf_text_clear(&t);
+    CHECK_INT(pdf_session_read(s, good, good_len, &b, &t), 0);
+    CHECK_STR(t.truncated, NULL);
+    CHECK_INT(cJSON_GetArraySize(t.pages), 1);
+    pdf_text_clear(&t);
+    pdf_budget wall = {.max_pages = 200, .wall_ms = 300, .positions = 1};
+    CHECK_INT(pdf_session_read(s, pdf, pdf_len, &wall, &t), 0);
+    CHECK_STR(t.truncated, "time limit (300 ms) reached after 0 of 200 pages");
+    pdf_text_clear(&t);
+    CHECK_INT(pdf_session_read(s, good, good_len, &b, &t), 0);
+    CHECK_INT(cJSON_GetArraySize(t.pages), 1);
+    pdf_text_clear(&t);
+    pdf_session_free(s);
+    free(good);
+}
+
 int main(void)
 {
     test_text_and_words();
     test_failures();
     test_bomb();
+    test_session();
     free(pdf);
     return tap_done();
 }
