@@ -249,6 +249,16 @@ static void pdf_find_worker(void)
                  info.dli_fname);
         if (access(pdf_worker, X_OK) == 0)
             return;
+#ifdef BP_PDF_WORKER_BUILD
+        /* A plugin loaded from its build tree (build/plugins/extract) runs the
+         * worker built beside the mail connectors, not an installed one. */
+        size_t root = strlen(BP_PDF_WORKER_BUILD_ROOT);
+        if (strncmp(info.dli_fname, BP_PDF_WORKER_BUILD_ROOT, root) == 0 &&
+            info.dli_fname[root] == '/' && access(BP_PDF_WORKER_BUILD, X_OK) == 0) {
+            snprintf(pdf_worker, sizeof(pdf_worker), "%s", BP_PDF_WORKER_BUILD);
+            return;
+        }
+#endif
     }
     snprintf(pdf_worker, sizeof(pdf_worker), "%s/bp-pdf-text", BP_PDF_WORKER_DIR);
 }
