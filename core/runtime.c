@@ -10,6 +10,7 @@
 #include "log.h"
 #include "route_stats.h"
 #include "runtime_int.h"
+#include "audit_log.h"
 
 int bp_runtime_stopping(const bp_runtime *rt)
 {
@@ -255,6 +256,15 @@ bp_status bp_runtime_new(bp_site *site, bp_registry *reg, int keep_going, bp_run
         free(err);
         free(rt);
         return st;
+    }
+    /* issue 18: the owner signs the audit log's checkpoints (docs/audit.md). */
+    if (site->audit_signing_key &&
+        bp_audit_set_signer(rt->state, site->name, site->audit_signing_key,
+                            site->audit_checkpoint_every, site->audit_checkpoint_interval_ms,
+                            &err) != BP_OK) {
+        bp_diags_add(d, NULL, 0, 0, "%s", err ? err : "cannot load audit.signing_key");
+        free(err);
+        return bp_runtime_free(rt), BP_ERR_INVALID;
     }
     /* Before any instance reads a checkpoint: scopes follow renames (ABI 1.3). */
     if ((st = bp_checkpoint_scopes_settle(rt->state, site, d)) != BP_OK)
