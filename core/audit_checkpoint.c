@@ -17,6 +17,7 @@
 #include "audit_int.h"
 #include "sha256.h"
 #include "state_int.h"
+#include "clock.h"
 #include "strutil.h"
 
 struct bp_audit_signer {
@@ -24,6 +25,7 @@ struct bp_audit_signer {
     char *origin;
     unsigned char pub[32];
     int64_t every, interval_ms;
+    int64_t since_ms;      /* when the signer started: the interval's start before a first checkpoint */
 };
 
 static const char audit_dash[] = "\xe2\x80\x94 ";    /* U+2014 EM DASH, space */
@@ -117,6 +119,7 @@ bp_status bp_audit_set_signer(bp_state *st, const char *origin, const char *key_
     s->origin = strdup(origin ? origin : "");
     s->every = every > 0 ? every : 1000;
     s->interval_ms = interval_ms > 0 ? interval_ms : 600000;
+    s->since_ms = bp_now_ms();
     if (s->key == NULL || s->origin == NULL) {
         bp_audit_signer_free(s);
         return BP_ERR_INVALID;
@@ -137,14 +140,13 @@ void bp_audit_signer_free(bp_audit_signer *s)
     free(s);
 }
 
-int64_t bp_audit_signer_every(const bp_audit_signer *s)
+int bp_audit_signer_due(const bp_audit_signer *s, uint64_t size, uint64_t last_size,
+                        int64_t last_ms, int64_t now)
 {
-    return s->every;
-}
-
-int64_t bp_audit_signer_interval(const bp_audit_signer *s)
-{
-    return s->interval_ms;
+    if (size <= last_size)
+        return 0;
+    int64_t from = last_ms > s->since_ms ? last_ms : s->since_ms;
+    return size - last_size >= (uint64_t)s->every || now - from >= s->interval_ms;
 }
 
 static char *audit_body(const char *origin, uint64_t size, const bp_mhash root)

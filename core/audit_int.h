@@ -8,8 +8,9 @@ typedef struct bp_audit_signer bp_audit_signer;
 
 /* A signed tlog-checkpoint note of (size, root) by s: malloc'ed, or NULL. */
 char *bp_audit_sign_note(const bp_audit_signer *s, uint64_t size, const bp_mhash root);
-int64_t bp_audit_signer_every(const bp_audit_signer *s);
-int64_t bp_audit_signer_interval(const bp_audit_signer *s);
+/* Whether a checkpoint is due at size (the last at last_size, last_ms). */
+int bp_audit_signer_due(const bp_audit_signer *s, uint64_t size, uint64_t last_size,
+                        int64_t last_ms, int64_t now);
 void bp_audit_signer_free(bp_audit_signer *s);
 /* Loads an Ed25519 private key (PEM, 0600 or stricter): its raw public key
  * (32 bytes) into pub; returns the EVP_PKEY (void *), or NULL with *errmsg. */

@@ -148,9 +148,7 @@ int bp_state_audit_append_locked(bp_state *st, const bp_audit_entry *e, size_t n
         uint64_t last;
         int64_t last_ms;
         audit_last_ckpt(st, &last, &last_ms);
-        if (f.size > last &&
-            (f.size - last >= (uint64_t)bp_audit_signer_every(st->audit_signer) ||
-             now - last_ms >= bp_audit_signer_interval(st->audit_signer)))
+        if (bp_audit_signer_due(st->audit_signer, f.size, last, last_ms, now))
             ok = audit_store_ckpt(st, &f, now);
     }
     return ok;

@@ -211,6 +211,8 @@ int main(int argc, char **argv)
         return cmd_review(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0)
         return cmd_report(argc - 1, argv + 1);
+    if (strcmp(cmd, "audit") == 0)
+        return cmd_audit(argc - 1, argv + 1);
     int handled = 0;
     int rc = cmd_plugin_command(argc - 1, argv + 1, &handled);
     if (handled)
