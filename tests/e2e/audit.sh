@@ -153,4 +153,24 @@ contains "and counts them" "$OUT" "3 payloads pruned (leaf hashes kept)"
 cp s.db t.db; rm -f t.db-wal t.db-shm
 sqlite3 t.db "UPDATE audit_log SET payload = NULL, pruned = 1, leaf = zeroblob(32) WHERE seq = 5"
 exit_is "pruning does not excuse a changed leaf hash" 1 "$B" audit verify t.yaml
+# An operator's dlq drop and replay are always audited (audit: off too).
+printf '%s\n' '{"n":1}' '{"n":2,"reject":true}' 'not json' >dl.jsonl
+cat >dl.yaml <<YAML
+site: dl
+state: $TMP/dl.db
+connectors:
+  in: { plugin: file, path: $TMP/dl.jsonl }
+  erp: { plugin: fx_sink, path: $TMP/dl.out }
+routes:
+  r: { from: in, to: erp, audit: off }
+YAML
+exit_is "dlq: a run dead-letters two" 0 "$B" run dl.yaml --plugin-dir "$FX"
+raw=$(sqlite3 dl.db "SELECT seq FROM dead_letters WHERE stage = 'r/in'")
+rej=$(sqlite3 dl.db "SELECT seq FROM dead_letters WHERE stage = 'r/erp'")
+exit_is "dlq drop" 0 "$B" dlq drop dl.yaml "$raw"
+exit_is "dlq replay (the peer still refuses: exit 1)" 1 "$B" dlq replay dl.yaml "$rej" --plugin-dir "$FX"
+sqlite3 dl.db "SELECT kind || ' ' || actor || ' ' || json_extract(payload, '\$.dlq_seq') FROM audit_log ORDER BY seq" >dl.txt
+contains "the drop is a leaf, with who" dl.txt "dlq:drop os:$(id -un) $raw"
+contains "the replay is a leaf" dl.txt "dlq:replay os:$(id -un) $rej"
+exit_is "and the log verifies" 0 "$B" audit verify dl.yaml
 finish
