@@ -173,4 +173,29 @@ sqlite3 dl.db "SELECT kind || ' ' || actor || ' ' || json_extract(payload, '\$.d
 contains "the drop is a leaf, with who" dl.txt "dlq:drop os:$(id -un) $raw"
 contains "the replay is a leaf" dl.txt "dlq:replay os:$(id -un) $rej"
 exit_is "and the log verifies" 0 "$B" audit verify dl.yaml
+# People's review decisions are leaves (with who and what changed), and a
+# record's trace shows its way: parked, corrected, delivered.
+printf '%s\n' '{"no":"INV-1","total":100}' '{"no":"INV-2","total":2000}' >inv.jsonl
+cat >rev.yaml <<YAML
+site: rev
+state: $TMP/rev.db
+connectors:
+  inv: { plugin: file, path: $TMP/inv.jsonl, format: jsonl }
+  out: { plugin: file, path: $TMP/inv.out }
+routes:
+  ap:
+    from: inv
+    through:
+      - set: { copy: { subject: data.no } }
+    review: { when: "data.total > 1000" }
+    to: out
+    audit: off
+YAML
+exit_is "review: the run parks INV-2" 0 "$B" run rev.yaml
+S=$("$B" review list rev.yaml | awk '/INV-2/ { print $1; exit }')
+exit_is "a person corrects it" 0 "$B" review correct rev.yaml "$S" --set data.total=1999 --note "typo"
+exit_is "trace INV-2" 0 "$B" audit trace rev.yaml INV-2
+contains "trace: the correction, by whom" "$OUT" "review:corrected by $(id -un)"
+contains "trace: what changed" "$OUT" '"data.total"'
+exit_is "the log of decisions verifies" 0 "$B" audit verify rev.yaml
 finish
