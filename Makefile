@@ -68,7 +68,7 @@ fuzz: deps
 	@command -v clang >/dev/null || $(SUDO) apt-get install -y -qq clang
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
 	ninja -C build-fuzz
-	for t in envelope_json predicate site soap_reply mime; do \
+	for t in envelope_json predicate site soap_reply mime audit_verify; do \
 	  mkdir -p build-fuzz/corpus-$$t && cp tests/fuzz/corpus/$$t/* build-fuzz/corpus-$$t/; \
 	  build-fuzz/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus-$$t || exit 1; \
 	done

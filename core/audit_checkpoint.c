@@ -131,6 +131,26 @@ bp_status bp_audit_set_signer(bp_state *st, const char *origin, const char *key_
     return BP_OK;
 }
 
+bp_audit_signer *bp_audit_signer_new_raw(const unsigned char seed[32], const char *origin,
+                                         unsigned char pub[32])
+{
+    bp_audit_signer *s = calloc(1, sizeof(*s));
+    size_t n = 32;
+    if (s == NULL)
+        return NULL;
+    s->key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
+    s->origin = strdup(origin);
+    s->every = 1000;
+    s->interval_ms = 600000;
+    if (s->key == NULL || s->origin == NULL ||
+        EVP_PKEY_get_raw_public_key(s->key, s->pub, &n) != 1 || n != 32) {
+        bp_audit_signer_free(s);
+        return NULL;
+    }
+    memcpy(pub, s->pub, 32);
+    return s;
+}
+
 void bp_audit_signer_free(bp_audit_signer *s)
 {
     if (s == NULL)

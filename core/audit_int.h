@@ -12,6 +12,10 @@ char *bp_audit_sign_note(const bp_audit_signer *s, uint64_t size, const bp_mhash
 int bp_audit_signer_due(const bp_audit_signer *s, uint64_t size, uint64_t last_size,
                         int64_t last_ms, int64_t now);
 void bp_audit_signer_free(bp_audit_signer *s);
+/* A signer of the Ed25519 key with that 32-byte seed (tests, fuzz): pub gets
+ * its public key. NULL when libcrypto failed. */
+bp_audit_signer *bp_audit_signer_new_raw(const unsigned char seed[32], const char *origin,
+                                         unsigned char pub[32]);
 /* Loads an Ed25519 private key (PEM, 0600 or stricter): its raw public key
  * (32 bytes) into pub; returns the EVP_PKEY (void *), or NULL with *errmsg. */
 void *bp_audit_load_key(const char *path, unsigned char pub[32], char **errmsg);
