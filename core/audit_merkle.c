@@ -1,17 +1,56 @@
 /* See audit_merkle.h. */
+#include <pthread.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "audit_merkle.h"
 #include "sha256.h"
 
+/* One digest context per thread, reused (no allocation per hash), and the
+ * SHA-256 implementation fetched once: an append hashes log n nodes, and
+ * EVP_MD_CTX_new + an implicit fetch per hash cost more than the hash. */
+static pthread_once_t merkle_once = PTHREAD_ONCE_INIT;
+static pthread_key_t merkle_key;
+static EVP_MD *merkle_md;
+
+static void merkle_ctx_free(void *c)
+{
+    EVP_MD_CTX_free(c);
+}
+
+static void merkle_init(void)
+{
+    merkle_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (pthread_key_create(&merkle_key, merkle_ctx_free) != 0)
+        merkle_md = NULL;
+}
+
+static int merkle_hash3(const void *a, size_t la, const void *b, size_t lb, const void *c,
+                        size_t lc, bp_mhash out)
+{
+    pthread_once(&merkle_once, merkle_init);
+    EVP_MD_CTX *x = merkle_md ? pthread_getspecific(merkle_key) : NULL;
+    if (merkle_md && x == NULL && (x = EVP_MD_CTX_new()) != NULL &&
+        pthread_setspecific(merkle_key, x) != 0) {
+        EVP_MD_CTX_free(x);
+        x = NULL;
+    }
+    unsigned int n = 0;
+    if (x == NULL || EVP_DigestInit_ex(x, merkle_md, NULL) != 1 ||
+        EVP_DigestUpdate(x, a, la) != 1 || (lb && EVP_DigestUpdate(x, b, lb) != 1) ||
+        (lc && EVP_DigestUpdate(x, c, lc) != 1) || EVP_DigestFinal_ex(x, out, &n) != 1 ||
+        n != BP_MERKLE_HASH) {
+        memset(out, 0, BP_MERKLE_HASH);
+        return -1;
+    }
+    return 0;
+}
+
 int bp_merkle_leaf_hash(const void *leaf, size_t len, bp_mhash out)
 {
     static const unsigned char pre = 0x00;
-    bp_sha256 s;
-    bp_sha256_init(&s);
-    bp_sha256_update(&s, &pre, 1);
-    bp_sha256_update(&s, leaf, len);
-    return bp_sha256_final(&s, out);
+    return merkle_hash3(&pre, 1, leaf, len, NULL, 0, out);
 }
 
 int bp_merkle_node_hash(const bp_mhash left, const bp_mhash right, bp_mhash out)
@@ -20,12 +59,7 @@ int bp_merkle_node_hash(const bp_mhash left, const bp_mhash right, bp_mhash out)
     bp_mhash l, r;
     memcpy(l, left, sizeof(l));     /* out may alias left or right */
     memcpy(r, right, sizeof(r));
-    bp_sha256 s;
-    bp_sha256_init(&s);
-    bp_sha256_update(&s, &pre, 1);
-    bp_sha256_update(&s, l, sizeof(l));
-    bp_sha256_update(&s, r, sizeof(r));
-    return bp_sha256_final(&s, out);
+    return merkle_hash3(&pre, 1, l, sizeof(l), r, sizeof(r), out);
 }
 
 static int merkle_empty(bp_mhash out)

@@ -313,6 +313,7 @@ void bp_runtime_free(bp_runtime *rt)
     }
     free(rt->routes);
     bp_lookups_free(rt);
+    bp_audit_checkpoint_now(rt->state);   /* issue 18: the owner signs what it appended */
     bp_state_close(rt->state);
     free(rt);
 }

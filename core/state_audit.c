@@ -12,8 +12,8 @@ static const char audit_schema[] =
     "CREATE TABLE IF NOT EXISTS audit_log(seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,"
     "  actor TEXT, kind TEXT NOT NULL, route TEXT, source TEXT, id TEXT, subject TEXT,"
     "  payload TEXT, pruned INTEGER NOT NULL DEFAULT 0, leaf BLOB NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS audit_log_record ON audit_log(source, id);"
-    "CREATE INDEX IF NOT EXISTS audit_log_subject ON audit_log(subject);"
+    /* No index: an index per column would cost every append, and a trace
+     * (by id, subject, or an id inside a batch entry's payload) scans anyway. */
     "CREATE TABLE IF NOT EXISTS audit_tree(one INTEGER PRIMARY KEY CHECK(one = 1),"
     "  size INTEGER NOT NULL, frontier BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS audit_checkpoints(size INTEGER PRIMARY KEY,"

@@ -35,9 +35,9 @@ n=$(sqlite3 s.db "SELECT count(*) FROM audit_log WHERE kind = 'receipt'")
 [ "$n" -eq 5 ] && ok "one receipt leaf per sink batch (batch: 1, 5 records)" || not_ok "receipt leaves: $n"
 exit_is "verify: an untouched log holds" 0 "$B" audit verify s.yaml
 contains "verify says what it checked" "$OUT" "audit log of acme: ok: 5 entries, root "
-contains "and the signed checkpoints" "$OUT" "2 signed checkpoints checked"
+contains "and the signed checkpoints (every 2, and at the stop)" "$OUT" "3 signed checkpoints checked"
 exit_is "checkpoint prints the latest" 0 "$B" audit checkpoint s.yaml
-printf 'acme\n4\n' >want.txt
+printf 'acme\n5\n' >want.txt
 head -2 "$OUT" >got.txt
 check "a C2SP note: origin, size" cmp -s want.txt got.txt
 contains "signed by the site (em dash, origin)" "$OUT" "— acme "
@@ -59,9 +59,11 @@ tamper "a deleted entry" "DELETE FROM audit_log WHERE seq = 1" "TAMPERED: entry 
 tamper "swapped entries" "UPDATE audit_log SET seq = 100 WHERE seq = 1; UPDATE audit_log SET seq = 1 WHERE seq = 3; UPDATE audit_log SET seq = 3 WHERE seq = 100" \
     "TAMPERED: entry 1 (receipt) was changed"
 tamper "the last entry cut off" "DELETE FROM audit_log WHERE seq = 4" \
-    "TAMPERED: entry 4 is missing: the tree head has 5 entries"
+    "TAMPERED: entry 4 is missing: the signed checkpoint at size 5 covers more entries than the log has (4)"
 tamper "the log cut before a checkpoint" "DELETE FROM audit_log WHERE seq >= 3; UPDATE audit_tree SET size = 3" \
     "TAMPERED: entry 3 is missing: the signed checkpoint at size 4 covers more entries than the log has (3)"
+tamper "the tree head edited" "UPDATE audit_tree SET size = 6" \
+    "TAMPERED: entry 5 is missing: the tree head has 6 entries, the log 5"
 tamper "a checkpoint's root swapped" "UPDATE audit_checkpoints SET root = (SELECT root FROM audit_checkpoints WHERE size = 2) WHERE size = 4" \
     "TAMPERED: checkpoint at size 4: its row does not match its signed note"
 
@@ -78,6 +80,7 @@ contains "leaf hash recomputed: the range after the last good checkpoint" "$OUT"
 # sealed with a newer key).
 cp s.db t.db; rm -f t.db-wal t.db-shm
 site o.yaml t.db other.key
+sqlite3 t.db "DELETE FROM audit_checkpoints WHERE size = 5"
 exit_is "another key signs a checkpoint" 0 "$B" audit checkpoint o.yaml --sign
 exit_is "re-signed: verify with the site's key fails" 1 "$B" audit verify t.yaml
 contains "re-signed: named" "$OUT" "TAMPERED: checkpoint at size 5: checkpoint is not signed by the site's key"
@@ -99,12 +102,12 @@ sqlite3 t.db "UPDATE audit_log SET payload = replace(payload, 'line 1', 'line 0'
 $FORGE t.db rewrite
 exit_is "a full rewrite passes on its own (documented limit)" 0 "$B" audit verify t.yaml
 exit_is "a full rewrite: verify --checkpoint fails" 1 "$B" audit verify t.yaml --checkpoint old.ckpt
-contains "a full rewrite: named" "$OUT" "not consistent with the given checkpoint (size 4)"
+contains "a full rewrite: named" "$OUT" "not consistent with the given checkpoint (size 5)"
 cp s.db t.db; rm -f t.db-wal t.db-shm
 sqlite3 t.db "DELETE FROM audit_log WHERE seq >= 2; DELETE FROM audit_checkpoints"
 $FORGE t.db rewrite
 exit_is "history cut below the kept checkpoint: fails" 1 "$B" audit verify t.yaml --checkpoint old.ckpt
-contains "cut: named" "$OUT" "entry 2 is missing: the given checkpoint has 4 entries"
+contains "cut: named" "$OUT" "entry 2 is missing: the given checkpoint has 5 entries"
 printf 'acme\n4\nAAAA\n\n' >bad.ckpt
 exit_is "a damaged kept checkpoint is refused" 1 "$B" audit verify s.yaml --checkpoint bad.ckpt
 contains "damaged: why" "$OUT" "the given checkpoint: checkpoint root is not base64 of 32 bytes"
