@@ -22,6 +22,7 @@ static void usage(FILE *f)
             "  dlq             list, show, replay or drop a site's dead letters\n"
             "  review          list, show, approve, correct or reject records parked for review\n"
             "  report SITE     straight-through rate, exceptions by flag, review queue, corrections\n"
+            "  audit ACTION SITE  tamper-evident audit log: verify, checkpoint, trace, export, keygen\n"
             "  PLUGIN COMMAND  a command a plugin adds (also COMMAND PLUGIN), e.g.\n"
             "                  `soap inspect URL`, `train extract ...`: see plugins --doc\n"
             "\n"
