@@ -116,6 +116,8 @@ contains "damaged: why" "$OUT" "the given checkpoint: checkpoint root is not bas
 chmod 644 site.key
 exit_is "a world-readable key is refused" 1 "$B" run s.yaml --plugin-dir "$FX"
 contains "and says how to fix it" "$ERR" "must be a regular file readable by its owner only (chmod 600 $TMP/site.key)"
+exit_is "an operator who cannot read the key can still replay (keep-going runtime)" 0 "$B" dlq replay s.yaml --all --plugin-dir "$FX"
+contains "and is told nothing is signed" "$ERR" "no audit checkpoints are signed by this process"
 chmod 600 site.key
 
 # trace: one record's way (its receipts are in the batch leaves).
