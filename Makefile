@@ -68,7 +68,7 @@ test: build build-asan
 # more than 2 GiB fails the run and leaves the input in build-fuzz/artifacts-NAME/.
 # The gate before a release (issue 16 #9): FUZZ_SECONDS=600.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS = envelope_json site predicate soap_reply mime model normalize
+FUZZ_TARGETS = envelope_json site predicate soap_reply mime model normalize audit_verify
 fuzz: deps
 	@command -v clang >/dev/null || $(SUDO) apt-get install -y -qq clang
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false

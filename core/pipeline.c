@@ -17,6 +17,7 @@
 #include "log.h"
 #include "route_stats.h"
 #include "runtime_int.h"
+#include "audit_log.h"
 
 void bp_rec_free(bp_rec *rec)
 {
@@ -279,6 +280,8 @@ void *bp_route_main(void *arg)
     /* Ledger rows older than ledger.retention belong to records their source
      * acked long ago: nothing can redeliver them any more. */
     bp_ledger_prune(rt->state, rt->site->ledger_retention_ms, bp_now_ms());
+    if (rt->site->audit_retention_ms > 0)   /* payloads only: leaf hashes stay (issue 18) */
+        bp_audit_prune(rt->state, rt->site->audit_retention_ms);
     if (!ok) {
         r->failed = 1;
         bp_pipe_fail(&p, "cannot start the route's threads");

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "route_stats.h"
 #include "runtime_int.h"
+#include "audit_log.h"
 
 int bp_runtime_stopping(const bp_runtime *rt)
 {
@@ -256,6 +257,25 @@ bp_status bp_runtime_new(bp_site *site, bp_registry *reg, int keep_going, bp_run
         free(rt);
         return st;
     }
+    /* issue 18: the owner signs the audit log's checkpoints (docs/audit.md).
+     * keep_going (the CLI's dlq/review runtimes, `run --keep-going`): an
+     * operator who cannot read the key still works; entries are appended and
+     * the owner's next checkpoint covers them. */
+    if (site->audit_signing_key &&
+        bp_audit_set_signer(rt->state, site->name, site->audit_signing_key,
+                            site->audit_checkpoint_every, site->audit_checkpoint_interval_ms,
+                            &err) != BP_OK) {
+        if (keep_going) {
+            bp_log(BP_LOG_WARN, NULL, "%s: no audit checkpoints are signed by this process",
+                   err ? err : "cannot load audit.signing_key");
+            free(err);
+            err = NULL;
+        } else {
+            bp_diags_add(d, NULL, 0, 0, "%s", err ? err : "cannot load audit.signing_key");
+            free(err);
+            return bp_runtime_free(rt), BP_ERR_INVALID;
+        }
+    }
     /* Before any instance reads a checkpoint: scopes follow renames (ABI 1.3). */
     if ((st = bp_checkpoint_scopes_settle(rt->state, site, d)) != BP_OK)
         return bp_runtime_free(rt), st;
@@ -303,6 +323,7 @@ void bp_runtime_free(bp_runtime *rt)
     }
     free(rt->routes);
     bp_lookups_free(rt);
+    bp_audit_checkpoint_now(rt->state);   /* issue 18: the owner signs what it appended */
     bp_state_close(rt->state);
     free(rt);
 }

@@ -10,7 +10,7 @@
 #include "trust.h"
 
 static const char *const site_top_keys[] = {"site", "state", "plugin_dirs", "connectors",
-                                            "routes", "ledger", NULL};
+                                            "routes", "ledger", "audit", NULL};
 static const char *const site_route_keys[] = {"from", "through", "review", "to", "errors",
                                               "batch", "linger", "workers", "order_key", "audit",
                                               NULL};
@@ -178,6 +178,57 @@ static void site_parse_ledger(bp_site *s, const bp_ynode *n, bp_diags *d)
                      "ledger.retention must be a duration of at least 1m, e.g. 24h");
     else
         s->ledger_retention_ms = ms;
+}
+
+/* audit: { signing_key, checkpoint_every, checkpoint_interval, retention }
+ * (issue 18, docs/audit.md): the tamper-evident log's signed checkpoints. */
+static void site_parse_audit(bp_site *s, const bp_ynode *n, bp_diags *d)
+{
+    static const char *const audit_keys[] = {"signing_key", "checkpoint_every",
+                                             "checkpoint_interval", "retention", NULL};
+    s->audit_checkpoint_every = 1000;
+    s->audit_checkpoint_interval_ms = 600000;
+    if (n == NULL)
+        return;
+    if (n->kind != BP_YMAP) {
+        bp_diags_add(d, s->file, n->line, n->col,
+                     "the top-level 'audit' must be a map, e.g. { signing_key: audit.key }");
+        return;
+    }
+    site_unknown_keys(n, audit_keys, "audit", s->file, d);
+    const bp_ynode *v = bp_ymap_get(n, "signing_key");
+    if (v) {
+        s->audit_signing_key = site_scalar(v, "audit.signing_key", s->file, d);
+        site_resolve_in_place(s, &s->audit_signing_key);
+    }
+    v = bp_ymap_get(n, "checkpoint_every");
+    if (v) {
+        char *end = NULL;
+        long long k = v->kind == BP_YSCALAR ? strtoll(v->value, &end, 10) : 0;
+        if (v->kind != BP_YSCALAR || *v->value == '\0' || *end != '\0' || k < 1 || k > 100000000)
+            bp_diags_add(d, s->file, v->line, v->col,
+                         "audit.checkpoint_every must be a whole number from 1 to 100000000");
+        else
+            s->audit_checkpoint_every = k;
+    }
+    v = bp_ymap_get(n, "checkpoint_interval");
+    if (v) {
+        int64_t ms = v->kind == BP_YSCALAR ? bp_parse_duration_ms(v->value) : -1;
+        if (ms < 1000)
+            bp_diags_add(d, s->file, v->line, v->col,
+                         "audit.checkpoint_interval must be a duration of at least 1s, e.g. 10m");
+        else
+            s->audit_checkpoint_interval_ms = ms;
+    }
+    v = bp_ymap_get(n, "retention");
+    if (v) {
+        int64_t ms = v->kind == BP_YSCALAR ? bp_parse_duration_ms(v->value) : -1;
+        if (ms < 60000)
+            bp_diags_add(d, s->file, v->line, v->col,
+                         "audit.retention must be a duration of at least 1m, e.g. 90d");
+        else
+            s->audit_retention_ms = ms;
+    }
 }
 
 static void site_parse_route(bp_site *s, const bp_ynode *key, const bp_ynode *n, bp_diags *d)
@@ -354,6 +405,7 @@ bp_status bp_site_load(const char *path, bp_site **out, bp_diags *d)
     site_resolve_in_place(s, &s->state_path);
 
     site_parse_ledger(s, bp_ymap_get(root, "ledger"), d);
+    site_parse_audit(s, bp_ymap_get(root, "audit"), d);
 
     n = bp_ymap_get(root, "plugin_dirs");
     if (n) {
@@ -705,6 +757,7 @@ void bp_site_free(bp_site *s)
     free(s->plugin_dirs);
     free(s->name);
     free(s->state_path);
+    free(s->audit_signing_key);
     free(s->file);
     free(s->dir);
     bp_ydoc_free(s->doc);

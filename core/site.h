@@ -70,6 +70,11 @@ typedef struct bp_site {
     bp_site_route *routes;
     size_t n_routes;
     int64_t ledger_retention_ms;   /* ledger.retention: write-back ledger rows older are pruned */
+    /* audit: { signing_key, checkpoint_every, checkpoint_interval, retention } (docs/audit.md) */
+    char *audit_signing_key;       /* Ed25519 private key (PEM), resolved; NULL: no checkpoints */
+    int64_t audit_checkpoint_every;        /* sign after this many new entries (default 1000) */
+    int64_t audit_checkpoint_interval_ms;  /* or when the last is this old (default 10m) */
+    int64_t audit_retention_ms;    /* payloads older are pruned (leaf hashes kept); 0: forever */
 } bp_site;
 
 /* Parses the site file's structure. Errors go to d with file:line:col. On

@@ -62,6 +62,15 @@ bp_status bp_state_audit(bp_state *st, const char *route, size_t n, const char *
                          const char *const *lineage_json, const char *const *receipts_json,
                          const char *outcome);
 
+/* bp_state_audit, and in the same transaction n_leaves entries of the
+ * tamper-evident log (audit_log.h): one transaction per delivered batch. */
+struct bp_audit_entry;
+bp_status bp_state_audit_ex(bp_state *st, const char *route, size_t n, const char *const *sources,
+                            const char *const *ids, const char *const *subjects,
+                            const char *const *lineage_json, const char *const *receipts_json,
+                            const char *outcome, const struct bp_audit_entry *leaves,
+                            size_t n_leaves);
+
 /* One dead letter. Strings and payload are malloc'ed (bp_dead_letter_clear). */
 typedef struct bp_dead_letter {
     int64_t seq;

@@ -13,6 +13,9 @@ struct bp_state {
     sqlite3_stmt *ledger_put;     /* prepared once: used per batch */
     sqlite3_stmt *ledger_forget;
     sqlite3_stmt *ckpt_put;
+    /* ---- issue 18 (audit) ---- */
+    sqlite3_stmt *audit_put;      /* one leaf into audit_log */
+    struct bp_audit_signer *audit_signer;   /* the owner's checkpoint signer, or NULL */
 };
 
 /* COMMIT when ok (else ROLLBACK); BP_OK only when committed. Lock held. */

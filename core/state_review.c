@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "json_print.h"
 #include "state_int.h"
+#include "audit_int.h"
 
 /* Columns and tables added after schema 1; ALTER TABLE for files written
  * before them (an ALTER of a column that exists fails and is ignored). */
@@ -289,6 +290,10 @@ bp_status bp_state_review_decide(bp_state *st, const bp_review_item *it, const c
         sqlite3_bind_text(q, 6, decision, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 7, now);
         ok = sqlite3_step(q) == SQLITE_DONE;
+        /* issue 18: a person's decision is always a leaf of the audit log. */
+        bp_audit_entry e = {.actor = actor, .kind = what, .route = it->route, .source = source,
+                            .id = id, .subject = it->subject, .payload = decision, .at_ms = now};
+        ok = ok && bp_state_audit_append_locked(st, &e, 1);
     }
     sqlite3_finalize(q);
     q = NULL;

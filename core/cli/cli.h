@@ -70,6 +70,7 @@ int cmd_plugins(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
 int cmd_review(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_audit(int argc, char **argv);   /* issue 18: cmd_audit.c */
 
 /* Writes the corrections reviewers made in a site (JSON lines: route, path,
  * from, to, record) to out_path; *n gets how many. 0 ok, -1 failed (printed). */

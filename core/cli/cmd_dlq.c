@@ -2,8 +2,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <cjson/cJSON.h>
+
+#include "audit_log.h"
 #include "cli.h"
 #include "diag.h"
 #include "dlq.h"
@@ -88,8 +93,42 @@ typedef struct {
 
 /* Replays or drops one entry (bp_dlq_replay, bp_dlq_drop) and says what
  * became of it. Returns 1 when the pass must stop (the state store failed). */
+/* issue 18: an operator's replay or drop is always a leaf of the audit log
+ * (who, which entry, the record, what became of it). The entry is read
+ * before the action removes it. */
+static void dlq_audit(dlq_act_ctx *c, int64_t seq, const bp_dead_letter *dl, const char *what)
+{
+    struct passwd *pw = getpwuid(getuid());
+    char actor[160];
+    snprintf(actor, sizeof(actor), "os:%s", pw && pw->pw_name ? pw->pw_name : "unknown");
+    bp_envelope *env = dl ? dlq_envelope(dl) : NULL;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "dlq_seq", (double)seq);
+    if (dl) {
+        cJSON_AddStringToObject(o, "stage", dl->stage);
+        cJSON_AddStringToObject(o, "reason", dl->reason);
+    }
+    cJSON_AddStringToObject(o, "result", what);
+    char *payload = cJSON_PrintUnformatted(o);
+    bp_audit_entry e = {.actor = actor, .kind = c->replay ? "dlq:replay" : "dlq:drop",
+                        .route = dl ? dl->route : NULL,
+                        .source = env ? bp_envelope_get0_attr(env, "source") : NULL,
+                        .id = env ? bp_envelope_get0_attr(env, "id") : NULL,
+                        .subject = env ? bp_envelope_get0_attr(env, "subject") : NULL,
+                        .payload = payload};
+    if (bp_audit_append(c->st, &e) != BP_OK)
+        fprintf(stderr, "backplane dlq: entry %lld: cannot write its audit entry\n",
+                (long long)seq);
+    free(payload);
+    cJSON_Delete(o);
+    if (env)
+        bp_envelope_unref(env);
+}
+
 static int dlq_act_one(dlq_act_ctx *c, int64_t seq)
 {
+    bp_dead_letter dl = {0};
+    int have = bp_state_dlq_get(c->st, seq, &dl) == BP_OK;
     bp_dlq_result res;
     bp_status st = c->replay ? bp_dlq_replay(c->rt, seq, c->route, &res)
                              : bp_dlq_drop(c->st, seq, c->route, &res);
@@ -99,9 +138,12 @@ static int dlq_act_one(dlq_act_ctx *c, int64_t seq)
             c->failed++;
         }
         free(res.error);
+        bp_dead_letter_clear(&dl);
         return st == BP_ERR_IO;
     }
     printf("%lld %s\n", (long long)seq, res.what);
+    dlq_audit(c, seq, have ? &dl : NULL, res.what);
+    bp_dead_letter_clear(&dl);
     c->failed += st == BP_REJECT;
     c->done++;
     return 0;

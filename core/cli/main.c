@@ -22,6 +22,7 @@ static void usage(FILE *f)
             "  dlq             list, show, replay or drop a site's dead letters\n"
             "  review          list, show, approve, correct or reject records parked for review\n"
             "  report SITE     straight-through rate, exceptions by flag, review queue, corrections\n"
+            "  audit ACTION SITE  tamper-evident audit log: verify, checkpoint, trace, export, keygen\n"
             "  PLUGIN COMMAND  a command a plugin adds (also COMMAND PLUGIN), e.g.\n"
             "                  `soap inspect URL`, `train extract ...`: see plugins --doc\n"
             "\n"
@@ -211,6 +212,8 @@ int main(int argc, char **argv)
         return cmd_review(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0)
         return cmd_report(argc - 1, argv + 1);
+    if (strcmp(cmd, "audit") == 0)
+        return cmd_audit(argc - 1, argv + 1);
     int handled = 0;
     int rc = cmd_plugin_command(argc - 1, argv + 1, &handled);
     if (handled)

@@ -172,6 +172,12 @@ for (lin,) in sqlite3.connect("ai.db").execute("SELECT lineage FROM audit ORDER 
                                               0 < step.get("confidence", -1) <= 1))
 PY
 cat result.txt | sed 's/^/# /'
+# issue 18: each AI decision is a leaf of the audit log (plugin, model,
+# confidence), and the log verifies.
+n_ai=$(sqlite3 ai.db "SELECT count(*) FROM audit_log WHERE kind = 'ai' AND payload LIKE '%\"model\"%'")
+n_rows=$(sqlite3 ai.db "SELECT count(*) FROM audit")
+[ "$n_ai" -gt 0 ] && [ "$n_ai" -eq "$n_rows" ] && ok "one 'ai' leaf per AI-decided record ($n_ai)" || not_ok "ai leaves $n_ai, audit rows $n_rows"
+exit_is "the audit log of the AI route verifies" 0 "$B" audit verify ai.yaml
 contains "receipt with boxes: vendor" result.txt "  company=SINAR JAYA HARDWARE SDN BHD"
 contains "receipt with boxes: date, as ISO 8601" result.txt "  date=2018-03-15"
 contains "... and as printed, under raw" result.txt "  raw date=15/03/2018"
