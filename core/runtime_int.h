@@ -134,6 +134,12 @@ void *bp_sink_main(void *arg);
 bp_status bp_dead_letter_record(bp_route *r, const char *stage, const char *reason,
                          const bp_envelope *env, const char *raw, size_t raw_len);
 
+/* Dead-letters env's record as raw input at the source's stage, with the
+ * reason, when its data nests too deep for an envelope (bp_envelope_check_depth:
+ * no sink, review or dead-letter store could print it); *deep says whether it
+ * did. BP_OK, or BP_ERR_IO as bp_dead_letter_record. (robust2) */
+bp_status bp_dead_letter_if_deep(bp_route *r, bp_envelope *env, int *deep);
+
 /* bp_delivery_fail_fn for a route's sinks: bp_dead_letter_record at the sink (ud: the route). */
 bp_status bp_dead_letter_fail(void *ud, bp_item *item, const char *stage, const char *why);
 
