@@ -9,6 +9,7 @@
 
 #include "envelope_int.h"
 #include "json_print.h"
+#include "sha256.h"
 #include "log.h"
 #include "runtime_int.h"
 
@@ -58,11 +59,40 @@ static bp_status dl_store(bp_route *r, const char *stage, const char *reason,
         if (why)
             reason = why;
     }
-    bp_status st = bp_state_dead_letter(r->rt->state, r->cfg->name, stage, reason,
-                                        json ? json : raw, json ? strlen(json) : raw_len);
+    /* One entry per record and stage (issue 17): keyed by source + id, or
+     * for raw input by a digest of its bytes. */
+    const char *src = env ? bp_envelope_get0_attr(env, "source") : NULL;
+    const char *id = env ? bp_envelope_get0_attr(env, "id") : NULL;
+    char digest[7 + 64 + 1];
+    if (src == NULL || id == NULL) {
+        unsigned char h[32];
+        bp_sha256 s;
+        bp_sha256_init(&s);
+        bp_sha256_update(&s, json ? json : raw ? raw : "", json ? strlen(json) : raw ? raw_len : 0);
+        if (bp_sha256_final(&s, h) != 0) {
+            free(json);
+            free(fallback);
+            free(why);
+            return BP_ERR_IO;
+        }
+        memcpy(digest, "sha256:", 7);
+        for (int i = 0; i < 32; i++)
+            snprintf(digest + 7 + 2 * i, 3, "%02x", h[i]);
+        src = "";
+        id = digest;
+    }
+    int64_t attempts = 1;
+    bp_status st = bp_state_dead_letter_once(r->rt->state, r->cfg->name, stage, reason,
+                                             json ? json : raw, json ? strlen(json) : raw_len,
+                                             src, id, &attempts);
     if (st == BP_OK) {
         bp_metrics_add(r->metrics, "dead_lettered", 1);
-        bp_log(BP_LOG_WARN, r->cfg->name, "dead-lettered a record at %s: %s", stage, reason);
+        if (attempts > 1)
+            bp_log(BP_LOG_WARN, r->cfg->name,
+                   "dead-lettered a record at %s again (attempt %lld, its entry updated): %s",
+                   stage, (long long)attempts, reason);
+        else
+            bp_log(BP_LOG_WARN, r->cfg->name, "dead-lettered a record at %s: %s", stage, reason);
     }
     free(json);
     free(fallback);
