@@ -479,7 +479,8 @@ routes:
   r:
     from: in
     to: { erp: { table: perm_t, mode: insert } }
-    errors: { retry: { max: 1, backoff: 10ms..20ms } }
+    # not connected spends no retries (issue 17): bound the wait to end the run
+    errors: { retry: { max: 1, backoff: 10ms..20ms }, outage_limit: 300ms }
 YAML
     run perm
     contains "a missing GRANT is not connected, quoting the server" perm.log "not connected: [42501]"
