@@ -68,4 +68,7 @@ exit_is "with outage_limit 1s the run ends" 0 "$B" run limit.yaml
 cp "$ERR" limit.err
 eq "all 12 dead-lettered" "$(sqlite3 limit.db 'SELECT count(*) FROM dead_letters')" 12
 contains "the reason names the limit" limit.err "not connected for longer than errors.outage_limit (1s):"
+site bad ", outage_limit: soon"
+exit_is "check refuses a bad outage_limit" 1 "$B" check bad.yaml
+contains "at its line and column" "$ERR" "bad.yaml:14:103: errors.outage_limit must be a duration, e.g. 10m"
 finish
