@@ -277,7 +277,7 @@ connectors:
   erp: { plugin: odbc, dsn: "$baddsn" }
   in: { plugin: file, path: $TMP/del.jsonl }
 routes:
-  r: { from: in, to: { erp: { table: invoices } }, errors: { retry: { max: 2, backoff: 10ms..20ms } } }
+  r: { from: in, to: { erp: { table: invoices } }, errors: { retry: { max: 2, backoff: 10ms..20ms }, outage_limit: 300ms } }
 YAML
 run secret
 sqlite3 secret.db "SELECT reason FROM dead_letters" >>secret.log
