@@ -158,6 +158,8 @@ static int ej_depth_ok(const cJSON *it, int max)
  * *at: the offset of the first bracket too deep. */
 static int ej_text_depth_ok(const char *s, size_t n, int max, size_t *at)
 {
+    if (n <= (size_t)max)
+        return 1;   /* too short to hold max + 1 brackets: most records, no scan */
     int depth = 0, in_str = 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
