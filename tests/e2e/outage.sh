@@ -68,6 +68,36 @@ exit_is "with outage_limit 1s the run ends" 0 "$B" run limit.yaml
 cp "$ERR" limit.err
 eq "all 12 dead-lettered" "$(sqlite3 limit.db 'SELECT count(*) FROM dead_letters')" 12
 contains "the reason names the limit" limit.err "not connected for longer than errors.outage_limit (1s):"
+# 3. A server that answers 421 (closing) at the greeting, then aiosmtpd: the
+#    wait quotes the server's reply, not libcurl's words; nothing is lost.
+cat >greet421.py <<'PY'
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8)
+while True:
+    c, _ = s.accept()
+    c.sendall(b"421 4.3.2 Service shutting down\r\n")
+    c.close()
+PY
+rm -rf stored
+site busy ""
+$PY greet421.py "$PORT" 2>g421.err &
+G421=$!
+wait_port "$PORT" || not_ok "the 421 server is up"
+"$B" run busy.yaml >busy.out 2>busy.err &
+BUS_PID=$!
+sleep 2
+kill $G421; wait $G421 2>/dev/null
+smtpd_start || not_ok "aiosmtpd up again"
+for _ in $(seq 300); do kill -0 $BUS_PID 2>/dev/null || break; sleep 0.05; done
+wait $BUS_PID; rc=$?; BUS_PID=""
+eq "421 then back: the run ends 0" "$rc" 0
+eq "421 then back: every reply delivered" "$(stored)" 12
+eq "421 then back: no dead letters" "$(sqlite3 busy.db 'SELECT count(*) FROM dead_letters')" 0
+contains "the wait quotes the server's reply" busy.err "record(s) wait (their retries are not spent): server closing the connection: SMTP 421 4.3.2 Service shutting down"
+lacks "not libcurl's words" busy.err "Weird server reply"
+smtpd_stop
+
 site bad ", outage_limit: soon"
 exit_is "check refuses a bad outage_limit" 1 "$B" check bad.yaml
 contains "at its line and column" "$ERR" "bad.yaml:14:103: errors.outage_limit must be a duration, e.g. 10m"
