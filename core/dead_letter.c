@@ -8,23 +8,118 @@
 #include <string.h>
 
 #include "envelope_int.h"
+#include "json_print.h"
+#include "sha256.h"
 #include "log.h"
 #include "runtime_int.h"
+
+/* What is stored of a record whose envelope cannot be printed (too deep, or
+ * memory ran short): its data alone as raw input, else nothing but the reason,
+ * so that dead-lettering never fails for the record's sake (issue 17: such a
+ * record stopped its route, again after every restart). *out malloc'ed. */
+static void dl_raw_fallback(const bp_envelope *env, char **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    size_t rlen = 0;
+    const char *raw = bp_envelope_get0_raw_data(env, &rlen);
+    if (raw != NULL) {
+        if ((*out = malloc(rlen + 1)) != NULL) {
+            memcpy(*out, raw, rlen);
+            (*out)[rlen] = '\0';
+            *len = rlen;
+        }
+        return;
+    }
+    const cJSON *data = bp_envelope_get0_data(env);
+    size_t cap = 0;
+    if (data && bp_json_append(data, out, len, &cap) != BP_OK) {
+        free(*out);
+        *out = NULL;
+        *len = 0;
+    }
+}
 
 /* The state store's dead letters. */
 static bp_status dl_store(bp_route *r, const char *stage, const char *reason,
                           const bp_envelope *env, const char *raw, size_t raw_len)
 {
     char *json = env ? bp_envelope_to_json(env, BP_SER_FULL) : NULL;
-    if (env && json == NULL)
-        return BP_ERR_NOMEM;
-    bp_status st = bp_state_dead_letter(r->rt->state, r->cfg->name, stage, reason,
-                                        json ? json : raw, json ? strlen(json) : raw_len);
+    char *fallback = NULL, *why = NULL;
+    if (env && json == NULL) {
+        dl_raw_fallback(env, &fallback, &raw_len);
+        raw = fallback;
+        char *dr = NULL;
+        bp_status ds = bp_envelope_check_depth(env, &dr);
+        if (asprintf(&why, "%s (the envelope cannot be printed: %s; %s)", reason,
+                     ds == BP_ERR_DEPTH && dr ? dr : "out of memory",
+                     fallback ? "its data is kept as raw input" : "nothing of it is kept") < 0)
+            why = NULL;
+        free(dr);
+        if (why)
+            reason = why;
+    }
+    /* One entry per record and stage (issue 17): keyed by source + id, or
+     * for raw input by a digest of its bytes. */
+    const char *src = env ? bp_envelope_get0_attr(env, "source") : NULL;
+    const char *id = env ? bp_envelope_get0_attr(env, "id") : NULL;
+    char digest[7 + 64 + 1];
+    if (src == NULL || id == NULL) {
+        unsigned char h[32];
+        bp_sha256 s;
+        bp_sha256_init(&s);
+        bp_sha256_update(&s, json ? json : raw ? raw : "", json ? strlen(json) : raw ? raw_len : 0);
+        if (bp_sha256_final(&s, h) != 0) {
+            free(json);
+            free(fallback);
+            free(why);
+            return BP_ERR_IO;
+        }
+        memcpy(digest, "sha256:", 7);
+        for (int i = 0; i < 32; i++)
+            snprintf(digest + 7 + 2 * i, 3, "%02x", h[i]);
+        src = "";
+        id = digest;
+    }
+    int64_t attempts = 1;
+    bp_status st = bp_state_dead_letter_once(r->rt->state, r->cfg->name, stage, reason,
+                                             json ? json : raw, json ? strlen(json) : raw_len,
+                                             src, id, &attempts);
     if (st == BP_OK) {
         bp_metrics_add(r->metrics, "dead_lettered", 1);
-        bp_log(BP_LOG_WARN, r->cfg->name, "dead-lettered a record at %s: %s", stage, reason);
+        if (attempts > 1)
+            bp_log(BP_LOG_WARN, r->cfg->name,
+                   "dead-lettered a record at %s again (attempt %lld, its entry updated): %s",
+                   stage, (long long)attempts, reason);
+        else
+            bp_log(BP_LOG_WARN, r->cfg->name, "dead-lettered a record at %s: %s", stage, reason);
     }
     free(json);
+    free(fallback);
+    free(why);
+    return st;
+}
+
+bp_status bp_dead_letter_if_deep(bp_route *r, bp_envelope *env, int *deep)
+{
+    char *why = NULL;
+    *deep = bp_envelope_check_depth(env, &why) == BP_ERR_DEPTH;
+    if (!*deep)
+        return BP_OK;
+    size_t rlen = 0;
+    const char *raw = bp_envelope_get0_raw_data(env, &rlen);
+    char *text = NULL;
+    size_t cap = 0;
+    if (raw == NULL) {
+        const cJSON *data = bp_envelope_get0_data(env);
+        if (data && bp_json_append(data, &text, &rlen, &cap) != BP_OK)
+            rlen = 0;
+        raw = text;
+    }
+    bp_status st = bp_dead_letter_record(r, r->source->name, why ? why : "data nested too deep",
+                                         NULL, raw, rlen);
+    free(text);
+    free(why);
     return st;
 }
 

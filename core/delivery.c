@@ -25,6 +25,9 @@ struct bp_delivery {
     uint64_t acked;            /* ledger rows below it can go */
     int ledger;
     int failures;              /* consecutive failed writes of the pending records */
+    int64_t outage_since;      /* mono ms the sink was first not connected (0: it is) */
+    int64_t outage_said;       /* mono ms of the last "still not connected" line */
+    int outage_tries;          /* writes in this outage (for the backoff only) */
     bp_status rc;
     bp_delivery_fail_fn fail;
     void *fail_ud;
@@ -238,6 +241,7 @@ static bp_status dl_finish(bp_delivery *d)
             rc = BP_STOPPED;
         size_t n_acc = 0, still = 0;
         uint64_t acc_max = 0;
+        int not_connected = 0;
         for (size_t k = 0; k < np; k++) {
             bp_status res = d->results[k];
             char *reason = d->reasons[k];
@@ -252,6 +256,7 @@ static bp_status dl_finish(bp_delivery *d)
                     acc_max = items[idx].seq;
                 free(reason);
             } else if (res == BP_RETRY || res == BP_NOT_CONNECTED) {
+                not_connected |= res == BP_NOT_CONNECTED;
                 free(d->last_reason[idx]);
                 d->last_reason[idx] = reason;
                 d->pending[still++] = idx;
@@ -289,8 +294,62 @@ static bp_status dl_finish(bp_delivery *d)
         d->np = np = still;
         if (rc == BP_STOPPED || rc == BP_ERR_IO)
             goto out;
+        if (!not_connected && d->outage_since != 0) {
+            bp_log(BP_LOG_INFO, sink->name, "connected again after %llds",
+                   (long long)((bp_mono_ms() - d->outage_since) / 1000));
+            d->outage_since = 0;
+        }
         if (np == 0)
             break;
+        /* A sink that cannot connect is an outage, not the records' fault:
+         * they wait without spending their retries (issue 17: an SMTP server
+         * down for 20 s dead-lettered 22 replies), the route with them (the
+         * source is not polled while the window is full), until the sink is
+         * back or errors.outage_limit has passed. */
+        if (not_connected) {
+            int64_t now = bp_mono_ms();
+            const char *why = d->last_reason[d->pending[0]] ? d->last_reason[d->pending[0]]
+                                                            : "not connected";
+            if (d->outage_since == 0) {
+                d->outage_since = d->outage_said = now;
+                d->outage_tries = 0;
+                bp_log(BP_LOG_WARN, sink->name,
+                       "not connected, %zu record(s) wait (their retries are not spent): %s", np,
+                       why);
+            } else if (now - d->outage_said >= 60000) {
+                d->outage_said = now;
+                bp_log(BP_LOG_WARN, sink->name,
+                       "still not connected after %llds, %zu record(s) wait: %s",
+                       (long long)((now - d->outage_since) / 1000), np, why);
+            }
+            int64_t limit = r->cfg->outage_limit_ms;
+            if (limit > 0 && now - d->outage_since >= limit) {
+                char lim[32];
+                snprintf(lim, sizeof(lim), limit % 1000 ? "%lldms" : "%llds",
+                         (long long)(limit % 1000 ? limit : limit / 1000));
+                for (size_t k = 0; k < np; k++) {
+                    size_t idx = d->pending[k];
+                    char *text = NULL;
+                    if (asprintf(&text, "not connected for longer than errors.outage_limit (%s): %s",
+                                 lim, d->last_reason[idx] ? d->last_reason[idx] : why) < 0)
+                        text = NULL;
+                    bp_status dl = dl_fail(d, idx, text ? text : "not connected");
+                    free(text);
+                    if (dl != BP_OK) {
+                        rc = BP_ERR_IO;
+                        goto out;
+                    }
+                }
+                break;
+            }
+            d->outage_tries++;
+            if (!bp_retry_sleep(&r->rt->stop, bp_retry_backoff_ms(&r->retry, d->outage_tries))) {
+                rc = BP_STOPPED;
+                goto out;
+            }
+            dl_write(d);
+            continue;
+        }
         d->failures++;
         if (!bp_retry_again(&r->retry, d->failures)) {
             for (size_t k = 0; k < np; k++) {

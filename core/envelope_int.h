@@ -49,6 +49,15 @@ bp_status bp_ce_envelope_from_cjson(cJSON *obj, bp_envelope **out, char **errmsg
  * source, not writable), BP_ERR_NOMEM. */
 bp_status bp_envelope_fill_id(bp_envelope *env, const uint64_t *token);
 
+/* BP_OK when env's data can travel in an envelope's JSON: at most
+ * BP_JSON_MAX_DEPTH - 1 (999) levels of objects and arrays, since the envelope
+ * takes one and cJSON reads no deeper. Otherwise BP_ERR_DEPTH with *errmsg
+ * (malloc'ed, when errmsg is not NULL) "data nested deeper than 999 levels (an
+ * envelope holds at most 1000)". Deferred data text is scanned, not parsed.
+ * (robust2, issue 17: such a record used to fail as "out of memory" at every
+ * sink, in the dead-letter store too, and stop its route for good.) */
+bp_status bp_envelope_check_depth(const bp_envelope *env, char **errmsg);
+
 /* The host's flag_add (ABI 1.3, core/flags.c): the contract in plugin.h. */
 bp_status bp_flag_add(bp_envelope *env, const char *flag, const char *reason, const char *by);
 

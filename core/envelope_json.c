@@ -17,6 +17,7 @@
 
 #include <backplane/envelope.h>
 #include "envelope_int.h"
+#include "envelope_priv.h"
 #include "json_print.h"
 #include "strutil.h"
 
@@ -136,6 +137,69 @@ static int ej_is_valid_base64(const char *s)
         return 0;
     free(bytes);
     return 1;
+}
+
+/* ---- depth --------------------------------------------------------------- */
+
+/* 1 when the containers of it (it itself counts as one) nest at most max deep. */
+static int ej_depth_ok(const cJSON *it, int max)
+{
+    if (!cJSON_IsObject(it) && !cJSON_IsArray(it))
+        return 1;
+    if (max < 1)
+        return 0;
+    for (const cJSON *c = it->child; c; c = c->next)
+        if (!ej_depth_ok(c, max - 1))
+            return 0;
+    return 1;
+}
+
+/* The same over JSON text, without parsing it: brackets outside strings.
+ * *at: the offset of the first bracket too deep. */
+static int ej_text_depth_ok(const char *s, size_t n, int max, size_t *at)
+{
+    if (n <= (size_t)max)
+        return 1;   /* too short to hold max + 1 brackets: most records, no scan */
+    int depth = 0, in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max) {
+                *at = i;
+                return 0;
+            }
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return 1;
+}
+
+bp_status bp_envelope_check_depth(const bp_envelope *env, char **errmsg)
+{
+    if (errmsg)
+        *errmsg = NULL;
+    int max = BP_JSON_MAX_DEPTH - 1;
+    size_t at = 0;
+    int ok = env->raw ? ej_text_depth_ok(env->raw, env->raw_len, max, &at)
+                      : ej_depth_ok(env->data, max);
+    if (ok)
+        return BP_OK;
+    char where[300] = "";
+    if (env->raw && env->raw_origin)   /* "FILE:LINE:COL: " like a parse error */
+        snprintf(where, sizeof(where), "%s:%zu: ", env->raw_origin, at + 1);
+    if (errmsg &&
+        asprintf(errmsg, "%sdata nested deeper than %d levels (an envelope holds at most %d)",
+                 where, max, BP_JSON_MAX_DEPTH) < 0)
+        *errmsg = NULL;
+    return BP_ERR_DEPTH;
 }
 
 /* ---- writing ----------------------------------------------------------- */

@@ -11,6 +11,7 @@ typedef struct {
     char *p;
     size_t n, cap;
     int oom;
+    int deep, bad;   /* nested deeper than BP_JSON_MAX_DEPTH; an invalid node */
 } jp_buf;
 
 static int jp_reserve(jp_buf *b, size_t more)
@@ -146,12 +147,9 @@ static void jp_string(jp_buf *b, const char *s)
     jp_put(b, "\"", 1);
 }
 
+/* depth: containers around it (0 for the root). */
 static void jp_item(jp_buf *b, const cJSON *it, int depth)
 {
-    if (depth > 1000) {
-        b->oom = 1;   /* cJSON refuses deeper trees too (CJSON_NESTING_LIMIT) */
-        return;
-    }
     switch (it->type & 0xff) {
     case cJSON_NULL: jp_put(b, "null", 4); return;
     case cJSON_False: jp_put(b, "false", 5); return;
@@ -164,6 +162,10 @@ static void jp_item(jp_buf *b, const cJSON *it, int depth)
         return;
     case cJSON_Array:
     case cJSON_Object: {
+        if (depth >= BP_JSON_MAX_DEPTH) {
+            b->deep = 1;   /* cJSON refuses deeper trees too (CJSON_NESTING_LIMIT) */
+            return;
+        }
         int obj = (it->type & 0xff) == cJSON_Object;
         jp_put(b, obj ? "{" : "[", 1);
         for (const cJSON *c = it->child; c; c = c->next) {
@@ -179,7 +181,7 @@ static void jp_item(jp_buf *b, const cJSON *it, int depth)
         return;
     }
     default:
-        b->oom = 1;   /* an invalid node: refuse rather than print garbage */
+        b->bad = 1;   /* an invalid node: refuse rather than print garbage */
     }
 }
 
@@ -194,11 +196,11 @@ bp_status bp_json_append(const cJSON *item, char **buf, size_t *len, size_t *cap
         b.p[b.n] = '\0';
     *buf = b.p;
     *cap = b.cap;
-    if (b.oom) {
+    if (b.oom || b.deep || b.bad) {
         *len = start;
         if (b.p && start < b.cap)
             b.p[start] = '\0';
-        return BP_ERR_NOMEM;
+        return b.oom ? BP_ERR_NOMEM : b.deep ? BP_ERR_DEPTH : BP_ERR_INVALID;
     }
     *len = b.n;
     return BP_OK;

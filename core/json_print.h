@@ -11,9 +11,17 @@
 #include <cjson/cJSON.h>
 #include <backplane/status.h>
 
+/* The deepest JSON this printer writes, counted in containers (objects and
+ * arrays, the outermost is 1): cJSON's parser (CJSON_NESTING_LIMIT) reads no
+ * deeper, so whatever is printed can be read back. An envelope takes one
+ * level itself: its data may be BP_JSON_MAX_DEPTH - 1 deep. */
+#define BP_JSON_MAX_DEPTH 1000
+
 /* Appends item's compact JSON text to the buffer *buf (length *len, capacity
  * *cap, grown with realloc; kept NUL-terminated). BP_ERR_NOMEM on allocation
- * failure (the buffer stays valid), BP_ERR_INVALID for NULL item. */
+ * failure (the buffer stays valid), BP_ERR_DEPTH when item nests deeper than
+ * BP_JSON_MAX_DEPTH (nothing appended), BP_ERR_INVALID for NULL item or an
+ * invalid node. */
 bp_status bp_json_append(const cJSON *item, char **buf, size_t *len, size_t *cap);
 
 #endif

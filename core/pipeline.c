@@ -118,6 +118,16 @@ static void *worker_main(void *arg)
             /* Deferred data (a source's JSON text) is parsed here, off the
              * source's thread; text that is not JSON is dead-lettered whole. */
             char *perr = NULL;
+            int deep = 0;
+            if (bp_dead_letter_if_deep(r, rec->env, &deep) != BP_OK || deep) {
+                uint64_t seq = rec->seq;
+                bp_rec_free(rec);
+                if (!deep)
+                    bp_pipe_fail(p, "the state store failed");
+                else
+                    bp_ack_window_done(&p->win, seq, BP_FATE_DEAD_LETTERED);
+                continue;
+            }
             if (bp_envelope_materialize(rec->env, &perr) != BP_OK) {
                 size_t rlen = 0;
                 const char *raw = bp_envelope_get0_raw_data(rec->env, &rlen);

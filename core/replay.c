@@ -128,7 +128,20 @@ bp_status bp_dlq_replay(bp_runtime *rt, int64_t seq, const char *only_route, bp_
         bp_dead_letter_clear(&dl);
         return BP_ERR_PARSE;
     }
+    int64_t attempts = dl.attempts;
     s = bp_runtime_replay(rt, dl.route, dl.stage, env);
+    /* Failing again where it failed before updates this very entry (one per
+     * record and stage, robust2): it stays, with its attempts counted. */
+    if (s == BP_REJECT) {
+        bp_dead_letter now;
+        int in_place = bp_state_dlq_get(rt->state, seq, &now) == BP_OK && now.attempts > attempts;
+        bp_dead_letter_clear(&now);
+        if (in_place) {
+            bp_dead_letter_clear(&dl);
+            out->what = "failed again (its entry updated)";
+            return BP_REJECT;
+        }
+    }
     out->what = s == BP_OK       ? "delivered"
                 : s == BP_DROP   ? "dropped by a transform"
                 : s == BP_REVIEW ? "parked for review"

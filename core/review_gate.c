@@ -5,7 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "runtime_int.h"
+
+static void gate_item(bp_review_item *out, bp_route *r, const char *stage, const char *reason,
+                      const bp_envelope *env, char *json);
 
 /* The lowest confidence an AI transform reported (the extension
  * "confidence", else the lineage entries'), or -1 when none did. */
@@ -23,15 +27,96 @@ static double gate_confidence(const bp_envelope *env)
     return lo;
 }
 
+/* A decision taken before on this record (it was parked, decided, then
+ * redelivered because its source had not acked it yet): approved or
+ * corrected, its changes ("changes": [{"path", "to"}]) are applied and it goes
+ * on (BP_MODIFIED); rejected, it was dead-lettered by the decision and is
+ * dropped now (BP_DROP). */
+static bp_status gate_apply_decision(bp_route *r, const bp_park_result *pr, bp_envelope **env)
+{
+    if (strcmp(pr->decided, "rejected") == 0) {
+        bp_log(BP_LOG_INFO, r->cfg->name, "a redelivered record was rejected in review before: "
+               "dropped (its dead letter is kept)");
+        bp_metrics_add(r->metrics, "dropped", 1);
+        return BP_DROP;
+    }
+    cJSON *d = pr->decision_json ? cJSON_Parse(pr->decision_json) : NULL;
+    const cJSON *changes = cJSON_GetObjectItemCaseSensitive(d, "changes");
+    bp_envelope *w = cJSON_GetArraySize(changes) > 0 ? bp_envelope_make_writable(*env) : *env;
+    bp_status rc = w ? BP_MODIFIED : BP_ERR_NOMEM;
+    if (w)
+        *env = w;
+    const cJSON *c = rc == BP_MODIFIED && cJSON_IsArray(changes) ? changes->child : NULL;
+    for (; c; c = c->next) {
+        const cJSON *path = cJSON_GetObjectItemCaseSensitive(c, "path");
+        const cJSON *to = cJSON_GetObjectItemCaseSensitive(c, "to");
+        cJSON *v = to ? cJSON_Duplicate(to, 1) : NULL;
+        if (!cJSON_IsString(path) || v == NULL ||
+            bp_envelope_set0_path(w, path->valuestring, v) != BP_OK) {
+            bp_log(BP_LOG_WARN, r->cfg->name,
+                   "a redelivered record was %s in review before, but a change cannot be "
+                   "applied again: sent on without it", pr->decided);
+        }
+    }
+    cJSON_Delete(d);
+    if (rc == BP_MODIFIED)
+        bp_log(BP_LOG_INFO, r->cfg->name,
+               "a redelivered record was %s in review before: sent on (the ledger skips a "
+               "sink that has it)", pr->decided);
+    return rc;
+}
+
+bp_status bp_review_park_once(bp_route *r, const char *stage, const char *reason,
+                              bp_envelope **env)
+{
+    const char *src = bp_envelope_get0_attr(*env, "source");
+    const char *id = bp_envelope_get0_attr(*env, "id");
+    if (src == NULL || id == NULL)
+        return bp_review_park(r, stage, reason, *env);
+    char *json = bp_envelope_to_json(*env, BP_SER_FULL);
+    if (json == NULL)
+        return BP_ERR_NOMEM;
+    bp_review_item it;
+    gate_item(&it, r, stage, reason, *env, json);
+    bp_park_result pr;
+    bp_status st = bp_state_park_review_once(r->rt->state, &it, src, id, &pr);
+    free(json);
+    if (st != BP_OK)
+        return st;
+    if (pr.decided) {
+        st = gate_apply_decision(r, &pr, env);
+    } else if (pr.already_parked) {
+        bp_log(BP_LOG_INFO, r->cfg->name, "a redelivered record is parked already (entry %lld)",
+               (long long)pr.seq);
+    } else {
+        bp_metrics_add(r->metrics, "parked", 1);
+    }
+    bp_park_result_clear(&pr);
+    return st;
+}
+
 bp_status bp_review_park(bp_route *r, const char *stage, const char *reason,
                          const bp_envelope *env)
 {
     char *json = bp_envelope_to_json(env, BP_SER_FULL);
     if (json == NULL)
         return BP_ERR_NOMEM;
+    bp_review_item it;
+    gate_item(&it, r, stage, reason, env, json);
+    bp_status st = bp_state_park_review(r->rt->state, &it);
+    free(json);
+    if (st == BP_OK)
+        bp_metrics_add(r->metrics, "parked", 1);
+    return st;
+}
+
+/* (the old body, kept for the item's fields) */
+static void gate_item(bp_review_item *out, bp_route *r, const char *stage, const char *reason,
+                      const bp_envelope *env, char *json)
+{
     const cJSON *flags = bp_envelope_get0_ext(env, "flags");
     const cJSON *prio = bp_envelope_get0_ext(env, "priority");
-    bp_review_item it = {
+    *out = (bp_review_item){
         .route = (char *)r->cfg->name,
         .stage = (char *)stage,
         .reason = (char *)reason,
@@ -43,11 +128,6 @@ bp_status bp_review_park(bp_route *r, const char *stage, const char *reason,
                     : cJSON_IsString(prio) ? strtoll(prio->valuestring, NULL, 10)
                                            : 0,
     };
-    bp_status st = bp_state_park_review(r->rt->state, &it);
-    free(json);
-    if (st == BP_OK)
-        bp_metrics_add(r->metrics, "parked", 1);
-    return st;
 }
 
 /* The reasons transforms gave for their flags ("po_mismatch: total 9800.00
@@ -79,14 +159,16 @@ static char *gate_flag_reasons(const bp_envelope *env)
     return out;
 }
 
-bp_status bp_review_gate(bp_route *r, const bp_envelope *env)
+bp_status bp_review_gate(bp_route *r, bp_envelope **envp)
 {
+    const bp_envelope *env = *envp;
     if (r->review_when == NULL || !bp_predicate_eval(r->review_when, env))
         return BP_OK;
     char *why = gate_flag_reasons(env);
     if (why == NULL && asprintf(&why, "review.when: %s", r->cfg->review_when) < 0)
         why = NULL;
-    bp_status rc = bp_review_park(r, "review", why ? why : "review.when", env);
+    bp_status rc = bp_review_park_once(r, "review", why ? why : "review.when", envp);
     free(why);
-    return rc == BP_OK ? BP_REVIEW : BP_ERR_IO;
+    return rc == BP_OK ? BP_REVIEW : rc == BP_MODIFIED ? BP_OK : rc == BP_DROP ? BP_DROP
+                                                                               : BP_ERR_IO;
 }

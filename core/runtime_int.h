@@ -134,6 +134,12 @@ void *bp_sink_main(void *arg);
 bp_status bp_dead_letter_record(bp_route *r, const char *stage, const char *reason,
                          const bp_envelope *env, const char *raw, size_t raw_len);
 
+/* Dead-letters env's record as raw input at the source's stage, with the
+ * reason, when its data nests too deep for an envelope (bp_envelope_check_depth:
+ * no sink, review or dead-letter store could print it); *deep says whether it
+ * did. BP_OK, or BP_ERR_IO as bp_dead_letter_record. (robust2) */
+bp_status bp_dead_letter_if_deep(bp_route *r, bp_envelope *env, int *deep);
+
 /* bp_delivery_fail_fn for a route's sinks: bp_dead_letter_record at the sink (ud: the route). */
 bp_status bp_dead_letter_fail(void *ud, bp_item *item, const char *stage, const char *why);
 
@@ -144,8 +150,18 @@ bp_status bp_dead_letter_fail(void *ud, bp_item *item, const char *stage, const 
 bp_status bp_review_park(bp_route *r, const char *stage, const char *reason,
                          const bp_envelope *env);
 
-/* The route's review.when: BP_OK (passes), BP_REVIEW (parked), BP_ERR_IO. */
-bp_status bp_review_gate(bp_route *r, const bp_envelope *env);
+/* bp_review_park at most once per record (source + id; robust2, issue 17):
+ * BP_OK when parked now or already; when the record was decided before (a
+ * redelivery after a crash), the decision: BP_MODIFIED approved or corrected
+ * (*env has the corrections; it goes on after stage), BP_DROP rejected (its
+ * dead letter is the decision's). Else a state-store error. */
+bp_status bp_review_park_once(bp_route *r, const char *stage, const char *reason,
+                              bp_envelope **env);
+
+/* The route's review.when: BP_OK (passes, or approved before: *env may have
+ * a reviewer's corrections), BP_REVIEW (parked), BP_DROP (rejected before),
+ * BP_ERR_IO. */
+bp_status bp_review_gate(bp_route *r, bp_envelope **env);
 
 /* ---- transform_chain.c -------------------------------------------------- */
 

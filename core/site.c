@@ -107,7 +107,7 @@ static int site_parse_use(const bp_ynode *n, bp_site_use *u, const char *what, c
 
 static void site_parse_errors(const bp_ynode *n, bp_site_route *r, const char *file, bp_diags *d)
 {
-    static const char *const keys[] = {"retry", "dead_letter", NULL};
+    static const char *const keys[] = {"retry", "dead_letter", "outage_limit", NULL};
     static const char *const retry_keys[] = {"max", "backoff", NULL};
     if (n->kind != BP_YMAP) {
         bp_diags_add(d, file, n->line, n->col, "'errors' must be a map");
@@ -117,6 +117,17 @@ static void site_parse_errors(const bp_ynode *n, bp_site_route *r, const char *f
     const bp_ynode *dl = bp_ymap_get(n, "dead_letter");
     if (dl)
         site_parse_use(dl, &r->dead_letter, "errors.dead_letter", file, d);
+    /* outage_limit: 10m (robust2, issue 17): a sink that cannot connect
+     * spends no retries; after this long its records are dead-lettered. */
+    const bp_ynode *ol = bp_ymap_get(n, "outage_limit");
+    if (ol) {
+        int64_t ms = ol->kind == BP_YSCALAR ? bp_parse_duration_ms(ol->value) : -1;
+        if (ms <= 0)
+            bp_diags_add(d, file, ol->line, ol->col,
+                         "errors.outage_limit must be a duration, e.g. 10m");
+        else
+            r->outage_limit_ms = ms;
+    }
     const bp_ynode *retry = bp_ymap_get(n, "retry");
     if (retry == NULL)
         return;

@@ -55,6 +55,10 @@ typedef struct bp_site_route {
     char *order_key;               /* path whose value keeps per-key order, or NULL */
     int audit;                     /* BP_AUDIT_*: which delivered records' lineage is logged */
     bp_site_use dead_letter;       /* errors.dead_letter: a sink connector (name NULL: none) */
+    /* ---- robust2 ---- */
+    int64_t outage_limit_ms;       /* errors.outage_limit: how long records wait for a sink
+                                    * that cannot connect before they are dead-lettered
+                                    * (0: no limit, the default) */
 } bp_site_route;
 
 typedef struct bp_site {

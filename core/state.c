@@ -286,6 +286,43 @@ bp_status bp_state_dead_letter(bp_state *st, const char *route, const char *stag
     return rc;
 }
 
+bp_status bp_state_dead_letter_once(bp_state *st, const char *route, const char *stage,
+                                    const char *reason, const char *payload, size_t len,
+                                    const char *source, const char *id, int64_t *attempts)
+{
+    sqlite3_stmt *q = NULL;
+    bp_status rc = BP_ERR_IO;
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO dead_letters(route,stage,reason,payload,created_ms,source,"
+                           "rec_id,attempts,updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,1,?5)"
+                           " ON CONFLICT(route,stage,source,rec_id) DO UPDATE SET"
+                           " reason=excluded.reason, payload=excluded.payload,"
+                           " attempts=attempts+1, updated_ms=excluded.updated_ms"
+                           " RETURNING attempts",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, route, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, stage, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, reason ? reason : "", -1, SQLITE_STATIC);
+        if (payload == NULL)
+            sqlite3_bind_null(q, 4);
+        else
+            sqlite3_bind_blob64(q, 4, payload, len, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 5, bp_now_ms());
+        sqlite3_bind_text(q, 6, source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 7, id, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW) {
+            if (attempts)
+                *attempts = sqlite3_column_int64(q, 0);
+            if (sqlite3_step(q) == SQLITE_DONE)
+                rc = BP_OK;
+        }
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
 int64_t bp_state_count(bp_state *st, const char *table)
 {
     char sql[96];
@@ -331,6 +368,7 @@ static int state_row_to_dl(sqlite3_stmt *q, int with_payload, bp_dead_letter *dl
     dl->stage = state_col_dup(q, 2);
     dl->reason = state_col_dup(q, 3);
     dl->created_ms = sqlite3_column_int64(q, 4);
+    dl->attempts = sqlite3_column_int64(q, 6);
     if (with_payload) {
         int n = sqlite3_column_bytes(q, 5);
         const void *b = sqlite3_column_blob(q, 5);
@@ -358,7 +396,7 @@ bp_status bp_state_dlq_foreach(bp_state *st, const char *route, int with_payload
         int got = 0;
         pthread_mutex_lock(&st->mu);
         if (sqlite3_prepare_v2(st->db,
-                               "SELECT seq,route,stage,reason,created_ms,payload FROM dead_letters"
+                               "SELECT seq,route,stage,reason,created_ms,payload,attempts FROM dead_letters"
                                " WHERE seq > ?1 AND (?2 IS NULL OR route = ?2) ORDER BY seq LIMIT 1",
                                -1, &q, NULL) == SQLITE_OK) {
             sqlite3_bind_int64(q, 1, after);
@@ -399,7 +437,7 @@ bp_status bp_state_dlq_get(bp_state *st, int64_t seq, bp_dead_letter *out)
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&st->mu);
     if (sqlite3_prepare_v2(st->db,
-                           "SELECT seq,route,stage,reason,created_ms,payload FROM dead_letters"
+                           "SELECT seq,route,stage,reason,created_ms,payload,attempts FROM dead_letters"
                            " WHERE seq = ?1", -1, &q, NULL) == SQLITE_OK) {
         sqlite3_bind_int64(q, 1, seq);
         int s = sqlite3_step(q);

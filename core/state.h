@@ -32,6 +32,16 @@ bp_status bp_checkpoint_scopes_settle(bp_state *st, const struct bp_site *site,
 bp_status bp_state_dead_letter(bp_state *st, const char *route, const char *stage,
                                const char *reason, const char *payload, size_t len);
 
+/* bp_state_dead_letter for a record known by source + id (for raw input that
+ * never became an envelope: source "" and id a digest of the bytes): ONE entry
+ * per route, stage, source and id. A record dead-lettered again (redelivered
+ * after a crash, or failing again on replay) updates its entry in place: the
+ * new reason and payload, attempts + 1 (*attempts, when not NULL, gets the
+ * count). BP_OK or BP_ERR_IO. (robust2, issue 17) */
+bp_status bp_state_dead_letter_once(bp_state *st, const char *route, const char *stage,
+                                    const char *reason, const char *payload, size_t len,
+                                    const char *source, const char *id, int64_t *attempts);
+
 /* Write-back ledger: which records a sink has applied, so a record redelivered
  * after a crash is not applied twice. One row per sink write holds the keys
  * ("source\x1fid") of the records it applied; a row is forgotten once the
@@ -78,6 +88,7 @@ typedef struct bp_dead_letter {
     char *payload;
     size_t payload_len;
     int64_t created_ms;
+    int64_t attempts;         /* times the record was dead-lettered here (robust2) */
 } bp_dead_letter;
 
 void bp_dead_letter_clear(bp_dead_letter *dl);
@@ -105,6 +116,26 @@ typedef struct bp_review_item {
 void bp_review_item_clear(bp_review_item *it);
 /* Parks a record (payload: its envelope JSON, BP_SER_FULL). */
 bp_status bp_state_park_review(bp_state *st, const bp_review_item *it);
+/* What bp_state_park_review_once found (robust2). Strings malloc'ed
+ * (bp_park_result_clear). */
+typedef struct bp_park_result {
+    int64_t seq;              /* the entry (new or already there); 0 when decided */
+    int already_parked;       /* the record was parked before: nothing added */
+    char *decided;            /* not parked, decided before: "approved", "corrected"
+                               * or "rejected" (else NULL) */
+    char *decision_json;      /* that decision's audit text ({"decision", "changes": [...]}) */
+} bp_park_result;
+
+void bp_park_result_clear(bp_park_result *r);
+
+/* Parks a record known by source + id at most once per route, in one
+ * transaction: when an entry for it is parked already, nothing is added;
+ * when it was decided before (a redelivery after a crash between park and the
+ * source's ack), nothing is added and out says the decision, for the caller to
+ * apply. BP_OK (see out) or BP_ERR_IO. (robust2, issue 17) */
+bp_status bp_state_park_review_once(bp_state *st, const bp_review_item *it, const char *source,
+                                    const char *id, bp_park_result *out);
+
 /* Calls fn for each parked record of route (all when NULL), highest priority
  * first, then oldest; stops when fn returns non-zero. */
 bp_status bp_state_review_foreach(bp_state *st, const char *route,

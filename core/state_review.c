@@ -19,6 +19,15 @@ static const char *const review_alters[] = {
     "ALTER TABLE review_queue ADD COLUMN subject TEXT",
     /* core3-runtime: sinks' write-back receipts of an audited record. */
     "ALTER TABLE audit ADD COLUMN receipts TEXT",
+    /* robust2 (issue 17): one dead letter per record and stage, one review
+     * entry per record, however often a crash redelivers it. Rows of older
+     * files keep NULL keys (never equal in a UNIQUE index). */
+    "ALTER TABLE dead_letters ADD COLUMN source TEXT",
+    "ALTER TABLE dead_letters ADD COLUMN rec_id TEXT",
+    "ALTER TABLE dead_letters ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1",
+    "ALTER TABLE dead_letters ADD COLUMN updated_ms INTEGER",
+    "ALTER TABLE review_queue ADD COLUMN source TEXT",
+    "ALTER TABLE review_queue ADD COLUMN rec_id TEXT",
     NULL,
 };
 
@@ -28,7 +37,12 @@ static const char review_tables[] =
     "  new_value TEXT NOT NULL, actor TEXT NOT NULL, at_ms INTEGER NOT NULL, payload TEXT);"
     "CREATE TABLE IF NOT EXISTS route_stats(route TEXT NOT NULL, name TEXT NOT NULL,"
     "  value INTEGER NOT NULL, PRIMARY KEY(route, name));"
-    "CREATE INDEX IF NOT EXISTS review_order ON review_queue(priority DESC, seq);";
+    "CREATE INDEX IF NOT EXISTS review_order ON review_queue(priority DESC, seq);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS dead_letter_record"
+    "  ON dead_letters(route, stage, source, rec_id);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS review_record ON review_queue(route, source, rec_id);";
+
+static char *review_col(sqlite3_stmt *q, int col);
 
 static int review_has_column(bp_state *st, const char *table, const char *col)
 {
@@ -79,13 +93,15 @@ static void review_bind_opt(sqlite3_stmt *q, int i, const char *s)
         sqlite3_bind_null(q, i);
 }
 
-/* INSERT of an item; lock held. */
-static int review_insert(bp_state *st, const bp_review_item *it, int64_t created_ms)
+/* INSERT of an item (source, id: its key, or NULL); lock held. */
+static int review_insert(bp_state *st, const bp_review_item *it, int64_t created_ms,
+                         const char *source, const char *id)
 {
     sqlite3_stmt *q = NULL;
     int ok = sqlite3_prepare_v2(st->db,
                                 "INSERT INTO review_queue(route,stage,reason,payload,created_ms,"
-                                "confidence,flags,priority,subject) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                                "confidence,flags,priority,subject,source,rec_id)"
+                                " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
                                 -1, &q, NULL) == SQLITE_OK;
     if (ok) {
         sqlite3_bind_text(q, 1, it->route, -1, SQLITE_STATIC);
@@ -100,6 +116,8 @@ static int review_insert(bp_state *st, const bp_review_item *it, int64_t created
         review_bind_opt(q, 7, it->flags);
         sqlite3_bind_int64(q, 8, it->priority);
         review_bind_opt(q, 9, it->subject);
+        review_bind_opt(q, 10, source);
+        review_bind_opt(q, 11, id);
         ok = sqlite3_step(q) == SQLITE_DONE;
     }
     sqlite3_finalize(q);
@@ -109,15 +127,84 @@ static int review_insert(bp_state *st, const bp_review_item *it, int64_t created
 bp_status bp_state_park_review(bp_state *st, const bp_review_item *it)
 {
     pthread_mutex_lock(&st->mu);
-    int ok = review_insert(st, it, bp_now_ms());
+    int ok = review_insert(st, it, bp_now_ms(), NULL, NULL);
     pthread_mutex_unlock(&st->mu);
     return ok ? BP_OK : BP_ERR_IO;
+}
+
+bp_status bp_state_park_review_once(bp_state *st, const bp_review_item *it, const char *source,
+                                    const char *id, bp_park_result *out)
+{
+    *out = (bp_park_result){0};
+    sqlite3_stmt *q = NULL;
+    bp_status rc = BP_ERR_IO;
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        goto out;
+    int ok = sqlite3_prepare_v2(st->db,
+                                "SELECT seq FROM review_queue WHERE route=?1 AND source=?2"
+                                " AND rec_id=?3", -1, &q, NULL) == SQLITE_OK;
+    int s = SQLITE_ERROR;
+    if (ok) {
+        sqlite3_bind_text(q, 1, it->route, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, id, -1, SQLITE_STATIC);
+        s = sqlite3_step(q);
+        ok = s == SQLITE_ROW || s == SQLITE_DONE;
+        if (s == SQLITE_ROW) {
+            out->seq = sqlite3_column_int64(q, 0);
+            out->already_parked = 1;
+        }
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    /* Not parked: was it decided before (the decision's audit row)? The last
+     * review event counts: a reopened record is parked anew. */
+    if (ok && !out->already_parked)
+        ok = sqlite3_prepare_v2(st->db,
+                                "SELECT outcome, lineage FROM audit WHERE source=?2 AND id=?3"
+                                " AND route=?1 AND outcome LIKE 'review:%' ORDER BY seq DESC"
+                                " LIMIT 1", -1, &q, NULL) == SQLITE_OK;
+    if (ok && !out->already_parked) {
+        sqlite3_bind_text(q, 1, it->route, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, id, -1, SQLITE_STATIC);
+        s = sqlite3_step(q);
+        ok = s == SQLITE_ROW || s == SQLITE_DONE;
+        const char *o = s == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
+        if (o && (strcmp(o, "review:approved") == 0 || strcmp(o, "review:corrected") == 0 ||
+                  strcmp(o, "review:rejected") == 0)) {
+            out->decided = strdup(o + 7);
+            out->decision_json = review_col(q, 1);
+            ok = out->decided != NULL;
+        }
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (ok && !out->already_parked && out->decided == NULL) {
+        ok = review_insert(st, it, bp_now_ms(), source, id);
+        if (ok)
+            out->seq = sqlite3_last_insert_rowid(st->db);
+    }
+    rc = state_end(st, ok);
+    if (rc != BP_OK)
+        bp_park_result_clear(out);
+out:
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+void bp_park_result_clear(bp_park_result *r)
+{
+    free(r->decided);
+    free(r->decision_json);
+    *r = (bp_park_result){0};
 }
 
 bp_status bp_state_review_repark(bp_state *st, const bp_review_item *it)
 {
     pthread_mutex_lock(&st->mu);
-    int ok = review_insert(st, it, it->created_ms ? it->created_ms : bp_now_ms());
+    int ok = review_insert(st, it, it->created_ms ? it->created_ms : bp_now_ms(), NULL, NULL);
     pthread_mutex_unlock(&st->mu);
     return ok ? BP_OK : BP_ERR_IO;
 }

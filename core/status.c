@@ -24,6 +24,7 @@ const char *bp_status_str(bp_status st)
     case BP_EOF: return "end of input";
     case BP_STOPPED: return "stopped";
     case BP_ERR_FULL: return "batch full";
+    case BP_ERR_DEPTH: return "nested too deep";
     }
     return "unknown status";
 }

@@ -32,8 +32,13 @@ bp_status bp_transform_chain(bp_route *r, int worker, size_t from, int gate, bp_
             bp_metrics_add(r->metrics, "dropped", 1);
             rc = BP_DROP;
         } else if (st == BP_REVIEW) {
-            rc = bp_review_park(r, in->name, reason ? reason : "transform asked for review", *env);
-            rc = rc == BP_OK ? BP_REVIEW : BP_ERR_IO;
+            rc = bp_review_park_once(r, in->name, reason ? reason : "transform asked for review",
+                                     env);
+            if (rc == BP_MODIFIED) {   /* approved before: on after this transform */
+                free(reason);
+                continue;
+            }
+            rc = rc == BP_OK ? BP_REVIEW : rc == BP_DROP ? BP_DROP : BP_ERR_IO;
         } else if (st == BP_RETRY && bp_runtime_stopping(r->rt)) {
             rc = BP_STOPPED;
         } else {
@@ -51,5 +56,5 @@ bp_status bp_transform_chain(bp_route *r, int worker, size_t from, int gate, bp_
         free(reason);
         return rc;
     }
-    return gate ? bp_review_gate(r, *env) : BP_OK;
+    return gate ? bp_review_gate(r, env) : BP_OK;
 }

@@ -42,8 +42,13 @@ typedef enum bp_status {
     BP_STOPPED = -42,         /* the runtime is shutting down */
 
     /* ---- ABI 1.3 (core3-runtime) ---- */
-    BP_ERR_FULL = -43         /* batch_push: the batch is full (batch_room() was 0); the
+    BP_ERR_FULL = -43,        /* batch_push: the batch is full (batch_room() was 0); the
                                * record was not taken: push it in a later poll */
+
+    /* ---- ABI 1.3 (robust2) ---- */
+    BP_ERR_DEPTH = -44        /* JSON nested deeper than BP_JSON_MAX_DEPTH (1000) levels:
+                               * cannot be written (a permanent fault of the record, not
+                               * of memory: reject it) */
 } bp_status;
 
 /* Returns a static, human-readable name for a status ("ok", "retry", ...).

@@ -37,7 +37,10 @@ exit_is "usage: drop without entries" 2 "$B" dlq drop s.yaml
 # Replaying while the peer still refuses: a new entry, the old one gone, no loop.
 exit_is "replay --all with the peer still refusing" 1 "$B" dlq replay s.yaml --all --plugin-dir "$FX"
 cp "$OUT" r1.txt; cp "$ERR" r1.err
-contains "failing again is reported" r1.txt "failed again (dead-lettered anew)"
+contains "failing again is reported" r1.txt "failed again (its entry updated)"
+# One entry per record and stage (issue 17): the same entries, attempts counted.
+[ "$(sqlite3 dl.db "SELECT group_concat(attempts) FROM dead_letters WHERE stage='r/erp'")" = "2,2" ] &&
+    ok "entries updated in place: attempts 2" || not_ok "entries updated in place: attempts 2"
 contains "raw input is not replayable" r1.err "holds raw input, not an envelope"
 [ "$(sqlite3 dl.db 'SELECT count(*) FROM dead_letters')" -eq 3 ] && ok "still 3 entries (2 new, raw kept)" || not_ok "still 3 entries"
 

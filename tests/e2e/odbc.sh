@@ -277,7 +277,7 @@ connectors:
   erp: { plugin: odbc, dsn: "$baddsn" }
   in: { plugin: file, path: $TMP/del.jsonl }
 routes:
-  r: { from: in, to: { erp: { table: invoices } }, errors: { retry: { max: 2, backoff: 10ms..20ms } } }
+  r: { from: in, to: { erp: { table: invoices } }, errors: { retry: { max: 2, backoff: 10ms..20ms }, outage_limit: 300ms } }
 YAML
 run secret
 sqlite3 secret.db "SELECT reason FROM dead_letters" >>secret.log
@@ -507,7 +507,8 @@ routes:
   r:
     from: in
     to: { erp: { table: perm_t, mode: insert } }
-    errors: { retry: { max: 1, backoff: 10ms..20ms } }
+    # not connected spends no retries (issue 17): bound the wait to end the run
+    errors: { retry: { max: 1, backoff: 10ms..20ms }, outage_limit: 300ms }
 YAML
     run perm
     contains "a missing GRANT is not connected, quoting the server" perm.log "not connected: [42501]"

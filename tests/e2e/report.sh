@@ -84,20 +84,22 @@ sleep 6   # one stats flush (every 5 s) while the site runs
 "$B" report d.yaml >live.rep
 contains "live: in, automated, straight-through" live.rep "  r                     5          2             40.0%"
 contains "live: the store's dead letters" live.rep "  r                dead-lettered 3, replayed 0, dropped 0, open 3"
-# Replayed while the peer still refuses: the entry leaves, a new one comes.
+# Replayed while the peer still refuses: its entry stays (attempts + 1).
 exit_is "replay one, still refused" 1 "$B" dlq replay d.yaml "$(sqlite3 d.db "SELECT min(seq) FROM dead_letters")" --plugin-dir "$FX"
 "$B" report d.yaml >live1.rep
-contains "live: a replay that failed again is a new dead letter" live1.rep "  r                dead-lettered 4, replayed 1 (1 failed again), dropped 0, open 3"
+# A replay that fails again where it failed updates its entry in place (one
+# entry per record and stage, issue 17): still open, not a new one.
+contains "live: a replay that failed again stays one open entry" live1.rep "  r                dead-lettered 3, replayed 0, dropped 0, open 3"
 # The peer is fixed; replay while the site still runs.
 sed -i "s|erp: { plugin: fx_sink, path: $TMP/erp.out }|erp: { plugin: fx_sink, path: $TMP/erp.out, reject_field: never }|" d.yaml
 exit_is "replay two while live" 0 "$B" dlq replay d.yaml $(sqlite3 d.db "SELECT seq FROM dead_letters ORDER BY seq LIMIT 2") --plugin-dir "$FX"
 "$B" dlq list d.yaml >dl.txt
 eq "dlq list shows the one left" "$(grep -c '^[0-9]' dl.txt)" 1
 "$B" report d.yaml >live2.rep
-contains "live: replays counted, open agrees with dlq list" live2.rep "  r                dead-lettered 4, replayed 3 (2 delivered, 1 failed again), dropped 0, open 1"
+contains "live: replays counted, open agrees with dlq list" live2.rep "  r                dead-lettered 3, replayed 2 (2 delivered), dropped 0, open 1"
 contains "live: the routes table shows redelivered and open" live2.rep "  r                     5          2             40.0%       0         0          0         0        0              3            2     1"
 kill -TERM $pid; wait $pid
 exit_is "drop the last one" 0 "$B" dlq drop d.yaml --all
 "$B" report d.yaml >after.rep
-contains "after: every dead letter accounted for" after.rep "  r                dead-lettered 4, replayed 3 (2 delivered, 1 failed again), dropped 1, open 0"
+contains "after: every dead letter accounted for" after.rep "  r                dead-lettered 3, replayed 2 (2 delivered), dropped 1, open 0"
 finish

@@ -134,7 +134,7 @@ connectors:
   crm: { plugin: soap, endpoint: "http://127.0.0.1:$crm_PORT/crm12", soap_version: "1.2",
          soap_action: "urn:example:crm/UpsertContact", template: $TMP/contact.xml.tmpl }
 routes:
-  r: { from: in, to: crm, errors: { retry: { max: 1, backoff: 10ms..10ms } } }
+  r: { from: in, to: crm, errors: { retry: { max: 1, backoff: 10ms..10ms }, outage_limit: 300ms } }
 YAML
 exit_is "SOAP 1.2 + template run" 0 "$B" run t12.yaml
 sleep 0.2
@@ -303,7 +303,7 @@ connectors:
   crm: { plugin: soap, endpoint: "$URL", namespace: "urn:example:crm", operation: GetContacts,
          max_response: 1KiB, request: { modifiedSince: "=2000-01-01T00:00:00Z" } }
 routes:
-  r: { from: in, to: crm, errors: { retry: { max: 1, backoff: 10ms..10ms } } }
+  r: { from: in, to: crm, errors: { retry: { max: 1, backoff: 10ms..10ms }, outage_limit: 300ms } }
 YAML
 exit_is "max_response run" 0 "$B" run big.yaml
 dead big.db >dl-big.txt
@@ -333,7 +333,8 @@ connectors:
          user: bp, password: "$2", wss_user: crmuser, wss_password: "$3", wss_password_type: $4,
          request: { Contact/Id: data.id, Contact/Name: data.name, Contact/Email: data.email } }
 routes:
-  r: { from: in, to: crm, errors: { retry: { max: 2, backoff: 10ms..20ms } } }
+  # not connected spends no retries (issue 17): bound the wait to end the run
+  r: { from: in, to: crm, errors: { retry: { max: 2, backoff: 10ms..20ms }, outage_limit: 300ms } }
 YAML
     echo "{\"id\": \"$1\", \"name\": \"auth\", \"email\": \"a@example.com\"}" >"$1.jsonl"
 }
@@ -355,7 +356,7 @@ contains "PasswordText accepted" text.txt "auth"
 contact_field auth.json badwss Name >badwss.txt
 contains "a wrong WS-Security password is refused" badwss.txt "<absent>"
 dead badwss.db >dl-badwss.txt
-contains "refused credentials: retried, then dead-lettered with the fault" dl-badwss.txt "SOAP fault Client (HTTP 401): Invalid username or password"
+contains "refused credentials: waited for, then dead-lettered with the fault" dl-badwss.txt "SOAP fault Client (HTTP 401): Invalid username or password"
 dead badbasic.db >dl-badbasic.txt
 contains "a wrong basic password: HTTP 401" dl-badbasic.txt "HTTP 401"
 # The rule (connectors/common/fault.h): refused credentials and missing
@@ -372,14 +373,14 @@ connectors:
   crm: { plugin: soap, endpoint: "$URL", namespace: "urn:example:crm", operation: UpsertContact,
          request: { Contact/Id: data.id, Contact/Name: data.name } }
 routes:
-  r: { from: in, to: crm, errors: { retry: { max: 1, backoff: 10ms..20ms } } }
+  r: { from: in, to: crm, errors: { retry: { max: 1, backoff: 10ms..20ms }, outage_limit: 300ms } }
 YAML
 printf '%s\n' '{"id": "P1", "name": "forbidden"}' '{"id": "P2", "name": "wsse-fault"}' >perm.jsonl
 exit_is "a 403 and a WS-Security fault: run ends" 0 "$B" run perm.yaml
 cp "$ERR" perm.log
 contains "HTTP 403 is not connected: permission denied" perm.log "not connected: permission denied: SOAP fault Client (HTTP 403): not allowed to change contacts"
 dead perm.db >dl-perm.txt
-contains "wsse:FailedAuthentication is not connected: credentials refused" dl-perm.txt "after 2 attempts: credentials refused: SOAP fault FailedAuthentication (HTTP 500): The security token could not be authenticated or authorized"
+contains "wsse:FailedAuthentication is not connected: credentials refused" dl-perm.txt "not connected for longer than errors.outage_limit (300ms): credentials refused: SOAP fault FailedAuthentication (HTTP 500): The security token could not be authenticated or authorized"
 lacks "neither is rejected outright" dl-perm.txt "reject:"
 # A proxy in the environment (a shell's http_proxy) never reroutes a
 # connector: libcurl's environment proxies are off unless a site asks.
@@ -445,7 +446,7 @@ connectors:
   crm: { plugin: soap, endpoint: "https://127.0.0.1:$tls_PORT/crm", namespace: "urn:example:crm",
          operation: UpsertContact, request: { Contact/Id: data.id, Contact/Name: data.name } $2 }
 routes:
-  r: { from: in, to: crm, errors: { retry: { max: 1, backoff: 10ms..10ms } } }
+  r: { from: in, to: crm, errors: { retry: { max: 1, backoff: 10ms..10ms }, outage_limit: 300ms } }
 YAML
     echo "{\"id\": \"$1\", \"name\": \"tls\"}" >"$1.jsonl"
 }

@@ -612,8 +612,62 @@ static void test_syntax_errors(void)
     free(buf);
 }
 
+/* Depth (issue 17): data of 999 levels travels in an envelope, 1000 do not;
+ * deferred text is judged by its brackets, with its place. */
+static char *nested(int n)
+{
+    char *t = malloc((size_t)n * 6 + 2);
+    size_t o = 0;
+    for (int i = 0; i < n; i++)
+        o += (size_t)sprintf(t + o, "{\"a\":");
+    t[o++] = '1';
+    for (int i = 0; i < n; i++)
+        t[o++] = '}';
+    t[o] = '\0';
+    return t;
+}
+
+static void test_depth(void)
+{
+    char *ok999 = nested(999), *deep = nested(1000);
+    bp_envelope *e = bp_envelope_new();
+    char *err = NULL;
+    CHECK_INT(bp_envelope_set_data_json(e, ok999, strlen(ok999), "in.jsonl:2"), BP_OK);
+    CHECK_INT(bp_envelope_check_depth(e, &err), BP_OK);
+    CHECK(err == NULL);
+    CHECK_INT(bp_envelope_set_data_json(e, deep, strlen(deep), "in.jsonl:3"), BP_OK);
+    CHECK_INT(bp_envelope_check_depth(e, &err), BP_ERR_DEPTH);
+    CHECK_STR(err, "in.jsonl:3:4996: data nested deeper than 999 levels (an envelope holds at most 1000)");
+    free(err);
+    /* Brackets inside strings do not count. */
+    static char str[2002];
+    memset(str, '[', 2000);
+    str[0] = '"';
+    str[2000] = '"';
+    str[2001] = '\0';
+    CHECK_INT(bp_envelope_set_data_json(e, str, strlen(str), "s"), BP_OK);
+    CHECK_INT(bp_envelope_check_depth(e, NULL), BP_OK);
+    /* A parsed tree: 1000 levels are refused, without a place. */
+    CHECK_INT(bp_envelope_set0_data(e, cJSON_Parse(deep)), BP_OK);
+    CHECK_INT(bp_envelope_check_depth(e, &err), BP_ERR_DEPTH);
+    CHECK_STR(err, "data nested deeper than 999 levels (an envelope holds at most 1000)");
+    free(err);
+    CHECK(bp_envelope_to_json(e, BP_SER_FULL) == NULL);
+    CHECK_INT(bp_envelope_set0_data(e, cJSON_Parse(ok999)), BP_OK);
+    char *j = bp_envelope_to_json(e, BP_SER_FULL);
+    CHECK(j != NULL);
+    cJSON *back = j ? cJSON_Parse(j) : NULL;
+    CHECK(back != NULL);   /* what is written reads back */
+    cJSON_Delete(back);
+    free(j);
+    bp_envelope_unref(e);
+    free(ok999);
+    free(deep);
+}
+
 int main(void)
 {
+    test_depth();
     test_structured_round_trip();
     test_structured_input_forms();
     test_data_base64();

@@ -109,6 +109,32 @@ int main(void)
     CHECK_INT(len, 3);
     CHECK_INT(bp_json_append(NULL, &buf, &len, &cap), BP_ERR_INVALID);
     cJSON_Delete(n);
+
+    /* Depth (issue 17): 1000 containers print, 1001 are BP_ERR_DEPTH, not
+     * "out of memory", and leave the buffer as it was. */
+    cJSON *deep = cJSON_CreateNumber(1);
+    for (int i = 0; i < 1000; i++) {
+        cJSON *o = cJSON_CreateArray();
+        cJSON_AddItemToArray(o, deep);
+        deep = o;
+    }
+    len = 0;
+    CHECK_INT(bp_json_append(deep, &buf, &len, &cap), BP_OK);
+    CHECK_INT(len, 2001);
+    cJSON *back = cJSON_Parse(buf);
+    CHECK(back != NULL);   /* what is printed reads back */
+    cJSON_Delete(back);
+    cJSON *deeper = cJSON_CreateArray();
+    cJSON_AddItemToArray(deeper, deep);
+    len = 0;
+    buf[0] = 'x';
+    buf[1] = '\0';
+    len = 1;
+    CHECK_INT(bp_json_append(deeper, &buf, &len, &cap), BP_ERR_DEPTH);
+    CHECK_INT(len, 1);
+    CHECK_STR(buf, "x");
+    CHECK_STR(bp_status_str(BP_ERR_DEPTH), "nested too deep");
+    cJSON_Delete(deeper);
     free(buf);
     return tap_done();
 }

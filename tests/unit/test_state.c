@@ -23,7 +23,7 @@ static int first_review(const bp_review_item *it, void *ud)
 
 int main(void)
 {
-    char dir[] = "/tmp/bp-state-XXXXXX", path[256], bad[256], msg[600];
+    char dir[] = "/tmp/bp-state-XXXXXX", path[256], bad[256], msg[600], cmd0[1200];
     if (mkdtemp(dir) == NULL)
         return 1;
     snprintf(path, sizeof(path), "%s/state.db", dir);
@@ -123,7 +123,65 @@ int main(void)
     CHECK_INT(bp_state_open(path, "t", &st, &err), BP_OK);
     CHECK_INT(bp_state_count(st, "dead_letters"), 2);
     CHECK_INT(bp_state_count(st, "audit"), 2);
+
+    /* One dead letter per record and stage (issue 17): the same again updates
+     * it in place with the new reason; another stage is another entry. */
+    int64_t att = 0;
+    CHECK_INT(bp_state_dead_letter_once(st, "r", "r/erp", "first", "{}", 2, "s", "7", &att), BP_OK);
+    CHECK_INT(att, 1);
+    CHECK_INT(bp_state_dead_letter_once(st, "r", "r/erp", "again", "{}", 2, "s", "7", &att), BP_OK);
+    CHECK_INT(att, 2);
+    CHECK_INT(bp_state_dead_letter_once(st, "r", "r/crm", "other", "{}", 2, "s", "7", &att), BP_OK);
+    CHECK_INT(att, 1);
+    CHECK_INT(bp_state_count(st, "dead_letters"), 4);
+    CHECK_INT(bp_state_dlq_get(st, 4, &dl), BP_OK);
+    CHECK_STR(dl.reason, "again");
+    CHECK_INT(dl.attempts, 2);
+    bp_dead_letter_clear(&dl);
+
+    /* One review entry per record; a decided one reports its decision. */
+    bp_review_item p = {.route = "r", .stage = "review", .reason = "check", .payload = "{}",
+                        .confidence = -1};
+    bp_park_result pr;
+    CHECK_INT(bp_state_park_review_once(st, &p, "s", "8", &pr), BP_OK);
+    CHECK(!pr.already_parked && pr.decided == NULL && pr.seq > 0);
+    int64_t pseq = pr.seq;
+    bp_park_result_clear(&pr);
+    CHECK_INT(bp_state_park_review_once(st, &p, "s", "8", &pr), BP_OK);
+    CHECK(pr.already_parked && pr.seq == pseq);
+    bp_park_result_clear(&pr);
+    CHECK_INT(bp_state_count(st, "review_queue"), 1);
+    CHECK_INT(bp_state_review_get(st, pseq, &it), BP_OK);
+    CHECK_INT(bp_state_review_decide(st, &it, "approved", "ann", "", NULL, 0, "s", "8"), BP_OK);
+    bp_review_item_clear(&it);
+    CHECK_INT(bp_state_park_review_once(st, &p, "s", "8", &pr), BP_OK);
+    CHECK_STR(pr.decided, "approved");
+    CHECK(pr.decision_json && strstr(pr.decision_json, "\"decision\":\"approved\"") != NULL);
+    bp_park_result_clear(&pr);
+    CHECK_INT(bp_state_count(st, "review_queue"), 0);
     bp_state_close(st);
+
+    /* A file from before the keys: the columns are added, its rows kept. */
+    char old[256];
+    snprintf(old, sizeof(old), "%s/old.db", dir);
+    snprintf(cmd0, sizeof(cmd0),
+             "sqlite3 '%s' \"PRAGMA application_id=1112558641;"
+             " CREATE TABLE dead_letters(seq INTEGER PRIMARY KEY AUTOINCREMENT, route TEXT NOT NULL,"
+             " stage TEXT NOT NULL, reason TEXT NOT NULL, payload BLOB, created_ms INTEGER NOT NULL);"
+             " INSERT INTO dead_letters VALUES(1,'r','r/erp','x','{}',1);"
+             " INSERT INTO dead_letters VALUES(2,'r','r/erp','x','{}',1);\"", old);
+    if (system(cmd0) == 0) {
+        CHECK_INT(bp_state_open(old, "t", &st, &err), BP_OK);
+        CHECK_INT(bp_state_count(st, "dead_letters"), 2);
+        CHECK_INT(bp_state_dlq_get(st, 2, &dl), BP_OK);
+        CHECK_INT(dl.attempts, 1);
+        bp_dead_letter_clear(&dl);
+        CHECK_INT(bp_state_dead_letter_once(st, "r", "r/erp", "y", "{}", 2, "s", "1", &att), BP_OK);
+        CHECK_INT(bp_state_count(st, "dead_letters"), 3);
+        bp_state_close(st);
+    } else {
+        CHECK(!"sqlite3 shell available");
+    }
     char cmd[400];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0)
