@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <sys/types.h>
 
 #include "state.h"
 
@@ -13,7 +14,15 @@ struct bp_state {
     sqlite3_stmt *ledger_put;     /* prepared once: used per batch */
     sqlite3_stmt *ledger_forget;
     sqlite3_stmt *ckpt_put;
+    char *path;                   /* as opened: the owner's watch stats it */
+    dev_t dev;                    /* the file opened (bp_state_check_file) */
+    ino_t ino;
+    int gone;                     /* sticky: the file was deleted or replaced */
 };
+
+/* 1 (sticky) once the path no longer names the opened file: writers then
+ * fail instead of committing into a file nobody will read. Lock held. */
+int state_file_gone(bp_state *st);
 
 /* COMMIT when ok (else ROLLBACK); BP_OK only when committed. Lock held. */
 bp_status state_end(bp_state *st, int ok);

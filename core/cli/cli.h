@@ -64,6 +64,12 @@ int cli_site_open(cli_site *s, const char *path, const cli_common *c, int with_r
 /* Prints the collected errors and frees everything. */
 void cli_site_close(cli_site *s);
 
+/* path made absolute (realpath when it exists, else joined to the working
+ * directory); malloc'ed, NULL on OOM. */
+char *cli_absolute(const char *path);
+/* chdir to the directory of site_path (absolute). 0, or -1 (printed). */
+int cli_enter_site_dir(const char *site_path);
+
 int cmd_run(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
