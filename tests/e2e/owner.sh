@@ -121,9 +121,8 @@ wait_done=0; for i in $(seq 1 50); do kill -0 $PD 2>/dev/null || { wait_done=1; 
 wait $PD; rc=$?
 [ $wait_done = 1 ] && [ $rc -eq 3 ] && ok "deleting the state file stops run with exit 3" || not_ok "run after delete: exit $rc, ended by itself: $wait_done"
 contains "with the reason" del.log "state file $TMP/site/del.db was deleted while running: stopping; nothing acked since"
-"$B" run site/del.yaml 2>del2.log & PD=$!
-wait_lines site/del.out 20000 30; sleep 0.5; kill -TERM $PD; wait $PD
-sleep 0.2
+sed 's/follow: true/follow: false/' site/del.yaml >site/del2.yaml
+timeout 60 "$B" run site/del2.yaml 2>del2.log
 set -- $(count site/del.out)
 [ "$2" = 20000 ] && [ "$3" = 0 ] && ok "restarted with a fresh state: no record lost, no torn line" || not_ok "after restart: lines/unique/torn $*"
 
@@ -165,11 +164,33 @@ kill -HUP $PH; sleep 0.5
 kill -0 $PH 2>/dev/null && ok "a broken site file: still running" || not_ok "broken reload killed run"
 grep -q "reload refused: $TMP/site/hup.yaml:[0-9]*:[0-9]*: .*; keeping the running configuration" hup.log \
     && ok "the refusal is logged with file:line:col" || { not_ok "refusal logged"; sed 's/^/#   /' hup.log; }
+sed 's|path: hup.out|path: hup.out, fsync: false|' site/hup.good >site/hup.yaml
+kill -HUP $PH; sleep 0.5
+kill -0 $PH 2>/dev/null && ok "a changed route: still running" || not_ok "changed reload killed run"
+contains "a changed route is not restarted in place yet: refused, said so" hup.log \
+    "reload refused: changed: r; restarting single routes in a running owner is not supported yet (stop and start \`backplane run\`); keeping the running configuration"
 cp site/hup.good site/hup.yaml
 wait_lines site/hup.out "$N" 60
 kill -TERM $PH; wait $PH; rc=$?
 [ $rc -eq 0 ] && [ "$(count site/hup.out)" = "$N $N 0" ] && ok "reloads while relaying: 0 lost, 0 duplicated, 0 torn" \
     || not_ok "after reloads: rc $rc, '$(count site/hup.out)'"
+
+# ---- relative ${file:} and paths mean the same from anywhere ----
+mkdir -p site/conf
+printf 'com.example.owner' >site/conf/type.txt
+cat >site/rel.yaml <<'YAML'
+site: rel
+state: rel.db
+connectors:
+  in: { plugin: file, path: ../in2.jsonl, type: "${file:conf/type.txt}" }
+  out: { plugin: file, path: rel.out, format: cloudevents }
+routes:
+  r: { from: in, to: out }
+YAML
+(cd elsewhere && "$B" run ../site/rel.yaml 2>../rel.err; echo $? >../rel.rc)
+[ "$(cat rel.rc)" = 0 ] && [ "$(wc -l <site/rel.out)" = 20000 ] && ok "run from another directory: paths and \${file:} resolve in the site's directory" \
+    || { not_ok "relative run (rc $(cat rel.rc))"; sed 's/^/#   /' rel.err | head -5; }
+grep -q '"type":"com.example.owner"' site/rel.out && ok "the \${file:} value arrived" || not_ok "\${file:} value"
 
 # ---- 6. --serve and --admin-listen ----
 cat >site/srv.yaml <<YAML
