@@ -54,6 +54,7 @@ typedef struct cli_site {
     bp_registry *reg;
     struct bp_runtime *rt;
     struct bp_state *st;
+    int cwd_fd;                  /* the working directory before (restored by close) */
     bp_diags d;
 } cli_site;
 

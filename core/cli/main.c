@@ -1,5 +1,6 @@
 /* backplane: the command-line front end of libbackplane. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +219,9 @@ int cli_site_open(cli_site *s, const char *path, const cli_common *c, int with_r
     /* §9: the site file by its absolute path, and its directory as the
      * working directory (relative options, DSNs and ${file:} resolve there). */
     path = cli_keep_absolute(path);
+    /* Given back by cli_site_close: a plugin command that exports a site's
+     * corrections keeps its own relative arguments. */
+    s->cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (access(path, F_OK) == 0 && cli_enter_site_dir(path) != 0)
         return -1;
     if (bp_site_load(path, &s->site, &s->d) != BP_OK)
@@ -249,6 +253,12 @@ void cli_site_close(cli_site *s)
         bp_state_close(s->st);
     bp_site_free(s->site);
     bp_registry_free(s->reg);
+    if (s->cwd_fd > 0) {
+        if (fchdir(s->cwd_fd) != 0)
+            fprintf(stderr, "backplane: cannot return to the working directory: %s\n",
+                    strerror(errno));
+        close(s->cwd_fd);
+    }
     memset(s, 0, sizeof(*s));
 }
 
@@ -259,8 +269,9 @@ int main(int argc, char **argv)
         return BP_EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    /* --out FILE names a file relative to where the command was started. */
-    for (int i = 2; i + 1 < argc; i++)
+    /* review export --out FILE: relative to where the command was started
+     * (plugin commands keep their arguments as given: they run here). */
+    for (int i = 2; strcmp(cmd, "review") == 0 && i + 1 < argc; i++)
         if (strcmp(argv[i], "--out") == 0)
             argv[i + 1] = (char *)cli_keep_absolute(argv[i + 1]);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
