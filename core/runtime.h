@@ -113,6 +113,17 @@ bp_status bp_runtime_replay(bp_runtime *rt, const char *route, const char *stage
 bp_status bp_runtime_resume(bp_runtime *rt, const char *route, const char *stage,
                             bp_envelope *env);
 
+/* Reloads the site file (SIGHUP; the control API's POST /api/v1/reload):
+ * loads and checks it first. *msg (malloc'ed, one line for the log and the
+ * caller) says what happened:
+ *   BP_OK          "reload: no route changed; unchanged: a, b"
+ *   BP_ERR_INVALID "reload refused: /srv/acme/site.yaml:3:5: ...; keeping the running configuration"
+ *   BP_ERR_UNSUPPORTED "reload refused: changed: b; restarting single routes ... not supported yet ..."
+ * A route changed when its map or a connector it uses differs (after
+ * substitution). The running configuration is never touched on failure.
+ * Any thread but the signal handler; one reload at a time (caller's lock). */
+bp_status bp_runtime_reload(bp_runtime *rt, char **msg);
+
 void bp_runtime_free(bp_runtime *rt);
 
 /* Internal: used by host_api.c. */

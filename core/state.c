@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,10 +55,58 @@ static char *state_fmt_err(const char *path, const char *what, const char *detai
     return s;
 }
 
-bp_status bp_state_open(const char *path, const char *site, bp_state **out, char **errmsg)
+/* Missing and permission denied are told apart from corrupt before SQLite
+ * sees the file: their fix is never "move the file aside" (that would throw
+ * the review queue and the dead letters away). */
+static bp_status state_precheck(const char *path, int create, char **errmsg)
+{
+    struct stat sb;
+    char *s = NULL;
+    if (stat(path, &sb) != 0) {
+        int e = errno;
+        if (e == ENOENT && create)
+            return BP_OK;
+        if (e == ENOENT) {
+            if (asprintf(&s, "state file %s does not exist (the site has not run yet, or "
+                             "its 'state:' names another file)", path) < 0)
+                s = NULL;
+            *errmsg = s;
+            return BP_ERR_NOT_FOUND;
+        }
+        if (asprintf(&s, "state file %s: %s", path,
+                     e == EACCES ? "permission denied (a directory on its path is not "
+                                   "searchable by this user)" : strerror(e)) < 0)
+            s = NULL;
+        *errmsg = s;
+        return BP_ERR_IO;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        if (asprintf(&s, "state file %s: not a regular file", path) < 0)
+            s = NULL;
+        *errmsg = s;
+        return BP_ERR_INVALID;
+    }
+    if (access(path, R_OK | W_OK) != 0) {
+        int e = errno;
+        if (asprintf(&s, "state file %s: %s (owner uid %ld, mode %04o; run as its owner or "
+                         "a user it grants read and write)", path,
+                     e == EACCES ? "permission denied" : strerror(e), (long)sb.st_uid,
+                     (unsigned)(sb.st_mode & 07777)) < 0)
+            s = NULL;
+        *errmsg = s;
+        return BP_ERR_IO;
+    }
+    return BP_OK;
+}
+
+static bp_status state_open(const char *path, const char *site, int create, bp_state **out,
+                            char **errmsg)
 {
     *out = NULL;
     *errmsg = NULL;
+    bp_status pre = state_precheck(path, create, errmsg);
+    if (pre != BP_OK)
+        return pre;
     bp_state *st = calloc(1, sizeof(*st));
     if (st == NULL)
         return BP_ERR_NOMEM;
@@ -68,11 +118,15 @@ bp_status bp_state_open(const char *path, const char *site, bp_state **out, char
     if (cfd >= 0)
         close(cfd);
     int rc = sqlite3_open_v2(path, &st->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                             SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
+                                 SQLITE_OPEN_FULLMUTEX,
                              NULL);
     if (rc != SQLITE_OK) {
-        *errmsg = state_fmt_err(path, "cannot open", st->db ? sqlite3_errmsg(st->db)
-                                                             : sqlite3_errstr(rc));
+        char *m = NULL;
+        if (asprintf(&m, "state file %s: cannot open (%s)", path,
+                     st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc)) < 0)
+            m = NULL;
+        *errmsg = m;
         bp_state_close(st);
         return BP_ERR_IO;
     }
@@ -156,8 +210,56 @@ bp_status bp_state_open(const char *path, const char *site, bp_state **out, char
         bp_state_close(st);
         return BP_ERR_IO;
     }
+    {
+        struct stat sb;
+        if (stat(path, &sb) == 0) {
+            st->dev = sb.st_dev;
+            st->ino = sb.st_ino;
+        }
+        st->path = strdup(path);
+    }
     *out = st;
     return BP_OK;
+}
+
+bp_status bp_state_open(const char *path, const char *site, bp_state **out, char **errmsg)
+{
+    return state_open(path, site, 1, out, errmsg);
+}
+
+bp_status bp_state_open_existing(const char *path, const char *site, bp_state **out,
+                                 char **errmsg)
+{
+    return state_open(path, site, 0, out, errmsg);
+}
+
+bp_status bp_state_check_file(bp_state *st, char **why)
+{
+    *why = NULL;
+    if (st == NULL || st->path == NULL)
+        return BP_OK;
+    struct stat sb;
+    char *s = NULL;
+    int r = -1;
+    if (stat(st->path, &sb) != 0) {
+        if (errno != ENOENT)
+            return BP_OK;   /* cannot tell (EACCES on a parent?): not proof of loss */
+        r = asprintf(&s, "state file %s was deleted while running", st->path);
+    } else if (sb.st_dev != st->dev || sb.st_ino != st->ino) {
+        r = asprintf(&s, "state file %s was replaced while running (inode %llu, was %llu)",
+                     st->path, (unsigned long long)sb.st_ino, (unsigned long long)st->ino);
+    } else if (sb.st_nlink == 0) {
+        r = asprintf(&s, "state file %s was deleted while running", st->path);
+    } else {
+        return BP_OK;
+    }
+    *why = r < 0 ? NULL : s;
+    return BP_ERR_IO;
+}
+
+const char *bp_state_path(const bp_state *st)
+{
+    return st ? st->path : NULL;
 }
 
 void bp_state_close(bp_state *st)
@@ -171,6 +273,7 @@ void bp_state_close(bp_state *st)
     bp_audit_signer_free(st->audit_signer);
     sqlite3_close(st->db);
     pthread_mutex_destroy(&st->mu);
+    free(st->path);
     free(st);
 }
 
@@ -190,8 +293,25 @@ static int state_put_checkpoint(bp_state *st, const char *scope, const char *key
 
 /* Ends the transaction a write began: COMMIT when ok, else ROLLBACK.
  * Returns BP_OK only for a successful commit. Caller holds mu. */
+int state_file_gone(bp_state *st)
+{
+    if (st->gone)
+        return 1;
+    char *why = NULL;
+    if (bp_state_check_file(st, &why) != BP_OK) {
+        st->gone = 1;
+        free(why);
+        return 1;
+    }
+    return 0;
+}
+
 bp_status state_end(bp_state *st, int ok)
 {
+    /* Never commit into a file that was deleted or replaced: a source would
+     * then ack what nobody can read back (§9, the owner's watch). */
+    if (ok && state_file_gone(st))
+        ok = 0;
     if (ok && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
         return BP_OK;
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -227,6 +347,10 @@ bp_status bp_state_checkpoint_set(bp_state *st, const char *scope, const char *k
 {
     bp_status rc = BP_ERR_IO;
     pthread_mutex_lock(&st->mu);
+    if (state_file_gone(st)) {
+        pthread_mutex_unlock(&st->mu);
+        return BP_ERR_IO;
+    }
     if (value) {
         if (state_put_checkpoint(st, scope, key, value, bp_now_ms()))
             rc = BP_OK;
@@ -252,7 +376,7 @@ static bp_status state_insert(bp_state *st, const char *sql, const char *route, 
     sqlite3_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK) {
+    if (!state_file_gone(st) && sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK) {
         sqlite3_bind_text(q, 1, route, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, stage, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 3, reason ? reason : "", -1, SQLITE_STATIC);

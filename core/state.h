@@ -12,7 +12,22 @@ typedef struct bp_state bp_state;
  * database, or a SQLite database of another application, is refused with
  * BP_ERR_INVALID and a malloc'ed *errmsg that says how to recover. */
 bp_status bp_state_open(const char *path, const char *site, bp_state **out, char **errmsg);
+/* As bp_state_open, for commands that only read (lists, shows, reports):
+ * never creates the file. A missing file is BP_ERR_NOT_FOUND, one this user
+ * may not read and write BP_ERR_IO ("permission denied", owner and mode);
+ * only a corrupt or foreign file's message gives recovery advice. */
+bp_status bp_state_open_existing(const char *path, const char *site, bp_state **out,
+                                 char **errmsg);
 void bp_state_close(bp_state *st);
+
+/* The owner's watch (§9): BP_OK while the path still names the file that
+ * was opened; BP_ERR_IO with a malloc'ed *why ("state file X was deleted
+ * while running" / "... was replaced ...") once it was unlinked or another
+ * file took its name: writes would go to a file nobody will read again.
+ * Any thread; one stat(2). */
+bp_status bp_state_check_file(bp_state *st, char **why);
+/* The path the store was opened with (borrowed). */
+const char *bp_state_path(const bp_state *st);
 
 /* Checkpoints, by scope ("route/connector") and key. get: *value malloc'ed,
  * BP_ERR_NOT_FOUND when absent. set: durable on BP_OK; value NULL deletes. */

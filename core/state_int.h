@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <sys/types.h>
 
 #include "state.h"
 
@@ -16,7 +17,15 @@ struct bp_state {
     /* ---- issue 18 (audit) ---- */
     sqlite3_stmt *audit_put;      /* one leaf into audit_log */
     struct bp_audit_signer *audit_signer;   /* the owner's checkpoint signer, or NULL */
+    char *path;                   /* as opened: the owner's watch stats it */
+    dev_t dev;                    /* the file opened (bp_state_check_file) */
+    ino_t ino;
+    int gone;                     /* sticky: the file was deleted or replaced */
 };
+
+/* 1 (sticky) once the path no longer names the opened file: writers then
+ * fail instead of committing into a file nobody will read. Lock held. */
+int state_file_gone(bp_state *st);
 
 /* COMMIT when ok (else ROLLBACK); BP_OK only when committed. Lock held. */
 bp_status state_end(bp_state *st, int ok);

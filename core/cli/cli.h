@@ -54,6 +54,7 @@ typedef struct cli_site {
     bp_registry *reg;
     struct bp_runtime *rt;
     struct bp_state *st;
+    int cwd_fd;                  /* the working directory before (restored by close) */
     bp_diags d;
 } cli_site;
 
@@ -63,6 +64,12 @@ typedef struct cli_site {
 int cli_site_open(cli_site *s, const char *path, const cli_common *c, int with_runtime);
 /* Prints the collected errors and frees everything. */
 void cli_site_close(cli_site *s);
+
+/* path made absolute (realpath when it exists, else joined to the working
+ * directory); malloc'ed, NULL on OOM. */
+char *cli_absolute(const char *path);
+/* chdir to the directory of site_path (absolute). 0, or -1 (printed). */
+int cli_enter_site_dir(const char *site_path);
 
 int cmd_run(int argc, char **argv);
 int cmd_check(int argc, char **argv);

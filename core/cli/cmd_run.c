@@ -1,20 +1,33 @@
-/* backplane run SITE: run the routes until their sources end or SIGTERM/SIGINT. */
+/* backplane run SITE: the site's owner (§9). Holds the owner lock, watches the
+ * state file, reloads on SIGHUP, runs the routes until their sources end or
+ * SIGTERM/SIGINT (with --serve: until SIGTERM/SIGINT). */
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "diag.h"
 #include "log.h"
+#include "owner_lock.h"
 #include "runtime.h"
 #include "site.h"
 
 static bp_runtime *run_rt;
+static atomic_int run_signalled;   /* SIGTERM/SIGINT seen */
+static atomic_int run_hup;         /* SIGHUP seen, not yet handled */
 
 static void run_on_signal(int sig)
 {
-    (void)sig;
+    if (sig == SIGHUP) {
+        atomic_store(&run_hup, 1);
+        return;
+    }
+    atomic_store(&run_signalled, 1);
     if (run_rt)
         bp_runtime_request_stop(run_rt);
 }
@@ -22,23 +35,86 @@ static void run_on_signal(int sig)
 static void run_usage(FILE *f)
 {
     fprintf(f, "usage: backplane run SITE [--plugin-dir DIR]... [--log-level L]\n"
-               "                          [--log-format text|json] [--keep-going]\n"
-               "Runs every route of the site. Sources without more input (a file without\n"
-               "follow) end their route; the command returns when all routes have ended.\n"
+               "                          [--log-format text|json] [--keep-going] [--serve]\n"
+               "Runs every route of the site as its one owner: holds <state file>.lock\n"
+               "(a second run of the site exits 1 naming the owner). Sources without more\n"
+               "input (a file without follow) end their route; the command returns when\n"
+               "all routes have ended, or with --serve stays up until SIGTERM/SIGINT.\n"
                "SIGTERM/SIGINT: stop polling, finish and ack in-flight batches, exit.\n"
+               "SIGHUP: reload the site file (validated first; on failure the running\n"
+               "configuration is kept and the reason logged).\n"
+               "The state file is watched: deleted or replaced, the routes stop (exit 3).\n"
                "--keep-going: a route whose plugin fails to init is disabled; the others run.\n"
                "--log-level: error, warn, info (default), debug.\n"
-               "exit: 0 ok, 1 invalid site or init failure, 2 usage, 3 a route failed\n");
+               "exit: 0 ok, 1 invalid site, init failure or the site already run,\n"
+               "      2 usage, 3 a route failed or the state file was lost\n");
+}
+
+typedef struct run_watch {
+    bp_runtime *rt;
+    atomic_int done;
+    atomic_int lost;
+    char *why;
+} run_watch;
+
+/* Once a second (and at once on SIGHUP): the state file's identity, reloads. */
+static void *run_watch_main(void *arg)
+{
+    run_watch *w = arg;
+    int ticks = 0;
+    while (!atomic_load(&w->done)) {
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+        if (atomic_exchange(&run_hup, 0)) {
+            char *msg = NULL;
+            bp_status st = bp_runtime_reload(w->rt, &msg);
+            bp_log(st == BP_OK ? BP_LOG_INFO : BP_LOG_ERROR, NULL, "%s",
+                   msg ? msg : "reload failed");
+            free(msg);
+        }
+        if (++ticks < 10 || atomic_load(&w->lost))
+            continue;
+        ticks = 0;
+        char *why = NULL;
+        if (bp_state_check_file(bp_runtime_state(w->rt), &why) != BP_OK) {
+            w->why = why;
+            atomic_store(&w->lost, 1);
+            bp_log(BP_LOG_ERROR, NULL, "%s: stopping; nothing acked since",
+                   why ? why : "the state file was lost");
+            bp_runtime_request_stop(w->rt);
+        }
+    }
+    return NULL;
 }
 
 int cmd_run(int argc, char **argv)
 {
     cli_common c = {0};
     const char *path = NULL;
-    int keep_going = 0;
+    int keep_going = 0, serve = 0;
+    /* Options the spec has no room for are taken out first. */
+    char **av = calloc((size_t)argc + 1, sizeof(*av));
+    int ac = 0;
+    if (av == NULL)
+        return BP_EXIT_INVALID;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && strcmp(argv[i], "--serve") == 0) {
+            serve = 1;
+        } else if (i > 0 && (strcmp(argv[i], "--admin-listen") == 0 ||
+                             strncmp(argv[i], "--admin-listen=", 15) == 0)) {
+            fprintf(stderr, "backplane run: --admin-listen needs the TCP admin listener "
+                            "(\"Admin listener\", issue 22), which this build does not have; "
+                            "the control API serves on the Unix socket only\n");
+            free(av);
+            return BP_EXIT_USAGE;
+        } else {
+            av[ac++] = argv[i];
+        }
+    }
     const cli_spec spec = {.cmd = "run", .usage = run_usage, .site = 1,
                            .flag = "--keep-going", .flag_set = &keep_going};
-    int r = cli_parse(&spec, argc, argv, &c, &path);
+    int r = cli_parse(&spec, ac, av, &c, &path);
+    free(av);
     if (r != 0)
         return r > 0 ? BP_EXIT_OK : BP_EXIT_USAGE;
     bp_registry *reg = cli_registry(&c);
@@ -48,8 +124,22 @@ int cmd_run(int argc, char **argv)
     bp_site *site = NULL;
     int rc = BP_EXIT_OK;
     bp_runtime *rt = NULL;
-    if (bp_site_load(path, &site, &d) != BP_OK || bp_site_check(site, reg, &d) != BP_OK ||
-        bp_runtime_new(site, reg, keep_going, &rt, &d) != BP_OK) {
+    bp_owner_lock *lock = NULL;
+    char *lerr = NULL;
+    if (bp_site_load(path, &site, &d) != BP_OK || bp_site_check(site, reg, &d) != BP_OK) {
+        bp_diags_print(&d, stderr);
+        fprintf(stderr, "backplane run: %s: not started (%zu error(s))\n", path, d.n);
+        rc = BP_EXIT_INVALID;
+        goto out;
+    }
+    /* The lock before anything opens the state file or a sink. */
+    if (bp_owner_lock_acquire(site->state_path, site->name, "run", 10000, &lock, &lerr) !=
+        BP_OK) {
+        fprintf(stderr, "backplane run: %s\n", lerr ? lerr : "cannot take the owner lock");
+        rc = BP_EXIT_INVALID;
+        goto out;
+    }
+    if (bp_runtime_new(site, reg, keep_going, &rt, &d) != BP_OK) {
         bp_diags_print(&d, stderr);
         fprintf(stderr, "backplane run: %s: not started (%zu error(s))\n", path, d.n);
         rc = BP_EXIT_INVALID;
@@ -64,14 +154,46 @@ int cmd_run(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    bp_log(BP_LOG_INFO, NULL, "site '%s' running %zu route(s), state %s", site->name,
-           site->n_routes, site->state_path);
+    run_watch w = {.rt = rt};
+    pthread_t watcher;
+    int have_watcher = pthread_create(&watcher, NULL, run_watch_main, &w) == 0;
+    bp_log(BP_LOG_INFO, NULL, "site '%s' running %zu route(s), state %s, pid %ld", site->name,
+           site->n_routes, site->state_path, (long)getpid());
     if (bp_runtime_run(rt) != BP_OK)
         rc = BP_EXIT_RUNTIME;
+    if (serve && !atomic_load(&w.lost)) {
+        if (!atomic_load(&run_signalled))
+            bp_log(BP_LOG_INFO, NULL, "every route has ended; serving until SIGTERM (--serve)");
+        while (!atomic_load(&run_signalled) && !atomic_load(&w.lost)) {
+            struct timespec ts = {0, 100 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    atomic_store(&w.done, 1);
+    if (have_watcher)
+        pthread_join(watcher, NULL);
+    if (!atomic_load(&w.lost)) {
+        /* the last second before the end counts too */
+        char *why = NULL;
+        if (bp_state_check_file(bp_runtime_state(rt), &why) != BP_OK) {
+            bp_log(BP_LOG_ERROR, NULL, "%s: stopping; nothing acked since", why);
+            w.why = why;
+            atomic_store(&w.lost, 1);
+        }
+    }
+    if (atomic_load(&w.lost)) {
+        fprintf(stderr, "backplane run: %s: stopped; nothing acked since\n",
+                w.why ? w.why : "the state file was lost");
+        rc = BP_EXIT_RUNTIME;
+    }
+    free(w.why);
     run_rt = NULL;
 out:
     bp_runtime_free(rt);
+    bp_owner_lock_release(lock);
+    free(lerr);
     bp_diags_free(&d);
     bp_site_free(site);
     bp_registry_free(reg);

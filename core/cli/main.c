@@ -1,7 +1,11 @@
 /* backplane: the command-line front end of libbackplane. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bp_build_config.h"
 #include "cli.h"
@@ -64,6 +68,54 @@ static int cli_common_arg(cli_common *c, int argc, char **argv, int *i)
     return 1;
 }
 
+char *cli_absolute(const char *path)
+{
+    if (path == NULL)
+        return NULL;
+    char *r = realpath(path, NULL);
+    if (r)
+        return r;
+    if (path[0] == '/')
+        return strdup(path);
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof(cwd)) == NULL)
+        return strdup(path);
+    const char *p = path;
+    while (p[0] == '.' && p[1] == '/')
+        p += 2;
+    char *out = NULL;
+    return asprintf(&out, "%s/%s", cwd, p) < 0 ? NULL : out;
+}
+
+/* Absolute copies of path arguments live until exit (argv does too). */
+static const char *cli_keep_absolute(const char *path)
+{
+    static char *kept[40];
+    static int n_kept;
+    char *abs = cli_absolute(path);
+    if (abs == NULL)
+        return path;
+    if (n_kept < (int)(sizeof(kept) / sizeof(kept[0])))
+        kept[n_kept++] = abs;
+    return abs;   /* beyond 40 (never: 32 plugin dirs + site + --out) it leaks */
+}
+
+int cli_enter_site_dir(const char *site_path)
+{
+    char *copy = strdup(site_path);
+    if (copy == NULL)
+        return -1;
+    char *slash = strrchr(copy, '/');
+    if (slash)
+        *(slash == copy ? slash + 1 : slash) = '\0';
+    int r = slash ? chdir(copy) : 0;
+    if (r != 0)
+        fprintf(stderr, "backplane: cannot enter the site file's directory %s: %s\n", copy,
+                strerror(errno));
+    free(copy);
+    return r;
+}
+
 static int cli_apply_log(const cli_common *c)
 {
     if (c->log_level) {
@@ -122,7 +174,18 @@ int cli_parse(const cli_spec *spec, int argc, char **argv, cli_common *c, const 
         spec->usage(stderr);
         return -1;
     }
-    return cli_apply_log(c) < 0 ? -1 : 0;
+    if (cli_apply_log(c) < 0)
+        return -1;
+    /* §9: arguments absolute first, then work in the site file's directory,
+     * so relative paths (options, DSNs, ${file:}) mean the same from anywhere. */
+    for (int i = 0; i < c->n_plugin_dirs; i++)
+        c->plugin_dirs[i] = cli_keep_absolute(c->plugin_dirs[i]);
+    if (spec->site && *site) {
+        *site = cli_keep_absolute(*site);
+        if (access(*site, F_OK) == 0 && cli_enter_site_dir(*site) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 bp_registry *cli_registry(const cli_common *c)
@@ -154,6 +217,14 @@ bp_registry *cli_registry(const cli_common *c)
 int cli_site_open(cli_site *s, const char *path, const cli_common *c, int with_runtime)
 {
     memset(s, 0, sizeof(*s));
+    /* §9: the site file by its absolute path, and its directory as the
+     * working directory (relative options, DSNs and ${file:} resolve there). */
+    path = cli_keep_absolute(path);
+    /* Given back by cli_site_close: a plugin command that exports a site's
+     * corrections keeps its own relative arguments. */
+    s->cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (access(path, F_OK) == 0 && cli_enter_site_dir(path) != 0)
+        return -1;
     if (bp_site_load(path, &s->site, &s->d) != BP_OK)
         return -1;
     if (with_runtime) {
@@ -164,7 +235,8 @@ int cli_site_open(cli_site *s, const char *path, const cli_common *c, int with_r
         return 0;
     }
     char *err = NULL;
-    if (bp_state_open(s->site->state_path, s->site->name, &s->st, &err) != BP_OK) {
+    /* Read-only use (lists, shows, reports): never create a state file. */
+    if (bp_state_open_existing(s->site->state_path, s->site->name, &s->st, &err) != BP_OK) {
         bp_diags_add(&s->d, NULL, 0, 0, "%s", err ? err : "cannot open the state file");
         free(err);
         return -1;
@@ -182,6 +254,12 @@ void cli_site_close(cli_site *s)
         bp_state_close(s->st);
     bp_site_free(s->site);
     bp_registry_free(s->reg);
+    if (s->cwd_fd > 0) {
+        if (fchdir(s->cwd_fd) != 0)
+            fprintf(stderr, "backplane: cannot return to the working directory: %s\n",
+                    strerror(errno));
+        close(s->cwd_fd);
+    }
     memset(s, 0, sizeof(*s));
 }
 
@@ -192,6 +270,11 @@ int main(int argc, char **argv)
         return BP_EXIT_USAGE;
     }
     const char *cmd = argv[1];
+    /* review export --out FILE: relative to where the command was started
+     * (plugin commands keep their arguments as given: they run here). */
+    for (int i = 2; strcmp(cmd, "review") == 0 && i + 1 < argc; i++)
+        if (strcmp(argv[i], "--out") == 0)
+            argv[i + 1] = (char *)cli_keep_absolute(argv[i + 1]);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return BP_EXIT_OK;

@@ -66,7 +66,7 @@ sed -i 's/model: custom/model: nosuch/' s.yaml
 echo '{"no": "INV-5", "vendor": "Acme", "total": 10}' >>in.jsonl
 "$B" run s.yaml "${FX[@]}" >/dev/null 2>&1
 NO=INV-5 py "r.get('model_error', '')" >merr
-contains "model_find names what it searched" merr "model 'nosuch' not found (searched ., ./models, "
+contains "model_find names what it searched" merr "model 'nosuch' not found (searched $TMP, $TMP/models, "
 contains "and how to fix it" merr "; give a path, or add its directory to BP_MODEL_PATH)"
 
 # extract takes a model by name.
@@ -80,7 +80,7 @@ routes:
   r: { from: in, through: [ extract: { model: nosuch-model } ], to: out }
 YAML
 exit_is "extract with an unknown model name fails to start" 1 "$B" run x.yaml
-contains "saying where it looked" "$ERR" "model: model 'nosuch-model' not found (searched ., ./models, "
+contains "saying where it looked" "$ERR" "model: model 'nosuch-model' not found (searched $TMP, $TMP/models, "
 sed -i 's/nosuch-model/invoices/' x.yaml
 exit_is "check accepts extract: { model: invoices }" 0 "$B" check x.yaml
 finish
