@@ -411,8 +411,11 @@ void *bp_route_main(void *arg)
     /* Forget the ledger rows whose records are now acked durably, so a clean
      * stop leaves (almost) nothing for the next start to load. */
     uint64_t durable = p.win.tokens ? bp_ack_window_durable_seq(&p.win) : 0;
-    for (size_t s = 0; s < r->n_sinks; s++)
+    for (size_t s = 0; s < r->n_sinks; s++) {
+        pthread_mutex_lock(&r->sinks[s]->call_mu);
         bp_ledger_forget_acked(&r->sinks[s]->ledger, rt->state, r->sinks[s]->scope, durable);
+        pthread_mutex_unlock(&r->sinks[s]->call_mu);
+    }
     if (atomic_load(&p.broken) && !bp_runtime_stopping(rt))
         r->failed = 1;
     for (int w = 0; p.wq && w < r->workers; w++)

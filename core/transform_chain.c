@@ -16,7 +16,9 @@ bp_status bp_transform_chain(bp_route *r, int worker, size_t from, int gate, bp_
         for (;;) {
             free(reason);
             reason = NULL;
+            pthread_mutex_lock(&in->call_mu);
             st = in->lib->desc.transform(in->self, env, &reason);
+            pthread_mutex_unlock(&in->call_mu);
             if (st != BP_RETRY || !bp_retry_again(&r->retry, ++failures))
                 break;
             bp_metrics_add(r->metrics, "retries", 1);

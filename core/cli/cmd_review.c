@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "control_client.h"
 #include "clock.h"
 #include "diag.h"
 #include "json_print.h"
@@ -23,7 +24,7 @@ static void review_usage(FILE *f)
     fprintf(f,
             "usage: backplane review list SITE [--route R]\n"
             "       backplane review show SITE SEQ\n"
-            "       backplane review approve SITE SEQ... [--note TEXT]\n"
+            "       backplane review approve SITE SEQ... [--note TEXT] [--wait S]\n"
             "       backplane review correct SITE SEQ --set PATH=VALUE... [--add] [--note TEXT]\n"
             "       backplane review reject SITE SEQ... --reason TEXT\n"
             "       backplane review export SITE [--out FILE]\n"
@@ -39,7 +40,12 @@ static void review_usage(FILE *f)
             "Every decision goes to the audit log with the OS user and what changed.\n"
             "export writes the corrections as JSON lines (route, path, from, to, record)\n"
             "for training.\n"
-            "exit: 0 ok, 1 site invalid or an entry not found or not resolved, 2 usage\n");
+            "Decisions go to the site's owner (`backplane run`) over its control socket,\n"
+            "which delivers; --wait SECONDS (default 30) waits for the outcome. With no\n"
+            "owner running the decision is recorded and carried out at its next start.\n"
+            "Of two decisions on one record the second gets \"already decided by NAME\".\n"
+            "exit: 0 ok (delivered, rejected or recorded), 1 site invalid, an entry not\n"
+            "found, already decided or dead-lettered, 2 usage, 4 still pending after --wait\n");
 }
 
 /* The reviewer: the OS user running the command. */
@@ -95,7 +101,7 @@ typedef struct {
     const char **set;
     int n_set;
     int add;
-    const char *note, *reason, *route, *out;
+    const char *note, *reason, *route, *out, *wait;
     const char **rest;
     int n_rest;
 } review_args;
@@ -119,6 +125,8 @@ static int review_parse(int argc, char **argv, review_args *a, cli_common *c, co
             slot = &a->route;
         } else if (strcmp(s, "--out") == 0) {
             slot = &a->out;
+        } else if (strcmp(s, "--wait") == 0) {
+            slot = &a->wait;
         } else if (strcmp(s, "--plugin-dir") == 0 || strcmp(s, "--log-level") == 0) {
             if (i + 1 >= argc)
                 return -1;
@@ -179,29 +187,30 @@ static int review_export_one(const char *route, const char *path, const char *ol
     return 0;
 }
 
-/* approve / correct / reject of one entry (bp_review_decide); returns 0 ok,
- * 1 failed (said why on stderr). */
-static int review_decide(bp_runtime *rt, bp_state *st, const char *verb, int64_t seq,
-                         const review_args *a, const bp_review_set *sets)
+/* approve / correct / reject of one entry: a request to the owner (or, with
+ * none running, recorded for it); returns the exit status of DESIGN.md §9. */
+static int review_decide(const char *site, const char *verb, int64_t seq, const review_args *a,
+                         const bp_review_set *sets)
 {
-    bp_review_request req = {
-        .verb = strcmp(verb, "approve") == 0   ? BP_REVIEW_APPROVE
-                : strcmp(verb, "correct") == 0 ? BP_REVIEW_CORRECT
-                                               : BP_REVIEW_REJECT,
-        .actor = review_actor(),
-        .note = a->note ? a->note : a->reason,
-        .sets = sets,
-        .n_sets = (size_t)a->n_set,
-        .add = a->add,
-    };
-    bp_review_result res;
-    if (bp_review_decide(rt, st, seq, &req, &res) != BP_OK) {
-        fprintf(stderr, "backplane review: %s\n", res.error ? res.error : "failed");
-        free(res.error);
-        return 1;
+    cJSON *b = cJSON_CreateObject();
+    if (a->note)
+        cJSON_AddStringToObject(b, "note", a->note);
+    if (a->reason)
+        cJSON_AddStringToObject(b, "reason", a->reason);
+    if (a->n_set) {
+        /* Values go as typed (JSON strings): the owner coerces them into the
+         * field's type (review.h). */
+        cJSON *set = cJSON_AddObjectToObject(b, "set");
+        for (int i = 0; i < a->n_set; i++)
+            cJSON_AddStringToObject(set, sets[i].path, sets[i].value);
+        cJSON_AddBoolToObject(b, "add", a->add);
     }
-    printf("%lld %s by %s: %s\n", (long long)seq, res.outcome, req.actor, res.what);
-    return 0;
+    char *body = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    double wait = a->wait ? strtod(a->wait, NULL) : -1;
+    int rc = cli_owner_request("review", site, "review", seq, verb, review_actor(), body, wait);
+    free(body);
+    return rc;
 }
 
 int cli_export_corrections(const char *site_path, const char *out_path, size_t *n)
@@ -307,12 +316,20 @@ int cmd_review(int argc, char **argv)
             bp_log_set_level((enum bp_log_level)l);
     }
 
-    rc = BP_EXIT_INVALID;
-    /* Resuming runs the route's later stages and sinks: a runtime. */
-    opened = 1;
-    if (cli_site_open(&cs, path, &c, decide && strcmp(verb, "reject") != 0) < 0)
+    if (decide) {
+        /* Only the owner delivers (DESIGN.md §9): never a sink from here. */
+        rc = BP_EXIT_OK;
+        for (int i = 0; i < a.n_rest; i++) {
+            int r = review_decide(path, verb, seqs[i], &a, sets);
+            if (r != 0 && (rc == BP_EXIT_OK || r == 1))
+                rc = r;
+        }
         goto out;
-    bp_runtime *rt = cs.rt;
+    }
+    rc = BP_EXIT_INVALID;
+    opened = 1;
+    if (cli_site_open(&cs, path, &c, 0) < 0)
+        goto out;
     bp_state *st = cs.st;
     rc = BP_EXIT_OK;
     if (strcmp(verb, "list") == 0) {
@@ -358,12 +375,6 @@ int cmd_review(int argc, char **argv)
                 fprintf(stderr, "%zu correction(s) written to %s\n", ec.n, a.out);
             }
         }
-    } else {
-        int failed = 0;
-        for (int i = 0; i < a.n_rest; i++)
-            failed += review_decide(rt, st, verb, seqs[i], &a, sets);
-        if (failed)
-            rc = BP_EXIT_INVALID;
     }
 out:
     if (opened)

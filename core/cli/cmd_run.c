@@ -1,10 +1,12 @@
 /* backplane run SITE: run the routes until their sources end or SIGTERM/SIGINT. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "control.h"
 #include "diag.h"
 #include "log.h"
 #include "runtime.h"
@@ -67,8 +69,19 @@ int cmd_run(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     bp_log(BP_LOG_INFO, NULL, "site '%s' running %zu route(s), state %s", site->name,
            site->n_routes, site->state_path);
+    /* The owner serves the control API while it runs (DESIGN.md §9). */
+    bp_control *ctl = NULL;
+    char *ctl_err = NULL;
+    if (bp_control_start(rt, &ctl, &ctl_err) != BP_OK) {
+        fprintf(stderr, "backplane run: %s: %s\n", path, ctl_err ? ctl_err : "no control API");
+        free(ctl_err);
+        rc = BP_EXIT_INVALID;
+        run_rt = NULL;
+        goto out;
+    }
     if (bp_runtime_run(rt) != BP_OK)
         rc = BP_EXIT_RUNTIME;
+    bp_control_stop(ctl);
     run_rt = NULL;
 out:
     bp_runtime_free(rt);
