@@ -328,8 +328,22 @@ int cmd_review(int argc, char **argv)
     }
     rc = BP_EXIT_INVALID;
     opened = 1;
-    if (cli_site_open(&cs, path, &c, 0) < 0)
-        goto out;
+    /* Reading the queue needs the state file only: not the connectors'
+     * secrets, nor a valid rest of the site. */
+    {
+        char *name = NULL, *state_path = NULL, *err = NULL;
+        int located = cli_site_locate(path, &name, &state_path) == 0;
+        if (located && access(state_path, F_OK) != 0)
+            fprintf(stderr, "backplane review: state file %s does not exist (the site never "
+                            "ran)\n", state_path);
+        else if (located && bp_state_open(state_path, name, &cs.st, &err) != BP_OK)
+            fprintf(stderr, "backplane review: %s\n", err ? err : "cannot open the state file");
+        free(err);
+        free(name);
+        free(state_path);
+        if (cs.st == NULL)
+            goto out;
+    }
     bp_state *st = cs.st;
     rc = BP_EXIT_OK;
     if (strcmp(verb, "list") == 0) {

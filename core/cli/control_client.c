@@ -1,5 +1,6 @@
 /* The CLI's side of the control API: one HTTP request over the owner's Unix
  * socket (libcurl, CURLOPT_UNIX_SOCKET_PATH). */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@ int cli_owner_reachable(const char *sock)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return 0;
-    int ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    int ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 1 : errno == EACCES ? -1 : 0;
     close(fd);
     return ok;
 }
@@ -154,7 +155,13 @@ int cli_owner_request(const char *cmd, const char *site_path, const char *kind, 
         fprintf(stderr, "backplane %s: no control socket path fits for %s\n", cmd, state_path);
         goto out;
     }
-    if (cli_owner_reachable(sock)) {
+    int reach = cli_owner_reachable(sock);
+    if (reach < 0) {
+        fprintf(stderr, "backplane %s: control socket %s: permission denied (ask for the "
+                        "socket's group)\n", cmd, sock);
+        goto out;
+    }
+    if (reach) {
         if (wait_s < 0)
             wait_s = 30;
         char path[256];

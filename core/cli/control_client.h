@@ -5,7 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 1 when a process accepts connections on sock (an owner runs), else 0. */
+/* 1 when a process accepts connections on sock (an owner runs), -1 when the
+ * socket exists but this user may not connect, else 0. */
 int cli_owner_reachable(const char *sock);
 
 /* One request (body: JSON or NULL) over sock; *code gets the HTTP status and

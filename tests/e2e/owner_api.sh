@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# One owner per site (DESIGN.md §9): the CLI's review decisions go through the
+# running owner's control socket, which alone delivers. Real processes: the
+# bus following a file, CLIs deciding while it runs, two CLIs deciding the
+# same record at once, a sink that is down.
+. "$(dirname "$0")/lib.sh"
+B=$BACKPLANE
+FX=$BP_TEST_FIXTURES
+cd "$TMP"
+ME=$(id -un)
+OWNER=
+
+stop_owner() {
+    [ -n "$OWNER" ] || return 0
+    kill -TERM "$OWNER" 2>/dev/null
+    wait "$OWNER" 2>/dev/null
+    OWNER=
+}
+trap 'stop_owner; rm -rf "$TMP"' EXIT
+
+# wait_for SECONDS COMMAND...: polls the command every 0.1 s.
+wait_for() {
+    local t=$(( $1 * 10 )); shift
+    while [ $t -gt 0 ]; do "$@" && return 0; sleep 0.1; t=$((t - 1)); done
+    return 1
+}
+eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (got '$2', want '$3')"; fi; }
+
+# ---- 1. approve while the owner runs: nothing lost, nothing torn --------------
+# Before: `review approve` opened the file sink itself and cut the running
+# bus's uncommitted tail (records lost, a torn line).
+: >in.jsonl
+cat >site.yaml <<YAML
+site: own
+state: $TMP/own.db
+connectors:
+  inv: { plugin: file, path: $TMP/in.jsonl, follow: true }
+  out: { plugin: file, path: $TMP/out.jsonl }
+routes:
+  ap:
+    from: inv
+    review: { when: "data.total > 1000" }
+    to: out
+YAML
+"$B" run site.yaml 2>owner.log &
+OWNER=$!
+wait_for 10 test -S own.db.sock && ok "the owner serves its control socket" || not_ok "the owner serves its control socket"
+N=3000
+python3 - "$N" <<'PY' &
+import sys, time
+n = int(sys.argv[1])
+with open("in.jsonl", "a") as f:
+    for i in range(n):
+        f.write('{"no":"R%d","total":%d}\n' % (i, 5000 if i % 20 == 0 else 10))
+        if i % 50 == 0:
+            f.flush(); time.sleep(0.02)
+PY
+WRITER=$!
+approved=0
+approve_all() {
+    "$B" review list site.yaml 2>/dev/null | awk 'NR > 1 { print $1 }' >seqs
+    while read -r s; do
+        "$B" review approve site.yaml "$s" --wait 10 >>approve.out 2>>approve.err && approved=$((approved + 1))
+    done <seqs
+}
+while kill -0 $WRITER 2>/dev/null; do approve_all; sleep 0.2; done
+wait $WRITER
+sleep 1
+approve_all
+eq "every parked record was approved through the owner" "$approved" $((N / 20))
+contains "approve says who delivered it" approve.out "approve by $ME: delivered"
+lines() { [ "$(wc -l <out.jsonl)" -ge "$1" ]; }
+wait_for 20 lines "$N" || true
+stop_owner
+python3 - >count.txt <<'PY'
+import json
+seen, torn, dup = set(), 0, 0
+for l in open("out.jsonl"):
+    try:
+        d = json.loads(l)
+    except ValueError:
+        torn += 1; continue
+    if d["no"] in seen: dup += 1
+    seen.add(d["no"])
+print("delivered %d lost %d dup %d torn %d" % (len(seen), 3000 - len(seen), dup, torn))
+PY
+contains "approving while the owner runs loses nothing, tears nothing" count.txt "delivered 3000 lost 0 dup 0 torn 0"
+
+# ---- 2. two approvals of one record at once: one delivery, one 409 ------------
+# Before: both delivered (two writes of one record), the loser was told
+# "already decided" only after it had delivered.
+printf '%s\n' '{"no":"BIG","total":9000}' >>in.jsonl
+"$B" run site.yaml 2>owner2.log &
+OWNER=$!
+parked() { "$B" review list site.yaml 2>/dev/null | grep -q BIG || "$B" review list site.yaml 2>/dev/null | awk 'NR > 1' | grep -q .; }
+wait_for 10 parked && ok "the big record is parked" || not_ok "the big record is parked"
+S=$("$B" review list site.yaml | awk 'NR == 2 { print $1 }')
+"$B" review approve site.yaml "$S" >a1.out 2>a1.err & P1=$!
+"$B" review approve site.yaml "$S" >a2.out 2>a2.err & P2=$!
+wait $P1; R1=$?
+wait $P2; R2=$?
+eq "exactly one of the two approvals succeeds" "$(( (R1 == 0) + (R2 == 0) ))" 1
+eq "the other exits 1" "$(( R1 + R2 ))" 1
+cat a1.err a2.err >loser.err
+contains "the loser is told who decided" loser.err "entry $S: already decided by $ME"
+sleep 0.5
+eq "the record was delivered once" "$(grep -c '"BIG"' out.jsonl)" 1
+stop_owner
+
+# ---- 3. no owner: the decision is recorded, the next owner carries it out ------
+printf '%s\n' '{"no":"LATE","total":7000}' >>in.jsonl
+sed -i 's/follow: true/follow: false/' site.yaml
+exit_is "the finite run parks the record" 0 "$B" run site.yaml
+S=$("$B" review list site.yaml | awk '/review/ { print $1; exit }')
+exit_is "approve with no owner is recorded" 0 "$B" review approve site.yaml "$S"
+contains "and says so" "$OUT" "recorded (no owner runs; carried out when it next starts)"
+eq "nothing delivered by the CLI" "$(grep -c '"LATE"' out.jsonl)" 0
+exit_is "a second decision on it is refused" 1 "$B" review reject site.yaml "$S" --reason no
+contains "naming the first" "$ERR" "already decided by $ME"
+exit_is "the next owner runs" 0 "$B" run site.yaml
+contains "and carries out what was recorded" "$ERR" "carried out 1 request(s) recorded while no owner ran"
+eq "the recorded approval delivered once" "$(grep -c '"LATE"' out.jsonl)" 1
+
+# ---- 4. reviewers need no connector secret ------------------------------------
+sed -i "s|out: { plugin: file, path: $TMP/out.jsonl }|out: { plugin: file, path: $TMP/out.jsonl, token: \"\${env:BP_TEST_UNSET_SECRET}\" }|" site.yaml
+unset BP_TEST_UNSET_SECRET
+exit_is "review list works without the connectors' secrets" 0 "$B" review list site.yaml
+lacks "and does not ask for them" "$ERR" "BP_TEST_UNSET_SECRET"
+
+# ---- 5. a sink that is down: pending, then dead-lettered, said by the exit -----
+# Before: approve blocked 20 s and exited 0 though the record was dead-lettered.
+printf '%s\n' '{"no":"D1","total":5000}' '{"no":"D2","total":5000}' >down.jsonl
+cat >down.yaml <<YAML
+site: down
+state: $TMP/down.db
+connectors:
+  inv: { plugin: file, path: $TMP/down.jsonl, follow: true }
+  erp: { plugin: fx_sink, path: $TMP/down.out, fail_first: 1000 }
+routes:
+  r:
+    from: inv
+    review: { when: "data.total > 1000" }
+    to: erp
+    errors: { retry: { max: 2, backoff: 1s..1s } }
+YAML
+"$B" run down.yaml --plugin-dir "$FX" 2>down.log &
+OWNER=$!
+two() { [ "$("$B" review list down.yaml 2>/dev/null | awk 'NR > 1' | wc -l)" -eq 2 ]; }
+wait_for 10 two && ok "both parked" || not_ok "both parked"
+"$B" review list down.yaml | awk 'NR > 1 { print $1 }' >dseqs
+D1=$(sed -n 1p dseqs); D2=$(sed -n 2p dseqs)
+exit_is "approve on a down sink, --wait 1: still pending, exit 4" 4 "$B" review approve down.yaml "$D1" --wait 1
+contains "says pending" "$OUT" "pending"
+exit_is "approve on a down sink, waiting long enough: dead-lettered, exit 1" 1 "$B" review approve down.yaml "$D2" --wait 20
+contains "says dead_lettered" "$OUT" "dead_lettered"
+stop_owner
+
+finish
