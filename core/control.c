@@ -323,6 +323,64 @@ static const char *ctl_review_outcome(const char *verb, const char *what)
     return "parked";
 }
 
+/* The review request of verb with body {"note","reason","set","add"}; sets
+ * and texts (freed by the caller with ctl_review_request_free) back
+ * req->sets. Returns how many sets. */
+static size_t ctl_review_request(const char *verb, const char *actor, const cJSON *body,
+                                 bp_review_request *req, bp_review_set **sets_out,
+                                 char ***texts_out)
+{
+    *req = (bp_review_request){
+        .verb = strcmp(verb, "approve") == 0   ? BP_REVIEW_APPROVE
+                : strcmp(verb, "correct") == 0 ? BP_REVIEW_CORRECT
+                                               : BP_REVIEW_REJECT,
+        .actor = actor,
+    };
+    const cJSON *note = cJSON_GetObjectItemCaseSensitive(body, "note");
+    const cJSON *reason = cJSON_GetObjectItemCaseSensitive(body, "reason");
+    req->note = cJSON_IsString(reason) && req->verb == BP_REVIEW_REJECT ? reason->valuestring
+                : cJSON_IsString(note)                                 ? note->valuestring
+                                                                       : NULL;
+    const cJSON *set = cJSON_GetObjectItemCaseSensitive(body, "set");
+    size_t n = cJSON_IsObject(set) ? (size_t)cJSON_GetArraySize(set) : 0;
+    bp_review_set *sets = calloc(n ? n : 1, sizeof(*sets));
+    char **texts = calloc(n ? n : 1, sizeof(*texts));
+    size_t k = 0;
+    for (const cJSON *e = set ? set->child : NULL; e && sets && texts && k < n; e = e->next) {
+        /* A JSON string is the text as typed (coerced into the field's type,
+         * review.h); any other JSON value is its JSON text. */
+        texts[k] = cJSON_IsString(e) ? strdup(e->valuestring) : cJSON_PrintUnformatted(e);
+        sets[k] = (bp_review_set){.path = e->string, .value = texts[k]};
+        k++;
+    }
+    req->sets = sets;
+    req->n_sets = k;
+    req->add = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "add"));
+    *sets_out = sets;
+    *texts_out = texts;
+    return k;
+}
+
+bp_status bp_control_check(bp_state *st, const char *kind, int64_t seq, const char *verb,
+                           const char *body_json, char **err)
+{
+    *err = NULL;
+    if (strcmp(kind, "review") != 0 || strcmp(verb, "correct") != 0)
+        return BP_OK;
+    cJSON *body = body_json ? cJSON_Parse(body_json) : NULL;
+    bp_review_request req;
+    bp_review_set *sets = NULL;
+    char **texts = NULL;
+    size_t k = ctl_review_request(verb, "check", body, &req, &sets, &texts);
+    bp_status s = bp_review_check(st, seq, &req, err);
+    for (size_t i = 0; texts && i < k; i++)
+        free(texts[i]);
+    free(texts);
+    free(sets);
+    cJSON_Delete(body);
+    return s == BP_ERR_NOT_FOUND ? BP_OK : s;   /* submit says "not found" */
+}
+
 /* Carries out one request. */
 static void ctl_carry_out(bp_control *c, ctl_req *r)
 {
@@ -333,32 +391,10 @@ static void ctl_carry_out(bp_control *c, ctl_req *r)
     int64_t claim_seq = 0;
     if (strcmp(r->kind, "review") == 0) {
         claim_seq = r->seq;
-        bp_review_request req = {
-            .verb = strcmp(r->verb, "approve") == 0   ? BP_REVIEW_APPROVE
-                    : strcmp(r->verb, "correct") == 0 ? BP_REVIEW_CORRECT
-                                                      : BP_REVIEW_REJECT,
-            .actor = r->actor,
-        };
-        const cJSON *note = cJSON_GetObjectItemCaseSensitive(body, "note");
-        const cJSON *reason = cJSON_GetObjectItemCaseSensitive(body, "reason");
-        req.note = cJSON_IsString(reason) && req.verb == BP_REVIEW_REJECT ? reason->valuestring
-                   : cJSON_IsString(note)                                ? note->valuestring
-                                                                         : NULL;
-        const cJSON *set = cJSON_GetObjectItemCaseSensitive(body, "set");
-        size_t n = cJSON_IsObject(set) ? (size_t)cJSON_GetArraySize(set) : 0;
-        bp_review_set *sets = calloc(n ? n : 1, sizeof(*sets));
-        char **texts = calloc(n ? n : 1, sizeof(*texts));
-        size_t k = 0;
-        for (const cJSON *e = set ? set->child : NULL; e && sets && texts && k < n; e = e->next) {
-            /* A JSON string is the text as typed (coerced into the field's
-             * type, review.h); any other JSON value is its JSON text. */
-            texts[k] = cJSON_IsString(e) ? strdup(e->valuestring) : cJSON_PrintUnformatted(e);
-            sets[k] = (bp_review_set){.path = e->string, .value = texts[k]};
-            k++;
-        }
-        req.sets = sets;
-        req.n_sets = k;
-        req.add = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "add"));
+        bp_review_request req;
+        bp_review_set *sets = NULL;
+        char **texts = NULL;
+        size_t k = ctl_review_request(r->verb, r->actor, body, &req, &sets, &texts);
         bp_review_result res;
         if (bp_review_decide(c->rt, c->st, r->seq, &req, &res) == BP_OK) {
             outcome = ctl_review_outcome(r->verb, res.what);
@@ -659,6 +695,12 @@ static enum MHD_Result ctl_decide(bp_control *c, struct MHD_Connection *conn, co
         return ctl_error(conn, 422, "correct needs {\"set\": {\"PATH\": VALUE, ...}}");
     }
     cJSON_Delete(b);
+    char *bad = NULL;
+    if (bp_control_check(c->st, kind, seq, verb, body, &bad) != BP_OK) {
+        enum MHD_Result r = ctl_error(conn, 422, "%s", bad ? bad : "the correction is refused");
+        free(bad);
+        return r;
+    }
     int64_t id = 0;
     char *other = NULL;
     int claimed = 0;
@@ -676,7 +718,7 @@ static enum MHD_Result ctl_decide(bp_control *c, struct MHD_Connection *conn, co
         return r;
     }
     if (s == BP_ERR_NOT_FOUND)
-        return ctl_error(conn, 404, "%s %lld not found",
+        return ctl_error(conn, 404, "no %s %lld",
                          strcmp(kind, "review") == 0 ? "parked record" : "dead letter",
                          (long long)seq);
     if (s != BP_OK)

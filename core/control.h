@@ -32,6 +32,12 @@ bp_status bp_control_submit(bp_state *st, const char *kind, int64_t seq, const c
                             const char *actor, const char *body_json, int64_t claim_ttl_ms,
                             int64_t *id, char **who, int *claimed);
 
+/* Checks a request before it is recorded (a correction's sets against the
+ * parked record: path, field, type; review.h bp_review_check). BP_OK, or
+ * BP_ERR_INVALID / BP_ERR_PARSE with *err (malloc'ed). Thread: any. */
+bp_status bp_control_check(bp_state *st, const char *kind, int64_t seq, const char *verb,
+                           const char *body_json, char **err);
+
 /* Starts serving rt's site on its socket (a thread of libmicrohttpd's, plus
  * one decider that carries out recorded requests, those from before first).
  * BP_OK, or BP_ERR_IO with *err (malloc'ed). Thread: main. */

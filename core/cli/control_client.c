@@ -133,6 +133,17 @@ out:
     return rc;
 }
 
+/* "approved", "corrected", ... for messages. */
+static const char *cor_done(const char *verb)
+{
+    return strcmp(verb, "approve") == 0   ? "approved"
+           : strcmp(verb, "correct") == 0 ? "corrected"
+           : strcmp(verb, "reject") == 0  ? "rejected"
+           : strcmp(verb, "replay") == 0  ? "replayed"
+           : strcmp(verb, "delete") == 0  ? "dropped"
+                                          : verb;
+}
+
 static int cor_exit_for(const char *outcome)
 {
     if (strcmp(outcome, "pending") == 0)
@@ -183,7 +194,8 @@ int cli_owner_request(const char *cmd, const char *site_path, const char *kind, 
         if (cJSON_IsString(err)) {
             fprintf(stderr, "backplane %s: %s\n", cmd, err->valuestring);
         } else if (cJSON_IsString(oc)) {
-            printf("%lld %s by %s: %s%s%s\n", (long long)seq, verb, actor, oc->valuestring,
+            printf("%lld %s by %s: %s%s%s\n", (long long)seq, cor_done(verb), actor,
+                   oc->valuestring,
                    cJSON_IsString(dt) && dt->valuestring[0] ? " - " : "",
                    cJSON_IsString(dt) ? dt->valuestring : "");
             rc = cor_exit_for(oc->valuestring);
@@ -208,19 +220,25 @@ int cli_owner_request(const char *cmd, const char *site_path, const char *kind, 
         goto out;
     }
     int64_t id = 0;
-    char *who = NULL;
+    char *who = NULL, *bad = NULL;
     int claimed = 0;
+    if (bp_control_check(st, kind, seq, verb, body, &bad) != BP_OK) {
+        fprintf(stderr, "backplane %s: %s\n", cmd, bad ? bad : "refused");
+        free(bad);
+        bp_state_close(st);
+        goto out;
+    }
     bp_status s = bp_control_submit(st, kind, seq, verb, actor, body, 0, &id, &who, &claimed);
     if (s == BP_OK) {
         printf("%lld %s by %s: recorded (no owner runs; carried out when it next starts)\n",
-               (long long)seq, verb, actor);
+               (long long)seq, cor_done(verb), actor);
         rc = 0;
     } else if (s == BP_ERR_FULL) {
         fprintf(stderr, "backplane %s: %s %lld: %s by %s\n", cmd,
                 strcmp(kind, "review") == 0 ? "entry" : "dead letter", (long long)seq,
                 claimed ? "claimed" : "already decided", who ? who : "someone else");
     } else if (s == BP_ERR_NOT_FOUND) {
-        fprintf(stderr, "backplane %s: %s %lld not found\n", cmd,
+        fprintf(stderr, "backplane %s: no %s %lld\n", cmd,
                 strcmp(kind, "review") == 0 ? "parked record" : "dead letter", (long long)seq);
     } else {
         fprintf(stderr, "backplane %s: cannot record the request: %s\n", cmd, bp_status_str(s));

@@ -68,7 +68,7 @@ wait $WRITER
 sleep 1
 approve_all
 eq "every parked record was approved through the owner" "$approved" $((N / 20))
-contains "approve says who delivered it" approve.out "approve by $ME: delivered"
+contains "approve says who delivered it" approve.out "approved by $ME: delivered"
 lines() { [ "$(wc -l <out.jsonl)" -ge "$1" ]; }
 wait_for 20 lines "$N" || true
 stop_owner
