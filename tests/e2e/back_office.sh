@@ -21,6 +21,8 @@ cd "$BACKOFFICE_OUT"
 seq=$("$BACKPLANE" review list "$SITE" | awk '/AW-5502/ { print $1; exit }')
 "$BACKPLANE" review approve "$SITE" "$seq" --note "price increase agreed" >approve.out 2>&1
 echo "approve exit $?" >>approve.out
+# No owner runs now: the approval was recorded; the owner's next run delivers it.
+"$BACKPLANE" run "$SITE" >>approve.out 2>&1
 psql -X -At -h 127.0.0.1 -p "$PG_PORT" -U bp -d erp \
     -c "SELECT invoice_no, total, status FROM ap_invoices ORDER BY invoice_no" >ap_after.txt
 kcat -b "$KAFKA" -C -t ap.invoices -o beginning -e -q -f '%k\n' >keys_after.txt
