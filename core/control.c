@@ -206,6 +206,12 @@ bp_status bp_control_submit(bp_state *st, const char *kind, int64_t seq, const c
             goto end;
         }
     }
+    if (strcmp(verb, "check") == 0) {   /* only whether a request could be made */
+        *id = 0;
+        rc = BP_OK;
+        ok = 1;
+        goto end;
+    }
     if (sqlite3_prepare_v2(st->db,
                            "INSERT INTO control_requests(kind,seq,verb,actor,body,created_ms) "
                            "VALUES(?,?,?,?,?,?)",
@@ -365,6 +371,24 @@ bp_status bp_control_check(bp_state *st, const char *kind, int64_t seq, const ch
                            const char *body_json, char **err)
 {
     *err = NULL;
+    if (strcmp(kind, "dlq") == 0 && strcmp(verb, "replay") == 0) {
+        /* Raw input that never became an envelope cannot go back in. */
+        bp_dead_letter dl;
+        if (bp_state_dlq_get(st, seq, &dl) != BP_OK)
+            return BP_OK;   /* submit says "not found" */
+        bp_envelope *env = NULL;
+        bp_status s = BP_OK;
+        if (dl.payload == NULL ||
+            bp_envelope_from_json(dl.payload, dl.payload_len, &env, NULL) != BP_OK) {
+            s = BP_ERR_PARSE;
+            if (asprintf(err, "entry %lld holds raw input, not an envelope (%s): fix it at the "
+                              "source, or drop it", (long long)seq, dl.reason) < 0)
+                *err = NULL;
+        }
+        bp_envelope_unref(env);
+        bp_dead_letter_clear(&dl);
+        return s;
+    }
     if (strcmp(kind, "review") != 0 || strcmp(verb, "correct") != 0)
         return BP_OK;
     cJSON *body = body_json ? cJSON_Parse(body_json) : NULL;

@@ -21,7 +21,8 @@ typedef struct bp_control bp_control;
 int bp_control_socket_path(const struct bp_site *site, char *buf, size_t n);
 
 /* Records a decision (kind "review": verb approve|correct|reject; kind "dlq":
- * verb replay|delete) on entry seq for actor, for the owner to carry out. A
+ * verb replay|delete; verb "check": nothing recorded, only whether it could
+ * be) on entry seq for actor, for the owner to carry out. A
  * review decision claims the item in the same transaction (claim_ttl_ms);
  * body_json: {"note","reason","set","add"} as given (may be NULL).
  * Returns BP_OK with *id, or: BP_ERR_NOT_FOUND (no such entry), BP_ERR_FULL

@@ -15,6 +15,7 @@
 #include "control.h"
 #include "control_client.h"
 #include "diag.h"
+#include "dlq.h"
 #include "site.h"
 #include "state.h"
 #include "yaml_doc.h"
@@ -228,7 +229,26 @@ int cli_owner_request(const char *cmd, const char *site_path, const char *kind, 
         bp_state_close(st);
         goto out;
     }
-    bp_status s = bp_control_submit(st, kind, seq, verb, actor, body, 0, &id, &who, &claimed);
+    bp_status s;
+    if (strcmp(kind, "dlq") == 0 && strcmp(verb, "delete") == 0) {
+        /* Dropping delivers nothing: done here at once, unless a replay of
+         * the entry is waiting for the owner. */
+        s = bp_control_submit(st, kind, seq, "check", actor, NULL, 0, &id, &who, &claimed);
+        if (s == BP_OK) {
+            bp_dlq_result res = {0};
+            s = bp_dlq_drop(st, seq, NULL, &res);
+            if (s == BP_OK)
+                printf("%lld dropped by %s\n", (long long)seq, actor);
+            else if (s != BP_ERR_NOT_FOUND)
+                fprintf(stderr, "backplane %s: %s\n", cmd, res.error ? res.error : "failed");
+            rc = s == BP_OK ? 0 : 1;
+            free(res.error);
+            if (s != BP_ERR_NOT_FOUND)
+                goto close;
+        }
+    } else {
+        s = bp_control_submit(st, kind, seq, verb, actor, body, 0, &id, &who, &claimed);
+    }
     if (s == BP_OK) {
         printf("%lld %s by %s: recorded (no owner runs; carried out when it next starts)\n",
                (long long)seq, cor_done(verb), actor);
@@ -243,6 +263,7 @@ int cli_owner_request(const char *cmd, const char *site_path, const char *kind, 
     } else {
         fprintf(stderr, "backplane %s: cannot record the request: %s\n", cmd, bp_status_str(s));
     }
+close:
     free(who);
     bp_state_close(st);
 out:
