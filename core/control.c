@@ -441,7 +441,8 @@ static void ctl_carry_out(bp_control *c, ctl_req *r)
             outcome = strcmp(r->verb, "delete") == 0 ? "deleted"
                       : s == BP_REJECT              ? "dead_lettered"
                       : strcmp(res.what, "delivered") == 0 ? "delivered"
-                                                           : res.what;
+                      : strstr(res.what, "dropped")        ? "dropped"
+                                                           : "parked";
             detail = strdup(res.what ? res.what : outcome);
         } else {
             detail = res.error ? res.error : strdup(bp_status_str(s));

@@ -155,4 +155,29 @@ exit_is "approve on a down sink, waiting long enough: dead-lettered, exit 1" 1 "
 contains "says dead_lettered" "$OUT" "dead_lettered"
 stop_owner
 
+# ---- 6. dlq replay --all leaves a reviewer's rejections alone -----------------
+printf '%s\n' '{"no":"RJ","total":5000}' >rj.jsonl
+cat >rj.yaml <<YAML
+site: rj
+state: $TMP/rj.db
+connectors:
+  inv: { plugin: file, path: $TMP/rj.jsonl }
+  out: { plugin: file, path: $TMP/rj.out }
+routes:
+  r: { from: inv, review: { when: "data.total > 1000" }, to: out }
+YAML
+exit_is "rj: parked" 0 "$B" run rj.yaml
+exit_is "rj: rejected (recorded)" 0 "$B" review reject rj.yaml 1 --reason "not ours"
+exit_is "rj: the owner carries the rejection out" 0 "$B" run rj.yaml
+"$B" dlq list rj.yaml >rjl
+contains "the rejection is a dead letter of stage review" rjl "rejected in review by $ME: not ours"
+exit_is "replay --all" 0 "$B" dlq replay rj.yaml --all
+contains "leaves the reviewer's rejection alone" "$OUT" "0 entries replayed, 0 not resolved"
+exit_is "replay --all --stage review" 0 "$B" dlq replay rj.yaml --all --stage review
+contains "takes it when asked" "$OUT" "1 entry replayed"
+exit_is "rj: the owner replays it" 0 "$B" run rj.yaml
+contains "back in the route it is parked again (review.when)" "$ERR" "dlq replay 1 by $ME: parked (parked for review)"
+"$B" report rj.yaml >rjr
+contains "the replay counts in the report" rjr "replayed 1"
+
 finish
