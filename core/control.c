@@ -61,7 +61,9 @@ static const char ctl_schema[] =
     "  body TEXT, state TEXT NOT NULL DEFAULT 'queued', outcome TEXT, detail TEXT,"
     "  created_ms INTEGER NOT NULL, done_ms INTEGER);"
     "CREATE TABLE IF NOT EXISTS review_claims(seq INTEGER PRIMARY KEY, actor TEXT NOT NULL,"
-    "  claimed_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, deciding INTEGER NOT NULL);";
+    "  claimed_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, deciding INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS route_pauses(route TEXT PRIMARY KEY, actor TEXT NOT NULL,"
+    "  since_ms INTEGER NOT NULL);";
 
 static bp_status ctl_migrate(bp_state *st)
 {
@@ -93,6 +95,52 @@ int bp_control_socket_path(const bp_site *site, char *buf, size_t n)
         snprintf(hex + 2 * i, 3, "%02x", dg[i]);
     int w = snprintf(buf, n, "%s/backplane-%s.sock", dir, hex);
     return w < 0 || (size_t)w >= n || (size_t)w >= max ? -1 : 0;
+}
+
+bp_status bp_control_pause(bp_state *st, const char *route, const char *actor, int pause)
+{
+    if (ctl_migrate(st) != BP_OK)
+        return BP_ERR_IO;
+    sqlite3_stmt *q = NULL;
+    pthread_mutex_lock(&st->mu);
+    int ok = sqlite3_prepare_v2(st->db,
+                                pause ? "INSERT OR IGNORE INTO route_pauses(route,actor,since_ms) "
+                                        "VALUES(?1,?2,?3)"
+                                      : "DELETE FROM route_pauses WHERE route=?1",
+                                -1, &q, NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_text(q, 1, route, -1, SQLITE_STATIC);
+        if (pause) {
+            sqlite3_bind_text(q, 2, actor, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 3, bp_now_ms());
+        }
+        ok = sqlite3_step(q) == SQLITE_DONE;
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    return ok ? BP_OK : BP_ERR_IO;
+}
+
+int bp_control_paused(bp_state *st, const char *route, char **by)
+{
+    if (by)
+        *by = NULL;
+    if (ctl_migrate(st) != BP_OK)
+        return -1;
+    sqlite3_stmt *q = NULL;
+    int r = -1;
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_prepare_v2(st->db, "SELECT actor FROM route_pauses WHERE route=?", -1, &q,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, route, -1, SQLITE_STATIC);
+        int s = sqlite3_step(q);
+        r = s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : -1;
+        if (r == 1 && by)
+            *by = strdup((const char *)sqlite3_column_text(q, 0));
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    return r;
 }
 
 /* ---- requests ----------------------------------------------------------- */
@@ -593,6 +641,22 @@ static int ctl_role(bp_control *c, struct MHD_Connection *conn, char *who, size_
         return ROLE_ADMIN;
     if (cr.gid == c->sock_gid)
         return ROLE_REVIEWER;
+    /* The peer's own groups (as it runs, not only /etc/group's members). */
+    char proc[64], line[4096];
+    snprintf(proc, sizeof(proc), "/proc/%d/status", (int)cr.pid);
+    FILE *f = fopen(proc, "r");
+    int in_group = 0;
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "Groups:", 7) == 0) {
+            char *p = line + 7, *end;
+            for (long g = strtol(p, &end, 10); end != p; p = end, g = strtol(p, &end, 10))
+                in_group |= (gid_t)g == c->sock_gid;
+            break;
+        }
+    if (f)
+        fclose(f);
+    if (in_group)
+        return ROLE_REVIEWER;
     if (pw) {
         gid_t groups[256];
         int ng = 256;
@@ -678,8 +742,9 @@ static cJSON *ctl_status(bp_control *c)
         cJSON *ro = cJSON_AddObjectToObject(routes, r->cfg->name);
         cJSON_AddStringToObject(ro, "state", r->disabled ? "disabled"
                                             : r->failed  ? "failed"
-                                            : r->running ? "running"
-                                                         : "ended");
+                                            : !r->running ? "ended"
+                                            : atomic_load(&r->paused) ? "paused"
+                                                                      : "running");
     }
     cJSON_AddNumberToObject(o, "review_queue", (double)bp_state_count(c->st, "review_queue"));
     cJSON_AddNumberToObject(o, "dead_letters", (double)bp_state_count(c->st, "dead_letters"));
@@ -892,12 +957,102 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
         if (del && rest[0] == '\0')
             return ctl_decide(c, conn, "dlq", seq, "delete", who, cc->body);
     }
+    if (post && strncmp(url, "/api/v1/routes/", 15) == 0) {
+        const char *name = url + 15, *slash = strchr(name, '/');
+        char route[256];
+        if (slash && (size_t)(slash - name) < sizeof(route)) {
+            memcpy(route, name, (size_t)(slash - name));
+            route[slash - name] = '\0';
+            bp_route *r = bp_runtime_find_route(c->rt, route);
+            if (r == NULL)
+                return ctl_error(conn, 404, "no route '%s'", route);
+            if (strcmp(slash, "/pause") == 0 || strcmp(slash, "/resume") == 0) {
+                int pause = slash[1] == 'p';
+                if (bp_control_pause(c->st, route, who, pause) != BP_OK)
+                    return ctl_error(conn, 500, "cannot store the pause");
+                atomic_store(&r->paused, pause);
+                bp_wakeup_signal(&r->wakeup);
+                /* Answer once no poll is in progress any more: after "paused"
+                 * no record comes in. */
+                for (int i = 0; pause && r->running && i < 50 && !atomic_load(&r->pause_seen); i++)
+                    usleep(20000);
+                bp_log(BP_LOG_INFO, route, "%s by %s", pause ? "paused" : "resumed", who);
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "route", route);
+                cJSON_AddStringToObject(o, "state", pause ? "paused" : "running");
+                cJSON_AddStringToObject(o, "by", who);
+                return ctl_send(conn, 200, o);
+            }
+            if (strcmp(slash, "/checkpoint/reset") == 0) {
+                if (!atomic_load(&r->paused))
+                    return ctl_error(conn, 409, "route '%s' is running: pause it first", route);
+                return ctl_error(conn, 501, "route '%s': a reset while the owner runs is not "
+                                            "offered yet (the source keeps its position in "
+                                            "memory): stop the owner and run `backplane "
+                                            "checkpoint reset` without it", route);
+            }
+        }
+    }
+    if (get && strcmp(url, "/api/v1/checkpoints") == 0) {
+        cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "checkpoints");
+        sqlite3_stmt *q = NULL;
+        pthread_mutex_lock(&c->st->mu);
+        if (sqlite3_prepare_v2(c->st->db,
+                               "SELECT scope,key,value,updated_ms FROM checkpoints ORDER BY "
+                               "scope,key", -1, &q, NULL) == SQLITE_OK)
+            while (sqlite3_step(q) == SQLITE_ROW) {
+                cJSON *e = cJSON_CreateObject();
+                cJSON_AddStringToObject(e, "scope", (const char *)sqlite3_column_text(q, 0));
+                cJSON_AddStringToObject(e, "key", (const char *)sqlite3_column_text(q, 1));
+                cJSON_AddStringToObject(e, "value", (const char *)sqlite3_column_text(q, 2));
+                cJSON_AddNumberToObject(e, "updated_ms", (double)sqlite3_column_int64(q, 3));
+                cJSON_AddItemToArray(arr, e);
+            }
+        sqlite3_finalize(q);
+        pthread_mutex_unlock(&c->st->mu);
+        return ctl_send(conn, 200, o);
+    }
+    if (get && strcmp(url, "/api/v1/audit") == 0) {
+        const char *subj = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "subject");
+        const char *rid = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
+        if (subj == NULL && rid == NULL)
+            return ctl_error(conn, 422, "audit needs ?subject=S or ?id=ID");
+        cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "trace");
+        sqlite3_stmt *q = NULL;
+        pthread_mutex_lock(&c->st->mu);
+        if (sqlite3_prepare_v2(c->st->db,
+                               "SELECT route,source,id,subject,outcome,lineage,at_ms FROM audit "
+                               "WHERE (?1 IS NOT NULL AND subject=?1) OR (?2 IS NOT NULL AND "
+                               "id=?2) ORDER BY seq LIMIT 1000", -1, &q, NULL) == SQLITE_OK) {
+            if (subj)
+                sqlite3_bind_text(q, 1, subj, -1, SQLITE_STATIC);
+            if (rid)
+                sqlite3_bind_text(q, 2, rid, -1, SQLITE_STATIC);
+            while (sqlite3_step(q) == SQLITE_ROW) {
+                cJSON *e = cJSON_CreateObject();
+                static const char *const cols[] = {"route", "source", "id", "subject",
+                                                   "outcome"};
+                for (int k = 0; k < 5; k++) {
+                    const unsigned char *t = sqlite3_column_text(q, k);
+                    if (t)
+                        cJSON_AddStringToObject(e, cols[k], (const char *)t);
+                    else
+                        cJSON_AddNullToObject(e, cols[k]);
+                }
+                const unsigned char *lin = sqlite3_column_text(q, 5);
+                cJSON *lj = lin ? cJSON_Parse((const char *)lin) : NULL;
+                cJSON_AddItemToObject(e, "lineage", lj ? lj : cJSON_CreateNull());
+                cJSON_AddNumberToObject(e, "at_ms", (double)sqlite3_column_int64(q, 6));
+                cJSON_AddItemToArray(arr, e);
+            }
+        }
+        sqlite3_finalize(q);
+        pthread_mutex_unlock(&c->st->mu);
+        return ctl_send(conn, 200, o);
+    }
     if (post && strcmp(url, "/api/v1/reload") == 0)
         return ctl_error(conn, 501, "reload is not offered by this build yet (SIGHUP/reload "
                                     "come with the owner's lifecycle)");
-    if (strncmp(url, "/api/v1/routes/", 15) == 0 || strcmp(url, "/api/v1/checkpoints") == 0 ||
-        strncmp(url, "/api/v1/audit", 13) == 0)
-        return ctl_error(conn, 501, "%s %s is not offered by this build yet", method, url);
     return ctl_error(conn, 404, "no such endpoint: %s %s", method, url);
 }
 
@@ -934,6 +1089,15 @@ bp_status bp_control_start(bp_runtime *rt, bp_control **out, char **err)
         if (asprintf(err, "cannot add the control tables to %s", rt->site->state_path) < 0)
             *err = NULL;
         goto fail;
+    }
+    /* Pauses persist until resumed. */
+    for (size_t i = 0; i < rt->n_routes; i++) {
+        char *by = NULL;
+        if (bp_control_paused(c->st, rt->routes[i].cfg->name, &by) == 1) {
+            atomic_store(&rt->routes[i].paused, 1);
+            bp_log(BP_LOG_INFO, rt->routes[i].cfg->name, "paused (by %s) until resumed", by);
+        }
+        free(by);
     }
     /* What was recorded while no owner ran is carried out first, before the
      * routes start (nothing else writes to the sinks yet). */

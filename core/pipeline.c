@@ -295,6 +295,18 @@ void *bp_route_main(void *arg)
             pipe_stats_flush(r);
             stats_at = bp_mono_ms();
         }
+        atomic_store(&r->pause_seen, 0);
+        if (atomic_load(&r->paused)) {
+            atomic_store(&r->pause_seen, 1);
+            /* Paused (control API, persisted until resumed): what is in
+             * flight settles; poll with no room keeps a session alive. */
+            size_t saved = b.cap;
+            b.cap = 0;
+            src->poll(r->source->self, &b, 0);
+            b.cap = saved;
+            bp_wakeup_wait(&r->wakeup, 200, &rt->stop);
+            continue;
+        }
         /* Backpressure: poll for records only when a whole batch fits in the
          * window. While waiting, call poll with no room every 200 ms: a
          * source can pause its input and keep its session alive (a Kafka

@@ -44,6 +44,8 @@ typedef struct bp_route {
     bp_wakeup wakeup;           /* the source's poll_wakeup */
     int disabled;
     int failed;
+    atomic_int paused;          /* control API pause: the source is not polled for records */
+    atomic_int pause_seen;      /* the source thread is paused (no poll in progress) */
     pthread_t thread;
     int running;
 } bp_route;

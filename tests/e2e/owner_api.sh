@@ -180,4 +180,59 @@ contains "back in the route it is parked again (review.when)" "$ERR" "dlq replay
 "$B" report rj.yaml >rjr
 contains "the replay counts in the report" rjr "replayed 1"
 
+# ---- 7. status, pause (persisted), resume, checkpoints, roles -----------------
+: >pz.jsonl
+cat >pz.yaml <<YAML
+site: pz
+state: $TMP/pz.db
+connectors:
+  inv: { plugin: file, path: $TMP/pz.jsonl, follow: true }
+  out: { plugin: file, path: $TMP/pz.out }
+routes:
+  p: { from: inv, to: out }
+YAML
+touch pz.out
+"$B" run pz.yaml 2>pz.log &
+OWNER=$!
+wait_for 10 test -S pz.db.sock || true
+exit_is "status through the owner" 0 "$B" status pz.yaml
+contains "names the owner" "$OUT" "site pz: owner pid $OWNER"
+contains "and the route's state" "$OUT" "route p                running"
+exit_is "pause" 0 "$B" pause pz.yaml p
+contains "pause says it persists" "$OUT" "route p paused by $ME (until resumed, also across restarts)"
+echo '{"n":1}' >>pz.jsonl
+sleep 1
+eq "a paused route delivers nothing" "$(wc -l <pz.out)" 0
+"$B" status pz.yaml >pzs
+contains "status shows the pause" pzs "route p                paused"
+exit_is "checkpoint reset while the owner runs is refused" 1 "$B" checkpoint reset pz.yaml p
+stop_owner
+"$B" run pz.yaml 2>pz2.log &
+OWNER=$!
+wait_for 10 test -S pz.db.sock || true
+sleep 1
+contains "the pause outlasts the owner" pz2.log "[p] paused (by $ME) until resumed"
+eq "still nothing delivered after the restart" "$(wc -l <pz.out)" 0
+exit_is "resume" 0 "$B" resume pz.yaml p
+one() { [ "$(wc -l <pz.out)" -eq 1 ]; }
+wait_for 10 one && ok "after resume the record is delivered" || not_ok "after resume the record is delivered"
+if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+    chmod 755 "$TMP"
+    exit_is "a user outside the socket's group cannot connect" 1 \
+        setpriv --reuid=nobody --regid=nogroup --clear-groups "$B" pause pz.yaml p
+    contains "and is told why" "$ERR" "permission denied (ask for the socket's group)"
+    exit_is "a member of the socket's group (reviewer) may not pause" 1 \
+        setpriv --reuid=nobody --regid=nogroup --groups="$(stat -c %g pz.db.sock)" "$B" pause pz.yaml p
+    contains "403: the role is too low" "$ERR" "nobody is reviewer; POST /api/v1/routes/p/pause needs the role operator"
+    chmod 700 "$TMP"
+fi
+stop_owner
+exit_is "checkpoint list with no owner" 0 "$B" checkpoint list pz.yaml
+contains "shows the source position" "$OUT" "p/inv"
+exit_is "checkpoint reset with no owner" 0 "$B" checkpoint reset pz.yaml p
+contains "forgets the source positions, keeps the ledger" "$OUT" "source position(s) of p/inv forgotten; the write-back ledger is kept"
+exit_is "status with no owner" 0 "$B" status pz.yaml
+contains "says so" "$OUT" "site pz: no owner runs"
+exit_is "reload with no owner says there is nothing to reload" 1 "$B" reload pz.yaml
+
 finish
