@@ -235,4 +235,41 @@ exit_is "status with no owner" 0 "$B" status pz.yaml
 contains "says so" "$OUT" "site pz: no owner runs"
 exit_is "reload with no owner says there is nothing to reload" 1 "$B" reload pz.yaml
 
+# ---- 8. kill -9 during a decision: delivered once into a ledgered sink --------
+# The file sink (write-back ledger) takes the record, then a slow second sink
+# holds the decision open; the owner dies there. The next owner carries the
+# recorded decision out again: the ledger skips the file sink's repeat.
+printf '%s\n' '{"no":"K9","total":5000}' >k9.jsonl
+cat >k9.yaml <<YAML
+site: k9
+state: $TMP/k9.db
+connectors:
+  inv: { plugin: file, path: $TMP/k9.jsonl, follow: true }
+  out: { plugin: file, path: $TMP/k9.out }
+  slow: { plugin: fx_sink, path: $TMP/k9.slow, delay: 3s }
+routes:
+  r: { from: inv, review: { when: "data.total > 1000" }, to: [out, slow] }
+YAML
+"$B" run k9.yaml --plugin-dir "$FX" 2>k9.log &
+OWNER=$!
+k9parked() { "$B" review list k9.yaml 2>/dev/null | grep -q review; }
+wait_for 10 k9parked && ok "k9: parked" || not_ok "k9: parked"
+"$B" review approve k9.yaml 1 --wait 10 >k9a.out 2>&1 &
+APP=$!
+k9written() { grep -q K9 k9.out 2>/dev/null; }
+wait_for 10 k9written && ok "k9: the ledgered sink has it" || not_ok "k9: the ledgered sink has it"
+kill -9 $OWNER; wait $OWNER 2>/dev/null; OWNER=
+wait $APP
+eq "the approving CLI is told the owner went away (exit 1)" "$?" 1
+eq "the record is still parked (it leaves the queue after delivery)" "$("$B" review list k9.yaml | awk 'NR > 1' | wc -l)" 1
+"$B" run k9.yaml --plugin-dir "$FX" 2>k9b.log &
+OWNER=$!
+k9done() { [ "$("$B" review list k9.yaml 2>/dev/null | awk 'NR > 1' | wc -l)" -eq 0 ]; }
+wait_for 15 k9done && ok "the next owner carries the decision out" || not_ok "the next owner carries the decision out"
+stop_owner
+eq "the ledgered sink has it once" "$(grep -c K9 k9.out)" 1
+contains "the repeat was skipped by the ledger" k9b.log "will not be applied again"
+exit_is "a second approval is refused" 1 "$B" review approve k9.yaml 1
+contains "... naming the first" "$ERR" "already decided by $ME"
+
 finish
