@@ -26,11 +26,13 @@
 #include "control.h"
 #include "dlq.h"
 #include "log.h"
+#include "options.h"
 #include "review.h"
 #include "runtime_int.h"
 #include "sha256.h"
 #include "site.h"
 #include "state_int.h"
+#include "yaml_doc.h"
 
 #define CTL_MAX_CONN 32
 #define CTL_MAX_BODY (64 * 1024)
@@ -49,6 +51,9 @@ struct bp_control {
     uid_t owner_uid;
     gid_t sock_gid;
     int64_t started_ms;
+    struct { gid_t gid; int role; } unix_roles[32];   /* admin.unix_roles */
+    size_t n_unix_roles;
+    int64_t claim_ttl_ms;     /* review.claim_ttl */
     pthread_t decider;
     pthread_mutex_t mu;
     pthread_cond_t cv;        /* a request recorded (decider) or done (waiters) */
@@ -619,6 +624,58 @@ static enum MHD_Result ctl_error(struct MHD_Connection *conn, unsigned code, con
     return ctl_send(conn, code, o);
 }
 
+static const char *const ctl_role_names[] = {"none", "viewer", "reviewer", "operator", "admin"};
+
+/* admin.unix_roles: { GROUP: ROLE } and review.claim_ttl from the site file.
+ * 0, or -1 with *err (file:line:col). */
+static int ctl_site_options(bp_control *c, const char *file, char **err)
+{
+    c->claim_ttl_ms = CTL_CLAIM_TTL_MS;
+    bp_diags d = {0};
+    bp_ydoc *doc = NULL;
+    int rc = 0;
+    bp_status s = bp_ydoc_load_file(file, &doc, &d);
+    const bp_ynode *root = (s == BP_OK || s == BP_ERR_INVALID) && doc ? doc->root : NULL;
+    const bp_ynode *admin = root ? bp_ymap_get(root, "admin") : NULL;
+    const bp_ynode *roles = admin && admin->kind == BP_YMAP ? bp_ymap_get(admin, "unix_roles") : NULL;
+    for (size_t i = 0; roles && roles->kind == BP_YMAP && i < roles->n && rc == 0; i++) {
+        const bp_ynode *v = roles->items[i];
+        const char *group = roles->keys[i]->value;
+        int role = 0;
+        for (int k = 1; k <= ROLE_ADMIN && v->kind == BP_YSCALAR; k++)
+            if (strcmp(v->value, ctl_role_names[k]) == 0)
+                role = k;
+        struct group *g = getgrnam(group);
+        if (role == 0 || g == NULL || c->n_unix_roles == 32) {
+            if (asprintf(err, "%s:%d:%d: admin.unix_roles.%s: %s", file, v->line, v->col, group,
+                         g == NULL ? "no such group"
+                         : role == 0 ? "the role must be viewer, reviewer, operator or admin"
+                                     : "more than 32 groups") < 0)
+                *err = NULL;
+            rc = -1;
+            break;
+        }
+        c->unix_roles[c->n_unix_roles].gid = g->gr_gid;
+        c->unix_roles[c->n_unix_roles++].role = role;
+    }
+    const bp_ynode *rv = root ? bp_ymap_get(root, "review") : NULL;
+    const bp_ynode *ttl = rv && rv->kind == BP_YMAP ? bp_ymap_get(rv, "claim_ttl") : NULL;
+    if (rc == 0 && ttl) {
+        int64_t ms = ttl->kind == BP_YSCALAR ? bp_parse_duration_ms(ttl->value) : -1;
+        if (ms <= 0) {
+            if (asprintf(err, "%s:%d:%d: review.claim_ttl: not a duration (e.g. 10m)", file,
+                         ttl->line, ttl->col) < 0)
+                *err = NULL;
+            rc = -1;
+        } else {
+            c->claim_ttl_ms = ms;
+        }
+    }
+    bp_ydoc_free(doc);
+    bp_diags_free(&d);
+    return rc;
+}
+
 /* The peer's role from SO_PEERCRED, and its user name into who. */
 static int ctl_role(bp_control *c, struct MHD_Connection *conn, char *who, size_t n)
 {
@@ -639,8 +696,7 @@ static int ctl_role(bp_control *c, struct MHD_Connection *conn, char *who, size_
         snprintf(who, n, "uid%u", (unsigned)cr.uid);
     if (cr.uid == 0 || cr.uid == c->owner_uid)
         return ROLE_ADMIN;
-    if (cr.gid == c->sock_gid)
-        return ROLE_REVIEWER;
+    int best = ROLE_NONE;
     /* The peer's own groups (as it runs, not only /etc/group's members). */
     char proc[64], line[4096];
     snprintf(proc, sizeof(proc), "/proc/%d/status", (int)cr.pid);
@@ -649,14 +705,25 @@ static int ctl_role(bp_control *c, struct MHD_Connection *conn, char *who, size_
     while (f && fgets(line, sizeof(line), f))
         if (strncmp(line, "Groups:", 7) == 0) {
             char *p = line + 7, *end;
-            for (long g = strtol(p, &end, 10); end != p; p = end, g = strtol(p, &end, 10))
+            for (long g = strtol(p, &end, 10); end != p; p = end, g = strtol(p, &end, 10)) {
                 in_group |= (gid_t)g == c->sock_gid;
+                for (size_t k = 0; k < c->n_unix_roles; k++)
+                    if ((gid_t)g == c->unix_roles[k].gid && c->unix_roles[k].role > best)
+                        best = c->unix_roles[k].role;
+            }
             break;
         }
     if (f)
         fclose(f);
-    if (in_group)
-        return ROLE_REVIEWER;
+    if (cr.gid == c->sock_gid)
+        in_group = 1;
+    for (size_t k = 0; k < c->n_unix_roles; k++)
+        if (cr.gid == c->unix_roles[k].gid && c->unix_roles[k].role > best)
+            best = c->unix_roles[k].role;
+    if (in_group && best < ROLE_REVIEWER)
+        best = ROLE_REVIEWER;
+    if (best != ROLE_NONE)
+        return best;
     if (pw) {
         gid_t groups[256];
         int ng = 256;
@@ -668,7 +735,6 @@ static int ctl_role(bp_control *c, struct MHD_Connection *conn, char *who, size_
     return ROLE_NONE;
 }
 
-static const char *const ctl_role_names[] = {"none", "viewer", "reviewer", "operator", "admin"};
 
 static int ctl_review_row(const bp_review_item *it, void *ud)
 {
@@ -794,7 +860,7 @@ static enum MHD_Result ctl_decide(bp_control *c, struct MHD_Connection *conn, co
     int64_t id = 0;
     char *other = NULL;
     int claimed = 0;
-    bp_status s = bp_control_submit(c->st, kind, seq, verb, who, body, CTL_CLAIM_TTL_MS, &id,
+    bp_status s = bp_control_submit(c->st, kind, seq, verb, who, body, c->claim_ttl_ms, &id,
                                     &other, &claimed);
     if (s == BP_ERR_FULL) {
         enum MHD_Result r = ctl_error(conn, 409, "%s %lld: %s by %s",
@@ -1085,6 +1151,8 @@ bp_status bp_control_start(bp_runtime *rt, bp_control **out, char **err)
     c->started_ms = bp_now_ms();
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
+    if (ctl_site_options(c, rt->site->file, err) != 0)
+        goto fail;
     if (ctl_migrate(c->st) != BP_OK) {
         if (asprintf(err, "cannot add the control tables to %s", rt->site->state_path) < 0)
             *err = NULL;

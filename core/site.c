@@ -9,7 +9,9 @@
 #include "site.h"
 
 static const char *const site_top_keys[] = {"site", "state", "plugin_dirs", "connectors",
-                                            "routes", "ledger", NULL};
+                                            "routes", "ledger",
+                                            /* read by the control API (control.c) */
+                                            "admin", "review", NULL};
 static const char *const site_route_keys[] = {"from", "through", "review", "to", "errors",
                                               "batch", "linger", "workers", "order_key", "audit",
                                               NULL};

@@ -73,7 +73,7 @@ int cmd_run(int argc, char **argv)
     bp_control *ctl = NULL;
     char *ctl_err = NULL;
     if (bp_control_start(rt, &ctl, &ctl_err) != BP_OK) {
-        fprintf(stderr, "backplane run: %s: %s\n", path, ctl_err ? ctl_err : "no control API");
+        fprintf(stderr, "backplane run: %s\n", ctl_err ? ctl_err : "no control API");
         free(ctl_err);
         rc = BP_EXIT_INVALID;
         run_rt = NULL;
