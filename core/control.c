@@ -575,7 +575,10 @@ static cJSON *ctl_wait(bp_control *c, int64_t id, int64_t wait_ms)
         pthread_mutex_unlock(&c->st->mu);
         if (o)
             return o;
-        if (bp_mono_ms() >= deadline) {
+        pthread_mutex_lock(&c->mu);
+        int stopping = c->stopping;
+        pthread_mutex_unlock(&c->mu);
+        if (bp_mono_ms() >= deadline || stopping) {   /* the owner stops: answer now */
             o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "outcome", "pending");
             cJSON_AddStringToObject(o, "detail", "recorded; the owner is still carrying it out");
@@ -1185,6 +1188,8 @@ bp_status bp_control_start(bp_runtime *rt, bp_control **out, char **err)
     if (c->fd >= 0 && connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
         if (asprintf(err, "control socket %s: another process serves this site", c->path) < 0)
             *err = NULL;
+        close(c->fd);
+        c->fd = -1;   /* and its socket file is left alone */
         goto fail;
     }
     close(c->fd);
@@ -1214,6 +1219,8 @@ bp_status bp_control_start(bp_runtime *rt, bp_control **out, char **err)
     if (pthread_create(&c->decider, NULL, ctl_decider, c) != 0) {
         MHD_stop_daemon(c->d);
         c->d = NULL;
+        c->fd = -1;   /* closed by MHD_stop_daemon */
+        unlink(c->path);
         goto fail;
     }
     bp_log(BP_LOG_INFO, NULL, "control API on %s", c->path);
@@ -1239,8 +1246,7 @@ void bp_control_stop(bp_control *c)
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     pthread_join(c->decider, NULL);
-    MHD_stop_daemon(c->d);
-    close(c->fd);
+    MHD_stop_daemon(c->d);   /* closes the listening socket it was given */
     unlink(c->path);
     /* The routes ended on their own (finite sources): what came in since the
      * decider last looked is carried out now; after a stop signal it waits
