@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "control.h"
 #include "control_client.h"
 #include "clock.h"
 #include "diag.h"
@@ -237,6 +238,67 @@ out:
     return rc;
 }
 
+/* `review list` through the owner's GET /api/v1/review: the exit status, or
+ * -1 when no owner serves the site (the caller reads the state file). */
+static int review_list_via_owner(const char *site, const char *route)
+{
+    char *name = NULL, *state_path = NULL, sock[256];
+    int rc = -1;
+    if (cli_site_locate(site, &name, &state_path) < 0) {
+        rc = BP_EXIT_INVALID;
+        goto out;
+    }
+    bp_site fake = {.name = name, .state_path = state_path};
+    if (bp_control_socket_path(&fake, sock, sizeof(sock)) != 0 || cli_owner_reachable(sock) != 1)
+        goto out;
+    char url[512];
+    snprintf(url, sizeof(url), "/api/v1/review%s%s", route ? "?route=" : "", route ? route : "");
+    long code = 0;
+    char *resp = NULL;
+    rc = BP_EXIT_INVALID;
+    if (cli_control_call(sock, "GET", url, NULL, 30, &code, &resp) != 0) {
+        fprintf(stderr, "backplane review: the owner did not answer on %s\n", sock);
+        goto out;
+    }
+    cJSON *o = cJSON_Parse(resp);
+    free(resp);
+    const cJSON *items = cJSON_GetObjectItemCaseSensitive(o, "items");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
+    if (cJSON_IsString(e) || !cJSON_IsArray(items)) {
+        fprintf(stderr, "backplane review: %s\n",
+                cJSON_IsString(e) ? e->valuestring : "bad answer from the owner");
+        cJSON_Delete(o);
+        goto out;
+    }
+    int64_t now = bp_now_ms();
+    printf("%-5s %4s  %-12s %-20s %-5s %-5s %-20s %-14s %s\n", "SEQ", "PRIO", "ROUTE", "STAGE",
+           "AGE", "CONF", "FLAGS", "SUBJECT", "REASON");
+    for (const cJSON *x = items->child; x; x = x->next) {
+        const cJSON *conf = cJSON_GetObjectItemCaseSensitive(x, "confidence");
+        const cJSON *flags = cJSON_GetObjectItemCaseSensitive(x, "flags");
+        const cJSON *subj = cJSON_GetObjectItemCaseSensitive(x, "subject");
+        bp_review_item it = {
+            .seq = (int64_t)cJSON_GetObjectItemCaseSensitive(x, "seq")->valuedouble,
+            .route = cJSON_GetObjectItemCaseSensitive(x, "route")->valuestring,
+            .stage = cJSON_GetObjectItemCaseSensitive(x, "stage")->valuestring,
+            .reason = cJSON_GetObjectItemCaseSensitive(x, "reason")->valuestring,
+            .flags = cJSON_IsString(flags) ? flags->valuestring : NULL,
+            .subject = cJSON_IsString(subj) ? subj->valuestring : NULL,
+            .confidence = cJSON_IsNumber(conf) ? conf->valuedouble : -1,
+            .priority = (int64_t)cJSON_GetObjectItemCaseSensitive(x, "priority")->valuedouble,
+            .created_ms =
+                (int64_t)cJSON_GetObjectItemCaseSensitive(x, "created_ms")->valuedouble,
+        };
+        review_print_row(&it, &now);
+    }
+    cJSON_Delete(o);
+    rc = BP_EXIT_OK;
+out:
+    free(name);
+    free(state_path);
+    return rc;
+}
+
 int cmd_review(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0) {
@@ -325,6 +387,15 @@ int cmd_review(int argc, char **argv)
                 rc = r;
         }
         goto out;
+    }
+    if (strcmp(verb, "list") == 0) {
+        /* Through the owner when one runs: a reviewer in the socket's group
+         * needs no access to the state file. */
+        int r = review_list_via_owner(path, a.route);
+        if (r >= 0) {
+            rc = r;
+            goto out;
+        }
     }
     rc = BP_EXIT_INVALID;
     opened = 1;

@@ -226,6 +226,9 @@ if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
     exit_is "a member of the socket's group (reviewer) may not pause" 1 \
         setpriv --reuid=nobody --regid="$(stat -c %g pz.db.sock)" --clear-groups "$B" pause pz.yaml p
     contains "403: the role is too low" "$ERR" "nobody is reviewer; POST /api/v1/routes/p/pause needs the role operator"
+    exit_is "a reviewer (socket's group, no access to the state file) lists the queue through the owner" 0 \
+        setpriv --reuid=nobody --regid="$(stat -c %g pz.db.sock)" --clear-groups "$B" review list pz.yaml
+    contains "... its header" "$OUT" "SEQ   PRIO  ROUTE"
     exit_is "admin.unix_roles maps nogroup to operator: it may pause" 0 \
         setpriv --reuid=nobody --regid=nogroup --groups="$(stat -c %g pz.db.sock),$(getent group nogroup | cut -d: -f3)" "$B" pause pz.yaml p
     exit_is "... and resume" 0 \
