@@ -144,7 +144,9 @@ static void dl_write(bp_delivery *d)
         d->set[k] = 0;
         d->reasons[k] = NULL;
     }
+    pthread_mutex_lock(&d->sink->call_mu);
     bp_status wst = d->sink->lib->desc.write(d->sink->self, &wb);
+    pthread_mutex_unlock(&d->sink->call_mu);
     for (size_t k = 0; k < d->np; k++) {
         if (!d->set[k])
             d->results[k] = wst;
@@ -180,12 +182,16 @@ static void dl_start(bp_delivery *d, bp_route *r, bp_instance *sink, bp_item *it
     }
     d->ledger = (sink->lib->desc.flags & BP_PLUGIN_LEDGER) != 0;
     if (d->ledger) {
+        pthread_mutex_lock(&sink->call_mu);
         bp_status st = bp_ledger_load(&sink->ledger, r->rt->state, sink->scope, sink->name);
+        pthread_mutex_unlock(&sink->call_mu);
         if (st != BP_OK) {
             d->rc = st == BP_ERR_NOMEM ? st : BP_ERR_IO;
             return;
         }
     }
+    if (d->ledger)
+        pthread_mutex_lock(&sink->call_mu);
     for (size_t i = 0; i < n; i++) {
         if (items[i].env == NULL)
             continue;
@@ -196,6 +202,8 @@ static void dl_start(bp_delivery *d, bp_route *r, bp_instance *sink, bp_item *it
         }
         d->pending[d->np++] = i;
     }
+    if (d->ledger)
+        pthread_mutex_unlock(&sink->call_mu);
     if (d->np > 0)
         dl_write(d);
 }
@@ -279,9 +287,11 @@ static bp_status dl_finish(bp_delivery *d)
         }
         bp_metrics_add(sink->metrics, "records_out", n_acc);
         if (d->ledger && (n_acc > 0 || d->ckpt_key)) {
+            pthread_mutex_lock(&sink->call_mu);
             bp_status lst = bp_ledger_commit(&sink->ledger, r->rt->state, sink->scope,
                                              d->accepted, n_acc, acc_max, d->acked, d->ckpt_key,
                                              d->ckpt_value);
+            pthread_mutex_unlock(&sink->call_mu);
             if (lst != BP_OK) {
                 bp_log(BP_LOG_ERROR, sink->name, "cannot record the write-back ledger: %s",
                        bp_status_str(lst));

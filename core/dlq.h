@@ -33,4 +33,13 @@ bp_status bp_dlq_replay(struct bp_runtime *rt, int64_t seq, const char *only_rou
  * BP_ERR_NOT_FOUND / BP_ERR_IO with out->error. */
 bp_status bp_dlq_drop(bp_state *st, int64_t seq, const char *only_route, bp_dlq_result *out);
 
+/* An operator's replay or drop is always a leaf of the audit log (issue 18):
+ * actor (an OS user name, "os:" is added, or "api:NAME"), verb ("replay" or
+ * "delete"), the entry seq as it was before the action (dl, may be NULL) and
+ * what became of it (outcome). Called where the action is carried out: the
+ * owner's decider, or the CLI's drop with no owner. A failed append is
+ * logged. Any thread. */
+void bp_dlq_audit(bp_state *st, const char *actor, const char *verb, int64_t seq,
+                  const bp_dead_letter *dl, const char *outcome);
+
 #endif

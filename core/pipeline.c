@@ -142,7 +142,7 @@ static void *worker_main(void *arg)
                     bp_ack_window_done(&p->win, seq, BP_FATE_DEAD_LETTERED);
                 continue;
             }
-            bp_status st = bp_transform_chain(r, wa->w, 0, 1, &rec->env);
+            bp_status st = bp_transform_chain(r, wa->w, 0, BP_CHAIN_GATE, &rec->env);
             if (rec->env)
                 bp_route_stats_count_flags(r->metrics, r->cfg->name, rec->env);
             if (st == BP_OK) {
@@ -308,6 +308,18 @@ void *bp_route_main(void *arg)
             pipe_stats_flush(r);
             stats_at = bp_mono_ms();
         }
+        atomic_store(&r->pause_seen, 0);
+        if (atomic_load(&r->paused)) {
+            atomic_store(&r->pause_seen, 1);
+            /* Paused (control API, persisted until resumed): what is in
+             * flight settles; poll with no room keeps a session alive. */
+            size_t saved = b.cap;
+            b.cap = 0;
+            src->poll(r->source->self, &b, 0);
+            b.cap = saved;
+            bp_wakeup_wait(&r->wakeup, 200, &rt->stop);
+            continue;
+        }
         /* Backpressure: poll for records only when a whole batch fits in the
          * window. While waiting, call poll with no room every 200 ms: a
          * source can pause its input and keep its session alive (a Kafka
@@ -424,8 +436,11 @@ void *bp_route_main(void *arg)
     /* Forget the ledger rows whose records are now acked durably, so a clean
      * stop leaves (almost) nothing for the next start to load. */
     uint64_t durable = p.win.tokens ? bp_ack_window_durable_seq(&p.win) : 0;
-    for (size_t s = 0; s < r->n_sinks; s++)
+    for (size_t s = 0; s < r->n_sinks; s++) {
+        pthread_mutex_lock(&r->sinks[s]->call_mu);
         bp_ledger_forget_acked(&r->sinks[s]->ledger, rt->state, r->sinks[s]->scope, durable);
+        pthread_mutex_unlock(&r->sinks[s]->call_mu);
+    }
     if (atomic_load(&p.broken) && !bp_runtime_stopping(rt))
         r->failed = 1;
     for (int w = 0; p.wq && w < r->workers; w++)

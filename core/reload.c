@@ -1,4 +1,5 @@
 /* Reload (SIGHUP, and the control API's POST /api/v1/reload): see runtime.h. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,20 @@ static void reload_list_add(char **list, const char *name)
     *list = n;
 }
 
+/* One reload at a time: SIGHUP's watcher and the control API may ask at once. */
+static pthread_mutex_t reload_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static bp_status reload_locked(bp_runtime *rt, char **msg);
+
 bp_status bp_runtime_reload(bp_runtime *rt, char **msg)
+{
+    pthread_mutex_lock(&reload_mu);
+    bp_status rc = reload_locked(rt, msg);
+    pthread_mutex_unlock(&reload_mu);
+    return rc;
+}
+
+static bp_status reload_locked(bp_runtime *rt, char **msg)
 {
     *msg = NULL;
     bp_site *next = NULL;

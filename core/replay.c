@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit_log.h"
 #include "dlq.h"
+#include "log.h"
 #include "runtime_int.h"
 #include "state_stats.h"
 
@@ -66,7 +68,7 @@ bp_status bp_runtime_replay(bp_runtime *rt, const char *route, const char *stage
         if (strcmp(r->sinks[i]->name, stage) == 0)
             only_sink = r->sinks[i];
     size_t k = only_sink ? 0 : replay_stage_transform(r, stage);
-    return replay_resend(r, only_sink, k ? k - 1 : 0, 1, env);
+    return replay_resend(r, only_sink, k ? k - 1 : 0, BP_CHAIN_GATE | BP_CHAIN_REPLAY, env);
 }
 
 bp_status bp_runtime_resume(bp_runtime *rt, const char *route, const char *stage,
@@ -184,4 +186,36 @@ bp_status bp_dlq_drop(bp_state *st, int64_t seq, const char *only_route, bp_dlq_
     }
     out->what = "dropped";
     return BP_OK;
+}
+
+void bp_dlq_audit(bp_state *st, const char *actor, const char *verb, int64_t seq,
+                  const bp_dead_letter *dl, const char *outcome)
+{
+    bp_envelope *env = NULL;
+    if (dl && dl->payload)
+        (void)bp_envelope_from_json(dl->payload, dl->payload_len, &env, NULL);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "dlq_seq", (double)seq);
+    if (dl) {
+        cJSON_AddStringToObject(o, "stage", dl->stage ? dl->stage : "");
+        cJSON_AddStringToObject(o, "reason", dl->reason ? dl->reason : "");
+    }
+    cJSON_AddStringToObject(o, "result", outcome);
+    char *payload = cJSON_PrintUnformatted(o);
+    char who[200];
+    snprintf(who, sizeof(who), "%s%s", strchr(actor, ':') ? "" : "os:", actor);
+    bp_audit_entry e = {.actor = who,
+                        .kind = strcmp(verb, "delete") == 0 ? "dlq:drop" : "dlq:replay",
+                        .route = dl ? dl->route : NULL,
+                        .source = env ? bp_envelope_get0_attr(env, "source") : NULL,
+                        .id = env ? bp_envelope_get0_attr(env, "id") : NULL,
+                        .subject = env ? bp_envelope_get0_attr(env, "subject") : NULL,
+                        .payload = payload};
+    if (bp_audit_append(st, &e) != BP_OK)
+        bp_log(BP_LOG_WARN, NULL, "dlq %s %lld: cannot write its audit entry", verb,
+               (long long)seq);
+    free(payload);
+    cJSON_Delete(o);
+    if (env)
+        bp_envelope_unref(env);
 }

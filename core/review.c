@@ -199,3 +199,37 @@ out:
         out->what = NULL;
     return rc;
 }
+
+bp_status bp_review_check(bp_state *st, int64_t seq, const bp_review_request *req, char **err)
+{
+    *err = NULL;
+    if (req->verb != BP_REVIEW_CORRECT)
+        return BP_OK;
+    bp_review_item it;
+    bp_status s = bp_state_review_get(st, seq, &it);
+    if (s != BP_OK)
+        return s;
+    bp_envelope *env = NULL;
+    bp_correction *ch = calloc(req->n_sets ? req->n_sets : 1, sizeof(*ch));
+    char **owned = calloc(req->n_sets ? 2 * req->n_sets : 1, sizeof(*owned));
+    if (ch == NULL || owned == NULL) {
+        s = BP_ERR_NOMEM;
+    } else if (it.payload == NULL ||
+               bp_envelope_from_json(it.payload, strlen(it.payload), &env, NULL) != BP_OK) {
+        s = BP_ERR_PARSE;
+        *err = review_err("entry %lld does not hold an envelope", (long long)seq);
+    } else {
+        char *e = NULL;
+        s = review_apply_sets(env, req, ch, owned, &e);
+        if (s != BP_OK)
+            *err = review_err("entry %lld: %s", (long long)seq, e ? e : "--set failed");
+        free(e);
+    }
+    for (size_t i = 0; owned && i < 2 * req->n_sets; i++)
+        free(owned[i]);
+    free(owned);
+    free(ch);
+    bp_envelope_unref(env);
+    bp_review_item_clear(&it);
+    return s;
+}

@@ -61,4 +61,10 @@ typedef struct bp_review_result {
 bp_status bp_review_decide(struct bp_runtime *rt, bp_state *st, int64_t seq,
                            const bp_review_request *req, bp_review_result *out);
 
+/* Checks a decision before it is recorded, without resuming anything: for
+ * correct, applies the sets to a copy of the parked record (the errors and
+ * their text as bp_review_decide's). BP_OK, BP_ERR_NOT_FOUND, BP_ERR_INVALID
+ * or BP_ERR_PARSE with *err (malloc'ed). Thread: any. */
+bp_status bp_review_check(bp_state *st, int64_t seq, const bp_review_request *req, char **err);
+
 #endif

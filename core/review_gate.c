@@ -28,42 +28,25 @@ static double gate_confidence(const bp_envelope *env)
 }
 
 /* A decision taken before on this record (it was parked, decided, then
- * redelivered because its source had not acked it yet): approved or
- * corrected, its changes ("changes": [{"path", "to"}]) are applied and it goes
- * on (BP_MODIFIED); rejected, it was dead-lettered by the decision and is
- * dropped now (BP_DROP). */
-static bp_status gate_apply_decision(bp_route *r, const bp_park_result *pr, bp_envelope **env)
+ * redelivered because its source had not acked it yet). Only the owner
+ * carries decisions out (control.c), and a decision is stored only once its
+ * delivery is done (review.c: resume first, then the decision in one
+ * transaction), so an approved or corrected record was delivered by the
+ * decision itself: the redelivered copy is done (BP_DROP), never sent again
+ * — a sink without a ledger would get it twice, and a ledgered sink loaded
+ * its ledger before this run's decision wrote to it. Rejected, it was
+ * dead-lettered by the decision and is dropped now (BP_DROP). The stored
+ * changes are not applied again. */
+static bp_status gate_apply_decision(bp_route *r, const bp_park_result *pr)
 {
-    if (strcmp(pr->decided, "rejected") == 0) {
+    if (strcmp(pr->decided, "rejected") == 0)
         bp_log(BP_LOG_INFO, r->cfg->name, "a redelivered record was rejected in review before: "
                "dropped (its dead letter is kept)");
-        bp_metrics_add(r->metrics, "dropped", 1);
-        return BP_DROP;
-    }
-    cJSON *d = pr->decision_json ? cJSON_Parse(pr->decision_json) : NULL;
-    const cJSON *changes = cJSON_GetObjectItemCaseSensitive(d, "changes");
-    bp_envelope *w = cJSON_GetArraySize(changes) > 0 ? bp_envelope_make_writable(*env) : *env;
-    bp_status rc = w ? BP_MODIFIED : BP_ERR_NOMEM;
-    if (w)
-        *env = w;
-    const cJSON *c = rc == BP_MODIFIED && cJSON_IsArray(changes) ? changes->child : NULL;
-    for (; c; c = c->next) {
-        const cJSON *path = cJSON_GetObjectItemCaseSensitive(c, "path");
-        const cJSON *to = cJSON_GetObjectItemCaseSensitive(c, "to");
-        cJSON *v = to ? cJSON_Duplicate(to, 1) : NULL;
-        if (!cJSON_IsString(path) || v == NULL ||
-            bp_envelope_set0_path(w, path->valuestring, v) != BP_OK) {
-            bp_log(BP_LOG_WARN, r->cfg->name,
-                   "a redelivered record was %s in review before, but a change cannot be "
-                   "applied again: sent on without it", pr->decided);
-        }
-    }
-    cJSON_Delete(d);
-    if (rc == BP_MODIFIED)
-        bp_log(BP_LOG_INFO, r->cfg->name,
-               "a redelivered record was %s in review before: sent on (the ledger skips a "
-               "sink that has it)", pr->decided);
-    return rc;
+    else
+        bp_log(BP_LOG_INFO, r->cfg->name, "a redelivered record was %s in review before and "
+               "delivered by that decision: done", pr->decided);
+    bp_metrics_add(r->metrics, "dropped", 1);
+    return BP_DROP;
 }
 
 bp_status bp_review_park_once(bp_route *r, const char *stage, const char *reason,
@@ -84,7 +67,7 @@ bp_status bp_review_park_once(bp_route *r, const char *stage, const char *reason
     if (st != BP_OK)
         return st;
     if (pr.decided) {
-        st = gate_apply_decision(r, &pr, env);
+        st = gate_apply_decision(r, &pr);
     } else if (pr.already_parked) {
         bp_log(BP_LOG_INFO, r->cfg->name, "a redelivered record is parked already (entry %lld)",
                (long long)pr.seq);
@@ -159,7 +142,7 @@ static char *gate_flag_reasons(const bp_envelope *env)
     return out;
 }
 
-bp_status bp_review_gate(bp_route *r, bp_envelope **envp)
+bp_status bp_review_gate(bp_route *r, bp_envelope **envp, int replay)
 {
     const bp_envelope *env = *envp;
     if (r->review_when == NULL || !bp_predicate_eval(r->review_when, env))
@@ -167,7 +150,8 @@ bp_status bp_review_gate(bp_route *r, bp_envelope **envp)
     char *why = gate_flag_reasons(env);
     if (why == NULL && asprintf(&why, "review.when: %s", r->cfg->review_when) < 0)
         why = NULL;
-    bp_status rc = bp_review_park_once(r, "review", why ? why : "review.when", envp);
+    bp_status rc = replay ? bp_review_park(r, "review", why ? why : "review.when", *envp)
+                          : bp_review_park_once(r, "review", why ? why : "review.when", envp);
     free(why);
     return rc == BP_OK ? BP_REVIEW : rc == BP_MODIFIED ? BP_OK : rc == BP_DROP ? BP_DROP
                                                                                : BP_ERR_IO;

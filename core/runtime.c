@@ -52,6 +52,7 @@ bp_instance *bp_instance_new(bp_runtime *rt, const bp_plugin_lib *lib, const cha
     in->connector = connector ? strdup(connector) : NULL;
     in->metrics = bp_metrics_new();
     pthread_mutex_init(&in->mu, NULL);
+    pthread_mutex_init(&in->call_mu, NULL);
     pthread_cond_init(&in->cv, NULL);
     if (!in->name || !in->scope || (connector && !in->connector) || !in->metrics) {
         free(in->name);
@@ -77,6 +78,7 @@ void bp_instance_free(bp_instance *in)
     free(in->done);
     bp_ledger_clear(&in->ledger);
     pthread_mutex_destroy(&in->mu);
+    pthread_mutex_destroy(&in->call_mu);
     pthread_cond_destroy(&in->cv);
     if (!in->metrics_borrowed)
         bp_metrics_free(in->metrics);

@@ -44,6 +44,8 @@ struct bp_instance {
     bp_ledger ledger;           /* ledger sinks (sink thread only) */
     struct bp_wakeup *wakeup;   /* sources: what poll_wakeup signals */
     int metrics_borrowed;       /* a lookup pool's member: metrics are the first one's */
+    pthread_mutex_t call_mu;    /* one caller at a time: the route's own thread, or the owner's
+                                 * decider resuming a record (control.c); guards ledger too */
 };
 
 struct bp_poll_batch {

@@ -44,6 +44,8 @@ typedef struct bp_route {
     bp_wakeup wakeup;           /* the source's poll_wakeup */
     int disabled;
     int failed;
+    atomic_int paused;          /* control API pause: the source is not polled for records */
+    atomic_int pause_seen;      /* the source thread is paused (no poll in progress) */
     pthread_t thread;
     int running;
 } bp_route;
@@ -161,12 +163,18 @@ bp_status bp_review_park_once(bp_route *r, const char *stage, const char *reason
 /* The route's review.when: BP_OK (passes, or approved before: *env may have
  * a reviewer's corrections), BP_REVIEW (parked), BP_DROP (rejected before),
  * BP_ERR_IO. */
-bp_status bp_review_gate(bp_route *r, bp_envelope **env);
+bp_status bp_review_gate(bp_route *r, bp_envelope **env, int replay);
 
 /* ---- transform_chain.c -------------------------------------------------- */
 
+/* bp_transform_chain's gate flags. BP_CHAIN_REPLAY: a person sent the record
+ * back (dlq replay): a review parks it anew, never applying a decision stored
+ * for it (that is for redeliveries after a crash, review_gate.c). */
+#define BP_CHAIN_GATE 1
+#define BP_CHAIN_REPLAY 2
+
 /* Runs the chain of worker from transform `from`, then the review gate when
- * gate is 1. BP_OK: on to the sinks (*env updated); else what resolved it:
+ * gate has BP_CHAIN_GATE. BP_OK: on to the sinks (*env updated); else what resolved it:
  * BP_DROP, BP_REVIEW (parked), BP_REJECT (dead-lettered), BP_STOPPED (a stop
  * cut retries short), BP_ERR_IO (the state store failed). */
 bp_status bp_transform_chain(bp_route *r, int worker, size_t from, int gate, bp_envelope **env);

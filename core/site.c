@@ -10,7 +10,9 @@
 #include "trust.h"
 
 static const char *const site_top_keys[] = {"site", "state", "plugin_dirs", "connectors",
-                                            "routes", "ledger", "audit", NULL};
+                                            "routes", "ledger", "audit",
+                                            /* read by the control API (control.c) */
+                                            "admin", "review", NULL};
 static const char *const site_route_keys[] = {"from", "through", "review", "to", "errors",
                                               "batch", "linger", "workers", "order_key", "audit",
                                               NULL};

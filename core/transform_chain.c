@@ -16,7 +16,9 @@ bp_status bp_transform_chain(bp_route *r, int worker, size_t from, int gate, bp_
         for (;;) {
             free(reason);
             reason = NULL;
+            pthread_mutex_lock(&in->call_mu);
             st = in->lib->desc.transform(in->self, env, &reason);
+            pthread_mutex_unlock(&in->call_mu);
             if (st != BP_RETRY || !bp_retry_again(&r->retry, ++failures))
                 break;
             bp_metrics_add(r->metrics, "retries", 1);
@@ -32,8 +34,11 @@ bp_status bp_transform_chain(bp_route *r, int worker, size_t from, int gate, bp_
             bp_metrics_add(r->metrics, "dropped", 1);
             rc = BP_DROP;
         } else if (st == BP_REVIEW) {
-            rc = bp_review_park_once(r, in->name, reason ? reason : "transform asked for review",
-                                     env);
+            rc = (gate & BP_CHAIN_REPLAY)
+                     ? bp_review_park(r, in->name, reason ? reason : "transform asked for review",
+                                      *env)
+                     : bp_review_park_once(r, in->name,
+                                           reason ? reason : "transform asked for review", env);
             if (rc == BP_MODIFIED) {   /* approved before: on after this transform */
                 free(reason);
                 continue;
@@ -56,5 +61,5 @@ bp_status bp_transform_chain(bp_route *r, int worker, size_t from, int gate, bp_
         free(reason);
         return rc;
     }
-    return gate ? bp_review_gate(r, env) : BP_OK;
+    return (gate & BP_CHAIN_GATE) ? bp_review_gate(r, env, gate & BP_CHAIN_REPLAY) : BP_OK;
 }

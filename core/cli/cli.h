@@ -78,6 +78,12 @@ int cmd_dlq(int argc, char **argv);
 int cmd_review(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_audit(int argc, char **argv);   /* issue 18: cmd_audit.c */
+/* Clients of the owner's control API (cmd_status.c). */
+int cmd_status(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_reload(int argc, char **argv);
+int cmd_checkpoint(int argc, char **argv);
 
 /* Writes the corrections reviewers made in a site (JSON lines: route, path,
  * from, to, record) to out_path; *n gets how many. 0 ok, -1 failed (printed). */

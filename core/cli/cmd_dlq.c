@@ -8,8 +8,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "audit_log.h"
 #include "cli.h"
+#include "control_client.h"
 #include "diag.h"
 #include "dlq.h"
 #include "runtime.h"
@@ -22,8 +22,8 @@ static void dlq_usage(FILE *f)
     fprintf(f,
             "usage: backplane dlq list SITE [--route R]\n"
             "       backplane dlq show SITE SEQ\n"
-            "       backplane dlq replay SITE (SEQ... | --all) [--route R] [--plugin-dir DIR]...\n"
-            "       backplane dlq drop SITE (SEQ... | --all) [--route R]\n"
+            "       backplane dlq replay SITE (SEQ... | --all) [--route R] [--stage S] [--wait S]\n"
+            "       backplane dlq drop SITE (SEQ... | --all) [--route R] [--stage S]\n"
             "Dead letters are records that failed permanently or ran out of retries, with\n"
             "the stage and the reason, kept in the site's state file.\n"
             "replay sends each back into its route where it failed: to the sink that\n"
@@ -32,7 +32,12 @@ static void dlq_usage(FILE *f)
             "parked or dropped entries are removed, entries that fail again are\n"
             "dead-lettered anew. Raw input that never became an envelope cannot be\n"
             "replayed: fix it at the source, or drop it.\n"
-            "exit: 0 ok, 1 site invalid or an entry not found or not replayable, 2 usage\n");
+            "Only the site's owner (`backplane run`) replays: through its control socket\n"
+            "when it runs (--wait SECONDS for the outcome, default 30), else recorded for\n"
+            "its next start. --all leaves records a reviewer rejected alone unless\n"
+            "--stage review asks for them; --stage S takes the entries of stage S only.\n"
+            "exit: 0 ok (or recorded), 1 site invalid, an entry not found, not replayable\n"
+            "or dead-lettered again, 2 usage, 4 still pending after --wait\n");
 }
 
 typedef struct {
@@ -82,71 +87,13 @@ static int dlq_parse_seq(const char *s, int64_t *out)
     return 1;
 }
 
-typedef struct {
-    bp_runtime *rt;
-    bp_state *st;
-    const char *route;
-    int replay;          /* else drop */
-    int failed;
-    int done;
-} dlq_act_ctx;
-
-/* Replays or drops one entry (bp_dlq_replay, bp_dlq_drop) and says what
- * became of it. Returns 1 when the pass must stop (the state store failed). */
-/* issue 18: an operator's replay or drop is always a leaf of the audit log
- * (who, which entry, the record, what became of it). The entry is read
- * before the action removes it. */
-static void dlq_audit(dlq_act_ctx *c, int64_t seq, const bp_dead_letter *dl, const char *what)
+/* The OS user: who replays or drops (audited by the owner). */
+static const char *dlq_actor(void)
 {
+    static char name[128];
     struct passwd *pw = getpwuid(getuid());
-    char actor[160];
-    snprintf(actor, sizeof(actor), "os:%s", pw && pw->pw_name ? pw->pw_name : "unknown");
-    bp_envelope *env = dl ? dlq_envelope(dl) : NULL;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "dlq_seq", (double)seq);
-    if (dl) {
-        cJSON_AddStringToObject(o, "stage", dl->stage);
-        cJSON_AddStringToObject(o, "reason", dl->reason);
-    }
-    cJSON_AddStringToObject(o, "result", what);
-    char *payload = cJSON_PrintUnformatted(o);
-    bp_audit_entry e = {.actor = actor, .kind = c->replay ? "dlq:replay" : "dlq:drop",
-                        .route = dl ? dl->route : NULL,
-                        .source = env ? bp_envelope_get0_attr(env, "source") : NULL,
-                        .id = env ? bp_envelope_get0_attr(env, "id") : NULL,
-                        .subject = env ? bp_envelope_get0_attr(env, "subject") : NULL,
-                        .payload = payload};
-    if (bp_audit_append(c->st, &e) != BP_OK)
-        fprintf(stderr, "backplane dlq: entry %lld: cannot write its audit entry\n",
-                (long long)seq);
-    free(payload);
-    cJSON_Delete(o);
-    if (env)
-        bp_envelope_unref(env);
-}
-
-static int dlq_act_one(dlq_act_ctx *c, int64_t seq)
-{
-    bp_dead_letter dl = {0};
-    int have = bp_state_dlq_get(c->st, seq, &dl) == BP_OK;
-    bp_dlq_result res;
-    bp_status st = c->replay ? bp_dlq_replay(c->rt, seq, c->route, &res)
-                             : bp_dlq_drop(c->st, seq, c->route, &res);
-    if (res.what == NULL) {
-        if (res.error) {   /* (an entry of another route is skipped silently) */
-            fprintf(stderr, "backplane dlq: %s\n", res.error);
-            c->failed++;
-        }
-        free(res.error);
-        bp_dead_letter_clear(&dl);
-        return st == BP_ERR_IO;
-    }
-    printf("%lld %s\n", (long long)seq, res.what);
-    dlq_audit(c, seq, have ? &dl : NULL, res.what);
-    bp_dead_letter_clear(&dl);
-    c->failed += st == BP_REJECT;
-    c->done++;
-    return 0;
+    snprintf(name, sizeof(name), "%s", pw && pw->pw_name ? pw->pw_name : "unknown");
+    return name;
 }
 
 /* Collects entry numbers first: replay adds new entries for records that fail
@@ -154,11 +101,14 @@ static int dlq_act_one(dlq_act_ctx *c, int64_t seq)
 typedef struct {
     int64_t *seqs;
     size_t n, cap;
+    const char *stage;   /* only this stage; NULL: all but a reviewer's rejections */
 } dlq_seq_list;
 
 static int dlq_collect(const bp_dead_letter *dl, void *ud)
 {
     dlq_seq_list *l = ud;
+    if (l->stage ? strcmp(dl->stage, l->stage) != 0 : strcmp(dl->stage, "review") == 0)
+        return 0;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
         int64_t *s = realloc(l->seqs, cap * sizeof(*s));
@@ -185,7 +135,18 @@ int cmd_dlq(int argc, char **argv)
         return BP_EXIT_USAGE;
     }
     cli_common c = {0};
-    const char *path = NULL, *route = NULL;
+    const char *path = NULL, *route = NULL, *stage = NULL, *wait = NULL;
+    /* --stage and --wait: taken out here (cli_parse knows one value option). */
+    int w = 2;
+    for (int i = 2; i < argc; i++) {
+        if ((strcmp(argv[i], "--stage") == 0 || strcmp(argv[i], "--wait") == 0) && i + 1 < argc) {
+            *(argv[i][2] == 's' ? &stage : &wait) = argv[i + 1];
+            i++;
+            continue;
+        }
+        argv[w++] = argv[i];
+    }
+    argc = w;
     /* Room for every argument: no fixed limit on entry numbers. */
     const char **rest = calloc((size_t)argc, sizeof(*rest));
     int64_t *seqs = calloc((size_t)argc, sizeof(*seqs));
@@ -218,9 +179,22 @@ int cmd_dlq(int argc, char **argv)
 
     rc = BP_EXIT_INVALID;
     opened = 1;
-    if (cli_site_open(&cs, path, &c, is_replay) < 0)
-        goto out;
-    bp_runtime *rt = cs.rt;
+    memset(&cs, 0, sizeof(cs));
+    /* The state file only: no plugin, no connector secret (DESIGN.md §9). */
+    {
+        char *name = NULL, *state_path = NULL, *err = NULL;
+        int located = cli_site_locate(path, &name, &state_path) == 0;
+        if (located && access(state_path, F_OK) != 0)
+            fprintf(stderr, "backplane dlq: state file %s does not exist (the site never ran)\n",
+                    state_path);
+        else if (located && bp_state_open(state_path, name, &cs.st, &err) != BP_OK)
+            fprintf(stderr, "backplane dlq: %s\n", err ? err : "cannot open the state file");
+        free(err);
+        free(name);
+        free(state_path);
+        if (cs.st == NULL)
+            goto out;
+    }
     bp_state *st = cs.st;
     rc = BP_EXIT_OK;
     if (is_list) {
@@ -260,19 +234,35 @@ int cmd_dlq(int argc, char **argv)
             bp_dead_letter_clear(&dl);
         }
     } else {
-        dlq_act_ctx ac = {.rt = rt, .st = st, .route = route, .replay = is_replay};
-        dlq_seq_list list = {0};
+        dlq_seq_list list = {.stage = stage};
         if (all)
             bp_state_dlq_foreach(st, route, 0, dlq_collect, &list);
         size_t count = all ? list.n : (size_t)n_rest;
-        for (size_t i = 0; i < count; i++)
-            if (dlq_act_one(&ac, all ? list.seqs[i] : seqs[i]))
-                break;
+        int done = 0, failed = 0, pending = 0;
+        for (size_t i = 0; i < count; i++) {
+            int64_t seq = all ? list.seqs[i] : seqs[i];
+            if (!all && route) {   /* an entry of another route is skipped silently */
+                bp_dead_letter dl;
+                if (bp_state_dlq_get(st, seq, &dl) == BP_OK) {
+                    int other = strcmp(dl.route, route) != 0;
+                    bp_dead_letter_clear(&dl);
+                    if (other)
+                        continue;
+                }
+            }
+            int r = cli_owner_request("dlq", path, "dlq", seq, is_replay ? "replay" : "delete",
+                                      dlq_actor(), NULL, wait ? strtod(wait, NULL) : -1);
+            done += r == 0;
+            failed += r == 1;
+            pending += r == 4;
+        }
         free(list.seqs);
-        printf("%d entr%s %s, %d not resolved\n", ac.done, ac.done == 1 ? "y" : "ies",
-               is_replay ? "replayed" : "dropped", ac.failed);
-        if (ac.failed)
+        printf("%d entr%s %s, %d not resolved%s\n", done, done == 1 ? "y" : "ies",
+               is_replay ? "replayed" : "dropped", failed, pending ? ", some still pending" : "");
+        if (failed)
             rc = BP_EXIT_INVALID;
+        else if (pending)
+            rc = 4;
     }
 out:
     if (opened)

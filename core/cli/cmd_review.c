@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "control.h"
+#include "control_client.h"
 #include "clock.h"
 #include "diag.h"
 #include "json_print.h"
@@ -24,7 +26,7 @@ static void review_usage(FILE *f)
     fprintf(f,
             "usage: backplane review list SITE [--route R]\n"
             "       backplane review show SITE SEQ\n"
-            "       backplane review approve SITE SEQ... [--note TEXT]\n"
+            "       backplane review approve SITE SEQ... [--note TEXT] [--wait S]\n"
             "       backplane review correct SITE SEQ --set PATH=VALUE... [--add] [--note TEXT]\n"
             "       backplane review reject SITE SEQ... --reason TEXT\n"
             "       backplane review export SITE [--out FILE]\n"
@@ -40,7 +42,12 @@ static void review_usage(FILE *f)
             "Every decision goes to the audit log with the OS user and what changed.\n"
             "export writes the corrections as JSON lines (route, path, from, to, record)\n"
             "for training.\n"
-            "exit: 0 ok, 1 site invalid or an entry not found or not resolved, 2 usage\n");
+            "Decisions go to the site's owner (`backplane run`) over its control socket,\n"
+            "which delivers; --wait SECONDS (default 30) waits for the outcome. With no\n"
+            "owner running the decision is recorded and carried out at its next start.\n"
+            "Of two decisions on one record the second gets \"already decided by NAME\".\n"
+            "exit: 0 ok (delivered, rejected or recorded), 1 site invalid, an entry not\n"
+            "found, already decided or dead-lettered, 2 usage, 4 still pending after --wait\n");
 }
 
 /* The reviewer: the OS user running the command. */
@@ -103,7 +110,7 @@ typedef struct {
     const char **set;
     int n_set;
     int add;
-    const char *note, *reason, *route, *out;
+    const char *note, *reason, *route, *out, *wait;
     const char **rest;
     int n_rest;
 } review_args;
@@ -127,6 +134,8 @@ static int review_parse(int argc, char **argv, review_args *a, cli_common *c, co
             slot = &a->route;
         } else if (strcmp(s, "--out") == 0) {
             slot = &a->out;
+        } else if (strcmp(s, "--wait") == 0) {
+            slot = &a->wait;
         } else if (strcmp(s, "--plugin-dir") == 0 || strcmp(s, "--log-level") == 0) {
             if (i + 1 >= argc)
                 return -1;
@@ -187,29 +196,30 @@ static int review_export_one(const char *route, const char *path, const char *ol
     return 0;
 }
 
-/* approve / correct / reject of one entry (bp_review_decide); returns 0 ok,
- * 1 failed (said why on stderr). */
-static int review_decide(bp_runtime *rt, bp_state *st, const char *verb, int64_t seq,
-                         const review_args *a, const bp_review_set *sets)
+/* approve / correct / reject of one entry: a request to the owner (or, with
+ * none running, recorded for it); returns the exit status of DESIGN.md §9. */
+static int review_decide(const char *site, const char *verb, int64_t seq, const review_args *a,
+                         const bp_review_set *sets)
 {
-    bp_review_request req = {
-        .verb = strcmp(verb, "approve") == 0   ? BP_REVIEW_APPROVE
-                : strcmp(verb, "correct") == 0 ? BP_REVIEW_CORRECT
-                                               : BP_REVIEW_REJECT,
-        .actor = review_actor(),
-        .note = a->note ? a->note : a->reason,
-        .sets = sets,
-        .n_sets = (size_t)a->n_set,
-        .add = a->add,
-    };
-    bp_review_result res;
-    if (bp_review_decide(rt, st, seq, &req, &res) != BP_OK) {
-        fprintf(stderr, "backplane review: %s\n", res.error ? res.error : "failed");
-        free(res.error);
-        return 1;
+    cJSON *b = cJSON_CreateObject();
+    if (a->note)
+        cJSON_AddStringToObject(b, "note", a->note);
+    if (a->reason)
+        cJSON_AddStringToObject(b, "reason", a->reason);
+    if (a->n_set) {
+        /* Values go as typed (JSON strings): the owner coerces them into the
+         * field's type (review.h). */
+        cJSON *set = cJSON_AddObjectToObject(b, "set");
+        for (int i = 0; i < a->n_set; i++)
+            cJSON_AddStringToObject(set, sets[i].path, sets[i].value);
+        cJSON_AddBoolToObject(b, "add", a->add);
     }
-    printf("%lld %s by %s: %s\n", (long long)seq, res.outcome, req.actor, res.what);
-    return 0;
+    char *body = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    double wait = a->wait ? strtod(a->wait, NULL) : -1;
+    int rc = cli_owner_request("review", site, "review", seq, verb, review_actor(), body, wait);
+    free(body);
+    return rc;
 }
 
 int cli_export_corrections(const char *site_path, const char *out_path, size_t *n)
@@ -233,6 +243,67 @@ int cli_export_corrections(const char *site_path, const char *out_path, size_t *
     *n = ec.n;
 out:
     cli_site_close(&cs);
+    return rc;
+}
+
+/* `review list` through the owner's GET /api/v1/review: the exit status, or
+ * -1 when no owner serves the site (the caller reads the state file). */
+static int review_list_via_owner(const char *site, const char *route)
+{
+    char *name = NULL, *state_path = NULL, sock[256];
+    int rc = -1;
+    if (cli_site_locate(site, &name, &state_path) < 0) {
+        rc = BP_EXIT_INVALID;
+        goto out;
+    }
+    bp_site fake = {.name = name, .state_path = state_path};
+    if (bp_control_socket_path(&fake, sock, sizeof(sock)) != 0 || cli_owner_reachable(sock) != 1)
+        goto out;
+    char url[512];
+    snprintf(url, sizeof(url), "/api/v1/review%s%s", route ? "?route=" : "", route ? route : "");
+    long code = 0;
+    char *resp = NULL;
+    rc = BP_EXIT_INVALID;
+    if (cli_control_call(sock, "GET", url, NULL, 30, &code, &resp) != 0) {
+        fprintf(stderr, "backplane review: the owner did not answer on %s\n", sock);
+        goto out;
+    }
+    cJSON *o = cJSON_Parse(resp);
+    free(resp);
+    const cJSON *items = cJSON_GetObjectItemCaseSensitive(o, "items");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
+    if (cJSON_IsString(e) || !cJSON_IsArray(items)) {
+        fprintf(stderr, "backplane review: %s\n",
+                cJSON_IsString(e) ? e->valuestring : "bad answer from the owner");
+        cJSON_Delete(o);
+        goto out;
+    }
+    int64_t now = bp_now_ms();
+    printf("%-5s %4s  %-12s %-20s %-5s %-5s %-20s %-14s %s\n", "SEQ", "PRIO", "ROUTE", "STAGE",
+           "AGE", "CONF", "FLAGS", "SUBJECT", "REASON");
+    for (const cJSON *x = items->child; x; x = x->next) {
+        const cJSON *conf = cJSON_GetObjectItemCaseSensitive(x, "confidence");
+        const cJSON *flags = cJSON_GetObjectItemCaseSensitive(x, "flags");
+        const cJSON *subj = cJSON_GetObjectItemCaseSensitive(x, "subject");
+        bp_review_item it = {
+            .seq = (int64_t)cJSON_GetObjectItemCaseSensitive(x, "seq")->valuedouble,
+            .route = cJSON_GetObjectItemCaseSensitive(x, "route")->valuestring,
+            .stage = cJSON_GetObjectItemCaseSensitive(x, "stage")->valuestring,
+            .reason = cJSON_GetObjectItemCaseSensitive(x, "reason")->valuestring,
+            .flags = cJSON_IsString(flags) ? flags->valuestring : NULL,
+            .subject = cJSON_IsString(subj) ? subj->valuestring : NULL,
+            .confidence = cJSON_IsNumber(conf) ? conf->valuedouble : -1,
+            .priority = (int64_t)cJSON_GetObjectItemCaseSensitive(x, "priority")->valuedouble,
+            .created_ms =
+                (int64_t)cJSON_GetObjectItemCaseSensitive(x, "created_ms")->valuedouble,
+        };
+        review_print_row(&it, &now);
+    }
+    cJSON_Delete(o);
+    rc = BP_EXIT_OK;
+out:
+    free(name);
+    free(state_path);
     return rc;
 }
 
@@ -315,12 +386,43 @@ int cmd_review(int argc, char **argv)
             bp_log_set_level((enum bp_log_level)l);
     }
 
-    rc = BP_EXIT_INVALID;
-    /* Resuming runs the route's later stages and sinks: a runtime. */
-    opened = 1;
-    if (cli_site_open(&cs, path, &c, decide && strcmp(verb, "reject") != 0) < 0)
+    if (decide) {
+        /* Only the owner delivers (DESIGN.md §9): never a sink from here. */
+        rc = BP_EXIT_OK;
+        for (int i = 0; i < a.n_rest; i++) {
+            int r = review_decide(path, verb, seqs[i], &a, sets);
+            if (r != 0 && (rc == BP_EXIT_OK || r == 1))
+                rc = r;
+        }
         goto out;
-    bp_runtime *rt = cs.rt;
+    }
+    if (strcmp(verb, "list") == 0) {
+        /* Through the owner when one runs: a reviewer in the socket's group
+         * needs no access to the state file. */
+        int r = review_list_via_owner(path, a.route);
+        if (r >= 0) {
+            rc = r;
+            goto out;
+        }
+    }
+    rc = BP_EXIT_INVALID;
+    opened = 1;
+    /* Reading the queue needs the state file only: not the connectors'
+     * secrets, nor a valid rest of the site. */
+    {
+        char *name = NULL, *state_path = NULL, *err = NULL;
+        int located = cli_site_locate(path, &name, &state_path) == 0;
+        if (located && access(state_path, F_OK) != 0)
+            fprintf(stderr, "backplane review: state file %s does not exist (the site never "
+                            "ran)\n", state_path);
+        else if (located && bp_state_open(state_path, name, &cs.st, &err) != BP_OK)
+            fprintf(stderr, "backplane review: %s\n", err ? err : "cannot open the state file");
+        free(err);
+        free(name);
+        free(state_path);
+        if (cs.st == NULL)
+            goto out;
+    }
     bp_state *st = cs.st;
     rc = BP_EXIT_OK;
     if (strcmp(verb, "list") == 0) {
@@ -374,12 +476,6 @@ int cmd_review(int argc, char **argv)
                 fprintf(stderr, "%zu correction(s) written to %s\n", ec.n, a.out);
             }
         }
-    } else {
-        int failed = 0;
-        for (int i = 0; i < a.n_rest; i++)
-            failed += review_decide(rt, st, verb, seqs[i], &a, sets);
-        if (failed)
-            rc = BP_EXIT_INVALID;
     }
 out:
     if (opened)

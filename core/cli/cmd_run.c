@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "control.h"
 #include "diag.h"
 #include "log.h"
 #include "owner_lock.h"
@@ -156,6 +157,16 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* The owner serves the control API while it runs (DESIGN.md §9). */
+    bp_control *ctl = NULL;
+    char *ctl_err = NULL;
+    if (bp_control_start(rt, &ctl, &ctl_err) != BP_OK) {
+        fprintf(stderr, "backplane run: %s\n", ctl_err ? ctl_err : "no control API");
+        free(ctl_err);
+        rc = BP_EXIT_INVALID;
+        run_rt = NULL;
+        goto out;
+    }
     run_watch w = {.rt = rt};
     pthread_t watcher;
     int have_watcher = pthread_create(&watcher, NULL, run_watch_main, &w) == 0;
@@ -189,6 +200,7 @@ int cmd_run(int argc, char **argv)
         rc = BP_EXIT_RUNTIME;
     }
     free(w.why);
+    bp_control_stop(ctl);
     run_rt = NULL;
 out:
     bp_runtime_free(rt);

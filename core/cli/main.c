@@ -27,6 +27,10 @@ static void usage(FILE *f)
             "  review          list, show, approve, correct or reject records parked for review\n"
             "  report SITE     straight-through rate, exceptions by flag, review queue, corrections\n"
             "  audit ACTION SITE  tamper-evident audit log: verify, checkpoint, trace, export, keygen\n"
+            "  status SITE     the owner's routes, uptime, queues (docs/api.md)\n"
+            "  pause|resume SITE ROUTE   stop or restart polling a route (persists)\n"
+            "  reload SITE     ask the owner to reload the site file\n"
+            "  checkpoint list|reset SITE [ROUTE]   source positions (never the ledger)\n"
             "  PLUGIN COMMAND  a command a plugin adds (also COMMAND PLUGIN), e.g.\n"
             "                  `soap inspect URL`, `train extract ...`: see plugins --doc\n"
             "\n"
@@ -297,6 +301,16 @@ int main(int argc, char **argv)
         return cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "audit") == 0)
         return cmd_audit(argc - 1, argv + 1);
+    if (strcmp(cmd, "status") == 0)
+        return cmd_status(argc - 1, argv + 1);
+    if (strcmp(cmd, "pause") == 0)
+        return cmd_pause(argc - 1, argv + 1);
+    if (strcmp(cmd, "resume") == 0)
+        return cmd_resume(argc - 1, argv + 1);
+    if (strcmp(cmd, "reload") == 0)
+        return cmd_reload(argc - 1, argv + 1);
+    if (strcmp(cmd, "checkpoint") == 0)
+        return cmd_checkpoint(argc - 1, argv + 1);
     int handled = 0;
     int rc = cmd_plugin_command(argc - 1, argv + 1, &handled);
     if (handled)

@@ -43,5 +43,7 @@ Next: look at a parked invoice and decide on it, e.g.
   $bp review show $q/site.yaml 1
   $bp review approve $q/site.yaml 1 --note "checked with the vendor"
   $bp review correct $q/site.yaml 2 --set data.invoice.total=8900.00
-(with BP_PLUGIN_PATH=$BP_PLUGIN_PATH); approved records go on to the ERP and Kafka.
+(with BP_PLUGIN_PATH=$BP_PLUGIN_PATH). Only the site's owner delivers: while
+\`$bp run $q/site.yaml\` runs, decisions go through it at once; with none running
+they are recorded, and the next run sends approved records on to the ERP and Kafka.
 EOF

@@ -104,6 +104,7 @@ YAML
 exit_is "a site parks the classified ticket for review" 0 "$B" run tri.yaml
 SEQ=$("$B" review list tri.yaml 2>/dev/null | awk 'NR == 2 { print $1 }')
 exit_is "the reviewer corrects the topic" 0 "$B" review correct tri.yaml "$SEQ" --set 'data.triage.topic="access"'
+exit_is "the owner's next run carries the correction out" 0 "$B" run tri.yaml
 exit_is "train classify --from-corrections with FIELD=PATH mappings" 0 "$B" train classify \
   --from-corrections tri.yaml --data tickets.jsonl --text text=data.body --label category=data.triage.topic \
   --out tri.model
@@ -273,6 +274,7 @@ exit_is "a site parks the extracted invoice for review" 0 "$B" run corr.yaml
 SEQ=$("$B" review list corr.yaml 2>/dev/null | awk 'NR == 2 { print $1 }')
 exit_is "the reviewer corrects the extracted total" 0 "$B" review correct corr.yaml "$SEQ" \
   --set 'data.invoice.total=1200.00'
+exit_is "the owner's next run carries the correction out" 0 "$B" run corr.yaml
 exit_is "train extract --from-corrections exits 0" 0 "$B" train extract --from-corrections corr.yaml \
   --text data.body --into data.invoice --out corr.model --epochs 30 --name from-review
 contains "... and adds the corrected record" "$ERR" "1 corrected record(s) added to the training data"

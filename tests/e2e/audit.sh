@@ -116,8 +116,10 @@ contains "damaged: why" "$OUT" "the given checkpoint: checkpoint root is not bas
 chmod 644 site.key
 exit_is "a world-readable key is refused" 1 "$B" run s.yaml --plugin-dir "$FX"
 contains "and says how to fix it" "$ERR" "must be a regular file readable by its owner only (chmod 600 $TMP/site.key)"
-exit_is "an operator who cannot read the key can still replay (keep-going runtime)" 0 "$B" dlq replay s.yaml --all --plugin-dir "$FX"
-contains "and is told nothing is signed" "$ERR" "no audit checkpoints are signed by this process"
+# Only the owner delivers (and signs): the CLI records the replay and needs
+# neither the key nor any connector's secret.
+exit_is "an operator who cannot read the key can still ask for a replay (recorded for the owner)" 0 "$B" dlq replay s.yaml --all
+lacks "... and is not asked for the key" "$ERR" "site.key"
 chmod 600 site.key
 
 # trace: one record's way (its receipts are in the batch leaves).
@@ -173,7 +175,8 @@ exit_is "dlq: a run dead-letters two" 0 "$B" run dl.yaml --plugin-dir "$FX"
 raw=$(sqlite3 dl.db "SELECT seq FROM dead_letters WHERE stage = 'r/in'")
 rej=$(sqlite3 dl.db "SELECT seq FROM dead_letters WHERE stage = 'r/erp'")
 exit_is "dlq drop" 0 "$B" dlq drop dl.yaml "$raw"
-exit_is "dlq replay (the peer still refuses: exit 1)" 1 "$B" dlq replay dl.yaml "$rej" --plugin-dir "$FX"
+exit_is "dlq replay (recorded: no owner runs)" 0 "$B" dlq replay dl.yaml "$rej"
+exit_is "the owner's next run carries both out (the peer still refuses)" 0 "$B" run dl.yaml --plugin-dir "$FX"
 sqlite3 dl.db "SELECT kind || ' ' || actor || ' ' || json_extract(payload, '\$.dlq_seq') FROM audit_log ORDER BY seq" >dl.txt
 contains "the drop is a leaf, with who" dl.txt "dlq:drop os:$(id -un) $raw"
 contains "the replay is a leaf" dl.txt "dlq:replay os:$(id -un) $rej"
@@ -199,6 +202,7 @@ YAML
 exit_is "review: the run parks INV-2" 0 "$B" run rev.yaml
 S=$("$B" review list rev.yaml | awk '/INV-2/ { print $1; exit }')
 exit_is "a person corrects it" 0 "$B" review correct rev.yaml "$S" --set data.total=1999 --note "typo"
+exit_is "the owner's next run carries the correction out" 0 "$B" run rev.yaml
 exit_is "trace INV-2" 0 "$B" audit trace rev.yaml INV-2
 contains "trace: the correction, by whom" "$OUT" "review:corrected by $(id -un)"
 contains "trace: what changed" "$OUT" '"data.total"'

@@ -19,8 +19,14 @@ cat >after.sh <<'SH'
 set -u
 cd "$BACKOFFICE_OUT"
 seq=$("$BACKPLANE" review list "$SITE" | awk '/AW-5502/ { print $1; exit }')
-"$BACKPLANE" review approve "$SITE" "$seq" --note "price increase agreed" >approve.out 2>&1
+# Only the owner delivers: start it (its IMAP source polls until stopped),
+# approve through its control socket, stop it.
+"$BACKPLANE" run "$SITE" 2>owner.log &
+owner=$!
+for _ in $(seq 1 100); do "$BACKPLANE" status "$SITE" 2>/dev/null | grep -q "owner pid" && break; sleep 0.1; done
+"$BACKPLANE" review approve "$SITE" "$seq" --note "price increase agreed" --wait 60 >approve.out 2>&1
 echo "approve exit $?" >>approve.out
+kill -TERM $owner; wait $owner
 psql -X -At -h 127.0.0.1 -p "$PG_PORT" -U bp -d erp \
     -c "SELECT invoice_no, total, status FROM ap_invoices ORDER BY invoice_no" >ap_after.txt
 kcat -b "$KAFKA" -C -t ap.invoices -o beginning -e -q -f '%k\n' >keys_after.txt

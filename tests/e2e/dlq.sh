@@ -35,19 +35,25 @@ contains "missing entry named" "$ERR" "no entry 99"
 exit_is "usage: drop without entries" 2 "$B" dlq drop s.yaml
 
 # Replaying while the peer still refuses: a new entry, the old one gone, no loop.
-exit_is "replay --all with the peer still refusing" 1 "$B" dlq replay s.yaml --all --plugin-dir "$FX"
+# No owner runs: the replays are recorded (raw input refused at once) and the
+# owner's next run carries them out.
+exit_is "replay --all with the peer still refusing" 1 "$B" dlq replay s.yaml --all
 cp "$OUT" r1.txt; cp "$ERR" r1.err
+contains "the replays are recorded for the owner" r1.txt "replayed by $(id -un): recorded"
+contains "raw input is not replayable" r1.err "holds raw input, not an envelope"
+exit_is "the owner's next run replays them" 0 "$B" run s.yaml --plugin-dir "$FX"
+cp "$ERR" r1.txt
 contains "failing again is reported" r1.txt "failed again (its entry updated)"
 # One entry per record and stage (issue 17): the same entries, attempts counted.
 [ "$(sqlite3 dl.db "SELECT group_concat(attempts) FROM dead_letters WHERE stage='r/erp'")" = "2,2" ] &&
     ok "entries updated in place: attempts 2" || not_ok "entries updated in place: attempts 2"
-contains "raw input is not replayable" r1.err "holds raw input, not an envelope"
 [ "$(sqlite3 dl.db 'SELECT count(*) FROM dead_letters')" -eq 3 ] && ok "still 3 entries (2 new, raw kept)" || not_ok "still 3 entries"
 
 # The peer is "fixed": route the same records to a file sink instead.
 sed -i "s|erp: { plugin: fx_sink, path: $TMP/erp.out }|erp: { plugin: file, path: $TMP/fixed.jsonl }|" s.yaml
 exit_is "replay after the fix" 0 "$B" dlq replay s.yaml $(sqlite3 dl.db "SELECT seq FROM dead_letters WHERE stage='r/erp'")
-contains "replay reports delivery" "$OUT" "delivered"
+exit_is "the owner's run delivers them" 0 "$B" run s.yaml
+contains "replay reports delivery" "$ERR" ": delivered (delivered)"
 [ "$(wc -l <fixed.jsonl)" -eq 2 ] && ok "both replayed records delivered" || not_ok "both replayed records delivered"
 contains "replayed record intact" fixed.jsonl '{"n":4,"reject":true}'
 raw=$(sqlite3 dl.db "SELECT seq FROM dead_letters")
@@ -69,7 +75,8 @@ YAML
 exit_is "two sinks, one refuses" 0 "$B" run two.yaml --plugin-dir "$FX"
 [ "$(sqlite3 two.db "SELECT stage FROM dead_letters")" = "r/erp" ] && ok "dead letter names the refusing sink" || not_ok "dead letter names the refusing sink"
 sed -i "s|erp: { plugin: fx_sink, path: $TMP/erp2.out }|erp: { plugin: fx_sink, path: $TMP/erp2.out, reject_field: never }|" two.yaml
-exit_is "replay to the fixed sink" 0 "$B" dlq replay two.yaml --all --plugin-dir "$FX"
+exit_is "replay to the fixed sink" 0 "$B" dlq replay two.yaml --all
+exit_is "the owner's run replays it" 0 "$B" run two.yaml --plugin-dir "$FX"
 [ "$(wc -l <archive.out)" -eq 1 ] && ok "the sink that took it is not written again" || not_ok "the sink that took it is not written again ($(wc -l <archive.out) lines)"
 [ "$(grep -c '"n":10' erp2.out)" -eq 1 ] && ok "the refusing sink got it once, on replay" || not_ok "the refusing sink got it once, on replay"
 finish

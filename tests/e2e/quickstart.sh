@@ -39,10 +39,12 @@ seq_of() { "$B" review list examples/quickstart/site.yaml | awk -v s="$1" '$0 ~ 
 S_MM=$(seq_of AW-5502); S_DUP=$(seq_of "possible_duplicate")
 exit_is "approve the PO mismatch" 0 "$B" review approve examples/quickstart/site.yaml "$S_MM" --note "price increase agreed"
 cp "$OUT" appr.txt
-contains "it is delivered" appr.txt "approved by $(id -un): delivered"
+contains "no owner runs: it is recorded" appr.txt "approved by $(id -un): recorded"
+exit_is "reject the duplicate" 0 "$B" review reject examples/quickstart/site.yaml "$S_DUP" --reason "duplicate of NW-10231"
+exit_is "the owner's next run carries both decisions out" 0 "$B" run examples/quickstart/site.yaml
+contains "the approval is delivered by the owner" "$ERR" "review approve $S_MM by $(id -un): delivered"
 [ "$(sqlite3 $DB "SELECT total FROM ap_invoices WHERE invoice_no='AW-5502'")" = 9800 ] \
   && ok "the approved invoice is in the ERP" || not_ok "the approved invoice is in the ERP"
-exit_is "reject the duplicate" 0 "$B" review reject examples/quickstart/site.yaml "$S_DUP" --reason "duplicate of NW-10231"
 "$B" report examples/quickstart/site.yaml >rep.txt
 contains "the report counts the decisions (1 approved, 0 corrected, 1 rejected)" rep.txt "       4         1          0         1"
 [ "$(sqlite3 $DB 'SELECT count(*) FROM ap_invoices')" = 4 ] && ok "4 rows in the AP table now" \

@@ -63,7 +63,7 @@ eq "the approved record reached the file sink once" "$(grep -c '"n":4' out.jsonl
 eq "the rejected record was not delivered" "$(grep -c '"n":5' out.jsonl)" 0
 eq "dead letters: the two, attempts 4, and the rejected one" \
    "$(q 'SELECT stage, attempts FROM dead_letters ORDER BY seq' | tr '\n' ' ')" "r/policy#1|4 r/in|4 review|1 "
-contains "the log says the decision was applied" last.err "approved in review before: sent on"
+contains "the log says the decision was applied" last.err "approved in review before and delivered by that decision: done"
 contains "the log says the rejection was applied" last.err "rejected in review before: dropped"
 eq "every record once in the file sink" "$(sort out.jsonl | uniq -d | wc -l)" 0
 finish

@@ -49,7 +49,8 @@ contains "show prints the stage" show "stage:      review"
 
 exit_is "approve resumes the record" 0 "$B" review approve site.yaml "$S2" --note "checked with AP"
 cp "$OUT" appr
-contains "approve reports delivery and the reviewer" appr "approved by $ME: delivered"
+# No owner runs: decisions are recorded; the next `run` (the owner) carries them out.
+contains "approve with no owner running is recorded, with the reviewer" appr "approved by $ME: recorded"
 exit_is "correct sets fields and resumes" 0 "$B" review correct site.yaml "$S3" \
   --set data.total=8999.5 --set data.vendor=ACME --add --set data.category=hardware
 exit_is "reject needs a reason" 2 "$B" review reject site.yaml "$S4"
@@ -59,6 +60,10 @@ exit_is "an unknown entry fails" 1 "$B" review approve site.yaml 999
 cp "$ERR" unk
 contains "and says so" unk "no parked record 999"
 exit_is "a decided entry cannot be decided twice" 1 "$B" review approve site.yaml "$S2"
+contains "... naming who decided it" "$ERR" "entry $S2: already decided by $ME"
+exit_is "the owner's next run carries the decisions out" 0 "$B" run site.yaml
+cp "$ERR" run2
+contains "... and logs each with its outcome" run2 "review approve $S2 by $ME: delivered"
 
 python3 - >o2 <<'PY'
 import json
@@ -139,6 +144,7 @@ exit_is "--set 5 into a string label and 7 into a number" 0 "$B" review correct 
 exit_is "--add creates a field" 0 "$B" review correct typed.yaml "$T2" --add --set data.note=checked --set data.label=y
 args=(); for i in $(seq 1 64); do args+=(--set "data.f$i=$i"); done
 exit_is "64 --set in one correction" 0 "$B" review correct typed.yaml "$T3" "${args[@]}"
+exit_is "typed: the owner carries the corrections out" 0 "$B" run typed.yaml
 python3 - >typed.txt <<'PY'
 import json
 recs = {json.loads(l)["no"]: json.loads(l) for l in open("typed.out")}

@@ -1,0 +1,278 @@
+/* The CLI's side of the control API: one HTTP request over the owner's Unix
+ * socket (libcurl, CURLOPT_UNIX_SOCKET_PATH). */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <cjson/cJSON.h>
+
+#include "control.h"
+#include "control_client.h"
+#include "diag.h"
+#include "dlq.h"
+#include "site.h"
+#include "state.h"
+#include "yaml_doc.h"
+
+int cli_owner_reachable(const char *sock)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(sock) >= sizeof(sa.sun_path))
+        return 0;
+    strcpy(sa.sun_path, sock);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    int ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 1 : errno == EACCES ? -1 : 0;
+    close(fd);
+    return ok;
+}
+
+typedef struct {
+    char *buf;
+    size_t len;
+} cc_buf;
+
+static size_t cc_write(char *p, size_t sz, size_t n, void *ud)
+{
+    cc_buf *b = ud;
+    size_t add = sz * n;
+    if (b->len + add > 16 * 1024 * 1024)
+        return 0;
+    char *nb = realloc(b->buf, b->len + add + 1);
+    if (nb == NULL)
+        return 0;
+    memcpy(nb + b->len, p, add);
+    b->buf = nb;
+    b->len += add;
+    b->buf[b->len] = '\0';
+    return add;
+}
+
+int cli_control_call(const char *sock, const char *method, const char *path, const char *body,
+                     long timeout_s, long *code, char **resp)
+{
+    *code = 0;
+    *resp = NULL;
+    CURL *h = curl_easy_init();
+    if (h == NULL)
+        return -1;
+    char url[2048];
+    snprintf(url, sizeof(url), "http://localhost%s", path);
+    cc_buf b = {0};
+    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, sock);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, cc_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    if (body)
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    CURLcode rc = curl_easy_perform(h);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, code);
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(h);
+    if (rc != CURLE_OK) {
+        free(b.buf);
+        return -1;
+    }
+    *resp = b.buf ? b.buf : strdup("");
+    return 0;
+}
+
+int cli_site_locate(const char *site_path, char **name, char **state_path)
+{
+    *name = *state_path = NULL;
+    char abs[PATH_MAX];
+    if (realpath(site_path, abs) == NULL) {
+        fprintf(stderr, "%s: cannot open the site file\n", site_path);
+        return -1;
+    }
+    bp_diags d = {0};
+    bp_ydoc *doc = NULL;
+    bp_status s = bp_ydoc_load_file(abs, &doc, &d);
+    int rc = -1;
+    if (s != BP_OK && s != BP_ERR_INVALID) {
+        bp_diags_print(&d, stderr);
+        goto out;
+    }
+    const bp_ynode *root = doc ? doc->root : NULL;
+    const bp_ynode *n = root ? bp_ymap_get(root, "site") : NULL;
+    const bp_ynode *sp = root ? bp_ymap_get(root, "state") : NULL;
+    if (n == NULL || n->kind != BP_YSCALAR) {
+        fprintf(stderr, "%s: the site file names no site (site: NAME)\n", abs);
+        goto out;
+    }
+    *name = strdup(n->value);
+    char *dir = strdup(abs);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash)
+        *slash = '\0';
+    char *st = NULL;
+    if (sp && sp->kind == BP_YSCALAR && sp->value[0] == '/')
+        st = strdup(sp->value);
+    else if (asprintf(&st, "%s/%s%s", dir ? dir : ".",
+                      sp && sp->kind == BP_YSCALAR ? sp->value : n->value,
+                      sp && sp->kind == BP_YSCALAR ? "" : ".state.db") < 0)
+        st = NULL;
+    free(dir);
+    *state_path = st;
+    rc = *name && st ? 0 : -1;
+out:
+    bp_ydoc_free(doc);
+    bp_diags_free(&d);
+    return rc;
+}
+
+/* "approved", "corrected", ... for messages. */
+static const char *cor_done(const char *verb)
+{
+    return strcmp(verb, "approve") == 0   ? "approved"
+           : strcmp(verb, "correct") == 0 ? "corrected"
+           : strcmp(verb, "reject") == 0  ? "rejected"
+           : strcmp(verb, "replay") == 0  ? "replayed"
+           : strcmp(verb, "delete") == 0  ? "dropped"
+                                          : verb;
+}
+
+static int cor_exit_for(const char *outcome)
+{
+    if (strcmp(outcome, "pending") == 0)
+        return 4;
+    if (strcmp(outcome, "dead_lettered") == 0 || strcmp(outcome, "failed") == 0)
+        return 1;
+    return 0;
+}
+
+int cli_owner_request(const char *cmd, const char *site_path, const char *kind, int64_t seq,
+                      const char *verb, const char *actor, const char *body, double wait_s)
+{
+    char *name = NULL, *state_path = NULL;
+    if (cli_site_locate(site_path, &name, &state_path) < 0)
+        return 1;
+    bp_site fake = {.name = name, .state_path = state_path};
+    char sock[256];
+    int rc = 1;
+    if (bp_control_socket_path(&fake, sock, sizeof(sock)) != 0) {
+        fprintf(stderr, "backplane %s: no control socket path fits for %s\n", cmd, state_path);
+        goto out;
+    }
+    int reach = cli_owner_reachable(sock);
+    if (reach < 0) {
+        fprintf(stderr, "backplane %s: control socket %s: permission denied (ask for the "
+                        "socket's group)\n", cmd, sock);
+        goto out;
+    }
+    if (reach) {
+        if (wait_s < 0)
+            wait_s = 30;
+        char path[256];
+        const char *ep = strcmp(verb, "delete") == 0 ? "" : verb;
+        snprintf(path, sizeof(path), "/api/v1/%s/%lld%s%s?wait=%g", kind, (long long)seq,
+                 ep[0] ? "/" : "", ep, wait_s);
+        long code = 0;
+        char *resp = NULL;
+        if (cli_control_call(sock, strcmp(verb, "delete") == 0 ? "DELETE" : "POST", path,
+                             body ? body : "{}", (long)wait_s + 15, &code, &resp) != 0) {
+            fprintf(stderr, "backplane %s: %lld: the owner did not answer on %s\n", cmd,
+                    (long long)seq, sock);
+            goto out;
+        }
+        cJSON *o = cJSON_Parse(resp);
+        const cJSON *err = cJSON_GetObjectItemCaseSensitive(o, "error");
+        const cJSON *oc = cJSON_GetObjectItemCaseSensitive(o, "outcome");
+        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(o, "detail");
+        if (cJSON_IsString(err)) {
+            fprintf(stderr, "backplane %s: %s\n", cmd, err->valuestring);
+        } else if (cJSON_IsString(oc)) {
+            printf("%lld %s by %s: %s%s%s\n", (long long)seq, cor_done(verb), actor,
+                   oc->valuestring,
+                   cJSON_IsString(dt) && dt->valuestring[0] ? " - " : "",
+                   cJSON_IsString(dt) ? dt->valuestring : "");
+            rc = cor_exit_for(oc->valuestring);
+        } else {
+            fprintf(stderr, "backplane %s: HTTP %ld from the owner\n", cmd, code);
+        }
+        cJSON_Delete(o);
+        free(resp);
+        goto out;
+    }
+    /* No owner: record it; the owner carries it out when it next starts. */
+    if (access(state_path, F_OK) != 0) {
+        fprintf(stderr, "backplane %s: state file %s does not exist (the site never ran)\n",
+                cmd, state_path);
+        goto out;
+    }
+    bp_state *st = NULL;
+    char *err = NULL;
+    if (bp_state_open(state_path, name, &st, &err) != BP_OK) {
+        fprintf(stderr, "backplane %s: %s\n", cmd, err ? err : "cannot open the state file");
+        free(err);
+        goto out;
+    }
+    int64_t id = 0;
+    char *who = NULL, *bad = NULL;
+    int claimed = 0;
+    if (bp_control_check(st, kind, seq, verb, body, &bad) != BP_OK) {
+        fprintf(stderr, "backplane %s: %s\n", cmd, bad ? bad : "refused");
+        free(bad);
+        bp_state_close(st);
+        goto out;
+    }
+    bp_status s;
+    if (strcmp(kind, "dlq") == 0 && strcmp(verb, "delete") == 0) {
+        /* Dropping delivers nothing: done here at once, unless a replay of
+         * the entry is waiting for the owner. */
+        s = bp_control_submit(st, kind, seq, "check", actor, NULL, 0, &id, &who, &claimed);
+        if (s == BP_OK) {
+            bp_dlq_result res = {0};
+            bp_dead_letter dl = {0};
+            int have = bp_state_dlq_get(st, seq, &dl) == BP_OK;
+            s = bp_dlq_drop(st, seq, NULL, &res);
+            if (s == BP_OK) {
+                bp_dlq_audit(st, actor, "delete", seq, have ? &dl : NULL, "deleted");
+                printf("%lld dropped by %s\n", (long long)seq, actor);
+            }
+            else if (s != BP_ERR_NOT_FOUND)
+                fprintf(stderr, "backplane %s: %s\n", cmd, res.error ? res.error : "failed");
+            rc = s == BP_OK ? 0 : 1;
+            free(res.error);
+            bp_dead_letter_clear(&dl);
+            if (s != BP_ERR_NOT_FOUND)
+                goto close;
+        }
+    } else {
+        s = bp_control_submit(st, kind, seq, verb, actor, body, 0, &id, &who, &claimed);
+    }
+    if (s == BP_OK) {
+        printf("%lld %s by %s: recorded (no owner runs; carried out when it next starts)\n",
+               (long long)seq, cor_done(verb), actor);
+        rc = 0;
+    } else if (s == BP_ERR_FULL) {
+        fprintf(stderr, "backplane %s: %s %lld: %s by %s\n", cmd,
+                strcmp(kind, "review") == 0 ? "entry" : "dead letter", (long long)seq,
+                claimed ? "claimed" : "already decided", who ? who : "someone else");
+    } else if (s == BP_ERR_NOT_FOUND) {
+        fprintf(stderr, "backplane %s: no %s %lld\n", cmd,
+                strcmp(kind, "review") == 0 ? "parked record" : "dead letter", (long long)seq);
+    } else {
+        fprintf(stderr, "backplane %s: cannot record the request: %s\n", cmd, bp_status_str(s));
+    }
+close:
+    free(who);
+    bp_state_close(st);
+out:
+    free(name);
+    free(state_path);
+    return rc;
+}

@@ -1,0 +1,33 @@
+/* The CLI as a client of the owner's control API (docs/api.md). */
+#ifndef BP_CLI_CONTROL_CLIENT_H
+#define BP_CLI_CONTROL_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1 when a process accepts connections on sock (an owner runs), -1 when the
+ * socket exists but this user may not connect, else 0. */
+int cli_owner_reachable(const char *sock);
+
+/* One request (body: JSON or NULL) over sock; *code gets the HTTP status and
+ * *resp the body (malloc'ed). 0, or -1 when no answer came (connection
+ * refused, timeout_s passed). */
+int cli_control_call(const char *sock, const char *method, const char *path, const char *body,
+                     long timeout_s, long *code, char **resp);
+
+#endif
+
+/* The site file's name and state file (absolute, malloc'ed) read without
+ * validating the rest, so a reviewer needs none of the connectors' secrets
+ * (a ${env:} or ${file:} that cannot be resolved is ignored here). 0, or -1
+ * with the error printed. */
+int cli_site_locate(const char *site_path, char **name, char **state_path);
+
+/* A decision or replay (kind "review" / "dlq", verb as the endpoint) on entry
+ * seq, with body (JSON, may be NULL): through the owner when one serves the
+ * site (waiting up to wait_s for the outcome; < 0: 30 s), else recorded in the
+ * state store for the owner's next start. Prints one line; returns the exit
+ * status of DESIGN.md §9: 0 delivered or recorded, 4 still pending, 1
+ * dead-lettered, refused or failed (said why on stderr). */
+int cli_owner_request(const char *cmd, const char *site_path, const char *kind, int64_t seq,
+                      const char *verb, const char *actor, const char *body, double wait_s);

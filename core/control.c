@@ -1,0 +1,1291 @@
+/* See control.h. The server runs libmicrohttpd with a thread per connection
+ * (bounded: CTL_MAX_CONN) so that a decision may wait for its outcome without
+ * holding anyone else up; the routes never wait for it. Decisions are carried
+ * out by one decider thread, in the order they were recorded, from the table
+ * control_requests: a request made while no owner ran is found there at start,
+ * and one cut short by a crash (state 'running') is carried out again (a
+ * ledger sink skips what it applied already). */
+#include <errno.h>
+#include <grp.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "audit_log.h"
+#include "clock.h"
+#include "control.h"
+#include "dlq.h"
+#include "log.h"
+#include "options.h"
+#include "review.h"
+#include "runtime_int.h"
+#include "sha256.h"
+#include "site.h"
+#include "state_int.h"
+#include "yaml_doc.h"
+
+#define CTL_MAX_CONN 32
+#define CTL_MAX_BODY (64 * 1024)
+#define CTL_TIMEOUT_S 10
+#define CTL_MAX_WAIT_MS 120000
+#define CTL_CLAIM_TTL_MS (10 * 60 * 1000)
+
+enum { ROLE_NONE, ROLE_VIEWER, ROLE_REVIEWER, ROLE_OPERATOR, ROLE_ADMIN };
+
+struct bp_control {
+    bp_runtime *rt;
+    bp_state *st;
+    struct MHD_Daemon *d;
+    int fd;
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    uid_t owner_uid;
+    gid_t sock_gid;
+    int64_t started_ms;
+    struct { gid_t gid; int role; } unix_roles[32];   /* admin.unix_roles */
+    size_t n_unix_roles;
+    int64_t claim_ttl_ms;     /* review.claim_ttl */
+    pthread_t decider;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;        /* a request recorded (decider) or done (waiters) */
+    int stopping;
+};
+
+static const char ctl_schema[] =
+    "CREATE TABLE IF NOT EXISTS control_requests(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  kind TEXT NOT NULL, seq INTEGER NOT NULL, verb TEXT NOT NULL, actor TEXT NOT NULL,"
+    "  body TEXT, state TEXT NOT NULL DEFAULT 'queued', outcome TEXT, detail TEXT,"
+    "  created_ms INTEGER NOT NULL, done_ms INTEGER);"
+    "CREATE TABLE IF NOT EXISTS review_claims(seq INTEGER PRIMARY KEY, actor TEXT NOT NULL,"
+    "  claimed_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, deciding INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS route_pauses(route TEXT PRIMARY KEY, actor TEXT NOT NULL,"
+    "  since_ms INTEGER NOT NULL);";
+
+static bp_status ctl_migrate(bp_state *st)
+{
+    pthread_mutex_lock(&st->mu);
+    int rc = sqlite3_exec(st->db, ctl_schema, NULL, NULL, NULL);
+    pthread_mutex_unlock(&st->mu);
+    return rc == SQLITE_OK ? BP_OK : BP_ERR_IO;
+}
+
+int bp_control_socket_path(const bp_site *site, char *buf, size_t n)
+{
+    size_t max = sizeof(((struct sockaddr_un *)0)->sun_path);
+    char p[4096];
+    snprintf(p, sizeof(p), "%s.sock", site->state_path);
+    if (strlen(p) < max && strlen(p) < n) {
+        snprintf(buf, n, "%s", p);
+        return 0;
+    }
+    bp_sha256 h;
+    unsigned char dg[32];
+    bp_sha256_init(&h);
+    bp_sha256_update(&h, site->state_path, strlen(site->state_path));
+    bp_sha256_final(&h, dg);
+    const char *dir = getenv("XDG_RUNTIME_DIR");
+    if (dir == NULL || dir[0] == '\0')
+        dir = "/tmp";
+    char hex[17];
+    for (int i = 0; i < 8; i++)
+        snprintf(hex + 2 * i, 3, "%02x", dg[i]);
+    int w = snprintf(buf, n, "%s/backplane-%s.sock", dir, hex);
+    return w < 0 || (size_t)w >= n || (size_t)w >= max ? -1 : 0;
+}
+
+bp_status bp_control_pause(bp_state *st, const char *route, const char *actor, int pause)
+{
+    if (ctl_migrate(st) != BP_OK)
+        return BP_ERR_IO;
+    sqlite3_stmt *q = NULL;
+    pthread_mutex_lock(&st->mu);
+    int ok = sqlite3_prepare_v2(st->db,
+                                pause ? "INSERT OR IGNORE INTO route_pauses(route,actor,since_ms) "
+                                        "VALUES(?1,?2,?3)"
+                                      : "DELETE FROM route_pauses WHERE route=?1",
+                                -1, &q, NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_text(q, 1, route, -1, SQLITE_STATIC);
+        if (pause) {
+            sqlite3_bind_text(q, 2, actor, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 3, bp_now_ms());
+        }
+        ok = sqlite3_step(q) == SQLITE_DONE;
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    return ok ? BP_OK : BP_ERR_IO;
+}
+
+int bp_control_paused(bp_state *st, const char *route, char **by)
+{
+    if (by)
+        *by = NULL;
+    if (ctl_migrate(st) != BP_OK)
+        return -1;
+    sqlite3_stmt *q = NULL;
+    int r = -1;
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_prepare_v2(st->db, "SELECT actor FROM route_pauses WHERE route=?", -1, &q,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, route, -1, SQLITE_STATIC);
+        int s = sqlite3_step(q);
+        r = s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : -1;
+        if (r == 1 && by)
+            *by = strdup((const char *)sqlite3_column_text(q, 0));
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    return r;
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+bp_status bp_control_submit(bp_state *st, const char *kind, int64_t seq, const char *verb,
+                            const char *actor, const char *body_json, int64_t claim_ttl_ms,
+                            int64_t *id, char **who, int *claimed)
+{
+    *who = NULL;
+    *claimed = 0;
+    if (ctl_migrate(st) != BP_OK)
+        return BP_ERR_IO;
+    int review = strcmp(kind, "review") == 0;
+    int64_t now = bp_now_ms();
+    bp_status rc = BP_ERR_IO;
+    sqlite3_stmt *q = NULL;
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        goto unlock;
+    int ok = 0;
+    /* The entry must exist. */
+    const char *exists = review ? "SELECT 1 FROM review_queue WHERE seq=?"
+                                : "SELECT 1 FROM dead_letters WHERE seq=?";
+    if (sqlite3_prepare_v2(st->db, exists, -1, &q, NULL) != SQLITE_OK)
+        goto end;
+    sqlite3_bind_int64(q, 1, seq);
+    int found = sqlite3_step(q) == SQLITE_ROW;
+    sqlite3_finalize(q);
+    q = NULL;
+    /* Someone else's request on it, not yet carried out, or a live claim. */
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT actor FROM control_requests WHERE kind=? AND seq=? AND "
+                           "state IN ('queued','running') ORDER BY id LIMIT 1",
+                           -1, &q, NULL) != SQLITE_OK)
+        goto end;
+    sqlite3_bind_text(q, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, seq);
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        *who = strdup((const char *)sqlite3_column_text(q, 0));
+        rc = BP_ERR_FULL;
+        ok = 1;
+        goto end;
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (!found) {
+        /* Decided already: say by whom when the audit knows. */
+        if (review && sqlite3_prepare_v2(st->db,
+                                         "SELECT actor FROM control_requests WHERE kind=? AND "
+                                         "seq=? AND state='done' ORDER BY id DESC LIMIT 1",
+                                         -1, &q, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(q, 1, kind, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 2, seq);
+            if (sqlite3_step(q) == SQLITE_ROW) {
+                *who = strdup((const char *)sqlite3_column_text(q, 0));
+                rc = BP_ERR_FULL;
+                ok = 1;
+                goto end;
+            }
+        }
+        rc = BP_ERR_NOT_FOUND;
+        ok = 1;
+        goto end;
+    }
+    if (review) {
+        sqlite3_finalize(q);
+        q = NULL;
+        if (sqlite3_prepare_v2(st->db,
+                               "SELECT actor FROM review_claims WHERE seq=? AND expires_ms>? "
+                               "AND actor<>?",
+                               -1, &q, NULL) != SQLITE_OK)
+            goto end;
+        sqlite3_bind_int64(q, 1, seq);
+        sqlite3_bind_int64(q, 2, now);
+        sqlite3_bind_text(q, 3, actor, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW) {
+            *who = strdup((const char *)sqlite3_column_text(q, 0));
+            *claimed = 1;
+            rc = BP_ERR_FULL;
+            ok = 1;
+            goto end;
+        }
+        sqlite3_finalize(q);
+        q = NULL;
+        int decision = strcmp(verb, "claim") != 0;
+        if (strcmp(verb, "release") == 0) {
+            if (sqlite3_prepare_v2(st->db, "DELETE FROM review_claims WHERE seq=?", -1, &q,
+                                   NULL) != SQLITE_OK)
+                goto end;
+            sqlite3_bind_int64(q, 1, seq);
+        } else {
+            if (sqlite3_prepare_v2(st->db,
+                                   "INSERT OR REPLACE INTO review_claims(seq,actor,claimed_ms,"
+                                   "expires_ms,deciding) VALUES(?,?,?,?,?)",
+                                   -1, &q, NULL) != SQLITE_OK)
+                goto end;
+            sqlite3_bind_int64(q, 1, seq);
+            sqlite3_bind_text(q, 2, actor, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 3, now);
+            sqlite3_bind_int64(q, 4, now + (claim_ttl_ms > 0 ? claim_ttl_ms : CTL_CLAIM_TTL_MS));
+            sqlite3_bind_int(q, 5, decision);
+        }
+        if (sqlite3_step(q) != SQLITE_DONE)
+            goto end;
+        sqlite3_finalize(q);
+        q = NULL;
+        if (strcmp(verb, "claim") == 0 || strcmp(verb, "release") == 0) {
+            *id = 0;
+            rc = BP_OK;
+            ok = 1;
+            goto end;
+        }
+    }
+    if (strcmp(verb, "check") == 0) {   /* only whether a request could be made */
+        *id = 0;
+        rc = BP_OK;
+        ok = 1;
+        goto end;
+    }
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO control_requests(kind,seq,verb,actor,body,created_ms) "
+                           "VALUES(?,?,?,?,?,?)",
+                           -1, &q, NULL) != SQLITE_OK)
+        goto end;
+    sqlite3_bind_text(q, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, seq);
+    sqlite3_bind_text(q, 3, verb, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, actor, -1, SQLITE_STATIC);
+    if (body_json)
+        sqlite3_bind_text(q, 5, body_json, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 6, now);
+    if (sqlite3_step(q) != SQLITE_DONE)
+        goto end;
+    *id = sqlite3_last_insert_rowid(st->db);
+    rc = BP_OK;
+    ok = 1;
+end:
+    sqlite3_finalize(q);
+    if (state_end(st, ok && rc == BP_OK) != BP_OK && rc == BP_OK)
+        rc = BP_ERR_IO;
+unlock:
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+typedef struct ctl_req {
+    int64_t id, seq;
+    char *kind, *verb, *actor, *body;
+} ctl_req;
+
+static void ctl_req_clear(ctl_req *r)
+{
+    free(r->kind);
+    free(r->verb);
+    free(r->actor);
+    free(r->body);
+    memset(r, 0, sizeof(*r));
+}
+
+static char *ctl_col(sqlite3_stmt *q, int i)
+{
+    const unsigned char *t = sqlite3_column_text(q, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+/* The oldest request not done yet: 1 found, 0 none, -1 error. */
+static int ctl_next(bp_state *st, ctl_req *r)
+{
+    sqlite3_stmt *q = NULL;
+    int found = -1;
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT id,kind,seq,verb,actor,body FROM control_requests WHERE "
+                           "state IN ('queued','running') ORDER BY id LIMIT 1",
+                           -1, &q, NULL) == SQLITE_OK) {
+        int s = sqlite3_step(q);
+        found = s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : -1;
+        if (found == 1) {
+            r->id = sqlite3_column_int64(q, 0);
+            r->kind = ctl_col(q, 1);
+            r->seq = sqlite3_column_int64(q, 2);
+            r->verb = ctl_col(q, 3);
+            r->actor = ctl_col(q, 4);
+            r->body = ctl_col(q, 5);
+        }
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    return found;
+}
+
+static void ctl_set_state(bp_state *st, int64_t id, const char *state, const char *outcome,
+                          const char *detail, int64_t claim_seq)
+{
+    sqlite3_stmt *q = NULL;
+    pthread_mutex_lock(&st->mu);
+    sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    int ok = sqlite3_prepare_v2(st->db,
+                                "UPDATE control_requests SET state=?,outcome=?,detail=?,"
+                                "done_ms=? WHERE id=?",
+                                -1, &q, NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_text(q, 1, state, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, outcome, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, detail, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 4, bp_now_ms());
+        sqlite3_bind_int64(q, 5, id);
+        ok = sqlite3_step(q) == SQLITE_DONE;
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (ok && claim_seq > 0 &&
+        sqlite3_prepare_v2(st->db, "DELETE FROM review_claims WHERE seq=?", -1, &q, NULL) ==
+            SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, claim_seq);
+        ok = sqlite3_step(q) == SQLITE_DONE;
+    }
+    sqlite3_finalize(q);
+    state_end(st, ok);
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* The outcome of a review decision's what (review.h). */
+static const char *ctl_review_outcome(const char *verb, const char *what)
+{
+    if (strcmp(verb, "reject") == 0)
+        return "rejected";
+    if (strcmp(what, "delivered") == 0)
+        return "delivered";
+    if (strstr(what, "dead-lettered"))
+        return "dead_lettered";
+    if (strstr(what, "dropped"))
+        return "dropped";
+    return "parked";
+}
+
+/* The review request of verb with body {"note","reason","set","add"}; sets
+ * and texts (freed by the caller with ctl_review_request_free) back
+ * req->sets. Returns how many sets. */
+static size_t ctl_review_request(const char *verb, const char *actor, const cJSON *body,
+                                 bp_review_request *req, bp_review_set **sets_out,
+                                 char ***texts_out)
+{
+    *req = (bp_review_request){
+        .verb = strcmp(verb, "approve") == 0   ? BP_REVIEW_APPROVE
+                : strcmp(verb, "correct") == 0 ? BP_REVIEW_CORRECT
+                                               : BP_REVIEW_REJECT,
+        .actor = actor,
+    };
+    const cJSON *note = cJSON_GetObjectItemCaseSensitive(body, "note");
+    const cJSON *reason = cJSON_GetObjectItemCaseSensitive(body, "reason");
+    req->note = cJSON_IsString(reason) && req->verb == BP_REVIEW_REJECT ? reason->valuestring
+                : cJSON_IsString(note)                                 ? note->valuestring
+                                                                       : NULL;
+    const cJSON *set = cJSON_GetObjectItemCaseSensitive(body, "set");
+    size_t n = cJSON_IsObject(set) ? (size_t)cJSON_GetArraySize(set) : 0;
+    bp_review_set *sets = calloc(n ? n : 1, sizeof(*sets));
+    char **texts = calloc(n ? n : 1, sizeof(*texts));
+    size_t k = 0;
+    for (const cJSON *e = set ? set->child : NULL; e && sets && texts && k < n; e = e->next) {
+        /* A JSON string is the text as typed (coerced into the field's type,
+         * review.h); any other JSON value is its JSON text. */
+        texts[k] = cJSON_IsString(e) ? strdup(e->valuestring) : cJSON_PrintUnformatted(e);
+        sets[k] = (bp_review_set){.path = e->string, .value = texts[k]};
+        k++;
+    }
+    req->sets = sets;
+    req->n_sets = k;
+    req->add = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "add"));
+    *sets_out = sets;
+    *texts_out = texts;
+    return k;
+}
+
+bp_status bp_control_check(bp_state *st, const char *kind, int64_t seq, const char *verb,
+                           const char *body_json, char **err)
+{
+    *err = NULL;
+    if (strcmp(kind, "dlq") == 0 && strcmp(verb, "replay") == 0) {
+        /* Raw input that never became an envelope cannot go back in. */
+        bp_dead_letter dl;
+        if (bp_state_dlq_get(st, seq, &dl) != BP_OK)
+            return BP_OK;   /* submit says "not found" */
+        bp_envelope *env = NULL;
+        bp_status s = BP_OK;
+        if (dl.payload == NULL ||
+            bp_envelope_from_json(dl.payload, dl.payload_len, &env, NULL) != BP_OK) {
+            s = BP_ERR_PARSE;
+            if (asprintf(err, "entry %lld holds raw input, not an envelope (%s): fix it at the "
+                              "source, or drop it", (long long)seq, dl.reason) < 0)
+                *err = NULL;
+        }
+        bp_envelope_unref(env);
+        bp_dead_letter_clear(&dl);
+        return s;
+    }
+    if (strcmp(kind, "review") != 0 || strcmp(verb, "correct") != 0)
+        return BP_OK;
+    cJSON *body = body_json ? cJSON_Parse(body_json) : NULL;
+    bp_review_request req;
+    bp_review_set *sets = NULL;
+    char **texts = NULL;
+    size_t k = ctl_review_request(verb, "check", body, &req, &sets, &texts);
+    bp_status s = bp_review_check(st, seq, &req, err);
+    for (size_t i = 0; texts && i < k; i++)
+        free(texts[i]);
+    free(texts);
+    free(sets);
+    cJSON_Delete(body);
+    return s == BP_ERR_NOT_FOUND ? BP_OK : s;   /* submit says "not found" */
+}
+
+/* Carries out one request. */
+static void ctl_carry_out(bp_control *c, ctl_req *r)
+{
+    ctl_set_state(c->st, r->id, "running", NULL, NULL, 0);
+    cJSON *body = r->body ? cJSON_Parse(r->body) : NULL;
+    const char *outcome = "failed";
+    char *detail = NULL;
+    int64_t claim_seq = 0;
+    if (strcmp(r->kind, "review") == 0) {
+        claim_seq = r->seq;
+        bp_review_request req;
+        bp_review_set *sets = NULL;
+        char **texts = NULL;
+        size_t k = ctl_review_request(r->verb, r->actor, body, &req, &sets, &texts);
+        bp_review_result res;
+        if (bp_review_decide(c->rt, c->st, r->seq, &req, &res) == BP_OK) {
+            outcome = ctl_review_outcome(r->verb, res.what);
+            detail = strdup(res.what);
+        } else {
+            detail = res.error ? res.error : strdup("failed");
+            res.error = NULL;
+        }
+        free(res.error);
+        for (size_t i = 0; texts && i < k; i++)
+            free(texts[i]);
+        free(texts);
+        free(sets);
+    } else {
+        /* The entry as it was, for the audit leaf (the action removes it). */
+        bp_dead_letter dl = {0};
+        int have = bp_state_dlq_get(c->st, r->seq, &dl) == BP_OK;
+        bp_dlq_result res = {0};
+        bp_status s = strcmp(r->verb, "delete") == 0
+                          ? bp_dlq_drop(c->st, r->seq, NULL, &res)
+                          : bp_dlq_replay(c->rt, r->seq, NULL, &res);
+        if (s == BP_OK || s == BP_REJECT) {
+            outcome = strcmp(r->verb, "delete") == 0 ? "deleted"
+                      : s == BP_REJECT              ? "dead_lettered"
+                      : strcmp(res.what, "delivered") == 0 ? "delivered"
+                      : strstr(res.what, "dropped")        ? "dropped"
+                                                           : "parked";
+            detail = strdup(res.what ? res.what : outcome);
+            bp_dlq_audit(c->st, r->actor, r->verb, r->seq, have ? &dl : NULL, outcome);
+        } else {
+            detail = res.error ? res.error : strdup(bp_status_str(s));
+            res.error = NULL;
+        }
+        free(res.error);
+        bp_dead_letter_clear(&dl);
+    }
+    cJSON_Delete(body);
+    bp_log(BP_LOG_INFO, NULL, "%s %s %lld by %s: %s (%s)", r->kind, r->verb, (long long)r->seq,
+           r->actor, outcome, detail ? detail : "");
+    ctl_set_state(c->st, r->id, "done", outcome, detail, claim_seq);
+    free(detail);
+}
+
+/* Carries out every request not done yet; returns how many. */
+static size_t ctl_drain(bp_control *c)
+{
+    size_t n = 0;
+    for (;;) {
+        ctl_req r = {0};
+        int got = ctl_next(c->st, &r);
+        if (got == 1)
+            ctl_carry_out(c, &r);
+        ctl_req_clear(&r);
+        if (got != 1 || bp_runtime_stopping(c->rt))
+            return n;
+        n++;
+    }
+}
+
+static void *ctl_decider(void *arg)
+{
+    bp_control *c = arg;
+    bp_name_thread("control", "decide");
+    pthread_mutex_lock(&c->mu);
+    while (!c->stopping) {
+        pthread_mutex_unlock(&c->mu);
+        ctl_req r = {0};
+        int got = ctl_next(c->st, &r);
+        if (got == 1)
+            ctl_carry_out(c, &r);
+        ctl_req_clear(&r);
+        pthread_mutex_lock(&c->mu);
+        pthread_cond_broadcast(&c->cv);
+        if (got != 1 && !c->stopping) {
+            /* Also polled: the CLI records requests from other processes. */
+            struct timespec ts = bp_deadline_in(1000);
+            pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+/* Waits up to wait_ms for request id; returns a JSON object {state,outcome,detail}. */
+static cJSON *ctl_wait(bp_control *c, int64_t id, int64_t wait_ms)
+{
+    int64_t deadline = bp_mono_ms() + wait_ms;
+    for (;;) {
+        cJSON *o = NULL;
+        sqlite3_stmt *q = NULL;
+        pthread_mutex_lock(&c->st->mu);
+        if (sqlite3_prepare_v2(c->st->db,
+                               "SELECT state,outcome,detail FROM control_requests WHERE id=?",
+                               -1, &q, NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(q, 1, id);
+            if (sqlite3_step(q) == SQLITE_ROW &&
+                strcmp((const char *)sqlite3_column_text(q, 0), "done") == 0) {
+                o = cJSON_CreateObject();
+                const char *oc = (const char *)sqlite3_column_text(q, 1);
+                const char *dt = (const char *)sqlite3_column_text(q, 2);
+                cJSON_AddStringToObject(o, "outcome", oc ? oc : "failed");
+                cJSON_AddStringToObject(o, "detail", dt ? dt : "");
+            }
+        }
+        sqlite3_finalize(q);
+        pthread_mutex_unlock(&c->st->mu);
+        if (o)
+            return o;
+        pthread_mutex_lock(&c->mu);
+        int stopping = c->stopping;
+        pthread_mutex_unlock(&c->mu);
+        if (bp_mono_ms() >= deadline || stopping) {   /* the owner stops: answer now */
+            o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "outcome", "pending");
+            cJSON_AddStringToObject(o, "detail", "recorded; the owner is still carrying it out");
+            return o;
+        }
+        pthread_mutex_lock(&c->mu);
+        pthread_cond_broadcast(&c->cv);
+        struct timespec ts = bp_deadline_in(100);
+        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        pthread_mutex_unlock(&c->mu);
+    }
+}
+
+/* ---- HTTP --------------------------------------------------------------- */
+
+typedef struct ctl_conn {
+    char *body;
+    size_t len;
+    int too_big;
+} ctl_conn;
+
+static enum MHD_Result ctl_send(struct MHD_Connection *conn, unsigned code, cJSON *o)
+{
+    char *text = o ? cJSON_PrintUnformatted(o) : strdup("{}");
+    cJSON_Delete(o);
+    size_t n = text ? strlen(text) : 0;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(n, text ? text : (char *)"", MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    enum MHD_Result r = MHD_queue_response(conn, code, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+static enum MHD_Result ctl_error(struct MHD_Connection *conn, unsigned code, const char *fmt, ...)
+    BP_PRINTF(3, 4);
+static enum MHD_Result ctl_error(struct MHD_Connection *conn, unsigned code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", msg);
+    return ctl_send(conn, code, o);
+}
+
+static const char *const ctl_role_names[] = {"none", "viewer", "reviewer", "operator", "admin"};
+
+/* admin.unix_roles: { GROUP: ROLE } and review.claim_ttl from the site file.
+ * 0, or -1 with *err (file:line:col). */
+static int ctl_site_options(bp_control *c, const char *file, char **err)
+{
+    c->claim_ttl_ms = CTL_CLAIM_TTL_MS;
+    bp_diags d = {0};
+    bp_ydoc *doc = NULL;
+    int rc = 0;
+    bp_status s = bp_ydoc_load_file(file, &doc, &d);
+    const bp_ynode *root = (s == BP_OK || s == BP_ERR_INVALID) && doc ? doc->root : NULL;
+    const bp_ynode *admin = root ? bp_ymap_get(root, "admin") : NULL;
+    const bp_ynode *roles = admin && admin->kind == BP_YMAP ? bp_ymap_get(admin, "unix_roles") : NULL;
+    for (size_t i = 0; roles && roles->kind == BP_YMAP && i < roles->n && rc == 0; i++) {
+        const bp_ynode *v = roles->items[i];
+        const char *group = roles->keys[i]->value;
+        int role = 0;
+        for (int k = 1; k <= ROLE_ADMIN && v->kind == BP_YSCALAR; k++)
+            if (strcmp(v->value, ctl_role_names[k]) == 0)
+                role = k;
+        struct group *g = getgrnam(group);
+        if (role == 0 || g == NULL || c->n_unix_roles == 32) {
+            if (asprintf(err, "%s:%d:%d: admin.unix_roles.%s: %s", file, v->line, v->col, group,
+                         g == NULL ? "no such group"
+                         : role == 0 ? "the role must be viewer, reviewer, operator or admin"
+                                     : "more than 32 groups") < 0)
+                *err = NULL;
+            rc = -1;
+            break;
+        }
+        c->unix_roles[c->n_unix_roles].gid = g->gr_gid;
+        c->unix_roles[c->n_unix_roles++].role = role;
+    }
+    const bp_ynode *rv = root ? bp_ymap_get(root, "review") : NULL;
+    const bp_ynode *ttl = rv && rv->kind == BP_YMAP ? bp_ymap_get(rv, "claim_ttl") : NULL;
+    if (rc == 0 && ttl) {
+        int64_t ms = ttl->kind == BP_YSCALAR ? bp_parse_duration_ms(ttl->value) : -1;
+        if (ms <= 0) {
+            if (asprintf(err, "%s:%d:%d: review.claim_ttl: not a duration (e.g. 10m)", file,
+                         ttl->line, ttl->col) < 0)
+                *err = NULL;
+            rc = -1;
+        } else {
+            c->claim_ttl_ms = ms;
+        }
+    }
+    bp_ydoc_free(doc);
+    bp_diags_free(&d);
+    return rc;
+}
+
+/* The peer's role from SO_PEERCRED, and its user name into who. */
+static int ctl_role(bp_control *c, struct MHD_Connection *conn, char *who, size_t n)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct ucred cr;
+    socklen_t len = sizeof(cr);
+    if (ci == NULL || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
+        snprintf(who, n, "unknown");
+        return ROLE_NONE;
+    }
+    struct passwd pwb, *pw = NULL;
+    char buf[4096];
+    getpwuid_r(cr.uid, &pwb, buf, sizeof(buf), &pw);
+    if (pw)
+        snprintf(who, n, "%s", pw->pw_name);
+    else
+        snprintf(who, n, "uid%u", (unsigned)cr.uid);
+    if (cr.uid == 0 || cr.uid == c->owner_uid)
+        return ROLE_ADMIN;
+    int best = ROLE_NONE;
+    /* The peer's own groups (as it runs, not only /etc/group's members). */
+    char proc[64], line[4096];
+    snprintf(proc, sizeof(proc), "/proc/%d/status", (int)cr.pid);
+    FILE *f = fopen(proc, "r");
+    int in_group = 0;
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "Groups:", 7) == 0) {
+            char *p = line + 7, *end;
+            for (long g = strtol(p, &end, 10); end != p; p = end, g = strtol(p, &end, 10)) {
+                in_group |= (gid_t)g == c->sock_gid;
+                for (size_t k = 0; k < c->n_unix_roles; k++)
+                    if ((gid_t)g == c->unix_roles[k].gid && c->unix_roles[k].role > best)
+                        best = c->unix_roles[k].role;
+            }
+            break;
+        }
+    if (f)
+        fclose(f);
+    if (cr.gid == c->sock_gid)
+        in_group = 1;
+    for (size_t k = 0; k < c->n_unix_roles; k++)
+        if (cr.gid == c->unix_roles[k].gid && c->unix_roles[k].role > best)
+            best = c->unix_roles[k].role;
+    if (in_group && best < ROLE_REVIEWER)
+        best = ROLE_REVIEWER;
+    if (best != ROLE_NONE)
+        return best;
+    if (pw) {
+        gid_t groups[256];
+        int ng = 256;
+        if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &ng) >= 0)
+            for (int i = 0; i < ng; i++)
+                if (groups[i] == c->sock_gid)
+                    return ROLE_REVIEWER;
+    }
+    return ROLE_NONE;
+}
+
+
+static int ctl_review_row(const bp_review_item *it, void *ud)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "seq", (double)it->seq);
+    cJSON_AddStringToObject(o, "route", it->route);
+    cJSON_AddStringToObject(o, "stage", it->stage);
+    cJSON_AddStringToObject(o, "reason", it->reason);
+    if (it->confidence >= 0)
+        cJSON_AddNumberToObject(o, "confidence", it->confidence);
+    else
+        cJSON_AddNullToObject(o, "confidence");
+    cJSON_AddNumberToObject(o, "priority", (double)it->priority);
+    if (it->flags)
+        cJSON_AddStringToObject(o, "flags", it->flags);
+    if (it->subject)
+        cJSON_AddStringToObject(o, "subject", it->subject);
+    cJSON_AddNumberToObject(o, "created_ms", (double)it->created_ms);
+    cJSON_AddItemToArray(ud, o);
+    return 0;
+}
+
+static void ctl_add_claim(bp_control *c, cJSON *o, int64_t seq)
+{
+    sqlite3_stmt *q = NULL;
+    pthread_mutex_lock(&c->st->mu);
+    if (sqlite3_prepare_v2(c->st->db,
+                           "SELECT actor,expires_ms FROM review_claims WHERE seq=? AND "
+                           "expires_ms>?",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, seq);
+        sqlite3_bind_int64(q, 2, bp_now_ms());
+        if (sqlite3_step(q) == SQLITE_ROW) {
+            cJSON_AddStringToObject(o, "claimed_by", (const char *)sqlite3_column_text(q, 0));
+            cJSON_AddNumberToObject(o, "claim_expires_ms", (double)sqlite3_column_int64(q, 1));
+        }
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&c->st->mu);
+    if (!cJSON_HasObjectItem(o, "claimed_by")) {
+        cJSON_AddNullToObject(o, "claimed_by");
+        cJSON_AddNullToObject(o, "claim_expires_ms");
+    }
+}
+
+static int ctl_dlq_row(const bp_dead_letter *dl, void *ud)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "seq", (double)dl->seq);
+    cJSON_AddStringToObject(o, "route", dl->route);
+    cJSON_AddStringToObject(o, "stage", dl->stage);
+    cJSON_AddStringToObject(o, "reason", dl->reason);
+    cJSON_AddNumberToObject(o, "created_ms", (double)dl->created_ms);
+    if (dl->payload)
+        cJSON_AddStringToObject(o, "payload", dl->payload);
+    cJSON_AddItemToArray(ud, o);
+    return 0;
+}
+
+static cJSON *ctl_status(bp_control *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    bp_runtime *rt = c->rt;
+    cJSON_AddStringToObject(o, "site", rt->site->name);
+    cJSON_AddNumberToObject(o, "pid", (double)getpid());
+    cJSON_AddNumberToObject(o, "uptime_s", (double)(bp_now_ms() - c->started_ms) / 1000.0);
+    cJSON_AddStringToObject(o, "state_file", rt->site->state_path);
+    cJSON *routes = cJSON_AddObjectToObject(o, "routes");
+    for (size_t i = 0; i < rt->n_routes; i++) {
+        bp_route *r = &rt->routes[i];
+        cJSON *ro = cJSON_AddObjectToObject(routes, r->cfg->name);
+        cJSON_AddStringToObject(ro, "state", r->disabled ? "disabled"
+                                            : r->failed  ? "failed"
+                                            : !r->running ? "ended"
+                                            : atomic_load(&r->paused) ? "paused"
+                                                                      : "running");
+    }
+    cJSON_AddNumberToObject(o, "review_queue", (double)bp_state_count(c->st, "review_queue"));
+    cJSON_AddNumberToObject(o, "dead_letters", (double)bp_state_count(c->st, "dead_letters"));
+    return o;
+}
+
+/* Path segment after prefix as a positive seq and the rest ("" or "/verb"). */
+static int64_t ctl_seq(const char *url, const char *prefix, const char **rest)
+{
+    size_t pl = strlen(prefix);
+    if (strncmp(url, prefix, pl) != 0)
+        return 0;
+    char *end;
+    long long v = strtoll(url + pl, &end, 10);
+    if (end == url + pl || v <= 0)
+        return 0;
+    *rest = end;
+    return v;
+}
+
+static enum MHD_Result ctl_decide(bp_control *c, struct MHD_Connection *conn, const char *kind,
+                                  int64_t seq, const char *verb, const char *who,
+                                  const char *body)
+{
+    cJSON *b = body && body[0] ? cJSON_Parse(body) : cJSON_CreateObject();
+    if (b == NULL || !cJSON_IsObject(b)) {
+        cJSON_Delete(b);
+        return ctl_error(conn, 422, "the body is not a JSON object");
+    }
+    if (strcmp(verb, "reject") == 0 &&
+        !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(b, "reason"))) {
+        cJSON_Delete(b);
+        return ctl_error(conn, 422, "reject needs {\"reason\": \"...\"}");
+    }
+    const cJSON *set = cJSON_GetObjectItemCaseSensitive(b, "set");
+    if (strcmp(verb, "correct") == 0 && (!cJSON_IsObject(set) || set->child == NULL)) {
+        cJSON_Delete(b);
+        return ctl_error(conn, 422, "correct needs {\"set\": {\"PATH\": VALUE, ...}}");
+    }
+    cJSON_Delete(b);
+    char *bad = NULL;
+    if (bp_control_check(c->st, kind, seq, verb, body, &bad) != BP_OK) {
+        enum MHD_Result r = ctl_error(conn, 422, "%s", bad ? bad : "the correction is refused");
+        free(bad);
+        return r;
+    }
+    int64_t id = 0;
+    char *other = NULL;
+    int claimed = 0;
+    bp_status s = bp_control_submit(c->st, kind, seq, verb, who, body, c->claim_ttl_ms, &id,
+                                    &other, &claimed);
+    if (s == BP_ERR_FULL) {
+        enum MHD_Result r = ctl_error(conn, 409, "%s %lld: %s by %s",
+                                      strcmp(kind, "review") == 0 ? "entry" : "dead letter",
+                                      (long long)seq,
+                                      claimed                        ? "claimed"
+                                      : strcmp(kind, "review") == 0 ? "already decided"
+                                                                    : "already being replayed",
+                                      other ? other : "someone else");
+        free(other);
+        return r;
+    }
+    if (s == BP_ERR_NOT_FOUND)
+        return ctl_error(conn, 404, "no %s %lld",
+                         strcmp(kind, "review") == 0 ? "parked record" : "dead letter",
+                         (long long)seq);
+    if (s != BP_OK)
+        return ctl_error(conn, 500, "cannot record the request: %s", bp_status_str(s));
+    if (id == 0) {  /* claim / release */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "seq", (double)seq);
+        cJSON_AddStringToObject(o, "outcome", strcmp(verb, "claim") == 0 ? "claimed" : "released");
+        if (strcmp(verb, "claim") == 0)
+            ctl_add_claim(c, o, seq);
+        return ctl_send(conn, 200, o);
+    }
+    pthread_mutex_lock(&c->mu);
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    const char *w = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "wait");
+    int64_t wait_ms = w ? (int64_t)(strtod(w, NULL) * 1000) : 30000;
+    if (wait_ms < 0)
+        wait_ms = 0;
+    if (wait_ms > CTL_MAX_WAIT_MS)
+        wait_ms = CTL_MAX_WAIT_MS;
+    cJSON *o = ctl_wait(c, id, wait_ms);
+    cJSON_AddNumberToObject(o, "seq", (double)seq);
+    cJSON_AddNumberToObject(o, "request", (double)id);
+    cJSON_AddStringToObject(o, "by", who);
+    const char *oc = cJSON_GetObjectItemCaseSensitive(o, "outcome")->valuestring;
+    return ctl_send(conn, strcmp(oc, "pending") == 0 ? 202 : 200, o);
+}
+
+static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    bp_control *c = cls;
+    ctl_conn *cc = *con_cls;
+    if (cc == NULL) {
+        if ((cc = calloc(1, sizeof(*cc))) == NULL)
+            return MHD_NO;
+        *con_cls = cc;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (cc->len + *upload_size > CTL_MAX_BODY) {
+            cc->too_big = 1;
+        } else {
+            char *nb = realloc(cc->body, cc->len + *upload_size + 1);
+            if (nb == NULL)
+                return MHD_NO;
+            memcpy(nb + cc->len, upload_data, *upload_size);
+            cc->body = nb;
+            cc->len += *upload_size;
+            cc->body[cc->len] = '\0';
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (cc->too_big)
+        return ctl_error(conn, 413, "the body is larger than %d bytes", CTL_MAX_BODY);
+    int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0,
+        del = strcmp(method, "DELETE") == 0;
+    if (get && strcmp(url, "/health") == 0) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "status", "ok");
+        return ctl_send(conn, 200, o);
+    }
+    if (get && strcmp(url, "/ready") == 0) {
+        cJSON *o = cJSON_CreateObject(), *bad = cJSON_CreateObject();
+        for (size_t i = 0; i < c->rt->n_routes; i++)
+            if (c->rt->routes[i].failed)
+                cJSON_AddStringToObject(bad, c->rt->routes[i].cfg->name, "failed");
+        int ok = bad->child == NULL;
+        cJSON_AddItemToObject(o, "routes", bad);
+        return ctl_send(conn, ok ? 200 : 503, o);
+    }
+    char who[128];
+    int role = ctl_role(c, conn, who, sizeof(who));
+    int need = ROLE_VIEWER;
+    const char *rest = "";
+    int64_t seq = 0;
+    if (post && (seq = ctl_seq(url, "/api/v1/review/", &rest)) > 0)
+        need = ROLE_REVIEWER;
+    else if ((post || del) && strncmp(url, "/api/v1/dlq/", 12) == 0)
+        need = ROLE_OPERATOR;
+    else if (post)
+        need = ROLE_OPERATOR;
+    if (role < need)
+        return ctl_error(conn, 403, "%s is %s; %s %s needs the role %s", who,
+                         role == ROLE_NONE ? "not allowed here" : ctl_role_names[role], method,
+                         url, ctl_role_names[need]);
+    if (get && strcmp(url, "/api/v1/status") == 0)
+        return ctl_send(conn, 200, ctl_status(c));
+    if (get && strcmp(url, "/api/v1/review") == 0) {
+        const char *route = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "route");
+        cJSON *o = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(o, "items");
+        bp_state_review_foreach(c->st, route, ctl_review_row, items);
+        for (cJSON *it = items->child; it; it = it->next)
+            ctl_add_claim(c, it,
+                          (int64_t)cJSON_GetObjectItemCaseSensitive(it, "seq")->valuedouble);
+        return ctl_send(conn, 200, o);
+    }
+    if (get && (seq = ctl_seq(url, "/api/v1/review/", &rest)) > 0 && rest[0] == '\0') {
+        bp_review_item it;
+        if (bp_state_review_get(c->st, seq, &it) != BP_OK)
+            return ctl_error(conn, 404, "parked record %lld not found", (long long)seq);
+        cJSON *arr = cJSON_CreateArray();
+        ctl_review_row(&it, arr);
+        cJSON *o = cJSON_DetachItemFromArray(arr, 0);
+        cJSON_Delete(arr);
+        cJSON *env = it.payload ? cJSON_Parse(it.payload) : NULL;
+        if (env)
+            cJSON_AddItemToObject(o, "envelope", env);
+        ctl_add_claim(c, o, seq);
+        bp_review_item_clear(&it);
+        return ctl_send(conn, 200, o);
+    }
+    if (post && (seq = ctl_seq(url, "/api/v1/review/", &rest)) > 0) {
+        static const char *const verbs[] = {"approve", "reject", "correct", "claim", "release",
+                                            NULL};
+        for (size_t i = 0; verbs[i]; i++)
+            if (rest[0] == '/' && strcmp(rest + 1, verbs[i]) == 0)
+                return ctl_decide(c, conn, "review", seq, verbs[i], who, cc->body);
+        if (strcmp(rest, "/reopen") == 0)
+            return ctl_error(conn, 501, "reopen is not offered yet");
+    }
+    if (get && strcmp(url, "/api/v1/dlq") == 0) {
+        const char *route = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "route");
+        cJSON *o = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(o, "items");
+        bp_state_dlq_foreach(c->st, route, 0, ctl_dlq_row, items);
+        return ctl_send(conn, 200, o);
+    }
+    if ((seq = ctl_seq(url, "/api/v1/dlq/", &rest)) > 0) {
+        if (get && rest[0] == '\0') {
+            bp_dead_letter dl;
+            if (bp_state_dlq_get(c->st, seq, &dl) != BP_OK)
+                return ctl_error(conn, 404, "dead letter %lld not found", (long long)seq);
+            cJSON *arr = cJSON_CreateArray();
+            ctl_dlq_row(&dl, arr);
+            bp_dead_letter_clear(&dl);
+            cJSON *o = cJSON_DetachItemFromArray(arr, 0);
+            cJSON_Delete(arr);
+            return ctl_send(conn, 200, o);
+        }
+        if (post && strcmp(rest, "/replay") == 0)
+            return ctl_decide(c, conn, "dlq", seq, "replay", who, cc->body);
+        if (del && rest[0] == '\0')
+            return ctl_decide(c, conn, "dlq", seq, "delete", who, cc->body);
+    }
+    if (post && strncmp(url, "/api/v1/routes/", 15) == 0) {
+        const char *name = url + 15, *slash = strchr(name, '/');
+        char route[256];
+        if (slash && (size_t)(slash - name) < sizeof(route)) {
+            memcpy(route, name, (size_t)(slash - name));
+            route[slash - name] = '\0';
+            bp_route *r = bp_runtime_find_route(c->rt, route);
+            if (r == NULL)
+                return ctl_error(conn, 404, "no route '%s'", route);
+            if (strcmp(slash, "/pause") == 0 || strcmp(slash, "/resume") == 0) {
+                int pause = slash[1] == 'p';
+                if (bp_control_pause(c->st, route, who, pause) != BP_OK)
+                    return ctl_error(conn, 500, "cannot store the pause");
+                atomic_store(&r->paused, pause);
+                bp_wakeup_signal(&r->wakeup);
+                /* Answer once no poll is in progress any more: after "paused"
+                 * no record comes in. */
+                for (int i = 0; pause && r->running && i < 50 && !atomic_load(&r->pause_seen); i++)
+                    usleep(20000);
+                bp_log(BP_LOG_INFO, route, "%s by %s", pause ? "paused" : "resumed", who);
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "route", route);
+                cJSON_AddStringToObject(o, "state", pause ? "paused" : "running");
+                cJSON_AddStringToObject(o, "by", who);
+                return ctl_send(conn, 200, o);
+            }
+            if (strcmp(slash, "/checkpoint/reset") == 0) {
+                if (!atomic_load(&r->paused))
+                    return ctl_error(conn, 409, "route '%s' is running: pause it first", route);
+                return ctl_error(conn, 501, "route '%s': a reset while the owner runs is not "
+                                            "offered yet (the source keeps its position in "
+                                            "memory): stop the owner and run `backplane "
+                                            "checkpoint reset` without it", route);
+            }
+        }
+    }
+    if (get && strcmp(url, "/api/v1/checkpoints") == 0) {
+        cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "checkpoints");
+        sqlite3_stmt *q = NULL;
+        pthread_mutex_lock(&c->st->mu);
+        if (sqlite3_prepare_v2(c->st->db,
+                               "SELECT scope,key,value,updated_ms FROM checkpoints ORDER BY "
+                               "scope,key", -1, &q, NULL) == SQLITE_OK)
+            while (sqlite3_step(q) == SQLITE_ROW) {
+                cJSON *e = cJSON_CreateObject();
+                cJSON_AddStringToObject(e, "scope", (const char *)sqlite3_column_text(q, 0));
+                cJSON_AddStringToObject(e, "key", (const char *)sqlite3_column_text(q, 1));
+                cJSON_AddStringToObject(e, "value", (const char *)sqlite3_column_text(q, 2));
+                cJSON_AddNumberToObject(e, "updated_ms", (double)sqlite3_column_int64(q, 3));
+                cJSON_AddItemToArray(arr, e);
+            }
+        sqlite3_finalize(q);
+        pthread_mutex_unlock(&c->st->mu);
+        return ctl_send(conn, 200, o);
+    }
+    if (get && strcmp(url, "/api/v1/audit") == 0) {
+        const char *subj = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "subject");
+        const char *rid = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
+        if (subj == NULL && rid == NULL)
+            return ctl_error(conn, 422, "audit needs ?subject=S or ?id=ID");
+        cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "trace");
+        sqlite3_stmt *q = NULL;
+        pthread_mutex_lock(&c->st->mu);
+        if (sqlite3_prepare_v2(c->st->db,
+                               "SELECT route,source,id,subject,outcome,lineage,at_ms FROM audit "
+                               "WHERE (?1 IS NOT NULL AND subject=?1) OR (?2 IS NOT NULL AND "
+                               "id=?2) ORDER BY seq LIMIT 1000", -1, &q, NULL) == SQLITE_OK) {
+            if (subj)
+                sqlite3_bind_text(q, 1, subj, -1, SQLITE_STATIC);
+            if (rid)
+                sqlite3_bind_text(q, 2, rid, -1, SQLITE_STATIC);
+            while (sqlite3_step(q) == SQLITE_ROW) {
+                cJSON *e = cJSON_CreateObject();
+                static const char *const cols[] = {"route", "source", "id", "subject",
+                                                   "outcome"};
+                for (int k = 0; k < 5; k++) {
+                    const unsigned char *t = sqlite3_column_text(q, k);
+                    if (t)
+                        cJSON_AddStringToObject(e, cols[k], (const char *)t);
+                    else
+                        cJSON_AddNullToObject(e, cols[k]);
+                }
+                const unsigned char *lin = sqlite3_column_text(q, 5);
+                cJSON *lj = lin ? cJSON_Parse((const char *)lin) : NULL;
+                cJSON_AddItemToObject(e, "lineage", lj ? lj : cJSON_CreateNull());
+                cJSON_AddNumberToObject(e, "at_ms", (double)sqlite3_column_int64(q, 6));
+                cJSON_AddItemToArray(arr, e);
+            }
+        }
+        sqlite3_finalize(q);
+        pthread_mutex_unlock(&c->st->mu);
+        return ctl_send(conn, 200, o);
+    }
+    if (post && strcmp(url, "/api/v1/reload") == 0) {
+        /* The same reload as SIGHUP (core/reload.c): validated first, the
+         * running configuration kept on any failure. Audited (issue 18). */
+        char *msg = NULL;
+        bp_status rs = bp_runtime_reload(c->rt, &msg);
+        const char *text = msg ? msg : bp_status_str(rs);
+        bp_log(rs == BP_OK ? BP_LOG_INFO : BP_LOG_WARN, NULL, "%s (asked by %s)", text, who);
+        char actor[200];
+        snprintf(actor, sizeof(actor), "%s%s", strchr(who, ':') ? "" : "os:", who);
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "result", rs == BP_OK ? "reloaded" : "refused");
+        cJSON_AddStringToObject(p, "message", text);
+        char *payload = cJSON_PrintUnformatted(p);
+        cJSON_Delete(p);
+        bp_audit_entry e = {.actor = actor, .kind = "reload", .payload = payload};
+        (void)bp_audit_append(c->st, &e);
+        free(payload);
+        enum MHD_Result mr;
+        if (rs == BP_OK) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "result", "reloaded");
+            cJSON_AddStringToObject(o, "message", text);
+            mr = ctl_send(conn, 200, o);
+        } else {
+            mr = ctl_error(conn, rs == BP_ERR_INVALID ? 422 : 409, "%s", text);
+        }
+        free(msg);
+        return mr;
+    }
+    return ctl_error(conn, 404, "no such endpoint: %s %s", method, url);
+}
+
+static void ctl_done(void *cls, struct MHD_Connection *conn, void **con_cls,
+                     enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    ctl_conn *cc = *con_cls;
+    if (cc) {
+        free(cc->body);
+        free(cc);
+    }
+    *con_cls = NULL;
+}
+
+bp_status bp_control_start(bp_runtime *rt, bp_control **out, char **err)
+{
+    *out = NULL;
+    *err = NULL;
+    bp_control *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return BP_ERR_NOMEM;
+    c->rt = rt;
+    c->st = bp_runtime_state(rt);
+    c->fd = -1;
+    c->owner_uid = geteuid();
+    c->sock_gid = getegid();
+    c->started_ms = bp_now_ms();
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    if (ctl_site_options(c, rt->site->file, err) != 0)
+        goto fail;
+    if (ctl_migrate(c->st) != BP_OK) {
+        if (asprintf(err, "cannot add the control tables to %s", rt->site->state_path) < 0)
+            *err = NULL;
+        goto fail;
+    }
+    /* Pauses persist until resumed. */
+    for (size_t i = 0; i < rt->n_routes; i++) {
+        char *by = NULL;
+        if (bp_control_paused(c->st, rt->routes[i].cfg->name, &by) == 1) {
+            atomic_store(&rt->routes[i].paused, 1);
+            bp_log(BP_LOG_INFO, rt->routes[i].cfg->name, "paused (by %s) until resumed", by);
+        }
+        free(by);
+    }
+    /* What was recorded while no owner ran is carried out first, before the
+     * routes start (nothing else writes to the sinks yet). */
+    size_t backlog = ctl_drain(c);
+    if (backlog)
+        bp_log(BP_LOG_INFO, NULL, "carried out %zu request(s) recorded while no owner ran",
+               backlog);
+    if (bp_control_socket_path(rt->site, c->path, sizeof(c->path)) != 0) {
+        if (asprintf(err, "no socket path fits sun_path for %s", rt->site->state_path) < 0)
+            *err = NULL;
+        goto fail;
+    }
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", c->path);
+    /* A socket file left by an owner that died: nobody answers on it. */
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c->fd >= 0 && connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+        if (asprintf(err, "control socket %s: another process serves this site", c->path) < 0)
+            *err = NULL;
+        close(c->fd);
+        c->fd = -1;   /* and its socket file is left alone */
+        goto fail;
+    }
+    close(c->fd);
+    unlink(c->path);
+    mode_t old = umask(0117);
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int ok = c->fd >= 0 && bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+             chmod(c->path, 0660) == 0 && listen(c->fd, 64) == 0;
+    umask(old);
+    if (!ok) {
+        if (asprintf(err, "control socket %s: %s", c->path, strerror(errno)) < 0)
+            *err = NULL;
+        goto fail;
+    }
+    c->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                MHD_USE_ERROR_LOG,
+                            0, NULL, NULL, ctl_handle, c, MHD_OPTION_LISTEN_SOCKET, c->fd,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)CTL_MAX_CONN,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CTL_TIMEOUT_S,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+                            MHD_OPTION_NOTIFY_COMPLETED, ctl_done, c, MHD_OPTION_END);
+    if (c->d == NULL) {
+        if (asprintf(err, "control socket %s: libmicrohttpd did not start", c->path) < 0)
+            *err = NULL;
+        goto fail;
+    }
+    if (pthread_create(&c->decider, NULL, ctl_decider, c) != 0) {
+        MHD_stop_daemon(c->d);
+        c->d = NULL;
+        c->fd = -1;   /* closed by MHD_stop_daemon */
+        unlink(c->path);
+        goto fail;
+    }
+    bp_log(BP_LOG_INFO, NULL, "control API on %s", c->path);
+    *out = c;
+    return BP_OK;
+fail:
+    if (c->fd >= 0) {
+        close(c->fd);
+        unlink(c->path);
+    }
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+    return BP_ERR_IO;
+}
+
+void bp_control_stop(bp_control *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->stopping = 1;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->decider, NULL);
+    MHD_stop_daemon(c->d);   /* closes the listening socket it was given */
+    unlink(c->path);
+    /* The routes ended on their own (finite sources): what came in since the
+     * decider last looked is carried out now; after a stop signal it waits
+     * for the next start. */
+    if (!bp_runtime_stopping(c->rt))
+        ctl_drain(c);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+}
