@@ -10,10 +10,12 @@
 
 #include <cjson/cJSON.h>
 
+#include "audit_log.h"
 #include "cli.h"
 #include "control.h"
 #include "control_client.h"
 #include "state.h"
+#include "state_checkpoint.h"
 #include "yaml_doc.h"
 
 static const char *st_actor(void)
@@ -247,39 +249,6 @@ static int st_print_ckpt(int ncol, const char *const *cols, void *ud)
     return 0;
 }
 
-typedef struct {
-    char **keys;
-    size_t n;
-} st_keys;
-
-static int st_collect_key(int ncol, const char *const *cols, void *ud)
-{
-    st_keys *k = ud;
-    char **nk = ncol >= 1 ? realloc(k->keys, (k->n + 1) * sizeof(*nk)) : NULL;
-    if (nk == NULL)
-        return 1;
-    k->keys = nk;
-    k->keys[k->n++] = strdup(cols[0]);
-    return 0;
-}
-
-/* 'text' with quotes doubled (SQL literal; malloc'ed). */
-static char *st_quote(const char *t)
-{
-    char *q = malloc(2 * strlen(t) + 3), *w = q;
-    if (q == NULL)
-        return NULL;
-    *w++ = '\'';
-    for (; *t; t++) {
-        if (*t == '\'')
-            *w++ = '\'';
-        *w++ = *t;
-    }
-    *w++ = '\'';
-    *w = '\0';
-    return q;
-}
-
 int cmd_checkpoint(int argc, char **argv)
 {
     int list = argc == 3 && strcmp(argv[1], "list") == 0;
@@ -330,25 +299,32 @@ int cmd_checkpoint(int argc, char **argv)
         fprintf(stderr, "backplane checkpoint: the site has no route '%s'\n", argv[3]);
         goto out;
     }
-    char scope[512], sql[1024];
+    char scope[512];
     snprintf(scope, sizeof(scope), "%s/%s", argv[3], from);
     free(from);
-    /* The scope is the site's own text; quote it for the one SELECT. */
-    char *q = st_quote(scope);
-    snprintf(sql, sizeof(sql), "SELECT key FROM checkpoints WHERE scope=%s", q ? q : "''");
-    free(q);
-    st_keys k = {0};
-    rc = BP_EXIT_OK;
-    if (bp_state_select(st, sql, st_collect_key, &k) != BP_OK)
-        rc = BP_EXIT_INVALID;
-    for (size_t i = 0; i < k.n; i++) {
-        if (bp_state_checkpoint_set(st, scope, k.keys[i], NULL) != BP_OK)
-            rc = BP_EXIT_INVALID;
-        free(k.keys[i]);
+    /* Source positions only (never the ledger), in one transaction, bound
+     * parameters (core/state_checkpoint.c); audited as an operator's action. */
+    size_t n_deleted = 0;
+    rc = bp_state_checkpoint_delete_prefix(st, scope, NULL, &n_deleted) == BP_OK ? BP_EXIT_OK
+                                                                                 : BP_EXIT_INVALID;
+    if (rc == BP_EXIT_OK) {
+        struct passwd *pw = getpwuid(getuid());
+        char actor[160], payload[700];
+        snprintf(actor, sizeof(actor), "os:%s", pw && pw->pw_name ? pw->pw_name : "unknown");
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "scope", scope);
+        cJSON_AddNumberToObject(p, "keys_deleted", (double)n_deleted);
+        char *pj = cJSON_PrintUnformatted(p);
+        snprintf(payload, sizeof(payload), "%s", pj ? pj : "{}");
+        free(pj);
+        cJSON_Delete(p);
+        bp_audit_entry e = {.actor = actor, .kind = "checkpoint:reset", .route = argv[3],
+                            .payload = payload};
+        if (bp_audit_append(st, &e) != BP_OK)
+            fprintf(stderr, "backplane checkpoint: cannot write the audit entry of the reset\n");
     }
-    free(k.keys);
     printf("route %s: %zu source position(s) of %s forgotten; the write-back ledger is kept\n",
-           argv[3], k.n, scope);
+           argv[3], n_deleted, scope);
 out:
     bp_state_close(st);
     st_close(&s);

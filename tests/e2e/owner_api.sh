@@ -250,6 +250,8 @@ exit_is "checkpoint list with no owner" 0 "$B" checkpoint list pz.yaml
 contains "shows the source position" "$OUT" "p/inv"
 exit_is "checkpoint reset with no owner" 0 "$B" checkpoint reset pz.yaml p
 contains "forgets the source positions, keeps the ledger" "$OUT" "source position(s) of p/inv forgotten; the write-back ledger is kept"
+[ "$(sqlite3 pz.db "SELECT count(*) FROM audit_log WHERE kind = 'checkpoint:reset' AND route = 'p'")" = 1 ] \
+    && ok "the reset is a leaf of the audit log" || not_ok "checkpoint reset audit leaf"
 exit_is "status with no owner" 0 "$B" status pz.yaml
 contains "says so" "$OUT" "site pz: no owner runs"
 exit_is "reload with no owner says there is nothing to reload" 1 "$B" reload pz.yaml

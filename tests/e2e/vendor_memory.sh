@@ -45,6 +45,9 @@ exit_is "the site parks the first invoice for review" 0 "$B" run s1.yaml
 contains "... with the customer read as the vendor (the mistake to correct)" show.txt '"vendor":	"Northwind Traders Ltd"'
 exit_is "the reviewer corrects the vendor" 0 "$B" review correct s1.yaml 1 \
     --set 'data.invoice.vendor="Kestrel Logistics GmbH"'
+# Only the owner delivers: the correction is recorded and carried out when the
+# site next runs (DESIGN.md §9).
+exit_is "the owner's next run carries the correction out" 0 "$B" run s1.yaml
 
 site in2 mail2.jsonl off.jsonl false '' >off.yaml
 exit_is "a site without vendor memory runs" 0 "$B" run off.yaml
