@@ -2,7 +2,6 @@
  * replayed (`backplane dlq replay`) resumes where it failed; a record a person
  * approved or corrected (`backplane review`) resumes after the stage that
  * parked it. Both run on the caller's thread, with worker 0's transforms. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include "dlq.h"
 #include "log.h"
 #include "runtime_int.h"
+#include "strutil.h"
 #include "state_stats.h"
 
 /* Index of the transform named by stage ("route/plugin#k" or "...#k@w"),
@@ -88,25 +88,13 @@ bp_status bp_runtime_resume(bp_runtime *rt, const char *route, const char *stage
 
 /* ---- dead-letter replay (dlq.h) ------------------------------------------ */
 
-static char *dlq_err(const char *fmt, ...) BP_PRINTF(1, 2);
-static char *dlq_err(const char *fmt, ...)
-{
-    va_list ap;
-    char *s = NULL;
-    va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
-
 /* The entry, when it exists and belongs to only_route (or any). */
 static bp_status dlq_get(bp_state *st, int64_t seq, const char *only_route, bp_dead_letter *dl,
                          bp_dlq_result *out)
 {
     bp_status s = bp_state_dlq_get(st, seq, dl);
     if (s != BP_OK) {
-        out->error = dlq_err("no entry %lld", (long long)seq);
+        out->error = bp_strfmt("no entry %lld", (long long)seq);
         return s == BP_ERR_NOT_FOUND ? s : BP_ERR_IO;
     }
     if (only_route && strcmp(only_route, dl->route) != 0) {
@@ -125,7 +113,7 @@ bp_status bp_dlq_replay(bp_runtime *rt, int64_t seq, const char *only_route, bp_
         return s;
     bp_envelope *env = NULL;
     if (bp_envelope_from_json(dl.payload, dl.payload_len, &env, NULL) != BP_OK) {
-        out->error = dlq_err("entry %lld holds raw input, not an envelope (%s): fix it at the "
+        out->error = bp_strfmt("entry %lld holds raw input, not an envelope (%s): fix it at the "
                              "source, or drop it", (long long)seq, dl.reason);
         bp_dead_letter_clear(&dl);
         return BP_ERR_PARSE;
@@ -150,7 +138,7 @@ bp_status bp_dlq_replay(bp_runtime *rt, int64_t seq, const char *only_route, bp_
                 : s == BP_REJECT ? "failed again (dead-lettered anew)"
                                  : NULL;
     if (out->what == NULL) {
-        out->error = dlq_err("entry %lld: %s%s", (long long)seq,
+        out->error = bp_strfmt("entry %lld: %s%s", (long long)seq,
                              s == BP_ERR_NOT_FOUND ? "the site has no route " : bp_status_str(s),
                              s == BP_ERR_NOT_FOUND ? dl.route : "");
         bp_dead_letter_clear(&dl);
@@ -165,7 +153,7 @@ bp_status bp_dlq_replay(bp_runtime *rt, int64_t seq, const char *only_route, bp_
                                            : "replayed.failed";
     if (bp_state_dlq_resolve(rt->state, seq, outcome) != BP_OK) {
         out->what = NULL;
-        out->error = dlq_err("entry %lld: replayed but cannot delete the entry",
+        out->error = bp_strfmt("entry %lld: replayed but cannot delete the entry",
                              (long long)seq);
         return BP_ERR_IO;
     }
@@ -181,7 +169,7 @@ bp_status bp_dlq_drop(bp_state *st, int64_t seq, const char *only_route, bp_dlq_
         return s;
     bp_dead_letter_clear(&dl);
     if (bp_state_dlq_resolve(st, seq, "dropped") != BP_OK) {
-        out->error = dlq_err("entry %lld: cannot delete", (long long)seq);
+        out->error = bp_strfmt("entry %lld: cannot delete", (long long)seq);
         return BP_ERR_IO;
     }
     out->what = "dropped";

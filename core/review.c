@@ -1,11 +1,11 @@
 /* See review.h. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "json_print.h"
 #include "review.h"
+#include "strutil.h"
 #include "runtime.h"
 
 static char *review_json_text(const cJSON *v)
@@ -17,18 +17,6 @@ static char *review_json_text(const cJSON *v)
         return NULL;
     }
     return buf;
-}
-
-static char *review_err(const char *fmt, ...) BP_PRINTF(1, 2);
-static char *review_err(const char *fmt, ...)
-{
-    va_list ap;
-    char *s = NULL;
-    va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
 }
 
 static const char *review_kind(const cJSON *v)
@@ -48,7 +36,7 @@ static cJSON *review_value(const cJSON *old, const char *path, const char *text,
     cJSON *parsed = cJSON_Parse(text);
     if (old == NULL && !add) {
         cJSON_Delete(parsed);
-        *err = review_err("--set %s: the record has no such field (add --add to create it)",
+        *err = bp_strfmt("--set %s: the record has no such field (add --add to create it)",
                           path);
         return NULL;
     }
@@ -67,7 +55,7 @@ static cJSON *review_value(const cJSON *old, const char *path, const char *text,
     if (same)
         return parsed;
     cJSON_Delete(parsed);
-    *err = review_err("--set %s: '%s' is not %s, as the field is", path, text, review_kind(old));
+    *err = bp_strfmt("--set %s: '%s' is not %s, as the field is", path, text, review_kind(old));
     return NULL;
 }
 
@@ -79,7 +67,7 @@ static bp_status review_apply_sets(bp_envelope *env, const bp_review_request *re
     for (size_t i = 0; i < req->n_sets; i++) {
         const char *path = req->sets[i].path, *text = req->sets[i].value;
         if (path == NULL || path[0] == '\0' || bp_path_check(path) != BP_OK) {
-            *err = review_err("--set: invalid path '%s'", path ? path : "");
+            *err = bp_strfmt("--set: invalid path '%s'", path ? path : "");
             return BP_ERR_INVALID;
         }
         cJSON *v = review_value(bp_envelope_get0_path(env, path), path, text ? text : "",
@@ -91,7 +79,7 @@ static bp_status review_apply_sets(bp_envelope *env, const bp_review_request *re
         owned[2 * i] = old;
         owned[2 * i + 1] = nw;
         if (nw == NULL || bp_envelope_set0_path(env, path, v) != BP_OK) {
-            *err = review_err("--set: cannot set '%s'", path);
+            *err = bp_strfmt("--set: cannot set '%s'", path);
             return BP_ERR_INVALID;
         }
         ch[i] = (bp_correction){.path = path, .old_json = old, .new_json = nw};
@@ -119,7 +107,7 @@ bp_status bp_review_decide(struct bp_runtime *rt, bp_state *st, int64_t seq,
     bp_review_item it;
     bp_status s = bp_state_review_get(st, seq, &it);
     if (s != BP_OK) {
-        out->error = review_err("%s %lld", s == BP_ERR_NOT_FOUND ? "no parked record"
+        out->error = bp_strfmt("%s %lld", s == BP_ERR_NOT_FOUND ? "no parked record"
                                                                   : "cannot read entry",
                                 (long long)seq);
         return s;
@@ -132,13 +120,13 @@ bp_status bp_review_decide(struct bp_runtime *rt, bp_state *st, int64_t seq,
     char *src = NULL, *rid = NULL;
     if (ch == NULL || owned == NULL) {
         rc = BP_ERR_NOMEM;
-        out->error = review_err("entry %lld: out of memory", (long long)seq);
+        out->error = bp_strfmt("entry %lld: out of memory", (long long)seq);
         goto out;
     }
     if (it.payload == NULL ||
         bp_envelope_from_json(it.payload, strlen(it.payload), &env, NULL) != BP_OK) {
         rc = BP_ERR_PARSE;
-        out->error = review_err("entry %lld does not hold an envelope", (long long)seq);
+        out->error = bp_strfmt("entry %lld does not hold an envelope", (long long)seq);
         goto out;
     }
     const char *source = bp_envelope_get0_attr(env, "source");
@@ -148,7 +136,7 @@ bp_status bp_review_decide(struct bp_runtime *rt, bp_state *st, int64_t seq,
     if (req->verb == BP_REVIEW_CORRECT) {
         char *err = NULL;
         if ((rc = review_apply_sets(env, req, ch, owned, &err)) != BP_OK) {
-            out->error = review_err("entry %lld: %s", (long long)seq, err ? err : "--set failed");
+            out->error = bp_strfmt("entry %lld: %s", (long long)seq, err ? err : "--set failed");
             free(err);
             goto out;
         }
@@ -157,7 +145,7 @@ bp_status bp_review_decide(struct bp_runtime *rt, bp_state *st, int64_t seq,
     if (req->verb != BP_REVIEW_REJECT) {
         if (rt == NULL) {
             rc = BP_ERR_INVALID;
-            out->error = review_err("entry %lld: resuming needs the site's runtime",
+            out->error = bp_strfmt("entry %lld: resuming needs the site's runtime",
                                     (long long)seq);
             goto out;
         }
@@ -171,7 +159,7 @@ bp_status bp_review_decide(struct bp_runtime *rt, bp_state *st, int64_t seq,
                                      : NULL;
         if (out->what == NULL) {
             rc = s;
-            out->error = review_err("entry %lld: %s%s; it stays parked", (long long)seq,
+            out->error = bp_strfmt("entry %lld: %s%s; it stays parked", (long long)seq,
                                     s == BP_ERR_NOT_FOUND ? "the site has no route "
                                                           : bp_status_str(s),
                                     s == BP_ERR_NOT_FOUND ? it.route : "");
@@ -180,7 +168,7 @@ bp_status bp_review_decide(struct bp_runtime *rt, bp_state *st, int64_t seq,
     }
     rc = bp_state_review_decide(st, &it, out->outcome, req->actor, req->note, ch, n_ch, src, rid);
     if (rc != BP_OK) {
-        out->error = review_err("entry %lld: %s", (long long)seq,
+        out->error = bp_strfmt("entry %lld: %s", (long long)seq,
                                 rc == BP_ERR_NOT_FOUND ? "already decided by someone else"
                                                        : bp_status_str(rc));
         goto out;
@@ -217,12 +205,12 @@ bp_status bp_review_check(bp_state *st, int64_t seq, const bp_review_request *re
     } else if (it.payload == NULL ||
                bp_envelope_from_json(it.payload, strlen(it.payload), &env, NULL) != BP_OK) {
         s = BP_ERR_PARSE;
-        *err = review_err("entry %lld does not hold an envelope", (long long)seq);
+        *err = bp_strfmt("entry %lld does not hold an envelope", (long long)seq);
     } else {
         char *e = NULL;
         s = review_apply_sets(env, req, ch, owned, &e);
         if (s != BP_OK)
-            *err = review_err("entry %lld: %s", (long long)seq, e ? e : "--set failed");
+            *err = bp_strfmt("entry %lld: %s", (long long)seq, e ? e : "--set failed");
         free(e);
     }
     for (size_t i = 0; owned && i < 2 * req->n_sets; i++)
