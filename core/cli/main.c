@@ -104,8 +104,40 @@ static const char *cli_keep_absolute(const char *path)
     return abs;   /* beyond 40 (never: 32 plugin dirs + site + --out) it leaks */
 }
 
+/* A colon-separated list of paths in the environment (BP_PLUGIN_PATH,
+ * BP_MODEL_PATH) made absolute against the directory the command was started
+ * in, before the command moves into the site file's: a relative entry such as
+ * `build/plugins` keeps meaning what the user meant. Entries that do not exist
+ * are made absolute all the same. */
+static void cli_absolute_env(const char *name)
+{
+    const char *v = getenv(name);
+    if (v == NULL || *v == '\0')
+        return;
+    char *copy = strdup(v), *save = NULL, *out = NULL;
+    size_t len = 0;
+    FILE *f = copy ? open_memstream(&out, &len) : NULL;
+    if (f == NULL) {
+        free(copy);
+        return;
+    }
+    int n = 0;
+    for (char *p = strtok_r(copy, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
+        char *abs = p[0] == '/' ? NULL : cli_absolute(p);
+        fprintf(f, "%s%s", n++ ? ":" : "", abs ? abs : p);
+        free(abs);
+    }
+    fclose(f);
+    if (out)
+        setenv(name, out, 1);
+    free(out);
+    free(copy);
+}
+
 int cli_enter_site_dir(const char *site_path)
 {
+    cli_absolute_env("BP_PLUGIN_PATH");
+    cli_absolute_env("BP_MODEL_PATH");
     char *copy = strdup(site_path);
     if (copy == NULL)
         return -1;

@@ -83,4 +83,13 @@ exit_is "foreign SQLite database refused" 1 "$B" run "$TMP/st.yaml"
 cp "$ERR" "$TMP/st2.err"
 contains "foreign database named" "$TMP/st2.err" "not a backplane state file (application_id 0x00000000, 1 tables)"
 [ "$(sqlite3 "$TMP/st.db" "SELECT count(*) FROM sqlite_master")" -eq 1 ] && ok "foreign database left untouched" || not_ok "foreign database left untouched"
+# A relative BP_PLUGIN_PATH means what it meant where the command started,
+# though every command works in the site file's directory (make demo passes
+# build/connectors:build/plugins from the source tree; it found no plugin).
+mkdir -p "$TMP/rel/pl" "$TMP/rel/site"
+cp "$BP_BUILD_ROOT/connectors/file/file.so" "$TMP/rel/pl/"
+printf 'site: rel\nconnectors:\n  in: { plugin: file, path: in.jsonl }\n  out: { plugin: file, path: out.jsonl }\nroutes:\n  r: { from: in, to: out }\n' >"$TMP/rel/site/rel.yaml"
+(cd "$TMP/rel" && BP_PLUGIN_PATH=pl "$B" check site/rel.yaml >"$TMP/rel.out" 2>&1); rc=$?
+if [ "$rc" -eq 0 ]; then ok "a relative BP_PLUGIN_PATH is taken from where the command started"
+else not_ok "a relative BP_PLUGIN_PATH is taken from where the command started (exit $rc)"; sed 's/^/#   | /' "$TMP/rel.out"; fi
 finish
