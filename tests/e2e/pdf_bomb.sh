@@ -122,7 +122,12 @@ import json
 d = json.loads(open('t.jsonl').readline())
 for a in d.get('data', d)['attachments']:
     print(a.get('text_truncated'))" >t.txt
-contains "the first PDF gets its pdf_timeout" t.txt "pdf_timeout (1s): time limit (1000 ms) reached after 0 of 200 pages"
+# pdf_timeout is both the wall-clock limit and RLIMIT_CPU (1 s each): which of
+# the two ends the worker first depends on the scheduler (on an idle machine
+# the CPU limit can win), and either says the option that cut it.
+if grep -qE '^pdf_timeout \(1s\): (time limit \(1000 ms\)|CPU limit \(1 s\)) reached after 0 of 200 pages$' t.txt; then
+    ok "the first PDF gets its pdf_timeout"
+else not_ok "the first PDF gets its pdf_timeout"; sed 's/^/#   | /' t.txt; fi
 contains "the second what is left of pdf_message_timeout" t.txt "pdf_message_timeout (1500ms): time limit ("
 contains "the third is not read" t.txt "not read: pdf_message_timeout (1500ms) spent on the PDFs before it"
 [ "$ms" -lt 6000 ] && ok "the whole mail took $ms ms" || not_ok "the mail took $ms ms (budget 1.5 s)"
