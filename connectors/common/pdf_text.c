@@ -446,6 +446,55 @@ static pid_t pdf_spawn(const void *bytes, size_t len, const pdf_budget *b, int *
     return pid;
 }
 
+/* What the end of one document's read means for out, for a worker run once
+ * (pdf_text_read) and one kept across documents (pdf_session_read) alike:
+ * reaped: the worker was waited for and status holds how it ended; one_shot:
+ * the worker ends after each document, so fewer pages than wanted without a
+ * reason is a failure (-1). Out of memory: -1, out cleared. The document's own
+ * error: 0 without pages. Otherwise the reason it was cut goes to
+ * out->truncated (time, unreadable reply, CPU limit, signal, early exit). */
+static int pdf_verdict(pdf_text *out, const pdf_budget *b, int oom, int bad, int killed_wall,
+                       int reaped, int status, int one_shot)
+{
+    int got = cJSON_GetArraySize(out->pages);
+    int want = out->n_pages < 0 ? b->max_pages
+               : out->n_pages < b->max_pages ? out->n_pages : b->max_pages;
+    if (oom) {
+        pdf_text_clear(out);
+        return -1;
+    }
+    if (out->error) {
+        cJSON_Delete(out->pages);
+        cJSON_Delete(out->words);
+        cJSON_Delete(out->sizes);
+        out->pages = out->words = out->sizes = NULL;
+        return 0;
+    }
+    if (out->cancelled)
+        return 0;
+    if (killed_wall)
+        out->truncated = pdf_strf("time limit (%ld ms) reached after %ld of %ld pages",
+                                  (long)b->wall_ms, got, want);
+    else if (bad)
+        out->truncated = strdup("the PDF worker wrote an unreadable reply");
+    else if (reaped && WIFSIGNALED(status) &&
+             (WTERMSIG(status) == SIGXCPU || (WTERMSIG(status) == SIGKILL && b->cpu_s > 0)))
+        out->truncated = pdf_strf("CPU limit (%ld s) reached after %ld of %ld pages",
+                                  (long)b->cpu_s, got, want);
+    else if (reaped && WIFSIGNALED(status))
+        out->truncated = pdf_strf("the PDF worker died of signal %ld after %ld of %ld pages",
+                                  (long)WTERMSIG(status), got, want);
+    else if (one_shot ? got < want : reaped)
+        out->truncated = pdf_strf("the PDF worker stopped (exit %ld) after %ld of %ld pages",
+                                  reaped && WIFEXITED(status) ? (long)WEXITSTATUS(status) : -1L,
+                                  got, want);
+    if (one_shot && got < want && out->truncated == NULL) {
+        pdf_text_clear(out);
+        return -1;
+    }
+    return 0;
+}
+
 int pdf_text_read(const void *bytes, size_t len, const pdf_budget *b, pdf_text *out)
 {
     memset(out, 0, sizeof(*out));
@@ -543,43 +592,7 @@ int pdf_text_read(const void *bytes, size_t len, const pdf_budget *b, pdf_text *
         ;
     close(fd);
     free(in.data);
-    int got = cJSON_GetArraySize(out->pages);
-    int want = out->n_pages < 0 ? b->max_pages
-               : out->n_pages < b->max_pages ? out->n_pages : b->max_pages;
-    if (oom) {
-        pdf_text_clear(out);
-        return -1;
-    }
-    if (out->error) {
-        cJSON_Delete(out->pages);
-        cJSON_Delete(out->words);
-        cJSON_Delete(out->sizes);
-        out->pages = out->words = out->sizes = NULL;
-        return 0;
-    }
-    if (out->cancelled)
-        return 0;
-    if (killed_wall)
-        out->truncated = pdf_strf("time limit (%ld ms) reached after %ld of %ld pages",
-                                  (long)b->wall_ms, got, want);
-    else if (bad)
-        out->truncated = strdup("the PDF worker wrote an unreadable reply");
-    else if (w == pid && WIFSIGNALED(status) &&
-             (WTERMSIG(status) == SIGXCPU || (WTERMSIG(status) == SIGKILL && b->cpu_s > 0)))
-        out->truncated = pdf_strf("CPU limit (%ld s) reached after %ld of %ld pages",
-                                  (long)b->cpu_s, got, want);
-    else if (w == pid && WIFSIGNALED(status))
-        out->truncated = pdf_strf("the PDF worker died of signal %ld after %ld of %ld pages",
-                                  (long)WTERMSIG(status), got, want);
-    else if (got < want)
-        out->truncated = pdf_strf("the PDF worker stopped (exit %ld) after %ld of %ld pages",
-                                  w == pid && WIFEXITED(status) ? (long)WEXITSTATUS(status) : -1L,
-                                  got, want);
-    if (got < want && out->truncated == NULL) {
-        pdf_text_clear(out);
-        return -1;
-    }
-    return 0;
+    return pdf_verdict(out, b, oom, bad, killed_wall, w == pid, status, 1);
 }
 
 /* ---- a worker kept across documents (issue 19) ---- */
@@ -783,36 +796,5 @@ int pdf_session_read(pdf_session *s, const void *bytes, size_t len, const pdf_bu
         s->fd = -1;
         s->pid = 0;
     }
-    int got = cJSON_GetArraySize(out->pages);
-    int want = out->n_pages < 0 ? b->max_pages
-               : out->n_pages < b->max_pages ? out->n_pages : b->max_pages;
-    if (oom) {
-        pdf_text_clear(out);
-        return -1;
-    }
-    if (out->error) {
-        cJSON_Delete(out->pages);
-        cJSON_Delete(out->words);
-        cJSON_Delete(out->sizes);
-        out->pages = out->words = out->sizes = NULL;
-        return 0;
-    }
-    if (out->cancelled)
-        return 0;
-    if (killed_wall)
-        out->truncated = pdf_strf("time limit (%ld ms) reached after %ld of %ld pages",
-                                  (long)b->wall_ms, got, want);
-    else if (bad)
-        out->truncated = strdup("the PDF worker wrote an unreadable reply");
-    else if (died && WIFSIGNALED(status) &&
-             (WTERMSIG(status) == SIGXCPU || (WTERMSIG(status) == SIGKILL && b->cpu_s > 0)))
-        out->truncated = pdf_strf("CPU limit (%ld s) reached after %ld of %ld pages",
-                                  (long)b->cpu_s, got, want);
-    else if (died && WIFSIGNALED(status))
-        out->truncated = pdf_strf("the PDF worker died of signal %ld after %ld of %ld pages",
-                                  (long)WTERMSIG(status), got, want);
-    else if (died)
-        out->truncated = pdf_strf("the PDF worker stopped (exit %ld) after %ld of %ld pages",
-                                  WIFEXITED(status) ? (long)WEXITSTATUS(status) : -1L, got, want);
-    return 0;
+    return pdf_verdict(out, b, oom, bad, killed_wall, died, status, 0);
 }
