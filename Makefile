@@ -9,7 +9,7 @@ BUILD_ASAN ?= build-asan
 # Debian packages the build and the suite need (checked one by one, installed
 # only when missing, so a second run touches nothing).
 DEB_PKGS = gcc libc6-dev make meson ninja-build pkg-config python3 \
-           libcjson-dev libyaml-dev libsqlite3-dev libjemalloc-dev sqlite3 \
+           libcjson-dev libyaml-dev libsqlite3-dev libpq-dev libjemalloc-dev sqlite3 \
            librdkafka-dev kcat \
            libcurl4-openssl-dev libmicrohttpd-dev libxml2-dev libssl-dev openssl \
            libgmime-3.0-dev libpoppler-glib-dev libcairo2-dev \

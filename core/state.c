@@ -1,7 +1,7 @@
 /* See state.h. */
 #include <fcntl.h>
 #include <pthread.h>
-#include <sqlite3.h>
+#include "db.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,11 +99,122 @@ static bp_status state_precheck(const char *path, int create, char **errmsg)
     return BP_OK;
 }
 
+static bp_status state_init(bp_state *st, const char *path, const char *site, char **errmsg);
+
+/* uri without its password (user:PASSWORD@ and password=...), for messages,
+ * status and the log: malloc'ed. */
+static char *state_redact_uri(const char *uri)
+{
+    char *r = strdup(uri);
+    if (r == NULL)
+        return NULL;
+    char *auth = strstr(r, "://");
+    if (auth) {
+        auth += 3;
+        char *at = strchr(auth, '@');
+        char *slash = strchr(auth, '/');
+        char *colon = strchr(auth, ':');
+        if (at && (slash == NULL || at < slash) && colon && colon < at)
+            memmove(colon, at, strlen(at) + 1);
+    }
+    char *pw = strstr(r, "password=");
+    if (pw) {
+        char *end = strchr(pw, '&');
+        memmove(pw + 9, end ? end : pw + strlen(pw), strlen(end ? end : pw + strlen(pw)) + 1);
+    }
+    return r;
+}
+
+/* SQLite's functions that the common dialect uses, defined in PostgreSQL. */
+static const char state_pg_compat[] =
+    "CREATE OR REPLACE FUNCTION instr(text, text) RETURNS integer LANGUAGE sql IMMUTABLE"
+    "  AS 'SELECT strpos($1, $2)';"
+    "CREATE OR REPLACE FUNCTION json_quote(text) RETURNS text LANGUAGE sql IMMUTABLE"
+    "  AS 'SELECT to_json($1)::text';";
+
+/* PostgreSQL state (DESIGN.md §10): the same tables, shared by the site's
+ * instances. Two instances starting at once create the tables under an
+ * advisory lock (CREATE TABLE IF NOT EXISTS races in the catalog). */
+static bp_status state_open_pg(const char *uri, const char *site, bp_state **out, char **errmsg)
+{
+    char *shown = state_redact_uri(uri);
+    bp_state *st = calloc(1, sizeof(*st));
+    if (st == NULL || shown == NULL) {
+        free(st);
+        free(shown);
+        return BP_ERR_NOMEM;
+    }
+    pthread_mutex_init(&st->mu, NULL);
+    char *why = NULL;
+    if (bp_db_open_pg(uri, &st->db, &why) != BP_DB_OK) {
+        if (asprintf(errmsg, "state %s: cannot connect (%s)", shown, why ? why : "?") < 0)
+            *errmsg = NULL;
+        free(why);
+        free(shown);
+        bp_state_close(st);
+        return BP_ERR_IO;
+    }
+    st->path = shown;
+    bp_status rc = BP_ERR_IO;
+    if (bp_db_exec(st->db, "SELECT pg_advisory_lock(1112558641)", NULL, NULL, NULL) == BP_DB_OK) {
+        rc = bp_db_exec(st->db, state_pg_compat, NULL, NULL, NULL) == BP_DB_OK
+                 ? state_init(st, shown, site, errmsg)
+                 : BP_ERR_IO;
+        bp_db_exec(st->db, "SELECT pg_advisory_unlock(1112558641)", NULL, NULL, NULL);
+    }
+    if (rc != BP_OK) {
+        if (*errmsg == NULL &&
+            asprintf(errmsg, "state %s: cannot initialise (%s)", shown, bp_db_errmsg(st->db)) < 0)
+            *errmsg = NULL;
+        bp_state_close(st);
+        return rc;
+    }
+    *out = st;
+    return BP_OK;
+}
+
+/* The schema version (meta): a store written by a newer backplane is
+ * refused (its tables may mean something this one does not know); an older
+ * one was migrated by state_init and gets this version. */
+static bp_status state_check_version(bp_state *st, const char *path, const char *site,
+                                     char **errmsg)
+{
+    (void)site;
+    bp_db_stmt *q = NULL;
+    int64_t v = -1;
+    if (bp_db_prepare_v2(st->db, "SELECT value FROM meta WHERE key='schema_version'", -1, &q,
+                         NULL) == BP_DB_OK &&
+        bp_db_step(q) == BP_DB_ROW)
+        v = bp_db_column_int64(q, 0);
+    bp_db_finalize(q);
+    if (v < 0) {
+        *errmsg = state_fmt_err(path, "no schema version", bp_db_errmsg(st->db));
+        return BP_ERR_IO;
+    }
+    if (v > STATE_SCHEMA) {
+        char detail[96];
+        snprintf(detail, sizeof(detail), "schema version %lld, this backplane knows %d",
+                 (long long)v, STATE_SCHEMA);
+        *errmsg = state_fmt_err(path, "written by a newer backplane", detail);
+        return BP_ERR_INVALID;
+    }
+    if (v < STATE_SCHEMA) {
+        char sql[96];
+        snprintf(sql, sizeof(sql), "UPDATE meta SET value='%d' WHERE key='schema_version'",
+                 STATE_SCHEMA);
+        if (bp_db_exec(st->db, sql, NULL, NULL, NULL) != BP_DB_OK)
+            return BP_ERR_IO;
+    }
+    return BP_OK;
+}
+
 static bp_status state_open(const char *path, const char *site, int create, bp_state **out,
                             char **errmsg)
 {
     *out = NULL;
     *errmsg = NULL;
+    if (bp_db_target_is_pg(path))
+        return state_open_pg(path, site, out, errmsg);
     bp_status pre = state_precheck(path, create, errmsg);
     if (pre != BP_OK)
         return pre;
@@ -117,37 +228,37 @@ static bp_status state_open(const char *path, const char *site, int create, bp_s
     int cfd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (cfd >= 0)
         close(cfd);
-    int rc = sqlite3_open_v2(path, &st->db,
-                             SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
-                                 SQLITE_OPEN_FULLMUTEX,
-                             NULL);
-    if (rc != SQLITE_OK) {
+    int rc = bp_db_open_sqlite(path,
+                               BP_DB_OPEN_READWRITE | (create ? BP_DB_OPEN_CREATE : 0) |
+                                   BP_DB_OPEN_FULLMUTEX,
+                               &st->db);
+    if (rc != BP_DB_OK) {
         char *m = NULL;
         if (asprintf(&m, "state file %s: cannot open (%s)", path,
-                     st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc)) < 0)
+                     st->db ? bp_db_errmsg(st->db) : bp_db_errstr(rc)) < 0)
             m = NULL;
         *errmsg = m;
         bp_state_close(st);
         return BP_ERR_IO;
     }
-    sqlite3_busy_timeout(st->db, 5000);
-    sqlite3_stmt *q = NULL;
+    bp_db_busy_timeout(st->db, 5000);
+    bp_db_stmt *q = NULL;
     int app_id = -1, tables = -1;
     /* Reading the header is where a corrupt or non-SQLite file shows itself. */
-    if (sqlite3_prepare_v2(st->db, "PRAGMA application_id", -1, &q, NULL) == SQLITE_OK &&
-        sqlite3_step(q) == SQLITE_ROW)
-        app_id = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
+    if (bp_db_prepare_v2(st->db, "PRAGMA application_id", -1, &q, NULL) == BP_DB_OK &&
+        bp_db_step(q) == BP_DB_ROW)
+        app_id = bp_db_column_int(q, 0);
+    bp_db_finalize(q);
     q = NULL;   /* the next query may be skipped: never finalize twice */
     if (app_id >= 0 &&
-        sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master", -1, &q, NULL) ==
-            SQLITE_OK &&
-        sqlite3_step(q) == SQLITE_ROW)
-        tables = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
+        bp_db_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master", -1, &q, NULL) ==
+            BP_DB_OK &&
+        bp_db_step(q) == BP_DB_ROW)
+        tables = bp_db_column_int(q, 0);
+    bp_db_finalize(q);
     if (app_id < 0 || tables < 0) {
         *errmsg = state_fmt_err(path, "not a SQLite database (corrupt or foreign file)",
-                                sqlite3_errmsg(st->db));
+                                bp_db_errmsg(st->db));
         bp_state_close(st);
         return BP_ERR_INVALID;
     }
@@ -159,56 +270,19 @@ static bp_status state_open(const char *path, const char *site, int create, bp_s
         bp_state_close(st);
         return BP_ERR_INVALID;
     }
-    char *sqlerr = NULL;
-    char *init = NULL;
-    if (asprintf(&init,
-                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA application_id=%d;%s"
-                 "INSERT OR IGNORE INTO meta VALUES('schema_version','%d');",
-                 STATE_APP_ID, state_schema, STATE_SCHEMA) < 0) {
-        bp_state_close(st);
-        return BP_ERR_NOMEM;
+    rc = bp_db_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
+                    NULL);
+    if (rc == BP_DB_OK) {
+        char pragma[64];
+        snprintf(pragma, sizeof(pragma), "PRAGMA application_id=%d;", STATE_APP_ID);
+        rc = bp_db_exec(st->db, pragma, NULL, NULL, NULL);
     }
-    rc = sqlite3_exec(st->db, init, NULL, NULL, &sqlerr);
-    free(init);
-    if (rc == SQLITE_OK) {
-        sqlite3_stmt *ins = NULL;
-        rc = sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO meta VALUES('site', ?1)", -1,
-                                &ins, NULL);
-        if (rc == SQLITE_OK) {
-            sqlite3_bind_text(ins, 1, site ? site : "", -1, SQLITE_TRANSIENT);
-            rc = sqlite3_step(ins) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-        }
-        sqlite3_finalize(ins);
-    }
-    if (rc != SQLITE_OK) {
-        *errmsg = state_fmt_err(path, "cannot initialise",
-                                sqlerr ? sqlerr : sqlite3_errmsg(st->db));
-        sqlite3_free(sqlerr);
+    bp_status ist = rc == BP_DB_OK ? state_init(st, path, site, errmsg) : BP_ERR_IO;
+    if (ist != BP_OK) {
+        if (*errmsg == NULL)
+            *errmsg = state_fmt_err(path, "cannot initialise", bp_db_errmsg(st->db));
         bp_state_close(st);
-        return BP_ERR_IO;
-    }
-    if (rc == SQLITE_OK && bp_state_review_migrate(st, &sqlerr) != BP_OK) {
-        *errmsg = state_fmt_err(path, "cannot add the review tables",
-                                sqlerr ? sqlerr : sqlite3_errmsg(st->db));
-        sqlite3_free(sqlerr);
-        bp_state_close(st);
-        return BP_ERR_IO;
-    }
-    if (bp_state_audit_migrate(st, &sqlerr) != BP_OK) {
-        *errmsg = state_fmt_err(path, "cannot add the audit log tables",
-                                sqlerr ? sqlerr : sqlite3_errmsg(st->db));
-        sqlite3_free(sqlerr);
-        bp_state_close(st);
-        return BP_ERR_IO;
-    }
-    if (sqlite3_prepare_v2(st->db, "INSERT INTO ledger_writes(sink,applied_ms,keys) VALUES(?1,?2,?3)",
-                           -1, &st->ledger_put, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(st->db, "DELETE FROM ledger_writes WHERE row = ?1", -1,
-                           &st->ledger_forget, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(st->db, STATE_CKPT_UPSERT, -1, &st->ckpt_put, NULL) != SQLITE_OK) {
-        *errmsg = state_fmt_err(path, "cannot prepare statements", sqlite3_errmsg(st->db));
-        bp_state_close(st);
-        return BP_ERR_IO;
+        return ist;
     }
     {
         struct stat sb;
@@ -220,6 +294,60 @@ static bp_status state_open(const char *path, const char *site, int create, bp_s
     }
     *out = st;
     return BP_OK;
+}
+
+/* The tables, migrations and prepared statements, on either backend. */
+static bp_status state_init(bp_state *st, const char *path, const char *site, char **errmsg)
+{
+    char *sqlerr = NULL;
+    char *init = NULL;
+    if (asprintf(&init, "%sINSERT OR IGNORE INTO meta VALUES('schema_version','%d');",
+                 state_schema, STATE_SCHEMA) < 0)
+        return BP_ERR_NOMEM;
+    int rc = bp_db_exec(st->db, init, NULL, NULL, &sqlerr);
+    free(init);
+    if (rc == BP_DB_OK) {
+        bp_db_stmt *ins = NULL;
+        rc = bp_db_prepare_v2(st->db, "INSERT OR IGNORE INTO meta VALUES('site', ?1)", -1,
+                                &ins, NULL);
+        if (rc == BP_DB_OK) {
+            bp_db_bind_text(ins, 1, site ? site : "", -1, BP_DB_TRANSIENT);
+            rc = bp_db_step(ins) == BP_DB_DONE ? BP_DB_OK : BP_DB_ERROR;
+        }
+        bp_db_finalize(ins);
+    }
+    if (rc != BP_DB_OK) {
+        *errmsg = state_fmt_err(path, "cannot initialise",
+                                sqlerr ? sqlerr : bp_db_errmsg(st->db));
+        bp_db_free(sqlerr);
+        return BP_ERR_IO;
+    }
+    if (rc == BP_DB_OK && bp_state_review_migrate(st, &sqlerr) != BP_OK) {
+        *errmsg = state_fmt_err(path, "cannot add the review tables",
+                                sqlerr ? sqlerr : bp_db_errmsg(st->db));
+        bp_db_free(sqlerr);
+        return BP_ERR_IO;
+    }
+    if (bp_state_audit_migrate(st, &sqlerr) != BP_OK) {
+        *errmsg = state_fmt_err(path, "cannot add the audit log tables",
+                                sqlerr ? sqlerr : bp_db_errmsg(st->db));
+        bp_db_free(sqlerr);
+        return BP_ERR_IO;
+    }
+    if (bp_db_prepare_v2(st->db, "INSERT INTO ledger_writes(sink,applied_ms,keys) VALUES(?1,?2,?3)",
+                           -1, &st->ledger_put, NULL) != BP_DB_OK ||
+        bp_db_prepare_v2(st->db, "DELETE FROM ledger_writes WHERE row = ?1", -1,
+                           &st->ledger_forget, NULL) != BP_DB_OK ||
+        bp_db_prepare_v2(st->db, STATE_CKPT_UPSERT, -1, &st->ckpt_put, NULL) != BP_DB_OK) {
+        *errmsg = state_fmt_err(path, "cannot prepare statements", bp_db_errmsg(st->db));
+        return BP_ERR_IO;
+    }
+    return state_check_version(st, path, site, errmsg);
+}
+
+int bp_state_is_shared(const bp_state *st)
+{
+    return st && bp_db_is_pg(st->db);
 }
 
 bp_status bp_state_open(const char *path, const char *site, bp_state **out, char **errmsg)
@@ -236,8 +364,8 @@ bp_status bp_state_open_existing(const char *path, const char *site, bp_state **
 bp_status bp_state_check_file(bp_state *st, char **why)
 {
     *why = NULL;
-    if (st == NULL || st->path == NULL)
-        return BP_OK;
+    if (st == NULL || st->path == NULL || bp_db_is_pg(st->db))
+        return BP_OK;   /* a database server, not a file that can be replaced */
     struct stat sb;
     char *s = NULL;
     int r = -1;
@@ -266,12 +394,12 @@ void bp_state_close(bp_state *st)
 {
     if (st == NULL)
         return;
-    sqlite3_finalize(st->ledger_put);
-    sqlite3_finalize(st->ledger_forget);
-    sqlite3_finalize(st->ckpt_put);
-    sqlite3_finalize(st->audit_put);
+    bp_db_finalize(st->ledger_put);
+    bp_db_finalize(st->ledger_forget);
+    bp_db_finalize(st->ckpt_put);
+    bp_db_finalize(st->audit_put);
     bp_audit_signer_free(st->audit_signer);
-    sqlite3_close(st->db);
+    bp_db_close(st->db);
     pthread_mutex_destroy(&st->mu);
     free(st->path);
     free(st);
@@ -281,14 +409,14 @@ void bp_state_close(bp_state *st)
 static int state_put_checkpoint(bp_state *st, const char *scope, const char *key,
                                 const char *value, int64_t now)
 {
-    sqlite3_stmt *q = st->ckpt_put;
-    sqlite3_bind_text(q, 1, scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 3, value, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 4, now);
-    int s = sqlite3_step(q);
-    sqlite3_reset(q);
-    return s == SQLITE_DONE;
+    bp_db_stmt *q = st->ckpt_put;
+    bp_db_bind_text(q, 1, scope, -1, BP_DB_STATIC);
+    bp_db_bind_text(q, 2, key, -1, BP_DB_STATIC);
+    bp_db_bind_text(q, 3, value, -1, BP_DB_STATIC);
+    bp_db_bind_int64(q, 4, now);
+    int s = bp_db_step(q);
+    bp_db_reset(q);
+    return s == BP_DB_DONE;
 }
 
 /* Ends the transaction a write began: COMMIT when ok, else ROLLBACK.
@@ -312,32 +440,32 @@ bp_status state_end(bp_state *st, int ok)
      * then ack what nobody can read back (§9, the owner's watch). */
     if (ok && state_file_gone(st))
         ok = 0;
-    if (ok && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+    if (ok && bp_db_exec(st->db, "COMMIT", NULL, NULL, NULL) == BP_DB_OK)
         return BP_OK;
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    bp_db_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return BP_ERR_IO;
 }
 
 bp_status bp_state_checkpoint_get(bp_state *st, const char *scope, const char *key, char **value)
 {
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
     *value = NULL;
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_prepare_v2(st->db, "SELECT value FROM checkpoints WHERE scope=?1 AND key=?2", -1,
-                           &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, scope, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
-        int s = sqlite3_step(q);
-        if (s == SQLITE_ROW) {
-            const char *v = (const char *)sqlite3_column_text(q, 0);
+    if (bp_db_prepare_v2(st->db, "SELECT value FROM checkpoints WHERE scope=?1 AND key=?2", -1,
+                           &q, NULL) == BP_DB_OK) {
+        bp_db_bind_text(q, 1, scope, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 2, key, -1, BP_DB_STATIC);
+        int s = bp_db_step(q);
+        if (s == BP_DB_ROW) {
+            const char *v = (const char *)bp_db_column_text(q, 0);
             *value = strdup(v ? v : "");
             rc = *value ? BP_OK : BP_ERR_NOMEM;
-        } else if (s == SQLITE_DONE) {
+        } else if (s == BP_DB_DONE) {
             rc = BP_ERR_NOT_FOUND;
         }
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -355,15 +483,15 @@ bp_status bp_state_checkpoint_set(bp_state *st, const char *scope, const char *k
         if (state_put_checkpoint(st, scope, key, value, bp_now_ms()))
             rc = BP_OK;
     } else {
-        sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(st->db, "DELETE FROM checkpoints WHERE scope=?1 AND key=?2", -1,
-                               &q, NULL) == SQLITE_OK) {
-            sqlite3_bind_text(q, 1, scope, -1, SQLITE_STATIC);
-            sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
-            if (sqlite3_step(q) == SQLITE_DONE)
+        bp_db_stmt *q = NULL;
+        if (bp_db_prepare_v2(st->db, "DELETE FROM checkpoints WHERE scope=?1 AND key=?2", -1,
+                               &q, NULL) == BP_DB_OK) {
+            bp_db_bind_text(q, 1, scope, -1, BP_DB_STATIC);
+            bp_db_bind_text(q, 2, key, -1, BP_DB_STATIC);
+            if (bp_db_step(q) == BP_DB_DONE)
                 rc = BP_OK;
         }
-        sqlite3_finalize(q);
+        bp_db_finalize(q);
     }
     pthread_mutex_unlock(&st->mu);
     return rc;
@@ -373,24 +501,24 @@ bp_status bp_state_checkpoint_set(bp_state *st, const char *scope, const char *k
 static bp_status state_insert(bp_state *st, const char *sql, const char *route, const char *stage,
                               const char *reason, const char *payload, size_t len, int blob)
 {
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
     pthread_mutex_lock(&st->mu);
-    if (!state_file_gone(st) && sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, route, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, stage, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, reason ? reason : "", -1, SQLITE_STATIC);
+    if (!state_file_gone(st) && bp_db_prepare_v2(st->db, sql, -1, &q, NULL) == BP_DB_OK) {
+        bp_db_bind_text(q, 1, route, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 2, stage, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 3, reason ? reason : "", -1, BP_DB_STATIC);
         if (payload == NULL)
-            sqlite3_bind_null(q, 4);
+            bp_db_bind_null(q, 4);
         else if (blob)
-            sqlite3_bind_blob64(q, 4, payload, len, SQLITE_STATIC);
+            bp_db_bind_blob64(q, 4, payload, len, BP_DB_STATIC);
         else
-            sqlite3_bind_text64(q, 4, payload, len, SQLITE_STATIC, SQLITE_UTF8);
-        sqlite3_bind_int64(q, 5, bp_now_ms());
-        if (sqlite3_step(q) == SQLITE_DONE)
+            bp_db_bind_text64(q, 4, payload, len, BP_DB_STATIC, BP_DB_UTF8);
+        bp_db_bind_int64(q, 5, bp_now_ms());
+        if (bp_db_step(q) == BP_DB_DONE)
             rc = BP_OK;
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -414,35 +542,35 @@ bp_status bp_state_dead_letter_once(bp_state *st, const char *route, const char 
                                     const char *reason, const char *payload, size_t len,
                                     const char *source, const char *id, int64_t *attempts)
 {
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_prepare_v2(st->db,
+    if (bp_db_prepare_v2(st->db,
                            "INSERT INTO dead_letters(route,stage,reason,payload,created_ms,source,"
                            "rec_id,attempts,updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,1,?5)"
                            " ON CONFLICT(route,stage,source,rec_id) DO UPDATE SET"
                            " reason=excluded.reason, payload=excluded.payload,"
-                           " attempts=attempts+1, updated_ms=excluded.updated_ms"
+                           " attempts=dead_letters.attempts+1, updated_ms=excluded.updated_ms"
                            " RETURNING attempts",
-                           -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, route, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, stage, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, reason ? reason : "", -1, SQLITE_STATIC);
+                           -1, &q, NULL) == BP_DB_OK) {
+        bp_db_bind_text(q, 1, route, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 2, stage, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 3, reason ? reason : "", -1, BP_DB_STATIC);
         if (payload == NULL)
-            sqlite3_bind_null(q, 4);
+            bp_db_bind_null(q, 4);
         else
-            sqlite3_bind_blob64(q, 4, payload, len, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 5, bp_now_ms());
-        sqlite3_bind_text(q, 6, source, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 7, id, -1, SQLITE_STATIC);
-        if (sqlite3_step(q) == SQLITE_ROW) {
+            bp_db_bind_blob64(q, 4, payload, len, BP_DB_STATIC);
+        bp_db_bind_int64(q, 5, bp_now_ms());
+        bp_db_bind_text(q, 6, source, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 7, id, -1, BP_DB_STATIC);
+        if (bp_db_step(q) == BP_DB_ROW) {
             if (attempts)
-                *attempts = sqlite3_column_int64(q, 0);
-            if (sqlite3_step(q) == SQLITE_DONE)
+                *attempts = bp_db_column_int64(q, 0);
+            if (bp_db_step(q) == BP_DB_DONE)
                 rc = BP_OK;
         }
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -450,7 +578,7 @@ bp_status bp_state_dead_letter_once(bp_state *st, const char *route, const char 
 int64_t bp_state_count(bp_state *st, const char *table)
 {
     char sql[96];
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     int64_t n = -1;
     if (strcmp(table, "dead_letters") != 0 && strcmp(table, "review_queue") != 0 &&
         strcmp(table, "checkpoints") != 0 && strcmp(table, "ledger_writes") != 0 &&
@@ -458,9 +586,9 @@ int64_t bp_state_count(bp_state *st, const char *table)
         return -1;
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
-        n = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
+    if (bp_db_prepare_v2(st->db, sql, -1, &q, NULL) == BP_DB_OK && bp_db_step(q) == BP_DB_ROW)
+        n = bp_db_column_int64(q, 0);
+    bp_db_finalize(q);
     pthread_mutex_unlock(&st->mu);
     return n;
 }
@@ -477,25 +605,25 @@ void bp_dead_letter_clear(bp_dead_letter *dl)
     memset(dl, 0, sizeof(*dl));
 }
 
-static char *state_col_dup(sqlite3_stmt *q, int col)
+static char *state_col_dup(bp_db_stmt *q, int col)
 {
-    const unsigned char *t = sqlite3_column_text(q, col);
+    const unsigned char *t = bp_db_column_text(q, col);
     return strdup(t ? (const char *)t : "");
 }
 
 /* Fills dl from a row of SELECT seq,route,stage,reason,created_ms[,payload]. */
-static int state_row_to_dl(sqlite3_stmt *q, int with_payload, bp_dead_letter *dl)
+static int state_row_to_dl(bp_db_stmt *q, int with_payload, bp_dead_letter *dl)
 {
     memset(dl, 0, sizeof(*dl));
-    dl->seq = sqlite3_column_int64(q, 0);
+    dl->seq = bp_db_column_int64(q, 0);
     dl->route = state_col_dup(q, 1);
     dl->stage = state_col_dup(q, 2);
     dl->reason = state_col_dup(q, 3);
-    dl->created_ms = sqlite3_column_int64(q, 4);
-    dl->attempts = sqlite3_column_int64(q, 6);
+    dl->created_ms = bp_db_column_int64(q, 4);
+    dl->attempts = bp_db_column_int64(q, 6);
     if (with_payload) {
-        int n = sqlite3_column_bytes(q, 5);
-        const void *b = sqlite3_column_blob(q, 5);
+        int n = bp_db_column_bytes(q, 5);
+        const void *b = bp_db_column_blob(q, 5);
         dl->payload = malloc((size_t)n + 1);
         if (dl->payload) {
             if (n)
@@ -510,7 +638,7 @@ static int state_row_to_dl(sqlite3_stmt *q, int with_payload, bp_dead_letter *dl
 bp_status bp_state_dlq_foreach(bp_state *st, const char *route, int with_payload,
                                int (*fn)(const bp_dead_letter *dl, void *ud), void *ud)
 {
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
     /* Rows are copied out one at a time so fn may call back into the store
      * (replay deletes what it delivered) without holding the lock. */
@@ -519,22 +647,22 @@ bp_status bp_state_dlq_foreach(bp_state *st, const char *route, int with_payload
         bp_dead_letter dl;
         int got = 0;
         pthread_mutex_lock(&st->mu);
-        if (sqlite3_prepare_v2(st->db,
+        if (bp_db_prepare_v2(st->db,
                                "SELECT seq,route,stage,reason,created_ms,payload,attempts FROM dead_letters"
                                " WHERE seq > ?1 AND (?2 IS NULL OR route = ?2) ORDER BY seq LIMIT 1",
-                               -1, &q, NULL) == SQLITE_OK) {
-            sqlite3_bind_int64(q, 1, after);
+                               -1, &q, NULL) == BP_DB_OK) {
+            bp_db_bind_int64(q, 1, after);
             if (route)
-                sqlite3_bind_text(q, 2, route, -1, SQLITE_STATIC);
-            int s = sqlite3_step(q);
-            if (s == SQLITE_ROW)
+                bp_db_bind_text(q, 2, route, -1, BP_DB_STATIC);
+            int s = bp_db_step(q);
+            if (s == BP_DB_ROW)
                 got = state_row_to_dl(q, with_payload, &dl) ? 1 : -1;
-            else if (s != SQLITE_DONE)
+            else if (s != BP_DB_DONE)
                 got = -1;
         } else {
             got = -1;
         }
-        sqlite3_finalize(q);
+        bp_db_finalize(q);
         q = NULL;
         pthread_mutex_unlock(&st->mu);
         if (got <= 0) {
@@ -556,21 +684,21 @@ bp_status bp_state_dlq_foreach(bp_state *st, const char *route, int with_payload
 
 bp_status bp_state_dlq_get(bp_state *st, int64_t seq, bp_dead_letter *out)
 {
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_prepare_v2(st->db,
+    if (bp_db_prepare_v2(st->db,
                            "SELECT seq,route,stage,reason,created_ms,payload,attempts FROM dead_letters"
-                           " WHERE seq = ?1", -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(q, 1, seq);
-        int s = sqlite3_step(q);
-        if (s == SQLITE_ROW)
+                           " WHERE seq = ?1", -1, &q, NULL) == BP_DB_OK) {
+        bp_db_bind_int64(q, 1, seq);
+        int s = bp_db_step(q);
+        if (s == BP_DB_ROW)
             rc = state_row_to_dl(q, 1, out) ? BP_OK : BP_ERR_NOMEM;
-        else if (s == SQLITE_DONE)
+        else if (s == BP_DB_DONE)
             rc = BP_ERR_NOT_FOUND;
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     pthread_mutex_unlock(&st->mu);
     if (rc != BP_OK)
         bp_dead_letter_clear(out);
@@ -579,16 +707,16 @@ bp_status bp_state_dlq_get(bp_state *st, int64_t seq, bp_dead_letter *out)
 
 bp_status bp_state_dlq_delete(bp_state *st, int64_t seq)
 {
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_prepare_v2(st->db, "DELETE FROM dead_letters WHERE seq = ?1", -1, &q, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_int64(q, 1, seq);
-        if (sqlite3_step(q) == SQLITE_DONE)
-            rc = sqlite3_changes(st->db) ? BP_OK : BP_ERR_NOT_FOUND;
+    if (bp_db_prepare_v2(st->db, "DELETE FROM dead_letters WHERE seq = ?1", -1, &q, NULL) ==
+        BP_DB_OK) {
+        bp_db_bind_int64(q, 1, seq);
+        if (bp_db_step(q) == BP_DB_DONE)
+            rc = bp_db_changes(st->db) ? BP_OK : BP_ERR_NOT_FOUND;
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -608,41 +736,41 @@ bp_status bp_state_audit_ex(bp_state *st, const char *route, size_t n, const cha
                             const char *outcome, const struct bp_audit_entry *leaves,
                             size_t n_leaves)
 {
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
     int64_t now = bp_now_ms();
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (bp_db_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != BP_DB_OK)
         goto out;
-    int ok = sqlite3_prepare_v2(st->db,
+    int ok = bp_db_prepare_v2(st->db,
                                 "INSERT INTO audit(route,source,id,subject,outcome,lineage,at_ms,"
                                 "receipts) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)", -1, &q,
-                                NULL) == SQLITE_OK;
+                                NULL) == BP_DB_OK;
     for (size_t i = 0; ok && i < n; i++) {
         if (lineage_json[i] == NULL)
             continue;
-        sqlite3_bind_text(q, 1, route, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, sources[i], -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, ids[i], -1, SQLITE_STATIC);
+        bp_db_bind_text(q, 1, route, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 2, sources[i], -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 3, ids[i], -1, BP_DB_STATIC);
         if (subjects[i])
-            sqlite3_bind_text(q, 4, subjects[i], -1, SQLITE_STATIC);
+            bp_db_bind_text(q, 4, subjects[i], -1, BP_DB_STATIC);
         else
-            sqlite3_bind_null(q, 4);
-        sqlite3_bind_text(q, 5, outcome, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 6, lineage_json[i], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 7, now);
+            bp_db_bind_null(q, 4);
+        bp_db_bind_text(q, 5, outcome, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 6, lineage_json[i], -1, BP_DB_STATIC);
+        bp_db_bind_int64(q, 7, now);
         if (receipts_json && receipts_json[i])
-            sqlite3_bind_text(q, 8, receipts_json[i], -1, SQLITE_STATIC);
+            bp_db_bind_text(q, 8, receipts_json[i], -1, BP_DB_STATIC);
         else
-            sqlite3_bind_null(q, 8);
-        ok = sqlite3_step(q) == SQLITE_DONE;
-        sqlite3_reset(q);
+            bp_db_bind_null(q, 8);
+        ok = bp_db_step(q) == BP_DB_DONE;
+        bp_db_reset(q);
     }
     if (ok && n_leaves)
         ok = bp_state_audit_append_locked(st, leaves, n_leaves);
     rc = state_end(st, ok);
 out:
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -651,16 +779,16 @@ out:
 bp_status bp_state_ledger_load(bp_state *st, const char *sink,
                                void (*fn)(const char *key, size_t len, void *ud), void *ud)
 {
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_prepare_v2(st->db, "SELECT keys FROM ledger_writes WHERE sink = ?1", -1, &q,
-                           NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, sink, -1, SQLITE_STATIC);
+    if (bp_db_prepare_v2(st->db, "SELECT keys FROM ledger_writes WHERE sink = ?1", -1, &q,
+                           NULL) == BP_DB_OK) {
+        bp_db_bind_text(q, 1, sink, -1, BP_DB_STATIC);
         int s;
-        while ((s = sqlite3_step(q)) == SQLITE_ROW) {
-            const char *b = sqlite3_column_blob(q, 0);
-            size_t n = (size_t)sqlite3_column_bytes(q, 0);
+        while ((s = bp_db_step(q)) == BP_DB_ROW) {
+            const char *b = bp_db_column_blob(q, 0);
+            size_t n = (size_t)bp_db_column_bytes(q, 0);
             /* Keys are NUL-terminated, one after the other. */
             for (size_t off = 0; b && off < n;) {
                 size_t len = strnlen(b + off, n - off);
@@ -668,10 +796,10 @@ bp_status bp_state_ledger_load(bp_state *st, const char *sink,
                 off += len + 1;
             }
         }
-        if (s == SQLITE_DONE)
+        if (s == BP_DB_DONE)
             rc = BP_OK;
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -700,24 +828,24 @@ bp_status bp_state_ledger_commit(bp_state *st, const char *sink, const char *con
         off += a + b + 2;
     }
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (bp_db_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != BP_DB_OK)
         goto out;
     int ok = 1;
     if (n) {
-        sqlite3_stmt *q = st->ledger_put;
-        sqlite3_bind_text(q, 1, sink, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 2, now);
-        sqlite3_bind_blob64(q, 3, keys, len, SQLITE_STATIC);
-        ok = sqlite3_step(q) == SQLITE_DONE;
-        sqlite3_reset(q);
+        bp_db_stmt *q = st->ledger_put;
+        bp_db_bind_text(q, 1, sink, -1, BP_DB_STATIC);
+        bp_db_bind_int64(q, 2, now);
+        bp_db_bind_blob64(q, 3, keys, len, BP_DB_STATIC);
+        ok = bp_db_step(q) == BP_DB_DONE;
+        bp_db_reset(q);
         if (ok && row)
-            *row = sqlite3_last_insert_rowid(st->db);
+            *row = bp_db_last_insert_rowid(st->db);
     }
     for (size_t i = 0; ok && i < n_forget; i++) {
-        sqlite3_stmt *q = st->ledger_forget;
-        sqlite3_bind_int64(q, 1, forget[i]);
-        ok = sqlite3_step(q) == SQLITE_DONE;
-        sqlite3_reset(q);
+        bp_db_stmt *q = st->ledger_forget;
+        bp_db_bind_int64(q, 1, forget[i]);
+        ok = bp_db_step(q) == BP_DB_DONE;
+        bp_db_reset(q);
     }
     if (ok && ckpt_key)
         ok = state_put_checkpoint(st, sink, ckpt_key, ckpt_value ? ckpt_value : "", now);
@@ -732,16 +860,16 @@ out:
 
 int64_t bp_state_ledger_prune(bp_state *st, int64_t older_than_ms)
 {
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     int64_t n = -1;
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_prepare_v2(st->db, "DELETE FROM ledger_writes WHERE applied_ms < ?1", -1, &q,
-                           NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(q, 1, older_than_ms);
-        if (sqlite3_step(q) == SQLITE_DONE)
-            n = sqlite3_changes(st->db);
+    if (bp_db_prepare_v2(st->db, "DELETE FROM ledger_writes WHERE applied_ms < ?1", -1, &q,
+                           NULL) == BP_DB_OK) {
+        bp_db_bind_int64(q, 1, older_than_ms);
+        if (bp_db_step(q) == BP_DB_DONE)
+            n = bp_db_changes(st->db);
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     pthread_mutex_unlock(&st->mu);
     return n;
 }

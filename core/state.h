@@ -28,6 +28,9 @@ void bp_state_close(bp_state *st);
 bp_status bp_state_check_file(bp_state *st, char **why);
 /* The path the store was opened with (borrowed). */
 const char *bp_state_path(const bp_state *st);
+/* 1 when the store is a PostgreSQL database shared by the site's instances
+ * (DESIGN.md §10): no file lock, leases own the sources. */
+int bp_state_is_shared(const bp_state *st);
 
 /* Checkpoints, by scope ("route/connector") and key. get: *value malloc'ed,
  * BP_ERR_NOT_FOUND when absent. set: durable on BP_OK; value NULL deletes. */

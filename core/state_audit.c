@@ -21,51 +21,51 @@ static const char audit_schema[] =
 
 bp_status bp_state_audit_migrate(bp_state *st, char **sqlerr)
 {
-    return sqlite3_exec(st->db, audit_schema, NULL, NULL, sqlerr) == SQLITE_OK ? BP_OK
+    return bp_db_exec(st->db, audit_schema, NULL, NULL, sqlerr) == BP_DB_OK ? BP_OK
                                                                               : BP_ERR_IO;
 }
 
-static void audit_bind_opt(sqlite3_stmt *q, int col, const char *s)
+static void audit_bind_opt(bp_db_stmt *q, int col, const char *s)
 {
     if (s)
-        sqlite3_bind_text(q, col, s, -1, SQLITE_STATIC);
+        bp_db_bind_text(q, col, s, -1, BP_DB_STATIC);
     else
-        sqlite3_bind_null(q, col);
+        bp_db_bind_null(q, col);
 }
 
 /* The frontier as stored (size 0 when there is no row yet). Lock held. */
 static int audit_load_tree(bp_state *st, bp_merkle_frontier *f)
 {
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     int ok = 0;
     bp_merkle_frontier_init(f);
-    if (sqlite3_prepare_v2(st->db, "SELECT size, frontier FROM audit_tree WHERE one = 1", -1,
-                           &q, NULL) != SQLITE_OK)
+    if (bp_db_prepare_v2(st->db, "SELECT size, frontier FROM audit_tree WHERE one = 1", -1,
+                           &q, NULL) != BP_DB_OK)
         return 0;
-    int s = sqlite3_step(q);
-    if (s == SQLITE_DONE)
+    int s = bp_db_step(q);
+    if (s == BP_DB_DONE)
         ok = 1;
-    else if (s == SQLITE_ROW)
-        ok = bp_merkle_frontier_unpack(f, (uint64_t)sqlite3_column_int64(q, 0),
-                                       sqlite3_column_blob(q, 1),
-                                       (size_t)sqlite3_column_bytes(q, 1)) == 0;
-    sqlite3_finalize(q);
+    else if (s == BP_DB_ROW)
+        ok = bp_merkle_frontier_unpack(f, (uint64_t)bp_db_column_int64(q, 0),
+                                       bp_db_column_blob(q, 1),
+                                       (size_t)bp_db_column_bytes(q, 1)) == 0;
+    bp_db_finalize(q);
     return ok;
 }
 
 /* The newest checkpoint's size and time (0, 0 when none). Lock held. */
 static void audit_last_ckpt(bp_state *st, uint64_t *size, int64_t *at_ms)
 {
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     *size = 0;
     *at_ms = 0;
-    if (sqlite3_prepare_v2(st->db, "SELECT size, at_ms FROM audit_checkpoints ORDER BY size DESC"
-                           " LIMIT 1", -1, &q, NULL) == SQLITE_OK &&
-        sqlite3_step(q) == SQLITE_ROW) {
-        *size = (uint64_t)sqlite3_column_int64(q, 0);
-        *at_ms = sqlite3_column_int64(q, 1);
+    if (bp_db_prepare_v2(st->db, "SELECT size, at_ms FROM audit_checkpoints ORDER BY size DESC"
+                           " LIMIT 1", -1, &q, NULL) == BP_DB_OK &&
+        bp_db_step(q) == BP_DB_ROW) {
+        *size = (uint64_t)bp_db_column_int64(q, 0);
+        *at_ms = bp_db_column_int64(q, 1);
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
 }
 
 /* Stores a signed note of the tree f. Lock held, in a transaction. */
@@ -77,17 +77,18 @@ static int audit_store_ckpt(bp_state *st, const bp_merkle_frontier *f, int64_t n
     char *note = bp_audit_sign_note(st->audit_signer, f->size, root);
     if (note == NULL)
         return 0;
-    sqlite3_stmt *q = NULL;
-    int ok = sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO audit_checkpoints VALUES(?1,?2,"
-                                "?3,?4)", -1, &q, NULL) == SQLITE_OK;
+    bp_db_stmt *q = NULL;
+    int ok = bp_db_prepare_v2(st->db, "INSERT INTO audit_checkpoints VALUES(?1,?2,?3,?4)"
+                                " ON CONFLICT(size) DO UPDATE SET root=excluded.root,"
+                                " note=excluded.note, at_ms=excluded.at_ms", -1, &q, NULL) == BP_DB_OK;
     if (ok) {
-        sqlite3_bind_int64(q, 1, (int64_t)f->size);
-        sqlite3_bind_blob(q, 2, root, BP_MERKLE_HASH, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, note, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 4, now);
-        ok = sqlite3_step(q) == SQLITE_DONE;
+        bp_db_bind_int64(q, 1, (int64_t)f->size);
+        bp_db_bind_blob(q, 2, root, BP_MERKLE_HASH, BP_DB_STATIC);
+        bp_db_bind_text(q, 3, note, -1, BP_DB_STATIC);
+        bp_db_bind_int64(q, 4, now);
+        ok = bp_db_step(q) == BP_DB_DONE;
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     free(note);
     return ok;
 }
@@ -98,9 +99,9 @@ int bp_state_audit_append_locked(bp_state *st, const bp_audit_entry *e, size_t n
     if (!audit_load_tree(st, &f))
         return 0;
     if (st->audit_put == NULL &&
-        sqlite3_prepare_v2(st->db, "INSERT INTO audit_log(seq,at_ms,actor,kind,route,source,id,"
+        bp_db_prepare_v2(st->db, "INSERT INTO audit_log(seq,at_ms,actor,kind,route,source,id,"
                            "subject,payload,leaf) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)", -1,
-                           &st->audit_put, NULL) != SQLITE_OK)
+                           &st->audit_put, NULL) != BP_DB_OK)
         return 0;
     int64_t now = bp_now_ms();
     int ok = 1;
@@ -115,9 +116,9 @@ int bp_state_audit_append_locked(bp_state *st, const bp_audit_entry *e, size_t n
         free(leaf);
         if (!ok)
             break;
-        sqlite3_stmt *q = st->audit_put;
-        sqlite3_bind_int64(q, 1, (int64_t)f.size);
-        sqlite3_bind_int64(q, 2, x.at_ms);
+        bp_db_stmt *q = st->audit_put;
+        bp_db_bind_int64(q, 1, (int64_t)f.size);
+        bp_db_bind_int64(q, 2, x.at_ms);
         audit_bind_opt(q, 3, x.actor);
         audit_bind_opt(q, 4, x.kind ? x.kind : "");
         audit_bind_opt(q, 5, x.route);
@@ -125,25 +126,26 @@ int bp_state_audit_append_locked(bp_state *st, const bp_audit_entry *e, size_t n
         audit_bind_opt(q, 7, x.id);
         audit_bind_opt(q, 8, x.subject);
         audit_bind_opt(q, 9, x.payload);
-        sqlite3_bind_blob(q, 10, h, BP_MERKLE_HASH, SQLITE_STATIC);
-        ok = sqlite3_step(q) == SQLITE_DONE;
-        sqlite3_reset(q);
-        sqlite3_clear_bindings(q);
+        bp_db_bind_blob(q, 10, h, BP_MERKLE_HASH, BP_DB_STATIC);
+        ok = bp_db_step(q) == BP_DB_DONE;
+        bp_db_reset(q);
+        bp_db_clear_bindings(q);
         ok = ok && bp_merkle_frontier_append(&f, h) == 0;
     }
     if (!ok)
         return 0;
     unsigned char buf[64 * BP_MERKLE_HASH];
     size_t blen = bp_merkle_frontier_pack(&f, buf);
-    sqlite3_stmt *q = NULL;
-    ok = sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO audit_tree VALUES(1, ?1, ?2)", -1, &q,
-                            NULL) == SQLITE_OK;
+    bp_db_stmt *q = NULL;
+    ok = bp_db_prepare_v2(st->db, "INSERT INTO audit_tree VALUES(1, ?1, ?2) ON CONFLICT(one)"
+                            " DO UPDATE SET size=excluded.size, frontier=excluded.frontier", -1, &q,
+                            NULL) == BP_DB_OK;
     if (ok) {
-        sqlite3_bind_int64(q, 1, (int64_t)f.size);
-        sqlite3_bind_blob(q, 2, buf, (int)blen, SQLITE_STATIC);
-        ok = sqlite3_step(q) == SQLITE_DONE;
+        bp_db_bind_int64(q, 1, (int64_t)f.size);
+        bp_db_bind_blob(q, 2, buf, (int)blen, BP_DB_STATIC);
+        ok = bp_db_step(q) == BP_DB_DONE;
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     if (ok && st->audit_signer) {
         uint64_t last;
         int64_t last_ms;
@@ -160,7 +162,7 @@ bp_status bp_audit_append_n(bp_state *st, const bp_audit_entry *e, size_t n)
         return BP_OK;
     bp_status rc = BP_ERR_IO;
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
+    if (bp_db_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == BP_DB_OK)
         rc = state_end(st, bp_state_audit_append_locked(st, e, n));
     pthread_mutex_unlock(&st->mu);
     return rc;
@@ -177,7 +179,7 @@ bp_status bp_audit_checkpoint_now(bp_state *st)
         return BP_ERR_INVALID;
     bp_status rc = BP_ERR_IO;
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK) {
+    if (bp_db_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == BP_DB_OK) {
         bp_merkle_frontier f;
         uint64_t last;
         int64_t last_ms;
@@ -194,27 +196,27 @@ bp_status bp_audit_checkpoint_now(bp_state *st)
 bp_status bp_audit_latest_checkpoint(bp_state *st, char **note)
 {
     *note = NULL;
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_prepare_v2(st->db, "SELECT note FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
-                           -1, &q, NULL) == SQLITE_OK) {
-        int s = sqlite3_step(q);
-        if (s == SQLITE_ROW) {
-            *note = strdup((const char *)sqlite3_column_text(q, 0));
+    if (bp_db_prepare_v2(st->db, "SELECT note FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
+                           -1, &q, NULL) == BP_DB_OK) {
+        int s = bp_db_step(q);
+        if (s == BP_DB_ROW) {
+            *note = strdup((const char *)bp_db_column_text(q, 0));
             rc = *note ? BP_OK : BP_ERR_NOMEM;
-        } else if (s == SQLITE_DONE) {
+        } else if (s == BP_DB_DONE) {
             rc = BP_ERR_NOT_FOUND;
         }
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
 
-static const char *audit_col(sqlite3_stmt *q, int c)
+static const char *audit_col(bp_db_stmt *q, int c)
 {
-    return (const char *)sqlite3_column_text(q, c);
+    return (const char *)bp_db_column_text(q, c);
 }
 
 bp_status bp_state_audit_rows(bp_state *st, const char *where_sql, const char *arg,
@@ -224,17 +226,17 @@ bp_status bp_state_audit_rows(bp_state *st, const char *where_sql, const char *a
     if (asprintf(&sql, "SELECT seq,at_ms,actor,kind,route,source,id,subject,payload,pruned,leaf"
                  " FROM audit_log %s ORDER BY seq", where_sql ? where_sql : "") < 0)
         return BP_ERR_NOMEM;
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK) {
+    if (bp_db_prepare_v2(st->db, sql, -1, &q, NULL) == BP_DB_OK) {
         if (arg)
-            sqlite3_bind_text(q, 1, arg, -1, SQLITE_STATIC);
+            bp_db_bind_text(q, 1, arg, -1, BP_DB_STATIC);
         int s;
-        while ((s = sqlite3_step(q)) == SQLITE_ROW) {
+        while ((s = bp_db_step(q)) == BP_DB_ROW) {
             bp_audit_row r = {0};
-            r.seq = sqlite3_column_int64(q, 0);
-            r.e.at_ms = sqlite3_column_int64(q, 1);
+            r.seq = bp_db_column_int64(q, 0);
+            r.e.at_ms = bp_db_column_int64(q, 1);
             r.e.actor = audit_col(q, 2);
             r.e.kind = audit_col(q, 3);
             r.e.route = audit_col(q, 4);
@@ -242,15 +244,15 @@ bp_status bp_state_audit_rows(bp_state *st, const char *where_sql, const char *a
             r.e.id = audit_col(q, 6);
             r.e.subject = audit_col(q, 7);
             r.e.payload = audit_col(q, 8);
-            r.pruned = sqlite3_column_int(q, 9);
-            r.leaf = sqlite3_column_blob(q, 10);
-            r.leaf_len = (size_t)sqlite3_column_bytes(q, 10);
+            r.pruned = bp_db_column_int(q, 9);
+            r.leaf = bp_db_column_blob(q, 10);
+            r.leaf_len = (size_t)bp_db_column_bytes(q, 10);
             if (fn(&r, ud))
                 break;
         }
-        rc = s == SQLITE_ROW || s == SQLITE_DONE ? BP_OK : BP_ERR_IO;
+        rc = s == BP_DB_ROW || s == BP_DB_DONE ? BP_OK : BP_ERR_IO;
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     pthread_mutex_unlock(&st->mu);
     free(sql);
     return rc;
@@ -259,27 +261,27 @@ bp_status bp_state_audit_rows(bp_state *st, const char *where_sql, const char *a
 bp_status bp_state_audit_head(bp_state *st, bp_merkle_frontier *f, int *present)
 {
     pthread_mutex_lock(&st->mu);
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
     *present = 0;
     bp_merkle_frontier_init(f);
-    if (sqlite3_prepare_v2(st->db, "SELECT size, frontier FROM audit_tree", -1, &q, NULL) ==
-        SQLITE_OK) {
-        int s = sqlite3_step(q);
+    if (bp_db_prepare_v2(st->db, "SELECT size, frontier FROM audit_tree", -1, &q, NULL) ==
+        BP_DB_OK) {
+        int s = bp_db_step(q);
         rc = BP_OK;
-        if (s == SQLITE_ROW) {
+        if (s == BP_DB_ROW) {
             *present = 1;
-            if (bp_merkle_frontier_unpack(f, (uint64_t)sqlite3_column_int64(q, 0),
-                                          sqlite3_column_blob(q, 1),
-                                          (size_t)sqlite3_column_bytes(q, 1)) != 0)
+            if (bp_merkle_frontier_unpack(f, (uint64_t)bp_db_column_int64(q, 0),
+                                          bp_db_column_blob(q, 1),
+                                          (size_t)bp_db_column_bytes(q, 1)) != 0)
                 *present = -1;     /* damaged */
-            if (sqlite3_step(q) == SQLITE_ROW)
+            if (bp_db_step(q) == BP_DB_ROW)
                 *present = -1;
-        } else if (s != SQLITE_DONE) {
+        } else if (s != BP_DB_DONE) {
             rc = BP_ERR_IO;
         }
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -290,18 +292,18 @@ bp_status bp_state_audit_checkpoints(bp_state *st,
                                      void *ud)
 {
     pthread_mutex_lock(&st->mu);
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
-    if (sqlite3_prepare_v2(st->db, "SELECT size, root, note FROM audit_checkpoints ORDER BY size",
-                           -1, &q, NULL) == SQLITE_OK) {
+    if (bp_db_prepare_v2(st->db, "SELECT size, root, note FROM audit_checkpoints ORDER BY size",
+                           -1, &q, NULL) == BP_DB_OK) {
         int s;
-        while ((s = sqlite3_step(q)) == SQLITE_ROW)
-            if (fn(sqlite3_column_int64(q, 0), sqlite3_column_blob(q, 1),
-                   (size_t)sqlite3_column_bytes(q, 1), audit_col(q, 2), ud))
+        while ((s = bp_db_step(q)) == BP_DB_ROW)
+            if (fn(bp_db_column_int64(q, 0), bp_db_column_blob(q, 1),
+                   (size_t)bp_db_column_bytes(q, 1), audit_col(q, 2), ud))
                 break;
-        rc = s == SQLITE_ROW || s == SQLITE_DONE ? BP_OK : BP_ERR_IO;
+        rc = s == BP_DB_ROW || s == BP_DB_DONE ? BP_OK : BP_ERR_IO;
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -309,15 +311,15 @@ bp_status bp_state_audit_checkpoints(bp_state *st,
 int64_t bp_audit_prune(bp_state *st, int64_t older_than_ms)
 {
     pthread_mutex_lock(&st->mu);
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     int64_t n = -1;
-    if (sqlite3_prepare_v2(st->db, "UPDATE audit_log SET payload = NULL, pruned = 1"
-                           " WHERE at_ms < ?1 AND pruned = 0", -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(q, 1, bp_now_ms() - older_than_ms);
-        if (sqlite3_step(q) == SQLITE_DONE)
-            n = sqlite3_changes(st->db);
+    if (bp_db_prepare_v2(st->db, "UPDATE audit_log SET payload = NULL, pruned = 1"
+                           " WHERE at_ms < ?1 AND pruned = 0", -1, &q, NULL) == BP_DB_OK) {
+        bp_db_bind_int64(q, 1, bp_now_ms() - older_than_ms);
+        if (bp_db_step(q) == BP_DB_DONE)
+            n = bp_db_changes(st->db);
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     pthread_mutex_unlock(&st->mu);
     return n;
 }

@@ -17,7 +17,7 @@ bp_status bp_state_checkpoint_list(bp_state *st, const char *scope, const char *
 {
     *keys = NULL;
     *n = 0;
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
     size_t count = 0, bytes = 0;
     pthread_mutex_lock(&st->mu);
@@ -33,19 +33,19 @@ bp_status bp_state_checkpoint_list(bp_state *st, const char *scope, const char *
             }
             strs = (char *)(arr + count + 1);
         }
-        if (sqlite3_prepare_v2(st->db,
+        if (bp_db_prepare_v2(st->db,
                                "SELECT key FROM checkpoints WHERE scope=?1" CKPT_PREFIX_SQL
                                " ORDER BY key",
-                               -1, &q, NULL) != SQLITE_OK) {
+                               -1, &q, NULL) != BP_DB_OK) {
             free(arr);
             break;
         }
-        sqlite3_bind_text(q, 1, scope, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, prefix ? prefix : "", -1, SQLITE_STATIC);
+        bp_db_bind_text(q, 1, scope, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 2, prefix ? prefix : "", -1, BP_DB_STATIC);
         size_t i = 0;
         int s;
-        while ((s = sqlite3_step(q)) == SQLITE_ROW) {
-            const char *k = (const char *)sqlite3_column_text(q, 0);
+        while ((s = bp_db_step(q)) == BP_DB_ROW) {
+            const char *k = (const char *)bp_db_column_text(q, 0);
             size_t len = strlen(k ? k : "") + 1;
             if (pass == 0) {
                 count++;
@@ -56,9 +56,9 @@ bp_status bp_state_checkpoint_list(bp_state *st, const char *scope, const char *
                 strs += len;
             }
         }
-        sqlite3_finalize(q);
+        bp_db_finalize(q);
         q = NULL;
-        if (s != SQLITE_DONE) {
+        if (s != BP_DB_DONE) {
             free(arr);
             break;
         }
@@ -76,22 +76,22 @@ bp_status bp_state_checkpoint_list(bp_state *st, const char *scope, const char *
 bp_status bp_state_checkpoint_delete_prefix(bp_state *st, const char *scope, const char *prefix,
                                             size_t *n_deleted)
 {
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
     if (n_deleted)
         *n_deleted = 0;
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_prepare_v2(st->db, "DELETE FROM checkpoints WHERE scope=?1" CKPT_PREFIX_SQL, -1,
-                           &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, scope, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, prefix ? prefix : "", -1, SQLITE_STATIC);
-        if (sqlite3_step(q) == SQLITE_DONE) {
+    if (bp_db_prepare_v2(st->db, "DELETE FROM checkpoints WHERE scope=?1" CKPT_PREFIX_SQL, -1,
+                           &q, NULL) == BP_DB_OK) {
+        bp_db_bind_text(q, 1, scope, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 2, prefix ? prefix : "", -1, BP_DB_STATIC);
+        if (bp_db_step(q) == BP_DB_DONE) {
             rc = BP_OK;
             if (n_deleted)
-                *n_deleted = (size_t)sqlite3_changes(st->db);
+                *n_deleted = (size_t)bp_db_changes(st->db);
         }
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -102,34 +102,34 @@ bp_status bp_state_checkpoint_set_many(bp_state *st, const char *scope, const ch
     for (size_t i = 0; i < n; i++)
         if (keys[i] == NULL)
             return BP_ERR_INVALID;
-    sqlite3_stmt *del = NULL;
+    bp_db_stmt *del = NULL;
     int ok;
     int64_t now = bp_now_ms();
     pthread_mutex_lock(&st->mu);
-    ok = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+    ok = bp_db_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == BP_DB_OK;
     if (!ok) {
         pthread_mutex_unlock(&st->mu);
         return BP_ERR_IO;
     }
-    ok = sqlite3_prepare_v2(st->db, "DELETE FROM checkpoints WHERE scope=?1 AND key=?2", -1, &del,
-                            NULL) == SQLITE_OK;
+    ok = bp_db_prepare_v2(st->db, "DELETE FROM checkpoints WHERE scope=?1 AND key=?2", -1, &del,
+                            NULL) == BP_DB_OK;
     for (size_t i = 0; ok && i < n; i++) {
         if (values[i]) {
-            sqlite3_stmt *q = st->ckpt_put;
-            sqlite3_bind_text(q, 1, scope, -1, SQLITE_STATIC);
-            sqlite3_bind_text(q, 2, keys[i], -1, SQLITE_STATIC);
-            sqlite3_bind_text(q, 3, values[i], -1, SQLITE_STATIC);
-            sqlite3_bind_int64(q, 4, now);
-            ok = sqlite3_step(q) == SQLITE_DONE;
-            sqlite3_reset(q);
+            bp_db_stmt *q = st->ckpt_put;
+            bp_db_bind_text(q, 1, scope, -1, BP_DB_STATIC);
+            bp_db_bind_text(q, 2, keys[i], -1, BP_DB_STATIC);
+            bp_db_bind_text(q, 3, values[i], -1, BP_DB_STATIC);
+            bp_db_bind_int64(q, 4, now);
+            ok = bp_db_step(q) == BP_DB_DONE;
+            bp_db_reset(q);
         } else {
-            sqlite3_bind_text(del, 1, scope, -1, SQLITE_STATIC);
-            sqlite3_bind_text(del, 2, keys[i], -1, SQLITE_STATIC);
-            ok = sqlite3_step(del) == SQLITE_DONE;
-            sqlite3_reset(del);
+            bp_db_bind_text(del, 1, scope, -1, BP_DB_STATIC);
+            bp_db_bind_text(del, 2, keys[i], -1, BP_DB_STATIC);
+            ok = bp_db_step(del) == BP_DB_DONE;
+            bp_db_reset(del);
         }
     }
-    sqlite3_finalize(del);
+    bp_db_finalize(del);
     bp_status rc = state_end(st, ok);
     pthread_mutex_unlock(&st->mu);
     return rc;
@@ -140,17 +140,17 @@ bp_status bp_state_checkpoint_set_many(bp_state *st, const char *scope, const ch
 /* 1 when scope has checkpoints or ledger rows. -1 on error. Lock held. */
 static int scope_has_rows(bp_state *st, const char *scope)
 {
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     int r = -1;
-    if (sqlite3_prepare_v2(st->db,
+    if (bp_db_prepare_v2(st->db,
                            "SELECT EXISTS(SELECT 1 FROM checkpoints WHERE scope=?1)"
                            " OR EXISTS(SELECT 1 FROM ledger_writes WHERE sink=?1)",
-                           -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, scope, -1, SQLITE_STATIC);
-        if (sqlite3_step(q) == SQLITE_ROW)
-            r = sqlite3_column_int(q, 0) != 0;
+                           -1, &q, NULL) == BP_DB_OK) {
+        bp_db_bind_text(q, 1, scope, -1, BP_DB_STATIC);
+        if (bp_db_step(q) == BP_DB_ROW)
+            r = bp_db_column_int(q, 0) != 0;
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     return r;
 }
 
@@ -164,15 +164,15 @@ static int scope_in_use(const bp_scope_use *uses, size_t n, const char *scope)
 
 static int scope_exec(bp_state *st, const char *sql, const char *a, const char *b)
 {
-    sqlite3_stmt *q = NULL;
-    int ok = sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK;
+    bp_db_stmt *q = NULL;
+    int ok = bp_db_prepare_v2(st->db, sql, -1, &q, NULL) == BP_DB_OK;
     if (ok) {
-        sqlite3_bind_text(q, 1, a, -1, SQLITE_STATIC);
+        bp_db_bind_text(q, 1, a, -1, BP_DB_STATIC);
         if (b)
-            sqlite3_bind_text(q, 2, b, -1, SQLITE_STATIC);
-        ok = sqlite3_step(q) == SQLITE_DONE;
+            bp_db_bind_text(q, 2, b, -1, BP_DB_STATIC);
+        ok = bp_db_step(q) == BP_DB_DONE;
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     return ok;
 }
 
@@ -182,7 +182,7 @@ static int scope_exec(bp_state *st, const char *sql, const char *a, const char *
 static char *scope_unused(bp_state *st, const bp_scope_use *uses, size_t n, const char *key,
                           const char *kind, int by_plugin, size_t *count)
 {
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
@@ -202,18 +202,18 @@ static char *scope_unused(bp_state *st, const bp_scope_use *uses, size_t n, cons
               " AND instr(scope, '/dead_letter:') = 0 AND substr(scope, 1, 7) <> 'lookup/'"
               " ORDER BY 1"
             : "SELECT scope FROM checkpoint_scopes WHERE plugin=?1 AND kind=?2 ORDER BY 1";
-    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    if (bp_db_prepare_v2(st->db, sql, -1, &q, NULL) == BP_DB_OK) {
+        bp_db_bind_text(q, 1, key, -1, BP_DB_STATIC);
         if (by_plugin)
-            sqlite3_bind_text(q, 2, kind, -1, SQLITE_STATIC);
-        while (sqlite3_step(q) == SQLITE_ROW) {
-            const char *s = (const char *)sqlite3_column_text(q, 0);
+            bp_db_bind_text(q, 2, kind, -1, BP_DB_STATIC);
+        while (bp_db_step(q) == BP_DB_ROW) {
+            const char *s = (const char *)bp_db_column_text(q, 0);
             if (s == NULL || scope_in_use(uses, n, s) || scope_has_rows(st, s) != 1)
                 continue;
             fprintf(f, "%s%s", (*count)++ ? "\n" : "", s);
         }
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     fclose(f);
     return out;
 }
@@ -223,15 +223,15 @@ bp_status bp_state_scopes_settle(bp_state *st, const bp_scope_use *uses, size_t 
     *errmsg = NULL;
     int ok = 1;
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_exec(st->db,
+    if (bp_db_exec(st->db,
                      "CREATE TABLE IF NOT EXISTS checkpoint_scopes(scope TEXT PRIMARY KEY,"
                      "  identity TEXT NOT NULL, plugin TEXT NOT NULL, kind TEXT NOT NULL,"
                      "  what TEXT,"
                      "  updated_ms INTEGER NOT NULL);"
                      "BEGIN IMMEDIATE",
-                     NULL, NULL, NULL) != SQLITE_OK) {
+                     NULL, NULL, NULL) != BP_DB_OK) {
         if (asprintf(errmsg, "state store: cannot record checkpoint scopes: %s",
-                     sqlite3_errmsg(st->db)) < 0)
+                     bp_db_errmsg(st->db)) < 0)
             *errmsg = NULL;
         pthread_mutex_unlock(&st->mu);
         return BP_ERR_IO;
@@ -305,27 +305,27 @@ bp_status bp_state_scopes_settle(bp_state *st, const bp_scope_use *uses, size_t 
     }
     /* Record what each scope in use is, for the next run to recognise it. */
     int64_t now = bp_now_ms();
-    sqlite3_stmt *q = NULL;
-    if (ok && sqlite3_prepare_v2(st->db,
+    bp_db_stmt *q = NULL;
+    if (ok && bp_db_prepare_v2(st->db,
                                  "INSERT INTO checkpoint_scopes VALUES(?1,?2,?3,?4,?5,?6)"
                                  " ON CONFLICT(scope) DO UPDATE SET identity=excluded.identity,"
                                  " plugin=excluded.plugin, kind=excluded.kind, what=excluded.what,"
                                  " updated_ms=excluded.updated_ms",
-                                 -1, &q, NULL) != SQLITE_OK)
+                                 -1, &q, NULL) != BP_DB_OK)
         ok = 0;
     for (size_t i = 0; ok && i < n; i++) {
-        sqlite3_bind_text(q, 1, uses[i].scope, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, uses[i].identity, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, uses[i].plugin, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 4, uses[i].kind, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 5, uses[i].what, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 6, now);
-        ok = sqlite3_step(q) == SQLITE_DONE;
-        sqlite3_reset(q);
+        bp_db_bind_text(q, 1, uses[i].scope, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 2, uses[i].identity, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 3, uses[i].plugin, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 4, uses[i].kind, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 5, uses[i].what, -1, BP_DB_STATIC);
+        bp_db_bind_int64(q, 6, now);
+        ok = bp_db_step(q) == BP_DB_DONE;
+        bp_db_reset(q);
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     if (!ok && asprintf(errmsg, "state store: cannot settle checkpoint scopes: %s",
-                        sqlite3_errmsg(st->db)) < 0)
+                        bp_db_errmsg(st->db)) < 0)
         *errmsg = NULL;
     bp_status rc = state_end(st, ok);
     pthread_mutex_unlock(&st->mu);

@@ -46,21 +46,21 @@ bp_status bp_state_corrections_find(bp_state *st, const char *route, const char 
     cJSON *arr = cJSON_CreateArray();
     if (arr == NULL)
         return BP_ERR_NOMEM;
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_prepare_v2(st->db,
+    if (bp_db_prepare_v2(st->db,
                            "SELECT path, old_value, new_value, at_ms, id, source, payload"
                            " FROM corrections WHERE route=?1 ORDER BY seq DESC",
-                           -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, route, -1, SQLITE_STATIC);
+                           -1, &q, NULL) == BP_DB_OK) {
+        bp_db_bind_text(q, 1, route, -1, BP_DB_STATIC);
         size_t n = 0;
-        int s = SQLITE_DONE;
+        int s = BP_DB_DONE;
         rc = BP_OK;
-        while ((max == 0 || n < max) && (s = sqlite3_step(q)) == SQLITE_ROW) {
+        while ((max == 0 || n < max) && (s = bp_db_step(q)) == BP_DB_ROW) {
             const char *c[7];
             for (int i = 0; i < 7; i++)
-                c[i] = (const char *)sqlite3_column_text(q, i);
+                c[i] = (const char *)bp_db_column_text(q, i);
             if (key_path && !corr_matches(c[6], key_path, key_value ? key_value : ""))
                 continue;
             cJSON *o = cJSON_CreateObject(), *v;
@@ -69,7 +69,7 @@ bp_status bp_state_corrections_find(bp_state *st, const char *route, const char 
                 cJSON_AddItemToObject(o, "old", v);
             if (ok && (v = corr_parse(c[2])) != NULL)
                 cJSON_AddItemToObject(o, "new", v);
-            ok = ok && cJSON_AddNumberToObject(o, "at_ms", (double)sqlite3_column_int64(q, 3)) &&
+            ok = ok && cJSON_AddNumberToObject(o, "at_ms", (double)bp_db_column_int64(q, 3)) &&
                  (c[4] == NULL || cJSON_AddStringToObject(o, "id", c[4])) &&
                  (c[5] == NULL || cJSON_AddStringToObject(o, "source", c[5]));
             if (ok && (v = corr_parse(c[6])) != NULL)
@@ -82,10 +82,10 @@ bp_status bp_state_corrections_find(bp_state *st, const char *route, const char 
             cJSON_AddItemToArray(arr, o);
             n++;
         }
-        if (rc == BP_OK && (max == 0 || n < max) && s != SQLITE_DONE)
+        if (rc == BP_OK && (max == 0 || n < max) && s != BP_DB_DONE)
             rc = BP_ERR_IO;
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     pthread_mutex_unlock(&st->mu);
     if (rc != BP_OK) {
         cJSON_Delete(arr);

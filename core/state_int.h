@@ -3,19 +3,19 @@
 #define BP_CORE_STATE_INT_H
 
 #include <pthread.h>
-#include <sqlite3.h>
+#include "db.h"
 #include <sys/types.h>
 
 #include "state.h"
 
 struct bp_state {
-    sqlite3 *db;
+    bp_db *db;
     pthread_mutex_t mu;           /* one statement at a time on db */
-    sqlite3_stmt *ledger_put;     /* prepared once: used per batch */
-    sqlite3_stmt *ledger_forget;
-    sqlite3_stmt *ckpt_put;
+    bp_db_stmt *ledger_put;     /* prepared once: used per batch */
+    bp_db_stmt *ledger_forget;
+    bp_db_stmt *ckpt_put;
     /* ---- issue 18 (audit) ---- */
-    sqlite3_stmt *audit_put;      /* one leaf into audit_log */
+    bp_db_stmt *audit_put;      /* one leaf into audit_log */
     struct bp_audit_signer *audit_signer;   /* the owner's checkpoint signer, or NULL */
     char *path;                   /* as opened: the owner's watch stats it */
     dev_t dev;                    /* the file opened (bp_state_check_file) */
@@ -31,7 +31,7 @@ int state_file_gone(bp_state *st);
 bp_status state_end(bp_state *st, int ok);
 
 /* Adds the review columns, corrections and route_stats tables to a state file
- * (also to files written by older versions). *sqlerr: sqlite3_free'd. */
+ * (also to files written by older versions). *sqlerr: bp_db_free'd. */
 bp_status bp_state_review_migrate(bp_state *st, char **sqlerr);
 
 /* plugin_stats and the dead-letter ledger's triggers (state_stats.c). */

@@ -42,19 +42,21 @@ static const char review_tables[] =
     "  ON dead_letters(route, stage, source, rec_id);"
     "CREATE UNIQUE INDEX IF NOT EXISTS review_record ON review_queue(route, source, rec_id);";
 
-static char *review_col(sqlite3_stmt *q, int col);
+static char *review_col(bp_db_stmt *q, int col);
 
 static int review_has_column(bp_state *st, const char *table, const char *col)
 {
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     int found = 0;
-    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM pragma_table_info(?1) WHERE name=?2", -1, &q,
-                           NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, col, -1, SQLITE_STATIC);
-        found = sqlite3_step(q) == SQLITE_ROW;
+    if (bp_db_is_pg(st->db))
+        return 0;   /* its ADD COLUMN is ADD COLUMN IF NOT EXISTS */
+    if (bp_db_prepare_v2(st->db, "SELECT 1 FROM pragma_table_info(?1) WHERE name=?2", -1, &q,
+                           NULL) == BP_DB_OK) {
+        bp_db_bind_text(q, 1, table, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 2, col, -1, BP_DB_STATIC);
+        found = bp_db_step(q) == BP_DB_ROW;
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     return found;
 }
 
@@ -66,10 +68,10 @@ bp_status bp_state_review_migrate(bp_state *st, char **sqlerr)
         if (sscanf(review_alters[i], "ALTER TABLE %31s ADD COLUMN %31s", table, name) != 2)
             return BP_ERR_INVALID;
         if (!review_has_column(st, table, name) &&
-            sqlite3_exec(st->db, review_alters[i], NULL, NULL, sqlerr) != SQLITE_OK)
+            bp_db_exec(st->db, review_alters[i], NULL, NULL, sqlerr) != BP_DB_OK)
             return BP_ERR_IO;
     }
-    if (sqlite3_exec(st->db, review_tables, NULL, NULL, sqlerr) != SQLITE_OK)
+    if (bp_db_exec(st->db, review_tables, NULL, NULL, sqlerr) != BP_DB_OK)
         return BP_ERR_IO;
     return bp_state_stats_migrate(st, sqlerr);
 }
@@ -85,42 +87,42 @@ void bp_review_item_clear(bp_review_item *it)
     memset(it, 0, sizeof(*it));
 }
 
-static void review_bind_opt(sqlite3_stmt *q, int i, const char *s)
+static void review_bind_opt(bp_db_stmt *q, int i, const char *s)
 {
     if (s)
-        sqlite3_bind_text(q, i, s, -1, SQLITE_STATIC);
+        bp_db_bind_text(q, i, s, -1, BP_DB_STATIC);
     else
-        sqlite3_bind_null(q, i);
+        bp_db_bind_null(q, i);
 }
 
 /* INSERT of an item (source, id: its key, or NULL); lock held. */
 static int review_insert(bp_state *st, const bp_review_item *it, int64_t created_ms,
                          const char *source, const char *id)
 {
-    sqlite3_stmt *q = NULL;
-    int ok = sqlite3_prepare_v2(st->db,
+    bp_db_stmt *q = NULL;
+    int ok = bp_db_prepare_v2(st->db,
                                 "INSERT INTO review_queue(route,stage,reason,payload,created_ms,"
                                 "confidence,flags,priority,subject,source,rec_id)"
                                 " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
-                                -1, &q, NULL) == SQLITE_OK;
+                                -1, &q, NULL) == BP_DB_OK;
     if (ok) {
-        sqlite3_bind_text(q, 1, it->route, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, it->stage, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, it->reason ? it->reason : "", -1, SQLITE_STATIC);
+        bp_db_bind_text(q, 1, it->route, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 2, it->stage, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 3, it->reason ? it->reason : "", -1, BP_DB_STATIC);
         review_bind_opt(q, 4, it->payload);
-        sqlite3_bind_int64(q, 5, created_ms);
+        bp_db_bind_int64(q, 5, created_ms);
         if (it->confidence >= 0)
-            sqlite3_bind_double(q, 6, it->confidence);
+            bp_db_bind_double(q, 6, it->confidence);
         else
-            sqlite3_bind_null(q, 6);
+            bp_db_bind_null(q, 6);
         review_bind_opt(q, 7, it->flags);
-        sqlite3_bind_int64(q, 8, it->priority);
+        bp_db_bind_int64(q, 8, it->priority);
         review_bind_opt(q, 9, it->subject);
         review_bind_opt(q, 10, source);
         review_bind_opt(q, 11, id);
-        ok = sqlite3_step(q) == SQLITE_DONE;
+        ok = bp_db_step(q) == BP_DB_DONE;
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     return ok;
 }
 
@@ -136,42 +138,42 @@ bp_status bp_state_park_review_once(bp_state *st, const bp_review_item *it, cons
                                     const char *id, bp_park_result *out)
 {
     *out = (bp_park_result){0};
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (bp_db_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != BP_DB_OK)
         goto out;
-    int ok = sqlite3_prepare_v2(st->db,
+    int ok = bp_db_prepare_v2(st->db,
                                 "SELECT seq FROM review_queue WHERE route=?1 AND source=?2"
-                                " AND rec_id=?3", -1, &q, NULL) == SQLITE_OK;
-    int s = SQLITE_ERROR;
+                                " AND rec_id=?3", -1, &q, NULL) == BP_DB_OK;
+    int s = BP_DB_ERROR;
     if (ok) {
-        sqlite3_bind_text(q, 1, it->route, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, source, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, id, -1, SQLITE_STATIC);
-        s = sqlite3_step(q);
-        ok = s == SQLITE_ROW || s == SQLITE_DONE;
-        if (s == SQLITE_ROW) {
-            out->seq = sqlite3_column_int64(q, 0);
+        bp_db_bind_text(q, 1, it->route, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 2, source, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 3, id, -1, BP_DB_STATIC);
+        s = bp_db_step(q);
+        ok = s == BP_DB_ROW || s == BP_DB_DONE;
+        if (s == BP_DB_ROW) {
+            out->seq = bp_db_column_int64(q, 0);
             out->already_parked = 1;
         }
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     q = NULL;
     /* Not parked: was it decided before (the decision's audit row)? The last
      * review event counts: a reopened record is parked anew. */
     if (ok && !out->already_parked)
-        ok = sqlite3_prepare_v2(st->db,
+        ok = bp_db_prepare_v2(st->db,
                                 "SELECT outcome, lineage FROM audit WHERE source=?2 AND id=?3"
                                 " AND route=?1 AND outcome LIKE 'review:%' ORDER BY seq DESC"
-                                " LIMIT 1", -1, &q, NULL) == SQLITE_OK;
+                                " LIMIT 1", -1, &q, NULL) == BP_DB_OK;
     if (ok && !out->already_parked) {
-        sqlite3_bind_text(q, 1, it->route, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, source, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, id, -1, SQLITE_STATIC);
-        s = sqlite3_step(q);
-        ok = s == SQLITE_ROW || s == SQLITE_DONE;
-        const char *o = s == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
+        bp_db_bind_text(q, 1, it->route, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 2, source, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 3, id, -1, BP_DB_STATIC);
+        s = bp_db_step(q);
+        ok = s == BP_DB_ROW || s == BP_DB_DONE;
+        const char *o = s == BP_DB_ROW ? (const char *)bp_db_column_text(q, 0) : NULL;
         if (o && (strcmp(o, "review:approved") == 0 || strcmp(o, "review:corrected") == 0 ||
                   strcmp(o, "review:rejected") == 0)) {
             out->decided = strdup(o + 7);
@@ -179,12 +181,12 @@ bp_status bp_state_park_review_once(bp_state *st, const bp_review_item *it, cons
             ok = out->decided != NULL;
         }
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     q = NULL;
     if (ok && !out->already_parked && out->decided == NULL) {
         ok = review_insert(st, it, bp_now_ms(), source, id);
         if (ok)
-            out->seq = sqlite3_last_insert_rowid(st->db);
+            out->seq = bp_db_last_insert_rowid(st->db);
     }
     rc = state_end(st, ok);
     if (rc != BP_OK)
@@ -209,47 +211,47 @@ bp_status bp_state_review_repark(bp_state *st, const bp_review_item *it)
     return ok ? BP_OK : BP_ERR_IO;
 }
 
-static char *review_col(sqlite3_stmt *q, int col)
+static char *review_col(bp_db_stmt *q, int col)
 {
-    const unsigned char *t = sqlite3_column_text(q, col);
+    const unsigned char *t = bp_db_column_text(q, col);
     return t ? strdup((const char *)t) : NULL;
 }
 
 #define REVIEW_COLS \
     "seq,route,stage,reason,payload,created_ms,confidence,flags,priority,subject"
 
-static void review_row(sqlite3_stmt *q, bp_review_item *it)
+static void review_row(bp_db_stmt *q, bp_review_item *it)
 {
-    it->seq = sqlite3_column_int64(q, 0);
+    it->seq = bp_db_column_int64(q, 0);
     it->route = review_col(q, 1);
     it->stage = review_col(q, 2);
     it->reason = review_col(q, 3);
     it->payload = review_col(q, 4);
-    it->created_ms = sqlite3_column_int64(q, 5);
-    it->confidence = sqlite3_column_type(q, 6) == SQLITE_NULL ? -1 : sqlite3_column_double(q, 6);
+    it->created_ms = bp_db_column_int64(q, 5);
+    it->confidence = bp_db_column_type(q, 6) == BP_DB_NULL ? -1 : bp_db_column_double(q, 6);
     it->flags = review_col(q, 7);
-    it->priority = sqlite3_column_int64(q, 8);
+    it->priority = bp_db_column_int64(q, 8);
     it->subject = review_col(q, 9);
 }
 
 bp_status bp_state_review_get(bp_state *st, int64_t seq, bp_review_item *out)
 {
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_prepare_v2(st->db, "SELECT " REVIEW_COLS " FROM review_queue WHERE seq=?1", -1,
-                           &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(q, 1, seq);
-        int s = sqlite3_step(q);
-        if (s == SQLITE_ROW) {
+    if (bp_db_prepare_v2(st->db, "SELECT " REVIEW_COLS " FROM review_queue WHERE seq=?1", -1,
+                           &q, NULL) == BP_DB_OK) {
+        bp_db_bind_int64(q, 1, seq);
+        int s = bp_db_step(q);
+        if (s == BP_DB_ROW) {
             review_row(q, out);
             rc = BP_OK;
-        } else if (s == SQLITE_DONE) {
+        } else if (s == BP_DB_DONE) {
             rc = BP_ERR_NOT_FOUND;
         }
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -258,18 +260,18 @@ bp_status bp_state_review_foreach(bp_state *st, const char *route,
                                   int (*fn)(const bp_review_item *it, void *ud), void *ud)
 {
     /* Copied out first, so fn may call back into the store. */
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     bp_review_item *items = NULL;
     size_t n = 0, cap = 0;
     bp_status rc = BP_ERR_IO;
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_prepare_v2(st->db,
+    if (bp_db_prepare_v2(st->db,
                            "SELECT " REVIEW_COLS " FROM review_queue WHERE ?1 IS NULL OR route=?1"
                            " ORDER BY priority DESC, seq",
-                           -1, &q, NULL) == SQLITE_OK) {
+                           -1, &q, NULL) == BP_DB_OK) {
         review_bind_opt(q, 1, route);
         int s;
-        while ((s = sqlite3_step(q)) == SQLITE_ROW) {
+        while ((s = bp_db_step(q)) == BP_DB_ROW) {
             if (n == cap) {
                 size_t nc = cap ? cap * 2 : 32;
                 bp_review_item *p = realloc(items, nc * sizeof(*p));
@@ -280,9 +282,9 @@ bp_status bp_state_review_foreach(bp_state *st, const char *route,
             }
             review_row(q, &items[n++]);
         }
-        rc = s == SQLITE_DONE ? BP_OK : BP_ERR_IO;
+        rc = s == BP_DB_DONE ? BP_OK : BP_ERR_IO;
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     pthread_mutex_unlock(&st->mu);
     size_t i = 0;
     for (; rc == BP_OK && i < n; i++)
@@ -341,67 +343,67 @@ bp_status bp_state_review_decide(bp_state *st, const bp_review_item *it, const c
     char *decision = review_decision_json(it, outcome, actor, note, changes, n_changes);
     if (decision == NULL)
         return BP_ERR_NOMEM;
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
     int64_t now = bp_now_ms();
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (bp_db_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != BP_DB_OK)
         goto out;
-    int ok = sqlite3_prepare_v2(st->db, "DELETE FROM review_queue WHERE seq=?1", -1, &q, NULL) ==
-             SQLITE_OK;
+    int ok = bp_db_prepare_v2(st->db, "DELETE FROM review_queue WHERE seq=?1", -1, &q, NULL) ==
+             BP_DB_OK;
     if (ok) {
-        sqlite3_bind_int64(q, 1, it->seq);
-        ok = sqlite3_step(q) == SQLITE_DONE;
-        if (ok && sqlite3_changes(st->db) == 0) {
-            sqlite3_finalize(q);
+        bp_db_bind_int64(q, 1, it->seq);
+        ok = bp_db_step(q) == BP_DB_DONE;
+        if (ok && bp_db_changes(st->db) == 0) {
+            bp_db_finalize(q);
             q = NULL;
             state_end(st, 0);
             rc = BP_ERR_NOT_FOUND;
             goto out;
         }
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     q = NULL;
     if (ok)
-        ok = sqlite3_prepare_v2(st->db,
+        ok = bp_db_prepare_v2(st->db,
                                 "INSERT INTO audit(route,source,id,subject,outcome,lineage,at_ms)"
-                                " VALUES(?1,?2,?3,?4,?5,?6,?7)", -1, &q, NULL) == SQLITE_OK;
+                                " VALUES(?1,?2,?3,?4,?5,?6,?7)", -1, &q, NULL) == BP_DB_OK;
     if (ok) {
         char what[64];
         snprintf(what, sizeof(what), "review:%s", outcome);
-        sqlite3_bind_text(q, 1, it->route, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, source ? source : "", -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, id ? id : "", -1, SQLITE_STATIC);
+        bp_db_bind_text(q, 1, it->route, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 2, source ? source : "", -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 3, id ? id : "", -1, BP_DB_STATIC);
         review_bind_opt(q, 4, it->subject);
-        sqlite3_bind_text(q, 5, what, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(q, 6, decision, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 7, now);
-        ok = sqlite3_step(q) == SQLITE_DONE;
+        bp_db_bind_text(q, 5, what, -1, BP_DB_TRANSIENT);
+        bp_db_bind_text(q, 6, decision, -1, BP_DB_STATIC);
+        bp_db_bind_int64(q, 7, now);
+        ok = bp_db_step(q) == BP_DB_DONE;
         /* issue 18: a person's decision is always a leaf of the audit log. */
         bp_audit_entry e = {.actor = actor, .kind = what, .route = it->route, .source = source,
                             .id = id, .subject = it->subject, .payload = decision, .at_ms = now};
         ok = ok && bp_state_audit_append_locked(st, &e, 1);
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     q = NULL;
     for (size_t i = 0; ok && i < n_changes; i++) {
-        ok = sqlite3_prepare_v2(st->db,
+        ok = bp_db_prepare_v2(st->db,
                                 "INSERT INTO corrections(route,source,id,path,old_value,new_value,"
                                 "actor,at_ms,payload) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-                                -1, &q, NULL) == SQLITE_OK;
+                                -1, &q, NULL) == BP_DB_OK;
         if (ok) {
-            sqlite3_bind_text(q, 1, it->route, -1, SQLITE_STATIC);
+            bp_db_bind_text(q, 1, it->route, -1, BP_DB_STATIC);
             review_bind_opt(q, 2, source);
             review_bind_opt(q, 3, id);
-            sqlite3_bind_text(q, 4, changes[i].path, -1, SQLITE_STATIC);
+            bp_db_bind_text(q, 4, changes[i].path, -1, BP_DB_STATIC);
             review_bind_opt(q, 5, changes[i].old_json);
-            sqlite3_bind_text(q, 6, changes[i].new_json, -1, SQLITE_STATIC);
-            sqlite3_bind_text(q, 7, actor, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(q, 8, now);
+            bp_db_bind_text(q, 6, changes[i].new_json, -1, BP_DB_STATIC);
+            bp_db_bind_text(q, 7, actor, -1, BP_DB_STATIC);
+            bp_db_bind_int64(q, 8, now);
             review_bind_opt(q, 9, it->payload);
-            ok = sqlite3_step(q) == SQLITE_DONE;
+            ok = bp_db_step(q) == BP_DB_DONE;
         }
-        sqlite3_finalize(q);
+        bp_db_finalize(q);
         q = NULL;
     }
     if (ok && strcmp(outcome, "rejected") == 0) {
@@ -409,21 +411,21 @@ bp_status bp_state_review_decide(bp_state *st, const bp_review_item *it, const c
         if (asprintf(&why, "rejected in review by %s%s%s", actor, note && *note ? ": " : "",
                      note ? note : "") < 0)
             why = NULL;
-        ok = why && sqlite3_prepare_v2(st->db,
+        ok = why && bp_db_prepare_v2(st->db,
                                        "INSERT INTO dead_letters(route,stage,reason,payload,"
                                        "created_ms) VALUES(?1,'review',?2,?3,?4)",
-                                       -1, &q, NULL) == SQLITE_OK;
+                                       -1, &q, NULL) == BP_DB_OK;
         if (ok) {
-            sqlite3_bind_text(q, 1, it->route, -1, SQLITE_STATIC);
-            sqlite3_bind_text(q, 2, why, -1, SQLITE_STATIC);
+            bp_db_bind_text(q, 1, it->route, -1, BP_DB_STATIC);
+            bp_db_bind_text(q, 2, why, -1, BP_DB_STATIC);
             if (it->payload)
-                sqlite3_bind_blob64(q, 3, it->payload, strlen(it->payload), SQLITE_STATIC);
+                bp_db_bind_blob64(q, 3, it->payload, strlen(it->payload), BP_DB_STATIC);
             else
-                sqlite3_bind_null(q, 3);
-            sqlite3_bind_int64(q, 4, now);
-            ok = sqlite3_step(q) == SQLITE_DONE;
+                bp_db_bind_null(q, 3);
+            bp_db_bind_int64(q, 4, now);
+            ok = bp_db_step(q) == BP_DB_DONE;
         }
-        sqlite3_finalize(q);
+        bp_db_finalize(q);
         q = NULL;
         free(why);
     }
@@ -442,26 +444,26 @@ bp_status bp_state_corrections_foreach(bp_state *st,
 {
     int64_t after = 0;
     for (;;) {
-        sqlite3_stmt *q = NULL;
+        bp_db_stmt *q = NULL;
         char *c[5] = {0};
         int got = -1;
         pthread_mutex_lock(&st->mu);
-        if (sqlite3_prepare_v2(st->db,
+        if (bp_db_prepare_v2(st->db,
                                "SELECT seq,route,path,old_value,new_value,payload FROM corrections"
                                " WHERE seq > ?1 ORDER BY seq LIMIT 1",
-                               -1, &q, NULL) == SQLITE_OK) {
-            sqlite3_bind_int64(q, 1, after);
-            int s = sqlite3_step(q);
-            if (s == SQLITE_ROW) {
-                after = sqlite3_column_int64(q, 0);
+                               -1, &q, NULL) == BP_DB_OK) {
+            bp_db_bind_int64(q, 1, after);
+            int s = bp_db_step(q);
+            if (s == BP_DB_ROW) {
+                after = bp_db_column_int64(q, 0);
                 for (int i = 0; i < 5; i++)
                     c[i] = review_col(q, i + 1);
                 got = 1;
-            } else if (s == SQLITE_DONE) {
+            } else if (s == BP_DB_DONE) {
                 got = 0;
             }
         }
-        sqlite3_finalize(q);
+        bp_db_finalize(q);
         pthread_mutex_unlock(&st->mu);
         int stop = got != 1 || fn(c[0], c[1], c[2], c[3], c[4], ud);
         for (int i = 0; i < 5; i++)
@@ -474,25 +476,25 @@ bp_status bp_state_corrections_foreach(bp_state *st,
 bp_status bp_state_stats_add(bp_state *st, const char *route, const char *const *names,
                              const int64_t *deltas, size_t n)
 {
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (bp_db_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != BP_DB_OK)
         goto out;
-    int ok = sqlite3_prepare_v2(st->db,
+    int ok = bp_db_prepare_v2(st->db,
                                 "INSERT INTO route_stats VALUES(?1,?2,?3) ON CONFLICT(route,name)"
-                                " DO UPDATE SET value = value + excluded.value",
-                                -1, &q, NULL) == SQLITE_OK;
+                                " DO UPDATE SET value = route_stats.value + excluded.value",
+                                -1, &q, NULL) == BP_DB_OK;
     for (size_t i = 0; ok && i < n; i++) {
         if (deltas[i] == 0)
             continue;
-        sqlite3_bind_text(q, 1, route, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, names[i], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 3, deltas[i]);
-        ok = sqlite3_step(q) == SQLITE_DONE;
-        sqlite3_reset(q);
+        bp_db_bind_text(q, 1, route, -1, BP_DB_STATIC);
+        bp_db_bind_text(q, 2, names[i], -1, BP_DB_STATIC);
+        bp_db_bind_int64(q, 3, deltas[i]);
+        ok = bp_db_step(q) == BP_DB_DONE;
+        bp_db_reset(q);
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     rc = state_end(st, ok);
 out:
     pthread_mutex_unlock(&st->mu);
@@ -502,24 +504,25 @@ out:
 bp_status bp_state_select(bp_state *st, const char *sql,
                           int (*fn)(int ncol, const char *const *cols, void *ud), void *ud)
 {
-    sqlite3_stmt *q = NULL;
+    bp_db_stmt *q = NULL;
     bp_status rc = BP_ERR_IO;
     pthread_mutex_lock(&st->mu);
-    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_stmt_readonly(q)) {
-        int ncol = sqlite3_column_count(q);
+    if (bp_db_prepare_v2(st->db, sql, -1, &q, NULL) == BP_DB_OK && bp_db_stmt_readonly(q)) {
         const char *cols[32];
-        if (ncol > 32)
-            ncol = 32;
         int s;
-        while ((s = sqlite3_step(q)) == SQLITE_ROW) {
+        while ((s = bp_db_step(q)) == BP_DB_ROW) {
+            /* Counted on a row: PostgreSQL knows its columns once it ran. */
+            int ncol = bp_db_column_count(q);
+            if (ncol > 32)
+                ncol = 32;
             for (int i = 0; i < ncol; i++)
-                cols[i] = (const char *)sqlite3_column_text(q, i);
+                cols[i] = (const char *)bp_db_column_text(q, i);
             if (fn(ncol, cols, ud))
                 break;
         }
-        rc = s == SQLITE_ROW || s == SQLITE_DONE ? BP_OK : BP_ERR_IO;
+        rc = s == BP_DB_ROW || s == BP_DB_DONE ? BP_OK : BP_ERR_IO;
     }
-    sqlite3_finalize(q);
+    bp_db_finalize(q);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }

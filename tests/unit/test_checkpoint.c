@@ -8,6 +8,7 @@
 #include "state.h"
 #include "state_checkpoint.h"
 #include "tap.h"
+#include "state_target.h"
 
 static char *keys_joined(bp_state *st, const char *scope, const char *prefix)
 {
@@ -32,9 +33,10 @@ int main(void)
         return 1;
     char path[300];
     snprintf(path, sizeof path, "%s/state.db", dir);
+    const char *tgt = test_state_target(path);   /* SQLite file or PostgreSQL */
     bp_state *st = NULL;
     char *err = NULL;
-    CHECK_INT(bp_state_open(path, "t", &st, &err), BP_OK);
+    CHECK_INT(bp_state_open(tgt, "t", &st, &err), BP_OK);
 
     /* set_many: all or nothing. */
     const char *k[] = {"a:1", "a_2", "ab", "b%"}, *v[] = {"1", "2", "3", "4"};

@@ -10,6 +10,7 @@
 #include "control.h"
 #include "state.h"
 #include "tap.h"
+#include "state_target.h"
 
 static int one_int(int ncol, const char *const *cols, void *ud)
 {
@@ -30,11 +31,12 @@ int main(void)
     if (mkdtemp(dir) == NULL)
         return 1;
     snprintf(path, sizeof(path), "%s/state.db", dir);
+    const char *tgt = test_state_target(path);   /* SQLite file or PostgreSQL */
     bp_state *st = NULL;
     char *err = NULL, *who = NULL;
     int claimed = 0;
     int64_t id = 0;
-    CHECK_INT(bp_state_open(path, "t", &st, &err), BP_OK);
+    CHECK_INT(bp_state_open(tgt, "t", &st, &err), BP_OK);
     bp_review_item a = {.route = "r", .stage = "review", .reason = "x", .payload = "{}",
                         .confidence = -1};
     CHECK_INT(bp_state_park_review(st, &a), BP_OK);   /* seq 1 */

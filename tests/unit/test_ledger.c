@@ -10,6 +10,7 @@
 #include "envelope_int.h"
 #include "ledger.h"
 #include "tap.h"
+#include "state_target.h"
 
 static bp_envelope *rec(const char *id)
 {
@@ -25,9 +26,10 @@ int main(void)
     if (mkdtemp(dir) == NULL)
         return 1;
     snprintf(path, sizeof(path), "%s/state.db", dir);
+    const char *tgt = test_state_target(path);   /* SQLite file or PostgreSQL */
     bp_state *st = NULL;
     char *err = NULL;
-    CHECK_INT(bp_state_open(path, "t", &st, &err), BP_OK);
+    CHECK_INT(bp_state_open(tgt, "t", &st, &err), BP_OK);
     bp_envelope *a = rec("a"), *b = rec("b"), *c = rec("c");
 
     /* Run 1 applies a and b (seq 0, 1), then c (seq 2), and "crashes". */

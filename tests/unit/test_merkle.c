@@ -13,6 +13,7 @@
 #include "audit_merkle.h"
 #include "state.h"
 #include "tap.h"
+#include "state_target.h"
 
 static const char *const leaf_hex[8] = {
     "", "00", "10", "2021", "3031", "40414243", "5051525354555657",
@@ -110,9 +111,10 @@ static void test_store(void)
     int fd = mkstemp(path);
     close(fd);
     unlink(path);
+    const char *tgt = test_state_target(path);   /* SQLite file or PostgreSQL */
     bp_state *st = NULL;
     char *err = NULL;
-    CHECK(bp_state_open(path, "t", &st, &err) == BP_OK);
+    CHECK(bp_state_open(tgt, "t", &st, &err) == BP_OK);
     if (st == NULL)
         return;
     bp_audit_entry e[100];

@@ -7,6 +7,7 @@
 
 #include "state.h"
 #include "tap.h"
+#include "state_target.h"
 
 static int count_dl(const bp_dead_letter *dl, void *ud)
 {
@@ -28,6 +29,7 @@ int main(void)
         return 1;
     snprintf(path, sizeof(path), "%s/state.db", dir);
     snprintf(bad, sizeof(bad), "%s/notes.txt", dir);
+    const char *tgt = test_state_target(path);   /* SQLite file or PostgreSQL */
     bp_state *st = NULL;
     char *err = NULL;
 
@@ -45,7 +47,7 @@ int main(void)
     err = NULL;
     CHECK(st == NULL);
 
-    CHECK_INT(bp_state_open(path, "t", &st, &err), BP_OK);
+    CHECK_INT(bp_state_open(tgt, "t", &st, &err), BP_OK);
 
     /* Checkpoints: absent, set, overwritten, deleted; scoped. */
     char *v = NULL;
@@ -120,7 +122,7 @@ int main(void)
 
     bp_state_close(st);
     /* Reopened: everything durable. */
-    CHECK_INT(bp_state_open(path, "t", &st, &err), BP_OK);
+    CHECK_INT(bp_state_open(tgt, "t", &st, &err), BP_OK);
     CHECK_INT(bp_state_count(st, "dead_letters"), 2);
     CHECK_INT(bp_state_count(st, "audit"), 2);
 

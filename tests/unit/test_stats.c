@@ -11,6 +11,7 @@
 #include "route_stats.h"
 #include "state_stats.h"
 #include "tap.h"
+#include "state_target.h"
 
 typedef struct {
     int64_t flags, not_counted, long_kept, records_in, dlq_added, dlq_removed, replayed_ok,
@@ -105,9 +106,10 @@ int main(void)
     if (mkdtemp(dir) == NULL)
         return 1;
     snprintf(path, sizeof(path), "%s/s.db", dir);
+    const char *tgt = test_state_target(path);   /* SQLite file or PostgreSQL */
     bp_state *st = NULL;
     char *err = NULL;
-    CHECK(bp_state_open(path, "t", &st, &err) == BP_OK);
+    CHECK(bp_state_open(tgt, "t", &st, &err) == BP_OK);
     if (st == NULL)
         return tap_done();
 
@@ -187,7 +189,7 @@ int main(void)
 
     bp_state_close(st);
     /* Reopening does not seed the ledger again. */
-    CHECK(bp_state_open(path, "t", &st, &err) == BP_OK);
+    CHECK(bp_state_open(tgt, "t", &st, &err) == BP_OK);
     seen_t again = {0};
     bp_state_route_stats_foreach(st, on_stat, &again);
     CHECK_INT(again.dlq_added, 3);
