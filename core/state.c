@@ -328,6 +328,12 @@ static bp_status state_init(bp_state *st, const char *path, const char *site, ch
         bp_db_free(sqlerr);
         return BP_ERR_IO;
     }
+    if (bp_state_lease_migrate(st, &sqlerr) != BP_OK) {
+        *errmsg = state_fmt_err(path, "cannot add the lease tables",
+                                sqlerr ? sqlerr : bp_db_errmsg(st->db));
+        bp_db_free(sqlerr);
+        return BP_ERR_IO;
+    }
     if (bp_state_audit_migrate(st, &sqlerr) != BP_OK) {
         *errmsg = state_fmt_err(path, "cannot add the audit log tables",
                                 sqlerr ? sqlerr : bp_db_errmsg(st->db));
@@ -479,6 +485,16 @@ bp_status bp_state_checkpoint_set(bp_state *st, const char *scope, const char *k
         pthread_mutex_unlock(&st->mu);
         return BP_ERR_IO;
     }
+    int fenced = state_fence_applies(st, scope);
+    if (fenced && bp_db_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != BP_DB_OK) {
+        pthread_mutex_unlock(&st->mu);
+        return BP_ERR_IO;
+    }
+    if (fenced && !state_fence_ok(st, scope)) {
+        state_end(st, 0);
+        pthread_mutex_unlock(&st->mu);
+        return BP_ERR_IO;
+    }
     if (value) {
         if (state_put_checkpoint(st, scope, key, value, bp_now_ms()))
             rc = BP_OK;
@@ -493,6 +509,8 @@ bp_status bp_state_checkpoint_set(bp_state *st, const char *scope, const char *k
         }
         bp_db_finalize(q);
     }
+    if (fenced)
+        rc = state_end(st, rc == BP_OK);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -830,8 +848,8 @@ bp_status bp_state_ledger_commit(bp_state *st, const char *sink, const char *con
     pthread_mutex_lock(&st->mu);
     if (bp_db_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != BP_DB_OK)
         goto out;
-    int ok = 1;
-    if (n) {
+    int ok = state_fence_ok(st, sink);   /* issue 20: refused once taken over */
+    if (ok && n) {
         bp_db_stmt *q = st->ledger_put;
         bp_db_bind_text(q, 1, sink, -1, BP_DB_STATIC);
         bp_db_bind_int64(q, 2, now);

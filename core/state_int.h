@@ -17,6 +17,14 @@ struct bp_state {
     /* ---- issue 18 (audit) ---- */
     bp_db_stmt *audit_put;      /* one leaf into audit_log */
     struct bp_audit_signer *audit_signer;   /* the owner's checkpoint signer, or NULL */
+    /* ---- issue 20: fences of routes run under a lease (state_lease.c) ---- */
+    struct state_fence {
+        char route[128];
+        char lease[192];
+        int64_t epoch;
+        int fenced;               /* a write was refused: a newer epoch exists */
+    } fences[32];
+    size_t n_fences;
     char *path;                   /* as opened: the owner's watch stats it */
     dev_t dev;                    /* the file opened (bp_state_check_file) */
     ino_t ino;
@@ -26,6 +34,15 @@ struct bp_state {
 /* 1 (sticky) once the path no longer names the opened file: writers then
  * fail instead of committing into a file nobody will read. Lock held. */
 int state_file_gone(bp_state *st);
+
+/* 1 when a write of scope ("route/...") may go on: no fence applies, or the
+ * route's lease is still at its epoch (checked, and the lease row locked,
+ * in the caller's transaction). 0: refused (logged, fence marked). Lock held. */
+int state_fence_ok(bp_state *st, const char *scope);
+/* 1 when a fence applies to scope. Lock held. */
+int state_fence_applies(bp_state *st, const char *scope);
+/* Creates the lease and instance tables (state_lease.c). */
+bp_status bp_state_lease_migrate(bp_state *st, char **sqlerr);
 
 /* COMMIT when ok (else ROLLBACK); BP_OK only when committed. Lock held. */
 bp_status state_end(bp_state *st, int ok);
