@@ -301,7 +301,8 @@ void *bp_route_main(void *arg)
                r->cfg->from.name, r->n_chain, r->workers, r->n_sinks);
     }
     int64_t stats_at = bp_mono_ms();
-    while (ok && !bp_runtime_stopping(rt) && !atomic_load(&p.broken)) {
+    while (ok && !bp_runtime_stopping(rt) && !atomic_load(&p.broken) &&
+           !atomic_load(&r->lease_lost)) {
         pipe_ack(&p);
         pipe_reap(&p);
         if (bp_mono_ms() - stats_at >= 5000) {

@@ -11,6 +11,9 @@
 #include "route_stats.h"
 #include "runtime_int.h"
 #include "audit_log.h"
+#include "state_lease.h"
+#include <pthread.h>
+#include <unistd.h>
 
 int bp_runtime_stopping(const bp_runtime *rt)
 {
@@ -148,7 +151,8 @@ static bp_status rt_route_init(bp_runtime *rt, bp_route *r, bp_diags *d)
     bp_status st;
     r->retry = (bp_retry_policy){.max = c->retry_max, .min_ms = c->backoff_min_ms,
                                  .max_ms = c->backoff_max_ms};
-    r->metrics = bp_metrics_new();
+    if (r->metrics == NULL)
+        r->metrics = bp_metrics_new();
     if (r->metrics == NULL)
         return BP_ERR_NOMEM;
     if (c->review_when) {
@@ -240,6 +244,190 @@ static bp_status rt_route_init(bp_runtime *rt, bp_route *r, bp_diags *d)
     return BP_OK;
 }
 
+/* ---- issue 20: leased routes ------------------------------------------------ */
+
+static char rt_instance[256];
+
+void bp_runtime_set_instance(const char *name)
+{
+    if (name && *name) {
+        snprintf(rt_instance, sizeof(rt_instance), "%s", name);
+        return;
+    }
+    char host[200] = "localhost";
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    snprintf(rt_instance, sizeof(rt_instance), "%s:%ld", host, (long)getpid());
+}
+
+const char *bp_runtime_instance(void)
+{
+    if (rt_instance[0] == '\0')
+        bp_runtime_set_instance(NULL);
+    return rt_instance;
+}
+
+/* Sources that two instances cannot read at once (DESIGN.md §10): a table
+ * poll's watermark, a mailbox, a SOAP watermark, a directory. Kafka shares
+ * through its consumer group and runs everywhere. */
+static int rt_route_needs_lease(const bp_site *site, const bp_site_route *c)
+{
+    static const char *const exclusive[] = {"odbc", "imap", "maildir", "soap", "file", NULL};
+    const bp_site_connector *k = bp_site_find_connector(site, c->from.name);
+    for (size_t i = 0; k && k->plugin && exclusive[i]; i++)
+        if (strcmp(k->plugin, exclusive[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int64_t rt_lease_ttl(const bp_route *r)
+{
+    return r->cfg->lease_ttl_ms > 0 ? r->cfg->lease_ttl_ms : r->rt->site->lease_ttl_ms;
+}
+
+static void rt_nap(const bp_runtime *rt, int64_t ms, const atomic_int *also)
+{
+    while (ms > 0 && !bp_runtime_stopping(rt) && !(also && atomic_load(also))) {
+        int64_t step = ms < 50 ? ms : 50;
+        struct timespec ts = {0, step * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= step;
+    }
+}
+
+typedef struct {
+    bp_route *r;
+    atomic_int stop;
+} rt_keeper;
+
+/* Renews the route's lease every TTL/3. Gives it up (and stops the route)
+ * when it was taken over, when a write was refused by its fence, or when the
+ * renew deadline (the start of the last successful renewal + TTL) passes on
+ * the local monotonic clock: after a pause (SIGSTOP, GC, a partition) the
+ * instance trusts no renewal it could not make in time. */
+static void *rt_keeper_main(void *arg)
+{
+    rt_keeper *k = arg;
+    bp_route *r = k->r;
+    bp_runtime *rt = r->rt;
+    bp_name_thread(r->cfg->name, "lease");
+    int64_t ttl = rt_lease_ttl(r);
+    int64_t deadline = bp_mono_ms() + ttl, next = bp_mono_ms() + ttl / 3;
+    const char *why = NULL;
+    while (!atomic_load(&k->stop) && !bp_runtime_stopping(rt)) {
+        rt_nap(rt, 50, &k->stop);
+        int64_t now = bp_mono_ms();
+        if (bp_state_fenced(rt->state, r->cfg->name)) {
+            why = "a write of the route was refused by its fence";
+            break;
+        }
+        if (now >= deadline) {
+            why = "it was not renewed before its deadline (local monotonic clock)";
+            break;
+        }
+        if (now < next)
+            continue;
+        bp_status s = bp_state_lease_renew(rt->state, r->lease_name, bp_runtime_instance(),
+                                           r->lease_epoch, ttl);
+        if (s == BP_OK)
+            deadline = now + ttl;
+        else if (s == BP_AGAIN) {
+            why = "another instance took it over";
+            break;
+        }
+        next = now + ttl / 3;
+    }
+    if (why) {
+        atomic_store(&r->lease_lost, 1);
+        bp_wakeup_signal(&r->wakeup);
+        bp_log(BP_LOG_ERROR, r->cfg->name,
+               "lease '%s' (epoch %lld) lost: %s; this instance stops the route", r->lease_name,
+               (long long)r->lease_epoch, why);
+    }
+    return NULL;
+}
+
+/* A leased route's thread: standby until the lease is free, then open the
+ * route's instances (the source reads its checkpoint), fence its writes with
+ * the epoch, and run it while a keeper renews the lease. */
+static void *rt_lease_main(void *arg)
+{
+    bp_route *r = arg;
+    bp_runtime *rt = r->rt;
+    const char *me = bp_runtime_instance();
+    int64_t ttl = rt_lease_ttl(r);
+    int told = 0;
+    bp_name_thread(r->cfg->name, "lease");
+    for (;;) {
+        if (bp_runtime_stopping(rt))
+            return NULL;
+        char *other = NULL;
+        int64_t left = 0, epoch = 0;
+        bp_status s = bp_state_lease_acquire(rt->state, r->lease_name, me, ttl, &epoch, &other,
+                                             &left);
+        if (s == BP_OK) {
+            r->lease_epoch = epoch;
+            break;
+        }
+        if (s == BP_AGAIN && !told) {
+            bp_log(BP_LOG_INFO, r->cfg->name,
+                   "standby: lease '%s' is held by %s (expires in %lld ms unless renewed)",
+                   r->lease_name, other ? other : "?", (long long)left);
+            told = 1;
+        } else if (s != BP_AGAIN) {
+            bp_log(BP_LOG_WARN, r->cfg->name, "cannot take lease '%s': the state store failed",
+                   r->lease_name);
+        }
+        free(other);
+        /* Woken when the holder's lease would expire: failover is the TTL
+         * plus this check, not a multiple of the poll interval. */
+        int64_t nap = left > 0 ? left + 20 : 100;
+        if (nap > ttl / 3)
+            nap = ttl / 3;
+        rt_nap(rt, nap, NULL);
+    }
+    bp_log(BP_LOG_INFO, r->cfg->name, "lease '%s' taken (epoch %lld) by %s: this instance runs "
+           "the route", r->lease_name, (long long)r->lease_epoch, me);
+    bp_state_fence_set(rt->state, r->cfg->name, r->lease_name, r->lease_epoch);
+    bp_diags d = {0};
+    if (rt_route_init(rt, r, &d) != BP_OK) {
+        for (size_t i = 0; i < d.n; i++)
+            bp_log(BP_LOG_ERROR, r->cfg->name, "%s", d.msgs[i]);
+        bp_diags_free(&d);
+        r->failed = 1;
+        bp_state_lease_release(rt->state, r->lease_name, me, r->lease_epoch);
+        return NULL;
+    }
+    bp_diags_free(&d);
+    atomic_store(&r->standby, 0);
+    rt_keeper k = {.r = r};
+    atomic_init(&k.stop, 0);
+    pthread_t kt;
+    int keeping = pthread_create(&kt, NULL, rt_keeper_main, &k) == 0;
+    bp_route_main(r);
+    atomic_store(&k.stop, 1);
+    if (keeping)
+        pthread_join(kt, NULL);
+    if (!atomic_load(&r->lease_lost))
+        bp_state_lease_release(rt->state, r->lease_name, me, r->lease_epoch);
+    return NULL;
+}
+
+/* The instance's heartbeat row, every 2 s (`status` shows its age). */
+static void *rt_heartbeat_main(void *arg)
+{
+    bp_runtime *rt = arg;
+    char host[200] = "localhost";
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    int64_t started = bp_now_ms();
+    while (!bp_runtime_stopping(rt)) {
+        bp_state_heartbeat(rt->state, bp_runtime_instance(), host, (int64_t)getpid(), started);
+        rt_nap(rt, 2000, NULL);
+    }
+    return NULL;
+}
+
 bp_status bp_runtime_new(bp_site *site, bp_registry *reg, int keep_going, bp_runtime **out,
                          bp_diags *d)
 {
@@ -294,6 +482,16 @@ bp_status bp_runtime_new(bp_site *site, bp_registry *reg, int keep_going, bp_run
         r->cfg = &site->routes[i];
         bp_wakeup_init(&r->wakeup);
         rt->n_routes++;
+        if (bp_state_is_shared(rt->state) && rt_route_needs_lease(site, r->cfg)) {
+            /* Opened once this instance holds the route's lease (issue 20):
+             * its source reads its checkpoint when opened. */
+            r->leased = 1;
+            atomic_store(&r->standby, 1);
+            snprintf(r->lease_name, sizeof(r->lease_name), "route:%s", r->cfg->name);
+            if ((r->metrics = bp_metrics_new()) == NULL)
+                failed = 1;
+            continue;
+        }
         if (rt_route_init(rt, r, d) != BP_OK) {
             if (!keep_going) {
                 failed = 1;
@@ -342,7 +540,8 @@ bp_metrics *bp_runtime_route_metrics(bp_runtime *rt, const char *route)
 bp_route *bp_runtime_find_route(bp_runtime *rt, const char *route)
 {
     for (size_t i = 0; i < rt->n_routes; i++)
-        if (strcmp(rt->routes[i].cfg->name, route) == 0 && !rt->routes[i].disabled)
+        if (strcmp(rt->routes[i].cfg->name, route) == 0 && !rt->routes[i].disabled &&
+            !atomic_load(&rt->routes[i].standby))
             return &rt->routes[i];
     return NULL;
 }
@@ -350,11 +549,14 @@ bp_route *bp_runtime_find_route(bp_runtime *rt, const char *route)
 bp_status bp_runtime_run(bp_runtime *rt)
 {
     bp_status rc = BP_OK;
+    pthread_t beat;
+    int beating = bp_state_is_shared(rt->state) &&
+                  pthread_create(&beat, NULL, rt_heartbeat_main, rt) == 0;
     for (size_t i = 0; i < rt->n_routes; i++) {
         bp_route *r = &rt->routes[i];
         if (r->disabled)
             continue;
-        if (pthread_create(&r->thread, NULL, bp_route_main, r) != 0) {
+        if (pthread_create(&r->thread, NULL, r->leased ? rt_lease_main : bp_route_main, r) != 0) {
             bp_log(BP_LOG_ERROR, r->cfg->name, "cannot start route thread: %s", strerror(errno));
             r->failed = 1;
             bp_runtime_request_stop(rt);
@@ -369,6 +571,10 @@ bp_status bp_runtime_run(bp_runtime *rt)
         r->running = 0;
         if (r->failed || r->disabled)
             rc = BP_ERR_INTERNAL;
+    }
+    if (beating) {
+        bp_runtime_request_stop(rt);
+        pthread_join(beat, NULL);
     }
     return rc;
 }

@@ -88,6 +88,12 @@ bp_status bp_runtime_run(bp_runtime *rt);
 /* Async-signal-safe: asks routes to stop polling and drain. */
 void bp_runtime_request_stop(bp_runtime *rt);
 
+/* This process's instance name for leases and its heartbeat row (issue 20):
+ * `run --instance NAME`; default HOST:PID. set copies (NULL: the default);
+ * get returns a borrowed string. Call set before bp_runtime_run. */
+void bp_runtime_set_instance(const char *name);
+const char *bp_runtime_instance(void);
+
 /* Metrics of a route ("records_in", "records_out", "dropped", "parked",
  * "dead_lettered", "retries") by route name; NULL when unknown. */
 bp_metrics *bp_runtime_route_metrics(bp_runtime *rt, const char *route);

@@ -48,6 +48,12 @@ typedef struct bp_route {
     atomic_int pause_seen;      /* the source thread is paused (no poll in progress) */
     pthread_t thread;
     int running;
+    /* ---- issue 20: a source that cannot be shared, on PostgreSQL state ---- */
+    int leased;                 /* runs only while this instance holds its lease */
+    atomic_int standby;         /* not (yet) the holder: instances not opened */
+    atomic_int lease_lost;      /* the lease was taken over or not renewed in time */
+    int64_t lease_epoch;
+    char lease_name[160];
 } bp_route;
 
 struct bp_runtime {

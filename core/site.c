@@ -7,14 +7,17 @@
 #include "options.h"
 #include "runtime.h"
 #include "site.h"
+#include "db.h"
+#include "log.h"
 #include "trust.h"
 
 static const char *const site_top_keys[] = {"site", "state", "plugin_dirs", "connectors",
-                                            "routes", "ledger", "audit",
+                                            "routes", "ledger", "audit", "lease",
                                             /* read by the control API (control.c) */
                                             "admin", "review", NULL};
 static const char *const site_route_keys[] = {"from", "through", "review", "to", "errors",
                                               "batch", "linger", "workers", "order_key", "audit",
+                                              "lease",
                                               NULL};
 
 /* path resolved against the site file's directory (an absolute path, or a
@@ -193,6 +196,29 @@ static void site_parse_ledger(bp_site *s, const bp_ynode *n, bp_diags *d)
         s->ledger_retention_ms = ms;
 }
 
+/* lease: { ttl: 15s } (issue 20): how long a leased source's holder keeps
+ * it without renewing; 0 when absent or wrong (diagnosed). */
+static int64_t site_parse_lease(const char *file, const bp_ynode *n, bp_diags *d)
+{
+    static const char *const lease_keys[] = {"ttl", NULL};
+    if (n == NULL)
+        return 0;
+    if (n->kind != BP_YMAP) {
+        bp_diags_add(d, file, n->line, n->col, "'lease' must be a map, e.g. { ttl: 15s }");
+        return 0;
+    }
+    site_unknown_keys(n, lease_keys, "lease", file, d);
+    const bp_ynode *t = bp_ymap_get(n, "ttl");
+    if (t == NULL)
+        return 0;
+    int64_t ms = t->kind == BP_YSCALAR ? bp_parse_duration_ms(t->value) : -1;
+    if (ms < 1000) {
+        bp_diags_add(d, file, t->line, t->col, "lease.ttl must be a duration of at least 1s, e.g. 15s");
+        return 0;
+    }
+    return ms;
+}
+
 /* audit: { signing_key, checkpoint_every, checkpoint_interval, retention }
  * (issue 18, docs/audit.md): the tamper-evident log's signed checkpoints. */
 static void site_parse_audit(bp_site *s, const bp_ynode *n, bp_diags *d)
@@ -352,6 +378,7 @@ static void site_parse_route(bp_site *s, const bp_ynode *key, const bp_ynode *n,
         else
             bp_diags_add(d, file, audit->line, audit->col, "'audit' must be all, ai or off");
     }
+    r->lease_ttl_ms = site_parse_lease(file, bp_ymap_get(n, "lease"), d);
     const bp_ynode *linger = bp_ymap_get(n, "linger");
     if (linger) {
         int64_t ms = linger->kind == BP_YSCALAR ? bp_parse_duration_ms(linger->value) : -1;
@@ -415,7 +442,17 @@ bp_status bp_site_load(const char *path, bp_site **out, bp_diags *d)
         s->state_path = NULL;
     /* Relative paths in the site file are relative to the site file, as
      * BP_OPT_PATH options are. */
-    site_resolve_in_place(s, &s->state_path);
+    if (bp_db_target_is_pg(s->state_path)) {
+        /* A database, not a path (issue 20). Its password (${env:} or
+         * ${file:}) is never shown: the whole substituted value is masked. */
+        if (n && n->substituted)
+            bp_log_add_secret(s->state_path);
+    } else {
+        site_resolve_in_place(s, &s->state_path);
+    }
+    s->lease_ttl_ms = site_parse_lease(path, bp_ymap_get(root, "lease"), d);
+    if (s->lease_ttl_ms == 0)
+        s->lease_ttl_ms = 15000;
 
     site_parse_ledger(s, bp_ymap_get(root, "ledger"), d);
     site_parse_audit(s, bp_ymap_get(root, "audit"), d);
@@ -769,8 +806,18 @@ bp_status bp_site_check(bp_site *s, bp_registry *reg, bp_diags *d)
         bp_site_route *r = &s->routes[i];
         if (r->from.name)
             site_check_connector_use(s, &r->from, BP_KIND_SOURCE, "source ('from')", r->name, d);
-        for (size_t k = 0; k < r->n_to; k++)
+        for (size_t k = 0; k < r->n_to; k++) {
             site_check_connector_use(s, &r->to[k], BP_KIND_SINK, "sink ('to')", r->name, d);
+            /* One host's disk is no sink for a site several instances run
+             * (DESIGN.md §10). */
+            const bp_site_connector *k2 = bp_site_find_connector(s, r->to[k].name);
+            if (k2 && k2->plugin && strcmp(k2->plugin, "file") == 0 &&
+                bp_db_target_is_pg(s->state_path))
+                bp_diags_add(d, s->file, r->to[k].line, r->to[k].col,
+                             "route '%s': file sink '%s' with PostgreSQL state: several "
+                             "instances share this site and a file is one host's disk; use "
+                             "an ODBC, Kafka or SMTP sink", r->name, r->to[k].name);
+        }
         if (r->dead_letter.name)
             site_check_connector_use(s, &r->dead_letter, BP_KIND_SINK,
                                      "dead-letter channel ('errors.dead_letter')", r->name, d);

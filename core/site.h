@@ -56,6 +56,7 @@ typedef struct bp_site_route {
     int audit;                     /* BP_AUDIT_*: which delivered records' lineage is logged */
     bp_site_use dead_letter;       /* errors.dead_letter: a sink connector (name NULL: none) */
     /* ---- robust2 ---- */
+    int64_t lease_ttl_ms;          /* lease.ttl of the route; 0: the site's */
     int64_t outage_limit_ms;       /* errors.outage_limit: how long records wait for a sink
                                     * that cannot connect before they are dead-lettered
                                     * (0: no limit, the default) */
@@ -73,6 +74,7 @@ typedef struct bp_site {
     size_t n_connectors;
     bp_site_route *routes;
     size_t n_routes;
+    int64_t lease_ttl_ms;          /* lease.ttl (issue 20): leased routes, PostgreSQL state */
     int64_t ledger_retention_ms;   /* ledger.retention: write-back ledger rows older are pruned */
     /* audit: { signing_key, checkpoint_every, checkpoint_interval, retention } (docs/audit.md) */
     char *audit_signing_key;       /* Ed25519 private key (PEM), resolved; NULL: no checkpoints */

@@ -15,6 +15,7 @@
 #include "diag.h"
 #include "log.h"
 #include "owner_lock.h"
+#include "db.h"
 #include "runtime.h"
 #include "site.h"
 
@@ -101,6 +102,10 @@ int cmd_run(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         if (i > 0 && strcmp(argv[i], "--serve") == 0) {
             serve = 1;
+        } else if (i > 0 && strcmp(argv[i], "--instance") == 0 && i + 1 < argc) {
+            bp_runtime_set_instance(argv[++i]);   /* issue 20: lease holder name */
+        } else if (i > 0 && strncmp(argv[i], "--instance=", 11) == 0) {
+            bp_runtime_set_instance(argv[i] + 11);
         } else if (i > 0 && (strcmp(argv[i], "--admin-listen") == 0 ||
                              strncmp(argv[i], "--admin-listen=", 15) == 0)) {
             fprintf(stderr, "backplane run: --admin-listen needs the TCP admin listener "
@@ -133,8 +138,11 @@ int cmd_run(int argc, char **argv)
         rc = BP_EXIT_INVALID;
         goto out;
     }
-    /* The lock before anything opens the state file or a sink. */
-    if (bp_owner_lock_acquire(site->state_path, site->name, "run", 10000, &lock, &lerr) !=
+    /* The lock before anything opens the state file or a sink. With
+     * PostgreSQL state there is none: the lease rows are the ownership
+     * (DESIGN.md §10), and several instances run the site. */
+    if (!bp_db_target_is_pg(site->state_path) &&
+        bp_owner_lock_acquire(site->state_path, site->name, "run", 10000, &lock, &lerr) !=
         BP_OK) {
         fprintf(stderr, "backplane run: %s\n", lerr ? lerr : "cannot take the owner lock");
         rc = BP_EXIT_INVALID;
