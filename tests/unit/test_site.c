@@ -79,7 +79,7 @@ int main(void)
     CHECK(all_positioned);
     char buf[256];
     snprintf(buf, sizeof(buf), "%s:1:1: unknown key 'sitename' in the site file (valid: site, "
-                               "state, plugin_dirs, connectors, routes, ledger, audit, admin, "
+                               "state, plugin_dirs, connectors, routes, ledger, audit, lease, admin, "
                                "review)", p);
     CHECK_STR(d.msgs[0], buf);
     int found_plugin = 0, found_from = 0, found_through = 0, found_backoff = 0, found_use = 0;
