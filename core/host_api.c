@@ -31,6 +31,11 @@ static const char *host_instance_name(const bp_instance *inst)
     return inst ? inst->name : "";
 }
 
+static int64_t host_lease_epoch(bp_instance *inst)
+{
+    return inst && inst->rt ? bp_runtime_lease_epoch(inst->rt, inst->name) : 0;
+}
+
 static void *host_alloc(size_t n) { return malloc(n ? n : 1); }
 static void host_free(void *p) { free(p); }
 static char *host_strdup(const char *s) { return s ? strdup(s) : NULL; }
@@ -293,6 +298,7 @@ const struct bp_host_api bp_host_api_table = {
     .abi_minor = BP_ABI_MINOR,
     .log = host_log,
     .instance_name = host_instance_name,
+    .lease_epoch = host_lease_epoch,
     .alloc = host_alloc,
     .free = host_free,
     .strdup = host_strdup,

@@ -280,6 +280,20 @@ static int rt_route_needs_lease(const bp_site *site, const bp_site_route *c)
     return 0;
 }
 
+int64_t bp_runtime_lease_epoch(bp_runtime *rt, const char *inst_name)
+{
+    const char *slash = inst_name ? strchr(inst_name, '/') : NULL;
+    if (slash == NULL)
+        return 0;
+    size_t n = (size_t)(slash - inst_name);
+    for (size_t i = 0; i < rt->n_routes; i++) {
+        const bp_route *r = &rt->routes[i];
+        if (r->leased && strlen(r->cfg->name) == n && memcmp(r->cfg->name, inst_name, n) == 0)
+            return r->lease_epoch;
+    }
+    return 0;
+}
+
 static int64_t rt_lease_ttl(const bp_route *r)
 {
     return r->cfg->lease_ttl_ms > 0 ? r->cfg->lease_ttl_ms : r->rt->site->lease_ttl_ms;

@@ -92,6 +92,8 @@ void bp_runtime_request_stop(bp_runtime *rt);
  * `run --instance NAME`; default HOST:PID. set copies (NULL: the default);
  * get returns a borrowed string. Call set before bp_runtime_run. */
 void bp_runtime_set_instance(const char *name);
+/* The lease epoch of the route of instance "route/..." (0: not leased). */
+int64_t bp_runtime_lease_epoch(bp_runtime *rt, const char *inst_name);
 const char *bp_runtime_instance(void);
 
 /* Metrics of a route ("records_in", "records_out", "dropped", "parked",

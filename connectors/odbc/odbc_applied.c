@@ -8,7 +8,13 @@
  * id) of its records. The number also goes to the core through
  * wb_commit_checkpoint, atomically with the ledger. On start, a database
  * batch newer than the core's checkpoint is a batch the ledger missed: its
- * records are reported done without writing them again. */
+ * records are reported done without writing them again.
+ *
+ * Fencing (issue 20, DESIGN.md §10): when the route runs under a lease, the
+ * row also holds the lease's epoch. A new holder raises it when it opens the
+ * table, and every batch's upsert only applies while the row's epoch is not
+ * newer than the writer's: a paused old holder that resumes finds its INSERT
+ * refused in its own transaction, in the target database. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +27,7 @@ struct oapplied {
     char *upsert;             /* INSERT ... ON CONFLICT (sink) DO UPDATE */
     char *sink;               /* this instance's name */
     long long batch;          /* the last batch committed */
+    long long epoch;          /* the route's lease epoch (0: not leased) */
     char **skip;              /* keys the ledger missed, NULL once empty */
     size_t n_skip;
     odbc_buf keys;
@@ -67,12 +74,20 @@ bp_status odbc_applied_open(odbc_conn *self, odbc_db *db, oapplied **out, char *
     a->sink = sink ? strdup(sink) : NULL;
     api->free(sink);
     char *create = api->format("CREATE TABLE IF NOT EXISTS %s (sink VARCHAR(200) PRIMARY KEY, "
-                               "batch BIGINT NOT NULL, keys TEXT NOT NULL)", t);
+                               "batch BIGINT NOT NULL, keys TEXT NOT NULL, "
+                               "epoch BIGINT NOT NULL DEFAULT 0)", t);
+    char *alter = api->format("ALTER TABLE %s ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0", t);
     char *select = api->format("SELECT batch, keys FROM %s WHERE sink = ?", t);
-    char *upsert = api->format("INSERT INTO %s (sink, batch, keys) VALUES (?, ?, ?) ON CONFLICT "
-                               "(sink) DO UPDATE SET batch = excluded.batch, keys = excluded.keys",
-                               t);
+    char *upsert = api->format("INSERT INTO %s (sink, batch, keys, epoch) VALUES (?, ?, ?, ?) ON "
+                               "CONFLICT (sink) DO UPDATE SET batch = excluded.batch, keys = "
+                               "excluded.keys, epoch = excluded.epoch WHERE %s.epoch <= "
+                               "excluded.epoch", t, t);
+    char *raise = api->format("INSERT INTO %s (sink, batch, keys, epoch) VALUES (?, -1, '', ?) ON "
+                              "CONFLICT (sink) DO UPDATE SET epoch = excluded.epoch WHERE "
+                              "%s.epoch < excluded.epoch", t, t);
+    char *held = api->format("SELECT epoch FROM %s WHERE sink = ?", t);
     free(t);
+    a->epoch = BP_HOST_HAS(api, lease_epoch) ? api->lease_epoch(self->inst) : 0;
     a->upsert = upsert ? strdup(upsert) : NULL;
     api->free(upsert);
     bp_status st = BP_OK;
@@ -83,9 +98,52 @@ bp_status odbc_applied_open(odbc_conn *self, odbc_db *db, oapplied **out, char *
     }
     if (odbc_exec(db, create, &e) < 0 || odbc_end(db, 1, &e) < 0)
         goto fail;
+    /* A table made before the epoch column: added (fails, ignored, when
+     * it is there). */
+    if (alter && odbc_exec(db, alter, &(odbc_err){0}) == 0)
+        odbc_end(db, 1, &(odbc_err){0});
+    else
+        odbc_end(db, 0, &(odbc_err){0});
+    SQLLEN slen = (SQLLEN)strlen(a->sink);
+    if (a->epoch > 0 && raise && held) {
+        /* The new holder fences the table first: from this commit on, a
+         * batch of an older epoch is refused inside its own transaction. */
+        SQLBIGINT ep = a->epoch, seen = 0;
+        SQLLEN elen = 0, ind = 0;
+        if (!SQL_SUCCEEDED(odbc_stmt_new(db, &h)))
+            goto fail_dbc;
+        SQLBindParameter(h, 1, SQL_PARAM_INPUT, SQL_C_CHAR, SQL_VARCHAR, 200, 0, a->sink, slen,
+                         &slen);
+        SQLBindParameter(h, 2, SQL_PARAM_INPUT, SQL_C_SBIGINT, SQL_BIGINT, 0, 0, &ep, 0, &elen);
+        if (!SQL_SUCCEEDED(SQLExecDirect(h, (SQLCHAR *)raise, SQL_NTS)))
+            goto fail_stmt;
+        SQLFreeHandle(SQL_HANDLE_STMT, h);
+        h = SQL_NULL_HSTMT;
+        if (!SQL_SUCCEEDED(odbc_stmt_new(db, &h)))
+            goto fail_dbc;
+        SQLBindParameter(h, 1, SQL_PARAM_INPUT, SQL_C_CHAR, SQL_VARCHAR, 200, 0, a->sink, slen,
+                         &slen);
+        if (!SQL_SUCCEEDED(SQLExecDirect(h, (SQLCHAR *)held, SQL_NTS)))
+            goto fail_stmt;
+        if (SQL_SUCCEEDED(SQLFetch(h)))
+            SQLGetData(h, 1, SQL_C_SBIGINT, &seen, 0, &ind);
+        SQLFreeHandle(SQL_HANDLE_STMT, h);
+        h = SQL_NULL_HSTMT;
+        if (odbc_end(db, 1, &e) < 0)
+            goto fail;
+        if (seen > ep) {
+            snprintf(e.state, sizeof(e.state), "FENCE");
+            snprintf(e.msg, sizeof(e.msg), "fenced in the target: epoch %lld wrote to %s, "
+                     "this instance holds epoch %lld", (long long)seen, self->applied_table,
+                     (long long)ep);
+            e.cls = OC_RETRY;
+            goto fail;
+        }
+        api->log(self->inst, BP_LOG_INFO, "%s fenced at lease epoch %lld", self->applied_table,
+                 (long long)ep);
+    }
     if (!SQL_SUCCEEDED(odbc_stmt_new(db, &h)))
         goto fail_dbc;
-    SQLLEN slen = (SQLLEN)strlen(a->sink);
     SQLBindParameter(h, 1, SQL_PARAM_INPUT, SQL_C_CHAR, SQL_VARCHAR, 200, 0, a->sink, slen, &slen);
     if (!SQL_SUCCEEDED(SQLExecDirect(h, (SQLCHAR *)select, SQL_NTS)))
         goto fail_stmt;
@@ -151,6 +209,9 @@ done:
     if (h != SQL_NULL_HSTMT)
         SQLFreeHandle(SQL_HANDLE_STMT, h);
     api->free(create);
+    api->free(alter);
+    api->free(raise);
+    api->free(held);
     api->free(select);
     if (st != BP_OK) {
         odbc_applied_free(a);
@@ -202,12 +263,29 @@ int odbc_applied_mark(odbc_conn *self, oapplied *a, odbc_db *db, bp_write_batch 
     SQLBindParameter(h, 2, SQL_PARAM_INPUT, SQL_C_SBIGINT, SQL_BIGINT, 0, 0, &next, 0, &blen);
     SQLBindParameter(h, 3, SQL_PARAM_INPUT, SQL_C_CHAR, SQL_LONGVARCHAR,
                      (SQLULEN)(klen ? klen : 1), 0, a->keys.p, klen, &klen);
+    SQLBIGINT ep = a->epoch;
+    SQLLEN elen = 0;
+    SQLBindParameter(h, 4, SQL_PARAM_INPUT, SQL_C_SBIGINT, SQL_BIGINT, 0, 0, &ep, 0, &elen);
     if (!SQL_SUCCEEDED(SQLExecDirect(h, (SQLCHAR *)a->upsert, SQL_NTS))) {
         odbc_diag(db, SQL_HANDLE_STMT, h, e);
         SQLFreeHandle(SQL_HANDLE_STMT, h);
         return -1;
     }
+    SQLLEN changed = -1;
+    SQLRowCount(h, &changed);
     SQLFreeHandle(SQL_HANDLE_STMT, h);
+    if (changed == 0) {
+        /* A newer lease epoch wrote the row: this instance was taken over
+         * while it wrote. The batch's rows go with the rollback. */
+        odbc_end(db, 0, &(odbc_err){0});
+        snprintf(e->state, sizeof(e->state), "FENCE");
+        snprintf(e->msg, sizeof(e->msg),
+                 "fenced in the target: a newer lease epoch than %lld wrote %s; this batch is "
+                 "rolled back", (long long)a->epoch, self->applied_table);
+        e->cls = OC_RETRY;
+        api->log(self->inst, BP_LOG_ERROR, "%s", e->msg);
+        return -1;
+    }
     return 0;
 nomem:
     snprintf(e->msg, sizeof(e->msg), "out of memory");

@@ -439,6 +439,15 @@ struct bp_host_api {
      * later audit trace. Only inside write(): a receipt that is known only at
      * write_done cannot be given (yet). */
     void (*wb_set_receipt)(bp_write_batch *wb, size_t i, const char *receipt);
+
+    /* ---- issue 20 (scale-out), appended within 1.3: test with BP_HOST_HAS ---- */
+
+    /* [1.3+, any] The fencing epoch of the lease the instance's route runs
+     * under (DESIGN.md §10), 0 when the route is not leased (SQLite state,
+     * or a source that is shared, as Kafka's). A sink that can fence in its
+     * target stores it there and refuses writes of an older epoch in the
+     * write's own transaction (odbc's applied_table). Any thread. */
+    int64_t (*lease_epoch)(bp_instance *inst);
 };
 
 #define BP_HOST_HAS(api, field) \

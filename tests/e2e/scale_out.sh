@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# One site on several instances (issue 20, DESIGN.md §10): state in a real
+# PostgreSQL started here, an ERP table poller (ODBC through odbc-postgresql)
+# into a plain-INSERT table through the ledger and applied_table. Three
+# instances of the site; the lease holder is killed -9 one after another
+# mid-run and new instances are started: every row exactly once. A holder
+# stopped with SIGSTOP and resumed after its lease expired is fenced (logs
+# it, writes nothing). Failover time (kill -> next row written by another
+# instance) is measured and printed as "# failover_ms ...".
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/odbc_pg.sh"
+B=$BACKPLANE
+cd "$TMP"
+ODBC_LIB=$(dirname "$(find /usr/lib -name psqlodbca.so -print -quit 2>/dev/null)")
+[ -n "$ODBC_LIB" ] && [ "$ODBC_LIB" != . ] || { echo "Bail out! odbc-postgresql is not installed"; exit 1; }
+printf '[PG]\nDriver=%s/psqlodbca.so\n' "$ODBC_LIB" >odbcinst.ini
+export ODBCSYSINI=$TMP
+
+declare -A PID
+cleanup() {
+    for p in "${PID[@]}"; do kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
+    [ -n "${FEED:-}" ] && kill "$FEED" 2>/dev/null
+    wait 2>/dev/null
+    pg_stop
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+pg_start "$TMP/pg" || { echo "Bail out! cannot start PostgreSQL"; exit 1; }
+ok "PostgreSQL started on port $PG_PORT"
+pg_as psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "CREATE DATABASE bpstate" postgres >/dev/null
+st_sql() { psql -X -q -At -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bpstate "$@"; }
+DSN="Driver=PG;Server=127.0.0.1;Port=$PG_PORT;Database=bp;Uid=postgres"
+TTL_S=3
+
+pg_sql -c "CREATE TABLE src (id bigint PRIMARY KEY, vendor text, total numeric(20,2));
+           CREATE TABLE dst (id bigint, vendor text, total numeric(20,2));"
+cat >scale.yaml <<YAML
+site: scale
+state: "postgresql://postgres@127.0.0.1:$PG_PORT/bpstate"
+lease: { ttl: ${TTL_S}s }
+connectors:
+  src: { plugin: odbc, dsn: "$DSN" }
+  erp: { plugin: odbc, dsn: "$DSN" }
+routes:
+  r:
+    from: { src: { table: src, mode: incrementing, column: id, poll_interval: 50ms, batch_rows: 50 } }
+    to: { erp: { table: dst, mode: insert, applied_table: bp_applied } }
+    batch: 50
+    errors: { retry: { max: 1000, backoff: 50ms..200ms } }
+YAML
+exit_is "check accepts the site with PostgreSQL state" 0 "$B" check scale.yaml
+# A file sink is one host's disk: refused with PostgreSQL state.
+sed -e 's|^connectors:|connectors:\n  out: { plugin: file, path: out.jsonl }|' \
+    -e 's|to: { erp: { table: dst, mode: insert, applied_table: bp_applied } }|to: out|' \
+    scale.yaml >filesink.yaml
+exit_is "check refuses a file sink with PostgreSQL state" 1 "$B" check filesink.yaml
+contains "... saying why" "$ERR" "file sink 'out' with PostgreSQL state"
+
+# feed FROM TO CHUNK PAUSE: inserts rows FROM..TO, CHUNK at a time.
+feed() {
+    local i=$1
+    while [ "$i" -le "$2" ]; do
+        local j=$((i + $3 - 1)); [ "$j" -gt "$2" ] && j=$2
+        pg_sql -c "INSERT INTO src SELECT g, 'Vendor ' || (g % 97), g + 0.25 FROM generate_series($i, $j) g"
+        i=$((j + 1))
+        sleep "$4"
+    done
+}
+start() {  # start NAME: one more instance of the site
+    "$B" run scale.yaml --instance "$1" >"$1.log" 2>&1 &
+    PID[$1]=$!
+}
+holder() { st_sql -c "SELECT holder FROM leases WHERE name='route:r' AND expires_ms > CAST(EXTRACT(EPOCH FROM clock_timestamp())*1000 AS BIGINT)"; }
+epoch() { st_sql -c "SELECT epoch FROM leases WHERE name='route:r'"; }
+dcount() { pg_sql -c "SELECT count(*) FROM dst" 2>/dev/null || echo 0; }
+now_ms() { date +%s%3N; }
+wait_holder() {  # wait_holder NOT: prints the holder once there is one other than NOT
+    local h
+    for _ in $(seq 400); do
+        h=$(holder); [ -n "$h" ] && [ "$h" != "$1" ] && { echo "$h"; return 0; }
+        sleep 0.05
+    done
+    return 1
+}
+
+N=12000
+feed 1 $N 200 0.3 &
+FEED=$!
+start i1; start i2; start i3
+h=$(wait_holder "")
+[ -n "$h" ] && ok "one of three instances holds the lease ($h, epoch $(epoch))" || not_ok "an instance holds the lease"
+n=4
+FAILOVERS=()
+for k in 1 2 3; do
+    for _ in $(seq 200); do [ "$(dcount)" -gt 0 ] && break; sleep 0.05; done
+    sleep 0.$((RANDOM % 9 + 1))
+    h=$(holder)
+    [ -n "$h" ] && [ -n "${PID[$h]:-}" ] || { not_ok "kill $k: no holder to kill"; continue; }
+    kill -9 "${PID[$h]}"; t0=$(now_ms)
+    wait "${PID[$h]}" 2>/dev/null
+    unset "PID[$h]"
+    c0=$(dcount)
+    start "i$n"; n=$((n + 1))   # a new instance replaces the killed one
+    nh=$(wait_holder "$h")
+    t1=""
+    for _ in $(seq 400); do
+        [ "$(dcount)" -gt "$c0" ] && { t1=$(now_ms); break; }
+        sleep 0.025
+    done
+    if [ -n "$nh" ] && [ -n "$t1" ]; then
+        FAILOVERS+=($((t1 - t0)))
+        ok "kill -9 $k of holder $h: $nh took over (epoch $(epoch)), rows flow again after $((t1 - t0)) ms"
+    else
+        not_ok "kill -9 $k of holder $h: another instance took over and wrote"
+    fi
+done
+echo "# failover_ms (kill -9 -> next row written by another instance, ttl ${TTL_S}s): ${FAILOVERS[*]}"
+goal=$(( (TTL_S + 2) * 1000 ))
+worst=0; for f in "${FAILOVERS[@]}"; do [ "$f" -gt "$worst" ] && worst=$f; done
+[ "${#FAILOVERS[@]}" -eq 3 ] && [ "$worst" -le "$goal" ] &&
+    ok "failover within TTL + 2 s (worst $worst ms <= $goal ms)" ||
+    not_ok "failover within TTL + 2 s (worst $worst ms, goal $goal ms)"
+wait "$FEED"; FEED=
+for _ in $(seq 600); do [ "$(dcount)" -ge "$N" ] && break; sleep 0.05; done
+pg_sql -F '|' -c "SELECT count(*), count(DISTINCT id) FROM dst" >rows.txt
+contains "every row exactly once after 3 kills -9 ($N rows, $N distinct)" rows.txt "$N|$N"
+grep -h "will not be written again" i*.log | wc -l | sed 's/^/# batches applied_table caught after a kill: /'
+st_sql -F '|' -c "SELECT name FROM instances ORDER BY name" >inst.txt
+contains "each instance has a heartbeat row" inst.txt "i5"
+
+# ---- SIGSTOP: a paused holder resumes after its lease expired ----------------
+N2=$((N + 6000))
+feed $((N + 1)) $N2 100 0.1 &
+FEED=$!
+for _ in $(seq 200); do [ "$(dcount)" -gt "$N" ] && break; sleep 0.05; done
+h=$(holder); e0=$(epoch)
+kill -STOP "${PID[$h]}"
+nh=$(wait_holder "$h")
+[ -n "$nh" ] && ok "SIGSTOP of holder $h: $nh took the lease (epoch $e0 -> $(epoch))" ||
+    not_ok "SIGSTOP of holder $h: another instance took the lease"
+sleep 1
+kill -CONT "${PID[$h]}"
+for _ in $(seq 100); do grep -q "lease 'route:r' (epoch $e0) lost" "$h.log" && break; sleep 0.05; done
+contains "the resumed holder says it lost the lease and stops the route" "$h.log" "lease 'route:r' (epoch $e0) lost"
+grep -h "fenced" "$h.log" | sed 's/^/# resumed holder: /' | head -n 5
+wait "$FEED"; FEED=
+for _ in $(seq 600); do [ "$(dcount)" -ge "$N2" ] && break; sleep 0.05; done
+pg_sql -F '|' -c "SELECT count(*), count(DISTINCT id) FROM dst" >rows2.txt
+contains "after the pause too every row exactly once ($N2 rows, $N2 distinct)" rows2.txt "$N2|$N2"
+st_sql -c "SELECT epoch FROM leases WHERE name='route:r'" >ep.txt
+pg_sql -c "SELECT max(epoch) FROM bp_applied" >tep.txt
+cmp -s ep.txt tep.txt && ok "the target's applied_table carries the holder's epoch ($(cat tep.txt))" ||
+    not_ok "the target's applied_table carries the holder's epoch (state $(cat ep.txt), target $(cat tep.txt))"
+finish
