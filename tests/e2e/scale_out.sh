@@ -20,7 +20,7 @@ declare -A PID
 cleanup() {
     for p in "${PID[@]}"; do kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
     [ -n "${FEED:-}" ] && kill "$FEED" 2>/dev/null
-    wait 2>/dev/null
+    for p in "${PID[@]}" ${FEED:-}; do wait "$p" 2>/dev/null; done   # not postgres: pg_stop
     pg_stop
     rm -rf "$TMP"
 }
