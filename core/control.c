@@ -67,7 +67,8 @@ int bp_control_socket_path(const bp_site *site, char *buf, size_t n)
     size_t max = sizeof(((struct sockaddr_un *)0)->sun_path);
     char p[4096];
     if (bp_db_target_is_pg(site->state_path))   /* issue 20: per host and instance */
-        snprintf(p, sizeof(p), "%s.%s.sock", site->file, bp_runtime_instance());
+        snprintf(p, sizeof(p), "%s.%s.sock", site->file ? site->file : site->name,
+                 bp_runtime_instance());
     else
         snprintf(p, sizeof(p), "%s.sock", site->state_path);
     if (strlen(p) < max && strlen(p) < n) {

@@ -12,6 +12,7 @@
 #include "runtime_int.h"
 #include "audit_log.h"
 #include "state_lease.h"
+#include "state_control.h"
 #include <pthread.h>
 #include <unistd.h>
 
@@ -480,6 +481,7 @@ bp_status bp_runtime_new(bp_site *site, bp_registry *reg, int keep_going, bp_run
             return bp_runtime_free(rt), BP_ERR_INVALID;
         }
     }
+    bp_state_set_instance(rt->state, bp_runtime_instance());
     /* Before any instance reads a checkpoint: scopes follow renames (ABI 1.3). */
     if ((st = bp_checkpoint_scopes_settle(rt->state, site, d)) != BP_OK)
         return bp_runtime_free(rt), st;

@@ -3,6 +3,7 @@
  * BEGIN IMMEDIATE so two processes (an owner and a CLI without one) never
  * both see an entry free. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@ static const char ctl_schema[] =
     "CREATE TABLE IF NOT EXISTS control_requests(id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  kind TEXT NOT NULL, seq INTEGER NOT NULL, verb TEXT NOT NULL, actor TEXT NOT NULL,"
     "  body TEXT, state TEXT NOT NULL DEFAULT 'queued', outcome TEXT, detail TEXT,"
-    "  created_ms INTEGER NOT NULL, done_ms INTEGER);"
+    "  created_ms INTEGER NOT NULL, done_ms INTEGER, taken_by TEXT);"
     "CREATE TABLE IF NOT EXISTS review_claims(seq INTEGER PRIMARY KEY, actor TEXT NOT NULL,"
     "  claimed_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, deciding INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS route_pauses(route TEXT PRIMARY KEY, actor TEXT NOT NULL,"
@@ -239,15 +240,48 @@ void bp_control_request_clear(bp_control_request *r)
     memset(r, 0, sizeof(*r));
 }
 
+/* Shared state (issue 20): the request is taken by this instance in the
+ * database (taken_by), so of several instances exactly one delivers it: one
+ * that runs the record's route (holds its lease, or the route is not leased),
+ * the request not being another live instance's. A concurrent taker waits on
+ * the row and then finds taken_by set (the outer condition is re-checked). */
+#define PG_NOW "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+static const char ctl_next_shared[] =
+    "UPDATE control_requests SET taken_by = ?1 WHERE id = ("
+    " SELECT c.id FROM control_requests c"
+    "  LEFT JOIN review_queue rq ON c.kind = 'review' AND rq.seq = c.seq"
+    "  LEFT JOIN dead_letters dl ON c.kind <> 'review' AND dl.seq = c.seq"
+    "  WHERE c.state IN ('queued','running')"
+    "   AND (c.taken_by IS NULL OR c.taken_by = ?1 OR c.taken_by NOT IN"
+    "        (SELECT name FROM instances WHERE beat_ms > " PG_NOW " - 10000))"
+    "   AND (NOT EXISTS (SELECT 1 FROM leases l WHERE l.name = 'route:' || COALESCE(rq.route, dl.route))"
+    "        OR EXISTS (SELECT 1 FROM leases l WHERE l.name = 'route:' || COALESCE(rq.route, dl.route)"
+    "                   AND l.holder = ?1 AND l.expires_ms > " PG_NOW "))"
+    "  ORDER BY c.id LIMIT 1)"
+    " AND (taken_by IS NULL OR taken_by = ?1 OR taken_by NOT IN"
+    "      (SELECT name FROM instances WHERE beat_ms > " PG_NOW " - 10000))"
+    " RETURNING id,kind,seq,verb,actor,body";
+
+void bp_state_set_instance(bp_state *st, const char *name)
+{
+    pthread_mutex_lock(&st->mu);
+    snprintf(st->instance, sizeof(st->instance), "%s", name ? name : "");
+    pthread_mutex_unlock(&st->mu);
+}
+
 int bp_state_control_next(bp_state *st, bp_control_request *r)
 {
     bp_db_stmt *q = NULL;
     int found = -1;
     pthread_mutex_lock(&st->mu);
+    int shared = bp_db_is_pg(st->db) && st->instance[0];
     if (bp_db_prepare_v2(st->db,
-                           "SELECT id,kind,seq,verb,actor,body FROM control_requests WHERE "
-                           "state IN ('queued','running') ORDER BY id LIMIT 1",
-                           -1, &q, NULL) == BP_DB_OK) {
+                         shared ? ctl_next_shared
+                                : "SELECT id,kind,seq,verb,actor,body FROM control_requests WHERE "
+                                  "state IN ('queued','running') ORDER BY id LIMIT 1",
+                         -1, &q, NULL) == BP_DB_OK) {
+        if (shared)   /* times: the database's clock, as heartbeats and leases */
+            bp_db_bind_text(q, 1, st->instance, -1, BP_DB_STATIC);
         int s = bp_db_step(q);
         found = s == BP_DB_ROW ? 1 : s == BP_DB_DONE ? 0 : -1;
         if (found == 1) {

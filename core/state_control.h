@@ -82,4 +82,8 @@ bp_status bp_state_lineage_foreach(bp_state *st, const char *subject, const char
                                    int limit, int (*fn)(const bp_lineage_row *r, void *ud),
                                    void *ud);
 
+/* The instance name this process takes control requests as (issue 20,
+ * shared state); "" (the default) takes any. */
+void bp_state_set_instance(bp_state *st, const char *name);
+
 #endif

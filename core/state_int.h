@@ -25,6 +25,7 @@ struct bp_state {
         int fenced;               /* a write was refused: a newer epoch exists */
     } fences[32];
     size_t n_fences;
+    char instance[256];           /* this process's instance (shared state), or "" */
     char *path;                   /* as opened: the owner's watch stats it */
     dev_t dev;                    /* the file opened (bp_state_check_file) */
     ino_t ino;

@@ -10,6 +10,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "db.h"
+#include "state_lease.h"
+#include "state_control.h"
+#include "clock.h"
 #include "audit_log.h"
 #include "cli.h"
 #include "control.h"
@@ -123,6 +127,67 @@ static int st_usage(const char *cmd, int want_route)
     return BP_EXIT_USAGE;
 }
 
+/* ---- issue 20: a site on several instances (PostgreSQL state) ---------------- */
+
+static void st_print_instance(const char *name, const char *host, int64_t pid, int64_t age,
+                              void *ud)
+{
+    (void)ud;
+    printf("  instance %-24s host %s pid %lld, heartbeat %.1f s ago%s\n", name, host,
+           (long long)pid, (double)age / 1000.0, age > 10000 ? " (gone?)" : "");
+}
+
+static void st_print_lease(const char *name, const char *holder, int64_t epoch, int64_t left,
+                           void *ud)
+{
+    (void)ud;
+    if (left > 0)
+        printf("  lease %-20s held by %s, epoch %lld, expires in %.1f s\n", name, holder,
+               (long long)epoch, (double)left / 1000.0);
+    else
+        printf("  lease %-20s free (last %s, epoch %lld, expired %.1f s ago)\n", name, holder,
+               (long long)epoch, (double)-left / 1000.0);
+}
+
+typedef struct {
+    int64_t now;
+} st_lag;
+
+/* Lag of a route: how long ago its source last advanced its checkpoint. */
+static int st_print_lag(const char *scope, const char *key, const char *value, int64_t updated,
+                        void *ud)
+{
+    (void)value;
+    const st_lag *l = ud;
+    if (strchr(scope, '#') == NULL && strstr(scope, "/dead_letter:") == NULL)
+        printf("  checkpoint %-24s %-16s updated %.1f s ago\n", scope, key,
+               (double)(l->now - updated) / 1000.0);
+    return 0;
+}
+
+/* status of a site whose state is PostgreSQL: read from the shared state
+ * (every instance's view is the same), not from one instance's socket. */
+static int st_status_shared(const char *name, const char *uri)
+{
+    bp_state *st = NULL;
+    char *err = NULL;
+    if (bp_state_open(uri, name, &st, &err) != BP_OK) {
+        fprintf(stderr, "backplane status: %s\n", err ? err : "cannot open the state");
+        free(err);
+        return BP_EXIT_INVALID;
+    }
+    printf("site %s: shared state %s\n", name, bp_state_path(st));
+    bp_state_instance_foreach(st, st_print_instance, NULL);
+    bp_state_lease_foreach(st, st_print_lease, NULL);
+    st_lag l = {.now = bp_now_ms()};
+    bp_state_checkpoints_foreach(st, st_print_lag, &l);
+    printf("review queue %lld, dead letters %lld\n",
+           (long long)bp_state_count(st, "review_queue"),
+           (long long)bp_state_count(st, "dead_letters"));
+    bp_state_close(st);
+    return BP_EXIT_OK;
+}
+
 int cmd_status(int argc, char **argv)
 {
     if (argc != 2 || argv[1][0] == '-') {
@@ -132,6 +197,17 @@ int cmd_status(int argc, char **argv)
             return BP_EXIT_OK;
         }
         return st_usage("status", 0);
+    }
+    {
+        char *nm = NULL, *sp = NULL;
+        if (cli_site_locate(argv[1], &nm, &sp) == 0 && bp_db_target_is_pg(sp)) {
+            int r = st_status_shared(nm, sp);
+            free(nm);
+            free(sp);
+            return r;
+        }
+        free(nm);
+        free(sp);
     }
     st_site s;
     if (st_open("status", argv[1], &s) < 0) {

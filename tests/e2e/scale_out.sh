@@ -127,6 +127,14 @@ contains "every row exactly once after 3 kills -9 ($N rows, $N distinct)" rows.t
 grep -h "will not be written again" i*.log | wc -l | sed 's/^/# batches applied_table caught after a kill: /'
 st_sql -F '|' -c "SELECT name FROM instances ORDER BY name" >inst.txt
 contains "each instance has a heartbeat row" inst.txt "i5"
+# status answers for the whole site from the shared state.
+exit_is "status of the site on PostgreSQL state" 0 "$B" status scale.yaml
+sed 's/^/#   /' "$OUT"
+h=$(holder)
+contains "status shows the lease holder and its epoch" "$OUT" "lease route:r             held by $h, epoch $(epoch)"
+contains "status shows the instances" "$OUT" "instance i5"
+contains "status shows the route's checkpoint age (lag)" "$OUT" "checkpoint r/src"
+lacks "status never shows a password" "$OUT" "password"
 
 # ---- SIGSTOP: a paused holder resumes after its lease expired ----------------
 N2=$((N + 6000))

@@ -9,6 +9,7 @@
 
 #include "state.h"
 #include "state_lease.h"
+#include "state_control.h"
 #include "tap.h"
 #include "state_target.h"
 
@@ -86,6 +87,33 @@ int main(void)
     CHECK_INT(bp_state_heartbeat(a, "A", "h", 1, 1), BP_OK);
     CHECK_INT(bp_state_heartbeat(a, "A", "h", 1, 1), BP_OK);
     CHECK_INT(bp_state_heartbeat(b, "B", "h", 2, 1), BP_OK);
+
+    /* Shared state: a decision recorded through any instance is taken, in
+     * the database, by the one instance that runs the record's route (holds
+     * its lease), and by it only once. */
+    if (test_state_pg()) {
+        bp_state_set_instance(a, "A");
+        bp_state_set_instance(b, "B");
+        CHECK_INT(bp_state_lease_acquire(a, "route:r", "A", 60000, &ea, NULL, NULL), BP_OK);
+        bp_review_item it = {.route = "r", .stage = "review", .reason = "check", .payload = "{}",
+                             .confidence = -1};
+        CHECK_INT(bp_state_park_review(a, &it), BP_OK);
+        int64_t id = 0;
+        char *by = NULL;
+        int claimed = 0;
+        CHECK_INT(bp_state_control_submit(b, "review", 1, "approve", "ann", "{}", 0, 60000, &id,
+                                          &by, &claimed), BP_OK);
+        free(by);
+        CHECK(id > 0);
+        bp_control_request rq = {0};
+        CHECK_INT(bp_state_control_next(b, &rq), 0);   /* B does not run route r */
+        bp_control_request_clear(&rq);
+        CHECK_INT(bp_state_control_next(a, &rq), 1);
+        CHECK_INT(rq.id, id);
+        bp_control_request_clear(&rq);
+        CHECK_INT(bp_state_control_next(b, &rq), 0);   /* taken by A, which is alive */
+        bp_control_request_clear(&rq);
+    }
 
     bp_state_close(a);
     bp_state_close(b);
