@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <cjson/cJSON.h>
 
+#include "db.h"
 #include "control.h"
 #include "control_client.h"
 #include "diag.h"
@@ -119,7 +120,7 @@ int cli_site_locate(const char *site_path, char **name, char **state_path)
     if (slash)
         *slash = '\0';
     char *st = NULL;
-    if (sp && sp->kind == BP_YSCALAR && sp->value[0] == '/')
+    if (sp && sp->kind == BP_YSCALAR && (sp->value[0] == '/' || bp_db_target_is_pg(sp->value)))
         st = strdup(sp->value);
     else if (asprintf(&st, "%s/%s%s", dir ? dir : ".",
                       sp && sp->kind == BP_YSCALAR ? sp->value : n->value,
