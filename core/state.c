@@ -19,6 +19,7 @@
 #define STATE_SCHEMA 1
 
 #include "state_int.h"
+#include "state_control.h"
 #include "audit_int.h"
 
 #define STATE_CKPT_UPSERT                                                            \
@@ -160,6 +161,11 @@ static bp_status state_open_pg(const char *uri, const char *site, bp_state **out
         rc = bp_db_exec(st->db, state_pg_compat, NULL, NULL, NULL) == BP_DB_OK
                  ? state_init(st, shown, site, errmsg)
                  : BP_ERR_IO;
+        /* Tables other parts create when first used: here too, so instances
+         * starting together never race on them in the catalog. */
+        if (rc == BP_OK && (bp_state_scopes_migrate(st) != BP_OK ||
+                            bp_state_control_migrate(st) != BP_OK))
+            rc = BP_ERR_IO;
         bp_db_exec(st->db, "SELECT pg_advisory_unlock(1112558641)", NULL, NULL, NULL);
     }
     if (rc != BP_OK) {

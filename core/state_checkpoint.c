@@ -218,18 +218,23 @@ static char *scope_unused(bp_state *st, const bp_scope_use *uses, size_t n, cons
     return out;
 }
 
+#define SCOPES_SCHEMA                                                                   \
+    "CREATE TABLE IF NOT EXISTS checkpoint_scopes(scope TEXT PRIMARY KEY,"              \
+    "  identity TEXT NOT NULL, plugin TEXT NOT NULL, kind TEXT NOT NULL,"               \
+    "  what TEXT,"                                                                      \
+    "  updated_ms INTEGER NOT NULL);"
+
+bp_status bp_state_scopes_migrate(bp_state *st)
+{
+    return bp_db_exec(st->db, SCOPES_SCHEMA, NULL, NULL, NULL) == BP_DB_OK ? BP_OK : BP_ERR_IO;
+}
+
 bp_status bp_state_scopes_settle(bp_state *st, const bp_scope_use *uses, size_t n, char **errmsg)
 {
     *errmsg = NULL;
     int ok = 1;
     pthread_mutex_lock(&st->mu);
-    if (bp_db_exec(st->db,
-                     "CREATE TABLE IF NOT EXISTS checkpoint_scopes(scope TEXT PRIMARY KEY,"
-                     "  identity TEXT NOT NULL, plugin TEXT NOT NULL, kind TEXT NOT NULL,"
-                     "  what TEXT,"
-                     "  updated_ms INTEGER NOT NULL);"
-                     "BEGIN IMMEDIATE",
-                     NULL, NULL, NULL) != BP_DB_OK) {
+    if (bp_db_exec(st->db, SCOPES_SCHEMA "BEGIN IMMEDIATE", NULL, NULL, NULL) != BP_DB_OK) {
         if (asprintf(errmsg, "state store: cannot record checkpoint scopes: %s",
                      bp_db_errmsg(st->db)) < 0)
             *errmsg = NULL;

@@ -42,6 +42,8 @@ int state_file_gone(bp_state *st);
 int state_fence_ok(bp_state *st, const char *scope);
 /* 1 when a fence applies to scope. Lock held. */
 int state_fence_applies(bp_state *st, const char *scope);
+/* Creates checkpoint_scopes (state_checkpoint.c); lock not held. */
+bp_status bp_state_scopes_migrate(bp_state *st);
 /* Creates the lease and instance tables (state_lease.c). */
 bp_status bp_state_lease_migrate(bp_state *st, char **sqlerr);
 

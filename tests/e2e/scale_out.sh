@@ -131,7 +131,7 @@ contains "each instance has a heartbeat row" inst.txt "i5"
 exit_is "status of the site on PostgreSQL state" 0 "$B" status scale.yaml
 sed 's/^/#   /' "$OUT"
 h=$(holder)
-contains "status shows the lease holder and its epoch" "$OUT" "lease route:r             held by $h, epoch $(epoch)"
+contains "status shows the lease holder and its epoch" "$OUT" "held by $h, epoch $(epoch)"
 contains "status shows the instances" "$OUT" "instance i5"
 contains "status shows the route's checkpoint age (lag)" "$OUT" "checkpoint r/src"
 lacks "status never shows a password" "$OUT" "password"

@@ -63,7 +63,10 @@ for _ in $(seq 60); do read -r distinct total < <(count); [ "${distinct:-0}" -ge
 echo "# kafka across instances: $distinct distinct of $N, $total written ($((total - distinct)) duplicates after the kill: at-least-once)"
 [ "${distinct:-0}" -eq "$N" ] && ok "nothing lost through rebalances and a kill -9 ($N of $N)" ||
     not_ok "nothing lost through rebalances ($distinct of $N)"
-n=0; for k in k1 k3 k4; do grep -q "route started" "$k.log" && n=$((n + 1)); done
+n=0; for k in k1 k3 k4; do
+    if grep -q "route started" "$k.log"; then n=$((n + 1)); else
+        echo "# $k did not start its route:"; grep -v " info " "$k.log" | head -n 5 | sed 's/^/#   /'; fi
+done
 [ "$n" -eq 3 ] && ok "the Kafka route runs on every instance (not leased)" || not_ok "the Kafka route runs on every instance ($n of 3)"
 lacks "no lease for a Kafka route" k1.log "standby"
 finish
