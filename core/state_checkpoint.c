@@ -81,6 +81,13 @@ bp_status bp_state_checkpoint_delete_prefix(bp_state *st, const char *scope, con
     if (n_deleted)
         *n_deleted = 0;
     pthread_mutex_lock(&st->mu);
+    int fenced = state_fence_applies(st, scope);   /* issue 20 */
+    if (fenced && (bp_db_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != BP_DB_OK ||
+                   !state_fence_ok(st, scope))) {
+        state_end(st, 0);
+        pthread_mutex_unlock(&st->mu);
+        return BP_ERR_IO;
+    }
     if (bp_db_prepare_v2(st->db, "DELETE FROM checkpoints WHERE scope=?1" CKPT_PREFIX_SQL, -1,
                            &q, NULL) == BP_DB_OK) {
         bp_db_bind_text(q, 1, scope, -1, BP_DB_STATIC);
@@ -92,6 +99,8 @@ bp_status bp_state_checkpoint_delete_prefix(bp_state *st, const char *scope, con
         }
     }
     bp_db_finalize(q);
+    if (fenced)
+        rc = state_end(st, rc == BP_OK);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
@@ -111,8 +120,9 @@ bp_status bp_state_checkpoint_set_many(bp_state *st, const char *scope, const ch
         pthread_mutex_unlock(&st->mu);
         return BP_ERR_IO;
     }
-    ok = bp_db_prepare_v2(st->db, "DELETE FROM checkpoints WHERE scope=?1 AND key=?2", -1, &del,
-                            NULL) == BP_DB_OK;
+    ok = state_fence_ok(st, scope) &&   /* issue 20: refused once taken over */
+         bp_db_prepare_v2(st->db, "DELETE FROM checkpoints WHERE scope=?1 AND key=?2", -1, &del,
+                          NULL) == BP_DB_OK;
     for (size_t i = 0; ok && i < n; i++) {
         if (values[i]) {
             bp_db_stmt *q = st->ckpt_put;
