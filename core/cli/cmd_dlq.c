@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "db.h"
 #include "cli.h"
 #include "control_client.h"
 #include "diag.h"
@@ -184,7 +185,7 @@ int cmd_dlq(int argc, char **argv)
     {
         char *name = NULL, *state_path = NULL, *err = NULL;
         int located = cli_site_locate(path, &name, &state_path) == 0;
-        if (located && access(state_path, F_OK) != 0)
+        if (located && !bp_db_target_is_pg(state_path) && access(state_path, F_OK) != 0)
             fprintf(stderr, "backplane dlq: state file %s does not exist (the site never ran)\n",
                     state_path);
         else if (located && bp_state_open(state_path, name, &cs.st, &err) != BP_OK)

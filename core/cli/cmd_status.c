@@ -87,7 +87,7 @@ static cJSON *st_call(const char *cmd, const st_site *s, const char *method, con
 /* The state file, which must exist (never created here). */
 static bp_state *st_state(const char *cmd, const st_site *s)
 {
-    if (access(s->state_path, F_OK) != 0) {
+    if (!bp_db_target_is_pg(s->state_path) && access(s->state_path, F_OK) != 0) {
         fprintf(stderr, "backplane %s: state file %s does not exist (the site never ran)\n", cmd,
                 s->state_path);
         return NULL;

@@ -209,7 +209,7 @@ int cli_owner_request(const char *cmd, const char *site_path, const char *kind, 
         goto out;
     }
     /* No owner: record it; the owner carries it out when it next starts. */
-    if (access(state_path, F_OK) != 0) {
+    if (!bp_db_target_is_pg(state_path) && access(state_path, F_OK) != 0) {
         fprintf(stderr, "backplane %s: state file %s does not exist (the site never ran)\n",
                 cmd, state_path);
         goto out;

@@ -135,6 +135,9 @@ contains "status shows the lease holder and its epoch" "$OUT" "held by $h, epoch
 contains "status shows the instances" "$OUT" "instance i5"
 contains "status shows the route's checkpoint age (lag)" "$OUT" "checkpoint r/src"
 lacks "status never shows a password" "$OUT" "password"
+# The CLI's lists read the shared state (no file, no owner lock).
+exit_is "dlq list on PostgreSQL state" 0 "$B" dlq list scale.yaml
+exit_is "review list on PostgreSQL state" 0 "$B" review list scale.yaml
 
 # ---- SIGSTOP: a paused holder resumes after its lease expired ----------------
 N2=$((N + 6000))
