@@ -264,6 +264,11 @@ const char *bp_db_errstr(int rc)
     return sqlite3_errstr(rc);
 }
 
+int bp_db_extended_errcode(bp_db *db)
+{
+    return db->pg ? db->xerr : sqlite3_extended_errcode(db->lite);
+}
+
 int bp_db_changes(bp_db *db)
 {
     return db->pg ? db->changes : sqlite3_changes(db->lite);

@@ -28,6 +28,8 @@ typedef struct bp_db_stmt bp_db_stmt;
 #define BP_DB_ERROR 1
 #define BP_DB_BUSY 5
 #define BP_DB_CONSTRAINT 19
+#define BP_DB_CONSTRAINT_PRIMARYKEY 1555   /* extended codes (bp_db_extended_errcode) */
+#define BP_DB_CONSTRAINT_UNIQUE 2067
 #define BP_DB_ROW 100
 #define BP_DB_DONE 101
 
@@ -106,6 +108,10 @@ double bp_db_column_double(bp_db_stmt *q, int col);
 
 const char *bp_db_errmsg(bp_db *db);
 const char *bp_db_errstr(int rc);
+/* The last failure's extended code (SQLite's; PostgreSQL's unique violation
+ * maps to BP_DB_CONSTRAINT_PRIMARYKEY on a "..._pkey" constraint, else
+ * BP_DB_CONSTRAINT_UNIQUE; other classes to their primary code). */
+int bp_db_extended_errcode(bp_db *db);
 /* Rows changed by the last INSERT, UPDATE or DELETE. */
 int bp_db_changes(bp_db *db);
 /* The id the last INSERT into a table with an INTEGER PRIMARY KEY

@@ -16,7 +16,7 @@ struct bp_db {
     void *conn;              /* PGconn * */
     char *err;               /* PostgreSQL: the last error, malloc'ed */
     int changes;
-    int in_failed_tx;        /* a statement failed inside BEGIN ... */
+    int xerr;                /* PostgreSQL: the last failure's extended code */
 };
 
 struct bp_db_stmt {

@@ -227,6 +227,13 @@ static int pg_fail(bp_db *db, PGresult *r, const char *sql)
             rc = pg_errmap[i].rc;
             break;
         }
+    db->xerr = rc;
+    if (code && strcmp(code, "23505") == 0) {
+        const char *cn = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : NULL;
+        size_t n = cn ? strlen(cn) : 0;
+        db->xerr = n >= 5 && strcmp(cn + n - 5, "_pkey") == 0 ? BP_DB_CONSTRAINT_PRIMARYKEY
+                                                              : BP_DB_CONSTRAINT_UNIQUE;
+    }
     if (PQstatus(c) == CONNECTION_BAD)
         PQreset(c);   /* the next statement reconnects; this one failed */
     return rc;
