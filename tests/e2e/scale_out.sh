@@ -162,4 +162,36 @@ st_sql -c "SELECT epoch FROM leases WHERE name='route:r'" >ep.txt
 pg_sql -c "SELECT max(epoch) FROM bp_applied" >tep.txt
 cmp -s ep.txt tep.txt && ok "the target's applied_table carries the holder's epoch ($(cat tep.txt))" ||
     not_ok "the target's applied_table carries the holder's epoch (state $(cat ep.txt), target $(cat tep.txt))"
+
+# ---- every instance answers for the site: a decision is delivered once ----
+# A second site (its own state database), two instances, a review gate. The
+# approval is given by a CLI that reaches no instance's socket (as on a third
+# host): it is recorded in the shared state, taken in the database by the
+# instance that holds the route's lease, and delivered once.
+for p in "${PID[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+PID=()
+pg_as psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "CREATE DATABASE bprev" postgres >/dev/null
+rv_sql() { psql -X -q -At -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bprev "$@"; }
+pg_sql -c "CREATE TABLE vsrc (id bigint PRIMARY KEY, vendor text, blocked boolean);
+           CREATE TABLE vdst (id bigint, vendor text, blocked boolean);
+           INSERT INTO vsrc SELECT g, 'V' || g, g IN (2, 4) FROM generate_series(1, 5) g;"
+sed -e "s|/bpstate\"|/bprev\"|" -e 's/^site: scale/site: rev/' \
+    -e 's/table: src, mode: incrementing/table: vsrc, mode: incrementing/' \
+    -e 's/table: dst, mode: insert, applied_table: bp_applied/table: vdst, mode: insert, applied_table: bp_applied_rev/' \
+    -e "s|    batch: 50|    batch: 50\n    review: { when: 'data.blocked == true' }|" scale.yaml >rev.yaml
+"$B" run rev.yaml --instance ra >ra.log 2>&1 & PID[ra]=$!
+"$B" run rev.yaml --instance rb >rb.log 2>&1 & PID[rb]=$!
+vcount() { pg_sql -c "SELECT count(*) FROM vdst" 2>/dev/null || echo 0; }
+for _ in $(seq 200); do [ "$(vcount)" -ge 3 ] && [ "$(rv_sql -c 'SELECT count(*) FROM review_queue')" = 2 ] && break; sleep 0.05; done
+[ "$(vcount)" = 3 ] && ok "review gate on shared state: 3 rows delivered, 2 parked" ||
+    not_ok "review gate on shared state: $(vcount) rows delivered, $(rv_sql -c 'SELECT count(*) FROM review_queue') parked"
+seq1=$(rv_sql -c "SELECT seq FROM review_queue ORDER BY seq LIMIT 1")
+rholder=$(rv_sql -c "SELECT holder FROM leases WHERE name='route:r'")
+exit_is "review approve from a host with no instance: recorded" 0 "$B" review approve rev.yaml "$seq1" --note ok
+for _ in $(seq 200); do [ "$(vcount)" -ge 4 ] && break; sleep 0.05; done
+sleep 1.5   # a second delivery, if any, would land by now
+pg_sql -F '|' -c "SELECT count(*), count(DISTINCT id) FROM vdst" >v.txt
+contains "the approved record is delivered exactly once (4 rows, 4 distinct)" v.txt "4|4"
+rv_sql -c "SELECT taken_by FROM control_requests WHERE seq=$seq1" >taken.txt
+contains "the decision was taken in the database by the lease holder ($rholder)" taken.txt "$rholder"
 finish
