@@ -17,6 +17,8 @@ struct bp_db {
     char *err;               /* PostgreSQL: the last error, malloc'ed */
     int changes;
     int xerr;                /* PostgreSQL: the last failure's extended code */
+    int in_tx;               /* PostgreSQL: between BEGIN and COMMIT/ROLLBACK */
+    int tx_lost;             /* the connection was reset inside that transaction */
 };
 
 struct bp_db_stmt {

@@ -234,8 +234,15 @@ static int pg_fail(bp_db *db, PGresult *r, const char *sql)
         db->xerr = n >= 5 && strcmp(cn + n - 5, "_pkey") == 0 ? BP_DB_CONSTRAINT_PRIMARYKEY
                                                               : BP_DB_CONSTRAINT_UNIQUE;
     }
-    if (PQstatus(c) == CONNECTION_BAD)
-        PQreset(c);   /* the next statement reconnects; this one failed */
+    if (PQstatus(c) == CONNECTION_BAD) {
+        /* The next statement reconnects; this one failed. Inside a
+         * transaction the server rolled it back: every statement until the
+         * caller's COMMIT or ROLLBACK fails, so nothing of it runs alone in
+         * autocommit on the new connection. */
+        if (db->in_tx)
+            db->tx_lost = 1;
+        PQreset(c);
+    }
     return rc;
 }
 
@@ -277,6 +284,25 @@ int bp_db_pg_exec(bp_db *db, const char *sql, int (*cb)(void *, int, char **, ch
     char *t = bp_db_pg_translate(sql, NULL);
     if (t == NULL)
         return BP_DB_ERROR;
+    int ends = strncmp(t, "COMMIT", 6) == 0 || strncmp(t, "ROLLBACK", 8) == 0;
+    if (db->tx_lost) {
+        if (ends) {
+            db->in_tx = db->tx_lost = 0;
+            if (strncmp(t, "ROLLBACK", 8) == 0) {
+                free(t);
+                return BP_DB_OK;
+            }
+        }
+        pg_set_err(db, "the connection to PostgreSQL was lost inside a transaction");
+        if (errmsg)
+            *errmsg = strdup(db->err ? db->err : "error");
+        free(t);
+        return BP_DB_ERROR;
+    }
+    if (strncmp(t, "BEGIN", 5) == 0)
+        db->in_tx = 1;
+    else if (ends)
+        db->in_tx = 0;
     PGresult *r = PQexec(db->conn, t);
     int rc = BP_DB_OK;
     ExecStatusType es = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
@@ -401,6 +427,10 @@ int bp_db_pg_step(bp_db_stmt *q)
         return BP_DB_ROW;
     }
     q->executed = 1;
+    if (db->tx_lost) {
+        pg_set_err(db, "the connection to PostgreSQL was lost inside a transaction");
+        return BP_DB_ERROR;
+    }
     PGresult *r = PQexecParams(db->conn, q->sql, q->nparams, (const Oid *)q->types,
                                (const char *const *)q->vals, q->lens, q->fmts, 0);
     ExecStatusType es = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;

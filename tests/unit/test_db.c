@@ -5,6 +5,7 @@
 
 #include "db.h"
 #include "tap.h"
+#include "state_target.h"
 
 static void tr(const char *in, const char *want, int want_n)
 {
@@ -45,5 +46,43 @@ int main(void)
     CHECK(bp_db_target_is_pg("postgres://h/db"));
     CHECK(!bp_db_target_is_pg("/srv/acme/acme.state.db"));
     CHECK(!bp_db_target_is_pg("postgresql.db"));
+    /* PostgreSQL (db-pg): a connection lost inside a transaction. The
+     * statements after the loss must not run alone in autocommit on the
+     * reconnected session: all fail until the caller ends the transaction,
+     * COMMIT fails, and nothing of the transaction is in the table. */
+    if (test_state_pg()) {
+        const char *uri = test_state_target("unused");
+        bp_db *a = NULL, *b = NULL;
+        char *err = NULL;
+        CHECK_INT(bp_db_open_pg(uri, &a, &err), BP_DB_OK);
+        CHECK_INT(bp_db_open_pg(uri, &b, &err), BP_DB_OK);
+        if (a == NULL || b == NULL)
+            return tap_done();
+        CHECK_INT(bp_db_exec(a, "CREATE TABLE t(n INTEGER)", NULL, NULL, NULL), BP_DB_OK);
+        bp_db_stmt *q = NULL;
+        int64_t pid = 0;
+        CHECK_INT(bp_db_prepare_v2(a, "SELECT pg_backend_pid()", -1, &q, NULL), BP_DB_OK);
+        if (bp_db_step(q) == BP_DB_ROW)
+            pid = bp_db_column_int64(q, 0);
+        bp_db_finalize(q);
+        CHECK_INT(bp_db_exec(a, "BEGIN IMMEDIATE", NULL, NULL, NULL), BP_DB_OK);
+        CHECK_INT(bp_db_exec(a, "INSERT INTO t VALUES(1)", NULL, NULL, NULL), BP_DB_OK);
+        char kill[96];
+        snprintf(kill, sizeof(kill), "SELECT pg_terminate_backend(%lld)", (long long)pid);
+        CHECK_INT(bp_db_exec(b, kill, NULL, NULL, NULL), BP_DB_OK);
+        CHECK(bp_db_exec(a, "INSERT INTO t VALUES(2)", NULL, NULL, NULL) != BP_DB_OK);  /* lost */
+        CHECK(bp_db_prepare_v2(a, "INSERT INTO t VALUES(?1)", -1, &q, NULL) == BP_DB_OK);
+        bp_db_bind_int64(q, 1, 3);
+        CHECK(bp_db_step(q) != BP_DB_DONE);   /* would have run in autocommit */
+        bp_db_finalize(q);
+        CHECK(bp_db_exec(a, "COMMIT", NULL, NULL, NULL) != BP_DB_OK);
+        /* After the transaction ended, the reconnected session works. */
+        CHECK_INT(bp_db_prepare_v2(a, "SELECT count(*) FROM t", -1, &q, NULL), BP_DB_OK);
+        CHECK_INT(bp_db_step(q), BP_DB_ROW);
+        CHECK_INT(bp_db_column_int64(q, 0), 0);
+        bp_db_finalize(q);
+        bp_db_close(a);
+        bp_db_close(b);
+    }
     return tap_done();
 }
