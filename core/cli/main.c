@@ -41,7 +41,8 @@ static void usage(FILE *f)
             "exit codes: 0 ok, 1 invalid site file or plugin, 2 usage error,\n"
             "            3 a route failed while running\n"
             "environment: BP_PLUGIN_PATH  colon-separated plugin directories, searched\n"
-            "             after --plugin-dir and before %s\n",
+            "             after --plugin-dir and before %s\n"
+            "             (run from a build tree: before that tree's plugins instead)\n",
             BP_PLUGIN_INSTALL_DIR);
 }
 
@@ -244,7 +245,7 @@ bp_registry *cli_registry(const cli_common *c)
         bp_registry_free(reg);
         return NULL;
     }
-    if (bp_registry_add_dir(reg, BP_PLUGIN_INSTALL_DIR, &err) == BP_ERR_INVALID)
+    if (bp_registry_add_default_dirs(reg, &err) != BP_OK && err)
         fprintf(stderr, "backplane: %s\n", err);
     free(err);
     return reg;
