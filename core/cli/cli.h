@@ -22,6 +22,7 @@ typedef struct cli_common {
     int n_plugin_dirs;
     const char *log_level;
     const char *log_format;
+    const char *log_file;        /* --log-file F: reopened on SIGUSR1 (logrotate) */
 } cli_common;
 
 /* What a subcommand accepts besides the common options. */
@@ -70,6 +71,12 @@ void cli_site_close(cli_site *s);
 char *cli_absolute(const char *path);
 /* chdir to the directory of site_path (absolute). 0, or -1 (printed). */
 int cli_enter_site_dir(const char *site_path);
+
+/* systemd's notify protocol (service.c): state lines such as "READY=1",
+ * sent when NOTIFY_SOCKET is set, nothing otherwise. Thread: any. */
+void cli_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* WatchdogSec= of the unit in microseconds, 0 when no watchdog is asked for. */
+long long cli_watchdog_usec(void);
 
 int cmd_run(int argc, char **argv);
 int cmd_check(int argc, char **argv);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@ static void usage(FILE *f)
             "                  `soap inspect URL`, `train extract ...`: see plugins --doc\n"
             "\n"
             "options:\n"
+            "  --log-file F    append log lines to F (reopened on SIGUSR1, for logrotate);\n"
+            "                  under systemd they go to the journal with fields instead\n"
             "  --version       print the version and ABI and exit\n"
             "  --help          this text; COMMAND --help for a command's options\n"
             "\n"
@@ -62,6 +65,8 @@ static int cli_common_arg(cli_common *c, int argc, char **argv, int *i)
         slot = &c->log_level;
     } else if (strcmp(a, "--log-format") == 0) {
         slot = &c->log_format;
+    } else if (strcmp(a, "--log-file") == 0) {
+        slot = &c->log_file;
     } else {
         return 0;
     }
@@ -153,8 +158,35 @@ int cli_enter_site_dir(const char *site_path)
     return r;
 }
 
+static void cli_on_usr1(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    bp_log_reopen();
+    errno = saved;
+}
+
 static int cli_apply_log(const cli_common *c)
 {
+    if (c->log_file) {
+        /* Made absolute first: the command moves into the site file's
+         * directory, and a reopen must name the same file. */
+        char *abs = cli_absolute(c->log_file), *err = NULL;
+        bp_status st = bp_log_set_file(abs ? abs : c->log_file, &err);
+        free(abs);
+        if (st != BP_OK) {
+            fprintf(stderr, "backplane: %s\n", err ? err : "--log-file failed");
+            free(err);
+            return -1;
+        }
+        /* logrotate's postrotate: kill -USR1 PID (systemctl kill -s USR1). */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = cli_on_usr1;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGUSR1, &sa, NULL);
+    }
     if (c->log_level) {
         int l = bp_log_level_parse(c->log_level);
         if (l < 0) {
