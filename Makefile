@@ -15,6 +15,7 @@ DEB_PKGS = gcc libc6-dev make meson ninja-build pkg-config python3 \
            libgmime-3.0-dev libpoppler-glib-dev libcairo2-dev \
            libtesseract-dev tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-nld \
            dovecot-imapd python3-aiosmtpd ghostscript groff-base curl \
+           libsystemd-dev systemd lintian man-db fakeroot \
            unixodbc unixodbc-dev libsqliteodbc odbc-postgresql postgresql-15 postgresql-client-15
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bp_build_config.h"
 #include "options.h"
 #include "runtime.h"
 #include "site.h"
@@ -39,6 +40,33 @@ static void site_resolve_in_place(const bp_site *s, char **path)
         free(*path);
         *path = r;
     }
+}
+
+/* The state file of a site file without `state:` (issue 21; man
+ * backplane-site(5)). A site file in a read-only /etc must not put its state
+ * next to itself, and the admin's shell must find the state the service
+ * uses, so, first that applies:
+ *   $STATE_DIRECTORY/NAME.state.db: systemd's StateDirectory= (its first
+ *     entry), the directory the service may write under ProtectSystem=strict;
+ *   <localstatedir>/lib/backplane/NAME.state.db for a site file in
+ *     <sysconfdir>/backplane/: the same place, for a CLI command run from a
+ *     shell (the packaged unit's StateDirectory=backplane is that directory);
+ *   NAME.state.db beside the site file.
+ * See site.h. */
+char *bp_site_default_state(const char *site_dir, const char *name)
+{
+    char *out = NULL;
+    const char *sd = getenv("STATE_DIRECTORY");
+    if (sd && sd[0] == '/') {
+        size_t n = strcspn(sd, ":");
+        return asprintf(&out, "%.*s/%s.state.db", (int)n, sd, name) < 0 ? NULL : out;
+    }
+    char *dir = site_dir ? realpath(site_dir, NULL) : NULL;
+    int in_etc = dir && strcmp(dir, BP_SITE_CONF_DIR) == 0;
+    free(dir);
+    if (in_etc)
+        return asprintf(&out, "%s/%s.state.db", BP_STATE_INSTALL_DIR, name) < 0 ? NULL : out;
+    return asprintf(&out, "%s.state.db", name) < 0 ? NULL : out;
 }
 
 static int site_in(const char *const *list, const char *s)
@@ -411,8 +439,8 @@ bp_status bp_site_load(const char *path, bp_site **out, bp_diags *d)
     n = bp_ymap_get(root, "state");
     if (n)
         s->state_path = site_scalar(n, "'state'", path, d);
-    else if (s->name && asprintf(&s->state_path, "%s.state.db", s->name) < 0)
-        s->state_path = NULL;
+    else if (s->name)
+        s->state_path = bp_site_default_state(s->dir, s->name);
     /* Relative paths in the site file are relative to the site file, as
      * BP_OPT_PATH options are. */
     site_resolve_in_place(s, &s->state_path);

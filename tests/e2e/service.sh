@@ -43,6 +43,18 @@ kill -TERM $P; wait $P; rc=$?
 exit_is "--log-file in a missing directory" 2 "$B" check s.yaml --log-file /nonexistent/x.log
 contains "... is a usage error naming it" "$ERR" "backplane: --log-file /nonexistent/x.log: No such file or directory"
 
+# ---- the default state path (no `state:` in the site file) ----
+mkdir -p ro sd
+sed '/^state:/d' s.yaml >ro/nostate.yaml
+chmod a-w ro
+exit_is "STATE_DIRECTORY set (systemd's StateDirectory=)" 0 env STATE_DIRECTORY="$TMP/sd:$TMP/other" "$B" run ro/nostate.yaml
+[ -f sd/svc.state.db ] && ok "... the state is \$STATE_DIRECTORY/NAME.state.db (its first entry)" || not_ok "... no sd/svc.state.db"
+[ -e ro/svc.state.db ] && not_ok "... nothing beside the site file" || ok "... nothing beside the site file"
+exit_is "status finds the same state with STATE_DIRECTORY" 0 env STATE_DIRECTORY="$TMP/sd" "$B" checkpoint list ro/nostate.yaml
+chmod u+w ro
+exit_is "without it, beside the site file (as before)" 0 "$B" run ro/nostate.yaml
+[ -f ro/svc.state.db ] && ok "... ro/svc.state.db" || not_ok "... no ro/svc.state.db"
+
 # ---- sd_notify ----
 rm -f svc.db* out.jsonl
 python3 "$L" "$TMP/notify.sock" notify.jsonl & LP=$!
