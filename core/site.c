@@ -17,6 +17,32 @@ static const char *const site_top_keys[] = {"site", "state", "plugin_dirs", "con
 static const char *const site_route_keys[] = {"from", "through", "review", "to", "errors",
                                               "batch", "linger", "workers", "order_key", "audit",
                                               NULL};
+static const char *const site_errors_keys[] = {"retry", "dead_letter", "outage_limit", NULL};
+static const char *const site_retry_keys[] = {"max", "backoff", NULL};
+static const char *const site_review_keys[] = {"when", NULL};
+static const char *const site_ledger_keys[] = {"retention", NULL};
+static const char *const site_audit_keys[] = {"signing_key", "checkpoint_every",
+                                              "checkpoint_interval", "retention", NULL};
+
+const char *const *bp_site_known_keys(const char *section)
+{
+    static const struct {
+        const char *section;
+        const char *const *keys;
+    } sections[] = {
+        {"", site_top_keys},
+        {"routes.*", site_route_keys},
+        {"routes.*.errors", site_errors_keys},
+        {"routes.*.errors.retry", site_retry_keys},
+        {"routes.*.review", site_review_keys},
+        {"ledger", site_ledger_keys},
+        {"audit", site_audit_keys},
+    };
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+        if (strcmp(sections[i].section, section) == 0)
+            return sections[i].keys;
+    return NULL;
+}
 
 /* path resolved against the site file's directory (an absolute path, or a
  * site file in the working directory, leaves it as it is). malloc'ed. */
@@ -137,13 +163,11 @@ static int site_parse_use(const bp_ynode *n, bp_site_use *u, const char *what, c
 
 static void site_parse_errors(const bp_ynode *n, bp_site_route *r, const char *file, bp_diags *d)
 {
-    static const char *const keys[] = {"retry", "dead_letter", "outage_limit", NULL};
-    static const char *const retry_keys[] = {"max", "backoff", NULL};
     if (n->kind != BP_YMAP) {
         bp_diags_add(d, file, n->line, n->col, "'errors' must be a map");
         return;
     }
-    site_unknown_keys(n, keys, "errors", file, d);
+    site_unknown_keys(n, site_errors_keys, "errors", file, d);
     const bp_ynode *dl = bp_ymap_get(n, "dead_letter");
     if (dl)
         site_parse_use(dl, &r->dead_letter, "errors.dead_letter", file, d);
@@ -165,7 +189,7 @@ static void site_parse_errors(const bp_ynode *n, bp_site_route *r, const char *f
         bp_diags_add(d, file, retry->line, retry->col, "'retry' must be a map");
         return;
     }
-    site_unknown_keys(retry, retry_keys, "errors.retry", file, d);
+    site_unknown_keys(retry, site_retry_keys, "errors.retry", file, d);
     const bp_ynode *max = bp_ymap_get(retry, "max");
     if (max) {
         char *end = NULL;
@@ -201,7 +225,6 @@ static void site_parse_errors(const bp_ynode *n, bp_site_route *r, const char *f
  * ledger keeps rows a crashed run left (docs/state.md). */
 static void site_parse_ledger(bp_site *s, const bp_ynode *n, bp_diags *d)
 {
-    static const char *const ledger_keys[] = {"retention", NULL};
     s->ledger_retention_ms = BP_LEDGER_RETENTION_DEFAULT_MS;
     if (n == NULL)
         return;
@@ -209,7 +232,7 @@ static void site_parse_ledger(bp_site *s, const bp_ynode *n, bp_diags *d)
         bp_diags_add(d, s->file, n->line, n->col, "'ledger' must be a map, e.g. { retention: 24h }");
         return;
     }
-    site_unknown_keys(n, ledger_keys, "ledger", s->file, d);
+    site_unknown_keys(n, site_ledger_keys, "ledger", s->file, d);
     const bp_ynode *ret = bp_ymap_get(n, "retention");
     if (ret == NULL)
         return;
@@ -225,8 +248,6 @@ static void site_parse_ledger(bp_site *s, const bp_ynode *n, bp_diags *d)
  * (issue 18, docs/audit.md): the tamper-evident log's signed checkpoints. */
 static void site_parse_audit(bp_site *s, const bp_ynode *n, bp_diags *d)
 {
-    static const char *const audit_keys[] = {"signing_key", "checkpoint_every",
-                                             "checkpoint_interval", "retention", NULL};
     s->audit_checkpoint_every = 1000;
     s->audit_checkpoint_interval_ms = 600000;
     if (n == NULL)
@@ -236,7 +257,7 @@ static void site_parse_audit(bp_site *s, const bp_ynode *n, bp_diags *d)
                      "the top-level 'audit' must be a map, e.g. { signing_key: audit.key }");
         return;
     }
-    site_unknown_keys(n, audit_keys, "audit", s->file, d);
+    site_unknown_keys(n, site_audit_keys, "audit", s->file, d);
     const bp_ynode *v = bp_ymap_get(n, "signing_key");
     if (v) {
         s->audit_signing_key = site_scalar(v, "audit.signing_key", s->file, d);
@@ -326,10 +347,9 @@ static void site_parse_route(bp_site *s, const bp_ynode *key, const bp_ynode *n,
 
     const bp_ynode *review = bp_ymap_get(n, "review");
     if (review) {
-        static const char *const rkeys[] = {"when", NULL};
         const bp_ynode *when = review->kind == BP_YMAP ? bp_ymap_get(review, "when") : NULL;
         if (review->kind == BP_YMAP)
-            site_unknown_keys(review, rkeys, "review", file, d);
+            site_unknown_keys(review, site_review_keys, "review", file, d);
         if (when == NULL || when->kind != BP_YSCALAR) {
             bp_diags_add(d, file, review->line, review->col,
                          "'review' must be a map with a 'when' predicate");

@@ -88,6 +88,12 @@ typedef struct bp_site {
  * malloc'ed; NULL when out of memory. Thread: any. */
 char *bp_site_default_state(const char *site_dir, const char *name);
 
+/* The keys bp_site_load accepts in a section of the site file: "" (the top
+ * level), "routes.*", "routes.*.errors", "routes.*.errors.retry",
+ * "routes.*.review", "ledger", "audit". NULL-terminated, static; NULL for
+ * another section. backplane-site(5) is checked against these (cmd_man.c). */
+const char *const *bp_site_known_keys(const char *section);
+
 /* Parses the site file's structure. Errors go to d with file:line:col. On
  * BP_OK *out is the site; on errors *out may still be set (when the YAML was
  * readable) so that bp_site_check can report more problems. */
