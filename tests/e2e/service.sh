@@ -30,6 +30,7 @@ Y
 "$B" run s.yaml --serve --log-file bp.log 2>stderr.txt & P=$!
 check "--log-file gets the start line" wait_for bp.log "site 'svc' running 1 route(s)"
 lacks "... and stderr does not" stderr.txt "site 'svc' running"
+wait_for bp.log "every route has ended"
 mv bp.log bp.log.1              # what logrotate does
 kill -USR1 $P
 wait_for bp.log "" 20; [ -e bp.log ] && ok "SIGUSR1 reopens the log file at once" || not_ok "SIGUSR1 reopens the log file at once (no bp.log)"
