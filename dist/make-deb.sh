@@ -21,7 +21,7 @@ if [ "$prefix" != /usr ]; then
 fi
 VERSION=$(meson introspect --projectinfo "$BUILD" | python3 -c "import json,sys; print(json.load(sys.stdin)['version'])")
 ARCH=$(dpkg --print-architecture)
-LIBDIR=$(opt libdir)
+LIBDIR=/usr/$(opt libdir)
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
@@ -42,6 +42,8 @@ printf 'backplane (%s) unstable; urgency=medium\n\n  * Built from the backplane 
 # meson installs what it builds 0755; data files are 0644.
 find "$PKG/usr/share" -type f -exec chmod 0644 {} +
 chmod 0644 "$PKG"/lib/systemd/system/*.service
+# Shared objects are not programs (lintian: shared-library-is-executable).
+find "$PKG/usr/lib" -type f -name '*.so*' -exec chmod 0644 {} +
 
 install -m 0755 "$SRC/dist/debian/postinst" "$SRC/dist/debian/prerm" "$SRC/dist/debian/postrm" "$PKG/DEBIAN/"
 # The shared library is in the public libdir (the SDK links it): who provides
@@ -92,7 +94,10 @@ dpkg-deb --root-owner-group -Zxz --build "$PKG" "$DEB" >/dev/null
 if command -v lintian >/dev/null; then
     # Errors fail; warnings are printed (a single package that is also its
     # own -dev is a known warning: package-name-doesnt-match-sonames).
-    lintian --fail-on error --suppress-tags-from-file "$SRC/dist/debian/lintian-ignored" "$DEB" >&2 ||
+    { lintian --fail-on error "$DEB" 2>&1 || echo "lintian-failed"; } |
+        grep -v "running with root privileges is not recommended" >"$WORK/lintian.txt" || true
+    cat "$WORK/lintian.txt" >&2
+    ! grep -q "^lintian-failed" "$WORK/lintian.txt" ||
         { say "lintian found errors in $DEB"; exit 1; }
 fi
 echo "$DEB"
