@@ -306,7 +306,7 @@ static const man_key man_keys[] = {
     {"", "site", "The site's name (required): names its state file and its log lines."},
     {"", "state", "The state file (SQLite): checkpoints, ledger, dead letters, review queue,\n"
                   "audit log. Relative to the site file. Without it, see STATE FILE."},
-    {"", "plugin_dirs", "Directories searched for plugins after \\-\\-plugin\\-dir and\n"
+    {"", "plugin_dirs", "Directories searched for plugins after --plugin-dir and\n"
                         "BP_PLUGIN_PATH (a path or a list)."},
     {"", "connectors", "A map NAME: { plugin: PLUGIN, OPTION: value, ... }: the sources and\n"
                        "sinks the routes name. Their options are the plugin's (PLUGINS)."},
@@ -337,7 +337,7 @@ static const man_key man_keys[] = {
     {"ledger", "retention", "How long ledger entries are kept (a duration, default 24h)."},
     {"audit", "signing_key", "An Ed25519 key file (backplane audit keygen) signing checkpoints."},
     {"audit", "checkpoint_every", "A signed checkpoint after this many entries (default 1000)."},
-    {"audit", "checkpoint_interval", "... or after this long (default 10m, at least 1s)."},
+    {"audit", "checkpoint_interval", "A signed checkpoint at least this often (default 10m, at least 1s)."},
     {"audit", "retention", "Payloads older are pruned, their leaf hashes kept (default: forever)."},
     {"connectors.*", "plugin", "The plugin that implements the connector (required)."},
     {"connectors.*", "trust_attributes", "For a source that is another backplane site: the\n"
@@ -425,8 +425,7 @@ static int man_page5(FILE *f, const cli_common *c)
             fputs(".TP\n.B ", f);
             roff(f, k->key);
             fputc('\n', f);
-            fputs(k->text, f);   /* already roff: written for this page */
-            fputc('\n', f);
+            roff_para(f, k->text);
         }
     }
     fputs(".SH STATE FILE\n"
