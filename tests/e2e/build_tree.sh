@@ -42,6 +42,24 @@ Y
 exit_is "a site naming model 'invoices' runs" 0 "$B" run m.yaml
 [ -s out.jsonl ] && contains "... and extracts with it" out.jsonl '"invoice"' || not_ok "... and extracts with it (no output)"
 
+# The man pages this build generated (dist/meson.build, backplane __man) from
+# the same tables: they render cleanly and hold what --help and --doc say.
+for page in backplane.1 backplane-site.5; do
+    MANWIDTH=80 man --warnings -l "$R/dist/$page" >"$page.txt" 2>"$page.err"
+    [ -s "$page.err" ] && { not_ok "$page renders without groff warnings"; sed 's/^/#   /' "$page.err"; } ||
+        ok "$page renders without groff warnings"
+done
+"$B" --help >help.txt
+while read -r cmd _; do
+    grep -q "^   $cmd" backplane.1.txt || not_ok "backplane(1) has a section for '$cmd' of --help"
+done < <(sed -n '/^commands:/,/^$/p' help.txt | grep -E '^  [a-z]' | sed 's/^  //')
+ok "backplane(1) has a section for every command --help lists"
+"$B" plugins --doc kafka >doc.txt
+contains "backplane-site(5) has kafka's options as plugins --doc prints them" backplane-site.5.txt \
+    "$(awk '$1 == "brokers" { print "brokers (" $2 }' doc.txt)"
+n=$(grep -cE '^   (file|maildir|imap|smtp|kafka|odbc|soap|extract|policy|classify|match|set|dedupe)$' backplane-site.5.txt)
+[ "$n" -eq 13 ] && ok "backplane-site(5) has a section per plugin" || not_ok "backplane-site(5) has a section per plugin (got $n)"
+
 # A copied build tree (a CI artifact) finds its own plugins, not the original's.
 mkdir -p copy/meson-private copy/core copy/plugins/set
 touch copy/build.ninja
