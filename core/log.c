@@ -223,16 +223,6 @@ static int log_detect_journal(void)
     return 0;
 }
 
-int bp_log_to_journal(void)
-{
-    pthread_mutex_lock(&log_mu);
-    if (log_journal < 0)
-        log_journal = log_detect_journal();
-    int j = log_journal;
-    pthread_mutex_unlock(&log_mu);
-    return j;
-}
-
 #ifdef BP_HAVE_LIBSYSTEMD
 /* One native journal entry: MESSAGE, PRIORITY, and ROUTE / INSTANCE /
  * PLUGIN / RECORD_ID when known (journalctl ROUTE=ap). Field values may hold

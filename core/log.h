@@ -33,9 +33,9 @@ bp_status bp_log_set_file(const char *path, char **errmsg);
  * Async-signal-safe (open, dup2, close): call it from the handler. 0, or -1
  * (the old file stays in use). Nothing to do without --log-file. */
 int bp_log_reopen(void);
-/* 1 when lines go to journald: the process runs under systemd with stderr
- * still the stream JOURNAL_STREAM names, and the build has libsystemd. */
-int bp_log_to_journal(void);
+/* Lines go to journald (native entries with fields) when the process runs
+ * under systemd with stderr still the stream JOURNAL_STREAM names, the build
+ * has libsystemd and no --log-file was given; decided at the first line. */
 
 /* Structured fields of a line, beyond the prefix (route or route/instance):
  * journald's PLUGIN and RECORD_ID, JSON's "plugin" and "record_id". Each may
