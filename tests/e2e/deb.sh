@@ -113,6 +113,23 @@ contains "... model 'invoices' found in /usr/share/backplane/models" /var/lib/ba
 exit_is "checkpoint list from root's shell finds the same state" 0 /usr/bin/backplane checkpoint list /etc/backplane/t21.yaml
 contains "... the source position the run committed" "$OUT" "offset:/var/lib/backplane/t21-in.jsonl"
 
+# The owner as the service runs it: its control socket is 0660 in the
+# group backplane-review, and a reviewer (here nobody, in that group and in
+# backplane to read the site file) asks it for the status.
+setpriv --reuid=backplane --regid=backplane-review --init-groups \
+    /usr/bin/backplane run --serve /etc/backplane/t21.yaml 2>serve.log & SP=$!
+for i in $(seq 100); do [ -S /var/lib/backplane/t21.state.db.sock ] && break; sleep 0.1; done
+eq "the control socket is 0660 backplane:backplane-review" \
+    "$(mode /var/lib/backplane/t21.state.db.sock)" "660 backplane:backplane-review"
+exit_is "a reviewer asks the owner for the status through it" 0 \
+    setpriv --reuid=nobody --regid=nogroup --groups="$(getent group backplane-review | cut -d: -f3),$(getent group backplane | cut -d: -f3)" \
+    /usr/bin/backplane status /etc/backplane/t21.yaml
+contains "... and gets the owner's answer" "$OUT" "site t21: owner pid $SP"
+exit_is "someone in neither group cannot read the site file" 1 \
+    setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/backplane status /etc/backplane/t21.yaml
+kill -TERM $SP; wait $SP; rc=$?
+eq "the owner stops on SIGTERM" "$rc" 0
+
 # ---- the unit ----
 UNIT=/lib/systemd/system/backplane@.service
 [ -f $UNIT ] && ok "backplane@.service installed" || not_ok "backplane@.service installed"
