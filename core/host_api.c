@@ -22,7 +22,8 @@ static void host_log(bp_instance *inst, enum bp_log_level level, const char *fmt
 {
     va_list ap;
     va_start(ap, fmt);
-    bp_logv(level, inst ? inst->name : NULL, fmt, ap);
+    bp_log_fields f = {.plugin = inst && inst->lib ? inst->lib->desc.name : NULL};
+    bp_logv_fields(level, inst ? inst->name : NULL, &f, fmt, ap);
     va_end(ap);
 }
 

@@ -81,6 +81,19 @@ typedef struct bp_site {
     int64_t audit_retention_ms;    /* payloads older are pruned (leaf hashes kept); 0: forever */
 } bp_site;
 
+/* The state file of site NAME whose file lies in site_dir and has no
+ * `state:` (issue 21; site.c says the order: $STATE_DIRECTORY, then
+ * <localstatedir>/lib/backplane for a site file in <sysconfdir>/backplane,
+ * then beside the site file). The result may be relative to site_dir.
+ * malloc'ed; NULL when out of memory. Thread: any. */
+char *bp_site_default_state(const char *site_dir, const char *name);
+
+/* The keys bp_site_load accepts in a section of the site file: "" (the top
+ * level), "routes.*", "routes.*.errors", "routes.*.errors.retry",
+ * "routes.*.review", "ledger", "audit". NULL-terminated, static; NULL for
+ * another section. backplane-site(5) is checked against these (cmd_man.c). */
+const char *const *bp_site_known_keys(const char *section);
+
 /* Parses the site file's structure. Errors go to d with file:line:col. On
  * BP_OK *out is the site; on errors *out may still be set (when the YAML was
  * readable) so that bp_site_check can report more problems. */

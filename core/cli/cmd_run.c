@@ -58,19 +58,41 @@ typedef struct run_watch {
     char *why;
 } run_watch;
 
-/* Once a second (and at once on SIGHUP): the state file's identity, reloads. */
+static long long run_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Once a second (and at once on SIGHUP): the state file's identity, reloads.
+ * Under systemd also the notify protocol: RELOADING/READY around a reload,
+ * STOPPING once a stop is asked, and WATCHDOG=1 at half of WatchdogSec= (this
+ * thread ticking shows the process is not wedged; a route's own trouble shows
+ * in /ready and the logs, and is no reason for systemd to kill the rest). */
 static void *run_watch_main(void *arg)
 {
     run_watch *w = arg;
-    int ticks = 0;
+    int ticks = 0, stopping = 0;
+    long long wd_us = cli_watchdog_usec() / 2, wd_last = run_now_us();
     while (!atomic_load(&w->done)) {
         struct timespec ts = {0, 100 * 1000000L};
         nanosleep(&ts, NULL);
+        if (wd_us > 0 && run_now_us() - wd_last >= wd_us) {
+            cli_notify("WATCHDOG=1");
+            wd_last = run_now_us();
+        }
+        if (!stopping && atomic_load(&run_signalled)) {
+            stopping = 1;
+            cli_notify("STOPPING=1\nSTATUS=stopping: finishing in-flight batches");
+        }
         if (atomic_exchange(&run_hup, 0)) {
             char *msg = NULL;
+            cli_notify("RELOADING=1\nSTATUS=reloading the site file");
             bp_status st = bp_runtime_reload(w->rt, &msg);
             bp_log(st == BP_OK ? BP_LOG_INFO : BP_LOG_ERROR, NULL, "%s",
                    msg ? msg : "reload failed");
+            cli_notify("READY=1\nSTATUS=%s", msg ? msg : "reload failed");
             free(msg);
         }
         if (++ticks < 10 || atomic_load(&w->lost))
@@ -172,6 +194,10 @@ int cmd_run(int argc, char **argv)
     int have_watcher = pthread_create(&watcher, NULL, run_watch_main, &w) == 0;
     bp_log(BP_LOG_INFO, NULL, "site '%s' running %zu route(s), state %s, pid %ld", site->name,
            site->n_routes, site->state_path, (long)getpid());
+    /* Ready: validated, the owner lock held, plugins initialised, the
+     * control socket listening; the routes start polling now. */
+    cli_notify("READY=1\nSTATUS=site '%s': %zu route(s), state %s", site->name, site->n_routes,
+               site->state_path);
     if (bp_runtime_run(rt) != BP_OK)
         rc = BP_EXIT_RUNTIME;
     if (serve && !atomic_load(&w.lost)) {
@@ -182,6 +208,7 @@ int cmd_run(int argc, char **argv)
             nanosleep(&ts, NULL);
         }
     }
+    cli_notify("STOPPING=1\nSTATUS=stopping");
     atomic_store(&w.done, 1);
     if (have_watcher)
         pthread_join(watcher, NULL);

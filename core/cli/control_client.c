@@ -119,12 +119,14 @@ int cli_site_locate(const char *site_path, char **name, char **state_path)
     if (slash)
         *slash = '\0';
     char *st = NULL;
-    if (sp && sp->kind == BP_YSCALAR && sp->value[0] == '/')
-        st = strdup(sp->value);
-    else if (asprintf(&st, "%s/%s%s", dir ? dir : ".",
-                      sp && sp->kind == BP_YSCALAR ? sp->value : n->value,
-                      sp && sp->kind == BP_YSCALAR ? "" : ".state.db") < 0)
+    /* The same default as the site loader's (site.c), not a copy of it. */
+    char *rel = sp && sp->kind == BP_YSCALAR ? strdup(sp->value)
+                                             : bp_site_default_state(dir, n->value);
+    if (rel && rel[0] == '/')
+        st = rel, rel = NULL;
+    else if (rel && asprintf(&st, "%s/%s", dir ? dir : ".", rel) < 0)
         st = NULL;
+    free(rel);
     free(dir);
     *state_path = st;
     rc = *name && st ? 0 : -1;
