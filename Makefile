@@ -11,7 +11,7 @@ BUILD_ASAN ?= build-asan
 DEB_PKGS = gcc libc6-dev make meson ninja-build pkg-config python3 \
            libcjson-dev libyaml-dev libsqlite3-dev libjemalloc-dev sqlite3 \
            librdkafka-dev kcat \
-           libcurl4-openssl-dev libmicrohttpd-dev libxml2-dev libssl-dev openssl \
+           libcurl4-openssl-dev libmicrohttpd-dev libgnutls28-dev libxml2-dev libssl-dev openssl \
            libgmime-3.0-dev libpoppler-glib-dev libcairo2-dev \
            libtesseract-dev tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-nld \
            dovecot-imapd python3-aiosmtpd ghostscript groff-base curl \
