@@ -68,6 +68,11 @@ struct bp_runtime *bp_control_runtime(bp_control *c)
     return c->rt;
 }
 
+int64_t bp_control_uptime_ms(const bp_control *c)
+{
+    return bp_now_ms() - c->started_ms;
+}
+
 int bp_control_socket_path(const bp_site *site, char *buf, size_t n)
 {
     size_t max = sizeof(((struct sockaddr_un *)0)->sun_path);
@@ -635,6 +640,23 @@ static int ctl_lineage_row(const bp_lineage_row *r, void *ud)
     return 0;
 }
 
+/* Why route r cannot take records now (/ready), or NULL when it can. A
+ * route whose finite source has ended is ready: nothing is wrong with it. */
+static const char *ctl_not_ready(bp_route *r)
+{
+    if (r->failed)
+        return "failed";
+    if (r->disabled)
+        return "disabled";
+    if (atomic_load(&r->paused))
+        return "paused";
+    if (atomic_load(&r->source_down))
+        return "source not connected";
+    if (atomic_load(&r->sinks_down) > 0)
+        return "sink down";
+    return NULL;
+}
+
 static cJSON *ctl_status(bp_control *c)
 {
     cJSON *o = cJSON_CreateObject();
@@ -820,6 +842,19 @@ static enum MHD_Result ctl_tokens(bp_control *c, struct MHD_Connection *conn, in
     return ctl_error(conn, 404, "no such endpoint: %s", url);
 }
 
+static enum MHD_Result ctl_metrics(bp_control *c, struct MHD_Connection *conn)
+{
+    char *text = bp_control_metrics_text(c);
+    if (text == NULL)
+        return ctl_error(conn, 500, "out of memory");
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    enum MHD_Result r = MHD_queue_response(conn, 200, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
 enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                    const char *method, const char *version,
                                    const char *upload_data, size_t *upload_size, void **con_cls)
@@ -866,13 +901,17 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
     }
     if (get && strcmp(url, "/ready") == 0) {
         cJSON *o = cJSON_CreateObject(), *bad = cJSON_CreateObject();
-        for (size_t i = 0; i < c->rt->n_routes; i++)
-            if (c->rt->routes[i].failed)
-                cJSON_AddStringToObject(bad, c->rt->routes[i].cfg->name, "failed");
+        for (size_t i = 0; i < c->rt->n_routes; i++) {
+            const char *why = ctl_not_ready(&c->rt->routes[i]);
+            if (why)
+                cJSON_AddStringToObject(bad, c->rt->routes[i].cfg->name, why);
+        }
         int ok = bad->child == NULL;
         cJSON_AddItemToObject(o, "routes", bad);
         return ctl_send(conn, ok ? 200 : 503, o);
     }
+    if (get && strcmp(url, "/metrics") == 0 && l->metrics_public)
+        return ctl_metrics(c, conn);
     char who[128] = "unknown", why[256] = "";
     int role = BP_ROLE_NONE;
     unsigned refuse = l->identify(l->ud, conn, &role, who, sizeof(who), why, sizeof(why));
@@ -910,6 +949,8 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
                          url, bp_access_role_name(need));
     if (tokens)
         return ctl_tokens(c, conn, get, post, del, url, who, cc->body);
+    if (get && strcmp(url, "/metrics") == 0)
+        return ctl_metrics(c, conn);
     if (get && strcmp(url, "/api/v1/status") == 0)
         return ctl_send(conn, 200, ctl_status(c));
     if (get && strcmp(url, "/api/v1/review") == 0) {

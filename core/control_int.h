@@ -9,6 +9,7 @@
 #define BP_CORE_CONTROL_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <microhttpd.h>
 
 #include "control.h"
@@ -37,6 +38,15 @@ void bp_control_completed(void *cls, struct MHD_Connection *conn, void **con_cls
 
 /* The runtime served (borrowed). */
 struct bp_runtime *bp_control_runtime(bp_control *c);
+
+/* Milliseconds since the control API started. */
+int64_t bp_control_uptime_ms(const bp_control *c);
+
+/* ---- metrics_text.c ----------------------------------------------------- */
+
+/* The /metrics page (Prometheus text format 0.0.4; docs/metrics.md),
+ * malloc'ed; NULL when out of memory. Any thread. */
+char *bp_control_metrics_text(bp_control *c);
 
 /* Limits every listener applies (docs/api.md "Limits"). */
 #define BP_CTL_MAX_CONN 64          /* connections at once, per listener */
