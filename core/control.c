@@ -399,8 +399,9 @@ static int ctl_admin_options(bp_control *c, const char *file, const bp_ynode *ad
             return -1;
         }
     }
-    c->admin_line = admin->line;
-    c->admin_col = admin->col;
+    const bp_ynode *ln = bp_ymap_get(admin, "listen");
+    c->admin_line = ln ? ln->line : admin->line;   /* messages point at the address */
+    c->admin_col = ln ? ln->col : admin->col;
     if (ctl_scalar(file, admin, "listen", "admin.listen", &c->admin_listen, err) != 0)
         return -1;
     const bp_ynode *tls = bp_ymap_get(admin, "tls");
