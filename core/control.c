@@ -597,6 +597,18 @@ static void ctl_add_claim(bp_control *c, cJSON *o, int64_t seq)
     }
 }
 
+static int ctl_claim_row(int64_t seq, const char *actor, int64_t expires_ms, void *ud)
+{
+    cJSON *items = ud;
+    for (cJSON *it = items->child; it; it = it->next)
+        if ((int64_t)cJSON_GetObjectItemCaseSensitive(it, "seq")->valuedouble == seq) {
+            cJSON_AddStringToObject(it, "claimed_by", actor);
+            cJSON_AddNumberToObject(it, "claim_expires_ms", (double)expires_ms);
+            break;
+        }
+    return 0;
+}
+
 static int ctl_dlq_row(const bp_dead_letter *dl, void *ud)
 {
     cJSON *o = cJSON_CreateObject();
@@ -958,9 +970,14 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
         const char *route = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "route");
         cJSON *o = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(o, "items");
         bp_state_review_foreach(c->st, route, ctl_review_row, items);
+        /* The live claims in one statement (not one per item), then null
+         * for the items nobody claimed. */
+        bp_state_review_claims_foreach(c->st, bp_now_ms(), ctl_claim_row, items);
         for (cJSON *it = items->child; it; it = it->next)
-            ctl_add_claim(c, it,
-                          (int64_t)cJSON_GetObjectItemCaseSensitive(it, "seq")->valuedouble);
+            if (!cJSON_HasObjectItem(it, "claimed_by")) {
+                cJSON_AddNullToObject(it, "claimed_by");
+                cJSON_AddNullToObject(it, "claim_expires_ms");
+            }
         return ctl_send(conn, 200, o);
     }
     if (get && (seq = ctl_seq(url, "/api/v1/review/", &rest)) > 0 && rest[0] == '\0') {
