@@ -1047,6 +1047,11 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
                 for (int i = 0; pause && r->running && i < 50 && !atomic_load(&r->pause_seen); i++)
                     usleep(20000);
                 bp_log(BP_LOG_INFO, route, "%s by %s", pause ? "paused" : "resumed", who);
+                char actor[200];
+                ctl_actor(who, actor, sizeof(actor));
+                bp_audit_entry e = {.actor = actor, .kind = pause ? "route:pause" : "route:resume",
+                                    .route = route, .payload = "{}"};
+                (void)bp_audit_append(c->st, &e);
                 cJSON *o = cJSON_CreateObject();
                 cJSON_AddStringToObject(o, "route", route);
                 cJSON_AddStringToObject(o, "state", pause ? "paused" : "running");

@@ -147,6 +147,9 @@ exit_is "pause --url (operator)" 0 "$B" pause "${O[@]}" ap
 eq "/ready is 503 while a route is paused" "$(code '' GET /ready)" 503
 contains "naming the route and why" body '{"routes":{"ap":"paused"}}'
 exit_is "resume --url" 0 "$B" resume "${O[@]}" ap
+eq "pause and resume are audited with the token's name" \
+    "$(sqlite3 adm.db "SELECT group_concat(actor||' '||kind||' '||route, ',') FROM audit_log WHERE kind LIKE 'route:%'")" \
+    "api:t-operator route:pause ap,api:t-operator route:resume ap"
 eq "/ready is 200 again" "$(code '' GET /ready)" 200
 exit_is "reload --url (operator)" 0 "$B" reload "${O[@]}"
 exit_is "dlq list --url" 0 "$B" dlq list "${O[@]}"
