@@ -881,6 +881,8 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
             return MHD_NO;
         cc->start_ms = bp_mono_ms();
         *con_cls = cc;
+        if (l->headers_in)
+            l->headers_in(l->ud, conn);
         return MHD_YES;
     }
     if (*upload_size) {

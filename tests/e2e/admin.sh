@@ -82,6 +82,27 @@ contains "naming the roles" "$ERR" "role 'root': viewer, reviewer, operator or a
 start_owner site.yaml owner.log
 URL=http://127.0.0.1:$PORT
 [ -n "$PORT" ] && ok "the owner says where it listens ($URL)" || not_ok "no port in owner.log"
+# A client that sends its headers a byte every 2 s: cut off after 30 s
+# (checked at the end of section 5); libmicrohttpd's idle timeout alone
+# would let it hold its thread for ever.
+python3 - "$PORT" >dribble.out 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+t0 = time.time()
+s.settimeout(2)
+while time.time() - t0 < 60:
+    try:
+        s.sendall(b"a")
+        if s.recv(1) == b"":
+            break
+    except socket.timeout:
+        continue
+    except OSError:
+        break
+print("closed after %d s" % (time.time() - t0))
+PY
+DRIBBLE=$!
 eq "/health needs no token" "$(code '' GET /health)" 200
 eq "/ready needs no token" "$(code '' GET /ready)" 200
 eq "status without a token: 401" "$(code '' GET /api/v1/status)" 401
@@ -219,6 +240,11 @@ contains "saying when to come back" body "too many failed attempts from 127.0.0.
 contains "failures are logged with the address" owner.log "admin listener: refused 127.0.0.1: unknown or revoked token"
 lacks "the presented token is never logged" owner.log "bpt_guess"
 lacks "no good token in the log either" owner.log "$TV"
+wait $DRIBBLE
+secs=$(sed -n 's/closed after \([0-9]*\) s/\1/p' dribble.out)
+[ -n "$secs" ] && [ "$secs" -ge 29 ] && [ "$secs" -le 40 ] && ok "a client dribbling its headers is cut off after 30 s ($secs s)" ||
+    not_ok "dribbling client: $(cat dribble.out)"
+contains "and the owner says so" owner.log "admin listener: closed a connection that sent no complete request in 30 s"
 stop_owner
 
 # ---- 6. beyond loopback: TLS or insecure -----------------------------------
