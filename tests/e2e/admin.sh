@@ -174,6 +174,11 @@ eq "pause and resume are audited with the token's name" \
 eq "/ready is 200 again" "$(code '' GET /ready)" 200
 exit_is "reload --url (operator)" 0 "$B" reload "${O[@]}"
 exit_is "dlq list --url" 0 "$B" dlq list "${O[@]}"
+echo "$TA" >tok-admin2
+exit_is "token list --url (admin)" 0 "$B" token list --url "$URL" --token-file "$TMP/tok-admin2"
+contains "it lists the tokens" "$OUT" "t-reviewer"
+exit_is "token create --url with an operator's token: refused" 1 "$B" token create --url "$URL" --token-file "$TMP/tok-operator" --name y --role viewer
+contains "naming the role needed" "$ERR" "needs the role admin"
 exit_is "--url without --token-file: usage" 2 "$B" status --url "$URL"
 sleep 5.5  # the owner stores its counters every 5 s
 code "$TV" GET /metrics >/dev/null
