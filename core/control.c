@@ -4,7 +4,13 @@
  * out by one decider thread, in the order they were recorded, from the table
  * control_requests: a request made while no owner ran is found there at start,
  * and one cut short by a crash (state 'running') is carried out again (a
- * ledger sink skips what it applied already). */
+ * ledger sink skips what it applied already).
+ *
+ * One handler (bp_control_handler) serves every listener: this file's Unix
+ * socket (identity: SO_PEERCRED) and admin_listen.c's TCP/TLS one (identity:
+ * a bearer token); a listener only says who the peer is (control_int.h).
+ * Every endpoint's role is decided in one place below, before dispatch. All
+ * SQL is in state_control.c / state_tokens.c. */
 #include <errno.h>
 #include <grp.h>
 #include <microhttpd.h>
