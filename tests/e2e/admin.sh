@@ -252,6 +252,32 @@ secs=$(sed -n 's/closed after \([0-9]*\) s/\1/p' dribble.out)
 contains "and the owner says so" owner.log "admin listener: closed a connection that sent no complete request in 30 s"
 stop_owner
 
+# ---- 5b. /ready names a source or sink that is not connected -------------
+# Port 1 on loopback: nothing listens, connections are refused at once.
+echo '{"no":"D1"}' >down.jsonl
+cat >down.yaml <<YAML
+site: down
+state: $TMP/down.db
+connectors:
+  mail: { plugin: imap, url: "imap://127.0.0.1:1/INBOX", user: u, password: p }
+  inv: { plugin: file, path: $TMP/down.jsonl, follow: true }
+  smtp: { plugin: smtp, url: "smtp://127.0.0.1:1", from: "a@example.org", to: "b@example.org" }
+admin: { listen: "127.0.0.1:0", metrics: public }
+routes:
+  m: { from: mail, to: smtp }
+  s: { from: inv, to: smtp }
+YAML
+start_owner down.yaml down.log
+URL=http://127.0.0.1:$PORT
+ready_has() { code '' GET /ready >/dev/null; grep -qF "$1" body; }
+wait_for 10 ready_has '"s":"sink down"' || true
+eq "/ready: 503 while a source and a sink are not connected" "$(code '' GET /ready)" 503
+contains "the source's route: source not connected" body '"m":"source not connected"'
+contains "the sink's route: sink down" body '"s":"sink down"'
+eq "/metrics public (admin.metrics: public): no token needed" "$(code '' GET /metrics)" 200
+contains "backplane_route_ready says 0" body 'backplane_route_ready{route="s"} 0'
+stop_owner
+
 # ---- 6. beyond loopback: TLS or insecure -----------------------------------
 sed 's/listen: "127.0.0.1:0"/listen: "0.0.0.0:0"/' site.yaml >open.yaml
 exit_is "0.0.0.0 without TLS: refused (exit 1)" 1 timeout 10 "$B" run open.yaml
