@@ -1,10 +1,16 @@
 /* See control.h. The server runs libmicrohttpd with a thread per connection
- * (bounded: CTL_MAX_CONN) so that a decision may wait for its outcome without
+ * (bounded: BP_CTL_MAX_CONN) so that a decision may wait for its outcome without
  * holding anyone else up; the routes never wait for it. Decisions are carried
  * out by one decider thread, in the order they were recorded, from the table
  * control_requests: a request made while no owner ran is found there at start,
  * and one cut short by a crash (state 'running') is carried out again (a
- * ledger sink skips what it applied already). */
+ * ledger sink skips what it applied already).
+ *
+ * One handler (bp_control_handler) serves every listener: this file's Unix
+ * socket (identity: SO_PEERCRED) and admin_listen.c's TCP/TLS one (identity:
+ * a bearer token); a listener only says who the peer is (control_int.h).
+ * Every endpoint's role is decided in one place below, before dispatch. All
+ * SQL is in state_control.c / state_tokens.c. */
 #include <errno.h>
 #include <grp.h>
 #include <microhttpd.h>
@@ -25,6 +31,7 @@
 #include "audit_log.h"
 #include "clock.h"
 #include "control.h"
+#include "control_int.h"
 #include "dlq.h"
 #include "log.h"
 #include "options.h"
@@ -33,15 +40,11 @@
 #include "sha256.h"
 #include "site.h"
 #include "state_control.h"
+#include "tokens.h"
 #include "yaml_doc.h"
 
-#define CTL_MAX_CONN 32
-#define CTL_MAX_BODY (64 * 1024)
-#define CTL_TIMEOUT_S 10
 #define CTL_MAX_WAIT_MS 120000
 #define CTL_CLAIM_TTL_MS (10 * 60 * 1000)
-
-enum { ROLE_NONE, ROLE_VIEWER, ROLE_REVIEWER, ROLE_OPERATOR, ROLE_ADMIN };
 
 struct bp_control {
     bp_runtime *rt;
@@ -59,7 +62,22 @@ struct bp_control {
     pthread_mutex_t mu;
     pthread_cond_t cv;        /* a request recorded (decider) or done (waiters) */
     int stopping;
+    bp_ctl_listener unix_l;   /* the Unix socket: SO_PEERCRED */
+    /* admin: { listen, tls: {cert, key, ca_file}, metrics, insecure } */
+    char *admin_listen, *tls_cert, *tls_key, *tls_ca;
+    int metrics_public, insecure, admin_line, admin_col;
+    bp_admin_listener *tcp;
 };
+
+struct bp_runtime *bp_control_runtime(bp_control *c)
+{
+    return c->rt;
+}
+
+int64_t bp_control_uptime_ms(const bp_control *c)
+{
+    return bp_now_ms() - c->started_ms;
+}
 
 int bp_control_socket_path(const bp_site *site, char *buf, size_t n)
 {
@@ -321,6 +339,7 @@ typedef struct ctl_conn {
     char *body;
     size_t len;
     int too_big;
+    int64_t start_ms;         /* mono: the request's headers were in */
 } ctl_conn;
 
 static enum MHD_Result ctl_send(struct MHD_Connection *conn, unsigned code, cJSON *o)
@@ -350,7 +369,91 @@ static enum MHD_Result ctl_error(struct MHD_Connection *conn, unsigned code, con
     return ctl_send(conn, code, o);
 }
 
-static const char *const ctl_role_names[] = {"none", "viewer", "reviewer", "operator", "admin"};
+
+/* A scalar option of map m into *out (malloc'ed): 0, or -1 with *err. */
+static int ctl_scalar(const char *file, const bp_ynode *m, const char *key, const char *path,
+                      char **out, char **err)
+{
+    const bp_ynode *v = bp_ymap_get(m, key);
+    if (v == NULL)
+        return 0;
+    if (v->kind != BP_YSCALAR) {
+        if (asprintf(err, "%s:%d:%d: %s: expected a string", file, v->line, v->col, path) < 0)
+            *err = NULL;
+        return -1;
+    }
+    free(*out);
+    *out = strdup(v->value);
+    return 0;
+}
+
+/* admin: { listen, tls: { cert, key, ca_file }, metrics: protected|public,
+ * insecure: BOOL } (docs/api.md "TCP and TLS"). 0, or -1 with *err. */
+static int ctl_admin_options(bp_control *c, const char *file, const bp_ynode *admin, char **err)
+{
+    static const char *const known[] = {"listen", "tls", "metrics", "insecure", "unix_roles",
+                                        "socket", NULL};
+    for (size_t i = 0; i < admin->n; i++) {
+        int ok = 0;
+        for (size_t k = 0; known[k]; k++)
+            ok |= strcmp(admin->keys[i]->value, known[k]) == 0;
+        if (!ok) {
+            if (asprintf(err, "%s:%d:%d: admin.%s: unknown key (valid: listen, tls, metrics, "
+                              "insecure, unix_roles, socket)", file, admin->keys[i]->line,
+                         admin->keys[i]->col, admin->keys[i]->value) < 0)
+                *err = NULL;
+            return -1;
+        }
+    }
+    const bp_ynode *ln = bp_ymap_get(admin, "listen");
+    c->admin_line = ln ? ln->line : admin->line;   /* messages point at the address */
+    c->admin_col = ln ? ln->col : admin->col;
+    if (ctl_scalar(file, admin, "listen", "admin.listen", &c->admin_listen, err) != 0)
+        return -1;
+    const bp_ynode *tls = bp_ymap_get(admin, "tls");
+    if (tls && tls->kind != BP_YMAP) {
+        if (asprintf(err, "%s:%d:%d: admin.tls: expected { cert, key, ca_file }", file,
+                     tls->line, tls->col) < 0)
+            *err = NULL;
+        return -1;
+    }
+    if (tls) {
+        for (size_t i = 0; i < tls->n; i++) {
+            const char *k = tls->keys[i]->value;
+            if (strcmp(k, "cert") && strcmp(k, "key") && strcmp(k, "ca_file")) {
+                if (asprintf(err, "%s:%d:%d: admin.tls.%s: unknown key (valid: cert, key, "
+                                  "ca_file)", file, tls->keys[i]->line, tls->keys[i]->col, k) < 0)
+                    *err = NULL;
+                return -1;
+            }
+        }
+        if (ctl_scalar(file, tls, "cert", "admin.tls.cert", &c->tls_cert, err) != 0 ||
+            ctl_scalar(file, tls, "key", "admin.tls.key", &c->tls_key, err) != 0 ||
+            ctl_scalar(file, tls, "ca_file", "admin.tls.ca_file", &c->tls_ca, err) != 0)
+            return -1;
+    }
+    const bp_ynode *m = bp_ymap_get(admin, "metrics");
+    if (m) {
+        if (m->kind != BP_YSCALAR || (strcmp(m->value, "public") && strcmp(m->value, "protected"))) {
+            if (asprintf(err, "%s:%d:%d: admin.metrics: protected or public", file, m->line,
+                         m->col) < 0)
+                *err = NULL;
+            return -1;
+        }
+        c->metrics_public = strcmp(m->value, "public") == 0;
+    }
+    const bp_ynode *in = bp_ymap_get(admin, "insecure");
+    if (in) {
+        if (in->kind != BP_YSCALAR || (strcmp(in->value, "true") && strcmp(in->value, "false"))) {
+            if (asprintf(err, "%s:%d:%d: admin.insecure: true or false", file, in->line,
+                         in->col) < 0)
+                *err = NULL;
+            return -1;
+        }
+        c->insecure = strcmp(in->value, "true") == 0;
+    }
+    return 0;
+}
 
 /* admin.unix_roles: { GROUP: ROLE } and review.claim_ttl from the site file.
  * 0, or -1 with *err (file:line:col). */
@@ -368,8 +471,8 @@ static int ctl_site_options(bp_control *c, const char *file, char **err)
         const bp_ynode *v = roles->items[i];
         const char *group = roles->keys[i]->value;
         int role = 0;
-        for (int k = 1; k <= ROLE_ADMIN && v->kind == BP_YSCALAR; k++)
-            if (strcmp(v->value, ctl_role_names[k]) == 0)
+        for (int k = 1; k <= BP_ROLE_ADMIN && v->kind == BP_YSCALAR; k++)
+            if (strcmp(v->value, bp_access_role_name(k)) == 0)
                 role = k;
         struct group *g = getgrnam(group);
         if (role == 0 || g == NULL || c->n_unix_roles == 32) {
@@ -384,6 +487,8 @@ static int ctl_site_options(bp_control *c, const char *file, char **err)
         c->unix_roles[c->n_unix_roles].gid = g->gr_gid;
         c->unix_roles[c->n_unix_roles++].role = role;
     }
+    if (rc == 0 && admin && admin->kind == BP_YMAP)
+        rc = ctl_admin_options(c, file, admin, err);
     const bp_ynode *rv = root ? bp_ymap_get(root, "review") : NULL;
     const bp_ynode *ttl = rv && rv->kind == BP_YMAP ? bp_ymap_get(rv, "claim_ttl") : NULL;
     if (rc == 0 && ttl) {
@@ -411,7 +516,7 @@ static int ctl_role(bp_control *c, struct MHD_Connection *conn, char *who, size_
     socklen_t len = sizeof(cr);
     if (ci == NULL || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
         snprintf(who, n, "unknown");
-        return ROLE_NONE;
+        return BP_ROLE_NONE;
     }
     struct passwd pwb, *pw = NULL;
     char buf[4096];
@@ -421,8 +526,8 @@ static int ctl_role(bp_control *c, struct MHD_Connection *conn, char *who, size_
     else
         snprintf(who, n, "uid%u", (unsigned)cr.uid);
     if (cr.uid == 0 || cr.uid == c->owner_uid)
-        return ROLE_ADMIN;
-    int best = ROLE_NONE;
+        return BP_ROLE_ADMIN;
+    int best = BP_ROLE_NONE;
     /* The peer's own groups (as it runs, not only /etc/group's members). */
     char proc[64], line[4096];
     snprintf(proc, sizeof(proc), "/proc/%d/status", (int)cr.pid);
@@ -446,9 +551,9 @@ static int ctl_role(bp_control *c, struct MHD_Connection *conn, char *who, size_
     for (size_t k = 0; k < c->n_unix_roles; k++)
         if (cr.gid == c->unix_roles[k].gid && c->unix_roles[k].role > best)
             best = c->unix_roles[k].role;
-    if (in_group && best < ROLE_REVIEWER)
-        best = ROLE_REVIEWER;
-    if (best != ROLE_NONE)
+    if (in_group && best < BP_ROLE_REVIEWER)
+        best = BP_ROLE_REVIEWER;
+    if (best != BP_ROLE_NONE)
         return best;
     if (pw) {
         gid_t groups[256];
@@ -456,16 +561,27 @@ static int ctl_role(bp_control *c, struct MHD_Connection *conn, char *who, size_
         if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &ng) >= 0)
             for (int i = 0; i < ng; i++)
                 if (groups[i] == c->sock_gid)
-                    return ROLE_REVIEWER;
+                    return BP_ROLE_REVIEWER;
     }
-    return ROLE_NONE;
+    return BP_ROLE_NONE;
 }
 
+
+/* An integer (a time in ms, a seq) as raw JSON text. cJSON prints a number
+ * with "%1.15g" and reads it back with sscanf to check it: ~1 µs each, the
+ * largest share of a 30-item review list's cost (bench/run-admin-load.sh).
+ * A raw node keeps its text in valuestring. */
+static void ctl_add_ms(cJSON *o, const char *name, int64_t ms)
+{
+    char buf[24];
+    snprintf(buf, sizeof(buf), "%lld", (long long)ms);
+    cJSON_AddRawToObject(o, name, buf);
+}
 
 static int ctl_review_row(const bp_review_item *it, void *ud)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "seq", (double)it->seq);
+    ctl_add_ms(o, "seq", it->seq);
     cJSON_AddStringToObject(o, "route", it->route);
     cJSON_AddStringToObject(o, "stage", it->stage);
     cJSON_AddStringToObject(o, "reason", it->reason);
@@ -473,12 +589,12 @@ static int ctl_review_row(const bp_review_item *it, void *ud)
         cJSON_AddNumberToObject(o, "confidence", it->confidence);
     else
         cJSON_AddNullToObject(o, "confidence");
-    cJSON_AddNumberToObject(o, "priority", (double)it->priority);
+    ctl_add_ms(o, "priority", it->priority);
     if (it->flags)
         cJSON_AddStringToObject(o, "flags", it->flags);
     if (it->subject)
         cJSON_AddStringToObject(o, "subject", it->subject);
-    cJSON_AddNumberToObject(o, "created_ms", (double)it->created_ms);
+    ctl_add_ms(o, "created_ms", it->created_ms);
     cJSON_AddItemToArray(ud, o);
     return 0;
 }
@@ -489,13 +605,25 @@ static void ctl_add_claim(bp_control *c, cJSON *o, int64_t seq)
     int64_t expires = 0;
     if (bp_state_review_claim_get(c->st, seq, bp_now_ms(), &actor, &expires) == 1) {
         cJSON_AddStringToObject(o, "claimed_by", actor);
-        cJSON_AddNumberToObject(o, "claim_expires_ms", (double)expires);
+        ctl_add_ms(o, "claim_expires_ms", expires);
     }
     free(actor);
     if (!cJSON_HasObjectItem(o, "claimed_by")) {
         cJSON_AddNullToObject(o, "claimed_by");
         cJSON_AddNullToObject(o, "claim_expires_ms");
     }
+}
+
+static int ctl_claim_row(int64_t seq, const char *actor, int64_t expires_ms, void *ud)
+{
+    cJSON *items = ud;
+    for (cJSON *it = items->child; it; it = it->next)
+        if (strtoll(cJSON_GetObjectItemCaseSensitive(it, "seq")->valuestring, NULL, 10) == seq) {
+            cJSON_AddStringToObject(it, "claimed_by", actor);
+            ctl_add_ms(it, "claim_expires_ms", expires_ms);
+            break;
+        }
+    return 0;
 }
 
 static int ctl_dlq_row(const bp_dead_letter *dl, void *ud)
@@ -505,7 +633,7 @@ static int ctl_dlq_row(const bp_dead_letter *dl, void *ud)
     cJSON_AddStringToObject(o, "route", dl->route);
     cJSON_AddStringToObject(o, "stage", dl->stage);
     cJSON_AddStringToObject(o, "reason", dl->reason);
-    cJSON_AddNumberToObject(o, "created_ms", (double)dl->created_ms);
+    ctl_add_ms(o, "created_ms", dl->created_ms);
     if (dl->payload)
         cJSON_AddStringToObject(o, "payload", dl->payload);
     cJSON_AddItemToArray(ud, o);
@@ -519,7 +647,7 @@ static int ctl_checkpoint_row(const char *scope, const char *key, const char *va
     cJSON_AddStringToObject(e, "scope", scope);
     cJSON_AddStringToObject(e, "key", key);
     cJSON_AddStringToObject(e, "value", value);
-    cJSON_AddNumberToObject(e, "updated_ms", (double)updated_ms);
+    ctl_add_ms(e, "updated_ms", updated_ms);
     cJSON_AddItemToArray(ud, e);
     return 0;
 }
@@ -537,9 +665,26 @@ static int ctl_lineage_row(const bp_lineage_row *r, void *ud)
     }
     cJSON *lj = r->lineage_json ? cJSON_Parse(r->lineage_json) : NULL;
     cJSON_AddItemToObject(e, "lineage", lj ? lj : cJSON_CreateNull());
-    cJSON_AddNumberToObject(e, "at_ms", (double)r->at_ms);
+    ctl_add_ms(e, "at_ms", r->at_ms);
     cJSON_AddItemToArray(ud, e);
     return 0;
+}
+
+/* Why route r cannot take records now (/ready), or NULL when it can. A
+ * route whose finite source has ended is ready: nothing is wrong with it. */
+static const char *ctl_not_ready(bp_route *r)
+{
+    if (r->failed)
+        return "failed";
+    if (r->disabled)
+        return "disabled";
+    if (atomic_load(&r->paused))
+        return "paused";
+    if (atomic_load(&r->source_down))
+        return "source not connected";
+    if (atomic_load(&r->sinks_down) > 0)
+        return "sink down";
+    return NULL;
 }
 
 static cJSON *ctl_status(bp_control *c)
@@ -652,21 +797,118 @@ static enum MHD_Result ctl_decide(bp_control *c, struct MHD_Connection *conn, co
     return ctl_send(conn, strcmp(oc, "pending") == 0 ? 202 : 200, o);
 }
 
-static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+/* The Unix socket's identify (control_int.h): the peer's OS user. */
+static unsigned ctl_unix_identify(void *ud, struct MHD_Connection *conn, int *role, char *who,
+                                  size_t who_n, char *why, size_t why_n)
+{
+    (void)why;
+    (void)why_n;
+    *role = ctl_role(ud, conn, who, who_n);
+    return 0;
+}
+
+/* The audit's actor for who: "os:alice" for a Unix peer, "api:NAME" as is. */
+static void ctl_actor(const char *who, char *out, size_t n)
+{
+    snprintf(out, n, "%s%s", strchr(who, ':') ? "" : "os:", who);
+}
+
+static enum MHD_Result ctl_tokens(bp_control *c, struct MHD_Connection *conn, int get, int post,
+                                  int del, const char *url, const char *who, const char *body)
+{
+    char actor[200];
+    ctl_actor(who, actor, sizeof(actor));
+    if (get && strcmp(url, "/api/v1/tokens") == 0) {
+        cJSON *o = bp_token_list_json(c->st);
+        return o ? ctl_send(conn, 200, o) : ctl_error(conn, 500, "cannot read the tokens");
+    }
+    if (post && strcmp(url, "/api/v1/tokens") == 0) {
+        cJSON *b = body && body[0] ? cJSON_Parse(body) : NULL;
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(b, "name");
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(b, "role");
+        if (!cJSON_IsString(n) || !cJSON_IsString(r)) {
+            cJSON_Delete(b);
+            return ctl_error(conn, 422, "a token needs {\"name\": \"...\", \"role\": "
+                                        "\"viewer|reviewer|operator|admin\"}");
+        }
+        char *token = NULL, *err = NULL;
+        bp_status s = bp_token_create(c->st, n->valuestring, r->valuestring, actor, &token, &err);
+        enum MHD_Result mr;
+        if (s == BP_OK) {
+            bp_log(BP_LOG_INFO, NULL, "token '%s' (%s) created by %s", n->valuestring,
+                   r->valuestring, who);
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", n->valuestring);
+            cJSON_AddStringToObject(o, "role", r->valuestring);
+            cJSON_AddStringToObject(o, "token", token);
+            mr = ctl_send(conn, 201, o);
+            explicit_bzero(token, strlen(token));
+        } else {
+            mr = ctl_error(conn, s == BP_ERR_FULL ? 409 : s == BP_ERR_INVALID ? 422 : 500, "%s",
+                           err ? err : "cannot create the token");
+        }
+        free(token);
+        free(err);
+        cJSON_Delete(b);
+        return mr;
+    }
+    if (del && strncmp(url, "/api/v1/tokens/", 15) == 0 && url[15]) {
+        char *err = NULL;
+        bp_status s = bp_token_revoke(c->st, url + 15, actor, &err);
+        enum MHD_Result mr;
+        if (s == BP_OK) {
+            bp_log(BP_LOG_INFO, NULL, "token '%s' revoked by %s", url + 15, who);
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", url + 15);
+            cJSON_AddStringToObject(o, "outcome", "revoked");
+            mr = ctl_send(conn, 200, o);
+        } else {
+            mr = ctl_error(conn, s == BP_ERR_NOT_FOUND ? 404 : 500, "%s",
+                           err ? err : "cannot revoke the token");
+        }
+        free(err);
+        return mr;
+    }
+    return ctl_error(conn, 404, "no such endpoint: %s", url);
+}
+
+static enum MHD_Result ctl_metrics(bp_control *c, struct MHD_Connection *conn)
+{
+    char *text = bp_control_metrics_text(c);
+    if (text == NULL)
+        return ctl_error(conn, 500, "out of memory");
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    enum MHD_Result r = MHD_queue_response(conn, 200, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const char *url,
+                                   const char *method, const char *version,
+                                   const char *upload_data, size_t *upload_size, void **con_cls)
 {
     (void)version;
-    bp_control *c = cls;
+    bp_ctl_listener *l = cls;
+    bp_control *c = l->c;
     ctl_conn *cc = *con_cls;
     if (cc == NULL) {
         if ((cc = calloc(1, sizeof(*cc))) == NULL)
             return MHD_NO;
+        cc->start_ms = bp_mono_ms();
         *con_cls = cc;
+        if (l->headers_in)
+            l->headers_in(l->ud, conn);
         return MHD_YES;
     }
     if (*upload_size) {
-        if (cc->len + *upload_size > CTL_MAX_BODY) {
+        /* A body sent slowly ends the connection once the request has taken
+         * BP_CTL_REQUEST_MS: the idle timeout alone would let a byte every
+         * few seconds hold a thread for ever. */
+        if (bp_mono_ms() - cc->start_ms > BP_CTL_REQUEST_MS)
+            return MHD_NO;
+        if (cc->len + *upload_size > BP_CTL_MAX_BODY) {
             cc->too_big = 1;
         } else {
             char *nb = realloc(cc->body, cc->len + *upload_size + 1);
@@ -681,7 +923,7 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (cc->too_big)
-        return ctl_error(conn, 413, "the body is larger than %d bytes", CTL_MAX_BODY);
+        return ctl_error(conn, 413, "the body is larger than %d bytes", BP_CTL_MAX_BODY);
     int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0,
         del = strcmp(method, "DELETE") == 0;
     if (get && strcmp(url, "/health") == 0) {
@@ -691,37 +933,70 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
     }
     if (get && strcmp(url, "/ready") == 0) {
         cJSON *o = cJSON_CreateObject(), *bad = cJSON_CreateObject();
-        for (size_t i = 0; i < c->rt->n_routes; i++)
-            if (c->rt->routes[i].failed)
-                cJSON_AddStringToObject(bad, c->rt->routes[i].cfg->name, "failed");
+        for (size_t i = 0; i < c->rt->n_routes; i++) {
+            const char *why = ctl_not_ready(&c->rt->routes[i]);
+            if (why)
+                cJSON_AddStringToObject(bad, c->rt->routes[i].cfg->name, why);
+        }
         int ok = bad->child == NULL;
         cJSON_AddItemToObject(o, "routes", bad);
         return ctl_send(conn, ok ? 200 : 503, o);
     }
-    char who[128];
-    int role = ctl_role(c, conn, who, sizeof(who));
-    int need = ROLE_VIEWER;
+    if (get && strcmp(url, "/metrics") == 0 && l->metrics_public)
+        return ctl_metrics(c, conn);
+    char who[128] = "unknown", why[256] = "";
+    int role = BP_ROLE_NONE;
+    unsigned refuse = l->identify(l->ud, conn, &role, who, sizeof(who), why, sizeof(why));
+    if (refuse) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "error", why);
+        char *text = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+            text ? strlen(text) : 0, text ? text : (char *)"", MHD_RESPMEM_MUST_FREE);
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        if (refuse == 401 && l->bearer)
+            MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"backplane\"");
+        if (refuse == 429)
+            MHD_add_response_header(resp, "Retry-After", "60");
+        enum MHD_Result r = MHD_queue_response(conn, refuse, resp);
+        MHD_destroy_response(resp);
+        return r;
+    }
+    int need = BP_ROLE_VIEWER;
     const char *rest = "";
     int64_t seq = 0;
-    if (post && (seq = ctl_seq(url, "/api/v1/review/", &rest)) > 0)
-        need = ROLE_REVIEWER;
+    int tokens = strcmp(url, "/api/v1/tokens") == 0 || strncmp(url, "/api/v1/tokens/", 15) == 0;
+    if (tokens)
+        need = BP_ROLE_ADMIN;
+    else if (post && (seq = ctl_seq(url, "/api/v1/review/", &rest)) > 0)
+        need = BP_ROLE_REVIEWER;
     else if ((post || del) && strncmp(url, "/api/v1/dlq/", 12) == 0)
-        need = ROLE_OPERATOR;
+        need = BP_ROLE_OPERATOR;
     else if (post)
-        need = ROLE_OPERATOR;
+        need = BP_ROLE_OPERATOR;
     if (role < need)
         return ctl_error(conn, 403, "%s is %s; %s %s needs the role %s", who,
-                         role == ROLE_NONE ? "not allowed here" : ctl_role_names[role], method,
-                         url, ctl_role_names[need]);
+                         role == BP_ROLE_NONE ? "not allowed here" : bp_access_role_name(role), method,
+                         url, bp_access_role_name(need));
+    if (tokens)
+        return ctl_tokens(c, conn, get, post, del, url, who, cc->body);
+    if (get && strcmp(url, "/metrics") == 0)
+        return ctl_metrics(c, conn);
     if (get && strcmp(url, "/api/v1/status") == 0)
         return ctl_send(conn, 200, ctl_status(c));
     if (get && strcmp(url, "/api/v1/review") == 0) {
         const char *route = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "route");
         cJSON *o = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(o, "items");
         bp_state_review_foreach(c->st, route, ctl_review_row, items);
+        /* The live claims in one statement (not one per item), then null
+         * for the items nobody claimed. */
+        bp_state_review_claims_foreach(c->st, bp_now_ms(), ctl_claim_row, items);
         for (cJSON *it = items->child; it; it = it->next)
-            ctl_add_claim(c, it,
-                          (int64_t)cJSON_GetObjectItemCaseSensitive(it, "seq")->valuedouble);
+            if (!cJSON_HasObjectItem(it, "claimed_by")) {
+                cJSON_AddNullToObject(it, "claimed_by");
+                cJSON_AddNullToObject(it, "claim_expires_ms");
+            }
         return ctl_send(conn, 200, o);
     }
     if (get && (seq = ctl_seq(url, "/api/v1/review/", &rest)) > 0 && rest[0] == '\0') {
@@ -791,6 +1066,11 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
                 for (int i = 0; pause && r->running && i < 50 && !atomic_load(&r->pause_seen); i++)
                     usleep(20000);
                 bp_log(BP_LOG_INFO, route, "%s by %s", pause ? "paused" : "resumed", who);
+                char actor[200];
+                ctl_actor(who, actor, sizeof(actor));
+                bp_audit_entry e = {.actor = actor, .kind = pause ? "route:pause" : "route:resume",
+                                    .route = route, .payload = "{}"};
+                (void)bp_audit_append(c->st, &e);
                 cJSON *o = cJSON_CreateObject();
                 cJSON_AddStringToObject(o, "route", route);
                 cJSON_AddStringToObject(o, "state", pause ? "paused" : "running");
@@ -829,7 +1109,7 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
         const char *text = msg ? msg : bp_status_str(rs);
         bp_log(rs == BP_OK ? BP_LOG_INFO : BP_LOG_WARN, NULL, "%s (asked by %s)", text, who);
         char actor[200];
-        snprintf(actor, sizeof(actor), "%s%s", strchr(who, ':') ? "" : "os:", who);
+        ctl_actor(who, actor, sizeof(actor));
         cJSON *p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "result", rs == BP_OK ? "reloaded" : "refused");
         cJSON_AddStringToObject(p, "message", text);
@@ -853,8 +1133,8 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
     return ctl_error(conn, 404, "no such endpoint: %s %s", method, url);
 }
 
-static void ctl_done(void *cls, struct MHD_Connection *conn, void **con_cls,
-                     enum MHD_RequestTerminationCode toe)
+void bp_control_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                          enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
     (void)conn;
@@ -867,7 +1147,16 @@ static void ctl_done(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-bp_status bp_control_start(bp_runtime *rt, bp_control **out, char **err)
+static void ctl_free_options(bp_control *c)
+{
+    free(c->admin_listen);
+    free(c->tls_cert);
+    free(c->tls_key);
+    free(c->tls_ca);
+}
+
+bp_status bp_control_start_ex(bp_runtime *rt, const char *admin_listen, bp_control **out,
+                              char **err)
 {
     *out = NULL;
     *err = NULL;
@@ -880,6 +1169,7 @@ bp_status bp_control_start(bp_runtime *rt, bp_control **out, char **err)
     c->owner_uid = geteuid();
     c->sock_gid = getegid();
     c->started_ms = bp_now_ms();
+    c->unix_l = (bp_ctl_listener){.c = c, .identify = ctl_unix_identify, .ud = c};
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     if (ctl_site_options(c, rt->site->file, err) != 0)
@@ -934,17 +1224,35 @@ bp_status bp_control_start(bp_runtime *rt, bp_control **out, char **err)
     }
     c->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                                 MHD_USE_ERROR_LOG,
-                            0, NULL, NULL, ctl_handle, c, MHD_OPTION_LISTEN_SOCKET, c->fd,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)CTL_MAX_CONN,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CTL_TIMEOUT_S,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-                            MHD_OPTION_NOTIFY_COMPLETED, ctl_done, c, MHD_OPTION_END);
+                            0, NULL, NULL, bp_control_handler, &c->unix_l,
+                            MHD_OPTION_LISTEN_SOCKET, c->fd,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)BP_CTL_MAX_CONN,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)BP_CTL_IDLE_S,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)BP_CTL_MEMORY,
+                            MHD_OPTION_NOTIFY_COMPLETED, bp_control_completed, &c->unix_l,
+                            MHD_OPTION_END);
     if (c->d == NULL) {
         if (asprintf(err, "control socket %s: libmicrohttpd did not start", c->path) < 0)
             *err = NULL;
         goto fail;
     }
+    const char *listen_at = admin_listen ? admin_listen : c->admin_listen;
+    if (listen_at) {
+        bp_admin_opts ao = {.listen = listen_at, .cert = c->tls_cert, .key = c->tls_key,
+                            .ca_file = c->tls_ca, .metrics_public = c->metrics_public,
+                            .insecure = c->insecure,
+                            .site_file = admin_listen ? NULL : rt->site->file,
+                            .line = c->admin_line, .col = c->admin_col};
+        if (bp_admin_listen_start(c, &ao, &c->tcp, err) != BP_OK) {
+            MHD_stop_daemon(c->d);
+            c->d = NULL;
+            c->fd = -1;
+            unlink(c->path);
+            goto fail;
+        }
+    }
     if (pthread_create(&c->decider, NULL, ctl_decider, c) != 0) {
+        bp_admin_listen_stop(c->tcp);
         MHD_stop_daemon(c->d);
         c->d = NULL;
         c->fd = -1;   /* closed by MHD_stop_daemon */
@@ -961,8 +1269,19 @@ fail:
     }
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
+    ctl_free_options(c);
     free(c);
     return BP_ERR_IO;
+}
+
+bp_status bp_control_start(bp_runtime *rt, bp_control **out, char **err)
+{
+    return bp_control_start_ex(rt, NULL, out, err);
+}
+
+unsigned bp_control_admin_port(const bp_control *c)
+{
+    return c ? bp_admin_listen_port(c->tcp) : 0;
 }
 
 void bp_control_stop(bp_control *c)
@@ -974,6 +1293,7 @@ void bp_control_stop(bp_control *c)
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     pthread_join(c->decider, NULL);
+    bp_admin_listen_stop(c->tcp);
     MHD_stop_daemon(c->d);   /* closes the listening socket it was given */
     unlink(c->path);
     /* The routes ended on their own (finite sources): what came in since the
@@ -983,5 +1303,6 @@ void bp_control_stop(bp_control *c)
         ctl_drain(c);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
+    ctl_free_options(c);
     free(c);
 }

@@ -43,6 +43,8 @@ static int st_open(const char *cmd, const char *path, st_site *s)
         fprintf(stderr, "backplane %s: no control socket path fits for %s\n", cmd, s->state_path);
         return -1;
     }
+    if (cli_remote_active())   /* --url: for messages (the requests go there) */
+        snprintf(s->sock, sizeof(s->sock), "%s", cli_remote_url());
     int r = cli_owner_reachable(s->sock);
     if (r < 0) {
         fprintf(stderr, "backplane %s: control socket %s: permission denied (ask for the "
@@ -143,9 +145,10 @@ int cmd_status(int argc, char **argv)
         long code = 0;
         cJSON *o = st_call("status", &s, "GET", "/api/v1/status", &code);
         if (o) {
-            printf("site %s: owner pid %d, up %.0f s, socket %s\n", s.name,
+            printf("site %s: owner pid %d, up %.0f s, %s %s\n", cJSON_GetObjectItemCaseSensitive(o, "site")->valuestring,
                    (int)cJSON_GetObjectItemCaseSensitive(o, "pid")->valuedouble,
-                   cJSON_GetObjectItemCaseSensitive(o, "uptime_s")->valuedouble, s.sock);
+                   cJSON_GetObjectItemCaseSensitive(o, "uptime_s")->valuedouble,
+                   cli_remote_active() ? "url" : "socket", s.sock);
             const cJSON *routes = cJSON_GetObjectItemCaseSensitive(o, "routes");
             for (const cJSON *r = routes ? routes->child : NULL; r; r = r->next)
                 printf("  route %-16s %s\n", r->string,
@@ -202,6 +205,11 @@ static int st_pause(const char *cmd, int argc, char **argv, int pause)
     free(from);
     bp_state *st = st_state(cmd, &s);
     if (st && bp_state_route_pause_set(st, route, st_actor(), pause) == BP_OK) {
+        char actor[160];
+        snprintf(actor, sizeof(actor), "os:%s", st_actor());
+        bp_audit_entry e = {.actor = actor, .kind = pause ? "route:pause" : "route:resume",
+                            .route = route, .payload = "{}"};
+        (void)bp_audit_append(st, &e);
         printf("route %s %s by %s (no owner runs; %s)\n", route, pause ? "paused" : "resumed",
                st_actor(), pause ? "it stays paused when the owner starts, until resumed"
                                  : "it runs when the owner starts");

@@ -10,6 +10,7 @@
 
 #include "bp_build_config.h"
 #include "cli.h"
+#include "control_client.h"
 #include "log.h"
 #include "runtime.h"
 #include "state.h"
@@ -35,6 +36,8 @@ const cli_command cli_commands[] = {
     {"reload", "SITE", "ask the owner to reload the site file", cmd_reload},
     {"checkpoint", "list|reset SITE [ROUTE]", "source positions (never the ledger)",
      cmd_checkpoint},
+    {"token", "create|list|revoke SITE", "bearer tokens of the admin listener (admin role)",
+     cmd_token},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -98,6 +101,8 @@ static void usage(FILE *f)
             fprintf(f, "  %-15s ", head);
         usage_text(f, k->summary, 18);
     }
+    fprintf(f, "  (review, dlq, status, pause, resume, reload, token: --url https://HOST:PORT\n"
+               "   --token-file F [--cacert F] [--cert F --key F] in place of SITE)\n");
     fprintf(f, "  PLUGIN COMMAND  a command a plugin adds (also COMMAND PLUGIN), e.g.\n"
                "                  `soap inspect URL`, `train extract ...`: see plugins --doc\n"
                "\noptions:\n");
@@ -177,6 +182,8 @@ static const char *cli_keep_absolute(const char *path)
 {
     static char *kept[40];
     static int n_kept;
+    if (cli_remote_active() && strcmp(path, "@remote") == 0)
+        return path;   /* --url in place of SITE */
     char *abs = cli_absolute(path);
     if (abs == NULL)
         return path;
@@ -427,6 +434,18 @@ int main(int argc, char **argv)
         printf("backplane %s (plugin ABI %d.%d)\n", BP_VERSION, BP_ABI_MAJOR, BP_ABI_MINOR);
         return BP_EXIT_OK;
     }
+    /* --url URL --token-file F in place of SITE: the owner over TCP. SITE
+     * follows the command (status, pause, resume, reload) or its verb
+     * (review, dlq, token). */
+    static const char *const remote_cmds[] = {"status", "pause", "resume", "reload", "review",
+                                              "dlq", "token", NULL};
+    for (size_t i = 0; remote_cmds[i]; i++)
+        if (strcmp(cmd, remote_cmds[i]) == 0) {
+            int verb = strcmp(cmd, "review") == 0 || strcmp(cmd, "dlq") == 0 ||
+                       strcmp(cmd, "token") == 0;
+            if (cli_remote_take(&argc, argv, verb ? 3 : 2) != 0)
+                return BP_EXIT_USAGE;
+        }
     for (const cli_command *k = cli_commands; k->name; k++)
         if (strcmp(cmd, k->name) == 0)
             return k->fn(argc - 1, argv + 1);
