@@ -812,8 +812,9 @@ static cJSON *ctl_status(bp_control *c)
     cJSON_AddNumberToObject(o, "uptime_s", (double)(bp_now_ms() - c->started_ms) / 1000.0);
     cJSON_AddStringToObject(o, "state_file", rt->site->state_path);
     cJSON *routes = cJSON_AddObjectToObject(o, "routes");
+    pthread_rwlock_rdlock(&rt->routes_lock);
     for (size_t i = 0; i < rt->n_routes; i++) {
-        bp_route *r = &rt->routes[i];
+        bp_route *r = rt->routes[i];
         cJSON *ro = cJSON_AddObjectToObject(routes, r->cfg->name);
         cJSON_AddStringToObject(ro, "state", r->disabled ? "disabled"
                                             : r->failed  ? "failed"
@@ -821,6 +822,7 @@ static cJSON *ctl_status(bp_control *c)
                                             : atomic_load(&r->paused) ? "paused"
                                                                       : "running");
     }
+    pthread_rwlock_unlock(&rt->routes_lock);
     cJSON_AddNumberToObject(o, "review_queue", (double)bp_state_count(c->st, "review_queue"));
     cJSON_AddNumberToObject(o, "dead_letters", (double)bp_state_count(c->st, "dead_letters"));
     return o;
@@ -952,9 +954,11 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
     }
     if (get && strcmp(url, "/ready") == 0) {
         cJSON *o = cJSON_CreateObject(), *bad = cJSON_CreateObject();
+        pthread_rwlock_rdlock(&c->rt->routes_lock);
         for (size_t i = 0; i < c->rt->n_routes; i++)
-            if (c->rt->routes[i].failed)
-                cJSON_AddStringToObject(bad, c->rt->routes[i].cfg->name, "failed");
+            if (c->rt->routes[i]->failed)
+                cJSON_AddStringToObject(bad, c->rt->routes[i]->cfg->name, "failed");
+        pthread_rwlock_unlock(&c->rt->routes_lock);
         int ok = bad->child == NULL;
         cJSON_AddItemToObject(o, "routes", bad);
         return ctl_send(conn, ok ? 200 : 503, o);
@@ -1038,19 +1042,13 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
         if (slash && (size_t)(slash - name) < sizeof(route)) {
             memcpy(route, name, (size_t)(slash - name));
             route[slash - name] = '\0';
-            bp_route *r = bp_runtime_find_route(c->rt, route);
-            if (r == NULL)
+            if (!bp_runtime_has_route(c->rt, route))
                 return ctl_error(conn, 404, "no route '%s'", route);
             if (strcmp(slash, "/pause") == 0 || strcmp(slash, "/resume") == 0) {
                 int pause = slash[1] == 'p';
                 if (bp_control_pause(c->st, route, who, pause) != BP_OK)
                     return ctl_error(conn, 500, "cannot store the pause");
-                atomic_store(&r->paused, pause);
-                bp_wakeup_signal(&r->wakeup);
-                /* Answer once no poll is in progress any more: after "paused"
-                 * no record comes in. */
-                for (int i = 0; pause && r->running && i < 50 && !atomic_load(&r->pause_seen); i++)
-                    usleep(20000);
+                bp_runtime_pause_route(c->rt, route, pause);
                 bp_log(BP_LOG_INFO, route, "%s by %s", pause ? "paused" : "resumed", who);
                 cJSON *o = cJSON_CreateObject();
                 cJSON_AddStringToObject(o, "route", route);
@@ -1059,7 +1057,7 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
                 return ctl_send(conn, 200, o);
             }
             if (strcmp(slash, "/checkpoint/reset") == 0) {
-                if (!atomic_load(&r->paused))
+                if (!bp_runtime_route_paused(c->rt, route))
                     return ctl_error(conn, 409, "route '%s' is running: pause it first", route);
                 return ctl_error(conn, 501, "route '%s': a reset while the owner runs is not "
                                             "offered yet (the source keeps its position in "
@@ -1196,9 +1194,9 @@ bp_status bp_control_start(bp_runtime *rt, bp_control **out, char **err)
     /* Pauses persist until resumed. */
     for (size_t i = 0; i < rt->n_routes; i++) {
         char *by = NULL;
-        if (bp_control_paused(c->st, rt->routes[i].cfg->name, &by) == 1) {
-            atomic_store(&rt->routes[i].paused, 1);
-            bp_log(BP_LOG_INFO, rt->routes[i].cfg->name, "paused (by %s) until resumed", by);
+        if (bp_control_paused(c->st, rt->routes[i]->cfg->name, &by) == 1) {
+            atomic_store(&rt->routes[i]->paused, 1);
+            bp_log(BP_LOG_INFO, rt->routes[i]->cfg->name, "paused (by %s) until resumed", by);
         }
         free(by);
     }

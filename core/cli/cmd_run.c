@@ -172,16 +172,11 @@ int cmd_run(int argc, char **argv)
     int have_watcher = pthread_create(&watcher, NULL, run_watch_main, &w) == 0;
     bp_log(BP_LOG_INFO, NULL, "site '%s' running %zu route(s), state %s, pid %ld", site->name,
            site->n_routes, site->state_path, (long)getpid());
+    /* --serve: the runtime waits for a stop (SIGTERM/SIGINT, the state file
+     * lost) rather than for its routes; a reload may start routes again. */
+    bp_runtime_set_serve(rt, serve);
     if (bp_runtime_run(rt) != BP_OK)
         rc = BP_EXIT_RUNTIME;
-    if (serve && !atomic_load(&w.lost)) {
-        if (!atomic_load(&run_signalled))
-            bp_log(BP_LOG_INFO, NULL, "every route has ended; serving until SIGTERM (--serve)");
-        while (!atomic_load(&run_signalled) && !atomic_load(&w.lost)) {
-            struct timespec ts = {0, 100 * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-    }
     atomic_store(&w.done, 1);
     if (have_watcher)
         pthread_join(watcher, NULL);
