@@ -1057,12 +1057,31 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
                 return ctl_send(conn, 200, o);
             }
             if (strcmp(slash, "/checkpoint/reset") == 0) {
-                if (!bp_runtime_route_paused(c->rt, route))
-                    return ctl_error(conn, 409, "route '%s' is running: pause it first", route);
-                return ctl_error(conn, 501, "route '%s': a reset while the owner runs is not "
-                                            "offered yet (the source keeps its position in "
-                                            "memory): stop the owner and run `backplane "
-                                            "checkpoint reset` without it", route);
+                /* Source positions only, never the ledger; audited (core/reload.c). */
+                char actor[200], *scope = NULL;
+                size_t n = 0;
+                snprintf(actor, sizeof(actor), "%s%s", strchr(who, ':') ? "" : "os:", who);
+                bp_status rs = bp_runtime_checkpoint_reset(c->rt, route, actor, &scope, &n);
+                enum MHD_Result mr;
+                if (rs == BP_OK) {
+                    bp_log(BP_LOG_INFO, route, "checkpoint reset by %s: %zu source position(s) "
+                                               "of %s forgotten", who, n, scope);
+                    cJSON *o = cJSON_CreateObject();
+                    cJSON_AddStringToObject(o, "route", route);
+                    cJSON_AddStringToObject(o, "scope", scope);
+                    cJSON_AddNumberToObject(o, "keys_deleted", (double)n);
+                    cJSON_AddStringToObject(o, "by", who);
+                    mr = ctl_send(conn, 200, o);
+                } else {
+                    mr = rs == BP_ERR_FULL
+                             ? ctl_error(conn, 409, "route '%s' is running: pause it first", route)
+                         : rs == BP_ERR_NOT_FOUND ? ctl_error(conn, 404, "no route '%s'", route)
+                         : rs == BP_STOPPED ? ctl_error(conn, 409, "the owner is stopping")
+                                            : ctl_error(conn, 500, "checkpoint reset of '%s': %s",
+                                                        route, bp_status_str(rs));
+                }
+                free(scope);
+                return mr;
             }
         }
     }

@@ -366,3 +366,63 @@ out:
     free(ch);
     return rc;
 }
+
+bp_status bp_runtime_checkpoint_reset(bp_runtime *rt, const char *route, const char *actor,
+                                      char **scope, size_t *n_deleted)
+{
+    *scope = NULL;
+    *n_deleted = 0;
+    pthread_mutex_lock(&reload_mu);   /* a reload does not swap the route meanwhile */
+    bp_status rc = BP_OK;
+    pthread_mutex_lock(&rt->run_mu);
+    int finishing = rt->finishing;
+    if (!finishing)
+        rt->reloading = 1;
+    pthread_mutex_unlock(&rt->run_mu);
+    if (finishing) {
+        pthread_mutex_unlock(&reload_mu);
+        return BP_STOPPED;
+    }
+    pthread_rwlock_wrlock(&rt->routes_lock);
+    size_t k = 0;
+    while (k < rt->n_routes && strcmp(rt->routes[k]->cfg->name, route) != 0)
+        k++;
+    bp_route *r = k < rt->n_routes ? rt->routes[k] : NULL;
+    if (r == NULL || r->disabled) {
+        rc = BP_ERR_NOT_FOUND;
+    } else if (!atomic_load(&r->paused)) {
+        rc = BP_ERR_FULL;
+    } else {
+        /* The source holds its position in memory too: it stops (what is in
+         * flight settles and is acked, as on a stop), the stored positions
+         * go, and a new instance starts from the configured start. */
+        const bp_site *site = r->site;
+        bp_site_route *cfg = r->cfg;
+        bp_route_drain(r);
+        bp_route_free(r);
+        rc = bp_checkpoint_reset_source(rt->state, route, cfg->from.name, actor, scope,
+                                        n_deleted);
+        bp_diags d = {0};
+        bp_route *fresh = NULL;
+        if (bp_route_create(rt, site, cfg, 1, &fresh, &d) != BP_OK)
+            bp_log(BP_LOG_ERROR, route, "could not start again after the reset: %s; it stays "
+                                        "disabled", d.n ? d.msgs[0] : "init failed");
+        bp_diags_free(&d);
+        rt->routes[k] = fresh;
+        if (fresh) {
+            atomic_store(&fresh->paused, 1);   /* still paused until resumed */
+            if (!fresh->disabled)
+                bp_route_start(fresh);
+        } else {
+            memmove(rt->routes + k, rt->routes + k + 1, (rt->n_routes - k - 1) * sizeof(*rt->routes));
+            rt->n_routes--;
+        }
+    }
+    pthread_rwlock_unlock(&rt->routes_lock);
+    pthread_mutex_lock(&rt->run_mu);
+    rt->reloading = 0;
+    pthread_cond_broadcast(&rt->run_cv);
+    pthread_mutex_unlock(&rt->run_mu);
+    pthread_mutex_unlock(&reload_mu);
+    return rc;
+}

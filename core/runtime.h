@@ -154,6 +154,17 @@ void bp_runtime_set_serve(bp_runtime *rt, int serve);
  * Any thread but the signal handler and a route's own; one reload at a time. */
 bp_status bp_runtime_reload(bp_runtime *rt, char **msg);
 
+/* `checkpoint reset` while the owner runs (POST /api/v1/routes/R/checkpoint/
+ * reset): only for a paused route. Its source stops (records in flight settle
+ * and are acked), its stored positions are forgotten and audited
+ * (bp_checkpoint_reset_source: never the ledger), and a new source instance
+ * starts from the configured start; the route stays paused until resumed.
+ * *scope (malloc'ed) and *n_deleted say what went. BP_OK; BP_ERR_FULL the
+ * route is not paused; BP_ERR_NOT_FOUND no such route; BP_STOPPED the owner
+ * is stopping; BP_ERR_IO. Any thread but a route's own. */
+bp_status bp_runtime_checkpoint_reset(bp_runtime *rt, const char *route, const char *actor,
+                                      char **scope, size_t *n_deleted);
+
 void bp_runtime_free(bp_runtime *rt);
 
 /* Internal: used by host_api.c. */

@@ -118,6 +118,13 @@ int cmd_run(int argc, char **argv)
     free(av);
     if (r != 0)
         return r > 0 ? BP_EXIT_OK : BP_EXIT_USAGE;
+    /* SIGHUP from the start: one that comes before the routes run (a
+     * supervisor that reloads at once) is a reload, never the default death. */
+    struct sigaction hup;
+    memset(&hup, 0, sizeof(hup));
+    hup.sa_handler = run_on_signal;
+    sigemptyset(&hup.sa_mask);
+    sigaction(SIGHUP, &hup, NULL);
     bp_registry *reg = cli_registry(&c);
     if (reg == NULL)
         return BP_EXIT_INVALID;
