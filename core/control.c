@@ -915,6 +915,47 @@ static enum MHD_Result ctl_decide(bp_control *c, struct MHD_Connection *conn, co
     return ctl_send(conn, strcmp(oc, "pending") == 0 ? 202 : 200, o);
 }
 
+/* POST /api/v1/review/SEQ/reopen {note}: a rejected entry parked again as a
+ * new entry (state_review.c). It delivers nothing, so it is done here. */
+static enum MHD_Result ctl_reopen(bp_control *c, struct MHD_Connection *conn, int64_t seq,
+                                  const char *who, const char *body)
+{
+    cJSON *b = body && body[0] ? cJSON_Parse(body) : cJSON_CreateObject();
+    if (b == NULL || !cJSON_IsObject(b)) {
+        cJSON_Delete(b);
+        return ctl_error(conn, 422, "the body is not a JSON object");
+    }
+    const cJSON *note = cJSON_GetObjectItemCaseSensitive(b, "note");
+    char actor[200], *why = NULL;
+    snprintf(actor, sizeof(actor), "%s%s", strchr(who, ':') ? "" : "os:", who);
+    int64_t fresh = 0;
+    bp_status s = bp_state_review_reopen(c->st, seq, actor,
+                                         cJSON_IsString(note) ? note->valuestring : NULL, &fresh,
+                                         &why);
+    cJSON_Delete(b);
+    enum MHD_Result r;
+    if (s == BP_OK) {
+        bp_log(BP_LOG_INFO, NULL, "review reopen %lld by %s: parked again as %lld",
+               (long long)seq, who, (long long)fresh);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "seq", (double)seq);
+        cJSON_AddStringToObject(o, "outcome", "reopened");
+        cJSON_AddNumberToObject(o, "new_seq", (double)fresh);
+        cJSON_AddStringToObject(o, "by", who);
+        r = ctl_send(conn, 200, o);
+    } else if (s == BP_ERR_NOT_FOUND) {
+        r = ctl_error(conn, 404, "no decided entry %lld", (long long)seq);
+    } else if (s == BP_ERR_FULL) {
+        r = ctl_error(conn, 409, "entry %lld cannot be reopened: %s (only a rejected entry can)",
+                      (long long)seq, why ? why : "not rejected");
+    } else {
+        r = ctl_error(conn, 500, "cannot reopen entry %lld: %s", (long long)seq,
+                      bp_status_str(s));
+    }
+    free(why);
+    return r;
+}
+
 static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
@@ -1011,7 +1052,7 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
             if (rest[0] == '/' && strcmp(rest + 1, verbs[i]) == 0)
                 return ctl_decide(c, conn, "review", seq, verbs[i], who, cc->body);
         if (strcmp(rest, "/reopen") == 0)
-            return ctl_error(conn, 501, "reopen is not offered yet");
+            return ctl_reopen(c, conn, seq, who, cc->body);
     }
     if (get && strcmp(url, "/api/v1/dlq") == 0) {
         const char *route = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "route");

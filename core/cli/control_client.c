@@ -181,6 +181,7 @@ static const char *cor_done(const char *verb)
            : strcmp(verb, "reject") == 0  ? "rejected"
            : strcmp(verb, "replay") == 0  ? "replayed"
            : strcmp(verb, "delete") == 0  ? "dropped"
+           : strcmp(verb, "reopen") == 0  ? "reopened"
                                           : verb;
 }
 
@@ -269,6 +270,32 @@ int cli_owner_request(const char *cmd, const char *site_path, const char *kind, 
         goto out;
     }
     bp_status s;
+    if (strcmp(kind, "review") == 0 && strcmp(verb, "reopen") == 0) {
+        /* A reopen delivers nothing: done at once, under the owner lock
+         * (state_review.c), as the owner would do it. */
+        cJSON *b = body ? cJSON_Parse(body) : NULL;
+        const cJSON *note = cJSON_GetObjectItemCaseSensitive(b, "note");
+        char who_os[200];
+        snprintf(who_os, sizeof(who_os), "os:%s", actor);
+        int64_t fresh = 0;
+        s = bp_state_review_reopen(st, seq, who_os, cJSON_IsString(note) ? note->valuestring : NULL,
+                                   &fresh, &who);
+        cJSON_Delete(b);
+        if (s == BP_OK) {
+            printf("%lld reopened by %s: parked again as %lld\n", (long long)seq, actor,
+                   (long long)fresh);
+            rc = 0;
+        } else if (s == BP_ERR_FULL) {
+            fprintf(stderr, "backplane %s: entry %lld cannot be reopened: %s (only a rejected "
+                            "entry can)\n", cmd, (long long)seq, who ? who : "not rejected");
+        } else if (s == BP_ERR_NOT_FOUND) {
+            fprintf(stderr, "backplane %s: no decided entry %lld\n", cmd, (long long)seq);
+        } else {
+            fprintf(stderr, "backplane %s: cannot reopen entry %lld: %s\n", cmd, (long long)seq,
+                    bp_status_str(s));
+        }
+        goto close;
+    }
     if (strcmp(kind, "dlq") == 0 && strcmp(verb, "delete") == 0) {
         /* Dropping delivers nothing: done here at once, unless a replay of
          * the entry is waiting for the owner. */
