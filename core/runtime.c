@@ -513,8 +513,11 @@ bp_status bp_runtime_run(bp_runtime *rt)
 {
     bp_status rc = BP_OK;
     pthread_rwlock_wrlock(&rt->routes_lock);
+    /* A reload that came first (SIGHUP during the start) started its new
+     * versions already. */
     for (size_t i = 0; i < rt->n_routes; i++)
-        if (!rt->routes[i]->disabled && bp_route_start(rt->routes[i]) != 0)
+        if (!rt->routes[i]->disabled && !rt->routes[i]->running &&
+            bp_route_start(rt->routes[i]) != 0)
             bp_runtime_request_stop(rt);
     pthread_rwlock_unlock(&rt->routes_lock);
     /* Until every route has ended (or, serving, until a stop): a reload may

@@ -87,6 +87,7 @@ contains "the changed route was drained first" run.log "[chg] draining for a rel
 lacks "the unchanged route was not drained" run.log "[keep] draining"
 [ "$(grep -c '\[keep\] route started' run.log)" = 1 ] && ok "the unchanged route started once, never again" \
     || not_ok "keep started $(grep -c '\[keep\] route started' run.log) times"
+i=0; while [ "$(grep -c '\[chg\] route started' run.log)" -lt 2 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 [ "$(grep -c '\[chg\] route started' run.log)" = 2 ] && ok "the changed route started again (its new version)" \
     || not_ok "chg started $(grep -c '\[chg\] route started' run.log) times"
 wait_total $((before + 4000)) 20 site/keep.out
@@ -132,6 +133,7 @@ kill -HUP $P
 wait_log "reload failed: " 15
 grep -q "reload failed: route 'chg': sink 'vault' (plugin 'fx_init_fails', .*): init failed: authentication failed for user 'ap' .*; the previous configuration runs again" run.log \
     && ok "a failed start is logged, naming the sink and why, and rolled back" || { not_ok "rollback logged"; tail -4 run.log | sed 's/^/#   /'; }
+i=0; while [ "$(grep -c '\[chg\] route started' run.log)" -lt 3 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 [ "$(grep -c '\[chg\] route started' run.log)" = 3 ] && ok "the previous version of the route started again" \
     || not_ok "chg started $(grep -c '\[chg\] route started' run.log) times"
 sleep 0.5
