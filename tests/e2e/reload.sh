@@ -40,14 +40,14 @@ wait_log() {
 }
 
 # Two inputs written while the bus runs: records keep arriving during every
-# reload (a writer appends 1,000 records every 100 ms).
+# reload (a writer appends 500 records every 100 ms).
 : >keep.in; : >chg.in
 python3 - "$N" <<'PY' &
 import sys, time
 n = int(sys.argv[1])
 with open('keep.in', 'a') as a, open('chg.in', 'a') as b:
-    for i in range(0, n, 1000):
-        for j in range(i, min(n, i + 1000)):
+    for i in range(0, n, 500):
+        for j in range(i, min(n, i + 500)):
             line = '{"n":%d,"pad":"%s"}\n' % (j, 'x' * 40)
             a.write(line); b.write(line)
         a.flush(); b.flush()
@@ -165,6 +165,21 @@ code=$(curl -s -o api2.json -w '%{http_code}' --unix-socket "$SOCK" -X POST http
 site chg.b
 exit_is "backplane reload SITE: removes the route no longer in the file" 0 "$B" reload site/rl.yaml
 contains "... and says so" "$OUT" "reload: removed: extra; unchanged: keep, chg"
+
+# ---- 5. a transform option changed: the new chain takes effect ----
+sed 's|chg: { from: cin, to: cout }|chg: { from: cin, through: [ { set: { set: { data.v: 2 } } } ], to: cout }|' \
+    site/rl.good >site/rl.yaml
+c0=$(grep -c "reload: restarted: chg; unchanged: keep" run.log)
+kill -HUP $P
+i=0; while [ "$(grep -c "reload: restarted: chg; unchanged: keep" run.log)" = "$c0" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
+[ "$(grep -c "reload: restarted: chg; unchanged: keep" run.log)" -gt "$c0" ] && ok "a changed transform option restarts its route" \
+    || { not_ok "transform reload"; tail -3 run.log | sed 's/^/#   /'; }
+i=0; while ! grep -q '"v":2' site/chg.b && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+grep -q '"v":2' site/chg.b && ok "records after the reload went through the new transform" \
+    || not_ok "no record with data.v = 2 in chg.b"
+first_v=$(grep -n '"v":2' site/chg.b | head -1 | cut -d: -f1)
+[ -z "$(tail -n +"${first_v:-1}" site/chg.b | grep -v '"v":2')" ] && ok "... and every record after the first one did" \
+    || not_ok "records without data.v after the new chain started"
 
 # ---- the end: every record of both routes exactly once ----
 wait $WRITER
