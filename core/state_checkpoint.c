@@ -73,33 +73,6 @@ bp_status bp_state_checkpoint_list(bp_state *st, const char *scope, const char *
     return rc;
 }
 
-bp_status bp_state_checkpoints_foreach(bp_state *st,
-                                       int (*fn)(const char *scope, const char *key,
-                                                 const char *value, int64_t updated_ms,
-                                                 void *ud),
-                                       void *ud)
-{
-    sqlite3_stmt *q = NULL;
-    bp_status rc = BP_ERR_IO;
-    pthread_mutex_lock(&st->mu);
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT scope,key,value,updated_ms FROM checkpoints ORDER BY "
-                           "scope,key", -1, &q, NULL) == SQLITE_OK) {
-        int s;
-        while ((s = sqlite3_step(q)) == SQLITE_ROW)
-            if (fn((const char *)sqlite3_column_text(q, 0),
-                   (const char *)sqlite3_column_text(q, 1),
-                   (const char *)sqlite3_column_text(q, 2), sqlite3_column_int64(q, 3), ud)) {
-                s = SQLITE_DONE;
-                break;
-            }
-        rc = s == SQLITE_DONE ? BP_OK : BP_ERR_IO;
-    }
-    sqlite3_finalize(q);
-    pthread_mutex_unlock(&st->mu);
-    return rc;
-}
-
 bp_status bp_state_checkpoint_delete_prefix(bp_state *st, const char *scope, const char *prefix,
                                             size_t *n_deleted)
 {

@@ -5,7 +5,6 @@
 #define BP_CORE_STATE_CHECKPOINT_H
 
 #include <stddef.h>
-#include <stdint.h>
 #include "state.h"
 
 /* Keys of scope starting with prefix (NULL or "": all), sorted. *keys is ONE
@@ -13,14 +12,6 @@
  * frees everything). BP_ERR_IO when the store fails. */
 bp_status bp_state_checkpoint_list(bp_state *st, const char *scope, const char *prefix,
                                    char ***keys, size_t *n);
-/* Every checkpoint, by scope and key: fn per row (strings borrowed for the
- * call); stops when fn returns non-zero. BP_OK or BP_ERR_IO. (The admin
- * helper's branch has the same function in state_control.c: keep one.) */
-bp_status bp_state_checkpoints_foreach(bp_state *st,
-                                       int (*fn)(const char *scope, const char *key,
-                                                 const char *value, int64_t updated_ms,
-                                                 void *ud),
-                                       void *ud);
 /* Deletes the keys of scope starting with prefix (NULL or "": all) in one
  * transaction; *n_deleted (may be NULL) says how many. */
 bp_status bp_state_checkpoint_delete_prefix(bp_state *st, const char *scope, const char *prefix,
