@@ -168,6 +168,28 @@ wait_for 10 grep -q "review approve $SEQ by $ME: delivered" ro2.log \
     && ok "and carries the recorded decision out" || not_ok "decision not carried out: $(tail -3 ro2.log)"
 stop_owner
 
+# ---- 4a. the state file replaced while running (not only deleted) -----------
+python3 -c "
+with open('rp.jsonl','w') as f:
+    for i in range(2000): f.write('{\"n\":%d}\n' % i)"
+cat >rp.yaml <<YAML
+site: rp
+state: $TMP/rp.db
+connectors:
+  inv: { plugin: file, path: $TMP/rp.jsonl, follow: true }
+  out: { plugin: file, path: $TMP/rp.out }
+routes:
+  p: { from: inv, to: out }
+YAML
+"$B" run rp.yaml 2>rp.log & PR=$!
+wait_for 10 sh -c '[ "$(wc -l <rp.out 2>/dev/null)" = 2000 ]' || true
+cp rp.db rp.db.copy && mv rp.db.copy rp.db   # an operator "restoring a backup" under the owner
+wait_for 10 sh -c "! kill -0 $PR 2>/dev/null"
+wait $PR; rc=$?
+eq "a replaced state file stops run with exit 3" "$rc" 3
+grep -q "state file $TMP/rp.db was replaced while running (inode [0-9]*, was [0-9]*): stopping; nothing acked since" rp.log \
+    && ok "... naming the file and both inodes" || { not_ok "replaced: reason"; tail -3 rp.log | sed 's/^/#   /'; }
+
 # ---- 4. admin.unix_roles with real users and groups -------------------------
 if [ "$(id -u)" = 0 ] && command -v useradd >/dev/null && command -v setpriv >/dev/null; then
     s=$$
