@@ -1,6 +1,8 @@
 /* What the runtime's parts share (not for plugins or the CLI):
  *
- *   runtime.c         instances, routes' setup and teardown, run
+ *   runtime.c         instances, routes' setup and teardown (one by one), run
+ *   reload.c          SIGHUP / POST reload: the changed routes drained and restarted;
+ *                     a paused route's checkpoint reset
  *   lookup.c          lookups through another connector (api->lookup)
  *   pipeline.c        a route's threads: source (poll, ack), transform workers
  *   transform_chain.c a record through the transforms, then the review gate
