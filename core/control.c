@@ -696,8 +696,9 @@ static cJSON *ctl_status(bp_control *c)
     cJSON_AddNumberToObject(o, "uptime_s", (double)(bp_now_ms() - c->started_ms) / 1000.0);
     cJSON_AddStringToObject(o, "state_file", rt->site->state_path);
     cJSON *routes = cJSON_AddObjectToObject(o, "routes");
+    pthread_rwlock_rdlock(&rt->routes_lock);
     for (size_t i = 0; i < rt->n_routes; i++) {
-        bp_route *r = &rt->routes[i];
+        bp_route *r = rt->routes[i];
         cJSON *ro = cJSON_AddObjectToObject(routes, r->cfg->name);
         cJSON_AddStringToObject(ro, "state", r->disabled ? "disabled"
                                             : r->failed  ? "failed"
@@ -705,6 +706,7 @@ static cJSON *ctl_status(bp_control *c)
                                             : atomic_load(&r->paused) ? "paused"
                                                                       : "running");
     }
+    pthread_rwlock_unlock(&rt->routes_lock);
     cJSON_AddNumberToObject(o, "review_queue", (double)bp_state_count(c->st, "review_queue"));
     cJSON_AddNumberToObject(o, "dead_letters", (double)bp_state_count(c->st, "dead_letters"));
     return o;
@@ -885,6 +887,47 @@ static enum MHD_Result ctl_metrics(bp_control *c, struct MHD_Connection *conn)
     return r;
 }
 
+/* POST /api/v1/review/SEQ/reopen {note}: a rejected entry parked again as a
+ * new entry (state_review.c). It delivers nothing, so it is done here. */
+static enum MHD_Result ctl_reopen(bp_control *c, struct MHD_Connection *conn, int64_t seq,
+                                  const char *who, const char *body)
+{
+    cJSON *b = body && body[0] ? cJSON_Parse(body) : cJSON_CreateObject();
+    if (b == NULL || !cJSON_IsObject(b)) {
+        cJSON_Delete(b);
+        return ctl_error(conn, 422, "the body is not a JSON object");
+    }
+    const cJSON *note = cJSON_GetObjectItemCaseSensitive(b, "note");
+    char actor[200], *why = NULL;
+    snprintf(actor, sizeof(actor), "%s%s", strchr(who, ':') ? "" : "os:", who);
+    int64_t fresh = 0;
+    bp_status s = bp_state_review_reopen(c->st, seq, actor,
+                                         cJSON_IsString(note) ? note->valuestring : NULL, &fresh,
+                                         &why);
+    cJSON_Delete(b);
+    enum MHD_Result r;
+    if (s == BP_OK) {
+        bp_log(BP_LOG_INFO, NULL, "review reopen %lld by %s: parked again as %lld",
+               (long long)seq, who, (long long)fresh);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "seq", (double)seq);
+        cJSON_AddStringToObject(o, "outcome", "reopened");
+        cJSON_AddNumberToObject(o, "new_seq", (double)fresh);
+        cJSON_AddStringToObject(o, "by", who);
+        r = ctl_send(conn, 200, o);
+    } else if (s == BP_ERR_NOT_FOUND) {
+        r = ctl_error(conn, 404, "no decided entry %lld", (long long)seq);
+    } else if (s == BP_ERR_FULL) {
+        r = ctl_error(conn, 409, "entry %lld cannot be reopened: %s (only a rejected entry can)",
+                      (long long)seq, why ? why : "not rejected");
+    } else {
+        r = ctl_error(conn, 500, "cannot reopen entry %lld: %s", (long long)seq,
+                      bp_status_str(s));
+    }
+    free(why);
+    return r;
+}
+
 enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                    const char *method, const char *version,
                                    const char *upload_data, size_t *upload_size, void **con_cls)
@@ -933,11 +976,13 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
     }
     if (get && strcmp(url, "/ready") == 0) {
         cJSON *o = cJSON_CreateObject(), *bad = cJSON_CreateObject();
+        pthread_rwlock_rdlock(&c->rt->routes_lock);
         for (size_t i = 0; i < c->rt->n_routes; i++) {
-            const char *why = ctl_not_ready(&c->rt->routes[i]);
+            const char *why = ctl_not_ready(c->rt->routes[i]);
             if (why)
-                cJSON_AddStringToObject(bad, c->rt->routes[i].cfg->name, why);
+                cJSON_AddStringToObject(bad, c->rt->routes[i]->cfg->name, why);
         }
+        pthread_rwlock_unlock(&c->rt->routes_lock);
         int ok = bad->child == NULL;
         cJSON_AddItemToObject(o, "routes", bad);
         return ctl_send(conn, ok ? 200 : 503, o);
@@ -1021,7 +1066,7 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
             if (rest[0] == '/' && strcmp(rest + 1, verbs[i]) == 0)
                 return ctl_decide(c, conn, "review", seq, verbs[i], who, cc->body);
         if (strcmp(rest, "/reopen") == 0)
-            return ctl_error(conn, 501, "reopen is not offered yet");
+            return ctl_reopen(c, conn, seq, who, cc->body);
     }
     if (get && strcmp(url, "/api/v1/dlq") == 0) {
         const char *route = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "route");
@@ -1052,19 +1097,13 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
         if (slash && (size_t)(slash - name) < sizeof(route)) {
             memcpy(route, name, (size_t)(slash - name));
             route[slash - name] = '\0';
-            bp_route *r = bp_runtime_find_route(c->rt, route);
-            if (r == NULL)
+            if (!bp_runtime_has_route(c->rt, route))
                 return ctl_error(conn, 404, "no route '%s'", route);
             if (strcmp(slash, "/pause") == 0 || strcmp(slash, "/resume") == 0) {
                 int pause = slash[1] == 'p';
                 if (bp_state_route_pause_set(c->st, route, who, pause) != BP_OK)
                     return ctl_error(conn, 500, "cannot store the pause");
-                atomic_store(&r->paused, pause);
-                bp_wakeup_signal(&r->wakeup);
-                /* Answer once no poll is in progress any more: after "paused"
-                 * no record comes in. */
-                for (int i = 0; pause && r->running && i < 50 && !atomic_load(&r->pause_seen); i++)
-                    usleep(20000);
+                bp_runtime_pause_route(c->rt, route, pause);
                 bp_log(BP_LOG_INFO, route, "%s by %s", pause ? "paused" : "resumed", who);
                 char actor[200];
                 ctl_actor(who, actor, sizeof(actor));
@@ -1078,12 +1117,31 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
                 return ctl_send(conn, 200, o);
             }
             if (strcmp(slash, "/checkpoint/reset") == 0) {
-                if (!atomic_load(&r->paused))
-                    return ctl_error(conn, 409, "route '%s' is running: pause it first", route);
-                return ctl_error(conn, 501, "route '%s': a reset while the owner runs is not "
-                                            "offered yet (the source keeps its position in "
-                                            "memory): stop the owner and run `backplane "
-                                            "checkpoint reset` without it", route);
+                /* Source positions only, never the ledger; audited (core/reload.c). */
+                char actor[200], *scope = NULL;
+                size_t n = 0;
+                snprintf(actor, sizeof(actor), "%s%s", strchr(who, ':') ? "" : "os:", who);
+                bp_status rs = bp_runtime_checkpoint_reset(c->rt, route, actor, &scope, &n);
+                enum MHD_Result mr;
+                if (rs == BP_OK) {
+                    bp_log(BP_LOG_INFO, route, "checkpoint reset by %s: %zu source position(s) "
+                                               "of %s forgotten", who, n, scope);
+                    cJSON *o = cJSON_CreateObject();
+                    cJSON_AddStringToObject(o, "route", route);
+                    cJSON_AddStringToObject(o, "scope", scope);
+                    cJSON_AddNumberToObject(o, "keys_deleted", (double)n);
+                    cJSON_AddStringToObject(o, "by", who);
+                    mr = ctl_send(conn, 200, o);
+                } else {
+                    mr = rs == BP_ERR_FULL
+                             ? ctl_error(conn, 409, "route '%s' is running: pause it first", route)
+                         : rs == BP_ERR_NOT_FOUND ? ctl_error(conn, 404, "no route '%s'", route)
+                         : rs == BP_STOPPED ? ctl_error(conn, 409, "the owner is stopping")
+                                            : ctl_error(conn, 500, "checkpoint reset of '%s': %s",
+                                                        route, bp_status_str(rs));
+                }
+                free(scope);
+                return mr;
             }
         }
     }
@@ -1182,9 +1240,9 @@ bp_status bp_control_start_ex(bp_runtime *rt, const char *admin_listen, bp_contr
     /* Pauses persist until resumed. */
     for (size_t i = 0; i < rt->n_routes; i++) {
         char *by = NULL;
-        if (bp_state_route_paused(c->st, rt->routes[i].cfg->name, &by) == 1) {
-            atomic_store(&rt->routes[i].paused, 1);
-            bp_log(BP_LOG_INFO, rt->routes[i].cfg->name, "paused (by %s) until resumed", by);
+        if (bp_state_route_paused(c->st, rt->routes[i]->cfg->name, &by) == 1) {
+            atomic_store(&rt->routes[i]->paused, 1);
+            bp_log(BP_LOG_INFO, rt->routes[i]->cfg->name, "paused (by %s) until resumed", by);
         }
         free(by);
     }

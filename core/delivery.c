@@ -90,7 +90,7 @@ static bp_status dl_wait_queued(bp_route *r, bp_instance *sink, const uint64_t *
         }
         /* On stop, give queued records 10 s to complete; then leave them
          * unacked (they are redelivered on restart). */
-        if (bp_runtime_stopping(r->rt)) {
+        if (bp_route_stopping(r)) {
             if (deadline == 0) {
                 deadline = bp_mono_ms() + 10000;
             } else if (bp_mono_ms() > deadline) {
@@ -359,7 +359,7 @@ static bp_status dl_finish(bp_delivery *d)
                 break;
             }
             d->outage_tries++;
-            if (!bp_retry_sleep(&r->rt->stop, bp_retry_backoff_ms(&r->retry, d->outage_tries))) {
+            if (!bp_retry_sleep(&r->stop, bp_retry_backoff_ms(&r->retry, d->outage_tries))) {
                 rc = BP_STOPPED;
                 goto out;
             }
@@ -388,7 +388,7 @@ static bp_status dl_finish(bp_delivery *d)
                d->failures, r->retry.max + 1,
                d->last_reason[d->pending[0]] ? d->last_reason[d->pending[0]]
                                              : "transient failure");
-        if (!bp_retry_sleep(&r->rt->stop, bp_retry_backoff_ms(&r->retry, d->failures))) {
+        if (!bp_retry_sleep(&r->stop, bp_retry_backoff_ms(&r->retry, d->failures))) {
             rc = BP_STOPPED;
             goto out;
         }

@@ -269,7 +269,9 @@ static bp_status host_corrections_get(bp_instance *inst, const char *key_path,
 
 static int host_stopping(const bp_instance *inst)
 {
-    return inst && inst->rt && bp_runtime_stopping(inst->rt);
+    /* A route drained by a reload stops as on a stop of the whole runtime. */
+    return inst && inst->rt &&
+           (bp_runtime_stopping(inst->rt) || (inst->route_stop && atomic_load(inst->route_stop)));
 }
 
 /* ---- ABI 1.3 (core3-runtime) ---- */

@@ -143,6 +143,13 @@ int cmd_run(int argc, char **argv)
     free(av);
     if (r != 0)
         return r > 0 ? BP_EXIT_OK : BP_EXIT_USAGE;
+    /* SIGHUP from the start: one that comes before the routes run (a
+     * supervisor that reloads at once) is a reload, never the default death. */
+    struct sigaction hup;
+    memset(&hup, 0, sizeof(hup));
+    hup.sa_handler = run_on_signal;
+    sigemptyset(&hup.sa_mask);
+    sigaction(SIGHUP, &hup, NULL);
     bp_registry *reg = cli_registry(&c);
     if (reg == NULL)
         return BP_EXIT_INVALID;
@@ -201,16 +208,11 @@ int cmd_run(int argc, char **argv)
      * control socket listening; the routes start polling now. */
     cli_notify("READY=1\nSTATUS=site '%s': %zu route(s), state %s", site->name, site->n_routes,
                site->state_path);
+    /* --serve: the runtime waits for a stop (SIGTERM/SIGINT, the state file
+     * lost) rather than for its routes; a reload may start routes again. */
+    bp_runtime_set_serve(rt, serve);
     if (bp_runtime_run(rt) != BP_OK)
         rc = BP_EXIT_RUNTIME;
-    if (serve && !atomic_load(&w.lost)) {
-        if (!atomic_load(&run_signalled))
-            bp_log(BP_LOG_INFO, NULL, "every route has ended; serving until SIGTERM (--serve)");
-        while (!atomic_load(&run_signalled) && !atomic_load(&w.lost)) {
-            struct timespec ts = {0, 100 * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-    }
     cli_notify("STOPPING=1\nSTATUS=stopping");
     atomic_store(&w.done, 1);
     if (have_watcher)

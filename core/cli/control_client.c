@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -17,6 +18,7 @@
 #include "control_client.h"
 #include "diag.h"
 #include "dlq.h"
+#include "owner_lock.h"
 #include "site.h"
 #include "state.h"
 #include "yaml_doc.h"
@@ -123,6 +125,43 @@ int cli_owner_reachable(const char *sock)
     int ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 1 : errno == EACCES ? -1 : 0;
     close(fd);
     return ok;
+}
+
+int cli_owner_or_lock(const char *cmd, const char *what, const char *site, const char *sock,
+                      const char *state_path, bp_owner_lock **lock)
+{
+    *lock = NULL;
+    for (int waited = 0;; waited += 100) {
+        int reach = cli_owner_reachable(sock);
+        if (reach < 0) {
+            fprintf(stderr, "backplane %s: control socket %s: permission denied (ask for the "
+                            "socket's group)\n", cmd, sock);
+            return -1;
+        }
+        if (reach == 1)
+            return 1;
+        if (access(state_path, F_OK) != 0)
+            return 0;   /* never ran: the caller says so; no lock file is made */
+        bp_owner_info h;
+        bp_status st = bp_owner_lock_try(state_path, what, lock, &h);
+        if (st == BP_OK)
+            return 0;   /* no owner can start until released, and none serves now */
+        if (st == BP_ERR_IO) {
+            fprintf(stderr, "backplane %s: cannot open the owner lock %s: %s\n", cmd, h.path,
+                    strerror(errno));
+            return -1;
+        }
+        /* Held: an owner that has not opened its socket yet, or another
+         * command recording; both go soon. */
+        if (waited >= 10000) {
+            char *who = bp_owner_lock_describe(site, &h);
+            fprintf(stderr, "backplane %s: %s; waited 10 s\n", cmd, who ? who : "the site is locked");
+            free(who);
+            return -1;
+        }
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 typedef struct {
@@ -254,6 +293,7 @@ static const char *cor_done(const char *verb)
            : strcmp(verb, "reject") == 0  ? "rejected"
            : strcmp(verb, "replay") == 0  ? "replayed"
            : strcmp(verb, "delete") == 0  ? "dropped"
+           : strcmp(verb, "reopen") == 0  ? "reopened"
                                           : verb;
 }
 
@@ -270,6 +310,7 @@ int cli_owner_request(const char *cmd, const char *site_path, const char *kind, 
                       const char *verb, const char *actor, const char *body, double wait_s)
 {
     char *name = NULL, *state_path = NULL;
+    bp_owner_lock *lock = NULL;
     if (cli_site_locate(site_path, &name, &state_path) < 0)
         return 1;
     bp_site fake = {.name = name, .state_path = state_path};
@@ -279,12 +320,11 @@ int cli_owner_request(const char *cmd, const char *site_path, const char *kind, 
         fprintf(stderr, "backplane %s: no control socket path fits for %s\n", cmd, state_path);
         goto out;
     }
-    int reach = cli_owner_reachable(sock);
-    if (reach < 0) {
-        fprintf(stderr, "backplane %s: control socket %s: permission denied (ask for the "
-                        "socket's group)\n", cmd, sock);
+    char what[64];
+    snprintf(what, sizeof(what), "%s %s", cmd, verb);
+    int reach = cli_owner_or_lock(cmd, what, name, sock, state_path, &lock);
+    if (reach < 0)
         goto out;
-    }
     if (reach) {
         if (wait_s < 0)
             wait_s = 30;
@@ -344,6 +384,32 @@ int cli_owner_request(const char *cmd, const char *site_path, const char *kind, 
         goto out;
     }
     bp_status s;
+    if (strcmp(kind, "review") == 0 && strcmp(verb, "reopen") == 0) {
+        /* A reopen delivers nothing: done at once, under the owner lock
+         * (state_review.c), as the owner would do it. */
+        cJSON *b = body ? cJSON_Parse(body) : NULL;
+        const cJSON *note = cJSON_GetObjectItemCaseSensitive(b, "note");
+        char who_os[200];
+        snprintf(who_os, sizeof(who_os), "os:%s", actor);
+        int64_t fresh = 0;
+        s = bp_state_review_reopen(st, seq, who_os, cJSON_IsString(note) ? note->valuestring : NULL,
+                                   &fresh, &who);
+        cJSON_Delete(b);
+        if (s == BP_OK) {
+            printf("%lld reopened by %s: parked again as %lld\n", (long long)seq, actor,
+                   (long long)fresh);
+            rc = 0;
+        } else if (s == BP_ERR_FULL) {
+            fprintf(stderr, "backplane %s: entry %lld cannot be reopened: %s (only a rejected "
+                            "entry can)\n", cmd, (long long)seq, who ? who : "not rejected");
+        } else if (s == BP_ERR_NOT_FOUND) {
+            fprintf(stderr, "backplane %s: no decided entry %lld\n", cmd, (long long)seq);
+        } else {
+            fprintf(stderr, "backplane %s: cannot reopen entry %lld: %s\n", cmd, (long long)seq,
+                    bp_status_str(s));
+        }
+        goto close;
+    }
     if (strcmp(kind, "dlq") == 0 && strcmp(verb, "delete") == 0) {
         /* Dropping delivers nothing: done here at once, unless a replay of
          * the entry is waiting for the owner. */
@@ -386,6 +452,7 @@ close:
     free(who);
     bp_state_close(st);
 out:
+    bp_owner_lock_release(lock);   /* after the state is closed: a waiting run starts now */
     free(name);
     free(state_path);
     return rc;

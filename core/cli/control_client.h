@@ -9,6 +9,20 @@
  * socket exists but this user may not connect, else 0. */
 int cli_owner_reachable(const char *sock);
 
+typedef struct bp_owner_lock bp_owner_lock;
+
+/* Before a command changes a site's state without its owner (§9): 1 when an
+ * owner serves sock (go through it); 0 when none does, with *lock the owner
+ * lock held (release it with bp_owner_lock_release once the change is
+ * recorded: a `run` starting meanwhile waits for it), or *lock NULL when the
+ * state file does not exist (nothing to lock; the caller says so). While
+ * another process holds the lock without serving (an owner starting, another
+ * command) it waits up to 10 s, then -1. -1 also when the socket refuses this
+ * user or the lock file cannot be opened; printed, prefixed "backplane CMD: ".
+ * what: the lock file's holder text ("review approve", "checkpoint reset"). */
+int cli_owner_or_lock(const char *cmd, const char *what, const char *site, const char *sock,
+                      const char *state_path, bp_owner_lock **lock);
+
 /* One request (body: JSON or NULL) over sock; *code gets the HTTP status and
  * *resp the body (malloc'ed). 0, or -1 when no answer came (connection
  * refused, timeout_s passed). */

@@ -167,8 +167,8 @@ grep -q "reload refused: $TMP/site/hup.yaml:[0-9]*:[0-9]*: .*; keeping the runni
 sed 's|path: hup.out|path: hup.out, fsync: false|' site/hup.good >site/hup.yaml
 kill -HUP $PH; sleep 0.5
 kill -0 $PH 2>/dev/null && ok "a changed route: still running" || not_ok "changed reload killed run"
-contains "a changed route is not restarted in place yet: refused, said so" hup.log \
-    "reload refused: changed: r; restarting single routes in a running owner is not supported yet (stop and start \`backplane run\`); keeping the running configuration"
+contains "a changed route is drained and restarted in place, said so" hup.log \
+    "reload: restarted: r; unchanged: (none)"
 cp site/hup.good site/hup.yaml
 wait_lines site/hup.out "$N" 60
 kill -TERM $PH; wait $PH; rc=$?
