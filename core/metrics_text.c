@@ -336,10 +336,12 @@ char *bp_control_metrics_text(bp_control *c)
     bp_runtime *rt = bp_control_runtime(c);
     bp_state *st = bp_runtime_state(rt);
     mt m = {0};
-    /* Every route shows its gauges, 0 when nothing waits. */
+    /* Every route shows its gauges, 0 when nothing waits. The lock keeps a
+     * reload from freeing a route under us. */
+    pthread_rwlock_rdlock(&rt->routes_lock);
     for (size_t i = 0; i < rt->n_routes; i++) {
         char r[300], labels[400];
-        mt_escape(r, sizeof(r), rt->routes[i].cfg->name);
+        mt_escape(r, sizeof(r), rt->routes[i]->cfg->name);
         snprintf(labels, sizeof(labels), "route=\"%s\"", r);
         mt_set(&m, "backplane_review_queue_depth", "gauge", "Records waiting for a person.",
                labels, 0, 0);
@@ -347,12 +349,13 @@ char *bp_control_metrics_text(bp_control *c)
                "Age of the oldest record waiting for a person.", labels, 0, 0);
         mt_set(&m, "backplane_dead_letters", "gauge", "Open entries of the dead-letter store.",
                labels, 0, 0);
-        bp_route *ro = &rt->routes[i];
+        bp_route *ro = rt->routes[i];
         int ready = !ro->failed && !ro->disabled && !atomic_load(&ro->paused) &&
                     !atomic_load(&ro->source_down) && atomic_load(&ro->sinks_down) == 0;
         mt_set(&m, "backplane_route_ready", "gauge",
                "1 when the route can take records (as /ready), else 0.", labels, ready, 0);
     }
+    pthread_rwlock_unlock(&rt->routes_lock);
     bp_state_route_stats_foreach(st, mt_route_stat, &m);
     bp_state_plugin_stats_foreach(st, mt_plugin_stat, &m);
     bp_state_report_rows(st, BP_REPORT_REVIEW_QUEUE, mt_queue, &m);

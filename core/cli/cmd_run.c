@@ -55,8 +55,29 @@ typedef struct run_watch {
     bp_runtime *rt;
     atomic_int done;
     atomic_int lost;
+    atomic_int reloading;       /* a reload thread runs (joined by the watcher) */
+    pthread_t reloader;
     char *why;
 } run_watch;
+
+/* A reload drains the changed routes, which can take as long as a sink takes
+ * to come back; it runs in its own thread so that the watcher keeps checking
+ * the state file and keeps systemd's watchdog fed meanwhile. SIGHUPs that
+ * arrive during a reload are folded into one more reload. */
+static void *run_reload_main(void *arg)
+{
+    run_watch *w = arg;
+    do {
+        char *msg = NULL;
+        cli_notify("RELOADING=1\nSTATUS=reloading the site file");
+        bp_status st = bp_runtime_reload(w->rt, &msg);
+        bp_log(st == BP_OK ? BP_LOG_INFO : BP_LOG_ERROR, NULL, "%s", msg ? msg : "reload failed");
+        cli_notify("READY=1\nSTATUS=%s", msg ? msg : "reload failed");
+        free(msg);
+    } while (!atomic_load(&w->done) && atomic_exchange(&run_hup, 0));
+    atomic_store(&w->reloading, 0);
+    return NULL;
+}
 
 static long long run_now_us(void)
 {
@@ -73,7 +94,7 @@ static long long run_now_us(void)
 static void *run_watch_main(void *arg)
 {
     run_watch *w = arg;
-    int ticks = 0, stopping = 0;
+    int ticks = 0, stopping = 0, have_reloader = 0;
     long long wd_us = cli_watchdog_usec() / 2, wd_last = run_now_us();
     while (!atomic_load(&w->done)) {
         struct timespec ts = {0, 100 * 1000000L};
@@ -86,14 +107,15 @@ static void *run_watch_main(void *arg)
             stopping = 1;
             cli_notify("STOPPING=1\nSTATUS=stopping: finishing in-flight batches");
         }
-        if (atomic_exchange(&run_hup, 0)) {
-            char *msg = NULL;
-            cli_notify("RELOADING=1\nSTATUS=reloading the site file");
-            bp_status st = bp_runtime_reload(w->rt, &msg);
-            bp_log(st == BP_OK ? BP_LOG_INFO : BP_LOG_ERROR, NULL, "%s",
-                   msg ? msg : "reload failed");
-            cli_notify("READY=1\nSTATUS=%s", msg ? msg : "reload failed");
-            free(msg);
+        if (!atomic_load(&w->reloading) && atomic_exchange(&run_hup, 0)) {
+            if (have_reloader)
+                pthread_join(w->reloader, NULL);
+            atomic_store(&w->reloading, 1);
+            have_reloader = pthread_create(&w->reloader, NULL, run_reload_main, w) == 0;
+            if (!have_reloader) {
+                atomic_store(&w->reloading, 0);
+                bp_log(BP_LOG_ERROR, NULL, "reload: cannot start its thread; SIGHUP ignored");
+            }
         }
         if (++ticks < 10 || atomic_load(&w->lost))
             continue;
@@ -107,6 +129,8 @@ static void *run_watch_main(void *arg)
             bp_runtime_request_stop(w->rt);
         }
     }
+    if (have_reloader)
+        pthread_join(w->reloader, NULL);
     return NULL;
 }
 

@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "audit_log.h"
 #include "checkpoint_scope.h"
 #include "cli.h"
 #include "control.h"
