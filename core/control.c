@@ -29,10 +29,12 @@
 #include "log.h"
 #include "options.h"
 #include "review.h"
+#include "review_view.h"
 #include "runtime_int.h"
 #include "sha256.h"
 #include "site.h"
 #include "state_control.h"
+#include "web_static.h"
 #include "yaml_doc.h"
 
 #define CTL_MAX_CONN 32
@@ -323,17 +325,30 @@ typedef struct ctl_conn {
     int too_big;
 } ctl_conn;
 
+/* bytes (malloc'ed, taken) as the answer, with the headers every answer
+ * carries (issue 15: the workbench is a page of this origin; nothing frames
+ * it, nothing it loads comes from elsewhere, no answer is sniffed as HTML). */
+static enum MHD_Result ctl_send_bytes(struct MHD_Connection *conn, unsigned code,
+                                      const char *type, void *bytes, size_t n)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(n, bytes ? bytes : (char *)"", MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", type);
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    enum MHD_Result r = MHD_queue_response(conn, code, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
 static enum MHD_Result ctl_send(struct MHD_Connection *conn, unsigned code, cJSON *o)
 {
     char *text = o ? cJSON_PrintUnformatted(o) : strdup("{}");
     cJSON_Delete(o);
-    size_t n = text ? strlen(text) : 0;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(n, text ? text : (char *)"", MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    enum MHD_Result r = MHD_queue_response(conn, code, resp);
-    MHD_destroy_response(resp);
-    return r;
+    return ctl_send_bytes(conn, code, "application/json", text, text ? strlen(text) : 0);
 }
 
 static enum MHD_Result ctl_error(struct MHD_Connection *conn, unsigned code, const char *fmt, ...)
@@ -652,6 +667,49 @@ static enum MHD_Result ctl_decide(bp_control *c, struct MHD_Connection *conn, co
     return ctl_send(conn, strcmp(oc, "pending") == 0 ? 202 : 200, o);
 }
 
+/* Queue rows with the workbench's fields (issue 15: age against the SLA,
+ * lowest confidence, flag names). */
+typedef struct {
+    cJSON *items;
+    bp_runtime *rt;
+} ctl_rows;
+
+static int ctl_review_row_ext(const bp_review_item *it, void *ud)
+{
+    ctl_rows *rows = ud;
+    ctl_review_row(it, rows->items);
+    cJSON *last = rows->items->child ? rows->items->child->prev : NULL;
+    if (last)
+        bp_review_row_extend(rows->rt, last, it);
+    return 0;
+}
+
+/* POST /api/v1/review/SEQ/reopen (issue 15): a rejected entry goes back to
+ * the queue by a replay of the dead letter its rejection made (a new entry;
+ * the rejection stays in the audit), audited as a reopen. */
+static enum MHD_Result ctl_reopen(bp_control *c, struct MHD_Connection *conn, int64_t seq,
+                                  const char *who, const char *body)
+{
+    int64_t dlq = 0;
+    bp_status s = bp_state_review_rejection(c->st, seq, &dlq);
+    if (s == BP_ERR_NOT_FOUND)
+        return ctl_error(conn, 409, "entry %lld was not rejected: only a rejected entry can be "
+                                    "reopened", (long long)seq);
+    if (s == BP_ERR_FULL)
+        return ctl_error(conn, 409, "entry %lld: its rejection (dead letter %lld) was already "
+                                    "replayed or dropped", (long long)seq, (long long)dlq);
+    if (s != BP_OK)
+        return ctl_error(conn, 500, "cannot read the rejection of entry %lld", (long long)seq);
+    char actor[200];
+    snprintf(actor, sizeof(actor), "%s%s", strchr(who, ':') ? "" : "os:", who);
+    char payload[160];
+    snprintf(payload, sizeof payload, "{\"review_seq\":%lld,\"dead_letter\":%lld}",
+             (long long)seq, (long long)dlq);
+    bp_audit_entry e = {.actor = actor, .kind = "reopen", .payload = payload};
+    (void)bp_audit_append(c->st, &e);
+    return ctl_decide(c, conn, "dlq", dlq, "replay", who, body);
+}
+
 static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
@@ -698,6 +756,14 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
         cJSON_AddItemToObject(o, "routes", bad);
         return ctl_send(conn, ok ? 200 : 503, o);
     }
+    if (get && strncmp(url, "/api/", 5) != 0) {
+        /* The workbench's page (issue 15): public, it logs in by itself. */
+        char *body = NULL;
+        size_t len = 0;
+        const char *type = NULL;
+        if (bp_web_static(url, &body, &len, &type) == 200)
+            return ctl_send_bytes(conn, 200, type, body, len);
+    }
     char who[128];
     int role = ctl_role(c, conn, who, sizeof(who));
     int need = ROLE_VIEWER;
@@ -718,7 +784,8 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
     if (get && strcmp(url, "/api/v1/review") == 0) {
         const char *route = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "route");
         cJSON *o = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(o, "items");
-        bp_state_review_foreach(c->st, route, ctl_review_row, items);
+        ctl_rows rows = {.items = items, .rt = c->rt};
+        bp_state_review_foreach(c->st, route, ctl_review_row_ext, &rows);
         for (cJSON *it = items->child; it; it = it->next)
             ctl_add_claim(c, it,
                           (int64_t)cJSON_GetObjectItemCaseSensitive(it, "seq")->valuedouble);
@@ -732,9 +799,9 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
         ctl_review_row(&it, arr);
         cJSON *o = cJSON_DetachItemFromArray(arr, 0);
         cJSON_Delete(arr);
-        cJSON *env = it.payload ? cJSON_Parse(it.payload) : NULL;
-        if (env)
-            cJSON_AddItemToObject(o, "envelope", env);
+        /* the workbench's view (issue 15): fields, where, flags, lineage, pages */
+        bp_review_row_extend(c->rt, o, &it);
+        bp_review_view_extend(c->rt, o, &it);
         ctl_add_claim(c, o, seq);
         bp_review_item_clear(&it);
         return ctl_send(conn, 200, o);
@@ -746,7 +813,27 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
             if (rest[0] == '/' && strcmp(rest + 1, verbs[i]) == 0)
                 return ctl_decide(c, conn, "review", seq, verbs[i], who, cc->body);
         if (strcmp(rest, "/reopen") == 0)
-            return ctl_error(conn, 501, "reopen is not offered yet");
+            return ctl_reopen(c, conn, seq, who, cc->body);
+    }
+    int page = 0;
+    if (get && (seq = ctl_seq(url, "/api/v1/review/", &rest)) > 0 &&
+        sscanf(rest, "/pages/%d.png", &page) == 1 && page > 0) {
+        bp_review_item it;
+        if (bp_state_review_get(c->st, seq, &it) != BP_OK)
+            return ctl_error(conn, 404, "parked record %lld not found", (long long)seq);
+        const char *av = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "attachment");
+        const char *pv = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "px");
+        unsigned char *png = NULL;
+        size_t len = 0;
+        char *err = NULL;
+        unsigned code = bp_review_page_png(c->rt, &it, av ? atoi(av) : -1, page,
+                                           pv ? atoi(pv) : 0, &png, &len, &err);
+        bp_review_item_clear(&it);
+        if (code == 200)
+            return ctl_send_bytes(conn, 200, "image/png", png, len);
+        enum MHD_Result r = ctl_error(conn, code, "%s", err ? err : "cannot render the page");
+        free(err);
+        return r;
     }
     if (get && strcmp(url, "/api/v1/dlq") == 0) {
         const char *route = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "route");

@@ -129,6 +129,11 @@ typedef struct bp_review_item {
 } bp_review_item;
 
 void bp_review_item_clear(bp_review_item *it);
+/* The dead letter a rejection of review entry review_seq made (issue 15:
+ * reopen). BP_OK with *dlq_seq; BP_ERR_NOT_FOUND: the entry was not
+ * rejected; BP_ERR_FULL: its dead letter is gone (replayed, dropped), *dlq_seq
+ * still set; BP_ERR_IO. Any thread. */
+bp_status bp_state_review_rejection(bp_state *st, int64_t review_seq, int64_t *dlq_seq);
 /* Parks a record (payload: its envelope JSON, BP_SER_FULL). */
 bp_status bp_state_park_review(bp_state *st, const bp_review_item *it);
 /* What bp_state_park_review_once found (robust2). Strings malloc'ed

@@ -40,7 +40,10 @@ static const char review_tables[] =
     "CREATE INDEX IF NOT EXISTS review_order ON review_queue(priority DESC, seq);"
     "CREATE UNIQUE INDEX IF NOT EXISTS dead_letter_record"
     "  ON dead_letters(route, stage, source, rec_id);"
-    "CREATE UNIQUE INDEX IF NOT EXISTS review_record ON review_queue(route, source, rec_id);";
+    "CREATE UNIQUE INDEX IF NOT EXISTS review_record ON review_queue(route, source, rec_id);"
+    /* issue 15: which dead letter a rejection made, so it can be reopened. */
+    "CREATE TABLE IF NOT EXISTS review_rejections(review_seq INTEGER PRIMARY KEY,"
+    "  dlq_seq INTEGER NOT NULL);";
 
 static char *review_col(sqlite3_stmt *q, int col);
 
@@ -426,6 +429,17 @@ bp_status bp_state_review_decide(bp_state *st, const bp_review_item *it, const c
         sqlite3_finalize(q);
         q = NULL;
         free(why);
+        int64_t dlq = sqlite3_last_insert_rowid(st->db);
+        ok = ok && sqlite3_prepare_v2(st->db,
+                                      "INSERT OR REPLACE INTO review_rejections(review_seq,dlq_seq)"
+                                      " VALUES(?1,?2)", -1, &q, NULL) == SQLITE_OK;
+        if (ok) {
+            sqlite3_bind_int64(q, 1, it->seq);
+            sqlite3_bind_int64(q, 2, dlq);
+            ok = sqlite3_step(q) == SQLITE_DONE;
+        }
+        sqlite3_finalize(q);
+        q = NULL;
     }
     rc = state_end(st, ok);
 out:
@@ -518,6 +532,30 @@ bp_status bp_state_select(bp_state *st, const char *sql,
                 break;
         }
         rc = s == SQLITE_ROW || s == SQLITE_DONE ? BP_OK : BP_ERR_IO;
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+bp_status bp_state_review_rejection(bp_state *st, int64_t review_seq, int64_t *dlq_seq)
+{
+    *dlq_seq = 0;
+    sqlite3_stmt *q = NULL;
+    bp_status rc = BP_ERR_IO;
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT r.dlq_seq, d.seq FROM review_rejections r LEFT JOIN "
+                           "dead_letters d ON d.seq = r.dlq_seq WHERE r.review_seq=?1",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, review_seq);
+        int s = sqlite3_step(q);
+        if (s == SQLITE_ROW) {
+            *dlq_seq = sqlite3_column_int64(q, 0);
+            rc = sqlite3_column_type(q, 1) == SQLITE_NULL ? BP_ERR_FULL : BP_OK;
+        } else if (s == SQLITE_DONE) {
+            rc = BP_ERR_NOT_FOUND;
+        }
     }
     sqlite3_finalize(q);
     pthread_mutex_unlock(&st->mu);
