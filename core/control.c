@@ -779,6 +779,14 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
         return ctl_error(conn, 403, "%s is %s; %s %s needs the role %s", who,
                          role == ROLE_NONE ? "not allowed here" : ctl_role_names[role], method,
                          url, ctl_role_names[need]);
+    if (get && strcmp(url, "/api/v1/whoami") == 0) {
+        /* the workbench shows the actions of the caller's role (issue 15) */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "who", who);
+        cJSON_AddStringToObject(o, "role", ctl_role_names[role]);
+        cJSON_AddNumberToObject(o, "claim_ttl_ms", (double)c->claim_ttl_ms);
+        return ctl_send(conn, 200, o);
+    }
     if (get && strcmp(url, "/api/v1/status") == 0)
         return ctl_send(conn, 200, ctl_status(c));
     if (get && strcmp(url, "/api/v1/review") == 0) {
