@@ -11,7 +11,7 @@ BUILD_ASAN ?= build-asan
 DEB_PKGS = gcc libc6-dev make meson ninja-build pkg-config python3 \
            libcjson-dev libyaml-dev libsqlite3-dev libjemalloc-dev sqlite3 \
            librdkafka-dev kcat \
-           libcurl4-openssl-dev libmicrohttpd-dev libxml2-dev libssl-dev openssl \
+           libcurl4-openssl-dev libmicrohttpd-dev libgnutls28-dev libxml2-dev libssl-dev openssl \
            libgmime-3.0-dev libpoppler-glib-dev libcairo2-dev \
            libtesseract-dev tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-nld \
            dovecot-imapd python3-aiosmtpd ghostscript groff-base curl \
@@ -31,6 +31,9 @@ deps:
 	fi
 	@# node + npm for the SOAP tests' node-soap server (npm packages go into the build tree).
 	@# A nodesource nodejs brings its own npm; otherwise Debian's nodejs and npm.
+	@# promtool (issue 22: `promtool check metrics` in the suite) out of the prometheus .deb,
+	@# never installed (that would start a server): cached in the build tree.
+	@tools/get-promtool.sh $(BUILD)/promtool >/dev/null || echo "promtool not available: e2e-admin skips its check"
 	@command -v npm >/dev/null || { $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; }
 

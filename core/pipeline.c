@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envelope_int.h"
 #include "clock.h"
 #include "log.h"
 #include "route_stats.h"
@@ -336,6 +337,7 @@ void *bp_route_main(void *arg)
             continue;   /* something completed: ack it first */
         int64_t polled_at = bp_mono_ms();
         bp_status st = src->poll(r->source->self, &b, POLL_TIMEOUT_MS);
+        atomic_store(&r->source_down, b.n == 0 && st == BP_NOT_CONNECTED);
         if (b.n == 0) {
             if (st == BP_EOF)
                 break;
@@ -390,6 +392,7 @@ void *bp_route_main(void *arg)
         bp_metrics_add(r->metrics, "records_in", b.n);
         bp_metrics_add(r->source->metrics, "records_in", b.n);
         uint64_t seq = bp_ack_window_add(&p.win, b.tokens, b.n);
+        int64_t arrived = bp_now_ms();   /* one clock read per batch */
         for (size_t i = 0; i < b.n; i++, seq++) {
             if (b.envs[i] == NULL) {
                 /* Input that never became an envelope: dead-letter it here. */
@@ -409,6 +412,7 @@ void *bp_route_main(void *arg)
                 continue;
             }
             rec->env = b.envs[i];
+            bp_env_set_times(rec->env, arrived, 0);
             rec->seq = seq;
             int w = pick_worker(r, rec->env, seq);
             pend[(size_t)w * cap + n_pend[w]++] = rec;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "route_stats.h"
 #include "audit_log.h"
 #include "dlq.h"
 #include "log.h"
@@ -45,6 +46,8 @@ static bp_status replay_resend(bp_route *r, bp_instance *only_sink, size_t from,
             st = bp_deliver(r, r->sinks[s], &item, 1, bp_dead_letter_fail, r);
     if (st == BP_OK && !item.failed_sink)
         st = bp_audit_delivered(r, &item, 1);
+    if (st == BP_OK && !item.failed_sink)
+        (void)bp_route_stats_cycle_store(r->rt->state, r->cfg->name, &item);
     cJSON_Delete(item.receipts);
     bp_envelope_unref(env);
     if (st != BP_OK)

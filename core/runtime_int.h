@@ -46,6 +46,8 @@ typedef struct bp_route {
     int failed;
     atomic_int paused;          /* control API pause: the source is not polled for records */
     atomic_int pause_seen;      /* the source thread is paused (no poll in progress) */
+    atomic_int source_down;     /* the last poll said not connected (/ready, issue 22) */
+    atomic_int sinks_down;      /* sinks in an outage now (not connected; /ready) */
     pthread_t thread;
     int running;
 } bp_route;

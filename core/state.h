@@ -126,6 +126,7 @@ typedef struct bp_review_item {
     double confidence;
     int64_t priority;
     int64_t created_ms;
+    int64_t arrived_ms;       /* when the record came in (0: unknown; issue 22) */
 } bp_review_item;
 
 void bp_review_item_clear(bp_review_item *it);

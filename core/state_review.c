@@ -28,6 +28,8 @@ static const char *const review_alters[] = {
     "ALTER TABLE dead_letters ADD COLUMN updated_ms INTEGER",
     "ALTER TABLE review_queue ADD COLUMN source TEXT",
     "ALTER TABLE review_queue ADD COLUMN rec_id TEXT",
+    /* issue 22: a reviewed record's cycle spans its wait for a person. */
+    "ALTER TABLE review_queue ADD COLUMN arrived_ms INTEGER",
     NULL,
 };
 
@@ -103,8 +105,8 @@ static int review_insert(bp_state *st, const bp_review_item *it, int64_t created
     sqlite3_stmt *q = NULL;
     int ok = sqlite3_prepare_v2(st->db,
                                 "INSERT INTO review_queue(route,stage,reason,payload,created_ms,"
-                                "confidence,flags,priority,subject,source,rec_id)"
-                                " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+                                "confidence,flags,priority,subject,source,rec_id,arrived_ms)"
+                                " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
                                 -1, &q, NULL) == SQLITE_OK;
     if (ok) {
         sqlite3_bind_text(q, 1, it->route, -1, SQLITE_STATIC);
@@ -121,6 +123,10 @@ static int review_insert(bp_state *st, const bp_review_item *it, int64_t created
         review_bind_opt(q, 9, it->subject);
         review_bind_opt(q, 10, source);
         review_bind_opt(q, 11, id);
+        if (it->arrived_ms > 0)
+            sqlite3_bind_int64(q, 12, it->arrived_ms);
+        else
+            sqlite3_bind_null(q, 12);
         ok = sqlite3_step(q) == SQLITE_DONE;
     }
     sqlite3_finalize(q);
@@ -219,7 +225,7 @@ static char *review_col(sqlite3_stmt *q, int col)
 }
 
 #define REVIEW_COLS \
-    "seq,route,stage,reason,payload,created_ms,confidence,flags,priority,subject"
+    "seq,route,stage,reason,payload,created_ms,confidence,flags,priority,subject,arrived_ms"
 
 static void review_row(sqlite3_stmt *q, bp_review_item *it)
 {
@@ -233,6 +239,7 @@ static void review_row(sqlite3_stmt *q, bp_review_item *it)
     it->flags = review_col(q, 7);
     it->priority = sqlite3_column_int64(q, 8);
     it->subject = review_col(q, 9);
+    it->arrived_ms = sqlite3_column_int64(q, 10);
 }
 
 bp_status bp_state_review_get(bp_state *st, int64_t seq, bp_review_item *out)

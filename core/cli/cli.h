@@ -78,6 +78,7 @@ int cmd_dlq(int argc, char **argv);
 int cmd_review(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_audit(int argc, char **argv);   /* issue 18: cmd_audit.c */
+int cmd_token(int argc, char **argv);   /* issue 22: cmd_token.c */
 /* Clients of the owner's control API (cmd_status.c). */
 int cmd_status(int argc, char **argv);
 int cmd_pause(int argc, char **argv);

@@ -93,6 +93,7 @@ int cmd_run(int argc, char **argv)
     cli_common c = {0};
     const char *path = NULL;
     int keep_going = 0, serve = 0;
+    const char *admin_listen = NULL;   /* in place of the site's admin.listen */
     /* Options the spec has no room for are taken out first. */
     char **av = calloc((size_t)argc + 1, sizeof(*av));
     int ac = 0;
@@ -101,13 +102,15 @@ int cmd_run(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         if (i > 0 && strcmp(argv[i], "--serve") == 0) {
             serve = 1;
-        } else if (i > 0 && (strcmp(argv[i], "--admin-listen") == 0 ||
-                             strncmp(argv[i], "--admin-listen=", 15) == 0)) {
-            fprintf(stderr, "backplane run: --admin-listen needs the TCP admin listener "
-                            "(\"Admin listener\", issue 22), which this build does not have; "
-                            "the control API serves on the Unix socket only\n");
-            free(av);
-            return BP_EXIT_USAGE;
+        } else if (i > 0 && strcmp(argv[i], "--admin-listen") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "backplane run: --admin-listen needs HOST:PORT\n");
+                free(av);
+                return BP_EXIT_USAGE;
+            }
+            admin_listen = argv[++i];
+        } else if (i > 0 && strncmp(argv[i], "--admin-listen=", 15) == 0) {
+            admin_listen = argv[i] + 15;
         } else {
             av[ac++] = argv[i];
         }
@@ -160,7 +163,7 @@ int cmd_run(int argc, char **argv)
     /* The owner serves the control API while it runs (DESIGN.md §9). */
     bp_control *ctl = NULL;
     char *ctl_err = NULL;
-    if (bp_control_start(rt, &ctl, &ctl_err) != BP_OK) {
+    if (bp_control_start_ex(rt, admin_listen, &ctl, &ctl_err) != BP_OK) {
         fprintf(stderr, "backplane run: %s\n", ctl_err ? ctl_err : "no control API");
         free(ctl_err);
         rc = BP_EXIT_INVALID;

@@ -43,6 +43,8 @@ static int st_open(const char *cmd, const char *path, st_site *s)
         fprintf(stderr, "backplane %s: no control socket path fits for %s\n", cmd, s->state_path);
         return -1;
     }
+    if (cli_remote_active())   /* --url: for messages (the requests go there) */
+        snprintf(s->sock, sizeof(s->sock), "%s", cli_remote_url());
     int r = cli_owner_reachable(s->sock);
     if (r < 0) {
         fprintf(stderr, "backplane %s: control socket %s: permission denied (ask for the "
@@ -143,9 +145,10 @@ int cmd_status(int argc, char **argv)
         long code = 0;
         cJSON *o = st_call("status", &s, "GET", "/api/v1/status", &code);
         if (o) {
-            printf("site %s: owner pid %d, up %.0f s, socket %s\n", s.name,
+            printf("site %s: owner pid %d, up %.0f s, %s %s\n", cJSON_GetObjectItemCaseSensitive(o, "site")->valuestring,
                    (int)cJSON_GetObjectItemCaseSensitive(o, "pid")->valuedouble,
-                   cJSON_GetObjectItemCaseSensitive(o, "uptime_s")->valuedouble, s.sock);
+                   cJSON_GetObjectItemCaseSensitive(o, "uptime_s")->valuedouble,
+                   cli_remote_active() ? "url" : "socket", s.sock);
             const cJSON *routes = cJSON_GetObjectItemCaseSensitive(o, "routes");
             for (const cJSON *r = routes ? routes->child : NULL; r; r = r->next)
                 printf("  route %-16s %s\n", r->string,

@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "control.h"
+#include "cli.h"
 #include "control_client.h"
 #include "diag.h"
 #include "dlq.h"
@@ -20,8 +21,98 @@
 #include "state.h"
 #include "yaml_doc.h"
 
+static struct {
+    char *url;            /* without a trailing slash */
+    char *token;
+    char *cacert, *cert, *key;
+} cli_remote;
+
+static char *cc_abs(const char *p)
+{
+    char *a = cli_absolute(p);
+    return a ? a : strdup(p);
+}
+
+int cli_remote_take(int *argc, char **argv, int site_at)
+{
+    const char *url = NULL, *token_file = NULL;
+    int n = 0;
+    for (int i = 0; i < *argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < *argc;
+        if (i > 0 && has && strcmp(a, "--url") == 0)
+            url = argv[++i];
+        else if (i > 0 && has && strcmp(a, "--token-file") == 0)
+            token_file = argv[++i];
+        else if (i > 0 && has && strcmp(a, "--cacert") == 0)
+            cli_remote.cacert = cc_abs(argv[++i]);
+        else if (i > 0 && has && strcmp(a, "--cert") == 0)
+            cli_remote.cert = cc_abs(argv[++i]);
+        else if (i > 0 && has && strcmp(a, "--key") == 0)
+            cli_remote.key = cc_abs(argv[++i]);
+        else
+            argv[n++] = argv[i];
+    }
+    argv[n] = NULL;
+    *argc = n;
+    if (url == NULL) {
+        if (token_file || cli_remote.cacert) {
+            fprintf(stderr, "backplane: --token-file and --cacert go with --url\n");
+            return -1;
+        }
+        return 0;
+    }
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+        fprintf(stderr, "backplane: --url %s: not http(s)://HOST:PORT\n", url);
+        return -1;
+    }
+    if (token_file == NULL) {
+        fprintf(stderr, "backplane: --url needs --token-file F (a token from `backplane token "
+                        "create`)\n");
+        return -1;
+    }
+    FILE *f = fopen(token_file, "r");
+    char line[512] = "", last[512] = "";
+    while (f && fgets(line, sizeof(line), f))
+        if (line[0] != '\n' && line[0] != '\0')
+            snprintf(last, sizeof(last), "%s", line);
+    if (f == NULL) {
+        fprintf(stderr, "backplane: --token-file %s: %s\n", token_file, strerror(errno));
+        return -1;
+    }
+    fclose(f);
+    last[strcspn(last, "\r\n")] = '\0';
+    if (last[0] == '\0') {
+        fprintf(stderr, "backplane: --token-file %s holds no token\n", token_file);
+        return -1;
+    }
+    cli_remote.token = strdup(last);
+    cli_remote.url = strdup(url);
+    size_t ul = strlen(cli_remote.url);
+    while (ul > 0 && cli_remote.url[ul - 1] == '/')
+        cli_remote.url[--ul] = '\0';
+    if (site_at > n)
+        site_at = n;
+    memmove(argv + site_at + 1, argv + site_at, (size_t)(n - site_at + 1) * sizeof(*argv));
+    argv[site_at] = (char *)"@remote";
+    (*argc)++;
+    return 0;
+}
+
+int cli_remote_active(void)
+{
+    return cli_remote.url != NULL;
+}
+
+const char *cli_remote_url(void)
+{
+    return cli_remote.url;
+}
+
 int cli_owner_reachable(const char *sock)
 {
+    if (cli_remote.url)
+        return 1;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(sock) >= sizeof(sa.sun_path))
         return 0;
@@ -63,11 +154,25 @@ int cli_control_call(const char *sock, const char *method, const char *path, con
     CURL *h = curl_easy_init();
     if (h == NULL)
         return -1;
-    char url[2048];
-    snprintf(url, sizeof(url), "http://localhost%s", path);
+    char url[4096];
     cc_buf b = {0};
     struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, sock);
+    if (cli_remote.url) {
+        snprintf(url, sizeof(url), "%s%s", cli_remote.url, path);
+        char auth[600];
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", cli_remote.token);
+        hdr = curl_slist_append(hdr, auth);
+        explicit_bzero(auth, sizeof(auth));
+        if (cli_remote.cacert)
+            curl_easy_setopt(h, CURLOPT_CAINFO, cli_remote.cacert);
+        if (cli_remote.cert)
+            curl_easy_setopt(h, CURLOPT_SSLCERT, cli_remote.cert);
+        if (cli_remote.key)
+            curl_easy_setopt(h, CURLOPT_SSLKEY, cli_remote.key);
+    } else {
+        snprintf(url, sizeof(url), "http://localhost%s", path);
+        curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, sock);
+    }
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
@@ -93,6 +198,11 @@ int cli_control_call(const char *sock, const char *method, const char *path, con
 int cli_site_locate(const char *site_path, char **name, char **state_path)
 {
     *name = *state_path = NULL;
+    if (cli_remote.url && strcmp(site_path, "@remote") == 0) {
+        *name = strdup("remote");
+        *state_path = strdup(cli_remote.url);
+        return *name && *state_path ? 0 : -1;
+    }
     char abs[PATH_MAX];
     if (realpath(site_path, abs) == NULL) {
         fprintf(stderr, "%s: cannot open the site file\n", site_path);

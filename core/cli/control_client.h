@@ -15,6 +15,20 @@ int cli_owner_reachable(const char *sock);
 int cli_control_call(const char *sock, const char *method, const char *path, const char *body,
                      long timeout_s, long *code, char **resp);
 
+/* ---- the owner over TCP (docs/api.md "Remote CLI") ---------------------- */
+
+/* Takes --url URL, --token-file F, --cacert F, --cert F, --key F out of argv
+ * (argv compacted, *argc updated; file names made absolute) and, when --url
+ * was given, puts the placeholder SITE "@remote" at index site_at, so the
+ * command runs as against a site whose owner serves it: every request then
+ * goes to URL with the token read from F (one line, the last one printed by
+ * `token create`). 0, or -1 (printed: a file unreadable, --url missing). */
+int cli_remote_take(int *argc, char **argv, int site_at);
+/* 1 after cli_remote_take found --url. */
+int cli_remote_active(void);
+/* The URL given (borrowed), or NULL. */
+const char *cli_remote_url(void);
+
 #endif
 
 /* The site file's name and state file (absolute, malloc'ed) read without

@@ -9,6 +9,7 @@
 
 #include "bp_build_config.h"
 #include "cli.h"
+#include "control_client.h"
 #include "log.h"
 #include "runtime.h"
 #include "state.h"
@@ -31,6 +32,9 @@ static void usage(FILE *f)
             "  pause|resume SITE ROUTE   stop or restart polling a route (persists)\n"
             "  reload SITE     ask the owner to reload the site file\n"
             "  checkpoint list|reset SITE [ROUTE]   source positions (never the ledger)\n"
+            "  token create|list|revoke SITE   bearer tokens of the admin listener\n"
+            "  (review, dlq, status, pause, resume, reload, token: --url https://HOST:PORT\n"
+            "   --token-file F [--cacert F] [--cert F --key F] in place of SITE)\n"
             "  PLUGIN COMMAND  a command a plugin adds (also COMMAND PLUGIN), e.g.\n"
             "                  `soap inspect URL`, `train extract ...`: see plugins --doc\n"
             "\n"
@@ -96,6 +100,8 @@ static const char *cli_keep_absolute(const char *path)
 {
     static char *kept[40];
     static int n_kept;
+    if (cli_remote_active() && strcmp(path, "@remote") == 0)
+        return path;   /* --url in place of SITE */
     char *abs = cli_absolute(path);
     if (abs == NULL)
         return path;
@@ -319,6 +325,20 @@ int main(int argc, char **argv)
         printf("backplane %s (plugin ABI %d.%d)\n", BP_VERSION, BP_ABI_MAJOR, BP_ABI_MINOR);
         return BP_EXIT_OK;
     }
+    /* --url URL --token-file F in place of SITE: the owner over TCP. SITE
+     * follows the command (status, pause, resume, reload) or its verb
+     * (review, dlq, token). */
+    static const char *const remote_cmds[] = {"status", "pause", "resume", "reload", "review",
+                                              "dlq", "token", NULL};
+    for (size_t i = 0; remote_cmds[i]; i++)
+        if (strcmp(cmd, remote_cmds[i]) == 0) {
+            int verb = strcmp(cmd, "review") == 0 || strcmp(cmd, "dlq") == 0 ||
+                       strcmp(cmd, "token") == 0;
+            if (cli_remote_take(&argc, argv, verb ? 3 : 2) != 0)
+                return BP_EXIT_USAGE;
+        }
+    if (strcmp(cmd, "token") == 0)
+        return cmd_token(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)
