@@ -474,10 +474,12 @@ static bp_status extract_transform(void *p, bp_envelope **env, char **reason)
     /* Where each value was read (issue 15), while the document is at hand. */
     cJSON *where[EX_NFIELDS] = {0};
     const ex_origin *orgs = org.n == d.n ? org.o : NULL;
+    const cJSON *lay = self->layout_path && d.n_pages > 0
+                       ? api->envelope_get0_path(*env, self->layout_path) : NULL;
     for (int f = 0; f < EX_NFIELDS && st == BP_OK; f++)
         if (fl.raw[f])
-            where[f] = ex_where(&d, orgs, org.texts, (const char *const *)self->text_paths,
-                                fl.raw[f]);
+            where[f] = ex_where_ex(&d, orgs, org.texts, (const char *const *)self->text_paths,
+                                   fl.raw[f], lay);
     ex_doc_free(&d);
     free(org.o);
     if (st == BP_OK && any) {

@@ -77,8 +77,71 @@ static cJSON *ex_box4(double a, double b, double c, double e)
     return cJSON_CreateDoubleArray(v, 4);
 }
 
+/* The union of the boxes of line l's words that bytes [off, end) of its text
+ * cover: the words of its page (layout[l->page].words) whose centre lies in
+ * the line's box, left to right, are its words. 0 found, -1 not (no layout,
+ * or the words do not spell the line). Boxes page-relative, 0..1. */
+static int ex_where_words(const ex_line *l, const cJSON *layout, size_t off, size_t end,
+                          float *x0, float *y0, float *x1, float *y1)
+{
+    const cJSON *pg = layout ? cJSON_GetArrayItem(layout, l->page) : NULL;
+    const cJSON *words = cJSON_GetObjectItemCaseSensitive(pg, "words");
+    double pw = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(pg, "w"));
+    double ph = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(pg, "h"));
+    if (!cJSON_IsArray(words) || !(pw > 0) || !(ph > 0))
+        return -1;
+    enum { MAXW = 256 };
+    double bx[MAXW][4];
+    const char *tx[MAXW];
+    int n = 0;
+    for (const cJSON *w = words->child; w && n < MAXW; w = w->next) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(w, "t");
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(w, "b");
+        if (!cJSON_IsString(t) || cJSON_GetArraySize(b) != 4)
+            continue;
+        double v[4];
+        for (int k = 0; k < 4; k++)
+            v[k] = cJSON_GetNumberValue(cJSON_GetArrayItem(b, k));
+        double cx = (v[0] + v[2]) / 2 / pw, cy = (v[1] + v[3]) / 2 / ph;
+        if (cx < l->px0 || cx > l->px1 || cy < l->py0 || cy > l->py1)
+            continue;
+        int at = n++;
+        while (at > 0 && bx[at - 1][0] > v[0]) {   /* left to right */
+            memcpy(bx[at], bx[at - 1], sizeof bx[at]);
+            tx[at] = tx[at - 1];
+            at--;
+        }
+        memcpy(bx[at], v, sizeof v);
+        tx[at] = t->valuestring;
+    }
+    size_t pos = 0;
+    int have = 0;
+    for (int i = 0; i < n; i++) {
+        size_t wl = strlen(tx[i]);
+        if (strncmp(l->text + pos, tx[i], wl) != 0)
+            return -1;   /* not this line's words */
+        if (pos < end && pos + wl > off) {
+            float a0 = (float)(bx[i][0] / pw), b0 = (float)(bx[i][1] / ph);
+            float a1 = (float)(bx[i][2] / pw), b1 = (float)(bx[i][3] / ph);
+            if (!have || a0 < *x0) *x0 = a0;
+            if (!have || b0 < *y0) *y0 = b0;
+            if (!have || a1 > *x1) *x1 = a1;
+            if (!have || b1 > *y1) *y1 = b1;
+            have = 1;
+        }
+        pos += wl + 1;
+    }
+    return have ? 0 : -1;
+}
+
 cJSON *ex_where(const ex_doc *d, const ex_origin *org, const char *const *texts,
                 const char *const *paths, const char *raw)
+{
+    return ex_where_ex(d, org, texts, paths, raw, NULL);
+}
+
+cJSON *ex_where_ex(const ex_doc *d, const ex_origin *org, const char *const *texts,
+                   const char *const *paths, const char *raw, const cJSON *layout)
 {
     size_t first, last, off, end;
     if (ex_where_lines(d, raw, &first, &last, &off, &end) != 0)
@@ -99,9 +162,12 @@ cJSON *ex_where(const ex_doc *d, const ex_origin *org, const char *const *texts,
             x1 = l->px1 > x1 ? l->px1 : x1;
             y1 = l->py1 > y1 ? l->py1 : y1;
         }
-        /* Inside one line, the share of its width the value takes: words
-         * have boxes, letters not, so this is proportional to bytes. */
-        if (first == last) {
+        /* Inside one line: the boxes of the words the value covers, when the
+         * page's words are at hand (a line is its words joined by one space,
+         * extract_doc.c), else the share of the line's width by bytes. */
+        if (first == last && ex_where_words(a, layout, off, end, &x0, &y0, &x1, &y1) == 0) {
+            /* found by words */
+        } else if (first == last) {
             size_t tl = strlen(a->text);
             if (tl > 0 && (off > 0 || end < tl)) {
                 float wd = x1 - x0;

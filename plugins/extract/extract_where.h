@@ -38,4 +38,10 @@ int ex_where_lines(const ex_doc *d, const char *raw, size_t *first, size_t *last
 cJSON *ex_where(const ex_doc *d, const ex_origin *org, const char *const *texts,
                 const char *const *paths, const char *raw);
 
+/* ex_where with the pages' words (layout: [{w, h, words: [{t, b}]}], the
+ * input of ex_doc_add_words; may be NULL): a value inside a line gets the
+ * box of the words it covers rather than a share of the line's width. */
+cJSON *ex_where_ex(const ex_doc *d, const ex_origin *org, const char *const *texts,
+                   const char *const *paths, const char *raw, const cJSON *layout);
+
 #endif
