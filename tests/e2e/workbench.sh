@@ -64,6 +64,24 @@ while IFS= read -r line; do
     esac
 done <"$TMP/web.out"
 
+# The route's review options reach the API.
+curl -s -H "Authorization: Bearer $TOKEN" "$URL/api/v1/review" >"$TMP/queue.json"
+contains "the queue rows carry the route's SLA (4h)" "$TMP/queue.json" '"sla_ms":14400000,"late":false,"confidence_threshold":0.95'
+# A claim renews for its holder and refuses another.
+"$B" token create "$Q/site.yaml" --name other --role reviewer >"$TMP/tok2" 2>&1
+T2=$(tail -n 1 "$TMP/tok2")
+S3=$(python3 -c "import json; print([i['seq'] for i in json.load(open('$TMP/queue.json'))['items'] if i.get('subject')=='LW-330'][0])")
+c1=$(curl -s -X POST -H "Authorization: Bearer $TOKEN" "$URL/api/v1/review/$S3/claim")
+sleep 0.05
+c2=$(curl -s -X POST -H "Authorization: Bearer $TOKEN" "$URL/api/v1/review/$S3/claim")
+e1=$(echo "$c1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["claim_expires_ms"])')
+e2=$(echo "$c2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["claim_expires_ms"])')
+[ "$e2" -gt "$e1" ] && ok "claiming again renews the holder's claim" || not_ok "claiming again renews ($c1 / $c2)"
+curl -s -X POST -H "Authorization: Bearer $T2" "$URL/api/v1/review/$S3/claim" >"$TMP/c3"
+contains "another reviewer's claim is refused while it lives" "$TMP/c3" "claimed by api:clerk"
+curl -s -X POST -H "Authorization: Bearer $TOKEN" "$URL/api/v1/review/$S3/reopen" >"$TMP/r3"
+contains "reopen of an entry that was not rejected is refused" "$TMP/r3" "was not rejected: only a rejected entry can be reopened"
+
 # What the approval did: the ERP has the corrected total; the audit names the clerk.
 total=$(sqlite3 "$Q/out/erp.db" "SELECT total FROM ap_invoices WHERE invoice_no='AW-5502'")
 [ "$total" = 8900 ] || [ "$total" = 8900.0 ] && ok "the ERP row of AW-5502 has the corrected total" ||
@@ -74,4 +92,8 @@ kill "$OWNER"; wait "$OWNER" 2>/dev/null
 "$B" audit trace "$Q/site.yaml" AW-5502 >"$TMP/trace.txt" 2>&1
 contains "audit trace names the reviewer" "$TMP/trace.txt" "api:clerk"
 contains "and the corrected total" "$TMP/trace.txt" "8900"
+parked=$(sqlite3 "$Q/out/quickstart.state.db" "SELECT count(*) FROM review_queue WHERE subject='NW-10231'")
+[ "$parked" = 1 ] && ok "the reopened duplicate waits again" || not_ok "the reopened duplicate waits again ($parked)"
+reopens=$(sqlite3 "$Q/out/quickstart.state.db" "SELECT count(*) FROM audit_log WHERE kind='reopen'" 2>/dev/null)
+[ "$reopens" = 1 ] && ok "the reopen is appended to the audit log" || not_ok "the reopen is appended to the audit log ($reopens)"
 finish

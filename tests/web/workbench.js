@@ -96,7 +96,43 @@ const ok = (cond, what, extra) => {
       .catch(() => {});
     const status = await page.$eval('#item-status', (e) => e.textContent);
     ok(/Delivered/.test(status) && /correct by api:clerk/.test(status), 'a approves the corrected record: delivered', status);
-    // back to the queue: three left
+    // Tab goes to the next field below the threshold (0.95 in the quickstart: the currency)
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(() => !document.querySelector('#queue').hidden && document.querySelectorAll('#q-body tr').length === 3, {timeout: 10000})
+      .catch(() => {});
+    const dupRow = await page.$$eval('#q-body tr', (trs) => trs.findIndex((tr) => tr.textContent.includes('possible_duplicate')));
+    await page.click(`#q-body tr:nth-child(${dupRow + 1})`);
+    await page.waitForSelector('pre.mail mark', {timeout: 10000});
+    const marks = await page.$$eval('pre.mail mark', (ms) => ms.map((m) => [m.title, m.textContent]));
+    const vendorMark = marks.find((m) => m[0] === 'vendor');
+    ok(marks.length >= 6 && vendorMark && vendorMark[1] === 'NORTHWIND TRADERS LTD', 'the mail text has the fields\' spans marked', marks);
+    await page.evaluate(() => document.activeElement.blur());
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => [document.activeElement.dataset.path, document.activeElement.dataset.low]);
+    ok(focused[0] === 'data.invoice.currency' && focused[1] === '1', 'Tab goes to the field below the threshold', focused);
+    ok(await page.$eval('.field input[data-path="data.invoice.currency"]', (i) => i.closest('.field').querySelector('.conf').classList.contains('conf-low')),
+       'its confidence is coloured as low');
+    // the duplicate links the earlier record: its audit trace
+    await page.click('.flagd a');
+    await page.waitForSelector('.flagd ol.trace li', {timeout: 5000}).catch(() => {});
+    const trace = await page.$$eval('.flagd ol.trace li', (lis) => lis.map((l) => l.textContent));
+    ok(trace.length >= 1 && /invoices/.test(trace[0]), 'the duplicate\'s earlier record is traced', trace);
+    // reject with a reason from the list, then reopen
+    await page.evaluate(() => document.activeElement.blur());
+    await page.keyboard.press('r');
+    await page.waitForFunction(() => document.querySelector('#reject-dlg').open);
+    const reasons = await page.$$eval('#reject-reason option', (os) => os.map((o) => o.value));
+    ok(reasons.join('|') === 'duplicate|wrong amount|no purchase order|not our invoice|unreadable|other', 'the reasons are the route\'s', reasons);
+    await page.select('#reject-reason', 'duplicate');
+    await page.type('#reject-note', 'same as NW-10231');
+    await page.click('#reject-form button[value="ok"]');
+    await page.waitForFunction(() => /Rejected/.test(document.querySelector('#item-status').textContent), {timeout: 30000}).catch(() => {});
+    ok(/Rejected/.test(await page.$eval('#item-status', (e) => e.textContent)), 'r rejects with the reason');
+    await page.click('#item-status button');
+    await page.waitForFunction(() => /Reopened/.test(document.querySelector('#item-status').textContent), {timeout: 30000}).catch(() => {});
+    const reo = await page.$eval('#item-status', (e) => e.textContent);
+    ok(/Reopened: parked/.test(reo), 'a rejected record can be reopened: parked again', reo);
+    // back to the queue: three left (the reopened one is a new entry)
     await page.keyboard.press('Escape');
     await page.waitForFunction(() => !document.querySelector('#queue').hidden && document.querySelectorAll('#q-body tr').length === 3, {timeout: 10000})
       .catch(() => {});
