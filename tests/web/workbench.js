@@ -132,6 +132,23 @@ const ok = (cond, what, extra) => {
     await page.waitForFunction(() => /Reopened/.test(document.querySelector('#item-status').textContent), {timeout: 30000}).catch(() => {});
     const reo = await page.$eval('#item-status', (e) => e.textContent);
     ok(/Reopened: parked/.test(reo), 'a rejected record can be reopened: parked again', reo);
+    // leaving an item releases its claim
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(() => !document.querySelector('#queue').hidden && document.querySelectorAll('#q-body tr').length === 3, {timeout: 10000})
+      .catch(() => {});
+    const lwRow = await page.$$eval('#q-body tr', (trs) => trs.findIndex((tr) => tr.textContent.includes('LW-330')));
+    await page.click(`#q-body tr:nth-child(${lwRow + 1})`);
+    await page.waitForFunction(() => /claimed by api:clerk/.test(document.querySelector('#item-claim').textContent), {timeout: 5000})
+      .catch(() => {});
+    const claimApi = async () => page.evaluate(async () => {
+      const r = await fetch('/api/v1/review', {headers: {Authorization: 'Bearer ' + sessionStorage.getItem('bp_token')}});
+      return (await r.json()).items.filter((i) => i.subject === 'LW-330').map((i) => i.claimed_by)[0];
+    });
+    ok(await claimApi() === 'api:clerk', 'the open item is claimed in the API');
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(() => !document.querySelector('#queue').hidden);
+    await new Promise((r) => setTimeout(r, 300));
+    ok(await claimApi() === null, 'leaving it releases the claim', await claimApi());
     // back to the queue: three left (the reopened one is a new entry)
     await page.keyboard.press('Escape');
     await page.waitForFunction(() => !document.querySelector('#queue').hidden && document.querySelectorAll('#q-body tr').length === 3, {timeout: 10000})
