@@ -17,6 +17,7 @@
 
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
+#include <openssl/crypto.h>
 
 #include "clock.h"
 #include "control_int.h"
@@ -27,6 +28,21 @@
 #define BP_ADMIN_FAILS 20          /* failed attempts per address per window */
 #define BP_ADMIN_WINDOW_MS 60000
 #define BP_ADMIN_PEERS 256         /* addresses remembered (the oldest is forgotten) */
+#define BP_ADMIN_CACHE 16          /* verified tokens kept (hash, name, role) */
+#define BP_ADMIN_CACHE_MS 5000     /* re-read from the store at least this often */
+
+/* A token verified lately: a dashboard polling every second must not cost
+ * a SQL statement under the store's lock (which the routes' writes take)
+ * per request. Dropped when this process creates or revokes any token
+ * (bp_token_generation), so revocation is still immediate. */
+typedef struct admin_cached {
+    unsigned char hash[32];
+    char name[72];
+    int role;
+    unsigned gen;
+    int64_t at_ms;
+    int used;
+} admin_cached;
 
 typedef struct admin_peer {
     char addr[INET6_ADDRSTRLEN];
@@ -43,7 +59,40 @@ struct bp_admin_listener {
     int tls;
     pthread_mutex_t mu;
     admin_peer peers[BP_ADMIN_PEERS];
+    admin_cached cache[BP_ADMIN_CACHE];
+    size_t cache_next;
 };
+
+/* The cached role of hash (constant time over every slot), or
+ * BP_ROLE_NONE; lock held. */
+static int admin_cache_find(bp_admin_listener *a, const unsigned char *hash, int64_t now,
+                            char *name, size_t n)
+{
+    unsigned gen = bp_token_generation();
+    int role = BP_ROLE_NONE;
+    for (size_t i = 0; i < BP_ADMIN_CACHE; i++) {
+        admin_cached *e = &a->cache[i];
+        int live = e->used && e->gen == gen && now - e->at_ms < BP_ADMIN_CACHE_MS;
+        int same = CRYPTO_memcmp(e->hash, hash, 32) == 0;
+        if (live && same && role == BP_ROLE_NONE) {
+            role = e->role;
+            snprintf(name, n, "%s", e->name);
+        }
+    }
+    return role;
+}
+
+static void admin_cache_put(bp_admin_listener *a, const unsigned char *hash, const char *name,
+                            int role, unsigned gen, int64_t now)
+{
+    admin_cached *e = &a->cache[a->cache_next++ % BP_ADMIN_CACHE];
+    memcpy(e->hash, hash, 32);
+    snprintf(e->name, sizeof(e->name), "%s", name);
+    e->role = role;
+    e->gen = gen;
+    e->at_ms = now;
+    e->used = 1;
+}
 
 static char *admin_read_file(const char *path, char **err, const char *what)
 {
@@ -166,10 +215,26 @@ static unsigned admin_identify(void *ud, struct MHD_Connection *conn, int *role,
             const char *t = h + 7;
             while (*t == ' ')
                 t++;
-            r = bp_token_verify(bp_runtime_state(bp_control_runtime(a->l.c)), t, &name);
-            if (r < 0) {
-                snprintf(why, why_n, "cannot read the tokens");
-                return 500;
+            unsigned char hash[32];
+            char cached[72];
+            bp_token_hash(t, hash);
+            unsigned gen = bp_token_generation();   /* before the read: a change meanwhile drops it */
+            pthread_mutex_lock(&a->mu);
+            r = admin_cache_find(a, hash, now, cached, sizeof(cached));
+            pthread_mutex_unlock(&a->mu);
+            if (r != BP_ROLE_NONE) {
+                name = strdup(cached);
+            } else {
+                r = bp_token_verify(bp_runtime_state(bp_control_runtime(a->l.c)), t, &name);
+                if (r < 0) {
+                    snprintf(why, why_n, "cannot read the tokens");
+                    return 500;
+                }
+                if (r != BP_ROLE_NONE && name) {
+                    pthread_mutex_lock(&a->mu);
+                    admin_cache_put(a, hash, name, r, gen, now);
+                    pthread_mutex_unlock(&a->mu);
+                }
             }
             if (r == BP_ROLE_NONE)
                 fail = "unknown or revoked token";

@@ -422,8 +422,9 @@ static int ctl_admin_options(bp_control *c, const char *file, const bp_ynode *ad
             return -1;
         }
     }
-    c->admin_line = admin->line;
-    c->admin_col = admin->col;
+    const bp_ynode *ln = bp_ymap_get(admin, "listen");
+    c->admin_line = ln ? ln->line : admin->line;   /* messages point at the address */
+    c->admin_col = ln ? ln->col : admin->col;
     if (ctl_scalar(file, admin, "listen", "admin.listen", &c->admin_listen, err) != 0)
         return -1;
     const bp_ynode *tls = bp_ymap_get(admin, "tls");
@@ -617,6 +618,18 @@ static void ctl_add_claim(bp_control *c, cJSON *o, int64_t seq)
         cJSON_AddNullToObject(o, "claimed_by");
         cJSON_AddNullToObject(o, "claim_expires_ms");
     }
+}
+
+static int ctl_claim_row(int64_t seq, const char *actor, int64_t expires_ms, void *ud)
+{
+    cJSON *items = ud;
+    for (cJSON *it = items->child; it; it = it->next)
+        if ((int64_t)cJSON_GetObjectItemCaseSensitive(it, "seq")->valuedouble == seq) {
+            cJSON_AddStringToObject(it, "claimed_by", actor);
+            cJSON_AddNumberToObject(it, "claim_expires_ms", (double)expires_ms);
+            break;
+        }
+    return 0;
 }
 
 static int ctl_dlq_row(const bp_dead_letter *dl, void *ud)
@@ -1042,9 +1055,14 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
         cJSON *o = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(o, "items");
         ctl_rows rows = {.items = items, .rt = c->rt};
         bp_state_review_foreach(c->st, route, ctl_review_row_ext, &rows);
+        /* The live claims in one statement (not one per item), then null
+         * for the items nobody claimed. */
+        bp_state_review_claims_foreach(c->st, bp_now_ms(), ctl_claim_row, items);
         for (cJSON *it = items->child; it; it = it->next)
-            ctl_add_claim(c, it,
-                          (int64_t)cJSON_GetObjectItemCaseSensitive(it, "seq")->valuedouble);
+            if (!cJSON_HasObjectItem(it, "claimed_by")) {
+                cJSON_AddNullToObject(it, "claimed_by");
+                cJSON_AddNullToObject(it, "claim_expires_ms");
+            }
         return ctl_send(conn, 200, o);
     }
     if (get && (seq = ctl_seq(url, "/api/v1/review/", &rest)) > 0 && rest[0] == '\0') {

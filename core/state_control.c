@@ -342,6 +342,32 @@ int bp_state_review_claim_get(bp_state *st, int64_t seq, int64_t now_ms, char **
     return r;
 }
 
+bp_status bp_state_review_claims_foreach(bp_state *st, int64_t now_ms,
+                                         int (*fn)(int64_t seq, const char *actor,
+                                                   int64_t expires_ms, void *ud),
+                                         void *ud)
+{
+    sqlite3_stmt *q = NULL;
+    bp_status rc = BP_ERR_IO;
+    pthread_mutex_lock(&st->mu);
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT seq,actor,expires_ms FROM review_claims WHERE expires_ms>?",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, now_ms);
+        int s;
+        while ((s = sqlite3_step(q)) == SQLITE_ROW)
+            if (fn(sqlite3_column_int64(q, 0), (const char *)sqlite3_column_text(q, 1),
+                   sqlite3_column_int64(q, 2), ud)) {
+                s = SQLITE_DONE;
+                break;
+            }
+        rc = s == SQLITE_DONE ? BP_OK : BP_ERR_IO;
+    }
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
 /* ---- reads for the API -------------------------------------------------- */
 
 bp_status bp_state_checkpoints_foreach(bp_state *st,

@@ -1,4 +1,5 @@
 /* See tokens.h. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,14 @@ int bp_access_role_parse(const char *s)
     return BP_ROLE_NONE;
 }
 
-static void token_hash(const char *text, unsigned char out[BP_TOKEN_HASH_LEN])
+static atomic_uint token_gen;
+
+unsigned bp_token_generation(void)
+{
+    return atomic_load(&token_gen);
+}
+
+void bp_token_hash(const char *text, unsigned char out[32])
 {
     bp_sha256 h;
     bp_sha256_init(&h);
@@ -107,7 +115,7 @@ bp_status bp_token_create(bp_state *st, const char *name, const char *role, cons
         t[o++] = b64[(acc << (6 - bits)) & 63];
     t[o] = '\0';
     unsigned char h[BP_TOKEN_HASH_LEN];
-    token_hash(t, h);
+    bp_token_hash(t, h);
     bp_status s = bp_state_token_add(st, name, role, h, actor);
     if (s != BP_OK) {
         free(t);
@@ -115,6 +123,7 @@ bp_status bp_token_create(bp_state *st, const char *name, const char *role, cons
                                       : "cannot store token '%s'", name);
         return s;
     }
+    atomic_fetch_add(&token_gen, 1);
     token_audit(st, actor, "token:create", name, role);
     *token = t;
     return BP_OK;
@@ -124,8 +133,10 @@ bp_status bp_token_revoke(bp_state *st, const char *name, const char *actor, cha
 {
     *err = NULL;
     bp_status s = bp_state_token_remove(st, name);
-    if (s == BP_OK)
+    if (s == BP_OK) {
+        atomic_fetch_add(&token_gen, 1);
         token_audit(st, actor, "token:revoke", name, NULL);
+    }
     else
         set_err(err, s == BP_ERR_NOT_FOUND ? "no token named '%s'" : "cannot revoke token '%s'",
                 name);
@@ -163,7 +174,7 @@ int bp_token_verify(bp_state *st, const char *text, char **name)
     if (text == NULL || text[0] == '\0')
         return BP_ROLE_NONE;
     unsigned char h[BP_TOKEN_HASH_LEN];
-    token_hash(text, h);
+    bp_token_hash(text, h);
     char *role = NULL;
     int r = bp_state_token_match(st, h, bp_now_ms(), name, &role);
     int out = r == 1 ? bp_access_role_parse(role) : r == 0 ? BP_ROLE_NONE : -1;

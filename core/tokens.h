@@ -35,6 +35,13 @@ bp_status bp_token_revoke(bp_state *st, const char *name, const char *actor, cha
 /* {"tokens": [{"name","role","created_ms","created_by","last_used_ms"}]}
  * (last_used_ms null: never used); NULL on error. Caller frees. */
 struct cJSON *bp_token_list_json(bp_state *st);
+/* Grows with every token created or revoked by this process: a cache of
+ * verified tokens (admin_listen.c) drops what it holds when it changes, so a
+ * revocation takes effect for the very next request. */
+unsigned bp_token_generation(void);
+/* The SHA-256 of a token's text (what is stored and compared). */
+void bp_token_hash(const char *text, unsigned char out[32]);
+
 /* The role of the presented token text (anything: from a header), and its
  * name into *name (malloc'ed); BP_ROLE_NONE when no token matches (*name
  * NULL); -1 when the store failed. */

@@ -396,6 +396,40 @@ int cmd_review(int argc, char **argv)
         }
         goto out;
     }
+    if (cli_remote_active() && (strcmp(verb, "show") == 0 || strcmp(verb, "export") == 0)) {
+        if (strcmp(verb, "export") == 0) {
+            fprintf(stderr, "backplane review: export reads the state file: not with --url\n");
+            rc = BP_EXIT_USAGE;
+            goto out;
+        }
+        /* show with --url: the owner's GET /api/v1/review/SEQ, as JSON. */
+        char url[64];
+        snprintf(url, sizeof(url), "/api/v1/review/%lld", (long long)seqs[0]);
+        long code = 0;
+        char *resp = NULL;
+        rc = BP_EXIT_INVALID;
+        if (cli_control_call(NULL, "GET", url, NULL, 30, &code, &resp) != 0) {
+            fprintf(stderr, "backplane review: the owner did not answer (%s)\n",
+                    cli_remote_url());
+            goto out;
+        }
+        cJSON *o = cJSON_Parse(resp);
+        free(resp);
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
+        if (cJSON_IsString(e) || o == NULL) {
+            fprintf(stderr, "backplane review: %s\n", cJSON_IsString(e) ? e->valuestring
+                                                                         : "bad answer");
+        } else {
+            char *text = cJSON_Print(o);
+            char *shown = bp_escape_controls(text ? text : "", "\n\t");
+            printf("%s\n", shown ? shown : "?");
+            free(shown);
+            free(text);
+            rc = BP_EXIT_OK;
+        }
+        cJSON_Delete(o);
+        goto out;
+    }
     if (strcmp(verb, "list") == 0) {
         /* Through the owner when one runs: a reviewer in the socket's group
          * needs no access to the state file. */

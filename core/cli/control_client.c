@@ -305,7 +305,9 @@ int cli_owner_request(const char *cmd, const char *site_path, const char *kind, 
         if (cJSON_IsString(err)) {
             fprintf(stderr, "backplane %s: %s\n", cmd, err->valuestring);
         } else if (cJSON_IsString(oc)) {
-            printf("%lld %s by %s: %s%s%s\n", (long long)seq, cor_done(verb), actor,
+            const cJSON *by = cJSON_GetObjectItemCaseSensitive(o, "by");
+            printf("%lld %s by %s: %s%s%s\n", (long long)seq, cor_done(verb),
+                   cJSON_IsString(by) ? by->valuestring : actor,
                    oc->valuestring,
                    cJSON_IsString(dt) && dt->valuestring[0] ? " - " : "",
                    cJSON_IsString(dt) ? dt->valuestring : "");
