@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <backplane/flags.h>
+
 #include "clock.h"
 #include "envelope_int.h"
 #include "page_render.h"
@@ -31,15 +33,16 @@ static double rv_threshold(const bp_site_route *r)
     return r && r->review_sla_ms > 0 ? r->review_threshold : RV_DEFAULT_THRESHOLD;
 }
 
-/* The extracted-field groups of data: objects X with an object X.confidence
- * of numbers (extract's INTO), found up to three levels down. Calls fn with
+/* The extracted-field groups of data (<backplane/flags.h>, BP_FIELDS_*):
+ * objects X with an object X.confidence of numbers (extract's INTO), found up
+ * to three levels down. Calls fn with
  * X's path ("data.invoice"). */
 static void rv_groups(const cJSON *o, char *path, size_t cap, int depth,
                       void (*fn)(const cJSON *grp, const char *path, void *ud), void *ud)
 {
     if (!cJSON_IsObject(o) || depth > 3)
         return;
-    const cJSON *conf = cJSON_GetObjectItemCaseSensitive(o, "confidence");
+    const cJSON *conf = cJSON_GetObjectItemCaseSensitive(o, BP_FIELDS_CONFIDENCE);
     if (cJSON_IsObject(conf) && conf->child && cJSON_IsNumber(conf->child)) {
         fn(o, path, ud);
         return;
@@ -66,9 +69,9 @@ typedef struct {
 static void rv_group(const cJSON *grp, const char *path, void *ud)
 {
     rv_fields *f = ud;
-    const cJSON *conf = cJSON_GetObjectItemCaseSensitive(grp, "confidence");
-    const cJSON *raw = cJSON_GetObjectItemCaseSensitive(grp, "raw");
-    const cJSON *where = cJSON_GetObjectItemCaseSensitive(grp, "where");
+    const cJSON *conf = cJSON_GetObjectItemCaseSensitive(grp, BP_FIELDS_CONFIDENCE);
+    const cJSON *raw = cJSON_GetObjectItemCaseSensitive(grp, BP_FIELDS_RAW);
+    const cJSON *where = cJSON_GetObjectItemCaseSensitive(grp, BP_FIELDS_WHERE);
     for (const cJSON *c = conf->child; c; c = c->next) {
         if (!cJSON_IsNumber(c) || c->string == NULL)
             continue;

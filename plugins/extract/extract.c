@@ -497,7 +497,7 @@ static bp_status extract_transform(void *p, bp_envelope **env, char **reason)
                 const char *name = self->out_name[f];
                 char path[512], cpath[512], rpath[512], wpath[512];
                 snprintf(path, sizeof path, "%s.%s", self->into, name);
-                snprintf(wpath, sizeof wpath, "%s.where.%s", self->into, name);
+                snprintf(wpath, sizeof wpath, "%s." BP_FIELDS_WHERE ".%s", self->into, name);
                 if (where[f]) {
                     cJSON *wf = where[f];
                     where[f] = NULL;
@@ -507,8 +507,8 @@ static bp_status extract_transform(void *p, bp_envelope **env, char **reason)
                         break;
                     }
                 }
-                snprintf(cpath, sizeof cpath, "%s.confidence.%s", self->into, name);
-                snprintf(rpath, sizeof rpath, "%s.raw.%s", self->into, name);
+                snprintf(cpath, sizeof cpath, "%s." BP_FIELDS_CONFIDENCE ".%s", self->into, name);
+                snprintf(rpath, sizeof rpath, "%s." BP_FIELDS_RAW ".%s", self->into, name);
                 /* Four decimals: enough to rank, and stable output. */
                 double c = (double)(long)(fl.conf[f] * 10000 + 0.5) / 10000;
                 cJSON *v = fl.value[f];
