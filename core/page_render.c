@@ -1,12 +1,14 @@
 /* PDF pages as PNG through the budgeted worker, cached. See page_render.h. */
 #include "page_render.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -289,6 +291,41 @@ static int pr_run(const void *bytes, size_t len, int page, const bp_render_budge
     return out;
 }
 
+/* Cache files not read for BP_PAGE_CACHE_DAYS are removed, at most once an
+ * hour per process (a read touches its file): the directory holds the pages
+ * people look at, not every page ever rendered. */
+static _Atomic int64_t pr_pruned_ms;
+
+void bp_page_cache_prune(const char *dir)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 4, ".png") != 0)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+            now.tv_sec - st.st_mtime > (time_t)BP_PAGE_CACHE_DAYS * 86400)
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    if (d)
+        closedir(d);
+}
+
+static void pr_prune(const char *dir)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t ms = (int64_t)now.tv_sec * 1000 + 1, last = atomic_load(&pr_pruned_ms);
+    if (last && ms - last < 3600 * 1000)
+        return;
+    if (atomic_compare_exchange_strong(&pr_pruned_ms, &last, ms))
+        bp_page_cache_prune(dir);
+}
+
 int bp_page_render(const void *bytes, size_t len, int page, const bp_render_budget *b,
                    const char *cache_dir, unsigned char **png, size_t *png_len, int *n_pages,
                    char **err)
@@ -310,11 +347,15 @@ int bp_page_render(const void *bytes, size_t len, int page, const bp_render_budg
         for (int i = 0; i < 32; i++)
             snprintf(hex + 2 * i, 3, "%02x", dg[i]);
         snprintf(path, sizeof path, "%s/%s-p%d-%dpx.png", cache_dir, hex, page, b->max_px);
-        if (pr_read_file(path, png, png_len) == 0)
+        if (pr_read_file(path, png, png_len) == 0) {
+            utimensat(AT_FDCWD, path, NULL, 0);   /* read now: kept by the prune */
             return 0;
+        }
     }
     int rc = pr_run(bytes, len, page, b, png, png_len, n_pages, err);
-    if (rc == 0 && cache_dir)
+    if (rc == 0 && cache_dir) {
         pr_write_cache(cache_dir, path, *png, *png_len);
+        pr_prune(cache_dir);
+    }
     return rc;
 }

@@ -4,7 +4,8 @@
  * in its own process under a CPU, wall-clock and memory budget, and keeps
  * the PNG in a cache beside the state file (<state file>.pages/, 0700; files
  * 0600) keyed by the attachment's SHA-256, the page and the size, so a
- * reviewer paging back and forth costs one render per page. */
+ * reviewer paging back and forth costs one render per page; pages nobody
+ * read for BP_PAGE_CACHE_DAYS are removed. */
 #ifndef BP_PAGE_RENDER_H
 #define BP_PAGE_RENDER_H
 
@@ -17,6 +18,9 @@ typedef struct bp_render_budget {
     int64_t wall_ms;     /* killed after this long */
     int memory_mb;       /* RLIMIT_AS of the worker (not under ASan) */
 } bp_render_budget;
+
+/* Cached pages not read for this many days are removed (at most hourly, after a render). */
+#define BP_PAGE_CACHE_DAYS 7
 
 #define BP_RENDER_DEFAULTS ((bp_render_budget){.max_px = 1600, .cpu_s = 10, .wall_ms = 10000, \
                                                .memory_mb = 1024})
@@ -32,6 +36,11 @@ typedef struct bp_render_budget {
 int bp_page_render(const void *bytes, size_t len, int page, const bp_render_budget *b,
                    const char *cache_dir, unsigned char **png, size_t *png_len, int *n_pages,
                    char **err);
+
+/* Removes the PNGs of cache_dir not read for BP_PAGE_CACHE_DAYS (by their
+ * modification time, which a cache hit renews). bp_page_render calls it at
+ * most once an hour per process, after a render. Any thread. */
+void bp_page_cache_prune(const char *cache_dir);
 
 /* The worker's path: $BP_PDF_WORKER, else the build tree's when this
  * library runs from its build tree, else the installed one beside the

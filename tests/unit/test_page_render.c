@@ -131,6 +131,19 @@ static void test_render_and_cache(const char *dir)
     b.max_px = 400;
     CHECK_INT(bp_page_render(pdf, pdf_len, 2, &b, dir, &png, &len, &np, &err), 0);
     free(png);
+    /* a page nobody read for over BP_PAGE_CACHE_DAYS goes at a prune */
+    snprintf(cmd, sizeof cmd, "touch -d '-8 days' %s/*-p2-800px.png", dir);
+    CHECK(system(cmd) == 0);
+    bp_page_cache_prune(dir);
+    snprintf(cmd, sizeof cmd, "ls %s", dir);
+    p = popen(cmd, "r");
+    char names[512] = "";
+    size_t nl = p ? fread(names, 1, sizeof names - 1, p) : 0;
+    names[nl] = '\0';
+    if (p)
+        pclose(p);
+    CHECK(strstr(names, "-p2-400px.png") != NULL);
+    CHECK(strstr(names, "-p2-800px.png") == NULL);
     /* no such page */
     CHECK_INT(bp_page_render(pdf, pdf_len, 3, &b, dir, &png, &len, &np, &err), 1);
     CHECK_STR(err, "no page 3: the document has 2");
