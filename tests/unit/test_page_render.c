@@ -218,7 +218,10 @@ static void test_bomb(void)
     CHECK_INT(rc, 1);
     CHECK_STR(err, "page 1: the CPU limit (1 s) was reached");
     printf("# bomb under a 1 s CPU limit: %lld ms\n", took);
-    CHECK(took < 4000);
+    /* The CPU limit, not the 20 s wall clock, ended it (the wall time a
+     * second of CPU takes depends on the machine's load: 1.5 s alone, 5 s
+     * under ASan beside two other tests on two cores). */
+    CHECK(took < 12000);
     free(err);
     err = NULL;
     b.cpu_s = 0;

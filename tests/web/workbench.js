@@ -64,7 +64,7 @@ const ok = (cond, what, extra) => {
     ok(img[0] > 500 && img[1] > 500, 'the PDF page is rendered by the server and shown', img);
     const boxes = await page.$$eval('.page .box', (bs) => bs.length);
     ok(boxes >= 5, 'the fields\' boxes are drawn on the page', boxes);
-    await page.waitForFunction(() => /claimed by api:clerk/.test(document.querySelector('#item-claim').textContent), {timeout: 5000})
+    await page.waitForFunction(() => /claimed by api:clerk/.test(document.querySelector('#item-claim').textContent), {timeout: 20000})
       .catch(() => {});
     ok(/claimed by api:clerk/.test(await page.$eval('#item-claim', (e) => e.textContent)), 'opening claims the item',
        await page.$eval('#item-claim', (e) => e.textContent));
@@ -138,7 +138,7 @@ const ok = (cond, what, extra) => {
       .catch(() => {});
     const lwRow = await page.$$eval('#q-body tr', (trs) => trs.findIndex((tr) => tr.textContent.includes('LW-330')));
     await page.click(`#q-body tr:nth-child(${lwRow + 1})`);
-    await page.waitForFunction(() => /claimed by api:clerk/.test(document.querySelector('#item-claim').textContent), {timeout: 5000})
+    await page.waitForFunction(() => /claimed by api:clerk/.test(document.querySelector('#item-claim').textContent), {timeout: 20000})
       .catch(() => {});
     const claimApi = async () => page.evaluate(async () => {
       const r = await fetch('/api/v1/review', {headers: {Authorization: 'Bearer ' + sessionStorage.getItem('bp_token')}});
