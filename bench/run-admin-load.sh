@@ -8,7 +8,8 @@
 # A file relay of N invoice-like records (bench/gen_invoices.py; a set
 # transform; a review gate parking 0.01 %) runs PAIRS times with no client and
 # PAIRS times while CLIENTS concurrent clients (keep-alive, bearer token) call
-# GET /api/v1/status and GET /api/v1/review in turn over loopback TCP, paced
+# GET /api/v1/status and GET /api/v1/review in turn over loopback TCP (one C
+# event loop, admin_load_client.c, so the clients cost the relay little), paced
 # so that about CALLS calls fall inside the relay and the clients are busy
 # for all of it. Runs alternate (quiet, loaded / loaded, quiet ...). Prints
 # per run: relay records/s (from the route's start and finish log lines),
@@ -73,47 +74,8 @@ mkdir -p "$tmp/state"
 "$bp" token create "$site" --name bench --role viewer | tail -n 1 >"$tmp/token"
 parked=$(sqlite3 "$tmp/state/bench.db" "SELECT count(*) FROM review_queue" 2>/dev/null || echo '?')
 
-cat >"$tmp/clients.py" <<'PY'
-# clients.py PORT_FILE TOKEN CLIENTS INTERVAL_S OUT: until the owner goes away,
-# each client alternates GET /api/v1/status and GET /api/v1/review on one
-# keep-alive connection, sleeping INTERVAL_S between calls; latencies (ms) out.
-import http.client, sys, threading, time
-port_file, token, n, interval, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
-port = None
-while port is None:
-    try:
-        port = int(open(port_file).read().strip() or "x")
-    except (OSError, ValueError):
-        time.sleep(0.005)
-lat, errors, lock, stop = [], [0], threading.Lock(), threading.Event()
-def client(i):
-    conn = None
-    paths = ["/api/v1/status", "/api/v1/review"]
-    k = i
-    while not stop.is_set():
-        try:
-            if conn is None:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            t0 = time.perf_counter()
-            conn.request("GET", paths[k % 2], headers={"Authorization": "Bearer " + token})
-            r = conn.getresponse(); r.read()
-            dt = (time.perf_counter() - t0) * 1000
-            if r.status != 200:
-                with lock: errors[0] += 1
-            else:
-                with lock: lat.append(dt)
-            k += 1
-        except (OSError, http.client.HTTPException):
-            stop.set()   # the owner ended with its relay
-            return
-        time.sleep(interval)
-ts = [threading.Thread(target=client, args=(i,)) for i in range(n)]
-for t in ts: t.start()
-for t in ts: t.join()
-with open(out, "w") as f:
-    f.write("%d\n" % errors[0])
-    f.write("\n".join("%.3f" % x for x in lat) + "\n")
-PY
+# The clients: one C event loop (libcurl multi), see admin_load_client.c.
+cc -O2 -o "$tmp/clients" "$here/admin_load_client.c" -lcurl || die "cannot build the client (libcurl4-openssl-dev)"
 
 # run MODE I: one relay; prints "MODE recs_per_s wall cpu calls p50 p99 errors".
 run() {
@@ -125,7 +87,7 @@ run() {
   local pid=$!
   local cpid=
   if [ "$mode" = loaded ]; then
-    python3 "$tmp/clients.py" "$tmp/port" "$(cat "$tmp/token")" "$clients" "$interval" "$tmp/lat-$i" &
+    "$tmp/clients" "$tmp/port" "$(cat "$tmp/token")" "$clients" "$interval" "$tmp/lat-$i" &
     cpid=$!
   fi
   for _ in $(seq 1 500); do
@@ -162,8 +124,8 @@ echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $("$bp"
 echo "== $records records, $parked parked in the queue review list returns; $clients clients, ~$calls calls per loaded relay, $pairs pairs"
 # Pace the clients from a quiet relay's duration: CALLS calls inside it.
 base=$(run quiet 0 | awk '{ print $9 }')
-interval=$(python3 -c "print(max(0.0, $clients * $base / $calls - 0.0005))")
-echo "== quiet relay $base s: each client sleeps ${interval}s between calls"
+interval=$(python3 -c "print(round(max(0.0, 1000 * $clients * $base / $calls - 0.5), 1))")
+echo "== quiet relay $base s: each client waits ${interval} ms between calls"
 printf '%-7s %10s %7s %7s %6s %8s %8s %6s\n' MODE 'RECORDS/S' WALL CPU CALLS 'P50 MS' 'P99 MS' ERRORS
 res="$tmp/results"
 : >"$res"

@@ -51,6 +51,18 @@ typedef struct admin_peer {
     int said;                  /* the refusal was logged in this window */
 } admin_peer;
 
+/* One open connection, watched while it sends a request's line and headers:
+ * libmicrohttpd's timeout is per idle period, so a client sending a byte
+ * every few seconds would hold its thread for as long as it likes. The
+ * watchdog shuts down a connection whose headers take over
+ * BP_CTL_REQUEST_MS (the body's own bound is in control.c). */
+typedef struct admin_conn {
+    struct admin_conn *next, *prev;
+    int fd;
+    int in_request;            /* headers in, the request being served */
+    int64_t since_ms;          /* mono: connection or last request began */
+} admin_conn;
+
 struct bp_admin_listener {
     bp_ctl_listener l;
     struct MHD_Daemon *d;
@@ -61,7 +73,96 @@ struct bp_admin_listener {
     admin_peer peers[BP_ADMIN_PEERS];
     admin_cached cache[BP_ADMIN_CACHE];
     size_t cache_next;
+    admin_conn conns;          /* list head (a.conns.next ...), under mu */
+    pthread_t watchdog;
+    int have_watchdog, stopping;
+    pthread_cond_t cv;
 };
+
+static void admin_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                         enum MHD_ConnectionNotificationCode toe)
+{
+    bp_admin_listener *a = cls;
+    pthread_mutex_lock(&a->mu);
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        admin_conn *e = calloc(1, sizeof(*e));
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (e && ci) {
+            e->fd = ci->connect_fd;
+            e->since_ms = bp_mono_ms();
+            e->next = a->conns.next;
+            e->prev = &a->conns;
+            if (a->conns.next)
+                a->conns.next->prev = e;
+            a->conns.next = e;
+            *socket_context = e;
+        } else {
+            free(e);
+        }
+    } else if (*socket_context) {
+        admin_conn *e = *socket_context;
+        e->prev->next = e->next;
+        if (e->next)
+            e->next->prev = e->prev;
+        free(e);
+        *socket_context = NULL;
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+static admin_conn *admin_conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void admin_headers_in(void *ud, struct MHD_Connection *conn)
+{
+    bp_admin_listener *a = ud;
+    pthread_mutex_lock(&a->mu);
+    admin_conn *e = admin_conn_of(conn);
+    if (e)
+        e->in_request = 1;
+    pthread_mutex_unlock(&a->mu);
+}
+
+static void admin_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                            enum MHD_RequestTerminationCode toe)
+{
+    bp_admin_listener *a = cls;
+    bp_control_completed(&a->l, conn, con_cls, toe);
+    pthread_mutex_lock(&a->mu);
+    admin_conn *e = admin_conn_of(conn);
+    if (e) {   /* keep-alive: the next request's headers are timed afresh */
+        e->in_request = 0;
+        e->since_ms = bp_mono_ms();
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+static void *admin_watchdog(void *arg)
+{
+    bp_admin_listener *a = arg;
+    bp_name_thread("admin", "watchdog");
+    pthread_mutex_lock(&a->mu);
+    while (!a->stopping) {
+        struct timespec ts = bp_deadline_in(1000);
+        pthread_cond_timedwait(&a->cv, &a->mu, &ts);
+        int64_t now = bp_mono_ms();
+        for (admin_conn *e = a->conns.next; e && !a->stopping; e = e->next)
+            if (!e->in_request && e->fd >= 0 && now - e->since_ms > BP_CTL_REQUEST_MS) {
+                /* libmicrohttpd's recv then sees the end and closes it. */
+                shutdown(e->fd, SHUT_RDWR);
+                e->fd = -1;
+                bp_log(BP_LOG_WARN, NULL, "admin listener: closed a connection that sent no "
+                       "complete request in %d s", BP_CTL_REQUEST_MS / 1000);
+            }
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
 
 /* The cached role of hash (constant time over every slot), or
  * BP_ROLE_NONE; lock held. */
@@ -331,8 +432,10 @@ bp_status bp_admin_listen_start(bp_control *c, const bp_admin_opts *o, bp_admin_
         return BP_ERR_NOMEM;
     }
     pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->cv, NULL);
     a->l = (bp_ctl_listener){.c = c, .identify = admin_identify, .ud = a,
-                             .metrics_public = o->metrics_public, .bearer = 1};
+                             .metrics_public = o->metrics_public, .bearer = 1,
+                             .headers_in = admin_headers_in};
     a->tls = tls;
     if (tls && ((a->cert = admin_read_file(o->cert, err, "cert")) == NULL ||
                 (a->key = admin_read_file(o->key, err, "key")) == NULL ||
@@ -351,7 +454,8 @@ bp_status bp_admin_listen_start(bp_control *c, const bp_admin_opts *o, bp_admin_
         {MHD_OPTION_CONNECTION_TIMEOUT, BP_CTL_IDLE_S, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, BP_CTL_MEMORY, NULL},
         {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
-        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)bp_control_completed, &a->l},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)admin_completed, a},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)admin_notify, a},
         {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, a->cert},
         {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, a->key},
         {a->ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, a->ca},
@@ -375,6 +479,7 @@ bp_status bp_admin_listen_start(bp_control *c, const bp_admin_opts *o, bp_admin_
         bp_admin_listen_stop(a);
         return BP_ERR_IO;
     }
+    a->have_watchdog = pthread_create(&a->watchdog, NULL, admin_watchdog, a) == 0;
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(a->d, MHD_DAEMON_INFO_BIND_PORT);
     a->port = di ? di->port : 0;
     char shown[300];
@@ -401,6 +506,13 @@ void bp_admin_listen_stop(bp_admin_listener *a)
 {
     if (a == NULL)
         return;
+    if (a->have_watchdog) {
+        pthread_mutex_lock(&a->mu);
+        a->stopping = 1;
+        pthread_cond_broadcast(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+        pthread_join(a->watchdog, NULL);
+    }
     if (a->d)
         MHD_stop_daemon(a->d);
     free(a->cert);
@@ -409,6 +521,7 @@ void bp_admin_listen_stop(bp_admin_listener *a)
         free(a->key);
     }
     free(a->ca);
+    pthread_cond_destroy(&a->cv);
     pthread_mutex_destroy(&a->mu);
     free(a);
 }

@@ -4,7 +4,13 @@
  * out by one decider thread, in the order they were recorded, from the table
  * control_requests: a request made while no owner ran is found there at start,
  * and one cut short by a crash (state 'running') is carried out again (a
- * ledger sink skips what it applied already). */
+ * ledger sink skips what it applied already).
+ *
+ * One handler (bp_control_handler) serves every listener: this file's Unix
+ * socket (identity: SO_PEERCRED) and admin_listen.c's TCP/TLS one (identity:
+ * a bearer token); a listener only says who the peer is (control_int.h).
+ * Every endpoint's role is decided in one place below, before dispatch. All
+ * SQL is in state_control.c / state_tokens.c. */
 #include <errno.h>
 #include <grp.h>
 #include <microhttpd.h>
@@ -584,10 +590,21 @@ static int ctl_role(bp_control *c, struct MHD_Connection *conn, char *who, size_
 }
 
 
+/* An integer (a time in ms, a seq) as raw JSON text. cJSON prints a number
+ * with "%1.15g" and reads it back with sscanf to check it: ~1 µs each, the
+ * largest share of a 30-item review list's cost (bench/run-admin-load.sh).
+ * A raw node keeps its text in valuestring. */
+static void ctl_add_ms(cJSON *o, const char *name, int64_t ms)
+{
+    char buf[24];
+    snprintf(buf, sizeof(buf), "%lld", (long long)ms);
+    cJSON_AddRawToObject(o, name, buf);
+}
+
 static int ctl_review_row(const bp_review_item *it, void *ud)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "seq", (double)it->seq);
+    ctl_add_ms(o, "seq", it->seq);
     cJSON_AddStringToObject(o, "route", it->route);
     cJSON_AddStringToObject(o, "stage", it->stage);
     cJSON_AddStringToObject(o, "reason", it->reason);
@@ -595,12 +612,12 @@ static int ctl_review_row(const bp_review_item *it, void *ud)
         cJSON_AddNumberToObject(o, "confidence", it->confidence);
     else
         cJSON_AddNullToObject(o, "confidence");
-    cJSON_AddNumberToObject(o, "priority", (double)it->priority);
+    ctl_add_ms(o, "priority", it->priority);
     if (it->flags)
         cJSON_AddStringToObject(o, "flags", it->flags);
     if (it->subject)
         cJSON_AddStringToObject(o, "subject", it->subject);
-    cJSON_AddNumberToObject(o, "created_ms", (double)it->created_ms);
+    ctl_add_ms(o, "created_ms", it->created_ms);
     cJSON_AddItemToArray(ud, o);
     return 0;
 }
@@ -611,7 +628,7 @@ static void ctl_add_claim(bp_control *c, cJSON *o, int64_t seq)
     int64_t expires = 0;
     if (bp_state_review_claim_get(c->st, seq, bp_now_ms(), &actor, &expires) == 1) {
         cJSON_AddStringToObject(o, "claimed_by", actor);
-        cJSON_AddNumberToObject(o, "claim_expires_ms", (double)expires);
+        ctl_add_ms(o, "claim_expires_ms", expires);
     }
     free(actor);
     if (!cJSON_HasObjectItem(o, "claimed_by")) {
@@ -624,9 +641,9 @@ static int ctl_claim_row(int64_t seq, const char *actor, int64_t expires_ms, voi
 {
     cJSON *items = ud;
     for (cJSON *it = items->child; it; it = it->next)
-        if ((int64_t)cJSON_GetObjectItemCaseSensitive(it, "seq")->valuedouble == seq) {
+        if (strtoll(cJSON_GetObjectItemCaseSensitive(it, "seq")->valuestring, NULL, 10) == seq) {
             cJSON_AddStringToObject(it, "claimed_by", actor);
-            cJSON_AddNumberToObject(it, "claim_expires_ms", (double)expires_ms);
+            ctl_add_ms(it, "claim_expires_ms", expires_ms);
             break;
         }
     return 0;
@@ -639,7 +656,7 @@ static int ctl_dlq_row(const bp_dead_letter *dl, void *ud)
     cJSON_AddStringToObject(o, "route", dl->route);
     cJSON_AddStringToObject(o, "stage", dl->stage);
     cJSON_AddStringToObject(o, "reason", dl->reason);
-    cJSON_AddNumberToObject(o, "created_ms", (double)dl->created_ms);
+    ctl_add_ms(o, "created_ms", dl->created_ms);
     if (dl->payload)
         cJSON_AddStringToObject(o, "payload", dl->payload);
     cJSON_AddItemToArray(ud, o);
@@ -653,7 +670,7 @@ static int ctl_checkpoint_row(const char *scope, const char *key, const char *va
     cJSON_AddStringToObject(e, "scope", scope);
     cJSON_AddStringToObject(e, "key", key);
     cJSON_AddStringToObject(e, "value", value);
-    cJSON_AddNumberToObject(e, "updated_ms", (double)updated_ms);
+    ctl_add_ms(e, "updated_ms", updated_ms);
     cJSON_AddItemToArray(ud, e);
     return 0;
 }
@@ -671,7 +688,7 @@ static int ctl_lineage_row(const bp_lineage_row *r, void *ud)
     }
     cJSON *lj = r->lineage_json ? cJSON_Parse(r->lineage_json) : NULL;
     cJSON_AddItemToObject(e, "lineage", lj ? lj : cJSON_CreateNull());
-    cJSON_AddNumberToObject(e, "at_ms", (double)r->at_ms);
+    ctl_add_ms(e, "at_ms", r->at_ms);
     cJSON_AddItemToArray(ud, e);
     return 0;
 }
@@ -948,6 +965,8 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
             return MHD_NO;
         cc->start_ms = bp_mono_ms();
         *con_cls = cc;
+        if (l->headers_in)
+            l->headers_in(l->ud, conn);
         return MHD_YES;
     }
     if (*upload_size) {
@@ -1152,6 +1171,11 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
                 for (int i = 0; pause && r->running && i < 50 && !atomic_load(&r->pause_seen); i++)
                     usleep(20000);
                 bp_log(BP_LOG_INFO, route, "%s by %s", pause ? "paused" : "resumed", who);
+                char actor[200];
+                ctl_actor(who, actor, sizeof(actor));
+                bp_audit_entry e = {.actor = actor, .kind = pause ? "route:pause" : "route:resume",
+                                    .route = route, .payload = "{}"};
+                (void)bp_audit_append(c->st, &e);
                 cJSON *o = cJSON_CreateObject();
                 cJSON_AddStringToObject(o, "route", route);
                 cJSON_AddStringToObject(o, "state", pause ? "paused" : "running");

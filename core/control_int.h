@@ -26,6 +26,8 @@ typedef struct bp_ctl_listener {
     void *ud;
     int metrics_public;       /* admin.metrics: public: /metrics without a token */
     int bearer;               /* 401s carry WWW-Authenticate: Bearer */
+    /* Optional: a request's headers are all in (its first handler call). */
+    void (*headers_in)(void *ud, struct MHD_Connection *conn);
 } bp_ctl_listener;
 
 /* libmicrohttpd's access handler and completion callback, cls: a

@@ -203,6 +203,7 @@ async function openItem(seq) {
   show('item');
   state.edits = {};
   $('item-h').textContent = 'Record ' + seq;
+  $('item-claim').textContent = '';   // not the previous item's claim
   $('item-status').textContent = '';
   $('note').value = '';
   let it;

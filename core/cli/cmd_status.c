@@ -205,6 +205,11 @@ static int st_pause(const char *cmd, int argc, char **argv, int pause)
     free(from);
     bp_state *st = st_state(cmd, &s);
     if (st && bp_state_route_pause_set(st, route, st_actor(), pause) == BP_OK) {
+        char actor[160];
+        snprintf(actor, sizeof(actor), "os:%s", st_actor());
+        bp_audit_entry e = {.actor = actor, .kind = pause ? "route:pause" : "route:resume",
+                            .route = route, .payload = "{}"};
+        (void)bp_audit_append(st, &e);
         printf("route %s %s by %s (no owner runs; %s)\n", route, pause ? "paused" : "resumed",
                st_actor(), pause ? "it stays paused when the owner starts, until resumed"
                                  : "it runs when the owner starts");

@@ -82,6 +82,27 @@ contains "naming the roles" "$ERR" "role 'root': viewer, reviewer, operator or a
 start_owner site.yaml owner.log
 URL=http://127.0.0.1:$PORT
 [ -n "$PORT" ] && ok "the owner says where it listens ($URL)" || not_ok "no port in owner.log"
+# A client that sends its headers a byte every 2 s: cut off after 30 s
+# (checked at the end of section 5); libmicrohttpd's idle timeout alone
+# would let it hold its thread for ever.
+python3 - "$PORT" >dribble.out 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+t0 = time.time()
+s.settimeout(2)
+while time.time() - t0 < 60:
+    try:
+        s.sendall(b"a")
+        if s.recv(1) == b"":
+            break
+    except socket.timeout:
+        continue
+    except OSError:
+        break
+print("closed after %d s" % (time.time() - t0))
+PY
+DRIBBLE=$!
 eq "/health needs no token" "$(code '' GET /health)" 200
 eq "/ready needs no token" "$(code '' GET /ready)" 200
 eq "status without a token: 401" "$(code '' GET /api/v1/status)" 401
@@ -147,9 +168,17 @@ exit_is "pause --url (operator)" 0 "$B" pause "${O[@]}" ap
 eq "/ready is 503 while a route is paused" "$(code '' GET /ready)" 503
 contains "naming the route and why" body '{"routes":{"ap":"paused"}}'
 exit_is "resume --url" 0 "$B" resume "${O[@]}" ap
+eq "pause and resume are audited with the token's name" \
+    "$(sqlite3 adm.db "SELECT group_concat(actor||' '||kind||' '||route, ',') FROM audit_log WHERE kind LIKE 'route:%'")" \
+    "api:t-operator route:pause ap,api:t-operator route:resume ap"
 eq "/ready is 200 again" "$(code '' GET /ready)" 200
 exit_is "reload --url (operator)" 0 "$B" reload "${O[@]}"
 exit_is "dlq list --url" 0 "$B" dlq list "${O[@]}"
+echo "$TA" >tok-admin2
+exit_is "token list --url (admin)" 0 "$B" token list --url "$URL" --token-file "$TMP/tok-admin2"
+contains "it lists the tokens" "$OUT" "t-reviewer"
+exit_is "token create --url with an operator's token: refused" 1 "$B" token create --url "$URL" --token-file "$TMP/tok-operator" --name y --role viewer
+contains "naming the role needed" "$ERR" "needs the role admin"
 exit_is "--url without --token-file: usage" 2 "$B" status --url "$URL"
 sleep 5.5  # the owner stores its counters every 5 s
 code "$TV" GET /metrics >/dev/null
@@ -216,6 +245,37 @@ contains "saying when to come back" body "too many failed attempts from 127.0.0.
 contains "failures are logged with the address" owner.log "admin listener: refused 127.0.0.1: unknown or revoked token"
 lacks "the presented token is never logged" owner.log "bpt_guess"
 lacks "no good token in the log either" owner.log "$TV"
+wait $DRIBBLE
+secs=$(sed -n 's/closed after \([0-9]*\) s/\1/p' dribble.out)
+[ -n "$secs" ] && [ "$secs" -ge 29 ] && [ "$secs" -le 40 ] && ok "a client dribbling its headers is cut off after 30 s ($secs s)" ||
+    not_ok "dribbling client: $(cat dribble.out)"
+contains "and the owner says so" owner.log "admin listener: closed a connection that sent no complete request in 30 s"
+stop_owner
+
+# ---- 5b. /ready names a source or sink that is not connected -------------
+# Port 1 on loopback: nothing listens, connections are refused at once.
+echo '{"no":"D1"}' >down.jsonl
+cat >down.yaml <<YAML
+site: down
+state: $TMP/down.db
+connectors:
+  mail: { plugin: imap, url: "imap://127.0.0.1:1/INBOX", user: u, password: p }
+  inv: { plugin: file, path: $TMP/down.jsonl, follow: true }
+  smtp: { plugin: smtp, url: "smtp://127.0.0.1:1", from: "a@example.org", to: "b@example.org" }
+admin: { listen: "127.0.0.1:0", metrics: public }
+routes:
+  m: { from: mail, to: smtp }
+  s: { from: inv, to: smtp }
+YAML
+start_owner down.yaml down.log
+URL=http://127.0.0.1:$PORT
+ready_has() { code '' GET /ready >/dev/null; grep -qF "$1" body; }
+wait_for 10 ready_has '"s":"sink down"' || true
+eq "/ready: 503 while a source and a sink are not connected" "$(code '' GET /ready)" 503
+contains "the source's route: source not connected" body '"m":"source not connected"'
+contains "the sink's route: sink down" body '"s":"sink down"'
+eq "/metrics public (admin.metrics: public): no token needed" "$(code '' GET /metrics)" 200
+contains "backplane_route_ready says 0" body 'backplane_route_ready{route="s"} 0'
 stop_owner
 
 # ---- 6. beyond loopback: TLS or insecure -----------------------------------

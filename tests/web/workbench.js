@@ -57,7 +57,8 @@ const ok = (cond, what, extra) => {
     if (shots) await page.screenshot({path: shots + '/workbench-queue.png'});
 
     // open the PO mismatch
-    await page.click(`#q-body tr:nth-child(${poRow + 1})`);
+    const poSeq = await page.$$eval('#q-body tr', (trs) => trs.find((tr) => tr.textContent.includes('po_mismatch')).dataset.seq);
+    await page.click(`#q-body tr[data-seq="${poSeq}"]`);
     await page.waitForSelector('.field input[data-path="data.invoice.total"]', {timeout: 10000});
     await page.waitForFunction(() => { const i = document.querySelector('.page-img'); return i && i.complete && i.naturalWidth > 0; }, {timeout: 15000});
     const img = await page.$eval('.page-img', (i) => [i.naturalWidth, i.naturalHeight]);
@@ -100,8 +101,9 @@ const ok = (cond, what, extra) => {
     await page.keyboard.press('Escape');
     await page.waitForFunction(() => !document.querySelector('#queue').hidden && document.querySelectorAll('#q-body tr').length === 3, {timeout: 10000})
       .catch(() => {});
-    const dupRow = await page.$$eval('#q-body tr', (trs) => trs.findIndex((tr) => tr.textContent.includes('possible_duplicate')));
-    await page.click(`#q-body tr:nth-child(${dupRow + 1})`);
+    // rows by their seq, not their place: the live refresh may re-render the table
+    const dupSeq = await page.$$eval('#q-body tr', (trs) => trs.find((tr) => tr.textContent.includes('possible_duplicate')).dataset.seq);
+    await page.click(`#q-body tr[data-seq="${dupSeq}"]`);
     await page.waitForSelector('pre.mail mark', {timeout: 10000});
     const marks = await page.$$eval('pre.mail mark', (ms) => ms.map((m) => [m.title, m.textContent]));
     const vendorMark = marks.find((m) => m[0] === 'vendor');
@@ -136,19 +138,24 @@ const ok = (cond, what, extra) => {
     await page.keyboard.press('Escape');
     await page.waitForFunction(() => !document.querySelector('#queue').hidden && document.querySelectorAll('#q-body tr').length === 3, {timeout: 10000})
       .catch(() => {});
-    const lwRow = await page.$$eval('#q-body tr', (trs) => trs.findIndex((tr) => tr.textContent.includes('LW-330')));
-    await page.click(`#q-body tr:nth-child(${lwRow + 1})`);
+    const lwSeq = await page.$$eval('#q-body tr', (trs) => trs.find((tr) => tr.textContent.includes('LW-330')).dataset.seq);
+    await page.click(`#q-body tr[data-seq="${lwSeq}"]`);
     await page.waitForFunction(() => /claimed by api:clerk/.test(document.querySelector('#item-claim').textContent), {timeout: 20000})
       .catch(() => {});
     const claimApi = async () => page.evaluate(async () => {
       const r = await fetch('/api/v1/review', {headers: {Authorization: 'Bearer ' + sessionStorage.getItem('bp_token')}});
       return (await r.json()).items.filter((i) => i.subject === 'LW-330').map((i) => i.claimed_by)[0];
     });
-    ok(await claimApi() === 'api:clerk', 'the open item is claimed in the API');
+    const heldNow = await claimApi();
+    ok(heldNow === 'api:clerk', 'the open item is claimed in the API', [heldNow, await page.$eval('#item-claim', (e) => e.textContent), await page.$eval('#item-h', (e) => e.textContent)]);
     await page.keyboard.press('Escape');
     await page.waitForFunction(() => !document.querySelector('#queue').hidden);
-    await new Promise((r) => setTimeout(r, 300));
-    ok(await claimApi() === null, 'leaving it releases the claim', await claimApi());
+    let held = await claimApi();
+    for (let i = 0; i < 50 && held !== null; i++) {   // the release is sent as the page leaves
+      await new Promise((r) => setTimeout(r, 100));
+      held = await claimApi();
+    }
+    ok(held === null, 'leaving it releases the claim', held);
     // back to the queue: three left (the reopened one is a new entry)
     await page.keyboard.press('Escape');
     await page.waitForFunction(() => !document.querySelector('#queue').hidden && document.querySelectorAll('#q-body tr').length === 3, {timeout: 10000})
