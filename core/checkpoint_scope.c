@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit_log.h"
 #include "checkpoint_scope.h"
+#include "log.h"
 #include "json_print.h"
 #include "sha256.h"
 #include "state_checkpoint.h"
@@ -148,4 +150,28 @@ bp_status bp_checkpoint_scopes_settle(bp_state *st, const bp_site *site, bp_diag
     free(l.owned);
     free(l.uses);
     return rc;
+}
+
+bp_status bp_checkpoint_reset_source(bp_state *st, const char *route, const char *from,
+                                     const char *actor, char **scope, size_t *n_deleted)
+{
+    *n_deleted = 0;
+    /* The name is core/runtime.c's for a route's source (rt_route_init). */
+    *scope = cs_fmt("%s/%s", route, from);
+    if (*scope == NULL)
+        return BP_ERR_NOMEM;
+    bp_status rc = bp_state_checkpoint_delete_prefix(st, *scope, NULL, n_deleted);
+    if (rc != BP_OK)
+        return rc;
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "scope", *scope);
+    cJSON_AddNumberToObject(p, "keys_deleted", (double)*n_deleted);
+    char *payload = cJSON_PrintUnformatted(p);
+    cJSON_Delete(p);
+    bp_audit_entry e = {.actor = actor, .kind = "checkpoint:reset", .route = route,
+                        .payload = payload};
+    if (bp_audit_append(st, &e) != BP_OK)
+        bp_log(BP_LOG_WARN, route, "checkpoint reset: cannot write its audit entry");
+    free(payload);
+    return BP_OK;
 }

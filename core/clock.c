@@ -17,6 +17,13 @@ int64_t bp_mono_ms(void)
     return clk_ms(CLOCK_MONOTONIC);
 }
 
+int64_t bp_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 struct timespec bp_deadline_in(int64_t ms)
 {
     struct timespec ts;

@@ -1,10 +1,16 @@
 /* See control.h. The server runs libmicrohttpd with a thread per connection
- * (bounded: CTL_MAX_CONN) so that a decision may wait for its outcome without
+ * (bounded: BP_CTL_MAX_CONN) so that a decision may wait for its outcome without
  * holding anyone else up; the routes never wait for it. Decisions are carried
  * out by one decider thread, in the order they were recorded, from the table
  * control_requests: a request made while no owner ran is found there at start,
  * and one cut short by a crash (state 'running') is carried out again (a
- * ledger sink skips what it applied already). */
+ * ledger sink skips what it applied already).
+ *
+ * One handler (bp_control_handler) serves every listener: this file's Unix
+ * socket (identity: SO_PEERCRED) and admin_listen.c's TCP/TLS one (identity:
+ * a bearer token); a listener only says who the peer is (control_int.h).
+ * Every endpoint's role is decided in one place below, before dispatch. All
+ * SQL is in state_control.c / state_tokens.c. */
 #include <errno.h>
 #include <grp.h>
 #include <microhttpd.h>
@@ -26,23 +32,22 @@
 #include "clock.h"
 #include "control.h"
 #include "db.h"
+#include "control_int.h"
 #include "dlq.h"
 #include "log.h"
 #include "options.h"
 #include "review.h"
+#include "review_view.h"
 #include "runtime_int.h"
 #include "sha256.h"
 #include "site.h"
 #include "state_control.h"
+#include "tokens.h"
+#include "web_static.h"
 #include "yaml_doc.h"
 
-#define CTL_MAX_CONN 32
-#define CTL_MAX_BODY (64 * 1024)
-#define CTL_TIMEOUT_S 10
 #define CTL_MAX_WAIT_MS 120000
 #define CTL_CLAIM_TTL_MS (10 * 60 * 1000)
-
-enum { ROLE_NONE, ROLE_VIEWER, ROLE_REVIEWER, ROLE_OPERATOR, ROLE_ADMIN };
 
 struct bp_control {
     bp_runtime *rt;
@@ -60,7 +65,22 @@ struct bp_control {
     pthread_mutex_t mu;
     pthread_cond_t cv;        /* a request recorded (decider) or done (waiters) */
     int stopping;
+    bp_ctl_listener unix_l;   /* the Unix socket: SO_PEERCRED */
+    /* admin: { listen, tls: {cert, key, ca_file}, metrics, insecure } */
+    char *admin_listen, *tls_cert, *tls_key, *tls_ca;
+    int metrics_public, insecure, admin_line, admin_col;
+    bp_admin_listener *tcp;
 };
+
+struct bp_runtime *bp_control_runtime(bp_control *c)
+{
+    return c->rt;
+}
+
+int64_t bp_control_uptime_ms(const bp_control *c)
+{
+    return bp_now_ms() - c->started_ms;
+}
 
 int bp_control_socket_path(const bp_site *site, char *buf, size_t n)
 {
@@ -326,19 +346,41 @@ typedef struct ctl_conn {
     char *body;
     size_t len;
     int too_big;
+    int64_t start_ms;         /* mono: the request's headers were in */
 } ctl_conn;
+
+/* The headers every answer carries (issue 15): the workbench is a page of
+ * this origin; nothing frames it, nothing it loads comes from elsewhere, no
+ * answer is sniffed as HTML, none is cached. */
+static void ctl_headers(struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+}
+
+/* bytes (malloc'ed, taken) as the answer, with the headers every answer
+ * carries (issue 15: the workbench is a page of this origin; nothing frames
+ * it, nothing it loads comes from elsewhere, no answer is sniffed as HTML). */
+static enum MHD_Result ctl_send_bytes(struct MHD_Connection *conn, unsigned code,
+                                      const char *type, void *bytes, size_t n)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(n, bytes ? bytes : (char *)"", MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", type);
+    ctl_headers(resp);
+    enum MHD_Result r = MHD_queue_response(conn, code, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
 
 static enum MHD_Result ctl_send(struct MHD_Connection *conn, unsigned code, cJSON *o)
 {
     char *text = o ? cJSON_PrintUnformatted(o) : strdup("{}");
     cJSON_Delete(o);
-    size_t n = text ? strlen(text) : 0;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(n, text ? text : (char *)"", MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    enum MHD_Result r = MHD_queue_response(conn, code, resp);
-    MHD_destroy_response(resp);
-    return r;
+    return ctl_send_bytes(conn, code, "application/json", text, text ? strlen(text) : 0);
 }
 
 static enum MHD_Result ctl_error(struct MHD_Connection *conn, unsigned code, const char *fmt, ...)
@@ -355,7 +397,91 @@ static enum MHD_Result ctl_error(struct MHD_Connection *conn, unsigned code, con
     return ctl_send(conn, code, o);
 }
 
-static const char *const ctl_role_names[] = {"none", "viewer", "reviewer", "operator", "admin"};
+
+/* A scalar option of map m into *out (malloc'ed): 0, or -1 with *err. */
+static int ctl_scalar(const char *file, const bp_ynode *m, const char *key, const char *path,
+                      char **out, char **err)
+{
+    const bp_ynode *v = bp_ymap_get(m, key);
+    if (v == NULL)
+        return 0;
+    if (v->kind != BP_YSCALAR) {
+        if (asprintf(err, "%s:%d:%d: %s: expected a string", file, v->line, v->col, path) < 0)
+            *err = NULL;
+        return -1;
+    }
+    free(*out);
+    *out = strdup(v->value);
+    return 0;
+}
+
+/* admin: { listen, tls: { cert, key, ca_file }, metrics: protected|public,
+ * insecure: BOOL } (docs/api.md "TCP and TLS"). 0, or -1 with *err. */
+static int ctl_admin_options(bp_control *c, const char *file, const bp_ynode *admin, char **err)
+{
+    static const char *const known[] = {"listen", "tls", "metrics", "insecure", "unix_roles",
+                                        "socket", NULL};
+    for (size_t i = 0; i < admin->n; i++) {
+        int ok = 0;
+        for (size_t k = 0; known[k]; k++)
+            ok |= strcmp(admin->keys[i]->value, known[k]) == 0;
+        if (!ok) {
+            if (asprintf(err, "%s:%d:%d: admin.%s: unknown key (valid: listen, tls, metrics, "
+                              "insecure, unix_roles, socket)", file, admin->keys[i]->line,
+                         admin->keys[i]->col, admin->keys[i]->value) < 0)
+                *err = NULL;
+            return -1;
+        }
+    }
+    const bp_ynode *ln = bp_ymap_get(admin, "listen");
+    c->admin_line = ln ? ln->line : admin->line;   /* messages point at the address */
+    c->admin_col = ln ? ln->col : admin->col;
+    if (ctl_scalar(file, admin, "listen", "admin.listen", &c->admin_listen, err) != 0)
+        return -1;
+    const bp_ynode *tls = bp_ymap_get(admin, "tls");
+    if (tls && tls->kind != BP_YMAP) {
+        if (asprintf(err, "%s:%d:%d: admin.tls: expected { cert, key, ca_file }", file,
+                     tls->line, tls->col) < 0)
+            *err = NULL;
+        return -1;
+    }
+    if (tls) {
+        for (size_t i = 0; i < tls->n; i++) {
+            const char *k = tls->keys[i]->value;
+            if (strcmp(k, "cert") && strcmp(k, "key") && strcmp(k, "ca_file")) {
+                if (asprintf(err, "%s:%d:%d: admin.tls.%s: unknown key (valid: cert, key, "
+                                  "ca_file)", file, tls->keys[i]->line, tls->keys[i]->col, k) < 0)
+                    *err = NULL;
+                return -1;
+            }
+        }
+        if (ctl_scalar(file, tls, "cert", "admin.tls.cert", &c->tls_cert, err) != 0 ||
+            ctl_scalar(file, tls, "key", "admin.tls.key", &c->tls_key, err) != 0 ||
+            ctl_scalar(file, tls, "ca_file", "admin.tls.ca_file", &c->tls_ca, err) != 0)
+            return -1;
+    }
+    const bp_ynode *m = bp_ymap_get(admin, "metrics");
+    if (m) {
+        if (m->kind != BP_YSCALAR || (strcmp(m->value, "public") && strcmp(m->value, "protected"))) {
+            if (asprintf(err, "%s:%d:%d: admin.metrics: protected or public", file, m->line,
+                         m->col) < 0)
+                *err = NULL;
+            return -1;
+        }
+        c->metrics_public = strcmp(m->value, "public") == 0;
+    }
+    const bp_ynode *in = bp_ymap_get(admin, "insecure");
+    if (in) {
+        if (in->kind != BP_YSCALAR || (strcmp(in->value, "true") && strcmp(in->value, "false"))) {
+            if (asprintf(err, "%s:%d:%d: admin.insecure: true or false", file, in->line,
+                         in->col) < 0)
+                *err = NULL;
+            return -1;
+        }
+        c->insecure = strcmp(in->value, "true") == 0;
+    }
+    return 0;
+}
 
 /* admin.unix_roles: { GROUP: ROLE } and review.claim_ttl from the site file.
  * 0, or -1 with *err (file:line:col). */
@@ -373,8 +499,8 @@ static int ctl_site_options(bp_control *c, const char *file, char **err)
         const bp_ynode *v = roles->items[i];
         const char *group = roles->keys[i]->value;
         int role = 0;
-        for (int k = 1; k <= ROLE_ADMIN && v->kind == BP_YSCALAR; k++)
-            if (strcmp(v->value, ctl_role_names[k]) == 0)
+        for (int k = 1; k <= BP_ROLE_ADMIN && v->kind == BP_YSCALAR; k++)
+            if (strcmp(v->value, bp_access_role_name(k)) == 0)
                 role = k;
         struct group *g = getgrnam(group);
         if (role == 0 || g == NULL || c->n_unix_roles == 32) {
@@ -389,6 +515,8 @@ static int ctl_site_options(bp_control *c, const char *file, char **err)
         c->unix_roles[c->n_unix_roles].gid = g->gr_gid;
         c->unix_roles[c->n_unix_roles++].role = role;
     }
+    if (rc == 0 && admin && admin->kind == BP_YMAP)
+        rc = ctl_admin_options(c, file, admin, err);
     const bp_ynode *rv = root ? bp_ymap_get(root, "review") : NULL;
     const bp_ynode *ttl = rv && rv->kind == BP_YMAP ? bp_ymap_get(rv, "claim_ttl") : NULL;
     if (rc == 0 && ttl) {
@@ -416,7 +544,7 @@ static int ctl_role(bp_control *c, struct MHD_Connection *conn, char *who, size_
     socklen_t len = sizeof(cr);
     if (ci == NULL || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
         snprintf(who, n, "unknown");
-        return ROLE_NONE;
+        return BP_ROLE_NONE;
     }
     struct passwd pwb, *pw = NULL;
     char buf[4096];
@@ -426,8 +554,8 @@ static int ctl_role(bp_control *c, struct MHD_Connection *conn, char *who, size_
     else
         snprintf(who, n, "uid%u", (unsigned)cr.uid);
     if (cr.uid == 0 || cr.uid == c->owner_uid)
-        return ROLE_ADMIN;
-    int best = ROLE_NONE;
+        return BP_ROLE_ADMIN;
+    int best = BP_ROLE_NONE;
     /* The peer's own groups (as it runs, not only /etc/group's members). */
     char proc[64], line[4096];
     snprintf(proc, sizeof(proc), "/proc/%d/status", (int)cr.pid);
@@ -451,9 +579,9 @@ static int ctl_role(bp_control *c, struct MHD_Connection *conn, char *who, size_
     for (size_t k = 0; k < c->n_unix_roles; k++)
         if (cr.gid == c->unix_roles[k].gid && c->unix_roles[k].role > best)
             best = c->unix_roles[k].role;
-    if (in_group && best < ROLE_REVIEWER)
-        best = ROLE_REVIEWER;
-    if (best != ROLE_NONE)
+    if (in_group && best < BP_ROLE_REVIEWER)
+        best = BP_ROLE_REVIEWER;
+    if (best != BP_ROLE_NONE)
         return best;
     if (pw) {
         gid_t groups[256];
@@ -461,16 +589,27 @@ static int ctl_role(bp_control *c, struct MHD_Connection *conn, char *who, size_
         if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &ng) >= 0)
             for (int i = 0; i < ng; i++)
                 if (groups[i] == c->sock_gid)
-                    return ROLE_REVIEWER;
+                    return BP_ROLE_REVIEWER;
     }
-    return ROLE_NONE;
+    return BP_ROLE_NONE;
 }
 
+
+/* An integer (a time in ms, a seq) as raw JSON text. cJSON prints a number
+ * with "%1.15g" and reads it back with sscanf to check it: ~1 µs each, the
+ * largest share of a 30-item review list's cost (bench/run-admin-load.sh).
+ * A raw node keeps its text in valuestring. */
+static void ctl_add_ms(cJSON *o, const char *name, int64_t ms)
+{
+    char buf[24];
+    snprintf(buf, sizeof(buf), "%lld", (long long)ms);
+    cJSON_AddRawToObject(o, name, buf);
+}
 
 static int ctl_review_row(const bp_review_item *it, void *ud)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "seq", (double)it->seq);
+    ctl_add_ms(o, "seq", it->seq);
     cJSON_AddStringToObject(o, "route", it->route);
     cJSON_AddStringToObject(o, "stage", it->stage);
     cJSON_AddStringToObject(o, "reason", it->reason);
@@ -478,12 +617,12 @@ static int ctl_review_row(const bp_review_item *it, void *ud)
         cJSON_AddNumberToObject(o, "confidence", it->confidence);
     else
         cJSON_AddNullToObject(o, "confidence");
-    cJSON_AddNumberToObject(o, "priority", (double)it->priority);
+    ctl_add_ms(o, "priority", it->priority);
     if (it->flags)
         cJSON_AddStringToObject(o, "flags", it->flags);
     if (it->subject)
         cJSON_AddStringToObject(o, "subject", it->subject);
-    cJSON_AddNumberToObject(o, "created_ms", (double)it->created_ms);
+    ctl_add_ms(o, "created_ms", it->created_ms);
     cJSON_AddItemToArray(ud, o);
     return 0;
 }
@@ -494,13 +633,25 @@ static void ctl_add_claim(bp_control *c, cJSON *o, int64_t seq)
     int64_t expires = 0;
     if (bp_state_review_claim_get(c->st, seq, bp_now_ms(), &actor, &expires) == 1) {
         cJSON_AddStringToObject(o, "claimed_by", actor);
-        cJSON_AddNumberToObject(o, "claim_expires_ms", (double)expires);
+        ctl_add_ms(o, "claim_expires_ms", expires);
     }
     free(actor);
     if (!cJSON_HasObjectItem(o, "claimed_by")) {
         cJSON_AddNullToObject(o, "claimed_by");
         cJSON_AddNullToObject(o, "claim_expires_ms");
     }
+}
+
+static int ctl_claim_row(int64_t seq, const char *actor, int64_t expires_ms, void *ud)
+{
+    cJSON *items = ud;
+    for (cJSON *it = items->child; it; it = it->next)
+        if (strtoll(cJSON_GetObjectItemCaseSensitive(it, "seq")->valuestring, NULL, 10) == seq) {
+            cJSON_AddStringToObject(it, "claimed_by", actor);
+            ctl_add_ms(it, "claim_expires_ms", expires_ms);
+            break;
+        }
+    return 0;
 }
 
 static int ctl_dlq_row(const bp_dead_letter *dl, void *ud)
@@ -510,7 +661,7 @@ static int ctl_dlq_row(const bp_dead_letter *dl, void *ud)
     cJSON_AddStringToObject(o, "route", dl->route);
     cJSON_AddStringToObject(o, "stage", dl->stage);
     cJSON_AddStringToObject(o, "reason", dl->reason);
-    cJSON_AddNumberToObject(o, "created_ms", (double)dl->created_ms);
+    ctl_add_ms(o, "created_ms", dl->created_ms);
     if (dl->payload)
         cJSON_AddStringToObject(o, "payload", dl->payload);
     cJSON_AddItemToArray(ud, o);
@@ -524,7 +675,7 @@ static int ctl_checkpoint_row(const char *scope, const char *key, const char *va
     cJSON_AddStringToObject(e, "scope", scope);
     cJSON_AddStringToObject(e, "key", key);
     cJSON_AddStringToObject(e, "value", value);
-    cJSON_AddNumberToObject(e, "updated_ms", (double)updated_ms);
+    ctl_add_ms(e, "updated_ms", updated_ms);
     cJSON_AddItemToArray(ud, e);
     return 0;
 }
@@ -542,9 +693,26 @@ static int ctl_lineage_row(const bp_lineage_row *r, void *ud)
     }
     cJSON *lj = r->lineage_json ? cJSON_Parse(r->lineage_json) : NULL;
     cJSON_AddItemToObject(e, "lineage", lj ? lj : cJSON_CreateNull());
-    cJSON_AddNumberToObject(e, "at_ms", (double)r->at_ms);
+    ctl_add_ms(e, "at_ms", r->at_ms);
     cJSON_AddItemToArray(ud, e);
     return 0;
+}
+
+/* Why route r cannot take records now (/ready), or NULL when it can. A
+ * route whose finite source has ended is ready: nothing is wrong with it. */
+static const char *ctl_not_ready(bp_route *r)
+{
+    if (r->failed)
+        return "failed";
+    if (r->disabled)
+        return "disabled";
+    if (atomic_load(&r->paused))
+        return "paused";
+    if (atomic_load(&r->source_down))
+        return "source not connected";
+    if (atomic_load(&r->sinks_down) > 0)
+        return "sink down";
+    return NULL;
 }
 
 static cJSON *ctl_status(bp_control *c)
@@ -556,8 +724,9 @@ static cJSON *ctl_status(bp_control *c)
     cJSON_AddNumberToObject(o, "uptime_s", (double)(bp_now_ms() - c->started_ms) / 1000.0);
     cJSON_AddStringToObject(o, "state_file", rt->site->state_path);
     cJSON *routes = cJSON_AddObjectToObject(o, "routes");
+    pthread_rwlock_rdlock(&rt->routes_lock);
     for (size_t i = 0; i < rt->n_routes; i++) {
-        bp_route *r = &rt->routes[i];
+        bp_route *r = rt->routes[i];
         cJSON *ro = cJSON_AddObjectToObject(routes, r->cfg->name);
         cJSON_AddStringToObject(ro, "state", r->disabled ? "disabled"
                                             : r->failed  ? "failed"
@@ -565,6 +734,7 @@ static cJSON *ctl_status(bp_control *c)
                                             : atomic_load(&r->paused) ? "paused"
                                                                       : "running");
     }
+    pthread_rwlock_unlock(&rt->routes_lock);
     cJSON_AddNumberToObject(o, "review_queue", (double)bp_state_count(c->st, "review_queue"));
     cJSON_AddNumberToObject(o, "dead_letters", (double)bp_state_count(c->st, "dead_letters"));
     return o;
@@ -657,21 +827,177 @@ static enum MHD_Result ctl_decide(bp_control *c, struct MHD_Connection *conn, co
     return ctl_send(conn, strcmp(oc, "pending") == 0 ? 202 : 200, o);
 }
 
-static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+/* Queue rows with the workbench's fields (issue 15: age against the SLA,
+ * lowest confidence, flag names). */
+typedef struct {
+    cJSON *items;
+    bp_runtime *rt;
+} ctl_rows;
+
+static int ctl_review_row_ext(const bp_review_item *it, void *ud)
+{
+    ctl_rows *rows = ud;
+    ctl_review_row(it, rows->items);
+    cJSON *last = rows->items->child ? rows->items->child->prev : NULL;
+    if (last)
+        bp_review_row_extend(rows->rt, last, it);
+    return 0;
+}
+
+/* The Unix socket's identify (control_int.h): the peer's OS user. */
+static unsigned ctl_unix_identify(void *ud, struct MHD_Connection *conn, int *role, char *who,
+                                  size_t who_n, char *why, size_t why_n)
+{
+    (void)why;
+    (void)why_n;
+    *role = ctl_role(ud, conn, who, who_n);
+    return 0;
+}
+
+/* The audit's actor for who: "os:alice" for a Unix peer, "api:NAME" as is. */
+static void ctl_actor(const char *who, char *out, size_t n)
+{
+    snprintf(out, n, "%s%s", strchr(who, ':') ? "" : "os:", who);
+}
+
+static enum MHD_Result ctl_tokens(bp_control *c, struct MHD_Connection *conn, int get, int post,
+                                  int del, const char *url, const char *who, const char *body)
+{
+    char actor[200];
+    ctl_actor(who, actor, sizeof(actor));
+    if (get && strcmp(url, "/api/v1/tokens") == 0) {
+        cJSON *o = bp_token_list_json(c->st);
+        return o ? ctl_send(conn, 200, o) : ctl_error(conn, 500, "cannot read the tokens");
+    }
+    if (post && strcmp(url, "/api/v1/tokens") == 0) {
+        cJSON *b = body && body[0] ? cJSON_Parse(body) : NULL;
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(b, "name");
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(b, "role");
+        if (!cJSON_IsString(n) || !cJSON_IsString(r)) {
+            cJSON_Delete(b);
+            return ctl_error(conn, 422, "a token needs {\"name\": \"...\", \"role\": "
+                                        "\"viewer|reviewer|operator|admin\"}");
+        }
+        char *token = NULL, *err = NULL;
+        bp_status s = bp_token_create(c->st, n->valuestring, r->valuestring, actor, &token, &err);
+        enum MHD_Result mr;
+        if (s == BP_OK) {
+            bp_log(BP_LOG_INFO, NULL, "token '%s' (%s) created by %s", n->valuestring,
+                   r->valuestring, who);
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", n->valuestring);
+            cJSON_AddStringToObject(o, "role", r->valuestring);
+            cJSON_AddStringToObject(o, "token", token);
+            mr = ctl_send(conn, 201, o);
+            explicit_bzero(token, strlen(token));
+        } else {
+            mr = ctl_error(conn, s == BP_ERR_FULL ? 409 : s == BP_ERR_INVALID ? 422 : 500, "%s",
+                           err ? err : "cannot create the token");
+        }
+        free(token);
+        free(err);
+        cJSON_Delete(b);
+        return mr;
+    }
+    if (del && strncmp(url, "/api/v1/tokens/", 15) == 0 && url[15]) {
+        char *err = NULL;
+        bp_status s = bp_token_revoke(c->st, url + 15, actor, &err);
+        enum MHD_Result mr;
+        if (s == BP_OK) {
+            bp_log(BP_LOG_INFO, NULL, "token '%s' revoked by %s", url + 15, who);
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", url + 15);
+            cJSON_AddStringToObject(o, "outcome", "revoked");
+            mr = ctl_send(conn, 200, o);
+        } else {
+            mr = ctl_error(conn, s == BP_ERR_NOT_FOUND ? 404 : 500, "%s",
+                           err ? err : "cannot revoke the token");
+        }
+        free(err);
+        return mr;
+    }
+    return ctl_error(conn, 404, "no such endpoint: %s", url);
+}
+
+static enum MHD_Result ctl_metrics(bp_control *c, struct MHD_Connection *conn)
+{
+    char *text = bp_control_metrics_text(c);
+    if (text == NULL)
+        return ctl_error(conn, 500, "out of memory");
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    ctl_headers(resp);
+    enum MHD_Result r = MHD_queue_response(conn, 200, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+/* POST /api/v1/review/SEQ/reopen {note}: a rejected entry parked again as a
+ * new entry (state_review.c). It delivers nothing, so it is done here. */
+static enum MHD_Result ctl_reopen(bp_control *c, struct MHD_Connection *conn, int64_t seq,
+                                  const char *who, const char *body)
+{
+    cJSON *b = body && body[0] ? cJSON_Parse(body) : cJSON_CreateObject();
+    if (b == NULL || !cJSON_IsObject(b)) {
+        cJSON_Delete(b);
+        return ctl_error(conn, 422, "the body is not a JSON object");
+    }
+    const cJSON *note = cJSON_GetObjectItemCaseSensitive(b, "note");
+    char actor[200], *why = NULL;
+    snprintf(actor, sizeof(actor), "%s%s", strchr(who, ':') ? "" : "os:", who);
+    int64_t fresh = 0;
+    bp_status s = bp_state_review_reopen(c->st, seq, actor,
+                                         cJSON_IsString(note) ? note->valuestring : NULL, &fresh,
+                                         &why);
+    cJSON_Delete(b);
+    enum MHD_Result r;
+    if (s == BP_OK) {
+        bp_log(BP_LOG_INFO, NULL, "review reopen %lld by %s: parked again as %lld",
+               (long long)seq, who, (long long)fresh);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "seq", (double)seq);
+        cJSON_AddStringToObject(o, "outcome", "reopened");
+        cJSON_AddNumberToObject(o, "new_seq", (double)fresh);
+        cJSON_AddStringToObject(o, "by", who);
+        r = ctl_send(conn, 200, o);
+    } else if (s == BP_ERR_NOT_FOUND) {
+        r = ctl_error(conn, 404, "no decided entry %lld", (long long)seq);
+    } else if (s == BP_ERR_FULL) {
+        r = ctl_error(conn, 409, "entry %lld cannot be reopened: %s (only a rejected entry can)",
+                      (long long)seq, why ? why : "not rejected");
+    } else {
+        r = ctl_error(conn, 500, "cannot reopen entry %lld: %s", (long long)seq,
+                      bp_status_str(s));
+    }
+    free(why);
+    return r;
+}
+
+enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const char *url,
+                                   const char *method, const char *version,
+                                   const char *upload_data, size_t *upload_size, void **con_cls)
 {
     (void)version;
-    bp_control *c = cls;
+    bp_ctl_listener *l = cls;
+    bp_control *c = l->c;
     ctl_conn *cc = *con_cls;
     if (cc == NULL) {
         if ((cc = calloc(1, sizeof(*cc))) == NULL)
             return MHD_NO;
+        cc->start_ms = bp_mono_ms();
         *con_cls = cc;
+        if (l->headers_in)
+            l->headers_in(l->ud, conn);
         return MHD_YES;
     }
     if (*upload_size) {
-        if (cc->len + *upload_size > CTL_MAX_BODY) {
+        /* A body sent slowly ends the connection once the request has taken
+         * BP_CTL_REQUEST_MS: the idle timeout alone would let a byte every
+         * few seconds hold a thread for ever. */
+        if (bp_mono_ms() - cc->start_ms > BP_CTL_REQUEST_MS)
+            return MHD_NO;
+        if (cc->len + *upload_size > BP_CTL_MAX_BODY) {
             cc->too_big = 1;
         } else {
             char *nb = realloc(cc->body, cc->len + *upload_size + 1);
@@ -686,7 +1012,7 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (cc->too_big)
-        return ctl_error(conn, 413, "the body is larger than %d bytes", CTL_MAX_BODY);
+        return ctl_error(conn, 413, "the body is larger than %d bytes", BP_CTL_MAX_BODY);
     int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0,
         del = strcmp(method, "DELETE") == 0;
     if (get && strcmp(url, "/health") == 0) {
@@ -696,37 +1022,90 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
     }
     if (get && strcmp(url, "/ready") == 0) {
         cJSON *o = cJSON_CreateObject(), *bad = cJSON_CreateObject();
-        for (size_t i = 0; i < c->rt->n_routes; i++)
-            if (c->rt->routes[i].failed)
-                cJSON_AddStringToObject(bad, c->rt->routes[i].cfg->name, "failed");
+        pthread_rwlock_rdlock(&c->rt->routes_lock);
+        for (size_t i = 0; i < c->rt->n_routes; i++) {
+            const char *why = ctl_not_ready(c->rt->routes[i]);
+            if (why)
+                cJSON_AddStringToObject(bad, c->rt->routes[i]->cfg->name, why);
+        }
+        pthread_rwlock_unlock(&c->rt->routes_lock);
         int ok = bad->child == NULL;
         cJSON_AddItemToObject(o, "routes", bad);
         return ctl_send(conn, ok ? 200 : 503, o);
     }
-    char who[128];
-    int role = ctl_role(c, conn, who, sizeof(who));
-    int need = ROLE_VIEWER;
+    if (get && strncmp(url, "/api/", 5) != 0) {
+        /* The workbench's page (issue 15): public, it logs in by itself. */
+        char *body = NULL;
+        size_t len = 0;
+        const char *type = NULL;
+        if (bp_web_static(url, &body, &len, &type) == 200)
+            return ctl_send_bytes(conn, 200, type, body, len);
+    }
+    if (get && strcmp(url, "/metrics") == 0 && l->metrics_public)
+        return ctl_metrics(c, conn);
+    char who[128] = "unknown", why[256] = "";
+    int role = BP_ROLE_NONE;
+    unsigned refuse = l->identify(l->ud, conn, &role, who, sizeof(who), why, sizeof(why));
+    if (refuse) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "error", why);
+        char *text = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+            text ? strlen(text) : 0, text ? text : (char *)"", MHD_RESPMEM_MUST_FREE);
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        ctl_headers(resp);
+        if (refuse == 401 && l->bearer)
+            MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"backplane\"");
+        if (refuse == 429)
+            MHD_add_response_header(resp, "Retry-After", "60");
+        enum MHD_Result r = MHD_queue_response(conn, refuse, resp);
+        MHD_destroy_response(resp);
+        return r;
+    }
+    int need = BP_ROLE_VIEWER;
     const char *rest = "";
     int64_t seq = 0;
-    if (post && (seq = ctl_seq(url, "/api/v1/review/", &rest)) > 0)
-        need = ROLE_REVIEWER;
+    int tokens = strcmp(url, "/api/v1/tokens") == 0 || strncmp(url, "/api/v1/tokens/", 15) == 0;
+    if (tokens)
+        need = BP_ROLE_ADMIN;
+    else if (post && (seq = ctl_seq(url, "/api/v1/review/", &rest)) > 0)
+        need = BP_ROLE_REVIEWER;
     else if ((post || del) && strncmp(url, "/api/v1/dlq/", 12) == 0)
-        need = ROLE_OPERATOR;
+        need = BP_ROLE_OPERATOR;
     else if (post)
-        need = ROLE_OPERATOR;
+        need = BP_ROLE_OPERATOR;
     if (role < need)
         return ctl_error(conn, 403, "%s is %s; %s %s needs the role %s", who,
-                         role == ROLE_NONE ? "not allowed here" : ctl_role_names[role], method,
-                         url, ctl_role_names[need]);
+                         role == BP_ROLE_NONE ? "not allowed here" : bp_access_role_name(role), method,
+                         url, bp_access_role_name(need));
+    if (tokens)
+        return ctl_tokens(c, conn, get, post, del, url, who, cc->body);
+    if (get && strcmp(url, "/metrics") == 0)
+        return ctl_metrics(c, conn);
+    if (get && strcmp(url, "/api/v1/whoami") == 0) {
+        /* the workbench shows the actions of the caller's role (issue 15) */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "who", who);
+        cJSON_AddStringToObject(o, "role", bp_access_role_name(role));
+        cJSON_AddNumberToObject(o, "claim_ttl_ms", (double)c->claim_ttl_ms);
+        return ctl_send(conn, 200, o);
+    }
     if (get && strcmp(url, "/api/v1/status") == 0)
         return ctl_send(conn, 200, ctl_status(c));
     if (get && strcmp(url, "/api/v1/review") == 0) {
         const char *route = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "route");
         cJSON *o = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(o, "items");
-        bp_state_review_foreach(c->st, route, ctl_review_row, items);
+        ctl_rows rows = {.items = items, .rt = c->rt};
+        bp_state_review_foreach(c->st, route, ctl_review_row_ext, &rows);
+        /* The live claims in one statement (not one per item), then null
+         * for the items nobody claimed. */
+        bp_state_review_claims_foreach(c->st, bp_now_ms(), ctl_claim_row, items);
         for (cJSON *it = items->child; it; it = it->next)
-            ctl_add_claim(c, it,
-                          (int64_t)cJSON_GetObjectItemCaseSensitive(it, "seq")->valuedouble);
+            if (!cJSON_HasObjectItem(it, "claimed_by")) {
+                cJSON_AddNullToObject(it, "claimed_by");
+                cJSON_AddNullToObject(it, "claim_expires_ms");
+            }
         return ctl_send(conn, 200, o);
     }
     if (get && (seq = ctl_seq(url, "/api/v1/review/", &rest)) > 0 && rest[0] == '\0') {
@@ -737,9 +1116,9 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
         ctl_review_row(&it, arr);
         cJSON *o = cJSON_DetachItemFromArray(arr, 0);
         cJSON_Delete(arr);
-        cJSON *env = it.payload ? cJSON_Parse(it.payload) : NULL;
-        if (env)
-            cJSON_AddItemToObject(o, "envelope", env);
+        /* the workbench's view (issue 15): fields, where, flags, lineage, pages */
+        bp_review_row_extend(c->rt, o, &it);
+        bp_review_view_extend(c->rt, o, &it);
         ctl_add_claim(c, o, seq);
         bp_review_item_clear(&it);
         return ctl_send(conn, 200, o);
@@ -751,7 +1130,27 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
             if (rest[0] == '/' && strcmp(rest + 1, verbs[i]) == 0)
                 return ctl_decide(c, conn, "review", seq, verbs[i], who, cc->body);
         if (strcmp(rest, "/reopen") == 0)
-            return ctl_error(conn, 501, "reopen is not offered yet");
+            return ctl_reopen(c, conn, seq, who, cc->body);
+    }
+    int page = 0;
+    if (get && (seq = ctl_seq(url, "/api/v1/review/", &rest)) > 0 &&
+        sscanf(rest, "/pages/%d.png", &page) == 1 && page > 0) {
+        bp_review_item it;
+        if (bp_state_review_get(c->st, seq, &it) != BP_OK)
+            return ctl_error(conn, 404, "parked record %lld not found", (long long)seq);
+        const char *av = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "attachment");
+        const char *pv = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "px");
+        unsigned char *png = NULL;
+        size_t len = 0;
+        char *err = NULL;
+        unsigned code = bp_review_page_png(c->rt, &it, av ? atoi(av) : -1, page,
+                                           pv ? atoi(pv) : 0, &png, &len, &err);
+        bp_review_item_clear(&it);
+        if (code == 200)
+            return ctl_send_bytes(conn, 200, "image/png", png, len);
+        enum MHD_Result r = ctl_error(conn, code, "%s", err ? err : "cannot render the page");
+        free(err);
+        return r;
     }
     if (get && strcmp(url, "/api/v1/dlq") == 0) {
         const char *route = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "route");
@@ -782,20 +1181,19 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
         if (slash && (size_t)(slash - name) < sizeof(route)) {
             memcpy(route, name, (size_t)(slash - name));
             route[slash - name] = '\0';
-            bp_route *r = bp_runtime_find_route(c->rt, route);
-            if (r == NULL)
+            if (!bp_runtime_has_route(c->rt, route))
                 return ctl_error(conn, 404, "no route '%s'", route);
             if (strcmp(slash, "/pause") == 0 || strcmp(slash, "/resume") == 0) {
                 int pause = slash[1] == 'p';
                 if (bp_state_route_pause_set(c->st, route, who, pause) != BP_OK)
                     return ctl_error(conn, 500, "cannot store the pause");
-                atomic_store(&r->paused, pause);
-                bp_wakeup_signal(&r->wakeup);
-                /* Answer once no poll is in progress any more: after "paused"
-                 * no record comes in. */
-                for (int i = 0; pause && r->running && i < 50 && !atomic_load(&r->pause_seen); i++)
-                    usleep(20000);
+                bp_runtime_pause_route(c->rt, route, pause);
                 bp_log(BP_LOG_INFO, route, "%s by %s", pause ? "paused" : "resumed", who);
+                char actor[200];
+                ctl_actor(who, actor, sizeof(actor));
+                bp_audit_entry e = {.actor = actor, .kind = pause ? "route:pause" : "route:resume",
+                                    .route = route, .payload = "{}"};
+                (void)bp_audit_append(c->st, &e);
                 cJSON *o = cJSON_CreateObject();
                 cJSON_AddStringToObject(o, "route", route);
                 cJSON_AddStringToObject(o, "state", pause ? "paused" : "running");
@@ -803,12 +1201,31 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
                 return ctl_send(conn, 200, o);
             }
             if (strcmp(slash, "/checkpoint/reset") == 0) {
-                if (!atomic_load(&r->paused))
-                    return ctl_error(conn, 409, "route '%s' is running: pause it first", route);
-                return ctl_error(conn, 501, "route '%s': a reset while the owner runs is not "
-                                            "offered yet (the source keeps its position in "
-                                            "memory): stop the owner and run `backplane "
-                                            "checkpoint reset` without it", route);
+                /* Source positions only, never the ledger; audited (core/reload.c). */
+                char actor[200], *scope = NULL;
+                size_t n = 0;
+                snprintf(actor, sizeof(actor), "%s%s", strchr(who, ':') ? "" : "os:", who);
+                bp_status rs = bp_runtime_checkpoint_reset(c->rt, route, actor, &scope, &n);
+                enum MHD_Result mr;
+                if (rs == BP_OK) {
+                    bp_log(BP_LOG_INFO, route, "checkpoint reset by %s: %zu source position(s) "
+                                               "of %s forgotten", who, n, scope);
+                    cJSON *o = cJSON_CreateObject();
+                    cJSON_AddStringToObject(o, "route", route);
+                    cJSON_AddStringToObject(o, "scope", scope);
+                    cJSON_AddNumberToObject(o, "keys_deleted", (double)n);
+                    cJSON_AddStringToObject(o, "by", who);
+                    mr = ctl_send(conn, 200, o);
+                } else {
+                    mr = rs == BP_ERR_FULL
+                             ? ctl_error(conn, 409, "route '%s' is running: pause it first", route)
+                         : rs == BP_ERR_NOT_FOUND ? ctl_error(conn, 404, "no route '%s'", route)
+                         : rs == BP_STOPPED ? ctl_error(conn, 409, "the owner is stopping")
+                                            : ctl_error(conn, 500, "checkpoint reset of '%s': %s",
+                                                        route, bp_status_str(rs));
+                }
+                free(scope);
+                return mr;
             }
         }
     }
@@ -834,7 +1251,7 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
         const char *text = msg ? msg : bp_status_str(rs);
         bp_log(rs == BP_OK ? BP_LOG_INFO : BP_LOG_WARN, NULL, "%s (asked by %s)", text, who);
         char actor[200];
-        snprintf(actor, sizeof(actor), "%s%s", strchr(who, ':') ? "" : "os:", who);
+        ctl_actor(who, actor, sizeof(actor));
         cJSON *p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "result", rs == BP_OK ? "reloaded" : "refused");
         cJSON_AddStringToObject(p, "message", text);
@@ -858,8 +1275,8 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
     return ctl_error(conn, 404, "no such endpoint: %s %s", method, url);
 }
 
-static void ctl_done(void *cls, struct MHD_Connection *conn, void **con_cls,
-                     enum MHD_RequestTerminationCode toe)
+void bp_control_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                          enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
     (void)conn;
@@ -872,7 +1289,16 @@ static void ctl_done(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-bp_status bp_control_start(bp_runtime *rt, bp_control **out, char **err)
+static void ctl_free_options(bp_control *c)
+{
+    free(c->admin_listen);
+    free(c->tls_cert);
+    free(c->tls_key);
+    free(c->tls_ca);
+}
+
+bp_status bp_control_start_ex(bp_runtime *rt, const char *admin_listen, bp_control **out,
+                              char **err)
 {
     *out = NULL;
     *err = NULL;
@@ -885,6 +1311,7 @@ bp_status bp_control_start(bp_runtime *rt, bp_control **out, char **err)
     c->owner_uid = geteuid();
     c->sock_gid = getegid();
     c->started_ms = bp_now_ms();
+    c->unix_l = (bp_ctl_listener){.c = c, .identify = ctl_unix_identify, .ud = c};
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     if (ctl_site_options(c, rt->site->file, err) != 0)
@@ -897,9 +1324,9 @@ bp_status bp_control_start(bp_runtime *rt, bp_control **out, char **err)
     /* Pauses persist until resumed. */
     for (size_t i = 0; i < rt->n_routes; i++) {
         char *by = NULL;
-        if (bp_state_route_paused(c->st, rt->routes[i].cfg->name, &by) == 1) {
-            atomic_store(&rt->routes[i].paused, 1);
-            bp_log(BP_LOG_INFO, rt->routes[i].cfg->name, "paused (by %s) until resumed", by);
+        if (bp_state_route_paused(c->st, rt->routes[i]->cfg->name, &by) == 1) {
+            atomic_store(&rt->routes[i]->paused, 1);
+            bp_log(BP_LOG_INFO, rt->routes[i]->cfg->name, "paused (by %s) until resumed", by);
         }
         free(by);
     }
@@ -939,17 +1366,35 @@ bp_status bp_control_start(bp_runtime *rt, bp_control **out, char **err)
     }
     c->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                                 MHD_USE_ERROR_LOG,
-                            0, NULL, NULL, ctl_handle, c, MHD_OPTION_LISTEN_SOCKET, c->fd,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)CTL_MAX_CONN,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CTL_TIMEOUT_S,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-                            MHD_OPTION_NOTIFY_COMPLETED, ctl_done, c, MHD_OPTION_END);
+                            0, NULL, NULL, bp_control_handler, &c->unix_l,
+                            MHD_OPTION_LISTEN_SOCKET, c->fd,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)BP_CTL_MAX_CONN,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)BP_CTL_IDLE_S,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)BP_CTL_MEMORY,
+                            MHD_OPTION_NOTIFY_COMPLETED, bp_control_completed, &c->unix_l,
+                            MHD_OPTION_END);
     if (c->d == NULL) {
         if (asprintf(err, "control socket %s: libmicrohttpd did not start", c->path) < 0)
             *err = NULL;
         goto fail;
     }
+    const char *listen_at = admin_listen ? admin_listen : c->admin_listen;
+    if (listen_at) {
+        bp_admin_opts ao = {.listen = listen_at, .cert = c->tls_cert, .key = c->tls_key,
+                            .ca_file = c->tls_ca, .metrics_public = c->metrics_public,
+                            .insecure = c->insecure,
+                            .site_file = admin_listen ? NULL : rt->site->file,
+                            .line = c->admin_line, .col = c->admin_col};
+        if (bp_admin_listen_start(c, &ao, &c->tcp, err) != BP_OK) {
+            MHD_stop_daemon(c->d);
+            c->d = NULL;
+            c->fd = -1;
+            unlink(c->path);
+            goto fail;
+        }
+    }
     if (pthread_create(&c->decider, NULL, ctl_decider, c) != 0) {
+        bp_admin_listen_stop(c->tcp);
         MHD_stop_daemon(c->d);
         c->d = NULL;
         c->fd = -1;   /* closed by MHD_stop_daemon */
@@ -966,8 +1411,19 @@ fail:
     }
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
+    ctl_free_options(c);
     free(c);
     return BP_ERR_IO;
+}
+
+bp_status bp_control_start(bp_runtime *rt, bp_control **out, char **err)
+{
+    return bp_control_start_ex(rt, NULL, out, err);
+}
+
+unsigned bp_control_admin_port(const bp_control *c)
+{
+    return c ? bp_admin_listen_port(c->tcp) : 0;
 }
 
 void bp_control_stop(bp_control *c)
@@ -979,6 +1435,7 @@ void bp_control_stop(bp_control *c)
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     pthread_join(c->decider, NULL);
+    bp_admin_listen_stop(c->tcp);
     MHD_stop_daemon(c->d);   /* closes the listening socket it was given */
     unlink(c->path);
     /* The routes ended on their own (finite sources): what came in since the
@@ -988,5 +1445,6 @@ void bp_control_stop(bp_control *c)
         ctl_drain(c);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
+    ctl_free_options(c);
     free(c);
 }

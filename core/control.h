@@ -44,9 +44,18 @@ bp_status bp_control_check(bp_state *st, const char *kind, int64_t seq, const ch
                            const char *body_json, char **err);
 
 /* Starts serving rt's site on its socket (a thread of libmicrohttpd's, plus
- * one decider that carries out recorded requests, those from before first).
- * BP_OK, or BP_ERR_IO with *err (malloc'ed). Thread: main. */
+ * one decider that carries out recorded requests, those from before first),
+ * and on TCP when the site has admin.listen. BP_OK, or BP_ERR_IO with *err
+ * (malloc'ed: an admin option's file:line:col, a refused address). Thread:
+ * main. */
 bp_status bp_control_start(struct bp_runtime *rt, bp_control **out, char **err);
+/* bp_control_start, and the TCP admin listener on admin_listen ("HOST:PORT",
+ * run --admin-listen) in place of the site's admin.listen when not NULL
+ * (docs/api.md "TCP and TLS"). */
+bp_status bp_control_start_ex(struct bp_runtime *rt, const char *admin_listen, bp_control **out,
+                              char **err);
+/* The TCP listener's port (the one chosen when 0 was asked), 0 when none. */
+unsigned bp_control_admin_port(const bp_control *c);
 /* Stops serving, waits for a decision in progress, removes the socket. */
 void bp_control_stop(bp_control *c);
 

@@ -87,12 +87,14 @@ static bp_status dl_store(bp_route *r, const char *stage, const char *reason,
                                              src, id, &attempts);
     if (st == BP_OK) {
         bp_metrics_add(r->metrics, "dead_lettered", 1);
+        bp_log_fields f = {.record_id = id && *id ? id : NULL};
         if (attempts > 1)
-            bp_log(BP_LOG_WARN, r->cfg->name,
-                   "dead-lettered a record at %s again (attempt %lld, its entry updated): %s",
-                   stage, (long long)attempts, reason);
+            bp_log_with(BP_LOG_WARN, r->cfg->name, &f,
+                        "dead-lettered a record at %s again (attempt %lld, its entry updated): %s",
+                        stage, (long long)attempts, reason);
         else
-            bp_log(BP_LOG_WARN, r->cfg->name, "dead-lettered a record at %s: %s", stage, reason);
+            bp_log_with(BP_LOG_WARN, r->cfg->name, &f, "dead-lettered a record at %s: %s", stage,
+                        reason);
     }
     free(json);
     free(fallback);

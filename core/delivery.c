@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "route_stats.h"
 #include "clock.h"
 #include "log.h"
 #include "runtime_int.h"
@@ -89,7 +90,7 @@ static bp_status dl_wait_queued(bp_route *r, bp_instance *sink, const uint64_t *
         }
         /* On stop, give queued records 10 s to complete; then leave them
          * unacked (they are redelivered on restart). */
-        if (bp_runtime_stopping(r->rt)) {
+        if (bp_route_stopping(r)) {
             if (deadline == 0) {
                 deadline = bp_mono_ms() + 10000;
             } else if (bp_mono_ms() > deadline) {
@@ -145,8 +146,11 @@ static void dl_write(bp_delivery *d)
         d->reasons[k] = NULL;
     }
     pthread_mutex_lock(&d->sink->call_mu);
+    int64_t t0 = bp_mono_us();
     bp_status wst = d->sink->lib->desc.write(d->sink->self, &wb);
+    int64_t took = bp_mono_us() - t0;
     pthread_mutex_unlock(&d->sink->call_mu);
+    bp_route_stats_sink_write(d->r->metrics, d->sink->name, took);
     for (size_t k = 0; k < d->np; k++) {
         if (!d->set[k])
             d->results[k] = wst;
@@ -308,6 +312,7 @@ static bp_status dl_finish(bp_delivery *d)
             bp_log(BP_LOG_INFO, sink->name, "connected again after %llds",
                    (long long)((bp_mono_ms() - d->outage_since) / 1000));
             d->outage_since = 0;
+            atomic_fetch_sub(&r->sinks_down, 1);
         }
         if (np == 0)
             break;
@@ -321,6 +326,7 @@ static bp_status dl_finish(bp_delivery *d)
             const char *why = d->last_reason[d->pending[0]] ? d->last_reason[d->pending[0]]
                                                             : "not connected";
             if (d->outage_since == 0) {
+                atomic_fetch_add(&r->sinks_down, 1);
                 d->outage_since = d->outage_said = now;
                 d->outage_tries = 0;
                 bp_log(BP_LOG_WARN, sink->name,
@@ -353,7 +359,7 @@ static bp_status dl_finish(bp_delivery *d)
                 break;
             }
             d->outage_tries++;
-            if (!bp_retry_sleep(&r->rt->stop, bp_retry_backoff_ms(&r->retry, d->outage_tries))) {
+            if (!bp_retry_sleep(&r->stop, bp_retry_backoff_ms(&r->retry, d->outage_tries))) {
                 rc = BP_STOPPED;
                 goto out;
             }
@@ -382,13 +388,15 @@ static bp_status dl_finish(bp_delivery *d)
                d->failures, r->retry.max + 1,
                d->last_reason[d->pending[0]] ? d->last_reason[d->pending[0]]
                                              : "transient failure");
-        if (!bp_retry_sleep(&r->rt->stop, bp_retry_backoff_ms(&r->retry, d->failures))) {
+        if (!bp_retry_sleep(&r->stop, bp_retry_backoff_ms(&r->retry, d->failures))) {
             rc = BP_STOPPED;
             goto out;
         }
         dl_write(d);
     }
 out:
+    if (d->outage_since != 0)   /* the next delivery says it again */
+        atomic_fetch_sub(&r->sinks_down, 1);
     dl_free(d);
     return rc;
 }
@@ -434,6 +442,7 @@ static void sink_settle(bp_pipe *p, sink_flight *f)
     } else if (bp_audit_delivered(r, f->items, f->n) != BP_OK) {
         bp_pipe_fail(p, "the state store failed (audit log)");
     } else {
+        bp_route_stats_cycles(r->metrics, f->items, f->n);
         size_t out = 0;
         for (size_t i = 0; i < f->n; i++) {
             out += !f->items[i].failed_sink;

@@ -254,6 +254,8 @@ bp_envelope *bp_envelope_dup(const bp_envelope *src)
     env->ext = src->ext ? cJSON_Duplicate(src->ext, 1) : NULL;
     env->data = src->data ? cJSON_Duplicate(src->data, 1) : NULL;
     env->data_b64 = src->data_b64;
+    env->arrived_ms = src->arrived_ms;
+    env->parked_ms = src->parked_ms;
     if ((src->ext && env->ext == NULL) || (src->data && env->data == NULL))
         goto fail;
     if (src->raw && bp_envelope_set_data_json(env, src->raw, src->raw_len, src->raw_origin) != BP_OK)
@@ -753,4 +755,16 @@ size_t bp_envelope_lineage_count(const bp_envelope *env)
 const bp_lineage *bp_envelope_get0_lineage(const bp_envelope *env, size_t i)
 {
     return i < env->n_lin ? &env->lin[i] : NULL;
+}
+
+void bp_env_set_times(bp_envelope *env, int64_t arrived_ms, int64_t parked_ms)
+{
+    env->arrived_ms = arrived_ms;
+    env->parked_ms = parked_ms;
+}
+
+void bp_env_times(const bp_envelope *env, int64_t *arrived_ms, int64_t *parked_ms)
+{
+    *arrived_ms = env->arrived_ms;
+    *parked_ms = env->parked_ms;
 }

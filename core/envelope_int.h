@@ -61,4 +61,10 @@ bp_status bp_envelope_check_depth(const bp_envelope *env, char **errmsg);
 /* The host's flag_add (ABI 1.3, core/flags.c): the contract in plugin.h. */
 bp_status bp_flag_add(bp_envelope *env, const char *flag, const char *reason, const char *by);
 
+/* When the record came in and when it was parked (wall ms, 0: unknown /
+ * never), for the cycle figures (issue 22); copied by bp_envelope_dup, never
+ * serialised. Any thread that owns env. */
+void bp_env_set_times(bp_envelope *env, int64_t arrived_ms, int64_t parked_ms);
+void bp_env_times(const bp_envelope *env, int64_t *arrived_ms, int64_t *parked_ms);
+
 #endif

@@ -39,6 +39,11 @@ struct bp_envelope {
     size_t n_att, cap_att;
     bp_lineage *lin;       /* strings owned */
     size_t n_lin, cap_lin;
+    /* When the record came in (wall ms; 0 unknown) and, once a person had to
+     * look at it, when it was parked: the cycle figures of issue 22
+     * (route_stats.h bp_route_stats_cycles). Not serialised: a parked
+     * record's times travel in its review_queue row. */
+    int64_t arrived_ms, parked_ms;
 };
 
 /* The data tree, parsing deferred JSON text first (a failure leaves data NULL;

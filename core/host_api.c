@@ -22,7 +22,8 @@ static void host_log(bp_instance *inst, enum bp_log_level level, const char *fmt
 {
     va_list ap;
     va_start(ap, fmt);
-    bp_logv(level, inst ? inst->name : NULL, fmt, ap);
+    bp_log_fields f = {.plugin = inst && inst->lib ? inst->lib->desc.name : NULL};
+    bp_logv_fields(level, inst ? inst->name : NULL, &f, fmt, ap);
     va_end(ap);
 }
 
@@ -273,7 +274,9 @@ static bp_status host_corrections_get(bp_instance *inst, const char *key_path,
 
 static int host_stopping(const bp_instance *inst)
 {
-    return inst && inst->rt && bp_runtime_stopping(inst->rt);
+    /* A route drained by a reload stops as on a stop of the whole runtime. */
+    return inst && inst->rt &&
+           (bp_runtime_stopping(inst->rt) || (inst->route_stop && atomic_load(inst->route_stop)));
 }
 
 /* ---- ABI 1.3 (core3-runtime) ---- */

@@ -1,11 +1,24 @@
 /* See log.h. One mutex serialises lines so concurrent routes never interleave
  * a line, and guards the secret list. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "bp_build_config.h"
+#ifdef BP_HAVE_LIBSYSTEMD
+/* Entries without CODE_FILE/CODE_LINE of this file: they would all name log.c. */
+#define SD_JOURNAL_SUPPRESS_LOCATION
+#include <systemd/sd-journal.h>
+#endif
 #include "log.h"
 #include "strutil.h"
 
@@ -16,6 +29,12 @@ static char **log_secrets;
 static size_t log_n_secrets;
 
 static const char *const log_names[] = {"error", "warn", "info", "debug"};
+
+/* --log-file: its path, kept for a reopen from a signal handler (no malloc
+ * there). Empty: stderr is whatever the process was given. */
+static char log_file_path[PATH_MAX];
+/* -1 not decided yet, 0 stderr, 1 journald (stderr is the journal's stream). */
+static int log_journal = -1;
 
 void bp_log_set_level(enum bp_log_level level) { log_level = level; }
 enum bp_log_level bp_log_get_level(void) { return log_level; }
@@ -142,6 +161,113 @@ char *bp_log_mask(char *s)
     return m;
 }
 
+bp_status bp_log_set_file(const char *path, char **errmsg)
+{
+    *errmsg = NULL;
+    if (path == NULL || *path == '\0' || strlen(path) >= sizeof(log_file_path)) {
+        *errmsg = bp_strfmt("--log-file needs a path (shorter than %zu bytes)",
+                            sizeof(log_file_path));
+        return BP_ERR_INVALID;
+    }
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        *errmsg = bp_strfmt("--log-file %s: %s", path, strerror(errno));
+        return BP_ERR_IO;
+    }
+    pthread_mutex_lock(&log_mu);
+    fflush(stderr);
+    /* Onto stderr itself: what libraries print there (libcurl, a sanitizer)
+     * lands in the same file, and a reopen is one dup2. */
+    int rc = dup2(fd, STDERR_FILENO);
+    int err = errno;
+    close(fd);
+    if (rc >= 0) {
+        memcpy(log_file_path, path, strlen(path) + 1);
+        log_journal = 0;
+    }
+    pthread_mutex_unlock(&log_mu);
+    if (rc < 0) {
+        *errmsg = bp_strfmt("--log-file %s: %s", path, strerror(err));
+        return BP_ERR_IO;
+    }
+    return BP_OK;
+}
+
+int bp_log_reopen(void)
+{
+    if (log_file_path[0] == '\0')
+        return 0;
+    /* open, dup2 and close only: async-signal-safe. A line being written
+     * meanwhile goes wholly to the old file or wholly to the new one. */
+    int fd = open(log_file_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -1;
+    int rc = dup2(fd, STDERR_FILENO);
+    close(fd);
+    return rc < 0 ? -1 : 0;
+}
+
+/* systemd.exec(5): JOURNAL_STREAM names the device and inode of the stream
+ * stdout/stderr were connected to; when stderr is still that stream, the
+ * journal takes native entries with fields. Caller holds log_mu. */
+static int log_detect_journal(void)
+{
+#ifdef BP_HAVE_LIBSYSTEMD
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev = 0, ino = 0;
+    struct stat st;
+    if (js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+        (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino)
+        return 1;
+#endif
+    return 0;
+}
+
+#ifdef BP_HAVE_LIBSYSTEMD
+/* One native journal entry: MESSAGE, PRIORITY, and ROUTE / INSTANCE /
+ * PLUGIN / RECORD_ID when known (journalctl ROUTE=ap). Field values may hold
+ * any byte but a newline in the text protocol, so the masked message is
+ * sent with its controls escaped like a text line. Caller holds log_mu. */
+static void log_journal_send(enum bp_log_level level, const char *prefix,
+                             const bp_log_fields *f, const char *msg)
+{
+    static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+    char *fields[8] = {0};
+    struct iovec iov[8];
+    int n = 0;
+    char *emsg = bp_escape_controls(msg, "\t");
+    fields[n++] = bp_strfmt("MESSAGE=%s%s%s%s", prefix ? "[" : "", prefix ? prefix : "",
+                            prefix ? "] " : "", emsg ? emsg : "?");
+    fields[n++] = bp_strfmt("PRIORITY=%d", prio[level]);
+    fields[n++] = bp_strfmt("SYSLOG_IDENTIFIER=backplane");
+    if (prefix) {
+        size_t rl = strcspn(prefix, "/");
+        fields[n++] = bp_strfmt("ROUTE=%.*s", (int)rl, prefix);
+        if (prefix[rl] == '/')
+            fields[n++] = bp_strfmt("INSTANCE=%s", prefix);
+    }
+    if (f && f->plugin)
+        fields[n++] = bp_strfmt("PLUGIN=%s", f->plugin);
+    if (f && f->record_id)
+        fields[n++] = bp_strfmt("RECORD_ID=%s", f->record_id);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (fields[i] == NULL || strchr(fields[i], '\n'))
+            continue;   /* out of memory, or a name with a newline: left out */
+        iov[k].iov_base = fields[i];
+        iov[k].iov_len = strlen(fields[i]);
+        k++;
+    }
+    if (k == 0 || sd_journal_sendv(iov, k) < 0) {
+        /* journald gone: the line still reaches the stream */
+        fprintf(stderr, "%s\n", fields[0] ? fields[0] + 8 : msg);
+    }
+    for (int i = 0; i < n; i++)
+        free(fields[i]);
+    free(emsg);
+}
+#endif
+
 static void log_json_string(FILE *f, const char *s)
 {
     fputc('"', f);
@@ -159,6 +285,12 @@ static void log_json_string(FILE *f, const char *s)
 }
 
 void bp_logv(enum bp_log_level level, const char *prefix, const char *fmt, va_list ap)
+{
+    bp_logv_fields(level, prefix, NULL, fmt, ap);
+}
+
+void bp_logv_fields(enum bp_log_level level, const char *prefix, const bp_log_fields *fields,
+                    const char *fmt, va_list ap)
 {
     if (level > log_level)
         return;
@@ -178,11 +310,26 @@ void bp_logv(enum bp_log_level level, const char *prefix, const char *fmt, va_li
         pthread_mutex_unlock(&log_mu);
         return;
     }
+    if (log_journal < 0)
+        log_journal = log_detect_journal();
+#ifdef BP_HAVE_LIBSYSTEMD
+    if (log_journal == 1) {
+        log_journal_send(level, prefix, fields, msg);
+    } else
+#endif
     if (log_json) {
         fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\"", when, log_names[level]);
         if (prefix) {
             fputs(",\"instance\":", stderr);
             log_json_string(stderr, prefix);
+        }
+        if (fields && fields->plugin) {
+            fputs(",\"plugin\":", stderr);
+            log_json_string(stderr, fields->plugin);
+        }
+        if (fields && fields->record_id) {
+            fputs(",\"record_id\":", stderr);
+            log_json_string(stderr, fields->record_id);
         }
         fputs(",\"msg\":", stderr);
         log_json_string(stderr, msg);
@@ -207,5 +354,14 @@ void bp_log(enum bp_log_level level, const char *prefix, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     bp_logv(level, prefix, fmt, ap);
+    va_end(ap);
+}
+
+void bp_log_with(enum bp_log_level level, const char *prefix, const bp_log_fields *fields,
+                    const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    bp_logv_fields(level, prefix, fields, fmt, ap);
     va_end(ap);
 }

@@ -24,8 +24,35 @@ void bp_log_clear_secrets(void);
  * when out of memory. Thread-safe. */
 char *bp_log_mask(char *s);
 
-/* prefix may be NULL. */
+/* --log-file: appends to path (created 0640) from now on, onto stderr
+ * itself, so what libraries print there lands in it too; journald is no
+ * longer used. BP_OK, or an error with *errmsg (malloc'ed). Thread: main,
+ * before threads start. */
+bp_status bp_log_set_file(const char *path, char **errmsg);
+/* Reopens the --log-file path (logrotate moved the file: SIGUSR1).
+ * Async-signal-safe (open, dup2, close): call it from the handler. 0, or -1
+ * (the old file stays in use). Nothing to do without --log-file. */
+int bp_log_reopen(void);
+/* Lines go to journald (native entries with fields) when the process runs
+ * under systemd with stderr still the stream JOURNAL_STREAM names, the build
+ * has libsystemd and no --log-file was given; decided at the first line. */
+
+/* Structured fields of a line, beyond the prefix (route or route/instance):
+ * journald's PLUGIN and RECORD_ID, JSON's "plugin" and "record_id". Each may
+ * be NULL; borrowed for the call. */
+typedef struct bp_log_fields {
+    const char *plugin;
+    const char *record_id;
+} bp_log_fields;
+
+/* prefix may be NULL (a route's prefix is its name, an instance's
+ * "route/connector" and the like: journald's ROUTE is the part before '/'). */
 void bp_log(enum bp_log_level level, const char *prefix, const char *fmt, ...) BP_PRINTF(3, 4);
 void bp_logv(enum bp_log_level level, const char *prefix, const char *fmt, va_list ap);
+/* As bp_log with fields (may be NULL). */
+void bp_log_with(enum bp_log_level level, const char *prefix, const bp_log_fields *fields,
+                    const char *fmt, ...) BP_PRINTF(4, 5);
+void bp_logv_fields(enum bp_log_level level, const char *prefix, const bp_log_fields *fields,
+                    const char *fmt, va_list ap);
 
 #endif

@@ -20,6 +20,7 @@
 #include "bp_build_config.h"
 #include "model_find.h"
 #include "runtime.h"
+#include "self_path.h"
 #include "strutil.h"
 
 typedef struct {
@@ -51,23 +52,13 @@ static int mf_is_file(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* 1 when path lies inside dir. */
-static int mf_inside(const char *path, const char *dir)
-{
-    size_t n = strlen(dir);
-    return path && strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
-}
-
+/* The program runs from a build tree (self_path.h), or the plugin was
+ * loaded from this library's own build tree. */
 static int mf_from_build_tree(const bp_instance *inst)
 {
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        if (mf_inside(exe, BP_BUILD_ROOT))
-            return 1;
-    }
-    return inst && inst->lib && mf_inside(inst->lib->path, BP_BUILD_ROOT);
+    if (bp_self_build_root() != NULL)
+        return 1;
+    return inst && inst->lib && bp_path_inside(inst->lib->path, BP_BUILD_ROOT);
 }
 
 bp_status bp_model_find(bp_instance *inst, const char *name, char **path, char **errmsg)

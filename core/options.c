@@ -693,7 +693,8 @@ void bp_options_normalized_free(struct bp_option *schema, size_t stride)
     free(schema);
 }
 
-static void opt_print_rows(const struct bp_option *schema, const char *prefix, FILE *f)
+static void opt_rows(const struct bp_option *schema, const char *prefix, bp_option_row_fn fn,
+                     void *ud)
 {
     for (const struct bp_option *o = schema; o && o->name; o++) {
         if (o->renamed)
@@ -705,29 +706,47 @@ static void opt_print_rows(const struct bp_option *schema, const char *prefix, F
                                                        : "-";
         if (o->type == BP_OPT_SECRET && o->default_value)
             dflt = "****";
-        fprintf(f, "  %-18s %-10s %-10s %s", name, bp_option_type_name(o->type), dflt,
-                o->description ? o->description : "");
+        char notes[512] = "";
+        size_t n = 0;
+#define OPT_NOTE(...) \
+    (n += (size_t)snprintf(notes + n, n < sizeof(notes) ? sizeof(notes) - n : 0, __VA_ARGS__))
         if (o->choices) {
-            fprintf(f, " [one of:");
+            OPT_NOTE(" [one of:");
             for (size_t i = 0; o->choices[i]; i++)
-                fprintf(f, " %s", o->choices[i]);
-            fprintf(f, "]");
+                OPT_NOTE(" %s", o->choices[i]);
+            OPT_NOTE("]");
         }
         if (o->min || o->max)
-            fprintf(f, " [range: %s..%s]", o->min ? o->min : "", o->max ? o->max : "");
+            OPT_NOTE(" [range: %s..%s]", o->min ? o->min : "", o->max ? o->max : "");
         char roles[64];
         if (o->roles) {
             opt_roles_str(o->roles, roles, sizeof(roles));
-            fprintf(f, " [for: %s]", roles);
+            OPT_NOTE(" [for: %s]", roles);
         }
         if (o->required_for) {
             opt_roles_str(o->required_for, roles, sizeof(roles));
-            fprintf(f, " [required for: %s]", roles);
+            OPT_NOTE(" [required for: %s]", roles);
         }
-        fputc('\n', f);
+#undef OPT_NOTE
+        bp_option_row row = {.name = name, .type = bp_option_type_name(o->type), .dflt = dflt,
+                             .description = o->description ? o->description : "",
+                             .notes = notes[0] ? notes + 1 : ""};
+        fn(&row, ud);
         if (o->type == BP_OPT_MAP && o->fields)
-            opt_print_rows(o->fields, name, f);
+            opt_rows(o->fields, name, fn, ud);
     }
+}
+
+void bp_options_rows(const struct bp_option *schema, bp_option_row_fn fn, void *ud)
+{
+    opt_rows(schema, "", fn, ud);
+}
+
+static void opt_print_row(const bp_option_row *r, void *ud)
+{
+    FILE *f = ud;
+    fprintf(f, "  %-18s %-10s %-10s %s%s%s\n", r->name, r->type, r->dflt, r->description,
+            r->notes[0] ? " " : "", r->notes);
 }
 
 void bp_options_print_doc(const struct bp_option *schema, FILE *f)
@@ -737,7 +756,7 @@ void bp_options_print_doc(const struct bp_option *schema, FILE *f)
         return;
     }
     fprintf(f, "  %-18s %-10s %-10s %s\n", "OPTION", "TYPE", "DEFAULT", "DESCRIPTION");
-    opt_print_rows(schema, "", f);
+    bp_options_rows(schema, opt_print_row, f);
     int any = 0;
     for (const struct bp_option *o = schema; o->name; o++) {
         if (!o->renamed)

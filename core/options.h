@@ -72,6 +72,19 @@ int64_t bp_parse_size(const char *s);
 /* Name of an option type as written in docs ("duration"). */
 const char *bp_option_type_name(enum bp_option_type type);
 
+/* One row of an option table as `plugins --doc` shows it (and
+ * backplane-site(5)): name with its map prefix ("tls.ca_file"), type name,
+ * default ("required", "-" for none, "****" for a secret's), description and
+ * notes ("[one of: a b] [range: 1..10] [for: sink]", "" for none). Every
+ * string is borrowed for the call. */
+typedef struct bp_option_row {
+    const char *name, *type, *dflt, *description, *notes;
+} bp_option_row;
+typedef void (*bp_option_row_fn)(const bp_option_row *row, void *ud);
+/* Calls fn for every option of schema, maps' keys after their map; renamed
+ * entries are left out (they are no options). */
+void bp_options_rows(const struct bp_option *schema, bp_option_row_fn fn, void *ud);
+
 /* Prints the option table of a plugin (for `backplane plugins --doc`). */
 void bp_options_print_doc(const struct bp_option *schema, FILE *f);
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envelope_int.h"
 #include "clock.h"
 #include "log.h"
 #include "route_stats.h"
@@ -301,7 +302,7 @@ void *bp_route_main(void *arg)
                r->cfg->from.name, r->n_chain, r->workers, r->n_sinks);
     }
     int64_t stats_at = bp_mono_ms();
-    while (ok && !bp_runtime_stopping(rt) && !atomic_load(&p.broken) &&
+    while (ok && !bp_route_stopping(r) && !atomic_load(&p.broken) &&
            !atomic_load(&r->lease_lost)) {
         pipe_ack(&p);
         pipe_reap(&p);
@@ -318,7 +319,7 @@ void *bp_route_main(void *arg)
             b.cap = 0;
             src->poll(r->source->self, &b, 0);
             b.cap = saved;
-            bp_wakeup_wait(&r->wakeup, 200, &rt->stop);
+            bp_wakeup_wait(&r->wakeup, 200, &r->stop);
             continue;
         }
         /* Backpressure: poll for records only when a whole batch fits in the
@@ -326,7 +327,7 @@ void *bp_route_main(void *arg)
          * source can pause its input and keep its session alive (a Kafka
          * consumer must poll within max.poll.interval.ms). */
         enum bp_window_wait ww = bp_ack_window_wait(&p.win, cap, 200, &p.broken);
-        if (ww == BP_WINDOW_IDLE && !bp_runtime_stopping(rt)) {
+        if (ww == BP_WINDOW_IDLE && !bp_route_stopping(r)) {
             size_t saved = b.cap;
             b.cap = 0;   /* batch_room() is 0: nothing may be pushed */
             src->poll(r->source->self, &b, 0);
@@ -337,6 +338,7 @@ void *bp_route_main(void *arg)
             continue;   /* something completed: ack it first */
         int64_t polled_at = bp_mono_ms();
         bp_status st = src->poll(r->source->self, &b, POLL_TIMEOUT_MS);
+        atomic_store(&r->source_down, b.n == 0 && st == BP_NOT_CONNECTED);
         if (b.n == 0) {
             if (st == BP_EOF)
                 break;
@@ -347,7 +349,7 @@ void *bp_route_main(void *arg)
                  * for poll_wakeup) instead of calling poll again at once. */
                 int64_t left = POLL_TIMEOUT_MS - (bp_mono_ms() - polled_at);
                 if (st == BP_AGAIN && left > 0)
-                    bp_wakeup_wait(&r->wakeup, left, &rt->stop);
+                    bp_wakeup_wait(&r->wakeup, left, &r->stop);
                 continue;
             }
             poll_failures++;
@@ -369,7 +371,7 @@ void *bp_route_main(void *arg)
                            now > nc_since ? " (still waiting)" : "");
                 }
                 int f = poll_failures <= r->retry.max + 1 ? poll_failures : r->retry.max + 1;
-                bp_retry_sleep(&rt->stop, bp_retry_backoff_ms(&r->retry, f > 30 ? 30 : f));
+                bp_retry_sleep(&r->stop, bp_retry_backoff_ms(&r->retry, f > 30 ? 30 : f));
                 continue;
             }
             if (!bp_retry_again(&r->retry, poll_failures)) {
@@ -383,7 +385,7 @@ void *bp_route_main(void *arg)
             }
             bp_log(BP_LOG_WARN, r->source->name, "poll failed: %s (attempt %d of %d)",
                    bp_status_str(st), poll_failures, r->retry.max + 1);
-            bp_retry_sleep(&rt->stop, bp_retry_backoff_ms(&r->retry, poll_failures));
+            bp_retry_sleep(&r->stop, bp_retry_backoff_ms(&r->retry, poll_failures));
             continue;
         }
         pl_reconnected(r, &nc_since);
@@ -391,6 +393,7 @@ void *bp_route_main(void *arg)
         bp_metrics_add(r->metrics, "records_in", b.n);
         bp_metrics_add(r->source->metrics, "records_in", b.n);
         uint64_t seq = bp_ack_window_add(&p.win, b.tokens, b.n);
+        int64_t arrived = bp_now_ms();   /* one clock read per batch */
         for (size_t i = 0; i < b.n; i++, seq++) {
             if (b.envs[i] == NULL) {
                 /* Input that never became an envelope: dead-letter it here. */
@@ -410,6 +413,7 @@ void *bp_route_main(void *arg)
                 continue;
             }
             rec->env = b.envs[i];
+            bp_env_set_times(rec->env, arrived, 0);
             rec->seq = seq;
             int w = pick_worker(r, rec->env, seq);
             pend[(size_t)w * cap + n_pend[w]++] = rec;
@@ -442,7 +446,7 @@ void *bp_route_main(void *arg)
         bp_ledger_forget_acked(&r->sinks[s]->ledger, rt->state, r->sinks[s]->scope, durable);
         pthread_mutex_unlock(&r->sinks[s]->call_mu);
     }
-    if (atomic_load(&p.broken) && !bp_runtime_stopping(rt))
+    if (atomic_load(&p.broken) && !bp_route_stopping(r))
         r->failed = 1;
     for (int w = 0; p.wq && w < r->workers; w++)
         if (p.wq[w].items)

@@ -12,8 +12,10 @@
 #include <stdarg.h>
 #include <unistd.h>
 
+#include "bp_build_config.h"
 #include "options.h"
 #include "plugin_loader.h"
+#include "self_path.h"
 #include "strutil.h"
 
 struct bp_registry {
@@ -105,6 +107,41 @@ bp_status bp_registry_add_path(bp_registry *reg, const char *list, char **errmsg
     }
     free(copy);
     return rc;
+}
+
+/* A default directory: missing is fine (a build without that folder, a
+ * prefix where nothing was installed yet), refused is reported. */
+static bp_status loader_add_default(bp_registry *reg, const char *dir, char **errmsg)
+{
+    bp_status st = bp_registry_add_dir(reg, dir, errmsg);
+    if (st == BP_ERR_NOT_FOUND) {
+        free(*errmsg);
+        *errmsg = NULL;
+        return BP_OK;
+    }
+    return st;
+}
+
+bp_status bp_registry_add_default_dirs(bp_registry *reg, char **errmsg)
+{
+    *errmsg = NULL;
+    const char *root = bp_self_build_root();
+    if (root == NULL)
+        return loader_add_default(reg, BP_PLUGIN_INSTALL_DIR, errmsg);
+    /* Uninstalled: this build's own plugins and nothing installed, whose
+     * ABI may be another build's. The trust checks (issue 16 #5) hold for
+     * the build tree as for any directory. */
+    static const char *const subs[] = {"connectors", "plugins"};
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        char *dir = bp_strfmt("%s/%s", root, subs[i]);
+        if (dir == NULL)
+            return BP_ERR_NOMEM;
+        bp_status st = loader_add_default(reg, dir, errmsg);
+        free(dir);
+        if (st != BP_OK)
+            return st;
+    }
+    return BP_OK;
 }
 
 const char *bp_registry_dirs(bp_registry *reg)

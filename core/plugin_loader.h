@@ -31,6 +31,13 @@ bp_status bp_registry_add_dir(bp_registry *reg, const char *dir, char **errmsg);
  * missing directories are skipped; errors as bp_registry_add_dir. */
 bp_status bp_registry_add_path(bp_registry *reg, const char *list, char **errmsg);
 
+/* Adds the directories searched last: the plugin install directory
+ * (<libdir>/backplane/plugins), or, for a program run from its meson build
+ * tree (see self_path.h), that tree's connectors/ and plugins/ instead.
+ * Missing directories are skipped; BP_ERR_INVALID (*errmsg malloc'ed) as
+ * bp_registry_add_dir for one that is refused. Thread: any, before loading. */
+bp_status bp_registry_add_default_dirs(bp_registry *reg, char **errmsg);
+
 /* Finds NAME.so (in each directory, then one level of subdirectories) and loads
  * it once. On success *out is borrowed from the registry. On failure returns
  * BP_ERR_NOT_FOUND (no such plugin: message lists the directories searched) or

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "route_stats.h"
 #include "audit_log.h"
 #include "dlq.h"
 #include "log.h"
@@ -45,6 +46,8 @@ static bp_status replay_resend(bp_route *r, bp_instance *only_sink, size_t from,
             st = bp_deliver(r, r->sinks[s], &item, 1, bp_dead_letter_fail, r);
     if (st == BP_OK && !item.failed_sink)
         st = bp_audit_delivered(r, &item, 1);
+    if (st == BP_OK && !item.failed_sink)
+        (void)bp_route_stats_cycle_store(r->rt->state, r->cfg->name, &item);
     cJSON_Delete(item.receipts);
     bp_envelope_unref(env);
     if (st != BP_OK)
@@ -52,10 +55,22 @@ static bp_status replay_resend(bp_route *r, bp_instance *only_sink, size_t from,
     return item.failed_sink ? BP_REJECT : BP_OK;
 }
 
+/* The route stays as it is until the caller unlocks routes_lock: a reload that
+ * restarts it waits (and a record sent in during a reload waits for the new
+ * version). */
+static bp_route *replay_lock(bp_runtime *rt, const char *route)
+{
+    pthread_rwlock_rdlock(&rt->routes_lock);
+    bp_route *r = bp_runtime_find_route(rt, route);
+    if (r == NULL)
+        pthread_rwlock_unlock(&rt->routes_lock);
+    return r;
+}
+
 bp_status bp_runtime_replay(bp_runtime *rt, const char *route, const char *stage,
                             bp_envelope *env)
 {
-    bp_route *r = bp_runtime_find_route(rt, route);
+    bp_route *r = replay_lock(rt, route);
     if (r == NULL) {
         bp_envelope_unref(env);
         return BP_ERR_NOT_FOUND;
@@ -68,13 +83,15 @@ bp_status bp_runtime_replay(bp_runtime *rt, const char *route, const char *stage
         if (strcmp(r->sinks[i]->name, stage) == 0)
             only_sink = r->sinks[i];
     size_t k = only_sink ? 0 : replay_stage_transform(r, stage);
-    return replay_resend(r, only_sink, k ? k - 1 : 0, BP_CHAIN_GATE | BP_CHAIN_REPLAY, env);
+    bp_status st = replay_resend(r, only_sink, k ? k - 1 : 0, BP_CHAIN_GATE | BP_CHAIN_REPLAY, env);
+    pthread_rwlock_unlock(&rt->routes_lock);
+    return st;
 }
 
 bp_status bp_runtime_resume(bp_runtime *rt, const char *route, const char *stage,
                             bp_envelope *env)
 {
-    bp_route *r = bp_runtime_find_route(rt, route);
+    bp_route *r = replay_lock(rt, route);
     if (r == NULL) {
         bp_envelope_unref(env);
         return BP_ERR_NOT_FOUND;
@@ -83,7 +100,9 @@ bp_status bp_runtime_resume(bp_runtime *rt, const char *route, const char *stage
      * still park it for another reason). Parked by the gate: straight to the
      * sinks. The gate is not asked again: a person has decided. */
     size_t k = replay_stage_transform(r, stage);
-    return replay_resend(r, NULL, k ? k : r->n_chain, 0, env);
+    bp_status st = replay_resend(r, NULL, k ? k : r->n_chain, 0, env);
+    pthread_rwlock_unlock(&rt->routes_lock);
+    return st;
 }
 
 /* ---- dead-letter replay (dlq.h) ------------------------------------------ */

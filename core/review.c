@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envelope_int.h"
 #include "json_print.h"
 #include "review.h"
 #include "strutil.h"
@@ -151,6 +152,9 @@ bp_status bp_review_decide(struct bp_runtime *rt, bp_state *st, int64_t seq,
         }
         /* Deliver first, then take it off the queue: a failure in between
          * leaves it parked (never lost; a ledger sink skips a repeat). */
+        /* The cycle of a reviewed record runs from its arrival, across the
+         * wait for a person, to its write-back (issue 22). */
+        bp_env_set_times(env, it.arrived_ms ? it.arrived_ms : it.created_ms, it.created_ms);
         s = bp_runtime_resume(rt, it.route, it.stage, bp_envelope_ref(env));
         out->what = s == BP_OK       ? "delivered"
                     : s == BP_DROP   ? "dropped by a later transform"

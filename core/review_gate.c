@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envelope_int.h"
 #include "log.h"
 #include "runtime_int.h"
 
@@ -93,6 +94,14 @@ bp_status bp_review_park(bp_route *r, const char *stage, const char *reason,
     return st;
 }
 
+/* When env came in: a redelivered record parked again keeps none (0). */
+static int64_t gate_arrived(const bp_envelope *env)
+{
+    int64_t arrived = 0, parked = 0;
+    bp_env_times(env, &arrived, &parked);
+    return arrived;
+}
+
 /* (the old body, kept for the item's fields) */
 static void gate_item(bp_review_item *out, bp_route *r, const char *stage, const char *reason,
                       const bp_envelope *env, char *json)
@@ -107,6 +116,7 @@ static void gate_item(bp_review_item *out, bp_route *r, const char *stage, const
         .flags = cJSON_IsString(flags) && flags->valuestring[0] ? flags->valuestring : NULL,
         .subject = (char *)bp_envelope_get0_attr(env, "subject"),
         .confidence = gate_confidence(env),
+        .arrived_ms = gate_arrived(env),
         .priority = cJSON_IsNumber(prio)   ? (int64_t)prio->valuedouble
                     : cJSON_IsString(prio) ? strtoll(prio->valuestring, NULL, 10)
                                            : 0,

@@ -3,7 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "envelope_int.h"
+#include "histogram.h"
+#include "runtime_int.h"
 #include "log.h"
 #include "route_stats.h"
 #include "state_stats.h"
@@ -77,8 +80,9 @@ static int rs_route_kept(const char *name)
 {
     static const char *const kept[] = {"records_in", "records_out", "dropped", "parked",
                                        "dead_lettered", "retries", "flags_not_counted", NULL};
-    if (strncmp(name, "flag.", 5) == 0)
-        return 1;
+    if (strncmp(name, "flag.", 5) == 0 || strncmp(name, "cycle.", 6) == 0 ||
+        strncmp(name, "wait.", 5) == 0 || strncmp(name, "sink_write.", 11) == 0)
+        return 1;   /* histogram buckets (histogram.h, issue 22) */
     for (size_t i = 0; kept[i]; i++)
         if (strcmp(name, kept[i]) == 0)
             return 1;
@@ -300,4 +304,78 @@ char *bp_route_stats_summary(const bp_route_parts *p)
         free(c.rows[i].name);
     free(c.rows);
     return f ? buf : NULL;
+}
+
+/* One observation as two counter names (bucket, sum) and their deltas. */
+typedef struct {
+    char name[2][300];
+    int64_t delta[2];
+} stats_obs;
+
+static void stats_obs_make(stats_obs *o, const char *prefix, int64_t us)
+{
+    snprintf(o->name[0], sizeof(o->name[0]), "%s.b%d", prefix, bp_hist_bucket(us));
+    snprintf(o->name[1], sizeof(o->name[1]), "%s.sum_us", prefix);
+    o->delta[0] = 1;
+    o->delta[1] = us > 0 ? us : 0;
+}
+
+static void stats_observe(bp_metrics *m, const char *prefix, int64_t us)
+{
+    stats_obs o;
+    stats_obs_make(&o, prefix, us);
+    bp_metrics_add(m, o.name[0], 1);
+    bp_metrics_add(m, o.name[1], (uint64_t)o.delta[1]);
+}
+
+/* The cycle (and wait) of items[i] at now: 0, 1 or 2 observations. */
+static int stats_cycle_obs(const bp_item *it, int64_t now, stats_obs out[2])
+{
+    if (it->failed_sink || it->env == NULL)
+        return 0;
+    int64_t arrived = 0, parked = 0;
+    bp_env_times(it->env, &arrived, &parked);
+    if (arrived <= 0)
+        return 0;
+    stats_obs_make(&out[0], parked > 0 ? "cycle.reviewed" : "cycle.automated",
+                   (now - arrived) * 1000);
+    if (parked <= 0)
+        return 1;
+    stats_obs_make(&out[1], "wait", (now - parked) * 1000);
+    return 2;
+}
+
+void bp_route_stats_cycles(bp_metrics *m, const bp_item *items, size_t n)
+{
+    int64_t now = bp_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        stats_obs o[2];
+        int k = stats_cycle_obs(&items[i], now, o);
+        for (int j = 0; j < k; j++) {
+            bp_metrics_add(m, o[j].name[0], 1);
+            bp_metrics_add(m, o[j].name[1], (uint64_t)o[j].delta[1]);
+        }
+    }
+}
+
+bp_status bp_route_stats_cycle_store(bp_state *st, const char *route, const bp_item *item)
+{
+    stats_obs o[2];
+    int k = stats_cycle_obs(item, bp_now_ms(), o);
+    const char *names[4];
+    int64_t deltas[4];
+    for (int j = 0; j < k; j++) {
+        names[2 * j] = o[j].name[0];
+        names[2 * j + 1] = o[j].name[1];
+        deltas[2 * j] = o[j].delta[0];
+        deltas[2 * j + 1] = o[j].delta[1];
+    }
+    return k ? bp_state_stats_add(st, route, names, deltas, (size_t)(2 * k)) : BP_OK;
+}
+
+void bp_route_stats_sink_write(bp_metrics *m, const char *sink, int64_t us)
+{
+    char prefix[260];
+    snprintf(prefix, sizeof(prefix), "sink_write.%s", sink);
+    stats_observe(m, prefix, us);
 }

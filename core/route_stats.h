@@ -48,4 +48,23 @@ bp_status bp_route_stats_flush(bp_state *st, const bp_route_parts *p);
  * when out of memory. */
 char *bp_route_stats_summary(const bp_route_parts *p);
 
+/* The cycle figures of delivered records (issue 22), as route counters in m
+ * (histogram.h buckets): "cycle.automated.bK" / "cycle.reviewed.bK" (arrival
+ * to write-back; reviewed: a person decided it) with ".sum_us", and for
+ * reviewed records "wait.bK" / "wait.sum_us" (parked to write-back: the wait
+ * for a person). Items with failed_sink, or without an arrival time, are not
+ * counted. Any thread. */
+struct bp_item;
+void bp_route_stats_cycles(bp_metrics *m, const struct bp_item *items, size_t n);
+
+/* bp_route_stats_cycles for one record delivered outside the pipeline (a
+ * person's decision, a replay): stored at once, since the route's periodic
+ * flush may have ended with its source. BP_OK or BP_ERR_IO. */
+bp_status bp_route_stats_cycle_store(bp_state *st, const char *route,
+                                     const struct bp_item *item);
+
+/* One write call's duration at sink (route counters "sink_write.SINK.bK"
+ * and ".sum_us"), for backplane_sink_write_seconds. Any thread. */
+void bp_route_stats_sink_write(bp_metrics *m, const char *sink, int64_t us);
+
 #endif

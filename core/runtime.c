@@ -23,7 +23,21 @@ int bp_runtime_stopping(const bp_runtime *rt)
 
 void bp_runtime_request_stop(bp_runtime *rt)
 {
+    /* Only an atomic store (a signal handler calls this): bp_runtime_run
+     * passes the stop on to every route's own flag. */
     atomic_store(&rt->stop, 1);
+}
+
+int bp_route_stopping(const bp_route *r)
+{
+    return atomic_load(&((bp_route *)r)->stop) != 0 || bp_runtime_stopping(r->rt);
+}
+
+void bp_runtime_set_serve(bp_runtime *rt, int serve)
+{
+    pthread_mutex_lock(&rt->run_mu);
+    rt->serve = serve;
+    pthread_mutex_unlock(&rt->run_mu);
 }
 
 bp_state *bp_runtime_state_of(const bp_instance *inst)
@@ -145,6 +159,22 @@ static void rt_route_teardown(bp_route *r)
     }
 }
 
+static bp_route *rt_route_alloc(bp_runtime *rt, const bp_site *site, bp_site_route *cfg)
+{
+    bp_route *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->rt = rt;
+    r->site = site;
+    r->cfg = cfg;
+    bp_wakeup_init(&r->wakeup);
+    atomic_init(&r->stop, 0);
+    atomic_init(&r->ended, 0);
+    atomic_init(&r->paused, 0);
+    atomic_init(&r->pause_seen, 0);
+    return r;
+}
+
 static bp_status rt_route_init(bp_runtime *rt, bp_route *r, bp_diags *d)
 {
     bp_site_route *c = r->cfg;
@@ -170,6 +200,7 @@ static bp_status rt_route_init(bp_runtime *rt, bp_route *r, bp_diags *d)
     if (r->source == NULL)
         return BP_ERR_NOMEM;
     r->source->wakeup = &r->wakeup;
+    r->source->route_stop = &r->stop;
     snprintf(what, sizeof(what), "route '%s': source '%s'", c->name, c->from.name);
     if ((st = bp_instance_init(r->source, c->from.config, c->from.bound, BP_KIND_SOURCE, what,
                                d)) != BP_OK)
@@ -202,6 +233,7 @@ static bp_status rt_route_init(bp_runtime *rt, bp_route *r, bp_diags *d)
         if (in == NULL)
             return BP_ERR_NOMEM;
         r->transforms[r->n_transforms++] = in;
+        in->route_stop = &r->stop;
         snprintf(what, sizeof(what), "route '%s': transform '%s'", c->name, c->through[i].name);
         if ((st = bp_instance_init(in, c->through[i].config, c->through[i].bound,
                                    BP_KIND_TRANSFORM, what, d)) != BP_OK)
@@ -217,6 +249,7 @@ static bp_status rt_route_init(bp_runtime *rt, bp_route *r, bp_diags *d)
         if (in == NULL)
             return BP_ERR_NOMEM;
         r->sinks[r->n_sinks++] = in;
+        in->route_stop = &r->stop;
         snprintf(what, sizeof(what), "route '%s': sink '%s'", c->name, c->to[i].name);
         if ((st = bp_instance_init(in, c->to[i].config, c->to[i].bound, BP_KIND_SINK, what,
                                    d)) != BP_OK)
@@ -231,6 +264,7 @@ static bp_status rt_route_init(bp_runtime *rt, bp_route *r, bp_diags *d)
         r->dlq = bp_instance_new(rt, c->dead_letter.lib, name, name, c->dead_letter.name);
         if (r->dlq == NULL)
             return BP_ERR_NOMEM;
+        r->dlq->route_stop = &r->stop;
         pthread_mutex_init(&r->dlq_mu, NULL);
         snprintf(what, sizeof(what), "route '%s': dead-letter channel '%s'", c->name,
                  c->dead_letter.name);
@@ -288,7 +322,7 @@ int64_t bp_runtime_lease_epoch(bp_runtime *rt, const char *inst_name)
         return 0;
     size_t n = (size_t)(slash - inst_name);
     for (size_t i = 0; i < rt->n_routes; i++) {
-        const bp_route *r = &rt->routes[i];
+        const bp_route *r = rt->routes[i];
         if (r->leased && strlen(r->cfg->name) == n && memcmp(r->cfg->name, inst_name, n) == 0)
             return r->lease_epoch;
     }
@@ -374,7 +408,7 @@ static void *rt_lease_main(void *arg)
     int told = 0;
     bp_name_thread(r->cfg->name, "lease");
     for (;;) {
-        if (bp_runtime_stopping(rt))
+        if (bp_route_stopping(r))
             return NULL;
         char *other = NULL;
         int64_t left = 0, epoch = 0;
@@ -399,7 +433,7 @@ static void *rt_lease_main(void *arg)
         int64_t nap = left > 0 ? left + 20 : 100;
         if (nap > ttl / 3)
             nap = ttl / 3;
-        rt_nap(rt, nap, NULL);
+        rt_nap(rt, nap, &r->stop);
     }
     bp_log(BP_LOG_INFO, r->cfg->name, "lease '%s' taken (epoch %lld) by %s: this instance runs "
            "the route", r->lease_name, (long long)r->lease_epoch, me);
@@ -443,6 +477,22 @@ static void *rt_heartbeat_main(void *arg)
     return NULL;
 }
 
+/* A route whose source cannot be shared, on shared state: opened once this
+ * instance holds its lease (issue 20), its source reading the checkpoint
+ * then; until then it stands by with only its metrics. 1 when leased. */
+static int rt_route_lease_prepare(bp_runtime *rt, bp_route *r)
+{
+    if (!bp_state_is_shared(rt->state) || !rt_route_needs_lease(r->site, r->cfg))
+        return 0;
+    r->leased = 1;
+    atomic_store(&r->standby, 1);
+    atomic_store(&r->lease_lost, 0);
+    snprintf(r->lease_name, sizeof(r->lease_name), "route:%s", r->cfg->name);
+    if (r->metrics == NULL)
+        r->metrics = bp_metrics_new();
+    return 1;
+}
+
 bp_status bp_runtime_new(bp_site *site, bp_registry *reg, int keep_going, bp_runtime **out,
                          bp_diags *d)
 {
@@ -454,6 +504,9 @@ bp_status bp_runtime_new(bp_site *site, bp_registry *reg, int keep_going, bp_run
     rt->reg = reg;
     atomic_init(&rt->stop, 0);
     atomic_init(&rt->next_ticket, 1);
+    pthread_rwlock_init(&rt->routes_lock, NULL);
+    pthread_mutex_init(&rt->run_mu, NULL);
+    pthread_cond_init(&rt->run_cv, NULL);
     char *err = NULL;
     bp_status st = bp_state_open(site->state_path, site->name, &rt->state, &err);
     if (st != BP_OK) {
@@ -485,7 +538,7 @@ bp_status bp_runtime_new(bp_site *site, bp_registry *reg, int keep_going, bp_run
     /* Before any instance reads a checkpoint: scopes follow renames (ABI 1.3). */
     if ((st = bp_checkpoint_scopes_settle(rt->state, site, d)) != BP_OK)
         return bp_runtime_free(rt), st;
-    rt->routes = calloc(site->n_routes, sizeof(*rt->routes));
+    rt->routes = calloc(site->n_routes ? site->n_routes : 1, sizeof(*rt->routes));
     if (rt->routes == NULL) {
         bp_runtime_free(rt);
         return BP_ERR_NOMEM;
@@ -493,18 +546,14 @@ bp_status bp_runtime_new(bp_site *site, bp_registry *reg, int keep_going, bp_run
     /* Lookup providers first: transforms may look up from their init. */
     int failed = bp_lookups_init(rt, d) < 0;
     for (size_t i = 0; i < site->n_routes; i++) {
-        bp_route *r = &rt->routes[i];
-        r->rt = rt;
-        r->cfg = &site->routes[i];
-        bp_wakeup_init(&r->wakeup);
-        rt->n_routes++;
-        if (bp_state_is_shared(rt->state) && rt_route_needs_lease(site, r->cfg)) {
-            /* Opened once this instance holds the route's lease (issue 20):
-             * its source reads its checkpoint when opened. */
-            r->leased = 1;
-            atomic_store(&r->standby, 1);
-            snprintf(r->lease_name, sizeof(r->lease_name), "route:%s", r->cfg->name);
-            if ((r->metrics = bp_metrics_new()) == NULL)
+        bp_route *r = rt_route_alloc(rt, site, &site->routes[i]);
+        if (r == NULL) {
+            failed = 1;
+            break;
+        }
+        rt->routes[rt->n_routes++] = r;
+        if (rt_route_lease_prepare(rt, r)) {
+            if (r->metrics == NULL)
                 failed = 1;
             continue;
         }
@@ -527,39 +576,174 @@ bp_status bp_runtime_new(bp_site *site, bp_registry *reg, int keep_going, bp_run
     return BP_OK;
 }
 
+void bp_route_free(bp_route *r)
+{
+    if (r == NULL)
+        return;
+    rt_route_teardown(r);
+    bp_predicate_free(r->review_when);
+    bp_metrics_free(r->metrics);
+    bp_wakeup_destroy(&r->wakeup);
+    free(r);
+}
+
+bp_status bp_route_create(bp_runtime *rt, const bp_site *site, bp_site_route *cfg,
+                          int keep_disabled, bp_route **out, bp_diags *d)
+{
+    *out = NULL;
+    bp_route *r = rt_route_alloc(rt, site, cfg);
+    if (r == NULL)
+        return BP_ERR_NOMEM;
+    if (rt_route_lease_prepare(rt, r)) {
+        if (r->metrics == NULL) {
+            bp_route_free(r);
+            return BP_ERR_NOMEM;
+        }
+        *out = r;
+        return BP_OK;
+    }
+    bp_status st = rt_route_init(rt, r, d);
+    if (st != BP_OK) {
+        if (!keep_disabled) {
+            bp_route_free(r);
+            return st;
+        }
+        rt_route_teardown(r);
+        r->disabled = 1;
+        *out = r;
+        return st;
+    }
+    *out = r;
+    return BP_OK;
+}
+
+/* The route's thread: its pipeline, then word to bp_runtime_run. */
+static void *rt_route_thread(void *arg)
+{
+    bp_route *r = arg;
+    if (r->leased)
+        rt_lease_main(r);
+    else
+        bp_route_main(r);
+    pthread_mutex_lock(&r->rt->run_mu);
+    atomic_store(&r->ended, 1);
+    pthread_cond_broadcast(&r->rt->run_cv);
+    pthread_mutex_unlock(&r->rt->run_mu);
+    return NULL;
+}
+
+int bp_route_start(bp_route *r)
+{
+    atomic_store(&r->ended, 0);
+    atomic_store(&r->stop, bp_runtime_stopping(r->rt));
+    if (pthread_create(&r->thread, NULL, rt_route_thread, r) != 0) {
+        bp_log(BP_LOG_ERROR, r->cfg->name, "cannot start route thread: %s", strerror(errno));
+        r->failed = 1;
+        return -1;
+    }
+    r->running = 1;
+    return 0;
+}
+
+void bp_route_drain(bp_route *r)
+{
+    if (!r->running)
+        return;
+    atomic_store(&r->stop, 1);
+    bp_wakeup_signal(&r->wakeup);
+    pthread_join(r->thread, NULL);
+    r->running = 0;
+}
+
 void bp_runtime_free(bp_runtime *rt)
 {
     if (rt == NULL)
         return;
-    for (size_t i = 0; i < rt->n_routes; i++) {
-        rt_route_teardown(&rt->routes[i]);
-        bp_predicate_free(rt->routes[i].review_when);
-        bp_metrics_free(rt->routes[i].metrics);
-        bp_wakeup_destroy(&rt->routes[i].wakeup);
-    }
+    for (size_t i = 0; i < rt->n_routes; i++)
+        bp_route_free(rt->routes[i]);
     free(rt->routes);
     bp_lookups_free(rt);
     bp_audit_checkpoint_now(rt->state);   /* issue 18: the owner signs what it appended */
     bp_state_close(rt->state);
+    for (size_t i = 0; i < rt->n_reloaded; i++)
+        bp_site_free(rt->reloaded[i]);
+    free(rt->reloaded);
+    pthread_rwlock_destroy(&rt->routes_lock);
+    pthread_mutex_destroy(&rt->run_mu);
+    pthread_cond_destroy(&rt->run_cv);
     free(rt);
 }
 
 bp_metrics *bp_runtime_route_metrics(bp_runtime *rt, const char *route)
 {
     for (size_t i = 0; i < rt->n_routes; i++)
-        if (strcmp(rt->routes[i].cfg->name, route) == 0)
-            return rt->routes[i].metrics;
+        if (strcmp(rt->routes[i]->cfg->name, route) == 0)
+            return rt->routes[i]->metrics;
     return NULL;
 }
-
 
 bp_route *bp_runtime_find_route(bp_runtime *rt, const char *route)
 {
     for (size_t i = 0; i < rt->n_routes; i++)
-        if (strcmp(rt->routes[i].cfg->name, route) == 0 && !rt->routes[i].disabled &&
-            !atomic_load(&rt->routes[i].standby))
-            return &rt->routes[i];
+        if (strcmp(rt->routes[i]->cfg->name, route) == 0 && !rt->routes[i]->disabled &&
+            !atomic_load(&rt->routes[i]->standby))
+            return rt->routes[i];
     return NULL;
+}
+
+int bp_runtime_has_route(bp_runtime *rt, const char *route)
+{
+    pthread_rwlock_rdlock(&rt->routes_lock);
+    int has = bp_runtime_find_route(rt, route) != NULL;
+    pthread_rwlock_unlock(&rt->routes_lock);
+    return has;
+}
+
+bp_status bp_runtime_pause_route(bp_runtime *rt, const char *route, int pause)
+{
+    pthread_rwlock_rdlock(&rt->routes_lock);
+    bp_route *r = bp_runtime_find_route(rt, route);
+    if (r == NULL) {
+        pthread_rwlock_unlock(&rt->routes_lock);
+        return BP_ERR_NOT_FOUND;
+    }
+    atomic_store(&r->paused, pause);
+    bp_wakeup_signal(&r->wakeup);
+    /* Answer once no poll is in progress any more: after "paused" no record
+     * comes in. */
+    for (int i = 0; pause && r->running && !atomic_load(&r->ended) && i < 50 &&
+                    !atomic_load(&r->pause_seen);
+         i++) {
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    pthread_rwlock_unlock(&rt->routes_lock);
+    return BP_OK;
+}
+
+int bp_runtime_route_paused(bp_runtime *rt, const char *route)
+{
+    pthread_rwlock_rdlock(&rt->routes_lock);
+    bp_route *r = bp_runtime_find_route(rt, route);
+    int p = r == NULL ? -1 : atomic_load(&r->paused) != 0;
+    pthread_rwlock_unlock(&rt->routes_lock);
+    return p;
+}
+
+/* Whether any route still runs (its thread has not returned); passes a stop
+ * of the runtime on to each route (bp_runtime_request_stop only sets a flag). */
+static int rt_routes_live(bp_runtime *rt)
+{
+    int live = 0, stop = bp_runtime_stopping(rt);
+    pthread_rwlock_rdlock(&rt->routes_lock);
+    for (size_t i = 0; i < rt->n_routes; i++) {
+        bp_route *r = rt->routes[i];
+        if (stop && r->running && atomic_exchange(&r->stop, 1) == 0)
+            bp_wakeup_signal(&r->wakeup);
+        live |= r->running && !atomic_load(&r->ended);
+    }
+    pthread_rwlock_unlock(&rt->routes_lock);
+    return live;
 }
 
 bp_status bp_runtime_run(bp_runtime *rt)
@@ -568,26 +752,46 @@ bp_status bp_runtime_run(bp_runtime *rt)
     pthread_t beat;
     int beating = bp_state_is_shared(rt->state) &&
                   pthread_create(&beat, NULL, rt_heartbeat_main, rt) == 0;
-    for (size_t i = 0; i < rt->n_routes; i++) {
-        bp_route *r = &rt->routes[i];
-        if (r->disabled)
-            continue;
-        if (pthread_create(&r->thread, NULL, r->leased ? rt_lease_main : bp_route_main, r) != 0) {
-            bp_log(BP_LOG_ERROR, r->cfg->name, "cannot start route thread: %s", strerror(errno));
-            r->failed = 1;
+    pthread_rwlock_wrlock(&rt->routes_lock);
+    /* A reload that came first (SIGHUP during the start) started its new
+     * versions already. */
+    for (size_t i = 0; i < rt->n_routes; i++)
+        if (!rt->routes[i]->disabled && !rt->routes[i]->running &&
+            bp_route_start(rt->routes[i]) != 0)
             bp_runtime_request_stop(rt);
-            continue;
+    pthread_rwlock_unlock(&rt->routes_lock);
+    /* Until every route has ended (or, serving, until a stop): a reload may
+     * drain routes and start others meanwhile. The lock order is run_mu, then
+     * routes_lock; neither is held while waiting for the other. */
+    int said = 0;
+    for (;;) {
+        int live = rt_routes_live(rt);
+        pthread_mutex_lock(&rt->run_mu);
+        int stop = bp_runtime_stopping(rt);
+        if (!live && !rt->reloading && (!rt->serve || stop)) {
+            rt->finishing = 1;
+            pthread_mutex_unlock(&rt->run_mu);
+            break;
         }
-        r->running = 1;
+        if (!live && !rt->reloading && !said && !stop) {
+            bp_log(BP_LOG_INFO, NULL, "every route has ended; serving until SIGTERM (--serve)");
+            said = 1;
+        }
+        said &= !live;
+        struct timespec ts = bp_deadline_in(50);
+        pthread_cond_timedwait(&rt->run_cv, &rt->run_mu, &ts);
+        pthread_mutex_unlock(&rt->run_mu);
     }
+    pthread_rwlock_wrlock(&rt->routes_lock);
     for (size_t i = 0; i < rt->n_routes; i++) {
-        bp_route *r = &rt->routes[i];
+        bp_route *r = rt->routes[i];
         if (r->running)
             pthread_join(r->thread, NULL);
         r->running = 0;
         if (r->failed || r->disabled)
             rc = BP_ERR_INTERNAL;
     }
+    pthread_rwlock_unlock(&rt->routes_lock);
     if (beating) {
         bp_runtime_request_stop(rt);
         pthread_join(beat, NULL);

@@ -46,6 +46,7 @@ struct bp_instance {
     int metrics_borrowed;       /* a lookup pool's member: metrics are the first one's */
     pthread_mutex_t call_mu;    /* one caller at a time: the route's own thread, or the owner's
                                  * decider resuming a record (control.c); guards ledger too */
+    const atomic_int *route_stop; /* its route's stop (host api `stopping`), or NULL (lookups) */
 };
 
 struct bp_poll_batch {
@@ -123,16 +124,54 @@ bp_status bp_runtime_replay(bp_runtime *rt, const char *route, const char *stage
 bp_status bp_runtime_resume(bp_runtime *rt, const char *route, const char *stage,
                             bp_envelope *env);
 
-/* Reloads the site file (SIGHUP; the control API's POST /api/v1/reload):
- * loads and checks it first. *msg (malloc'ed, one line for the log and the
+/* Whether the site has an enabled route of that name. Any thread. */
+int bp_runtime_has_route(bp_runtime *rt, const char *route);
+
+/* Pauses (the source is no longer polled for records; what is in flight
+ * settles) or resumes the route; with pause, returns once no poll is in
+ * progress any more (at most 1 s), so no record comes in after it. The
+ * caller stores the pause (control.h). BP_OK, BP_ERR_NOT_FOUND. Any thread. */
+bp_status bp_runtime_pause_route(bp_runtime *rt, const char *route, int pause);
+
+/* 1 when the route is paused, 0 when not, -1 when there is no such route. */
+int bp_runtime_route_paused(bp_runtime *rt, const char *route);
+
+/* With serve 1, bp_runtime_run returns only after bp_runtime_request_stop, not
+ * when every route has ended (`run --serve`: the control plane stays, and a
+ * reload may start routes again). Call before bp_runtime_run. */
+void bp_runtime_set_serve(bp_runtime *rt, int serve);
+
+/* Reloads the site file (SIGHUP; the control API's POST /api/v1/reload).
+ * Validates it first as `backplane check` does (plugins load, options valid,
+ * one writer per file path); then drains the routes that changed or were
+ * removed (their sources stop, records in flight finish and are acked, their
+ * instances stop as on a normal stop), starts the new versions and the added
+ * routes; the unchanged routes run on untouched. A route changed when its map
+ * or a connector it uses differs (after substitution). When a new version
+ * fails to start (its init), every route affected is started again in its
+ * previous configuration. *msg (malloc'ed, one line for the log and the
  * caller) says what happened:
- *   BP_OK          "reload: no route changed; unchanged: a, b"
+ *   BP_OK          "reload: restarted a; added c; removed d; unchanged b"
+ *                  ("reload: no route changed; unchanged: a, b")
  *   BP_ERR_INVALID "reload refused: /srv/acme/site.yaml:3:5: ...; keeping the running configuration"
- *   BP_ERR_UNSUPPORTED "reload refused: changed: b; restarting single routes ... not supported yet ..."
- * A route changed when its map or a connector it uses differs (after
- * substitution). The running configuration is never touched on failure.
- * Any thread but the signal handler; one reload at a time (caller's lock). */
+ *   BP_ERR_UNSUPPORTED "reload refused: the state file changed ...; keeping the running configuration"
+ *                  (the state file, the site name, site-wide settings and
+ *                  lookup connectors are read at start only)
+ *   BP_ERR_INVALID "reload failed: route 'b': ... init failed: ...; the previous configuration runs again"
+ *   BP_STOPPED     "reload refused: the owner is stopping"
+ * Any thread but the signal handler and a route's own; one reload at a time. */
 bp_status bp_runtime_reload(bp_runtime *rt, char **msg);
+
+/* `checkpoint reset` while the owner runs (POST /api/v1/routes/R/checkpoint/
+ * reset): only for a paused route. Its source stops (records in flight settle
+ * and are acked), its stored positions are forgotten and audited
+ * (bp_checkpoint_reset_source: never the ledger), and a new source instance
+ * starts from the configured start; the route stays paused until resumed.
+ * *scope (malloc'ed) and *n_deleted say what went. BP_OK; BP_ERR_FULL the
+ * route is not paused; BP_ERR_NOT_FOUND no such route; BP_STOPPED the owner
+ * is stopping; BP_ERR_IO. Any thread but a route's own. */
+bp_status bp_runtime_checkpoint_reset(bp_runtime *rt, const char *route, const char *actor,
+                                      char **scope, size_t *n_deleted);
 
 void bp_runtime_free(bp_runtime *rt);
 

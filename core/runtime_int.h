@@ -1,6 +1,8 @@
 /* What the runtime's parts share (not for plugins or the CLI):
  *
- *   runtime.c         instances, routes' setup and teardown, run
+ *   runtime.c         instances, routes' setup and teardown (one by one), run
+ *   reload.c          SIGHUP / POST reload: the changed routes drained and restarted;
+ *                     a paused route's checkpoint reset
  *   lookup.c          lookups through another connector (api->lookup)
  *   pipeline.c        a route's threads: source (poll, ack), transform workers
  *   transform_chain.c a record through the transforms, then the review gate
@@ -29,6 +31,7 @@ typedef struct bp_lookup_pool bp_lookup_pool;
 typedef struct bp_route {
     bp_runtime *rt;
     bp_site_route *cfg;
+    const bp_site *site;        /* the site cfg belongs to (a reload may bring a newer one) */
     bp_retry_policy retry;      /* from cfg: errors.retry */
     bp_instance *source;
     bp_instance **transforms;   /* workers × chain: transforms[w * n_chain + t] */
@@ -46,8 +49,13 @@ typedef struct bp_route {
     int failed;
     atomic_int paused;          /* control API pause: the source is not polled for records */
     atomic_int pause_seen;      /* the source thread is paused (no poll in progress) */
+    atomic_int source_down;     /* the last poll said not connected (/ready, issue 22) */
+    atomic_int sinks_down;      /* sinks in an outage now (not connected; /ready) */
+    atomic_int stop;            /* this route drains: a stop of the runtime, or a reload
+                                 * restarting or removing it (route code reads only this) */
+    atomic_int ended;           /* its source thread has returned */
     pthread_t thread;
-    int running;
+    int running;                /* thread started and not joined yet */
     /* ---- issue 20: a source that cannot be shared, on PostgreSQL state ---- */
     int leased;                 /* runs only while this instance holds its lease */
     atomic_int standby;         /* not (yet) the holder: instances not opened */
@@ -57,11 +65,25 @@ typedef struct bp_route {
 } bp_route;
 
 struct bp_runtime {
-    bp_site *site;
+    bp_site *site;              /* the newest site: the caller's, or a reload's (owned) */
+    bp_site **reloaded;         /* every site a reload brought (owned; routes point into them) */
+    size_t n_reloaded;
     bp_registry *reg;
     bp_state *state;
-    bp_route *routes;
+    /* The routes, each allocated on its own (route threads hold their pointer).
+     * routes_lock: the set changes (reload) only under the write lock; anyone
+     * else using a route from outside its threads (replay, resume, the control
+     * API) holds the read lock while doing so. */
+    bp_route **routes;
     size_t n_routes;
+    pthread_rwlock_t routes_lock;
+    /* run_mu guards reloading/finishing/serve; run_cv: a route ended or a
+     * reload is done (bp_runtime_run waits on it). */
+    pthread_mutex_t run_mu;
+    pthread_cond_t run_cv;
+    int reloading;              /* a reload is draining or starting routes */
+    int finishing;              /* bp_runtime_run decided to return: no reload any more */
+    int serve;                  /* bp_runtime_run waits for a stop, not for the routes */
     bp_lookup_pool **lookups;   /* one per lookup connector */
     bp_instance **lookup_insts; /* each pool's first instance (its metrics are the pool's) */
     size_t n_lookups;
@@ -209,7 +231,33 @@ void bp_instance_free(bp_instance *in);
 bp_status bp_instance_init(bp_instance *in, const cJSON *config, const void *bound,
                            uint32_t role, const char *what, bp_diags *d);
 
-/* The enabled route of that name, or NULL. */
+/* The enabled route of that name, or NULL. The caller holds routes_lock
+ * (read) for as long as it uses the route. */
 bp_route *bp_runtime_find_route(bp_runtime *rt, const char *route);
+
+/* Whether the route drains: its own stop (a reload), or the runtime's. */
+int bp_route_stopping(const bp_route *r);
+
+/* ---- one route's life (runtime.c), for the runtime and reload.c ---------- */
+
+/* Creates route cfg (of site) with every instance inited and started. On
+ * failure one line per problem goes to d and nothing is left open; *out is
+ * NULL, or with keep_disabled a disabled route (status shows it, a later
+ * reload may start it). */
+bp_status bp_route_create(bp_runtime *rt, const bp_site *site, bp_site_route *cfg,
+                          int keep_disabled, bp_route **out, bp_diags *d);
+
+/* Starts the route's source thread (with its workers and sink thread). 0, or -1
+ * (logged; r->failed set). Caller holds routes_lock (write) or is the only
+ * thread (bp_runtime_run's start). */
+int bp_route_start(bp_route *r);
+
+/* Drains a running route as a stop does — its source is no longer polled,
+ * records in flight finish and are acked — and joins its thread. No lock held. */
+void bp_route_drain(bp_route *r);
+
+/* Tears down the route's instances (stop, destroy: a source commits, a sink
+ * closes as on a normal stop) and frees it. Its thread must be joined. */
+void bp_route_free(bp_route *r);
 
 #endif

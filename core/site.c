@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bp_build_config.h"
 #include "options.h"
 #include "runtime.h"
 #include "site.h"
@@ -19,6 +20,33 @@ static const char *const site_route_keys[] = {"from", "through", "review", "to",
                                               "batch", "linger", "workers", "order_key", "audit",
                                               "lease",
                                               NULL};
+static const char *const site_errors_keys[] = {"retry", "dead_letter", "outage_limit", NULL};
+static const char *const site_retry_keys[] = {"max", "backoff", NULL};
+static const char *const site_review_keys[] = {"when", "sla", "confidence_threshold",
+                                               "reject_reasons", NULL};
+static const char *const site_ledger_keys[] = {"retention", NULL};
+static const char *const site_audit_keys[] = {"signing_key", "checkpoint_every",
+                                              "checkpoint_interval", "retention", NULL};
+
+const char *const *bp_site_known_keys(const char *section)
+{
+    static const struct {
+        const char *section;
+        const char *const *keys;
+    } sections[] = {
+        {"", site_top_keys},
+        {"routes.*", site_route_keys},
+        {"routes.*.errors", site_errors_keys},
+        {"routes.*.errors.retry", site_retry_keys},
+        {"routes.*.review", site_review_keys},
+        {"ledger", site_ledger_keys},
+        {"audit", site_audit_keys},
+    };
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+        if (strcmp(sections[i].section, section) == 0)
+            return sections[i].keys;
+    return NULL;
+}
 
 /* path resolved against the site file's directory (an absolute path, or a
  * site file in the working directory, leaves it as it is). malloc'ed. */
@@ -42,6 +70,33 @@ static void site_resolve_in_place(const bp_site *s, char **path)
         free(*path);
         *path = r;
     }
+}
+
+/* The state file of a site file without `state:` (issue 21; man
+ * backplane-site(5)). A site file in a read-only /etc must not put its state
+ * next to itself, and the admin's shell must find the state the service
+ * uses, so, first that applies:
+ *   $STATE_DIRECTORY/NAME.state.db: systemd's StateDirectory= (its first
+ *     entry), the directory the service may write under ProtectSystem=strict;
+ *   <localstatedir>/lib/backplane/NAME.state.db for a site file in
+ *     <sysconfdir>/backplane/: the same place, for a CLI command run from a
+ *     shell (the packaged unit's StateDirectory=backplane is that directory);
+ *   NAME.state.db beside the site file.
+ * See site.h. */
+char *bp_site_default_state(const char *site_dir, const char *name)
+{
+    char *out = NULL;
+    const char *sd = getenv("STATE_DIRECTORY");
+    if (sd && sd[0] == '/') {
+        size_t n = strcspn(sd, ":");
+        return asprintf(&out, "%.*s/%s.state.db", (int)n, sd, name) < 0 ? NULL : out;
+    }
+    char *dir = site_dir ? realpath(site_dir, NULL) : NULL;
+    int in_etc = dir && strcmp(dir, BP_SITE_CONF_DIR) == 0;
+    free(dir);
+    if (in_etc)
+        return asprintf(&out, "%s/%s.state.db", BP_STATE_INSTALL_DIR, name) < 0 ? NULL : out;
+    return asprintf(&out, "%s.state.db", name) < 0 ? NULL : out;
 }
 
 static int site_in(const char *const *list, const char *s)
@@ -112,13 +167,11 @@ static int site_parse_use(const bp_ynode *n, bp_site_use *u, const char *what, c
 
 static void site_parse_errors(const bp_ynode *n, bp_site_route *r, const char *file, bp_diags *d)
 {
-    static const char *const keys[] = {"retry", "dead_letter", "outage_limit", NULL};
-    static const char *const retry_keys[] = {"max", "backoff", NULL};
     if (n->kind != BP_YMAP) {
         bp_diags_add(d, file, n->line, n->col, "'errors' must be a map");
         return;
     }
-    site_unknown_keys(n, keys, "errors", file, d);
+    site_unknown_keys(n, site_errors_keys, "errors", file, d);
     const bp_ynode *dl = bp_ymap_get(n, "dead_letter");
     if (dl)
         site_parse_use(dl, &r->dead_letter, "errors.dead_letter", file, d);
@@ -140,7 +193,7 @@ static void site_parse_errors(const bp_ynode *n, bp_site_route *r, const char *f
         bp_diags_add(d, file, retry->line, retry->col, "'retry' must be a map");
         return;
     }
-    site_unknown_keys(retry, retry_keys, "errors.retry", file, d);
+    site_unknown_keys(retry, site_retry_keys, "errors.retry", file, d);
     const bp_ynode *max = bp_ymap_get(retry, "max");
     if (max) {
         char *end = NULL;
@@ -176,7 +229,6 @@ static void site_parse_errors(const bp_ynode *n, bp_site_route *r, const char *f
  * ledger keeps rows a crashed run left (docs/state.md). */
 static void site_parse_ledger(bp_site *s, const bp_ynode *n, bp_diags *d)
 {
-    static const char *const ledger_keys[] = {"retention", NULL};
     s->ledger_retention_ms = BP_LEDGER_RETENTION_DEFAULT_MS;
     if (n == NULL)
         return;
@@ -184,7 +236,7 @@ static void site_parse_ledger(bp_site *s, const bp_ynode *n, bp_diags *d)
         bp_diags_add(d, s->file, n->line, n->col, "'ledger' must be a map, e.g. { retention: 24h }");
         return;
     }
-    site_unknown_keys(n, ledger_keys, "ledger", s->file, d);
+    site_unknown_keys(n, site_ledger_keys, "ledger", s->file, d);
     const bp_ynode *ret = bp_ymap_get(n, "retention");
     if (ret == NULL)
         return;
@@ -223,8 +275,6 @@ static int64_t site_parse_lease(const char *file, const bp_ynode *n, bp_diags *d
  * (issue 18, docs/audit.md): the tamper-evident log's signed checkpoints. */
 static void site_parse_audit(bp_site *s, const bp_ynode *n, bp_diags *d)
 {
-    static const char *const audit_keys[] = {"signing_key", "checkpoint_every",
-                                             "checkpoint_interval", "retention", NULL};
     s->audit_checkpoint_every = 1000;
     s->audit_checkpoint_interval_ms = 600000;
     if (n == NULL)
@@ -234,7 +284,7 @@ static void site_parse_audit(bp_site *s, const bp_ynode *n, bp_diags *d)
                      "the top-level 'audit' must be a map, e.g. { signing_key: audit.key }");
         return;
     }
-    site_unknown_keys(n, audit_keys, "audit", s->file, d);
+    site_unknown_keys(n, site_audit_keys, "audit", s->file, d);
     const bp_ynode *v = bp_ymap_get(n, "signing_key");
     if (v) {
         s->audit_signing_key = site_scalar(v, "audit.signing_key", s->file, d);
@@ -268,6 +318,60 @@ static void site_parse_audit(bp_site *s, const bp_ynode *n, bp_diags *d)
         else
             s->audit_retention_ms = ms;
     }
+}
+
+/* The workbench's options of a route's review gate (issue 15): sla (a
+ * duration), confidence_threshold (0..1), reject_reasons (a list of short
+ * texts); defaults 24h, 0.8 and a list for invoices. */
+static void site_parse_review_opts(const bp_ynode *review, bp_site_route *r, const char *file,
+                                   bp_diags *d)
+{
+    static const char *const def_reasons[] = {"duplicate", "not our invoice", "wrong amount",
+                                              "no purchase order", "unreadable", "other", NULL};
+    r->review_sla_ms = 24LL * 3600 * 1000;
+    r->review_threshold = 0.8;
+    const bp_ynode *sla = review->kind == BP_YMAP ? bp_ymap_get(review, "sla") : NULL;
+    const bp_ynode *thr = review->kind == BP_YMAP ? bp_ymap_get(review, "confidence_threshold") : NULL;
+    const bp_ynode *rr = review->kind == BP_YMAP ? bp_ymap_get(review, "reject_reasons") : NULL;
+    if (sla) {
+        int64_t ms = sla->kind == BP_YSCALAR ? bp_parse_duration_ms(sla->value) : -1;
+        if (ms <= 0)
+            bp_diags_add(d, file, sla->line, sla->col,
+                         "review.sla: not a duration (e.g. 4h, 2d is 48h)");
+        else
+            r->review_sla_ms = ms;
+    }
+    if (thr) {
+        char *end = NULL;
+        double v = thr->kind == BP_YSCALAR ? strtod(thr->value, &end) : -1;
+        if (thr->kind != BP_YSCALAR || end == thr->value || *end != '\0' || !(v >= 0 && v <= 1))
+            bp_diags_add(d, file, thr->line, thr->col,
+                         "review.confidence_threshold: a number from 0 to 1");
+        else
+            r->review_threshold = v;
+    }
+    size_t n = 0;
+    if (rr && (rr->kind != BP_YSEQ || rr->n == 0 || rr->n > 64)) {
+        bp_diags_add(d, file, rr->line, rr->col,
+                     "review.reject_reasons: a list of 1 to 64 reasons");
+        rr = NULL;
+    }
+    for (size_t i = 0; rr && i < rr->n; i++)
+        if (rr->items[i]->kind != BP_YSCALAR || rr->items[i]->value[0] == '\0' ||
+            strlen(rr->items[i]->value) > 200) {
+            bp_diags_add(d, file, rr->items[i]->line, rr->items[i]->col,
+                         "review.reject_reasons[%zu]: a reason is a text of 1 to 200 characters", i);
+            rr = NULL;
+        }
+    if (rr == NULL)
+        while (def_reasons[n])
+            n++;
+    else
+        n = rr->n;
+    r->reject_reasons = calloc(n, sizeof(char *));
+    for (size_t i = 0; r->reject_reasons && i < n; i++)
+        if ((r->reject_reasons[i] = strdup(rr ? rr->items[i]->value : def_reasons[i])) != NULL)
+            r->n_reject_reasons++;
 }
 
 static void site_parse_route(bp_site *s, const bp_ynode *key, const bp_ynode *n, bp_diags *d)
@@ -324,10 +428,10 @@ static void site_parse_route(bp_site *s, const bp_ynode *key, const bp_ynode *n,
 
     const bp_ynode *review = bp_ymap_get(n, "review");
     if (review) {
-        static const char *const rkeys[] = {"when", NULL};
+        site_parse_review_opts(review, r, file, d);
         const bp_ynode *when = review->kind == BP_YMAP ? bp_ymap_get(review, "when") : NULL;
         if (review->kind == BP_YMAP)
-            site_unknown_keys(review, rkeys, "review", file, d);
+            site_unknown_keys(review, site_review_keys, "review", file, d);
         if (when == NULL || when->kind != BP_YSCALAR) {
             bp_diags_add(d, file, review->line, review->col,
                          "'review' must be a map with a 'when' predicate");
@@ -438,8 +542,8 @@ bp_status bp_site_load(const char *path, bp_site **out, bp_diags *d)
     n = bp_ymap_get(root, "state");
     if (n)
         s->state_path = site_scalar(n, "'state'", path, d);
-    else if (s->name && asprintf(&s->state_path, "%s.state.db", s->name) < 0)
-        s->state_path = NULL;
+    else if (s->name)
+        s->state_path = bp_site_default_state(s->dir, s->name);
     /* Relative paths in the site file are relative to the site file, as
      * BP_OPT_PATH options are. */
     if (bp_db_target_is_pg(s->state_path)) {
@@ -900,6 +1004,9 @@ void bp_site_free(bp_site *s)
         site_use_free(&r->dead_letter);
         free(r->to);
         free(r->review_when);
+        for (size_t k = 0; k < r->n_reject_reasons; k++)
+            free(r->reject_reasons[k]);
+        free(r->reject_reasons);
         free(r->order_key);
     }
     free(s->routes);

@@ -60,6 +60,11 @@ typedef struct bp_site_route {
     int64_t outage_limit_ms;       /* errors.outage_limit: how long records wait for a sink
                                     * that cannot connect before they are dead-lettered
                                     * (0: no limit, the default) */
+    /* ---- issue 15 (workbench): review: { sla, confidence_threshold, reject_reasons } ---- */
+    int64_t review_sla_ms;         /* an item older than this is late (default 24h) */
+    double review_threshold;       /* a field less confident than this needs a look (0.8) */
+    char **reject_reasons;         /* the reasons a reviewer picks from (a default list) */
+    size_t n_reject_reasons;
 } bp_site_route;
 
 typedef struct bp_site {
@@ -82,6 +87,19 @@ typedef struct bp_site {
     int64_t audit_checkpoint_interval_ms;  /* or when the last is this old (default 10m) */
     int64_t audit_retention_ms;    /* payloads older are pruned (leaf hashes kept); 0: forever */
 } bp_site;
+
+/* The state file of site NAME whose file lies in site_dir and has no
+ * `state:` (issue 21; site.c says the order: $STATE_DIRECTORY, then
+ * <localstatedir>/lib/backplane for a site file in <sysconfdir>/backplane,
+ * then beside the site file). The result may be relative to site_dir.
+ * malloc'ed; NULL when out of memory. Thread: any. */
+char *bp_site_default_state(const char *site_dir, const char *name);
+
+/* The keys bp_site_load accepts in a section of the site file: "" (the top
+ * level), "routes.*", "routes.*.errors", "routes.*.errors.retry",
+ * "routes.*.review", "ledger", "audit". NULL-terminated, static; NULL for
+ * another section. backplane-site(5) is checked against these (cmd_man.c). */
+const char *const *bp_site_known_keys(const char *section);
 
 /* Parses the site file's structure. Errors go to d with file:line:col. On
  * BP_OK *out is the site; on errors *out may still be set (when the YAML was

@@ -19,6 +19,7 @@
 #define STATE_SCHEMA 1
 
 #include "state_int.h"
+#include "state_tokens.h"
 #include "state_control.h"
 #include "audit_int.h"
 
@@ -131,7 +132,15 @@ static const char state_pg_compat[] =
     "CREATE OR REPLACE FUNCTION instr(text, text) RETURNS integer LANGUAGE sql IMMUTABLE"
     "  AS 'SELECT strpos($1, $2)';"
     "CREATE OR REPLACE FUNCTION json_quote(text) RETURNS text LANGUAGE sql IMMUTABLE"
-    "  AS 'SELECT to_json($1)::text';";
+    "  AS 'SELECT to_json($1)::text';"
+    /* SQLite's JSON1 as the review reopen uses them (json_extract's '$.a.b'
+     * paths only): NULL or false for text that is no JSON, as in SQLite. */
+    "CREATE OR REPLACE FUNCTION json_valid(text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE"
+    "  AS 'BEGIN PERFORM $1::jsonb; RETURN $1 IS NOT NULL;"
+    "  EXCEPTION WHEN others THEN RETURN false; END';"
+    "CREATE OR REPLACE FUNCTION json_extract(text, text) RETURNS text LANGUAGE plpgsql IMMUTABLE"
+    "  AS 'BEGIN RETURN ($1::jsonb) #>> string_to_array(substr($2, 3), ''.'');"
+    "  EXCEPTION WHEN others THEN RETURN NULL; END';";
 
 /* PostgreSQL state (DESIGN.md §10): the same tables, shared by the site's
  * instances. Two instances starting at once create the tables under an
@@ -164,7 +173,8 @@ static bp_status state_open_pg(const char *uri, const char *site, bp_state **out
         /* Tables other parts create when first used: here too, so instances
          * starting together never race on them in the catalog. */
         if (rc == BP_OK && (bp_state_scopes_migrate(st) != BP_OK ||
-                            bp_state_control_migrate(st) != BP_OK))
+                            bp_state_control_migrate(st) != BP_OK ||
+                            bp_state_tokens_migrate(st) != BP_OK))
             rc = BP_ERR_IO;
         bp_db_exec(st->db, "SELECT pg_advisory_unlock(1112558641)", NULL, NULL, NULL);
     }

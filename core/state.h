@@ -129,9 +129,21 @@ typedef struct bp_review_item {
     double confidence;
     int64_t priority;
     int64_t created_ms;
+    int64_t arrived_ms;       /* when the record came in (0: unknown; issue 22) */
 } bp_review_item;
 
 void bp_review_item_clear(bp_review_item *it);
+/* Reopens entry seq, which a reviewer rejected (§9 POST /api/v1/review/SEQ/
+ * reopen), in one transaction: its dead letter (stage review) goes back into
+ * the review queue as a new entry *new_seq with the triage fields it had; the
+ * reopening is appended to the audit (a review event: a redelivery of the
+ * record then parks, never applies the old rejection) and to the audit log,
+ * by actor with note. Nothing is rewritten. BP_OK; BP_ERR_NOT_FOUND no
+ * decided entry seq; BP_ERR_FULL not reopenable, *who (malloc'ed) says why
+ * ("approved by ann", "reopened by bob", "its dead letter was replayed or
+ * dropped since"); BP_ERR_IO. Any thread. */
+bp_status bp_state_review_reopen(bp_state *st, int64_t seq, const char *actor, const char *note,
+                                 int64_t *new_seq, char **who);
 /* Parks a record (payload: its envelope JSON, BP_SER_FULL). */
 bp_status bp_state_park_review(bp_state *st, const bp_review_item *it);
 /* What bp_state_park_review_once found (robust2). Strings malloc'ed

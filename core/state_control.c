@@ -379,6 +379,32 @@ int bp_state_review_claim_get(bp_state *st, int64_t seq, int64_t now_ms, char **
     return r;
 }
 
+bp_status bp_state_review_claims_foreach(bp_state *st, int64_t now_ms,
+                                         int (*fn)(int64_t seq, const char *actor,
+                                                   int64_t expires_ms, void *ud),
+                                         void *ud)
+{
+    bp_db_stmt *q = NULL;
+    bp_status rc = BP_ERR_IO;
+    pthread_mutex_lock(&st->mu);
+    if (bp_db_prepare_v2(st->db,
+                           "SELECT seq,actor,expires_ms FROM review_claims WHERE expires_ms>?",
+                           -1, &q, NULL) == BP_DB_OK) {
+        bp_db_bind_int64(q, 1, now_ms);
+        int s;
+        while ((s = bp_db_step(q)) == BP_DB_ROW)
+            if (fn(bp_db_column_int64(q, 0), (const char *)bp_db_column_text(q, 1),
+                   bp_db_column_int64(q, 2), ud)) {
+                s = BP_DB_DONE;
+                break;
+            }
+        rc = s == BP_DB_DONE ? BP_OK : BP_ERR_IO;
+    }
+    bp_db_finalize(q);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
 /* ---- reads for the API -------------------------------------------------- */
 
 bp_status bp_state_checkpoints_foreach(bp_state *st,

@@ -54,6 +54,13 @@ int bp_state_control_result(bp_state *st, int64_t id, char **outcome, char **det
 int bp_state_review_claim_get(bp_state *st, int64_t seq, int64_t now_ms, char **actor,
                               int64_t *expires_ms);
 
+/* Every live claim at now_ms (fn per claim; strings borrowed), one
+ * statement for a whole review list. BP_OK or BP_ERR_IO. */
+bp_status bp_state_review_claims_foreach(bp_state *st, int64_t now_ms,
+                                         int (*fn)(int64_t seq, const char *actor,
+                                                   int64_t expires_ms, void *ud),
+                                         void *ud);
+
 /* Pauses (pause 1, by actor, now) or resumes route: the pause outlasts the
  * owner until resumed. BP_OK or BP_ERR_IO. */
 bp_status bp_state_route_pause_set(bp_state *st, const char *route, const char *actor,

@@ -9,6 +9,7 @@
 #include "json_print.h"
 #include "state_int.h"
 #include "audit_int.h"
+#include "strutil.h"
 
 /* Columns and tables added after schema 1; ALTER TABLE for files written
  * before them (an ALTER of a column that exists fails and is ignored). */
@@ -28,6 +29,8 @@ static const char *const review_alters[] = {
     "ALTER TABLE dead_letters ADD COLUMN updated_ms INTEGER",
     "ALTER TABLE review_queue ADD COLUMN source TEXT",
     "ALTER TABLE review_queue ADD COLUMN rec_id TEXT",
+    /* issue 22: a reviewed record's cycle spans its wait for a person. */
+    "ALTER TABLE review_queue ADD COLUMN arrived_ms INTEGER",
     NULL,
 };
 
@@ -102,8 +105,8 @@ static int review_insert(bp_state *st, const bp_review_item *it, int64_t created
     bp_db_stmt *q = NULL;
     int ok = bp_db_prepare_v2(st->db,
                                 "INSERT INTO review_queue(route,stage,reason,payload,created_ms,"
-                                "confidence,flags,priority,subject,source,rec_id)"
-                                " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+                                "confidence,flags,priority,subject,source,rec_id,arrived_ms)"
+                                " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
                                 -1, &q, NULL) == BP_DB_OK;
     if (ok) {
         bp_db_bind_text(q, 1, it->route, -1, BP_DB_STATIC);
@@ -120,6 +123,10 @@ static int review_insert(bp_state *st, const bp_review_item *it, int64_t created
         review_bind_opt(q, 9, it->subject);
         review_bind_opt(q, 10, source);
         review_bind_opt(q, 11, id);
+        if (it->arrived_ms > 0)
+            bp_db_bind_int64(q, 12, it->arrived_ms);
+        else
+            bp_db_bind_null(q, 12);
         ok = bp_db_step(q) == BP_DB_DONE;
     }
     bp_db_finalize(q);
@@ -218,7 +225,7 @@ static char *review_col(bp_db_stmt *q, int col)
 }
 
 #define REVIEW_COLS \
-    "seq,route,stage,reason,payload,created_ms,confidence,flags,priority,subject"
+    "seq,route,stage,reason,payload,created_ms,confidence,flags,priority,subject,arrived_ms"
 
 static void review_row(bp_db_stmt *q, bp_review_item *it)
 {
@@ -232,6 +239,7 @@ static void review_row(bp_db_stmt *q, bp_review_item *it)
     it->flags = review_col(q, 7);
     it->priority = bp_db_column_int64(q, 8);
     it->subject = review_col(q, 9);
+    it->arrived_ms = bp_db_column_int64(q, 10);
 }
 
 bp_status bp_state_review_get(bp_state *st, int64_t seq, bp_review_item *out)
@@ -310,6 +318,17 @@ static char *review_decision_json(const bp_review_item *it, const char *outcome,
              cJSON_AddStringToObject(o, "stage", it->stage) &&
              cJSON_AddStringToObject(o, "reason", it->reason ? it->reason : "") &&
              (arr = cJSON_AddArrayToObject(o, "changes")) != NULL;
+    /* What a reopen (bp_state_review_reopen) needs to park the entry again
+     * as it was: its number and its triage fields. */
+    if (ok) {
+        cJSON_AddNumberToObject(o, "seq", (double)it->seq);
+        if (it->confidence >= 0)
+            cJSON_AddNumberToObject(o, "confidence", it->confidence);
+        if (it->flags)
+            cJSON_AddStringToObject(o, "flags", it->flags);
+        cJSON_AddNumberToObject(o, "priority", (double)it->priority);
+        cJSON_AddNumberToObject(o, "created_ms", (double)it->created_ms);
+    }
     for (size_t i = 0; ok && i < n; i++) {
         cJSON *c = cJSON_CreateObject();
         cJSON *from = changes[i].old_json ? cJSON_Parse(changes[i].old_json) : cJSON_CreateNull();
@@ -411,9 +430,11 @@ bp_status bp_state_review_decide(bp_state *st, const bp_review_item *it, const c
         if (asprintf(&why, "rejected in review by %s%s%s", actor, note && *note ? ": " : "",
                      note ? note : "") < 0)
             why = NULL;
+        /* Keyed by the record (source, id), so a reopen finds it. */
         ok = why && bp_db_prepare_v2(st->db,
                                        "INSERT INTO dead_letters(route,stage,reason,payload,"
-                                       "created_ms) VALUES(?1,'review',?2,?3,?4)",
+                                       "created_ms,source,rec_id) VALUES(?1,'review',?2,?3,?4,"
+                                       "?5,?6)",
                                        -1, &q, NULL) == BP_DB_OK;
         if (ok) {
             bp_db_bind_text(q, 1, it->route, -1, BP_DB_STATIC);
@@ -423,6 +444,8 @@ bp_status bp_state_review_decide(bp_state *st, const bp_review_item *it, const c
             else
                 bp_db_bind_null(q, 3);
             bp_db_bind_int64(q, 4, now);
+            review_bind_opt(q, 5, source);
+            review_bind_opt(q, 6, id);
             ok = bp_db_step(q) == BP_DB_DONE;
         }
         bp_db_finalize(q);
@@ -433,6 +456,178 @@ bp_status bp_state_review_decide(bp_state *st, const bp_review_item *it, const c
 out:
     pthread_mutex_unlock(&st->mu);
     free(decision);
+    return rc;
+}
+
+/* The number of a JSON member of obj, or def. */
+static double review_num(const cJSON *obj, const char *name, double def)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    return cJSON_IsNumber(v) ? v->valuedouble : def;
+}
+
+bp_status bp_state_review_reopen(bp_state *st, int64_t seq, const char *actor, const char *note,
+                                 int64_t *new_seq, char **who)
+{
+    *new_seq = 0;
+    *who = NULL;
+    bp_db_stmt *q = NULL;
+    bp_status rc = BP_ERR_IO;
+    int ok = 0;
+    char *route = NULL, *source = NULL, *id = NULL, *subject = NULL, *lineage = NULL;
+    char *payload = NULL, *decision = NULL;
+    cJSON *dj = NULL, *rd = NULL;
+    int64_t dl_seq = 0, now = bp_now_ms();
+    pthread_mutex_lock(&st->mu);
+    if (bp_db_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != BP_DB_OK)
+        goto unlock;
+    /* The decision of entry seq (its audit row names it). */
+    if (bp_db_prepare_v2(st->db,
+                           "SELECT route,source,id,subject,outcome,lineage FROM audit WHERE"
+                           " outcome LIKE 'review:%' AND json_valid(lineage) AND"
+                           " CAST(json_extract(lineage,'$.seq') AS INTEGER)=?1 ORDER BY seq DESC LIMIT 1",
+                           -1, &q, NULL) != BP_DB_OK)
+        goto end;
+    bp_db_bind_int64(q, 1, seq);
+    int s = bp_db_step(q);
+    if (s == BP_DB_DONE) {
+        rc = BP_ERR_NOT_FOUND;
+        ok = 1;
+        goto end;
+    }
+    if (s != BP_DB_ROW)
+        goto end;
+    route = review_col(q, 0);
+    source = review_col(q, 1);
+    id = review_col(q, 2);
+    subject = review_col(q, 3);
+    const char *outcome = (const char *)bp_db_column_text(q, 4);
+    lineage = review_col(q, 5);
+    int rejected = outcome && strcmp(outcome, "review:rejected") == 0;
+    bp_db_finalize(q);
+    q = NULL;
+    dj = lineage ? cJSON_Parse(lineage) : NULL;
+    if (!rejected || dj == NULL) {
+        const cJSON *by = cJSON_GetObjectItemCaseSensitive(dj, "by");
+        const cJSON *dec = cJSON_GetObjectItemCaseSensitive(dj, "decision");
+        *who = bp_strfmt("%s by %s", cJSON_IsString(dec) ? dec->valuestring : "decided",
+                         cJSON_IsString(by) ? by->valuestring : "someone");
+        rc = BP_ERR_FULL;   /* approved or corrected: delivered, nothing to reopen */
+        ok = 1;
+        goto end;
+    }
+    /* Still the record's last review event: not reopened (or parked) since. */
+    if (bp_db_prepare_v2(st->db,
+                           "SELECT outcome, lineage FROM audit WHERE route=?1 AND source=?2 AND"
+                           " id=?3 AND outcome LIKE 'review:%' ORDER BY seq DESC LIMIT 1",
+                           -1, &q, NULL) != BP_DB_OK)
+        goto end;
+    bp_db_bind_text(q, 1, route, -1, BP_DB_STATIC);
+    bp_db_bind_text(q, 2, source ? source : "", -1, BP_DB_STATIC);
+    bp_db_bind_text(q, 3, id ? id : "", -1, BP_DB_STATIC);
+    if (bp_db_step(q) == BP_DB_ROW &&
+        strcmp((const char *)bp_db_column_text(q, 0), "review:rejected") != 0) {
+        cJSON *last = cJSON_Parse((const char *)bp_db_column_text(q, 1));
+        const cJSON *by = cJSON_GetObjectItemCaseSensitive(last, "by");
+        *who = bp_strfmt("%s by %s", (const char *)bp_db_column_text(q, 0) + 7,
+                         cJSON_IsString(by) ? by->valuestring : "someone");
+        cJSON_Delete(last);
+        rc = BP_ERR_FULL;
+        ok = 1;
+        goto end;
+    }
+    bp_db_finalize(q);
+    q = NULL;
+    /* Its dead letter holds the record; gone when it was replayed or dropped. */
+    if (bp_db_prepare_v2(st->db,
+                           "SELECT seq, payload FROM dead_letters WHERE route=?1 AND"
+                           " stage='review' AND source=?2 AND rec_id=?3",
+                           -1, &q, NULL) != BP_DB_OK)
+        goto end;
+    bp_db_bind_text(q, 1, route, -1, BP_DB_STATIC);
+    bp_db_bind_text(q, 2, source ? source : "", -1, BP_DB_STATIC);
+    bp_db_bind_text(q, 3, id ? id : "", -1, BP_DB_STATIC);
+    if (bp_db_step(q) != BP_DB_ROW) {
+        *who = strdup("its dead letter was replayed or dropped since");
+        rc = BP_ERR_FULL;
+        ok = 1;
+        goto end;
+    }
+    dl_seq = bp_db_column_int64(q, 0);
+    payload = review_col(q, 1);
+    bp_db_finalize(q);
+    q = NULL;
+    /* Parked again as it was, a new entry (entries are never rewritten). */
+    const cJSON *stage = cJSON_GetObjectItemCaseSensitive(dj, "stage");
+    const cJSON *reason = cJSON_GetObjectItemCaseSensitive(dj, "reason");
+    const cJSON *flags = cJSON_GetObjectItemCaseSensitive(dj, "flags");
+    bp_review_item it = {
+        .route = route,
+        .stage = cJSON_IsString(stage) ? stage->valuestring : "review",
+        .reason = cJSON_IsString(reason) ? reason->valuestring : "",
+        .payload = payload,
+        .flags = cJSON_IsString(flags) ? flags->valuestring : NULL,
+        .subject = subject,
+        .confidence = review_num(dj, "confidence", -1),
+        .priority = (int64_t)review_num(dj, "priority", 0),
+    };
+    if (!review_insert(st, &it, (int64_t)review_num(dj, "created_ms", (double)now), source, id))
+        goto end;
+    *new_seq = bp_db_last_insert_rowid(st->db);
+    if (bp_db_prepare_v2(st->db, "DELETE FROM dead_letters WHERE seq=?1", -1, &q, NULL) !=
+        BP_DB_OK)
+        goto end;
+    bp_db_bind_int64(q, 1, dl_seq);
+    if (bp_db_step(q) != BP_DB_DONE)
+        goto end;
+    bp_db_finalize(q);
+    q = NULL;
+    /* The reopening is a new review event (the record's last: a redelivery
+     * parks it, never applies the rejection) and a leaf of the audit log. */
+    rd = cJSON_CreateObject();
+    cJSON_AddStringToObject(rd, "decision", "reopened");
+    cJSON_AddStringToObject(rd, "by", actor);
+    cJSON_AddStringToObject(rd, "note", note ? note : "");
+    cJSON_AddNumberToObject(rd, "reopens", (double)seq);
+    cJSON_AddNumberToObject(rd, "seq", (double)*new_seq);
+    cJSON_AddNumberToObject(rd, "dlq_seq", (double)dl_seq);
+    decision = cJSON_PrintUnformatted(rd);
+    if (decision == NULL ||
+        bp_db_prepare_v2(st->db,
+                           "INSERT INTO audit(route,source,id,subject,outcome,lineage,at_ms)"
+                           " VALUES(?1,?2,?3,?4,'review:reopened',?5,?6)",
+                           -1, &q, NULL) != BP_DB_OK)
+        goto end;
+    bp_db_bind_text(q, 1, route, -1, BP_DB_STATIC);
+    bp_db_bind_text(q, 2, source ? source : "", -1, BP_DB_STATIC);
+    bp_db_bind_text(q, 3, id ? id : "", -1, BP_DB_STATIC);
+    review_bind_opt(q, 4, subject);
+    bp_db_bind_text(q, 5, decision, -1, BP_DB_STATIC);
+    bp_db_bind_int64(q, 6, now);
+    if (bp_db_step(q) != BP_DB_DONE)
+        goto end;
+    bp_audit_entry e = {.actor = actor, .kind = "review:reopened", .route = route,
+                        .source = source, .id = id, .subject = subject, .payload = decision,
+                        .at_ms = now};
+    ok = bp_state_audit_append_locked(st, &e, 1);
+    rc = BP_OK;
+end:
+    bp_db_finalize(q);
+    if (state_end(st, ok) != BP_OK && rc == BP_OK)
+        rc = BP_ERR_IO;
+    if (rc != BP_OK)
+        *new_seq = 0;
+unlock:
+    pthread_mutex_unlock(&st->mu);
+    cJSON_Delete(dj);
+    cJSON_Delete(rd);
+    free(decision);
+    free(route);
+    free(source);
+    free(id);
+    free(subject);
+    free(lineage);
+    free(payload);
     return rc;
 }
 

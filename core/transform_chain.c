@@ -22,7 +22,7 @@ bp_status bp_transform_chain(bp_route *r, int worker, size_t from, int gate, bp_
             if (st != BP_RETRY || !bp_retry_again(&r->retry, ++failures))
                 break;
             bp_metrics_add(r->metrics, "retries", 1);
-            if (!bp_retry_sleep(&r->rt->stop, bp_retry_backoff_ms(&r->retry, failures)))
+            if (!bp_retry_sleep(&r->stop, bp_retry_backoff_ms(&r->retry, failures)))
                 break;
         }
         if (st == BP_OK || st == BP_MODIFIED) {
@@ -44,7 +44,7 @@ bp_status bp_transform_chain(bp_route *r, int worker, size_t from, int gate, bp_
                 continue;
             }
             rc = rc == BP_OK ? BP_REVIEW : rc == BP_DROP ? BP_DROP : BP_ERR_IO;
-        } else if (st == BP_RETRY && bp_runtime_stopping(r->rt)) {
+        } else if (st == BP_RETRY && bp_route_stopping(r)) {
             rc = BP_STOPPED;
         } else {
             /* Out of retries: said as a sink's are ("gave up after N attempts"). */

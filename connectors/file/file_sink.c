@@ -58,7 +58,17 @@ static bp_status fk_open(file_conn *self)
                  self->path, (unsigned)(st.st_mode & 0777), self->file_mode);
     long long len = (long long)st.st_size;
     char *val = NULL;
-    if (api->checkpoint_get(self->inst, FK_CKPT, &val) == BP_OK) {
+    /* The committed length is "LEN PATH": a length committed for another
+     * path (the site file changed the sink's path, a reload restarted it)
+     * says nothing of this file, whose bytes are never cut. A bare "LEN"
+     * (written before the path was kept) counts for any path. */
+    char *sep = NULL;
+    int ours = api->checkpoint_get(self->inst, FK_CKPT, &val) == BP_OK;
+    if (ours) {
+        strtoll(val, &sep, 10);
+        ours = *sep == '\0' || (*sep == ' ' && strcmp(sep + 1, self->path) == 0);
+    }
+    if (ours) {
         long long committed = strtoll(val, NULL, 10);
         if (len > committed) {
             api->log(self->inst, BP_LOG_WARN,
@@ -81,9 +91,10 @@ static bp_status fk_open(file_conn *self)
         /* First use: what the file holds now is committed, durably, before
          * anything is written — else a crash during the very first write
          * would leave its lines behind with nothing to cut them back to. */
-        char now[32];
-        snprintf(now, sizeof(now), "%lld", len);
-        if (api->checkpoint_set(self->inst, FK_CKPT, now) != BP_OK) {
+        char *now = api->format("%lld %s", len, self->path);
+        bp_status cs = now ? api->checkpoint_set(self->inst, FK_CKPT, now) : BP_ERR_NOMEM;
+        api->free(now);
+        if (cs != BP_OK) {
             api->log(self->inst, BP_LOG_ERROR, "cannot record the length of %s", self->path);
             close(fd);
             return BP_RETRY;
@@ -181,9 +192,11 @@ bp_status file_sink_write(file_conn *self, bp_write_batch *wb)
         return BP_RETRY;
     }
     self->snk->len += (long long)done;
-    char val[32];
-    snprintf(val, sizeof(val), "%lld", self->snk->len);
+    char *val = api->format("%lld %s", self->snk->len, self->path);
+    if (val == NULL)
+        return BP_RETRY;
     api->wb_commit_checkpoint(wb, FK_CKPT, val);
+    api->free(val);
     return BP_OK;
 }
 

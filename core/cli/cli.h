@@ -22,6 +22,7 @@ typedef struct cli_common {
     int n_plugin_dirs;
     const char *log_level;
     const char *log_format;
+    const char *log_file;        /* --log-file F: reopened on SIGUSR1 (logrotate) */
 } cli_common;
 
 /* What a subcommand accepts besides the common options. */
@@ -71,6 +72,38 @@ char *cli_absolute(const char *path);
 /* chdir to the directory of site_path (absolute). 0, or -1 (printed). */
 int cli_enter_site_dir(const char *site_path);
 
+/* systemd's notify protocol (service.c): state lines such as "READY=1",
+ * sent when NOTIFY_SOCKET is set, nothing otherwise. Thread: any. */
+void cli_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* WatchdogSec= of the unit in microseconds, 0 when no watchdog is asked for. */
+long long cli_watchdog_usec(void);
+
+/* The command table (main.c): --help, backplane(1) and the bash
+ * completion are made from it. NULL-terminated. */
+typedef struct cli_command {
+    const char *name;
+    const char *args;            /* "SITE", "ACTION SITE", "" */
+    const char *summary;         /* lines joined by \n */
+    int (*fn)(int argc, char **argv);
+} cli_command;
+typedef struct cli_option {
+    const char *name;            /* "--log-file", or an environment variable */
+    const char *arg;             /* "F", "" */
+    const char *text;            /* lines joined by \n */
+} cli_option;
+typedef struct cli_exit_code {
+    int code;                    /* -1 ends the table */
+    const char *text;
+} cli_exit_code;
+extern const cli_command cli_commands[];
+extern const cli_option cli_options[];
+extern const cli_option cli_environment[];
+extern const cli_exit_code cli_exit_codes[];
+
+/* backplane __man backplane.1 | backplane-site.5 | bash-completion (hidden):
+ * the man pages and the completion, generated at build time (cmd_man.c). */
+int cmd_man(int argc, char **argv);
+
 int cmd_run(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
@@ -78,6 +111,7 @@ int cmd_dlq(int argc, char **argv);
 int cmd_review(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_audit(int argc, char **argv);   /* issue 18: cmd_audit.c */
+int cmd_token(int argc, char **argv);   /* issue 22: cmd_token.c */
 /* Clients of the owner's control API (cmd_status.c). */
 int cmd_status(int argc, char **argv);
 int cmd_pause(int argc, char **argv);

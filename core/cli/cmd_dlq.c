@@ -10,6 +10,7 @@
 
 #include "db.h"
 #include "cli.h"
+#include "clock.h"
 #include "control_client.h"
 #include "diag.h"
 #include "dlq.h"
@@ -122,6 +123,109 @@ static int dlq_collect(const bp_dead_letter *dl, void *ud)
     return 0;
 }
 
+/* GET path from the owner (--url): the parsed body, or NULL (said why). */
+static cJSON *dlq_remote_get(const char *path)
+{
+    long code = 0;
+    char *resp = NULL;
+    if (cli_control_call(NULL, "GET", path, NULL, 30, &code, &resp) != 0) {
+        fprintf(stderr, "backplane dlq: the owner did not answer (%s)\n", cli_remote_url());
+        return NULL;
+    }
+    cJSON *o = cJSON_Parse(resp);
+    free(resp);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
+    if (o == NULL || cJSON_IsString(e) || code != 200) {
+        fprintf(stderr, "backplane dlq: %s\n",
+                cJSON_IsString(e) ? e->valuestring : "bad answer from the owner");
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+static void dlq_from_json(const cJSON *x, bp_dead_letter *dl)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(x, "payload");
+    *dl = (bp_dead_letter){
+        .seq = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "seq")),
+        .route = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "route")),
+        .stage = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "stage")),
+        .reason = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "reason")),
+        .payload = cJSON_IsString(p) ? p->valuestring : NULL,
+        .payload_len = cJSON_IsString(p) ? strlen(p->valuestring) : 0,
+        .created_ms =
+            (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "created_ms")),
+    };
+}
+
+/* dlq with --url: everything through the owner's API (no state file here). */
+static int dlq_remote(int is_list, int is_show, int is_replay, int all, const char *route,
+                      const char *stage, const char *wait, const int64_t *seqs, int n_seqs)
+{
+    char path[600];
+    if (is_list || all) {
+        snprintf(path, sizeof(path), "/api/v1/dlq%s%s", route ? "?route=" : "",
+                 route ? route : "");
+        cJSON *o = dlq_remote_get(path);
+        if (o == NULL)
+            return BP_EXIT_INVALID;
+        const cJSON *items = cJSON_GetObjectItemCaseSensitive(o, "items");
+        dlq_list_ctx lc = {.route = route, .now_ms = bp_now_ms()};
+        dlq_seq_list list = {.stage = stage};
+        if (is_list)
+            printf("%-6s %-16s %-24s %-6s %s\n", "SEQ", "ROUTE", "STAGE", "AGE", "REASON");
+        for (const cJSON *x = items ? items->child : NULL; x; x = x->next) {
+            bp_dead_letter dl;
+            dlq_from_json(x, &dl);
+            if (dl.route == NULL || dl.stage == NULL || dl.reason == NULL)
+                continue;
+            if (is_list)
+                dlq_print_row(&dl, &lc);
+            else
+                dlq_collect(&dl, &list);
+        }
+        cJSON_Delete(o);
+        if (is_list)
+            return BP_EXIT_OK;
+        seqs = list.seqs;
+        n_seqs = (int)list.n;
+        int rc = dlq_remote(0, 0, is_replay, 0, route, stage, wait, seqs, n_seqs);
+        free(list.seqs);
+        return rc;
+    }
+    if (is_show) {
+        snprintf(path, sizeof(path), "/api/v1/dlq/%lld", (long long)seqs[0]);
+        cJSON *o = dlq_remote_get(path);
+        if (o == NULL)
+            return BP_EXIT_INVALID;
+        bp_dead_letter dl;
+        dlq_from_json(o, &dl);
+        char *r = bp_escape_controls(dl.route, NULL), *s = bp_escape_controls(dl.stage, NULL);
+        char *why = bp_escape_controls(dl.reason, NULL);
+        char *pl = bp_escape_controls(dl.payload ? dl.payload : "", "\n\t");
+        printf("seq:    %lld\nroute:  %s\nstage:  %s\nreason: %s\npayload:\n%s\n",
+               (long long)dl.seq, r ? r : "?", s ? s : "?", why ? why : "?", pl ? pl : "?");
+        free(r);
+        free(s);
+        free(why);
+        free(pl);
+        cJSON_Delete(o);
+        return BP_EXIT_OK;
+    }
+    int done = 0, failed = 0, pending = 0;
+    for (int i = 0; i < n_seqs; i++) {
+        int r = cli_owner_request("dlq", "@remote", "dlq", seqs[i], is_replay ? "replay" : "delete",
+                                  "token", NULL, wait ? strtod(wait, NULL) : -1);
+        done += r == 0;
+        failed += r == 1;
+        pending += r == 4;
+    }
+    printf("%d entr%s %s, %d not resolved%s\n", done, done == 1 ? "y" : "ies",
+           is_replay ? "replayed" : "dropped", failed, pending ? ", some still pending" : "");
+    return failed ? BP_EXIT_INVALID : pending ? 4 : BP_EXIT_OK;
+}
+
 int cmd_dlq(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0) {
@@ -178,6 +282,10 @@ int cmd_dlq(int argc, char **argv)
         }
     }
 
+    if (cli_remote_active()) {
+        rc = dlq_remote(is_list, is_show, is_replay, all, route, stage, wait, seqs, n_rest);
+        goto out;
+    }
     rc = BP_EXIT_INVALID;
     opened = 1;
     memset(&cs, 0, sizeof(cs));

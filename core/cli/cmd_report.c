@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "histogram.h"
 #include "clock.h"
 #include "diag.h"
 #include "site.h"
@@ -93,6 +94,99 @@ static int report_stat(const char *route, const char *n, int64_t v, void *ud)
         if (strncmp(n, "dlq.replayed.", 13) == 0 && strcmp(n + 13, report_replay_outcomes[i]) == 0)
             r->replay[i] = v;
     return 0;
+}
+
+/* Durations of one route and path ("automated", "reviewed", "wait"). */
+typedef struct {
+    char route[128];
+    char path[16];
+    int64_t b[BP_HIST_BUCKETS];
+    int64_t sum_us;
+} report_hist;
+
+typedef struct {
+    report_hist *h;
+    size_t n, cap;
+} report_hists;
+
+static int report_cycle(const char *route, const char *n, int64_t v, void *ud)
+{
+    report_hists *hs = ud;
+    const char *path = NULL, *rest = NULL;
+    if (strncmp(n, "cycle.automated.", 16) == 0)
+        path = "automated", rest = n + 16;
+    else if (strncmp(n, "cycle.reviewed.", 15) == 0)
+        path = "reviewed", rest = n + 15;
+    else if (strncmp(n, "wait.", 5) == 0)
+        path = "wait", rest = n + 5;
+    if (path == NULL)
+        return 0;
+    report_hist *h = NULL;
+    for (size_t i = 0; i < hs->n && h == NULL; i++)
+        if (strcmp(hs->h[i].route, route) == 0 && strcmp(hs->h[i].path, path) == 0)
+            h = &hs->h[i];
+    if (h == NULL) {
+        if (hs->n == hs->cap) {
+            size_t cap = hs->cap ? hs->cap * 2 : 8;
+            report_hist *nh = realloc(hs->h, cap * sizeof(*nh));
+            if (nh == NULL)
+                return 1;
+            hs->h = nh;
+            hs->cap = cap;
+        }
+        h = &hs->h[hs->n++];
+        memset(h, 0, sizeof(*h));
+        snprintf(h->route, sizeof(h->route), "%s", route);
+        snprintf(h->path, sizeof(h->path), "%s", path);
+    }
+    if (strcmp(rest, "sum_us") == 0)
+        h->sum_us = v;
+    else if (rest[0] == 'b' && atoi(rest + 1) >= 0 && atoi(rest + 1) < BP_HIST_BUCKETS)
+        h->b[atoi(rest + 1)] += v;
+    return 0;
+}
+
+/* "850ms", "12.3s", "4m05s", "2h10m", "3d04h" */
+static void report_dur(double us, char *out, size_t n)
+{
+    double s = us / 1e6;
+    if (us < 0)
+        snprintf(out, n, "-");
+    else if (s < 1)
+        snprintf(out, n, "%.0fms", us / 1000 < 1 ? 1 : us / 1000);
+    else if (s < 60)
+        snprintf(out, n, "%.1fs", s);
+    else if (s < 3600)
+        snprintf(out, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
+    else if (s < 86400)
+        snprintf(out, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+    else
+        snprintf(out, n, "%dd%02dh", (int)(s / 86400), (int)(s / 3600) % 24);
+}
+
+static void report_cycles(bp_state *st)
+{
+    report_hists hs = {0};
+    bp_state_route_stats_foreach(st, report_cycle, &hs);
+    printf("\nprocessing time, arrival to write-back (median and p90 per route and path;\n"
+           "wait: parked until a person's decision was written back)\n");
+    printf("  %-16s %-10s %8s %10s %10s %10s\n", "ROUTE", "PATH", "RECORDS", "MEDIAN", "P90",
+           "MEAN");
+    for (size_t i = 0; i < hs.n; i++) {
+        report_hist *h = &hs.h[i];
+        int64_t total = 0;
+        for (int k = 0; k < BP_HIST_BUCKETS; k++)
+            total += h->b[k];
+        char med[32], p90[32], mean[32];
+        report_dur(bp_hist_quantile_us(h->b, 0.5), med, sizeof(med));
+        report_dur(bp_hist_quantile_us(h->b, 0.9), p90, sizeof(p90));
+        report_dur(total ? (double)h->sum_us / (double)total : -1, mean, sizeof(mean));
+        printf("  %-16s %-10s %8lld %10s %10s %10s\n", h->route, h->path, (long long)total, med,
+               p90, mean);
+    }
+    if (hs.n == 0)
+        printf("  (none recorded yet)\n");
+    free(hs.h);
 }
 
 static double report_pct(int64_t a, int64_t b)
@@ -208,6 +302,7 @@ int cmd_report(int argc, char **argv)
     }
     if (ctx.n == 0)
         printf("  (no runs recorded yet)\n");
+    report_cycles(st);
     printf("\nexceptions by flag (records carrying it, share of records in)\n");
     bp_state_route_stats_foreach(st, report_flag, &ctx);
     printf("\nplugin metrics (backplane_plugin_NAME_total; gauges: last value)\n");

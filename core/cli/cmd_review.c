@@ -30,6 +30,7 @@ static void review_usage(FILE *f)
             "       backplane review approve SITE SEQ... [--note TEXT] [--wait S]\n"
             "       backplane review correct SITE SEQ --set PATH=VALUE... [--add] [--note TEXT]\n"
             "       backplane review reject SITE SEQ... --reason TEXT\n"
+            "       backplane review reopen SITE SEQ... [--note TEXT]\n"
             "       backplane review export SITE [--out FILE]\n"
             "Records parked for a person (review.when, or a transform that asked for\n"
             "review), highest priority first, then oldest.\n"
@@ -39,7 +40,8 @@ static void review_usage(FILE *f)
             "field has: into a string it is text (5 stays \"5\"), into a number,\n"
             "boolean, object or array it must be JSON of that type. A path the record\n"
             "does not have is refused unless --add (then VALUE is JSON, else text).\n"
-            "reject moves it to the dead letters with the reason.\n"
+            "reject moves it to the dead letters with the reason; reopen parks a\n"
+            "rejected entry again (a new entry; the audit keeps both decisions).\n"
             "Every decision goes to the audit log with the OS user and what changed.\n"
             "export writes the corrections as JSON lines (route, path, from, to, record)\n"
             "for training.\n"
@@ -315,14 +317,14 @@ int cmd_review(int argc, char **argv)
         return argc < 2 ? BP_EXIT_USAGE : BP_EXIT_OK;
     }
     const char *verb = argv[1];
-    static const char *const verbs[] = {"list", "show", "approve", "correct", "reject", "export",
-                                        NULL};
+    static const char *const verbs[] = {"list", "show", "approve", "correct", "reject", "reopen",
+                                        "export", NULL};
     int known = 0;
     for (size_t i = 0; verbs[i]; i++)
         known |= strcmp(verb, verbs[i]) == 0;
     if (!known) {
         fprintf(stderr, "backplane review: unknown action '%s' (list, show, approve, correct, "
-                        "reject, export)\n", verb);
+                        "reject, reopen, export)\n", verb);
         return BP_EXIT_USAGE;
     }
     review_args a = {0};
@@ -347,7 +349,7 @@ int cmd_review(int argc, char **argv)
         goto out;
     }
     int decide = strcmp(verb, "approve") == 0 || strcmp(verb, "correct") == 0 ||
-                 strcmp(verb, "reject") == 0;
+                 strcmp(verb, "reject") == 0 || strcmp(verb, "reopen") == 0;
     if ((strcmp(verb, "show") == 0 && a.n_rest != 1) ||
         ((strcmp(verb, "list") == 0 || strcmp(verb, "export") == 0) && a.n_rest) ||
         (decide && a.n_rest == 0) ||
@@ -395,6 +397,40 @@ int cmd_review(int argc, char **argv)
             if (r != 0 && (rc == BP_EXIT_OK || r == 1))
                 rc = r;
         }
+        goto out;
+    }
+    if (cli_remote_active() && (strcmp(verb, "show") == 0 || strcmp(verb, "export") == 0)) {
+        if (strcmp(verb, "export") == 0) {
+            fprintf(stderr, "backplane review: export reads the state file: not with --url\n");
+            rc = BP_EXIT_USAGE;
+            goto out;
+        }
+        /* show with --url: the owner's GET /api/v1/review/SEQ, as JSON. */
+        char url[64];
+        snprintf(url, sizeof(url), "/api/v1/review/%lld", (long long)seqs[0]);
+        long code = 0;
+        char *resp = NULL;
+        rc = BP_EXIT_INVALID;
+        if (cli_control_call(NULL, "GET", url, NULL, 30, &code, &resp) != 0) {
+            fprintf(stderr, "backplane review: the owner did not answer (%s)\n",
+                    cli_remote_url());
+            goto out;
+        }
+        cJSON *o = cJSON_Parse(resp);
+        free(resp);
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
+        if (cJSON_IsString(e) || o == NULL) {
+            fprintf(stderr, "backplane review: %s\n", cJSON_IsString(e) ? e->valuestring
+                                                                         : "bad answer");
+        } else {
+            char *text = cJSON_Print(o);
+            char *shown = bp_escape_controls(text ? text : "", "\n\t");
+            printf("%s\n", shown ? shown : "?");
+            free(shown);
+            free(text);
+            rc = BP_EXIT_OK;
+        }
+        cJSON_Delete(o);
         goto out;
     }
     if (strcmp(verb, "list") == 0) {

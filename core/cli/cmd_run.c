@@ -48,6 +48,8 @@ static void run_usage(FILE *f)
                "The state file is watched: deleted or replaced, the routes stop (exit 3).\n"
                "--keep-going: a route whose plugin fails to init is disabled; the others run.\n"
                "--log-level: error, warn, info (default), debug.\n"
+               "--instance NAME: this instance's name in leases and its heartbeat row on\n"
+               "PostgreSQL state (default HOST:PID).\n"
                "exit: 0 ok, 1 invalid site, init failure or the site already run,\n"
                "      2 usage, 3 a route failed or the state file was lost\n");
 }
@@ -56,23 +58,67 @@ typedef struct run_watch {
     bp_runtime *rt;
     atomic_int done;
     atomic_int lost;
+    atomic_int reloading;       /* a reload thread runs (joined by the watcher) */
+    pthread_t reloader;
     char *why;
 } run_watch;
 
-/* Once a second (and at once on SIGHUP): the state file's identity, reloads. */
+/* A reload drains the changed routes, which can take as long as a sink takes
+ * to come back; it runs in its own thread so that the watcher keeps checking
+ * the state file and keeps systemd's watchdog fed meanwhile. SIGHUPs that
+ * arrive during a reload are folded into one more reload. */
+static void *run_reload_main(void *arg)
+{
+    run_watch *w = arg;
+    do {
+        char *msg = NULL;
+        cli_notify("RELOADING=1\nSTATUS=reloading the site file");
+        bp_status st = bp_runtime_reload(w->rt, &msg);
+        bp_log(st == BP_OK ? BP_LOG_INFO : BP_LOG_ERROR, NULL, "%s", msg ? msg : "reload failed");
+        cli_notify("READY=1\nSTATUS=%s", msg ? msg : "reload failed");
+        free(msg);
+    } while (!atomic_load(&w->done) && atomic_exchange(&run_hup, 0));
+    atomic_store(&w->reloading, 0);
+    return NULL;
+}
+
+static long long run_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Once a second (and at once on SIGHUP): the state file's identity, reloads.
+ * Under systemd also the notify protocol: RELOADING/READY around a reload,
+ * STOPPING once a stop is asked, and WATCHDOG=1 at half of WatchdogSec= (this
+ * thread ticking shows the process is not wedged; a route's own trouble shows
+ * in /ready and the logs, and is no reason for systemd to kill the rest). */
 static void *run_watch_main(void *arg)
 {
     run_watch *w = arg;
-    int ticks = 0;
+    int ticks = 0, stopping = 0, have_reloader = 0;
+    long long wd_us = cli_watchdog_usec() / 2, wd_last = run_now_us();
     while (!atomic_load(&w->done)) {
         struct timespec ts = {0, 100 * 1000000L};
         nanosleep(&ts, NULL);
-        if (atomic_exchange(&run_hup, 0)) {
-            char *msg = NULL;
-            bp_status st = bp_runtime_reload(w->rt, &msg);
-            bp_log(st == BP_OK ? BP_LOG_INFO : BP_LOG_ERROR, NULL, "%s",
-                   msg ? msg : "reload failed");
-            free(msg);
+        if (wd_us > 0 && run_now_us() - wd_last >= wd_us) {
+            cli_notify("WATCHDOG=1");
+            wd_last = run_now_us();
+        }
+        if (!stopping && atomic_load(&run_signalled)) {
+            stopping = 1;
+            cli_notify("STOPPING=1\nSTATUS=stopping: finishing in-flight batches");
+        }
+        if (!atomic_load(&w->reloading) && atomic_exchange(&run_hup, 0)) {
+            if (have_reloader)
+                pthread_join(w->reloader, NULL);
+            atomic_store(&w->reloading, 1);
+            have_reloader = pthread_create(&w->reloader, NULL, run_reload_main, w) == 0;
+            if (!have_reloader) {
+                atomic_store(&w->reloading, 0);
+                bp_log(BP_LOG_ERROR, NULL, "reload: cannot start its thread; SIGHUP ignored");
+            }
         }
         if (++ticks < 10 || atomic_load(&w->lost))
             continue;
@@ -86,6 +132,8 @@ static void *run_watch_main(void *arg)
             bp_runtime_request_stop(w->rt);
         }
     }
+    if (have_reloader)
+        pthread_join(w->reloader, NULL);
     return NULL;
 }
 
@@ -94,6 +142,7 @@ int cmd_run(int argc, char **argv)
     cli_common c = {0};
     const char *path = NULL;
     int keep_going = 0, serve = 0;
+    const char *admin_listen = NULL;   /* in place of the site's admin.listen */
     /* Options the spec has no room for are taken out first. */
     char **av = calloc((size_t)argc + 1, sizeof(*av));
     int ac = 0;
@@ -106,13 +155,15 @@ int cmd_run(int argc, char **argv)
             bp_runtime_set_instance(argv[++i]);   /* issue 20: lease holder name */
         } else if (i > 0 && strncmp(argv[i], "--instance=", 11) == 0) {
             bp_runtime_set_instance(argv[i] + 11);
-        } else if (i > 0 && (strcmp(argv[i], "--admin-listen") == 0 ||
-                             strncmp(argv[i], "--admin-listen=", 15) == 0)) {
-            fprintf(stderr, "backplane run: --admin-listen needs the TCP admin listener "
-                            "(\"Admin listener\", issue 22), which this build does not have; "
-                            "the control API serves on the Unix socket only\n");
-            free(av);
-            return BP_EXIT_USAGE;
+        } else if (i > 0 && strcmp(argv[i], "--admin-listen") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "backplane run: --admin-listen needs HOST:PORT\n");
+                free(av);
+                return BP_EXIT_USAGE;
+            }
+            admin_listen = argv[++i];
+        } else if (i > 0 && strncmp(argv[i], "--admin-listen=", 15) == 0) {
+            admin_listen = argv[i] + 15;
         } else {
             av[ac++] = argv[i];
         }
@@ -123,6 +174,13 @@ int cmd_run(int argc, char **argv)
     free(av);
     if (r != 0)
         return r > 0 ? BP_EXIT_OK : BP_EXIT_USAGE;
+    /* SIGHUP from the start: one that comes before the routes run (a
+     * supervisor that reloads at once) is a reload, never the default death. */
+    struct sigaction hup;
+    memset(&hup, 0, sizeof(hup));
+    hup.sa_handler = run_on_signal;
+    sigemptyset(&hup.sa_mask);
+    sigaction(SIGHUP, &hup, NULL);
     bp_registry *reg = cli_registry(&c);
     if (reg == NULL)
         return BP_EXIT_INVALID;
@@ -168,7 +226,7 @@ int cmd_run(int argc, char **argv)
     /* The owner serves the control API while it runs (DESIGN.md §9). */
     bp_control *ctl = NULL;
     char *ctl_err = NULL;
-    if (bp_control_start(rt, &ctl, &ctl_err) != BP_OK) {
+    if (bp_control_start_ex(rt, admin_listen, &ctl, &ctl_err) != BP_OK) {
         fprintf(stderr, "backplane run: %s\n", ctl_err ? ctl_err : "no control API");
         free(ctl_err);
         rc = BP_EXIT_INVALID;
@@ -180,16 +238,16 @@ int cmd_run(int argc, char **argv)
     int have_watcher = pthread_create(&watcher, NULL, run_watch_main, &w) == 0;
     bp_log(BP_LOG_INFO, NULL, "site '%s' running %zu route(s), state %s, pid %ld", site->name,
            site->n_routes, site->state_path, (long)getpid());
+    /* Ready: validated, the owner lock held, plugins initialised, the
+     * control socket listening; the routes start polling now. */
+    cli_notify("READY=1\nSTATUS=site '%s': %zu route(s), state %s", site->name, site->n_routes,
+               site->state_path);
+    /* --serve: the runtime waits for a stop (SIGTERM/SIGINT, the state file
+     * lost) rather than for its routes; a reload may start routes again. */
+    bp_runtime_set_serve(rt, serve);
     if (bp_runtime_run(rt) != BP_OK)
         rc = BP_EXIT_RUNTIME;
-    if (serve && !atomic_load(&w.lost)) {
-        if (!atomic_load(&run_signalled))
-            bp_log(BP_LOG_INFO, NULL, "every route has ended; serving until SIGTERM (--serve)");
-        while (!atomic_load(&run_signalled) && !atomic_load(&w.lost)) {
-            struct timespec ts = {0, 100 * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-    }
+    cli_notify("STOPPING=1\nSTATUS=stopping");
     atomic_store(&w.done, 1);
     if (have_watcher)
         pthread_join(watcher, NULL);

@@ -1,7 +1,8 @@
 /* backplane status|pause|resume|reload|checkpoint: clients of the site's
  * owner (DESIGN.md §9, docs/api.md). With no owner running, status reads the
  * state file, pause and resume are stored for the owner's next start,
- * checkpoint reset clears a route's source positions; reload needs an owner. */
+ * checkpoint reset clears a route's source positions (those two under the owner
+ * lock); reload needs an owner. */
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +16,14 @@
 #include "state_control.h"
 #include "clock.h"
 #include "audit_log.h"
+#include "checkpoint_scope.h"
 #include "cli.h"
 #include "control.h"
 #include "control_client.h"
+#include "owner_lock.h"
 #include "state.h"
 #include "state_checkpoint.h"
+#include "state_control.h"
 #include "yaml_doc.h"
 
 static const char *st_actor(void)
@@ -47,6 +51,8 @@ static int st_open(const char *cmd, const char *path, st_site *s)
         fprintf(stderr, "backplane %s: no control socket path fits for %s\n", cmd, s->state_path);
         return -1;
     }
+    if (cli_remote_active())   /* --url: for messages (the requests go there) */
+        snprintf(s->sock, sizeof(s->sock), "%s", cli_remote_url());
     int r = cli_owner_reachable(s->sock);
     if (r < 0) {
         fprintf(stderr, "backplane %s: control socket %s: permission denied (ask for the "
@@ -219,9 +225,10 @@ int cmd_status(int argc, char **argv)
         long code = 0;
         cJSON *o = st_call("status", &s, "GET", "/api/v1/status", &code);
         if (o) {
-            printf("site %s: owner pid %d, up %.0f s, socket %s\n", s.name,
+            printf("site %s: owner pid %d, up %.0f s, %s %s\n", cJSON_GetObjectItemCaseSensitive(o, "site")->valuestring,
                    (int)cJSON_GetObjectItemCaseSensitive(o, "pid")->valuedouble,
-                   cJSON_GetObjectItemCaseSensitive(o, "uptime_s")->valuedouble, s.sock);
+                   cJSON_GetObjectItemCaseSensitive(o, "uptime_s")->valuedouble,
+                   cli_remote_active() ? "url" : "socket", s.sock);
             const cJSON *routes = cJSON_GetObjectItemCaseSensitive(o, "routes");
             for (const cJSON *r = routes ? routes->child : NULL; r; r = r->next)
                 printf("  route %-16s %s\n", r->string,
@@ -255,8 +262,19 @@ static int st_pause(const char *cmd, int argc, char **argv, int pause)
     const char *route = argv[2];
     st_site s;
     int rc = BP_EXIT_INVALID;
+    bp_owner_lock *lock = NULL;
     if (st_open(cmd, argv[1], &s) < 0)
         goto out;
+    /* No owner: the lock while the pause is stored, so a `run` starting
+     * meanwhile waits and then reads it (§9). */
+    if (!s.owner) {
+        char what[64];
+        snprintf(what, sizeof(what), "%s", cmd);
+        int r = cli_owner_or_lock(cmd, what, s.name, s.sock, s.state_path, &lock);
+        if (r < 0)
+            goto out;
+        s.owner = r;
+    }
     if (s.owner) {
         char url[512];
         snprintf(url, sizeof(url), "/api/v1/routes/%s/%s", route, cmd);
@@ -278,6 +296,11 @@ static int st_pause(const char *cmd, int argc, char **argv, int pause)
     free(from);
     bp_state *st = st_state(cmd, &s);
     if (st && bp_state_route_pause_set(st, route, st_actor(), pause) == BP_OK) {
+        char actor[160];
+        snprintf(actor, sizeof(actor), "os:%s", st_actor());
+        bp_audit_entry e = {.actor = actor, .kind = pause ? "route:pause" : "route:resume",
+                            .route = route, .payload = "{}"};
+        (void)bp_audit_append(st, &e);
         printf("route %s %s by %s (no owner runs; %s)\n", route, pause ? "paused" : "resumed",
                st_actor(), pause ? "it stays paused when the owner starts, until resumed"
                                  : "it runs when the owner starts");
@@ -285,6 +308,7 @@ static int st_pause(const char *cmd, int argc, char **argv, int pause)
     }
     bp_state_close(st);
 out:
+    bp_owner_lock_release(lock);
     st_close(&s);
     return rc;
 }
@@ -317,11 +341,12 @@ int cmd_reload(int argc, char **argv)
     return rc;
 }
 
-static int st_print_ckpt(int ncol, const char *const *cols, void *ud)
+static int st_print_ckpt(const char *scope, const char *key, const char *value,
+                         int64_t updated_ms, void *ud)
 {
     (void)ud;
-    if (ncol >= 3)
-        printf("%-24s %-24s %s\n", cols[0], cols[1], cols[2]);
+    (void)updated_ms;
+    printf("%-24s %-24s %s\n", scope, key, value ? value : "");
     return 0;
 }
 
@@ -333,15 +358,23 @@ int cmd_checkpoint(int argc, char **argv)
         fprintf(stderr, "usage: backplane checkpoint list SITE\n"
                         "       backplane checkpoint reset SITE ROUTE\n"
                         "reset forgets the route's source positions (never the write-back\n"
-                        "ledger): the source starts again from its configured start. Only\n"
-                        "while no owner runs.\n");
+                        "ledger): the source starts again from its configured start. While\n"
+                        "an owner runs, only for a paused route (it stays paused).\n");
         return BP_EXIT_USAGE;
     }
     st_site s;
     int rc = BP_EXIT_INVALID;
     bp_state *st = NULL;
+    bp_owner_lock *lock = NULL;
     if (st_open("checkpoint", argv[2], &s) < 0)
         goto out;
+    if (reset && !s.owner) {
+        int r = cli_owner_or_lock("checkpoint", "checkpoint reset", s.name, s.sock,
+                                  s.state_path, &lock);
+        if (r < 0)
+            goto out;
+        s.owner = r;
+    }
     if (s.owner) {
         long code = 0;
         if (list) {
@@ -358,6 +391,12 @@ int cmd_checkpoint(int argc, char **argv)
             char url[512];
             snprintf(url, sizeof(url), "/api/v1/routes/%s/checkpoint/reset", argv[3]);
             cJSON *o = st_call("checkpoint", &s, "POST", url, &code);
+            const cJSON *sc = cJSON_GetObjectItemCaseSensitive(o, "scope");
+            const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, "keys_deleted");
+            if (o && cJSON_IsString(sc) && cJSON_IsNumber(n))
+                printf("route %s: %.0f source position(s) of %s forgotten; the write-back "
+                       "ledger is kept; the source starts again from its configured start "
+                       "when the route is resumed\n", argv[3], n->valuedouble, sc->valuestring);
             rc = o ? BP_EXIT_OK : BP_EXIT_INVALID;
             cJSON_Delete(o);
         }
@@ -366,8 +405,8 @@ int cmd_checkpoint(int argc, char **argv)
     if ((st = st_state("checkpoint", &s)) == NULL)
         goto out;
     if (list) {
-        rc = bp_state_select(st, "SELECT scope, key, value FROM checkpoints ORDER BY scope, key",
-                             st_print_ckpt, NULL) == BP_OK ? BP_EXIT_OK : BP_EXIT_INVALID;
+        rc = bp_state_checkpoints_foreach(st, st_print_ckpt, NULL) == BP_OK ? BP_EXIT_OK
+                                                                            : BP_EXIT_INVALID;
         goto out;
     }
     char *from = st_route_source(argv[2], argv[3]);
@@ -375,34 +414,24 @@ int cmd_checkpoint(int argc, char **argv)
         fprintf(stderr, "backplane checkpoint: the site has no route '%s'\n", argv[3]);
         goto out;
     }
-    char scope[512];
-    snprintf(scope, sizeof(scope), "%s/%s", argv[3], from);
-    free(from);
-    /* Source positions only (never the ledger), in one transaction, bound
-     * parameters (core/state_checkpoint.c); audited as an operator's action. */
+    /* Source positions only (never the ledger), audited; under the owner lock. */
+    char actor[160], *scope = NULL;
     size_t n_deleted = 0;
-    rc = bp_state_checkpoint_delete_prefix(st, scope, NULL, &n_deleted) == BP_OK ? BP_EXIT_OK
-                                                                                 : BP_EXIT_INVALID;
-    if (rc == BP_EXIT_OK) {
-        struct passwd *pw = getpwuid(getuid());
-        char actor[160], payload[700];
-        snprintf(actor, sizeof(actor), "os:%s", pw && pw->pw_name ? pw->pw_name : "unknown");
-        cJSON *p = cJSON_CreateObject();
-        cJSON_AddStringToObject(p, "scope", scope);
-        cJSON_AddNumberToObject(p, "keys_deleted", (double)n_deleted);
-        char *pj = cJSON_PrintUnformatted(p);
-        snprintf(payload, sizeof(payload), "%s", pj ? pj : "{}");
-        free(pj);
-        cJSON_Delete(p);
-        bp_audit_entry e = {.actor = actor, .kind = "checkpoint:reset", .route = argv[3],
-                            .payload = payload};
-        if (bp_audit_append(st, &e) != BP_OK)
-            fprintf(stderr, "backplane checkpoint: cannot write the audit entry of the reset\n");
-    }
-    printf("route %s: %zu source position(s) of %s forgotten; the write-back ledger is kept\n",
-           argv[3], n_deleted, scope);
+    snprintf(actor, sizeof(actor), "os:%s", st_actor());
+    rc = bp_checkpoint_reset_source(st, argv[3], from, actor, &scope, &n_deleted) == BP_OK
+             ? BP_EXIT_OK
+             : BP_EXIT_INVALID;
+    free(from);
+    if (rc == BP_EXIT_OK)
+        printf("route %s: %zu source position(s) of %s forgotten; the write-back ledger is "
+               "kept\n", argv[3], n_deleted, scope);
+    else
+        fprintf(stderr, "backplane checkpoint: cannot reset the positions of route '%s'\n",
+                argv[3]);
+    free(scope);
 out:
     bp_state_close(st);
+    bp_owner_lock_release(lock);
     st_close(&s);
     return rc;
 }

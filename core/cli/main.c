@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,39 +10,122 @@
 
 #include "bp_build_config.h"
 #include "cli.h"
+#include "control_client.h"
 #include "log.h"
 #include "runtime.h"
 #include "state.h"
 
+/* The tables `backplane --help`, backplane(1) and the bash completion are
+ * made from (cmd_man.c), so the three never drift. */
+const cli_command cli_commands[] = {
+    {"run", "SITE", "run the routes of a site file until their sources end or SIGTERM", cmd_run},
+    {"check", "SITE",
+     "validate a site file (schemas, predicates, plugins) without\n"
+     "connecting anywhere; lists every error with file:line:col", cmd_check},
+    {"plugins", "", "list installed plugins; --doc NAME prints a plugin's options", cmd_plugins},
+    {"dlq", "ACTION SITE", "list, show, replay or drop a site's dead letters", cmd_dlq},
+    {"review", "ACTION SITE", "list, show, approve, correct or reject records parked for review",
+     cmd_review},
+    {"report", "SITE", "straight-through rate, exceptions by flag, review queue, corrections",
+     cmd_report},
+    {"audit", "ACTION SITE", "tamper-evident audit log: verify, checkpoint, trace, export, keygen",
+     cmd_audit},
+    {"status", "SITE", "the owner's routes, uptime, queues (docs/api.md)", cmd_status},
+    {"pause", "SITE ROUTE", "stop polling a route (persists)", cmd_pause},
+    {"resume", "SITE ROUTE", "restart polling a paused route", cmd_resume},
+    {"reload", "SITE", "ask the owner to reload the site file", cmd_reload},
+    {"checkpoint", "list|reset SITE [ROUTE]", "source positions (never the ledger)",
+     cmd_checkpoint},
+    {"token", "create|list|revoke SITE", "bearer tokens of the admin listener (admin role)",
+     cmd_token},
+    {NULL, NULL, NULL, NULL},
+};
+
+const cli_option cli_options[] = {
+    {"--plugin-dir", "DIR", "search DIR for plugins first (repeatable)"},
+    {"--log-level", "L", "error, warn, info (default) or debug"},
+    {"--log-format", "F", "text (default) or json: one JSON object per line"},
+    {"--log-file", "F",
+     "append log lines to F (reopened on SIGUSR1, for logrotate);\n"
+     "under systemd they go to the journal with fields instead"},
+    {"--version", "", "print the version and ABI and exit"},
+    {"--help", "", "this text; COMMAND --help for a command's options"},
+    {NULL, NULL, NULL},
+};
+
+const cli_exit_code cli_exit_codes[] = {
+    {BP_EXIT_OK, "ok"},
+    {BP_EXIT_INVALID, "invalid site file or plugin, a plugin failed to init, the site already run,\n"
+                      "or a decision dead-lettered"},
+    {BP_EXIT_USAGE, "usage error"},
+    {BP_EXIT_RUNTIME, "a route failed while running, or the state file was lost"},
+    {4, "a review or dlq decision still pending after --wait"},
+    {-1, NULL},
+};
+
+const cli_option cli_environment[] = {
+    {"BP_PLUGIN_PATH", "", "colon-separated plugin directories, searched after --plugin-dir\n"
+                           "and before the install directory (run from a build tree: before\n"
+                           "that tree's plugins instead)"},
+    {"BP_MODEL_PATH", "", "colon-separated directories where `model: NAME` is looked up"},
+    {"STATE_DIRECTORY", "", "set by systemd's StateDirectory=: a site file without state:\n"
+                            "keeps its state there (backplane-site(5))"},
+    {"JOURNAL_STREAM", "", "set by systemd: when stderr is still that stream, log lines go\n"
+                           "to the journal with ROUTE, INSTANCE, PLUGIN and RECORD_ID fields"},
+    {"NOTIFY_SOCKET", "", "set by systemd (Type=notify): run reports READY, RELOADING,\n"
+                          "STOPPING and, with WatchdogSec=, WATCHDOG"},
+    {NULL, NULL, NULL},
+};
+
+/* Prints a summary indented under its first line: continuation lines start
+ * at column `col`. */
+static void usage_text(FILE *f, const char *text, int col)
+{
+    for (const char *p = text; *p; p++) {
+        fputc(*p, f);
+        if (*p == '\n')
+            fprintf(f, "%*s", col, "");
+    }
+    fputc('\n', f);
+}
+
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: backplane COMMAND [OPTIONS]\n"
-            "\n"
-            "commands:\n"
-            "  run SITE        run the routes of a site file until their sources end or SIGTERM\n"
-            "  check SITE      validate a site file (schemas, predicates, plugins) without\n"
-            "                  connecting anywhere; lists every error with file:line:col\n"
-            "  plugins         list installed plugins; --doc NAME prints a plugin's options\n"
-            "  dlq             list, show, replay or drop a site's dead letters\n"
-            "  review          list, show, approve, correct or reject records parked for review\n"
-            "  report SITE     straight-through rate, exceptions by flag, review queue, corrections\n"
-            "  audit ACTION SITE  tamper-evident audit log: verify, checkpoint, trace, export, keygen\n"
-            "  status SITE     the owner's routes, uptime, queues (docs/api.md)\n"
-            "  pause|resume SITE ROUTE   stop or restart polling a route (persists)\n"
-            "  reload SITE     ask the owner to reload the site file\n"
-            "  checkpoint list|reset SITE [ROUTE]   source positions (never the ledger)\n"
-            "  PLUGIN COMMAND  a command a plugin adds (also COMMAND PLUGIN), e.g.\n"
-            "                  `soap inspect URL`, `train extract ...`: see plugins --doc\n"
-            "\n"
-            "options:\n"
-            "  --version       print the version and ABI and exit\n"
-            "  --help          this text; COMMAND --help for a command's options\n"
-            "\n"
-            "exit codes: 0 ok, 1 invalid site file or plugin, 2 usage error,\n"
-            "            3 a route failed while running\n"
-            "environment: BP_PLUGIN_PATH  colon-separated plugin directories, searched\n"
-            "             after --plugin-dir and before %s\n",
+    fprintf(f, "usage: backplane COMMAND [OPTIONS]\n\ncommands:\n");
+    for (const cli_command *k = cli_commands; k->name; k++) {
+        char head[64];
+        snprintf(head, sizeof(head), "%s%s%s", k->name, k->args[0] ? " " : "", k->args);
+        if (strlen(head) > 15)
+            fprintf(f, "  %s\n  %-15s ", head, "");
+        else
+            fprintf(f, "  %-15s ", head);
+        usage_text(f, k->summary, 18);
+    }
+    fprintf(f, "  (review, dlq, status, pause, resume, reload, token: --url https://HOST:PORT\n"
+               "   --token-file F [--cacert F] [--cert F --key F] in place of SITE)\n");
+    fprintf(f, "  PLUGIN COMMAND  a command a plugin adds (also COMMAND PLUGIN), e.g.\n"
+               "                  `soap inspect URL`, `train extract ...`: see plugins --doc\n"
+               "\noptions:\n");
+    for (const cli_option *o = cli_options; o->name; o++) {
+        char head[64];
+        snprintf(head, sizeof(head), "%s%s%s", o->name, o->arg[0] ? " " : "", o->arg);
+        if (strlen(head) > 15)
+            fprintf(f, "  %s\n  %-15s ", head, "");
+        else
+            fprintf(f, "  %-15s ", head);
+        usage_text(f, o->text, 18);
+    }
+    fprintf(f, "\nexit codes:\n");
+    for (const cli_exit_code *e = cli_exit_codes; e->text; e++) {
+        fprintf(f, "  %d  ", e->code);
+        usage_text(f, e->text, 5);
+    }
+    fprintf(f, "\nenvironment:\n");
+    for (const cli_option *o = cli_environment; o->name; o++) {
+        fprintf(f, "  %s\n    ", o->name);
+        usage_text(f, o->text, 4);
+    }
+    fprintf(f, "\nplugins are installed in %s; see backplane(1), backplane-site(5)\n",
             BP_PLUGIN_INSTALL_DIR);
 }
 
@@ -61,6 +145,8 @@ static int cli_common_arg(cli_common *c, int argc, char **argv, int *i)
         slot = &c->log_level;
     } else if (strcmp(a, "--log-format") == 0) {
         slot = &c->log_format;
+    } else if (strcmp(a, "--log-file") == 0) {
+        slot = &c->log_file;
     } else {
         return 0;
     }
@@ -96,6 +182,8 @@ static const char *cli_keep_absolute(const char *path)
 {
     static char *kept[40];
     static int n_kept;
+    if (cli_remote_active() && strcmp(path, "@remote") == 0)
+        return path;   /* --url in place of SITE */
     char *abs = cli_absolute(path);
     if (abs == NULL)
         return path;
@@ -152,8 +240,35 @@ int cli_enter_site_dir(const char *site_path)
     return r;
 }
 
+static void cli_on_usr1(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    bp_log_reopen();
+    errno = saved;
+}
+
 static int cli_apply_log(const cli_common *c)
 {
+    if (c->log_file) {
+        /* Made absolute first: the command moves into the site file's
+         * directory, and a reopen must name the same file. */
+        char *abs = cli_absolute(c->log_file), *err = NULL;
+        bp_status st = bp_log_set_file(abs ? abs : c->log_file, &err);
+        free(abs);
+        if (st != BP_OK) {
+            fprintf(stderr, "backplane: %s\n", err ? err : "--log-file failed");
+            free(err);
+            return -1;
+        }
+        /* logrotate's postrotate: kill -USR1 PID (systemctl kill -s USR1). */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = cli_on_usr1;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGUSR1, &sa, NULL);
+    }
     if (c->log_level) {
         int l = bp_log_level_parse(c->log_level);
         if (l < 0) {
@@ -244,7 +359,7 @@ bp_registry *cli_registry(const cli_common *c)
         bp_registry_free(reg);
         return NULL;
     }
-    if (bp_registry_add_dir(reg, BP_PLUGIN_INSTALL_DIR, &err) == BP_ERR_INVALID)
+    if (bp_registry_add_default_dirs(reg, &err) != BP_OK && err)
         fprintf(stderr, "backplane: %s\n", err);
     free(err);
     return reg;
@@ -319,30 +434,24 @@ int main(int argc, char **argv)
         printf("backplane %s (plugin ABI %d.%d)\n", BP_VERSION, BP_ABI_MAJOR, BP_ABI_MINOR);
         return BP_EXIT_OK;
     }
-    if (strcmp(cmd, "run") == 0)
-        return cmd_run(argc - 1, argv + 1);
-    if (strcmp(cmd, "check") == 0)
-        return cmd_check(argc - 1, argv + 1);
-    if (strcmp(cmd, "plugins") == 0)
-        return cmd_plugins(argc - 1, argv + 1);
-    if (strcmp(cmd, "dlq") == 0)
-        return cmd_dlq(argc - 1, argv + 1);
-    if (strcmp(cmd, "review") == 0)
-        return cmd_review(argc - 1, argv + 1);
-    if (strcmp(cmd, "report") == 0)
-        return cmd_report(argc - 1, argv + 1);
-    if (strcmp(cmd, "audit") == 0)
-        return cmd_audit(argc - 1, argv + 1);
-    if (strcmp(cmd, "status") == 0)
-        return cmd_status(argc - 1, argv + 1);
-    if (strcmp(cmd, "pause") == 0)
-        return cmd_pause(argc - 1, argv + 1);
-    if (strcmp(cmd, "resume") == 0)
-        return cmd_resume(argc - 1, argv + 1);
-    if (strcmp(cmd, "reload") == 0)
-        return cmd_reload(argc - 1, argv + 1);
-    if (strcmp(cmd, "checkpoint") == 0)
-        return cmd_checkpoint(argc - 1, argv + 1);
+    /* --url URL --token-file F in place of SITE: the owner over TCP. SITE
+     * follows the command (status, pause, resume, reload) or its verb
+     * (review, dlq, token). */
+    static const char *const remote_cmds[] = {"status", "pause", "resume", "reload", "review",
+                                              "dlq", "token", NULL};
+    for (size_t i = 0; remote_cmds[i]; i++)
+        if (strcmp(cmd, remote_cmds[i]) == 0) {
+            int verb = strcmp(cmd, "review") == 0 || strcmp(cmd, "dlq") == 0 ||
+                       strcmp(cmd, "token") == 0;
+            if (cli_remote_take(&argc, argv, verb ? 3 : 2) != 0)
+                return BP_EXIT_USAGE;
+        }
+    for (const cli_command *k = cli_commands; k->name; k++)
+        if (strcmp(cmd, k->name) == 0)
+            return k->fn(argc - 1, argv + 1);
+    /* Hidden: roff and bash completion from the tables above (cmd_man.c). */
+    if (strcmp(cmd, "__man") == 0)
+        return cmd_man(argc - 1, argv + 1);
     int handled = 0;
     int rc = cmd_plugin_command(argc - 1, argv + 1, &handled);
     if (handled)
