@@ -399,7 +399,7 @@ void bp_db_pg_free_stmt(bp_db_stmt *q)
 int bp_db_pg_bind(bp_db_stmt *q, int i, const void *v, size_t n, int fmt, unsigned type)
 {
     if (i < 1 || i > q->nparams)
-        return 25;   /* SQLITE_RANGE */
+        return 25;   /* SQLite's range error */
     i--;
     free(q->vals[i]);
     q->vals[i] = NULL;

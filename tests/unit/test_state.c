@@ -161,6 +161,46 @@ int main(void)
     CHECK(pr.decision_json && strstr(pr.decision_json, "\"decision\":\"approved\"") != NULL);
     bp_park_result_clear(&pr);
     CHECK_INT(bp_state_count(st, "review_queue"), 0);
+
+    /* Reopen (owner): a rejected entry parked again as a new entry with its
+     * triage fields and arrival (review_queue.arrived_ms, issue 22), its dead
+     * letter taken back; once only; a delivered one refused. */
+    bp_review_item rj = {.route = "r", .stage = "review", .reason = "vendor?", .payload = "{}",
+                         .confidence = 0.25, .priority = 4, .arrived_ms = 4242};
+    CHECK_INT(bp_state_park_review_once(st, &rj, "s", "9", &pr), BP_OK);
+    int64_t rseq = pr.seq;
+    bp_park_result_clear(&pr);
+    CHECK_INT(bp_state_review_get(st, rseq, &it), BP_OK);
+    CHECK_INT(it.arrived_ms, 4242);
+    int64_t dl_before = bp_state_count(st, "dead_letters");
+    CHECK_INT(bp_state_review_decide(st, &it, "rejected", "ann", "unknown vendor", NULL, 0, "s",
+                                     "9"),
+              BP_OK);
+    bp_review_item_clear(&it);
+    CHECK_INT(bp_state_count(st, "dead_letters"), dl_before + 1);
+    int64_t nseq = 0;
+    char *who = NULL;
+    CHECK_INT(bp_state_review_reopen(st, rseq, "ops", "vendor added", &nseq, &who), BP_OK);
+    CHECK(nseq > rseq);
+    CHECK(who == NULL);
+    CHECK_INT(bp_state_count(st, "dead_letters"), dl_before);
+    CHECK_INT(bp_state_review_get(st, nseq, &it), BP_OK);
+    CHECK_STR(it.reason, "vendor?");
+    CHECK_INT(it.priority, 4);
+    CHECK(it.confidence > 0.24 && it.confidence < 0.26);
+    bp_review_item_clear(&it);
+    int64_t again = 0;
+    CHECK_INT(bp_state_review_reopen(st, rseq, "ops", "", &again, &who), BP_ERR_FULL);
+    CHECK_STR(who, "reopened by ops");
+    free(who);
+    who = NULL;
+    CHECK_INT(bp_state_review_reopen(st, pseq, "ops", "", &again, &who), BP_ERR_FULL);
+    CHECK_STR(who, "approved by ann");
+    free(who);
+    who = NULL;
+    CHECK_INT(bp_state_review_reopen(st, 999999, "ops", "", &again, &who), BP_ERR_NOT_FOUND);
+    free(who);
+    CHECK_INT(bp_state_count(st, "review_queue"), 1);
     bp_state_close(st);
 
     /* A file from before the keys: the columns are added, its rows kept. */
