@@ -722,7 +722,7 @@ static cJSON *ctl_status(bp_control *c)
     cJSON_AddStringToObject(o, "site", rt->site->name);
     cJSON_AddNumberToObject(o, "pid", (double)getpid());
     cJSON_AddNumberToObject(o, "uptime_s", (double)(bp_now_ms() - c->started_ms) / 1000.0);
-    cJSON_AddStringToObject(o, "state_file", rt->site->state_path);
+    cJSON_AddStringToObject(o, "state_file", bp_state_path(c->st));   /* a URI without its password */
     cJSON *routes = cJSON_AddObjectToObject(o, "routes");
     pthread_rwlock_rdlock(&rt->routes_lock);
     for (size_t i = 0; i < rt->n_routes; i++) {

@@ -13,6 +13,24 @@
 #include "runtime_int.h"
 #include "site.h"
 #include "strutil.h"
+#include "db.h"
+
+/* The page cache: beside the state file; with PostgreSQL state (no file,
+ * and a URI that may hold a password) where the state file would be by
+ * default (bp_site_default_state). malloc'ed or NULL. */
+static char *rv_cache_dir(const bp_site *site)
+{
+    if (site == NULL || site->state_path == NULL)
+        return NULL;
+    if (!bp_db_target_is_pg(site->state_path))
+        return bp_strfmt("%s.pages", site->state_path);
+    char *rel = bp_site_default_state(site->dir, site->name);
+    char *dir = rel == NULL ? NULL
+                : rel[0] == '/' ? bp_strfmt("%s.pages", rel)
+                                : bp_strfmt("%s/%s.pages", site->dir ? site->dir : ".", rel);
+    free(rel);
+    return dir;
+}
 
 #define RV_DEFAULT_SLA_MS (24LL * 3600 * 1000)
 #define RV_DEFAULT_THRESHOLD 0.8
@@ -306,8 +324,7 @@ unsigned bp_review_page_png(struct bp_runtime *rt, const bp_review_item *it, int
     px = px < 400 ? 400 : px > 2400 ? 2400 : px;
     bp_render_budget b = BP_RENDER_DEFAULTS;
     b.max_px = px;
-    char *cache = rt && rt->site && rt->site->state_path ? bp_strfmt("%s.pages", rt->site->state_path)
-                                                         : NULL;
+    char *cache = rv_cache_dir(rt ? rt->site : NULL);
     int n_pages = -1;
     int rc = bp_page_render(bytes, len, page, &b, cache, png, png_len, &n_pages, err);
     free(cache);

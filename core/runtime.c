@@ -331,7 +331,7 @@ int64_t bp_runtime_lease_epoch(bp_runtime *rt, const char *inst_name)
 
 static int64_t rt_lease_ttl(const bp_route *r)
 {
-    return r->cfg->lease_ttl_ms > 0 ? r->cfg->lease_ttl_ms : r->rt->site->lease_ttl_ms;
+    return r->cfg->lease_ttl_ms > 0 ? r->cfg->lease_ttl_ms : r->site->lease_ttl_ms;
 }
 
 static void rt_nap(const bp_runtime *rt, int64_t ms, const atomic_int *also)

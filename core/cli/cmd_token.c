@@ -18,6 +18,7 @@
 #include "owner_lock.h"
 #include "state.h"
 #include "tokens.h"
+#include "db.h"
 
 static void token_usage(FILE *f)
 {
@@ -168,7 +169,8 @@ int cmd_token(int argc, char **argv)
     }
     /* No owner: hold the lock while changing the file, as other commands
      * that change state without one (a run starting meanwhile waits). */
-    if (access(state_path, F_OK) != 0) {
+    const int shared = bp_db_target_is_pg(state_path);   /* issue 20: no file, no owner lock */
+    if (!shared && access(state_path, F_OK) != 0) {
         fprintf(stderr, "backplane token: state file %s does not exist (run the site once, or "
                         "`backplane check` it)\n", state_path);
         goto out;
@@ -177,7 +179,7 @@ int cmd_token(int argc, char **argv)
     bp_owner_info holder = {0};
     char cmd[32];
     snprintf(cmd, sizeof(cmd), "token %s", verb);
-    if (!list) {
+    if (!list && !shared) {
         bp_status ls = bp_owner_lock_try(state_path, cmd, &lock, &holder);
         if (ls != BP_OK) {
             fprintf(stderr, "backplane token: %s is held by pid %ld ('%s'); try again\n",

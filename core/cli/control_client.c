@@ -141,6 +141,8 @@ int cli_owner_or_lock(const char *cmd, const char *what, const char *site, const
         }
         if (reach == 1)
             return 1;
+        if (bp_db_target_is_pg(state_path))
+            return 0;   /* shared state (issue 20): no owner lock; the database claims requests */
         if (access(state_path, F_OK) != 0)
             return 0;   /* never ran: the caller says so; no lock file is made */
         bp_owner_info h;
