@@ -171,6 +171,7 @@ cmp -s ep.txt tep.txt && ok "the target's applied_table carries the holder's epo
 for p in "${PID[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 PID=()
 pg_as psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "CREATE DATABASE bprev" postgres >/dev/null
+eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (got '$2', want '$3')"; fi; }
 rv_sql() { psql -X -q -At -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bprev "$@"; }
 pg_sql -c "CREATE TABLE vsrc (id bigint PRIMARY KEY, vendor text, blocked boolean);
            CREATE TABLE vdst (id bigint, vendor text, blocked boolean);
@@ -194,4 +195,30 @@ pg_sql -F '|' -c "SELECT count(*), count(DISTINCT id) FROM vdst" >v.txt
 contains "the approved record is delivered exactly once (4 rows, 4 distinct)" v.txt "4|4"
 rv_sql -c "SELECT taken_by FROM control_requests WHERE seq=$seq1" >taken.txt
 contains "the decision was taken in the database by the lease holder ($rholder)" taken.txt "$rholder"
+# The other parked record: its arrival kept (review_queue.arrived_ms), rejected
+# by the holder, then reopened by a CLI that reaches no instance: the reopen is
+# one transaction in the shared state (main's owner branch, here on PostgreSQL).
+seq2=$(rv_sql -c "SELECT seq FROM review_queue ORDER BY seq LIMIT 1")
+[ -n "$seq2" ] && [ "$(rv_sql -c "SELECT arrived_ms > 0 FROM review_queue WHERE seq=$seq2")" = t ] &&
+    ok "a parked record keeps its arrival time in PostgreSQL" ||
+    not_ok "arrived_ms of entry '$seq2': $(rv_sql -c "SELECT arrived_ms FROM review_queue WHERE seq=$seq2")"
+exit_is "review reject from a host with no instance: recorded" 0 "$B" review reject rev.yaml "$seq2" --reason dup
+for _ in $(seq 200); do
+    [ "$(rv_sql -c "SELECT count(*) FROM dead_letters WHERE stage='review'")" = 1 ] && break; sleep 0.05
+done
+exit_is "review reopen on PostgreSQL state" 0 "$B" review reopen rev.yaml "$seq2" --note "not a dup"
+contains "... parked again as a new entry" "$OUT" "$seq2 reopened by"
+eq "its dead letter taken back, one entry parked" \
+    "$(rv_sql -c "SELECT count(*) FROM dead_letters WHERE stage='review'") $(rv_sql -c 'SELECT count(*) FROM review_queue')" "0 1"
+exit_is "a second reopen is refused" 1 "$B" review reopen rev.yaml "$seq2"
+# Tokens (issue 22) in the shared state: made with no instance reachable,
+# only the hash stored, verified by the control API's check on any instance.
+exit_is "token create on PostgreSQL state" 0 "$B" token create rev.yaml --name grafana --role viewer
+tok=$(grep -o 'bpt_[A-Za-z0-9_-]*' "$OUT" | head -1)
+eq "one token row, its hash 32 bytes" "$(rv_sql -c "SELECT name || ' ' || role || ' ' || length(hash) FROM tokens")" "grafana viewer 32"
+eq "the token text is not stored" "$(rv_sql -c "SELECT count(*) FROM tokens WHERE position(convert_to('$tok','UTF8') in hash) > 0 OR name = '$tok'")" "0"
+exit_is "token list on PostgreSQL state" 0 "$B" token list rev.yaml
+contains "... lists it" "$OUT" "grafana"
+exit_is "token revoke on PostgreSQL state" 0 "$B" token revoke rev.yaml grafana
+eq "revoked: no row" "$(rv_sql -c 'SELECT count(*) FROM tokens')" "0"
 finish
