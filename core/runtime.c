@@ -201,6 +201,7 @@ static bp_status rt_route_init(bp_runtime *rt, bp_route *r, bp_diags *d)
         return BP_ERR_NOMEM;
     r->source->wakeup = &r->wakeup;
     r->source->route_stop = &r->stop;
+    r->source->lease_epoch = &r->lease_epoch;
     snprintf(what, sizeof(what), "route '%s': source '%s'", c->name, c->from.name);
     if ((st = bp_instance_init(r->source, c->from.config, c->from.bound, BP_KIND_SOURCE, what,
                                d)) != BP_OK)
@@ -234,6 +235,7 @@ static bp_status rt_route_init(bp_runtime *rt, bp_route *r, bp_diags *d)
             return BP_ERR_NOMEM;
         r->transforms[r->n_transforms++] = in;
         in->route_stop = &r->stop;
+        in->lease_epoch = &r->lease_epoch;
         snprintf(what, sizeof(what), "route '%s': transform '%s'", c->name, c->through[i].name);
         if ((st = bp_instance_init(in, c->through[i].config, c->through[i].bound,
                                    BP_KIND_TRANSFORM, what, d)) != BP_OK)
@@ -250,6 +252,7 @@ static bp_status rt_route_init(bp_runtime *rt, bp_route *r, bp_diags *d)
             return BP_ERR_NOMEM;
         r->sinks[r->n_sinks++] = in;
         in->route_stop = &r->stop;
+        in->lease_epoch = &r->lease_epoch;
         snprintf(what, sizeof(what), "route '%s': sink '%s'", c->name, c->to[i].name);
         if ((st = bp_instance_init(in, c->to[i].config, c->to[i].bound, BP_KIND_SINK, what,
                                    d)) != BP_OK)
@@ -265,6 +268,7 @@ static bp_status rt_route_init(bp_runtime *rt, bp_route *r, bp_diags *d)
         if (r->dlq == NULL)
             return BP_ERR_NOMEM;
         r->dlq->route_stop = &r->stop;
+        r->dlq->lease_epoch = &r->lease_epoch;
         pthread_mutex_init(&r->dlq_mu, NULL);
         snprintf(what, sizeof(what), "route '%s': dead-letter channel '%s'", c->name,
                  c->dead_letter.name);
@@ -312,20 +316,6 @@ static int rt_route_needs_lease(const bp_site *site, const bp_site_route *c)
     for (size_t i = 0; k && k->plugin && exclusive[i]; i++)
         if (strcmp(k->plugin, exclusive[i]) == 0)
             return 1;
-    return 0;
-}
-
-int64_t bp_runtime_lease_epoch(bp_runtime *rt, const char *inst_name)
-{
-    const char *slash = inst_name ? strchr(inst_name, '/') : NULL;
-    if (slash == NULL)
-        return 0;
-    size_t n = (size_t)(slash - inst_name);
-    for (size_t i = 0; i < rt->n_routes; i++) {
-        const bp_route *r = rt->routes[i];
-        if (r->leased && strlen(r->cfg->name) == n && memcmp(r->cfg->name, inst_name, n) == 0)
-            return r->lease_epoch;
-    }
     return 0;
 }
 

@@ -47,6 +47,8 @@ struct bp_instance {
     pthread_mutex_t call_mu;    /* one caller at a time: the route's own thread, or the owner's
                                  * decider resuming a record (control.c); guards ledger too */
     const atomic_int *route_stop; /* its route's stop (host api `stopping`), or NULL (lookups) */
+    const int64_t *lease_epoch;   /* its route's lease epoch (issue 20: 0 not leased), or NULL;
+                                   * a pointer, as a reload may replace the route set */
 };
 
 struct bp_poll_batch {
@@ -93,8 +95,6 @@ void bp_runtime_request_stop(bp_runtime *rt);
  * `run --instance NAME`; default HOST:PID. set copies (NULL: the default);
  * get returns a borrowed string. Call set before bp_runtime_run. */
 void bp_runtime_set_instance(const char *name);
-/* The lease epoch of the route of instance "route/..." (0: not leased). */
-int64_t bp_runtime_lease_epoch(bp_runtime *rt, const char *inst_name);
 const char *bp_runtime_instance(void);
 
 /* Metrics of a route ("records_in", "records_out", "dropped", "parked",
