@@ -17,7 +17,7 @@ DEB_PKGS = gcc libc6-dev make meson ninja-build pkg-config python3 \
            libcurl4-openssl-dev libmicrohttpd-dev libgnutls28-dev libxml2-dev libssl-dev openssl \
            libgmime-3.0-dev libpoppler-glib-dev libcairo2-dev \
            libtesseract-dev tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-nld \
-           dovecot-imapd python3-aiosmtpd ghostscript groff-base curl \
+           dovecot-imapd python3-aiosmtpd ghostscript groff-base curl chromium \
            libsystemd-dev systemd lintian man-db fakeroot \
            unixodbc unixodbc-dev libsqliteodbc odbc-postgresql postgresql-15 postgresql-client-15
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -36,11 +36,13 @@
 #include "log.h"
 #include "options.h"
 #include "review.h"
+#include "review_view.h"
 #include "runtime_int.h"
 #include "sha256.h"
 #include "site.h"
 #include "state_control.h"
 #include "tokens.h"
+#include "web_static.h"
 #include "yaml_doc.h"
 
 #define CTL_MAX_WAIT_MS 120000
@@ -342,17 +344,38 @@ typedef struct ctl_conn {
     int64_t start_ms;         /* mono: the request's headers were in */
 } ctl_conn;
 
+/* The headers every answer carries (issue 15): the workbench is a page of
+ * this origin; nothing frames it, nothing it loads comes from elsewhere, no
+ * answer is sniffed as HTML, none is cached. */
+static void ctl_headers(struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+}
+
+/* bytes (malloc'ed, taken) as the answer, with the headers every answer
+ * carries (issue 15: the workbench is a page of this origin; nothing frames
+ * it, nothing it loads comes from elsewhere, no answer is sniffed as HTML). */
+static enum MHD_Result ctl_send_bytes(struct MHD_Connection *conn, unsigned code,
+                                      const char *type, void *bytes, size_t n)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(n, bytes ? bytes : (char *)"", MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", type);
+    ctl_headers(resp);
+    enum MHD_Result r = MHD_queue_response(conn, code, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
 static enum MHD_Result ctl_send(struct MHD_Connection *conn, unsigned code, cJSON *o)
 {
     char *text = o ? cJSON_PrintUnformatted(o) : strdup("{}");
     cJSON_Delete(o);
-    size_t n = text ? strlen(text) : 0;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(n, text ? text : (char *)"", MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    enum MHD_Result r = MHD_queue_response(conn, code, resp);
-    MHD_destroy_response(resp);
-    return r;
+    return ctl_send_bytes(conn, code, "application/json", text, text ? strlen(text) : 0);
 }
 
 static enum MHD_Result ctl_error(struct MHD_Connection *conn, unsigned code, const char *fmt, ...)
@@ -799,6 +822,23 @@ static enum MHD_Result ctl_decide(bp_control *c, struct MHD_Connection *conn, co
     return ctl_send(conn, strcmp(oc, "pending") == 0 ? 202 : 200, o);
 }
 
+/* Queue rows with the workbench's fields (issue 15: age against the SLA,
+ * lowest confidence, flag names). */
+typedef struct {
+    cJSON *items;
+    bp_runtime *rt;
+} ctl_rows;
+
+static int ctl_review_row_ext(const bp_review_item *it, void *ud)
+{
+    ctl_rows *rows = ud;
+    ctl_review_row(it, rows->items);
+    cJSON *last = rows->items->child ? rows->items->child->prev : NULL;
+    if (last)
+        bp_review_row_extend(rows->rt, last, it);
+    return 0;
+}
+
 /* The Unix socket's identify (control_int.h): the peer's OS user. */
 static unsigned ctl_unix_identify(void *ud, struct MHD_Connection *conn, int *role, char *who,
                                   size_t who_n, char *why, size_t why_n)
@@ -882,6 +922,7 @@ static enum MHD_Result ctl_metrics(bp_control *c, struct MHD_Connection *conn)
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    ctl_headers(resp);
     enum MHD_Result r = MHD_queue_response(conn, 200, resp);
     MHD_destroy_response(resp);
     return r;
@@ -987,6 +1028,14 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
         cJSON_AddItemToObject(o, "routes", bad);
         return ctl_send(conn, ok ? 200 : 503, o);
     }
+    if (get && strncmp(url, "/api/", 5) != 0) {
+        /* The workbench's page (issue 15): public, it logs in by itself. */
+        char *body = NULL;
+        size_t len = 0;
+        const char *type = NULL;
+        if (bp_web_static(url, &body, &len, &type) == 200)
+            return ctl_send_bytes(conn, 200, type, body, len);
+    }
     if (get && strcmp(url, "/metrics") == 0 && l->metrics_public)
         return ctl_metrics(c, conn);
     char who[128] = "unknown", why[256] = "";
@@ -1000,6 +1049,7 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
         struct MHD_Response *resp = MHD_create_response_from_buffer(
             text ? strlen(text) : 0, text ? text : (char *)"", MHD_RESPMEM_MUST_FREE);
         MHD_add_response_header(resp, "Content-Type", "application/json");
+        ctl_headers(resp);
         if (refuse == 401 && l->bearer)
             MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"backplane\"");
         if (refuse == 429)
@@ -1028,12 +1078,21 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
         return ctl_tokens(c, conn, get, post, del, url, who, cc->body);
     if (get && strcmp(url, "/metrics") == 0)
         return ctl_metrics(c, conn);
+    if (get && strcmp(url, "/api/v1/whoami") == 0) {
+        /* the workbench shows the actions of the caller's role (issue 15) */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "who", who);
+        cJSON_AddStringToObject(o, "role", bp_access_role_name(role));
+        cJSON_AddNumberToObject(o, "claim_ttl_ms", (double)c->claim_ttl_ms);
+        return ctl_send(conn, 200, o);
+    }
     if (get && strcmp(url, "/api/v1/status") == 0)
         return ctl_send(conn, 200, ctl_status(c));
     if (get && strcmp(url, "/api/v1/review") == 0) {
         const char *route = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "route");
         cJSON *o = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(o, "items");
-        bp_state_review_foreach(c->st, route, ctl_review_row, items);
+        ctl_rows rows = {.items = items, .rt = c->rt};
+        bp_state_review_foreach(c->st, route, ctl_review_row_ext, &rows);
         /* The live claims in one statement (not one per item), then null
          * for the items nobody claimed. */
         bp_state_review_claims_foreach(c->st, bp_now_ms(), ctl_claim_row, items);
@@ -1052,9 +1111,9 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
         ctl_review_row(&it, arr);
         cJSON *o = cJSON_DetachItemFromArray(arr, 0);
         cJSON_Delete(arr);
-        cJSON *env = it.payload ? cJSON_Parse(it.payload) : NULL;
-        if (env)
-            cJSON_AddItemToObject(o, "envelope", env);
+        /* the workbench's view (issue 15): fields, where, flags, lineage, pages */
+        bp_review_row_extend(c->rt, o, &it);
+        bp_review_view_extend(c->rt, o, &it);
         ctl_add_claim(c, o, seq);
         bp_review_item_clear(&it);
         return ctl_send(conn, 200, o);
@@ -1067,6 +1126,26 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
                 return ctl_decide(c, conn, "review", seq, verbs[i], who, cc->body);
         if (strcmp(rest, "/reopen") == 0)
             return ctl_reopen(c, conn, seq, who, cc->body);
+    }
+    int page = 0;
+    if (get && (seq = ctl_seq(url, "/api/v1/review/", &rest)) > 0 &&
+        sscanf(rest, "/pages/%d.png", &page) == 1 && page > 0) {
+        bp_review_item it;
+        if (bp_state_review_get(c->st, seq, &it) != BP_OK)
+            return ctl_error(conn, 404, "parked record %lld not found", (long long)seq);
+        const char *av = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "attachment");
+        const char *pv = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "px");
+        unsigned char *png = NULL;
+        size_t len = 0;
+        char *err = NULL;
+        unsigned code = bp_review_page_png(c->rt, &it, av ? atoi(av) : -1, page,
+                                           pv ? atoi(pv) : 0, &png, &len, &err);
+        bp_review_item_clear(&it);
+        if (code == 200)
+            return ctl_send_bytes(conn, 200, "image/png", png, len);
+        enum MHD_Result r = ctl_error(conn, code, "%s", err ? err : "cannot render the page");
+        free(err);
+        return r;
     }
     if (get && strcmp(url, "/api/v1/dlq") == 0) {
         const char *route = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "route");

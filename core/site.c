@@ -19,7 +19,8 @@ static const char *const site_route_keys[] = {"from", "through", "review", "to",
                                               NULL};
 static const char *const site_errors_keys[] = {"retry", "dead_letter", "outage_limit", NULL};
 static const char *const site_retry_keys[] = {"max", "backoff", NULL};
-static const char *const site_review_keys[] = {"when", NULL};
+static const char *const site_review_keys[] = {"when", "sla", "confidence_threshold",
+                                               "reject_reasons", NULL};
 static const char *const site_ledger_keys[] = {"retention", NULL};
 static const char *const site_audit_keys[] = {"signing_key", "checkpoint_every",
                                               "checkpoint_interval", "retention", NULL};
@@ -293,6 +294,60 @@ static void site_parse_audit(bp_site *s, const bp_ynode *n, bp_diags *d)
     }
 }
 
+/* The workbench's options of a route's review gate (issue 15): sla (a
+ * duration), confidence_threshold (0..1), reject_reasons (a list of short
+ * texts); defaults 24h, 0.8 and a list for invoices. */
+static void site_parse_review_opts(const bp_ynode *review, bp_site_route *r, const char *file,
+                                   bp_diags *d)
+{
+    static const char *const def_reasons[] = {"duplicate", "not our invoice", "wrong amount",
+                                              "no purchase order", "unreadable", "other", NULL};
+    r->review_sla_ms = 24LL * 3600 * 1000;
+    r->review_threshold = 0.8;
+    const bp_ynode *sla = review->kind == BP_YMAP ? bp_ymap_get(review, "sla") : NULL;
+    const bp_ynode *thr = review->kind == BP_YMAP ? bp_ymap_get(review, "confidence_threshold") : NULL;
+    const bp_ynode *rr = review->kind == BP_YMAP ? bp_ymap_get(review, "reject_reasons") : NULL;
+    if (sla) {
+        int64_t ms = sla->kind == BP_YSCALAR ? bp_parse_duration_ms(sla->value) : -1;
+        if (ms <= 0)
+            bp_diags_add(d, file, sla->line, sla->col,
+                         "review.sla: not a duration (e.g. 4h, 2d is 48h)");
+        else
+            r->review_sla_ms = ms;
+    }
+    if (thr) {
+        char *end = NULL;
+        double v = thr->kind == BP_YSCALAR ? strtod(thr->value, &end) : -1;
+        if (thr->kind != BP_YSCALAR || end == thr->value || *end != '\0' || !(v >= 0 && v <= 1))
+            bp_diags_add(d, file, thr->line, thr->col,
+                         "review.confidence_threshold: a number from 0 to 1");
+        else
+            r->review_threshold = v;
+    }
+    size_t n = 0;
+    if (rr && (rr->kind != BP_YSEQ || rr->n == 0 || rr->n > 64)) {
+        bp_diags_add(d, file, rr->line, rr->col,
+                     "review.reject_reasons: a list of 1 to 64 reasons");
+        rr = NULL;
+    }
+    for (size_t i = 0; rr && i < rr->n; i++)
+        if (rr->items[i]->kind != BP_YSCALAR || rr->items[i]->value[0] == '\0' ||
+            strlen(rr->items[i]->value) > 200) {
+            bp_diags_add(d, file, rr->items[i]->line, rr->items[i]->col,
+                         "review.reject_reasons[%zu]: a reason is a text of 1 to 200 characters", i);
+            rr = NULL;
+        }
+    if (rr == NULL)
+        while (def_reasons[n])
+            n++;
+    else
+        n = rr->n;
+    r->reject_reasons = calloc(n, sizeof(char *));
+    for (size_t i = 0; r->reject_reasons && i < n; i++)
+        if ((r->reject_reasons[i] = strdup(rr ? rr->items[i]->value : def_reasons[i])) != NULL)
+            r->n_reject_reasons++;
+}
+
 static void site_parse_route(bp_site *s, const bp_ynode *key, const bp_ynode *n, bp_diags *d)
 {
     const char *file = s->file;
@@ -347,6 +402,7 @@ static void site_parse_route(bp_site *s, const bp_ynode *key, const bp_ynode *n,
 
     const bp_ynode *review = bp_ymap_get(n, "review");
     if (review) {
+        site_parse_review_opts(review, r, file, d);
         const bp_ynode *when = review->kind == BP_YMAP ? bp_ymap_get(review, "when") : NULL;
         if (review->kind == BP_YMAP)
             site_unknown_keys(review, site_review_keys, "review", file, d);
@@ -901,6 +957,9 @@ void bp_site_free(bp_site *s)
         site_use_free(&r->dead_letter);
         free(r->to);
         free(r->review_when);
+        for (size_t k = 0; k < r->n_reject_reasons; k++)
+            free(r->reject_reasons[k]);
+        free(r->reject_reasons);
         free(r->order_key);
     }
     free(s->routes);

@@ -59,6 +59,11 @@ typedef struct bp_site_route {
     int64_t outage_limit_ms;       /* errors.outage_limit: how long records wait for a sink
                                     * that cannot connect before they are dead-lettered
                                     * (0: no limit, the default) */
+    /* ---- issue 15 (workbench): review: { sla, confidence_threshold, reject_reasons } ---- */
+    int64_t review_sla_ms;         /* an item older than this is late (default 24h) */
+    double review_threshold;       /* a field less confident than this needs a look (0.8) */
+    char **reject_reasons;         /* the reasons a reviewer picks from (a default list) */
+    size_t n_reject_reasons;
 } bp_site_route;
 
 typedef struct bp_site {

@@ -14,6 +14,10 @@
  * requests "MODE MAX_PAGES CPU_SECONDS LEN\n<LEN bytes>", each answered by the
  * records of that mode and "Z0\n"; RLIMIT_CPU is raised by CPU_SECONDS over
  * what the process has used before each document, so each has its budget.
+ * Mode "render" (issue 15): `bp-pdf-text render PAGE CPU_SECONDS MAX_PX
+ * MEMORY_MB`: page PAGE (1-based) of the PDF on stdin as PNG, its longer side
+ * at most MAX_PX pixels, under RLIMIT_CPU and an address-space limit:
+ *   N<page count>\n  G<len>\n<len bytes of PNG>   or   E<len>\n<why>
  * Usage: bp-pdf-text text|words|image|serve MAX_PAGES CPU_SECONDS. Run by pdf_text_read(), not
  * by people; it exists so that poppler, which cannot be interrupted, runs
  * where RLIMIT_CPU and a kill can stop it. Another mode (a page as PNG)
@@ -27,6 +31,9 @@
 #include <unistd.h>
 
 #include "pdf_text.h"
+#ifdef BP_HAVE_RENDER
+#include "pdf_render.h"
+#endif
 #ifdef BP_HAVE_OCR
 #include "pdf_ocr.h"
 #endif
@@ -178,8 +185,95 @@ static int worker_serve(void)
     }
 }
 
+/* Reads all of stdin; NULL when out of memory or a read fails. */
+static char *worker_slurp(size_t *out_len)
+{
+    size_t len = 0, cap = 1 << 16;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (buf == NULL)
+            return NULL;
+        if (len == cap) {
+            cap *= 2;
+            char *b = realloc(buf, cap);
+            if (b == NULL) {
+                free(buf);
+                return NULL;
+            }
+            buf = b;
+        }
+        ssize_t n = read(0, buf + len, cap - len);
+        if (n < 0) {
+            free(buf);
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    *out_len = len;
+    return buf;
+}
+
+/* bp-pdf-text render PAGE CPU_SECONDS MAX_PX MEMORY_MB (issue 15). */
+static int worker_render(char **argv)
+{
+    int page = atoi(argv[2]), max_px = atoi(argv[4]);
+    long cpu = atol(argv[3]), mem_mb = atol(argv[5]);
+    if (page < 1 || max_px < 16 || max_px > 8192)
+        return 2;
+    if (cpu > 0) {
+        struct rlimit rl = {.rlim_cur = (rlim_t)cpu, .rlim_max = (rlim_t)cpu + 1};
+        if (setrlimit(RLIMIT_CPU, &rl) != 0)
+            return 3;
+    }
+#if !defined(__SANITIZE_ADDRESS__)
+    /* The memory budget: a page that asks poppler or cairo for more fails
+     * there (ASan reserves terabytes of address space, so not under it). */
+    if (mem_mb > 0) {
+        struct rlimit rl = {.rlim_cur = (rlim_t)mem_mb << 20, .rlim_max = (rlim_t)mem_mb << 20};
+        if (setrlimit(RLIMIT_AS, &rl) != 0)
+            return 3;
+    }
+#else
+    (void)mem_mb;
+#endif
+    size_t len = 0;
+    char *buf = worker_slurp(&len);
+    if (buf == NULL)
+        return 4;
+#ifdef BP_HAVE_RENDER
+    unsigned char *png = NULL;
+    size_t png_len = 0;
+    int n_pages = 0;
+    char *err = NULL;
+    int rc = pdf_render_png(buf, len, page - 1, max_px, &png, &png_len, &n_pages, &err);
+    if (n_pages > 0)
+        printf("N%d\n", n_pages);
+    if (rc == 0) {
+        printf("G%zu\n", png_len);
+        fwrite(png, 1, png_len, stdout);
+    } else {
+        printf("E%zu\n%s", strlen(err ? err : "out of memory"), err ? err : "out of memory");
+    }
+    free(png);
+    free(err);
+#else
+    static const char no[] = "this build has no page rendering (cairo)";
+    printf("E%zu\n%s", strlen(no), no);
+#endif
+    free(buf);
+    return fflush(stdout) != 0 ? 5 : 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 6 && strcmp(argv[1], "render") == 0) {
+        pid_t parent = getppid();
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            return 6;
+        return worker_render(argv);
+    }
     int words = argc == 4 && strcmp(argv[1], "words") == 0;
     int image = argc == 4 && strcmp(argv[1], "image") == 0;
     int serve = argc == 4 && strcmp(argv[1], "serve") == 0;

@@ -105,6 +105,7 @@ struct imap_opts {
     const char *type;
     int64_t pdf_timeout, pdf_message_timeout;
     long long max_pdf_attachments, max_parts;
+    int pdf_layout;
 };
 
 static const struct bp_option imap_tls_fields[] = {CONN_TLS_FIELDS(struct imap_opts)};

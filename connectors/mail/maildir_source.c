@@ -43,6 +43,7 @@ struct md_opts {
     const char *type;
     int64_t pdf_timeout, pdf_message_timeout;
     long long max_pdf_attachments, max_parts;
+    int pdf_layout;
 };
 
 static const struct bp_option md_options[] = {

@@ -234,6 +234,30 @@ static void mime_fmt_ms(char *buf, size_t n, int64_t ms)
         snprintf(buf, n, "%lldms", (long long)ms);
 }
 
+/* attachments[i].layout (pdf_layout, issue 15): one {"w", "h", "words"} per
+ * page read, taking t's words. 0 when out of memory. */
+static int mime_add_layout(cJSON *o, pdf_text *t)
+{
+    cJSON *layout = cJSON_AddArrayToObject(o, "layout");
+    if (layout == NULL)
+        return 0;
+    for (int i = 0; i < cJSON_GetArraySize(t->sizes); i++) {
+        const cJSON *sz = cJSON_GetArrayItem(t->sizes, i);
+        cJSON *pg = cJSON_CreateObject();
+        if (pg == NULL || !cJSON_AddItemToArray(layout, pg)) {
+            cJSON_Delete(pg);
+            return 0;
+        }
+        const cJSON *wv = cJSON_GetObjectItemCaseSensitive(sz, "w");
+        const cJSON *hv = cJSON_GetObjectItemCaseSensitive(sz, "h");
+        cJSON_AddNumberToObject(pg, "w", cJSON_IsNumber(wv) ? wv->valuedouble : 0);
+        cJSON_AddNumberToObject(pg, "h", cJSON_IsNumber(hv) ? hv->valuedouble : 0);
+        cJSON *words = cJSON_DetachItemFromArray(t->words, 0);
+        cJSON_AddItemToObject(pg, "words", words ? words : cJSON_CreateArray());
+    }
+    return 1;
+}
+
 /* The text of a PDF attachment under the budget (pdf_text.h): the pages,
  * page_count, and text_truncated (why) when the budget cut it short. */
 static void mime_add_pdf_text(mime_walk *w, cJSON *o, const mime_attachment *a)
@@ -261,6 +285,7 @@ static void mime_add_pdf_text(mime_walk *w, cJSON *o, const mime_attachment *a)
                     .wall_ms = per_doc ? lim->pdf_timeout_ms : left,
                     .cpu_s = (int)((lim->pdf_timeout_ms + 999) / 1000),
                     .in_process = !lim->pdf_isolated,
+                    .positions = lim->pdf_layout,
                     .cancelled = lim->cancelled, .ud = lim->cancel_ud};
     pdf_text t;
     int64_t t0 = mime_now_ms();
@@ -280,6 +305,8 @@ static void mime_add_pdf_text(mime_walk *w, cJSON *o, const mime_attachment *a)
             cJSON_AddNumberToObject(o, "page_count", t.n_pages);
         cJSON_AddItemToObject(o, "pages", t.pages);
         t.pages = NULL;
+        if (lim->pdf_layout && t.words && t.sizes && !mime_add_layout(o, &t))
+            w->oom = 1;
         if (t.truncated) {
             mime_fmt_ms(d, sizeof(d), per_doc ? lim->pdf_timeout_ms : lim->pdf_message_ms);
             snprintf(why, sizeof(why), "%s (%s): %s", per_doc ? "pdf_timeout" : "pdf_message_timeout",

@@ -23,6 +23,10 @@ typedef struct mime_limits {
     int (*cancelled)(void *ud);  /* nonzero: stop now (shutdown); may be NULL */
     void *cancel_ud;
     int max_parts;           /* MIME parts per message, counted before parsing (0: no limit) */
+    /* ---- issue 15 (workbench) ---- */
+    int pdf_layout;          /* 1: each PDF attachment also gets `layout`: per page read
+                                {"w", "h", "words": [{"t", "b"}]} (points from the top
+                                left), what extract locates its fields by */
 } mime_limits;
 
 typedef struct mime_attachment {
@@ -91,7 +95,7 @@ bp_envelope *mime_to_envelope(const struct bp_host_api *api, mime_message *m, co
 /* The budget options every mail source offers (issue 17: PDF text runs in a
  * budgeted worker; parts are bounded), bound into T: pdf_timeout and
  * pdf_message_timeout (int64_t ms), max_pdf_attachments and max_parts
- * (long long). MIME_LIMIT_OPTIONS(T) includes them. */
+ * (long long), pdf_layout (int, issue 15). MIME_LIMIT_OPTIONS(T) includes them. */
 #define MIME_BUDGET_OPTIONS(T) \
     {.name = "pdf_timeout", .type = BP_OPT_DURATION, .default_value = "10s", .min = "100ms", \
      .max = "1h", .description = "one PDF's text may take this long (wall clock and CPU); then the record gets the pages read so far and data.pdf_truncated", \
@@ -104,7 +108,10 @@ bp_envelope *mime_to_envelope(const struct bp_host_api *api, mime_message *m, co
      BP_OPT_FIELD(T, max_pdf_attachments)}, \
     {.name = "max_parts", .type = BP_OPT_INT, .default_value = "1000", .min = "1", \
      .max = "1000000", .description = "a message with more MIME parts (or parts nested more than 64 deep) is dead-lettered unparsed", \
-     BP_OPT_FIELD(T, max_parts)}
+     BP_OPT_FIELD(T, max_parts)}, \
+    {.name = "pdf_layout", .type = BP_OPT_BOOL, .default_value = "false", \
+     .description = "also keep each PDF page's words with their boxes (attachments[i].layout), so extract can say where on the page a field was read and the workbench can draw it", \
+     BP_OPT_FIELD(T, pdf_layout)}
 
 /* The MIME_LIMIT_OPTIONS values of bound options o (any struct with them). */
 #define MIME_LIMITS_FROM_OPTS(o) \
@@ -115,6 +122,7 @@ bp_envelope *mime_to_envelope(const struct bp_host_api *api, mime_message *m, co
                    .pdf_timeout_ms = (o)->pdf_timeout, \
                    .pdf_message_ms = (o)->pdf_message_timeout, \
                    .max_pdfs = (int)(o)->max_pdf_attachments, \
-                   .max_parts = (int)(o)->max_parts})
+                   .max_parts = (int)(o)->max_parts, \
+                   .pdf_layout = (o)->pdf_layout})
 
 #endif

@@ -334,6 +334,12 @@ static const man_key man_keys[] = {
     {"routes.*.errors.retry", "max", "Attempts before a record is dead-lettered."},
     {"routes.*.errors.retry", "backoff", "MIN..MAX, doubling between attempts (1s..5m)."},
     {"routes.*.review", "when", "A predicate (data.total > 10000 or flags has 'po_mismatch')."},
+    {"routes.*.review", "sla", "How long a record may wait for a person (default 24h); the\n"
+                               "workbench colours the queue by age against it."},
+    {"routes.*.review", "confidence_threshold",
+     "Fields below this confidence (0..1, default 0.8) need a look; the\n"
+     "workbench marks them."},
+    {"routes.*.review", "reject_reasons", "The reasons a reviewer picks from when rejecting (a list)."},
     {"ledger", "retention", "How long ledger entries are kept (a duration, default 24h)."},
     {"audit", "signing_key", "An Ed25519 key file (backplane audit keygen) signing checkpoints."},
     {"audit", "checkpoint_every", "A signed checkpoint after this many entries (default 1000)."},

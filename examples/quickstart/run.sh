@@ -47,3 +47,15 @@ Next: look at a parked invoice and decide on it, e.g.
 \`$bp run $q/site.yaml\` runs, decisions go through it at once; with none running
 they are recorded, and the next run sends approved records on to the ERP and Kafka.
 EOF
+
+# The review workbench (a web page served by the owner): a reviewer token, then
+# the one command that serves the queue and the URL to open (the token travels
+# in the fragment, which never reaches a server log).
+token=$("$bp" token create "$q/site.yaml" --name demo-clerk --role reviewer 2>/dev/null | tail -n 1)
+section "decide in the browser: the review workbench"
+cat <<EOF
+A reviewer token 'demo-clerk' was created. Serve the queue with
+  BP_PLUGIN_PATH=$BP_PLUGIN_PATH $bp run $q/site.yaml --serve --admin-listen 127.0.0.1:8080
+and open
+  http://127.0.0.1:8080/#token=$token
+EOF

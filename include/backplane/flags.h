@@ -50,6 +50,19 @@ extern "C" {
 #define BP_FLAG_PO_CLOSED "po_closed"                     /* match: PO not open */
 #define BP_FLAG_VENDOR_MISMATCH "vendor_mismatch"         /* match */
 
+/* Extracted fields (issue 15): a transform that reads fields into an object
+ * X of data (extract's `into`, e.g. data.invoice) writes beside each value
+ * X.FIELD its confidence X.confidence.FIELD (number in [0, 1]), the text as
+ * printed X.raw.FIELD, and where it was read X.where.FIELD: {"page": N
+ * (1-based), "box": [x0, y0, x1, y1]} relative to the page (0..1 from its top
+ * left), or {"path": P, "span": [start, end]} in Unicode code points of the
+ * text at path P (end exclusive). The review workbench finds such groups by
+ * the X.confidence object and shows each field with its confidence and box
+ * or span. */
+#define BP_FIELDS_CONFIDENCE "confidence"
+#define BP_FIELDS_RAW "raw"
+#define BP_FIELDS_WHERE "where"
+
 /* Priorities a plugin may set on the "priority" extension. */
 #define BP_PRIORITY_NORMAL 0
 #define BP_PRIORITY_HIGH 10

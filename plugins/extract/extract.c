@@ -30,6 +30,7 @@
 #include "extract_model.h"
 #include "extract_memory.h"
 #include "extract_fields.h"
+#include "extract_where.h"
 #ifdef EX_HAVE_READ
 #include "extract_eval_invoices.h"
 #endif
@@ -43,6 +44,7 @@ typedef struct {
     bp_instance *inst;
     ex_model model;
     char *lines_path, *into;
+    char *layout_path;          /* `layout`: PDF pages' words with boxes (issue 15), or NULL */
     char *text_paths[EX_MAX_TEXT];  /* `text`: paths of plain text, in order */
     int n_text;
     int want[EX_NFIELDS];
@@ -67,6 +69,8 @@ static const struct bp_option extract_options[] = {
      .description = "a shipped model's name (invoices, sroie) or a model file made by `backplane train extract`"},
     {.name = "lines", .type = BP_OPT_STRING, .default_value = "data.lines",
      .description = "array of text lines: strings, or {text, box: [x0,y0,x1,y1] or 8 corner coordinates}"},
+    {.name = "layout", .type = BP_OPT_STRING,
+     .description = "pages with words and boxes, [{w, h, words: [{t, b}]}] (a mail source's attachments[i].layout with pdf_layout: true); read first when present, so INTO.where.FIELD says the page and box of each field"},
     {.name = "text", .type = BP_OPT_LIST, .default_value = "data.text",
      .description = "paths of plain text (joined with newlines, missing ones skipped; as in classify), used when the lines path is absent"},
     {.name = "into", .type = BP_OPT_STRING, .default_value = "data.extracted",
@@ -88,6 +92,7 @@ static void extract_destroy(void *p)
     if (self == NULL)
         return;
     free(self->lines_path);
+    free(self->layout_path);
     for (int i = 0; i < self->n_text; i++)
         free(self->text_paths[i]);
     free(self->into);
@@ -130,6 +135,16 @@ static bp_status extract_init(const struct bp_host_api *api, bp_instance *inst,
     }
     self->lines_path = strdup(bp_cfg_str(config, "lines"));
     self->into = strdup(bp_cfg_str(config, "into"));
+    const char *lay = bp_cfg_str(config, "layout");
+    if (lay && (self->layout_path = strdup(lay)) == NULL) {
+        extract_destroy(self);
+        return BP_ERR_NOMEM;
+    }
+    if (lay && api->path_check(lay) != BP_OK) {
+        *errmsg = api->format("layout: invalid path '%s'", lay);
+        extract_destroy(self);
+        return BP_ERR_INVALID;
+    }
     self->min_conf = o->min_confidence;
     self->use_memory = o->vendor_memory;
     self->mem = calloc(EX_MAX_MEM, sizeof(ex_memory));
@@ -186,11 +201,68 @@ static bp_status extract_init(const struct bp_host_api *api, bp_instance *inst,
     return BP_OK;
 }
 
-/* Reads the record's lines into d. Returns 1 when there was text, 0 when
- * none, -1 out of memory. */
-static int extract_read(extract_self *self, bp_envelope *env, ex_doc *d)
+/* Where each line came from (issue 15): grown beside d's lines. */
+typedef struct {
+    ex_origin *o;
+    size_t n, cap;
+    const char *texts[EX_MAX_TEXT];   /* borrowed from the envelope */
+} ex_origins;
+
+static int ex_origin_push(ex_origins *org, const ex_doc *d, size_t before, int src, size_t off)
+{
+    if (org == NULL || d->n == before)
+        return 0;
+    if (org->n == org->cap) {
+        size_t cap = org->cap ? org->cap * 2 : 64;
+        ex_origin *o = realloc(org->o, cap * sizeof *o);
+        if (o == NULL)
+            return -1;
+        org->o = o;
+        org->cap = cap;
+    }
+    org->o[org->n++] = (ex_origin){.src = src, .off = off};
+    return 0;
+}
+
+/* Pages of words with boxes at the `layout` path into d: 1 read, 0 none
+ * there, -1 out of memory. */
+static int extract_read_layout(extract_self *self, bp_envelope *env, ex_doc *d)
+{
+    const cJSON *lay = self->layout_path ? self->api->envelope_get0_path(env, self->layout_path)
+                                         : NULL;
+    int np = cJSON_IsArray(lay) ? cJSON_GetArraySize(lay) : 0;
+    if (np <= 0)
+        return 0;
+    d->n_pages = np < EX_MAX_PAGES ? np : EX_MAX_PAGES;
+    int i = 0;
+    for (const cJSON *pg = lay->child; pg && i < d->n_pages; pg = pg->next, i++) {
+        d->page_w[i] = (float)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(pg, "w"));
+        d->page_h[i] = (float)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(pg, "h"));
+        if (!(d->page_w[i] > 0) || !(d->page_h[i] > 0))
+            d->page_w[i] = d->page_h[i] = 1;
+    }
+    i = 0;
+    for (const cJSON *pg = lay->child; pg && i < d->n_pages; pg = pg->next, i++) {
+        const cJSON *words = cJSON_GetObjectItemCaseSensitive(pg, "words");
+        if (cJSON_IsArray(words) && ex_doc_add_words(d, words, i) != 0)
+            return -1;
+    }
+    snprintf(d->source, sizeof d->source, "pdf");
+    return d->n > 0;
+}
+
+/* Reads the record's lines into d (org, may be NULL: where each line came
+ * from). Returns 1 when there was text, 0 when none, -1 out of memory. */
+static int extract_read(extract_self *self, bp_envelope *env, ex_doc *d, ex_origins *org)
 {
     const struct bp_host_api *api = self->api;
+    int lr = extract_read_layout(self, env, d);
+    if (lr < 0)
+        return -1;
+    if (lr > 0) {
+        ex_doc_finish(d);
+        return d->n > 0;
+    }
     const cJSON *lines = api->envelope_get0_path(env, self->lines_path);
     if (cJSON_IsArray(lines)) {
         for (const cJSON *it = lines->child; it; it = it->next) {
@@ -230,10 +302,16 @@ static int extract_read(extract_self *self, bp_envelope *env, ex_doc *d)
                 continue;
             any = 1;
             const char *p = t->valuestring;
+            if (org)
+                org->texts[i] = t->valuestring;
             while (*p) {
                 const char *nl = strchr(p, '\n');
-                size_t len = nl ? (size_t)(nl - p) : strlen(p);
-                if (ex_doc_add(d, p, len, NULL) != 0)
+                size_t len = nl ? (size_t)(nl - p) : strlen(p), lead = 0;
+                while (lead < len && isspace((unsigned char)p[lead]))
+                    lead++;
+                size_t before = d->n;
+                if (ex_doc_add(d, p, len, NULL) != 0 ||
+                    ex_origin_push(org, d, before, i, (size_t)(p - t->valuestring) + lead) != 0)
                     return -1;
                 p += len + (nl != NULL);
             }
@@ -308,7 +386,7 @@ static void ex_mem_refresh(extract_self *self)
         free(text);
         ex_doc d;
         ex_doc_init(&d);
-        if (extract_read(self, env, &d) > 0) {
+        if (extract_read(self, env, &d, NULL) > 0) {
             char *label[EX_NFIELDS] = {0};
             const cJSON *ext = api->envelope_get0_path(env, self->into);
             for (const cJSON *it = cJSON_IsObject(ext) ? ext->child : NULL; it; it = it->next) {
@@ -360,9 +438,11 @@ static bp_status extract_transform(void *p, bp_envelope **env, char **reason)
     (void)reason;
     ex_doc d;
     ex_doc_init(&d);
-    int got = extract_read(self, *env, &d);
+    ex_origins org = {0};
+    int got = extract_read(self, *env, &d, &org);
     if (got <= 0) {
         ex_doc_free(&d);
+        free(org.o);
         if (got < 0)
             return BP_RETRY;
         api->counter_add(self->inst, "no_text", 1);
@@ -391,7 +471,17 @@ static bp_status extract_transform(void *p, bp_envelope **env, char **reason)
         }
         any = 1;
     }
+    /* Where each value was read (issue 15), while the document is at hand. */
+    cJSON *where[EX_NFIELDS] = {0};
+    const ex_origin *orgs = org.n == d.n ? org.o : NULL;
+    const cJSON *lay = self->layout_path && d.n_pages > 0
+                       ? api->envelope_get0_path(*env, self->layout_path) : NULL;
+    for (int f = 0; f < EX_NFIELDS && st == BP_OK; f++)
+        if (fl.raw[f])
+            where[f] = ex_where_ex(&d, orgs, org.texts, (const char *const *)self->text_paths,
+                                   fl.raw[f], lay);
     ex_doc_free(&d);
+    free(org.o);
     if (st == BP_OK && any) {
         bp_envelope *w = api->envelope_make_writable(*env);
         if (w == NULL) {
@@ -405,10 +495,20 @@ static bp_status extract_transform(void *p, bp_envelope **env, char **reason)
                 if (!fl.raw[f] && !fl.value[f])
                     continue;
                 const char *name = self->out_name[f];
-                char path[512], cpath[512], rpath[512];
+                char path[512], cpath[512], rpath[512], wpath[512];
                 snprintf(path, sizeof path, "%s.%s", self->into, name);
-                snprintf(cpath, sizeof cpath, "%s.confidence.%s", self->into, name);
-                snprintf(rpath, sizeof rpath, "%s.raw.%s", self->into, name);
+                snprintf(wpath, sizeof wpath, "%s." BP_FIELDS_WHERE ".%s", self->into, name);
+                if (where[f]) {
+                    cJSON *wf = where[f];
+                    where[f] = NULL;
+                    if (api->envelope_set0_path(w, wpath, wf) != BP_OK) {
+                        st = BP_REJECT;
+                        *reason = api->format("extract: cannot set %s", wpath);
+                        break;
+                    }
+                }
+                snprintf(cpath, sizeof cpath, "%s." BP_FIELDS_CONFIDENCE ".%s", self->into, name);
+                snprintf(rpath, sizeof rpath, "%s." BP_FIELDS_RAW ".%s", self->into, name);
                 /* Four decimals: enough to rank, and stable output. */
                 double c = (double)(long)(fl.conf[f] * 10000 + 0.5) / 10000;
                 cJSON *v = fl.value[f];
@@ -444,6 +544,8 @@ static bp_status extract_transform(void *p, bp_envelope **env, char **reason)
             }
         }
     }
+    for (int f = 0; f < EX_NFIELDS; f++)
+        cJSON_Delete(where[f]);
     ex_fields_clear(&fl);
     return st;
 }
@@ -726,7 +828,7 @@ static long ex_load_corrections(const struct bp_host_api *api, const char *file,
             ex_example *e = &(*ex)[*n];
             memset(e, 0, sizeof(*e));
             ex_doc_init(&e->doc);
-            int got = extract_read(&rd, env, &e->doc);
+            int got = extract_read(&rd, env, &e->doc, NULL);
             if (got > 0) {
                 const cJSON *ext = api->envelope_get0_path(env, into);
                 for (const cJSON *it = cJSON_IsObject(ext) ? ext->child : NULL; it; it = it->next) {

@@ -100,6 +100,13 @@ int ex_doc_load_sroie(ex_doc *d, const char *path, char *err, size_t errlen);
  * body). 0 ok; -1 with "path: reason" in err. */
 int ex_doc_load_text(ex_doc *d, const char *path, char *err, size_t errlen);
 
+/* Adds the words of page `page` (0-based; its size set in page_w/page_h
+ * first), a cJSON array of {"t": text, "b": [x0, y0, x1, y1]} in points from
+ * the page's top left (pdf_text.h's words), as lines: words on one row and
+ * close together form a line, with ex_doc_add_paged. 0 ok, -1 out of memory. */
+struct cJSON;
+int ex_doc_add_words(ex_doc *d, const struct cJSON *words, int page);
+
 /* Word-bounded search of kw in an upper-case string; returns the match or
  * NULL. A bound is the string's edge or a character that is not alphanumeric. */
 const char *ex_find_word(const char *up, const char *kw);

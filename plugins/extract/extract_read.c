@@ -15,104 +15,6 @@
 /* Larger files are refused: an invoice is kilobytes to a few megabytes. */
 #define EX_MAX_FILE (256u << 20)
 
-typedef struct {
-    const char *t;
-    double b[4];
-    double yc, h;
-} ex_word;
-
-static int ex_cmp_yc(const void *a, const void *b)
-{
-    const ex_word *x = *(ex_word *const *)a, *y = *(ex_word *const *)b;
-    return x->yc < y->yc ? -1 : x->yc > y->yc;
-}
-
-static int ex_cmp_x(const void *a, const void *b)
-{
-    const ex_word *x = *(ex_word *const *)a, *y = *(ex_word *const *)b;
-    return x->b[0] < y->b[0] ? -1 : x->b[0] > y->b[0];
-}
-
-/* Adds the words of one page (JSON [{"t","b"}]) as lines: a row is the words
- * whose vertical centres lie within half a word height of the row's first;
- * in a row, a gap wider than the row's height starts a new line (a table
- * cell, an amount in its own column). */
-static int ex_add_words(ex_doc *d, const cJSON *words, int page)
-{
-    int n = cJSON_GetArraySize(words);
-    if (n <= 0)
-        return 0;
-    ex_word *w = calloc((size_t)n, sizeof *w);
-    ex_word **idx = calloc((size_t)n, sizeof *idx);
-    char *buf = NULL;
-    size_t bufcap = 0;
-    int rc = -1, k = 0;
-    if (w == NULL || idx == NULL)
-        goto out;
-    for (const cJSON *it = words->child; it; it = it->next) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "t");
-        const cJSON *b = cJSON_GetObjectItemCaseSensitive(it, "b");
-        if (!cJSON_IsString(t) || cJSON_GetArraySize(b) != 4)
-            continue;
-        ex_word *x = &w[k];
-        x->t = t->valuestring;
-        int j = 0;
-        for (const cJSON *v = b->child; v && j < 4; v = v->next)
-            x->b[j++] = cJSON_IsNumber(v) ? v->valuedouble : 0;
-        x->h = x->b[3] - x->b[1] > 0.5 ? x->b[3] - x->b[1] : 0.5;
-        x->yc = (x->b[1] + x->b[3]) / 2;
-        idx[k] = x;
-        k++;
-    }
-    qsort(idx, (size_t)k, sizeof *idx, ex_cmp_yc);
-    for (int r = 0; r < k;) {
-        int e = r + 1;
-        double yc = idx[r]->yc, h = idx[r]->h;
-        while (e < k && fabs(idx[e]->yc - yc) <= 0.5 * (idx[e]->h > h ? idx[e]->h : h)) {
-            if (idx[e]->h > h)
-                h = idx[e]->h;
-            e++;
-        }
-        qsort(idx + r, (size_t)(e - r), sizeof *idx, ex_cmp_x);
-        for (int s = r; s < e;) {
-            int t = s + 1;
-            while (t < e && idx[t]->b[0] - idx[t - 1]->b[2] <= h)
-                t++;
-            size_t len = 0;
-            double box[4] = {idx[s]->b[0], idx[s]->b[1], idx[s]->b[2], idx[s]->b[3]};
-            for (int q = s; q < t; q++) {
-                size_t wl = strlen(idx[q]->t);
-                if (len + wl + 2 > bufcap) {
-                    size_t cap = (len + wl + 2) * 2;
-                    char *nb = realloc(buf, cap);
-                    if (nb == NULL)
-                        goto out;
-                    buf = nb;
-                    bufcap = cap;
-                }
-                if (len)
-                    buf[len++] = ' ';
-                memcpy(buf + len, idx[q]->t, wl);
-                len += wl;
-                box[0] = fmin(box[0], idx[q]->b[0]);
-                box[1] = fmin(box[1], idx[q]->b[1]);
-                box[2] = fmax(box[2], idx[q]->b[2]);
-                box[3] = fmax(box[3], idx[q]->b[3]);
-            }
-            if (len && ex_doc_add_paged(d, buf, len, box, page) != 0)
-                goto out;
-            s = t;
-        }
-        r = e;
-    }
-    rc = 0;
-out:
-    free(buf);
-    free(idx);
-    free(w);
-    return rc;
-}
-
 static int ex_add_text(ex_doc *d, const char *p);
 
 static void ex_budget(pdf_budget *b, const ex_read_opts *o)
@@ -166,7 +68,7 @@ static int ex_read_pdf(ex_doc *d, const unsigned char *bytes, size_t len, int im
     }
     int rc = 0, page = 0;
     for (const cJSON *pw = t.words ? t.words->child : NULL; pw && rc == 0; pw = pw->next, page++)
-        rc = ex_add_words(d, pw, page);
+        rc = ex_doc_add_words(d, pw, page);
     pdf_text_clear(&t);
     if (rc != 0) {
         snprintf(err, errlen, "out of memory");

@@ -206,6 +206,7 @@ typedef struct {
     int lines_checked;
     int has_diff;
     int64_t diff;           /* invoice total - PO total */
+    int64_t invoice_total, po_total;  /* with has_diff (issue 15: the reviewer sees both) */
 } match_findings;
 
 static void match_find(match_findings *f, const struct bp_host_api *api, const char *flag,
@@ -295,6 +296,8 @@ static void match_check(const match_self *self, const bp_envelope *env, const cJ
         norm_amount(cJSON_GetObjectItemCaseSensitive(po, self->f_total), &pt)) {
         f->has_diff = 1;
         f->diff = it - pt;
+        f->invoice_total = it;
+        f->po_total = pt;
         if (!norm_amount_within(it, pt, self->abs_tol, self->pct_tol))
             match_find(f, api, "po_mismatch",
                        api->format("invoice total %s, PO total %s (difference %s)",
@@ -320,6 +323,9 @@ static bp_status match_record(const match_self *self, bp_envelope *env, const ch
     if (m == NULL || (po_number && !cJSON_AddStringToObject(m, "po_number", po_number)) ||
         !cJSON_AddStringToObject(m, "status", f->status) ||
         (f->has_diff && !cJSON_AddStringToObject(m, "difference", norm_amount_fmt(f->diff, d))) ||
+        (f->has_diff &&
+         !cJSON_AddStringToObject(m, "invoice_total", norm_amount_fmt(f->invoice_total, d))) ||
+        (f->has_diff && !cJSON_AddStringToObject(m, "po_total", norm_amount_fmt(f->po_total, d))) ||
         (f->vendor_score >= 0 &&
          !cJSON_AddNumberToObject(m, "vendor_score", (double)(int)(f->vendor_score * 1000 + 0.5) / 1000)) ||
         !cJSON_AddNumberToObject(m, "lines_checked", f->lines_checked)) {

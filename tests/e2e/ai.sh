@@ -230,10 +230,12 @@ python3 -c '
 import json
 d = json.loads(open("inv.out").readline())["invoice"]
 for k in sorted(d):
-    if k not in ("confidence", "raw"):
+    if k not in ("confidence", "raw", "where"):
         print("%s=%s conf-ok=%s" % (k, json.dumps(d[k]), 0.5 <= d["confidence"][k] <= 1))
 for k in sorted(d.get("raw", {})):
     print("raw %s=%s" % (k, d["raw"][k]))
+for k in sorted(d.get("where", {})):
+    print("where %s=%s" % (k, json.dumps(d["where"][k], separators=(",", ":"))))
 ' >inv.txt
 sed 's/^/# /' inv.txt
 contains "mail body: invoice number" inv.txt 'invoice_number="INV-2025-0815" conf-ok=True'
@@ -243,6 +245,7 @@ contains "mail body: total, a JSON number" inv.txt "total=1428 conf-ok=True"
 contains "... as printed, under raw" inv.txt "raw total=1,428.00"
 contains "mail body: invoice date, not the due date, ISO 8601" inv.txt 'date="2025-02-03" conf-ok=True'
 contains "... as printed" inv.txt "raw date=03.02.2025"
+contains "... and where in the body (code points, issue 15)" inv.txt 'where invoice_number={"path":"data.body","span":[176,189]}'
 lacks "fields not asked for are not extracted" inv.txt "company="
 sed 's/fields: \[invoice_number/fields: [iban, invoice_number/' inv.yaml >inv-bad.yaml
 exit_is "an unknown field is refused at start" 1 "$B" run inv-bad.yaml

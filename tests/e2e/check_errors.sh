@@ -190,4 +190,31 @@ exit_is "init failure exits 1" 1 "$B" run "$TMP/init.yaml" --plugin-dir "$BP_TES
 cp "$ERR" "$TMP/init.err"
 contains "init failure names plugin file and reason" "$TMP/init.err" "fx_init_fails.so): init failed: authentication failed for user 'ap'"
 lacks "init failure message masks the secret" "$TMP/init.err" "s3cr3t-hunter2"
+# The workbench's review options (issue 15), each bad value with its position.
+cat >"$TMP/rv.yaml" <<YAML
+site: rv
+state: $TMP/rv.db
+connectors:
+  in: { plugin: file, path: $TMP/none.jsonl }
+  out: { plugin: file, path: $TMP/rv-out.jsonl }
+  out2: { plugin: file, path: $TMP/rv-out2.jsonl }
+routes:
+  r:
+    from: in
+    review: { when: "confidence < 0.5", sla: soon, confidence_threshold: 1.5, reject_reasons: [dup, ""] }
+    to: out
+  s:
+    from: in
+    review: { when: "confidence < 0.5", reject_reasons: other }
+    to: out2
+YAML
+exit_is "bad review options: check exits 1" 1 "$B" check "$TMP/rv.yaml"
+cp "$ERR" "$TMP/rv.err"
+contains "review.sla not a duration" "$TMP/rv.err" "$TMP/rv.yaml:10:46: review.sla: not a duration (e.g. 4h, 2d is 48h)"
+contains "review.confidence_threshold out of range" "$TMP/rv.err" "$TMP/rv.yaml:10:74: review.confidence_threshold: a number from 0 to 1"
+contains "an empty reject reason" "$TMP/rv.err" "$TMP/rv.yaml:10:101: review.reject_reasons[1]: a reason is a text of 1 to 200 characters"
+contains "reject_reasons not a list" "$TMP/rv.err" "$TMP/rv.yaml:14:57: review.reject_reasons: a list of 1 to 64 reasons"
+sed -i -e 's/sla: soon, confidence_threshold: 1.5, reject_reasons: \[dup, ""\]/sla: 4h, confidence_threshold: 0.9, reject_reasons: [dup, "wrong total"]/' \
+    -e 's/reject_reasons: other/reject_reasons: [other]/' "$TMP/rv.yaml"
+exit_is "good review options pass check" 0 "$B" check "$TMP/rv.yaml"
 finish

@@ -28,6 +28,13 @@ contains "the PO mismatch waits, with both totals" demo.txt "po_mismatch: invoic
 contains "the unknown PO waits" demo.txt "po_missing: PO PO-2999 not found by erp/purchase_order"
 contains "the unreadable scan waits" demo.txt "unreadable: no invoice number or total could be read"
 contains "the report gives the straight-through rate" demo.txt "8          3             37.5%"
+contains "the demo ends with the command that serves the workbench" demo.txt \
+  "/core/backplane run examples/quickstart/site.yaml --serve --admin-listen 127.0.0.1:8080"
+TOKEN=$(sed -n 's|^  http://127.0.0.1:8080/#token=||p' demo.txt)
+[ ${#TOKEN} -ge 32 ] && ok "and the URL with a reviewer token in its fragment" \
+  || not_ok "and the URL with a reviewer token in its fragment (got '$TOKEN')"
+"$B" token list examples/quickstart/site.yaml >tok.txt 2>&1
+contains "the token is a reviewer's" tok.txt "demo-clerk"
 DB=examples/quickstart/out/erp.db
 [ "$(sqlite3 $DB 'SELECT count(*) FROM ap_invoices')" = 3 ] && ok "3 rows in the AP table" \
   || not_ok "3 rows in the AP table (got $(sqlite3 $DB 'SELECT count(*) FROM ap_invoices'))"
