@@ -149,6 +149,10 @@ EOF
 # gzip: a few seconds less than xz per build, the suite packages twice.
 DEBS=()
 for p in "$LIBPKG" "$DEVPKG" "$PKG"; do
+    # md5sums: what debsums checks an installed package against.
+    (cd "$p" && find . -type f -not -path './DEBIAN/*' -printf '%P\0' | LC_ALL=C sort -z |
+        xargs -0 -r md5sum >DEBIAN/md5sums)
+    chmod 0644 "$p/DEBIAN/md5sums"
     DEBS+=("$OUT/$(basename "$p")_${VERSION}_${ARCH}.deb")
     dpkg-deb --root-owner-group -Zgzip --build "$p" "${DEBS[-1]}" >/dev/null
 done
