@@ -79,7 +79,8 @@ install: deps
 	ninja -C $(BUILD_INSTALL)
 	meson install -C $(BUILD_INSTALL) --no-rebuild $(if $(DESTDIR),--destdir $(DESTDIR))
 
-# make deb: backplane_VERSION_ARCH.deb in this directory, from a staged
+# make deb: backplane_VERSION_ARCH.deb (with libbackplane0_... and
+# libbackplane-dev_..., the library and the SDK) in this directory, from a staged
 # install of the /usr build (dist/make-deb.sh: dpkg-deb, dpkg-shlibdeps,
 # lintian without errors).
 deb: build
@@ -119,4 +120,4 @@ fuzz: deps
 	done
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_INSTALL) build-fuzz examples/quickstart/out backplane_*.deb
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_INSTALL) build-fuzz examples/quickstart/out backplane_*.deb libbackplane0_*.deb libbackplane-dev_*.deb

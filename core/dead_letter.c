@@ -40,6 +40,25 @@ static void dl_raw_fallback(const bp_envelope *env, char **out, size_t *len)
     }
 }
 
+/* The plugin behind a stage named after its instance ("route/connector"),
+ * for the log line's PLUGIN field; NULL for the core's own stages ("review",
+ * "decode"). The route's instances outlive its records. */
+static const char *dl_plugin_of(const bp_route *r, const char *stage)
+{
+    const bp_instance *in = NULL;
+    if (stage == NULL)
+        return NULL;
+    if (r->source && strcmp(r->source->name, stage) == 0)
+        in = r->source;
+    for (size_t i = 0; in == NULL && r->transforms && i < r->n_chain; i++)
+        if (r->transforms[i] && strcmp(r->transforms[i]->name, stage) == 0)
+            in = r->transforms[i];
+    for (size_t i = 0; in == NULL && r->sinks && i < r->n_sinks; i++)
+        if (r->sinks[i] && strcmp(r->sinks[i]->name, stage) == 0)
+            in = r->sinks[i];
+    return in && in->lib ? in->lib->desc.name : NULL;
+}
+
 /* The state store's dead letters. */
 static bp_status dl_store(bp_route *r, const char *stage, const char *reason,
                           const bp_envelope *env, const char *raw, size_t raw_len)
@@ -87,14 +106,14 @@ static bp_status dl_store(bp_route *r, const char *stage, const char *reason,
                                              src, id, &attempts);
     if (st == BP_OK) {
         bp_metrics_add(r->metrics, "dead_lettered", 1);
-        bp_log_fields f = {.record_id = id && *id ? id : NULL};
+        const char *plugin = dl_plugin_of(r, stage);
         if (attempts > 1)
-            bp_log_with(BP_LOG_WARN, r->cfg->name, &f,
-                        "dead-lettered a record at %s again (attempt %lld, its entry updated): %s",
-                        stage, (long long)attempts, reason);
+            bp_log_rec(BP_LOG_WARN, r->cfg->name, plugin, id,
+                       "dead-lettered a record at %s again (attempt %lld, its entry updated): %s",
+                       stage, (long long)attempts, reason);
         else
-            bp_log_with(BP_LOG_WARN, r->cfg->name, &f, "dead-lettered a record at %s: %s", stage,
-                        reason);
+            bp_log_rec(BP_LOG_WARN, r->cfg->name, plugin, id, "dead-lettered a record at %s: %s",
+                       stage, reason);
     }
     free(json);
     free(fallback);
@@ -199,15 +218,17 @@ bp_status bp_dead_letter_record(bp_route *r, const char *stage, const char *reas
     cJSON_Delete(item.receipts);
     bp_envelope_unref(e);
     if (st != BP_OK) {
-        bp_log(BP_LOG_WARN, r->cfg->name,
-               "dead-letter channel '%s' failed (%s): the record goes to the state store",
-               r->cfg->dead_letter.name, bp_status_str(st));
+        bp_log_rec(BP_LOG_WARN, r->cfg->name, NULL, env ? bp_envelope_get0_attr(env, "id") : NULL,
+                   "dead-letter channel '%s' failed (%s): the record goes to the state store",
+                   r->cfg->dead_letter.name, bp_status_str(st));
         return dl_store(r, stage, reason, env, raw, raw_len);
     }
     if (!item.failed_sink) {   /* (a refusal was stored and counted by dl_channel_refused) */
         bp_metrics_add(r->metrics, "dead_lettered", 1);
-        bp_log(BP_LOG_WARN, r->cfg->name, "dead-lettered a record at %s to '%s': %s", stage,
-               r->cfg->dead_letter.name, reason);
+        bp_log_rec(BP_LOG_WARN, r->cfg->name, dl_plugin_of(r, stage),
+                   env ? bp_envelope_get0_attr(env, "id") : NULL,
+                   "dead-lettered a record at %s to '%s': %s", stage, r->cfg->dead_letter.name,
+                   reason);
     }
     return BP_OK;
 }

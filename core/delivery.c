@@ -329,9 +329,10 @@ static bp_status dl_finish(bp_delivery *d)
                 atomic_fetch_add(&r->sinks_down, 1);
                 d->outage_since = d->outage_said = now;
                 d->outage_tries = 0;
-                bp_log(BP_LOG_WARN, sink->name,
-                       "not connected, %zu record(s) wait (their retries are not spent): %s", np,
-                       why);
+                bp_log_rec(BP_LOG_WARN, sink->name, sink->lib ? sink->lib->desc.name : NULL,
+                           bp_envelope_get0_attr(d->items[d->pending[0]].env, "id"),
+                           "not connected, %zu record(s) wait (their retries are not spent): %s",
+                           np, why);
             } else if (now - d->outage_said >= 60000) {
                 d->outage_said = now;
                 bp_log(BP_LOG_WARN, sink->name,
@@ -384,10 +385,13 @@ static bp_status dl_finish(bp_delivery *d)
             break;
         }
         bp_metrics_add(r->metrics, "retries", np);
-        bp_log(BP_LOG_WARN, sink->name, "%zu record(s) to retry (attempt %d of %d): %s", np,
-               d->failures, r->retry.max + 1,
-               d->last_reason[d->pending[0]] ? d->last_reason[d->pending[0]]
-                                             : "transient failure");
+        /* The id is the first waiting record's, whose reason the line quotes. */
+        bp_log_rec(BP_LOG_WARN, sink->name, sink->lib ? sink->lib->desc.name : NULL,
+                   bp_envelope_get0_attr(d->items[d->pending[0]].env, "id"),
+                   "%zu record(s) to retry (attempt %d of %d): %s", np, d->failures,
+                   r->retry.max + 1,
+                   d->last_reason[d->pending[0]] ? d->last_reason[d->pending[0]]
+                                                 : "transient failure");
         if (!bp_retry_sleep(&r->stop, bp_retry_backoff_ms(&r->retry, d->failures))) {
             rc = BP_STOPPED;
             goto out;

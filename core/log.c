@@ -339,10 +339,16 @@ void bp_logv_fields(enum bp_log_level level, const char *prefix, const bp_log_fi
          * forge a line or send a terminal escape. */
         char *emsg = bp_escape_controls(msg, "\t");
         char *epre = prefix ? bp_escape_controls(prefix, NULL) : NULL;
-        fprintf(stderr, "%s %-5s %s%s%s%s\n", when, log_names[level], prefix ? "[" : "",
-                prefix ? (epre ? epre : "?") : "", prefix ? "] " : "", emsg ? emsg : "?");
+        /* The id comes from the record (a source's key, a Message-ID):
+         * escaped as the message is. */
+        const char *rid = fields ? fields->record_id : NULL;
+        char *erid = rid ? bp_escape_controls(rid, NULL) : NULL;
+        fprintf(stderr, "%s %-5s %s%s%s%s%s%s%s\n", when, log_names[level], prefix ? "[" : "",
+                prefix ? (epre ? epre : "?") : "", prefix ? "] " : "", emsg ? emsg : "?",
+                rid ? " (record_id=" : "", rid ? (erid ? erid : "?") : "", rid ? ")" : "");
         free(emsg);
         free(epre);
+        free(erid);
     }
     fflush(stderr);
     pthread_mutex_unlock(&log_mu);
@@ -363,5 +369,17 @@ void bp_log_with(enum bp_log_level level, const char *prefix, const bp_log_field
     va_list ap;
     va_start(ap, fmt);
     bp_logv_fields(level, prefix, fields, fmt, ap);
+    va_end(ap);
+}
+
+void bp_log_rec(enum bp_log_level level, const char *prefix, const char *plugin,
+                const char *record_id, const char *fmt, ...)
+{
+    if (level > log_level)
+        return;
+    bp_log_fields f = {.plugin = plugin, .record_id = record_id && *record_id ? record_id : NULL};
+    va_list ap;
+    va_start(ap, fmt);
+    bp_logv_fields(level, prefix, &f, fmt, ap);
     va_end(ap);
 }

@@ -49,6 +49,16 @@ typedef struct bp_log_fields {
  * "route/connector" and the like: journald's ROUTE is the part before '/'). */
 void bp_log(enum bp_log_level level, const char *prefix, const char *fmt, ...) BP_PRINTF(3, 4);
 void bp_logv(enum bp_log_level level, const char *prefix, const char *fmt, va_list ap);
+/* A line about one record (parked, decided, retried, replayed, dropped,
+ * dead-lettered, refused by a transform): as bp_log, with journald's PLUGIN
+ * and RECORD_ID fields, JSON's "plugin" and "record_id" keys, and
+ * " (record_id=ID)" at the end of a text line, so `journalctl RECORD_ID=42`
+ * or a grep finds every line of that record. plugin (the plugin's name, not
+ * the instance's) and record_id may be NULL; borrowed for the call. A line
+ * below the level costs one comparison: nothing is formatted or allocated.
+ * Thread-safe. */
+void bp_log_rec(enum bp_log_level level, const char *prefix, const char *plugin,
+                const char *record_id, const char *fmt, ...) BP_PRINTF(5, 6);
 /* As bp_log with fields (may be NULL). */
 void bp_log_with(enum bp_log_level level, const char *prefix, const bp_log_fields *fields,
                     const char *fmt, ...) BP_PRINTF(4, 5);

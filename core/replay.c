@@ -218,9 +218,14 @@ void bp_dlq_audit(bp_state *st, const char *actor, const char *verb, int64_t seq
                         .id = env ? bp_envelope_get0_attr(env, "id") : NULL,
                         .subject = env ? bp_envelope_get0_attr(env, "subject") : NULL,
                         .payload = payload};
+    /* Every replay and drop passes here, with the owner or without: the one
+     * place that knows who asked, the record and what became of it. */
+    bp_log_rec(BP_LOG_INFO, dl ? dl->route : NULL, NULL, e.id, "dead letter %lld %s by %s: %s",
+               (long long)seq, strcmp(verb, "delete") == 0 ? "dropped" : "replayed", who,
+               outcome);
     if (bp_audit_append(st, &e) != BP_OK)
-        bp_log(BP_LOG_WARN, NULL, "dlq %s %lld: cannot write its audit entry", verb,
-               (long long)seq);
+        bp_log_rec(BP_LOG_WARN, dl ? dl->route : NULL, NULL, e.id,
+                   "dlq %s %lld: cannot write its audit entry", verb, (long long)seq);
     free(payload);
     cJSON_Delete(o);
     if (env)

@@ -5,6 +5,7 @@
 
 #include "envelope_int.h"
 #include "json_print.h"
+#include "log.h"
 #include "review.h"
 #include "strutil.h"
 #include "runtime.h"
@@ -163,6 +164,10 @@ bp_status bp_review_decide(struct bp_runtime *rt, bp_state *st, int64_t seq,
                                      : NULL;
         if (out->what == NULL) {
             rc = s;
+            bp_log_rec(BP_LOG_WARN, it.route, NULL, rid,
+                       "review entry %lld could not be %s (it stays parked): %s", (long long)seq,
+                       out->outcome, s == BP_ERR_NOT_FOUND ? "the site has no such route"
+                                                           : bp_status_str(s));
             out->error = bp_strfmt("entry %lld: %s%s; it stays parked", (long long)seq,
                                     s == BP_ERR_NOT_FOUND ? "the site has no route "
                                                           : bp_status_str(s),
@@ -178,6 +183,10 @@ bp_status bp_review_decide(struct bp_runtime *rt, bp_state *st, int64_t seq,
         goto out;
     }
     review_count(st, it.route, out->outcome);
+    /* The owner's journal tells a record's story; a CLI without an owner
+     * (a rejection recorded) says it on its own output, so only at debug. */
+    bp_log_rec(rt ? BP_LOG_INFO : BP_LOG_DEBUG, it.route, NULL, rid, "review entry %lld %s by %s: %s",
+               (long long)seq, out->outcome, req->actor ? req->actor : "?", out->what);
 out:
     for (size_t i = 0; owned && i < 2 * n_ch; i++)
         free(owned[i]);

@@ -38,14 +38,16 @@ static double gate_confidence(const bp_envelope *env)
  * its ledger before this run's decision wrote to it. Rejected, it was
  * dead-lettered by the decision and is dropped now (BP_DROP). The stored
  * changes are not applied again. */
-static bp_status gate_apply_decision(bp_route *r, const bp_park_result *pr)
+static bp_status gate_apply_decision(bp_route *r, const bp_park_result *pr, const char *id)
 {
     if (strcmp(pr->decided, "rejected") == 0)
-        bp_log(BP_LOG_INFO, r->cfg->name, "a redelivered record was rejected in review before: "
-               "dropped (its dead letter is kept)");
+        bp_log_rec(BP_LOG_INFO, r->cfg->name, NULL, id,
+                   "a redelivered record was rejected in review before: "
+                   "dropped (its dead letter is kept)");
     else
-        bp_log(BP_LOG_INFO, r->cfg->name, "a redelivered record was %s in review before and "
-               "delivered by that decision: done", pr->decided);
+        bp_log_rec(BP_LOG_INFO, r->cfg->name, NULL, id,
+                   "a redelivered record was %s in review before and "
+                   "delivered by that decision: done", pr->decided);
     bp_metrics_add(r->metrics, "dropped", 1);
     return BP_DROP;
 }
@@ -68,12 +70,14 @@ bp_status bp_review_park_once(bp_route *r, const char *stage, const char *reason
     if (st != BP_OK)
         return st;
     if (pr.decided) {
-        st = gate_apply_decision(r, &pr);
+        st = gate_apply_decision(r, &pr, id);
     } else if (pr.already_parked) {
-        bp_log(BP_LOG_INFO, r->cfg->name, "a redelivered record is parked already (entry %lld)",
-               (long long)pr.seq);
+        bp_log_rec(BP_LOG_INFO, r->cfg->name, NULL, id,
+                   "a redelivered record is parked already (entry %lld)", (long long)pr.seq);
     } else {
         bp_metrics_add(r->metrics, "parked", 1);
+        bp_log_rec(BP_LOG_INFO, r->cfg->name, NULL, id, "parked for review at %s (entry %lld): %s",
+                   stage, (long long)pr.seq, reason);
     }
     bp_park_result_clear(&pr);
     return st;
@@ -89,8 +93,11 @@ bp_status bp_review_park(bp_route *r, const char *stage, const char *reason,
     gate_item(&it, r, stage, reason, env, json);
     bp_status st = bp_state_park_review(r->rt->state, &it);
     free(json);
-    if (st == BP_OK)
+    if (st == BP_OK) {
         bp_metrics_add(r->metrics, "parked", 1);
+        bp_log_rec(BP_LOG_INFO, r->cfg->name, NULL, bp_envelope_get0_attr(env, "id"),
+                   "parked for review at %s: %s", stage, reason);
+    }
     return st;
 }
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "log.h"
 #include "runtime_int.h"
 
 bp_status bp_transform_chain(bp_route *r, int worker, size_t from, int gate, bp_envelope **env)
@@ -22,6 +23,10 @@ bp_status bp_transform_chain(bp_route *r, int worker, size_t from, int gate, bp_
             if (st != BP_RETRY || !bp_retry_again(&r->retry, ++failures))
                 break;
             bp_metrics_add(r->metrics, "retries", 1);
+            bp_log_rec(BP_LOG_WARN, in->name, in->lib->desc.name,
+                       bp_envelope_get0_attr(*env, "id"), "transform asks to retry the record "
+                       "(attempt %d of %d): %s", failures, r->retry.max + 1,
+                       reason ? reason : "transient failure");
             if (!bp_retry_sleep(&r->stop, bp_retry_backoff_ms(&r->retry, failures)))
                 break;
         }
@@ -32,6 +37,10 @@ bp_status bp_transform_chain(bp_route *r, int worker, size_t from, int gate, bp_
         bp_status rc;
         if (st == BP_DROP) {
             bp_metrics_add(r->metrics, "dropped", 1);
+            /* A filter's drops are routine: said at debug only. */
+            bp_log_rec(BP_LOG_DEBUG, in->name, in->lib->desc.name,
+                       bp_envelope_get0_attr(*env, "id"), "dropped%s%s", reason ? ": " : "",
+                       reason ? reason : "");
             rc = BP_DROP;
         } else if (st == BP_REVIEW) {
             rc = (gate & BP_CHAIN_REPLAY)

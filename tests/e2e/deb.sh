@@ -20,13 +20,15 @@ prefix=$(meson introspect --buildoptions "$BP_BUILD_ROOT" |
 
 exec 9>/run/lock/backplane-deb-test.lock
 flock -w 300 9 || skip_all "another deb test holds /run/lock/backplane-deb-test.lock"
-if dpkg-query -W -f='${Status}' backplane 2>/dev/null | grep -q "ok installed"; then
-    skip_all "a backplane package is installed on this machine: a test does not replace it"
-fi
+for p in backplane libbackplane0 libbackplane-dev; do
+    if dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q "ok installed"; then
+        skip_all "a $p package is installed on this machine: a test does not replace it"
+    fi
+done
 had_user=0; getent passwd backplane >/dev/null && had_user=1
 had_etc=0; [ -e /etc/backplane ] && had_etc=1
 cleanup() {
-    dpkg --purge backplane >/dev/null 2>&1
+    dpkg --purge backplane libbackplane-dev libbackplane0 >/dev/null 2>&1
     rm -f /etc/backplane/t21.yaml /etc/backplane/t21.env
     rm -f /var/lib/backplane/t21*
     [ $had_etc = 1 ] || rmdir /etc/backplane /var/lib/backplane 2>/dev/null
@@ -44,20 +46,44 @@ cd "$TMP"
 t0=$(date +%s%N)
 "$SRC/dist/make-deb.sh" "$BP_BUILD_ROOT" "$TMP" >deb.out 2>deb.err; rc=$?
 DEB=$(tail -n 1 deb.out)
+DEBS=$(cat deb.out)
 [ $rc -eq 0 ] && [ -f "$DEB" ] && ok "make-deb.sh builds $(basename "$DEB") (lintian: no error)" ||
     { not_ok "make-deb.sh (exit $rc)"; sed 's/^/#   /' deb.err; finish; exit 1; }
 echo "# packaged in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 [ "$(basename "$DEB")" = "backplane_$(meson introspect --projectinfo "$BP_BUILD_ROOT" |
     python3 -c "import json,sys; print(json.load(sys.stdin)['version'])")_$(dpkg --print-architecture).deb" ] &&
     ok "named backplane_VERSION_ARCH.deb" || not_ok "named backplane_VERSION_ARCH.deb (got $(basename "$DEB"))"
+ver=$(dpkg-deb -f "$DEB" Version)
+eq() { [ "$2" = "$3" ] && ok "$1" || not_ok "$1 (got '$2', want '$3')"; }
+eq "... with the library and the SDK beside it (libbackplane0, libbackplane-dev)" \
+    "$(for d in $DEBS; do basename "$d"; done | tr '\n' ' ')" \
+    "libbackplane0_${ver}_$(dpkg --print-architecture).deb libbackplane-dev_${ver}_$(dpkg --print-architecture).deb $(basename "$DEB") "
+LIBDEB=$(sed -n 1p deb.out); DEVDEB=$(sed -n 2p deb.out)
 dpkg-deb -f "$DEB" Depends >depends
-contains "Depends come from the linked libraries (libyaml)" depends "libyaml-0-2"
-contains "... libsystemd (journal, sd_notify)" depends "libsystemd0"
+contains "Depends come from the linked libraries (libsystemd: journal, sd_notify)" depends "libsystemd0"
+contains "... the very libbackplane0 it was built with" depends "libbackplane0 (= $ver)"
 contains "... and adduser for the maintainer scripts" depends "adduser"
+dpkg-deb -f "$LIBDEB" Depends >libdepends
+contains "libbackplane0 depends on what it links (libyaml)" libdepends "libyaml-0-2"
+dpkg-deb -c "$LIBDEB" | awk '{print $6}' >lib.list
+contains "... holds the library under its SONAME" lib.list "./usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libbackplane.so.0"
+dpkg-deb -c "$DEVDEB" | awk '{print $6}' >dev.list
+contains "libbackplane-dev holds the .so link" dev.list "./usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libbackplane.so"
+contains "... backplane.pc" dev.list "/pkgconfig/backplane.pc"
+contains "... and the headers" dev.list "./usr/include/backplane/plugin.h"
+dpkg-deb -c "$DEB" | awk '{print $6}' >bin.list
+lacks "backplane holds none of them" bin.list "libbackplane.so"
 sanitize=$(meson introspect --buildoptions "$BP_BUILD_ROOT" |
            python3 -c "import json,sys; print(next(o['value'] for o in json.load(sys.stdin) if o['name'] == 'b_sanitize'))")
 if [ "$sanitize" = none ]; then
-    lacks "lintian printed no error" deb.err "E: backplane"
+    lacks "lintian printed no error" deb.err "lintian: E:"
+    for tag in package-name-doesnt-match-sonames link-to-shared-library-in-wrong-package \
+               maintainer-script-calls-systemctl; do
+        lacks "... nor $tag" deb.err "$tag"
+    done
+    n=$(grep -c "lintian: W:" deb.err)
+    echo "# lintian warnings: $n"
+    grep "lintian: W:" deb.err | sed 's/^/#   /'
 else
     echo "# a b_sanitize=$sanitize build: no lintian run (make-deb.sh says so)"
     contains "make-deb.sh says a sanitizer build is not for shipping" deb.err "not to ship"
@@ -80,14 +106,13 @@ Y
 echo "T21_SECRET=s3cret" >/etc/backplane/t21.env
 chmod 0644 /etc/backplane/t21.yaml /etc/backplane/t21.env
 
-exit_is "dpkg -i installs it" 0 dpkg -i "$DEB"
+exit_is "dpkg -i installs the three" 0 dpkg -i $DEBS
 [ $TAP_FAILED -eq 0 ] || { sed 's/^/#   /' "$ERR"; finish; exit 1; }
 getent passwd backplane >user
 contains "the system user backplane, home /var/lib/backplane, no login" user ":/var/lib/backplane:/usr/sbin/nologin"
 [ "$(id -gn backplane)" = backplane ] && ok "... in its group backplane" || not_ok "... in its group backplane (got $(id -gn backplane))"
 getent group backplane-review >/dev/null && ok "the group backplane-review" || not_ok "the group backplane-review"
 mode() { stat -c '%a %U:%G' "$1"; }
-eq() { [ "$2" = "$3" ] && ok "$1" || not_ok "$1 (got '$2', want '$3')"; }
 eq "/etc/backplane is 0750 root:backplane" "$(mode /etc/backplane)" "750 root:backplane"
 eq "a site file is 0640 root:backplane" "$(mode /etc/backplane/t21.yaml)" "640 root:backplane"
 eq "its .env is 0600 root:root" "$(mode /etc/backplane/t21.env)" "600 root:root"
@@ -167,11 +192,17 @@ comp=$(bash -c '. /usr/share/bash-completion/completions/backplane; COMP_WORDS=(
 eq "bash completion: commands" "$comp" "review"
 comp=$(bash -c '. /usr/share/bash-completion/completions/backplane; COMP_WORDS=(backplane dlq r); COMP_CWORD=2; _backplane; echo "${COMPREPLY[*]}"')
 eq "bash completion: a command's actions" "$comp" "replay"
+exit_is "pkg-config --cflags --libs backplane (libbackplane-dev and its Depends)" 0 pkg-config --cflags --libs backplane
+contains "... links -lbackplane" "$OUT" "-lbackplane"
+[ -e "/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/$(readlink "/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libbackplane.so")" ] &&
+    ok "... whose libbackplane.so link resolves" || not_ok "... whose libbackplane.so link resolves"
 pd=$(pkg-config --variable=plugindir backplane)
 eq "backplane.pc's plugindir" "$(realpath -m "$pd")" "/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/backplane/plugins"
 
 # ---- removed ----
-exit_is "dpkg --purge" 0 dpkg --purge backplane
+exit_is "dpkg --purge" 0 dpkg --purge backplane libbackplane-dev libbackplane0
 [ -e /usr/bin/backplane ] && not_ok "the program is gone" || ok "the program is gone"
+[ -e "/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libbackplane.so.0" ] && not_ok "... and the library" ||
+    ok "... and the library"
 [ -f /var/lib/backplane/t21.state.db ] && ok "the admin's state file is kept" || not_ok "the admin's state file is kept"
 finish

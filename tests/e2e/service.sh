@@ -83,13 +83,22 @@ if [ "$(id -u)" = 0 ] && grep -q BP_HAVE_LIBSYSTEMD "$BP_BUILD_ROOT/bp_build_con
    unshare -m true 2>/dev/null; then
     rm -f svc.db* out.jsonl
     touch out.jsonl && chmod 644 out.jsonl   # the file sink warns: wider than file_mode
+    # A second route: record 2 parked by review.when, record 1 retried once
+    # by a sink whose first write fails (RECORD_ID: the file source's
+    # name@offset).
+    printf '{"no": 1}\n{"no": 2}\n' >in2.jsonl
+    cat - s.yaml >j.yaml <<Y
+# (the journal run: s.yaml's route ap plus rv)
+Y
+    sed -i -e "s|^routes:|  in2: { plugin: file, path: $TMP/in2.jsonl }\n  erp: { plugin: fx_sink, path: $TMP/erp.out, fail_first: 1 }\nroutes:|" \
+        -e '$a\  rv: { from: in2, to: erp, review: { when: "data.no == 2" }, errors: { retry: { max: 3, backoff: 10ms..40ms } } }' j.yaml
     cat >journal.sh <<SH
 mount -t tmpfs none /run && mkdir -p /run/systemd/journal || exit 9
 python3 "$L" /run/systemd/journal/socket "$TMP/journal.jsonl" & LP=\$!
 for i in \$(seq 50); do grep -q listening "$TMP/journal.jsonl" 2>/dev/null && break; sleep 0.1; done
 exec 2>"$TMP/stream.txt"
 export JOURNAL_STREAM=\$(stat -c %d:%i "$TMP/stream.txt")
-"$B" run "$TMP/s.yaml"; rc=\$?
+"$B" run "$TMP/j.yaml" --plugin-dir "$BP_TEST_FIXTURES"; rc=\$?
 sleep 0.3; kill \$LP
 exit \$rc
 SH
@@ -101,12 +110,20 @@ for l in open(sys.argv[1]):
     if "MESSAGE" in e:
         print(" ".join(f"{k}={e[k]}" for k in sorted(e)))
 PY
-    contains "an entry's MESSAGE, PRIORITY and identifier" j.txt "MESSAGE=site 'svc' running 1 route(s)"
+    contains "an entry's MESSAGE, PRIORITY and identifier" j.txt "MESSAGE=site 'svc' running 2 route(s)"
     contains "... SYSLOG_IDENTIFIER=backplane" j.txt "SYSLOG_IDENTIFIER=backplane"
     grep "dead-lettered" j.txt >dl.txt
     contains "a dead letter's entry has ROUTE" dl.txt "ROUTE=ap"
     contains "... RECORD_ID (the raw line's digest)" dl.txt "RECORD_ID=sha256:"
     contains "... and PRIORITY 4 (warning)" dl.txt "PRIORITY=4"
+    grep "parked for review" j.txt >pk.txt
+    contains "a parked record's entry has its RECORD_ID" pk.txt "RECORD_ID=in2.jsonl@10"
+    contains "... and ROUTE" pk.txt "ROUTE=rv"
+    contains "... and says where and why" pk.txt "MESSAGE=[rv] parked for review at review (entry 1): review.when: data.no == 2"
+    grep "to retry (attempt" j.txt >rt.txt
+    contains "a retry's entry has the waiting record's RECORD_ID" rt.txt "RECORD_ID=in2.jsonl@0"
+    contains "... the sink's PLUGIN" rt.txt "PLUGIN=fx_sink"
+    contains "... and its INSTANCE" rt.txt "INSTANCE=rv/erp"
     grep "wider than file_mode" j.txt >pl.txt
     contains "a plugin's own line has PLUGIN=file" pl.txt "PLUGIN=file"
     contains "... and its instance" pl.txt "INSTANCE=ap/out"
