@@ -221,4 +221,21 @@ exit_is "token list on PostgreSQL state" 0 "$B" token list rev.yaml
 contains "... lists it" "$OUT" "grafana"
 exit_is "token revoke on PostgreSQL state" 0 "$B" token revoke rev.yaml grafana
 eq "revoked: no row" "$(rv_sql -c 'SELECT count(*) FROM tokens')" "0"
+# A reload (SIGHUP, main's owner branch) that changes the leased route: its
+# holder drains it and gives the lease up, a new version on either instance
+# takes it (a newer epoch), and rows added after are delivered once.
+holder0=$(rv_sql -c "SELECT holder FROM leases WHERE name='route:r'")
+epoch0=$(rv_sql -c "SELECT epoch FROM leases WHERE name='route:r'")
+sed -i 's/    batch: 50/    batch: 40/' rev.yaml
+kill -HUP "${PID[ra]}" "${PID[rb]}"
+for _ in $(seq 200); do grep -q 'draining for a reload' "$holder0.log" && break; sleep 0.05; done
+contains "the holder ($holder0) drains the changed leased route for the reload" "$holder0.log" "draining for a reload"
+pg_sql -c "INSERT INTO vsrc SELECT g, 'V' || g, false FROM generate_series(6, 25) g;"
+for _ in $(seq 300); do [ "$(vcount)" -ge 24 ] && break; sleep 0.05; done
+sleep 1.5   # a second delivery, if any, would land by now
+pg_sql -F '|' -c "SELECT count(*), count(DISTINCT id) FROM vdst" >v2.txt
+contains "after the reload every new row once (24 rows, 24 distinct)" v2.txt "24|24"
+epoch1=$(rv_sql -c "SELECT epoch FROM leases WHERE name='route:r'")
+[ -n "$epoch1" ] && [ "$epoch1" -gt "$epoch0" ] && ok "the new version holds a newer epoch ($epoch0 -> $epoch1)" ||
+    not_ok "lease epoch after the reload: '$epoch0' -> '$epoch1'"
 finish
