@@ -1013,8 +1013,10 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
     }
     if (cc->too_big)
         return ctl_error(conn, 413, "the body is larger than %d bytes", BP_CTL_MAX_BODY);
-    int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0,
-        del = strcmp(method, "DELETE") == 0;
+    /* HEAD is a GET without its body (libmicrohttpd drops the body): load
+     * balancers and link checkers probe the page and /health with it. */
+    int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0,
+        post = strcmp(method, "POST") == 0, del = strcmp(method, "DELETE") == 0;
     if (get && strcmp(url, "/health") == 0) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "status", "ok");

@@ -8,7 +8,8 @@
 set -euo pipefail
 build=${1:-build}
 bp="$build/core/backplane"
-export BP_PLUGIN_PATH="$build/connectors:$build/plugins${BP_PLUGIN_PATH:+:$BP_PLUGIN_PATH}"
+# The build tree's own plugins and models are found from the binary's path
+# (README "Install"), so no BP_PLUGIN_PATH is needed.
 q=examples/quickstart
 out=$q/out
 [ -x "$bp" ] || { echo "run.sh: $bp not found: build first (make build)" >&2; exit 1; }
@@ -43,7 +44,7 @@ Next: look at a parked invoice and decide on it, e.g.
   $bp review show $q/site.yaml 1
   $bp review approve $q/site.yaml 1 --note "checked with the vendor"
   $bp review correct $q/site.yaml 2 --set data.invoice.total=8900.00
-(with BP_PLUGIN_PATH=$BP_PLUGIN_PATH). Only the site's owner delivers: while
+Only the site's owner delivers: while
 \`$bp run $q/site.yaml\` runs, decisions go through it at once; with none running
 they are recorded, and the next run sends approved records on to the ERP and Kafka.
 EOF
@@ -55,7 +56,7 @@ token=$("$bp" token create "$q/site.yaml" --name demo-clerk --role reviewer 2>/d
 section "decide in the browser: the review workbench"
 cat <<EOF
 A reviewer token 'demo-clerk' was created. Serve the queue with
-  BP_PLUGIN_PATH=$BP_PLUGIN_PATH $bp run $q/site.yaml --serve --admin-listen 127.0.0.1:8080
+  $bp run $q/site.yaml --serve --admin-listen 127.0.0.1:8080
 and open
   http://127.0.0.1:8080/#token=$token
 EOF

@@ -38,6 +38,9 @@ URL=http://127.0.0.1:$PORT
 curl -s -D "$TMP/h.page" -o "$TMP/page.html" "$URL/"
 contains "the page is served at /" "$TMP/page.html" '<script src="app.js"></script>'
 contains "the page's CSP" "$TMP/h.page" "Content-Security-Policy: default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'"
+hp=$(curl -s -o /dev/null -w '%{http_code}' -I "$URL/"); hh=$(curl -s -o /dev/null -w '%{http_code}' -I "$URL/health")
+[ "$hp $hh" = "200 200" ] && ok "HEAD / and HEAD /health answer 200 without a token" ||
+    not_ok "HEAD / and HEAD /health answer 200 without a token (got $hp $hh)"
 curl -s -D "$TMP/h.401" -o "$TMP/b.401" "$URL/api/v1/review"
 contains "the API without a token is 401" "$TMP/h.401" "HTTP/1.1 401"
 contains "a 401 carries the CSP too" "$TMP/h.401" "frame-ancestors 'none'"
