@@ -203,6 +203,32 @@ int main(void)
     CHECK_INT(bp_state_count(st, "review_queue"), 1);
     bp_state_close(st);
 
+    /* A store from before review_queue.arrived_ms (issue 22: files, and the
+     * PostgreSQL databases of issue 20 before it): the column is added at
+     * open on either backend, the rows kept. */
+    char alter[768];
+    if (test_state_pg())
+        snprintf(alter, sizeof(alter),
+                 "psql -X -q '%s' -c 'ALTER TABLE review_queue DROP COLUMN arrived_ms'", tgt);
+    else
+        snprintf(alter, sizeof(alter),
+                 "sqlite3 '%s' 'ALTER TABLE review_queue DROP COLUMN arrived_ms'", tgt);
+    if (system(alter) == 0) {
+        CHECK_INT(bp_state_open(tgt, "t", &st, &err), BP_OK);
+        CHECK_INT(bp_state_count(st, "review_queue"), 1);
+        bp_review_item late = {.route = "r", .stage = "review", .reason = "late", .payload = "{}",
+                               .confidence = -1, .arrived_ms = 777};
+        CHECK_INT(bp_state_park_review_once(st, &late, "s", "10", &pr), BP_OK);
+        int64_t lseq = pr.seq;
+        bp_park_result_clear(&pr);
+        CHECK_INT(bp_state_review_get(st, lseq, &it), BP_OK);
+        CHECK_INT(it.arrived_ms, 777);
+        bp_review_item_clear(&it);
+        bp_state_close(st);
+    } else {
+        CHECK(!"cannot drop review_queue.arrived_ms to test its migration");
+    }
+
     /* A file from before the keys: the columns are added, its rows kept. */
     char old[256];
     snprintf(old, sizeof(old), "%s/old.db", dir);
