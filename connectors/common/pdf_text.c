@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -26,6 +27,17 @@
 #endif
 
 extern char **environ;
+
+/* A coordinate as the records carry it: JSON has no inf or nan, and a
+ * MediaBox of 331 digits gives poppler inf (found by fuzz_pdf_text: the
+ * reply was unreadable and the whole document lost). Real pages are at most
+ * 14400 units a side; 1e9 keeps "%.2f" short. */
+static double pdf_num(double v)
+{
+    if (!isfinite(v))
+        return 0;
+    return v > 1e9 ? 1e9 : v < -1e9 ? -1e9 : v;
+}
 
 /* The words of a page and their boxes, as JSON text (g_free it): poppler
  * gives one rectangle per character of the page's text; a word's box is the
@@ -74,7 +86,7 @@ static char *pdf_words_json(PopplerPage *page, const char *text)
         char *esc = w ? cJSON_PrintUnformatted(w) : NULL;
         if (esc)
             g_string_append_printf(out, "%s{\"t\":%s,\"b\":[%.2f,%.2f,%.2f,%.2f]}", first ? "" : ",",
-                                   esc, x1, y1, x2, y2);
+                                   esc, pdf_num(x1), pdf_num(y1), pdf_num(x2), pdf_num(y2));
         first = 0;
         free(esc);
         g_free(word);
@@ -156,7 +168,7 @@ int pdf_text_each_page_cbs(const void *bytes, size_t len, int max_pages, const p
             double w = 0, h = 0;
             if (page)
                 poppler_page_get_size(page, &w, &h);
-            stop = cb->on_size(ud, i, w, h, ocr);
+            stop = cb->on_size(ud, i, pdf_num(w), pdf_num(h), ocr);
         }
         if (!stop && cb->on_words) {
             char *json = ocr || !page ? NULL : pdf_words_json(page, valid ? valid : "");
