@@ -1,5 +1,7 @@
 /* The audit log of delivered records: what the transforms did to each (its
- * lineage). Parked and dead-lettered records carry theirs in their payload. */
+ * lineage) and what the sinks gave back, as leaves of the Merkle log
+ * (audit_log.h). Parked and dead-lettered records carry theirs in their
+ * payload. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,8 +88,8 @@ static void ab_record(audit_buf *b, const char *src, const char *id, const char 
     ab_put(b, "}", 1);
 }
 
-/* The batch into the audit table and, in the same transaction, the
- * tamper-evident log (issue 18): a leaf per record an AI transform decided on
+/* The batch into the tamper-evident log (issue 18), its one audit store, in
+ * one transaction: a leaf per record an AI transform decided on
  * (model, confidence, fields: its lineage); ONE leaf for the other records'
  * lineage of the batch (`audit: all`), and ONE for the sinks' write-back
  * receipts of the batch, the records' ids inside — not one per record. */
@@ -125,9 +127,7 @@ static bp_status audit_leaves(bp_route *r, size_t n, const bp_item *items, const
     if (rb.n > 14)
         e[k++] = (bp_audit_entry){.actor = actor, .kind = "receipt", .route = r->cfg->name,
                                   .payload = rb.p};
-    rc = bp_state_audit_ex(r->rt->state, r->cfg->name, n, src, id, subj,
-                           (const char *const *)lin, (const char *const *)rcpt, "delivered",
-                           e, k);
+    rc = bp_audit_append_n(r->rt->state, e, k);
 out:
     free(lb.p);
     free(rb.p);

@@ -1092,37 +1092,15 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
         const char *rid = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
         if (subj == NULL && rid == NULL)
             return ctl_error(conn, 422, "audit needs ?subject=S or ?id=ID");
-        cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "trace");
-        sqlite3_stmt *q = NULL;
-        pthread_mutex_lock(&c->st->mu);
-        if (sqlite3_prepare_v2(c->st->db,
-                               "SELECT route,source,id,subject,outcome,lineage,at_ms FROM audit "
-                               "WHERE (?1 IS NOT NULL AND subject=?1) OR (?2 IS NOT NULL AND "
-                               "id=?2) ORDER BY seq LIMIT 1000", -1, &q, NULL) == SQLITE_OK) {
-            if (subj)
-                sqlite3_bind_text(q, 1, subj, -1, SQLITE_STATIC);
-            if (rid)
-                sqlite3_bind_text(q, 2, rid, -1, SQLITE_STATIC);
-            while (sqlite3_step(q) == SQLITE_ROW) {
-                cJSON *e = cJSON_CreateObject();
-                static const char *const cols[] = {"route", "source", "id", "subject",
-                                                   "outcome"};
-                for (int k = 0; k < 5; k++) {
-                    const unsigned char *t = sqlite3_column_text(q, k);
-                    if (t)
-                        cJSON_AddStringToObject(e, cols[k], (const char *)t);
-                    else
-                        cJSON_AddNullToObject(e, cols[k]);
-                }
-                const unsigned char *lin = sqlite3_column_text(q, 5);
-                cJSON *lj = lin ? cJSON_Parse((const char *)lin) : NULL;
-                cJSON_AddItemToObject(e, "lineage", lj ? lj : cJSON_CreateNull());
-                cJSON_AddNumberToObject(e, "at_ms", (double)sqlite3_column_int64(q, 6));
-                cJSON_AddItemToArray(arr, e);
-            }
+        /* The record's trace from the audit log, as `audit trace` prints it
+         * (issue 18: the log is the one audit store). */
+        cJSON *arr = NULL;
+        if (bp_audit_trace(c->st, subj ? subj : rid, &arr) != BP_OK) {
+            cJSON_Delete(arr);
+            return ctl_error(conn, 500, "cannot read the audit log");
         }
-        sqlite3_finalize(q);
-        pthread_mutex_unlock(&c->st->mu);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToObject(o, "trace", arr);
         return ctl_send(conn, 200, o);
     }
     if (post && strcmp(url, "/api/v1/reload") == 0) {

@@ -56,6 +56,10 @@ n=$(entries)
 [ "$n" = 4 ] && ok "the reload is entry 4" || not_ok "entries after reload: $n"
 if wait_latest 4 5; then ok "and is signed T after the checkpoint before it (size 4)"
 else not_ok "no checkpoint of size 4 after 5 s (latest: '$(latest)')"; fi
+# The control API's trace reads the same log (its one store).
+curl -s --unix-socket "$TMP/s.db.sock" "http://owner/api/v1/audit?id=in.jsonl@8" >trace.json
+contains "GET /api/v1/audit: the record's receipt entry from the log" trace.json '"kind":"receipt"'
+contains "naming the record inside the batch entry" trace.json '"id":"in.jsonl@8"'
 c=$(ckpts)
 sleep 3
 [ "$(ckpts)" = "$c" ] && ok "a log that did not grow gets no new checkpoint" \
