@@ -2,6 +2,7 @@
  * lineage) and what the sinks gave back, as leaves of the Merkle log
  * (audit_log.h). Parked and dead-lettered records carry theirs in their
  * payload. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
