@@ -1,7 +1,8 @@
 #!/bin/bash
 # The audit log's batch entries (issue 18, core/audit.c): under `audit: all`
-# one `lineage` entry per sink batch holds every record's source, id,
-# subject and lineage, written without a JSON tree per record; whatever a
+# one `lineage` entry per sink batch (its source column: the batch's) holds
+# every record's id, subject and lineage, written without a JSON tree per
+# record; whatever a
 # record's fields hold (quotes, backslashes, control characters, UTF-8), the
 # entry is valid JSON that names the record, and the log verifies.
 . "$(dirname "$0")/lib.sh"
@@ -33,6 +34,10 @@ exit_is "the relay runs" 0 "$B" run s.yaml
     && ok "one lineage entry for the batch" || not_ok "lineage entries: $(sqlite3 s.db "SELECT count(*) FROM audit_log")"
 [ "$(sqlite3 s.db "SELECT json_valid(payload) FROM audit_log WHERE kind = 'lineage'")" = 1 ] \
     && ok "the entry is valid JSON" || not_ok "invalid JSON: $(sqlite3 s.db 'SELECT payload FROM audit_log')"
+src=$(sqlite3 s.db "SELECT source FROM audit_log WHERE kind = 'lineage'")
+[ "$src" = "file://$TMP/in.jsonl" ] && ok "the entry's source is the records' source" || not_ok "entry source: $src"
+[ "$(sqlite3 s.db "SELECT count(*) FROM audit_log, json_each(audit_log.payload, '\$.records') r WHERE json_extract(r.value, '\$.source') IS NOT NULL")" = 0 ] \
+    && ok "so no record repeats it" || not_ok "records carry their source"
 python3 - >got.txt <<'PY'
 import json, sqlite3
 (p,) = sqlite3.connect("s.db").execute("SELECT payload FROM audit_log WHERE kind = 'lineage'").fetchone()
