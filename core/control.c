@@ -32,7 +32,7 @@
 #include "runtime_int.h"
 #include "sha256.h"
 #include "site.h"
-#include "state_int.h"
+#include "state_control.h"
 #include "yaml_doc.h"
 
 #define CTL_MAX_CONN 32
@@ -61,24 +61,6 @@ struct bp_control {
     int stopping;
 };
 
-static const char ctl_schema[] =
-    "CREATE TABLE IF NOT EXISTS control_requests(id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  kind TEXT NOT NULL, seq INTEGER NOT NULL, verb TEXT NOT NULL, actor TEXT NOT NULL,"
-    "  body TEXT, state TEXT NOT NULL DEFAULT 'queued', outcome TEXT, detail TEXT,"
-    "  created_ms INTEGER NOT NULL, done_ms INTEGER);"
-    "CREATE TABLE IF NOT EXISTS review_claims(seq INTEGER PRIMARY KEY, actor TEXT NOT NULL,"
-    "  claimed_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, deciding INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS route_pauses(route TEXT PRIMARY KEY, actor TEXT NOT NULL,"
-    "  since_ms INTEGER NOT NULL);";
-
-static bp_status ctl_migrate(bp_state *st)
-{
-    pthread_mutex_lock(&st->mu);
-    int rc = sqlite3_exec(st->db, ctl_schema, NULL, NULL, NULL);
-    pthread_mutex_unlock(&st->mu);
-    return rc == SQLITE_OK ? BP_OK : BP_ERR_IO;
-}
-
 int bp_control_socket_path(const bp_site *site, char *buf, size_t n)
 {
     size_t max = sizeof(((struct sockaddr_un *)0)->sun_path);
@@ -103,270 +85,14 @@ int bp_control_socket_path(const bp_site *site, char *buf, size_t n)
     return w < 0 || (size_t)w >= n || (size_t)w >= max ? -1 : 0;
 }
 
-bp_status bp_control_pause(bp_state *st, const char *route, const char *actor, int pause)
-{
-    if (ctl_migrate(st) != BP_OK)
-        return BP_ERR_IO;
-    sqlite3_stmt *q = NULL;
-    pthread_mutex_lock(&st->mu);
-    int ok = sqlite3_prepare_v2(st->db,
-                                pause ? "INSERT OR IGNORE INTO route_pauses(route,actor,since_ms) "
-                                        "VALUES(?1,?2,?3)"
-                                      : "DELETE FROM route_pauses WHERE route=?1",
-                                -1, &q, NULL) == SQLITE_OK;
-    if (ok) {
-        sqlite3_bind_text(q, 1, route, -1, SQLITE_STATIC);
-        if (pause) {
-            sqlite3_bind_text(q, 2, actor, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(q, 3, bp_now_ms());
-        }
-        ok = sqlite3_step(q) == SQLITE_DONE;
-    }
-    sqlite3_finalize(q);
-    pthread_mutex_unlock(&st->mu);
-    return ok ? BP_OK : BP_ERR_IO;
-}
-
-int bp_control_paused(bp_state *st, const char *route, char **by)
-{
-    if (by)
-        *by = NULL;
-    if (ctl_migrate(st) != BP_OK)
-        return -1;
-    sqlite3_stmt *q = NULL;
-    int r = -1;
-    pthread_mutex_lock(&st->mu);
-    if (sqlite3_prepare_v2(st->db, "SELECT actor FROM route_pauses WHERE route=?", -1, &q,
-                           NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, route, -1, SQLITE_STATIC);
-        int s = sqlite3_step(q);
-        r = s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : -1;
-        if (r == 1 && by)
-            *by = strdup((const char *)sqlite3_column_text(q, 0));
-    }
-    sqlite3_finalize(q);
-    pthread_mutex_unlock(&st->mu);
-    return r;
-}
-
 /* ---- requests ----------------------------------------------------------- */
 
 bp_status bp_control_submit(bp_state *st, const char *kind, int64_t seq, const char *verb,
                             const char *actor, const char *body_json, int64_t claim_ttl_ms,
                             int64_t *id, char **who, int *claimed)
 {
-    *who = NULL;
-    *claimed = 0;
-    if (ctl_migrate(st) != BP_OK)
-        return BP_ERR_IO;
-    int review = strcmp(kind, "review") == 0;
-    int64_t now = bp_now_ms();
-    bp_status rc = BP_ERR_IO;
-    sqlite3_stmt *q = NULL;
-    pthread_mutex_lock(&st->mu);
-    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        goto unlock;
-    int ok = 0;
-    /* The entry must exist. */
-    const char *exists = review ? "SELECT 1 FROM review_queue WHERE seq=?"
-                                : "SELECT 1 FROM dead_letters WHERE seq=?";
-    if (sqlite3_prepare_v2(st->db, exists, -1, &q, NULL) != SQLITE_OK)
-        goto end;
-    sqlite3_bind_int64(q, 1, seq);
-    int found = sqlite3_step(q) == SQLITE_ROW;
-    sqlite3_finalize(q);
-    q = NULL;
-    /* Someone else's request on it, not yet carried out, or a live claim. */
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT actor FROM control_requests WHERE kind=? AND seq=? AND "
-                           "state IN ('queued','running') ORDER BY id LIMIT 1",
-                           -1, &q, NULL) != SQLITE_OK)
-        goto end;
-    sqlite3_bind_text(q, 1, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, seq);
-    if (sqlite3_step(q) == SQLITE_ROW) {
-        *who = strdup((const char *)sqlite3_column_text(q, 0));
-        rc = BP_ERR_FULL;
-        ok = 1;
-        goto end;
-    }
-    sqlite3_finalize(q);
-    q = NULL;
-    if (!found) {
-        /* Decided already: say by whom when the audit knows. */
-        if (review && sqlite3_prepare_v2(st->db,
-                                         "SELECT actor FROM control_requests WHERE kind=? AND "
-                                         "seq=? AND state='done' ORDER BY id DESC LIMIT 1",
-                                         -1, &q, NULL) == SQLITE_OK) {
-            sqlite3_bind_text(q, 1, kind, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(q, 2, seq);
-            if (sqlite3_step(q) == SQLITE_ROW) {
-                *who = strdup((const char *)sqlite3_column_text(q, 0));
-                rc = BP_ERR_FULL;
-                ok = 1;
-                goto end;
-            }
-        }
-        rc = BP_ERR_NOT_FOUND;
-        ok = 1;
-        goto end;
-    }
-    if (review) {
-        sqlite3_finalize(q);
-        q = NULL;
-        if (sqlite3_prepare_v2(st->db,
-                               "SELECT actor FROM review_claims WHERE seq=? AND expires_ms>? "
-                               "AND actor<>?",
-                               -1, &q, NULL) != SQLITE_OK)
-            goto end;
-        sqlite3_bind_int64(q, 1, seq);
-        sqlite3_bind_int64(q, 2, now);
-        sqlite3_bind_text(q, 3, actor, -1, SQLITE_STATIC);
-        if (sqlite3_step(q) == SQLITE_ROW) {
-            *who = strdup((const char *)sqlite3_column_text(q, 0));
-            *claimed = 1;
-            rc = BP_ERR_FULL;
-            ok = 1;
-            goto end;
-        }
-        sqlite3_finalize(q);
-        q = NULL;
-        int decision = strcmp(verb, "claim") != 0;
-        if (strcmp(verb, "release") == 0) {
-            if (sqlite3_prepare_v2(st->db, "DELETE FROM review_claims WHERE seq=?", -1, &q,
-                                   NULL) != SQLITE_OK)
-                goto end;
-            sqlite3_bind_int64(q, 1, seq);
-        } else {
-            if (sqlite3_prepare_v2(st->db,
-                                   "INSERT OR REPLACE INTO review_claims(seq,actor,claimed_ms,"
-                                   "expires_ms,deciding) VALUES(?,?,?,?,?)",
-                                   -1, &q, NULL) != SQLITE_OK)
-                goto end;
-            sqlite3_bind_int64(q, 1, seq);
-            sqlite3_bind_text(q, 2, actor, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(q, 3, now);
-            sqlite3_bind_int64(q, 4, now + (claim_ttl_ms > 0 ? claim_ttl_ms : CTL_CLAIM_TTL_MS));
-            sqlite3_bind_int(q, 5, decision);
-        }
-        if (sqlite3_step(q) != SQLITE_DONE)
-            goto end;
-        sqlite3_finalize(q);
-        q = NULL;
-        if (strcmp(verb, "claim") == 0 || strcmp(verb, "release") == 0) {
-            *id = 0;
-            rc = BP_OK;
-            ok = 1;
-            goto end;
-        }
-    }
-    if (strcmp(verb, "check") == 0) {   /* only whether a request could be made */
-        *id = 0;
-        rc = BP_OK;
-        ok = 1;
-        goto end;
-    }
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO control_requests(kind,seq,verb,actor,body,created_ms) "
-                           "VALUES(?,?,?,?,?,?)",
-                           -1, &q, NULL) != SQLITE_OK)
-        goto end;
-    sqlite3_bind_text(q, 1, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, seq);
-    sqlite3_bind_text(q, 3, verb, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 4, actor, -1, SQLITE_STATIC);
-    if (body_json)
-        sqlite3_bind_text(q, 5, body_json, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 6, now);
-    if (sqlite3_step(q) != SQLITE_DONE)
-        goto end;
-    *id = sqlite3_last_insert_rowid(st->db);
-    rc = BP_OK;
-    ok = 1;
-end:
-    sqlite3_finalize(q);
-    if (state_end(st, ok && rc == BP_OK) != BP_OK && rc == BP_OK)
-        rc = BP_ERR_IO;
-unlock:
-    pthread_mutex_unlock(&st->mu);
-    return rc;
-}
-
-typedef struct ctl_req {
-    int64_t id, seq;
-    char *kind, *verb, *actor, *body;
-} ctl_req;
-
-static void ctl_req_clear(ctl_req *r)
-{
-    free(r->kind);
-    free(r->verb);
-    free(r->actor);
-    free(r->body);
-    memset(r, 0, sizeof(*r));
-}
-
-static char *ctl_col(sqlite3_stmt *q, int i)
-{
-    const unsigned char *t = sqlite3_column_text(q, i);
-    return t ? strdup((const char *)t) : NULL;
-}
-
-/* The oldest request not done yet: 1 found, 0 none, -1 error. */
-static int ctl_next(bp_state *st, ctl_req *r)
-{
-    sqlite3_stmt *q = NULL;
-    int found = -1;
-    pthread_mutex_lock(&st->mu);
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT id,kind,seq,verb,actor,body FROM control_requests WHERE "
-                           "state IN ('queued','running') ORDER BY id LIMIT 1",
-                           -1, &q, NULL) == SQLITE_OK) {
-        int s = sqlite3_step(q);
-        found = s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : -1;
-        if (found == 1) {
-            r->id = sqlite3_column_int64(q, 0);
-            r->kind = ctl_col(q, 1);
-            r->seq = sqlite3_column_int64(q, 2);
-            r->verb = ctl_col(q, 3);
-            r->actor = ctl_col(q, 4);
-            r->body = ctl_col(q, 5);
-        }
-    }
-    sqlite3_finalize(q);
-    pthread_mutex_unlock(&st->mu);
-    return found;
-}
-
-static void ctl_set_state(bp_state *st, int64_t id, const char *state, const char *outcome,
-                          const char *detail, int64_t claim_seq)
-{
-    sqlite3_stmt *q = NULL;
-    pthread_mutex_lock(&st->mu);
-    sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    int ok = sqlite3_prepare_v2(st->db,
-                                "UPDATE control_requests SET state=?,outcome=?,detail=?,"
-                                "done_ms=? WHERE id=?",
-                                -1, &q, NULL) == SQLITE_OK;
-    if (ok) {
-        sqlite3_bind_text(q, 1, state, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, outcome, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, detail, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 4, bp_now_ms());
-        sqlite3_bind_int64(q, 5, id);
-        ok = sqlite3_step(q) == SQLITE_DONE;
-    }
-    sqlite3_finalize(q);
-    q = NULL;
-    if (ok && claim_seq > 0 &&
-        sqlite3_prepare_v2(st->db, "DELETE FROM review_claims WHERE seq=?", -1, &q, NULL) ==
-            SQLITE_OK) {
-        sqlite3_bind_int64(q, 1, claim_seq);
-        ok = sqlite3_step(q) == SQLITE_DONE;
-    }
-    sqlite3_finalize(q);
-    state_end(st, ok);
-    pthread_mutex_unlock(&st->mu);
+    return bp_state_control_submit(st, kind, seq, verb, actor, body_json, claim_ttl_ms,
+                                   CTL_CLAIM_TTL_MS, id, who, claimed);
 }
 
 /* The outcome of a review decision's what (review.h). */
@@ -460,9 +186,9 @@ bp_status bp_control_check(bp_state *st, const char *kind, int64_t seq, const ch
 }
 
 /* Carries out one request. */
-static void ctl_carry_out(bp_control *c, ctl_req *r)
+static void ctl_carry_out(bp_control *c, bp_control_request *r)
 {
-    ctl_set_state(c->st, r->id, "running", NULL, NULL, 0);
+    bp_state_control_set_state(c->st, r->id, "running", NULL, NULL, 0);
     cJSON *body = r->body ? cJSON_Parse(r->body) : NULL;
     const char *outcome = "failed";
     char *detail = NULL;
@@ -512,7 +238,7 @@ static void ctl_carry_out(bp_control *c, ctl_req *r)
     cJSON_Delete(body);
     bp_log(BP_LOG_INFO, NULL, "%s %s %lld by %s: %s (%s)", r->kind, r->verb, (long long)r->seq,
            r->actor, outcome, detail ? detail : "");
-    ctl_set_state(c->st, r->id, "done", outcome, detail, claim_seq);
+    bp_state_control_set_state(c->st, r->id, "done", outcome, detail, claim_seq);
     free(detail);
 }
 
@@ -521,11 +247,11 @@ static size_t ctl_drain(bp_control *c)
 {
     size_t n = 0;
     for (;;) {
-        ctl_req r = {0};
-        int got = ctl_next(c->st, &r);
+        bp_control_request r = {0};
+        int got = bp_state_control_next(c->st, &r);
         if (got == 1)
             ctl_carry_out(c, &r);
-        ctl_req_clear(&r);
+        bp_control_request_clear(&r);
         if (got != 1 || bp_runtime_stopping(c->rt))
             return n;
         n++;
@@ -539,11 +265,11 @@ static void *ctl_decider(void *arg)
     pthread_mutex_lock(&c->mu);
     while (!c->stopping) {
         pthread_mutex_unlock(&c->mu);
-        ctl_req r = {0};
-        int got = ctl_next(c->st, &r);
+        bp_control_request r = {0};
+        int got = bp_state_control_next(c->st, &r);
         if (got == 1)
             ctl_carry_out(c, &r);
-        ctl_req_clear(&r);
+        bp_control_request_clear(&r);
         pthread_mutex_lock(&c->mu);
         pthread_cond_broadcast(&c->cv);
         if (got != 1 && !c->stopping) {
@@ -562,23 +288,14 @@ static cJSON *ctl_wait(bp_control *c, int64_t id, int64_t wait_ms)
     int64_t deadline = bp_mono_ms() + wait_ms;
     for (;;) {
         cJSON *o = NULL;
-        sqlite3_stmt *q = NULL;
-        pthread_mutex_lock(&c->st->mu);
-        if (sqlite3_prepare_v2(c->st->db,
-                               "SELECT state,outcome,detail FROM control_requests WHERE id=?",
-                               -1, &q, NULL) == SQLITE_OK) {
-            sqlite3_bind_int64(q, 1, id);
-            if (sqlite3_step(q) == SQLITE_ROW &&
-                strcmp((const char *)sqlite3_column_text(q, 0), "done") == 0) {
-                o = cJSON_CreateObject();
-                const char *oc = (const char *)sqlite3_column_text(q, 1);
-                const char *dt = (const char *)sqlite3_column_text(q, 2);
-                cJSON_AddStringToObject(o, "outcome", oc ? oc : "failed");
-                cJSON_AddStringToObject(o, "detail", dt ? dt : "");
-            }
+        char *oc = NULL, *dt = NULL;
+        if (bp_state_control_result(c->st, id, &oc, &dt) == 1) {
+            o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "outcome", oc ? oc : "failed");
+            cJSON_AddStringToObject(o, "detail", dt ? dt : "");
         }
-        sqlite3_finalize(q);
-        pthread_mutex_unlock(&c->st->mu);
+        free(oc);
+        free(dt);
         if (o)
             return o;
         pthread_mutex_lock(&c->mu);
@@ -768,21 +485,13 @@ static int ctl_review_row(const bp_review_item *it, void *ud)
 
 static void ctl_add_claim(bp_control *c, cJSON *o, int64_t seq)
 {
-    sqlite3_stmt *q = NULL;
-    pthread_mutex_lock(&c->st->mu);
-    if (sqlite3_prepare_v2(c->st->db,
-                           "SELECT actor,expires_ms FROM review_claims WHERE seq=? AND "
-                           "expires_ms>?",
-                           -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(q, 1, seq);
-        sqlite3_bind_int64(q, 2, bp_now_ms());
-        if (sqlite3_step(q) == SQLITE_ROW) {
-            cJSON_AddStringToObject(o, "claimed_by", (const char *)sqlite3_column_text(q, 0));
-            cJSON_AddNumberToObject(o, "claim_expires_ms", (double)sqlite3_column_int64(q, 1));
-        }
+    char *actor = NULL;
+    int64_t expires = 0;
+    if (bp_state_review_claim_get(c->st, seq, bp_now_ms(), &actor, &expires) == 1) {
+        cJSON_AddStringToObject(o, "claimed_by", actor);
+        cJSON_AddNumberToObject(o, "claim_expires_ms", (double)expires);
     }
-    sqlite3_finalize(q);
-    pthread_mutex_unlock(&c->st->mu);
+    free(actor);
     if (!cJSON_HasObjectItem(o, "claimed_by")) {
         cJSON_AddNullToObject(o, "claimed_by");
         cJSON_AddNullToObject(o, "claim_expires_ms");
@@ -800,6 +509,18 @@ static int ctl_dlq_row(const bp_dead_letter *dl, void *ud)
     if (dl->payload)
         cJSON_AddStringToObject(o, "payload", dl->payload);
     cJSON_AddItemToArray(ud, o);
+    return 0;
+}
+
+static int ctl_checkpoint_row(const char *scope, const char *key, const char *value,
+                              int64_t updated_ms, void *ud)
+{
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "scope", scope);
+    cJSON_AddStringToObject(e, "key", key);
+    cJSON_AddStringToObject(e, "value", value);
+    cJSON_AddNumberToObject(e, "updated_ms", (double)updated_ms);
+    cJSON_AddItemToArray(ud, e);
     return 0;
 }
 
@@ -1043,7 +764,7 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
                 return ctl_error(conn, 404, "no route '%s'", route);
             if (strcmp(slash, "/pause") == 0 || strcmp(slash, "/resume") == 0) {
                 int pause = slash[1] == 'p';
-                if (bp_control_pause(c->st, route, who, pause) != BP_OK)
+                if (bp_state_route_pause_set(c->st, route, who, pause) != BP_OK)
                     return ctl_error(conn, 500, "cannot store the pause");
                 atomic_store(&r->paused, pause);
                 bp_wakeup_signal(&r->wakeup);
@@ -1070,21 +791,7 @@ static enum MHD_Result ctl_handle(void *cls, struct MHD_Connection *conn, const 
     }
     if (get && strcmp(url, "/api/v1/checkpoints") == 0) {
         cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "checkpoints");
-        sqlite3_stmt *q = NULL;
-        pthread_mutex_lock(&c->st->mu);
-        if (sqlite3_prepare_v2(c->st->db,
-                               "SELECT scope,key,value,updated_ms FROM checkpoints ORDER BY "
-                               "scope,key", -1, &q, NULL) == SQLITE_OK)
-            while (sqlite3_step(q) == SQLITE_ROW) {
-                cJSON *e = cJSON_CreateObject();
-                cJSON_AddStringToObject(e, "scope", (const char *)sqlite3_column_text(q, 0));
-                cJSON_AddStringToObject(e, "key", (const char *)sqlite3_column_text(q, 1));
-                cJSON_AddStringToObject(e, "value", (const char *)sqlite3_column_text(q, 2));
-                cJSON_AddNumberToObject(e, "updated_ms", (double)sqlite3_column_int64(q, 3));
-                cJSON_AddItemToArray(arr, e);
-            }
-        sqlite3_finalize(q);
-        pthread_mutex_unlock(&c->st->mu);
+        bp_state_checkpoints_foreach(c->st, ctl_checkpoint_row, arr);
         return ctl_send(conn, 200, o);
     }
     if (get && strcmp(url, "/api/v1/audit") == 0) {
@@ -1166,7 +873,7 @@ bp_status bp_control_start(bp_runtime *rt, bp_control **out, char **err)
     pthread_cond_init(&c->cv, NULL);
     if (ctl_site_options(c, rt->site->file, err) != 0)
         goto fail;
-    if (ctl_migrate(c->st) != BP_OK) {
+    if (bp_state_control_migrate(c->st) != BP_OK) {
         if (asprintf(err, "cannot add the control tables to %s", rt->site->state_path) < 0)
             *err = NULL;
         goto fail;
@@ -1174,7 +881,7 @@ bp_status bp_control_start(bp_runtime *rt, bp_control **out, char **err)
     /* Pauses persist until resumed. */
     for (size_t i = 0; i < rt->n_routes; i++) {
         char *by = NULL;
-        if (bp_control_paused(c->st, rt->routes[i].cfg->name, &by) == 1) {
+        if (bp_state_route_paused(c->st, rt->routes[i].cfg->name, &by) == 1) {
             atomic_store(&rt->routes[i].paused, 1);
             bp_log(BP_LOG_INFO, rt->routes[i].cfg->name, "paused (by %s) until resumed", by);
         }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <backplane/status.h>
 #include "state.h"
+#include "state_control.h"
 
 struct bp_runtime;
 struct bp_site;
@@ -33,12 +34,8 @@ bp_status bp_control_submit(bp_state *st, const char *kind, int64_t seq, const c
                             const char *actor, const char *body_json, int64_t claim_ttl_ms,
                             int64_t *id, char **who, int *claimed);
 
-/* Pauses (pause 1) or resumes route in the state store: the pause outlasts
- * the owner until resumed. BP_OK or BP_ERR_IO. Thread: any. */
-bp_status bp_control_pause(bp_state *st, const char *route, const char *actor, int pause);
-/* 1 when route is paused (*by: who, malloc'ed, when by is not NULL), 0 not,
- * -1 error. */
-int bp_control_paused(bp_state *st, const char *route, char **by);
+/* Pauses and their state: state_control.h bp_state_route_pause_set /
+ * bp_state_route_paused. */
 
 /* Checks a request before it is recorded (a correction's sets against the
  * parked record: path, field, type; review.h bp_review_check). BP_OK, or

@@ -201,7 +201,7 @@ static int st_pause(const char *cmd, int argc, char **argv, int pause)
     }
     free(from);
     bp_state *st = st_state(cmd, &s);
-    if (st && bp_control_pause(st, route, st_actor(), pause) == BP_OK) {
+    if (st && bp_state_route_pause_set(st, route, st_actor(), pause) == BP_OK) {
         printf("route %s %s by %s (no owner runs; %s)\n", route, pause ? "paused" : "resumed",
                st_actor(), pause ? "it stays paused when the owner starts, until resumed"
                                  : "it runs when the owner starts");

@@ -84,13 +84,13 @@ int main(void)
                                 &claimed), BP_OK);
 
     /* Pauses persist. */
-    CHECK_INT(bp_control_paused(st, "r", NULL), 0);
-    CHECK_INT(bp_control_pause(st, "r", "ops", 1), BP_OK);
-    CHECK_INT(bp_control_paused(st, "r", &who), 1);
+    CHECK_INT(bp_state_route_paused(st, "r", NULL), 0);
+    CHECK_INT(bp_state_route_pause_set(st, "r", "ops", 1), BP_OK);
+    CHECK_INT(bp_state_route_paused(st, "r", &who), 1);
     CHECK_STR(who, "ops");
     free(who);
-    CHECK_INT(bp_control_pause(st, "r", "ops", 0), BP_OK);
-    CHECK_INT(bp_control_paused(st, "r", NULL), 0);
+    CHECK_INT(bp_state_route_pause_set(st, "r", "ops", 0), BP_OK);
+    CHECK_INT(bp_state_route_paused(st, "r", NULL), 0);
 
     bp_state_close(st);
     snprintf(path, sizeof(path), "rm -rf %s", dir);
