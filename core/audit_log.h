@@ -50,6 +50,14 @@ bp_status bp_audit_set_signer(bp_state *st, const char *origin, const char *key_
  * BP_OK, BP_ERR_INVALID without a signer, BP_ERR_IO. */
 bp_status bp_audit_checkpoint_now(bp_state *st);
 
+/* Signs a checkpoint when one is due by the signer's every / interval_ms
+ * although nothing is being appended: the tree grew since the last checkpoint
+ * (by this process or another on the same state) and the last is interval_ms
+ * old. The owner calls it every second (`run`), so a quiet log is signed
+ * within a second of T. BP_OK (also without a signer, or nothing due),
+ * BP_ERR_IO. Any thread. */
+bp_status bp_audit_checkpoint_if_due(bp_state *st);
+
 /* The newest stored checkpoint note (malloc'ed), BP_ERR_NOT_FOUND when none. */
 bp_status bp_audit_latest_checkpoint(bp_state *st, char **note);
 

@@ -680,24 +680,6 @@ static int ctl_checkpoint_row(const char *scope, const char *key, const char *va
     return 0;
 }
 
-static int ctl_lineage_row(const bp_lineage_row *r, void *ud)
-{
-    cJSON *e = cJSON_CreateObject();
-    const char *const cols[] = {"route", "source", "id", "subject", "outcome"};
-    const char *const vals[] = {r->route, r->source, r->id, r->subject, r->outcome};
-    for (int k = 0; k < 5; k++) {
-        if (vals[k])
-            cJSON_AddStringToObject(e, cols[k], vals[k]);
-        else
-            cJSON_AddNullToObject(e, cols[k]);
-    }
-    cJSON *lj = r->lineage_json ? cJSON_Parse(r->lineage_json) : NULL;
-    cJSON_AddItemToObject(e, "lineage", lj ? lj : cJSON_CreateNull());
-    ctl_add_ms(e, "at_ms", r->at_ms);
-    cJSON_AddItemToArray(ud, e);
-    return 0;
-}
-
 /* Why route r cannot take records now (/ready), or NULL when it can. A
  * route whose finite source has ended is ready: nothing is wrong with it. */
 static const char *ctl_not_ready(bp_route *r)
@@ -1241,8 +1223,15 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
         const char *rid = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
         if (subj == NULL && rid == NULL)
             return ctl_error(conn, 422, "audit needs ?subject=S or ?id=ID");
-        cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "trace");
-        bp_state_lineage_foreach(c->st, subj, rid, 1000, ctl_lineage_row, arr);
+        /* The record's trace from the audit log, as `audit trace` prints it
+         * (issue 18: the log is the one audit store). */
+        cJSON *arr = NULL;
+        if (bp_audit_trace(c->st, subj ? subj : rid, &arr) != BP_OK) {
+            cJSON_Delete(arr);
+            return ctl_error(conn, 500, "cannot read the audit log");
+        }
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToObject(o, "trace", arr);
         return ctl_send(conn, 200, o);
     }
     if (post && strcmp(url, "/api/v1/reload") == 0) {

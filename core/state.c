@@ -36,11 +36,9 @@ static const char state_schema[] =
     "  created_ms INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS ledger_writes(row INTEGER PRIMARY KEY, sink TEXT NOT NULL,"
     "  applied_ms INTEGER NOT NULL, keys BLOB NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  route TEXT NOT NULL, source TEXT NOT NULL, id TEXT NOT NULL, subject TEXT,"
-    "  outcome TEXT NOT NULL, lineage TEXT NOT NULL, at_ms INTEGER NOT NULL);"
-    /* issue 18: no index on audit(source, id): it cost every delivered record
-     * under `audit: all`; traces read the Merkle log (audit_log). */
+    /* issue 18: the Merkle log (audit_log, state_audit.c) is the one audit
+     * store. An older file's plain `audit` table is left as it was: nothing
+     * writes or reads it any more. */
     "DROP INDEX IF EXISTS audit_record;"
     "CREATE TABLE IF NOT EXISTS review_queue(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  route TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL, payload TEXT,"
@@ -616,7 +614,7 @@ int64_t bp_state_count(bp_state *st, const char *table)
     int64_t n = -1;
     if (strcmp(table, "dead_letters") != 0 && strcmp(table, "review_queue") != 0 &&
         strcmp(table, "checkpoints") != 0 && strcmp(table, "ledger_writes") != 0 &&
-        strcmp(table, "audit") != 0 && strcmp(table, "corrections") != 0)
+        strcmp(table, "audit_log") != 0 && strcmp(table, "corrections") != 0)
         return -1;
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
     pthread_mutex_lock(&st->mu);
@@ -754,61 +752,6 @@ bp_status bp_state_dlq_delete(bp_state *st, int64_t seq)
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
-
-bp_status bp_state_audit(bp_state *st, const char *route, size_t n, const char *const *sources,
-                         const char *const *ids, const char *const *subjects,
-                         const char *const *lineage_json, const char *const *receipts_json,
-                         const char *outcome)
-{
-    return bp_state_audit_ex(st, route, n, sources, ids, subjects, lineage_json, receipts_json,
-                             outcome, NULL, 0);
-}
-
-bp_status bp_state_audit_ex(bp_state *st, const char *route, size_t n, const char *const *sources,
-                            const char *const *ids, const char *const *subjects,
-                            const char *const *lineage_json, const char *const *receipts_json,
-                            const char *outcome, const struct bp_audit_entry *leaves,
-                            size_t n_leaves)
-{
-    bp_db_stmt *q = NULL;
-    bp_status rc = BP_ERR_IO;
-    int64_t now = bp_now_ms();
-    pthread_mutex_lock(&st->mu);
-    if (bp_db_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != BP_DB_OK)
-        goto out;
-    int ok = bp_db_prepare_v2(st->db,
-                                "INSERT INTO audit(route,source,id,subject,outcome,lineage,at_ms,"
-                                "receipts) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)", -1, &q,
-                                NULL) == BP_DB_OK;
-    for (size_t i = 0; ok && i < n; i++) {
-        if (lineage_json[i] == NULL)
-            continue;
-        bp_db_bind_text(q, 1, route, -1, BP_DB_STATIC);
-        bp_db_bind_text(q, 2, sources[i], -1, BP_DB_STATIC);
-        bp_db_bind_text(q, 3, ids[i], -1, BP_DB_STATIC);
-        if (subjects[i])
-            bp_db_bind_text(q, 4, subjects[i], -1, BP_DB_STATIC);
-        else
-            bp_db_bind_null(q, 4);
-        bp_db_bind_text(q, 5, outcome, -1, BP_DB_STATIC);
-        bp_db_bind_text(q, 6, lineage_json[i], -1, BP_DB_STATIC);
-        bp_db_bind_int64(q, 7, now);
-        if (receipts_json && receipts_json[i])
-            bp_db_bind_text(q, 8, receipts_json[i], -1, BP_DB_STATIC);
-        else
-            bp_db_bind_null(q, 8);
-        ok = bp_db_step(q) == BP_DB_DONE;
-        bp_db_reset(q);
-    }
-    if (ok && n_leaves)
-        ok = bp_state_audit_append_locked(st, leaves, n_leaves);
-    rc = state_end(st, ok);
-out:
-    bp_db_finalize(q);
-    pthread_mutex_unlock(&st->mu);
-    return rc;
-}
-
 
 bp_status bp_state_ledger_load(bp_state *st, const char *sink,
                                void (*fn)(const char *key, size_t len, void *ud), void *ud)

@@ -80,25 +80,6 @@ bp_status bp_state_ledger_commit(bp_state *st, const char *sink, const char *con
 /* Deletes rows older than older_than_ms (wall clock). Returns how many or -1. */
 int64_t bp_state_ledger_prune(bp_state *st, int64_t older_than_ms);
 
-/* Audit log: what the transforms did to each delivered record (its lineage),
- * n rows in one transaction. lineage_json[i] may be NULL (row skipped).
- * receipts_json (may be NULL, as may each entry): the sinks' write-back
- * receipts of the record, a JSON object {"route/sink": "receipt"} (the
- * column `receipts`, for an audit trace). */
-bp_status bp_state_audit(bp_state *st, const char *route, size_t n, const char *const *sources,
-                         const char *const *ids, const char *const *subjects,
-                         const char *const *lineage_json, const char *const *receipts_json,
-                         const char *outcome);
-
-/* bp_state_audit, and in the same transaction n_leaves entries of the
- * tamper-evident log (audit_log.h): one transaction per delivered batch. */
-struct bp_audit_entry;
-bp_status bp_state_audit_ex(bp_state *st, const char *route, size_t n, const char *const *sources,
-                            const char *const *ids, const char *const *subjects,
-                            const char *const *lineage_json, const char *const *receipts_json,
-                            const char *outcome, const struct bp_audit_entry *leaves,
-                            size_t n_leaves);
-
 /* One dead letter. Strings and payload are malloc'ed (bp_dead_letter_clear). */
 typedef struct bp_dead_letter {
     int64_t seq;

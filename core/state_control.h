@@ -1,7 +1,8 @@
 /* The control API's tables in the state store (DESIGN.md §9, docs/api.md):
  * the decision requests the owner carries out (control_requests), review
  * claims (review_claims), route pauses (route_pauses), and the reads the API
- * serves from other tables (checkpoints, the lineage audit). All SQL of
+ * serves from other tables (checkpoints; the audit trace is the audit log's,
+ * bp_audit_trace). All SQL of
  * core/control.c lives here, so a second backend is one place (§10).
  * Thread: any; each call takes the store's lock. */
 #ifndef BP_CORE_STATE_CONTROL_H
@@ -76,18 +77,6 @@ bp_status bp_state_checkpoints_foreach(bp_state *st,
                                                  const char *value, int64_t updated_ms,
                                                  void *ud),
                                        void *ud);
-
-/* One row of the lineage audit (table audit); strings borrowed, may be NULL. */
-typedef struct bp_lineage_row {
-    const char *route, *source, *id, *subject, *outcome, *lineage_json;
-    int64_t at_ms;
-} bp_lineage_row;
-
-/* The lineage rows whose subject is subject or whose id is id (either may be
- * NULL), oldest first, at most limit. BP_OK or BP_ERR_IO. */
-bp_status bp_state_lineage_foreach(bp_state *st, const char *subject, const char *id,
-                                   int limit, int (*fn)(const bp_lineage_row *r, void *ud),
-                                   void *ud);
 
 /* The instance name this process takes control requests as (issue 20,
  * shared state); "" (the default) takes any. */

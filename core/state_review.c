@@ -1,5 +1,5 @@
 /* The state store's human-review side: the review queue with its triage
- * columns, reviewers' decisions (audit log), corrections kept as labelled
+ * columns, reviewers' decisions (leaves of the audit log), corrections kept as labelled
  * examples, and the per-route counters `backplane report` reads. See state.h. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +18,6 @@ static const char *const review_alters[] = {
     "ALTER TABLE review_queue ADD COLUMN flags TEXT",
     "ALTER TABLE review_queue ADD COLUMN priority INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE review_queue ADD COLUMN subject TEXT",
-    /* core3-runtime: sinks' write-back receipts of an audited record. */
-    "ALTER TABLE audit ADD COLUMN receipts TEXT",
     /* robust2 (issue 17): one dead letter per record and stage, one review
      * entry per record, however often a crash redelivers it. Rows of older
      * files keep NULL keys (never equal in a UNIQUE index). */
@@ -167,12 +165,13 @@ bp_status bp_state_park_review_once(bp_state *st, const bp_review_item *it, cons
     }
     bp_db_finalize(q);
     q = NULL;
-    /* Not parked: was it decided before (the decision's audit row)? The last
-     * review event counts: a reopened record is parked anew. */
+    /* Not parked: was it decided before (the decision's entry in the audit
+     * log)? The last review event counts: a reopened record is parked anew.
+     * A payload pruned by audit.retention leaves the decision known. */
     if (ok && !out->already_parked)
         ok = bp_db_prepare_v2(st->db,
-                                "SELECT outcome, lineage FROM audit WHERE source=?2 AND id=?3"
-                                " AND route=?1 AND outcome LIKE 'review:%' ORDER BY seq DESC"
+                                "SELECT kind, payload FROM audit_log WHERE source=?2 AND id=?3"
+                                " AND route=?1 AND kind LIKE 'review:%' ORDER BY seq DESC"
                                 " LIMIT 1", -1, &q, NULL) == BP_DB_OK;
     if (ok && !out->already_parked) {
         bp_db_bind_text(q, 1, it->route, -1, BP_DB_STATIC);
@@ -383,28 +382,15 @@ bp_status bp_state_review_decide(bp_state *st, const bp_review_item *it, const c
     }
     bp_db_finalize(q);
     q = NULL;
-    if (ok)
-        ok = bp_db_prepare_v2(st->db,
-                                "INSERT INTO audit(route,source,id,subject,outcome,lineage,at_ms)"
-                                " VALUES(?1,?2,?3,?4,?5,?6,?7)", -1, &q, NULL) == BP_DB_OK;
     if (ok) {
+        /* issue 18: a person's decision is always a leaf of the audit log
+         * (its one store: who, what changed, the note). */
         char what[64];
         snprintf(what, sizeof(what), "review:%s", outcome);
-        bp_db_bind_text(q, 1, it->route, -1, BP_DB_STATIC);
-        bp_db_bind_text(q, 2, source ? source : "", -1, BP_DB_STATIC);
-        bp_db_bind_text(q, 3, id ? id : "", -1, BP_DB_STATIC);
-        review_bind_opt(q, 4, it->subject);
-        bp_db_bind_text(q, 5, what, -1, BP_DB_TRANSIENT);
-        bp_db_bind_text(q, 6, decision, -1, BP_DB_STATIC);
-        bp_db_bind_int64(q, 7, now);
-        ok = bp_db_step(q) == BP_DB_DONE;
-        /* issue 18: a person's decision is always a leaf of the audit log. */
         bp_audit_entry e = {.actor = actor, .kind = what, .route = it->route, .source = source,
                             .id = id, .subject = it->subject, .payload = decision, .at_ms = now};
-        ok = ok && bp_state_audit_append_locked(st, &e, 1);
+        ok = bp_state_audit_append_locked(st, &e, 1);
     }
-    bp_db_finalize(q);
-    q = NULL;
     for (size_t i = 0; ok && i < n_changes; i++) {
         ok = bp_db_prepare_v2(st->db,
                                 "INSERT INTO corrections(route,source,id,path,old_value,new_value,"
@@ -481,11 +467,11 @@ bp_status bp_state_review_reopen(bp_state *st, int64_t seq, const char *actor, c
     pthread_mutex_lock(&st->mu);
     if (bp_db_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != BP_DB_OK)
         goto unlock;
-    /* The decision of entry seq (its audit row names it). */
+    /* The decision of entry seq (its entry in the audit log names it). */
     if (bp_db_prepare_v2(st->db,
-                           "SELECT route,source,id,subject,outcome,lineage FROM audit WHERE"
-                           " outcome LIKE 'review:%' AND json_valid(lineage) AND"
-                           " CAST(json_extract(lineage,'$.seq') AS INTEGER)=?1 ORDER BY seq DESC LIMIT 1",
+                           "SELECT route,source,id,subject,kind,payload FROM audit_log WHERE"
+                           " kind LIKE 'review:%' AND json_valid(payload) AND"
+                           " CAST(json_extract(payload,'$.seq') AS INTEGER)=?1 ORDER BY seq DESC LIMIT 1",
                            -1, &q, NULL) != BP_DB_OK)
         goto end;
     bp_db_bind_int64(q, 1, seq);
@@ -518,8 +504,8 @@ bp_status bp_state_review_reopen(bp_state *st, int64_t seq, const char *actor, c
     }
     /* Still the record's last review event: not reopened (or parked) since. */
     if (bp_db_prepare_v2(st->db,
-                           "SELECT outcome, lineage FROM audit WHERE route=?1 AND source=?2 AND"
-                           " id=?3 AND outcome LIKE 'review:%' ORDER BY seq DESC LIMIT 1",
+                           "SELECT kind, payload FROM audit_log WHERE route=?1 AND source=?2 AND"
+                           " id=?3 AND kind LIKE 'review:%' ORDER BY seq DESC LIMIT 1",
                            -1, &q, NULL) != BP_DB_OK)
         goto end;
     bp_db_bind_text(q, 1, route, -1, BP_DB_STATIC);
@@ -592,19 +578,7 @@ bp_status bp_state_review_reopen(bp_state *st, int64_t seq, const char *actor, c
     cJSON_AddNumberToObject(rd, "seq", (double)*new_seq);
     cJSON_AddNumberToObject(rd, "dlq_seq", (double)dl_seq);
     decision = cJSON_PrintUnformatted(rd);
-    if (decision == NULL ||
-        bp_db_prepare_v2(st->db,
-                           "INSERT INTO audit(route,source,id,subject,outcome,lineage,at_ms)"
-                           " VALUES(?1,?2,?3,?4,'review:reopened',?5,?6)",
-                           -1, &q, NULL) != BP_DB_OK)
-        goto end;
-    bp_db_bind_text(q, 1, route, -1, BP_DB_STATIC);
-    bp_db_bind_text(q, 2, source ? source : "", -1, BP_DB_STATIC);
-    bp_db_bind_text(q, 3, id ? id : "", -1, BP_DB_STATIC);
-    review_bind_opt(q, 4, subject);
-    bp_db_bind_text(q, 5, decision, -1, BP_DB_STATIC);
-    bp_db_bind_int64(q, 6, now);
-    if (bp_db_step(q) != BP_DB_DONE)
+    if (decision == NULL)
         goto end;
     bp_audit_entry e = {.actor = actor, .kind = "review:reopened", .route = route,
                         .source = source, .id = id, .subject = subject, .payload = decision,

@@ -106,8 +106,12 @@ int pdf_ocr_page(void *poppler_page, char **words, char **text)
     double pw, ph;
     poppler_page_get_size(page, &pw, &ph);
     double s = OCR_DPI / 72.0;
+    /* Checked as doubles first: a page of inf or 1e30 points (poppler gives
+     * them for absurd MediaBoxes) is undefined as an int. */
+    if (!(pw * s >= 1 && ph * s >= 1 && pw * s <= 15000 * 15000.0 && ph * s <= 15000 * 15000.0))
+        return -1;
     int w = (int)(pw * s + 0.5), h = (int)(ph * s + 0.5);
-    if (w <= 0 || h <= 0 || (long)w * h > 15000L * 15000L)
+    if ((long)w * h > 15000L * 15000L)
         return -1;
     cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
     cairo_t *cr = cairo_create(surf);

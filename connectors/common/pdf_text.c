@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -26,6 +27,17 @@
 #endif
 
 extern char **environ;
+
+/* A coordinate as the records carry it: JSON has no inf or nan, and a
+ * MediaBox of 331 digits gives poppler inf (found by fuzz_pdf_text: the
+ * reply was unreadable and the whole document lost). Real pages are at most
+ * 14400 units a side; 1e9 keeps "%.2f" short. */
+static double pdf_num(double v)
+{
+    if (!isfinite(v))
+        return 0;
+    return v > 1e9 ? 1e9 : v < -1e9 ? -1e9 : v;
+}
 
 /* The words of a page and their boxes, as JSON text (g_free it): poppler
  * gives one rectangle per character of the page's text; a word's box is the
@@ -74,7 +86,7 @@ static char *pdf_words_json(PopplerPage *page, const char *text)
         char *esc = w ? cJSON_PrintUnformatted(w) : NULL;
         if (esc)
             g_string_append_printf(out, "%s{\"t\":%s,\"b\":[%.2f,%.2f,%.2f,%.2f]}", first ? "" : ",",
-                                   esc, x1, y1, x2, y2);
+                                   esc, pdf_num(x1), pdf_num(y1), pdf_num(x2), pdf_num(y2));
         first = 0;
         free(esc);
         g_free(word);
@@ -149,14 +161,18 @@ int pdf_text_each_page_cbs(const void *bytes, size_t len, int max_pages, const p
          * caller (the worker) has it. */
         int ocr = cb->ocr && page && pdf_is_scan(page, valid) &&
                   cb->ocr(page, &ocr_words, &ocr_text) == 0;
-        if (cb->on_size && page) {
+        /* A page poppler cannot load (a damaged page tree) still gets its
+         * size and words, empty: the reader pairs sizes[i] and words[i] with
+         * pages[i] (found by fuzz_pdf_text: boxes went to the next page). */
+        if (cb->on_size) {
             double w = 0, h = 0;
-            poppler_page_get_size(page, &w, &h);
-            stop = cb->on_size(ud, i, w, h, ocr);
+            if (page)
+                poppler_page_get_size(page, &w, &h);
+            stop = cb->on_size(ud, i, pdf_num(w), pdf_num(h), ocr);
         }
-        if (!stop && cb->on_words && page) {
-            char *json = ocr ? NULL : pdf_words_json(page, valid ? valid : "");
-            const char *j = ocr ? ocr_words : json;
+        if (!stop && cb->on_words) {
+            char *json = ocr || !page ? NULL : pdf_words_json(page, valid ? valid : "");
+            const char *j = ocr ? ocr_words : page ? json : "[]";
             stop = j ? cb->on_words(ud, i, j, strlen(j)) : 1;
             g_free(json);
         }
@@ -797,4 +813,28 @@ int pdf_session_read(pdf_session *s, const void *bytes, size_t len, const pdf_bu
         s->pid = 0;
     }
     return pdf_verdict(out, b, oom, bad, killed_wall, died, status, 0);
+}
+
+/* ---- a worker's reply read whole (the fuzz target) ---- */
+
+int pdf_text_from_reply(const void *reply, size_t len, const pdf_budget *b, pdf_text *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->n_pages = -1;
+    int pos = b->positions || b->image;
+    out->pages = cJSON_CreateArray();
+    out->words = pos ? cJSON_CreateArray() : NULL;
+    out->sizes = pos ? cJSON_CreateArray() : NULL;
+    pdf_buf in = {.data = malloc(len ? len : 1), .len = len, .cap = len};
+    if (in.data == NULL || out->pages == NULL ||
+        (pos && (out->words == NULL || out->sizes == NULL))) {
+        free(in.data);
+        pdf_text_clear(out);
+        return -1;
+    }
+    memcpy(in.data, reply, len);
+    /* Records cut short are as bad as nonsense: the worker had ended. */
+    int bad = pdf_parse(&in, out) < 0 || in.len > 0;
+    free(in.data);
+    return pdf_verdict(out, b, 0, bad, 0, 1, 0, 1);
 }

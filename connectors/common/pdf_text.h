@@ -114,4 +114,11 @@ void pdf_session_free(pdf_session *s);             /* ends the worker */
 int pdf_text_each_page_cbs(const void *bytes, size_t len, int max_pages, const pdf_page_cbs *cb,
                            void *ud, char **err);
 
+/* What pdf_text_read makes of len bytes of records (borrowed) from a worker
+ * that then exited 0: the fuzz target's check that whatever the worker's
+ * extraction writes, the bus reads back as pages (pdf_worker.h). Returns and
+ * fills *out as pdf_text_read does; records that do not parse, or end
+ * inside one, are out->truncated "the PDF worker wrote an unreadable reply". */
+int pdf_text_from_reply(const void *reply, size_t len, const pdf_budget *b, pdf_text *out);
+
 #endif

@@ -31,51 +31,53 @@
 #include <unistd.h>
 
 #include "pdf_text.h"
+#include "pdf_worker.h"
 #ifdef BP_HAVE_RENDER
 #include "pdf_render.h"
 #endif
 #ifdef BP_HAVE_OCR
 #include "pdf_ocr.h"
+#define WORKER_OCR pdf_ocr_page
+#else
+#define WORKER_OCR NULL
 #endif
 
+/* The record writers: ud is the FILE the records go to (stdout in the
+ * worker, a memory stream in the fuzz target). */
 static int worker_count(void *ud, int n)
 {
-    (void)ud;
-    printf("N%d\n", n);
-    return fflush(stdout) != 0;
+    fprintf(ud, "N%d\n", n);
+    return fflush(ud) != 0;
 }
 
 static int worker_words(void *ud, int index, const char *json, size_t len)
 {
-    (void)ud;
     (void)index;
-    printf("W%zu\n", len);
-    fwrite(json, 1, len, stdout);
+    fprintf(ud, "W%zu\n", len);
+    fwrite(json, 1, len, ud);
     return 0;   /* flushed with the page that follows */
 }
 
 static int worker_size(void *ud, int index, double w, double h, int ocr)
 {
-    (void)ud;
     (void)index;
     char buf[128];
     int n = snprintf(buf, sizeof buf, "{\"w\":%.2f,\"h\":%.2f,\"ocr\":%s}", w, h,
                      ocr ? "true" : "false");
-    printf("S%d\n%s", n, buf);
+    fprintf(ud, "S%d\n%s", n, buf);
     return 0;
 }
 
 static int worker_page(void *ud, int index, const char *text, size_t len)
 {
-    (void)ud;
     (void)index;
-    printf("P%zu\n", len);
-    fwrite(text, 1, len, stdout);
-    return fflush(stdout) != 0;
+    fprintf(ud, "P%zu\n", len);
+    fwrite(text, 1, len, ud);
+    return fflush(ud) != 0;
 }
 
-/* One document: the records of its mode on stdout. */
-static void worker_doc(const char *buf, size_t len, int words, int image, int max_pages)
+void pdf_worker_doc(FILE *out, const char *buf, size_t len, int words, int image, int max_pages,
+                    int (*ocr)(void *page, char **words, char **text))
 {
     char *err = NULL;
     if (image) {
@@ -83,10 +85,10 @@ static void worker_doc(const char *buf, size_t len, int words, int image, int ma
         int w = 0, h = 0;
         char *wj = NULL, *text = NULL;
         if (pdf_ocr_image(buf, len, &w, &h, &wj, &text) == 0) {
-            worker_count(NULL, 1);
-            worker_size(NULL, 0, w, h, 1);
-            worker_words(NULL, 0, wj, strlen(wj));
-            worker_page(NULL, 0, text, strlen(text));
+            worker_count(out, 1);
+            worker_size(out, 0, w, h, 1);
+            worker_words(out, 0, wj, strlen(wj));
+            worker_page(out, 0, text, strlen(text));
         } else {
             err = strdup("not an image Tesseract can read (PNG, JPEG, TIFF), or no OCR language data");
         }
@@ -99,19 +101,19 @@ static void worker_doc(const char *buf, size_t len, int words, int image, int ma
         const pdf_page_cbs cb = {.on_count = worker_count, .on_page = worker_page,
                                  .on_words = words ? worker_words : NULL,
                                  .on_size = words ? worker_size : NULL,
-#ifdef BP_HAVE_OCR
-                                 .ocr = words ? pdf_ocr_page : NULL,
-#endif
-        };
-        if (pdf_text_each_page_cbs(buf, len, max_pages, &cb, NULL, &err) < 0 && err == NULL)
+                                 .ocr = words ? ocr : NULL};
+        if (pdf_text_each_page_cbs(buf, len, max_pages, &cb, out, &err) < 0 && err == NULL)
             err = strdup("not a PDF");
     }
     if (err) {
-        printf("E%zu\n%s", strlen(err), err);
-        fflush(stdout);
+        fprintf(out, "E%zu\n%s", strlen(err), err);
+        fflush(out);
     }
     free(err);
 }
+
+#ifndef BP_PDF_WORKER_NO_MAIN
+/* ---- the process (the fuzz target compiles this file without it) ---- */
 
 static int worker_cpu_budget(long cpu)
 {
@@ -177,7 +179,8 @@ static int worker_serve(void)
             free(buf);
             return 3;
         }
-        worker_doc(buf, len, strcmp(mode, "words") == 0, strcmp(mode, "image") == 0, max_pages);
+        pdf_worker_doc(stdout, buf, len, strcmp(mode, "words") == 0, strcmp(mode, "image") == 0,
+                       max_pages, WORKER_OCR);
         free(buf);
         printf("Z0\n");
         if (fflush(stdout) != 0)
@@ -320,10 +323,11 @@ int main(int argc, char **argv)
             break;
         len += (size_t)n;
     }
-    worker_doc(buf, len, words, image, max_pages);
+    pdf_worker_doc(stdout, buf, len, words, image, max_pages, WORKER_OCR);
     free(buf);
 #ifdef BP_HAVE_OCR
     pdf_ocr_end();
 #endif
     return 0;
 }
+#endif

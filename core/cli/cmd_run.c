@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit_log.h"
 #include "cli.h"
 #include "control.h"
 #include "diag.h"
@@ -123,6 +124,9 @@ static void *run_watch_main(void *arg)
         if (++ticks < 10 || atomic_load(&w->lost))
             continue;
         ticks = 0;
+        /* issue 18: audit.checkpoint_interval holds for a quiet log too. */
+        if (bp_audit_checkpoint_if_due(bp_runtime_state(w->rt)) != BP_OK)
+            bp_log(BP_LOG_WARN, NULL, "cannot sign the audit log's checkpoint (state store)");
         char *why = NULL;
         if (bp_state_check_file(bp_runtime_state(w->rt), &why) != BP_OK) {
             w->why = why;

@@ -68,7 +68,7 @@ contains "a record without a vendor passes unchecked" jan.txt "novendor unique"
 contains "every record delivered (flag is the default action)" "$ERR" "8 in, 8 out, 0 dropped"
 contains "the flag is a CloudEvents extension for predicates" jan.events.jsonl '"flags":"possible_duplicate"'
 contains "the reason travels in data.flags" jan.out.jsonl '"reason":"exact duplicate of a (id jan.jsonl@0, score 1.00)","by":"dedupe"'
-sqlite3 state.db "SELECT lineage FROM audit WHERE subject='a-exact'" >lineage.txt
+sqlite3 state.db "SELECT payload FROM audit_log WHERE kind='ai' AND subject='a-exact'" >lineage.txt
 contains "lineage: plugin, version, confidence, fields changed" lineage.txt \
     '"plugin":"dedupe","version":"1.0.0","confidence":1,"changed":"flags,data.flags,data.duplicate_of"'
 sqlite3 state.db "SELECT scope, key FROM checkpoints WHERE key LIKE 'v:%' ORDER BY key" >keys.txt

@@ -74,7 +74,7 @@ contains "closed PO (status compared without case)" m.txt "closed closed 0 po_cl
 contains "total outside the tolerance, with the difference" m.txt "total mismatch 50 po_mismatch | invoice total 550, PO total 500 (difference 50)"
 contains "a line outside the tolerance" m.txt "lines mismatch 0 po_line_mismatch | line 1 (A): 500 on the invoice, 600 on the PO"
 contains "another vendor" m.txt "vendor mismatch 0 vendor_mismatch | invoice vendor 'Gamma Ltd', PO vendor 'Acme Trading Sdn Bhd'"
-sqlite3 m.db "SELECT lineage FROM audit WHERE subject='ok'" >lin.txt
+sqlite3 m.db "SELECT payload FROM audit_log WHERE kind='ai' AND subject='ok'" >lin.txt
 contains "lineage with the vendor agreement as confidence" lin.txt '"plugin":"match","version":"1.0.0","confidence":1,"changed":"data.po_match"'
 
 # Lines from their own query (an ERP keeps them in another table).

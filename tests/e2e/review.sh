@@ -80,11 +80,11 @@ contains "a transform-parked record resumes after that transform (rest of the ch
 "$B" review list site.yaml >list2 2>&1
 lacks "nothing left in the queue" list2 "INV-"
 
-sqlite3 rev.db "SELECT outcome || ' ' || json_extract(lineage,'\$.by') || ' ' || json_extract(lineage,'\$.note') FROM audit WHERE outcome LIKE 'review:%' ORDER BY seq" >audit
+sqlite3 rev.db "SELECT kind || ' ' || json_extract(payload,'\$.by') || ' ' || json_extract(payload,'\$.note') FROM audit_log WHERE kind LIKE 'review:%' ORDER BY seq" >audit
 contains "approval audited with who and note" audit "review:approved $ME checked with AP"
 contains "correction audited" audit "review:corrected $ME"
 contains "rejection audited with the reason" audit "review:rejected $ME duplicate of INV-1"
-sqlite3 rev.db "SELECT json_extract(lineage,'\$.changes[0].path') || ' ' || json_extract(lineage,'\$.changes[0].from') || '->' || json_extract(lineage,'\$.changes[0].to') FROM audit WHERE outcome='review:corrected'" >chg
+sqlite3 rev.db "SELECT json_extract(payload,'\$.changes[0].path') || ' ' || json_extract(payload,'\$.changes[0].from') || '->' || json_extract(payload,'\$.changes[0].to') FROM audit_log WHERE kind='review:corrected'" >chg
 contains "the audit says what changed" chg "data.total 9000->8999.5"
 "$B" dlq list site.yaml >dl 2>&1
 contains "the rejected record is a dead letter with the reviewer's reason" dl "rejected in review by $ME: duplicate of INV-1"

@@ -189,8 +189,8 @@ routes:
   r: { from: in, to: [ out, erp ], audit: all }
 YAML
 exit_is "receipts: the run ends" 0 "$B" run receipts.yaml --plugin-dir "$FX"
-sqlite3 receipts.db "SELECT id || ' ' || ifnull(receipts, '-') FROM audit ORDER BY seq" | awk '{ $1 = ""; print }' >receipts.txt
-contains "the first record's audit row has the ERP's receipt" receipts.txt ' {"r/erp":"line 1"}'
+sqlite3 receipts.db "SELECT json_extract(r.value, '\$.id') || ' ' || json_extract(r.value, '\$.receipts') FROM audit_log, json_each(audit_log.payload, '\$.records') r WHERE kind = 'receipt' ORDER BY seq" | awk '{ $1 = ""; print }' >receipts.txt
+contains "the first record's receipt entry has the ERP's receipt" receipts.txt ' {"r/erp":"line 1"}'
 contains "and the fifth" receipts.txt ' {"r/erp":"line 5"}'
 [ "$(grep -c '"r/out"' receipts.txt)" -eq 0 ] && ok "a sink that gives no receipt has none" || not_ok "file sink receipts appeared"
 

@@ -37,12 +37,12 @@ contains "noted by the core" lin.txt '"plugin":"backplane"'
 sqlite3 -separator ' ' gate.db "SELECT priority, coalesce(flags, '-'), json_extract(payload, '\$.confidence') IS NULL FROM review_queue" >prio.txt
 contains "the parked item has the default priority and no flags" prio.txt "0 - 1"
 
-# Audit: the outside "human:cfo" entry never reaches the audit table.
+# Audit: the outside "human:cfo" entry never reaches the audit log.
 site aud "" all
 sed -i 's/    review: .*//' aud.yaml
 exit_is "run with audit: all" 0 "$B" run aud.yaml
-sqlite3 aud.db "SELECT lineage FROM audit" >aud.txt
-lacks "no forged reviewer in the audit table" aud.txt '"model":"human:cfo"'
+sqlite3 aud.db "SELECT payload FROM audit_log" >aud.txt
+lacks "no forged reviewer in the audit log" aud.txt '"model":"human:cfo"'
 contains "the audit shows the drop" aud.txt "untrusted attribute bplineage=review/human:cfo dropped"
 
 # One backplane site passing them on to another.
@@ -51,7 +51,7 @@ exit_is "check with trust_attributes" 0 "$B" check hop.yaml
 exit_is "run with trust_attributes" 0 "$B" run hop.yaml
 [ "$(sqlite3 hop.db 'SELECT count(*) FROM review_queue')" = 0 ] && ok "trusted attributes pass the gate" || not_ok "parked although trusted"
 contains "confidence passed on" hop.out '"confidence":0.99'
-sqlite3 hop.db "SELECT lineage FROM audit" >hop.aud
+sqlite3 hop.db "SELECT payload FROM audit_log" >hop.aud
 contains "the earlier site's review passed on" hop.aud '"model":"human:cfo"'
 lacks "no drop noted" hop.out "untrusted attribute"
 # Only what is listed is trusted.

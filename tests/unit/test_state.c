@@ -124,7 +124,7 @@ int main(void)
     /* Reopened: everything durable. */
     CHECK_INT(bp_state_open(tgt, "t", &st, &err), BP_OK);
     CHECK_INT(bp_state_count(st, "dead_letters"), 2);
-    CHECK_INT(bp_state_count(st, "audit"), 2);
+    CHECK_INT(bp_state_count(st, "audit_log"), 2);   /* the two decisions */
 
     /* One dead letter per record and stage (issue 17): the same again updates
      * it in place with the new reason; another stage is another entry. */
