@@ -65,7 +65,7 @@ struct bp_control {
     bp_ctl_listener unix_l;   /* the Unix socket: SO_PEERCRED */
     /* admin: { listen, tls: {cert, key, ca_file}, metrics, insecure } */
     char *admin_listen, *tls_cert, *tls_key, *tls_ca;
-    int metrics_public, insecure, admin_line, admin_col;
+    int metrics_public, insecure, admin_line, admin_col, tls_line, tls_col;
     bp_admin_listener *tcp;
 };
 
@@ -418,6 +418,8 @@ static int ctl_admin_options(bp_control *c, const char *file, const bp_ynode *ad
         return -1;
     }
     if (tls) {
+        c->tls_line = tls->line;
+        c->tls_col = tls->col;
         for (size_t i = 0; i < tls->n; i++) {
             const char *k = tls->keys[i]->value;
             if (strcmp(k, "cert") && strcmp(k, "key") && strcmp(k, "ca_file")) {
@@ -1213,6 +1215,28 @@ static void ctl_free_options(bp_control *c)
     free(c->tls_ca);
 }
 
+bp_status bp_control_check_site(const char *site_file, char **err)
+{
+    *err = NULL;
+    bp_control *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return BP_ERR_NOMEM;
+    bp_status rc = BP_OK;
+    if (ctl_site_options(c, site_file, err) != 0) {
+        rc = BP_ERR_INVALID;
+    } else if (c->admin_listen) {
+        bp_admin_opts ao = {.listen = c->admin_listen, .cert = c->tls_cert, .key = c->tls_key,
+                            .ca_file = c->tls_ca, .metrics_public = c->metrics_public,
+                            .insecure = c->insecure, .site_file = site_file,
+                            .line = c->admin_line, .col = c->admin_col,
+                            .tls_line = c->tls_line, .tls_col = c->tls_col};
+        rc = bp_admin_listen_check(&ao, err);
+    }
+    ctl_free_options(c);
+    free(c);
+    return rc;
+}
+
 bp_status bp_control_start_ex(bp_runtime *rt, const char *admin_listen, bp_control **out,
                               char **err)
 {
@@ -1300,7 +1324,8 @@ bp_status bp_control_start_ex(bp_runtime *rt, const char *admin_listen, bp_contr
                             .ca_file = c->tls_ca, .metrics_public = c->metrics_public,
                             .insecure = c->insecure,
                             .site_file = admin_listen ? NULL : rt->site->file,
-                            .line = c->admin_line, .col = c->admin_col};
+                            .line = c->admin_line, .col = c->admin_col,
+                            .tls_line = c->tls_line, .tls_col = c->tls_col};
         if (bp_admin_listen_start(c, &ao, &c->tcp, err) != BP_OK) {
             MHD_stop_daemon(c->d);
             c->d = NULL;

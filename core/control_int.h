@@ -68,6 +68,7 @@ typedef struct bp_admin_opts {
     int insecure;                 /* a non-loopback address without TLS is allowed */
     const char *site_file;        /* for messages: file:line:col of the admin map */
     int line, col;
+    int tls_line, tls_col;        /* of admin.tls, for a PEM file that cannot be read */
 } bp_admin_opts;
 
 typedef struct bp_admin_listener bp_admin_listener;
@@ -77,6 +78,10 @@ typedef struct bp_admin_listener bp_admin_listener;
  * *err malloc'ed. Thread: main. */
 bp_status bp_admin_listen_start(bp_control *c, const bp_admin_opts *o, bp_admin_listener **out,
                                 char **err);
+/* The checks bp_admin_listen_start makes before it listens (address, TLS
+ * pair, loopback rule, PEM files readable), for backplane check. BP_OK, or
+ * BP_ERR_INVALID with *err (malloc'ed, file:line:col). Thread: any. */
+bp_status bp_admin_listen_check(const bp_admin_opts *o, char **err);
 /* The port it listens on (the chosen one when 0 was asked). */
 unsigned bp_admin_listen_port(const bp_admin_listener *a);
 void bp_admin_listen_stop(bp_admin_listener *a);
