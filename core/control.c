@@ -32,6 +32,7 @@
 #include "clock.h"
 #include "control.h"
 #include "control_int.h"
+#include "json_print.h"
 #include "dlq.h"
 #include "log.h"
 #include "options.h"
@@ -67,6 +68,7 @@ struct bp_control {
     char *admin_listen, *tls_cert, *tls_key, *tls_ca;
     int metrics_public, insecure, admin_line, admin_col, tls_line, tls_col;
     bp_admin_listener *tcp;
+    bp_state_reader *rd;      /* the API's reads: own connection, prepared once */
 };
 
 struct bp_runtime *bp_control_runtime(bp_control *c)
@@ -601,6 +603,117 @@ static int ctl_review_row(const bp_review_item *it, void *ud)
     return 0;
 }
 
+/* A response built as text in one growing buffer (bench/run-admin-load.sh:
+ * a 30-item review list as a cJSON tree was ~750 allocations). Strings and
+ * doubles go through the core's printer on a node on the stack, so the
+ * escaping and the number format are the ones of every other response. */
+typedef struct ctl_text {
+    char *buf;
+    size_t len, cap;
+    int bad;
+} ctl_text;
+
+static void ctl_text_raw(ctl_text *t, const char *s, size_t n)
+{
+    if (t->bad)
+        return;
+    if (t->len + n + 1 > t->cap) {
+        size_t nc = t->cap ? t->cap : 4096;
+        while (nc < t->len + n + 1)
+            nc *= 2;
+        char *nb = realloc(t->buf, nc);
+        if (nb == NULL) {
+            t->bad = 1;
+            return;
+        }
+        t->buf = nb;
+        t->cap = nc;
+    }
+    memcpy(t->buf + t->len, s, n);
+    t->len += n;
+    t->buf[t->len] = '\0';
+}
+
+#define CTL_LIT(t, s) ctl_text_raw((t), (s), sizeof(s) - 1)
+
+static void ctl_text_str(ctl_text *t, const char *s)
+{
+    if (s == NULL) {
+        CTL_LIT(t, "null");
+        return;
+    }
+    cJSON n = {.type = cJSON_String, .valuestring = (char *)s};
+    if (!t->bad && bp_json_append(&n, &t->buf, &t->len, &t->cap) != BP_OK)
+        t->bad = 1;
+}
+
+static void ctl_text_int(ctl_text *t, int64_t v)
+{
+    char b[24];
+    int n = snprintf(b, sizeof(b), "%lld", (long long)v);
+    ctl_text_raw(t, b, (size_t)n);
+}
+
+static void ctl_text_num(ctl_text *t, double v)
+{
+    cJSON n = {.type = cJSON_Number, .valuedouble = v, .valueint = (int)v};
+    if (!t->bad && bp_json_append(&n, &t->buf, &t->len, &t->cap) != BP_OK)
+        t->bad = 1;
+}
+
+/* One review list item, as ctl_review_row and the claim fields print it. */
+static int ctl_review_item_text(const bp_review_item *it, const char *claimed_by,
+                                int64_t claim_expires_ms, void *ud)
+{
+    ctl_text *t = ud;
+    if (t->len && t->buf[t->len - 1] == '}')
+        CTL_LIT(t, ",");
+    CTL_LIT(t, "{\"seq\":");
+    ctl_text_int(t, it->seq);
+    CTL_LIT(t, ",\"route\":");
+    ctl_text_str(t, it->route);
+    CTL_LIT(t, ",\"stage\":");
+    ctl_text_str(t, it->stage);
+    CTL_LIT(t, ",\"reason\":");
+    ctl_text_str(t, it->reason);
+    CTL_LIT(t, ",\"confidence\":");
+    if (it->confidence >= 0)
+        ctl_text_num(t, it->confidence);
+    else
+        CTL_LIT(t, "null");
+    CTL_LIT(t, ",\"priority\":");
+    ctl_text_int(t, it->priority);
+    if (it->flags) {
+        CTL_LIT(t, ",\"flags\":");
+        ctl_text_str(t, it->flags);
+    }
+    if (it->subject) {
+        CTL_LIT(t, ",\"subject\":");
+        ctl_text_str(t, it->subject);
+    }
+    CTL_LIT(t, ",\"created_ms\":");
+    ctl_text_int(t, it->created_ms);
+    CTL_LIT(t, ",\"claimed_by\":");
+    ctl_text_str(t, claimed_by);
+    CTL_LIT(t, ",\"claim_expires_ms\":");
+    if (claimed_by)
+        ctl_text_int(t, claim_expires_ms);
+    else
+        CTL_LIT(t, "null");
+    CTL_LIT(t, "}");
+    return t->bad;
+}
+
+static enum MHD_Result ctl_send_text(struct MHD_Connection *conn, unsigned code, ctl_text *t)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        t->len, t->buf ? t->buf : (char *)"", MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    enum MHD_Result r = MHD_queue_response(conn, code, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
 static void ctl_add_claim(bp_control *c, cJSON *o, int64_t seq)
 {
     char *actor = NULL;
@@ -709,8 +822,15 @@ static cJSON *ctl_status(bp_control *c)
                                                                       : "running");
     }
     pthread_rwlock_unlock(&rt->routes_lock);
-    cJSON_AddNumberToObject(o, "review_queue", (double)bp_state_count(c->st, "review_queue"));
-    cJSON_AddNumberToObject(o, "dead_letters", (double)bp_state_count(c->st, "dead_letters"));
+    int64_t rq, dl;
+    if (c->rd) {
+        rq = bp_state_reader_counts(c->rd, &dl);
+    } else {
+        rq = bp_state_count(c->st, "review_queue");
+        dl = bp_state_count(c->st, "dead_letters");
+    }
+    ctl_add_ms(o, "review_queue", rq);
+    ctl_add_ms(o, "dead_letters", dl);
     return o;
 }
 
@@ -1034,6 +1154,18 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
         return ctl_send(conn, 200, ctl_status(c));
     if (get && strcmp(url, "/api/v1/review") == 0) {
         const char *route = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "route");
+        if (c->rd) {
+            ctl_text t = {0};
+            CTL_LIT(&t, "{\"items\":[");
+            bp_status rs = bp_state_reader_review_list(c->rd, route, bp_now_ms(),
+                                                       ctl_review_item_text, &t);
+            CTL_LIT(&t, "]}");
+            if (rs != BP_OK || t.bad) {
+                free(t.buf);
+                return ctl_error(conn, 500, "cannot read the review queue");
+            }
+            return ctl_send_text(conn, 200, &t);
+        }
         cJSON *o = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(o, "items");
         bp_state_review_foreach(c->st, route, ctl_review_row, items);
         /* The live claims in one statement (not one per item), then null
@@ -1261,6 +1393,11 @@ bp_status bp_control_start_ex(bp_runtime *rt, const char *admin_listen, bp_contr
             *err = NULL;
         goto fail;
     }
+    /* Without it (a file SQLite cannot open twice) the reads share the
+     * routes' connection as before. */
+    if (bp_state_reader_open(c->st, &c->rd) != BP_OK)
+        bp_log(BP_LOG_WARN, NULL, "control API: no read-only connection to %s; the API's "
+               "reads share the routes' connection", rt->site->state_path);
     /* Pauses persist until resumed. */
     for (size_t i = 0; i < rt->n_routes; i++) {
         char *by = NULL;
@@ -1350,6 +1487,7 @@ fail:
         close(c->fd);
         unlink(c->path);
     }
+    bp_state_reader_close(c->rd);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     ctl_free_options(c);
@@ -1384,6 +1522,7 @@ void bp_control_stop(bp_control *c)
      * for the next start. */
     if (!bp_runtime_stopping(c->rt))
         ctl_drain(c);
+    bp_state_reader_close(c->rd);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     ctl_free_options(c);

@@ -435,3 +435,110 @@ bp_status bp_state_lineage_foreach(bp_state *st, const char *subject, const char
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
+
+/* ---- the API's own read connection ------------------------------------- */
+
+struct bp_state_reader {
+    sqlite3 *db;
+    pthread_mutex_t mu;           /* one statement at a time (opened NOMUTEX) */
+    sqlite3_stmt *counts, *review_list;
+};
+
+bp_status bp_state_reader_open(bp_state *st, bp_state_reader **out)
+{
+    *out = NULL;
+    bp_state_reader *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return BP_ERR_NOMEM;
+    pthread_mutex_init(&r->mu, NULL);
+    int ok = st->path &&
+             sqlite3_open_v2(st->path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                             NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_busy_timeout(r->db, 5000);
+        ok = sqlite3_prepare_v3(r->db,
+                                "SELECT (SELECT count(*) FROM review_queue),"
+                                " (SELECT count(*) FROM dead_letters)",
+                                -1, SQLITE_PREPARE_PERSISTENT, &r->counts, NULL) == SQLITE_OK &&
+             sqlite3_prepare_v3(r->db,
+                                "SELECT q.seq,q.route,q.stage,q.reason,q.created_ms,q.confidence,"
+                                " q.flags,q.priority,q.subject,c.actor,c.expires_ms"
+                                " FROM review_queue q LEFT JOIN review_claims c"
+                                " ON c.seq=q.seq AND c.expires_ms>?2"
+                                " WHERE ?1 IS NULL OR q.route=?1 ORDER BY q.priority DESC, q.seq",
+                                -1, SQLITE_PREPARE_PERSISTENT, &r->review_list,
+                                NULL) == SQLITE_OK;
+    }
+    if (!ok) {
+        bp_state_reader_close(r);
+        return BP_ERR_IO;
+    }
+    *out = r;
+    return BP_OK;
+}
+
+void bp_state_reader_close(bp_state_reader *r)
+{
+    if (r == NULL)
+        return;
+    sqlite3_finalize(r->counts);
+    sqlite3_finalize(r->review_list);
+    sqlite3_close(r->db);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+int64_t bp_state_reader_counts(bp_state_reader *r, int64_t *dead_letters)
+{
+    int64_t n = -1;
+    *dead_letters = -1;
+    pthread_mutex_lock(&r->mu);
+    if (sqlite3_step(r->counts) == SQLITE_ROW) {
+        n = sqlite3_column_int64(r->counts, 0);
+        *dead_letters = sqlite3_column_int64(r->counts, 1);
+    }
+    sqlite3_reset(r->counts);   /* ends the read transaction */
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+bp_status bp_state_reader_review_list(bp_state_reader *r, const char *route, int64_t now_ms,
+                                      int (*fn)(const bp_review_item *it, const char *claimed_by,
+                                                int64_t claim_expires_ms, void *ud),
+                                      void *ud)
+{
+    sqlite3_stmt *q = r->review_list;
+    bp_status rc = BP_ERR_IO;
+    pthread_mutex_lock(&r->mu);
+    if (route)
+        sqlite3_bind_text(q, 1, route, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(q, 1);
+    sqlite3_bind_int64(q, 2, now_ms);
+    int s;
+    while ((s = sqlite3_step(q)) == SQLITE_ROW) {
+        /* Borrowed column texts: nothing copied per row. */
+        bp_review_item it = {
+            .seq = sqlite3_column_int64(q, 0),
+            .route = (char *)sqlite3_column_text(q, 1),
+            .stage = (char *)sqlite3_column_text(q, 2),
+            .reason = (char *)sqlite3_column_text(q, 3),
+            .created_ms = sqlite3_column_int64(q, 4),
+            .confidence = sqlite3_column_type(q, 5) == SQLITE_NULL ? -1
+                                                                    : sqlite3_column_double(q, 5),
+            .flags = (char *)sqlite3_column_text(q, 6),
+            .priority = sqlite3_column_int64(q, 7),
+            .subject = (char *)sqlite3_column_text(q, 8),
+        };
+        const char *actor = (const char *)sqlite3_column_text(q, 9);
+        if (fn(&it, actor, actor ? sqlite3_column_int64(q, 10) : 0, ud)) {
+            s = SQLITE_DONE;
+            break;
+        }
+    }
+    rc = s == SQLITE_DONE ? BP_OK : BP_ERR_IO;
+    sqlite3_reset(q);   /* ends the read transaction */
+    sqlite3_clear_bindings(q);
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}

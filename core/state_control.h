@@ -89,4 +89,31 @@ bp_status bp_state_lineage_foreach(bp_state *st, const char *subject, const char
                                    int limit, int (*fn)(const bp_lineage_row *r, void *ud),
                                    void *ud);
 
+/* ---- the API's own read connection ------------------------------------ */
+
+/* A read-only connection to st's file for the API's frequent reads (status,
+ * review list): a WAL reader never waits for the routes' writer nor makes it
+ * wait, it does not take st's lock (which a route holds across a batch's
+ * commit and fsync), and its statements are prepared once. Every read ends
+ * its read transaction at once, so the WAL can be checkpointed. */
+typedef struct bp_state_reader bp_state_reader;
+
+/* Opens a reader on st's file. BP_OK with *out, or BP_ERR_IO. Thread: any. */
+bp_status bp_state_reader_open(bp_state *st, bp_state_reader **out);
+void bp_state_reader_close(bp_state_reader *r);
+
+/* Rows in review_queue (-1 on error) and dead_letters (into *dead_letters),
+ * one locked call. Thread: any (the reader's own lock). */
+int64_t bp_state_reader_counts(bp_state_reader *r, int64_t *dead_letters);
+
+/* The review list: route's entries (all when route is NULL), by priority
+ * then seq, without payloads, each with its live claim at now_ms (claimed_by
+ * NULL when none), in one statement. fn's strings are borrowed for the call
+ * only; fn runs under the reader's lock and must not call back into it.
+ * BP_OK or BP_ERR_IO. Thread: any. */
+bp_status bp_state_reader_review_list(bp_state_reader *r, const char *route, int64_t now_ms,
+                                      int (*fn)(const bp_review_item *it, const char *claimed_by,
+                                                int64_t claim_expires_ms, void *ud),
+                                      void *ud);
+
 #endif
