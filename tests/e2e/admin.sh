@@ -205,6 +205,17 @@ if grep -qE '^  ap +automated +36 ' report.txt; then ok "report: automated path,
 med=$(awk '$1 == "ap" && $2 == "reviewed" { print $4 }' report.txt)
 case $med in *s) [[ $med != *ms ]] && ok "report: the reviewed median spans the wait ($med)" || not_ok "reviewed median $med";; *) not_ok "reviewed median '$med'";; esac
 grep -qE '^  ap +wait +1 ' report.txt && ok "report: time waited for a person" || not_ok "report wait"
+# review export with --url: GET /api/v1/corrections (issue 22: it was refused).
+seq2=$("$B" review list "${R[@]}" | awk 'NR == 2 { print $1 }')
+exit_is "review correct --url" 0 "$B" review correct "${R[@]}" "$seq2" --set data.total=4999
+exit_is "review export --url (a reviewer's token)" 0 "$B" review export "${R[@]}" --out "$TMP/export-remote.jsonl"
+contains "export --url counts what it wrote" "$ERR" "1 correction(s) written to $TMP/export-remote.jsonl"
+"$B" review export site.yaml >"$TMP/export-local.jsonl" 2>"$TMP/export-local.err"
+eq "export --url writes the lines export on the state file writes" \
+    "$(cat "$TMP/export-remote.jsonl")" "$(cat "$TMP/export-local.jsonl")"
+contains "the line carries the change" "$TMP/export-remote.jsonl" '"path":"data.total","from":5000,"to":4999'
+exit_is "review export --url with a viewer's token: refused" 1 "$B" review export --url "$URL" --token-file "$TMP/tok-viewer"
+contains "naming the role it needs" "$ERR" "needs the role reviewer"
 
 # ---- 4. a slow client does not stall delivery ------------------------------
 python3 - "$PORT" >slow.out 2>&1 <<'PY' &
