@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "tokens.h"
 
 #define BP_ADMIN_FAILS 20          /* failed attempts per address per window */
+#define BP_ADMIN_THREADS 2         /* libmicrohttpd's pool: 2 cores is the common box */
 #define BP_ADMIN_WINDOW_MS 60000
 #define BP_ADMIN_PEERS 256         /* addresses remembered (the oldest is forgotten) */
 #define BP_ADMIN_CACHE 16          /* verified tokens kept (hash, name, role) */
@@ -488,17 +490,23 @@ bp_status bp_admin_listen_start(bp_control *c, const bp_admin_opts *o, bp_admin_
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
     a->l = (bp_ctl_listener){.c = c, .identify = admin_identify, .ud = a,
-                             .metrics_public = o->metrics_public, .bearer = 1,
+                             .metrics_public = o->metrics_public, .bearer = 1, .pooled = 1,
                              .headers_in = admin_headers_in};
     a->tls = tls;
     a->cert = cert;
     a->key = key;
     a->ca = ca;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+    /* A pool of BP_ADMIN_THREADS threads, each polling its connections with
+     * epoll: a thread per connection cost ~2 wake-ups and a select per call
+     * (bench/run-admin-load.sh: owner CPU ~100 us per call, ~50 with the
+     * pool). What may wait (decisions, reloads) runs on a thread of its own
+     * with its connection suspended (bp_ctl_listener.pooled). */
+    unsigned flags = MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0) |
                      (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr},
+        {MHD_OPTION_THREAD_POOL_SIZE, BP_ADMIN_THREADS, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, BP_CTL_MAX_CONN, NULL},
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, BP_CTL_MAX_PER_IP, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, BP_CTL_IDLE_S, NULL},
@@ -563,6 +571,11 @@ void bp_admin_listen_stop(bp_admin_listener *a)
         pthread_mutex_unlock(&a->mu);
         pthread_join(a->watchdog, NULL);
     }
+    /* libmicrohttpd must not stop with a connection suspended: the requests
+     * on threads of their own finish first (a decision's wait ends at once
+     * when the owner stops, control.c ctl_wait). */
+    while (atomic_load(&a->l.jobs) > 0)
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
     if (a->d)
         MHD_stop_daemon(a->d);
     free(a->cert);

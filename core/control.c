@@ -342,7 +342,36 @@ typedef struct ctl_conn {
     size_t len;
     int too_big;
     int64_t start_ms;         /* mono: the request's headers were in */
+    /* A request served by a thread of its own while its connection is
+     * suspended (a pooled listener's writes, see ctl_defer). */
+    int deferred;             /* CTL_DEFER_* */
+    unsigned code;
+    struct MHD_Response *resp;
 } ctl_conn;
+
+enum { CTL_DEFER_NONE, CTL_DEFER_RUNNING, CTL_DEFER_DONE };
+
+/* Set on a deferred request's thread: ctl_queue keeps the response for the
+ * handler call that follows the resumption (libmicrohttpd's threads queue it). */
+static _Thread_local ctl_conn *ctl_deferred_conn;
+
+/* Queues resp (and drops the caller's reference), or on a deferred request's
+ * thread keeps it in its ctl_conn. */
+static enum MHD_Result ctl_queue(struct MHD_Connection *conn, unsigned code,
+                                 struct MHD_Response *resp)
+{
+    ctl_conn *cc = ctl_deferred_conn;
+    if (cc) {
+        if (cc->resp)
+            MHD_destroy_response(cc->resp);
+        cc->code = code;
+        cc->resp = resp;
+        return resp ? MHD_YES : MHD_NO;
+    }
+    enum MHD_Result r = MHD_queue_response(conn, code, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
 
 static enum MHD_Result ctl_send(struct MHD_Connection *conn, unsigned code, cJSON *o)
 {
@@ -352,9 +381,7 @@ static enum MHD_Result ctl_send(struct MHD_Connection *conn, unsigned code, cJSO
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(n, text ? text : (char *)"", MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "application/json");
-    enum MHD_Result r = MHD_queue_response(conn, code, resp);
-    MHD_destroy_response(resp);
-    return r;
+    return ctl_queue(conn, code, resp);
 }
 
 static enum MHD_Result ctl_error(struct MHD_Connection *conn, unsigned code, const char *fmt, ...)
@@ -736,9 +763,7 @@ static enum MHD_Result ctl_send_text(struct MHD_Connection *conn, unsigned code,
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         t->len, t->buf ? t->buf : (char *)"", MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "application/json");
-    enum MHD_Result r = MHD_queue_response(conn, code, resp);
-    MHD_destroy_response(resp);
-    return r;
+    return ctl_queue(conn, code, resp);
 }
 
 static void ctl_add_claim(bp_control *c, cJSON *o, int64_t seq)
@@ -1031,9 +1056,7 @@ static enum MHD_Result ctl_metrics(bp_control *c, struct MHD_Connection *conn)
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    enum MHD_Result r = MHD_queue_response(conn, 200, resp);
-    MHD_destroy_response(resp);
-    return r;
+    return ctl_queue(conn, 200, resp);
 }
 
 /* POST /api/v1/review/SEQ/reopen {note}: a rejected entry parked again as a
@@ -1077,6 +1100,65 @@ static enum MHD_Result ctl_reopen(bp_control *c, struct MHD_Connection *conn, in
     return r;
 }
 
+/* A request run on a thread of its own (bp_ctl_listener.pooled). */
+typedef struct ctl_job {
+    bp_ctl_listener *l;
+    struct MHD_Connection *conn;
+    const char *url, *method, *version;   /* libmicrohttpd's, live while suspended */
+    ctl_conn *cc;
+} ctl_job;
+
+static void *ctl_job_run(void *arg)
+{
+    ctl_job *j = arg;
+    ctl_deferred_conn = j->cc;
+    size_t zero = 0;
+    void *ccp = j->cc;
+    enum MHD_Result r = bp_control_handler(j->l, j->conn, j->url, j->method, j->version, NULL,
+                                           &zero, &ccp);
+    ctl_deferred_conn = NULL;
+    if (r != MHD_YES && j->cc->resp) {
+        MHD_destroy_response(j->cc->resp);
+        j->cc->resp = NULL;
+    }
+    j->cc->deferred = CTL_DEFER_DONE;
+    bp_ctl_listener *l = j->l;
+    MHD_resume_connection(j->conn);
+    free(j);
+    atomic_fetch_sub(&l->jobs, 1);
+    return NULL;
+}
+
+/* Suspends conn and serves its request on a detached thread, which resumes
+ * it; the handler call after that queues the answer. 0, or -1 (served
+ * inline then: no thread). */
+static int ctl_defer(bp_ctl_listener *l, struct MHD_Connection *conn, const char *url,
+                     const char *method, const char *version, ctl_conn *cc)
+{
+    ctl_job *j = malloc(sizeof(*j));
+    if (j == NULL)
+        return -1;
+    *j = (ctl_job){.l = l, .conn = conn, .url = url, .method = method, .version = version,
+                   .cc = cc};
+    cc->deferred = CTL_DEFER_RUNNING;
+    atomic_fetch_add(&l->jobs, 1);
+    MHD_suspend_connection(conn);
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    int ok = pthread_create(&t, &at, ctl_job_run, j) == 0;
+    pthread_attr_destroy(&at);
+    if (!ok) {
+        MHD_resume_connection(conn);
+        cc->deferred = CTL_DEFER_NONE;
+        atomic_fetch_sub(&l->jobs, 1);
+        free(j);
+        return -1;
+    }
+    return 0;
+}
+
 enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                    const char *method, const char *version,
                                    const char *upload_data, size_t *upload_size, void **con_cls)
@@ -1116,6 +1198,19 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
     }
     if (cc->too_big)
         return ctl_error(conn, 413, "the body is larger than %d bytes", BP_CTL_MAX_BODY);
+    if (cc->deferred == CTL_DEFER_DONE) {   /* resumed: its thread's answer */
+        struct MHD_Response *resp = cc->resp;
+        cc->resp = NULL;
+        cc->deferred = CTL_DEFER_NONE;
+        if (resp == NULL)
+            return MHD_NO;
+        enum MHD_Result r = MHD_queue_response(conn, cc->code, resp);
+        MHD_destroy_response(resp);
+        return r;
+    }
+    if (l->pooled && ctl_deferred_conn == NULL && strcmp(method, "GET") != 0 &&
+        ctl_defer(l, conn, url, method, version, cc) == 0)
+        return MHD_YES;
     int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0,
         del = strcmp(method, "DELETE") == 0;
     if (get && strcmp(url, "/health") == 0) {
@@ -1153,9 +1248,7 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
             MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"backplane\"");
         if (refuse == 429)
             MHD_add_response_header(resp, "Retry-After", "60");
-        enum MHD_Result r = MHD_queue_response(conn, refuse, resp);
-        MHD_destroy_response(resp);
-        return r;
+        return ctl_queue(conn, refuse, resp);
     }
     int need = BP_ROLE_VIEWER;
     const char *rest = "";
@@ -1191,9 +1284,7 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
         struct MHD_Response *resp = MHD_create_response_from_buffer(
             t.len, t.buf ? t.buf : (char *)"", MHD_RESPMEM_MUST_FREE);
         MHD_add_response_header(resp, "Content-Type", "application/x-ndjson");
-        enum MHD_Result r = MHD_queue_response(conn, 200, resp);
-        MHD_destroy_response(resp);
-        return r;
+        return ctl_queue(conn, 200, resp);
     }
     if (get && strcmp(url, "/api/v1/review") == 0) {
         const char *route = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "route");
@@ -1376,6 +1467,8 @@ void bp_control_completed(void *cls, struct MHD_Connection *conn, void **con_cls
     (void)toe;
     ctl_conn *cc = *con_cls;
     if (cc) {
+        if (cc->resp)
+            MHD_destroy_response(cc->resp);
         free(cc->body);
         free(cc);
     }

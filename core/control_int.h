@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <microhttpd.h>
+#include <stdatomic.h>
 
 #include "control.h"
 
@@ -28,6 +29,12 @@ typedef struct bp_ctl_listener {
     int bearer;               /* 401s carry WWW-Authenticate: Bearer */
     /* Optional: a request's headers are all in (its first handler call). */
     void (*headers_in)(void *ud, struct MHD_Connection *conn);
+    /* A thread-pool daemon (MHD_ALLOW_SUSPEND_RESUME): a request that is not
+     * a GET (a decision waits for its outcome, a reload drains) runs on a
+     * thread of its own with its connection suspended, so it never holds a
+     * pool thread and the connections that share it. */
+    int pooled;
+    atomic_int jobs;          /* such threads running: the daemon stops after them */
 } bp_ctl_listener;
 
 /* libmicrohttpd's access handler and completion callback, cls: a
