@@ -289,6 +289,40 @@ eq "/metrics public (admin.metrics: public): no token needed" "$(code '' GET /me
 contains "backplane_route_ready says 0" body 'backplane_route_ready{route="s"} 0'
 stop_owner
 
+# ---- 5c. decisions that wait do not hold the listener's pool -------------
+# The TCP listener serves from a pool of 2 threads; a decision waiting for a
+# sink that is down runs on a thread of its own with its connection
+# suspended. Three waiting at once (more than the pool) and status still
+# answers at once.
+printf '%s\n' '{"no":"W1"}' '{"no":"W2"}' '{"no":"W3"}' >wait.jsonl
+cat >wait.yaml <<YAML
+site: wait
+state: $TMP/wait.db
+connectors:
+  inv: { plugin: file, path: $TMP/wait.jsonl, follow: true }
+  smtp: { plugin: smtp, url: "smtp://127.0.0.1:1", from: "a@example.org", to: "b@example.org" }
+admin: { listen: "127.0.0.1:0" }
+routes:
+  w: { from: inv, review: { when: "data.no matches '^W'" }, to: smtp }
+YAML
+start_owner wait.yaml wait.log
+URL=http://127.0.0.1:$PORT
+TW=$("$B" token create wait.yaml --name t-w --role reviewer 2>/dev/null | tail -n 1)
+wait_for 10 sh -c "[ \$(sqlite3 wait.db 'SELECT count(*) FROM review_queue') = 3 ]"
+for s in $(sqlite3 wait.db "SELECT seq FROM review_queue"); do
+    curl -s -o "$TMP/wait-$s.out" -w '%{http_code}\n' -X POST -H "Authorization: Bearer $TW" \
+        -H 'Content-Type: application/json' --data '{}' "$URL/api/v1/review/$s/approve?wait=4" >"$TMP/wait-$s.code" &
+    WAITERS="${WAITERS:-} $!"
+done
+sleep 1
+t0=$(date +%s%N)
+eq "status answers while 3 decisions wait" "$(code "$TW" GET /api/v1/status)" 200
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ $ms -lt 1000 ] && ok "at once ($ms ms)" || not_ok "status took $ms ms while decisions waited"
+for p in $WAITERS; do wait "$p"; done
+eq "each waiting decision answers 202 pending" "$(cat "$TMP"/wait-*.code | sort | uniq -c | awk '{ print $1 " " $2 }')" "3 202"
+stop_owner
+
 # ---- 6. beyond loopback: TLS or insecure -----------------------------------
 sed 's/listen: "127.0.0.1:0"/listen: "0.0.0.0:0"/' site.yaml >open.yaml
 exit_is "0.0.0.0 without TLS: refused (exit 1)" 1 timeout 10 "$B" run open.yaml
