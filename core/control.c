@@ -1208,7 +1208,9 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
         MHD_destroy_response(resp);
         return r;
     }
-    if (l->pooled && ctl_deferred_conn == NULL && strcmp(method, "GET") != 0 &&
+    /* The corrections are every corrected record: long enough to defer too. */
+    if (l->pooled && ctl_deferred_conn == NULL &&
+        (strcmp(method, "GET") != 0 || strcmp(url, "/api/v1/corrections") == 0) &&
         ctl_defer(l, conn, url, method, version, cc) == 0)
         return MHD_YES;
     int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0,
