@@ -396,3 +396,60 @@ bp_status bp_state_checkpoints_foreach(bp_state *st,
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
+
+/* ---- the API's own read connection ------------------------------------- */
+
+struct bp_state_reader {
+    sqlite3 *db;
+    pthread_mutex_t mu;           /* one statement at a time (opened NOMUTEX) */
+    sqlite3_stmt *counts;
+};
+
+bp_status bp_state_reader_open(bp_state *st, bp_state_reader **out)
+{
+    *out = NULL;
+    bp_state_reader *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return BP_ERR_NOMEM;
+    pthread_mutex_init(&r->mu, NULL);
+    int ok = st->path &&
+             sqlite3_open_v2(st->path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                             NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_busy_timeout(r->db, 5000);
+        ok = sqlite3_prepare_v3(r->db,
+                                "SELECT (SELECT count(*) FROM review_queue),"
+                                " (SELECT count(*) FROM dead_letters)",
+                                -1, SQLITE_PREPARE_PERSISTENT, &r->counts, NULL) == SQLITE_OK;
+    }
+    if (!ok) {
+        bp_state_reader_close(r);
+        return BP_ERR_IO;
+    }
+    *out = r;
+    return BP_OK;
+}
+
+void bp_state_reader_close(bp_state_reader *r)
+{
+    if (r == NULL)
+        return;
+    sqlite3_finalize(r->counts);
+    sqlite3_close(r->db);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+int64_t bp_state_reader_counts(bp_state_reader *r, int64_t *dead_letters)
+{
+    int64_t n = -1;
+    *dead_letters = -1;
+    pthread_mutex_lock(&r->mu);
+    if (sqlite3_step(r->counts) == SQLITE_ROW) {
+        n = sqlite3_column_int64(r->counts, 0);
+        *dead_letters = sqlite3_column_int64(r->counts, 1);
+    }
+    sqlite3_reset(r->counts);   /* ends the read transaction */
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
