@@ -87,7 +87,8 @@ run() {
   local pid=$!
   local cpid=
   if [ "$mode" = loaded ]; then
-    "$tmp/clients" "$tmp/port" "$(cat "$tmp/token")" "$clients" "$interval" "$tmp/lat-$i" &
+    /usr/bin/time -f '%U %S' -o "$tmp/ccpu-$i" \
+      "$tmp/clients" "$tmp/port" "$(cat "$tmp/token")" "$clients" "$interval" "$tmp/lat-$i" &
     cpid=$!
   fi
   for _ in $(seq 1 500); do
@@ -97,9 +98,12 @@ run() {
   done
   wait "$pid" || die "run $mode $i failed: $(tail -3 "$log")"
   [ -z "$cpid" ] || wait "$cpid"
-  python3 - "$log" "$cpu" "$mode" "${tmp}/lat-$i" "$records" <<'PY'
-import re, sys, datetime, statistics
+  python3 - "$log" "$cpu" "$mode" "${tmp}/lat-$i" "$records" "$tmp/ccpu-$i" <<'PY'
+import re, sys, datetime, statistics, os
 log, cpu, mode, latf, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+ccpu = 0.0
+if mode == "loaded" and os.path.exists(sys.argv[6]):
+    ccpu = sum(float(x) for x in open(sys.argv[6]).read().split()[-2:])
 def t(line):
     return datetime.datetime.strptime(line[:23], "%Y-%m-%dT%H:%M:%S.%f").timestamp()
 start = end = None
@@ -115,7 +119,7 @@ if mode == "loaded":
     calls = len(lat)
     if lat:
         p50 = lat[len(lat) // 2]; p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-print("%s %.0f %.2f %.2f %d %.2f %.2f %d %.3f" % (mode, rps, wall, user + sys_, calls, p50, p99, errs, end - start))
+print("%s %.0f %.2f %.2f %d %.2f %.2f %d %.3f %.2f" % (mode, rps, wall, user + sys_, calls, p50, p99, errs, end - start, ccpu))
 PY
 }
 
@@ -126,7 +130,7 @@ echo "== $records records, $parked parked in the queue review list returns; $cli
 base=$(run quiet 0 | awk '{ print $9 }')
 interval=$(python3 -c "print(round(max(0.0, 1000 * $clients * $base / $calls - 0.5), 1))")
 echo "== quiet relay $base s: each client waits ${interval} ms between calls"
-printf '%-7s %10s %7s %7s %6s %8s %8s %6s\n' MODE 'RECORDS/S' WALL CPU CALLS 'P50 MS' 'P99 MS' ERRORS
+printf '%-7s %10s %7s %7s %6s %8s %8s %6s %8s\n' MODE 'RECORDS/S' WALL CPU CALLS 'P50 MS' 'P99 MS' ERRORS 'CLI CPU'
 res="$tmp/results"
 : >"$res"
 for i in $(seq 1 "$pairs"); do
@@ -134,7 +138,7 @@ for i in $(seq 1 "$pairs"); do
   for m in $order; do
     line=$(run "$m" "$i" "$interval")
     echo "$line" >>"$res"
-    echo "$line" | awk '{ printf "%-7s %10s %7s %7s %6s %8s %8s %6s\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
+    echo "$line" | awk '{ printf "%-7s %10s %7s %7s %6s %8s %8s %6s %8s\n", $1, $2, $3, $4, $5, $6, $7, $8, $10 }'
   done
 done
 python3 - "$res" "$tmp" "$pairs" <<'PY'
@@ -158,4 +162,22 @@ print("== medians of %s pairs: quiet %.0f records/s (CPU %.2f s), loaded %.0f re
 print("== throughput change with clients: %+.1f %% (target: falls < 5 %%)" % (100 * (ml - mq) / mq))
 print("== calls per loaded relay: median %d; all loaded runs: %d calls, %d errors, p50 %.2f ms, p99 %.2f ms (target < 20 ms)" %
       (statistics.median(calls), len(lat), errs, lat[len(lat) // 2] if lat else float("nan"), p99))
+# What the clients cost in CPU, and what that means for the relay. The
+# owner's CPU per call is its CPU growth with the clients over the calls made;
+# the clients' own CPU is measured (GNU time). On a box with no idle core
+# (other work runnable everywhere) that CPU is taken from someone: at worst
+# all of it from the relay, a fall of extra / (relay CPU + extra). With a
+# spare core it costs the relay nothing but lock and cache effects.
+cc = [float(r[9]) for r in rows if r[0] == "loaded"]
+wq = statistics.median([float(r[8]) for r in rows if r[0] == "quiet"])
+d_owner = statistics.median(cl) - statistics.median(cq)
+mc = statistics.median(calls)
+extra = d_owner + statistics.median(cc)
+print("== CPU: owner +%.2f s with the clients (%.0f us per call), clients %.2f s (%.0f us per call)" %
+      (d_owner, 1e6 * d_owner / mc if mc else 0, statistics.median(cc), 1e6 * statistics.median(cc) / mc if mc else 0))
+print("== the quiet relay used %.2f cores (%.2f CPU s in %.2f s); the clients add %.2f cores" %
+      (statistics.median(cq) / wq, statistics.median(cq), wq, extra / wq))
+print("== no idle core: worst-case fall %.1f %% (owner's part alone %.1f %%); 5 %% needs <= %.0f us per call of owner + clients" %
+      (100 * extra / (statistics.median(cq) + extra), 100 * d_owner / (statistics.median(cq) + d_owner),
+       1e6 * 0.05 / 0.95 * statistics.median(cq) / mc if mc else 0))
 PY

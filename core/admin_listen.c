@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "tokens.h"
 
 #define BP_ADMIN_FAILS 20          /* failed attempts per address per window */
+#define BP_ADMIN_THREADS 2         /* libmicrohttpd's pool: 2 cores is the common box */
 #define BP_ADMIN_WINDOW_MS 60000
 #define BP_ADMIN_PEERS 256         /* addresses remembered (the oldest is forgotten) */
 #define BP_ADMIN_CACHE 16          /* verified tokens kept (hash, name, role) */
@@ -195,11 +197,11 @@ static void admin_cache_put(bp_admin_listener *a, const unsigned char *hash, con
     e->used = 1;
 }
 
-static char *admin_read_file(const char *path, char **err, const char *what)
+static char *admin_read_file(const char *path, const char *where, char **err, const char *what)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL) {
-        if (asprintf(err, "admin.tls.%s %s: %s", what, path, strerror(errno)) < 0)
+        if (asprintf(err, "%sadmin.tls.%s %s: %s", where, what, path, strerror(errno)) < 0)
             *err = NULL;
         return NULL;
     }
@@ -211,7 +213,7 @@ static char *admin_read_file(const char *path, char **err, const char *what)
             if (cap > 1024 * 1024) {
                 free(buf);
                 fclose(f);
-                if (asprintf(err, "admin.tls.%s %s: larger than 1 MiB", what, path) < 0)
+                if (asprintf(err, "%sadmin.tls.%s %s: larger than 1 MiB", where, what, path) < 0)
                     *err = NULL;
                 return NULL;
             }
@@ -376,23 +378,24 @@ static int admin_is_loopback(const struct sockaddr *sa)
     return 0;
 }
 
-bp_status bp_admin_listen_start(bp_control *c, const bp_admin_opts *o, bp_admin_listener **out,
-                                char **err)
+/* The checks both run and check make: HOST:PORT resolved into *ai (the
+ * caller frees it), the TLS pair, the loopback rule, the PEM files readable
+ * (into *cert, *key, *ca when not NULL; freed otherwise). where prefixes the
+ * messages (file:line:col, or ""). 0, or -1 with *err. */
+static int admin_resolve(const bp_admin_opts *o, const char *where, char *host, size_t host_n,
+                         struct addrinfo **ai, int *tls, char **cert, char **key, char **ca,
+                         char **err)
 {
-    *out = NULL;
-    *err = NULL;
-    char where[512] = "";
-    if (o->site_file)
-        snprintf(where, sizeof(where), "%s:%d:%d: ", o->site_file, o->line, o->col);
+    *ai = NULL;
     /* HOST:PORT, [V6]:PORT */
-    char host[256], port[16];
+    char port[16];
     const char *l = o->listen, *colon = strrchr(l, ':');
     size_t hl = colon ? (size_t)(colon - l) : 0;
-    if (colon == NULL || hl == 0 || hl >= sizeof(host) || strlen(colon + 1) == 0 ||
+    if (colon == NULL || hl == 0 || hl >= host_n || strlen(colon + 1) == 0 ||
         strlen(colon + 1) >= sizeof(port) || strspn(colon + 1, "0123456789") != strlen(colon + 1)) {
         if (asprintf(err, "%sadmin.listen '%s': not HOST:PORT (e.g. 127.0.0.1:8443)", where, l) < 0)
             *err = NULL;
-        return BP_ERR_INVALID;
+        return -1;
     }
     memcpy(host, l, hl);
     host[hl] = '\0';
@@ -402,53 +405,108 @@ bp_status bp_admin_listen_start(bp_control *c, const bp_admin_opts *o, bp_admin_
     }
     snprintf(port, sizeof(port), "%s", colon + 1);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai = NULL;
-    int g = getaddrinfo(host, port, &hints, &ai);
-    if (g != 0 || ai == NULL) {
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    int g = getaddrinfo(host, port, &hints, ai);
+    if (g != 0 || *ai == NULL) {
         if (asprintf(err, "%sadmin.listen '%s': %s", where, l, gai_strerror(g)) < 0)
             *err = NULL;
-        return BP_ERR_INVALID;
+        *ai = NULL;
+        return -1;
     }
-    int tls = o->cert && o->key;
-    if ((o->cert != NULL) != (o->key != NULL) || (o->ca_file && !tls)) {
-        freeaddrinfo(ai);
+    *tls = o->cert && o->key;
+    if ((o->cert != NULL) != (o->key != NULL) || (o->ca_file && !*tls)) {
         if (asprintf(err, "%sadmin.tls needs both cert and key (ca_file only with them)",
                      where) < 0)
             *err = NULL;
-        return BP_ERR_INVALID;
+        return -1;
     }
-    int loop = admin_is_loopback(ai->ai_addr);
-    if (!loop && !tls && !o->insecure) {
-        freeaddrinfo(ai);
+    if (!admin_is_loopback((*ai)->ai_addr) && !*tls && !o->insecure) {
         if (asprintf(err, "%sadmin.listen '%s' is not a loopback address: tokens would cross "
                           "the network in clear text; set admin.tls: { cert, key } (or "
                           "admin.insecure: true behind a TLS proxy)", where, l) < 0)
             *err = NULL;
+        return -1;
+    }
+    char twhere[512] = "";
+    if (o->site_file)
+        snprintf(twhere, sizeof(twhere), "%s:%d:%d: ", o->site_file, o->tls_line, o->tls_col);
+    char *c0 = NULL, *k0 = NULL, *a0 = NULL;
+    int bad = *tls && ((c0 = admin_read_file(o->cert, twhere, err, "cert")) == NULL ||
+                       (k0 = admin_read_file(o->key, twhere, err, "key")) == NULL ||
+                       (o->ca_file && (a0 = admin_read_file(o->ca_file, twhere, err,
+                                                            "ca_file")) == NULL));
+    if (bad || cert == NULL) {
+        free(c0);
+        free(k0);
+        free(a0);
+        return bad ? -1 : 0;
+    }
+    *cert = c0;
+    *key = k0;
+    *ca = a0;
+    return 0;
+}
+
+bp_status bp_admin_listen_check(const bp_admin_opts *o, char **err)
+{
+    *err = NULL;
+    char where[512] = "", host[256];
+    if (o->site_file)
+        snprintf(where, sizeof(where), "%s:%d:%d: ", o->site_file, o->line, o->col);
+    struct addrinfo *ai = NULL;
+    int tls = 0;
+    int r = admin_resolve(o, where, host, sizeof(host), &ai, &tls, NULL, NULL, NULL, err);
+    if (ai)
+        freeaddrinfo(ai);
+    return r == 0 ? BP_OK : BP_ERR_INVALID;
+}
+
+bp_status bp_admin_listen_start(bp_control *c, const bp_admin_opts *o, bp_admin_listener **out,
+                                char **err)
+{
+    *out = NULL;
+    *err = NULL;
+    char where[512] = "", host[256];
+    if (o->site_file)
+        snprintf(where, sizeof(where), "%s:%d:%d: ", o->site_file, o->line, o->col);
+    const char *l = o->listen;
+    struct addrinfo *ai = NULL;
+    int tls = 0;
+    char *cert = NULL, *key = NULL, *ca = NULL;
+    if (admin_resolve(o, where, host, sizeof(host), &ai, &tls, &cert, &key, &ca, err) != 0) {
+        if (ai)
+            freeaddrinfo(ai);
         return BP_ERR_INVALID;
     }
+    int loop = admin_is_loopback(ai->ai_addr);
     bp_admin_listener *a = calloc(1, sizeof(*a));
     if (a == NULL) {
         freeaddrinfo(ai);
+        free(cert);
+        free(key);
+        free(ca);
         return BP_ERR_NOMEM;
     }
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
     a->l = (bp_ctl_listener){.c = c, .identify = admin_identify, .ud = a,
-                             .metrics_public = o->metrics_public, .bearer = 1,
+                             .metrics_public = o->metrics_public, .bearer = 1, .pooled = 1,
                              .headers_in = admin_headers_in};
     a->tls = tls;
-    if (tls && ((a->cert = admin_read_file(o->cert, err, "cert")) == NULL ||
-                (a->key = admin_read_file(o->key, err, "key")) == NULL ||
-                (o->ca_file && (a->ca = admin_read_file(o->ca_file, err, "ca_file")) == NULL))) {
-        freeaddrinfo(ai);
-        bp_admin_listen_stop(a);
-        return BP_ERR_INVALID;
-    }
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+    a->cert = cert;
+    a->key = key;
+    a->ca = ca;
+    /* A pool of BP_ADMIN_THREADS threads, each polling its connections with
+     * epoll: a thread per connection cost ~2 wake-ups and a select per call
+     * (bench/run-admin-load.sh: owner CPU ~100 us per call, ~50 with the
+     * pool). What may wait (decisions, reloads) runs on a thread of its own
+     * with its connection suspended (bp_ctl_listener.pooled). */
+    unsigned flags = MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0) |
                      (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr},
+        {MHD_OPTION_THREAD_POOL_SIZE, BP_ADMIN_THREADS, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, BP_CTL_MAX_CONN, NULL},
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, BP_CTL_MAX_PER_IP, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, BP_CTL_IDLE_S, NULL},
@@ -513,6 +571,11 @@ void bp_admin_listen_stop(bp_admin_listener *a)
         pthread_mutex_unlock(&a->mu);
         pthread_join(a->watchdog, NULL);
     }
+    /* libmicrohttpd must not stop with a connection suspended: the requests
+     * on threads of their own finish first (a decision's wait ends at once
+     * when the owner stops, control.c ctl_wait). */
+    while (atomic_load(&a->l.jobs) > 0)
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
     if (a->d)
         MHD_stop_daemon(a->d);
     free(a->cert);

@@ -33,6 +33,7 @@
 #include "control.h"
 #include "db.h"
 #include "control_int.h"
+#include "json_print.h"
 #include "dlq.h"
 #include "log.h"
 #include "options.h"
@@ -68,8 +69,9 @@ struct bp_control {
     bp_ctl_listener unix_l;   /* the Unix socket: SO_PEERCRED */
     /* admin: { listen, tls: {cert, key, ca_file}, metrics, insecure } */
     char *admin_listen, *tls_cert, *tls_key, *tls_ca;
-    int metrics_public, insecure, admin_line, admin_col;
+    int metrics_public, insecure, admin_line, admin_col, tls_line, tls_col;
     bp_admin_listener *tcp;
+    bp_state_reader *rd;      /* the API's reads: own connection, prepared once */
 };
 
 struct bp_runtime *bp_control_runtime(bp_control *c)
@@ -347,6 +349,11 @@ typedef struct ctl_conn {
     size_t len;
     int too_big;
     int64_t start_ms;         /* mono: the request's headers were in */
+    /* A request served by a thread of its own while its connection is
+     * suspended (a pooled listener's writes, see ctl_defer). */
+    int deferred;             /* CTL_DEFER_* */
+    unsigned code;
+    struct MHD_Response *resp;
 } ctl_conn;
 
 /* The headers every answer carries (issue 15): the workbench is a page of
@@ -361,19 +368,40 @@ static void ctl_headers(struct MHD_Response *resp)
     MHD_add_response_header(resp, "Cache-Control", "no-store");
 }
 
-/* bytes (malloc'ed, taken) as the answer, with the headers every answer
- * carries (issue 15: the workbench is a page of this origin; nothing frames
- * it, nothing it loads comes from elsewhere, no answer is sniffed as HTML). */
+enum { CTL_DEFER_NONE, CTL_DEFER_RUNNING, CTL_DEFER_DONE };
+
+/* Set on a deferred request's thread: ctl_queue keeps the response for the
+ * handler call that follows the resumption (libmicrohttpd's threads queue it). */
+static _Thread_local ctl_conn *ctl_deferred_conn;
+
+/* Queues resp (and drops the caller's reference), or on a deferred request's
+ * thread keeps it in its ctl_conn; every answer gets ctl_headers. */
+static enum MHD_Result ctl_queue(struct MHD_Connection *conn, unsigned code,
+                                 struct MHD_Response *resp)
+{
+    if (resp)
+        ctl_headers(resp);
+    ctl_conn *cc = ctl_deferred_conn;
+    if (cc) {
+        if (cc->resp)
+            MHD_destroy_response(cc->resp);
+        cc->code = code;
+        cc->resp = resp;
+        return resp ? MHD_YES : MHD_NO;
+    }
+    enum MHD_Result r = MHD_queue_response(conn, code, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+/* bytes (malloc'ed, taken) as the answer of type. */
 static enum MHD_Result ctl_send_bytes(struct MHD_Connection *conn, unsigned code,
                                       const char *type, void *bytes, size_t n)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(n, bytes ? bytes : (char *)"", MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", type);
-    ctl_headers(resp);
-    enum MHD_Result r = MHD_queue_response(conn, code, resp);
-    MHD_destroy_response(resp);
-    return r;
+    return ctl_queue(conn, code, resp);
 }
 
 static enum MHD_Result ctl_send(struct MHD_Connection *conn, unsigned code, cJSON *o)
@@ -446,6 +474,8 @@ static int ctl_admin_options(bp_control *c, const char *file, const bp_ynode *ad
         return -1;
     }
     if (tls) {
+        c->tls_line = tls->line;
+        c->tls_col = tls->col;
         for (size_t i = 0; i < tls->n; i++) {
             const char *k = tls->keys[i]->value;
             if (strcmp(k, "cert") && strcmp(k, "key") && strcmp(k, "ca_file")) {
@@ -627,6 +657,77 @@ static int ctl_review_row(const bp_review_item *it, void *ud)
     return 0;
 }
 
+/* A response built as text in one growing buffer (bench/run-admin-load.sh:
+ * a 30-item review list as a cJSON tree was ~750 allocations). Strings and
+ * doubles go through the core's printer on a node on the stack, so the
+ * escaping and the number format are the ones of every other response. */
+typedef struct ctl_text {
+    char *buf;
+    size_t len, cap;
+    int bad;
+} ctl_text;
+
+static void ctl_text_raw(ctl_text *t, const char *s, size_t n)
+{
+    if (t->bad)
+        return;
+    if (t->len + n + 1 > t->cap) {
+        size_t nc = t->cap ? t->cap : 4096;
+        while (nc < t->len + n + 1)
+            nc *= 2;
+        char *nb = realloc(t->buf, nc);
+        if (nb == NULL) {
+            t->bad = 1;
+            return;
+        }
+        t->buf = nb;
+        t->cap = nc;
+    }
+    memcpy(t->buf + t->len, s, n);
+    t->len += n;
+    t->buf[t->len] = '\0';
+}
+
+#define CTL_LIT(t, s) ctl_text_raw((t), (s), sizeof(s) - 1)
+
+static void ctl_text_str(ctl_text *t, const char *s)
+{
+    if (s == NULL) {
+        CTL_LIT(t, "null");
+        return;
+    }
+    cJSON n = {.type = cJSON_String, .valuestring = (char *)s};
+    if (!t->bad && bp_json_append(&n, &t->buf, &t->len, &t->cap) != BP_OK)
+        t->bad = 1;
+}
+
+/* One correction as the line `review export` writes (route, path, from, to,
+ * record): GET /api/v1/corrections, so export works with --url. */
+static int ctl_correction_line(const char *route, const char *path, const char *old_json,
+                               const char *new_json, const char *payload, void *ud)
+{
+    ctl_text *t = ud;
+    CTL_LIT(t, "{\"route\":");
+    ctl_text_str(t, route ? route : "");
+    CTL_LIT(t, ",\"path\":");
+    ctl_text_str(t, path ? path : "");
+    const char *const keys[] = {",\"from\":", ",\"to\":", ",\"record\":"};
+    const char *const vals[] = {old_json, new_json, payload};
+    for (int k = 0; k < 3; k++) {
+        ctl_text_raw(t, keys[k], strlen(keys[k]));
+        /* Parsed and printed again: a stored text that is not JSON is null,
+         * as the CLI's export prints it. */
+        cJSON *v = vals[k] ? cJSON_Parse(vals[k]) : NULL;
+        if (v == NULL)
+            CTL_LIT(t, "null");
+        else if (!t->bad && bp_json_append(v, &t->buf, &t->len, &t->cap) != BP_OK)
+            t->bad = 1;
+        cJSON_Delete(v);
+    }
+    CTL_LIT(t, "}\n");
+    return t->bad;
+}
+
 static void ctl_add_claim(bp_control *c, cJSON *o, int64_t seq)
 {
     char *actor = NULL;
@@ -717,8 +818,15 @@ static cJSON *ctl_status(bp_control *c)
                                                                       : "running");
     }
     pthread_rwlock_unlock(&rt->routes_lock);
-    cJSON_AddNumberToObject(o, "review_queue", (double)bp_state_count(c->st, "review_queue"));
-    cJSON_AddNumberToObject(o, "dead_letters", (double)bp_state_count(c->st, "dead_letters"));
+    int64_t rq, dl;
+    if (c->rd) {
+        rq = bp_state_reader_counts(c->rd, &dl);
+    } else {
+        rq = bp_state_count(c->st, "review_queue");
+        dl = bp_state_count(c->st, "dead_letters");
+    }
+    ctl_add_ms(o, "review_queue", rq);
+    ctl_add_ms(o, "dead_letters", dl);
     return o;
 }
 
@@ -909,10 +1017,7 @@ static enum MHD_Result ctl_metrics(bp_control *c, struct MHD_Connection *conn)
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    ctl_headers(resp);
-    enum MHD_Result r = MHD_queue_response(conn, 200, resp);
-    MHD_destroy_response(resp);
-    return r;
+    return ctl_queue(conn, 200, resp);
 }
 
 /* POST /api/v1/review/SEQ/reopen {note}: a rejected entry parked again as a
@@ -956,6 +1061,65 @@ static enum MHD_Result ctl_reopen(bp_control *c, struct MHD_Connection *conn, in
     return r;
 }
 
+/* A request run on a thread of its own (bp_ctl_listener.pooled). */
+typedef struct ctl_job {
+    bp_ctl_listener *l;
+    struct MHD_Connection *conn;
+    const char *url, *method, *version;   /* libmicrohttpd's, live while suspended */
+    ctl_conn *cc;
+} ctl_job;
+
+static void *ctl_job_run(void *arg)
+{
+    ctl_job *j = arg;
+    ctl_deferred_conn = j->cc;
+    size_t zero = 0;
+    void *ccp = j->cc;
+    enum MHD_Result r = bp_control_handler(j->l, j->conn, j->url, j->method, j->version, NULL,
+                                           &zero, &ccp);
+    ctl_deferred_conn = NULL;
+    if (r != MHD_YES && j->cc->resp) {
+        MHD_destroy_response(j->cc->resp);
+        j->cc->resp = NULL;
+    }
+    j->cc->deferred = CTL_DEFER_DONE;
+    bp_ctl_listener *l = j->l;
+    MHD_resume_connection(j->conn);
+    free(j);
+    atomic_fetch_sub(&l->jobs, 1);
+    return NULL;
+}
+
+/* Suspends conn and serves its request on a detached thread, which resumes
+ * it; the handler call after that queues the answer. 0, or -1 (served
+ * inline then: no thread). */
+static int ctl_defer(bp_ctl_listener *l, struct MHD_Connection *conn, const char *url,
+                     const char *method, const char *version, ctl_conn *cc)
+{
+    ctl_job *j = malloc(sizeof(*j));
+    if (j == NULL)
+        return -1;
+    *j = (ctl_job){.l = l, .conn = conn, .url = url, .method = method, .version = version,
+                   .cc = cc};
+    cc->deferred = CTL_DEFER_RUNNING;
+    atomic_fetch_add(&l->jobs, 1);
+    MHD_suspend_connection(conn);
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    int ok = pthread_create(&t, &at, ctl_job_run, j) == 0;
+    pthread_attr_destroy(&at);
+    if (!ok) {
+        MHD_resume_connection(conn);
+        cc->deferred = CTL_DEFER_NONE;
+        atomic_fetch_sub(&l->jobs, 1);
+        free(j);
+        return -1;
+    }
+    return 0;
+}
+
 enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                    const char *method, const char *version,
                                    const char *upload_data, size_t *upload_size, void **con_cls)
@@ -995,6 +1159,21 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
     }
     if (cc->too_big)
         return ctl_error(conn, 413, "the body is larger than %d bytes", BP_CTL_MAX_BODY);
+    if (cc->deferred == CTL_DEFER_DONE) {   /* resumed: its thread's answer */
+        struct MHD_Response *resp = cc->resp;
+        cc->resp = NULL;
+        cc->deferred = CTL_DEFER_NONE;
+        if (resp == NULL)
+            return MHD_NO;
+        enum MHD_Result r = MHD_queue_response(conn, cc->code, resp);
+        MHD_destroy_response(resp);
+        return r;
+    }
+    /* The corrections are every corrected record: long enough to defer too. */
+    if (l->pooled && ctl_deferred_conn == NULL &&
+        ((strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) || strcmp(url, "/api/v1/corrections") == 0) &&
+        ctl_defer(l, conn, url, method, version, cc) == 0)
+        return MHD_YES;
     /* HEAD is a GET without its body (libmicrohttpd drops the body): load
      * balancers and link checkers probe the page and /health with it. */
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0,
@@ -1043,9 +1222,7 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
             MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"backplane\"");
         if (refuse == 429)
             MHD_add_response_header(resp, "Retry-After", "60");
-        enum MHD_Result r = MHD_queue_response(conn, refuse, resp);
-        MHD_destroy_response(resp);
-        return r;
+        return ctl_queue(conn, refuse, resp);
     }
     int need = BP_ROLE_VIEWER;
     const char *rest = "";
@@ -1057,6 +1234,8 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
         need = BP_ROLE_REVIEWER;
     else if ((post || del) && strncmp(url, "/api/v1/dlq/", 12) == 0)
         need = BP_ROLE_OPERATOR;
+    else if (get && strcmp(url, "/api/v1/corrections") == 0)
+        need = BP_ROLE_REVIEWER;   /* every corrected record in bulk: not for a dashboard */
     else if (post)
         need = BP_ROLE_OPERATOR;
     if (role < need)
@@ -1077,8 +1256,23 @@ enum MHD_Result bp_control_handler(void *cls, struct MHD_Connection *conn, const
     }
     if (get && strcmp(url, "/api/v1/status") == 0)
         return ctl_send(conn, 200, ctl_status(c));
+    if (get && strcmp(url, "/api/v1/corrections") == 0) {
+        ctl_text t = {0};
+        CTL_LIT(&t, "");
+        if (bp_state_corrections_foreach(c->st, ctl_correction_line, &t) != BP_OK || t.bad) {
+            free(t.buf);
+            return ctl_error(conn, 500, "cannot read the corrections");
+        }
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+            t.len, t.buf ? t.buf : (char *)"", MHD_RESPMEM_MUST_FREE);
+        MHD_add_response_header(resp, "Content-Type", "application/x-ndjson");
+        return ctl_queue(conn, 200, resp);
+    }
     if (get && strcmp(url, "/api/v1/review") == 0) {
         const char *route = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "route");
+        /* Not off the reader: the workbench's row fields (age against the
+         * route's SLA, the lowest field confidence, flag list) come from
+         * each record's payload (review_view.c). */
         cJSON *o = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(o, "items");
         ctl_rows rows = {.items = items, .rt = c->rt};
         bp_state_review_foreach(c->st, route, ctl_review_row_ext, &rows);
@@ -1274,6 +1468,8 @@ void bp_control_completed(void *cls, struct MHD_Connection *conn, void **con_cls
     (void)toe;
     ctl_conn *cc = *con_cls;
     if (cc) {
+        if (cc->resp)
+            MHD_destroy_response(cc->resp);
         free(cc->body);
         free(cc);
     }
@@ -1286,6 +1482,28 @@ static void ctl_free_options(bp_control *c)
     free(c->tls_cert);
     free(c->tls_key);
     free(c->tls_ca);
+}
+
+bp_status bp_control_check_site(const char *site_file, char **err)
+{
+    *err = NULL;
+    bp_control *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return BP_ERR_NOMEM;
+    bp_status rc = BP_OK;
+    if (ctl_site_options(c, site_file, err) != 0) {
+        rc = BP_ERR_INVALID;
+    } else if (c->admin_listen) {
+        bp_admin_opts ao = {.listen = c->admin_listen, .cert = c->tls_cert, .key = c->tls_key,
+                            .ca_file = c->tls_ca, .metrics_public = c->metrics_public,
+                            .insecure = c->insecure, .site_file = site_file,
+                            .line = c->admin_line, .col = c->admin_col,
+                            .tls_line = c->tls_line, .tls_col = c->tls_col};
+        rc = bp_admin_listen_check(&ao, err);
+    }
+    ctl_free_options(c);
+    free(c);
+    return rc;
 }
 
 bp_status bp_control_start_ex(bp_runtime *rt, const char *admin_listen, bp_control **out,
@@ -1312,6 +1530,11 @@ bp_status bp_control_start_ex(bp_runtime *rt, const char *admin_listen, bp_contr
             *err = NULL;
         goto fail;
     }
+    /* Without it (a file SQLite cannot open twice) the reads share the
+     * routes' connection as before. */
+    if (bp_state_reader_open(c->st, &c->rd) != BP_OK)
+        bp_log(BP_LOG_WARN, NULL, "control API: no read-only connection to %s; the API's "
+               "reads share the routes' connection", rt->site->state_path);
     /* Pauses persist until resumed. */
     for (size_t i = 0; i < rt->n_routes; i++) {
         char *by = NULL;
@@ -1375,7 +1598,8 @@ bp_status bp_control_start_ex(bp_runtime *rt, const char *admin_listen, bp_contr
                             .ca_file = c->tls_ca, .metrics_public = c->metrics_public,
                             .insecure = c->insecure,
                             .site_file = admin_listen ? NULL : rt->site->file,
-                            .line = c->admin_line, .col = c->admin_col};
+                            .line = c->admin_line, .col = c->admin_col,
+                            .tls_line = c->tls_line, .tls_col = c->tls_col};
         if (bp_admin_listen_start(c, &ao, &c->tcp, err) != BP_OK) {
             MHD_stop_daemon(c->d);
             c->d = NULL;
@@ -1400,6 +1624,7 @@ fail:
         close(c->fd);
         unlink(c->path);
     }
+    bp_state_reader_close(c->rd);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     ctl_free_options(c);
@@ -1434,6 +1659,7 @@ void bp_control_stop(bp_control *c)
      * for the next start. */
     if (!bp_runtime_stopping(c->rt))
         ctl_drain(c);
+    bp_state_reader_close(c->rd);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     ctl_free_options(c);

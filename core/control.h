@@ -43,6 +43,13 @@ bp_status bp_control_submit(bp_state *st, const char *kind, int64_t seq, const c
 bp_status bp_control_check(bp_state *st, const char *kind, int64_t seq, const char *verb,
                            const char *body_json, char **err);
 
+/* The site file's admin.* and review.claim_ttl keys checked as
+ * bp_control_start would (unix_roles groups and roles, the listen address,
+ * the TLS pair and its PEM files, the loopback rule), without listening:
+ * backplane check. BP_OK, or BP_ERR_INVALID with *err (malloc'ed, the first
+ * error as file:line:col: message). Thread: any. */
+bp_status bp_control_check_site(const char *site_file, char **err);
+
 /* Starts serving rt's site on its socket (a thread of libmicrohttpd's, plus
  * one decider that carries out recorded requests, those from before first),
  * and on TCP when the site has admin.listen. BP_OK, or BP_ERR_IO with *err

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <microhttpd.h>
+#include <stdatomic.h>
 
 #include "control.h"
 
@@ -28,6 +29,12 @@ typedef struct bp_ctl_listener {
     int bearer;               /* 401s carry WWW-Authenticate: Bearer */
     /* Optional: a request's headers are all in (its first handler call). */
     void (*headers_in)(void *ud, struct MHD_Connection *conn);
+    /* A thread-pool daemon (MHD_ALLOW_SUSPEND_RESUME): a request that is not
+     * a GET (a decision waits for its outcome, a reload drains) runs on a
+     * thread of its own with its connection suspended, so it never holds a
+     * pool thread and the connections that share it. */
+    int pooled;
+    atomic_int jobs;          /* such threads running: the daemon stops after them */
 } bp_ctl_listener;
 
 /* libmicrohttpd's access handler and completion callback, cls: a
@@ -68,6 +75,7 @@ typedef struct bp_admin_opts {
     int insecure;                 /* a non-loopback address without TLS is allowed */
     const char *site_file;        /* for messages: file:line:col of the admin map */
     int line, col;
+    int tls_line, tls_col;        /* of admin.tls, for a PEM file that cannot be read */
 } bp_admin_opts;
 
 typedef struct bp_admin_listener bp_admin_listener;
@@ -77,6 +85,10 @@ typedef struct bp_admin_listener bp_admin_listener;
  * *err malloc'ed. Thread: main. */
 bp_status bp_admin_listen_start(bp_control *c, const bp_admin_opts *o, bp_admin_listener **out,
                                 char **err);
+/* The checks bp_admin_listen_start makes before it listens (address, TLS
+ * pair, loopback rule, PEM files readable), for backplane check. BP_OK, or
+ * BP_ERR_INVALID with *err (malloc'ed, file:line:col). Thread: any. */
+bp_status bp_admin_listen_check(const bp_admin_opts *o, char **err);
 /* The port it listens on (the chosen one when 0 was asked). */
 unsigned bp_admin_listen_port(const bp_admin_listener *a);
 void bp_admin_listen_stop(bp_admin_listener *a);

@@ -49,8 +49,10 @@ typedef void (*bp_db_destructor)(void *);
 #define BP_DB_UTF8 1
 
 /* SQLite open flags (bp_db_open_sqlite). */
+#define BP_DB_OPEN_READONLY 0x00000001
 #define BP_DB_OPEN_READWRITE 0x00000002
 #define BP_DB_OPEN_CREATE 0x00000004
+#define BP_DB_OPEN_NOMUTEX 0x00008000
 #define BP_DB_OPEN_FULLMUTEX 0x00010000
 
 /* 1 when target names a PostgreSQL database ("postgresql://..." or

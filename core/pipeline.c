@@ -198,7 +198,7 @@ static bp_route_parts pipe_parts(bp_route *r)
                             .n_lookups = r->rt->n_lookups};
 }
 
-static void pipe_stats_flush(bp_route *r)
+void bp_pipeline_stats_flush(bp_route *r)
 {
     bp_route_parts parts = pipe_parts(r);
     bp_route_stats_flush(r->rt->state, &parts);
@@ -307,7 +307,7 @@ void *bp_route_main(void *arg)
         pipe_ack(&p);
         pipe_reap(&p);
         if (bp_mono_ms() - stats_at >= 5000) {
-            pipe_stats_flush(r);
+            bp_pipeline_stats_flush(r);
             stats_at = bp_mono_ms();
         }
         atomic_store(&r->pause_seen, 0);
@@ -437,7 +437,11 @@ void *bp_route_main(void *arg)
     if (p.win.tokens)
         pipe_ack(&p);
     pipe_reap(&p);
-    pipe_stats_flush(r);
+    /* Before the flush: a replay that counts after it sees the flag and
+     * flushes its own counts (a sink write timed during a decision on an
+     * ended route was lost). */
+    atomic_store(&r->stats_final, 1);
+    bp_pipeline_stats_flush(r);
     /* Forget the ledger rows whose records are now acked durably, so a clean
      * stop leaves (almost) nothing for the next start to load. */
     uint64_t durable = p.win.tokens ? bp_ack_window_durable_seq(&p.win) : 0;

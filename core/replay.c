@@ -48,6 +48,10 @@ static bp_status replay_resend(bp_route *r, bp_instance *only_sink, size_t from,
         st = bp_audit_delivered(r, &item, 1);
     if (st == BP_OK && !item.failed_sink)
         (void)bp_route_stats_cycle_store(r->rt->state, r->cfg->name, &item);
+    /* A route still running flushes what this counted (its sink write
+     * times) itself; one whose thread has made its last flush does not. */
+    if (atomic_load(&r->stats_final))
+        bp_pipeline_stats_flush(r);
     cJSON_Delete(item.receipts);
     bp_envelope_unref(env);
     if (st != BP_OK)

@@ -51,6 +51,8 @@ typedef struct bp_route {
     atomic_int pause_seen;      /* the source thread is paused (no poll in progress) */
     atomic_int source_down;     /* the last poll said not connected (/ready, issue 22) */
     atomic_int sinks_down;      /* sinks in an outage now (not connected; /ready) */
+    atomic_int stats_final;     /* its thread's last stats flush has begun: what a replay or a
+                                   decision counts after it is flushed by them (replay.c) */
     atomic_int stop;            /* this route drains: a stop of the runtime, or a reload
                                  * restarting or removing it (route code reads only this) */
     atomic_int ended;           /* its source thread has returned */
@@ -108,6 +110,10 @@ typedef struct bp_rec {
 } bp_rec;
 
 void bp_rec_free(bp_rec *rec);
+
+/* Moves r's counters (its own and its instances') into the state store;
+ * each growth once, also with several threads flushing (pipeline.c). */
+void bp_pipeline_stats_flush(bp_route *r);
 
 /* One running route's pipeline (pipeline.c; its sink thread is in delivery.c). */
 typedef struct bp_pipe {

@@ -433,3 +433,71 @@ bp_status bp_state_checkpoints_foreach(bp_state *st,
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
+
+/* ---- the API's own read connection ------------------------------------- */
+
+struct bp_state_reader {
+    bp_db *db;                    /* SQLite: its own read-only connection */
+    pthread_mutex_t mu;           /* one statement at a time (opened NOMUTEX) */
+    bp_db_stmt *counts;
+    bp_state *shared;             /* PostgreSQL (issue 20): no file to open again, and the
+                                   * redacted URI holds no password; read through st */
+};
+
+bp_status bp_state_reader_open(bp_state *st, bp_state_reader **out)
+{
+    *out = NULL;
+    bp_state_reader *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return BP_ERR_NOMEM;
+    pthread_mutex_init(&r->mu, NULL);
+    if (bp_db_is_pg(st->db)) {
+        r->shared = st;
+        *out = r;
+        return BP_OK;
+    }
+    int ok = st->path &&
+             bp_db_open_sqlite(st->path, BP_DB_OPEN_READONLY | BP_DB_OPEN_NOMUTEX, &r->db) ==
+                 BP_DB_OK;
+    if (ok) {
+        bp_db_busy_timeout(r->db, 5000);
+        ok = bp_db_prepare_v2(r->db,
+                              "SELECT (SELECT count(*) FROM review_queue),"
+                              " (SELECT count(*) FROM dead_letters)",
+                              -1, &r->counts, NULL) == BP_DB_OK;
+    }
+    if (!ok) {
+        bp_state_reader_close(r);
+        return BP_ERR_IO;
+    }
+    *out = r;
+    return BP_OK;
+}
+
+void bp_state_reader_close(bp_state_reader *r)
+{
+    if (r == NULL)
+        return;
+    bp_db_finalize(r->counts);
+    bp_db_close(r->db);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+int64_t bp_state_reader_counts(bp_state_reader *r, int64_t *dead_letters)
+{
+    if (r->shared) {
+        *dead_letters = bp_state_count(r->shared, "dead_letters");
+        return bp_state_count(r->shared, "review_queue");
+    }
+    int64_t n = -1;
+    *dead_letters = -1;
+    pthread_mutex_lock(&r->mu);
+    if (bp_db_step(r->counts) == BP_DB_ROW) {
+        n = bp_db_column_int64(r->counts, 0);
+        *dead_letters = bp_db_column_int64(r->counts, 1);
+    }
+    bp_db_reset(r->counts);   /* ends the read transaction */
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}

@@ -82,4 +82,22 @@ bp_status bp_state_checkpoints_foreach(bp_state *st,
  * shared state); "" (the default) takes any. */
 void bp_state_set_instance(bp_state *st, const char *name);
 
+/* ---- the API's own read connection ------------------------------------ */
+
+/* A read-only connection to st's file for the API's frequent reads (status,
+ * review list; on PostgreSQL state, issue 20, the reads go through st): a WAL reader never waits for the routes' writer nor makes it
+ * wait, it does not take st's lock (which a route holds across a batch's
+ * commit and fsync), and its statements are prepared once. Every read ends
+ * its read transaction at once, so the WAL can be checkpointed. */
+typedef struct bp_state_reader bp_state_reader;
+
+/* Opens a reader on st's file. BP_OK with *out, or BP_ERR_IO. Thread: any. */
+bp_status bp_state_reader_open(bp_state *st, bp_state_reader **out);
+void bp_state_reader_close(bp_state_reader *r);
+
+/* Rows in review_queue (-1 on error) and dead_letters (into *dead_letters),
+ * one locked call. Thread: any (the reader's own lock). */
+int64_t bp_state_reader_counts(bp_state_reader *r, int64_t *dead_letters);
+
+
 #endif

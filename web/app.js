@@ -131,7 +131,9 @@ function fmtAge(ms) {
   if (h < 48) return h + 'h' + String(m % 60).padStart(2, '0');
   return Math.floor(h / 24) + 'd';
 }
-const fmtConf = (c) => (c === null || c === undefined) ? '–' : c.toFixed(2);
+// Cut, not rounded, to two places: a confidence is never shown higher than it
+// is (0.9499 is 0.94, below a threshold of 0.95, not "0.95 below 0.95").
+const fmtConf = (c) => (c === null || c === undefined) ? '–' : (Math.floor(c * 100 + 1e-9) / 100).toFixed(2);
 const ageClass = (it) => it.age_ms > it.sla_ms ? 'age-late' : it.age_ms > it.sla_ms / 2 ? 'age-warn' : 'age-ok';
 
 function openQueue() {
@@ -298,7 +300,7 @@ function renderFields(it) {
       input,
       el('span', {id: id + '-c', class: 'conf ' + (f.confidence < thr ? 'conf-low' : 'conf-ok'),
         title: 'confidence; the route asks for ' + thr,
-        text: f.confidence.toFixed(2) + (f.confidence < thr ? ' below ' + thr : '')}),
+        text: fmtConf(f.confidence) + (f.confidence < thr ? ' below ' + thr : '')}),
       f.raw !== undefined && f.raw !== v ? el('span', {class: 'raw muted', text: 'printed: ' + f.raw}) : null);
   }));
   if (!(it.fields || []).length)

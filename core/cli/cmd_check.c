@@ -1,8 +1,10 @@
 /* backplane check SITE: every error of a site file, without connecting anywhere. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "control.h"
 #include "diag.h"
 #include "site.h"
 #include "site_templates.h"
@@ -39,14 +41,23 @@ int cmd_check(int argc, char **argv)
     if (site)
         bp_site_check_templates(site, &d, &warns);
     /* ---- end template paths ---- */
-    int rc = d.n ? BP_EXIT_INVALID : BP_EXIT_OK;
+    /* The admin.* keys as run would refuse them (address, TLS files, the
+     * loopback rule, unix_roles): control.c checks them, not the site schema. */
+    char *admin_err = NULL;
+    size_t n_err = d.n;
+    if (site && bp_control_check_site(path, &admin_err) != BP_OK)
+        n_err++;
+    int rc = n_err ? BP_EXIT_INVALID : BP_EXIT_OK;
     bp_diags_print(&d, stderr);
+    if (admin_err)
+        fprintf(stderr, "%s\n", admin_err);
+    free(admin_err);
     bp_diags_print(&warns, stderr);   /* core3-report */
     if (rc == BP_EXIT_OK)
         printf("%s: ok (%zu connector(s), %zu route(s))\n", path, site->n_connectors,
                site->n_routes);
     else
-        fprintf(stderr, "%s: %zu error(s)\n", path, d.n);
+        fprintf(stderr, "%s: %zu error(s)\n", path, n_err);
     if (warns.n)   /* core3-report */
         fprintf(stderr, "%s: %zu warning(s)\n", path, warns.n);
     bp_diags_free(&warns);

@@ -401,8 +401,40 @@ int cmd_review(int argc, char **argv)
     }
     if (cli_remote_active() && (strcmp(verb, "show") == 0 || strcmp(verb, "export") == 0)) {
         if (strcmp(verb, "export") == 0) {
-            fprintf(stderr, "backplane review: export reads the state file: not with --url\n");
-            rc = BP_EXIT_USAGE;
+            /* The owner's GET /api/v1/corrections: the same lines. */
+            long code = 0;
+            char *resp = NULL;
+            rc = BP_EXIT_INVALID;
+            if (cli_control_call(NULL, "GET", "/api/v1/corrections", NULL, 60, &code, &resp) != 0) {
+                fprintf(stderr, "backplane review: the owner did not answer (%s)\n",
+                        cli_remote_url());
+                goto out;
+            }
+            if (code != 200) {
+                cJSON *o = cJSON_Parse(resp);
+                const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
+                fprintf(stderr, "backplane review: %s (HTTP %ld)\n",
+                        cJSON_IsString(e) ? e->valuestring : "export refused", code);
+                cJSON_Delete(o);
+                free(resp);
+                goto out;
+            }
+            FILE *f = a.out ? bp_fopen_private(a.out, "w") : stdout;
+            size_t n = 0;
+            for (const char *p = resp; p && *p; p++)
+                n += *p == '\n';
+            if (f == NULL) {
+                fprintf(stderr, "backplane review: cannot write %s\n", a.out);
+            } else {
+                int bad = fputs(resp ? resp : "", f) == EOF;
+                if (a.out) {
+                    bad |= fclose(f) != 0;
+                    if (!bad)
+                        fprintf(stderr, "%zu correction(s) written to %s\n", n, a.out);
+                }
+                rc = bad ? BP_EXIT_RUNTIME : BP_EXIT_OK;
+            }
+            free(resp);
             goto out;
         }
         /* show with --url: the owner's GET /api/v1/review/SEQ, as JSON. */

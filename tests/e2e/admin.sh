@@ -205,6 +205,17 @@ if grep -qE '^  ap +automated +36 ' report.txt; then ok "report: automated path,
 med=$(awk '$1 == "ap" && $2 == "reviewed" { print $4 }' report.txt)
 case $med in *s) [[ $med != *ms ]] && ok "report: the reviewed median spans the wait ($med)" || not_ok "reviewed median $med";; *) not_ok "reviewed median '$med'";; esac
 grep -qE '^  ap +wait +1 ' report.txt && ok "report: time waited for a person" || not_ok "report wait"
+# review export with --url: GET /api/v1/corrections (issue 22: it was refused).
+seq2=$("$B" review list "${R[@]}" | awk 'NR == 2 { print $1 }')
+exit_is "review correct --url" 0 "$B" review correct "${R[@]}" "$seq2" --set data.total=4999
+exit_is "review export --url (a reviewer's token)" 0 "$B" review export "${R[@]}" --out "$TMP/export-remote.jsonl"
+contains "export --url counts what it wrote" "$ERR" "1 correction(s) written to $TMP/export-remote.jsonl"
+"$B" review export site.yaml >"$TMP/export-local.jsonl" 2>"$TMP/export-local.err"
+eq "export --url writes the lines export on the state file writes" \
+    "$(cat "$TMP/export-remote.jsonl")" "$(cat "$TMP/export-local.jsonl")"
+contains "the line carries the change" "$TMP/export-remote.jsonl" '"path":"data.total","from":5000,"to":4999'
+exit_is "review export --url with a viewer's token: refused" 1 "$B" review export --url "$URL" --token-file "$TMP/tok-viewer"
+contains "naming the role it needs" "$ERR" "needs the role reviewer"
 
 # ---- 4. a slow client does not stall delivery ------------------------------
 python3 - "$PORT" >slow.out 2>&1 <<'PY' &
@@ -276,6 +287,40 @@ contains "the source's route: source not connected" body '"m":"source not connec
 contains "the sink's route: sink down" body '"s":"sink down"'
 eq "/metrics public (admin.metrics: public): no token needed" "$(code '' GET /metrics)" 200
 contains "backplane_route_ready says 0" body 'backplane_route_ready{route="s"} 0'
+stop_owner
+
+# ---- 5c. decisions that wait do not hold the listener's pool -------------
+# The TCP listener serves from a pool of 2 threads; a decision waiting for a
+# sink that is down runs on a thread of its own with its connection
+# suspended. Three waiting at once (more than the pool) and status still
+# answers at once.
+printf '%s\n' '{"no":"W1"}' '{"no":"W2"}' '{"no":"W3"}' >wait.jsonl
+cat >wait.yaml <<YAML
+site: wait
+state: $TMP/wait.db
+connectors:
+  inv: { plugin: file, path: $TMP/wait.jsonl, follow: true }
+  smtp: { plugin: smtp, url: "smtp://127.0.0.1:1", from: "a@example.org", to: "b@example.org" }
+admin: { listen: "127.0.0.1:0" }
+routes:
+  w: { from: inv, review: { when: "data.no matches '^W'" }, to: smtp }
+YAML
+start_owner wait.yaml wait.log
+URL=http://127.0.0.1:$PORT
+TW=$("$B" token create wait.yaml --name t-w --role reviewer 2>/dev/null | tail -n 1)
+wait_for 10 sh -c "[ \$(sqlite3 wait.db 'SELECT count(*) FROM review_queue') = 3 ]"
+for s in $(sqlite3 wait.db "SELECT seq FROM review_queue"); do
+    curl -s -o "$TMP/wait-$s.out" -w '%{http_code}\n' -X POST -H "Authorization: Bearer $TW" \
+        -H 'Content-Type: application/json' --data '{}' "$URL/api/v1/review/$s/approve?wait=4" >"$TMP/wait-$s.code" &
+    WAITERS="${WAITERS:-} $!"
+done
+sleep 1
+t0=$(date +%s%N)
+eq "status answers while 3 decisions wait" "$(code "$TW" GET /api/v1/status)" 200
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ $ms -lt 1000 ] && ok "at once ($ms ms)" || not_ok "status took $ms ms while decisions waited"
+for p in $WAITERS; do wait "$p"; done
+eq "each waiting decision answers 202 pending" "$(cat "$TMP"/wait-*.code | sort | uniq -c | awk '{ print $1 " " $2 }')" "3 202"
 stop_owner
 
 # ---- 6. beyond loopback: TLS or insecure -----------------------------------

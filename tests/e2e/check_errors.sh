@@ -217,4 +217,35 @@ contains "reject_reasons not a list" "$TMP/rv.err" "$TMP/rv.yaml:14:57: review.r
 sed -i -e 's/sla: soon, confidence_threshold: 1.5, reject_reasons: \[dup, ""\]/sla: 4h, confidence_threshold: 0.9, reject_reasons: [dup, "wrong total"]/' \
     -e 's/reject_reasons: other/reject_reasons: [other]/' "$TMP/rv.yaml"
 exit_is "good review options pass check" 0 "$B" check "$TMP/rv.yaml"
+# admin.* keys: check reports what run would refuse, at the key's position
+# (issue 22: they used to be checked by run only).
+adm() {   # adm NAME ADMIN-MAP: a site whose line 3 is "admin: ADMIN-MAP"
+  printf 'site: adm\nstate: %s/adm.db\nadmin: %s\nconnectors:\n  in: { plugin: file, path: in.jsonl }\nroutes:\n  r: { from: in, to: in }\n' \
+    "$TMP" "$2" >"$TMP/$1.yaml"
+  "$B" check "$TMP/$1.yaml" >"$TMP/$1.out" 2>&1
+  echo $? >"$TMP/$1.rc"
+}
+adm listen '{ listen: "127.0.0.1:notaport" }'
+contains "admin.listen not HOST:PORT" "$TMP/listen.out" "$TMP/listen.yaml:3:18: admin.listen '127.0.0.1:notaport': not HOST:PORT"
+[ "$(cat "$TMP/listen.rc")" = 1 ] && ok "a bad admin.listen exits 1" || not_ok "a bad admin.listen exits 1"
+adm host '{ listen: "no-such-host.invalid:8443" }'
+contains "admin.listen host that does not resolve" "$TMP/host.out" "$TMP/host.yaml:3:18: admin.listen 'no-such-host.invalid:8443': "
+adm clear '{ listen: "0.0.0.0:8443" }'
+contains "non-loopback without TLS or insecure" "$TMP/clear.out" "$TMP/clear.yaml:3:18: admin.listen '0.0.0.0:8443' is not a loopback address"
+adm insecure '{ listen: "0.0.0.0:8443", insecure: true }'
+[ "$(cat "$TMP/insecure.rc")" = 0 ] && ok "non-loopback with insecure: true passes check" \
+  || not_ok "non-loopback with insecure: true passes check ($(cat "$TMP/insecure.out"))"
+adm cert "{ listen: \"0.0.0.0:8443\", tls: { cert: $TMP/no-cert.pem, key: $TMP/no-key.pem } }"
+contains "missing cert file" "$TMP/cert.out" "$TMP/cert.yaml:3:39: admin.tls.cert $TMP/no-cert.pem: No such file or directory"
+adm half "{ listen: \"127.0.0.1:8443\", tls: { cert: $TMP/no-cert.pem } }"
+contains "cert without key" "$TMP/half.out" "$TMP/half.yaml:3:18: admin.tls needs both cert and key"
+adm role '{ unix_roles: { root: boss } }'
+contains "unknown unix role" "$TMP/role.out" "$TMP/role.yaml:3:30: admin.unix_roles.root: the role must be viewer, reviewer, operator or admin"
+adm group '{ unix_roles: { no-such-group-bp: viewer } }'
+contains "unknown group" "$TMP/group.out" "$TMP/group.yaml:3:42: admin.unix_roles.no-such-group-bp: no such group"
+adm metrics '{ listen: "127.0.0.1:0", metrics: open }'
+contains "bad admin.metrics" "$TMP/metrics.out" "$TMP/metrics.yaml:3:42: admin.metrics: protected or public"
+adm good '{ listen: "127.0.0.1:0", metrics: public, unix_roles: { root: admin } }'
+[ "$(cat "$TMP/good.rc")" = 0 ] && ok "a valid admin map passes check" \
+  || not_ok "a valid admin map passes check ($(cat "$TMP/good.out"))"
 finish

@@ -114,6 +114,9 @@ const ok = (cond, what, extra) => {
     ok(focused[0] === 'data.invoice.currency' && focused[1] === '1', 'Tab goes to the field below the threshold', focused);
     ok(await page.$eval('.field input[data-path="data.invoice.currency"]', (i) => i.closest('.field').querySelector('.conf').classList.contains('conf-low')),
        'its confidence is coloured as low');
+    const lowText = await page.$eval('.field input[data-path="data.invoice.currency"]', (i) => i.closest('.field').querySelector('.conf').textContent);
+    const m = /^([0-9.]+) below ([0-9.]+)$/.exec(lowText);
+    ok(m && Number(m[1]) < Number(m[2]), 'the low confidence reads lower than the threshold (never rounded up to it)', lowText);
     // the duplicate links the earlier record: its audit trace
     await page.click('.flagd a');
     await page.waitForSelector('.flagd ol.trace li', {timeout: 5000}).catch(() => {});
