@@ -795,6 +795,11 @@ static const char *ctl_not_ready(bp_route *r)
         return "source not connected";
     if (atomic_load(&r->sinks_down) > 0)
         return "sink down";
+    /* issue 20: a leased route runs on one instance at a time. */
+    if (r->leased && atomic_load(&r->lease_lost))
+        return "lease lost";
+    if (r->leased && atomic_load(&r->standby))
+        return "standby: another instance holds the lease";
     return NULL;
 }
 

@@ -89,6 +89,15 @@ FEED=$!
 start i1; start i2; start i3
 h=$(wait_holder "")
 [ -n "$h" ] && ok "one of three instances holds the lease ($h, epoch $(epoch))" || not_ok "an instance holds the lease"
+# /ready per instance (issue 22): the holder is ready, the others say why not.
+ready() { curl -s -o "$1.ready" -w '%{http_code}' --unix-socket "scale.yaml.$1.sock" http://localhost/ready; }
+for _ in $(seq 100); do [ -S "scale.yaml.$h.sock" ] && break; sleep 0.05; done
+others=$(for i in i1 i2 i3; do [ "$i" != "$h" ] && echo "$i"; done | head -1)
+rc_h=$(ready "$h"); rc_o=$(ready "$others")
+[ "$rc_h" = 200 ] && ok "/ready of the holder: 200" || not_ok "/ready of the holder: 200 (got $rc_h: $(cat "$h.ready"))"
+[ "$rc_o" = 503 ] && grep -q '"r":"standby: another instance holds the lease"' "$others.ready" &&
+    ok "/ready of a standby instance: 503 naming the lease" ||
+    not_ok "/ready of a standby instance: 503 naming the lease (got $rc_o: $(cat "$others.ready"))"
 n=4
 FAILOVERS=()
 for k in 1 2 3; do
