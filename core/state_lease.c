@@ -247,15 +247,12 @@ bp_status bp_state_heartbeat(bp_state *st, const char *instance, const char *hos
     return rc;
 }
 
-bp_status bp_state_lease_foreach(bp_state *st,
-                                 void (*fn)(const char *name, const char *holder, int64_t epoch,
-                                            int64_t expires_in_ms, void *ud),
-                                 void *ud)
+/* The rows of sql (text, text, int64, int64) to fn, under the store's lock:
+ * the leases' and the instances' listings differ only in their query. */
+static bp_status lease_rows(bp_state *st, const char *sql,
+                            void (*fn)(const char *, const char *, int64_t, int64_t, void *),
+                            void *ud)
 {
-    char sql[300];
-    snprintf(sql, sizeof(sql),
-             "SELECT name, holder, epoch, expires_ms - %s FROM leases ORDER BY name",
-             lease_now(st));
     bp_status rc = BP_ERR_IO;
     pthread_mutex_lock(&st->mu);
     bp_db_stmt *q = NULL;
@@ -271,6 +268,18 @@ bp_status bp_state_lease_foreach(bp_state *st,
     return rc;
 }
 
+bp_status bp_state_lease_foreach(bp_state *st,
+                                 void (*fn)(const char *name, const char *holder, int64_t epoch,
+                                            int64_t expires_in_ms, void *ud),
+                                 void *ud)
+{
+    char sql[300];
+    snprintf(sql, sizeof(sql),
+             "SELECT name, holder, epoch, expires_ms - %s FROM leases ORDER BY name",
+             lease_now(st));
+    return lease_rows(st, sql, fn, ud);
+}
+
 bp_status bp_state_instance_foreach(bp_state *st,
                                     void (*fn)(const char *name, const char *host, int64_t pid,
                                                int64_t beat_age_ms, void *ud),
@@ -279,17 +288,5 @@ bp_status bp_state_instance_foreach(bp_state *st,
     char sql[300];
     snprintf(sql, sizeof(sql),
              "SELECT name, host, pid, %s - beat_ms FROM instances ORDER BY name", lease_now(st));
-    bp_status rc = BP_ERR_IO;
-    pthread_mutex_lock(&st->mu);
-    bp_db_stmt *q = NULL;
-    if (bp_db_prepare_v2(st->db, sql, -1, &q, NULL) == BP_DB_OK) {
-        int s;
-        while ((s = bp_db_step(q)) == BP_DB_ROW)
-            fn((const char *)bp_db_column_text(q, 0), (const char *)bp_db_column_text(q, 1),
-               bp_db_column_int64(q, 2), bp_db_column_int64(q, 3), ud);
-        rc = s == BP_DB_DONE ? BP_OK : BP_ERR_IO;
-    }
-    bp_db_finalize(q);
-    pthread_mutex_unlock(&st->mu);
-    return rc;
+    return lease_rows(st, sql, fn, ud);
 }
